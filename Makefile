@@ -1,0 +1,36 @@
+# duqhunt: make demo | make test | make bench | make lint
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo-out
+
+.PHONY: all venv demo test bench lint clean
+
+all: demo
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/duqhunt simulate --out $(DEMO)/logs --seed 7
+	$(VENV)/bin/duqhunt hunt $(DEMO)/logs --out $(DEMO)/report
+	@echo "report: $(DEMO)/report/report.html  (json: $(DEMO)/report/report.json)"
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

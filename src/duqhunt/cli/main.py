@@ -1,0 +1,182 @@
+"""The duqhunt command line: thin. Parses arguments, owns logging and progress (stderr), maps
+errors to exit codes (0 the hunt ran, 1 no input could be analysed, 2 usage or content error).
+Results go to stdout; diagnostics to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from duqhunt import __version__
+from duqhunt.errors import ContentError, DuqhuntError, InputError, UsageError
+
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"duqhunt: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {text!r}")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="duqhunt", description="Hunt Duqu-class intrusions in Zeek logs.")
+    p.add_argument("--version", action="version", version=f"duqhunt {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (stderr)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    h = sub.add_parser("hunt", help="ingest Zeek logs into a case and hunt them")
+    h.add_argument("inputs", nargs="+", type=Path, help="Zeek log files or folders (TSV/JSON, .gz)")
+    h.add_argument("--out", type=Path, required=True, help="output folder for the report files")
+    h.add_argument("--case", type=Path, help="case store file shared across runs (default OUT/case.duckdb)")
+    h.add_argument(
+        "--internal", nargs="+", metavar="CIDR",
+        help="internal networks (default: RFC 1918 and fc00::/7)",
+    )
+    h.add_argument("--ioc", action="append", type=Path, default=[], metavar="PACK.yaml",
+                   help="an IOC pack to add (repeatable)")
+    h.add_argument("--no-builtin-iocs", action="store_true", help="do not load the shipped IOC packs")
+    h.add_argument("--allow", action="append", type=Path, default=[], metavar="ALLOW.yaml",
+                   help="an allow-list of known-good periodic services (repeatable)")
+    h.add_argument("--no-builtin-allow", action="store_true",
+                   help="do not load the shipped allow-list of periodic services")
+    h.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
+                   help="detector parameter, e.g. min_conns=6 or report_score=0.75")
+    h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    h.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    s = sub.add_parser("simulate", help="write a synthetic Duqu-style campaign as Zeek logs")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--hosts", type=int, help="hosts in the enterprise")
+    s.add_argument("--days", type=float, help="days of telemetry")
+    s.add_argument("--clean", action="store_true", help="no intrusion at all")
+    s.add_argument("--gzip", action="store_true", help="write .log.gz files")
+
+    r = sub.add_parser("report", help="re-render a saved report.json without re-analysis")
+    r.add_argument("report", type=Path)
+    r.add_argument("--format", choices=("text", "json", "jsonl", "html"), default="text")
+    return p
+
+
+def _setup_logging(verbose: int, quiet: bool, console: Console) -> None:
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
+                                         logging.INFO if verbose else logging.WARNING)
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.addHandler(RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False))
+    root.setLevel(level)
+
+
+def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
+    from duqhunt.hunt import DEFAULT_INTERNAL, HuntOptions, analysed_anything, hunt
+    from duqhunt.render import render_summary, write_outputs
+
+    opts = HuntOptions(
+        inputs=tuple(args.inputs),
+        out=args.out,
+        case=args.case,
+        internal=tuple(args.internal) if args.internal else DEFAULT_INTERNAL,
+        ioc_packs=tuple(args.ioc),
+        allowlists=tuple(args.allow),
+        builtin_iocs=not args.no_builtin_iocs,
+        builtin_allowlists=not args.no_builtin_allow,
+        params=tuple(args.param),
+        threads=args.threads,
+    )
+    show = not args.no_progress and not args.quiet
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=not show,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        doc = hunt(opts, progress)
+    paths = write_outputs(doc, args.out)
+    render_summary(doc, out)
+    out.print(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}")
+    if not analysed_anything(doc):
+        err.print("duqhunt: no input could be analysed")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
+def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:
+    from duqhunt.simulate import SimConfig, simulate
+
+    kwargs: dict[str, object] = {}
+    if args.hosts is not None:
+        kwargs["hosts"] = args.hosts
+    if args.days is not None:
+        kwargs["days"] = args.days
+    if args.clean:
+        kwargs["intrusion"] = False
+    if args.gzip:
+        kwargs["gzip"] = True
+    truth = simulate(args.out, seed=args.seed, config=SimConfig(**kwargs))  # type: ignore[arg-type]
+    c2 = ", ".join(c["ip"] for c in truth.get("c2", [])) or "none"
+    out.print(f"wrote synthetic Zeek logs to {args.out} (seed {args.seed}); planted C&C: {c2}")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace, err: Console, out: Console) -> int:
+    from duqhunt.render import load_report, render_html, render_json, render_jsonl, render_summary
+
+    doc = load_report(args.report)
+    if args.format == "text":
+        render_summary(doc, out)
+    else:
+        text = {"json": render_json, "jsonl": render_jsonl, "html": render_html}[args.format](doc)
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    err = Console(stderr=True)
+    out = Console(soft_wrap=False)
+    _setup_logging(args.verbose, args.quiet, err)
+    handlers = {"hunt": _cmd_hunt, "simulate": _cmd_simulate, "report": _cmd_report}
+    try:
+        return handlers[args.command](args, err, out)
+    except (UsageError, ContentError) as exc:
+        err.print(f"duqhunt: error: {exc}", markup=False, highlight=False)
+        return EXIT_USAGE
+    except InputError as exc:
+        err.print(f"duqhunt: {exc.describe()}", markup=False, highlight=False)
+        return EXIT_NOTHING
+    except DuqhuntError as exc:
+        err.print(f"duqhunt: {exc}", markup=False, highlight=False)
+        return EXIT_NOTHING
+    except KeyboardInterrupt:
+        err.print("duqhunt: interrupted; the case store keeps every file ingested so far")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,161 @@
+"""Detection content as data: IOC packs and allow-lists (YAML with source and confidence).
+
+Packs are validated at this boundary (pydantic); a bad pack raises ``ContentError`` naming the
+file and the entry, and stops the run: a user who passed a pack wants to know it was not used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from duqhunt.errors import ContentError
+
+IocType = Literal["ip", "domain", "user-agent", "filename", "url", "md5", "sha1", "sha256"]
+MAX_PACK_BYTES = 32 << 20
+
+
+class Indicator(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: IocType
+    value: str = Field(min_length=1, max_length=4096)
+    confidence: float = Field(ge=0.0, le=1.0)
+    source: str = Field(min_length=1)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    country: str | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
+
+class IocPack(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pack: str = Field(min_length=1)
+    title: str = ""
+    indicators: list[Indicator]
+
+    def normalised(self) -> list[Indicator]:
+        out: list[Indicator] = []
+        for ind in self.indicators:
+            value = ind.value
+            if ind.type == "ip":
+                value = str(ipaddress.ip_address(value))
+            elif ind.type in ("domain", "md5", "sha1", "sha256"):
+                value = value.lower().rstrip(".")
+            out.append(ind.model_copy(update={"value": value}))
+        return out
+
+
+class AllowEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    reason: str
+    domains: list[str] = Field(default_factory=list)
+    cidrs: list[str] = Field(default_factory=list)
+    proto: str | None = None
+    ports: list[int] = Field(default_factory=list)
+
+
+class AllowList(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    entries: list[AllowEntry]
+
+
+def _load_yaml(path: Path) -> object:
+    try:
+        if path.stat().st_size > MAX_PACK_BYTES:
+            raise ContentError(f"{path}: larger than {MAX_PACK_BYTES >> 20} MiB")
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContentError(f"{path}: cannot read ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise ContentError(f"{path}{where}: not valid YAML ({exc})") from None
+
+
+def _explain(path: Path, exc: ValidationError) -> ContentError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    return ContentError(f"{path}: {loc}: {first['msg']}")
+
+
+def load_ioc_pack(path: Path) -> IocPack:
+    data = _load_yaml(path)
+    try:
+        pack = IocPack.model_validate(data)
+        pack = pack.model_copy(update={"indicators": pack.normalised()})
+    except ValidationError as exc:
+        raise _explain(path, exc) from None
+    except ValueError as exc:  # a bad IP address
+        raise ContentError(f"{path}: {exc}") from None
+    return pack
+
+
+def load_allowlist(path: Path) -> AllowList:
+    data = _load_yaml(path)
+    try:
+        allow = AllowList.model_validate(data)
+        for entry in allow.entries:
+            for cidr in entry.cidrs:
+                ipaddress.ip_network(cidr, strict=False)
+    except ValidationError as exc:
+        raise _explain(path, exc) from None
+    except ValueError as exc:
+        raise ContentError(f"{path}: {exc}") from None
+    return allow
+
+
+def _builtin(folder: str) -> list[Path]:
+    base = resources.files("duqhunt.content").joinpath(folder)
+    return sorted(Path(str(p)) for p in base.iterdir() if p.name.endswith((".yaml", ".yml")))
+
+
+def builtin_ioc_packs() -> list[IocPack]:
+    return [load_ioc_pack(p) for p in _builtin("iocs")]
+
+
+def builtin_allowlists() -> list[AllowList]:
+    return [load_allowlist(p) for p in _builtin("allowlists")]
+
+
+def ioc_table(packs: list[IocPack]) -> pa.Table:
+    """All indicators as one table for the engines (type, value, pack, source, confidence...)."""
+    rows = [
+        {
+            "type": i.type,
+            "value": i.value if i.type != "user-agent" else i.value,
+            "pack": p.pack,
+            "source": i.source,
+            "confidence": i.confidence,
+            "description": i.description,
+        }
+        for p in packs
+        for i in p.indicators
+    ]
+    schema = pa.schema(
+        [
+            ("type", pa.string()),
+            ("value", pa.string()),
+            ("pack", pa.string()),
+            ("source", pa.string()),
+            ("confidence", pa.float64()),
+            ("description", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)

@@ -1,0 +1,1 @@
+"""Detectors: observations in, findings out."""

@@ -1,0 +1,57 @@
+"""The detector contract: class-level metadata, one ``run`` that turns a hunt context into findings.
+
+Every detector has a stable id (``DQ-NET-002``; never reused), the kill-chain stage it speaks
+to, its ATT&CK technique ids, and a docstring that says what it catches, what it misses and its
+known false positives (a conformance test checks all of this for every registered detector).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import ClassVar
+
+import pyarrow as pa
+
+from duqhunt.content import AllowList, IocPack
+from duqhunt.engines.base import Engine, Param
+from duqhunt.model import Finding
+
+
+def load_sql(package: str, name: str) -> str:
+    """A detector's SQL file, shipped as package data."""
+    return resources.files(package).joinpath("sql", name).read_text(encoding="utf-8")
+
+
+@dataclass(slots=True)
+class HuntContext:
+    """What detectors share in one hunt. Detectors may add results for later ones (``shared``)."""
+
+    engine: Engine
+    internal: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    packs: list[IocPack]
+    allowlists: list[AllowList]
+    window: tuple[float, float] | None
+    internal_hosts: int
+    params: dict[str, Param] = field(default_factory=dict)
+    shared: dict[str, pa.Table] = field(default_factory=dict)
+
+    def ioc_values(self, *types: str) -> set[str]:
+        return {i.value for p in self.packs for i in p.indicators if i.type in types}
+
+    def param(self, name: str, default: Param) -> Param:
+        return self.params.get(name, default)
+
+
+class Detector:
+    """Base class. Subclasses set the class attributes and implement ``run``."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    stage: ClassVar[str]
+    attack: ClassVar[tuple[str, ...]]
+    sources: ClassVar[tuple[str, ...]]  # log types read
+
+    def run(self, ctx: HuntContext) -> list[Finding]:
+        raise NotImplementedError

@@ -1,0 +1,1 @@
+"""Network detectors: portable SQL files (sql/) with small Python wrappers."""

@@ -1,0 +1,92 @@
+"""DQ-NET-001: known-indicator matches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.model import Evidence, Finding, finding_id, iso_utc
+
+_SQL = load_sql(__package__ or "duqhunt.detectors.net", "ioc_match.sql")
+
+
+class IocMatchDetector(Detector):
+    """Connections, DNS queries and answers, HTTP hosts and User-Agents, TLS SNI and file names
+    or hashes that match an indicator of a loaded IOC pack.
+
+    Catches: any contact with listed C&C addresses or names, in either direction, including a
+    DNS answer that resolves to a listed address.
+    Misses: indicators not in a pack; contact through a proxy that hides the destination; DNS
+    over HTTPS.
+    False positives: stale indicators (an address re-assigned to an innocent host years later);
+    a generic value (a common file name, an old but real browser User-Agent) on its own. Each
+    finding carries the indicator's confidence and source so an analyst can weigh it.
+    """
+
+    id = "DQ-NET-001"
+    title = "Known indicator"
+    stage = "command-and-control"
+    attack = ("T1071.001",)
+    sources = ("conn", "dns", "http", "ssl", "files")
+
+    def run(self, ctx: HuntContext) -> list[Finding]:
+        if not ctx.packs:
+            return []
+        table = ctx.engine.query(_SQL)
+        ctx.shared["ioc_hits"] = table
+        rows = table.to_pylist()
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            grouped[(r["src"], r["ioc_value"])].append(r)
+        findings: list[Finding] = []
+        for (src, value), hits in sorted(grouped.items()):
+            best = max(h["confidence"] for h in hits)
+            total = sum(int(h["hits"]) for h in hits)
+            first = min(h["first_ts"] for h in hits if h["first_ts"] is not None) if any(
+                h["first_ts"] is not None for h in hits
+            ) else None
+            last = max((h["last_ts"] for h in hits if h["last_ts"] is not None), default=None)
+            ioc_type = hits[0]["ioc_type"]
+            severity = "high" if best >= 0.8 and ioc_type in ("ip", "domain") else "medium"
+            if best < 0.5:
+                severity = "low"
+            dsts = sorted({str(h["dst"]) for h in hits})
+            evidence = tuple(
+                Evidence(
+                    source=f"{h['log']}.log",
+                    locator=f"field {h['field']}, uid {h['example_uid']}",
+                    summary=(
+                        f"{h['hits']} match(es) of {h['ioc_type']} {h['ioc_value']} "
+                        f"({h['pack']}: {h['description']}) from {h['src']} to {h['dst']}, "
+                        f"{iso_utc(h['first_ts'])} to {iso_utc(h['last_ts'])}"
+                    ),
+                )
+                for h in hits
+            )
+            findings.append(
+                Finding(
+                    id=finding_id(self.id, src, value),
+                    detector=self.id,
+                    title=f"{src} contacted known indicator {value}"
+                    if ioc_type != "user-agent"
+                    else f"{src} used a known malicious User-Agent",
+                    stage="command-and-control",
+                    attack=self.attack,
+                    severity=severity,
+                    confidence=float(best),
+                    hosts=(src,),
+                    first_seen=first,
+                    last_seen=last,
+                    evidence=evidence,
+                    details=(
+                        ("indicator", value),
+                        ("indicator_type", ioc_type),
+                        ("pack", hits[0]["pack"]),
+                        ("source", hits[0]["source"]),
+                        ("matches", total),
+                        ("destinations", ", ".join(dsts[:10])),
+                    ),
+                )
+            )
+        return findings

@@ -1,0 +1,118 @@
+"""DQ-NET-004: new C&C discovery by profile similarity to a known-bad beacon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.model import Evidence, Finding, finding_id
+
+_SHAPE = load_sql(__package__ or "duqhunt.detectors.net", "http_shape.sql")
+
+
+def _shape_key(s: dict[str, Any] | None) -> tuple[bool, bool, str | None]:
+    if not s:
+        return (False, False, None)
+    req = max(int(s["requests"]), 1)
+    posts_root = int(s["posts"]) / req >= 0.3 and int(s["root_uris"]) / req >= 0.5
+    bare = int(s["bare_ip_hosts"]) / req >= 0.5
+    ua = s["ua_min"] if s["ua_min"] == s["ua_max"] else None
+    return (posts_root, bare, ua)
+
+
+class NewC2Detector(Detector):
+    """An external destination in no IOC pack whose beacon profile, from one or more internal
+    hosts, matches a known-bad beacon's: the median interval within a band around the known
+    C&C's (default 0.6x-1.6x) and the same request shape (POST / to a bare IP, the same single
+    User-Agent) or, without HTTP, a similar median upload size. This is how Symantec found the
+    Belgian Duqu server from the Indian one's profile.
+
+    Needs at least one known-bad beacon (DQ-NET-002 with an indicator match) in the same case.
+    Misses: a new server with a different protocol or interval; C&C over TLS with a different
+    size profile.
+    False positives: another periodic client of a similar shape (an IP-addressed upload service
+    polled on the same interval).
+    """
+
+    id = "DQ-NET-004"
+    title = "Candidate new C&C server"
+    stage = "command-and-control"
+    attack = ("T1071.001", "T1008")
+    sources = ("conn", "http")
+
+    def run(self, ctx: HuntContext) -> list[Finding]:
+        beacons = ctx.shared.get("beacons")
+        if beacons is None or beacons.num_rows == 0:
+            return []
+        rows = [r for r in beacons.to_pylist() if r["kind"] == "ip"]
+        known = [r for r in rows if r["known_ioc"]]
+        if not known:
+            return []
+        shapes = {(s["src"], s["dst"]): s for s in ctx.engine.query(_SHAPE).to_pylist()}
+        ioc_ips = ctx.ioc_values("ip")
+        lo = float(ctx.param("new_c2_band_low", 0.6) or 0.6)
+        hi = float(ctx.param("new_c2_band_high", 1.6) or 1.6)
+        findings: list[Finding] = []
+        seen: set[str] = set()
+        for cand in rows:
+            dst = str(cand["dst"])
+            if cand["known_ioc"] or dst in ioc_ips or cand["score"] < 0.6:
+                continue
+            cshape = _shape_key(shapes.get((cand["src"], dst)))
+            for ref in known:
+                if not ref["interval_s"] or not cand["interval_s"]:
+                    continue
+                ratio = float(cand["interval_s"]) / float(ref["interval_s"])
+                if not lo <= ratio <= hi:
+                    continue
+                rshape = _shape_key(shapes.get((ref["src"], str(ref["dst"]))))
+                same_http = (
+                    cshape[0] and rshape[0] and cshape[1] == rshape[1]
+                    and (cshape[2] is None or cshape[2] == rshape[2])
+                )
+                size_ratio = (
+                    float(cand["bytes_median"] or 0) / float(ref["bytes_median"])
+                    if ref["bytes_median"]
+                    else 0.0
+                )
+                same_size = rshape == (False, False, None) and 0.67 <= size_ratio <= 1.5
+                if not (same_http or same_size):
+                    continue
+                if dst in seen:
+                    break
+                seen.add(dst)
+                basis = "same HTTP request shape" if same_http else "similar upload size"
+                findings.append(
+                    Finding(
+                        id=finding_id(self.id, dst),
+                        detector=self.id,
+                        title=f"{dst} looks like a new C&C server (profile of {ref['dst']})",
+                        stage="command-and-control",
+                        attack=self.attack,
+                        severity="high",
+                        confidence=round(min(0.9, 0.5 + 0.4 * float(cand["score"])), 4),
+                        hosts=(str(cand["src"]),),
+                        first_seen=cand["first_ts"],
+                        last_seen=cand["last_ts"],
+                        evidence=(
+                            Evidence(
+                                source="conn.log",
+                                locator=f"{cand['src']} -> {dst}",
+                                summary=(
+                                    f"beacon every ~{cand['interval_s']:.0f} s (known C&C "
+                                    f"{ref['dst']}: ~{ref['interval_s']:.0f} s, ratio {ratio:.2f}), "
+                                    f"{basis}, beacon score {cand['score']:.2f}"
+                                ),
+                            ),
+                        ),
+                        details=(
+                            ("candidate", dst),
+                            ("reference_c2", str(ref["dst"])),
+                            ("interval_ratio", round(ratio, 3)),
+                            ("basis", basis),
+                            ("beacon_score", round(float(cand["score"]), 4)),
+                        ),
+                    )
+                )
+                break
+        return findings

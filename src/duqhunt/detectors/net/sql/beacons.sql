@@ -1,0 +1,124 @@
+-- DQ-NET-002 beacon scoring, portable SQL (DuckDB and Spark SQL run it unchanged).
+-- One row per (kind, internal source, external destination) with its evidence and a score in
+-- [0, 1]. kind: 'ip' (conn.log), 'http-host' (http.log Host) or 'tls-sni' (ssl.log SNI).
+-- Parameters:
+--   :min_conns      connections a pair needs (after collapsing retries) to be scored
+--   :retry_gap_s    a connection closer than this to the previous one is a retry, not a beacon
+--   :window_s       length of the whole observation window, seconds
+--   :min_bin_s      the smallest time-coverage histogram bin, seconds
+--   :full_count     connections at which the count part of the score saturates
+--   :internal_hosts internal hosts seen talking to external destinations (for prevalence)
+--   :min_score      lowest score returned
+WITH sessions AS (
+    SELECT 'ip' AS kind, c.id_orig_h AS src, c.id_resp_h AS dst, c.ts AS ts,
+           CAST(COALESCE(c.orig_ip_bytes, c.orig_bytes, 0) AS DOUBLE) AS bytes,
+           c.proto AS proto, c.id_resp_p AS port
+    FROM conn c
+    JOIN ip_class s ON s.ip = c.id_orig_h
+    JOIN ip_class d ON d.ip = c.id_resp_h
+    WHERE s.internal AND NOT d.internal AND c.ts IS NOT NULL
+    UNION ALL
+    SELECT 'http-host', h.id_orig_h, LOWER(h.host), h.ts,
+           CAST(COALESCE(h.request_body_len, 0) AS DOUBLE), 'tcp', h.id_resp_p
+    FROM http h
+    JOIN ip_class s ON s.ip = h.id_orig_h
+    JOIN ip_class d ON d.ip = h.id_resp_h
+    WHERE s.internal AND NOT d.internal AND h.ts IS NOT NULL
+      AND h.host IS NOT NULL AND h.host <> '' AND h.host <> h.id_resp_h
+    UNION ALL
+    SELECT 'tls-sni', t.id_orig_h, LOWER(t.server_name), t.ts, CAST(0 AS DOUBLE), 'tcp', t.id_resp_p
+    FROM ssl t
+    JOIN ip_class s ON s.ip = t.id_orig_h
+    JOIN ip_class d ON d.ip = t.id_resp_h
+    WHERE s.internal AND NOT d.internal AND t.ts IS NOT NULL
+      AND t.server_name IS NOT NULL AND t.server_name <> ''
+),
+prevalence AS (
+    SELECT kind, dst, COUNT(DISTINCT src) AS sources FROM sessions GROUP BY kind, dst
+),
+pairs AS (
+    SELECT kind, src, dst FROM sessions GROUP BY kind, src, dst HAVING COUNT(*) >= :min_conns
+),
+ordered AS (
+    SELECT s.kind, s.src, s.dst, s.ts, s.bytes, s.proto, s.port,
+           s.ts - LAG(s.ts) OVER (PARTITION BY s.kind, s.src, s.dst ORDER BY s.ts) AS gap
+    FROM sessions s
+    JOIN pairs p ON p.kind = s.kind AND p.src = s.src AND p.dst = s.dst
+),
+kept AS (
+    SELECT kind, src, dst, ts, bytes, proto, port FROM ordered
+    WHERE gap IS NULL OR gap >= :retry_gap_s
+),
+deltas AS (
+    SELECT kind, src, dst, ts, bytes, proto, port,
+           ts - LAG(ts) OVER (PARTITION BY kind, src, dst ORDER BY ts) AS delta
+    FROM kept
+),
+stats AS (
+    SELECT kind, src, dst,
+           COUNT(*) AS n,
+           MIN(ts) AS first_ts,
+           MAX(ts) AS last_ts,
+           MIN(proto) AS proto_min, MAX(proto) AS proto_max,
+           MIN(port) AS port_min, MAX(port) AS port_max,
+           PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY delta) AS t_q1,
+           PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY delta) AS t_q2,
+           PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY delta) AS t_q3,
+           PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY bytes) AS b_q1,
+           PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY bytes) AS b_q2,
+           PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY bytes) AS b_q3
+    FROM deltas
+    GROUP BY kind, src, dst
+    HAVING COUNT(*) >= :min_conns
+),
+spread AS (
+    SELECT d.kind, d.src, d.dst,
+           PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY ABS(d.delta - s.t_q2)) AS t_mad,
+           PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY ABS(d.bytes - s.b_q2)) AS b_mad,
+           COUNT(DISTINCT CAST(FLOOR((d.ts - s.first_ts) / GREATEST(2.0 * s.t_q2, :min_bin_s)) AS BIGINT)) AS bins_hit
+    FROM deltas d
+    JOIN stats s ON s.kind = d.kind AND s.src = d.src AND s.dst = d.dst
+    GROUP BY d.kind, d.src, d.dst
+),
+parts AS (
+    SELECT s.kind, s.src, s.dst, s.n, s.first_ts, s.last_ts,
+           s.proto_min, s.proto_max, s.port_min, s.port_max,
+           s.t_q1, s.t_q2, s.t_q3, s.b_q2, m.t_mad, m.b_mad, m.bins_hit, p.sources,
+           GREATEST(2.0 * s.t_q2, :min_bin_s) AS bin_s,
+           GREATEST(s.last_ts - s.first_ts, 1.0) AS span,
+           CASE WHEN s.t_q3 - s.t_q1 > 0
+                THEN (s.t_q1 + s.t_q3 - 2.0 * s.t_q2) / (s.t_q3 - s.t_q1) ELSE 0.0 END AS t_bowley,
+           CASE WHEN s.b_q3 - s.b_q1 > 0
+                THEN (s.b_q1 + s.b_q3 - 2.0 * s.b_q2) / (s.b_q3 - s.b_q1) ELSE 0.0 END AS b_bowley
+    FROM stats s
+    JOIN spread m ON m.kind = s.kind AND m.src = s.src AND m.dst = s.dst
+    JOIN prevalence p ON p.kind = s.kind AND p.dst = s.dst
+),
+scores AS (
+    SELECT parts.*,
+           (1.0 - ABS(t_bowley)) / 2.0
+             + (CASE WHEN t_q2 > 0 THEN GREATEST(0.0, 1.0 - t_mad / t_q2) ELSE 0.0 END) / 2.0
+             AS interval_score,
+           (1.0 - ABS(b_bowley)) / 2.0
+             + (CASE WHEN b_q2 > 0 THEN GREATEST(0.0, 1.0 - b_mad / b_q2)
+                     WHEN b_mad = 0 THEN 1.0 ELSE 0.0 END) / 2.0
+             AS size_score,
+           LEAST(1.0, CAST(bins_hit AS DOUBLE) / CEIL(span / bin_s)) AS coverage_score,
+           LEAST(1.0, span / (0.5 * :window_s)) AS duration_score,
+           LEAST(1.0, CAST(n AS DOUBLE) / :full_count) AS count_score,
+           LEAST(0.5, GREATEST(0.0, CAST(sources AS DOUBLE) / :internal_hosts - 0.05)) AS prevalence_penalty
+    FROM parts
+),
+final AS (
+    SELECT scores.*,
+           (0.35 * interval_score + 0.15 * size_score + 0.2 * coverage_score
+            + 0.2 * duration_score + 0.1 * count_score) * (1.0 - prevalence_penalty) AS score
+    FROM scores
+)
+SELECT kind, src, dst, n, first_ts, last_ts, proto_min, proto_max, port_min, port_max,
+       t_q2 AS interval_s, t_q1, t_q3, t_mad, b_q2 AS bytes_median, b_mad, bins_hit, sources,
+       t_bowley, interval_score, size_score, coverage_score, duration_score, count_score,
+       prevalence_penalty, score
+FROM final
+WHERE score >= :min_score
+ORDER BY score DESC, kind, src, dst

@@ -1,0 +1,263 @@
+"""The hunt: evidence in, one report document out. Everything the CLI does is this function."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from duqhunt import __version__
+from duqhunt.campaign.network import build_campaign
+from duqhunt.content import (
+    AllowList,
+    IocPack,
+    builtin_allowlists,
+    builtin_ioc_packs,
+    ioc_table,
+    load_allowlist,
+    load_ioc_pack,
+)
+from duqhunt.detectors.base import HuntContext
+from duqhunt.detectors.registry import all_detectors
+from duqhunt.engines.base import Param
+from duqhunt.errors import InputError, UsageError
+from duqhunt.model import Finding, severity_rank
+from duqhunt.model.report import FindingModel, InputRecord, NotAnalysed, ReportDocument
+from duqhunt.sources.net.zeek import Limits, sniff
+from duqhunt.store import CaseStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+MAX_INPUT_FILES = 100_000
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class HuntOptions:
+    inputs: tuple[Path, ...]
+    out: Path | None = None
+    case: Path | None = None
+    internal: tuple[str, ...] = DEFAULT_INTERNAL
+    ioc_packs: tuple[Path, ...] = ()
+    allowlists: tuple[Path, ...] = ()
+    builtin_iocs: bool = True
+    builtin_allowlists: bool = True
+    params: tuple[tuple[str, Param], ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    threads: int | None = None
+
+
+def parse_networks(
+    cidrs: Iterable[str],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    nets = []
+    for c in cidrs:
+        try:
+            nets.append(ipaddress.ip_network(c.strip(), strict=False))
+        except ValueError:
+            raise UsageError(f"--internal {c!r} is not a CIDR network (e.g. 10.0.0.0/8)") from None
+    return tuple(nets)
+
+
+def collect_files(inputs: Iterable[Path]) -> list[Path]:
+    """Files under the inputs, sorted; symlinks are not followed out of a given folder."""
+    files: list[Path] = []
+    for root in inputs:
+        if not root.exists():
+            raise UsageError(f"input {root} does not exist")
+        if root.is_file():
+            files.append(root)
+            continue
+        base = root.resolve()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames.sort()
+            for name in sorted(filenames):
+                p = Path(dirpath) / name
+                if name.startswith(".") or name == "ground_truth.json":
+                    continue
+                if p.is_symlink():
+                    try:
+                        p.resolve().relative_to(base)
+                    except (ValueError, OSError):
+                        log.warning("%s: symlink out of %s, not followed", p, root)
+                        continue
+                files.append(p)
+                if len(files) > MAX_INPUT_FILES:
+                    raise UsageError(f"more than {MAX_INPUT_FILES} files under {root}")
+    return files
+
+
+def _classify_ips(engine_query: Callable[[str], pa.Table], nets: tuple[object, ...]) -> pa.Table:
+    sql = " UNION ".join(
+        f"SELECT {col} AS ip FROM {t} WHERE {col} IS NOT NULL"
+        for t in ("conn", "http", "ssl", "dns", "files", "smb_mapping", "smb_files", "dce_rpc",
+                  "ntlm", "kerberos")
+        for col in ("id_orig_h", "id_resp_h")
+    )
+    ips = engine_query(f"SELECT DISTINCT ip FROM ({sql}) u").column("ip").to_pylist()
+    internal: list[bool] = []
+    for ip in ips:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            internal.append(False)
+            continue
+        internal.append(any(addr in n for n in nets))  # type: ignore[operator]
+    return pa.table({"ip": pa.array(ips, pa.string()), "internal": pa.array(internal, pa.bool_())})
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocument:
+    """Ingest every input into the case store, run the detectors, return the report document.
+
+    Bad files become not_analysed entries and warnings; a bad option raises UsageError; a bad
+    content pack raises ContentError. Writes nothing but the case store (see write_outputs).
+    """
+    started = _now()
+    nets = parse_networks(options.internal)
+    packs: list[IocPack] = list(builtin_ioc_packs()) if options.builtin_iocs else []
+    packs += [load_ioc_pack(p) for p in options.ioc_packs]
+    allows: list[AllowList] = list(builtin_allowlists()) if options.builtin_allowlists else []
+    allows += [load_allowlist(p) for p in options.allowlists]
+    files = collect_files(options.inputs)
+    case_path = options.case or (options.out or Path(".")) / "case.duckdb"
+
+    inputs: list[InputRecord] = []
+    not_analysed: list[NotAnalysed] = []
+    warnings: list[str] = []
+    with CaseStore(case_path, threads=options.threads) as store:
+        for i, path in enumerate(files):
+            if progress:
+                progress("ingest", i, len(files))
+            try:
+                kind = sniff(path, options.limits)
+            except OSError as exc:
+                not_analysed.append(NotAnalysed(path=str(path), reason=f"cannot read: {exc}"))
+                inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
+                continue
+            if kind is None:
+                reason = "not a recognised evidence type (expected Zeek TSV or JSON logs)"
+                not_analysed.append(NotAnalysed(path=str(path), reason=reason))
+                inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
+                continue
+            try:
+                res = store.ingest_zeek(path, options.limits)
+            except InputError as exc:
+                warnings.append(exc.describe())
+                not_analysed.append(NotAnalysed(path=str(path), reason=exc.reason))
+                inputs.append(InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed"))
+                continue
+            except (OSError, duckdb.Error, pa.ArrowException) as exc:
+                warnings.append(f"{path}: {exc}")
+                not_analysed.append(NotAnalysed(path=str(path), reason=f"ingest failed: {exc}"))
+                inputs.append(InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed"))
+                continue
+            warnings.extend(res.warnings)
+            if res.status == "partial":
+                skipped = f"{res.skipped_rows} bad row(s) skipped" if res.skipped_rows else ""
+                trunc = "truncated" if any("truncated" in w or "not read" in w for w in res.warnings) else ""
+                reason = "; ".join(x for x in (skipped, trunc) if x) or "partly read"
+                not_analysed.append(NotAnalysed(path=str(path), reason=f"partly analysed: {reason}"))
+            inputs.append(
+                InputRecord(
+                    path=str(path),
+                    kind=f"zeek-{kind}",
+                    sha256=res.sha256,
+                    status=res.status,  # type: ignore[arg-type]
+                    log_type=res.log_type,
+                    rows=res.rows,
+                    skipped_rows=res.skipped_rows,
+                )
+            )
+        if progress:
+            progress("ingest", len(files), len(files))
+
+        engine = store.prepare_engine()
+        ip_class = _classify_ips(lambda q: engine.query(q), nets)
+        engine.register_arrow("ip_class", ip_class)
+        engine.register_arrow("ioc", ioc_table(packs))
+        win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM conn").to_pylist()[0]
+        if win["lo"] is None:
+            win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM http").to_pylist()[0]
+        window = (float(win["lo"]), float(win["hi"])) if win["lo"] is not None else None
+        internal_hosts = engine.query(
+            "SELECT COUNT(DISTINCT c.id_orig_h) AS n FROM conn c "
+            "JOIN ip_class s ON s.ip = c.id_orig_h JOIN ip_class d ON d.ip = c.id_resp_h "
+            "WHERE s.internal AND NOT d.internal"
+        ).to_pylist()[0]["n"]
+        ctx = HuntContext(
+            engine=engine,
+            internal=nets,
+            packs=packs,
+            allowlists=allows,
+            window=window,
+            internal_hosts=int(internal_hosts or 0),
+            params=dict(options.params),
+        )
+        findings: list[Finding] = []
+        timings: dict[str, float] = {}
+        detectors = all_detectors()
+        for j, det in enumerate(detectors):
+            if progress:
+                progress("detect", j, len(detectors))
+            t0 = time.perf_counter()
+            try:
+                findings.extend(det.run(ctx))
+            except (duckdb.Error, pa.ArrowException, ValueError, KeyError) as exc:
+                log.exception("detector %s failed", det.id)
+                warnings.append(f"detector {det.id} failed: {exc}")
+            timings[det.id] = round(time.perf_counter() - t0, 3)
+        if progress:
+            progress("detect", len(detectors), len(detectors))
+
+        findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
+        campaign = build_campaign(findings, ctx)
+        rows_by_log = store.ingested_rows()
+        beacon_stats = ctx.shared.get("beacon_stats")
+        stats: dict[str, int | float | str] = {f"rows_{k}": v for k, v in sorted(rows_by_log.items())}
+        if beacon_stats is not None and beacon_stats.num_rows:
+            stats["beacons_scored"] = int(beacon_stats.column("scored")[0].as_py())
+            stats["beacons_suppressed"] = int(beacon_stats.column("suppressed")[0].as_py())
+        stats["internal_hosts_with_egress"] = ctx.internal_hosts
+        for det_id, secs in timings.items():
+            stats[f"seconds_{det_id}"] = secs
+        if window:
+            stats["window_start"] = window[0]
+            stats["window_end"] = window[1]
+        doc = ReportDocument(
+            tool_version=__version__,
+            started=started,
+            finished=_now(),
+            case=str(case_path),
+            engine="duckdb",
+            internal_networks=[str(n) for n in nets],
+            inputs=inputs,
+            not_analysed=not_analysed,
+            warnings=warnings,
+            findings=[FindingModel.from_finding(f) for f in findings],
+            campaign=campaign,
+            stats=stats,
+        )
+        store.save_findings(
+            [(f.id, f.detector, f.model_dump_json()) for f in doc.findings]
+        )
+        store.save_run(doc.started, doc.finished, doc.model_dump_json())
+    return doc
+
+
+def analysed_anything(doc: ReportDocument) -> bool:
+    """True when at least one input was analysed (now or in an earlier run of the case)."""
+    return any(i.status in ("analysed", "partial", "already-ingested") for i in doc.inputs)

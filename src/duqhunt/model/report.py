@@ -1,0 +1,132 @@
+"""The report document: one frozen, versioned document behind every output.
+
+report.json is this model serialised. Text, JSON Lines, HTML (and later STIX and MISP) render
+from it, so a saved report re-renders without re-analysis. Bump SCHEMA_VERSION on any change
+that removes or retypes a field; adding an optional field is a minor bump.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from duqhunt.model.finding import Finding, iso_utc
+
+SCHEMA_VERSION = "1.0"
+
+Role = Literal["patient-zero", "infected", "bridge", "relay", "c2"]
+Zone = Literal["egress", "no-egress"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class InputRecord(_Frozen):
+    path: str
+    kind: str
+    sha256: str | None = None
+    status: Literal["analysed", "partial", "skipped", "not-analysed", "already-ingested"]
+    log_type: str | None = None
+    rows: int = 0
+    skipped_rows: int = 0
+
+
+class NotAnalysed(_Frozen):
+    path: str
+    reason: str
+
+
+class EvidenceModel(_Frozen):
+    source: str
+    locator: str
+    summary: str
+
+
+class FindingModel(_Frozen):
+    id: str
+    detector: str
+    title: str
+    stage: str
+    attack: list[str]
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    confidence: float = Field(ge=0.0, le=1.0)
+    hosts: list[str]
+    first_seen: str | None
+    last_seen: str | None
+    evidence: list[EvidenceModel]
+    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+    @classmethod
+    def from_finding(cls, f: Finding) -> FindingModel:
+        return cls(
+            id=f.id,
+            detector=f.detector,
+            title=f.title,
+            stage=f.stage,
+            attack=list(f.attack),
+            severity=f.severity,
+            confidence=round(f.confidence, 4),
+            hosts=list(f.hosts),
+            first_seen=iso_utc(f.first_seen),
+            last_seen=iso_utc(f.last_seen),
+            evidence=[
+                EvidenceModel(source=e.source, locator=e.locator, summary=e.summary)
+                for e in f.evidence
+            ],
+            details=dict(f.details),
+        )
+
+
+class HostModel(_Frozen):
+    ip: str
+    name: str | None = None
+    roles: list[Role] = Field(default_factory=list)
+    zone: Zone | None = None
+
+
+class C2Model(_Frozen):
+    ip: str
+    domain: str | None = None
+    score: float = Field(ge=0.0, le=1.0)
+    known_ioc: bool
+    sources: list[str] = Field(default_factory=list)
+
+
+class BeaconModel(_Frozen):
+    src: str
+    dst: str
+    kind: Literal["ip", "http-host", "tls-sni"] = "ip"
+    score: float = Field(ge=0.0, le=1.0)
+    interval_s: float
+    count: int
+    first_seen: str | None = None
+    last_seen: str | None = None
+    suppressed: bool = False
+
+
+class Campaign(_Frozen):
+    hosts: list[HostModel] = Field(default_factory=list)
+    c2: list[C2Model] = Field(default_factory=list)
+    beacons: list[BeaconModel] = Field(default_factory=list)
+    lateral_moves: list[dict[str, object]] = Field(default_factory=list)
+    relay_edges: list[dict[str, object]] = Field(default_factory=list)
+    bridges: list[dict[str, object]] = Field(default_factory=list)
+
+
+class ReportDocument(_Frozen):
+    schema_version: str = SCHEMA_VERSION
+    tool: str = "duqhunt"
+    tool_version: str
+    started: str
+    finished: str
+    case: str | None = None
+    engine: str = "duckdb"
+    internal_networks: list[str] = Field(default_factory=list)
+    inputs: list[InputRecord] = Field(default_factory=list)
+    not_analysed: list[NotAnalysed] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    findings: list[FindingModel] = Field(default_factory=list)
+    campaign: Campaign = Field(default_factory=Campaign)
+    stats: dict[str, int | float | str] = Field(default_factory=dict)

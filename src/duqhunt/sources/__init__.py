@@ -1,0 +1,1 @@
+"""Evidence parsers: they read, never execute and never trust."""

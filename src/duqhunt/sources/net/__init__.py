@@ -1,0 +1,1 @@
+"""Network evidence: Zeek logs (and, later, pcaps)."""

@@ -1,0 +1,927 @@
+"""Read Zeek logs as Zeek writes them: TSV with its header, or JSON lines; plain or gzip.
+
+A log file becomes a stream of Arrow tables in canonical form (see ``zeek_schema``): dotted
+names renamed, times as DOUBLE epoch seconds, ``-`` as NULL, ``(empty)`` as an empty string or
+list, sets and vectors as lists, ``\\xHH`` and ``\\\\`` escapes decoded.
+
+Two paths read TSV. The fast path hands the data to pyarrow's multi-threaded CSV reader with the
+column types the ``#types`` line gives; it only accepts a file that is entirely clean. Any doubt
+(a row with the wrong field count, a value that does not convert, a bad escape, bytes that are
+not UTF-8) sends the whole file to the exact path, which reads it line by line, converts it
+column by column with Arrow, and skips each bad row with a warning that names the file and line.
+A truncated or corrupt gzip stream keeps every complete line before the damage.
+
+Nothing here raises anything but ``InputError`` for a file that cannot be read at all (no
+``#fields`` line, not a Zeek log); damage inside a readable file becomes warnings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from duqhunt.errors import InputError
+from duqhunt.sources.net.zeek_schema import (
+    arrow_type,
+    canonical_name,
+    container_inner,
+    known_types,
+)
+
+log = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_WARNINGS_PER_FILE = 20
+_LOG_NAME = re.compile(r"^([A-Za-z0-9_\-]+?)(?:[._]\d|\.log|\.json|\.ndjson|\.gz|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Guards against hostile input. Defaults suit real sensors; tests lower them."""
+
+    batch_rows: int = 262_144
+    max_line_bytes: int = 1 << 20
+    max_header_lines: int = 64
+    max_decompressed_bytes: int = 256 << 30
+    max_ratio: float = 400.0  # decompressed / compressed, checked once past ratio_floor_bytes
+    ratio_floor_bytes: int = 64 << 20
+
+
+@dataclass(slots=True)
+class ParseStats:
+    """What happened while reading one file. Filled in as the batches are consumed."""
+
+    path: str
+    log_type: str
+    fmt: str
+    rows: int = 0
+    skipped_rows: int = 0
+    truncated: bool = False
+    warnings: list[str] = field(default_factory=list)
+    suppressed_warnings: int = 0
+
+    def warn(self, message: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS_PER_FILE:
+            self.warnings.append(message)
+            log.warning("%s", message)
+        else:
+            self.suppressed_warnings += 1
+
+    def bad_row(self, line: int, reason: str) -> None:
+        self.skipped_rows += 1
+        self.warn(f"{self.path}, line {line}: {reason}; row skipped")
+
+    def all_warnings(self) -> list[str]:
+        out = list(self.warnings)
+        if self.suppressed_warnings:
+            out.append(f"{self.path}: {self.suppressed_warnings} more warnings not shown")
+        return out
+
+
+class _DirtyFile(Exception):
+    """Raised inside the fast path: this file needs the exact path."""
+
+
+# --------------------------------------------------------------------------------------------
+# opening, decompression guards and log type detection
+
+
+class _GuardedStream(io.RawIOBase):
+    """A binary stream over a plain or gzip file that stops cleanly at damage or limits.
+
+    On a decompression error or an exceeded limit it records why, drops the incomplete last
+    line and reports end of file, so that readers keep every complete line before the damage.
+    With ``strip_comments`` it also removes lines that start with ``#`` (Zeek's ``#close``).
+    """
+
+    def __init__(self, path: Path, limits: Limits, *, strip_comments: bool) -> None:
+        super().__init__()
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        magic = self._raw.read(2)
+        self._raw.seek(0)
+        self.compressed = magic == GZIP_MAGIC
+        self._zlib = zlib.decompressobj(wbits=31) if self.compressed else None
+        self._in_bytes = 0
+        self._limits = limits
+        self._strip = strip_comments
+        self._pending = b""  # processed bytes waiting to be handed out
+        self._carry = b""  # an incomplete line waiting for more data
+        self._eof = False
+        self.error: str | None = None
+        self.out_bytes = 0
+        self.comment_lines = 0
+        self.lines_emitted = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        while not self._pending and not self._eof:
+            try:
+                chunk = self._read_chunk()
+            except (EOFError, OSError, zlib.error) as exc:
+                self.error = f"compressed data truncated or corrupt ({exc})"
+                self._carry = b""  # never hand out a partial line
+                self._eof = True
+                return
+            if not chunk:
+                self._eof = True
+                if self._carry:
+                    self._emit(self._carry + b"\n")
+                    self._carry = b""
+                return
+            self.out_bytes += len(chunk)
+            if self.out_bytes > self._limits.max_decompressed_bytes:
+                self.error = "decompressed size limit exceeded"
+                self._eof = True
+                self._carry = b""
+                return
+            if self.compressed and self.out_bytes > self._limits.ratio_floor_bytes:
+                consumed = max(1, self._in_bytes)
+                if self.out_bytes / consumed > self._limits.max_ratio:
+                    self.error = (
+                        f"decompression ratio above {self._limits.max_ratio:.0f}:1 "
+                        "(possible compression bomb)"
+                    )
+                    self._eof = True
+                    self._carry = b""
+                    return
+            buf = self._carry + chunk
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                self._carry = buf
+                if len(buf) > self._limits.max_line_bytes * 4:
+                    self.error = "a line longer than the line size limit"
+                    self._carry = b""
+                    self._eof = True
+                continue
+            self._carry = buf[cut + 1 :]
+            self._emit(buf[: cut + 1])
+
+    def _read_chunk(self) -> bytes:
+        """Up to about 1 MiB of (decompressed) data; b'' at a clean end of file.
+
+        Gzip is decoded here with zlib so that the data before a truncation or corruption is
+        kept (GzipFile drops a whole read buffer on error); multi-member files are followed.
+        """
+        if self._zlib is None:
+            return self._raw.read(1 << 20)
+        out = b""
+        while not out:
+            if self._zlib.unconsumed_tail:
+                data = self._zlib.unconsumed_tail
+            else:
+                data = self._raw.read(1 << 18)
+                self._in_bytes += len(data)
+                if not data:
+                    if not self._zlib.eof:
+                        raise EOFError("compressed stream ends before its end marker")
+                    return b""
+            if self._zlib.eof:
+                rest = self._zlib.unused_data + data
+                if not rest.strip(b"\x00"):
+                    return b""
+                self._zlib = zlib.decompressobj(wbits=31)
+                data = rest
+            out = self._zlib.decompress(data, 1 << 20)
+            if self._zlib.eof and self._zlib.unused_data:
+                rest = self._zlib.unused_data
+                if rest.strip(b"\x00"):
+                    self._zlib = zlib.decompressobj(wbits=31)
+                    more = self._zlib.decompress(rest, 1 << 20)
+                    out += more
+        return out
+
+    def _emit(self, lines: bytes) -> None:
+        self.lines_emitted += lines.count(b"\n")
+        if self._strip and (lines.startswith(b"#") or b"\n#" in lines):
+            kept = [ln for ln in lines.splitlines(keepends=True) if not ln.startswith(b"#")]
+            self.comment_lines += lines.count(b"\n") - len(kept)
+            lines = b"".join(kept)
+        self._pending += lines
+
+    def readinto(self, b: Any) -> int:
+        self._fill()
+        n = min(len(b), len(self._pending))
+        b[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def readline_raw(self) -> bytes:
+        """One line including its newline, b'' at the end (used for headers)."""
+        while b"\n" not in self._pending and not self._eof:
+            before = len(self._pending)
+            self._fill_more()
+            if len(self._pending) == before and self._eof:
+                break
+        idx = self._pending.find(b"\n")
+        if idx < 0:
+            line, self._pending = self._pending, b""
+            return line
+        line, self._pending = self._pending[: idx + 1], self._pending[idx + 1 :]
+        return line
+
+    def _fill_more(self) -> None:
+        saved, self._pending = self._pending, b""
+        self._fill()
+        self._pending = saved + self._pending
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+def guess_log_type(path: Path) -> str:
+    """``conn.00:00:00-01:00:00.log.gz`` -> ``conn``; ``dns_20240101.log`` -> ``dns``."""
+    m = _LOG_NAME.match(path.name)
+    return (m.group(1) if m else path.name.split(".")[0]).lower()
+
+
+def sniff(path: Path, limits: Limits | None = None) -> str | None:
+    """'tsv', 'json' or None (not a Zeek log) from the first bytes, decompressing if needed."""
+    stream = _GuardedStream(path, limits or Limits(), strip_comments=False)
+    try:
+        head = stream.readline_raw()
+    finally:
+        stream.close()
+    text = head.lstrip()
+    if text.startswith(b"#separator") or text.startswith(b"#fields"):
+        return "tsv"
+    if text.startswith(b"{"):
+        return "json"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# value conversion shared by both TSV paths
+
+
+def _unescape(value: str) -> str | None:
+    """Zeek ASCII escapes: ``\\\\`` is a backslash, ``\\xHH`` a byte. None on a bad escape."""
+    if "\\" not in value:
+        return value
+    out = bytearray()
+    i, n = 0, len(value)
+    while i < n:
+        ch = value[i]
+        if ch != "\\":
+            out += ch.encode("utf-8")
+            i += 1
+            continue
+        nxt = value[i + 1 : i + 2]
+        if nxt == "\\":
+            out += b"\\"
+            i += 2
+        elif nxt == "x" and i + 4 <= n and _is_hex(value[i + 2 : i + 4]):
+            out.append(int(value[i + 2 : i + 4], 16))
+            i += 4
+        else:
+            return None
+    return out.decode("utf-8", errors="backslashreplace")
+
+
+def _is_hex(s: str) -> bool:
+    return len(s) == 2 and all(c in "0123456789abcdefABCDEF" for c in s)
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    separator: str
+    set_separator: str
+    empty_field: str
+    unset_field: str
+    path: str | None
+    fields: list[str]
+    types: list[str]
+    lines: int
+
+
+def _header_value(raw: str, key: str) -> str:
+    rest = raw[len(key) :]
+    return rest[1:] if rest[:1] in ("\t", " ") else rest
+
+
+def _parse_header(stream: _GuardedStream, path: Path, limits: Limits) -> _Header:
+    sep, set_sep, empty, unset = "\t", ",", "(empty)", "-"
+    log_path: str | None = None
+    fields: list[str] | None = None
+    types: list[str] | None = None
+    lines = 0
+    while True:
+        line_b = stream.readline_raw()
+        if not line_b:
+            break
+        lines += 1
+        if not line_b.startswith(b"#"):
+            # first data line: push it back
+            stream._pending = line_b + stream._pending
+            lines -= 1
+            break
+        if lines > limits.max_header_lines:
+            raise InputError(str(path), "header longer than the limit", line=lines)
+        try:
+            line = line_b.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise InputError(str(path), "header is not UTF-8", line=lines) from None
+        if line.startswith("#separator"):
+            val = _header_value(line, "#separator")
+            decoded = _unescape(val.strip())
+            if not decoded:
+                raise InputError(str(path), f"bad #separator {val!r}", line=lines)
+            sep = decoded
+        elif line.startswith("#set_separator"):
+            set_sep = _unescape(_header_value(line, "#set_separator")) or ","
+        elif line.startswith("#empty_field"):
+            empty = _header_value(line, "#empty_field")
+        elif line.startswith("#unset_field"):
+            unset = _header_value(line, "#unset_field")
+        elif line.startswith("#path"):
+            log_path = _header_value(line, "#path").strip() or None
+        elif line.startswith("#fields"):
+            fields = line.split(sep)[1:]
+        elif line.startswith("#types"):
+            types = line.split(sep)[1:]
+    if not fields:
+        raise InputError(str(path), "no #fields line in the header: not a Zeek TSV log", line=1)
+    if types is None:
+        types = ["string"] * len(fields)
+    if len(types) != len(fields):
+        raise InputError(
+            str(path),
+            f"#types has {len(types)} entries but #fields has {len(fields)}",
+            line=lines,
+        )
+    if len(set(fields)) != len(fields):
+        raise InputError(str(path), "duplicate names in #fields", line=lines)
+    return _Header(sep, set_sep, empty, unset, log_path, fields, types, lines)
+
+
+def _target_type(log_type: str, name: str, zeek_type: str) -> tuple[str, pa.DataType]:
+    """The Zeek type to convert with: the schema map's for known fields, else the header's."""
+    known = known_types(log_type).get(name)
+    ztype = known if known is not None else zeek_type
+    return ztype, arrow_type(ztype)
+
+
+def _find_bad(values: pa.Array, check: Callable[[str], bool]) -> list[int]:
+    bad: list[int] = []
+    for i, v in enumerate(values.to_pylist()):
+        if v is not None and not check(v):
+            bad.append(i)
+    return bad
+
+
+def _ok_float(v: str) -> bool:
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _ok_int(v: str) -> bool:
+    try:
+        int(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _convert_strings(
+    arr: pa.Array, ztype: str, hdr: _Header
+) -> tuple[pa.Array, dict[int, str]]:
+    """Convert a string column to its canonical type. Returns the array and bad rows."""
+    bad: dict[int, str] = {}
+    target = arrow_type(ztype)
+    inner = container_inner(ztype)
+    if inner is not None:
+        is_empty = pc.fill_null(pc.equal(arr, hdr.empty_field), False)
+        split = pc.split_pattern(arr, hdr.set_separator)
+        if pc.any(pc.match_substring(arr, "\\")).as_py():
+            py = split.to_pylist()
+            for i, elems in enumerate(py):
+                if elems is None:
+                    continue
+                dec = [_unescape(e) for e in elems]
+                if any(d is None for d in dec):
+                    bad[i] = "bad escape sequence"
+                    py[i] = None
+                else:
+                    py[i] = dec
+            split = pa.array(py, type=pa.list_(pa.string()))
+        empty_list = pa.array([[]] * len(arr), type=pa.list_(pa.string()))
+        split = pc.if_else(is_empty, empty_list, split)
+        inner_t = target.value_type
+        if inner_t != pa.string():
+            try:
+                return pc.cast(split, target), bad
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                flat_check = _ok_float if pa.types.is_floating(inner_t) else _ok_int
+                py = split.to_pylist()
+                for i, elems in enumerate(py):
+                    if elems and not all(flat_check(e) for e in elems):
+                        bad[i] = f"value not a valid {ztype}"
+                        py[i] = None
+                return pc.cast(pa.array(py, type=pa.list_(pa.string())), target), bad
+        return split, bad
+    if target == pa.string():
+        out = pc.if_else(pc.fill_null(pc.equal(arr, hdr.empty_field), False), "", arr)
+        if pc.any(pc.match_substring(out, "\\")).as_py():
+            py = out.to_pylist()
+            for i, v in enumerate(py):
+                if v is not None and "\\" in v:
+                    dec = _unescape(v)
+                    if dec is None:
+                        bad[i] = "bad escape sequence"
+                    py[i] = dec
+            out = pa.array(py, type=pa.string())
+        return out, bad
+    if target == pa.bool_():
+        is_t = pc.equal(arr, "T")
+        is_f = pc.equal(arr, "F")
+        valid = pc.or_(is_t, is_f)
+        invalid = pc.and_(pc.invert(pc.fill_null(valid, True)), pc.is_valid(arr))
+        for i in pc.indices_nonzero(invalid).to_pylist():
+            bad[i] = f"value not a valid {ztype}"
+        return pc.if_else(valid, is_t, pa.scalar(None, pa.bool_())), bad
+    try:
+        return pc.cast(arr, target), bad
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        check = _ok_float if pa.types.is_floating(target) else _ok_int
+        idx = _find_bad(arr, check)
+        for i in idx:
+            bad[i] = f"value not a valid {ztype}"
+        mask = pa.array([True] * len(arr))
+        if idx:
+            flags = [True] * len(arr)
+            for i in idx:
+                flags[i] = False
+            mask = pa.array(flags)
+        cleaned = pc.if_else(mask, arr, pa.scalar(None, pa.string()))
+        if pa.types.is_floating(target):
+            return pc.cast(cleaned, target), bad
+        # int("1e3") fails in Arrow and Python alike; values that are floats are bad ints
+        return pc.cast(cleaned, target), bad
+
+
+# --------------------------------------------------------------------------------------------
+# the TSV reader
+
+
+class BatchSink(Protocol):
+    """Where a reader puts its tables. ``reset`` drops everything written so far."""
+
+    def write(self, table: pa.Table) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class ListSink:
+    """A sink that keeps the tables in memory."""
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+
+    def write(self, table: pa.Table) -> None:
+        self.tables.append(table)
+
+    def reset(self) -> None:
+        self.tables.clear()
+
+    def table(self) -> pa.Table:
+        if not self.tables:
+            return pa.table({})
+        return pa.concat_tables(self.tables, promote_options="permissive")
+
+
+class ZeekLog:
+    """One Zeek log file. Iterate ``batches()`` for canonical Arrow tables; then read ``stats``.
+
+    Raises ``InputError`` from the constructor when the file is not a readable Zeek log.
+    """
+
+    def __init__(self, path: Path, limits: Limits | None = None) -> None:
+        self.path = Path(path)
+        self.limits = limits or Limits()
+        fmt = sniff(self.path, self.limits)
+        if fmt is None:
+            raise InputError(
+                str(self.path), "not a Zeek log (no #separator/#fields header, not JSON lines)"
+            )
+        self.fmt = fmt
+        self._header: _Header | None = None
+        log_type = guess_log_type(self.path)
+        if fmt == "tsv":
+            stream = _GuardedStream(self.path, self.limits, strip_comments=False)
+            try:
+                self._header = _parse_header(stream, self.path, self.limits)
+            finally:
+                stream.close()
+            if self._header.path:
+                log_type = self._header.path
+        else:
+            log_type = _json_log_type(self.path, self.limits) or log_type
+        self.log_type = canonical_name(log_type.lower())
+        self.stats = ParseStats(str(self.path), self.log_type, fmt)
+
+    def read_into(self, sink: BatchSink) -> ParseStats:
+        """Stream canonical tables into ``sink``; returns the parse statistics.
+
+        When the fast path finds the file is not clean it calls ``sink.reset()`` and the exact
+        path starts again from the top, so a sink must be able to drop what it was given.
+        """
+        if self.fmt == "json":
+            for table in _read_json(self.path, self.log_type, self.limits, self.stats):
+                sink.write(table)
+            return self.stats
+        assert self._header is not None
+        try:
+            for table in self._fast_tsv(self._header):
+                sink.write(table)
+        except _DirtyFile as exc:
+            log.info("%s: exact reader (%s)", self.path, exc)
+            sink.reset()
+            self.stats = ParseStats(str(self.path), self.log_type, self.fmt)
+            for table in self._exact_tsv(self._header):
+                sink.write(table)
+        return self.stats
+
+    def read_table(self) -> pa.Table:
+        """The whole log as one table (small files and tests)."""
+        sink = ListSink()
+        self.read_into(sink)
+        return sink.table()
+
+    # -- fast path ---------------------------------------------------------------------------
+    def _fast_tsv(self, hdr: _Header) -> Iterator[pa.Table]:
+        if len(hdr.separator) != 1:
+            raise _DirtyFile("multi-character separator")
+        column_types: dict[str, pa.DataType] = {}
+        plan: list[tuple[str, str, pa.DataType]] = []
+        for name, zt in zip(hdr.fields, hdr.types, strict=True):
+            ztype, target = _target_type(self.log_type, name, zt)
+            plan.append((name, ztype, target))
+            scalar_direct = container_inner(ztype) is None and target in (
+                pa.float64(),
+                pa.int64(),
+                pa.bool_(),
+            )
+            column_types[name] = target if scalar_direct else pa.string()
+        invalid: list[int] = []
+
+        def on_invalid(row: Any) -> str:
+            invalid.append(1)
+            return "skip"
+
+        # the header lines start with '#', so the stripping stream drops them with #close
+        stream = _GuardedStream(self.path, self.limits, strip_comments=True)
+        try:
+            try:
+                reader = self._open_csv(stream, hdr, column_types, on_invalid)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                if "Empty CSV" in str(exc):
+                    if stream.error:
+                        raise _DirtyFile(stream.error) from None
+                    return
+                raise _DirtyFile(str(exc)) from None
+            pending: list[pa.RecordBatch] = []
+            pending_rows = 0
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise _DirtyFile(str(exc)) from None
+                if invalid:
+                    raise _DirtyFile("row with a wrong field count")
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= self.limits.batch_rows:
+                    yield self._finish_fast(pa.Table.from_batches(pending), plan, hdr)
+                    pending, pending_rows = [], 0
+            if invalid:
+                raise _DirtyFile("row with a wrong field count")
+            if pending:
+                yield self._finish_fast(pa.Table.from_batches(pending), plan, hdr)
+            if stream.error:
+                self.stats.truncated = True
+                self.stats.warn(
+                    f"{self.path}, after line {stream.lines_emitted}: "
+                    f"{stream.error}; the rest of the file was not read"
+                )
+        finally:
+            stream.close()
+
+    @staticmethod
+    def _open_csv(
+        stream: _GuardedStream,
+        hdr: _Header,
+        column_types: dict[str, pa.DataType],
+        on_invalid: Callable[[Any], str],
+    ) -> Any:
+        return pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                column_names=hdr.fields, use_threads=True, block_size=1 << 22
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=hdr.separator,
+                quote_char=False,
+                escape_char=False,
+                double_quote=False,
+                newlines_in_values=False,
+                ignore_empty_lines=True,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=column_types,
+                null_values=[hdr.unset_field],
+                true_values=["T"],
+                false_values=["F"],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    def _finish_fast(
+        self, table: pa.Table, plan: list[tuple[str, str, pa.DataType]], hdr: _Header
+    ) -> pa.Table:
+        cols: list[pa.Array] = []
+        names: list[str] = []
+        for name, ztype, target in plan:
+            col = table.column(name).combine_chunks()
+            if col.type != target:
+                col, bad = _convert_strings(col, ztype, hdr)
+                if bad:
+                    raise _DirtyFile(f"column {name}: {next(iter(bad.values()))}")
+            cols.append(col)
+            names.append(canonical_name(name))
+        self.stats.rows += table.num_rows
+        return pa.Table.from_arrays(cols, names=names)
+
+    # -- exact path --------------------------------------------------------------------------
+    def _exact_tsv(self, hdr: _Header) -> Iterator[pa.Table]:
+        plan = [_target_type(self.log_type, n, t) for n, t in zip(hdr.fields, hdr.types, strict=True)]
+        names = [canonical_name(n) for n in hdr.fields]
+        nfields = len(hdr.fields)
+        sep, unset = hdr.separator, hdr.unset_field
+        stream = _GuardedStream(self.path, self.limits, strip_comments=False)
+        line_no = 0
+        try:
+            for _ in range(hdr.lines):
+                stream.readline_raw()
+                line_no += 1
+            columns: list[list[str | None]] = [[] for _ in range(nfields)]
+            line_nos: list[int] = []
+            while True:
+                raw = stream.readline_raw()
+                if not raw:
+                    break
+                line_no += 1
+                if raw.startswith(b"#"):
+                    continue
+                if len(raw) > self.limits.max_line_bytes:
+                    self.stats.bad_row(line_no, "line longer than the size limit")
+                    continue
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    self.stats.bad_row(line_no, f"bytes that are not UTF-8 at column {exc.start}")
+                    continue
+                text = text.rstrip("\r\n")
+                if not text:
+                    continue
+                parts = text.split(sep)
+                if len(parts) != nfields:
+                    self.stats.bad_row(
+                        line_no, f"{len(parts)} fields where #fields names {nfields}"
+                    )
+                    continue
+                for col, val in zip(columns, parts, strict=True):
+                    col.append(None if val == unset else val)
+                line_nos.append(line_no)
+                if len(line_nos) >= self.limits.batch_rows:
+                    table = self._convert_exact(columns, line_nos, plan, names, hdr)
+                    if table.num_rows:
+                        yield table
+                    columns = [[] for _ in range(nfields)]
+                    line_nos = []
+            if line_nos:
+                table = self._convert_exact(columns, line_nos, plan, names, hdr)
+                if table.num_rows:
+                    yield table
+            if stream.error:
+                self.stats.truncated = True
+                self.stats.warn(
+                    f"{self.path}, after line {line_no}: {stream.error}; "
+                    "the rest of the file was not read"
+                )
+        finally:
+            stream.close()
+
+    def _convert_exact(
+        self,
+        columns: list[list[str | None]],
+        line_nos: list[int],
+        plan: list[tuple[str, pa.DataType]],
+        names: list[str],
+        hdr: _Header,
+    ) -> pa.Table:
+        arrays: list[pa.Array] = []
+        bad: dict[int, str] = {}
+        for (ztype, _target), values, name in zip(plan, columns, names, strict=True):
+            arr, col_bad = _convert_strings(pa.array(values, type=pa.string()), ztype, hdr)
+            for i, reason in col_bad.items():
+                bad.setdefault(i, f"column {name}: {reason}")
+            arrays.append(arr)
+        table = pa.Table.from_arrays(arrays, names=names)
+        if bad:
+            for i in sorted(bad):
+                self.stats.bad_row(line_nos[i], bad[i])
+            keep = [True] * len(line_nos)
+            for i in bad:
+                keep[i] = False
+            table = table.filter(pa.array(keep))
+        self.stats.rows += table.num_rows
+        return table
+
+
+# --------------------------------------------------------------------------------------------
+# JSON lines (Zeek's JSON writer, and the Corelight json-streaming dialect with _path/_write_ts)
+
+
+def _json_log_type(path: Path, limits: Limits) -> str | None:
+    stream = _GuardedStream(path, limits, strip_comments=False)
+    try:
+        first = stream.readline_raw()
+    finally:
+        stream.close()
+    try:
+        obj = json.loads(first)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(obj, dict):
+        p = obj.get("_path")
+        if isinstance(p, str) and p:
+            return p
+    return None
+
+
+def _to_epoch(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("boolean where a time was expected")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if dt.tzinfo is None:
+            from datetime import UTC
+
+            dt = dt.replace(tzinfo=UTC)
+        return dt.timestamp()
+    raise ValueError(f"unexpected {type(value).__name__} where a time was expected")
+
+
+def _json_value(value: Any, ztype: str) -> Any:
+    inner = container_inner(ztype)
+    if inner is not None:
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            value = [value]
+        return [_json_value(v, inner) for v in value]
+    if value is None:
+        return None
+    if ztype in ("time", "interval", "double"):
+        if ztype == "time":
+            return _to_epoch(value)
+        if isinstance(value, bool):
+            raise ValueError("boolean where a number was expected")
+        return float(value)
+    if ztype in ("count", "int", "port"):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"{value!r} is not an integer")
+        return int(value)
+    if ztype == "bool":
+        if isinstance(value, bool):
+            return value
+        if value in ("T", "F", "true", "false"):
+            return value in ("T", "true")
+        raise ValueError(f"{value!r} is not a boolean")
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _infer_ztype(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, list):
+        return "vector[string]"
+    return "string"
+
+
+def _read_json(path: Path, log_type: str, limits: Limits, stats: ParseStats) -> Iterator[pa.Table]:
+    known = known_types(log_type)
+    types: dict[str, str] = {}
+    order: list[str] = []
+    rows: list[dict[str, Any]] = []
+    stream = _GuardedStream(path, limits, strip_comments=False)
+    line_no = 0
+
+    def flush() -> pa.Table:
+        cols: dict[str, pa.Array] = {}
+        for name in order:
+            ztype = types[name]
+            vals = [r.get(name) for r in rows]
+            cols[canonical_name(name)] = pa.array(vals, type=arrow_type(ztype))
+        return pa.table(cols)
+
+    try:
+        while True:
+            raw = stream.readline_raw()
+            if not raw:
+                break
+            line_no += 1
+            if not raw.strip():
+                continue
+            if len(raw) > limits.max_line_bytes:
+                stats.bad_row(line_no, "line longer than the size limit")
+                continue
+            try:
+                obj = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                stats.bad_row(line_no, f"not valid JSON ({str(exc)[:80]})")
+                continue
+            if not isinstance(obj, dict):
+                stats.bad_row(line_no, "a JSON value that is not an object")
+                continue
+            row: dict[str, Any] = {}
+            try:
+                for key, value in obj.items():
+                    if key in ("_path", "_write_ts", "_system_name"):
+                        continue
+                    if not isinstance(key, str) or not key:
+                        raise ValueError("empty field name")
+                    if key not in types:
+                        types[key] = known.get(key) or _infer_ztype(value)
+                        order.append(key)
+                    row[key] = _json_value(value, types[key])
+            except (ValueError, TypeError, OverflowError) as exc:
+                stats.bad_row(line_no, f"field {key!r}: {exc}")
+                continue
+            rows.append(row)
+            if len(rows) >= limits.batch_rows:
+                table = _safe_flush(flush, stats, line_no, len(rows))
+                if table is not None:
+                    stats.rows += table.num_rows
+                    yield table
+                rows = []
+        if rows:
+            table = _safe_flush(flush, stats, line_no, len(rows))
+            if table is not None:
+                stats.rows += table.num_rows
+                yield table
+        if stream.error:
+            stats.truncated = True
+            stats.warn(f"{path}, after line {line_no}: {stream.error}; the rest was not read")
+    finally:
+        stream.close()
+
+
+def _safe_flush(
+    flush: Callable[[], pa.Table], stats: ParseStats, line_no: int, n: int
+) -> pa.Table | None:
+    try:
+        return flush()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        # a field changed type between rows (a value inferred as int, later a string)
+        stats.skipped_rows += n
+        stats.warn(f"{stats.path}, up to line {line_no}: {n} rows with mixed types ({exc})")
+        return None

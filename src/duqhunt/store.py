@@ -1,0 +1,295 @@
+"""The case store: one DuckDB file that keeps what a case knows, beside its Parquet telemetry.
+
+Layout for a case file ``OUT/case.duckdb``::
+
+    OUT/case.duckdb                      registry of ingested files, findings, runs
+    OUT/case.telemetry/log=conn/day=2011-10-14/<sha256[:16]>-<n>.parquet
+
+Parquet is the contract between a laptop and a cluster: Spark reads the same files. Ingest is
+idempotent (a file is keyed by the SHA-256 of its bytes, so the same content under another name
+adds nothing) and atomic per file: a file's Parquet is written to a staging folder, moved into
+place, then registered in one DuckDB transaction. Parquet files that were never registered (an
+ingest interrupted between the move and the commit) are removed when the store is next opened,
+so an interrupted ingest leaves the store exactly as it was before that file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from duqhunt.engines.duckdb import DuckDBEngine
+from duqhunt.errors import InputError, UsageError
+from duqhunt.sources.net.zeek import Limits, ParseStats, ZeekLog
+from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ingested (
+    sha256 VARCHAR PRIMARY KEY,
+    path VARCHAR NOT NULL,
+    log_type VARCHAR NOT NULL,
+    fmt VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,
+    skipped_rows BIGINT NOT NULL,
+    truncated BOOLEAN NOT NULL,
+    warnings VARCHAR NOT NULL,
+    parquet_files VARCHAR NOT NULL,
+    ingested_at DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS findings (
+    id VARCHAR PRIMARY KEY,
+    detector VARCHAR NOT NULL,
+    doc VARCHAR NOT NULL,
+    updated_at DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    started VARCHAR NOT NULL,
+    finished VARCHAR NOT NULL,
+    report VARCHAR NOT NULL
+);
+"""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    path: str
+    sha256: str
+    log_type: str
+    status: str  # analysed | partial | already-ingested
+    rows: int
+    skipped_rows: int
+    warnings: tuple[str, ...]
+
+
+class _ParquetSink:
+    """Receives canonical tables and writes them as Parquet per day under a staging folder."""
+
+    def __init__(self, staging: Path, log_type: str, key: str, row_group: int = 1 << 20) -> None:
+        self.staging = staging
+        self.log_type = log_type
+        self.key = key
+        self.row_group = row_group
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._schema: pa.Schema | None = None
+        self.files: dict[str, Path] = {}
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if self._schema is None:
+            self._schema = table.schema
+        elif table.schema != self._schema:
+            table = table.cast(self._schema)
+        if "ts" in table.column_names and pa.types.is_floating(table.column("ts").type):
+            ts = table.column("ts")
+            valid = pc.fill_null(pc.and_(pc.greater_equal(ts, 0.0), pc.less(ts, 4.1e9)), False)
+            day_idx = pc.if_else(valid, pc.floor(pc.divide(pc.if_else(valid, ts, 0.0), 86400.0)), -1.0)
+            day_idx = pc.cast(day_idx, pa.int64())
+        else:
+            day_idx = pa.array([-1] * table.num_rows, pa.int64())
+        for idx in pc.unique(day_idx).to_pylist():
+            day = (
+                datetime.fromtimestamp(idx * 86400, tz=UTC).strftime("%Y-%m-%d")
+                if idx >= 0
+                else "unknown"
+            )
+            part = table.filter(pc.equal(day_idx, idx))
+            writer = self._writers.get(day)
+            if writer is None:
+                rel = Path(f"log={self.log_type}") / f"day={day}" / f"{self.key}-{len(self.files)}.parquet"
+                dest = self.staging / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(dest, self._schema, compression="zstd")
+                self._writers[day] = writer
+                self.files[day] = rel
+            writer.write_table(part, row_group_size=self.row_group)
+
+    def reset(self) -> None:
+        self.close()
+        for rel in self.files.values():
+            (self.staging / rel).unlink(missing_ok=True)
+        self.files.clear()
+        self._schema = None
+
+    def close(self) -> None:
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+
+
+class CaseStore:
+    """A case: DuckDB registry + Parquet telemetry. Use as a context manager."""
+
+    def __init__(self, case_path: Path, *, threads: int | None = None) -> None:
+        self.case_path = Path(case_path)
+        if self.case_path.exists() and self.case_path.is_dir():
+            raise UsageError(f"--case {self.case_path} is a folder; give a file such as case.duckdb")
+        self.case_path.parent.mkdir(parents=True, exist_ok=True)
+        self.telemetry = self.case_path.with_name(self.case_path.stem + ".telemetry")
+        self.telemetry.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.case_path))
+        except duckdb.Error as exc:
+            raise UsageError(f"cannot open case store {self.case_path}: {exc}") from None
+        self.con.execute(_SCHEMA)
+        self.engine = DuckDBEngine(self.con, threads=threads)
+        self._clean_orphans()
+
+    def __enter__(self) -> CaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.close()
+        self.con.close()
+
+    # -- ingest ------------------------------------------------------------------------------
+    def _registered_files(self) -> set[str]:
+        out: set[str] = set()
+        for (files,) in self.con.execute("SELECT parquet_files FROM ingested").fetchall():
+            out.update(json.loads(files))
+        return out
+
+    def _clean_orphans(self) -> None:
+        registered = self._registered_files()
+        for stage in self.telemetry.glob(".staging-*"):
+            shutil.rmtree(stage, ignore_errors=True)
+        for f in self.telemetry.rglob("*.parquet"):
+            rel = f.relative_to(self.telemetry).as_posix()
+            if rel not in registered:
+                log.info("removing unregistered telemetry %s (interrupted ingest)", rel)
+                f.unlink(missing_ok=True)
+
+    def is_ingested(self, sha: str) -> bool:
+        row = self.con.execute("SELECT 1 FROM ingested WHERE sha256 = ?", [sha]).fetchone()
+        return row is not None
+
+    def ingest_zeek(self, path: Path, limits: Limits | None = None) -> IngestResult:
+        """Parse one Zeek log into the case. Raises InputError if it is not a Zeek log."""
+        sha = sha256_file(path)
+        if self.is_ingested(sha):
+            row = self.con.execute(
+                "SELECT log_type, rows, skipped_rows FROM ingested WHERE sha256 = ?", [sha]
+            ).fetchone()
+            assert row is not None
+            return IngestResult(str(path), sha, row[0], "already-ingested", 0, 0, ())
+        zlog = ZeekLog(path, limits)
+        staging = self.telemetry / f".staging-{uuid.uuid4().hex}"
+        sink = _ParquetSink(staging, zlog.log_type, sha[:16])
+        try:
+            try:
+                stats: ParseStats = zlog.read_into(sink)
+            finally:
+                sink.close()
+            moved: list[str] = []
+            for rel in sink.files.values():
+                dest = self.telemetry / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / rel, dest)
+                moved.append(rel.as_posix())
+            status = "partial" if (stats.skipped_rows or stats.truncated) else "analysed"
+            warnings = stats.all_warnings()
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(
+                    "INSERT INTO ingested VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        sha,
+                        str(path),
+                        zlog.log_type,
+                        zlog.fmt,
+                        stats.rows,
+                        stats.skipped_rows,
+                        stats.truncated,
+                        json.dumps(warnings),
+                        json.dumps(moved),
+                        time.time(),
+                    ],
+                )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                for rel_s in moved:
+                    (self.telemetry / rel_s).unlink(missing_ok=True)
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return IngestResult(
+            str(path), sha, zlog.log_type, status, stats.rows, stats.skipped_rows, tuple(warnings)
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    def files_by_log(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for log_type, files in self.con.execute(
+            "SELECT log_type, parquet_files FROM ingested ORDER BY sha256"
+        ).fetchall():
+            out.setdefault(log_type, []).extend(
+                str(self.telemetry / rel) for rel in json.loads(files)
+            )
+        return out
+
+    def ingested_rows(self) -> dict[str, int]:
+        return {
+            lt: int(n)
+            for lt, n in self.con.execute(
+                "SELECT log_type, SUM(rows) FROM ingested GROUP BY log_type"
+            ).fetchall()
+        }
+
+    def prepare_engine(self) -> DuckDBEngine:
+        """Register every analysed log (empty where the case has none) and derived views."""
+        by_log = self.files_by_log()
+        for log_type in ANALYSED_LOGS:
+            self.engine.register_parquet(log_type, by_log.get(log_type, []), canonical_schema(log_type))
+        self.engine.create_derived_views()
+        return self.engine
+
+    # -- findings and runs -------------------------------------------------------------------
+    def save_findings(self, docs: list[tuple[str, str, str]]) -> None:
+        """Upsert (id, detector, json) rows: a re-run updates, never duplicates."""
+        now = time.time()
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for fid, det, doc in docs:
+                self.con.execute(
+                    "INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?)", [fid, det, doc, now]
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def save_run(self, started: str, finished: str, report_json: str) -> str:
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        self.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?)", [run_id, started, finished, report_json])
+        return run_id
+
+
+__all__ = ["CaseStore", "IngestResult", "InputError", "sha256_file"]

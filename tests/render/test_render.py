@@ -1,0 +1,419 @@
+"""Renderers of the report document: JSON, JSON Lines, offline HTML, terminal summary."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from duqhunt.errors import InputError
+from duqhunt.model.report import (
+    BeaconModel,
+    C2Model,
+    Campaign,
+    EvidenceModel,
+    FindingModel,
+    HostModel,
+    InputRecord,
+    NotAnalysed,
+    ReportDocument,
+)
+from duqhunt.render import (
+    load_report,
+    render_html,
+    render_json,
+    render_jsonl,
+    render_summary,
+    write_outputs,
+)
+from duqhunt.render.text import format_interval
+
+XSS = "<script>alert(1)</script>"
+XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+C2_IP = "203.0.113.66"
+BRIDGE_IP = "10.1.2.3"
+
+
+def _finding(
+    n: int,
+    severity: str = "medium",
+    confidence: float = 0.5,
+    stage: str = "command-and-control",
+    **kw: object,
+) -> FindingModel:
+    data: dict[str, object] = {
+        "id": f"DQ-NET-004-{n:016x}",
+        "detector": "DQ-NET-004",
+        "title": f"Periodic HTTP beacon {n}",
+        "stage": stage,
+        "attack": ["T1071.001"],
+        "severity": severity,
+        "confidence": confidence,
+        "hosts": [BRIDGE_IP],
+        "first_seen": "2011-10-01T10:00:00.000Z",
+        "last_seen": "2011-10-03T10:00:00.000Z",
+        "evidence": [
+            EvidenceModel(source="http.log", locator=f"row {n}", summary="GET /index.php")
+        ],
+        "details": {},
+    }
+    data.update(kw)
+    return FindingModel.model_validate(data)
+
+
+def _doc(**overrides: object) -> ReportDocument:
+    findings = [
+        _finding(
+            1,
+            "high",
+            0.9,
+            title=f"Beacon with hostile user agent {XSS}",
+            hosts=[BRIDGE_IP, f"evil{XSS}.example"],
+            evidence=[
+                EvidenceModel(
+                    source="http.log",
+                    locator="row 17",
+                    summary=f"user_agent={XSS} uri=https://evil.example/pic.jpg",
+                ),
+                EvidenceModel(
+                    source="conn.log", locator='uid "C1"', summary="jitter 3%, 1440 connections"
+                ),
+            ],
+            details={"zeta": 1, "alpha": "x" + XSS, "ratio": 0.125, "flag": True, "none": None},
+        ),
+        _finding(2, "critical", 0.7, stage="internal-relay", title="SMB named pipe relay"),
+        _finding(3, "critical", 0.95, stage="installation", title="Driver posing as JMicron"),
+        _finding(4, "low", 0.3, stage="discovery"),
+        _finding(5, "high", 0.4, stage="lateral-movement", attack=["T1021.002", "T1053.005"]),
+    ]
+    data: dict[str, object] = {
+        "tool_version": "0.1.0",
+        "started": "2024-05-01T12:00:00.000Z",
+        "finished": "2024-05-01T12:03:30.000Z",
+        "case": f"case-{XSS}",
+        "internal_networks": ["10.0.0.0/8", "192.168.0.0/16"],
+        "inputs": [
+            InputRecord(
+                path="/evidence/zeek/conn.log",
+                kind="zeek",
+                sha256="ab" * 32,
+                status="analysed",
+                log_type="conn",
+                rows=1000,
+            ),
+            InputRecord(
+                path="/evidence/zeek/http.log",
+                kind="zeek",
+                status="partial",
+                log_type="http",
+                rows=90,
+                skipped_rows=10,
+            ),
+            InputRecord(path=f"/evidence/{XSS}.pcap", kind="pcap", status="not-analysed"),
+        ],
+        "not_analysed": [NotAnalysed(path=f"/evidence/{XSS}.pcap", reason=f"truncated {XSS}")],
+        "warnings": [f"warning {XSS}"],
+        "findings": findings,
+        "campaign": Campaign(
+            hosts=[
+                HostModel(ip=BRIDGE_IP, name=f"ws{XSS}", roles=["bridge"], zone="egress"),
+                HostModel(ip="10.9.9.9", name="scada-hmi", roles=["infected"], zone="no-egress"),
+            ],
+            c2=[
+                C2Model(
+                    ip=C2_IP,
+                    domain=f"{XSS}.example",
+                    score=0.97,
+                    known_ioc=True,
+                    sources=["intel:kaspersky-duqu"],
+                ),
+                C2Model(ip="198.51.100.7", score=0.41, known_ioc=False),
+            ],
+            beacons=[
+                BeaconModel(src=BRIDGE_IP, dst=C2_IP, score=0.93, interval_s=300.0, count=1440),
+                BeaconModel(
+                    src="10.1.2.4",
+                    dst=f"{XSS}.example",
+                    kind="http-host",
+                    score=0.51,
+                    interval_s=3600.0,
+                    count=24,
+                    suppressed=True,
+                ),
+            ],
+            relay_edges=[{"src": "10.9.9.9", "dst": BRIDGE_IP, "pipe": XSS}],
+        ),
+        "stats": {"rows": 1090, "engine_seconds": 1.5},
+    }
+    data.update(overrides)
+    return ReportDocument.model_validate(data)
+
+
+def _attr_urls(html: str) -> list[str]:
+    return re.findall(r"""(?:src|href|action|xlink:href)\s*=\s*["']?\s*([^"'\s>]*)""", html, re.I)
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def test_html_escapes_hostile_strings() -> None:
+    html = render_html(_doc())
+    assert XSS not in html
+    assert XSS_ESCAPED in html
+    # The only script element is ours, at the end of the body.
+    assert html.count("<script") == 1
+    assert "alert(1)</script>" not in html
+
+
+def test_html_loads_nothing_from_the_network() -> None:
+    html = render_html(_doc())
+    for url in _attr_urls(html):
+        assert url.startswith(("#", "data:")), url
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
+    assert "@import" not in html
+    assert "url(" not in html
+    assert '<link rel="stylesheet"' not in html
+    # The hostile URL from evidence is there, as text only.
+    assert "uri=https://evil.example/pic.jpg" in html
+
+
+def test_html_content_security_policy_matches_inline_code() -> None:
+    html = render_html(_doc())
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert csp is not None
+    policy = csp.group(1)
+    assert "default-src 'none'" in policy
+    for tag in ("style", "script"):
+        body = re.search(rf"<{tag}>(.*?)</{tag}>", html, re.S)
+        assert body is not None
+        digest = base64.b64encode(hashlib.sha256(body.group(1).encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+
+
+def test_html_shows_control_and_bidi_characters_as_escapes() -> None:
+    doc = _doc(warnings=["invoice\u202excod.scr", "esc\x1b[31mred"])
+    html = render_html(doc)
+    assert "\u202e" not in html and "\x1b" not in html
+    assert "invoice\\u202excod.scr" in html
+    assert "esc\\x1b[31mred" in html
+
+
+def test_html_sections_and_sorting() -> None:
+    html = render_html(_doc())
+    assert html.startswith("<!DOCTYPE html>")
+    for section in ("summary", "campaign", "findings", "inputs", "not-analysed", "warnings"):
+        assert f'id="{section}"' in html
+    # Findings: severity desc, then confidence desc.
+    order = [html.index(f'<a href="#finding-{n}">') for n in range(1, 6)]
+    assert order == sorted(order)
+    cards = re.findall(r'<article class="finding sev-(\w+)"', html)
+    assert cards == ["critical", "critical", "high", "high", "low"]
+    first_card = html[html.index('id="finding-1"') :]
+    assert "Driver posing as JMicron" in first_card[:2000]
+    # Lateral moves and bridges are empty, relay edges are not.
+    assert html.count("none found") == 2
+    assert "T1021.002" in html and "T1053.005" in html
+    assert "abababababab&hellip;" in html  # sha256 shortened
+    assert '<svg class="chart"' in html
+    assert "known IOC" in html
+
+
+def test_html_caps_warnings() -> None:
+    doc = _doc(warnings=[f"w{i}" for i in range(250)])
+    html = render_html(doc)
+    assert '<li class="wrap">w199</li>' in html
+    assert "w200<" not in html
+    assert "and 50 more warnings" in html
+
+
+def test_html_empty_document() -> None:
+    doc = ReportDocument(tool_version="0.1.0", started="x", finished="y")
+    html = render_html(doc)
+    assert html.count("none found") == 7  # c2, hosts, beacons, 3 edge lists, findings
+    assert "everything given was analysed" in html
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def test_json_round_trip_through_files(tmp_path: Path) -> None:
+    doc = _doc()
+    paths = write_outputs(doc, tmp_path / "out")
+    assert set(paths) == {"json", "jsonl", "html"}
+    assert {p.name for p in paths.values()} == {"report.json", "findings.jsonl", "report.html"}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "findings.jsonl",
+        "report.html",
+        "report.json",
+    ]
+    loaded = load_report(paths["json"])
+    assert loaded == doc
+    # A loaded report re-renders to the same bytes.
+    assert render_json(loaded) == paths["json"].read_text(encoding="utf-8")
+    assert render_html(loaded) == paths["html"].read_text(encoding="utf-8")
+
+
+def test_write_outputs_replaces_existing_files(tmp_path: Path) -> None:
+    write_outputs(_doc(), tmp_path)
+    paths = write_outputs(_doc(warnings=[]), tmp_path)
+    assert load_report(paths["json"]).warnings == []
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_json_is_stable() -> None:
+    a = _doc(stats={"b": 1, "a": 2})
+    b = _doc(stats={"a": 2, "b": 1})
+    assert render_json(a) == render_json(b)
+    text = render_json(a)
+    assert text.endswith("\n")
+    keys = list(json.loads(text))
+    assert keys[:3] == ["schema_version", "tool", "tool_version"]
+    details = json.loads(text)["findings"][0]["details"]
+    assert list(details) == sorted(details)
+
+
+def test_json_refuses_non_finite_numbers() -> None:
+    doc = _doc(
+        campaign=Campaign(
+            beacons=[BeaconModel(src="a", dst="b", score=math.nan, interval_s=1.0, count=1)]
+        )
+    )
+    with pytest.raises(ValueError, match=r"campaign\.beacons\[0\]\.score"):
+        render_json(doc)
+
+
+def test_jsonl_one_finding_per_line() -> None:
+    doc = _doc()
+    text = render_jsonl(doc)
+    lines = text.splitlines()
+    assert len(lines) == len(doc.findings)
+    assert text.isascii()
+    for line, finding in zip(lines, doc.findings, strict=True):
+        record = json.loads(line)
+        assert record.pop("report_started") == doc.started
+        assert record.pop("tool_version") == doc.tool_version
+        assert FindingModel.model_validate(record) == finding
+    assert render_jsonl(_doc(findings=[])) == ""
+
+
+def test_load_report_invalid_json(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    path.write_text('{\n  "tool_version": "0.1.0",\n  oops\n}', encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_report(path)
+    assert info.value.path == str(path)
+    assert info.value.line == 3
+    assert str(path) in str(info.value)
+
+
+def test_load_report_schema_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    data = json.loads(render_json(_doc()))
+    data["findings"][0]["severity"] = "apocalyptic"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InputError, match=r"findings\.0\.severity") as info:
+        load_report(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("[1, 2]", "top level is list"),
+        ('{"schema_version": "9.0"}', "schema 9.0"),
+        ('{"tool_version": "1"}', "started"),
+        (b"\xff\xfe{}", "not UTF-8"),
+    ],
+)
+def test_load_report_rejects(tmp_path: Path, content: str | bytes, match: str) -> None:
+    path = tmp_path / "report.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=match):
+        load_report(path)
+
+
+def test_load_report_missing_and_too_large(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read report"):
+        load_report(tmp_path / "nope.json")
+    path = tmp_path / "report.json"
+    path.write_text(render_json(_doc()), encoding="utf-8")
+    with pytest.raises(InputError, match="limit"):
+        load_report(path, max_bytes=100)
+
+
+# ---------------------------------------------------------------- terminal
+
+
+def _summary(doc: ReportDocument) -> str:
+    console = Console(record=True, width=200)
+    render_summary(doc, console)
+    return console.export_text()
+
+
+def test_summary_mentions_c2_and_beacons() -> None:
+    text = _summary(_doc())
+    assert C2_IP in text
+    assert BRIDGE_IP in text
+    assert "1 analysed, 1 partial, 1 not analysed" in text
+    assert "2 critical" in text and "2 high" in text and "1 low" in text
+    assert "yes" in text  # known IOC
+    assert "5m" in text  # 300 s interval
+    assert "truncated" in text  # not-analysed reason
+
+
+def test_summary_prints_evidence_literally() -> None:
+    doc = _doc(
+        campaign=Campaign(
+            c2=[C2Model(ip=C2_IP, domain="[bold red]x[/]\x1b[2J.example", score=1, known_ioc=False)]
+        )
+    )
+    text = _summary(doc)
+    assert "[bold red]x[/]" in text
+    assert "\x1b" not in text
+    assert "\\x1b[2J.example" in text
+
+
+def test_summary_caps_findings() -> None:
+    findings = [_finding(i) for i in range(25)]
+    text = _summary(_doc(findings=findings))
+    assert "+5 more findings" in text
+    assert "Findings (20 of 25)" in text
+
+
+def test_summary_is_plain_text_off_terminal() -> None:
+    out = io.StringIO()
+    render_summary(_doc(), Console(file=out, width=160))
+    text = out.getvalue()
+    assert "\x1b[" not in text
+    assert C2_IP in text
+
+
+def test_summary_empty_document() -> None:
+    text = _summary(ReportDocument(tool_version="0.1.0", started="x", finished="y"))
+    assert "no findings" in text
+    assert "No beacons found." in text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (5.0, "5.0s"),
+        (60.0, "60s"),
+        (300.0, "5m"),
+        (3600.0, "1h"),
+        (5400.0, "1.5h"),
+        (259200.0, "3d"),
+    ],
+)
+def test_format_interval(seconds: float, text: str) -> None:
+    assert format_interval(seconds) == text
