@@ -95,7 +95,7 @@ class DuquHttpDetector(Detector):
                             locator=f"uid {r['example_uid']}",
                             summary=(
                                 f"User-Agent {r['user_agent']!r} in {r['n']} of {r['total']} "
-                                f"requests (its main User-Agent has {r['main_n']}), seen on "
+                                f"requests (its main User-Agent reaches {r['main_dsts']} destinations), seen on "
                                 f"{r['ua_hosts']} host(s) in the environment, e.g. to {r['example_dst']}"
                             ),
                         ),
