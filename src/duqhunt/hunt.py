@@ -100,8 +100,18 @@ def collect_files(inputs: Iterable[Path]) -> list[Path]:
 def _classify_ips(engine_query: Callable[[str], pa.Table], nets: tuple[object, ...]) -> pa.Table:
     sql = " UNION ".join(
         f"SELECT {col} AS ip FROM {t} WHERE {col} IS NOT NULL"
-        for t in ("conn", "http", "ssl", "dns", "files", "smb_mapping", "smb_files", "dce_rpc",
-                  "ntlm", "kerberos")
+        for t in (
+            "conn",
+            "http",
+            "ssl",
+            "dns",
+            "files",
+            "smb_mapping",
+            "smb_files",
+            "dce_rpc",
+            "ntlm",
+            "kerberos",
+        )
         for col in ("id_orig_h", "id_resp_h")
     )
     ips = engine_query(f"SELECT DISTINCT ip FROM ({sql}) u").column("ip").to_pylist()
@@ -158,19 +168,29 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             except InputError as exc:
                 warnings.append(exc.describe())
                 not_analysed.append(NotAnalysed(path=str(path), reason=exc.reason))
-                inputs.append(InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed"))
+                inputs.append(
+                    InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed")
+                )
                 continue
             except (OSError, duckdb.Error, pa.ArrowException) as exc:
                 warnings.append(f"{path}: {exc}")
                 not_analysed.append(NotAnalysed(path=str(path), reason=f"ingest failed: {exc}"))
-                inputs.append(InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed"))
+                inputs.append(
+                    InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed")
+                )
                 continue
             warnings.extend(res.warnings)
             if res.status == "partial":
                 skipped = f"{res.skipped_rows} bad row(s) skipped" if res.skipped_rows else ""
-                trunc = "truncated" if any("truncated" in w or "not read" in w for w in res.warnings) else ""
+                trunc = (
+                    "truncated"
+                    if any("truncated" in w or "not read" in w for w in res.warnings)
+                    else ""
+                )
                 reason = "; ".join(x for x in (skipped, trunc) if x) or "partly read"
-                not_analysed.append(NotAnalysed(path=str(path), reason=f"partly analysed: {reason}"))
+                not_analysed.append(
+                    NotAnalysed(path=str(path), reason=f"partly analysed: {reason}")
+                )
             inputs.append(
                 InputRecord(
                     path=str(path),
@@ -227,7 +247,9 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         campaign = build_campaign(findings, ctx)
         rows_by_log = store.ingested_rows()
         beacon_stats = ctx.shared.get("beacon_stats")
-        stats: dict[str, int | float | str] = {f"rows_{k}": v for k, v in sorted(rows_by_log.items())}
+        stats: dict[str, int | float | str] = {
+            f"rows_{k}": v for k, v in sorted(rows_by_log.items())
+        }
         if beacon_stats is not None and beacon_stats.num_rows:
             stats["beacons_scored"] = int(beacon_stats.column("scored")[0].as_py())
             stats["beacons_suppressed"] = int(beacon_stats.column("suppressed")[0].as_py())
@@ -251,9 +273,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             campaign=campaign,
             stats=stats,
         )
-        store.save_findings(
-            [(f.id, f.detector, f.model_dump_json()) for f in doc.findings]
-        )
+        store.save_findings([(f.id, f.detector, f.model_dump_json()) for f in doc.findings])
         store.save_run(doc.started, doc.finished, doc.model_dump_json())
     return doc
 

@@ -107,7 +107,9 @@ class _ParquetSink:
         if "ts" in table.column_names and pa.types.is_floating(table.column("ts").type):
             ts = table.column("ts")
             valid = pc.fill_null(pc.and_(pc.greater_equal(ts, 0.0), pc.less(ts, 4.1e9)), False)
-            day_idx = pc.if_else(valid, pc.floor(pc.divide(pc.if_else(valid, ts, 0.0), 86400.0)), -1.0)
+            day_idx = pc.if_else(
+                valid, pc.floor(pc.divide(pc.if_else(valid, ts, 0.0), 86400.0)), -1.0
+            )
             day_idx = pc.cast(day_idx, pa.int64())
         else:
             day_idx = pa.array([-1] * table.num_rows, pa.int64())
@@ -120,7 +122,11 @@ class _ParquetSink:
             part = table.filter(pc.equal(day_idx, idx))
             writer = self._writers.get(day)
             if writer is None:
-                rel = Path(f"log={self.log_type}") / f"day={day}" / f"{self.key}-{len(self.files)}.parquet"
+                rel = (
+                    Path(f"log={self.log_type}")
+                    / f"day={day}"
+                    / f"{self.key}-{len(self.files)}.parquet"
+                )
                 dest = self.staging / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 writer = pq.ParquetWriter(dest, self._schema, compression="zstd")
@@ -147,7 +153,9 @@ class CaseStore:
     def __init__(self, case_path: Path, *, threads: int | None = None) -> None:
         self.case_path = Path(case_path)
         if self.case_path.exists() and self.case_path.is_dir():
-            raise UsageError(f"--case {self.case_path} is a folder; give a file such as case.duckdb")
+            raise UsageError(
+                f"--case {self.case_path} is a folder; give a file such as case.duckdb"
+            )
         self.case_path.parent.mkdir(parents=True, exist_ok=True)
         self.telemetry = self.case_path.with_name(self.case_path.stem + ".telemetry")
         self.telemetry.mkdir(parents=True, exist_ok=True)
@@ -267,7 +275,9 @@ class CaseStore:
         """Register every analysed log (empty where the case has none) and derived views."""
         by_log = self.files_by_log()
         for log_type in ANALYSED_LOGS:
-            self.engine.register_parquet(log_type, by_log.get(log_type, []), canonical_schema(log_type))
+            self.engine.register_parquet(
+                log_type, by_log.get(log_type, []), canonical_schema(log_type)
+            )
         self.engine.create_derived_views()
         return self.engine
 
@@ -288,7 +298,9 @@ class CaseStore:
 
     def save_run(self, started: str, finished: str, report_json: str) -> str:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-        self.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?)", [run_id, started, finished, report_json])
+        self.con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?)", [run_id, started, finished, report_json]
+        )
         return run_id
 
 

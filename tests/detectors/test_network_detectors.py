@@ -17,20 +17,42 @@ DUQU_UA = (
     "Mozilla/5.0 (Windows; U; Windows NT 6.0; en-US; rv:1.9.2.9) Gecko/20100824 "
     "Firefox/3.6.9 (.NET CLR 3.5.30729)"
 )
-MODERN_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+MODERN_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+)
 
 
-def _conn(ts: float, src: str, dst: str, port: int, proto: str = "tcp", out: int = 400, uid: str = "") -> dict[str, object]:
+def _conn(
+    ts: float, src: str, dst: str, port: int, proto: str = "tcp", out: int = 400, uid: str = ""
+) -> dict[str, object]:
     return {
-        "ts": ts, "uid": uid or f"C{int(ts * 1000) % 10**12:x}{src[-1]}{dst[-1]}", "id.orig_h": src,
-        "id.orig_p": 49152 + int(ts) % 10000, "id.resp_h": dst, "id.resp_p": port, "proto": proto,
-        "duration": 0.4, "orig_bytes": out, "resp_bytes": 900, "conn_state": "SF",
-        "orig_pkts": 5, "orig_ip_bytes": out + 200, "resp_pkts": 5, "resp_ip_bytes": 1100,
+        "ts": ts,
+        "uid": uid or f"C{int(ts * 1000) % 10**12:x}{src[-1]}{dst[-1]}",
+        "id.orig_h": src,
+        "id.orig_p": 49152 + int(ts) % 10000,
+        "id.resp_h": dst,
+        "id.resp_p": port,
+        "proto": proto,
+        "duration": 0.4,
+        "orig_bytes": out,
+        "resp_bytes": 900,
+        "conn_state": "SF",
+        "orig_pkts": 5,
+        "orig_ip_bytes": out + 200,
+        "resp_pkts": 5,
+        "resp_ip_bytes": 1100,
         "history": "ShADadFf",
     }
 
 
-def _beacon_times(rng: random.Random, start: float, end: float, interval: float, jitter: float = 0.2, retries: bool = False) -> list[float]:
+def _beacon_times(
+    rng: random.Random,
+    start: float,
+    end: float,
+    interval: float,
+    jitter: float = 0.2,
+    retries: bool = False,
+) -> list[float]:
     out, t = [], start
     while t < end:
         out.append(t)
@@ -40,8 +62,14 @@ def _beacon_times(rng: random.Random, start: float, end: float, interval: float,
     return out
 
 
-def build_enterprise(folder: Path, *, c2: str | None = "206.183.111.97", new_c2: str | None = None,
-                     retries: bool = True, seed: int = 1) -> None:
+def build_enterprise(
+    folder: Path,
+    *,
+    c2: str | None = "206.183.111.97",
+    new_c2: str | None = None,
+    retries: bool = True,
+    seed: int = 1,
+) -> None:
     """Background browsing from 40 hosts, NTP to an external pool, and optionally a Duqu-style
     beacon (HTTP POST / with a JPEG part, the Duqu UA) from 10.1.0.5 to ``c2``."""
     rng = random.Random(seed)
@@ -57,39 +85,89 @@ def build_enterprise(folder: Path, *, c2: str | None = "206.183.111.97", new_c2:
                 dst = rng.choice(sites)
                 uid = f"B{h}x{day}x{len(conn)}"
                 conn.append(_conn(ts, src, dst, 80, out=rng.randint(200, 3000), uid=uid))
-                http.append({"ts": ts, "uid": uid, "id.orig_h": src, "id.orig_p": 50000, "id.resp_h": dst,
-                             "id.resp_p": 80, "method": "GET", "host": f"site{dst.split('.')[-1]}.example.com",
-                             "uri": "/index.html", "user_agent": MODERN_UA, "request_body_len": 0,
-                             "status_code": 200})
+                http.append(
+                    {
+                        "ts": ts,
+                        "uid": uid,
+                        "id.orig_h": src,
+                        "id.orig_p": 50000,
+                        "id.resp_h": dst,
+                        "id.resp_p": 80,
+                        "method": "GET",
+                        "host": f"site{dst.split('.')[-1]}.example.com",
+                        "uri": "/index.html",
+                        "user_agent": MODERN_UA,
+                        "request_body_len": 0,
+                        "status_code": 200,
+                    }
+                )
     for src in ("10.1.0.2", "10.1.0.3", "10.1.0.4"):
         t = T0 + rng.uniform(0, 100)
         while t < T0 + 2 * DAY:
             conn.append(_conn(t, src, "198.51.100.123", 123, proto="udp", out=48))
             t += 1024.0
+
     def duqu_beacon(src: str, dst: str, start: float, interval: float) -> None:
         for i, ts in enumerate(_beacon_times(rng, start, T0 + 2 * DAY, interval, retries=retries)):
             uid = f"D{dst[-2:]}{src[-1]}{i}"
             conn.append(_conn(ts, src, dst, 80, out=rng.randint(2000, 2600), uid=uid))
-            http.append({"ts": ts, "uid": uid, "id.orig_h": src, "id.orig_p": 50001, "id.resp_h": dst,
-                         "id.resp_p": 80, "method": "POST", "host": dst, "uri": "/",
-                         "user_agent": DUQU_UA, "request_body_len": rng.randint(1800, 2400),
-                         "status_code": 200, "orig_mime_types": ["image/jpeg"],
-                         "orig_filenames": ["DSC00001.jpg"], "orig_fuids": [f"F{uid}"]})
+            http.append(
+                {
+                    "ts": ts,
+                    "uid": uid,
+                    "id.orig_h": src,
+                    "id.orig_p": 50001,
+                    "id.resp_h": dst,
+                    "id.resp_p": 80,
+                    "method": "POST",
+                    "host": dst,
+                    "uri": "/",
+                    "user_agent": DUQU_UA,
+                    "request_body_len": rng.randint(1800, 2400),
+                    "status_code": 200,
+                    "orig_mime_types": ["image/jpeg"],
+                    "orig_filenames": ["DSC00001.jpg"],
+                    "orig_fuids": [f"F{uid}"],
+                }
+            )
+
     if c2:
         duqu_beacon("10.1.0.5", c2, T0 + 300, 1800)
         # the same host also browses with its real browser
         for i in range(30):
             ts = T0 + 9 * 3600 + i * 600
-            http.append({"ts": ts, "uid": f"N{i}", "id.orig_h": "10.1.0.5", "id.orig_p": 50002,
-                         "id.resp_h": "93.184.0.7", "id.resp_p": 80, "method": "GET",
-                         "host": f"news{i % 6}.example.com", "uri": "/", "user_agent": MODERN_UA})
+            http.append(
+                {
+                    "ts": ts,
+                    "uid": f"N{i}",
+                    "id.orig_h": "10.1.0.5",
+                    "id.orig_p": 50002,
+                    "id.resp_h": "93.184.0.7",
+                    "id.resp_p": 80,
+                    "method": "GET",
+                    "host": f"news{i % 6}.example.com",
+                    "uri": "/",
+                    "user_agent": MODERN_UA,
+                }
+            )
     if new_c2:
         duqu_beacon("10.1.0.6", new_c2, T0 + DAY * 0.5, 1700)
         for i in range(30):
             ts = T0 + 10 * 3600 + i * 600
-            http.append({"ts": ts, "uid": f"M{i}", "id.orig_h": "10.1.0.6", "id.orig_p": 50002,
-                         "id.resp_h": "93.184.0.9", "id.resp_p": 80, "method": "GET",
-                         "host": f"news{i % 6}.example.com", "uri": "/", "user_agent": MODERN_UA})
+            http.append(
+                {
+                    "ts": ts,
+                    "uid": f"M{i}",
+                    "id.orig_h": "10.1.0.6",
+                    "id.orig_p": 50002,
+                    "id.resp_h": "93.184.0.9",
+                    "id.resp_p": 80,
+                    "method": "GET",
+                    "host": f"news{i % 6}.example.com",
+                    "uri": "/",
+                    "user_agent": MODERN_UA,
+                }
+            )
     conn.sort(key=lambda r: float(r["ts"]))  # type: ignore[arg-type]
     http.sort(key=lambda r: float(r["ts"]))  # type: ignore[arg-type]
     write_zeek_tsv(folder / "conn.log", "conn", conn)

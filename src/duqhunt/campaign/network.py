@@ -23,7 +23,9 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
         entry["domain"] = entry["domain"] or domain
 
     beacons = ctx.shared.get("beacons")
-    beacon_rows: list[dict[str, Any]] = beacons.to_pylist() if beacons is not None and beacons.num_rows else []
+    beacon_rows: list[dict[str, Any]] = (
+        beacons.to_pylist() if beacons is not None and beacons.num_rows else []
+    )
     hits = ctx.shared.get("ioc_hits")
     infected: set[str] = set()
     if hits is not None:
@@ -45,8 +47,13 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
             infected.update(f.hosts)
     for b in beacon_rows:
         if b["kind"] == "ip" and str(b["dst"]) in c2:
-            add_c2(str(b["dst"]), float(b["score"]), bool(b["known_ioc"]), "DQ-NET-002",
-                   (b.get("names") or [None])[0])
+            add_c2(
+                str(b["dst"]),
+                float(b["score"]),
+                bool(b["known_ioc"]),
+                "DQ-NET-002",
+                (b.get("names") or [None])[0],
+            )
             infected.add(str(b["src"]))
     hosts = [HostModel(ip=ip, roles=["infected"], zone="egress") for ip in sorted(infected)]
     hosts += [HostModel(ip=ip, roles=["c2"]) for ip in sorted(c2)]

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from duqhunt import __version__
 from duqhunt.errors import ContentError, DuqhuntError, InputError, UsageError
@@ -47,20 +54,47 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("hunt", help="ingest Zeek logs into a case and hunt them")
     h.add_argument("inputs", nargs="+", type=Path, help="Zeek log files or folders (TSV/JSON, .gz)")
     h.add_argument("--out", type=Path, required=True, help="output folder for the report files")
-    h.add_argument("--case", type=Path, help="case store file shared across runs (default OUT/case.duckdb)")
     h.add_argument(
-        "--internal", nargs="+", metavar="CIDR",
+        "--case", type=Path, help="case store file shared across runs (default OUT/case.duckdb)"
+    )
+    h.add_argument(
+        "--internal",
+        nargs="+",
+        metavar="CIDR",
         help="internal networks (default: RFC 1918 and fc00::/7)",
     )
-    h.add_argument("--ioc", action="append", type=Path, default=[], metavar="PACK.yaml",
-                   help="an IOC pack to add (repeatable)")
-    h.add_argument("--no-builtin-iocs", action="store_true", help="do not load the shipped IOC packs")
-    h.add_argument("--allow", action="append", type=Path, default=[], metavar="ALLOW.yaml",
-                   help="an allow-list of known-good periodic services (repeatable)")
-    h.add_argument("--no-builtin-allow", action="store_true",
-                   help="do not load the shipped allow-list of periodic services")
-    h.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
-                   help="detector parameter, e.g. min_conns=6 or report_score=0.75")
+    h.add_argument(
+        "--ioc",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PACK.yaml",
+        help="an IOC pack to add (repeatable)",
+    )
+    h.add_argument(
+        "--no-builtin-iocs", action="store_true", help="do not load the shipped IOC packs"
+    )
+    h.add_argument(
+        "--allow",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="ALLOW.yaml",
+        help="an allow-list of known-good periodic services (repeatable)",
+    )
+    h.add_argument(
+        "--no-builtin-allow",
+        action="store_true",
+        help="do not load the shipped allow-list of periodic services",
+    )
+    h.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        default=[],
+        metavar="NAME=VALUE",
+        help="detector parameter, e.g. min_conns=6 or report_score=0.75",
+    )
     h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -79,11 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(verbose: int, quiet: bool, console: Console) -> None:
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
-                                         logging.INFO if verbose else logging.WARNING)
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
     root = logging.getLogger()
     root.handlers.clear()
-    root.addHandler(RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False))
+    root.addHandler(
+        RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    )
     root.setLevel(level)
 
 
@@ -105,10 +144,15 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
     )
     show = not args.no_progress and not args.quiet
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=not show,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not show,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(step: str, done: int, total: int) -> None:
             if step not in tasks:

@@ -139,7 +139,7 @@ def ioc_table(packs: list[IocPack]) -> pa.Table:
     rows = [
         {
             "type": i.type,
-            "value": i.value if i.type != "user-agent" else i.value,
+            "value": i.value,
             "pack": p.pack,
             "source": i.source,
             "confidence": i.confidence,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,8 +95,6 @@ class DuckDBEngine:
 
     def close(self) -> None:
         for view in list(self._arrow):
-            try:
+            with contextlib.suppress(duckdb.Error):
                 self.con.unregister(f"__arrow_{view}")
-            except duckdb.Error:
-                pass
         self._arrow.clear()

@@ -11,6 +11,7 @@ import pyarrow as pa
 from duqhunt.content import AllowList
 from duqhunt.detectors.base import Detector, HuntContext, load_sql
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
+from duqhunt.model.finding import Severity
 
 _SQL = load_sql(__package__ or "duqhunt.detectors.net", "beacons.sql")
 _NAMES_SQL = load_sql(__package__ or "duqhunt.detectors.net", "ip_names.sql")
@@ -30,9 +31,7 @@ def _domain_match(name: str, suffixes: list[str]) -> bool:
     return any(name == s or name.endswith("." + s) for s in suffixes)
 
 
-def allow_reason(
-    row: dict[str, Any], names: set[str], allowlists: list[AllowList]
-) -> str | None:
+def allow_reason(row: dict[str, Any], names: set[str], allowlists: list[AllowList]) -> str | None:
     """The allow-list entry that suppresses this beacon, or None."""
     for allow in allowlists:
         for entry in allow.entries:
@@ -127,14 +126,14 @@ class BeaconDetector(Detector):
             else:
                 kept.append(r)
         ctx.shared["beacons"] = pa.Table.from_pylist(kept) if kept else pa.table({})
-        ctx.shared["beacon_stats"] = pa.table(
-            {"scored": [len(rows)], "suppressed": [suppressed]}
-        )
+        ctx.shared["beacon_stats"] = pa.table({"scored": [len(rows)], "suppressed": [suppressed]})
         findings = []
         for rank, r in enumerate(kept, start=1):
-            if r["score"] < float(params["report_score"]) and not r["known_ioc"]:
+            if r["score"] < float(params["report_score"] or 0.8) and not r["known_ioc"]:
                 continue
-            severity = "high" if r["known_ioc"] else ("medium" if r["score"] >= 0.85 else "low")
+            severity: Severity = (
+                "high" if r["known_ioc"] else ("medium" if r["score"] >= 0.85 else "low")
+            )
             label = {"ip": "", "http-host": " (HTTP Host)", "tls-sni": " (TLS SNI)"}[r["kind"]]
             findings.append(
                 Finding(
@@ -150,9 +149,9 @@ class BeaconDetector(Detector):
                     last_seen=r["last_ts"],
                     evidence=(
                         Evidence(
-                            source="conn.log" if r["kind"] == "ip" else (
-                                "http.log" if r["kind"] == "http-host" else "ssl.log"
-                            ),
+                            source="conn.log"
+                            if r["kind"] == "ip"
+                            else ("http.log" if r["kind"] == "http-host" else "ssl.log"),
                             locator=f"{r['src']} -> {r['dst']}, {iso_utc(r['first_ts'])} to {iso_utc(r['last_ts'])}",
                             summary=(
                                 f"{r['n']} contacts, median interval {r['interval_s']:.0f} s "

@@ -7,6 +7,7 @@ from typing import Any
 
 from duqhunt.detectors.base import Detector, HuntContext, load_sql
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
+from duqhunt.model.finding import Severity
 
 _SQL = load_sql(__package__ or "duqhunt.detectors.net", "ioc_match.sql")
 
@@ -43,12 +44,16 @@ class IocMatchDetector(Detector):
         for (src, value), hits in sorted(grouped.items()):
             best = max(h["confidence"] for h in hits)
             total = sum(int(h["hits"]) for h in hits)
-            first = min(h["first_ts"] for h in hits if h["first_ts"] is not None) if any(
-                h["first_ts"] is not None for h in hits
-            ) else None
+            first = (
+                min(h["first_ts"] for h in hits if h["first_ts"] is not None)
+                if any(h["first_ts"] is not None for h in hits)
+                else None
+            )
             last = max((h["last_ts"] for h in hits if h["last_ts"] is not None), default=None)
             ioc_type = hits[0]["ioc_type"]
-            severity = "high" if best >= 0.8 and ioc_type in ("ip", "domain") else "medium"
+            severity: Severity = (
+                "high" if best >= 0.8 and ioc_type in ("ip", "domain") else "medium"
+            )
             if best < 0.5:
                 severity = "low"
             dsts = sorted({str(h["dst"]) for h in hits})

@@ -67,7 +67,9 @@ class NewC2Detector(Detector):
                     continue
                 rshape = _shape_key(shapes.get((ref["src"], str(ref["dst"]))))
                 same_http = (
-                    cshape[0] and rshape[0] and cshape[1] == rshape[1]
+                    cshape[0]
+                    and rshape[0]
+                    and cshape[1] == rshape[1]
                     and (cshape[2] is None or cshape[2] == rshape[2])
                 )
                 size_ratio = (

@@ -401,9 +401,7 @@ def _ok_int(v: str) -> bool:
     return True
 
 
-def _convert_strings(
-    arr: pa.Array, ztype: str, hdr: _Header
-) -> tuple[pa.Array, dict[int, str]]:
+def _convert_strings(arr: pa.Array, ztype: str, hdr: _Header) -> tuple[pa.Array, dict[int, str]]:
     """Convert a string column to its canonical type. Returns the array and bad rows."""
     bad: dict[int, str] = {}
     target = arrow_type(ztype)
@@ -441,14 +439,14 @@ def _convert_strings(
     if target == pa.string():
         out = pc.if_else(pc.fill_null(pc.equal(arr, hdr.empty_field), False), "", arr)
         if pc.any(pc.match_substring(out, "\\")).as_py():
-            py = out.to_pylist()
-            for i, v in enumerate(py):
+            vals: list[str | None] = out.to_pylist()
+            for i, v in enumerate(vals):
                 if v is not None and "\\" in v:
-                    dec = _unescape(v)
-                    if dec is None:
+                    decoded = _unescape(v)
+                    if decoded is None:
                         bad[i] = "bad escape sequence"
-                    py[i] = dec
-            out = pa.array(py, type=pa.string())
+                    vals[i] = decoded
+            out = pa.array(vals, type=pa.string())
         return out, bad
     if target == pa.bool_():
         is_t = pc.equal(arr, "T")
@@ -676,7 +674,9 @@ class ZeekLog:
 
     # -- exact path --------------------------------------------------------------------------
     def _exact_tsv(self, hdr: _Header) -> Iterator[pa.Table]:
-        plan = [_target_type(self.log_type, n, t) for n, t in zip(hdr.fields, hdr.types, strict=True)]
+        plan = [
+            _target_type(self.log_type, n, t) for n, t in zip(hdr.fields, hdr.types, strict=True)
+        ]
         names = [canonical_name(n) for n in hdr.fields]
         nfields = len(hdr.fields)
         sep, unset = hdr.separator, hdr.unset_field
