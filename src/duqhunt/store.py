@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from duqhunt.engines.duckdb import DuckDBEngine
+from duqhunt.engines.duckdb import DuckDBEngine, NativeIngestRejected
 from duqhunt.errors import InputError, UsageError
 from duqhunt.sources.net.zeek import Limits, ParseStats, ZeekLog
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
@@ -208,18 +208,22 @@ class CaseStore:
             assert row is not None
             return IngestResult(str(path), sha, row[0], "already-ingested", 0, 0, ())
         zlog = ZeekLog(path, limits)
+        lim = limits or Limits()
         staging = self.telemetry / f".staging-{uuid.uuid4().hex}"
-        sink = _ParquetSink(staging, zlog.log_type, sha[:16])
         try:
-            try:
-                stats: ParseStats = zlog.read_into(sink)
-            finally:
-                sink.close()
+            stats = self._native_ingest(zlog, staging, sha[:16], lim)
+            if stats is None:
+                sink = _ParquetSink(staging, zlog.log_type, sha[:16])
+                try:
+                    stats = zlog.read_into(sink)
+                finally:
+                    sink.close()
             moved: list[str] = []
-            for rel in sink.files.values():
+            for src in sorted(staging.rglob("*.parquet")):
+                rel = src.relative_to(staging)
                 dest = self.telemetry / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / rel, dest)
+                os.replace(src, dest)
                 moved.append(rel.as_posix())
             status = "partial" if (stats.skipped_rows or stats.truncated) else "analysed"
             warnings = stats.all_warnings()
@@ -251,6 +255,24 @@ class CaseStore:
         return IngestResult(
             str(path), sha, zlog.log_type, status, stats.rows, stats.skipped_rows, tuple(warnings)
         )
+
+    def _native_ingest(
+        self, zlog: ZeekLog, staging: Path, key: str, limits: Limits
+    ) -> ParseStats | None:
+        """The engine's own parallel reader for a clean TSV log; None to use the exact reader."""
+        plan = zlog.tsv_plan()
+        if plan is None:
+            return None
+        dest = staging / f"log={zlog.log_type}"
+        try:
+            rows = self.engine.copy_zeek_tsv(plan, dest, key, limits.max_line_bytes)
+        except NativeIngestRejected as exc:
+            log.info("%s: exact reader (%s)", zlog.path, exc)
+            shutil.rmtree(staging, ignore_errors=True)
+            return None
+        stats = ParseStats(str(zlog.path), zlog.log_type, zlog.fmt)
+        stats.rows = rows
+        return stats
 
     # -- reading -----------------------------------------------------------------------------
     def files_by_log(self) -> dict[str, list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from duqhunt.engines.base import Param, bind
+from duqhunt.sources.net.zeek import TsvColumn, TsvPlan
 
 
 def _ident(name: str) -> str:
@@ -41,6 +43,37 @@ DERIVED_VIEWS: dict[str, str] = {
         "FROM http WHERE orig_mime_types IS NOT NULL"
     ),
 }
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class NativeIngestRejected(Exception):
+    """The engine's own reader refused a file; the caller falls back to the exact reader."""
+
+
+def _column_expr(col: TsvColumn, plan: TsvPlan) -> str:
+    """SQL turning the raw column into its canonical value; any bad value raises."""
+    ref = _ident(col.zeek_name)
+    empty = _lit(plan.empty_field)
+    t = col.arrow_type
+    if pa.types.is_list(t):
+        inner = _duck_type(t.value_type)
+        split = f"string_split({ref}, {_lit(plan.set_separator)})"
+        conv = split if inner == "VARCHAR" else f"CAST({split} AS {inner}[])"
+        return (
+            f"CASE WHEN {ref} IS NULL THEN NULL WHEN {ref} = {empty} "
+            f"THEN CAST([] AS {inner}[]) ELSE {conv} END"
+        )
+    if pa.types.is_boolean(t):
+        return (
+            f"CASE WHEN {ref} IS NULL THEN NULL WHEN {ref} = 'T' THEN TRUE "
+            f"WHEN {ref} = 'F' THEN FALSE ELSE error('bad bool in ' || {_lit(col.zeek_name)}) END"
+        )
+    if pa.types.is_string(t):
+        return f"CASE WHEN {ref} = {empty} THEN '' ELSE {ref} END"
+    return ref
 
 
 class DuckDBEngine:
@@ -92,6 +125,62 @@ class DuckDBEngine:
             return pa.table({})
         table: pa.Table = rel.to_arrow_table()
         return table
+
+    def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> int:
+        """Read a clean Zeek TSV log with DuckDB's parallel CSV reader straight into Parquet
+        partitioned by day under ``dest`` (``day=YYYY-MM-DD/<key>-<n>.parquet``).
+
+        Strict: a wrong field count, a value that does not convert, bytes that are not UTF-8,
+        a truncated gzip stream or any backslash escape (which needs Zeek's unescaping) raises
+        NativeIngestRejected, and the caller reads the file with the exact Python reader.
+        Returns the number of rows written.
+        """
+        if any(c.name == "day" for c in plan.columns):
+            raise NativeIngestRejected("a column named 'day' clashes with the partition column")
+        raw_types = []
+        for col in plan.columns:
+            t = col.arrow_type
+            native = (pa.types.is_floating(t) or pa.types.is_integer(t)) and not pa.types.is_list(t)
+            raw_types.append(f"{_lit(col.zeek_name)}: {_lit(_duck_type(t) if native else 'VARCHAR')}")
+        exprs = [f"{_column_expr(c, plan)} AS {_ident(c.name)}" for c in plan.columns]
+        ts = next((c for c in plan.columns if c.name == "ts" and pa.types.is_floating(c.arrow_type)), None)
+        day = (
+            "CASE WHEN ts >= 0 AND ts < 4.1e9 THEN strftime(to_timestamp(ts), '%Y-%m-%d') "
+            "ELSE 'unknown' END"
+            if ts is not None
+            else "'unknown'"
+        )
+        source = (
+            f"read_csv({_lit(str(plan.path))}, delim={_lit(plan.separator)}, header=false, "
+            f"comment='#', quote='', escape='', nullstr={_lit(plan.unset_field)}, "
+            f"columns={{{', '.join(raw_types)}}}, auto_detect=false, strict_mode=true, "
+            f"null_padding=false, ignore_errors=false, max_line_size={int(max_line_bytes)}, "
+            f"compression={_lit('gzip' if plan.compressed else 'none')})"
+        )
+        inner = f"SELECT {', '.join(exprs)} FROM {source}"
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            row: Any = self.con.execute(
+                f"COPY (SELECT *, {day} AS day FROM ({inner})) TO {_lit(str(dest))} "
+                f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), "
+                f"FILENAME_PATTERN {_lit(key + '-{i}')}, OVERWRITE_OR_IGNORE true)"
+            ).fetchone()
+        except duckdb.Error as exc:
+            raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
+        rows = int(row[0]) if row else 0
+        strings = [c.name for c in plan.columns if pa.types.is_string(c.arrow_type)]
+        lists = [c.name for c in plan.columns if pa.types.is_list(c.arrow_type)]
+        checks = [f"contains({_ident(n)}, '\\')" for n in strings]
+        checks += [f"contains(array_to_string({_ident(n)}, chr(31)), '\\')" for n in lists]
+        if rows and checks:
+            files = sorted(str(p) for p in dest.rglob("*.parquet"))
+            listing = ", ".join(_lit(f) for f in files)
+            hit: Any = self.con.execute(
+                f"SELECT COUNT(*) FROM read_parquet([{listing}]) WHERE {' OR '.join(checks)}"
+            ).fetchone()
+            if hit and hit[0]:
+                raise NativeIngestRejected("values with backslash escapes")
+        return rows
 
     def close(self) -> None:
         for view in list(self._arrow):

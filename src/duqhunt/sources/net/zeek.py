@@ -299,6 +299,31 @@ def _is_hex(s: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class TsvColumn:
+    """One column of a TSV log: Zeek name, canonical name, the Zeek type to convert with."""
+
+    zeek_name: str
+    name: str
+    zeek_type: str
+    arrow_type: pa.DataType
+
+
+@dataclass(frozen=True, slots=True)
+class TsvPlan:
+    """What an engine needs to read a clean TSV log itself (DuckDB or Spark, in parallel)."""
+
+    path: Path
+    log_type: str
+    compressed: bool
+    separator: str
+    set_separator: str
+    empty_field: str
+    unset_field: str
+    header_lines: int
+    columns: tuple[TsvColumn, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Header:
     separator: str
     set_separator: str
@@ -535,6 +560,31 @@ class ZeekLog:
             log_type = _json_log_type(self.path, self.limits) or log_type
         self.log_type = canonical_name(log_type.lower())
         self.stats = ParseStats(str(self.path), self.log_type, fmt)
+
+    def tsv_plan(self) -> TsvPlan | None:
+        """The plan for an engine-native reader, or None (JSON, or a header it cannot take)."""
+        hdr = self._header
+        if hdr is None or len(hdr.separator) != 1 or len(hdr.set_separator) != 1:
+            return None
+        cols = []
+        for name, zt in zip(hdr.fields, hdr.types, strict=True):
+            ztype, target = _target_type(self.log_type, name, zt)
+            cols.append(TsvColumn(name, canonical_name(name), ztype, target))
+        if len({c.name for c in cols}) != len(cols):
+            return None
+        with open(self.path, "rb") as fh:
+            compressed = fh.read(2) == GZIP_MAGIC
+        return TsvPlan(
+            path=self.path,
+            log_type=self.log_type,
+            compressed=compressed,
+            separator=hdr.separator,
+            set_separator=hdr.set_separator,
+            empty_field=hdr.empty_field,
+            unset_field=hdr.unset_field,
+            header_lines=hdr.lines,
+            columns=tuple(cols),
+        )
 
     def read_into(self, sink: BatchSink) -> ParseStats:
         """Stream canonical tables into ``sink``; returns the parse statistics.
