@@ -1,0 +1,508 @@
+"""duqhunt benchmark: Zeek conn.log -> Parquet ingest and the whole hunt, against pyarrow's floor.
+
+    .venv/bin/python benchmarks/run.py                 # 10,000,000 rows (what `make bench` runs)
+    .venv/bin/python benchmarks/run.py --rows 200000   # a quick check
+    .venv/bin/python benchmarks/run.py --rows 1000000 --repeat 3 --profile
+
+The conn.log is generated once per row count under benchmarks/work/ (git-ignored) and reused.
+Each step runs in a fresh Python process, so its peak RSS (``ru_maxrss`` of that process) is
+its own; the time is that of the step itself, after imports:
+
+    floor    pyarrow.csv.read_csv of the data rows (default type inference, threads on)
+    stream   the same with pyarrow.csv.open_csv, batches counted and dropped (bounded memory,
+             as ingest streams; for information, the goal is judged against the floor)
+    ingest   CaseStore(case).ingest_zeek(conn.log) into a fresh case
+    hunt     duqhunt.hunt.hunt(HuntOptions(inputs=(conn.log,), out=fresh)): ingest + detectors
+    detect   hunt again with the same --case: the file is already ingested
+
+Results go to benchmarks/results.md (overwritten) and stdout. ``--repeat N`` runs each step N
+times and keeps the fastest; ``--steps floor,ingest`` runs a subset; ``--profile`` also writes a
+cProfile summary of each step to benchmarks/work/profile-<step>-<rows>.txt (profiling slows the
+Python parts, so its timings are not the ones to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / "work"
+RESULTS = HERE / "results.md"
+STEPS = ("floor", "stream", "ingest", "hunt", "detect")
+DESCRIBE = {
+    "floor": "pyarrow.csv.read_csv (raw parse floor)",
+    "stream": "pyarrow.csv.open_csv, batches dropped",
+    "ingest": "CaseStore.ingest_zeek (Zeek -> Parquet)",
+    "hunt": "hunt(): ingest + every detector",
+    "detect": "hunt() again on the same case (detectors only)",
+}
+INGEST_GOAL = 1.5  # ingest time within this factor of the floor
+HUNT_GOAL_S = 60.0  # whole hunt of the default 10M rows
+
+
+# --------------------------------------------------------------------------------------------
+# the steps, each run in its own child process
+
+
+def _header_fields(log: Path) -> tuple[list[str], int]:
+    fields: list[str] = []
+    n = 0
+    with open(log, "rb") as fh:
+        for raw in fh:
+            if not raw.startswith(b"#"):
+                break
+            n += 1
+            line = raw.decode().rstrip("\n")
+            if line.startswith("#fields\t"):
+                fields = line.split("\t")[1:]
+    return fields, n
+
+
+def _step_floor(log: Path, _scratch: Path) -> dict[str, Any]:
+    import pyarrow.csv as pacsv
+
+    fields, header_lines = _header_fields(log)
+    table = pacsv.read_csv(
+        log,
+        read_options=pacsv.ReadOptions(
+            skip_rows=header_lines, column_names=fields, use_threads=True
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter="\t", quote_char=False, invalid_row_handler=lambda _row: "skip"
+        ),
+    )
+    return {"rows": table.num_rows}
+
+
+def _step_stream(log: Path, _scratch: Path) -> dict[str, Any]:
+    import pyarrow.csv as pacsv
+
+    fields, header_lines = _header_fields(log)
+    reader = pacsv.open_csv(
+        log,
+        read_options=pacsv.ReadOptions(
+            skip_rows=header_lines, column_names=fields, use_threads=True
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter="\t", quote_char=False, invalid_row_handler=lambda _row: "skip"
+        ),
+    )
+    rows = 0
+    for batch in reader:
+        rows += batch.num_rows
+    return {"rows": rows}
+
+
+def _step_ingest(log: Path, scratch: Path) -> dict[str, Any]:
+    from duqhunt.store import CaseStore
+
+    with CaseStore(scratch / "case.duckdb") as store:
+        res = store.ingest_zeek(log)
+    return {"rows": res.rows, "status": res.status, "skipped_rows": res.skipped_rows}
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _hunt_result(doc: Any) -> dict[str, Any]:
+    stats = dict(doc.stats)
+    return {
+        "rows": int(stats.get("rows_conn", 0)),
+        "findings": len(doc.findings),
+        "by_detector": _count(f.detector for f in doc.findings),
+        "beacons_scored": stats.get("beacons_scored"),
+        "inputs": [i.status for i in doc.inputs],
+        "warnings": len(doc.warnings),
+        "detectors": {
+            k[len("seconds_") :]: v for k, v in stats.items() if k.startswith("seconds_")
+        },
+    }
+
+
+def _step_hunt(log: Path, scratch: Path) -> dict[str, Any]:
+    from duqhunt.hunt import HuntOptions, hunt
+
+    return _hunt_result(hunt(HuntOptions(inputs=(log,), out=scratch)))
+
+
+def _step_detect(log: Path, scratch: Path) -> dict[str, Any]:
+    from duqhunt.hunt import HuntOptions, hunt
+
+    case = scratch / "case.duckdb"
+    if not case.exists():
+        raise SystemExit(f"{case} missing: run the hunt step first")
+    return _hunt_result(hunt(HuntOptions(inputs=(log,), out=scratch, case=case)))
+
+
+_STEP_FUNCS = {
+    "floor": _step_floor,
+    "stream": _step_stream,
+    "ingest": _step_ingest,
+    "hunt": _step_hunt,
+    "detect": _step_detect,
+}
+
+
+def _child(step: str, log: Path, scratch: Path, profile: Path | None) -> None:
+    # import what the step needs before the clock starts, as a running program would have it
+    import importlib
+
+    importlib.import_module("pyarrow.csv")
+    if step != "floor":
+        importlib.import_module("duqhunt.hunt")
+        importlib.import_module("duqhunt.store")
+
+    func = _STEP_FUNCS[step]
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    if profile is not None:
+        import cProfile
+        import io
+        import pstats
+
+        prof = cProfile.Profile()
+        out = prof.runcall(func, log, scratch)
+        seconds = time.perf_counter() - t0
+        buf = io.StringIO()
+        st = pstats.Stats(prof, stream=buf)
+        st.sort_stats("cumulative").print_stats(40)
+        st.sort_stats("tottime").print_stats(25)
+        profile.write_text(buf.getvalue())
+    else:
+        out = func(log, scratch)
+        seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    out["seconds"] = seconds
+    out["user_seconds"] = after.ru_utime - before.ru_utime
+    out["sys_seconds"] = after.ru_stime - before.ru_stime
+    out["peak_rss_mb"] = after.ru_maxrss / 1024
+    print("BENCH-RESULT " + json.dumps(out), flush=True)
+
+
+def _run_child(step: str, log: Path, scratch: Path, profile: Path | None) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--step",
+        step,
+        "--log",
+        str(log),
+        "--scratch",
+        str(scratch),
+    ]
+    if profile is not None:
+        cmd += ["--profile-to", str(profile)]
+    errlog = WORK / f"stderr-{step}.txt"
+    t0 = time.perf_counter()
+    with open(errlog, "wb") as err:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, check=False)
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.decode().splitlines() if ln.startswith("BENCH-RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(errlog.read_text(errors="replace")[-4000:])
+        raise SystemExit(f"step {step} failed (exit {proc.returncode}); stderr in {errlog}")
+    result: dict[str, Any] = json.loads(lines[-1][len("BENCH-RESULT ") :])
+    result["process_seconds"] = wall
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# machine facts and the report
+
+
+def _machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    try:
+        nproc = str(len(os.sched_getaffinity(0)))
+    except AttributeError:
+        nproc = str(os.cpu_count())
+
+    def git(*args: str) -> str:
+        try:
+            res = subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+            )
+        except OSError:
+            return ""
+        return res.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no", "--", "src"):
+        commit += " (src has uncommitted changes)"
+    return {
+        "nproc": nproc,
+        "cpu": cpu,
+        "memory": mem,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": metadata.version("duckdb"),
+        "pyarrow": metadata.version("pyarrow"),
+        "duqhunt": f"{metadata.version('duqhunt')} at {commit}",
+    }
+
+
+def _table(rows: int, results: dict[str, dict[str, Any]]) -> list[str]:
+    out = [
+        "| step | what | rows | seconds | rows/s | peak RSS MB | user s | sys s | process s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for step in STEPS:
+        r = results.get(step)
+        if r is None:
+            continue
+        n = int(r.get("rows") or rows)
+        secs = float(r["seconds"])
+        out.append(
+            f"| {step} | {DESCRIBE[step]} | {n:,} | {secs:.2f} | {n / secs:,.0f} | "
+            f"{r['peak_rss_mb']:,.0f} | {r['user_seconds']:.2f} | {r['sys_seconds']:.2f} | "
+            f"{r['process_seconds']:.2f} |"
+        )
+    return out
+
+
+def _detector_table(results: dict[str, dict[str, Any]]) -> list[str]:
+    hunt_d = results.get("hunt", {}).get("detectors", {})
+    det_d = results.get("detect", {}).get("detectors", {})
+    if not hunt_d and not det_d:
+        return []
+    out = ["| detector | seconds (hunt) | seconds (detect) |", "| --- | ---: | ---: |"]
+    for name in sorted(set(hunt_d) | set(det_d)):
+        a, b = hunt_d.get(name), det_d.get(name)
+        out.append(
+            f"| {name} | {'' if a is None else f'{a:.2f}'} | {'' if b is None else f'{b:.2f}'} |"
+        )
+    out.append(f"| total | {sum(hunt_d.values()):.2f} | {sum(det_d.values()):.2f} |")
+    return out
+
+
+def _goals(rows: int, results: dict[str, dict[str, Any]]) -> tuple[list[str], float | None]:
+    lines: list[str] = []
+    ratio = None
+    if "floor" in results and "ingest" in results:
+        ratio = results["ingest"]["seconds"] / results["floor"]["seconds"]
+        ok = ratio <= INGEST_GOAL
+        lines.append(
+            f"- ingest / floor = {ratio:.2f} (goal: within {INGEST_GOAL}x): "
+            f"**{'holds' if ok else 'missed'}**"
+        )
+    if "stream" in results and "ingest" in results:
+        sratio = results["ingest"]["seconds"] / results["stream"]["seconds"]
+        lines.append(
+            f"- ingest / stream = {sratio:.2f} (for information: the streaming reader holds one "
+            "batch at a time, as ingest does)"
+        )
+    if "hunt" in results:
+        secs = results["hunt"]["seconds"]
+        ok = secs < HUNT_GOAL_S
+        note = (
+            ""
+            if rows == 10_000_000
+            else f" (the goal is for 10,000,000 rows; this run had {rows:,})"
+        )
+        lines.append(
+            f"- whole hunt {secs:.1f} s (goal: under {HUNT_GOAL_S:.0f} s){note}: "
+            f"**{'holds' if ok else 'missed'}**"
+        )
+    return lines, ratio
+
+
+def _report(
+    command: str,
+    rows: int,
+    log: Path,
+    gen: dict[str, Any],
+    results: dict[str, dict[str, Any]],
+    machine: dict[str, str],
+) -> str:
+    goals, _ = _goals(rows, results)
+    size_mb = log.stat().st_size / 1e6
+    extra = []
+    for step in ("hunt", "detect"):
+        r = results.get(step)
+        if r:
+            by_det = ", ".join(f"{k} {v}" for k, v in r["by_detector"].items()) or "none"
+            extra.append(
+                f"- {step}: {r['findings']} findings ({by_det}), "
+                f"{r['beacons_scored']} beacon pairs scored, "
+                f"inputs {', '.join(r['inputs'])}, {r['warnings']} warnings"
+            )
+    if "ingest" in results:
+        r = results["ingest"]
+        extra.append(f"- ingest: status {r['status']}, {r['skipped_rows']} skipped rows")
+    for step in STEPS:
+        r = results.get(step)
+        if r and len(r.get("all_seconds", [])) > 1:
+            extra.append(f"- {step} seconds over {len(r['all_seconds'])} runs: {r['all_seconds']}")
+    lines = [
+        "# duqhunt benchmark results",
+        "",
+        "Written by `benchmarks/run.py` (overwritten on each run). To reproduce:",
+        "",
+        "    make bench                                        # 10,000,000 rows",
+        "    .venv/bin/python benchmarks/run.py --rows 200000  # a quick check",
+        "",
+        "The conn.log is generated once per row count (benchmarks/conngen.py, cached under",
+        "benchmarks/work/, git-ignored). Each step runs in a fresh process: *seconds* is the step",
+        "itself after imports, *process s* the whole child process, *peak RSS* that process's",
+        "`ru_maxrss`; with `--repeat N` the fastest of N runs is shown. See the docstring of",
+        "benchmarks/run.py for what each step does. The floor lets pyarrow infer types (so",
+        "columns holding `-` stay strings); duqhunt's reader gives it the #types instead.",
+        "*user s* and *sys s* are the CPU seconds of the step; a large *sys s* means page faults",
+        "(on a VM whose memory is touched for the first time they make the floor, which holds",
+        "the whole table, vary a lot between runs: use `--repeat`).",
+        "",
+        f"- command: `{command}`",
+        f"- date: {datetime.now(UTC).isoformat(timespec='seconds').replace('+00:00', 'Z')}",
+        f"- machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory']} RAM, {machine['os']}",
+        f"- software: Python {machine['python']}, duckdb {machine['duckdb']}, "
+        f"pyarrow {machine['pyarrow']}, duqhunt {machine['duqhunt']}",
+        f"- input: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log}, {rows:,} rows, "
+        f"{size_mb:,.0f} MB, {gen['planted_pairs']} planted periodic pairs"
+        + (f", generated in {gen['seconds']:.1f} s" if gen.get("seconds") else " (cached)"),
+        "",
+        *_table(rows, results),
+        "",
+        "## Goals",
+        "",
+        *goals,
+        "",
+        "## Runs",
+        "",
+        *extra,
+    ]
+    det = _detector_table(results)
+    if det:
+        lines += ["", "## Detector seconds (doc.stats `seconds_*`)", "", *det]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--rows", type=int, default=10_000_000, help="conn.log rows (default 10,000,000)"
+    )
+    ap.add_argument(
+        "--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}"
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="cProfile each step into benchmarks/work/"
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="run each step N times and keep the fastest"
+    )
+    ap.add_argument("--results", type=Path, default=RESULTS, help="where to write the markdown")
+    ap.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    ap.add_argument("--log", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.step:
+        _child(args.step, args.log, args.scratch, args.profile_to)
+        return 0
+
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    if args.rows < 1_000:
+        ap.error("--rows must be at least 1000")
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        ap.error(f"unknown steps {sorted(unknown)}; choose from {','.join(STEPS)}")
+
+    sys.path.insert(0, str(HERE))
+    import conngen
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+
+    def progress(done: int) -> None:
+        sys.stderr.write(f"\rgenerating conn.log: {done:,}/{args.rows:,} rows")
+        sys.stderr.flush()
+
+    log, made = conngen.cached_log(WORK, args.rows, progress)
+    if made:
+        sys.stderr.write("\n")
+    plan = conngen.plan_for(args.rows)
+    gen = {
+        "planted_pairs": plan.planted_pairs,
+        "seconds": time.perf_counter() - t0 if made else None,
+    }
+    print(
+        f"input: {log} ({args.rows:,} rows, {log.stat().st_size / 1e6:,.0f} MB)"
+        + (f", generated in {gen['seconds']:.1f} s" if made else ", cached"),
+        flush=True,
+    )
+
+    results: dict[str, dict[str, Any]] = {}
+    runs = WORK / "runs"
+    for step in steps:
+        scratch = runs / f"{step if step != 'detect' else 'hunt'}-{args.rows}"
+        profile = WORK / f"profile-{step}-{args.rows}.txt" if args.profile else None
+        print(f"{step}: {DESCRIBE[step]} ...", end=" ", flush=True)
+        tries: list[dict[str, Any]] = []
+        for _ in range(args.repeat):
+            if step != "detect":
+                shutil.rmtree(scratch, ignore_errors=True)
+                scratch.mkdir(parents=True)
+            tries.append(_run_child(step, log, scratch, profile))
+        best = min(tries, key=lambda r: float(r["seconds"]))
+        best["all_seconds"] = [round(float(r["seconds"]), 2) for r in tries]
+        results[step] = best
+        print(
+            f"{best['seconds']:.2f} s, peak RSS {best['peak_rss_mb']:,.0f} MB"
+            + (f" (runs: {best['all_seconds']})" if args.repeat > 1 else ""),
+            flush=True,
+        )
+
+    py = Path(sys.executable)
+    venv_py = ROOT / ".venv" / "bin" / "python"
+    shown = ".venv/bin/python" if py.parent == venv_py.parent else str(py)
+    command = f"{shown} benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = _report(command.strip(), args.rows, log, gen, results, _machine())
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(report)
+    print()
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
