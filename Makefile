@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/duqhunt simulate --out $(DEMO)/logs --seed 7
-	$(VENV)/bin/duqhunt hunt $(DEMO)/logs --out $(DEMO)/report
+	$(VENV)/bin/duqhunt simulate --out $(DEMO)/sim --seed 7
+	$(VENV)/bin/duqhunt hunt $(DEMO)/sim/zeek --out $(DEMO)/report --allow $(DEMO)/sim/known-good.yaml
 	@echo "report: $(DEMO)/report/report.html  (json: $(DEMO)/report/report.json)"
 
 test: $(STAMP)

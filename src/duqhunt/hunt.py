@@ -83,7 +83,7 @@ def collect_files(inputs: Iterable[Path]) -> list[Path]:
             dirnames.sort()
             for name in sorted(filenames):
                 p = Path(dirpath) / name
-                if name.startswith(".") or name == "ground_truth.json":
+                if name.startswith("."):
                     continue
                 if p.is_symlink():
                     try:

@@ -309,9 +309,10 @@ class CaseStore:
         now = time.time()
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for fid, det, doc in docs:
-                self.con.execute(
-                    "INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?)", [fid, det, doc, now]
+            if docs:
+                self.con.executemany(
+                    "INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?)",
+                    [[fid, det, doc, now] for fid, det, doc in docs],
                 )
             self.con.execute("COMMIT")
         except BaseException:

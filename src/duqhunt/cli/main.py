@@ -181,9 +181,13 @@ def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:
         kwargs["intrusion"] = False
     if args.gzip:
         kwargs["gzip"] = True
-    truth = simulate(args.out, seed=args.seed, config=SimConfig(**kwargs))  # type: ignore[arg-type]
+    logs = args.out / "zeek"
+    truth = simulate(logs, seed=args.seed, config=SimConfig(**kwargs), meta_dir=args.out)  # type: ignore[arg-type]
     c2 = ", ".join(c["ip"] for c in truth.get("c2", [])) or "none"
-    out.print(f"wrote synthetic Zeek logs to {args.out} (seed {args.seed}); planted C&C: {c2}")
+    out.print(
+        f"wrote synthetic Zeek logs to {logs} (seed {args.seed}); planted C&C: {c2}; "
+        f"ground truth and the enterprise allow-list in {args.out}"
+    )
     return EXIT_OK
 
 

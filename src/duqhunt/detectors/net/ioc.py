@@ -12,6 +12,16 @@ from duqhunt.model.finding import Severity
 _SQL = load_sql(__package__ or "duqhunt.detectors.net", "ioc_match.sql")
 
 
+def _title(src: str, ioc_type: str, value: str) -> str:
+    if ioc_type == "user-agent":
+        return f"{src} used a User-Agent from an IOC pack"
+    if ioc_type == "filename":
+        return f"{src} transferred a file named {value} (IOC pack)"
+    if ioc_type in ("md5", "sha1", "sha256"):
+        return f"{src} transferred a file with a listed {ioc_type} hash"
+    return f"{src} contacted known indicator {value}"
+
+
 class IocMatchDetector(Detector):
     """Connections, DNS queries and answers, HTTP hosts and User-Agents, TLS SNI and file names
     or hashes that match an indicator of a loaded IOC pack.
@@ -73,9 +83,7 @@ class IocMatchDetector(Detector):
                 Finding(
                     id=finding_id(self.id, src, value),
                     detector=self.id,
-                    title=f"{src} contacted known indicator {value}"
-                    if ioc_type != "user-agent"
-                    else f"{src} used a known malicious User-Agent",
+                    title=_title(src, ioc_type, value),
                     stage="command-and-control",
                     attack=self.attack,
                     severity=severity,

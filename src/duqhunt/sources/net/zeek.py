@@ -713,7 +713,7 @@ class ZeekLog:
         names: list[str] = []
         for name, ztype, target in plan:
             col = table.column(name).combine_chunks()
-            if col.type != target:
+            if col.type != target or pa.types.is_string(target):
                 col, bad = _convert_strings(col, ztype, hdr)
                 if bad:
                     raise _DirtyFile(f"column {name}: {next(iter(bad.values()))}")
