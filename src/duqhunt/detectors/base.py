@@ -24,6 +24,15 @@ def load_sql(package: str, name: str) -> str:
     return resources.files(package).joinpath("sql", name).read_text(encoding="utf-8")
 
 
+def periodicity_sql(sessions_sql: str) -> str:
+    """The periodicity scoring (sql/periodicity.sql) over a ``sessions`` relation given as SQL.
+
+    One scoring for C&C beacons and internal relays: the inputs differ, the statistics do not.
+    """
+    body = load_sql("duqhunt.detectors.net", "periodicity.sql")
+    return f"WITH sessions AS (\n{sessions_sql.strip()}\n),\n{body}"
+
+
 @dataclass(slots=True)
 class HuntContext:
     """What detectors share in one hunt. Detectors may add results for later ones (``shared``)."""

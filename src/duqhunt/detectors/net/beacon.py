@@ -9,11 +9,11 @@ from typing import Any
 import pyarrow as pa
 
 from duqhunt.content import AllowList
-from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
 
-_SQL = load_sql(__package__ or "duqhunt.detectors.net", "beacons.sql")
+_SQL = periodicity_sql(load_sql(__package__ or "duqhunt.detectors.net", "beacon_sessions.sql"))
 _NAMES_SQL = load_sql(__package__ or "duqhunt.detectors.net", "ip_names.sql")
 
 DEFAULTS: dict[str, int | float] = {

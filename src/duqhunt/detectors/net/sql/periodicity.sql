@@ -1,38 +1,15 @@
--- DQ-NET-002 beacon scoring, portable SQL (DuckDB and Spark SQL run it unchanged).
--- One row per (kind, internal source, external destination) with its evidence and a score in
--- [0, 1]. kind: 'ip' (conn.log), 'http-host' (http.log Host) or 'tls-sni' (ssl.log SNI).
+-- Periodicity scoring, portable SQL (DuckDB and Spark SQL run it unchanged). Reads a
+-- `sessions` relation (kind, src, dst, ts, bytes, proto, port) that the caller defines as a CTE
+-- before this text (beacon_sessions.sql for C&C beacons, relay_sessions.sql for internal relays)
+-- and returns one row per (kind, src, dst) with its evidence and a score in [0, 1].
 -- Parameters:
 --   :min_conns      connections a pair needs (after collapsing retries) to be scored
 --   :retry_gap_s    a connection closer than this to the previous one is a retry, not a beacon
 --   :window_s       length of the whole observation window, seconds
 --   :min_bin_s      the smallest time-coverage histogram bin, seconds
 --   :full_count     connections at which the count part of the score saturates
---   :internal_hosts internal hosts seen talking to external destinations (for prevalence)
+--   :internal_hosts the population of possible sources (prevalence: share contacting a dst)
 --   :min_score      lowest score returned
-WITH sessions AS (
-    SELECT 'ip' AS kind, c.id_orig_h AS src, c.id_resp_h AS dst, c.ts AS ts,
-           CAST(COALESCE(c.orig_ip_bytes, c.orig_bytes, 0) AS DOUBLE) AS bytes,
-           c.proto AS proto, c.id_resp_p AS port
-    FROM conn c
-    JOIN ip_class s ON s.ip = c.id_orig_h
-    JOIN ip_class d ON d.ip = c.id_resp_h
-    WHERE s.internal AND NOT d.internal AND c.ts IS NOT NULL
-    UNION ALL
-    SELECT 'http-host', h.id_orig_h, LOWER(h.host), h.ts,
-           CAST(COALESCE(h.request_body_len, 0) AS DOUBLE), 'tcp', h.id_resp_p
-    FROM http h
-    JOIN ip_class s ON s.ip = h.id_orig_h
-    JOIN ip_class d ON d.ip = h.id_resp_h
-    WHERE s.internal AND NOT d.internal AND h.ts IS NOT NULL
-      AND h.host IS NOT NULL AND h.host <> '' AND h.host <> h.id_resp_h
-    UNION ALL
-    SELECT 'tls-sni', t.id_orig_h, LOWER(t.server_name), t.ts, CAST(0 AS DOUBLE), 'tcp', t.id_resp_p
-    FROM ssl t
-    JOIN ip_class s ON s.ip = t.id_orig_h
-    JOIN ip_class d ON d.ip = t.id_resp_h
-    WHERE s.internal AND NOT d.internal AND t.ts IS NOT NULL
-      AND t.server_name IS NOT NULL AND t.server_name <> ''
-),
 prevalence AS (
     SELECT kind, dst, COUNT(DISTINCT src) AS sources FROM sessions GROUP BY kind, dst
 ),

@@ -1,0 +1,26 @@
+-- DQ-NET-002 input: one row per contact from an internal source to an external destination:
+-- (kind, src, dst, ts, bytes, proto, port). kind: 'ip' (conn.log), 'http-host' (http.log Host)
+-- or 'tls-sni' (ssl.log SNI). Scored by periodicity.sql.
+
+SELECT 'ip' AS kind, c.id_orig_h AS src, c.id_resp_h AS dst, c.ts AS ts,
+       CAST(COALESCE(c.orig_ip_bytes, c.orig_bytes, 0) AS DOUBLE) AS bytes,
+       c.proto AS proto, c.id_resp_p AS port
+FROM conn c
+JOIN ip_class s ON s.ip = c.id_orig_h
+JOIN ip_class d ON d.ip = c.id_resp_h
+WHERE s.internal AND NOT d.internal AND c.ts IS NOT NULL
+UNION ALL
+SELECT 'http-host', h.id_orig_h, LOWER(h.host), h.ts,
+       CAST(COALESCE(h.request_body_len, 0) AS DOUBLE), 'tcp', h.id_resp_p
+FROM http h
+JOIN ip_class s ON s.ip = h.id_orig_h
+JOIN ip_class d ON d.ip = h.id_resp_h
+WHERE s.internal AND NOT d.internal AND h.ts IS NOT NULL
+  AND h.host IS NOT NULL AND h.host <> '' AND h.host <> h.id_resp_h
+UNION ALL
+SELECT 'tls-sni', t.id_orig_h, LOWER(t.server_name), t.ts, CAST(0 AS DOUBLE), 'tcp', t.id_resp_p
+FROM ssl t
+JOIN ip_class s ON s.ip = t.id_orig_h
+JOIN ip_class d ON d.ip = t.id_resp_h
+WHERE s.internal AND NOT d.internal AND t.ts IS NOT NULL
+  AND t.server_name IS NOT NULL AND t.server_name <> ''
