@@ -25,7 +25,7 @@ from duqhunt.content import (
     load_allowlist,
     load_ioc_pack,
 )
-from duqhunt.detectors.base import HuntContext
+from duqhunt.detectors.base import HuntContext, load_sql
 from duqhunt.detectors.registry import all_detectors
 from duqhunt.engines.base import Param
 from duqhunt.errors import InputError, UsageError
@@ -55,6 +55,7 @@ class HuntOptions:
     params: tuple[tuple[str, Param], ...] = ()
     limits: Limits = field(default_factory=Limits)
     threads: int | None = None
+    no_egress: tuple[str, ...] = ()
 
 
 def parse_networks(
@@ -124,6 +125,25 @@ def _classify_ips(engine_query: Callable[[str], pa.Table], nets: tuple[object, .
             continue
         internal.append(any(addr in n for n in nets))  # type: ignore[operator]
     return pa.table({"ip": pa.array(ips, pa.string()), "internal": pa.array(internal, pa.bool_())})
+
+
+_ZONES_SQL = load_sql("duqhunt.detectors.net", "zones.sql")
+
+
+def _zones(table: pa.Table, declared_no_egress: tuple[str, ...]) -> pa.Table:
+    """Behavioural zones, overridden by networks the user declares as no-egress."""
+    nets = parse_networks(declared_no_egress) if declared_no_egress else ()
+    ips = table.column("ip").to_pylist()
+    zones = table.column("zone").to_pylist()
+    if nets:
+        for i, ip in enumerate(ips):
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                continue
+            if any(addr in n for n in nets):  # type: ignore[operator]
+                zones[i] = "no-egress"
+    return pa.table({"ip": pa.array(ips, pa.string()), "zone": pa.array(zones, pa.string())})
 
 
 def _now() -> str:
@@ -209,6 +229,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         ip_class = _classify_ips(lambda q: engine.query(q), nets)
         engine.register_arrow("ip_class", ip_class)
         engine.register_arrow("ioc", ioc_table(packs))
+        engine.register_arrow("zones", _zones(engine.query(_ZONES_SQL), options.no_egress))
         win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM conn").to_pylist()[0]
         if win["lo"] is None:
             win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM http").to_pylist()[0]

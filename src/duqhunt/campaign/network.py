@@ -11,6 +11,11 @@ from duqhunt.model.report import BeaconModel, C2Model, Campaign, HostModel
 TOP_BEACONS = 50
 
 
+def _rows(ctx: HuntContext, key: str) -> list[dict[str, Any]]:
+    table = ctx.shared.get(key)
+    return table.to_pylist() if table is not None and table.num_rows else []
+
+
 def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
     ioc_ips = ctx.ioc_values("ip")
     c2: dict[str, dict[str, Any]] = {}
@@ -55,7 +60,68 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
                 (b.get("names") or [None])[0],
             )
             infected.add(str(b["src"]))
-    hosts = [HostModel(ip=ip, roles=["infected"], zone="egress") for ip in sorted(infected)]
+    zones: dict[str, str] = {}
+    try:
+        zones = {r["ip"]: r["zone"] for r in ctx.engine.query("SELECT ip, zone FROM zones").to_pylist()}
+    except Exception:  # noqa: BLE001 - a context without zones (unit tests) has none
+        zones = {}
+    roles: dict[str, set[str]] = {ip: {"infected"} for ip in infected}
+    moves = _rows(ctx, "lateral_moves")
+    lateral: list[dict[str, object]] = []
+    moves = [m for m in moves if not str(m.get("admin_tool") or "").startswith("not a move")]
+    for m in moves:
+        lateral.append(
+            {
+                "src": m["src"],
+                "dst": m["dst"],
+                "time": iso_utc(m["write_ts"] if m["write_ts"] is not None else m["exec_ts"]),
+                "method": m["method"] or "write-only",
+                "share": m["share"],
+                "file": m["file"],
+                "account": m["account"],
+                "admin_tool": m.get("admin_tool"),
+            }
+        )
+        if not m.get("admin_tool") and (m["exec_ts"] is not None or m["executable"]):
+            roles.setdefault(m["src"], set()).add("infected")
+            roles.setdefault(m["dst"], set()).add("infected")
+    edges = _rows(ctx, "relay_edges")
+    relay_edges = [
+        {
+            "src": e["src"],
+            "dst": e["dst"],
+            "pipe": e["pipe"],
+            "first_seen": iso_utc(e["first_ts"]),
+            "last_seen": iso_utc(e["last_ts"]),
+            "score": e["score"],
+        }
+        for e in edges
+    ]
+    for e in edges:
+        roles.setdefault(e["src"], set()).add("infected")
+    for r in _rows(ctx, "relay_hosts"):
+        roles.setdefault(r["ip"], set()).update({"relay", "infected"})
+    bridges = _rows(ctx, "bridges")
+    for b in bridges:
+        roles.setdefault(b["ip"], set()).update({"bridge", "infected"})
+        if b.get("c2"):
+            add_c2(str(b["c2"]), 0.9 if b.get("correlation") else 0.7, str(b["c2"]) in ioc_ips, "DQ-NET-007")
+    # patient zero: an infected host that spread to others, was never a move's target, and
+    # talks to a C&C itself
+    move_dsts = {m["dst"] for m in moves if not m.get("admin_tool")}
+    move_srcs = {m["src"] for m in moves if not m.get("admin_tool")}
+    for ip in sorted(move_srcs - move_dsts):
+        if ip in infected:
+            roles.setdefault(ip, set()).add("patient-zero")
+    order = ["patient-zero", "infected", "relay", "bridge", "c2"]
+    hosts = [
+        HostModel(
+            ip=ip,
+            roles=[r for r in order if r in rs],  # type: ignore[misc]
+            zone=zones.get(ip),  # type: ignore[arg-type]
+        )
+        for ip, rs in sorted(roles.items())
+    ]
     hosts += [HostModel(ip=ip, roles=["c2"]) for ip in sorted(c2)]
     return Campaign(
         hosts=hosts,
@@ -69,6 +135,9 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
             )
             for ip, e in sorted(c2.items(), key=lambda kv: (-kv[1]["score"], kv[0]))
         ],
+        lateral_moves=lateral,
+        relay_edges=relay_edges,  # type: ignore[arg-type]
+        bridges=bridges,  # type: ignore[arg-type]
         beacons=[
             BeaconModel(
                 src=str(b["src"]),

@@ -66,6 +66,8 @@ class AllowEntry(BaseModel):
     cidrs: list[str] = Field(default_factory=list)
     proto: str | None = None
     ports: list[int] = Field(default_factory=list)
+    # what the entry suppresses or lowers: beacon ranking (default) and/or lateral movement
+    applies_to: list[Literal["beacon", "lateral"]] = Field(default_factory=lambda: ["beacon"])
 
 
 class AllowList(BaseModel):
@@ -128,6 +130,35 @@ def _builtin(folder: str) -> list[Path]:
 
 def builtin_ioc_packs() -> list[IocPack]:
     return [load_ioc_pack(p) for p in _builtin("iocs")]
+
+
+class PipeList(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    source: str
+    pipes: list[str]
+
+
+def normalise_pipe(name: str) -> str:
+    """``\\pipe\\Srvsvc`` / ``\\\\.\\pipe\\srvsvc`` -> ``srvsvc``."""
+    n = name.strip().replace("/", "\\").lower()
+    for prefix in ("\\\\.\\pipe\\", "\\pipe\\", "pipe\\"):
+        if n.startswith(prefix):
+            n = n[len(prefix) :]
+    return n
+
+
+def standard_pipes() -> frozenset[str]:
+    """Named pipes Windows opens as a matter of course (content/pipes/standard.yaml)."""
+    out: set[str] = set()
+    for p in _builtin("pipes"):
+        data = _load_yaml(p)
+        try:
+            out.update(normalise_pipe(x) for x in PipeList.model_validate(data).pipes)
+        except ValidationError as exc:
+            raise _explain(p, exc) from None
+    return frozenset(out)
 
 
 def builtin_allowlists() -> list[AllowList]:

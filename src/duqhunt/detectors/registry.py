@@ -6,13 +6,19 @@ from duqhunt.detectors.base import Detector
 from duqhunt.detectors.net.beacon import BeaconDetector
 from duqhunt.detectors.net.duqu_http import DuquHttpDetector
 from duqhunt.detectors.net.ioc import IocMatchDetector
+from duqhunt.detectors.net.lateral import AccountSpreadDetector, LateralMovementDetector
 from duqhunt.detectors.net.new_c2 import NewC2Detector
+from duqhunt.detectors.net.relay import BridgeDetector, RelayEdgeDetector
 
 NETWORK_DETECTORS: tuple[type[Detector], ...] = (
     IocMatchDetector,
     BeaconDetector,
     DuquHttpDetector,
     NewC2Detector,
+    LateralMovementDetector,
+    AccountSpreadDetector,
+    RelayEdgeDetector,
+    BridgeDetector,
 )
 
 

@@ -37,6 +37,11 @@ DERIVED_VIEWS: dict[str, str] = {
         "SELECT ts, uid, id_orig_h, id_resp_h, query, UNNEST(answers) AS answer "
         "FROM dns WHERE answers IS NOT NULL"
     ),
+    "files_conn": (
+        "SELECT * EXCLUDE (uid, conn_uid), COALESCE(uid, conn_uid) AS uid FROM ("
+        "SELECT *, UNNEST(CASE WHEN conn_uids IS NULL OR len(conn_uids) = 0 "
+        "THEN [NULL::VARCHAR] ELSE conn_uids END) AS conn_uid FROM files)"
+    ),
     "http_orig_mime": (
         "SELECT ts, uid, id_orig_h, id_resp_h, id_resp_p, method, host, uri, user_agent, "
         "request_body_len, UNNEST(orig_mime_types) AS mime "

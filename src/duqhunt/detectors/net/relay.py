@@ -1,0 +1,285 @@
+"""DQ-NET-006 internal C&C relay edges over SMB named pipes, DQ-NET-007 bridges."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pyarrow as pa
+
+from duqhunt.content import normalise_pipe, standard_pipes
+from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
+from duqhunt.model import Evidence, Finding, finding_id, iso_utc
+
+_PKG = __package__ or "duqhunt.detectors.net"
+_RELAY = periodicity_sql(load_sql(_PKG, "relay_sessions.sql"))
+_CLIENTS = load_sql(_PKG, "smb_clients.sql")
+_PIPES = load_sql(_PKG, "pipes.sql")
+_CORR = load_sql(_PKG, "bridge_correlation.sql")
+
+RELAY_DEFAULTS: dict[str, float] = {
+    "relay_min_conns": 6,
+    "relay_min_score": 0.6,
+    "server_clients_min": 10,
+    "server_clients_share": 0.1,
+}
+
+
+class RelayEdgeDetector(Detector):
+    """A host with no internet access of its own (zone no-egress: no external connection over
+    the window, or declared with ``--no-egress``) that repeatedly opens SMB sessions to another
+    internal host that is not a server, with small regular exchanges: the Duqu secure-zone
+    relay over a named pipe on an infected workstation.
+
+    Score in [0, 1]: 0.6 x the periodicity score of its 445/tcp sessions (the beacon scoring,
+    retries collapsed, no prevalence penalty) + 0.15 when the destination is not an SMB server
+    (fewer SMB clients than max(10, 10 % of internal hosts)) + 0.15 when a pipe that is not a
+    standard Windows pipe (content/pipes/standard.yaml) was seen + 0.1 for IPC$ tree connects.
+    Stock Zeek does not log pipe opens, so the pipe name is used when a sensor logs it and the
+    edge is found from IPC$ connects and session timing when it does not.
+
+    Misses: relays over other protocols (HTTP inside the LAN), relays that ride on sessions a
+    host makes anyway (to a file server), a relay host that is also a busy SMB server.
+    False positives: a no-egress host polling a workstation's share for an application (a lab
+    instrument collecting results); its pipe, if logged, tells them apart.
+    """
+
+    id = "DQ-NET-006"
+    title = "Internal relay over SMB named pipe"
+    stage = "internal-relay"
+    attack = ("T1090.001", "T1021.002")
+    sources = ("conn", "smb_mapping", "smb_files", "dce_rpc")
+
+    def run(self, ctx: HuntContext) -> list[Finding]:
+        if ctx.window is None:
+            return []
+        p = {k: float(ctx.param(k, v) or v) for k, v in RELAY_DEFAULTS.items()}
+        rows = ctx.engine.query(
+            _RELAY,
+            {
+                "min_conns": int(p["relay_min_conns"]),
+                "retry_gap_s": 2.0,
+                "window_s": max(ctx.window[1] - ctx.window[0], 1.0),
+                "min_bin_s": 60.0,
+                "full_count": 24.0,
+                "internal_hosts": 1e12,  # no prevalence penalty inside the LAN
+                "min_score": 0.3,
+            },
+        ).to_pylist()
+        clients = {r["ip"]: int(r["clients"]) for r in ctx.engine.query(_CLIENTS).to_pylist()}
+        server_min = max(p["server_clients_min"], p["server_clients_share"] * ctx.internal_hosts)
+        standard = standard_pipes()
+        pipes: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+            lambda: {"odd": set(), "std": set(), "ipc": 0}
+        )
+        for r in ctx.engine.query(_PIPES).to_pylist():
+            slot = pipes[(r["src"], r["dst"])]
+            if r["pipe"] == "IPC$":
+                slot["ipc"] += int(r["n"])
+                continue
+            name = normalise_pipe(str(r["pipe"]))
+            (slot["std"] if name in standard else slot["odd"]).add(name)
+        edges: list[dict[str, Any]] = []
+        for r in rows:
+            key = (r["src"], r["dst"])
+            info = pipes.get(key, {"odd": set(), "std": set(), "ipc": 0})
+            is_server = clients.get(r["dst"], 0) >= server_min
+            if is_server and not info["odd"]:
+                continue
+            score = (
+                0.6 * float(r["score"])
+                + (0.0 if is_server else 0.15)
+                + (0.15 if info["odd"] else 0.0)
+                + (0.1 if info["ipc"] else 0.0)
+            )
+            if score < p["relay_min_score"]:
+                continue
+            pipe = sorted(info["odd"])[0] if info["odd"] else (
+                sorted(info["std"])[0] if info["std"] else None
+            )
+            edges.append(
+                {
+                    "src": r["src"], "dst": r["dst"], "pipe": pipe,
+                    "first_ts": r["first_ts"], "last_ts": r["last_ts"],
+                    "score": round(min(1.0, score), 4), "sessions": int(r["n"]),
+                    "interval_s": r["interval_s"], "periodicity": round(float(r["score"]), 4),
+                    "ipc_connects": info["ipc"], "odd_pipes": sorted(info["odd"]),
+                    "dst_clients": clients.get(r["dst"], 0), "dst_is_server": is_server,
+                }
+            )
+        edges.sort(key=lambda e: (-e["score"], e["src"], e["dst"]))
+        ctx.shared["relay_edges"] = (
+            pa.Table.from_pylist(edges) if edges else pa.table({"src": pa.array([], pa.string()), "dst": pa.array([], pa.string())})
+        )
+        findings = []
+        for e in edges:
+            pipe_text = f"pipe {e['pipe']}" if e["pipe"] else "pipe name not logged"
+            findings.append(
+                Finding(
+                    id=finding_id(self.id, e["src"], e["dst"]),
+                    detector=self.id,
+                    title=f"No-egress host {e['src']} relays through {e['dst']} over SMB ({pipe_text})",
+                    stage="internal-relay",
+                    attack=self.attack,
+                    severity="high" if e["score"] >= 0.75 else "medium",
+                    confidence=e["score"],
+                    hosts=(e["src"], e["dst"]),
+                    first_seen=e["first_ts"],
+                    last_seen=e["last_ts"],
+                    evidence=(
+                        Evidence(
+                            source="conn.log",
+                            locator=f"{e['src']} -> {e['dst']}:445, {iso_utc(e['first_ts'])} to {iso_utc(e['last_ts'])}",
+                            summary=(
+                                f"{e['sessions']} SMB sessions every ~{e['interval_s']:.0f} s "
+                                f"(periodicity {e['periodicity']:.2f}); {e['src']} has no external "
+                                f"connections; {e['dst']} has {e['dst_clients']} SMB client(s)"
+                            ),
+                        ),
+                        Evidence(
+                            source="smb_mapping.log/smb_files.log/dce_rpc.log",
+                            locator=f"{e['src']} -> {e['dst']}",
+                            summary=(
+                                f"{e['ipc_connects']} IPC$ tree connect(s); "
+                                + (
+                                    f"non-standard pipe(s): {', '.join(e['odd_pipes'])}"
+                                    if e["odd_pipes"]
+                                    else "no non-standard pipe logged"
+                                )
+                            ),
+                        ),
+                    ),
+                    details=(
+                        ("src", e["src"]), ("dst", e["dst"]), ("pipe", e["pipe"]),
+                        ("score", e["score"]), ("sessions", e["sessions"]),
+                        ("interval_s", round(float(e["interval_s"] or 0), 2)),
+                    ),
+                )
+            )
+        return findings
+
+
+class BridgeDetector(Detector):
+    """An egress host at the end of relay edges (DQ-NET-006; chains of no-egress relays are
+    followed to any depth) whose own outbound connections to an external address follow the
+    relayed sessions in time: the fraction of relayed sessions followed within 30 s by a
+    connection to that address, against the fraction expected by chance (outbound count x
+    window / observation window). Reported with the correlation, its lift and the external
+    address, which is the C&C the secure zone reaches through the bridge.
+
+    A bridge needs a relay edge, and either a correlation of at least 0.5 with a lift of at
+    least 3, or a beacon (DQ-NET-002) of its own to an external address.
+    Misses: a bridge that batches relayed data and uploads it hours later (no time
+    correlation; still found through its beacon); relays whose edges were missed.
+    False positives: a host that both serves a no-egress host's SMB polling and talks to the
+    internet right after each poll for its own reasons.
+    """
+
+    id = "DQ-NET-007"
+    title = "Bridge: egress host relaying C&C for a no-egress zone"
+    stage = "internal-relay"
+    attack = ("T1090.001", "T1071.001")
+    sources = ("conn",)
+
+    def run(self, ctx: HuntContext) -> list[Finding]:
+        edges_t = ctx.shared.get("relay_edges")
+        if edges_t is None or edges_t.num_rows == 0 or ctx.window is None:
+            return []
+        edges = edges_t.to_pylist()
+        zones = {r["ip"]: r["zone"] for r in ctx.engine.query("SELECT ip, zone FROM zones").to_pylist()}
+        # follow chains: no-egress -> (no-egress relay ->)* egress bridge
+        out_edges: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for e in edges:
+            out_edges[e["src"]].append(e)
+        chains: dict[str, list[list[str]]] = defaultdict(list)
+        relays: set[str] = set()
+
+        def walk(node: str, path: list[str]) -> None:
+            for e in out_edges.get(node, []):
+                nxt = e["dst"]
+                if nxt in path:
+                    continue
+                if zones.get(nxt) == "egress":
+                    chains[nxt].append([*path, nxt])
+                else:
+                    relays.add(nxt)
+                    walk(nxt, [*path, nxt])
+
+        heads = sorted({e["src"] for e in edges} - {e["dst"] for e in edges}) or sorted({e["src"] for e in edges})
+        for head in heads:
+            walk(head, [head])
+        direct = pa.Table.from_pylist(
+            [{"src": e["src"], "dst": e["dst"]} for e in edges if zones.get(e["dst"]) == "egress"]
+        ) if any(zones.get(e["dst"]) == "egress" for e in edges) else None
+        corr: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        if direct is not None:
+            ctx.engine.register_arrow("relay_edges", direct)
+            for r in ctx.engine.query(
+                _CORR,
+                {"corr_window_s": float(ctx.param("bridge_corr_window_s", 30.0) or 30.0),
+                 "window_s": max(ctx.window[1] - ctx.window[0], 1.0)},
+            ).to_pylist():
+                corr[r["bridge"]].append(r)
+        beacons = ctx.shared.get("beacons")
+        beacon_rows = beacons.to_pylist() if beacons is not None and beacons.num_rows else []
+        bridges: list[dict[str, Any]] = []
+        findings: list[Finding] = []
+        for bridge in sorted(chains):
+            best = None
+            for r in corr.get(bridge, []):
+                lift = float(r["fraction"]) / max(float(r["baseline"]), 1e-9)
+                if best is None or (r["fraction"], lift) > (best["fraction"], best["lift"]):
+                    best = {**r, "lift": lift}
+            own = [b for b in beacon_rows if b["src"] == bridge and b["kind"] == "ip"]
+            correlated = best is not None and best["fraction"] >= 0.5 and best["lift"] >= 3.0
+            if not correlated and not own:
+                continue
+            c2 = best["ext"] if correlated and best else (own[0]["dst"] if own else None)
+            served = sorted({c[0] for c in chains[bridge]})
+            info = {
+                "ip": bridge, "c2": c2, "served": served,
+                "chains": [" -> ".join(c) for c in chains[bridge]],
+                "correlation": round(float(best["fraction"]), 4) if best else None,
+                "baseline": round(float(best["baseline"]), 6) if best else None,
+                "lift": round(best["lift"], 1) if best else None,
+                "relayed_sessions": int(best["relayed"]) if best else None,
+                "beacons": [b["dst"] for b in own[:5]],
+            }
+            bridges.append(info)
+            corr_text = (
+                f"{best['matched']} of {best['relayed']} relayed sessions ({best['fraction']:.0%}) "
+                f"followed within 30 s by a connection to {best['ext']} (chance {best['baseline']:.1%}, "
+                f"lift {best['lift']:.0f}x)"
+                if best
+                else "no time correlation measured"
+            )
+            findings.append(
+                Finding(
+                    id=finding_id(self.id, bridge),
+                    detector=self.id,
+                    title=f"{bridge} bridges {len(served)} no-egress host(s) to {c2}",
+                    stage="internal-relay",
+                    attack=self.attack,
+                    severity="critical" if correlated else "high",
+                    confidence=0.9 if correlated else 0.7,
+                    hosts=(bridge, *served),
+                    first_seen=min(e["first_ts"] for e in edges if e["dst"] == bridge or e["src"] in served),
+                    last_seen=max(e["last_ts"] for e in edges if e["dst"] == bridge or e["src"] in served),
+                    evidence=(
+                        Evidence(source="conn.log", locator=f"{bridge} outbound", summary=corr_text),
+                        Evidence(
+                            source="DQ-NET-006",
+                            locator="relay chains",
+                            summary="; ".join(info["chains"][:10]),
+                        ),
+                    ),
+                    details=(
+                        ("bridge", bridge), ("c2", c2), ("correlation", info["correlation"]),
+                        ("lift", info["lift"]), ("served", len(served)),
+                        ("relays", ", ".join(sorted(relays)) or None),
+                    ),
+                )
+            )
+        ctx.shared["bridges"] = pa.Table.from_pylist(bridges) if bridges else pa.table({})
+        ctx.shared["relay_hosts"] = pa.table({"ip": pa.array(sorted(relays), pa.string())})
+        return findings
