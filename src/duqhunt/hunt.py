@@ -141,7 +141,7 @@ def _zones(table: pa.Table, declared_no_egress: tuple[str, ...]) -> pa.Table:
                 addr = ipaddress.ip_address(ip)
             except ValueError:
                 continue
-            if any(addr in n for n in nets):  # type: ignore[operator]
+            if any(addr in n for n in nets):
                 zones[i] = "no-egress"
     return pa.table({"ip": pa.array(ips, pa.string()), "zone": pa.array(zones, pa.string())})
 

@@ -95,7 +95,8 @@ class _ParquetSink:
         self.row_group = row_group
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._schema: pa.Schema | None = None
-        self.files: dict[str, Path] = {}
+        self._segment = 0
+        self.files: dict[tuple[int, str], Path] = {}
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
@@ -103,7 +104,14 @@ class _ParquetSink:
         if self._schema is None:
             self._schema = table.schema
         elif table.schema != self._schema:
-            table = table.cast(self._schema)
+            conformed = self._conform(table)
+            if conformed is None:
+                # new columns (JSON fields first seen later, a new header block): new files
+                self.close()
+                self._segment += 1
+                self._schema = table.schema
+            else:
+                table = conformed
         if "ts" in table.column_names and pa.types.is_floating(table.column("ts").type):
             ts = table.column("ts")
             valid = pc.fill_null(pc.and_(pc.greater_equal(ts, 0.0), pc.less(ts, 4.1e9)), False)
@@ -131,11 +139,31 @@ class _ParquetSink:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 writer = pq.ParquetWriter(dest, self._schema, compression="zstd")
                 self._writers[day] = writer
-                self.files[day] = rel
+                self.files[(self._segment, day)] = rel
             writer.write_table(part, row_group_size=self.row_group)
+
+    def _conform(self, table: pa.Table) -> pa.Table | None:
+        """The table in the current schema (missing columns as NULL), or None if it cannot be."""
+        assert self._schema is not None
+        if not set(table.column_names) <= set(self._schema.names):
+            return None
+        cols = []
+        for field in self._schema:
+            if field.name in table.column_names:
+                col = table.column(field.name)
+                if col.type != field.type:
+                    try:
+                        col = col.cast(field.type)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                        return None
+                cols.append(col)
+            else:
+                cols.append(pa.nulls(table.num_rows, field.type))
+        return pa.Table.from_arrays(cols, schema=self._schema)
 
     def reset(self) -> None:
         self.close()
+        self._segment = 0
         for rel in self.files.values():
             (self.staging / rel).unlink(missing_ok=True)
         self.files.clear()

@@ -19,7 +19,9 @@ def _logs(tmp_path: Path) -> Path:
     return dst
 
 
-def test_hunt_writes_three_outputs_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_hunt_writes_three_outputs_and_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     rc = main(["hunt", str(_logs(tmp_path)), "--out", str(out), "--no-progress"])
     assert rc == 0
@@ -36,8 +38,18 @@ def test_hunt_writes_three_outputs_and_exits_0(tmp_path: Path, capsys: pytest.Ca
 def test_rerun_on_same_case_is_idempotent(tmp_path: Path) -> None:
     logs = _logs(tmp_path)
     case = tmp_path / "case.duckdb"
-    assert main(["hunt", str(logs), "--out", str(tmp_path / "a"), "--case", str(case), "--no-progress"]) == 0
-    assert main(["hunt", str(logs), "--out", str(tmp_path / "b"), "--case", str(case), "--no-progress"]) == 0
+    assert (
+        main(
+            ["hunt", str(logs), "--out", str(tmp_path / "a"), "--case", str(case), "--no-progress"]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["hunt", str(logs), "--out", str(tmp_path / "b"), "--case", str(case), "--no-progress"]
+        )
+        == 0
+    )
     a = json.loads((tmp_path / "a" / "report.json").read_text())
     b = json.loads((tmp_path / "b" / "report.json").read_text())
     assert a["stats"]["rows_conn"] == b["stats"]["rows_conn"] == 112
@@ -65,9 +77,13 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert exc.value.code == 2
 
 
-def test_bad_ioc_pack_names_file_and_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_ioc_pack_names_file_and_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pack = tmp_path / "pack.yaml"
-    pack.write_text("pack: p\nindicators:\n  - {type: ip, value: 999.1.1.1, confidence: 0.5, source: x}\n")
+    pack.write_text(
+        "pack: p\nindicators:\n  - {type: ip, value: 999.1.1.1, confidence: 0.5, source: x}\n"
+    )
     rc = main(["hunt", str(_logs(tmp_path)), "--out", str(tmp_path / "o"), "--ioc", str(pack)])
     assert rc == 2
     err = capsys.readouterr().err
@@ -81,12 +97,20 @@ def test_user_ioc_pack_is_used(tmp_path: Path) -> None:
         "  - {type: ip, value: 10.0.5.13, confidence: 0.9, source: 'OTRF dataset notes', description: meterpreter}\n"
     )
     out = tmp_path / "o"
-    assert main(["hunt", str(_logs(tmp_path)), "--out", str(out), "--ioc", str(pack), "--no-progress"]) == 0
+    assert (
+        main(["hunt", str(_logs(tmp_path)), "--out", str(out), "--ioc", str(pack), "--no-progress"])
+        == 0
+    )
     doc = json.loads((out / "report.json").read_text())
-    assert any(f["detector"] == "DQ-NET-001" and f["details"]["indicator"] == "10.0.5.13" for f in doc["findings"])
+    assert any(
+        f["detector"] == "DQ-NET-001" and f["details"]["indicator"] == "10.0.5.13"
+        for f in doc["findings"]
+    )
 
 
-def test_report_rerenders_without_analysis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_rerenders_without_analysis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "o"
     assert main(["hunt", str(_logs(tmp_path)), "--out", str(out), "--no-progress"]) == 0
     capsys.readouterr()

@@ -89,7 +89,7 @@ def test_admin_tooling_is_low_never_dropped(tmp_path: Path) -> None:
 
 
 def test_clean_run_has_no_bridge_relay_or_move(tmp_path: Path) -> None:
-    doc, truth = _run(tmp_path, 7, {"intrusion": False})
+    doc, _ = _run(tmp_path, 7, {"intrusion": False})
     assert doc.campaign.bridges == []
     assert doc.campaign.relay_edges == []
     assert all(m["admin_tool"] for m in doc.campaign.lateral_moves)

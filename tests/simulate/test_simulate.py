@@ -85,7 +85,9 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
     simulate(c, seed=4, config=cfg)
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir())
-    assert names == sorted([f"{t}.log" for t in LOG_TYPES] + ["ground_truth.json", "known-good.yaml"])
+    assert names == sorted(
+        [f"{t}.log" for t in LOG_TYPES] + ["ground_truth.json", "known-good.yaml"]
+    )
     for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert (a / "conn.log").read_bytes() != (c / "conn.log").read_bytes()

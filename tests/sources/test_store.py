@@ -391,12 +391,6 @@ def test_json_log_into_the_store(tmp_path: Path, case: Path) -> None:
         assert got.to_pylist() == [{"n": 4, "k": 0, "port": 443}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: store._ParquetSink.write casts every later table to the first table's schema; "
-    "the JSON reader's batches grow a column when a field first appears after the first batch "
-    "(Zeek JSON omits unset fields), so table.cast raises ValueError out of ingest_zeek",
-)
 def test_json_field_first_seen_after_the_first_batch(tmp_path: Path, case: Path) -> None:
     rows: list[dict[str, Any]] = [{"_path": "conn", "ts": T0 + i, "uid": f"J{i}"} for i in range(5)]
     rows[4]["service"] = "dns"
@@ -467,21 +461,13 @@ PARITY_CASES = {
     "name",
     [
         *PARITY_CASES,
-        pytest.param(
-            "hash_in_last_column",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: DuckDBEngine.copy_zeek_tsv (the store's native ingest) reads with "
-                "comment='#', and DuckDB ends a line at a '#' anywhere in it; in the last column "
-                "'a#b' is stored as 'a' and '#x' as '', silently (status analysed)",
-            ),
-        ),
+        "hash_in_last_column",
         pytest.param(
             "count_1e3",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="inconsistency: the native ingest casts '1e3' and '1.0' in a count column "
-                "to 1000 and 1; the reader skips those rows as not a valid count",
+                reason="known difference, kept: the native ingest casts '1e3' and '1.0' in a count "
+                "column to 1000 and 1; the exact reader skips those rows (Zeek never writes them)",
             ),
         ),
     ],
@@ -527,12 +513,6 @@ def test_store_three_member_gz(tmp_path: Path, case: Path) -> None:
         assert count(st, "conn") == 300
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the store's native TSV ingest (CaseStore._native_ingest -> "
-    "DuckDBEngine.copy_zeek_tsv) ignores Limits.max_ratio and max_decompressed_bytes: a gzip "
-    "bomb is decompressed in full and stored as 'analysed'",
-)
 def test_store_honours_decompression_limits(tmp_path: Path, case: Path) -> None:
     line = ("\t".join(prow(1)) + "\n").encode()
     chunk = line * ((1 << 20) // len(line))
@@ -551,11 +531,6 @@ def test_store_honours_decompression_limits(tmp_path: Path, case: Path) -> None:
         assert any("ratio" in w for w in res.warnings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a count beyond int64 makes the native ingest fall back to the exact reader, "
-    "whose _convert_strings raises pyarrow.ArrowInvalid out of CaseStore.ingest_zeek",
-)
 def test_store_count_beyond_int64(tmp_path: Path, case: Path) -> None:
     p = write(tmp_path / "conn.log", ptext([prow(0), prow(1, nbytes="18446744073709551615")]))
     with CaseStore(case) as st:

@@ -62,8 +62,10 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
             infected.add(str(b["src"]))
     zones: dict[str, str] = {}
     try:
-        zones = {r["ip"]: r["zone"] for r in ctx.engine.query("SELECT ip, zone FROM zones").to_pylist()}
-    except Exception:  # noqa: BLE001 - a context without zones (unit tests) has none
+        zones = {
+            r["ip"]: r["zone"] for r in ctx.engine.query("SELECT ip, zone FROM zones").to_pylist()
+        }
+    except Exception:
         zones = {}
     roles: dict[str, set[str]] = {ip: {"infected"} for ip in infected}
     moves = _rows(ctx, "lateral_moves")
@@ -105,7 +107,12 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
     for b in bridges:
         roles.setdefault(b["ip"], set()).update({"bridge", "infected"})
         if b.get("c2"):
-            add_c2(str(b["c2"]), 0.9 if b.get("correlation") else 0.7, str(b["c2"]) in ioc_ips, "DQ-NET-007")
+            add_c2(
+                str(b["c2"]),
+                0.9 if b.get("correlation") else 0.7,
+                str(b["c2"]) in ioc_ips,
+                "DQ-NET-007",
+            )
     # patient zero: an infected host that spread to others, was never a move's target, and
     # talks to a C&C itself
     move_dsts = {m["dst"] for m in moves if not m.get("admin_tool")}
@@ -136,8 +143,8 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
             for ip, e in sorted(c2.items(), key=lambda kv: (-kv[1]["score"], kv[0]))
         ],
         lateral_moves=lateral,
-        relay_edges=relay_edges,  # type: ignore[arg-type]
-        bridges=bridges,  # type: ignore[arg-type]
+        relay_edges=relay_edges,
+        bridges=bridges,
         beacons=[
             BeaconModel(
                 src=str(b["src"]),

@@ -57,6 +57,10 @@ class IocPack(BaseModel):
         return out
 
 
+def _beacon_only() -> list[Literal["beacon", "lateral"]]:
+    return ["beacon"]
+
+
 class AllowEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -67,7 +71,7 @@ class AllowEntry(BaseModel):
     proto: str | None = None
     ports: list[int] = Field(default_factory=list)
     # what the entry suppresses or lowers: beacon ranking (default) and/or lateral movement
-    applies_to: list[Literal["beacon", "lateral"]] = Field(default_factory=lambda: ["beacon"])
+    applies_to: list[Literal["beacon", "lateral"]] = Field(default_factory=_beacon_only)
 
 
 class AllowList(BaseModel):

@@ -135,32 +135,43 @@ class DuckDBEngine:
         """Read a clean Zeek TSV log with DuckDB's parallel CSV reader straight into Parquet
         partitioned by day under ``dest`` (``day=YYYY-MM-DD/<key>-<n>.parquet``).
 
-        Strict: a wrong field count, a value that does not convert, bytes that are not UTF-8,
-        a truncated gzip stream or any backslash escape (which needs Zeek's unescaping) raises
-        NativeIngestRejected, and the caller reads the file with the exact Python reader.
-        Returns the number of rows written.
+        Strict: a row DuckDB refuses (wrong field count, a value that does not convert, bytes
+        that are not UTF-8, a line over the size limit), a second header block, a backslash
+        escape (which needs Zeek's unescaping) or compressed input (whose size and ratio limits
+        the guarded stream enforces) raises NativeIngestRejected, and the caller reads the file
+        with the exact Python reader. Refused lines that start with '#' (#close, the header of
+        a concatenated log with the same fields) are not rows. Returns the rows written.
         """
+        if plan.compressed:
+            # the guarded Python stream enforces the decompression size and ratio limits
+            raise NativeIngestRejected("compressed input is read through the guarded stream")
         if any(c.name == "day" for c in plan.columns):
             raise NativeIngestRejected("a column named 'day' clashes with the partition column")
         raw_types = []
         for col in plan.columns:
             t = col.arrow_type
             native = (pa.types.is_floating(t) or pa.types.is_integer(t)) and not pa.types.is_list(t)
-            raw_types.append(f"{_lit(col.zeek_name)}: {_lit(_duck_type(t) if native else 'VARCHAR')}")
+            raw_types.append(
+                f"{_lit(col.zeek_name)}: {_lit(_duck_type(t) if native else 'VARCHAR')}"
+            )
         exprs = [f"{_column_expr(c, plan)} AS {_ident(c.name)}" for c in plan.columns]
-        ts = next((c for c in plan.columns if c.name == "ts" and pa.types.is_floating(c.arrow_type)), None)
+        ts = next(
+            (c for c in plan.columns if c.name == "ts" and pa.types.is_floating(c.arrow_type)), None
+        )
         day = (
             "CASE WHEN ts >= 0 AND ts < 4.1e9 THEN strftime(to_timestamp(ts), '%Y-%m-%d') "
             "ELSE 'unknown' END"
             if ts is not None
             else "'unknown'"
         )
+        rejects = f"__rejects_{key}"
         source = (
             f"read_csv({_lit(str(plan.path))}, delim={_lit(plan.separator)}, header=false, "
-            f"comment='#', quote='', escape='', nullstr={_lit(plan.unset_field)}, "
-            f"columns={{{', '.join(raw_types)}}}, auto_detect=false, strict_mode=true, "
-            f"null_padding=false, ignore_errors=false, max_line_size={int(max_line_bytes)}, "
-            f"compression={_lit('gzip' if plan.compressed else 'none')})"
+            f"skip={int(plan.header_lines)}, quote='', escape='', "
+            f"nullstr={_lit(plan.unset_field)}, columns={{{', '.join(raw_types)}}}, "
+            f"auto_detect=false, strict_mode=true, null_padding=false, "
+            f"max_line_size={int(max_line_bytes)}, compression='none', store_rejects=true, "
+            f"rejects_table={_lit(rejects)}, rejects_scan={_lit(rejects + '_scan')})"
         )
         inner = f"SELECT {', '.join(exprs)} FROM {source}"
         dest.mkdir(parents=True, exist_ok=True)
@@ -173,6 +184,19 @@ class DuckDBEngine:
         except duckdb.Error as exc:
             raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
         rows = int(row[0]) if row else 0
+        try:
+            bad: Any = self.con.execute(
+                f"SELECT line, csv_line FROM {_ident(rejects)} ORDER BY line"
+            ).fetchall()
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {_ident(rejects)}")
+            self.con.execute(f"DROP TABLE IF EXISTS {_ident(rejects + '_scan')}")
+        for line, text in bad:
+            text = str(text or "")
+            if not text.startswith("#"):
+                raise NativeIngestRejected(f"line {line}: a row the strict reader refused")
+            if text.startswith(("#fields", "#types")):
+                raise NativeIngestRejected(f"line {line}: a second header block")
         strings = [c.name for c in plan.columns if pa.types.is_string(c.arrow_type)]
         lists = [c.name for c in plan.columns if pa.types.is_list(c.arrow_type)]
         checks = [f"contains({_ident(n)}, '\\')" for n in strings]

@@ -249,7 +249,9 @@ def known_good_allowlist(truth: dict[str, Any]) -> str:
     ]
     for svc in truth["periodic_services"]:
         lines.append(f"  - name: {json.dumps(svc['name'])}")
-        lines.append(f"    reason: {json.dumps('every ' + str(svc['interval_s']) + ' s by design')}")
+        lines.append(
+            f"    reason: {json.dumps('every ' + str(svc['interval_s']) + ' s by design')}"
+        )
         if svc["host"]:
             lines.append(f"    domains: [{json.dumps(svc['host'])}]")
         lines.append(f"    cidrs: [{json.dumps(svc['dst'] + '/32')}]")

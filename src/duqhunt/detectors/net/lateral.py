@@ -16,8 +16,23 @@ _PKG = __package__ or "duqhunt.detectors.net"
 _SQL = load_sql(_PKG, "lateral.sql")
 _ADMIN_SQL = load_sql(_PKG, "admin_sources.sql")
 
-EXECUTABLE_SUFFIXES = (".exe", ".dll", ".sys", ".pnf", ".tmp", ".scr", ".com", ".bat", ".ps1", ".vbs")
-ATTACK_BY_ENDPOINT = {"svcctl": "T1543.003", "atsvc": "T1053.002", "itaskschedulerservice": "T1053.005"}
+EXECUTABLE_SUFFIXES = (
+    ".exe",
+    ".dll",
+    ".sys",
+    ".pnf",
+    ".tmp",
+    ".scr",
+    ".com",
+    ".bat",
+    ".ps1",
+    ".vbs",
+)
+ATTACK_BY_ENDPOINT = {
+    "svcctl": "T1543.003",
+    "atsvc": "T1053.002",
+    "itaskschedulerservice": "T1053.005",
+}
 
 
 def share_name(path: str | None) -> str | None:
@@ -132,14 +147,18 @@ class LateralMovementDetector(Detector):
             if str(m["endpoint"] or "").lower() == "atsvc":
                 how = "run as an At job (atsvc)"
             title = f"{m['src']} -> {m['dst']}: {what} on {m['share'] or 'the host'}, {how}"
-            evidence = [
-                Evidence(
-                    source="smb_files.log/files.log",
-                    locator=f"uid {m['write_uid']}, {iso_utc(m['write_ts'])}",
-                    summary=f"{len(m['files'])} file(s) written to {m['share_path']} via {m['via']}: "
-                    + ", ".join(m["files"][:6]),
-                )
-            ] if m["write_ts"] is not None else []
+            evidence = (
+                [
+                    Evidence(
+                        source="smb_files.log/files.log",
+                        locator=f"uid {m['write_uid']}, {iso_utc(m['write_ts'])}",
+                        summary=f"{len(m['files'])} file(s) written to {m['share_path']} via {m['via']}: "
+                        + ", ".join(m["files"][:6]),
+                    )
+                ]
+                if m["write_ts"] is not None
+                else []
+            )
             if m["exec_ts"] is not None:
                 evidence.append(
                     Evidence(
@@ -160,7 +179,9 @@ class LateralMovementDetector(Detector):
                     stage="lateral-movement",
                     attack=tuple(attack),
                     severity=severity,
-                    confidence=0.9 if severity == "high" else (0.6 if severity == "medium" else 0.3),
+                    confidence=0.9
+                    if severity == "high"
+                    else (0.6 if severity == "medium" else 0.3),
                     hosts=(m["src"], m["dst"]),
                     first_seen=t,
                     last_seen=m["exec_ts"] if m["exec_ts"] is not None else t,
@@ -189,11 +210,21 @@ def _group_moves(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         g = groups.get(key)
         if g is None:
             g = groups[key] = {
-                "src": r["src"], "dst": r["dst"], "write_uid": r["write_uid"],
-                "write_ts": r["write_ts"], "share_path": r["share_path"],
-                "share": share_name(r["share_path"]), "files": [], "executable": False,
-                "via": r["via"], "exec_ts": None, "exec_uid": None, "method": None,
-                "operations": [], "endpoint": None, "named_pipe": None,
+                "src": r["src"],
+                "dst": r["dst"],
+                "write_uid": r["write_uid"],
+                "write_ts": r["write_ts"],
+                "share_path": r["share_path"],
+                "share": share_name(r["share_path"]),
+                "files": [],
+                "executable": False,
+                "via": r["via"],
+                "exec_ts": None,
+                "exec_uid": None,
+                "method": None,
+                "operations": [],
+                "endpoint": None,
+                "named_pipe": None,
                 "account": r["write_account"] or r["exec_account"],
             }
         if r["file"] and r["file"] not in g["files"]:
@@ -204,7 +235,11 @@ def _group_moves(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if r["exec_ts"] is not None:
             if g["exec_ts"] is None or r["exec_ts"] < g["exec_ts"]:
                 g["exec_ts"], g["exec_uid"] = r["exec_ts"], r["exec_uid"]
-                g["method"], g["endpoint"], g["named_pipe"] = r["method"], r["endpoint"], r["named_pipe"]
+                g["method"], g["endpoint"], g["named_pipe"] = (
+                    r["method"],
+                    r["endpoint"],
+                    r["named_pipe"],
+                )
             if r["operation"] not in g["operations"]:
                 g["operations"].append(r["operation"])
             g["account"] = g["account"] or r["exec_account"]
@@ -213,7 +248,9 @@ def _group_moves(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         exe = [f for f in g["files"] if looks_executable(f, None)]
         g["file"] = (exe or g["files"] or [None])[0]
         moves.append(g)
-    moves.sort(key=lambda m: (m["write_ts"] if m["write_ts"] is not None else m["exec_ts"], m["dst"]))
+    moves.sort(
+        key=lambda m: (m["write_ts"] if m["write_ts"] is not None else m["exec_ts"], m["dst"])
+    )
     return moves
 
 

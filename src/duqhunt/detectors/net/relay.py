@@ -94,22 +94,33 @@ class RelayEdgeDetector(Detector):
             )
             if score < p["relay_min_score"]:
                 continue
-            pipe = sorted(info["odd"])[0] if info["odd"] else (
-                sorted(info["std"])[0] if info["std"] else None
+            pipe = (
+                sorted(info["odd"])[0]
+                if info["odd"]
+                else (sorted(info["std"])[0] if info["std"] else None)
             )
             edges.append(
                 {
-                    "src": r["src"], "dst": r["dst"], "pipe": pipe,
-                    "first_ts": r["first_ts"], "last_ts": r["last_ts"],
-                    "score": round(min(1.0, score), 4), "sessions": int(r["n"]),
-                    "interval_s": r["interval_s"], "periodicity": round(float(r["score"]), 4),
-                    "ipc_connects": info["ipc"], "odd_pipes": sorted(info["odd"]),
-                    "dst_clients": clients.get(r["dst"], 0), "dst_is_server": is_server,
+                    "src": r["src"],
+                    "dst": r["dst"],
+                    "pipe": pipe,
+                    "first_ts": r["first_ts"],
+                    "last_ts": r["last_ts"],
+                    "score": round(min(1.0, score), 4),
+                    "sessions": int(r["n"]),
+                    "interval_s": r["interval_s"],
+                    "periodicity": round(float(r["score"]), 4),
+                    "ipc_connects": info["ipc"],
+                    "odd_pipes": sorted(info["odd"]),
+                    "dst_clients": clients.get(r["dst"], 0),
+                    "dst_is_server": is_server,
                 }
             )
         edges.sort(key=lambda e: (-e["score"], e["src"], e["dst"]))
         ctx.shared["relay_edges"] = (
-            pa.Table.from_pylist(edges) if edges else pa.table({"src": pa.array([], pa.string()), "dst": pa.array([], pa.string())})
+            pa.Table.from_pylist(edges)
+            if edges
+            else pa.table({"src": pa.array([], pa.string()), "dst": pa.array([], pa.string())})
         )
         findings = []
         for e in edges:
@@ -150,8 +161,11 @@ class RelayEdgeDetector(Detector):
                         ),
                     ),
                     details=(
-                        ("src", e["src"]), ("dst", e["dst"]), ("pipe", e["pipe"]),
-                        ("score", e["score"]), ("sessions", e["sessions"]),
+                        ("src", e["src"]),
+                        ("dst", e["dst"]),
+                        ("pipe", e["pipe"]),
+                        ("score", e["score"]),
+                        ("sessions", e["sessions"]),
                         ("interval_s", round(float(e["interval_s"] or 0), 2)),
                     ),
                 )
@@ -186,7 +200,9 @@ class BridgeDetector(Detector):
         if edges_t is None or edges_t.num_rows == 0 or ctx.window is None:
             return []
         edges = edges_t.to_pylist()
-        zones = {r["ip"]: r["zone"] for r in ctx.engine.query("SELECT ip, zone FROM zones").to_pylist()}
+        zones = {
+            r["ip"]: r["zone"] for r in ctx.engine.query("SELECT ip, zone FROM zones").to_pylist()
+        }
         # follow chains: no-egress -> (no-egress relay ->)* egress bridge
         out_edges: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for e in edges:
@@ -205,19 +221,31 @@ class BridgeDetector(Detector):
                     relays.add(nxt)
                     walk(nxt, [*path, nxt])
 
-        heads = sorted({e["src"] for e in edges} - {e["dst"] for e in edges}) or sorted({e["src"] for e in edges})
+        heads = sorted({e["src"] for e in edges} - {e["dst"] for e in edges}) or sorted(
+            {e["src"] for e in edges}
+        )
         for head in heads:
             walk(head, [head])
-        direct = pa.Table.from_pylist(
-            [{"src": e["src"], "dst": e["dst"]} for e in edges if zones.get(e["dst"]) == "egress"]
-        ) if any(zones.get(e["dst"]) == "egress" for e in edges) else None
+        direct = (
+            pa.Table.from_pylist(
+                [
+                    {"src": e["src"], "dst": e["dst"]}
+                    for e in edges
+                    if zones.get(e["dst"]) == "egress"
+                ]
+            )
+            if any(zones.get(e["dst"]) == "egress" for e in edges)
+            else None
+        )
         corr: dict[str, list[dict[str, Any]]] = defaultdict(list)
         if direct is not None:
             ctx.engine.register_arrow("relay_edges", direct)
             for r in ctx.engine.query(
                 _CORR,
-                {"corr_window_s": float(ctx.param("bridge_corr_window_s", 30.0) or 30.0),
-                 "window_s": max(ctx.window[1] - ctx.window[0], 1.0)},
+                {
+                    "corr_window_s": float(ctx.param("bridge_corr_window_s", 30.0) or 30.0),
+                    "window_s": max(ctx.window[1] - ctx.window[0], 1.0),
+                },
             ).to_pylist():
                 corr[r["bridge"]].append(r)
         beacons = ctx.shared.get("beacons")
@@ -236,8 +264,13 @@ class BridgeDetector(Detector):
                 continue
             c2 = best["ext"] if correlated and best else (own[0]["dst"] if own else None)
             served = sorted({c[0] for c in chains[bridge]})
+            chain_texts = [" -> ".join(c) for c in chains[bridge]]
+            correlation = round(float(best["fraction"]), 4) if best else None
+            lift_r = round(float(best["lift"]), 1) if best else None
             info = {
-                "ip": bridge, "c2": c2, "served": served,
+                "ip": bridge,
+                "c2": c2,
+                "served": served,
                 "chains": [" -> ".join(c) for c in chains[bridge]],
                 "correlation": round(float(best["fraction"]), 4) if best else None,
                 "baseline": round(float(best["baseline"]), 6) if best else None,
@@ -263,19 +296,28 @@ class BridgeDetector(Detector):
                     severity="critical" if correlated else "high",
                     confidence=0.9 if correlated else 0.7,
                     hosts=(bridge, *served),
-                    first_seen=min(e["first_ts"] for e in edges if e["dst"] == bridge or e["src"] in served),
-                    last_seen=max(e["last_ts"] for e in edges if e["dst"] == bridge or e["src"] in served),
+                    first_seen=min(
+                        e["first_ts"] for e in edges if e["dst"] == bridge or e["src"] in served
+                    ),
+                    last_seen=max(
+                        e["last_ts"] for e in edges if e["dst"] == bridge or e["src"] in served
+                    ),
                     evidence=(
-                        Evidence(source="conn.log", locator=f"{bridge} outbound", summary=corr_text),
+                        Evidence(
+                            source="conn.log", locator=f"{bridge} outbound", summary=corr_text
+                        ),
                         Evidence(
                             source="DQ-NET-006",
                             locator="relay chains",
-                            summary="; ".join(info["chains"][:10]),
+                            summary="; ".join(chain_texts[:10]),
                         ),
                     ),
                     details=(
-                        ("bridge", bridge), ("c2", c2), ("correlation", info["correlation"]),
-                        ("lift", info["lift"]), ("served", len(served)),
+                        ("bridge", bridge),
+                        ("c2", c2),
+                        ("correlation", correlation),
+                        ("lift", lift_r),
+                        ("served", len(served)),
                         ("relays", ", ".join(sorted(relays)) or None),
                     ),
                 )

@@ -43,6 +43,8 @@ from duqhunt.sources.net.zeek_schema import (
 log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
+# stands in for a line longer than Limits.max_line_bytes, so readers can count and skip it
+LONG_LINE_MARK = b"\x00duqhunt-long-line\x00"
 MAX_WARNINGS_PER_FILE = 20
 _LOG_NAME = re.compile(r"^([A-Za-z0-9_\-]+?)(?:[._]\d|\.log|\.json|\.ndjson|\.gz|$)")
 
@@ -116,6 +118,8 @@ class _GuardedStream(io.RawIOBase):
         self._in_bytes = 0
         self._limits = limits
         self._strip = strip_comments
+        # the header lines a stripping reader expects to see again (a concatenated log)
+        self.expected_header: set[bytes] | None = None
         self._pending = b""  # processed bytes waiting to be handed out
         self._carry = b""  # an incomplete line waiting for more data
         self._eof = False
@@ -123,6 +127,9 @@ class _GuardedStream(io.RawIOBase):
         self.out_bytes = 0
         self.comment_lines = 0
         self.lines_emitted = 0
+        self.long_lines = 0
+        self.header_changed = False
+        self._skipping = False
 
     def readable(self) -> bool:
         return True
@@ -159,55 +166,82 @@ class _GuardedStream(io.RawIOBase):
                     self._carry = b""
                     return
             buf = self._carry + chunk
+            if self._skipping:
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    self._carry = b""
+                    continue
+                self._skipping = False
+                buf = buf[nl + 1 :]
+                self._emit(LONG_LINE_MARK + b"\n")
             cut = buf.rfind(b"\n")
             if cut < 0:
                 self._carry = buf
-                if len(buf) > self._limits.max_line_bytes * 4:
-                    self.error = "a line longer than the line size limit"
+                if len(buf) > self._limits.max_line_bytes:
+                    # a line longer than the limit: drop it up to its newline, then go on
                     self._carry = b""
-                    self._eof = True
+                    self._skipping = True
                 continue
             self._carry = buf[cut + 1 :]
+            if len(self._carry) > self._limits.max_line_bytes:
+                self._carry = b""
+                self._skipping = True
             self._emit(buf[: cut + 1])
 
     def _read_chunk(self) -> bytes:
         """Up to about 1 MiB of (decompressed) data; b'' at a clean end of file.
 
         Gzip is decoded here with zlib so that the data before a truncation or corruption is
-        kept (GzipFile drops a whole read buffer on error); multi-member files are followed.
+        kept (GzipFile drops a whole read buffer on error). Every member of a multi-member file
+        (concatenated rotations, bgzip blocks) is read; zero padding after the last is ignored.
         """
         if self._zlib is None:
             return self._raw.read(1 << 20)
-        out = b""
-        while not out:
-            if self._zlib.unconsumed_tail:
+        while True:
+            if self._zlib.eof:
+                data = self._zlib.unused_data
+                if not data:
+                    data = self._raw.read(1 << 18)
+                    self._in_bytes += len(data)
+                if not data or not data.strip(b"\x00"):
+                    if data:  # zero padding: the rest of the file must be zeros too
+                        while more := self._raw.read(1 << 18):
+                            if more.strip(b"\x00"):
+                                raise zlib.error("data after the zero padding of a gzip file")
+                    return b""
+                self._zlib = zlib.decompressobj(wbits=31)
+            elif self._zlib.unconsumed_tail:
                 data = self._zlib.unconsumed_tail
             else:
                 data = self._raw.read(1 << 18)
                 self._in_bytes += len(data)
                 if not data:
-                    if not self._zlib.eof:
-                        raise EOFError("compressed stream ends before its end marker")
-                    return b""
-            if self._zlib.eof:
-                rest = self._zlib.unused_data + data
-                if not rest.strip(b"\x00"):
-                    return b""
-                self._zlib = zlib.decompressobj(wbits=31)
-                data = rest
+                    raise EOFError("compressed stream ends before its end marker")
             out = self._zlib.decompress(data, 1 << 20)
-            if self._zlib.eof and self._zlib.unused_data:
-                rest = self._zlib.unused_data
-                if rest.strip(b"\x00"):
-                    self._zlib = zlib.decompressobj(wbits=31)
-                    more = self._zlib.decompress(rest, 1 << 20)
-                    out += more
-        return out
+            if out:
+                return out
 
     def _emit(self, lines: bytes) -> None:
         self.lines_emitted += lines.count(b"\n")
+        if self._limits.max_line_bytes < (1 << 20) and lines:
+            # lines inside one chunk can exceed a limit smaller than the chunk: mark them
+            parts = lines.split(b"\n")
+            if max(map(len, parts)) > self._limits.max_line_bytes:
+                lim = self._limits.max_line_bytes
+                lines = b"\n".join(p if len(p) <= lim else LONG_LINE_MARK for p in parts)
+        if LONG_LINE_MARK in lines:
+            self.long_lines += lines.count(LONG_LINE_MARK)
         if self._strip and (lines.startswith(b"#") or b"\n#" in lines):
-            kept = [ln for ln in lines.splitlines(keepends=True) if not ln.startswith(b"#")]
+            kept = []
+            for ln in lines.splitlines(keepends=True):
+                if ln.startswith(b"#"):
+                    if ln.startswith((b"#fields", b"#types", b"#separator")) and (
+                        self.expected_header is None
+                        or ln.rstrip(b"\r\n") not in self.expected_header
+                    ):
+                        self.header_changed = True
+                    continue
+                kept.append(ln)
             self.comment_lines += lines.count(b"\n") - len(kept)
             lines = b"".join(kept)
         self._pending += lines
@@ -251,18 +285,47 @@ def guess_log_type(path: Path) -> str:
     return (m.group(1) if m else path.name.split(".")[0]).lower()
 
 
-def sniff(path: Path, limits: Limits | None = None) -> str | None:
-    """'tsv', 'json' or None (not a Zeek log) from the first bytes, decompressing if needed."""
-    stream = _GuardedStream(path, limits or Limits(), strip_comments=False)
+def _more_lines(path: Path, limits: Limits) -> list[bytes]:
+    stream = _GuardedStream(path, limits, strip_comments=False)
     try:
-        head = stream.readline_raw()
+        return [stream.readline_raw() for _ in range(limits.max_header_lines)]
     finally:
         stream.close()
-    text = head.lstrip()
-    if text.startswith(b"#separator") or text.startswith(b"#fields"):
-        return "tsv"
+
+
+def sniff(path: Path, limits: Limits | None = None) -> str | None:
+    """'tsv', 'json' or None (not a Zeek log) from the first lines, decompressing if needed.
+
+    JSON lines: the first line is a JSON object. TSV: a ``#fields`` line among the first
+    header lines. A 0-byte file is not a log (it has nothing to analyse)."""
+    lim = limits or Limits()
+    stream = _GuardedStream(path, lim, strip_comments=False)
+    try:
+        first = stream.readline_raw()
+        head = [first]
+        while len(head) < lim.max_header_lines and head[-1].startswith(b"#"):
+            nxt = stream.readline_raw()
+            if not nxt:
+                break
+            head.append(nxt)
+    finally:
+        stream.close()
+    text = first.lstrip()
     if text.startswith(b"{"):
-        return "json"
+        try:
+            if isinstance(json.loads(text), dict):
+                return "json"
+        except RecursionError:
+            return "json"  # an object nested too deep: a bad row of a JSON log
+        except (ValueError, UnicodeDecodeError):
+            # a damaged first line: a TSV header further down says TSV, else JSON lines
+            return (
+                "tsv" if any(h.startswith(b"#fields") for h in _more_lines(path, lim)) else "json"
+            )
+    if text.startswith(b"#") and any(h.startswith(b"#fields") for h in head):
+        return "tsv"
+    if text.startswith(b"#separator"):
+        return "tsv"  # a header without #fields: the reader says so, naming the line
     return None
 
 
@@ -333,10 +396,13 @@ class _Header:
     fields: list[str]
     types: list[str]
     lines: int
+    raw: frozenset[bytes] = frozenset()
 
 
-def _header_value(raw: str, key: str) -> str:
+def _header_value(raw: str, key: str, sep: str = "\t") -> str:
     rest = raw[len(key) :]
+    if sep and rest.startswith(sep):
+        return rest[len(sep) :]
     return rest[1:] if rest[:1] in ("\t", " ") else rest
 
 
@@ -346,6 +412,7 @@ def _parse_header(stream: _GuardedStream, path: Path, limits: Limits) -> _Header
     fields: list[str] | None = None
     types: list[str] | None = None
     lines = 0
+    raw_lines: set[bytes] = set()
     while True:
         line_b = stream.readline_raw()
         if not line_b:
@@ -358,6 +425,7 @@ def _parse_header(stream: _GuardedStream, path: Path, limits: Limits) -> _Header
             break
         if lines > limits.max_header_lines:
             raise InputError(str(path), "header longer than the limit", line=lines)
+        raw_lines.add(line_b.rstrip(b"\r\n"))
         try:
             line = line_b.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
@@ -369,13 +437,13 @@ def _parse_header(stream: _GuardedStream, path: Path, limits: Limits) -> _Header
                 raise InputError(str(path), f"bad #separator {val!r}", line=lines)
             sep = decoded
         elif line.startswith("#set_separator"):
-            set_sep = _unescape(_header_value(line, "#set_separator")) or ","
+            set_sep = _unescape(_header_value(line, "#set_separator", sep)) or ","
         elif line.startswith("#empty_field"):
-            empty = _header_value(line, "#empty_field")
+            empty = _header_value(line, "#empty_field", sep)
         elif line.startswith("#unset_field"):
-            unset = _header_value(line, "#unset_field")
+            unset = _header_value(line, "#unset_field", sep)
         elif line.startswith("#path"):
-            log_path = _header_value(line, "#path").strip() or None
+            log_path = _header_value(line, "#path", sep).strip() or None
         elif line.startswith("#fields"):
             fields = line.split(sep)[1:]
         elif line.startswith("#types"):
@@ -392,7 +460,7 @@ def _parse_header(stream: _GuardedStream, path: Path, limits: Limits) -> _Header
         )
     if len(set(fields)) != len(fields):
         raise InputError(str(path), "duplicate names in #fields", line=lines)
-    return _Header(sep, set_sep, empty, unset, log_path, fields, types, lines)
+    return _Header(sep, set_sep, empty, unset, log_path, fields, types, lines, frozenset(raw_lines))
 
 
 def _target_type(log_type: str, name: str, zeek_type: str) -> tuple[str, pa.DataType]:
@@ -410,20 +478,17 @@ def _find_bad(values: pa.Array, check: Callable[[str], bool]) -> list[int]:
     return bad
 
 
-def _ok_float(v: str) -> bool:
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return True
+def _arrow_accepts(target: pa.DataType) -> Callable[[str], bool]:
+    """Whether Arrow's cast takes a value: the one judge of a number for both paths."""
 
+    def check(v: str) -> bool:
+        try:
+            pc.cast(pa.array([v], pa.string()), target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return False
+        return True
 
-def _ok_int(v: str) -> bool:
-    try:
-        int(v)
-    except ValueError:
-        return False
-    return True
+    return check
 
 
 def _convert_strings(arr: pa.Array, ztype: str, hdr: _Header) -> tuple[pa.Array, dict[int, str]]:
@@ -453,7 +518,7 @@ def _convert_strings(arr: pa.Array, ztype: str, hdr: _Header) -> tuple[pa.Array,
             try:
                 return pc.cast(split, target), bad
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                flat_check = _ok_float if pa.types.is_floating(inner_t) else _ok_int
+                flat_check = _arrow_accepts(inner_t)
                 py = split.to_pylist()
                 for i, elems in enumerate(py):
                     if elems and not all(flat_check(e) for e in elems):
@@ -484,8 +549,7 @@ def _convert_strings(arr: pa.Array, ztype: str, hdr: _Header) -> tuple[pa.Array,
     try:
         return pc.cast(arr, target), bad
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        check = _ok_float if pa.types.is_floating(target) else _ok_int
-        idx = _find_bad(arr, check)
+        idx = _find_bad(arr, _arrow_accepts(target))
         for i in idx:
             bad[i] = f"value not a valid {ztype}"
         mask = pa.array([True] * len(arr))
@@ -495,9 +559,6 @@ def _convert_strings(arr: pa.Array, ztype: str, hdr: _Header) -> tuple[pa.Array,
                 flags[i] = False
             mask = pa.array(flags)
         cleaned = pc.if_else(mask, arr, pa.scalar(None, pa.string()))
-        if pa.types.is_floating(target):
-            return pc.cast(cleaned, target), bad
-        # int("1e3") fails in Arrow and Python alike; values that are floats are bad ints
         return pc.cast(cleaned, target), bad
 
 
@@ -542,6 +603,8 @@ class ZeekLog:
         self.limits = limits or Limits()
         fmt = sniff(self.path, self.limits)
         if fmt is None:
+            if self.path.stat().st_size == 0:
+                raise InputError(str(self.path), "empty file: nothing to analyse")
             raise InputError(
                 str(self.path), "not a Zeek log (no #separator/#fields header, not JSON lines)"
             )
@@ -637,6 +700,7 @@ class ZeekLog:
 
         # the header lines start with '#', so the stripping stream drops them with #close
         stream = _GuardedStream(self.path, self.limits, strip_comments=True)
+        stream.expected_header = set(hdr.raw)
         try:
             try:
                 reader = self._open_csv(stream, hdr, column_types, on_invalid)
@@ -657,6 +721,8 @@ class ZeekLog:
                     raise _DirtyFile(str(exc)) from None
                 if invalid:
                     raise _DirtyFile("row with a wrong field count")
+                if stream.long_lines or stream.header_changed:
+                    raise _DirtyFile("an over-long line or a second header block")
                 pending.append(batch)
                 pending_rows += batch.num_rows
                 if pending_rows >= self.limits.batch_rows:
@@ -664,6 +730,8 @@ class ZeekLog:
                     pending, pending_rows = [], 0
             if invalid:
                 raise _DirtyFile("row with a wrong field count")
+            if stream.long_lines or stream.header_changed:
+                raise _DirtyFile("an over-long line or a second header block")
             if pending:
                 yield self._finish_fast(pa.Table.from_batches(pending), plan, hdr)
             if stream.error:
@@ -724,29 +792,64 @@ class ZeekLog:
 
     # -- exact path --------------------------------------------------------------------------
     def _exact_tsv(self, hdr: _Header) -> Iterator[pa.Table]:
-        plan = [
-            _target_type(self.log_type, n, t) for n, t in zip(hdr.fields, hdr.types, strict=True)
-        ]
-        names = [canonical_name(n) for n in hdr.fields]
-        nfields = len(hdr.fields)
+        fields, types = list(hdr.fields), list(hdr.types)
+
+        def make_plan() -> tuple[list[tuple[str, pa.DataType]], list[str]]:
+            plan = [_target_type(self.log_type, n, t) for n, t in zip(fields, types, strict=True)]
+            return plan, [canonical_name(n) for n in fields]
+
+        plan, names = make_plan()
         sep, unset = hdr.separator, hdr.unset_field
         stream = _GuardedStream(self.path, self.limits, strip_comments=False)
         line_no = 0
+        columns: list[list[str | None]] = [[] for _ in fields]
+        line_nos: list[int] = []
+
+        def flush() -> pa.Table | None:
+            nonlocal columns, line_nos
+            table = None
+            if line_nos:
+                table = self._convert_exact(columns, line_nos, plan, names, hdr)
+            columns, line_nos = [[] for _ in fields], []
+            return table if table is not None and table.num_rows else None
+
         try:
             for _ in range(hdr.lines):
                 stream.readline_raw()
                 line_no += 1
-            columns: list[list[str | None]] = [[] for _ in range(nfields)]
-            line_nos: list[int] = []
             while True:
                 raw = stream.readline_raw()
                 if not raw:
                     break
                 line_no += 1
-                if raw.startswith(b"#"):
-                    continue
-                if len(raw) > self.limits.max_line_bytes:
+                if raw.startswith(LONG_LINE_MARK) or len(raw) > self.limits.max_line_bytes:
                     self.stats.bad_row(line_no, "line longer than the size limit")
+                    continue
+                if raw.startswith(b"#"):
+                    header = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                    new: list[str] | None = None
+                    if header.startswith("#fields"):
+                        new = header.split(sep)[1:]
+                        if new == fields:
+                            continue
+                        known = known_types(self.log_type)
+                        new_types = [known.get(n, "string") for n in new]
+                    elif header.startswith("#types"):
+                        new_types = header.split(sep)[1:]
+                        if new_types == types or len(new_types) != len(fields):
+                            continue
+                        new = fields
+                    if new is not None and len(set(new)) == len(new):
+                        table = flush()
+                        if table is not None:
+                            yield table
+                        fields, types = new, new_types
+                        plan, names = make_plan()
+                        columns = [[] for _ in fields]
+                        self.stats.warn(
+                            f"{self.path}, line {line_no}: a new header block changes the "
+                            f"columns; the rows after it are read with it"
+                        )
                     continue
                 try:
                     text = raw.decode("utf-8")
@@ -757,24 +860,21 @@ class ZeekLog:
                 if not text:
                     continue
                 parts = text.split(sep)
-                if len(parts) != nfields:
+                if len(parts) != len(fields):
                     self.stats.bad_row(
-                        line_no, f"{len(parts)} fields where #fields names {nfields}"
+                        line_no, f"{len(parts)} fields where #fields names {len(fields)}"
                     )
                     continue
                 for col, val in zip(columns, parts, strict=True):
                     col.append(None if val == unset else val)
                 line_nos.append(line_no)
                 if len(line_nos) >= self.limits.batch_rows:
-                    table = self._convert_exact(columns, line_nos, plan, names, hdr)
-                    if table.num_rows:
+                    table = flush()
+                    if table is not None:
                         yield table
-                    columns = [[] for _ in range(nfields)]
-                    line_nos = []
-            if line_nos:
-                table = self._convert_exact(columns, line_nos, plan, names, hdr)
-                if table.num_rows:
-                    yield table
+            table = flush()
+            if table is not None:
+                yield table
             if stream.error:
                 self.stats.truncated = True
                 self.stats.warn(
@@ -823,7 +923,7 @@ def _json_log_type(path: Path, limits: Limits) -> str | None:
         stream.close()
     try:
         obj = json.loads(first)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(obj, dict):
         p = obj.get("_path")
@@ -873,7 +973,10 @@ def _json_value(value: Any, ztype: str) -> Any:
     if ztype in ("count", "int", "port"):
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"{value!r} is not an integer")
-        return int(value)
+        number = int(value)
+        if not -(2**63) <= number < 2**63:
+            raise ValueError(f"{value!r} is outside the 64-bit integer range")
+        return number
     if ztype == "bool":
         if isinstance(value, bool):
             return value
@@ -928,6 +1031,9 @@ def _read_json(path: Path, log_type: str, limits: Limits, stats: ParseStats) -> 
                 obj = json.loads(raw)
             except (ValueError, UnicodeDecodeError) as exc:
                 stats.bad_row(line_no, f"not valid JSON ({str(exc)[:80]})")
+                continue
+            except RecursionError:
+                stats.bad_row(line_no, "JSON nested deeper than the parser allows")
                 continue
             if not isinstance(obj, dict):
                 stats.bad_row(line_no, "a JSON value that is not an object")
