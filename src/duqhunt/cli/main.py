@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="detector parameter, e.g. min_conns=6 or report_score=0.75",
     )
+    h.add_argument(
+        "--no-egress",
+        nargs="+",
+        metavar="CIDR",
+        default=[],
+        help="networks with no internet access of their own (secure zones); "
+        "otherwise zones come from behaviour",
+    )
     h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -141,6 +149,7 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
         builtin_allowlists=not args.no_builtin_allow,
         params=tuple(args.param),
         threads=args.threads,
+        no_egress=tuple(args.no_egress),
     )
     show = not args.no_progress and not args.quiet
     with Progress(
