@@ -1,9 +1,16 @@
-"""duqhunt benchmark: Zeek conn.log -> Parquet ingest and the whole hunt, against pyarrow's floor.
+"""duqhunt benchmarks, two suites; results in benchmarks/results.md.
 
-    .venv/bin/python benchmarks/run.py                 # 10,000,000 rows (what `make bench` runs)
-    .venv/bin/python benchmarks/run.py --rows 200000   # a quick check
-    .venv/bin/python benchmarks/run.py --rows 1000000 --repeat 3 --profile
+    .venv/bin/python benchmarks/run.py                   # both suites at full size (`make bench`)
+    .venv/bin/python benchmarks/run.py --suite network   # 10,000,000-row conn.log only
+    .venv/bin/python benchmarks/run.py --suite network --rows 200000   # a quick check
+    .venv/bin/python benchmarks/run.py --suite network --rows 1000000 --repeat 3 --profile
+    .venv/bin/python benchmarks/run.py --suite lateral   # 2,000 hosts x 7 days (see lateral.py)
+    .venv/bin/python benchmarks/run.py --suite lateral --hosts 300 --days 1   # a quick check
 
+Each suite writes its own fragment (benchmarks/results-<suite>.md) and results.md is assembled
+from the fragments, so running one suite keeps the other's last figures.
+
+Network suite: Zeek conn.log -> Parquet ingest and the whole hunt, against pyarrow's floor.
 The conn.log is generated once per row count under benchmarks/work/ (git-ignored) and reused.
 Each step runs in a fresh Python process, so its peak RSS (``ru_maxrss`` of that process) is
 its own; the time is that of the step itself, after imports:
@@ -15,32 +22,40 @@ its own; the time is that of the step itself, after imports:
     hunt     duqhunt.hunt.hunt(HuntOptions(inputs=(conn.log,), out=fresh)): ingest + detectors
     detect   hunt again with the same --case: the file is already ingested
 
-Results go to benchmarks/results.md (overwritten) and stdout. ``--repeat N`` runs each step N
-times and keeps the fastest; ``--steps floor,ingest`` runs a subset; ``--profile`` also writes a
-cProfile summary of each step to benchmarks/work/profile-<step>-<rows>.txt (profiling slows the
-Python parts, so its timings are not the ones to quote).
+``--repeat N`` runs each step N times and keeps the fastest; ``--steps floor,ingest`` runs a
+subset of the network steps; ``--profile`` also writes a cProfile summary of each step to
+benchmarks/work/profile-<step>-<rows>.txt (profiling slows the Python parts, so its timings
+are not the ones to quote).
+
+Lateral suite: the lateral-movement and relay detectors (DQ-NET-005..008) on the project's
+simulator; see benchmarks/lateral.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import resource
 import shutil
-import subprocess
 import sys
 import time
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-WORK = HERE / "work"
-RESULTS = HERE / "results.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import lateral
+from _common import (
+    RESULTS,
+    SUITES,
+    WORK,
+    facts,
+    machine,
+    measure,
+    python_shown,
+    rel,
+    run_child,
+    write_results,
+)
+
 STEPS = ("floor", "stream", "ingest", "hunt", "detect")
 DESCRIBE = {
     "floor": "pyarrow.csv.read_csv (raw parse floor)",
@@ -168,32 +183,8 @@ def _child(step: str, log: Path, scratch: Path, profile: Path | None) -> None:
     if step != "floor":
         importlib.import_module("duqhunt.hunt")
         importlib.import_module("duqhunt.store")
-
     func = _STEP_FUNCS[step]
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.perf_counter()
-    if profile is not None:
-        import cProfile
-        import io
-        import pstats
-
-        prof = cProfile.Profile()
-        out = prof.runcall(func, log, scratch)
-        seconds = time.perf_counter() - t0
-        buf = io.StringIO()
-        st = pstats.Stats(prof, stream=buf)
-        st.sort_stats("cumulative").print_stats(40)
-        st.sort_stats("tottime").print_stats(25)
-        profile.write_text(buf.getvalue())
-    else:
-        out = func(log, scratch)
-        seconds = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    out["seconds"] = seconds
-    out["user_seconds"] = after.ru_utime - before.ru_utime
-    out["sys_seconds"] = after.ru_stime - before.ru_stime
-    out["peak_rss_mb"] = after.ru_maxrss / 1024
-    print("BENCH-RESULT " + json.dumps(out), flush=True)
+    measure(lambda: func(log, scratch), profile)
 
 
 def _run_child(step: str, log: Path, scratch: Path, profile: Path | None) -> dict[str, Any]:
@@ -209,68 +200,11 @@ def _run_child(step: str, log: Path, scratch: Path, profile: Path | None) -> dic
     ]
     if profile is not None:
         cmd += ["--profile-to", str(profile)]
-    errlog = WORK / f"stderr-{step}.txt"
-    t0 = time.perf_counter()
-    with open(errlog, "wb") as err:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, check=False)
-    wall = time.perf_counter() - t0
-    lines = [ln for ln in proc.stdout.decode().splitlines() if ln.startswith("BENCH-RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.stderr.write(errlog.read_text(errors="replace")[-4000:])
-        raise SystemExit(f"step {step} failed (exit {proc.returncode}); stderr in {errlog}")
-    result: dict[str, Any] = json.loads(lines[-1][len("BENCH-RESULT ") :])
-    result["process_seconds"] = wall
-    return result
+    return run_child(step, cmd)
 
 
 # --------------------------------------------------------------------------------------------
-# machine facts and the report
-
-
-def _machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    try:
-        nproc = str(len(os.sched_getaffinity(0)))
-    except AttributeError:
-        nproc = str(os.cpu_count())
-
-    def git(*args: str) -> str:
-        try:
-            res = subprocess.run(
-                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
-            )
-        except OSError:
-            return ""
-        return res.stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no", "--", "src"):
-        commit += " (src has uncommitted changes)"
-    return {
-        "nproc": nproc,
-        "cpu": cpu,
-        "memory": mem,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "duckdb": metadata.version("duckdb"),
-        "pyarrow": metadata.version("pyarrow"),
-        "duqhunt": f"{metadata.version('duqhunt')} at {commit}",
-    }
+# the network report
 
 
 def _table(rows: int, results: dict[str, dict[str, Any]]) -> list[str]:
@@ -344,7 +278,7 @@ def _report(
     log: Path,
     gen: dict[str, Any],
     results: dict[str, dict[str, Any]],
-    machine: dict[str, str],
+    m: dict[str, str],
 ) -> str:
     goals, _ = _goals(rows, results)
     size_mb = log.stat().st_size / 1e6
@@ -366,88 +300,44 @@ def _report(
         if r and len(r.get("all_seconds", [])) > 1:
             extra.append(f"- {step} seconds over {len(r['all_seconds'])} runs: {r['all_seconds']}")
     lines = [
-        "# duqhunt benchmark results",
+        "## Network suite: Zeek conn.log ingest and the whole hunt",
         "",
-        "Written by `benchmarks/run.py` (overwritten on each run). To reproduce:",
+        "A 10,000,000-row conn.log by default (`--rows`), generated once per row count",
+        "(benchmarks/conngen.py, cached under benchmarks/work/, git-ignored). Each step runs in",
+        "a fresh process: *seconds* is the step itself after imports, *process s* the whole",
+        "child process, *peak RSS* that process's `ru_maxrss`; with `--repeat N` the fastest of",
+        "N runs is shown. See the docstring of benchmarks/run.py for what each step does. The",
+        "floor lets pyarrow infer types (so columns holding `-` stay strings); duqhunt's reader",
+        "gives it the #types instead. *user s* and *sys s* are the CPU seconds of the step; a",
+        "large *sys s* means page faults (on a VM whose memory is touched for the first time",
+        "they make the floor, which holds the whole table, vary a lot between runs: use",
+        "`--repeat`).",
         "",
-        "    make bench                                        # 10,000,000 rows",
-        "    .venv/bin/python benchmarks/run.py --rows 200000  # a quick check",
-        "",
-        "The conn.log is generated once per row count (benchmarks/conngen.py, cached under",
-        "benchmarks/work/, git-ignored). Each step runs in a fresh process: *seconds* is the step",
-        "itself after imports, *process s* the whole child process, *peak RSS* that process's",
-        "`ru_maxrss`; with `--repeat N` the fastest of N runs is shown. See the docstring of",
-        "benchmarks/run.py for what each step does. The floor lets pyarrow infer types (so",
-        "columns holding `-` stay strings); duqhunt's reader gives it the #types instead.",
-        "*user s* and *sys s* are the CPU seconds of the step; a large *sys s* means page faults",
-        "(on a VM whose memory is touched for the first time they make the floor, which holds",
-        "the whole table, vary a lot between runs: use `--repeat`).",
-        "",
-        f"- command: `{command}`",
-        f"- date: {datetime.now(UTC).isoformat(timespec='seconds').replace('+00:00', 'Z')}",
-        f"- machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory']} RAM, {machine['os']}",
-        f"- software: Python {machine['python']}, duckdb {machine['duckdb']}, "
-        f"pyarrow {machine['pyarrow']}, duqhunt {machine['duqhunt']}",
-        f"- input: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log}, {rows:,} rows, "
+        *facts(command, m),
+        f"- input: {rel(log)}, {rows:,} rows, "
         f"{size_mb:,.0f} MB, {gen['planted_pairs']} planted periodic pairs"
         + (f", generated in {gen['seconds']:.1f} s" if gen.get("seconds") else " (cached)"),
         "",
         *_table(rows, results),
         "",
-        "## Goals",
+        "### Goals",
         "",
         *goals,
         "",
-        "## Runs",
+        "### Runs",
         "",
         *extra,
     ]
     det = _detector_table(results)
     if det:
-        lines += ["", "## Detector seconds (doc.stats `seconds_*`)", "", *det]
+        lines += ["", "### Detector seconds (doc.stats `seconds_*`)", "", *det]
     return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument(
-        "--rows", type=int, default=10_000_000, help="conn.log rows (default 10,000,000)"
-    )
-    ap.add_argument(
-        "--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}"
-    )
-    ap.add_argument(
-        "--profile", action="store_true", help="cProfile each step into benchmarks/work/"
-    )
-    ap.add_argument(
-        "--repeat", type=int, default=1, help="run each step N times and keep the fastest"
-    )
-    ap.add_argument("--results", type=Path, default=RESULTS, help="where to write the markdown")
-    ap.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
-    ap.add_argument("--log", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-
-    if args.step:
-        _child(args.step, args.log, args.scratch, args.profile_to)
-        return 0
-
-    if args.repeat < 1:
-        ap.error("--repeat must be at least 1")
-    if args.rows < 1_000:
-        ap.error("--rows must be at least 1000")
-    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
-    unknown = set(steps) - set(STEPS)
-    if unknown:
-        ap.error(f"unknown steps {sorted(unknown)}; choose from {','.join(STEPS)}")
-
-    sys.path.insert(0, str(HERE))
+def _network(args: argparse.Namespace, steps: list[str], command: str) -> str:
     import conngen
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -491,16 +381,96 @@ def main(argv: list[str] | None = None) -> int:
             + (f" (runs: {best['all_seconds']})" if args.repeat > 1 else ""),
             flush=True,
         )
+    return _report(command, args.rows, log, gen, results, machine())
 
-    py = Path(sys.executable)
-    venv_py = ROOT / ".venv" / "bin" / "python"
-    shown = ".venv/bin/python" if py.parent == venv_py.parent else str(py)
-    command = f"{shown} benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = _report(command.strip(), args.rows, log, gen, results, _machine())
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(report)
-    print()
-    print(report)
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--suite",
+        choices=(*SUITES, "all"),
+        default="all",
+        help="network, lateral or all (default: all, network then lateral)",
+    )
+    ap.add_argument(
+        "--rows", type=int, default=10_000_000, help="network: conn.log rows (default 10,000,000)"
+    )
+    ap.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"network: comma-separated subset of {','.join(STEPS)}",
+    )
+    ap.add_argument(
+        "--hosts",
+        type=int,
+        default=lateral.DEFAULT_HOSTS,
+        help=f"lateral: simulated internal hosts (default {lateral.DEFAULT_HOSTS})",
+    )
+    ap.add_argument(
+        "--days",
+        type=float,
+        default=lateral.DEFAULT_DAYS,
+        help=f"lateral: simulated days (default {lateral.DEFAULT_DAYS:g})",
+    )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=lateral.DEFAULT_SEED,
+        help=f"lateral: simulation seed (default {lateral.DEFAULT_SEED})",
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="cProfile each step into benchmarks/work/"
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="run each step N times and keep the fastest"
+    )
+    ap.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="the assembled markdown; each suite's fragment is written next to it "
+        "as <name>-<suite>.md",
+    )
+    ap.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    ap.add_argument("--log", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.step:
+        _child(args.step, args.log, args.scratch, args.profile_to)
+        return 0
+
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    if args.rows < 1_000:
+        ap.error("--rows must be at least 1000")
+    if args.hosts < 1 or not args.days > 0:
+        ap.error("--hosts must be at least 1 and --days above 0")
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        ap.error(f"unknown steps {sorted(unknown)}; choose from {','.join(STEPS)}")
+
+    command = f"{python_shown()} benchmarks/run.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    command = command.strip()
+    suites = SUITES if args.suite == "all" else (args.suite,)
+    for suite in suites:
+        print(f"== {suite} suite", flush=True)
+        if suite == "network":
+            fragment = _network(args, steps, command)
+        else:
+            fragment = lateral.run_suite(
+                args.hosts, args.days, args.seed, args.repeat, args.profile, command
+            )
+        write_results(args.results, suite, fragment)
+        print()
+        print(fragment)
+    print(f"written: {rel(args.results)}", flush=True)
     return 0
 
 

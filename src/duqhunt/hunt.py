@@ -27,7 +27,7 @@ from duqhunt.content import (
 )
 from duqhunt.detectors.base import HuntContext, load_sql
 from duqhunt.detectors.registry import all_detectors
-from duqhunt.engines.base import Param
+from duqhunt.engines.base import Engine, Param
 from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.report import FindingModel, InputRecord, NotAnalysed, ReportDocument
@@ -56,6 +56,8 @@ class HuntOptions:
     limits: Limits = field(default_factory=Limits)
     threads: int | None = None
     no_egress: tuple[str, ...] = ()
+    engine: str = "duckdb"
+    spark_master: str | None = None
 
 
 def parse_networks(
@@ -146,6 +148,17 @@ def _zones(table: pa.Table, declared_no_egress: tuple[str, ...]) -> pa.Table:
     return pa.table({"ip": pa.array(ips, pa.string()), "zone": pa.array(zones, pa.string())})
 
 
+def _make_engine(options: HuntOptions) -> Engine | None:
+    """None for the embedded DuckDB default; Spark is imported only when asked for."""
+    if options.engine == "duckdb":
+        return None
+    if options.engine == "spark":
+        from duqhunt.engines.spark import SparkEngine
+
+        return SparkEngine(options.spark_master)
+    raise UsageError(f"--engine {options.engine!r}: choose duckdb or spark")
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -168,7 +181,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     inputs: list[InputRecord] = []
     not_analysed: list[NotAnalysed] = []
     warnings: list[str] = []
-    with CaseStore(case_path, threads=options.threads) as store:
+    with CaseStore(case_path, threads=options.threads, engine=_make_engine(options)) as store:
         for i, path in enumerate(files):
             if progress:
                 progress("ingest", i, len(files))
@@ -285,7 +298,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             started=started,
             finished=_now(),
             case=str(case_path),
-            engine="duckdb",
+            engine=options.engine,
             internal_networks=[str(n) for n in nets],
             inputs=inputs,
             not_analysed=not_analysed,

@@ -31,7 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from duqhunt.engines.duckdb import DuckDBEngine, NativeIngestRejected
+from duqhunt.engines.base import Engine, NativeIngestRejected
+from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
 from duqhunt.sources.net.zeek import Limits, ParseStats, ZeekLog
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
@@ -178,7 +179,9 @@ class _ParquetSink:
 class CaseStore:
     """A case: DuckDB registry + Parquet telemetry. Use as a context manager."""
 
-    def __init__(self, case_path: Path, *, threads: int | None = None) -> None:
+    def __init__(
+        self, case_path: Path, *, threads: int | None = None, engine: Engine | None = None
+    ) -> None:
         self.case_path = Path(case_path)
         if self.case_path.exists() and self.case_path.is_dir():
             raise UsageError(
@@ -192,7 +195,10 @@ class CaseStore:
         except duckdb.Error as exc:
             raise UsageError(f"cannot open case store {self.case_path}: {exc}") from None
         self.con.execute(_SCHEMA)
-        self.engine = DuckDBEngine(self.con, threads=threads)
+        # the registry always lives in DuckDB; telemetry is read and hunted by `engine`
+        self.engine: Engine = (
+            engine if engine is not None else DuckDBEngine(self.con, threads=threads)
+        )
         self._clean_orphans()
 
     def __enter__(self) -> CaseStore:
@@ -321,7 +327,7 @@ class CaseStore:
             ).fetchall()
         }
 
-    def prepare_engine(self) -> DuckDBEngine:
+    def prepare_engine(self) -> Engine:
         """Register every analysed log (empty where the case has none) and derived views."""
         by_log = self.files_by_log()
         for log_type in ANALYSED_LOGS:

@@ -103,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="networks with no internet access of their own (secure zones); "
         "otherwise zones come from behaviour",
     )
+    h.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="duckdb (embedded, default) or spark (scale-out; pip install 'duqhunt[spark]')",
+    )
+    h.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="Spark master (spark://host:7077, yarn, k8s://...); default local[*]",
+    )
     h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -150,6 +161,8 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
         params=tuple(args.param),
         threads=args.threads,
         no_egress=tuple(args.no_egress),
+        engine=args.engine,
+        spark_master=args.spark_master,
     )
     show = not args.no_progress and not args.quiet
     with Progress(

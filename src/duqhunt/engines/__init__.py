@@ -1,5 +1,7 @@
 """Engines run the portable detector SQL: DuckDB embedded (default); Spark later."""
 
-from duqhunt.engines.base import Engine, bind, sql_literal
+from duqhunt.engines.base import Engine, NativeIngestRejected, bind, sql_literal
 
-__all__ = ["Engine", "bind", "sql_literal"]
+ENGINES = ("duckdb", "spark")
+
+__all__ = ["ENGINES", "Engine", "NativeIngestRejected", "bind", "sql_literal"]

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
 
 from duqhunt.errors import UsageError
+from duqhunt.sources.net.zeek import TsvPlan
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 
 Param = int | float | str | bool | None
+
+
+class NativeIngestRejected(Exception):
+    """An engine's own reader refused a file; the caller falls back to the exact reader."""
 
 
 def sql_literal(value: Param) -> str:
@@ -66,5 +72,12 @@ class Engine(Protocol):
 
     def query(self, sql: str, params: Mapping[str, Param] | None = None) -> pa.Table:
         """Run one portable SQL statement and return its result as Arrow."""
+
+    def create_derived_views(self) -> None:
+        """Dialect-specific views over the logs (lists exploded): dns_answers, files_conn..."""
+
+    def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> int:
+        """Read a clean TSV log with the engine's own parallel reader into day-partitioned
+        Parquet under ``dest``; raise NativeIngestRejected to hand it to the exact reader."""
 
     def close(self) -> None: ...

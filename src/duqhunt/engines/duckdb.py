@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from duqhunt.engines.base import Param, bind
+from duqhunt.engines.base import NativeIngestRejected, Param, bind
 from duqhunt.sources.net.zeek import TsvColumn, TsvPlan
 
 
@@ -52,10 +52,6 @@ DERIVED_VIEWS: dict[str, str] = {
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-class NativeIngestRejected(Exception):
-    """The engine's own reader refused a file; the caller falls back to the exact reader."""
 
 
 def _column_expr(col: TsvColumn, plan: TsvPlan) -> str:
@@ -159,7 +155,8 @@ class DuckDBEngine:
             (c for c in plan.columns if c.name == "ts" and pa.types.is_floating(c.arrow_type)), None
         )
         day = (
-            "CASE WHEN ts >= 0 AND ts < 4.1e9 THEN strftime(to_timestamp(ts), '%Y-%m-%d') "
+            "CASE WHEN ts >= 0 AND ts < 4.1e9 THEN "
+            "strftime(make_timestamp(CAST(floor(ts * 1000000) AS BIGINT)), '%Y-%m-%d') "
             "ELSE 'unknown' END"
             if ts is not None
             else "'unknown'"

@@ -42,4 +42,4 @@ FROM hits h
 JOIN ioc i ON i.type = h.ioc_type AND i.value = h.ioc_value
 GROUP BY h.log, h.field, h.src, h.dst, h.ioc_type, h.ioc_value,
          i.pack, i.source, i.confidence, i.description
-ORDER BY h.src, h.ioc_value, h.log, h.field
+ORDER BY h.src, h.ioc_value, h.log, h.field, h.dst

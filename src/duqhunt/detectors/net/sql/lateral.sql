@@ -10,7 +10,7 @@
 -- write is logged).
 WITH writes AS (
     SELECT s.uid, s.ts, s.id_orig_h AS src, s.id_resp_h AS dst, s.path AS share_path,
-           s.name AS file, CAST(NULL AS VARCHAR) AS mime_type, 'smb_files SMB::FILE_WRITE' AS via
+           s.name AS file, CAST(NULL AS STRING) AS mime_type, 'smb_files SMB::FILE_WRITE' AS via
     FROM smb_files s
     WHERE s.action = 'SMB::FILE_WRITE'
     UNION ALL
@@ -53,8 +53,8 @@ paired AS (
     LEFT JOIN execs e ON e.src = w.src AND e.dst = w.dst
         AND e.ts >= w.ts - :lead_s AND e.ts <= w.ts + :exec_window_s
     UNION ALL
-    SELECT e.src, e.dst, CAST(NULL AS DOUBLE), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
-           CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
+    SELECT e.src, e.dst, CAST(NULL AS DOUBLE), CAST(NULL AS STRING), CAST(NULL AS STRING),
+           CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
            e.ts, e.uid, e.method, e.operation, e.endpoint, e.named_pipe
     FROM execs e
     LEFT JOIN admin_writes w ON w.src = e.src AND w.dst = e.dst
@@ -65,4 +65,4 @@ SELECT p.*, wa.account AS write_account, ea.account AS exec_account
 FROM paired p
 LEFT JOIN accounts wa ON wa.uid = p.write_uid
 LEFT JOIN accounts ea ON ea.uid = p.exec_uid
-ORDER BY p.src, p.dst, COALESCE(p.write_ts, p.exec_ts), p.file, p.exec_ts
+ORDER BY p.src, p.dst, COALESCE(p.write_ts, p.exec_ts), p.file, p.exec_ts, p.operation, p.exec_uid, p.write_uid
