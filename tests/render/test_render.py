@@ -8,6 +8,7 @@ import io
 import json
 import math
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ from duqhunt.render import (
     write_outputs,
 )
 from duqhunt.render.text import format_interval
+from duqhunt.render.topology import MAX_PER_COLUMN, build_topology
 
 XSS = "<script>alert(1)</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -240,6 +242,277 @@ def test_html_empty_document() -> None:
     assert "everything given was analysed" in html
 
 
+# ---------------------------------------------------------------- campaign: topology and tables
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+PZ_IP = "10.1.0.232"
+SECURE = [f"10.50.0.{i}" for i in range(10, 13)]
+HOSTILE_PIPE = f"pipe{XSS}&\u202e\x1b[2J"
+HOSTILE_FILE = f"Windows\\Temp\\{XSS}.exe"
+HOSTILE_ACCOUNT = f"CORP\\{XSS}"
+
+
+def _campaign(**overrides: object) -> Campaign:
+    data: dict[str, object] = {
+        "hosts": [
+            HostModel(ip=PZ_IP, name=f"pc{XSS}", roles=["patient-zero", "infected"], zone="egress"),
+            HostModel(ip=BRIDGE_IP, roles=["infected", "bridge"], zone="egress"),
+            HostModel(ip="10.1.0.16", roles=["infected"], zone="egress"),
+            HostModel(ip="10.1.0.17", roles=["infected"], zone="egress"),
+            *[HostModel(ip=ip, roles=["infected"], zone="no-egress") for ip in SECURE],
+            HostModel(ip=C2_IP, roles=["c2"]),
+        ],
+        "c2": [C2Model(ip=C2_IP, score=0.95, known_ioc=True)],
+        "beacons": [
+            BeaconModel(src=BRIDGE_IP, dst=C2_IP, score=0.9, interval_s=600.0, count=100),
+            BeaconModel(src=PZ_IP, dst=C2_IP, score=0.8, interval_s=600.0, count=90),
+        ],
+        "lateral_moves": [
+            {
+                "src": PZ_IP,
+                "dst": BRIDGE_IP,
+                "time": "2011-10-14T11:48:56.808Z",
+                "method": "service",
+                "share": "ADMIN$",
+                "file": HOSTILE_FILE,
+                "account": HOSTILE_ACCOUNT,
+                "admin_tool": None,
+            },
+            {
+                "src": PZ_IP,
+                "dst": "10.1.0.16",
+                "time": "2011-10-14T12:00:00.000Z",
+                "method": "task",
+                "share": "C$",
+                "file": "Windows\\Temp\\a.exe",
+                "account": "CORP\\adm",
+                "admin_tool": None,
+            },
+            *[
+                {
+                    "src": BRIDGE_IP,
+                    "dst": ip,
+                    "time": f"2011-10-14T15:2{i}:00.000Z",
+                    "method": "service",
+                    "share": "ADMIN$",
+                    "file": "system32\\drivers\\jminet7.sys",
+                    "account": "CORP\\adm",
+                    "admin_tool": None,
+                }
+                for i, ip in enumerate(SECURE)
+            ],
+            {
+                "src": "10.0.1.30",
+                "dst": "10.1.0.45",
+                "time": "2011-10-14T09:00:00.000Z",
+                "method": "service",
+                "share": "ADMIN$",
+                "file": "ccmsetup.exe",
+                "account": "CORP\\svc_sccm",
+                "admin_tool": f"learned admin tooling {XSS}",
+            },
+        ],
+        "relay_edges": [
+            {
+                "src": ip,
+                "dst": BRIDGE_IP,
+                "pipe": HOSTILE_PIPE if i == 0 else None,
+                "first_seen": "2011-10-14T15:24:32.954Z",
+                "last_seen": "2011-10-15T23:51:55.317Z",
+                "score": 0.8 + i / 100,
+            }
+            for i, ip in enumerate(SECURE)
+        ],
+        "bridges": [
+            {
+                "ip": BRIDGE_IP,
+                "c2": C2_IP,
+                "served": SECURE,
+                "chains": [f"{ip} -> {BRIDGE_IP}" for ip in SECURE],
+                "correlation": 0.97,
+                "baseline": 0.25,
+                "lift": 3.9,
+                "relayed_sessions": 1162,
+                "beacons": [C2_IP],
+            }
+        ],
+    }
+    data.update(overrides)
+    return Campaign.model_validate(data)
+
+
+def _topology_svg(html: str) -> str:
+    found = re.findall(r"<svg\b[^>]*\bclass=\"topology\".*?</svg>", html, re.S)
+    assert len(found) == 1
+    return found[0]
+
+
+def _rects(root: ET.Element, cls: str) -> list[tuple[float, float, float, float]]:
+    out = []
+    for g in root.iter(f"{SVG_NS}g"):
+        if cls in (g.get("class") or "").split():
+            rect = g.find(f"{SVG_NS}rect")
+            assert rect is not None
+            out.append(tuple(float(rect.get(k, "0")) for k in ("x", "y", "width", "height")))
+    return out  # type: ignore[return-value]
+
+
+def test_topology_svg_is_well_formed_and_complete() -> None:
+    html = render_html(_doc(campaign=_campaign()))
+    root = ET.fromstring(_topology_svg(html))
+    assert root.tag == f"{SVG_NS}svg"
+    assert float(root.get("width", "0")) <= 1200
+    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")]
+    for label in ("secure zone (no egress)", "corporate network (egress)", "internet"):
+        assert label in texts
+    for ip in (PZ_IP, BRIDGE_IP, C2_IP, *SECURE):
+        assert ip in texts
+    assert f"pc{XSS}" in texts  # the host name, a literal string once parsed
+    kinds = [
+        (g.get("class") or "").split()[1]
+        for g in root.iter(f"{SVG_NS}g")
+        if (g.get("class") or "").startswith("edge ") and g.find(f"{SVG_NS}title") is not None
+    ]
+    # 3 relay edges, 5 drawn lateral moves (the admin-tool one is not), 2 beacons to the C&C
+    assert sorted(kinds) == ["beacon"] * 2 + ["lateral"] * 5 + ["relay"] * 3
+    roles = {
+        (g.get("class") or "").split()[1]
+        for g in root.iter(f"{SVG_NS}g")
+        if (g.get("class") or "").startswith("node ") and g.find(f"{SVG_NS}title") is not None
+    }
+    assert roles == {"patient-zero", "bridge", "infected", "c2"}
+    assert "1 lateral move by learned or allow-listed admin tooling not drawn" in html
+    # no style attributes (CSP) and no url() references anywhere in the drawing
+    assert all("style" not in el.attrib for el in root.iter())
+    assert "url(" not in _topology_svg(html)
+
+
+def test_topology_escapes_hostile_strings() -> None:
+    html = render_html(_doc(campaign=_campaign()))
+    svg = _topology_svg(html)
+    assert XSS not in html
+    assert html.count("<script") == 1
+    assert "\u202e" not in html and "\x1b" not in html
+    assert "&lt;script&gt;" in svg
+    root = ET.fromstring(svg)
+    texts = ["".join(t.itertext()) for t in root.iter()]
+    pipe_labels = [t for t in texts if t.startswith("pipe pipe<script>")]
+    assert pipe_labels, "the named pipe is drawn above the bridge"
+    tooltips = "\n".join(t.text or "" for t in root.iter(f"{SVG_NS}title"))
+    assert HOSTILE_FILE in tooltips and HOSTILE_ACCOUNT in tooltips
+    assert "\\u202e" in tooltips and "\\x1b[2J" in tooltips
+
+
+def test_topology_edges_do_not_pass_behind_hosts() -> None:
+    root = ET.fromstring(_topology_svg(render_html(_doc(campaign=_campaign()))))
+    boxes = _rects(root, "node")
+    runs = 0
+    for g in root.iter(f"{SVG_NS}g"):
+        if not (g.get("class") or "").startswith("edge "):
+            continue
+        path = g.find(f"{SVG_NS}path")
+        assert path is not None
+        # horizontal runs across a column in between ("... x1,y L x2,y")
+        for x1, y1, x2, y2 in re.findall(
+            r"(-?[\d.]+),(-?[\d.]+) L(-?[\d.]+),(-?[\d.]+)", path.get("d", "")
+        ):
+            runs += 1
+            assert y1 == y2
+            lo, hi = sorted((float(x1), float(x2)))
+            for bx, by, bw, bh in boxes:
+                if lo < bx + bw and bx < hi:
+                    assert not by <= float(y1) <= by + bh
+    # the bridge's beacon crosses the column of the other corporate hosts, whose middle host
+    # sits level with the bridge and the C&C
+    assert runs >= 1
+
+
+def test_topology_is_deterministic_and_bounded() -> None:
+    camp = _campaign()
+    shuffled = camp.model_copy(
+        update={
+            "hosts": list(reversed(camp.hosts)),
+            "relay_edges": list(reversed(camp.relay_edges)),
+            "lateral_moves": list(reversed(camp.lateral_moves)),
+        }
+    )
+    assert build_topology(camp).svg == build_topology(shuffled).svg
+
+    many = [HostModel(ip=f"10.50.{i // 200}.{i % 200}", zone="no-egress") for i in range(300)]
+    big = build_topology(_campaign(hosts=many))
+    assert big.svg is not None
+    root = ET.fromstring(str(big.svg))
+    assert float(root.get("height", "0")) < 1300
+    # the patient zero, bridge, 10.1.0.16 and the C&C come from the edges and the C&C list
+    assert big.hosts_total == 300 + 4
+    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")]
+    assert f"+{300 - (MAX_PER_COLUMN - 1)} more hosts" in texts
+    assert any("hosts drawn" in n for n in big.notes)
+
+
+def test_topology_empty_and_unknown_shapes() -> None:
+    assert build_topology(Campaign()).svg is None
+    html = render_html(_doc(campaign=Campaign()))
+    assert "no campaign hosts to draw" in html
+    # free-form edges with missing or odd values still draw
+    odd = Campaign(
+        lateral_moves=[{"src": "10.0.0.1", "dst": None}, {"src": ["x"], "dst": 7, "admin_tool": 0}],
+        relay_edges=[{"src": "10.60.0.1", "dst": "10.0.0.2", "pipe": 12, "score": "high"}],
+        bridges=[{"ip": "10.0.0.2", "c2": None, "served": "n/a", "chains": None, "lift": None}],
+    )
+    topo = build_topology(odd)
+    assert topo.svg is not None
+    ET.fromstring(str(topo.svg))
+    html = render_html(_doc(campaign=odd))
+    assert html.count("none found") == 3  # c2, beacons, and hosts; the edge tables have rows
+
+
+def test_campaign_tables_empty() -> None:
+    html = render_html(_doc(campaign=Campaign()))
+    for key in ("bridges", "relay", "lateral"):
+        section = html[html.index(f'<h3 id="{key}">') :]
+        section = section[: section.index("</h3>") + 40]
+        assert '<p class="none">none found</p>' in section
+
+
+def test_campaign_tables_rows() -> None:
+    camp = _campaign()
+    extra = dict(camp.relay_edges[1], zz_new_field="from a newer duqhunt")
+    camp = camp.model_copy(update={"relay_edges": [*camp.relay_edges, extra]})
+    html = render_html(_doc(campaign=camp))
+
+    def section(key: str) -> str:
+        start = html.index(f'<h3 id="{key}">')
+        return html[start : html.index("<h3", start + 10)]
+
+    lateral = section("lateral")
+    assert "Lateral movement (6)" in lateral
+    for header in ("Time", "Source", "Target", "Method", "Share", "File", "Account"):
+        assert f"<th>{header}</th>" in lateral
+    assert "Windows\\Temp\\&lt;script&gt;alert(1)&lt;/script&gt;.exe" in lateral
+    assert "CORP\\&lt;script&gt;" in lateral
+    assert lateral.count('<tr class="dim">') == 1
+    assert '<span class="tag admin">admin tool</span>' in lateral
+    assert "learned admin tooling &lt;script&gt;" in lateral
+    # attackers' moves first, by time; admin tooling last
+    assert lateral.index(PZ_IP) < lateral.index("10.0.1.30")
+
+    relay = section("relay")
+    assert "Internal relay edges (4)" in relay
+    assert relay.count("not logged") == 3
+    assert "pipe&lt;script&gt;alert(1)&lt;/script&gt;&amp;\\u202e\\x1b[2J" in relay
+    assert "<th>zz_new_field</th>" in relay and "from a newer duqhunt" in relay
+    # highest score first
+    rows = re.findall(r"<tr>(.*?)</tr>", relay, re.S)
+    assert SECURE[2] in rows[1] and "0.82" in rows[1]
+
+    bridges = section("bridges")
+    assert "Bridges (1)" in bridges
+    assert f'title="{", ".join(SECURE)}">3</td>' in bridges  # served count, list on hover
+    assert "0.97" in bridges and "3.9\u00d7" in bridges and "1162" in bridges
+    assert f"{SECURE[0]} -&gt; {BRIDGE_IP}<br>" in bridges
+
+
 # ---------------------------------------------------------------- JSON
 
 
@@ -394,10 +667,52 @@ def test_summary_is_plain_text_off_terminal() -> None:
     assert C2_IP in text
 
 
+def test_summary_campaign_tables() -> None:
+    moves = [
+        {
+            "src": PZ_IP,
+            "dst": f"10.1.0.{i}",
+            "time": f"2011-10-14T12:{i:02d}:00.000Z",
+            "method": "service",
+            "share": "ADMIN$",
+            "file": "[bold red]x[/]\x1b[2J.sys",
+            "account": "CORP\\adm",
+        }
+        for i in range(12)
+    ]
+    moves.append(
+        {
+            "src": "10.0.1.30",
+            "dst": "10.1.0.99",
+            "time": "2011-10-14T09:00:00.000Z",
+            "method": "service",
+            "admin_tool": "learned admin tooling",
+        }
+    )
+    text = _summary(_doc(campaign=_campaign(lateral_moves=moves)))
+    bridges = text[text.index("Bridges (1 of 1)") :]
+    assert BRIDGE_IP in bridges[: bridges.index("Relay edges")]
+    assert "3.9x" in bridges and "0.97" in bridges
+    relays = text[text.index("Relay edges (3 of 3)") :]
+    assert "not logged" in relays
+    assert "pipe<script>alert(1)</script>&\\u202e\\x1b[2J" in relays
+    lateral = text[text.index("Lateral moves (10 of 13)") :]
+    assert "ADMIN$\\[bold red]x[/]\\x1b[2J.sys" in lateral
+    assert "+3 more lateral moves in the full report; 1 by admin tooling" in lateral
+    assert "10.0.1.30" not in lateral[: lateral.index("+3 more")]  # admin tooling sorts last
+    assert "\x1b" not in text
+    # an admin-tool move that makes the top ten is marked
+    text = _summary(_doc(campaign=_campaign(lateral_moves=moves[-3:])))
+    assert "admin tool" in text
+    row = next(line for line in text.splitlines() if "10.0.1.30" in line)
+    assert row.rstrip(" │").endswith("yes")
+
+
 def test_summary_empty_document() -> None:
     text = _summary(ReportDocument(tool_version="0.1.0", started="x", finished="y"))
     assert "no findings" in text
     assert "No beacons found." in text
+    assert "Bridges" not in text and "Relay edges" not in text and "Lateral moves" not in text
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +55,22 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _column_expr(col: TsvColumn, plan: TsvPlan) -> str:
-    """SQL turning the raw column into its canonical value; any bad value raises."""
+_BS = "chr(92)"
+_UNESCAPE = f"{_BS} || {_BS}"
+
+
+def _column_expr(col: TsvColumn, plan: TsvPlan, decode: bool = False) -> str:
+    """SQL turning the raw column into its canonical value; any bad value raises. With
+    ``decode``, Zeek's doubled backslashes become one (the caller has checked that no other
+    escape is present)."""
     ref = _ident(col.zeek_name)
     empty = _lit(plan.empty_field)
     t = col.arrow_type
     if pa.types.is_list(t):
         inner = _duck_type(t.value_type)
         split = f"string_split({ref}, {_lit(plan.set_separator)})"
+        if decode:
+            split = f"list_transform({split}, lambda x: replace(x, {_UNESCAPE}, {_BS}))"
         conv = split if inner == "VARCHAR" else f"CAST({split} AS {inner}[])"
         return (
             f"CASE WHEN {ref} IS NULL THEN NULL WHEN {ref} = {empty} "
@@ -73,7 +82,8 @@ def _column_expr(col: TsvColumn, plan: TsvPlan) -> str:
             f"WHEN {ref} = 'F' THEN FALSE ELSE error('bad bool in ' || {_lit(col.zeek_name)}) END"
         )
     if pa.types.is_string(t):
-        return f"CASE WHEN {ref} = {empty} THEN '' ELSE {ref} END"
+        value = f"CASE WHEN {ref} = {empty} THEN '' ELSE {ref} END"
+        return f"replace({value}, {_UNESCAPE}, {_BS})" if decode else value
     return ref
 
 
@@ -150,7 +160,6 @@ class DuckDBEngine:
             raw_types.append(
                 f"{_lit(col.zeek_name)}: {_lit(_duck_type(t) if native else 'VARCHAR')}"
             )
-        exprs = [f"{_column_expr(c, plan)} AS {_ident(c.name)}" for c in plan.columns]
         ts = next(
             (c for c in plan.columns if c.name == "ts" and pa.types.is_floating(c.arrow_type)), None
         )
@@ -161,52 +170,101 @@ class DuckDBEngine:
             if ts is not None
             else "'unknown'"
         )
-        rejects = f"__rejects_{key}"
-        source = (
-            f"read_csv({_lit(str(plan.path))}, delim={_lit(plan.separator)}, header=false, "
-            f"skip={int(plan.header_lines)}, quote='', escape='', "
-            f"nullstr={_lit(plan.unset_field)}, columns={{{', '.join(raw_types)}}}, "
-            f"auto_detect=false, strict_mode=true, null_padding=false, "
-            f"max_line_size={int(max_line_bytes)}, compression='none', store_rejects=true, "
-            f"rejects_table={_lit(rejects)}, rejects_scan={_lit(rejects + '_scan')})"
-        )
-        inner = f"SELECT {', '.join(exprs)} FROM {source}"
+        text_cols = [
+            c
+            for c in plan.columns
+            if pa.types.is_string(c.arrow_type) or pa.types.is_list(c.arrow_type)
+        ]
+
+        def source(rejects: str) -> str:
+            return (
+                f"read_csv({_lit(str(plan.path))}, delim={_lit(plan.separator)}, header=false, "
+                f"skip={int(plan.header_lines)}, quote='', escape='', "
+                f"nullstr={_lit(plan.unset_field)}, columns={{{', '.join(raw_types)}}}, "
+                f"auto_detect=false, strict_mode=true, null_padding=false, "
+                f"max_line_size={int(max_line_bytes)}, compression='none', store_rejects=true, "
+                f"rejects_table={_lit(rejects)}, rejects_scan={_lit(rejects + '_scan')})"
+            )
+
         dest.mkdir(parents=True, exist_ok=True)
+        rows = self._copy_pass(plan, source, dest, key, day, decode=False)
+        if not rows or not text_cols:
+            return rows
+        # a backslash anywhere in the output: Zeek escaped something. Doubled backslashes
+        # (Windows paths in SMB logs) are decoded here in a second pass; \xHH escapes and
+        # stray backslashes are left to the exact reader.
+        files = sorted(str(p) for p in dest.rglob("*.parquet"))
+        listing = ", ".join(_lit(f) for f in files)
+        checks = [
+            f"contains({_ident(c.name)}, {_BS})"
+            for c in text_cols
+            if pa.types.is_string(c.arrow_type)
+        ]
+        checks += [
+            f"contains(array_to_string({_ident(c.name)}, chr(31)), {_BS})"
+            for c in text_cols
+            if pa.types.is_list(c.arrow_type)
+        ]
+        hit: Any = self.con.execute(
+            f"SELECT COUNT(*) FROM read_parquet([{listing}]) WHERE {' OR '.join(checks)}"
+        ).fetchone()
+        if not hit or not hit[0]:
+            return rows
+        odd = " OR ".join(
+            f"contains(replace({_ident(c.zeek_name)}, {_UNESCAPE}, ''), {_BS})" for c in text_cols
+        )
+        rejects = f"__rejects_{key}_check"
+        try:
+            other: Any = self.con.execute(
+                f"SELECT COUNT(*) FROM {source(rejects)} WHERE {odd}"
+            ).fetchone()
+        except duckdb.Error as exc:
+            raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
+        finally:
+            self._drop_rejects(rejects)
+        if other and other[0]:
+            raise NativeIngestRejected("values with \\xHH escapes or stray backslashes")
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True, exist_ok=True)
+        return self._copy_pass(plan, source, dest, key, day, decode=True)
+
+    def _drop_rejects(self, rejects: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {_ident(rejects)}")
+        self.con.execute(f"DROP TABLE IF EXISTS {_ident(rejects + '_scan')}")
+
+    def _copy_pass(
+        self,
+        plan: TsvPlan,
+        source: Callable[[str], str],
+        dest: Path,
+        key: str,
+        day: str,
+        *,
+        decode: bool,
+    ) -> int:
+        rejects = f"__rejects_{key}"
+        exprs = [f"{_column_expr(c, plan, decode)} AS {_ident(c.name)}" for c in plan.columns]
+        inner = f"SELECT {', '.join(exprs)} FROM {source(rejects)}"
         try:
             row: Any = self.con.execute(
                 f"COPY (SELECT *, {day} AS day FROM ({inner})) TO {_lit(str(dest))} "
                 f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), "
                 f"FILENAME_PATTERN {_lit(key + '-{i}')}, OVERWRITE_OR_IGNORE true)"
             ).fetchone()
-        except duckdb.Error as exc:
-            raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
-        rows = int(row[0]) if row else 0
-        try:
             bad: Any = self.con.execute(
                 f"SELECT line, csv_line FROM {_ident(rejects)} ORDER BY line"
             ).fetchall()
+        except duckdb.Error as exc:
+            raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
         finally:
-            self.con.execute(f"DROP TABLE IF EXISTS {_ident(rejects)}")
-            self.con.execute(f"DROP TABLE IF EXISTS {_ident(rejects + '_scan')}")
+            self._drop_rejects(rejects)
         for line, text in bad:
             text = str(text or "")
             if not text.startswith("#"):
                 raise NativeIngestRejected(f"line {line}: a row the strict reader refused")
             if text.startswith(("#fields", "#types")):
                 raise NativeIngestRejected(f"line {line}: a second header block")
-        strings = [c.name for c in plan.columns if pa.types.is_string(c.arrow_type)]
-        lists = [c.name for c in plan.columns if pa.types.is_list(c.arrow_type)]
-        checks = [f"contains({_ident(n)}, '\\')" for n in strings]
-        checks += [f"contains(array_to_string({_ident(n)}, chr(31)), '\\')" for n in lists]
-        if rows and checks:
-            files = sorted(str(p) for p in dest.rglob("*.parquet"))
-            listing = ", ".join(_lit(f) for f in files)
-            hit: Any = self.con.execute(
-                f"SELECT COUNT(*) FROM read_parquet([{listing}]) WHERE {' OR '.join(checks)}"
-            ).fetchone()
-            if hit and hit[0]:
-                raise NativeIngestRejected("values with backslash escapes")
-        return rows
+        return int(row[0]) if row else 0
 
     def close(self) -> None:
         for view in list(self._arrow):

@@ -38,6 +38,11 @@ except ImportError:  # pragma: no cover - exercised where pyspark is missing
     SparkSession = None
 
 
+def _unescape(col: Any) -> Any:
+    """Zeek writes one backslash as two: decode the pairs (other escapes were ruled out)."""
+    return F.replace(col, F.lit("\\\\"), F.lit("\\"))
+
+
 def _spark_type(t: pa.DataType) -> Any:
     if pa.types.is_list(t):
         return T.ArrayType(_spark_type(t.value_type))
@@ -207,17 +212,24 @@ class SparkEngine:
             bad = raw.filter(F.col("_corrupt").isNotNull()).limit(1).collect()
             if bad:
                 raise NativeIngestRejected("a row the strict reader refused")
-            out = raw.select(*[self._column_expr(c, plan).alias(c.name) for c in plan.columns])
-            strings = [c.name for c in plan.columns if pa.types.is_string(c.arrow_type)]
-            lists = [c.name for c in plan.columns if pa.types.is_list(c.arrow_type)]
-            checks = [F.instr(F.col(n), "\\") > 0 for n in strings]
-            checks += [F.instr(F.concat_ws("\u001f", F.col(n)), "\\") > 0 for n in lists]
-            if checks:
-                cond = checks[0]
-                for c in checks[1:]:
+            text_cols = [
+                c.zeek_name
+                for c in plan.columns
+                if pa.types.is_string(c.arrow_type) or pa.types.is_list(c.arrow_type)
+            ]
+            if text_cols:
+                # doubled backslashes are decoded below; \xHH escapes and stray backslashes
+                # are left to the exact reader
+                odd = [
+                    F.instr(F.replace(F.col(f"`{n}`"), F.lit("\\\\"), F.lit("")), "\\") > 0
+                    for n in text_cols
+                ]
+                cond = odd[0]
+                for c in odd[1:]:
                     cond = cond | c
-                if out.filter(cond).limit(1).collect():
-                    raise NativeIngestRejected("values with backslash escapes")
+                if raw.filter(cond).limit(1).collect():
+                    raise NativeIngestRejected("values with \\xHH escapes or stray backslashes")
+            out = raw.select(*[self._column_expr(c, plan).alias(c.name) for c in plan.columns])
             if "ts" in out.columns and isinstance(out.schema["ts"].dataType, T.DoubleType):
                 day = F.when(
                     (F.col("ts") >= 0) & (F.col("ts") < 4.1e9),
@@ -248,7 +260,10 @@ class SparkEngine:
         ref = F.col(f"`{col.zeek_name}`")
         t = col.arrow_type
         if pa.types.is_list(t):
-            split = F.split(ref, re.escape(plan.set_separator))
+            split = F.transform(
+                F.split(ref, re.escape(plan.set_separator)),
+                _unescape,
+            )
             conv = split if pa.types.is_string(t.value_type) else split.cast(_spark_type(t))
             return (
                 F.when(ref.isNull(), F.lit(None).cast(_spark_type(t)))
@@ -263,5 +278,5 @@ class SparkEngine:
                 .otherwise(F.raise_error(F.lit(f"bad bool in {col.zeek_name}")).cast("boolean"))
             )
         if pa.types.is_string(t):
-            return F.when(ref == plan.empty_field, F.lit("")).otherwise(ref)
+            return F.when(ref == plan.empty_field, F.lit("")).otherwise(_unescape(ref))
         return ref

@@ -8,6 +8,12 @@ ever got through. Every value from evidence is hostile: jinja2 autoescapes all o
 escapes so that a file name cannot reorder itself on screen.
 
 Nothing needs the script: without it the page is complete, only unsorted and unfiltered.
+
+The campaign topology (render/topology.py) is the one piece of markup built outside the
+template: it is serialized by xml.etree, which escapes every string, and enters the template
+as Markup. Lateral moves, relay edges and bridges are free-form mappings in the report; their
+tables show the known fields in a fixed order and any other field in extra columns, so a
+report from a newer duqhunt loses nothing.
 """
 
 from __future__ import annotations
@@ -28,16 +34,23 @@ from markupsafe import Markup
 from duqhunt.model.finding import severity_rank
 from duqhunt.model.report import ReportDocument
 from duqhunt.render.text import (
+    field_number,
+    field_text,
     format_interval,
     format_score,
     input_counts,
+    is_admin_move,
     ranked_beacons,
+    ranked_bridges,
     ranked_c2,
+    ranked_lateral,
+    ranked_relays,
     severity_counts,
     sorted_findings,
     stage_counts,
     visible,
 )
+from duqhunt.render.topology import build_topology
 
 __all__ = ["render_html"]
 
@@ -50,6 +63,7 @@ MAX_EDGES = 200
 MAX_EVIDENCE = 50
 MAX_INPUTS = 5000
 MAX_NOT_ANALYSED = 2000
+MAX_CHAINS = 10
 
 _CHART_LABEL_W = 190
 _CHART_BAR_W = 320
@@ -119,21 +133,214 @@ def _score_scale(scores: Iterable[float]) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class _Cell:
+    text: str
+    sort: str | None = None  # data-sort value for the table script
+    cls: str = "wrap"
+    note: str | None = None  # a second, muted line
+    tag: str | None = None  # a tag (badge) shown before the text
+    title: str | None = None  # hover text
+    lines: tuple[str, ...] = ()  # further lines after the text, one per line
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    title: str
+    numeric: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    cells: list[_Cell]
+    dim: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class _EdgeTable:
     key: str
     title: str
-    columns: list[str]
-    rows: list[list[str]]
+    columns: list[_Column]
+    rows: list[_Row]
     total: int
+    note: str | None = None
 
 
-def _edge_table(key: str, title: str, items: list[dict[str, object]]) -> _EdgeTable:
-    columns = sorted({str(k) for item in items for k in item})
+def _extra_keys(items: list[dict[str, object]], known: Iterable[str]) -> list[str]:
+    known_set = set(known)
+    return sorted({str(k) for item in items for k in item} - known_set)
+
+
+def _text_cell(item: Mapping[str, object], key: str, cls: str = "mono wrap") -> _Cell:
+    return _Cell(field_text(item, key) or "\u2014", cls=cls)
+
+
+def _time_cell(item: Mapping[str, object], key: str) -> _Cell:
+    return _Cell(field_text(item, key) or "\u2014", cls="mono nowrap")
+
+
+def _addr_cell(item: Mapping[str, object], key: str) -> _Cell:
+    """An address: kept on one line unless it is unreasonably long (hostile input)."""
+    text = field_text(item, key) or "\u2014"
+    return _Cell(text, cls="mono nowrap" if len(text) <= 45 else "mono wrap")
+
+
+def _number_cell(value: float | None, spec: str = ".2f", suffix: str = "") -> _Cell:
+    if value is None:
+        return _Cell("\u2014", sort="-1", cls="num")
+    return _Cell(format(value, spec) + suffix, sort=repr(value), cls="num")
+
+
+def _count_cell(value: object, title: bool = True) -> _Cell:
+    if isinstance(value, list | tuple):
+        items = [_value_text(v) for v in value]
+        return _Cell(
+            str(len(items)),
+            sort=str(len(items)),
+            cls="num",
+            title=", ".join(items) if title and items else None,
+        )
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _Cell(_value_text(value), sort=repr(value), cls="num")
+    return _Cell(_value_text(value), cls="num")
+
+
+def _with_extras(item: Mapping[str, object], cells: list[_Cell], extras: list[str]) -> list[_Cell]:
+    by_text = {str(k): v for k, v in item.items()}
+    return cells + [
+        _Cell(_value_text(by_text[k]) if k in by_text else "", cls="wrap") for k in extras
+    ]
+
+
+_LATERAL_KEYS = ("time", "src", "dst", "method", "share", "file", "account", "admin_tool")
+
+
+def _lateral_table(items: list[dict[str, object]]) -> _EdgeTable:
+    extras = _extra_keys(items, _LATERAL_KEYS)
+    columns = [
+        _Column("Time"),
+        _Column("Source"),
+        _Column("Target"),
+        _Column("Method"),
+        _Column("Share"),
+        _Column("File"),
+        _Column("Account"),
+        _Column("Admin tooling"),
+    ] + [_Column(k) for k in extras]
     rows = []
-    for item in items[:MAX_EDGES]:
-        text = {str(k): v for k, v in item.items()}
-        rows.append([_value_text(text.get(c)) if c in text else "" for c in columns])
-    return _EdgeTable(key, title, columns, rows, len(items))
+    for m in ranked_lateral(items)[:MAX_EDGES]:
+        admin = is_admin_move(m)
+        reason = field_text(m, "admin_tool")
+        flag = (
+            _Cell("", sort="1", tag="admin tool", note=reason if reason != "True" else None)
+            if admin
+            else _Cell("no", sort="0", cls="")
+        )
+        cells = [
+            _time_cell(m, "time"),
+            _addr_cell(m, "src"),
+            _addr_cell(m, "dst"),
+            _text_cell(m, "method", cls="wrap"),
+            _addr_cell(m, "share"),
+            _text_cell(m, "file", cls="mono wrap w-file"),
+            _text_cell(m, "account", cls="mono wrap w-account"),
+            flag,
+        ]
+        rows.append(_Row(_with_extras(m, cells, extras), dim=admin))
+    admin_total = sum(is_admin_move(m) for m in items)
+    note = (
+        f"{admin_total} move{'s' if admin_total != 1 else ''} by learned or allow-listed admin "
+        "tooling (shown dimmed, at low severity)."
+        if admin_total
+        else None
+    )
+    return _EdgeTable("lateral", "Lateral movement", columns, rows, len(items), note)
+
+
+_RELAY_KEYS = ("src", "dst", "pipe", "first_seen", "last_seen", "score")
+
+
+def _relay_table(items: list[dict[str, object]]) -> _EdgeTable:
+    extras = _extra_keys(items, _RELAY_KEYS)
+    columns = [
+        _Column("No-egress host"),
+        _Column("Relay / bridge"),
+        _Column("Named pipe"),
+        _Column("First seen"),
+        _Column("Last seen"),
+        _Column("Score", numeric=True),
+    ] + [_Column(k) for k in extras]
+    rows = []
+    for e in ranked_relays(items)[:MAX_EDGES]:
+        pipe = field_text(e, "pipe")
+        cells = [
+            _addr_cell(e, "src"),
+            _addr_cell(e, "dst"),
+            _Cell(pipe, cls="mono wrap") if pipe else _Cell("not logged", sort="", cls="none"),
+            _time_cell(e, "first_seen"),
+            _time_cell(e, "last_seen"),
+            _number_cell(field_number(e, "score")),
+        ]
+        rows.append(_Row(_with_extras(e, cells, extras)))
+    return _EdgeTable("relay", "Internal relay edges", columns, rows, len(items))
+
+
+_BRIDGE_KEYS = (
+    "ip",
+    "c2",
+    "served",
+    "correlation",
+    "baseline",
+    "lift",
+    "relayed_sessions",
+    "beacons",
+    "chains",
+)
+
+
+def _chains_cell(value: object) -> _Cell:
+    if not isinstance(value, list | tuple):
+        return _Cell(_value_text(value), cls="mono wrap")
+    chains = [_value_text(c) for c in value]
+    more = len(chains) - MAX_CHAINS
+    shown = chains[:MAX_CHAINS]
+    return _Cell(
+        chains[0] if chains else "\u2014",
+        sort=str(len(chains)),
+        # one chain per line, unbroken unless one is unreasonably long (hostile input)
+        cls="mono nowrap" if all(len(c) <= 64 for c in shown) else "mono wrap",
+        note=f"+{more} more in report.json" if more > 0 else None,
+        lines=tuple(chains[1:MAX_CHAINS]),
+    )
+
+
+def _bridge_table(items: list[dict[str, object]]) -> _EdgeTable:
+    extras = _extra_keys(items, _BRIDGE_KEYS)
+    columns = [
+        _Column("Bridge"),
+        _Column("C&C"),
+        _Column("Served", numeric=True),
+        _Column("Correlation", numeric=True),
+        _Column("Baseline", numeric=True),
+        _Column("Lift", numeric=True),
+        _Column("Relayed sessions", numeric=True),
+        _Column("Beacons to"),
+        _Column("Chains"),
+    ] + [_Column(k) for k in extras]
+    rows = []
+    for b in ranked_bridges(items)[:MAX_EDGES]:
+        cells = [
+            _addr_cell(b, "ip"),
+            _addr_cell(b, "c2"),
+            _count_cell(b.get("served")),
+            _number_cell(field_number(b, "correlation")),
+            _number_cell(field_number(b, "baseline")),
+            _number_cell(field_number(b, "lift"), ".1f", "\u00d7"),
+            _count_cell(b.get("relayed_sessions")),
+            _text_cell(b, "beacons"),
+            _chains_cell(b.get("chains")),
+        ]
+        rows.append(_Row(_with_extras(b, cells, extras)))
+    return _EdgeTable("bridges", "Bridges", columns, rows, len(items))
 
 
 def _duration(started: str, finished: str) -> str | None:
@@ -192,9 +399,9 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
 
     camp = doc.campaign
     edges = [
-        _edge_table("lateral", "Lateral movement", camp.lateral_moves),
-        _edge_table("relay", "Internal relay edges", camp.relay_edges),
-        _edge_table("bridges", "Bridges", camp.bridges),
+        _bridge_table(camp.bridges),
+        _relay_table(camp.relay_edges),
+        _lateral_table(camp.lateral_moves),
     ]
     return {
         "doc": doc,
@@ -224,6 +431,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         ],
         "beacons_total": len(beacons),
         "edges": edges,
+        "topology": build_topology(camp),
         "inputs": doc.inputs[:MAX_INPUTS],
         "inputs_more": max(0, len(doc.inputs) - MAX_INPUTS),
         "not_analysed": doc.not_analysed[:MAX_NOT_ANALYSED],

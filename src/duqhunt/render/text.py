@@ -1,7 +1,7 @@
 """Terminal summary of a report document, plus the small view helpers every renderer shares.
 
-The summary is short on purpose: counts, the C&C, the strongest beacons, the findings and what
-could not be analysed. The full story is in report.html / report.json.
+The summary is short on purpose: counts, the C&C, the strongest beacons, the bridges, the
+strongest relay edges, the first lateral moves, the findings and what could not be analysed. The full story is in report.html / report.json.
 
 Every string that came from evidence (hostnames, URIs, user agents, file names) is hostile. Two
 things protect the terminal: `visible` turns control and bidirectional-override characters into
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -26,11 +26,18 @@ from duqhunt.model.report import BeaconModel, C2Model, FindingModel, ReportDocum
 
 __all__ = [
     "SEVERITY_ORDER",
+    "field_number",
+    "field_text",
     "input_counts",
+    "is_admin_move",
     "ranked_beacons",
+    "ranked_bridges",
     "ranked_c2",
+    "ranked_lateral",
+    "ranked_relays",
     "render_summary",
     "severity_counts",
+    "short_time",
     "sorted_findings",
     "stage_counts",
     "visible",
@@ -40,6 +47,9 @@ __all__ = [
 SEVERITY_ORDER: tuple[str, ...] = tuple(reversed(SEVERITIES))
 
 TOP_BEACONS = 10
+TOP_RELAYS = 10
+TOP_MOVES = 10
+TOP_BRIDGES = 10
 TOP_FINDINGS = 20
 MAX_HOSTS_IN_CELL = 3
 MAX_NOT_ANALYSED = 50
@@ -102,6 +112,97 @@ def ranked_c2(c2: Iterable[C2Model]) -> list[C2Model]:
 
 def _finite(x: float) -> float:
     return x if math.isfinite(x) else -math.inf
+
+
+# Campaign edges (lateral moves, relay edges, bridges) are free-form mappings in the report, so
+# a report from a newer duqhunt still renders: these helpers read them without trusting types.
+
+
+def field_number(item: Mapping[str, object], key: str) -> float | None:
+    """item[key] as a finite float, or None when missing, not a number, or not finite."""
+    value = item.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def field_text(item: Mapping[str, object], key: str) -> str:
+    """item[key] as text ("" when missing or null); lists are joined with ", "."""
+    value = item.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def is_admin_move(move: Mapping[str, object]) -> bool:
+    """True when the move was made by learned or allow-listed admin tooling (admin_tool set)."""
+    return bool(move.get("admin_tool"))
+
+
+def ranked_lateral(moves: Iterable[Mapping[str, object]]) -> list[Mapping[str, object]]:
+    """Moves by attackers first, admin tooling last; each group by time, then source, target."""
+    return sorted(
+        moves,
+        key=lambda m: (
+            is_admin_move(m),
+            field_text(m, "time"),
+            field_text(m, "src"),
+            field_text(m, "dst"),
+        ),
+    )
+
+
+def ranked_relays(edges: Iterable[Mapping[str, object]]) -> list[Mapping[str, object]]:
+    """Relay edges by score descending, then source and relay."""
+
+    def key(e: Mapping[str, object]) -> tuple[float, str, str]:
+        score = field_number(e, "score")
+        return (
+            -score if score is not None else math.inf,
+            field_text(e, "src"),
+            field_text(e, "dst"),
+        )
+
+    return sorted(edges, key=key)
+
+
+def ranked_bridges(bridges: Iterable[Mapping[str, object]]) -> list[Mapping[str, object]]:
+    """Bridges by correlation descending (unknown last), then lift descending, then address."""
+
+    def key(b: Mapping[str, object]) -> tuple[float, float, str]:
+        corr = field_number(b, "correlation")
+        lift = field_number(b, "lift")
+        return (
+            -corr if corr is not None else math.inf,
+            -lift if lift is not None else math.inf,
+            field_text(b, "ip"),
+        )
+
+    return sorted(bridges, key=key)
+
+
+def short_time(value: object) -> str:
+    """An ISO timestamp shortened to "YYYY-MM-DD HH:MM:SS"; anything else as text."""
+    text = "" if value is None else str(value)
+    if _ISO_TIME.match(text):
+        return text[:10] + " " + text[11:19]
+    return text
+
+
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
+def _count(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return str(len(value))
+    return "-" if value is None else str(value)
+
+
+def _fmt_number(value: float | None, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def severity_counts(findings: Iterable[FindingModel]) -> dict[str, int]:
@@ -222,6 +323,103 @@ def _beacon_table(doc: ReportDocument) -> Table:
     return table
 
 
+def _top_caption(total: int, top: int, what: str) -> str | None:
+    rest = total - top
+    return f"+{rest} more {what} in the full report" if rest > 0 else None
+
+
+def _bridge_table(doc: ReportDocument) -> Table:
+    bridges = ranked_bridges(doc.campaign.bridges)
+    table = Table(
+        title=f"Bridges ({min(len(bridges), TOP_BRIDGES)} of {len(bridges)})",
+        title_justify="left",
+        caption=_top_caption(len(bridges), TOP_BRIDGES, "bridges"),
+        caption_justify="left",
+    )
+    table.add_column("bridge")
+    table.add_column("C&C")
+    table.add_column("served", justify="right")
+    table.add_column("correlation", justify="right")
+    table.add_column("lift", justify="right")
+    table.add_column("relayed", justify="right")
+    for b in bridges[:TOP_BRIDGES]:
+        lift = field_number(b, "lift")
+        table.add_row(
+            _m(field_text(b, "ip")) or "-",
+            _m(field_text(b, "c2")) or "-",
+            _m(_count(b.get("served"))),
+            _fmt_number(field_number(b, "correlation")),
+            "-" if lift is None else f"{lift:.1f}x",
+            _m(_count(b.get("relayed_sessions"))),
+        )
+    return table
+
+
+def _relay_table(doc: ReportDocument) -> Table:
+    edges = ranked_relays(doc.campaign.relay_edges)
+    table = Table(
+        title=f"Relay edges ({min(len(edges), TOP_RELAYS)} of {len(edges)})",
+        title_justify="left",
+        caption=_top_caption(len(edges), TOP_RELAYS, "relay edges"),
+        caption_justify="left",
+    )
+    table.add_column("no-egress host", overflow="fold")
+    table.add_column("relay", overflow="fold")
+    table.add_column("pipe", overflow="fold")
+    table.add_column("score", justify="right")
+    table.add_column("last seen")
+    for e in edges[:TOP_RELAYS]:
+        pipe = field_text(e, "pipe")
+        table.add_row(
+            _m(field_text(e, "src")) or "-",
+            _m(field_text(e, "dst")) or "-",
+            _m(pipe) if pipe else "[dim]not logged[/]",
+            _fmt_number(field_number(e, "score")),
+            _m(short_time(e.get("last_seen"))) or "-",
+        )
+    return table
+
+
+def _lateral_table(doc: ReportDocument) -> Table:
+    moves = ranked_lateral(doc.campaign.lateral_moves)
+    admin = sum(is_admin_move(m) for m in moves)
+    caption = _top_caption(len(moves), TOP_MOVES, "lateral moves")
+    if admin:
+        note = f"{admin} by admin tooling"
+        caption = f"{caption}; {note}" if caption else note
+    table = Table(
+        title=f"Lateral moves ({min(len(moves), TOP_MOVES)} of {len(moves)})",
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+    )
+    # compact enough for 80 columns; long values fold onto more lines rather than lose their end
+    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("move", overflow="fold")
+    table.add_column("method")
+    table.add_column("file", overflow="fold")
+    table.add_column("account", overflow="fold")
+    shown = moves[:TOP_MOVES]
+    flag = any(is_admin_move(m) for m in shown)
+    if flag:
+        table.add_column("admin tool")
+    for m in shown:
+        share, file = field_text(m, "share"), field_text(m, "file")
+        path = f"{share}\\{file}" if share and file else share or file
+        move = f"{field_text(m, 'src') or '?'} -> {field_text(m, 'dst') or '?'}"
+        row = [
+            _m(short_time(m.get("time"))[:16]) or "-",
+            _m(move),
+            _m(field_text(m, "method")) or "-",
+            _m(path) or "-",
+            _m(field_text(m, "account")) or "-",
+        ]
+        if flag:
+            row.append("[dim]yes[/]" if is_admin_move(m) else "")
+        table.add_row(*row, style="dim" if is_admin_move(m) else None)
+    return table
+
+
 def _findings_table(doc: ReportDocument) -> Table:
     findings = sorted_findings(doc.findings)
     rest = len(findings) - TOP_FINDINGS
@@ -262,6 +460,13 @@ def render_summary(doc: ReportDocument, console: Console) -> None:
         console.print(_beacon_table(doc))
     else:
         console.print("No beacons found.")
+    camp = doc.campaign
+    if camp.bridges:
+        console.print(_bridge_table(doc))
+    if camp.relay_edges:
+        console.print(_relay_table(doc))
+    if camp.lateral_moves:
+        console.print(_lateral_table(doc))
     if doc.findings:
         console.print(_findings_table(doc))
     else:

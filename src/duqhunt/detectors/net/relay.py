@@ -176,10 +176,13 @@ class RelayEdgeDetector(Detector):
 class BridgeDetector(Detector):
     """An egress host at the end of relay edges (DQ-NET-006; chains of no-egress relays are
     followed to any depth) whose own outbound connections to an external address follow the
-    relayed sessions in time: the fraction of relayed sessions followed within 30 s by a
-    connection to that address, against the fraction expected by chance (outbound count x
-    window / observation window). Reported with the correlation, its lift and the external
-    address, which is the C&C the secure zone reaches through the bridge.
+    relayed sessions in time: the fraction of relayed sessions followed within a window (5 s
+    and 30 s are both measured; the one with the higher lift among fractions of at least 0.5
+    is kept) by a connection to that address, against the fraction expected by chance
+    (outbound count x window / observation window). The short window matters at scale: when
+    relaying is steady the bridge's own outbound count is high, which lifts the chance
+    baseline of a wide window. Reported with the correlation, the window, its lift and the
+    external address, which is the C&C the secure zone reaches through the bridge.
 
     A bridge needs a relay edge, and either a correlation of at least 0.5 with a lift of at
     least 3, or a beacon (DQ-NET-002) of its own to an external address.
@@ -240,14 +243,14 @@ class BridgeDetector(Detector):
         corr: dict[str, list[dict[str, Any]]] = defaultdict(list)
         if direct is not None:
             ctx.engine.register_arrow("relay_edges", direct)
-            for r in ctx.engine.query(
-                _CORR,
-                {
-                    "corr_window_s": float(ctx.param("bridge_corr_window_s", 30.0) or 30.0),
-                    "window_s": max(ctx.window[1] - ctx.window[0], 1.0),
-                },
-            ).to_pylist():
-                corr[r["bridge"]].append(r)
+            # a short window separates a triggered upload from a busy bridge's background;
+            # a long one catches a slower relay: both are measured, the clearer one kept
+            for w in (5.0, float(ctx.param("bridge_corr_window_s", 30.0) or 30.0)):
+                for r in ctx.engine.query(
+                    _CORR,
+                    {"corr_window_s": w, "window_s": max(ctx.window[1] - ctx.window[0], 1.0)},
+                ).to_pylist():
+                    corr[r["bridge"]].append({**r, "window": w})
         beacons = ctx.shared.get("beacons")
         beacon_rows = beacons.to_pylist() if beacons is not None and beacons.num_rows else []
         bridges: list[dict[str, Any]] = []
@@ -256,13 +259,22 @@ class BridgeDetector(Detector):
             best = None
             for r in corr.get(bridge, []):
                 lift = float(r["fraction"]) / max(float(r["baseline"]), 1e-9)
-                if best is None or (r["fraction"], lift) > (best["fraction"], best["lift"]):
-                    best = {**r, "lift": lift}
+                key = (
+                    float(r["fraction"]) >= 0.5,
+                    lift if float(r["fraction"]) >= 0.5 else 0.0,
+                    float(r["fraction"]),
+                )
+                if best is None or key > best["key"]:
+                    best = {**r, "lift": lift, "key": key}
             own = [b for b in beacon_rows if b["src"] == bridge and b["kind"] == "ip"]
             correlated = best is not None and best["fraction"] >= 0.5 and best["lift"] >= 3.0
             if not correlated and not own:
                 continue
-            c2 = best["ext"] if correlated and best else (own[0]["dst"] if own else None)
+            c2 = (
+                best["ext"]
+                if best is not None and best["fraction"] >= 0.5
+                else (own[0]["dst"] if own else None)
+            )
             served = sorted({c[0] for c in chains[bridge]})
             chain_texts = [" -> ".join(c) for c in chains[bridge]]
             correlation = round(float(best["fraction"]), 4) if best else None
@@ -276,12 +288,14 @@ class BridgeDetector(Detector):
                 "baseline": round(float(best["baseline"]), 6) if best else None,
                 "lift": round(best["lift"], 1) if best else None,
                 "relayed_sessions": int(best["relayed"]) if best else None,
+                "window_s": best["window"] if best else None,
                 "beacons": [b["dst"] for b in own[:5]],
             }
             bridges.append(info)
             corr_text = (
                 f"{best['matched']} of {best['relayed']} relayed sessions ({best['fraction']:.0%}) "
-                f"followed within 30 s by a connection to {best['ext']} (chance {best['baseline']:.1%}, "
+                f"followed within {best['window']:.0f} s by a connection to {best['ext']} "
+                f"(chance {best['baseline']:.1%}, "
                 f"lift {best['lift']:.0f}x)"
                 if best
                 else "no time correlation measured"
