@@ -11,7 +11,7 @@ import pytest
 
 from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.model.report import ReportDocument
-from duqhunt.simulate import SimConfig, simulate
+from duqhunt.simulate import KNOWN_C2_IP, SimConfig, simulate
 
 SCENARIOS: dict[str, tuple[int, dict[str, Any]]] = {
     "default": (7, {}),
@@ -60,10 +60,14 @@ def test_every_move_relay_edge_and_bridge_found(tmp_path: Path, name: str) -> No
 
     bridges = {b["ip"]: b for b in camp.bridges}
     assert set(bridges) == set(truth["bridges"]), name
-    known_c2 = {c["ip"] for c in truth["c2"]}
     for b in bridges.values():
-        assert b["c2"] in known_c2
+        # relayed traffic goes to the known C&C; the time correlation must name it
+        assert b["c2"] == KNOWN_C2_IP, b
         assert b["correlation"] is not None and b["correlation"] >= 0.5
+        assert b["lift"] is not None and b["lift"] >= 3.0
+    bridge_findings = [f for f in doc.findings if f.detector == "DQ-NET-007"]
+    assert {f.details["bridge"] for f in bridge_findings} == set(truth["bridges"])
+    assert {f.severity for f in bridge_findings} == {"critical"}
     roles = {h.ip: set(h.roles) for h in camp.hosts}
     for ip in truth["bridges"]:
         assert "bridge" in roles[ip]
