@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo-out
 
-.PHONY: all venv demo test bench lint clean
+.PHONY: all venv demo test bench lint clean system-deps
 
 all: demo
 
@@ -22,7 +22,18 @@ demo: $(STAMP)
 	$(VENV)/bin/duqhunt hunt $(DEMO)/sim/zeek --out $(DEMO)/report --allow $(DEMO)/sim/known-good.yaml
 	@echo "report: $(DEMO)/report/report.html  (json: $(DEMO)/report/report.json)"
 
-test: $(STAMP)
+# tshark decodes pcap/pcapng inputs (Debian package). Installed when missing and we may
+# (root with apt-get, as in CI); otherwise the pcap tests are skipped with the reason.
+system-deps:
+	@command -v tshark >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing tshark (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; \
+	  else \
+	    echo "tshark not found: pcap input and its tests need it (apt-get install tshark)"; \
+	  fi; }
+
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

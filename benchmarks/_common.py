@@ -20,7 +20,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / "work"
 RESULTS = HERE / "results.md"
-SUITES = ("network", "lateral")
+SUITES = ("network", "lateral")  # what `--suite all` (`make bench`) runs
+OPT_IN_SUITES = ("spark",)  # run only when asked for (slow); their fragments are kept too
 MARK = "BENCH-RESULT "
 
 
@@ -168,12 +169,14 @@ PREAMBLE = """\
 # duqhunt benchmark results
 
 Written by `benchmarks/run.py`. Each suite rewrites its own fragment
-(benchmarks/results-network.md, benchmarks/results-lateral.md) and this file is assembled
-from the fragments, so running one suite keeps the other's last figures. To reproduce:
+(benchmarks/results-network.md, benchmarks/results-lateral.md, benchmarks/results-spark.md)
+and this file is assembled from the fragments, so running one suite keeps the others' last
+figures. To reproduce:
 
-    make bench                                                        # both suites, full size
+    make bench                                                        # network + lateral, full size
     .venv/bin/python benchmarks/run.py --suite network --rows 200000     # a quick check
     .venv/bin/python benchmarks/run.py --suite lateral --hosts 300 --days 1   # a quick check
+    .venv/bin/python benchmarks/run.py --suite spark --rows 10000000     # opt-in: DuckDB vs Spark
 """
 
 
@@ -182,7 +185,7 @@ def write_results(results: Path, suite: str, fragment: str) -> str:
     results.parent.mkdir(parents=True, exist_ok=True)
     fragment_path(results, suite).write_text(fragment.rstrip("\n") + "\n")
     parts = [PREAMBLE]
-    for s in SUITES:
+    for s in (*SUITES, *OPT_IN_SUITES):
         p = fragment_path(results, s)
         if p.exists():
             parts.append(p.read_text().rstrip("\n") + "\n")

@@ -1,14 +1,17 @@
-"""duqhunt benchmarks, two suites; results in benchmarks/results.md.
+"""duqhunt benchmarks, three suites; results in benchmarks/results.md.
 
-    .venv/bin/python benchmarks/run.py                   # both suites at full size (`make bench`)
+    .venv/bin/python benchmarks/run.py                   # network + lateral, full size (`make bench`)
     .venv/bin/python benchmarks/run.py --suite network   # 10,000,000-row conn.log only
     .venv/bin/python benchmarks/run.py --suite network --rows 200000   # a quick check
     .venv/bin/python benchmarks/run.py --suite network --rows 1000000 --repeat 3 --profile
     .venv/bin/python benchmarks/run.py --suite lateral   # 2,000 hosts x 7 days (see lateral.py)
     .venv/bin/python benchmarks/run.py --suite lateral --hosts 300 --days 1   # a quick check
+    .venv/bin/python benchmarks/run.py --suite spark --rows 10000000   # opt-in, DuckDB vs Spark
+    .venv/bin/python benchmarks/run.py --suite spark --rows 100000000 --spark-timeout 2700
 
 Each suite writes its own fragment (benchmarks/results-<suite>.md) and results.md is assembled
-from the fragments, so running one suite keeps the other's last figures.
+from the fragments, so running one suite keeps the others' last figures. `all` (the default)
+is network then lateral; spark is opt-in because it is slow.
 
 Network suite: Zeek conn.log -> Parquet ingest and the whole hunt, against pyarrow's floor.
 The conn.log is generated once per row count under benchmarks/work/ (git-ignored) and reused.
@@ -29,6 +32,12 @@ are not the ones to quote).
 
 Lateral suite: the lateral-movement and relay detectors (DQ-NET-005..008) on the project's
 simulator; see benchmarks/lateral.py.
+
+Spark suite: the whole hunt and the detectors alone on DuckDB (threads=2) and on Spark
+local[2], on the network suite's conn.log: time, JVM start, peak memory of Python and the JVM,
+shuffle bytes, same-findings check; every measured row count is kept in
+benchmarks/results-spark.json and the fragment fits per-row costs, the crossover and a
+1B-row cluster projection from them; see benchmarks/scaleout.py.
 """
 
 from __future__ import annotations
@@ -43,7 +52,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lateral
+import scaleout
 from _common import (
+    OPT_IN_SUITES,
     RESULTS,
     SUITES,
     WORK,
@@ -390,12 +401,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--suite",
-        choices=(*SUITES, "all"),
+        choices=(*SUITES, *OPT_IN_SUITES, "all"),
         default="all",
-        help="network, lateral or all (default: all, network then lateral)",
+        help="network, lateral, spark or all (default: all = network then lateral; "
+        "spark is opt-in)",
     )
     ap.add_argument(
-        "--rows", type=int, default=10_000_000, help="network: conn.log rows (default 10,000,000)"
+        "--rows",
+        type=int,
+        default=10_000_000,
+        help="network, spark: conn.log rows (default 10,000,000)",
     )
     ap.add_argument(
         "--steps",
@@ -419,6 +434,25 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=lateral.DEFAULT_SEED,
         help=f"lateral: simulation seed (default {lateral.DEFAULT_SEED})",
+    )
+    ap.add_argument(
+        "--spark-steps",
+        default=",".join(scaleout.STEPS),
+        help=f"spark: comma-separated subset of {','.join(scaleout.STEPS)}",
+    )
+    ap.add_argument(
+        "--spark-timeout",
+        type=float,
+        default=scaleout.DEFAULT_TIMEOUT_S,
+        help="spark: cap in seconds on the two Spark steps together; 0 for none "
+        f"(default {scaleout.DEFAULT_TIMEOUT_S:.0f})",
+    )
+    ap.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="spark: extra Spark setting for the session (repeatable), e.g. spark.driver.memory=4g",
     )
     ap.add_argument(
         "--profile", action="store_true", help="cProfile each step into benchmarks/work/"
@@ -453,6 +487,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(steps) - set(STEPS)
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}; choose from {','.join(STEPS)}")
+    spark_steps = [s.strip() for s in args.spark_steps.split(",") if s.strip()]
+    unknown = set(spark_steps) - set(scaleout.STEPS)
+    if unknown:
+        ap.error(f"unknown spark steps {sorted(unknown)}; choose from {','.join(scaleout.STEPS)}")
+    bad_conf = [kv for kv in args.spark_conf if "=" not in kv]
+    if bad_conf:
+        ap.error(f"--spark-conf wants KEY=VALUE, got {bad_conf}")
 
     command = f"{python_shown()} benchmarks/run.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
@@ -463,6 +504,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {suite} suite", flush=True)
         if suite == "network":
             fragment = _network(args, steps, command)
+        elif suite == "spark":
+            fragment = scaleout.run_suite(
+                args.rows,
+                command,
+                steps=spark_steps,
+                conf=args.spark_conf,
+                timeout=args.spark_timeout or None,
+            )
         else:
             fragment = lateral.run_suite(
                 args.hosts, args.days, args.seed, args.repeat, args.profile, command

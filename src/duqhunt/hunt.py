@@ -31,6 +31,7 @@ from duqhunt.engines.base import Engine, Param
 from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.report import FindingModel, InputRecord, NotAnalysed, ReportDocument
+from duqhunt.sources.net.pcap import find_tshark, is_capture
 from duqhunt.sources.net.zeek import Limits, sniff
 from duqhunt.store import CaseStore
 
@@ -58,6 +59,7 @@ class HuntOptions:
     no_egress: tuple[str, ...] = ()
     engine: str = "duckdb"
     spark_master: str | None = None
+    tshark: str | None = None
 
 
 def parse_networks(
@@ -148,6 +150,50 @@ def _zones(table: pa.Table, declared_no_egress: tuple[str, ...]) -> pa.Table:
     return pa.table({"ip": pa.array(ips, pa.string()), "zone": pa.array(zones, pa.string())})
 
 
+def _ingest_capture(
+    store: CaseStore,
+    path: Path,
+    options: HuntOptions,
+    inputs: list[InputRecord],
+    not_analysed: list[NotAnalysed],
+    warnings: list[str],
+) -> None:
+    """A pcap/pcapng file: decoded by tshark into the same tables (see sources/net/pcap.py)."""
+    try:
+        tshark = find_tshark(options.tshark)
+    except UsageError as exc:
+        if options.tshark:
+            raise
+        not_analysed.append(NotAnalysed(path=str(path), reason=str(exc)))
+        inputs.append(InputRecord(path=str(path), kind="pcap", status="not-analysed"))
+        warnings.append(f"{path}: {exc}")
+        return
+    try:
+        res = store.ingest_pcap(path, tshark, options.limits)
+    except (InputError, OSError, duckdb.Error, pa.ArrowException) as exc:
+        reason = exc.reason if isinstance(exc, InputError) else f"capture not decoded: {exc}"
+        not_analysed.append(NotAnalysed(path=str(path), reason=reason))
+        inputs.append(InputRecord(path=str(path), kind="pcap", status="not-analysed"))
+        warnings.append(f"{path}: {reason}")
+        return
+    warnings.extend(res.warnings)
+    if res.status == "partial":
+        not_analysed.append(
+            NotAnalysed(path=str(path), reason="partly analysed: " + "; ".join(res.warnings[:2]))
+        )
+    inputs.append(
+        InputRecord(
+            path=str(path),
+            kind="pcap",
+            sha256=res.sha256,
+            status=res.status,  # type: ignore[arg-type]
+            log_type="pcap",
+            rows=res.rows,
+            skipped_rows=res.skipped_rows,
+        )
+    )
+
+
 def _make_engine(options: HuntOptions) -> Engine | None:
     """None for the embedded DuckDB default; Spark is imported only when asked for."""
     if options.engine == "duckdb":
@@ -185,6 +231,9 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         for i, path in enumerate(files):
             if progress:
                 progress("ingest", i, len(files))
+            if is_capture(path):
+                _ingest_capture(store, path, options, inputs, not_analysed, warnings)
+                continue
             try:
                 kind = sniff(path, options.limits)
             except OSError as exc:
@@ -192,7 +241,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
                 inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
                 continue
             if kind is None:
-                reason = "not a recognised evidence type (expected Zeek TSV or JSON logs)"
+                reason = "not a recognised evidence type (expected Zeek TSV or JSON logs, pcap or pcapng)"
                 not_analysed.append(NotAnalysed(path=str(path), reason=reason))
                 inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
                 continue

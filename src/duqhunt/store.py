@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import pyarrow.parquet as pq
 from duqhunt.engines.base import Engine, NativeIngestRejected
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
+from duqhunt.sources.net.pcap import PcapConverter, PcapLimits
 from duqhunt.sources.net.zeek import Limits, ParseStats, ZeekLog
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
 
@@ -220,7 +222,7 @@ class CaseStore:
 
     def _clean_orphans(self) -> None:
         registered = self._registered_files()
-        for stage in self.telemetry.glob(".staging-*"):
+        for stage in [*self.telemetry.glob(".staging-*"), *self.telemetry.glob(".pcap-*")]:
             shutil.rmtree(stage, ignore_errors=True)
         for f in self.telemetry.rglob("*.parquet"):
             rel = f.relative_to(self.telemetry).as_posix()
@@ -232,9 +234,19 @@ class CaseStore:
         row = self.con.execute("SELECT 1 FROM ingested WHERE sha256 = ?", [sha]).fetchone()
         return row is not None
 
-    def ingest_zeek(self, path: Path, limits: Limits | None = None) -> IngestResult:
-        """Parse one Zeek log into the case. Raises InputError if it is not a Zeek log."""
-        sha = sha256_file(path)
+    def ingest_zeek(
+        self,
+        path: Path,
+        limits: Limits | None = None,
+        *,
+        key: str | None = None,
+        source: str | None = None,
+    ) -> IngestResult:
+        """Parse one Zeek log into the case. Raises InputError if it is not a Zeek log.
+
+        ``key`` and ``source`` register a log derived from another input (a capture) under
+        that input's hash and path."""
+        sha = key or sha256_file(path)
         if self.is_ingested(sha):
             row = self.con.execute(
                 "SELECT log_type, rows, skipped_rows FROM ingested WHERE sha256 = ?", [sha]
@@ -267,7 +279,7 @@ class CaseStore:
                     "INSERT INTO ingested VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         sha,
-                        str(path),
+                        source or str(path),
                         zlog.log_type,
                         zlog.fmt,
                         stats.rows,
@@ -307,6 +319,52 @@ class CaseStore:
         stats = ParseStats(str(zlog.path), zlog.log_type, zlog.fmt)
         stats.rows = rows
         return stats
+
+    def ingest_pcap(
+        self,
+        path: Path,
+        tshark: str,
+        limits: Limits | None = None,
+        pcap_limits: PcapLimits | None = None,
+    ) -> IngestResult:
+        """Decode a capture with tshark into Zeek-schema logs and ingest them.
+
+        Keyed by the capture's SHA-256: a marker row is registered after every derived log, so
+        a re-run skips a fully ingested capture, and an interrupted one resumes (the logs
+        already registered are kept, the rest are added)."""
+        sha = sha256_file(path)
+        marker = f"pcap:{sha}"
+        if self.is_ingested(marker):
+            return IngestResult(str(path), sha, "pcap", "already-ingested", 0, 0, ())
+        work = Path(tempfile.mkdtemp(prefix=".pcap-", dir=self.telemetry))
+        try:
+            result = PcapConverter(path, tshark, work, pcap_limits).convert()
+            warnings = list(result.warnings)
+            rows = skipped = 0
+            for log_type, log_file in sorted(result.logs.items()):
+                r = self.ingest_zeek(log_file, limits, key=f"{sha}:{log_type}", source=str(path))
+                rows += r.rows
+                skipped += r.skipped_rows
+                warnings += list(r.warnings)
+            self.con.execute(
+                "INSERT INTO ingested VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    marker,
+                    str(path),
+                    "pcap",
+                    "pcap",
+                    result.packets,
+                    skipped,
+                    not result.complete,
+                    json.dumps(warnings),
+                    "[]",
+                    time.time(),
+                ],
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        status = "analysed" if result.complete and not skipped else "partial"
+        return IngestResult(str(path), sha, "pcap", status, rows, skipped, tuple(warnings))
 
     # -- reading -----------------------------------------------------------------------------
     def files_by_log(self) -> dict[str, list[str]]:

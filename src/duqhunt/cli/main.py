@@ -52,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     h = sub.add_parser("hunt", help="ingest Zeek logs into a case and hunt them")
-    h.add_argument("inputs", nargs="+", type=Path, help="Zeek log files or folders (TSV/JSON, .gz)")
+    h.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        help="Zeek log files or folders (TSV/JSON, .gz) and pcap/pcapng captures",
+    )
     h.add_argument("--out", type=Path, required=True, help="output folder for the report files")
     h.add_argument(
         "--case", type=Path, help="case store file shared across runs (default OUT/case.duckdb)"
@@ -114,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="Spark master (spark://host:7077, yarn, k8s://...); default local[*]",
     )
+    h.add_argument(
+        "--tshark", metavar="PATH", help="tshark binary for pcap/pcapng inputs (default: PATH)"
+    )
     h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -163,6 +171,7 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
         no_egress=tuple(args.no_egress),
         engine=args.engine,
         spark_master=args.spark_master,
+        tshark=args.tshark,
     )
     show = not args.no_progress and not args.quiet
     with Progress(

@@ -1,4 +1,5 @@
--- DQ-NET-002 input: one row per contact from an internal source to an external destination:
+-- DQ-NET-002 input: one row per contact from an internal source to an external destination
+-- (a connection, or a further HTTP request on a kept-alive connection, trans_depth > 1):
 -- (kind, src, dst, ts, bytes, proto, port). kind: 'ip' (conn.log), 'http-host' (http.log Host)
 -- or 'tls-sni' (ssl.log SNI). Scored by periodicity.sql.
 
@@ -9,6 +10,13 @@ FROM conn c
 JOIN ip_class s ON s.ip = c.id_orig_h
 JOIN ip_class d ON d.ip = c.id_resp_h
 WHERE s.internal AND NOT d.internal AND c.ts IS NOT NULL
+UNION ALL
+SELECT 'ip', h.id_orig_h, h.id_resp_h, h.ts, CAST(COALESCE(h.request_body_len, 0) AS DOUBLE),
+       'tcp', h.id_resp_p
+FROM http h
+JOIN ip_class s ON s.ip = h.id_orig_h
+JOIN ip_class d ON d.ip = h.id_resp_h
+WHERE s.internal AND NOT d.internal AND h.ts IS NOT NULL AND h.trans_depth > 1
 UNION ALL
 SELECT 'http-host', h.id_orig_h, LOWER(h.host), h.ts,
        CAST(COALESCE(h.request_body_len, 0) AS DOUBLE), 'tcp', h.id_resp_p

@@ -83,7 +83,10 @@ scores AS (
            LEAST(1.0, CAST(bins_hit AS DOUBLE) / CEIL(span / bin_s)) AS coverage_score,
            LEAST(1.0, span / (0.5 * :window_s)) AS duration_score,
            LEAST(1.0, CAST(n AS DOUBLE) / :full_count) AS count_score,
-           LEAST(0.5, GREATEST(0.0, CAST(sources AS DOUBLE) / :internal_hosts - 0.05)) AS prevalence_penalty
+           -- prevalence needs a population: below 20 possible sources it is not measured
+           CASE WHEN :internal_hosts < 20 THEN 0.0
+                ELSE LEAST(0.5, GREATEST(0.0, CAST(sources AS DOUBLE) / :internal_hosts - 0.05))
+           END AS prevalence_penalty
     FROM parts
 ),
 final AS (

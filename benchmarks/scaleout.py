@@ -1,0 +1,920 @@
+"""The spark suite: the same hunt on DuckDB and on Spark local mode, on the same conn.log.
+
+    .venv/bin/python benchmarks/run.py --suite spark --rows 10000000    # about 10 minutes
+    .venv/bin/python benchmarks/run.py --suite spark --rows 1000000     # a quick check
+    .venv/bin/python benchmarks/run.py --suite spark --rows 100000000 --spark-timeout 2700
+
+Opt-in (not part of ``make bench``): Spark is slow on one small machine and the point of the
+suite is to measure by how much and why. The conn.log is the network suite's (benchmarks/
+conngen.py, cached under benchmarks/work/conn-<N>-v1/). Four steps, each in a fresh Python
+process:
+
+    duckdb-hunt    hunt(HuntOptions(inputs=(log,), out=fresh, threads=2)): DuckDB reads the
+                   TSV into Parquet, then every detector
+    duckdb-detect  the same hunt again on that case: the file is already ingested
+    spark-hunt     SparkEngine("local[2]") is built first (timed: JVM start and SparkSession),
+                   then hunt(HuntOptions(..., engine="spark", spark_master="local[2]")), which
+                   attaches to that session: Spark reads the TSV itself, writes Parquet, runs
+                   every detector
+    spark-detect   the same on the Spark step's case
+
+Per step: wall time of the step (*seconds*; for Spark it includes the JVM start, shown apart
+too), the hunt's phases (ingest, setup, detectors, rest) from its progress callback, the
+detectors' own seconds (doc.stats ``seconds_*``; DQ-NET-002 is the beacon scoring), the number
+of engine queries and the time spent in them, peak memory (``ru_maxrss`` of the Python
+process; for Spark also the JVM's ``VmHWM`` from /proc, read just before the session stops,
+and its CPU seconds) and the size of the conn Parquet the engine wrote. The Spark steps also
+record shuffle bytes (from Spark's status store, per detector) and the latency of a trivial
+query (one Spark job round trip). The findings (ids and counts per detector) of the two
+engines are compared.
+
+Results of every row count are kept in benchmarks/results-spark.json, so the fragment
+(benchmarks/results-spark.md) shows all measured sizes and fits per-row costs from the two
+largest. ``--spark-timeout S`` caps the wall time of the two Spark steps together; a step cut
+off by it is reported with what it had finished (the child writes its progress as it goes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import HERE, MARK, WORK, facts, machine, rel
+
+STEPS = ("duckdb-hunt", "duckdb-detect", "spark-hunt", "spark-detect")
+MASTER = "local[2]"
+THREADS = 2
+DEFAULT_TIMEOUT_S = 2700.0  # 45 minutes for the two Spark steps together
+STORE = HERE / "results-spark.json"
+BEACON = "DQ-NET-002"
+# Spark keeps this many jobs and stages in its status store (defaults 1000): enough to count
+# every job and stage of one hunt
+STATUS_CONF = {"spark.ui.retainedJobs": "100000", "spark.ui.retainedStages": "100000"}
+
+
+# --------------------------------------------------------------------------------------------
+# in the child
+
+
+class _Recorder:
+    """What a child step learns as it goes, written to ``path`` after every event so that a
+    step cut off by the timeout still leaves its partial figures."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.t0 = time.perf_counter()
+        self.data: dict[str, Any] = {"marks": {}, "detectors": {}}
+        self.queries: list[float] = []
+        self.jvm: Any = None
+        self.spark: Any = None
+
+    def mark(self, name: str) -> None:
+        self.data["marks"][name] = time.perf_counter() - self.t0
+        self.flush()
+
+    def flush(self) -> None:
+        self.data["elapsed"] = time.perf_counter() - self.t0
+        self.data["queries"] = len(self.queries)
+        self.data["query_seconds"] = sum(self.queries)
+        self.data["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if self.jvm is not None:
+            self.data.update(_jvm_figures(self.jvm))
+        if self.path is not None:
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps(self.data))
+            os.replace(tmp, self.path)
+
+
+def _find_java() -> Any:
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.name() == "java" or child.exe().endswith("/java"):
+                return child
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
+
+
+def _jvm_figures(proc: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                out["jvm_peak_rss_mb"] = int(line.split()[1]) / 1024
+            elif line.startswith("VmRSS:"):
+                out["jvm_rss_mb"] = int(line.split()[1]) / 1024
+        cpu = proc.cpu_times()
+        out["jvm_cpu_seconds"] = cpu.user + cpu.system
+    except (OSError, ValueError):
+        pass
+    except Exception:  # psutil.NoSuchProcess: the JVM is gone
+        pass
+    return out
+
+
+def _group(rec: _Recorder, name: str) -> None:
+    """Tag the Spark jobs that follow with ``name`` (a detector id or a phase)."""
+    if rec.spark is not None:
+        rec.spark.sparkContext.setJobGroup(name, name)
+
+
+def _spark_breakdown(spark: Any) -> dict[str, dict[str, int]]:
+    """Jobs, stages, tasks and shuffle bytes per job group, from Spark's status store (which
+    is kept without the UI); read once at the end of the step."""
+    store = spark.sparkContext._jsc.sc().statusStore()
+    group_of: dict[int, str] = {}
+    jobs = store.jobsList(None)
+    out: dict[str, dict[str, int]] = {}
+    keys = ("jobs", "stages", "tasks", "shuffle_write_bytes", "shuffle_read_bytes")
+    for i in range(jobs.size()):
+        job = jobs.apply(i)
+        grp = job.jobGroup()
+        name = str(grp.get()) if grp.isDefined() else "other"
+        out.setdefault(name, dict.fromkeys((*keys, "disk_spill_bytes"), 0))["jobs"] += 1
+        ids = job.stageIds()
+        for j in range(ids.size()):
+            group_of[int(ids.apply(j))] = name
+    gw = spark.sparkContext._gateway
+    empty = gw.jvm.java.util.ArrayList()
+    # stageList(statuses, details, withSummaries, unsortedQuantiles, taskStatus)
+    stages = store.stageList(None, False, False, gw.new_array(gw.jvm.double, 0), empty)
+    for i in range(stages.size()):
+        st = stages.apply(i)
+        name = group_of.get(int(st.stageId()), "other")
+        agg = out.setdefault(name, dict.fromkeys((*keys, "disk_spill_bytes"), 0))
+        agg["stages"] += 1
+        agg["tasks"] += int(st.numTasks())
+        agg["shuffle_write_bytes"] += int(st.shuffleWriteBytes())
+        agg["shuffle_read_bytes"] += int(st.shuffleReadBytes())
+        agg["disk_spill_bytes"] += int(st.diskBytesSpilled())
+    return out
+
+
+def _instrument(rec: _Recorder, spark: bool) -> None:
+    """Count engine queries; time each detector and (Spark) tag its jobs with its id."""
+    from duqhunt.detectors import registry
+
+    if spark:
+        from duqhunt.engines.spark import SparkEngine as Eng
+    else:
+        from duqhunt.engines.duckdb import DuckDBEngine as Eng  # type: ignore[assignment]
+
+    query = Eng.query
+
+    def timed_query(self: Any, sql: str, params: Any = None) -> Any:
+        t = time.perf_counter()
+        try:
+            return query(self, sql, params)
+        finally:
+            rec.queries.append(time.perf_counter() - t)
+
+    Eng.query = timed_query  # type: ignore[method-assign]
+
+    for cls in registry.NETWORK_DETECTORS:
+        run = cls.run
+
+        def timed_run(self: Any, ctx: Any, _run: Any = run, _id: str = cls.id) -> Any:
+            _group(rec, _id)
+            t = time.perf_counter()
+            try:
+                return _run(self, ctx)
+            finally:
+                rec.data["detectors"][_id] = time.perf_counter() - t
+                _group(rec, "setup-and-rest")
+                rec.flush()
+
+        cls.run = timed_run  # type: ignore[method-assign]
+
+
+def _conn_parquet(scratch: Path) -> dict[str, Any]:
+    files = sorted((scratch / "case.telemetry" / "log=conn").rglob("*.parquet"))
+    return {
+        "parquet_files": len(files),
+        "parquet_bytes": sum(f.stat().st_size for f in files),
+        "parquet_days": len({f.parent.name for f in files}),
+    }
+
+
+def _summary(doc: Any) -> dict[str, Any]:
+    stats = dict(doc.stats)
+    by_det: dict[str, int] = {}
+    for f in doc.findings:
+        by_det[f.detector] = by_det.get(f.detector, 0) + 1
+    return {
+        "rows": int(stats.get("rows_conn", 0)),
+        "findings": len(doc.findings),
+        "by_detector": dict(sorted(by_det.items())),
+        "finding_ids": sorted(f.id for f in doc.findings),
+        "beacons_scored": stats.get("beacons_scored"),
+        "inputs": sorted({i.status for i in doc.inputs}),
+        "warnings": list(doc.warnings)[:5],
+        "stats_seconds": {
+            k[len("seconds_") :]: v for k, v in stats.items() if k.startswith("seconds_")
+        },
+    }
+
+
+def _latency(engine: Any, n: int = 10) -> float:
+    """Median seconds of a trivial query on a small registered table (one round trip)."""
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        engine.query("SELECT COUNT(*) AS n FROM ip_class")
+        times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+def child(step: str, log: Path, scratch: Path, progress_to: Path | None, conf: list[str]) -> None:
+    import importlib
+
+    spark = step.startswith("spark")
+    # import what the step needs before the clock starts, as a running program would have it
+    for mod in ("duqhunt.hunt", "duqhunt.store", "psutil"):
+        importlib.import_module(mod)
+    if spark:
+        importlib.import_module("duqhunt.engines.spark")
+        # the hunt's own engine must not stop the session: the JVM is measured afterwards
+        os.environ["DUQHUNT_SPARK_KEEP_SESSION"] = "1"
+    from duqhunt.hunt import HuntOptions, hunt
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    rec = _Recorder(progress_to)
+    _instrument(rec, spark)
+    own: Any = None
+    if spark:
+        from duqhunt.engines.spark import SparkEngine
+
+        extra = dict(STATUS_CONF)
+        extra.update(kv.split("=", 1) for kv in conf)
+        t = time.perf_counter()
+        own = SparkEngine(MASTER, conf=extra)
+        rec.data["jvm_start_seconds"] = time.perf_counter() - t
+        rec.spark = own.spark
+        rec.jvm = _find_java()
+        rec.data["spark_conf"] = {
+            k: own.spark.conf.get(k, None)
+            for k in ("spark.driver.memory", "spark.sql.shuffle.partitions")
+        }
+        rec.mark("session")
+        _group(rec, "ingest")
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if done == 0 and f"{phase}_start" not in rec.data["marks"]:
+            rec.mark(f"{phase}_start")
+        if done == total:
+            rec.mark(f"{phase}_end")
+            _group(rec, "setup-and-rest")
+
+    case = scratch / "case.duckdb"
+    detect_only = step.endswith("detect")
+    if detect_only and not case.exists():
+        raise SystemExit(f"{case} missing: run the hunt step first")
+    options = HuntOptions(
+        inputs=(log,),
+        out=scratch,
+        case=case if detect_only else None,
+        threads=THREADS,
+        engine="spark" if spark else "duckdb",
+        spark_master=MASTER if spark else None,
+    )
+    doc = hunt(options, progress=progress)
+    rec.mark("hunt_end")
+    seconds = time.perf_counter() - rec.t0
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    out = dict(rec.data)
+    out.update(_summary(doc))
+    out.update(_conn_parquet(scratch))
+    out["seconds"] = seconds
+    out["user_seconds"] = after.ru_utime - before.ru_utime
+    out["sys_seconds"] = after.ru_stime - before.ru_stime
+    out["queries"] = len(rec.queries)
+    out["query_seconds"] = sum(rec.queries)
+    if spark:
+        out["shuffle"] = _spark_breakdown(own.spark)
+        if rec.jvm is not None:
+            out.update(_jvm_figures(rec.jvm))  # just before the session stops
+        out["trivial_query_seconds"] = _latency(_SessionEngine(own))
+        own.spark.stop()
+    else:
+        from duqhunt.engines.duckdb import DuckDBEngine
+
+        eng = DuckDBEngine(threads=THREADS)
+        import pyarrow as pa
+
+        eng.register_arrow("ip_class", pa.table({"ip": ["10.0.0.1"], "internal": [True]}))
+        out["trivial_query_seconds"] = _latency(eng)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(MARK + json.dumps(out), flush=True)
+
+
+class _SessionEngine:
+    """The child's own SparkEngine, whose session still has the hunt's temp views."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def query(self, sql: str) -> Any:
+        return self.engine.spark.sql(sql).toArrow()
+
+
+def child_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--step", choices=STEPS, required=True)
+    ap.add_argument("--log", type=Path, required=True)
+    ap.add_argument("--scratch", type=Path, required=True)
+    ap.add_argument("--progress-to", type=Path)
+    ap.add_argument("--conf", action="append", default=[])
+    a = ap.parse_args(argv)
+    child(a.step, a.log, a.scratch, a.progress_to, a.conf)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# in the parent
+
+
+def _run_step(
+    step: str, log: Path, scratch: Path, conf: list[str], timeout: float | None
+) -> dict[str, Any]:
+    """One step in a fresh process (its own process group, so a timeout also ends the JVM it
+    started); the result, or the partial progress with ``timed_out`` set."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    progress = WORK / f"progress-spark-suite-{step}.json"
+    progress.unlink(missing_ok=True)
+    errlog = WORK / f"stderr-spark-suite-{step}.txt"
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--step",
+        step,
+        "--log",
+        str(log),
+        "--scratch",
+        str(scratch),
+        "--progress-to",
+        str(progress),
+    ]
+    for kv in conf:
+        cmd += ["--conf", kv]
+    t0 = time.perf_counter()
+    with open(errlog, "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+        try:
+            stdout, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            wall = time.perf_counter() - t0
+            partial: dict[str, Any] = (
+                json.loads(progress.read_text()) if progress.exists() else {"marks": {}}
+            )
+            partial.update(timed_out=True, process_seconds=wall, seconds=partial.get("elapsed"))
+            return partial
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in stdout.decode().splitlines() if ln.startswith(MARK)]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(errlog.read_text(errors="replace")[-4000:])
+        raise SystemExit(f"step {step} failed (exit {proc.returncode}); stderr in {errlog}")
+    result: dict[str, Any] = json.loads(lines[-1][len(MARK) :])
+    result["process_seconds"] = wall
+    result["timed_out"] = False
+    return result
+
+
+def _load_store(path: Path) -> dict[str, Any]:
+    if path.exists():
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    return {"runs": {}}
+
+
+def run_suite(
+    rows: int,
+    command: str,
+    *,
+    steps: list[str],
+    conf: list[str],
+    timeout: float | None,
+    store: Path = STORE,
+) -> str:
+    """Run the suite for ``rows`` and return the fragment for every size measured so far."""
+    import conngen
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+
+    def progress(done: int) -> None:
+        sys.stderr.write(f"\rgenerating conn.log: {done:,}/{rows:,} rows")
+        sys.stderr.flush()
+
+    log, made = conngen.cached_log(WORK, rows, progress)
+    if made:
+        sys.stderr.write("\n")
+    print(
+        f"input: {log} ({rows:,} rows, {log.stat().st_size / 1e6:,.0f} MB)"
+        + (f", generated in {time.perf_counter() - t0:.1f} s" if made else ", cached"),
+        flush=True,
+    )
+    data = _load_store(store)
+    key = str(rows)
+    entry: dict[str, Any] = data["runs"].get(key, {"steps": {}})
+    spark_left = timeout
+    for step in steps:
+        engine = step.split("-")[0]
+        scratch = WORK / "runs" / f"spark-suite-{engine}-{rows}"
+        if step.endswith("hunt"):
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir(parents=True)
+        limit = spark_left if engine == "spark" else None
+        if limit is not None and limit <= 0:
+            print(f"{step}: skipped, the Spark time cap is used up", flush=True)
+            entry["steps"][step] = {"timed_out": True, "skipped": True, "marks": {}}
+            continue
+        print(f"{step} ...", end=" ", flush=True)
+        r = _run_step(step, log, scratch, conf, limit)
+        if engine == "spark" and spark_left is not None:
+            spark_left -= r["process_seconds"]
+        entry["steps"][step] = r
+        if r.get("timed_out"):
+            print(
+                f"cut off after {r['process_seconds']:.0f} s (done: {sorted(r['detectors'])})",
+                flush=True,
+            )
+        else:
+            print(
+                f"{r['seconds']:.1f} s, {BEACON} {r['detectors'].get(BEACON, 0):.1f} s, peak "
+                f"RSS {r['peak_rss_mb']:,.0f} MB"
+                + (
+                    f", JVM start {r['jvm_start_seconds']:.1f} s, JVM peak "
+                    f"{r.get('jvm_peak_rss_mb', 0):,.0f} MB"
+                    if engine == "spark"
+                    else ""
+                ),
+                flush=True,
+            )
+    for r in entry["steps"].values():
+        r.pop("finding_ids_full", None)
+    m = machine()
+    m["pyspark"] = _version("pyspark")
+    m["java"] = _java_version()
+    entry.update(
+        command=command,
+        date=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        machine=m,
+        input={
+            "path": rel(log),
+            "rows": rows,
+            "bytes": log.stat().st_size,
+            "planted_pairs": conngen.plan_for(rows).planted_pairs,
+        },
+        conf=conf,
+        timeout=timeout,
+    )
+    data["runs"][key] = entry
+    store.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return report(data)
+
+
+def _version(dist: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _java_version() -> str:
+    try:
+        res = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    except OSError:
+        return "unknown"
+    first = (res.stderr or res.stdout).splitlines()
+    return first[0].strip() if first else "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# the report
+
+
+def _phases(r: dict[str, Any]) -> dict[str, float | None]:
+    """ingest / setup / detectors / rest seconds from the hunt's progress marks."""
+    mk = r.get("marks", {})
+
+    def span(a: str, b: str) -> float | None:
+        return mk[b] - mk[a] if a in mk and b in mk else None
+
+    start = "session" if "session" in mk else None
+    ingest = span("ingest_start", "ingest_end")
+    if start and ingest is not None:
+        ingest = mk["ingest_end"] - mk[start]
+    elif ingest is not None and "ingest_start" in mk:
+        ingest = mk["ingest_end"]  # from the step's start (no session to subtract)
+    return {
+        "ingest": ingest,
+        "setup": span("ingest_end", "detect_start"),
+        "detectors": span("detect_start", "detect_end"),
+        "rest": span("detect_end", "hunt_end"),
+    }
+
+
+def _f(x: Any, fmt: str = "{:,.1f}") -> str:
+    return "" if x is None else fmt.format(x)
+
+
+def _fit(runs: dict[str, Any], step: str, value: Any) -> tuple[float, float, int, int] | None:
+    """(fixed seconds, seconds per row, n1, n2) from the two largest complete sizes."""
+    pts = []
+    for key, entry in runs.items():
+        r = entry["steps"].get(step)
+        if r and not r.get("timed_out"):
+            v = value(r)
+            if v is not None:
+                pts.append((int(key), float(v)))
+    pts.sort()
+    if len(pts) < 2:
+        return None
+    (n1, t1), (n2, t2) = pts[-2], pts[-1]
+    slope = (t2 - t1) / (n2 - n1)
+    return t1 - slope * n1, slope, n1, n2
+
+
+def _wall(r: dict[str, Any]) -> float | None:
+    s = r.get("seconds")
+    return float(s) if s is not None else None
+
+
+def _beacon(r: dict[str, Any]) -> float | None:
+    v = r.get("detectors", {}).get(BEACON)
+    return float(v) if v is not None else None
+
+
+def _det_total(r: dict[str, Any]) -> float | None:
+    d = r.get("detectors", {})
+    return float(sum(d.values())) if d else None
+
+
+def _cpu(r: dict[str, Any]) -> float | None:
+    if "jvm_cpu_seconds" in r:
+        return (
+            float(r["jvm_cpu_seconds"])
+            + float(r.get("user_seconds", 0.0))
+            + float(r.get("sys_seconds", 0.0))
+        )
+    if "user_seconds" in r:
+        return float(r["user_seconds"]) + float(r["sys_seconds"])
+    return None
+
+
+def _table(runs: dict[str, Any]) -> list[str]:
+    out = [
+        "| rows | engine | step | seconds | JVM start s | ingest s | setup s | detectors s "
+        f"| {BEACON} s | queries | s in queries | Python peak MB | JVM peak MB | CPU s "
+        "| conn Parquet MB | findings |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for key in sorted(runs, key=int):
+        entry = runs[key]
+        for step in STEPS:
+            r = entry["steps"].get(step)
+            if r is None:
+                continue
+            eng, what = step.split("-")
+            ph = _phases(r)
+            cut = r.get("timed_out")
+            secs = _f(_wall(r))
+            if cut:
+                secs = f"> {r.get('process_seconds', 0):,.0f} (cut off)"
+            ingest = ph["ingest"] if what == "hunt" else None
+            out.append(
+                f"| {int(key):,} | {eng} | {what} | {secs} | {_f(r.get('jvm_start_seconds'))} | "
+                f"{_f(ingest)} | {_f(ph['setup'])} | {_f(ph['detectors'])} | "
+                f"{_f(_beacon(r))} | {_f(r.get('queries'), '{:,}')} | "
+                f"{_f(r.get('query_seconds'))} | {_f(r.get('peak_rss_mb'), '{:,.0f}')} | "
+                f"{_f(r.get('jvm_peak_rss_mb'), '{:,.0f}')} | {_f(_cpu(r), '{:,.0f}')} | "
+                f"{_f(r['parquet_bytes'] / 1e6 if 'parquet_bytes' in r else None, '{:,.0f}')} | "
+                f"{_f(r.get('findings'), '{:,}')} |"
+            )
+    return out
+
+
+def _detector_table(runs: dict[str, Any]) -> list[str]:
+    keys = sorted(runs, key=int)
+    cols = [(k, s) for k in keys for s in STEPS if s.endswith("detect") and s in runs[k]["steps"]]
+    if not cols:
+        return []
+    names: set[str] = set()
+    for k, s in cols:
+        names |= set(runs[k]["steps"][s].get("detectors", {}))
+    head = " | ".join(f"{s.split('-')[0]} {int(k) / 1e6:g}M" for k, s in cols)
+    out = [f"| detector | {head} |", "| --- |" + " ---: |" * len(cols)]
+    for name in sorted(names):
+        vals = " | ".join(
+            _f(runs[k]["steps"][s].get("detectors", {}).get(name), "{:,.2f}") for k, s in cols
+        )
+        out.append(f"| {name} | {vals} |")
+    return out
+
+
+def _parity(entry: dict[str, Any]) -> list[str]:
+    lines = []
+    for what in ("hunt", "detect"):
+        d = entry["steps"].get(f"duckdb-{what}")
+        s = entry["steps"].get(f"spark-{what}")
+        if not d or not s or d.get("timed_out") or s.get("timed_out"):
+            continue
+        same_ids = d.get("finding_ids") == s.get("finding_ids")
+        same_counts = d.get("by_detector") == s.get("by_detector")
+        same_scored = d.get("beacons_scored") == s.get("beacons_scored")
+        counts = ", ".join(f"{k} {v}" for k, v in d.get("by_detector", {}).items()) or "none"
+        if same_ids and same_counts and same_scored:
+            lines.append(
+                f"- {what}: **same findings on both engines**: {d['findings']:,} findings with "
+                f"identical ids ({counts}), {d.get('beacons_scored')} beacon pairs scored by both"
+            )
+        else:
+            only_d = sorted(set(d.get("finding_ids", [])) - set(s.get("finding_ids", [])))
+            only_s = sorted(set(s.get("finding_ids", [])) - set(d.get("finding_ids", [])))
+            lines.append(
+                f"- {what}: **findings differ**: DuckDB {d.get('by_detector')} "
+                f"({d.get('beacons_scored')} pairs scored), Spark {s.get('by_detector')} "
+                f"({s.get('beacons_scored')} scored); only DuckDB {only_d[:5]}, only Spark "
+                f"{only_s[:5]}"
+            )
+    return lines
+
+
+def _shuffle_total(r: dict[str, Any], key: str, skip: tuple[str, ...] = ("ingest",)) -> int:
+    return sum(int(v.get(key, 0)) for g, v in r.get("shuffle", {}).items() if g not in skip)
+
+
+def _shuffle_lines(runs: dict[str, Any]) -> list[str]:
+    out = []
+    for key in sorted(runs, key=int):
+        st = runs[key]["steps"]
+        r = st.get("spark-detect")
+        if not r or not r.get("shuffle"):
+            continue
+        n = int(key)
+        total_w = _shuffle_total(r, "shuffle_write_bytes")
+        bw = int(r["shuffle"].get(BEACON, {}).get("shuffle_write_bytes", 0))
+        spill = _shuffle_total(r, "disk_spill_bytes")
+        jobs = _shuffle_total(r, "jobs")
+        stages = _shuffle_total(r, "stages")
+        tasks = _shuffle_total(r, "tasks")
+        pq_bytes = st.get("spark-hunt", {}).get("parquet_bytes")
+        duck_pq = st.get("duckdb-hunt", {}).get("parquet_bytes")
+        ing = st.get("spark-hunt", {}).get("shuffle", {}).get("ingest", {})
+        out.append(
+            f"- {n:,} rows, Spark detect step: {jobs:,} jobs, {stages:,} stages, {tasks:,} "
+            f"tasks for {r.get('queries', 0)} queries; shuffle written {total_w / 1e6:,.0f} MB "
+            f"({total_w / n:.1f} bytes/row), of which {BEACON} {bw / 1e6:,.0f} MB "
+            f"({bw / n:.1f} bytes/row); spilled to disk {spill / 1e6:,.0f} MB"
+            + (
+                f"; Spark ingest: {ing.get('jobs', 0)} jobs, {ing.get('tasks', 0)} tasks"
+                if ing
+                else ""
+            )
+            + (f"; conn Parquet written by Spark {pq_bytes / n:.1f} bytes/row" if pq_bytes else "")
+            + (f", by DuckDB {duck_pq / n:.1f} bytes/row" if duck_pq else "")
+            + f"; TSV {runs[key]['input']['bytes'] / n:.0f} bytes/row"
+        )
+    return out
+
+
+def _projection(runs: dict[str, Any]) -> list[str]:
+    """Per-row costs from the two largest sizes, the crossover and the 1B cluster estimate."""
+    lines: list[str] = []
+    fits = {
+        ("duckdb", "whole hunt"): _fit(runs, "duckdb-hunt", _wall),
+        ("spark", "whole hunt"): _fit(runs, "spark-hunt", _wall),
+        ("duckdb", "detectors only"): _fit(runs, "duckdb-detect", _wall),
+        ("spark", "detectors only"): _fit(runs, "spark-detect", _wall),
+        ("duckdb", BEACON): _fit(runs, "duckdb-detect", _beacon),
+        ("spark", BEACON): _fit(runs, "spark-detect", _beacon),
+        ("duckdb", "CPU s, whole hunt"): _fit(runs, "duckdb-hunt", _cpu),
+        ("spark", "CPU s, whole hunt"): _fit(runs, "spark-hunt", _cpu),
+    }
+    if not any(fits.values()):
+        return [
+            "- per-row costs need two row counts with complete runs (e.g. 10M and 100M); "
+            "only one so far"
+        ]
+    lines += [
+        "| engine | measure | fixed s (intercept) | µs per row (slope) | rows per s | fit from |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for (eng, what), fit in fits.items():
+        if fit is None:
+            continue
+        fixed, slope, n1, n2 = fit
+        rate = f"{1 / slope:,.0f}" if slope > 0 else ""
+        lines.append(
+            f"| {eng} | {what} | {fixed:,.1f} | {slope * 1e6:.3f} | {rate} | "
+            f"{n1 / 1e6:g}M, {n2 / 1e6:g}M |"
+        )
+    lines.append("")
+    dh, sh = fits[("duckdb", "whole hunt")], fits[("spark", "whole hunt")]
+    if dh and sh:
+        (df, ds, *_), (sf, ss, *_) = dh, sh
+        if ss >= ds:
+            lines.append(
+                f"- one machine, whole hunt: Spark's slope ({ss * 1e6:.2f} µs/row) is "
+                f"{ss / ds:.1f}x DuckDB's ({ds * 1e6:.2f} µs/row) and its intercept "
+                f"{sf:,.0f} s against {df:,.0f} s, so the lines never cross: **on this machine "
+                "DuckDB is faster at every size**; the gap grows with the rows "
+                f"({(ss - ds) * 1e9 / 3600:,.1f} hours more per billion rows)"
+            )
+        else:
+            cross = (sf - df) / (ds - ss)
+            lines.append(
+                f"- one machine, whole hunt: the lines cross at about {cross:,.0f} rows "
+                f"(Spark {ss * 1e6:.2f} µs/row + {sf:,.0f} s, DuckDB {ds * 1e6:.2f} µs/row + "
+                f"{df:,.0f} s)"
+            )
+    cpu = fits[("spark", "CPU s, whole hunt")]
+    if dh and sh and cpu:
+        lines += _cluster(runs, dh, sh, cpu)
+    return lines
+
+
+def _cluster(
+    runs: dict[str, Any],
+    dh: tuple[float, float, int, int],
+    sh: tuple[float, float, int, int],
+    cpu: tuple[float, float, int, int],
+) -> list[str]:
+    n = 1_000_000_000
+    cores = 4  # per executor, assumed
+    bandwidth = 1.25e9  # bytes/s per executor, 10 Gbit/s, assumed
+    df, ds, *_ = dh
+    sf = sh[0]
+    _, cpu_row, *_ = cpu
+    big = max(runs, key=int)
+    sdet = runs[big]["steps"].get("spark-detect", {})
+    shuffle_row = 0.0
+    if sdet.get("shuffle"):
+        shuffle_row = _shuffle_total(sdet, "shuffle_write_bytes") / int(big)
+    jvm = float(runs[big]["steps"].get("spark-hunt", {}).get("jvm_start_seconds") or 0.0)
+    # the Spark intercept is JVM start + one job round trip per query (+ whatever else is
+    # independent of the rows); on a cluster we keep it as measured
+    duck_1b = df + ds * n
+    duck_32 = df + ds * n * 2 / 32
+
+    def spark_1b(k: int) -> float:
+        return sf + (cpu_row * n) / (k * cores) + shuffle_row * n / (k * bandwidth)
+
+    def first_k(target: float) -> int | None:
+        for k in range(1, 10_001):
+            if spark_1b(k) < target:
+                return k
+        return None
+
+    k2, k32 = first_k(duck_1b), first_k(duck_32)
+    lines = [
+        "",
+        f"- projection to 1,000,000,000 conn rows (about {runs[big]['input']['bytes'] / int(big) * n / 1e9:,.0f} GB "
+        "of TSV), assuming cost linear in rows (the fit above), executors of "
+        f"{cores} cores that keep them busy as local[2] keeps 2, the measured Spark CPU cost "
+        f"of {cpu_row * 1e6:.2f} core-µs per row (JVM + Python CPU seconds, slope) divided over "
+        f"the cluster's cores, the shuffle ({shuffle_row:.0f} bytes/row, mostly the beacon "
+        "scoring's repartition by (kind, src, dst)) sent once over 10 Gbit/s per executor, "
+        f"and the measured intercept ({sf:,.0f} s: JVM start {jvm:.0f} s plus per-query job "
+        "scheduling) unchanged:",
+        f"  - DuckDB on this 2-core machine: {duck_1b / 3600:,.1f} h "
+        f"(needs ~{runs[big]['input']['bytes'] / int(big) * n / 1e9 * 1.4:,.0f} GB of disk for "
+        "the TSV and its Parquet, more than this machine has free); on one 32-core machine "
+        f"with linear core scaling (optimistic): {duck_32 / 60:,.0f} min",
+        f"  - Spark on K executors x {cores} cores: "
+        + ", ".join(f"K={k}: {spark_1b(k) / 60:,.0f} min" for k in (1, 4, 8, 16, 32, 64)),
+        f"  - Spark beats DuckDB-on-this-machine from **K = {k2}** executors"
+        if k2
+        else "  - Spark does not beat DuckDB on this machine at any K up to 10,000",
+        f"  - Spark beats DuckDB on one 32-core machine from **K = {k32}** executors "
+        f"({k32 * cores if k32 else 0} cores)"
+        if k32
+        else "  - Spark does not beat a 32-core DuckDB machine at any K up to 10,000 "
+        "(its intercept alone is larger)",
+    ]
+    return lines
+
+
+STATIC_NOTES = """\
+### Why: where the fixed and per-row costs come from
+
+- **Fixed costs.** Spark pays a JVM and SparkSession start (the *JVM start* column) before
+  it reads a byte, and every engine query is at least one Spark job: plan, optimise, schedule
+  tasks, collect the result to the driver as Arrow. duqhunt runs dozens of small queries per
+  hunt (the *queries* column: IP classes, zones, the window, each detector's SQL and its
+  helpers), so the per-query latency (*trivial query* below: one round trip on a one-row
+  table) times the number of queries is a floor that does not shrink with fewer rows. DuckDB's
+  round trip is a fraction of a millisecond and it starts inside the Python process.
+- **Per-row costs.** On the same two cores, Spark's per-row cost is several times DuckDB's:
+  its CSV reader and Parquet writer are row-at-a-time JVM code where DuckDB's are vectorised
+  C++; every GROUP BY and window PARTITION BY is an exchange (hash partition, serialise,
+  write shuffle files, read them back) even in local mode, where DuckDB hashes in memory;
+  and the beacon scoring's exact PERCENTILE_CONT aggregates collect each group's values in
+  JVM objects. The beacon scoring (DQ-NET-002) is most of both engines' detector time.
+- **So on one 2-core machine DuckDB wins at every size that fits its disk**: the lines in
+  the table above do not cross. Spark wins only when the data does not fit one machine's disk
+  or IO (DuckDB then cannot run at all), or when a cluster of K executors divides Spark's
+  per-row cost by K and that beats one machine's whole cost; the K that takes is estimated
+  above. The Spark path exists for that case, and to run where the data already lives
+  (a Spark cluster, Databricks, EMR) without moving it; docs/scale.md describes the
+  large-scale design.
+"""
+
+
+def report(data: dict[str, Any]) -> str:
+    runs: dict[str, Any] = data["runs"]
+    if not runs:
+        return "## Spark suite\n\nNo runs yet.\n"
+    lines = [
+        "## Spark suite: the same hunt on DuckDB and on Spark local[2]",
+        "",
+        "The same conn.log (the network suite's generator) hunted by both engines, each step "
+        "in a fresh process (benchmarks/scaleout.py has the details): *hunt* is a fresh case "
+        "(the engine reads the TSV and writes Parquet, then every detector), *detect* the "
+        "same hunt again on that case (detectors only). DuckDB runs with threads=2, Spark "
+        f"with master {MASTER} and duqhunt's session settings (spark.sql.shuffle.partitions "
+        "8, driver memory Spark's default unless a --spark-conf says otherwise). *seconds* "
+        "is the step after imports (for Spark including the JVM start, also shown apart); "
+        "*ingest/setup/detectors* are the hunt's phases; "
+        f"*{BEACON} s* is the beacon scoring's doc.stats seconds; *queries* are engine "
+        "queries (each at least one Spark job); *Python peak* is the step process's "
+        "`ru_maxrss`, *JVM peak* the Spark JVM's `VmHWM` just before the session stops; "
+        "*CPU s* is user + system seconds of the Python process and the JVM.",
+        "",
+    ]
+    for key in sorted(runs, key=int):
+        e = runs[key]
+        f = facts(e["command"], e["machine"])
+        f[1] = f"- date: {e['date']}"
+        mm = e["machine"]
+        lines += [
+            f"**{int(key):,} rows**",
+            "",
+            *f,
+            f"- Spark: pyspark {mm.get('pyspark')}, {mm.get('java')}, master {MASTER}"
+            + (f", extra conf {e['conf']}" if e.get("conf") else "")
+            + (
+                f", Spark steps capped at {e['timeout']:,.0f} s together"
+                if e.get("timeout")
+                else ""
+            ),
+            f"- input: {e['input']['path']}, {int(key):,} rows, "
+            f"{e['input']['bytes'] / 1e6:,.0f} MB, {e['input']['planted_pairs']} planted "
+            "periodic pairs",
+            "",
+        ]
+    lines += ["### Time and memory", "", *_table(runs), ""]
+    lat = []
+    for key in sorted(runs, key=int):
+        st = runs[key]["steps"]
+        d = st.get("duckdb-detect", {}).get("trivial_query_seconds")
+        s = st.get("spark-detect", {}).get("trivial_query_seconds")
+        if d is not None or s is not None:
+            lat.append(
+                f"- trivial query round trip ({int(key) / 1e6:g}M run): DuckDB "
+                f"{_f(d * 1e3 if d is not None else None, '{:.2f}')} ms, Spark "
+                f"{_f(s * 1e3 if s is not None else None, '{:.0f}')} ms"
+            )
+    cut = [
+        f"- {int(k):,} rows, {step}: cut off by the time cap after "
+        f"{r.get('process_seconds', 0):,.0f} s; finished by then: "
+        + (", ".join(f"{d} {v:.1f} s" for d, v in r.get("detectors", {}).items()) or "no detector")
+        + f"; phases reached: {sorted(r.get('marks', {}))}"
+        for k in sorted(runs, key=int)
+        for step, r in runs[k]["steps"].items()
+        if r.get("timed_out")
+    ]
+    lines += ["### Same findings?", ""]
+    for key in sorted(runs, key=int):
+        p = _parity(runs[key])
+        if p:
+            lines += [f"{int(key):,} rows:", *p]
+    lines += ["", "### Detector seconds (detect step, doc.stats)", "", *_detector_table(runs)]
+    lines += ["", "### Spark: jobs, shuffle, Parquet", "", *_shuffle_lines(runs), *lat, *cut]
+    lines += ["", "### Per-row costs, crossover and the 1B-row projection", ""]
+    lines += _projection(runs)
+    lines += ["", STATIC_NOTES.rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(child_main(sys.argv[1:]))

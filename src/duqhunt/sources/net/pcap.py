@@ -1,0 +1,959 @@
+"""pcap and pcapng input: Wireshark's dissectors (tshark) turn a capture into the same tables
+Zeek writes, so every network detector runs on a capture as on a sensor's logs.
+
+Two tshark passes, each streamed to a temporary file (bounded memory, whatever the capture's
+size):
+
+1. every packet, a few fields (time, addresses, ports, TCP/UDP stream index, TCP flags and
+   payload length, the protocol stack): DuckDB groups them by tshark's stream index into
+   conn rows: the originator is the side of the first SYN without ACK (else the first
+   packet), bytes and packets per side, ``conn_state`` and ``history`` approximated from the
+   flags seen (see ``_CONN_SQL``), ``service`` from the dissected protocols.
+2. the application packets only (DNS, HTTP, TLS ClientHello, SMB1/SMB2, DCE/RPC, NTLMSSP),
+   with their fields, read row by row in Python:
+
+   * SMB2 tree connects give ``smb_mapping`` (share path from the request, share type from the
+     response, paired by message id); SMB1 TREE_CONNECT_ANDX likewise.
+   * SMB2 creates give ``SMB::FILE_OPEN`` rows; the response's file id is tied to the request's
+     file name (paired by message id), and later writes and reads on that file id become
+     ``SMB::FILE_WRITE`` / ``SMB::FILE_READ`` rows and one ``files.log`` row per file and
+     direction (source SMB, ``is_orig`` T for data the originator wrote, F for data it read).
+     A read is never called a write.
+   * DCE/RPC binds give the interface (by UUID, content/dcerpc/interfaces.yaml) per
+     presentation context, on a TCP connection or an SMB pipe; requests give ``dce_rpc`` rows
+     with the endpoint and the operation named from the opnum; the named pipe is the SMB file
+     name the request travelled on, else the TCP port.
+   * NTLMSSP AUTHENTICATE messages give ``ntlm`` rows (user, domain, workstation).
+   * HTTP requests give ``http`` rows (method, host, URI, User-Agent, body length, the MIME
+     types and file names of multipart parts), paired with their response's status code.
+
+The rows are written as Zeek TSV logs (duqhunt.sources.net.zeek_writer) in a temporary folder
+and ingested like any Zeek log. Nothing in the capture is executed or extracted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from duqhunt.errors import InputError, UsageError
+from duqhunt.sources.net.zeek_writer import write_zeek_tsv
+
+log = logging.getLogger(__name__)
+
+PCAP_MAGICS = (
+    b"\xd4\xc3\xb2\xa1",  # pcap, little-endian, microseconds
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",  # nanoseconds
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",  # pcapng section header block
+)
+INSTALL_HINT = (
+    "tshark (Wireshark's command-line dissector) is needed to read captures: "
+    "apt-get install tshark (Debian/Ubuntu), dnf install wireshark-cli (Fedora), "
+    "brew install wireshark (macOS), or pass --tshark PATH"
+)
+AGG = "\x1e"  # tshark's aggregator for repeated fields: a byte no field value contains
+
+
+def is_capture(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) in PCAP_MAGICS
+    except OSError:
+        return False
+
+
+def find_tshark(explicit: str | Path | None = None) -> str:
+    """The tshark binary to use, or a UsageError that says how to install it."""
+    if explicit:
+        p = Path(explicit)
+        if p.is_file() and os.access(p, os.X_OK):
+            return str(p)
+        raise UsageError(f"--tshark {explicit}: not an executable file. {INSTALL_HINT}")
+    found = shutil.which("tshark")
+    if not found:
+        raise UsageError(INSTALL_HINT)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class PcapLimits:
+    timeout_s: float = 3600.0  # per tshark pass
+    max_app_rows: int = 50_000_000
+
+
+@dataclass(slots=True)
+class PcapResult:
+    logs: dict[str, Path]  # log type -> Zeek TSV file
+    packets: int
+    warnings: list[str] = field(default_factory=list)
+    complete: bool = True
+
+
+_PASS1 = [
+    "frame.time_epoch",
+    "ip.src",
+    "ip.dst",
+    "ipv6.src",
+    "ipv6.dst",
+    "tcp.stream",
+    "udp.stream",
+    "tcp.srcport",
+    "tcp.dstport",
+    "udp.srcport",
+    "udp.dstport",
+    "tcp.flags.syn",
+    "tcp.flags.ack",
+    "tcp.flags.fin",
+    "tcp.flags.reset",
+    "tcp.len",
+    "udp.length",
+    "ip.len",
+    "ipv6.plen",
+    "frame.protocols",
+]
+
+_PASS2_FILTER = (
+    "dns or http.request or http.response or tls.handshake.type == 1 or smb or smb2 "
+    "or dcerpc or ntlmssp.messagetype == 0x00000003"
+)
+_PASS2 = [
+    "frame.number",
+    "frame.time_epoch",
+    "ip.src",
+    "ip.dst",
+    "ipv6.src",
+    "ipv6.dst",
+    "tcp.stream",
+    "udp.stream",
+    "tcp.srcport",
+    "tcp.dstport",
+    "udp.srcport",
+    "udp.dstport",
+    "frame.protocols",
+    # dns
+    "dns.id",
+    "dns.flags.response",
+    "dns.qry.name",
+    "dns.qry.type",
+    "dns.flags.rcode",
+    "dns.a",
+    "dns.aaaa",
+    "dns.cname",
+    "dns.resp.ttl",
+    # http
+    "http.request.method",
+    "http.host",
+    "http.request.uri",
+    "http.user_agent",
+    "http.content_length",
+    "http.response.code",
+    "http.request_in",
+    "mime_multipart.header.content-type",
+    "mime_multipart.header.content-disposition",
+    # tls
+    "tls.handshake.extensions_server_name",
+    # smb2
+    "smb2.cmd",
+    "smb2.flags.response",
+    "smb2.msg_id",
+    "smb2.tree",
+    "smb2.share_type",
+    "smb2.filename",
+    "smb2.fid",
+    "smb2.write_length",
+    "smb2.read_length",
+    "smb2.nt_status",
+    # smb1
+    "smb.cmd",
+    "smb.flags.response",
+    "smb.mid",
+    "smb.path",
+    "smb.service",
+    "smb.file",
+    "smb.fid",
+    "smb.data_len_low",
+    # dce/rpc
+    "dcerpc.pkt_type",
+    "dcerpc.cn_ctx_id",
+    "dcerpc.cn_bind_to_uuid",
+    "dcerpc.opnum",
+    # ntlm
+    "ntlmssp.auth.username",
+    "ntlmssp.auth.domain",
+    "ntlmssp.auth.hostname",
+]
+
+_SERVICES = [
+    ("smb2", "smb"),
+    ("smb", "smb"),
+    ("dcerpc", "dce_rpc"),
+    ("ntlmssp", "ntlm"),
+    ("kerberos", "krb"),
+    ("http", "http"),
+    ("tls", "ssl"),
+    ("dns", "dns"),
+    ("ldap", "ldap"),
+    ("ntp", "ntp"),
+]
+
+# conn rows from per-packet rows: one per TCP/UDP stream. Zeek orders `history` letters by
+# when they happened; here they come in a fixed order (S h A D a d F f R r) from the flags seen.
+_CONN_SQL = """
+WITH p AS (
+    SELECT *, COALESCE(ip_src, ipv6_src) AS src, COALESCE(ip_dst, ipv6_dst) AS dst,
+           CASE WHEN tcp_stream IS NOT NULL THEN 'tcp' ELSE 'udp' END AS proto,
+           COALESCE(tcp_stream, udp_stream) AS stream,
+           COALESCE(tcp_srcport, udp_srcport) AS sport, COALESCE(tcp_dstport, udp_dstport) AS dport,
+           COALESCE(tcp_len, udp_length - 8, 0) AS payload,
+           COALESCE(ip_len, ipv6_plen + 40, 0) AS iplen
+    FROM packets
+    WHERE (tcp_stream IS NOT NULL OR udp_stream IS NOT NULL) AND COALESCE(ip_src, ipv6_src) IS NOT NULL
+),
+firsts AS (
+    SELECT proto, stream,
+           arg_min(src, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 0 ELSE 1 END * 1e12 + ts) AS o_h,
+           arg_min(sport, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 0 ELSE 1 END * 1e12 + ts) AS o_p,
+           arg_min(dst, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 0 ELSE 1 END * 1e12 + ts) AS r_h,
+           arg_min(dport, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 0 ELSE 1 END * 1e12 + ts) AS r_p
+    FROM p GROUP BY proto, stream
+)
+SELECT p.proto, p.stream, f.o_h, f.o_p, f.r_h, f.r_p,
+       MIN(p.ts) AS ts, MAX(p.ts) - MIN(p.ts) AS duration,
+       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN p.payload ELSE 0 END) AS orig_bytes,
+       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN 0 ELSE p.payload END) AS resp_bytes,
+       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN 1 ELSE 0 END) AS orig_pkts,
+       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN 0 ELSE 1 END) AS resp_pkts,
+       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN p.iplen ELSE 0 END) AS orig_ip_bytes,
+       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN 0 ELSE p.iplen END) AS resp_ip_bytes,
+       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 1 ELSE 0 END) AS o_syn,
+       MAX(CASE WHEN NOT (p.src = f.o_h AND p.sport = f.o_p) AND tcp_flags_syn = 1 AND tcp_flags_ack = 1 THEN 1 ELSE 0 END) AS r_synack,
+       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND tcp_flags_ack = 1 AND tcp_flags_syn = 0 THEN 1 ELSE 0 END) AS o_ack,
+       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND p.payload > 0 THEN 1 ELSE 0 END) AS o_data,
+       MAX(CASE WHEN NOT (p.src = f.o_h AND p.sport = f.o_p) AND p.payload > 0 THEN 1 ELSE 0 END) AS r_data,
+       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND tcp_flags_fin = 1 THEN 1 ELSE 0 END) AS o_fin,
+       MAX(CASE WHEN NOT (p.src = f.o_h AND p.sport = f.o_p) AND tcp_flags_fin = 1 THEN 1 ELSE 0 END) AS r_fin,
+       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND tcp_flags_reset = 1 THEN 1 ELSE 0 END) AS o_rst,
+       MAX(CASE WHEN NOT (p.src = f.o_h AND p.sport = f.o_p) AND tcp_flags_reset = 1 THEN 1 ELSE 0 END) AS r_rst,
+       string_agg(DISTINCT p.frame_protocols, ':') AS protocols
+FROM p JOIN firsts f ON f.proto = p.proto AND f.stream = p.stream
+GROUP BY p.proto, p.stream, f.o_h, f.o_p, f.r_h, f.r_p
+ORDER BY ts, p.proto, p.stream
+"""
+
+
+def _conn_state(r: dict[str, Any]) -> tuple[str, str]:
+    """Zeek-like conn_state and history from the flags seen on a stream."""
+    if r["proto"] != "tcp":
+        return ("SF" if r["resp_pkts"] else "S0"), ("Dd" if r["resp_pkts"] else "D")
+    hist = ""
+    hist += "S" if r["o_syn"] else ""
+    hist += "h" if r["r_synack"] else ""
+    hist += "A" if r["o_ack"] else ""
+    hist += "D" if r["o_data"] else ""
+    hist += "a" if r["resp_pkts"] and r["r_synack"] else ""
+    hist += "d" if r["r_data"] else ""
+    hist += "F" if r["o_fin"] else ""
+    hist += "f" if r["r_fin"] else ""
+    hist += "R" if r["o_rst"] else ""
+    hist += "r" if r["r_rst"] else ""
+    if not r["o_syn"]:
+        state = "OTH"
+    elif not r["r_synack"]:
+        state = "REJ" if r["r_rst"] else "S0"
+    elif r["o_rst"]:
+        state = "RSTO"
+    elif r["r_rst"]:
+        state = "RSTR"
+    elif r["o_fin"] and r["r_fin"]:
+        state = "SF"
+    elif r["o_fin"]:
+        state = "S2"
+    elif r["r_fin"]:
+        state = "S3"
+    else:
+        state = "S1"
+    return state, hist
+
+
+_SERVER_PORTS = frozenset(
+    {
+        21,
+        22,
+        23,
+        25,
+        53,
+        80,
+        88,
+        110,
+        123,
+        135,
+        137,
+        138,
+        139,
+        143,
+        389,
+        443,
+        445,
+        465,
+        587,
+        636,
+        993,
+        995,
+        1433,
+        3268,
+        3389,
+        5985,
+        5986,
+        8080,
+        8443,
+    }
+)
+
+
+def _is_server_port(port: object) -> bool:
+    """Zeek-like: when no SYN was seen, the side on a well-known service port is the responder."""
+    return isinstance(port, int) and port in _SERVER_PORTS
+
+
+def _flip(r: dict[str, Any]) -> dict[str, Any]:
+    f = dict(r)
+    for a, b in (
+        ("o_h", "r_h"),
+        ("o_p", "r_p"),
+        ("orig_bytes", "resp_bytes"),
+        ("orig_pkts", "resp_pkts"),
+        ("orig_ip_bytes", "resp_ip_bytes"),
+        ("o_data", "r_data"),
+        ("o_fin", "r_fin"),
+        ("o_rst", "r_rst"),
+    ):
+        f[a], f[b] = r[b], r[a]
+    f["o_ack"] = 1 if r["resp_pkts"] else 0
+    return f
+
+
+def _open_action(tree: object) -> str:
+    """Opens on IPC$ are named pipes (logged as SMB::PIPE_OPEN, as a sensor logging pipe
+    opens would); everything else is a file."""
+    return "SMB::PIPE_OPEN" if str(tree or "").upper().endswith("IPC$") else "SMB::FILE_OPEN"
+
+
+def _services(protocols: str | None) -> list[str]:
+    parts = set((protocols or "").split(":"))
+    out: list[str] = []
+    for proto, name in _SERVICES:
+        if proto in parts and name not in out:
+            out.append(name)
+    return out
+
+
+def _interfaces() -> dict[str, tuple[str, dict[int, str]]]:
+    text = resources.files("duqhunt.content").joinpath("dcerpc", "interfaces.yaml").read_text()
+    data = yaml.safe_load(text)
+    return {
+        uuid.lower(): (spec["endpoint"], {int(k): str(v) for k, v in spec["operations"].items()})
+        for uuid, spec in data["interfaces"].items()
+    }
+
+
+class _Tshark:
+    """Runs one tshark pass into a file; keeps what was decoded if tshark fails or times out."""
+
+    def __init__(self, tshark: str, limits: PcapLimits) -> None:
+        self.tshark = tshark
+        self.limits = limits
+
+    def run(
+        self, capture: Path, fields: list[str], out: Path, display_filter: str | None
+    ) -> list[str]:
+        args = [
+            self.tshark,
+            "-n",
+            "-r",
+            str(capture),
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-E",
+            "occurrence=a",
+            "-E",
+            f"aggregator={AGG}",
+            "-E",
+            "quote=n",
+            "-o",
+            "tcp.desegment_tcp_streams:TRUE",
+        ]
+        if display_filter:
+            args += ["-Y", display_filter]
+        for f in fields:
+            args += ["-e", f]
+        warnings: list[str] = []
+        with open(out, "wb") as fh, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(args, stdout=fh, stderr=err, stdin=subprocess.DEVNULL)
+            try:
+                rc = proc.wait(timeout=self.limits.timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                warnings.append(
+                    f"{capture}: tshark did not finish within {self.limits.timeout_s:.0f} s; "
+                    "the packets decoded until then are kept"
+                )
+                rc = 0
+            err.seek(0)
+            stderr = err.read(8192).decode("utf-8", "replace")
+        lines = [ln for ln in stderr.splitlines() if ln.strip() and "Running as user" not in ln]
+        if rc != 0:
+            signal = f" (signal {-rc})" if rc < 0 else ""
+            detail = "; ".join(lines[:3]) or "no message"
+            warnings.append(
+                f"{capture}: tshark exited with status {rc}{signal}: {detail}; "
+                "the packets decoded before it stopped are kept"
+            )
+        elif lines:
+            warnings.append(f"{capture}: tshark: {'; '.join(lines[:3])}")
+        return warnings
+
+
+def _rows(path: Path, fields: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    n = len(fields)
+    with open(path, "rb") as fh:
+        for i, raw in enumerate(fh, start=1):
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            parts = text.split("\t")
+            if len(parts) != n:
+                continue
+            yield i, {f: v for f, v in zip(fields, parts, strict=True) if v}
+
+
+def _multi(row: dict[str, str], name: str) -> list[str]:
+    v = row.get(name)
+    return v.split(AGG) if v else []
+
+
+def _first(row: dict[str, str], name: str) -> str | None:
+    vals = _multi(row, name)
+    return vals[0] if vals else None
+
+
+def _int(v: str | None) -> int | None:
+    if v is None or v == "":
+        return None
+    try:
+        return int(v, 0)
+    except ValueError:
+        try:
+            return int(float(v))
+        except ValueError:
+            return None
+
+
+class PcapConverter:
+    """Turns one capture into Zeek-schema TSV logs in ``workdir``."""
+
+    def __init__(
+        self, capture: Path, tshark: str, workdir: Path, limits: PcapLimits | None = None
+    ) -> None:
+        self.capture = Path(capture)
+        self.tshark = _Tshark(tshark, limits or PcapLimits())
+        self.limits = limits or PcapLimits()
+        self.workdir = Path(workdir)
+        self._salt = hashlib.sha256(str(self.capture.name).encode()).hexdigest()[:6]
+
+    def _uid(self, proto: str, stream: str | int) -> str:
+        h = hashlib.sha256(f"{self._salt}:{proto}:{stream}".encode()).hexdigest()
+        return "C" + h[:17]
+
+    def convert(self) -> PcapResult:
+        if not is_capture(self.capture):
+            raise InputError(str(self.capture), "not a pcap or pcapng file", offset=0)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        warnings: list[str] = []
+        pkt_file = self.workdir / "packets.tsv"
+        warnings += self.tshark.run(self.capture, _PASS1, pkt_file, None)
+        app_file = self.workdir / "app.tsv"
+        warnings += self.tshark.run(self.capture, _PASS2, app_file, _PASS2_FILTER)
+        conns, packets = self._conns(pkt_file)
+        uid_of: dict[tuple[str, str], str] = {}
+        for c in conns:
+            key = c.pop("proto_key")
+            assert isinstance(key, tuple)
+            uid_of[(str(key[0]), str(key[1]))] = str(c["uid"])
+        tables = self._app(app_file, uid_of)
+        tables["conn"] = conns
+        logs: dict[str, Path] = {}
+        for log_type, rows in tables.items():
+            if not rows:
+                continue
+            rows.sort(key=lambda r: (float(str(r.get("ts") or 0.0)), str(r.get("uid") or "")))
+            path = self.workdir / f"{log_type}.log"
+            write_zeek_tsv(path, log_type, rows)
+            logs[log_type] = path
+        pkt_file.unlink(missing_ok=True)
+        app_file.unlink(missing_ok=True)
+        complete = not any("exited with status" in w or "did not finish" in w for w in warnings)
+        return PcapResult(logs=logs, packets=packets, warnings=warnings, complete=complete)
+
+    # -- conn ------------------------------------------------------------------------------
+    def _conns(self, pkt_file: Path) -> tuple[list[dict[str, object]], int]:
+        con = duckdb.connect()
+        try:
+            cols = ", ".join(f"'{f}': '{self._duck_type(f)}'" for f in _PASS1)
+            con.execute(
+                f"CREATE TABLE packets AS SELECT * FROM read_csv('{pkt_file}', delim='\t', "
+                f"header=false, quote='', escape='', auto_detect=false, columns={{{cols}}}, "
+                f"ignore_errors=true, null_padding=true)"
+            )
+            names = {f: f.replace(".", "_") for f in _PASS1}
+            for f, n in names.items():
+                if f != n:
+                    con.execute(f'ALTER TABLE packets RENAME "{f}" TO "{n}"')
+            con.execute('ALTER TABLE packets RENAME "frame_time_epoch" TO ts')
+            total = con.execute("SELECT COUNT(*) FROM packets").fetchone()
+            rows = con.execute(_CONN_SQL).fetchall()
+            desc = [d[0] for d in con.description or []]
+        finally:
+            con.close()
+        out: list[dict[str, object]] = []
+        for values in rows:
+            r = dict(zip(desc, values, strict=True))
+            if not r["o_syn"] and _is_server_port(r["o_p"]) and not _is_server_port(r["r_p"]):
+                r = _flip(r)  # started before the capture: the server spoke first
+            state, hist = _conn_state(r)
+            out.append(
+                {
+                    "ts": float(r["ts"]),
+                    "uid": self._uid(str(r["proto"]), str(r["stream"])),
+                    "id.orig_h": r["o_h"],
+                    "id.orig_p": r["o_p"],
+                    "id.resp_h": r["r_h"],
+                    "id.resp_p": r["r_p"],
+                    "proto": r["proto"],
+                    "service": ",".join(_services(r["protocols"])) or None,
+                    "duration": float(r["duration"]),
+                    "orig_bytes": int(r["orig_bytes"]),
+                    "resp_bytes": int(r["resp_bytes"]),
+                    "conn_state": state,
+                    "missed_bytes": 0,
+                    "history": hist,
+                    "orig_pkts": int(r["orig_pkts"]),
+                    "orig_ip_bytes": int(r["orig_ip_bytes"]),
+                    "resp_pkts": int(r["resp_pkts"]),
+                    "resp_ip_bytes": int(r["resp_ip_bytes"]),
+                    "ip_proto": 6 if r["proto"] == "tcp" else 17,
+                    "proto_key": (str(r["proto"]), str(r["stream"])),
+                }
+            )
+        packets = int(total[0]) if total else 0
+        return out, packets
+
+    @staticmethod
+    def _duck_type(f: str) -> str:
+        if f == "frame.time_epoch":
+            return "DOUBLE"
+        if f.endswith(("port", ".stream", ".len", ".length", ".plen")) or f.startswith("tcp.flags"):
+            return "BIGINT"
+        return "VARCHAR"
+
+    # -- application layers ------------------------------------------------------------------
+    def _app(
+        self, app_file: Path, uid_of: dict[tuple[str, str], str]
+    ) -> dict[str, list[dict[str, object]]]:
+        ifaces = _interfaces()
+        out: dict[str, list[dict[str, object]]] = defaultdict(list)
+        pending_tree: dict[tuple[str, str], dict[str, object]] = {}
+        pending_create: dict[tuple[str, str], dict[str, object]] = {}
+        fid_name: dict[tuple[str, str], tuple[str, str]] = {}  # (stream, fid) -> (name, tree)
+        transfers: dict[tuple[str, str, bool], dict[str, object]] = {}
+        ctx_iface: dict[tuple[str, str, str], str] = {}
+        http_req: dict[str, dict[str, object]] = {}
+        dns_q: dict[tuple[str, str], dict[str, object]] = {}
+        depth: dict[str, int] = defaultdict(int)
+        count = 0
+        for frame_no, row in _rows(app_file, _PASS2):
+            count += 1
+            if count > self.limits.max_app_rows:
+                break
+            ts = float(row.get("frame.time_epoch", "0") or 0)
+            src = row.get("ip.src") or row.get("ipv6.src")
+            dst = row.get("ip.dst") or row.get("ipv6.dst")
+            tcp = row.get("tcp.stream")
+            udp = row.get("udp.stream")
+            proto, stream = ("tcp", tcp) if tcp is not None else ("udp", udp or "")
+            uid = uid_of.get((proto, str(stream)))
+            if uid is None or src is None:
+                continue
+            sport = _int(row.get("tcp.srcport") or row.get("udp.srcport"))
+            dport = _int(row.get("tcp.dstport") or row.get("udp.dstport"))
+            base = {
+                "ts": ts,
+                "uid": uid,
+                "id.orig_h": src,
+                "id.orig_p": sport,
+                "id.resp_h": dst,
+                "id.resp_p": dport,
+            }
+            protos = row.get("frame.protocols", "")
+            if "dns" in protos.split(":"):
+                self._dns(row, base, dns_q, out)
+            if "http.request.method" in row:
+                depth[uid] += 1
+                req = {
+                    **base,
+                    "trans_depth": depth[uid],
+                    "method": _first(row, "http.request.method"),
+                    "host": _first(row, "http.host"),
+                    "uri": _first(row, "http.request.uri"),
+                    "user_agent": _first(row, "http.user_agent"),
+                    "request_body_len": _int(_first(row, "http.content_length")) or 0,
+                    "response_body_len": 0,
+                }
+                mimes = [
+                    m.split(";")[0].strip().lower()
+                    for m in _multi(row, "mime_multipart.header.content-type")
+                ]
+                names = [
+                    self._disposition_name(d)
+                    for d in _multi(row, "mime_multipart.header.content-disposition")
+                ]
+                if mimes:
+                    fuids = [self._fuid(uid, frame_no, i) for i in range(len(mimes))]
+                    req["orig_mime_types"] = mimes
+                    req["orig_fuids"] = fuids
+                    req["orig_filenames"] = [n or "" for n in names] if any(names) else None
+                    for i, mime in enumerate(mimes):
+                        out["files"].append(
+                            {
+                                **base,
+                                "fuid": fuids[i],
+                                "source": "HTTP",
+                                "depth": 0,
+                                "mime_type": mime,
+                                "filename": names[i] if i < len(names) else None,
+                                "is_orig": True,
+                                "seen_bytes": None,
+                                "total_bytes": None,
+                                "missing_bytes": 0,
+                                "overflow_bytes": 0,
+                                "timedout": False,
+                            }
+                        )
+                http_req[str(frame_no)] = req
+                out["http"].append(req)
+            elif "http.response.code" in row:
+                req_frame = _first(row, "http.request_in")
+                if req_frame and req_frame in http_req:
+                    http_req[req_frame]["status_code"] = _int(_first(row, "http.response.code"))
+                    http_req[req_frame]["response_body_len"] = (
+                        _int(_first(row, "http.content_length")) or 0
+                    )
+            sni = _first(row, "tls.handshake.extensions_server_name")
+            if sni:
+                out["ssl"].append({**base, "server_name": sni, "established": None})
+            if "smb2.cmd" in row:
+                self._smb2(
+                    row, base, str(stream), pending_tree, pending_create, fid_name, transfers, out
+                )
+            elif "smb.cmd" in row:
+                self._smb1(
+                    row, base, str(stream), pending_tree, pending_create, fid_name, transfers, out
+                )
+            if "dcerpc.pkt_type" in row:
+                self._dcerpc(row, base, str(stream), fid_name, ctx_iface, ifaces, out)
+            user = _first(row, "ntlmssp.auth.username")
+            if user is not None or "ntlmssp.auth.domain" in row:
+                out["ntlm"].append(
+                    {
+                        **base,
+                        "username": user,
+                        "domainname": _first(row, "ntlmssp.auth.domain"),
+                        "hostname": _first(row, "ntlmssp.auth.hostname"),
+                        "success": None,
+                    }
+                )
+        for t in transfers.values():
+            out["files"].append(t)
+        return out
+
+    @staticmethod
+    def _fuid(uid: str, kind: int, item: object) -> str:
+        return "F" + hashlib.sha256(f"{uid}:{kind}:{item}".encode()).hexdigest()[:17]
+
+    @staticmethod
+    def _disposition_name(d: str) -> str | None:
+        for part in d.split(";"):
+            k, _, v = part.strip().partition("=")
+            if k.lower() == "filename":
+                return v.strip().strip('"') or None
+        return None
+
+    def _dns(
+        self,
+        row: dict[str, str],
+        base: dict[str, object],
+        pending: dict[tuple[str, str], dict[str, object]],
+        out: dict[str, list[dict[str, object]]],
+    ) -> None:
+        qid = _first(row, "dns.id") or ""
+        key = (str(base["uid"]), qid)
+        is_resp = _first(row, "dns.flags.response") in ("1", "True", "true")
+        if not is_resp:
+            query: dict[str, object] = {
+                **base,
+                "proto": "udp" if base["id.resp_p"] == 53 else "tcp",
+                "trans_id": _int(qid),
+                "query": _first(row, "dns.qry.name"),
+                "qtype": _int(_first(row, "dns.qry.type")),
+                "rejected": False,
+            }
+            pending[key] = query
+            out["dns"].append(query)
+            return
+        rec: dict[str, object] | None = pending.pop(key, None)
+        if rec is None:
+            rec = {
+                **base,
+                "id.orig_h": base["id.resp_h"],
+                "id.orig_p": base["id.resp_p"],
+                "id.resp_h": base["id.orig_h"],
+                "id.resp_p": base["id.orig_p"],
+                "trans_id": _int(qid),
+                "query": _first(row, "dns.qry.name"),
+                "qtype": _int(_first(row, "dns.qry.type")),
+                "rejected": False,
+            }
+            out["dns"].append(rec)
+        rec["rtt"] = float(base["ts"]) - float(rec["ts"])  # type: ignore[arg-type]
+        rec["rcode"] = _int(_first(row, "dns.flags.rcode"))
+        answers = _multi(row, "dns.cname") + _multi(row, "dns.a") + _multi(row, "dns.aaaa")
+        rec["answers"] = answers or None
+        ttls = [float(t) for t in _multi(row, "dns.resp.ttl") if t]
+        rec["TTLs"] = ttls or None
+
+    def _smb2(
+        self,
+        row: dict[str, str],
+        base: dict[str, object],
+        stream: str,
+        pending_tree: dict[tuple[str, str], dict[str, object]],
+        pending_create: dict[tuple[str, str], dict[str, object]],
+        fid_name: dict[tuple[str, str], tuple[str, str]],
+        transfers: dict[tuple[str, str, bool], dict[str, object]],
+        out: dict[str, list[dict[str, object]]],
+    ) -> None:
+        cmds = _multi(row, "smb2.cmd")
+        resps = _multi(row, "smb2.flags.response")
+        mids = _multi(row, "smb2.msg_id")
+        trees = _multi(row, "smb2.tree")
+        names = _multi(row, "smb2.filename")
+        fids = _multi(row, "smb2.fid")
+        stypes = _multi(row, "smb2.share_type")
+        wlens = _multi(row, "smb2.write_length")
+        rlens = _multi(row, "smb2.read_length")
+        for i, cmd in enumerate(cmds):
+            is_resp = (resps[i] if i < len(resps) else "0") in ("1", "True", "true")
+            mid = mids[i] if i < len(mids) else ""
+            tree = trees[i] if i < len(trees) else (trees[0] if trees else None)
+            c = _int(cmd)
+            if c == 3 and not is_resp and tree:  # TREE_CONNECT request
+                rec = {**base, "path": tree, "share_type": None}
+                pending_tree[(stream, mid)] = rec
+                out["smb_mapping"].append(rec)
+            elif c == 3 and is_resp:
+                rec_t: dict[str, object] | None = pending_tree.pop((stream, mid), None)
+                if rec_t is not None and stypes:
+                    rec_t["share_type"] = {1: "DISK", 2: "PIPE", 3: "PRINT"}.get(
+                        _int(stypes[0]) or 0
+                    )
+            elif c == 5 and not is_resp and names:  # CREATE request
+                pending_create[(stream, mid)] = {"name": names[0], "tree": tree, "base": base}
+            elif c == 5 and is_resp and fids:
+                req = pending_create.pop((stream, mid), None)
+                if req is not None:
+                    fid_name[(stream, fids[0])] = (str(req["name"]), str(req["tree"] or ""))
+                    rb = req["base"]
+                    assert isinstance(rb, dict)
+                    out["smb_files"].append(
+                        {
+                            **rb,
+                            "fuid": self._fuid(str(rb["uid"]), 0, fids[0]),
+                            "action": _open_action(req["tree"]),
+                            "path": req["tree"],
+                            "name": req["name"],
+                        }
+                    )
+            elif c in (8, 9) and not is_resp and fids:  # READ / WRITE request
+                known = fid_name.get((stream, fids[0]))
+                if known is None:
+                    continue
+                name, tree_path = known
+                length = _int(wlens[0] if c == 9 and wlens else (rlens[0] if rlens else None)) or 0
+                self._transfer(
+                    base, stream, fids[0], name, tree_path, c == 9, length, transfers, out
+                )
+
+    def _smb1(
+        self,
+        row: dict[str, str],
+        base: dict[str, object],
+        stream: str,
+        pending_tree: dict[tuple[str, str], dict[str, object]],
+        pending_create: dict[tuple[str, str], dict[str, object]],
+        fid_name: dict[tuple[str, str], tuple[str, str]],
+        transfers: dict[tuple[str, str, bool], dict[str, object]],
+        out: dict[str, list[dict[str, object]]],
+    ) -> None:
+        c = _int(_first(row, "smb.cmd"))
+        is_resp = _first(row, "smb.flags.response") in ("1", "True", "true")
+        mid = _first(row, "smb.mid") or ""
+        if c == 0x75 and not is_resp and _first(row, "smb.path"):
+            rec = {**base, "path": _first(row, "smb.path"), "share_type": None}
+            pending_tree[(stream, "smb1:" + mid)] = rec
+            out["smb_mapping"].append(rec)
+        elif c == 0x75 and is_resp:
+            rec1: dict[str, object] | None = pending_tree.pop((stream, "smb1:" + mid), None)
+            svc = _first(row, "smb.service") or ""
+            if rec1 is not None:
+                rec1["share_type"] = "PIPE" if svc.upper().startswith("IPC") else "DISK"
+                rec1["service"] = svc or None
+        elif c == 0xA2 and not is_resp and _first(row, "smb.file"):
+            pending_create[(stream, "smb1:" + mid)] = {
+                "name": _first(row, "smb.file"),
+                "tree": None,
+                "base": base,
+            }
+        elif c == 0xA2 and is_resp and _first(row, "smb.fid"):
+            req = pending_create.pop((stream, "smb1:" + mid), None)
+            if req is not None:
+                fid = str(_first(row, "smb.fid"))
+                tree = next(
+                    (
+                        str(r["path"])
+                        for r in reversed(out["smb_mapping"])
+                        if r["uid"] == base["uid"]
+                    ),
+                    "",
+                )
+                fid_name[(stream, "smb1:" + fid)] = (str(req["name"]), tree)
+                rb = req["base"]
+                assert isinstance(rb, dict)
+                out["smb_files"].append(
+                    {
+                        **rb,
+                        "fuid": self._fuid(str(rb["uid"]), 1, fid),
+                        "action": _open_action(tree),
+                        "path": tree or None,
+                        "name": req["name"],
+                    }
+                )
+        elif c in (0x2E, 0x2F) and not is_resp and _first(row, "smb.fid"):
+            fid = str(_first(row, "smb.fid"))
+            known = fid_name.get((stream, "smb1:" + fid))
+            if known is not None:
+                length = _int(_first(row, "smb.data_len_low")) or 0
+                self._transfer(
+                    base,
+                    stream,
+                    "smb1:" + fid,
+                    known[0],
+                    known[1],
+                    c == 0x2F,
+                    length,
+                    transfers,
+                    out,
+                )
+
+    def _transfer(
+        self,
+        base: dict[str, object],
+        stream: str,
+        fid: str,
+        name: str,
+        tree: str,
+        write: bool,
+        length: int,
+        transfers: dict[tuple[str, str, bool], dict[str, object]],
+        out: dict[str, list[dict[str, object]]],
+    ) -> None:
+        if _open_action(tree) == "SMB::PIPE_OPEN":
+            return  # data on a named pipe is RPC or a relay's traffic, not a file
+        key = (stream, fid, write)
+        t = transfers.get(key)
+        if t is None:
+            fuid = self._fuid(str(base["uid"]), 2 if write else 3, fid)
+            t = transfers[key] = {
+                **base,
+                "fuid": fuid,
+                "source": "SMB",
+                "depth": 0,
+                "filename": name,
+                "is_orig": write,
+                "seen_bytes": 0,
+                "total_bytes": None,
+                "missing_bytes": 0,
+                "overflow_bytes": 0,
+                "timedout": False,
+                "duration": 0.0,
+            }
+            out["smb_files"].append(
+                {
+                    **base,
+                    "fuid": fuid,
+                    "action": "SMB::FILE_WRITE" if write else "SMB::FILE_READ",
+                    "path": tree or None,
+                    "name": name,
+                }
+            )
+        t["seen_bytes"] = int(t["seen_bytes"]) + length  # type: ignore[call-overload]
+        t["duration"] = float(base["ts"]) - float(t["ts"])  # type: ignore[arg-type]
+
+    def _dcerpc(
+        self,
+        row: dict[str, str],
+        base: dict[str, object],
+        stream: str,
+        fid_name: dict[tuple[str, str], tuple[str, str]],
+        ctx_iface: dict[tuple[str, str, str], str],
+        ifaces: dict[str, tuple[str, dict[int, str]]],
+        out: dict[str, list[dict[str, object]]],
+    ) -> None:
+        ptype = _int(_first(row, "dcerpc.pkt_type"))
+        fid = _first(row, "smb2.fid") or (
+            ("smb1:" + str(_first(row, "smb.fid"))) if _first(row, "smb.fid") else ""
+        )
+        ctxs = _multi(row, "dcerpc.cn_ctx_id")
+        if ptype in (11, 14):  # bind, alter_context
+            for ctx, uuid in zip(ctxs, _multi(row, "dcerpc.cn_bind_to_uuid"), strict=False):
+                ctx_iface[(stream, fid, ctx)] = uuid.lower()
+            return
+        if ptype != 0:  # only requests
+            return
+        opnum = _int(_first(row, "dcerpc.opnum"))
+        bound = ctx_iface.get((stream, fid, ctxs[0] if ctxs else "0")) or "unknown"
+        endpoint, ops = ifaces.get(bound, (bound, {}))
+        pipe = fid_name.get((stream, fid), (None, ""))[0] if fid else None
+        out["dce_rpc"].append(
+            {
+                **base,
+                "rtt": None,
+                "named_pipe": pipe or (str(base["id.resp_p"]) if base["id.resp_p"] else None),
+                "endpoint": endpoint,
+                "operation": ops.get(opnum, f"opnum_{opnum}") if opnum is not None else None,
+            }
+        )

@@ -1,0 +1,189 @@
+"""pcap/pcapng input through tshark: the real captures in tests/data/pcap become the same tables
+Zeek writes, and the detectors find in them what the lateral-movement issue names."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import struct
+from pathlib import Path
+
+import pytest
+
+from duqhunt.hunt import HuntOptions, hunt
+from duqhunt.model.report import ReportDocument
+from duqhunt.sources.net.pcap import PcapConverter, PcapLimits, find_tshark, is_capture
+
+PCAPS = Path(__file__).resolve().parents[1] / "data" / "pcap"
+pytestmark = pytest.mark.skipif(
+    shutil.which("tshark") is None, reason="tshark is not installed (apt-get install tshark)"
+)
+
+
+def _hunt(tmp_path: Path, *names: str, **kw: object) -> ReportDocument:
+    inputs = tuple(PCAPS / n for n in names)
+    return hunt(HuntOptions(inputs=inputs, out=tmp_path / "out", threads=2, **kw))  # type: ignore[arg-type]
+
+
+def _moves(doc: ReportDocument) -> list[dict[str, object]]:
+    return [m for m in doc.campaign.lateral_moves if not m["admin_tool"]]
+
+
+def test_psexec_admin_share_write_and_service_creation(tmp_path: Path) -> None:
+    doc = _hunt(tmp_path, "401trg__20171220_smb_psexec_add_user.pcap")
+    assert [i.status for i in doc.inputs] == ["analysed"] and doc.inputs[0].kind == "pcap"
+    moves = _moves(doc)
+    assert [(m["src"], m["dst"], m["share"], m["file"], m["method"]) for m in moves] == [
+        ("192.168.10.31", "192.168.10.10", "ADMIN$", "PSEXESVC.exe", "service")
+    ]
+    f = [x for x in doc.findings if x.detector == "DQ-NET-005"]
+    assert f and f[0].severity == "high"
+    assert "CreateServiceWOW64W" in " ".join(e.summary for e in f[0].evidence)
+
+
+def test_mimikatz_copy_is_a_c_share_write(tmp_path: Path) -> None:
+    doc = _hunt(tmp_path, "401trg__20171220_smb_mimikatz_copy.pcap")
+    moves = _moves(doc)
+    assert [(m["src"], m["share"], str(m["file"]).lower(), m["method"]) for m in moves] == [
+        ("192.168.10.31", "C$", "temp\\mimikatz.exe", "write-only")
+    ]
+
+
+def test_copy_to_host_is_a_read_and_no_write_finding(tmp_path: Path) -> None:
+    doc = _hunt(tmp_path, "401trg__20171220_smb_mimikatz_copy_to_host.pcap")
+    assert _moves(doc) == []
+    assert not [f for f in doc.findings if f.detector == "DQ-NET-005"]
+    assert doc.stats.get("rows_files", 0) >= 1  # the read is in files.log, as a read
+
+
+def test_covenant_write_and_http_beaconing(tmp_path: Path) -> None:
+    doc = _hunt(
+        tmp_path,
+        "otrf__covenant_copy_smb_CreateRequest.cap",
+        internal=("172.18.39.0/24",),
+        params=(("min_conns", 8.0),),
+    )
+    moves = _moves(doc)
+    assert [(m["dst"], m["share"], m["file"]) for m in moves] == [
+        ("172.18.39.6", "C$", "ProgramData\\GruntHTTP.exe")
+    ]
+    beacons = [(b.src, b.dst) for b in doc.campaign.beacons]
+    assert ("172.18.39.5", "10.10.10.5") in beacons[:3]
+    b = next(b for b in doc.campaign.beacons if b.dst == "10.10.10.5" and b.kind == "ip")
+    assert 4.0 <= b.interval_s <= 6.0
+
+
+def test_zeek_smb_traces_benign_write_to_ordinary_share(tmp_path: Path) -> None:
+    doc = _hunt(tmp_path, "zeek__smb2.pcap", "zeek__smb1.pcap", "zeek__smb2readwrite.pcap")
+    assert all(i.status == "analysed" for i in doc.inputs)
+    assert _moves(doc) == [] and not [f for f in doc.findings if f.detector == "DQ-NET-005"]
+    from duqhunt.store import CaseStore
+
+    with CaseStore(tmp_path / "out" / "case.duckdb") as store:
+        eng = store.prepare_engine()
+        writes = eng.query(
+            "SELECT path, name FROM smb_files WHERE action = 'SMB::FILE_WRITE' ORDER BY name"
+        ).to_pylist()
+    assert {"path": "\\\\10.0.0.12\\smb2", "name": "WP_SMBPlugin.pdf"} in writes
+
+
+def test_rerun_is_idempotent(tmp_path: Path) -> None:
+    case = tmp_path / "case.duckdb"
+    p = PCAPS / "401trg__20171220_smb_psexec_add_user.pcap"
+    a = hunt(HuntOptions(inputs=(p,), out=tmp_path / "a", case=case, threads=2))
+    b = hunt(HuntOptions(inputs=(p,), out=tmp_path / "b", case=case, threads=2))
+    assert b.inputs[0].status == "already-ingested"
+    assert a.stats["rows_conn"] == b.stats["rows_conn"]
+    assert [f.id for f in a.findings] == [f.id for f in b.findings]
+
+
+def test_truncated_capture_keeps_what_was_decoded(tmp_path: Path) -> None:
+    src = (PCAPS / "otrf__covenant_copy_smb_CreateRequest.cap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(src[: len(src) * 2 // 3 + 7])
+    doc = hunt(HuntOptions(inputs=(cut,), out=tmp_path / "out", threads=2))
+    assert doc.inputs[0].status == "partial"
+    assert doc.inputs[0].rows > 0
+    assert any(str(cut) in w for w in doc.warnings)
+    assert doc.not_analysed and doc.not_analysed[0].path == str(cut)
+
+
+def _raw_ip_capture(path: Path) -> None:
+    """A pcap with link type RAW (101): IPv4 packets without Ethernet, two DNS queries."""
+
+    def udp_dns(src: bytes, dst: bytes, sport: int, qid: int) -> bytes:
+        q = (
+            struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+            + b"\x07example\x03com\x00"
+            + struct.pack(">HH", 1, 1)
+        )
+        udp = struct.pack(">HHHH", sport, 53, 8 + len(q), 0) + q
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), qid, 0, 64, 17, 0, src, dst) + udp
+        return ip
+
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
+    for i in range(2):
+        pkt = udp_dns(bytes([10, 0, 0, 5]), bytes([10, 0, 0, 53]), 40000 + i, 100 + i)
+        out += struct.pack("<IIII", 1318550400 + i, 0, len(pkt), len(pkt)) + pkt
+    path.write_bytes(out)
+
+
+def test_non_ethernet_link_type(tmp_path: Path) -> None:
+    cap = tmp_path / "raw.pcap"
+    _raw_ip_capture(cap)
+    assert is_capture(cap)
+    doc = hunt(HuntOptions(inputs=(cap,), out=tmp_path / "out", threads=2))
+    assert doc.inputs[0].status == "analysed"
+    assert doc.stats["rows_dns"] == 2 and doc.stats["rows_conn"] == 2
+
+
+def test_missing_tshark_is_not_analysed_with_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tshark on PATH
+    doc = _hunt(tmp_path, "zeek__smb1.pcap")
+    assert doc.inputs[0].status == "not-analysed"
+    assert "apt-get install tshark" in doc.not_analysed[0].reason
+
+
+def _fake_tshark(tmp_path: Path, body: str) -> str:
+    real = find_tshark()
+    script = tmp_path / "tshark"
+    script.write_text(f"#!/bin/sh\n{body.replace('REAL', real)}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def test_tshark_crash_keeps_decoded_output(tmp_path: Path) -> None:
+    # a tshark that prints what the real one decodes, then dies
+    fake = _fake_tshark(tmp_path, 'REAL "$@"; echo "Segmentation fault" >&2; exit 139')
+    res = PcapConverter(PCAPS / "zeek__smb1.pcap", fake, tmp_path / "w").convert()
+    assert not res.complete
+    assert any("status 139" in w for w in res.warnings)
+    assert "conn" in res.logs
+
+
+def test_tshark_timeout_is_a_warning(tmp_path: Path) -> None:
+    fake = _fake_tshark(tmp_path, "sleep 5")
+    res = PcapConverter(
+        PCAPS / "zeek__smb1.pcap", fake, tmp_path / "w", PcapLimits(timeout_s=0.5)
+    ).convert()
+    assert not res.complete and any("did not finish" in w for w in res.warnings)
+
+
+def test_explicit_bad_tshark_path_is_a_usage_error(tmp_path: Path) -> None:
+    from duqhunt.cli.main import main
+
+    rc = main(
+        [
+            "hunt",
+            str(PCAPS / "zeek__smb1.pcap"),
+            "--out",
+            str(tmp_path / "o"),
+            "--tshark",
+            str(tmp_path / "nope"),
+        ]
+    )
+    assert rc == 2
+    assert os.path.exists(PCAPS / "zeek__smb1.pcap")
