@@ -16,20 +16,9 @@ import pytest
 
 from duqhunt.errors import UsageError
 from duqhunt.simulate import DUQU_USER_AGENT, KNOWN_C2_IP, NEW_C2_IP, SimConfig, simulate
-from duqhunt.sources.net.zeek_schema import LOGS
+from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, LOGS
 
-LOG_TYPES = (
-    "conn",
-    "dns",
-    "http",
-    "files",
-    "ssl",
-    "smb_mapping",
-    "smb_files",
-    "dce_rpc",
-    "ntlm",
-    "kerberos",
-)
+LOG_TYPES = ANALYSED_LOGS
 SMALL = SimConfig(hosts=40, days=1.0)
 
 Row = dict[str, str]

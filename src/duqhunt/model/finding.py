@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 Stage = Literal[
     "delivery",
@@ -20,18 +20,8 @@ Stage = Literal[
 ]
 Severity = Literal["info", "low", "medium", "high", "critical"]
 
-STAGES: tuple[str, ...] = (
-    "delivery",
-    "exploitation",
-    "installation",
-    "lateral-movement",
-    "internal-relay",
-    "command-and-control",
-    "exfiltration",
-    "discovery",
-    "posture",
-)
-SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+STAGES: tuple[str, ...] = get_args(Stage)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 
 
 def severity_rank(severity: str) -> int:

@@ -14,21 +14,12 @@ from dataclasses import dataclass
 
 __all__ = ["SIM_LOGS", "Conn", "Emitter", "Row", "is_internal"]
 
+from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS
+
 Row = dict[str, object]
 
-# The logs the simulator writes, in the order it writes them.
-SIM_LOGS: tuple[str, ...] = (
-    "conn",
-    "dns",
-    "http",
-    "files",
-    "ssl",
-    "smb_mapping",
-    "smb_files",
-    "dce_rpc",
-    "ntlm",
-    "kerberos",
-)
+# The logs the simulator writes, in the order it writes them: every log the detectors read.
+SIM_LOGS: tuple[str, ...] = ANALYSED_LOGS
 
 _ID_FIX = bytes.maketrans(b"+/", b"xz")
 _STATUS = {

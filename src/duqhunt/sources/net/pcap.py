@@ -104,7 +104,8 @@ class PcapResult:
     complete: bool = True
 
 
-_PASS1 = [
+# addresses and transport fields both passes read
+_ADDRESSES = [
     "frame.time_epoch",
     "ip.src",
     "ip.dst",
@@ -116,6 +117,9 @@ _PASS1 = [
     "tcp.dstport",
     "udp.srcport",
     "udp.dstport",
+]
+_PASS1 = [
+    *_ADDRESSES,
     "tcp.flags.syn",
     "tcp.flags.ack",
     "tcp.flags.fin",
@@ -133,17 +137,7 @@ _PASS2_FILTER = (
 )
 _PASS2 = [
     "frame.number",
-    "frame.time_epoch",
-    "ip.src",
-    "ip.dst",
-    "ipv6.src",
-    "ipv6.dst",
-    "tcp.stream",
-    "udp.stream",
-    "tcp.srcport",
-    "tcp.dstport",
-    "udp.srcport",
-    "udp.dstport",
+    *_ADDRESSES,
     "frame.protocols",
     # dns
     "dns.id",
