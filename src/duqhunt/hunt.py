@@ -30,7 +30,13 @@ from duqhunt.detectors.registry import all_detectors
 from duqhunt.engines.base import Engine, Param
 from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Finding, severity_rank
-from duqhunt.model.report import FindingModel, InputRecord, NotAnalysed, ReportDocument
+from duqhunt.model.report import (
+    FileVerdictModel,
+    FindingModel,
+    InputRecord,
+    NotAnalysed,
+    ReportDocument,
+)
 from duqhunt.sources.net.pcap import find_tshark, is_capture
 from duqhunt.sources.net.zeek import Limits, sniff
 from duqhunt.store import CaseStore
@@ -60,6 +66,7 @@ class HuntOptions:
     engine: str = "duckdb"
     spark_master: str | None = None
     tshark: str | None = None
+    yara: tuple[Path, ...] = ()
 
 
 def parse_networks(
@@ -74,18 +81,55 @@ def parse_networks(
     return tuple(nets)
 
 
-def collect_files(inputs: Iterable[Path]) -> list[Path]:
-    """Files under the inputs, sorted; symlinks are not followed out of a given folder."""
+@dataclass(frozen=True, slots=True)
+class RoutedInputs:
+    """Inputs split by the analyzer that reads them."""
+
+    files: list[Path]  # network evidence (Zeek logs, captures) and anything unrecognised
+    host: list[Path]  # triage folders (a Windows volume layout) and loose host artefacts
+    documents: list[Path]  # Office documents, RTF, fonts and archives for the document scanner
+
+
+def route_inputs(inputs: Iterable[Path]) -> RoutedInputs:
+    """Files under the inputs, sorted, split by analyzer. A folder laid out like a Windows
+    volume is host evidence as a whole (not walked file by file); symlinks are not followed
+    out of a given folder."""
+    from duqhunt.docscan import is_document
+    from duqhunt.hostscan import is_host_evidence
+
     files: list[Path] = []
+    host: list[Path] = []
+    documents: list[Path] = []
+
+    def add(p: Path) -> None:
+        if is_capture(p) or sniff_safe(p):
+            files.append(p)
+        elif is_host_evidence(p):
+            host.append(p)
+        elif is_document(p):
+            documents.append(p)
+        else:
+            files.append(p)
+        if len(files) + len(host) + len(documents) > MAX_INPUT_FILES:
+            raise UsageError(f"more than {MAX_INPUT_FILES} input files")
+
     for root in inputs:
         if not root.exists():
             raise UsageError(f"input {root} does not exist")
         if root.is_file():
-            files.append(root)
+            add(root)
+            continue
+        if is_host_evidence(root):
+            host.append(root)
             continue
         base = root.resolve()
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames.sort()
+            for d in list(dirnames):
+                sub = Path(dirpath) / d
+                if not d.startswith(".") and not sub.is_symlink() and is_host_evidence(sub):
+                    host.append(sub)
+                    dirnames.remove(d)
             for name in sorted(filenames):
                 p = Path(dirpath) / name
                 if name.startswith("."):
@@ -96,10 +140,22 @@ def collect_files(inputs: Iterable[Path]) -> list[Path]:
                     except (ValueError, OSError):
                         log.warning("%s: symlink out of %s, not followed", p, root)
                         continue
-                files.append(p)
-                if len(files) > MAX_INPUT_FILES:
-                    raise UsageError(f"more than {MAX_INPUT_FILES} files under {root}")
-    return files
+                add(p)
+    return RoutedInputs(files=files, host=host, documents=documents)
+
+
+def sniff_safe(path: Path) -> bool:
+    """True for a Zeek log (TSV or JSON), without raising on unreadable files."""
+    try:
+        return sniff(path) is not None
+    except OSError:
+        return False
+
+
+def collect_files(inputs: Iterable[Path]) -> list[Path]:
+    """Every input file and host folder, sorted by analyzer (network, host, documents)."""
+    routed = route_inputs(inputs)
+    return [*routed.files, *routed.host, *routed.documents]
 
 
 def _classify_ips(engine_query: Callable[[str], pa.Table], nets: tuple[object, ...]) -> pa.Table:
@@ -221,7 +277,8 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     packs += [load_ioc_pack(p) for p in options.ioc_packs]
     allows: list[AllowList] = list(builtin_allowlists()) if options.builtin_allowlists else []
     allows += [load_allowlist(p) for p in options.allowlists]
-    files = collect_files(options.inputs)
+    routed = route_inputs(options.inputs)
+    files = routed.files
     case_path = options.case or (options.out or Path(".")) / "case.duckdb"
 
     inputs: list[InputRecord] = []
@@ -326,6 +383,41 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         if progress:
             progress("detect", len(detectors), len(detectors))
 
+        host_timeline: list[dict[str, str | None]] = []
+        if routed.host:
+            if progress:
+                progress("host", 0, 1)
+            from duqhunt.hostscan import scan_host
+
+            host_res = scan_host(routed.host, yara_rules=options.yara)
+            findings.extend(host_res.findings)
+            inputs.extend(host_res.inputs)
+            not_analysed.extend(host_res.not_analysed)
+            warnings.extend(host_res.warnings)
+            host_timeline = list(host_res.timeline)
+            host_stats = dict(host_res.stats)
+            if progress:
+                progress("host", 1, 1)
+        else:
+            host_stats = {}
+        verdicts: list[FileVerdictModel] = []
+        if routed.documents:
+            if progress:
+                progress("documents", 0, 1)
+            from duqhunt.docscan import scan_documents
+
+            doc_res = scan_documents(routed.documents, yara_rules=options.yara)
+            findings.extend(doc_res.findings)
+            inputs.extend(doc_res.inputs)
+            not_analysed.extend(doc_res.not_analysed)
+            warnings.extend(doc_res.warnings)
+            verdicts = [
+                FileVerdictModel(path=v.path, verdict=v.verdict, reasons=list(v.reasons))
+                for v in doc_res.verdicts
+            ]
+            host_stats.update({f"doc_{k}": v for k, v in doc_res.stats})
+            if progress:
+                progress("documents", 1, 1)
         findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
         campaign = build_campaign(findings, ctx)
         rows_by_log = store.ingested_rows()
@@ -337,6 +429,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             stats["beacons_scored"] = int(beacon_stats.column("scored")[0].as_py())
             stats["beacons_suppressed"] = int(beacon_stats.column("suppressed")[0].as_py())
         stats["internal_hosts_with_egress"] = ctx.internal_hosts
+        stats.update({k if k.startswith("doc_") else f"host_{k}": v for k, v in host_stats.items()})
         for det_id, secs in timings.items():
             stats[f"seconds_{det_id}"] = secs
         if window:
@@ -352,6 +445,8 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             inputs=inputs,
             not_analysed=not_analysed,
             warnings=warnings,
+            host_timeline=host_timeline,
+            verdicts=verdicts,
             findings=[FindingModel.from_finding(f) for f in findings],
             campaign=campaign,
             stats=stats,

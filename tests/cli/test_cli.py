@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from duqhunt.cli.main import main
+from duqhunt.model.report import SCHEMA_VERSION
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "zeek" / "otrf_lsass_campaign_01"
 
@@ -28,7 +29,7 @@ def test_hunt_writes_three_outputs_and_exits_0(
     for name in ("report.json", "findings.jsonl", "report.html", "case.duckdb"):
         assert (out / name).is_file(), name
     doc = json.loads((out / "report.json").read_text())
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == SCHEMA_VERSION
     assert {i["log_type"] for i in doc["inputs"]} >= {"conn", "dns", "http", "files", "ssl"}
     assert all(i["skipped_rows"] == 0 for i in doc["inputs"])
     captured = capsys.readouterr()

@@ -179,8 +179,10 @@ def _by_detector(doc, det):  # type: ignore[no-untyped-def]
 
 
 def test_detector_conformance() -> None:
+    from duqhunt.detectors.host import host_detectors
+
     ids = set()
-    for det in all_detectors():
+    for det in [*all_detectors(), *host_detectors()]:
         assert re.fullmatch(r"DQ-(NET|HOST|DOC|INT)-\d{3}", det.id), det.id
         assert det.id not in ids
         ids.add(det.id)

@@ -23,6 +23,7 @@ from rich.progress import (
 
 from duqhunt import __version__
 from duqhunt.errors import ContentError, DuqhuntError, InputError, UsageError
+from duqhunt.model import severity_rank
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 
@@ -120,10 +121,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="Spark master (spark://host:7077, yarn, k8s://...); default local[*]",
     )
     h.add_argument(
+        "--yara",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RULES",
+        help="YARA rules for host evidence among the inputs (repeatable)",
+    )
+    h.add_argument(
         "--tshark", metavar="PATH", help="tshark binary for pcap/pcapng inputs (default: PATH)"
     )
     h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    o = sub.add_parser("host", help="analyse host evidence: triage folders, hives, EVTX, drivers")
+    o.add_argument("paths", nargs="+", type=Path, help="triage folders, mounted images, artefacts")
+    o.add_argument("--out", type=Path, required=True, help="output folder for the report files")
+    o.add_argument(
+        "--yara",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RULES",
+        help="a YARA rules file or folder to add to duqhunt's own (repeatable)",
+    )
+
+    d = sub.add_parser("scan", help="scan documents and fonts for the installer (embedded fonts)")
+    d.add_argument("paths", nargs="+", type=Path, help="files or folders (searched recursively)")
+    d.add_argument("--out", type=Path, required=True, help="output folder for the report files")
+    d.add_argument(
+        "--yara",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RULES",
+        help="YARA rules to run over every file and embedded object (repeatable)",
+    )
+    d.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")
+    d.add_argument(
+        "--extract",
+        type=Path,
+        metavar="DIR",
+        help="write de-obfuscated fonts and embedded objects here (never executed)",
+    )
 
     s = sub.add_parser("simulate", help="write a synthetic Duqu-style campaign as Zeek logs")
     s.add_argument("--out", type=Path, required=True)
@@ -172,6 +212,7 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
         engine=args.engine,
         spark_master=args.spark_master,
         tshark=args.tshark,
+        yara=tuple(args.yara),
     )
     show = not args.no_progress and not args.quiet
     with Progress(
@@ -200,6 +241,78 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_host(args: argparse.Namespace, err: Console, out: Console) -> int:
+    from datetime import UTC, datetime
+
+    from duqhunt.hostscan import host_report, scan_host
+    from duqhunt.hunt import analysed_anything
+    from duqhunt.render import render_summary, write_outputs
+
+    def now() -> str:
+        return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    started = now()
+    res = scan_host(list(args.paths), yara_rules=tuple(args.yara))
+    doc = host_report(res, started, now())
+    paths = write_outputs(doc, args.out)
+    render_summary(doc, out)
+    out.print(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}")
+    if not analysed_anything(doc):
+        err.print("duqhunt: no input could be analysed")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
+def _cmd_scan(args: argparse.Namespace, err: Console, out: Console) -> int:
+    from datetime import UTC, datetime
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from duqhunt.docscan import scan_documents
+    from duqhunt.hunt import analysed_anything
+    from duqhunt.model.report import FileVerdictModel, FindingModel, ReportDocument
+    from duqhunt.render import write_outputs
+
+    def now() -> str:
+        return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    started = now()
+    res = scan_documents(
+        list(args.paths), yara_rules=tuple(args.yara), jobs=args.jobs, extract_dir=args.extract
+    )
+    findings = sorted(res.findings, key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
+    doc = ReportDocument(
+        tool_version=__version__,
+        started=started,
+        finished=now(),
+        engine="none",
+        inputs=list(res.inputs),
+        not_analysed=list(res.not_analysed),
+        warnings=list(res.warnings),
+        findings=[FindingModel.from_finding(f) for f in findings],
+        verdicts=[
+            FileVerdictModel(path=v.path, verdict=v.verdict, reasons=list(v.reasons))
+            for v in res.verdicts
+        ],
+        stats=dict(res.stats),
+    )
+    paths = write_outputs(doc, args.out)
+    table = Table(title=f"Documents ({len(res.verdicts)})")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    table.add_column("why", overflow="fold")
+    order = ["malicious", "suspicious", "malformed", "encrypted", "unsupported", "clean"]
+    for v in sorted(res.verdicts, key=lambda v: (order.index(v.verdict), v.path)):
+        table.add_row(v.verdict, escape(v.path), escape("; ".join(v.reasons[:2])))
+    out.print(table)
+    out.print(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}")
+    if not analysed_anything(doc) and not res.verdicts:
+        err.print("duqhunt: no input could be analysed")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
 def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:
     from duqhunt.simulate import SimConfig, simulate
 
@@ -214,9 +327,13 @@ def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:
         kwargs["gzip"] = True
     logs = args.out / "zeek"
     truth = simulate(logs, seed=args.seed, config=SimConfig(**kwargs), meta_dir=args.out)  # type: ignore[arg-type]
+    from duqhunt.simulate.host import write_triage_folders
+
+    triage = write_triage_folders(args.out / "host", truth, args.seed)
     c2 = ", ".join(c["ip"] for c in truth.get("c2", [])) or "none"
     out.print(
         f"wrote synthetic Zeek logs to {logs} (seed {args.seed}); planted C&C: {c2}; "
+        f"{len(triage)} host triage folder(s) in {args.out / 'host'}; "
         f"ground truth and the enterprise allow-list in {args.out}"
     )
     return EXIT_OK
@@ -240,7 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True)
     out = Console(soft_wrap=False)
     _setup_logging(args.verbose, args.quiet, err)
-    handlers = {"hunt": _cmd_hunt, "simulate": _cmd_simulate, "report": _cmd_report}
+    handlers = {
+        "hunt": _cmd_hunt,
+        "host": _cmd_host,
+        "scan": _cmd_scan,
+        "simulate": _cmd_simulate,
+        "report": _cmd_report,
+    }
     try:
         return handlers[args.command](args, err, out)
     except (UsageError, ContentError) as exc:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from duqhunt.model.finding import Finding, iso_utc
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: host_timeline, verdicts
 
 Role = Literal["patient-zero", "infected", "bridge", "relay", "c2"]
 Zone = Literal["egress", "no-egress"]
@@ -115,6 +115,14 @@ class Campaign(_Frozen):
     bridges: list[dict[str, object]] = Field(default_factory=list)
 
 
+class FileVerdictModel(_Frozen):
+    """The document scanner's verdict on one file."""
+
+    path: str
+    verdict: Literal["clean", "suspicious", "malicious", "malformed", "encrypted", "unsupported"]
+    reasons: list[str] = Field(default_factory=list)
+
+
 class ReportDocument(_Frozen):
     schema_version: str = SCHEMA_VERSION
     tool: str = "duqhunt"
@@ -129,4 +137,6 @@ class ReportDocument(_Frozen):
     warnings: list[str] = Field(default_factory=list)
     findings: list[FindingModel] = Field(default_factory=list)
     campaign: Campaign = Field(default_factory=Campaign)
+    host_timeline: list[dict[str, str | None]] = Field(default_factory=list)
+    verdicts: list[FileVerdictModel] = Field(default_factory=list)
     stats: dict[str, int | float | str] = Field(default_factory=dict)

@@ -1,0 +1,36 @@
+"""Host detectors (DQ-HOST-nnn): triage folders, hives, event logs, PE files, YARA."""
+
+from __future__ import annotations
+
+from duqhunt.detectors.host.base import HostDetector
+from duqhunt.detectors.host.events import LateralMovementSessions, ScheduledTasks, ServiceInstalls
+from duqhunt.detectors.host.files import (
+    DuquTempFiles,
+    OrphanPnf,
+    PeAnomalies,
+    RevokedSigner,
+    VendorMasquerade,
+)
+from duqhunt.detectors.host.registry import DuquServices, FontPosture, ZoneMarker
+from duqhunt.detectors.host.yarascan import YaraMatches
+
+
+def host_detectors() -> list[HostDetector]:
+    """Every host detector, in id order."""
+    return [
+        OrphanPnf(),
+        DuquTempFiles(),
+        VendorMasquerade(),
+        RevokedSigner(),
+        PeAnomalies(),
+        DuquServices(),
+        ZoneMarker(),
+        FontPosture(),
+        LateralMovementSessions(),
+        ServiceInstalls(),
+        ScheduledTasks(),
+        YaraMatches(),
+    ]
+
+
+__all__ = ["HostDetector", "host_detectors"]

@@ -1,0 +1,416 @@
+"""Scan documents and fonts: files or folders in, findings and a verdict per file out.
+
+``scan_documents`` is what ``duqhunt scan`` runs. Every file is analysed in isolation (in a
+worker process when jobs > 1) with limits on size, decompression, nesting, objects and time; a
+file that cannot be parsed becomes a finding, a warning and a not_analysed entry, never a crash.
+Nothing is executed or rendered; ``extract_dir`` receives decoded fonts and embedded objects
+under sanitised names and never outside the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from duqhunt.detectors.doc.catalogue import STRUCTURAL_IDS, Emitter
+from duqhunt.detectors.doc.containers import Walker, sniff
+from duqhunt.errors import InputError, UsageError
+from duqhunt.model import Evidence, Finding, finding_id, severity_rank
+from duqhunt.model.finding import Severity
+from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.sources.office.limits import Budget, DocContent, builtin_content
+
+log = logging.getLogger(__name__)
+
+Verdict = Literal["clean", "suspicious", "malicious", "malformed", "encrypted", "unsupported"]
+DOC_EXTENSIONS = frozenset(
+    [
+        ".doc",
+        ".dot",
+        ".docx",
+        ".docm",
+        ".dotx",
+        ".dotm",
+        ".xls",
+        ".xlt",
+        ".xla",
+        ".xlsx",
+        ".xlsm",
+        ".xlsb",
+        ".xltx",
+        ".xltm",
+        ".xlam",
+        ".ppt",
+        ".pps",
+        ".pot",
+        ".pptx",
+        ".pptm",
+        ".ppsx",
+        ".ppsm",
+        ".potx",
+        ".potm",
+        ".rtf",
+        ".ttf",
+        ".otf",
+        ".ttc",
+        ".eot",
+        ".woff",
+        ".woff2",
+        ".odttf",
+        ".fntdata",
+        ".zip",
+        ".pfa",
+        ".pfb",
+        ".xml",
+        ".csv",
+        ".slk",
+        ".msg",
+        ".dfont",
+        ".cff",
+    ]
+)
+MAX_INPUT_FILES = 100_000
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class FileVerdict:
+    path: str
+    verdict: Verdict
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DocScanResult:
+    findings: tuple[Finding, ...]
+    inputs: tuple[InputRecord, ...]
+    not_analysed: tuple[NotAnalysed, ...]
+    warnings: tuple[str, ...]
+    verdicts: tuple[FileVerdict, ...]
+    stats: tuple[tuple[str, int | float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _FileResult:
+    path: str
+    kind: str
+    sha256: str | None
+    findings: tuple[Finding, ...]
+    verdict: FileVerdict
+    not_analysed: str | None
+    warnings: tuple[str, ...]
+    size: int
+    seconds: float
+
+
+def is_document(path: Path) -> bool:
+    """True if the file looks like something scan handles (by content, then by extension)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return sniff(head, path.name) != "unknown" or path.suffix.lower() in DOC_EXTENSIONS
+
+
+def collect(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for root in paths:
+        if not root.exists():
+            raise UsageError(f"input {root} does not exist")
+        if root.is_file():
+            files.append(root)
+            continue
+        base = root.resolve()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames.sort()
+            for name in sorted(filenames):
+                p = Path(dirpath) / name
+                if name.startswith("."):
+                    continue
+                if p.is_symlink():
+                    try:
+                        p.resolve().relative_to(base)
+                    except (ValueError, OSError):
+                        log.warning("%s: symlink out of %s, not followed", p, root)
+                        continue
+                files.append(p)
+                if len(files) > MAX_INPUT_FILES:
+                    raise UsageError(f"more than {MAX_INPUT_FILES} files under {root}")
+    return files
+
+
+def verdict_for(
+    findings: Sequence[Finding], *, encrypted: bool, unsupported: str, malformed: str
+) -> tuple[Verdict, tuple[str, ...]]:
+    top = max((severity_rank(f.severity) for f in findings), default=-1)
+    ranked = sorted(findings, key=lambda f: (-severity_rank(f.severity), f.detector))
+    reasons = tuple(
+        f"{f.severity}: {f.evidence[0].summary if f.evidence else f.title}"[:200]
+        for f in ranked[:3]
+        if f.severity != "info"
+    )
+    if unsupported and not findings:
+        return "unsupported", (unsupported,)
+    if top >= severity_rank("high"):
+        return "malicious", reasons
+    structural = [
+        f for f in findings if f.detector in STRUCTURAL_IDS and severity_rank(f.severity) >= 2
+    ]
+    if structural or malformed:
+        return "malformed", reasons or (malformed,)
+    if top >= severity_rank("medium"):
+        return "suspicious", reasons
+    if encrypted:
+        return "encrypted", ("encrypted: contents not analysed",)
+    return "clean", reasons
+
+
+class _Extractor:
+    def __init__(self, root: Path, input_path: Path, sha: str) -> None:
+        self.root = root.resolve()
+        self.dir = self.root / f"{_SAFE.sub('_', input_path.name)[:60]}-{sha[:12]}"
+        self.count = 0
+
+    def __call__(self, name: str, data: bytes) -> None:
+        self.count += 1
+        if self.count > 500:
+            return
+        leaf = _SAFE.sub("_", name.replace("\\", "/").split("/")[-1].split(",")[0])[:80] or "object"
+        target = (self.dir / f"{self.count:03d}-{leaf}.bin").resolve()
+        target.relative_to(self.root)  # never outside DIR (raises ValueError)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        # exclusive create, no execute bits; content is written as data only
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+
+
+def scan_file(
+    path: Path,
+    content: DocContent | None = None,
+    extract_dir: Path | None = None,
+    yara_rules: Any = None,
+) -> _FileResult:
+    """Analyse one file; never raises for bad input."""
+    content = content or builtin_content()
+    lim = content.limits
+    t0 = time.perf_counter()
+    src = str(path)
+    em = Emitter(src, max_findings=lim.max_findings_per_file)
+    warnings: list[str] = []
+    try:
+        size = path.stat().st_size
+        if size > lim.max_file_bytes:
+            reason = f"file of {size} bytes exceeds the {lim.max_file_bytes}-byte limit"
+            v = FileVerdict(src, "unsupported", (reason,))
+            return _FileResult(
+                src, "unknown", None, (), v, reason, (f"{src}: {reason}",), size, 0.0
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = f"cannot read: {exc}"
+        return _FileResult(
+            src,
+            "unknown",
+            None,
+            (),
+            FileVerdict(src, "unsupported", (reason,)),
+            reason,
+            (f"{src}: {reason}",),
+            0,
+            0.0,
+        )
+    sha = hashlib.sha256(data).hexdigest()
+    budget = Budget(src, lim)
+    extractor = _Extractor(extract_dir, path, sha) if extract_dir is not None else None
+    walker = Walker(path, em, content, budget, extractor)
+    not_analysed: str | None = None
+    try:
+        walker.analyse(data, path.name)
+    except InputError as exc:  # budget/time limits propagate here
+        walker.malformed(path.name, exc)
+        not_analysed = f"partly analysed: {exc.reason}"
+    except (
+        RecursionError,
+        MemoryError,
+        ValueError,
+        IndexError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        OSError,
+    ) as exc:
+        # Last line of defence: a parser bug must not stop the run.
+        log.exception("%s: analysis failed", src)
+        not_analysed = f"analysis failed: {type(exc).__name__}: {exc}"
+        warnings.append(f"{src}: {not_analysed}")
+    out = walker.out
+    if yara_rules is not None:
+        _yara(yara_rules, data, em, path.name)
+    if em.dropped:
+        warnings.append(
+            f"{src}: {em.dropped} further finding(s) dropped (limit {lim.max_findings_per_file})"
+        )
+    if out.unsupported:
+        not_analysed = out.unsupported
+    elif out.encrypted and not out.fonts:
+        not_analysed = not_analysed or "encrypted: contents not analysed"
+    elif out.malformed and not not_analysed:
+        not_analysed = f"partly analysed: {out.malformed}"
+    verdict, reasons = verdict_for(
+        em.findings, encrypted=out.encrypted, unsupported=out.unsupported, malformed=out.malformed
+    )
+    return _FileResult(
+        src,
+        out.kind,
+        sha,
+        tuple(em.findings),
+        FileVerdict(src, verdict, reasons),
+        not_analysed,
+        tuple(warnings),
+        len(data),
+        time.perf_counter() - t0,
+    )
+
+
+def _yara(rules: Any, data: bytes, em: Emitter, where: str) -> None:
+    from duqhunt.detectors.doc.catalogue import YaraMatch
+
+    try:
+        matches = rules.match(data=data, timeout=10)
+    except Exception as exc:
+        em.emit(YaraMatch, "info", where, f"YARA scan failed: {exc}", key="yara-err")
+        return
+    for m in matches:
+        meta = getattr(m, "meta", {}) or {}
+        raw = str(meta.get("severity", "medium"))
+        sev: Severity = raw if raw in ("info", "low", "medium", "high", "critical") else "medium"  # type: ignore[assignment]
+        em.emit(
+            YaraMatch,
+            sev,
+            where,
+            f"YARA rule {m.rule} matched",
+            key=f"yara{m.rule}",
+            title=f"YARA: {m.rule}",
+        )
+
+
+def _compile_yara(paths: Sequence[Path]) -> Any:
+    if not paths:
+        return None
+    try:
+        import yara
+    except ImportError:
+        raise UsageError("--yara needs the yara-python package (pip install yara-python)") from None
+    try:
+        return yara.compile(filepaths={f"r{i}": str(p) for i, p in enumerate(paths)})
+    except Exception as exc:
+        raise UsageError(f"--yara: rules do not compile: {exc}") from None
+
+
+_WORKER_RULES: Any = None
+
+
+def _init_worker(rule_paths: tuple[str, ...]) -> None:
+    global _WORKER_RULES
+    logging.getLogger("olevba").setLevel(logging.CRITICAL)
+    for name in ("oletools", "olefile", "fontTools", "msodde", "rtfobj", "oleobj"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    _WORKER_RULES = _compile_yara([Path(p) for p in rule_paths]) if rule_paths else None
+
+
+def _work(args: tuple[str, str | None]) -> _FileResult:
+    p, ex = args
+    return scan_file(Path(p), None, Path(ex) if ex else None, _WORKER_RULES)
+
+
+def scan_documents(
+    paths: Sequence[Path],
+    *,
+    yara_rules: Sequence[Path] = (),
+    jobs: int | None = None,
+    extract_dir: Path | None = None,
+) -> DocScanResult:
+    """Scan files and folders (recursively). Bad options raise UsageError; bad files do not."""
+    files = collect(paths)
+    if jobs is not None and jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    rule_paths = tuple(str(p) for p in yara_rules)
+    _compile_yara(list(yara_rules))  # fail early on bad rules
+    if extract_dir is not None:
+        extract_dir.mkdir(parents=True, exist_ok=True)
+    n = jobs or os.cpu_count() or 1
+    t0 = time.perf_counter()
+    args = [(str(f), str(extract_dir) if extract_dir else None) for f in files]
+    results: list[_FileResult]
+    if n <= 1 or len(files) < 8:
+        _init_worker(rule_paths)
+        results = [_work(a) for a in args]
+    else:
+        with ProcessPoolExecutor(
+            max_workers=n, initializer=_init_worker, initargs=(rule_paths,)
+        ) as ex:
+            results = list(ex.map(_work, args, chunksize=max(1, len(args) // (n * 8))))
+    elapsed = time.perf_counter() - t0
+    findings: list[Finding] = []
+    inputs: list[InputRecord] = []
+    not_analysed: list[NotAnalysed] = []
+    warnings: list[str] = []
+    verdicts: list[FileVerdict] = []
+    for r in results:
+        findings.extend(r.findings)
+        status: Literal["analysed", "partial", "not-analysed"] = "analysed"
+        if r.not_analysed:
+            status = (
+                "not-analysed" if r.verdict.verdict in ("unsupported", "encrypted") else "partial"
+            )
+            not_analysed.append(NotAnalysed(path=r.path, reason=r.not_analysed))
+        inputs.append(
+            InputRecord(
+                path=r.path,
+                kind=f"doc-{r.kind}",
+                sha256=r.sha256,
+                status=status,
+                rows=len(r.findings),
+            )
+        )
+        warnings.extend(r.warnings)
+        verdicts.append(r.verdict)
+    findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
+    total = sum(r.size for r in results)
+    stats: tuple[tuple[str, int | float], ...] = (
+        ("files", len(results)),
+        ("bytes", total),
+        ("seconds", round(elapsed, 3)),
+        ("files_per_second", round(len(results) / elapsed, 1) if elapsed else 0.0),
+        ("mb_per_second", round(total / 1e6 / elapsed, 2) if elapsed else 0.0),
+    )
+    return DocScanResult(
+        tuple(findings), tuple(inputs), tuple(not_analysed), tuple(warnings), tuple(verdicts), stats
+    )
+
+
+def summary_finding(path: str, verdict: Verdict) -> Finding:
+    """(Unused by default) a finding for a verdict, for outputs that only read findings."""
+    return Finding(
+        id=finding_id("DQ-DOC-000", path),
+        detector="DQ-DOC-000",
+        title=f"Document verdict: {verdict}",
+        stage="delivery",
+        attack=(),
+        severity="info",
+        confidence=1.0,
+        hosts=(),
+        first_seen=None,
+        last_seen=None,
+        evidence=(Evidence(source=path, locator=path, summary=verdict),),
+    )

@@ -1,0 +1,544 @@
+"""Host triage: the implant's traces and the spread, from what responders collect.
+
+``scan_host(paths)`` reads triage folders (or mounted volumes laid out like a Windows volume)
+and loose artefacts (SYSTEM/SOFTWARE/NTUSER hives and .reg exports, *.evtx and JSON event
+exports, *.job, drivers and other PE files, .pnf files), runs the host detectors (DQ-HOST-nnn)
+and returns findings, the inputs, what was not analysed and a host timeline. Raw/E01/VMDK
+images are opened through dissect.target when the optional ``image`` extra is installed
+(AGPL-3.0, never a core dependency).
+
+Fail soft per artefact: a corrupt hive, an EVTX with a bad chunk, an unreadable file or a
+symlink loop becomes a warning and a ``not_analysed`` entry. Symlinks are never followed out
+of the given root. Nothing is ever executed.
+
+Benchmark (the figures go to benchmarks/, the lead wires ``make bench``)::
+
+    .venv/bin/python -m duqhunt.hostscan --bench EVTX_OR_FOLDER [...]
+
+prints EVTX records/s through duqhunt, the raw ``evtx`` package rate on the same files, and
+the wall time of a full ``scan_host`` over the given paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from duqhunt.detectors.host import host_detectors
+from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
+from duqhunt.detectors.host.content import builtin_cert_pack, builtin_host_pack, builtin_yara_rules
+from duqhunt.errors import ContentError, InputError, UsageError
+from duqhunt.model import Finding, severity_rank
+from duqhunt.model.finding import iso_utc
+from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.sources.host.eventlog import EventLogRead, read_event_json, read_evtx
+from duqhunt.sources.host.jobfile import read_job
+from duqhunt.sources.host.pe import entropy, read_pe
+from duqhunt.sources.host.registry import read_hive_file, read_reg_export
+from duqhunt.sources.host.walk import (
+    EVTX_MAGIC,
+    FileEntry,
+    HostLimits,
+    WalkProblem,
+    classify,
+    single_file,
+    walk_triage,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["HostLimits", "HostScanResult", "is_host_evidence", "scan_host"]
+
+IMAGE_EXTRA_MESSAGE = (
+    "disk images need the optional 'image' extra: pip install 'duqhunt[image]' "
+    "(dissect.target, AGPL-3.0); or mount the image and pass the mount point"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HostScanResult:
+    findings: tuple[Finding, ...]
+    inputs: tuple[InputRecord, ...]
+    not_analysed: tuple[NotAnalysed, ...]
+    warnings: tuple[str, ...]
+    timeline: tuple[dict[str, str | None], ...]
+    stats: tuple[tuple[str, int | float], ...] = ()
+
+
+def is_host_evidence(path: Path) -> bool:
+    """True for files the host scan reads (so hunt can route them) and for triage folders."""
+    try:
+        if path.is_dir():
+            return any((path / n).is_dir() for n in ("Windows", "windows", "WINDOWS"))
+        kind = classify(path)
+    except OSError:
+        return False
+    return kind in ("hive", "reg-export", "evtx", "event-json", "job", "pnf", "image") or (
+        kind == "pe" and path.suffix.lower() == ".sys"
+    )
+
+
+@dataclass(slots=True)
+class _Run:
+    limits: HostLimits
+    inputs: list[InputRecord] = field(default_factory=list)
+    not_analysed: list[NotAnalysed] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    evtx_records: int = 0
+    evtx_seconds: float = 0.0
+
+    def fail(self, path: str, reason: str, kind: str) -> None:
+        self.not_analysed.append(NotAnalysed(path=path, reason=reason))
+        self.inputs.append(InputRecord(path=path, kind=kind, status="not-analysed"))
+        self.warnings.append(f"{path}: {reason}")
+
+
+def _reason(exc: InputError) -> str:
+    """The reason with its place in the file, without repeating the path."""
+    where = exc.where[len(exc.path) :].lstrip(", ")
+    return f"{where}: {exc.reason}" if where else exc.reason
+
+
+def _sha256(path: Path, limit: int = 256 << 20) -> str | None:
+    if path.stat().st_size > limit:
+        return None
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _compile_yara(user_rules: Sequence[Path]) -> Any:
+    try:
+        import yara
+    except ImportError:
+        if user_rules:
+            raise UsageError("--yara needs yara-python: pip install yara-python") from None
+        log.warning("yara-python not installed: YARA rules not run")
+        return None
+    sources = {"duqhunt": str(builtin_yara_rules())}
+    for i, p in enumerate(user_rules):
+        if not p.is_file():
+            raise UsageError(f"--yara {p}: no such rule file")
+        sources[f"user{i}_{p.stem}"] = str(p)
+    try:
+        return yara.compile(filepaths=sources)
+    except yara.SyntaxError as exc:
+        if any(str(p) in str(exc) for p in user_rules) or user_rules:
+            raise UsageError(f"--yara: rules do not compile: {exc}") from exc
+        raise ContentError(f"content/yara/duqu.yar: {exc}") from exc
+
+
+def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
+    kind = "host-evtx" if f.kind == "evtx" else "host-event-json"
+    t0 = time.perf_counter()
+    try:
+        if f.kind == "evtx":
+            if f.size > run.limits.max_evtx_bytes:
+                raise InputError(str(f.path), f"larger than {run.limits.max_evtx_bytes} bytes")
+            res: EventLogRead = read_evtx(f.path, run.limits.max_events_per_log)
+        else:
+            res = read_event_json(f.path, run.limits.max_events_per_log, run.limits.max_json_bytes)
+    except InputError as exc:
+        run.fail(str(f.path), _reason(exc), kind)
+        return
+    except OSError as exc:
+        run.fail(str(f.path), f"not readable: {exc.strerror or exc}", kind)
+        return
+    if f.kind == "evtx":
+        run.evtx_records += res.records
+        run.evtx_seconds += time.perf_counter() - t0
+    h.events.extend(res.events)
+    run.warnings.extend(res.warnings)
+    partial = bool(res.skipped or res.truncated)
+    if partial:
+        what = f"{res.skipped} bad record(s) skipped" if res.skipped else "truncated at the limit"
+        run.not_analysed.append(NotAnalysed(path=str(f.path), reason=f"partly analysed: {what}"))
+    run.inputs.append(
+        InputRecord(
+            path=str(f.path),
+            kind=kind,
+            sha256=_sha256(f.path),
+            status="partial" if partial else "analysed",
+            log_type="evtx" if f.kind == "evtx" else "event-json",
+            rows=res.records,
+            skipped_rows=res.skipped,
+        )
+    )
+
+
+def _read_hive(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
+    kind = "host-hive" if f.kind == "hive" else "host-reg-export"
+    try:
+        if f.kind == "hive":
+            facts, warns = read_hive_file(f.path, run.limits.max_hive_bytes)
+            all_facts = [facts]
+            run.warnings.extend(warns)
+        else:
+            all_facts = read_reg_export(f.path, run.limits.max_hive_bytes)
+            warns = []
+    except InputError as exc:
+        run.fail(str(f.path), _reason(exc), kind)
+        return
+    except OSError as exc:
+        run.fail(str(f.path), f"not readable: {exc.strerror or exc}", kind)
+        return
+    if warns:
+        run.not_analysed.append(
+            NotAnalysed(
+                path=str(f.path),
+                reason="partly analysed: " + "; ".join(w.split(": ", 1)[-1] for w in warns),
+            )
+        )
+    for facts in all_facts:
+        h.hives.append((f, facts))
+        if facts.kind == "SOFTWARE":
+            h.software_hive_seen = True
+    rows = sum(len(x.services) + len(x.zone_values) + len(x.kbs) for x in all_facts)
+    run.inputs.append(
+        InputRecord(
+            path=str(f.path),
+            kind=kind,
+            sha256=_sha256(f.path),
+            status="partial" if warns else "analysed",
+            log_type=",".join(x.kind for x in all_facts) or None,
+            rows=rows,
+        )
+    )
+
+
+def _analyse_files(run: _Run, h: HostArtefacts, files: list[FileEntry], rules: Any) -> None:
+    infs = {f.rel_lower()[:-4] for f in files if f.kind == "inf"}
+    for f in files:
+        try:
+            if f.kind in ("evtx", "event-json"):
+                _read_events(run, f, h)
+            elif f.kind in ("hive", "reg-export"):
+                _read_hive(run, f, h)
+            elif f.kind == "job":
+                h.jobs.append((f, read_job(f.path)))
+                run.inputs.append(
+                    InputRecord(path=str(f.path), kind="host-job", status="analysed", rows=1)
+                )
+            elif f.kind == "pnf":
+                with f.path.open("rb") as fh:
+                    sample = fh.read(run.limits.entropy_sample_bytes)
+                h.pnf.append(PnfInfo(f, entropy(sample), f.rel_lower()[:-4] in infs))
+            elif f.kind == "pe":
+                pe = read_pe(f.path, run.limits.max_pe_bytes)
+                h.pe.append((f, pe))
+                run.warnings.extend(pe.warnings)
+            elif f.kind == "image":
+                run.fail(
+                    str(f.path),
+                    "disk image inside a triage folder: pass it on its own",
+                    "host-image",
+                )
+        except InputError as exc:
+            run.fail(str(f.path), _reason(exc), f"host-{f.kind}")
+        except OSError as exc:
+            run.fail(str(f.path), f"not readable: {exc.strerror or exc}", f"host-{f.kind}")
+        if (
+            rules is not None
+            and f.kind in ("pe", "pnf", "temp", "other", "job")
+            and 0 < f.size <= run.limits.max_yara_bytes
+        ):
+            _yara(run, h, f, rules)
+    h.files.extend(files)
+
+
+def _yara(run: _Run, h: HostArtefacts, f: FileEntry, rules: Any) -> None:
+    import yara
+
+    try:
+        matches = rules.match(str(f.path), timeout=30)
+    except yara.Error as exc:
+        run.warnings.append(f"{f.path}: YARA scan failed: {exc}")
+        return
+    for m in matches:
+        strings: list[str] = []
+        for s in getattr(m, "strings", []):
+            ident = getattr(s, "identifier", None)
+            strings.append(str(ident if ident is not None else s[1]))
+        h.yara.append(
+            YaraHit(
+                f,
+                str(m.rule),
+                str(m.namespace),
+                tuple(sorted(set(strings))),
+                tuple(sorted((str(k), str(v)) for k, v in m.meta.items())),
+            )
+        )
+
+
+def _host_name(h: HostArtefacts, fallback: str) -> str:
+    for _, hf in h.hives:
+        if hf.computer_name:
+            return hf.computer_name
+    comps = Counter(e.computer for e in h.events if e.computer)
+    if comps:
+        return comps.most_common(1)[0][0]
+    return fallback
+
+
+def _t2embed(files: list[FileEntry], problems: list[WalkProblem]) -> str:
+    rels = {f.rel_lower() for f in files}
+    target = "windows/system32/t2embed.dll"
+    if any(p.path.replace("\\", "/").lower().endswith(target) for p in problems):
+        return "unreadable"
+    if target in rels:
+        return "present"
+    if "windows/system32/ntoskrnl.exe" in rels or "windows/system32/kernel32.dll" in rels:
+        return "absent"
+    return "unknown"
+
+
+def _open_image(run: _Run, path: Path, tmp: Path) -> Path | None:
+    """Copy the host artefacts out of a disk image through dissect.target (optional extra)."""
+    try:
+        from dissect.target import Target  # AGPL-3.0, optional
+    except ImportError:
+        run.fail(str(path), IMAGE_EXTRA_MESSAGE, "host-image")
+        return None
+    globs = (
+        "Windows/System32/config/SYSTEM",
+        "Windows/System32/config/SOFTWARE",
+        "Windows/System32/winevt/Logs/*.evtx",
+        "Windows/System32/drivers/*.sys",
+        "Windows/inf/*.pnf",
+        "Windows/inf/*.inf",
+        "Windows/Tasks/*.job",
+        "Windows/Temp/~D*.tmp",
+        "Users/*/NTUSER.DAT",
+        "Users/*/AppData/Local/Temp/~D*.tmp",
+    )
+    out = tmp / path.stem
+    try:
+        target = Target.open(str(path))
+        root = target.fs.path("sysvol")
+        for g in globs:
+            for p in root.glob(g):
+                rel = p.relative_to(root)
+                dest = out / str(rel)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with p.open("rb") as src, dest.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    except Exception as exc:  # dissect raises its own errors on odd images
+        run.fail(str(path), f"image not read through dissect.target: {exc}", "host-image")
+        return None
+    return out
+
+
+def _timeline(hosts: list[HostArtefacts], findings: list[Finding]) -> list[dict[str, str | None]]:
+    flagged = {
+        e.locator.lower() for f in findings if f.detector == "DQ-HOST-006" for e in f.evidence
+    }
+    rows: list[tuple[float, dict[str, str | None]]] = []
+
+    def add(t: float | None, host: str, kind: str, what: str, source: str) -> None:
+        if t is not None:
+            rows.append(
+                (
+                    t,
+                    {
+                        "time": iso_utc(t),
+                        "host": host,
+                        "kind": kind,
+                        "what": what,
+                        "source": source,
+                    },
+                )
+            )
+
+    for h in hosts:
+        for f in h.files:
+            low = f.name.lower()
+            if f.kind == "pnf":
+                add(f.mtime, h.host, "pnf", f.rel, str(f.path))
+            elif f.kind == "pe" and low.endswith(".sys"):
+                add(f.mtime, h.host, "driver", f.rel, str(f.path))
+            elif f.kind == "temp":
+                add(f.mtime, h.host, "temp-file", f.rel, str(f.path))
+        for f, job in h.jobs:
+            add(
+                job.last_run or f.mtime,
+                h.host,
+                "task",
+                f"{f.name}: {job.application} {job.parameters}".strip(),
+                str(f.path),
+            )
+        for f, hf in h.hives:
+            for s in hf.services:
+                if s.key_path.lower() in flagged:
+                    add(s.last_write, h.host, "service", f"{s.name}: {s.image_path}", str(f.path))
+        for e in h.events:
+            if e.event_id in (7045, 4697):
+                what = f"{e.get('ServiceName')}: {e.get('ImagePath') or e.get('ServiceFileName')}"
+                add(e.time, e.computer or h.host, "service", what, e.source)
+            elif e.event_id in (4698, 4702, 106):
+                add(e.time, e.computer or h.host, "task", e.get("TaskName"), e.source)
+    rows.sort(key=lambda r: (r[0], r[1]["host"] or "", r[1]["what"] or ""))
+    return [r for _, r in rows]
+
+
+def scan_host(
+    paths: Sequence[Path],
+    *,
+    yara_rules: Sequence[Path] = (),
+    limits: HostLimits | None = None,
+    pack: Path | None = None,
+) -> HostScanResult:
+    """Scan triage folders, mounted volumes, loose artefacts and (with the extra) disk images.
+
+    Raises UsageError for a missing path or bad YARA rules; everything wrong with evidence
+    becomes a warning and a not_analysed entry.
+    """
+    limits = limits or HostLimits()
+    for p in paths:
+        if not p.exists() and not p.is_symlink():
+            raise UsageError(f"input {p} does not exist")
+    rules = _compile_yara(yara_rules)
+    host_pack = builtin_host_pack()
+    if pack is not None:
+        from duqhunt.detectors.host.content import load_host_pack
+
+        host_pack = load_host_pack(pack)
+    run = _Run(limits)
+    hosts: list[HostArtefacts] = []
+    loose: list[FileEntry] = []
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="duqhunt-img-") as tmpdir:
+        roots: list[Path] = []
+        for p in paths:
+            if p.is_dir():
+                roots.append(p)
+                continue
+            try:
+                entry = single_file(p)
+            except OSError as exc:
+                run.fail(str(p), f"not readable: {exc.strerror or exc}", "host-unknown")
+                continue
+            if entry.kind == "image":
+                mounted = _open_image(run, p, Path(tmpdir))
+                if mounted is not None:
+                    roots.append(mounted)
+            elif entry.kind == "other":
+                run.fail(
+                    str(p),
+                    "not a recognised host artefact (hive, .reg, EVTX, event JSON, .job, .pnf, PE)",
+                    "host-unknown",
+                )
+            else:
+                loose.append(entry)
+        for root in roots:
+            files, problems = walk_triage(root, limits)
+            for pr in problems:
+                run.not_analysed.append(NotAnalysed(path=pr.path, reason=pr.reason))
+                run.warnings.append(f"{pr.path}: {pr.reason}")
+            h = HostArtefacts(host=root.name, root=str(root))
+            h.t2embed = _t2embed(files, problems)
+            _analyse_files(run, h, files, rules)
+            h.host = _host_name(h, root.resolve().name)
+            run.inputs.append(
+                InputRecord(path=str(root), kind="host-triage", status="analysed", rows=len(files))
+            )
+            hosts.append(h)
+        if loose:
+            h = HostArtefacts(host="", root="")
+            _analyse_files(run, h, loose, rules)
+            h.host = _host_name(h, loose[0].path.parent.name or "unknown")
+            hosts.append(h)
+        ctx = HostContext(tuple(hosts), host_pack, builtin_cert_pack(), time.time())
+        findings: list[Finding] = []
+        for det in host_detectors():
+            try:
+                findings.extend(det.run(ctx))
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                log.exception("detector %s failed", det.id)
+                run.warnings.append(f"detector {det.id} failed: {exc}")
+    findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
+    stats: list[tuple[str, int | float]] = [
+        ("host_scan_seconds", round(time.perf_counter() - t_start, 3)),
+        ("host_evtx_records", run.evtx_records),
+        ("host_evtx_seconds", round(run.evtx_seconds, 3)),
+        ("host_files", sum(len(h.files) for h in hosts)),
+        ("host_count", len(hosts)),
+    ]
+    return HostScanResult(
+        findings=tuple(findings),
+        inputs=tuple(run.inputs),
+        not_analysed=tuple(run.not_analysed),
+        warnings=tuple(run.warnings),
+        timeline=tuple(_timeline(hosts, findings)),
+        stats=tuple(stats),
+    )
+
+
+def host_report(result: HostScanResult, started: str, finished: str) -> Any:
+    """A ReportDocument for ``duqhunt host`` (the timeline is included once the model has a
+    ``host_timeline`` field; see the integration notes)."""
+    from duqhunt import __version__
+    from duqhunt.model.report import FindingModel, ReportDocument
+
+    extra: dict[str, Any] = {}
+    if "host_timeline" in ReportDocument.model_fields:
+        extra["host_timeline"] = list(result.timeline)
+    return ReportDocument(
+        tool_version=__version__,
+        started=started,
+        finished=finished,
+        engine="host",
+        inputs=list(result.inputs),
+        not_analysed=list(result.not_analysed),
+        warnings=list(result.warnings),
+        findings=[FindingModel.from_finding(f) for f in result.findings],
+        stats=dict(result.stats),
+        **extra,
+    )
+
+
+def _bench(paths: list[Path]) -> None:  # pragma: no cover - a manual benchmark
+    import evtx
+
+    evtx_files = [p for p in paths if p.is_file() and p.read_bytes()[:8] == EVTX_MAGIC]
+    for p in paths:
+        if p.is_dir():
+            evtx_files += sorted(q for q in p.rglob("*.evtx") if q.is_file())
+    n = 0
+    t0 = time.perf_counter()
+    for p in evtx_files:
+        for _ in evtx.PyEvtxParser(str(p)).records_json():
+            n += 1
+    raw = time.perf_counter() - t0
+    m = 0
+    t0 = time.perf_counter()
+    for p in evtx_files:
+        m += read_evtx(p, 10**9).records
+    ours = time.perf_counter() - t0
+    print(f"evtx package records_json: {n} records in {raw:.3f}s = {n / max(raw, 1e-9):,.0f}/s")
+    print(f"duqhunt read_evtx:         {m} records in {ours:.3f}s = {m / max(ours, 1e-9):,.0f}/s")
+    t0 = time.perf_counter()
+    res = scan_host(paths)
+    print(
+        f"scan_host: {time.perf_counter() - t0:.3f}s, {len(res.findings)} findings, stats {dict(res.stats)}"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    logging.basicConfig(level=logging.WARNING)
+    args = sys.argv[1:]
+    if not args or args[0] != "--bench":
+        print("usage: python -m duqhunt.hostscan --bench PATH...", file=sys.stderr)
+        raise SystemExit(2)
+    _bench([Path(a) for a in args[1:]])

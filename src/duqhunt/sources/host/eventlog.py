@@ -1,0 +1,261 @@
+"""Windows event logs as typed events: EVTX (through the Rust-backed ``evtx`` package) and JSON
+exports of events (one event a line, or a JSON array; the shape ``evtx_dump`` and most
+collectors write: ``{"Event": {"System": ..., "EventData": ...}}`` or a flat record with
+``EventID``, ``TimeCreated``, ``Computer`` and the event data fields).
+
+Only the event ids the host detectors read are kept (``WANTED``); a cheap look at each record's
+text skips the rest before JSON decoding. A bad chunk or record is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from duqhunt.errors import InputError
+
+WANTED = frozenset({4624, 4625, 4648, 4697, 4698, 4702, 5140, 5142, 5145, 7045, 106, 129, 200, 201})
+MAX_BAD_RECORDS = 10_000
+_EVENT_ID_RE = re.compile(r'"EventID":\s*(?:\{(?:[^{}]|\{[^{}]*\})*?"#text":\s*)?"?(\d+)')
+
+
+@dataclass(frozen=True, slots=True)
+class HostEvent:
+    """One event, flattened: event data (or user data) fields as strings."""
+
+    time: float
+    event_id: int
+    channel: str
+    computer: str
+    record_id: int
+    data: tuple[tuple[str, str], ...]
+    source: str
+    user_sid: str | None = None
+
+    def get(self, key: str, default: str = "") -> str:
+        for k, v in self.data:
+            if k == key:
+                return v
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class EventLogRead:
+    events: list[HostEvent]
+    records: int
+    skipped: int
+    warnings: list[str]
+    truncated: bool
+
+
+def parse_time(value: object) -> float | None:
+    """ISO-8601 (with Z, with 7-digit fractions) or epoch seconds to epoch seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace(" ", "T", 1)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)\.(\d+)(.*)$", text)
+    if m:
+        text = f"{m.group(1)}.{m.group(2)[:6]}{m.group(3)}"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        from datetime import UTC
+
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def _scalar(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dict):
+        if "#text" in v:
+            return _scalar(v["#text"])
+        return json.dumps(v, sort_keys=True)[:4096]
+    if isinstance(v, list):
+        return ",".join(_scalar(x) for x in v)[:4096]
+    return str(v)[:8192]
+
+
+def _flatten_data(block: Any) -> dict[str, str]:
+    """EventData / UserData to name -> value. UserData has one wrapper element inside."""
+    out: dict[str, str] = {}
+    if not isinstance(block, dict):
+        return out
+    data = block.get("Data")
+    if isinstance(data, list):  # <Data Name="x">v</Data> list as some exporters write it
+        for d in data:
+            if isinstance(d, dict) and "@Name" in d:
+                out[str(d["@Name"])] = _scalar(d.get("#text"))
+    for k, v in block.items():
+        if k.startswith("#") or k == "Data":
+            continue
+        if isinstance(v, dict) and "#text" not in v and k[0].isupper() and not out:
+            inner = {kk: vv for kk, vv in v.items() if not kk.startswith("#")}
+            if inner and all(not isinstance(x, dict) or "#text" in x for x in inner.values()):
+                out.update({kk: _scalar(vv) for kk, vv in inner.items()})
+                continue
+        out[k] = _scalar(v)
+    return out
+
+
+def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | None:
+    """An event from the evtx JSON shape or a flat export; None when it has no event id."""
+    if not isinstance(obj, dict):
+        return None
+    ev = obj.get("Event", obj)
+    if not isinstance(ev, dict):
+        return None
+    system = ev.get("System", ev)
+    if not isinstance(system, dict):
+        return None
+    try:
+        event_id = int(_scalar(system.get("EventID")))
+    except ValueError:
+        return None
+    tc = system.get("TimeCreated")
+    if isinstance(tc, dict):
+        tc = (tc.get("#attributes") or {}).get("SystemTime") or tc.get("@SystemTime")
+    t = parse_time(tc)
+    if t is None:
+        return None
+    sec = system.get("Security")
+    sid = None
+    if isinstance(sec, dict):
+        sid = (sec.get("#attributes") or {}).get("UserID") or sec.get("UserID")
+    data: dict[str, str] = {}
+    for block in ("EventData", "UserData"):
+        data.update(_flatten_data(ev.get(block)))
+    if ev is obj and "EventData" not in obj:  # a flat record
+        skip = {"EventID", "TimeCreated", "Computer", "Channel", "EventRecordID", "System"}
+        data.update({k: _scalar(v) for k, v in obj.items() if k not in skip})
+    rid = system.get("EventRecordID", record_id)
+    try:
+        rid = int(_scalar(rid))
+    except ValueError:
+        rid = record_id
+    return HostEvent(
+        time=t,
+        event_id=event_id,
+        channel=_scalar(system.get("Channel")),
+        computer=_scalar(system.get("Computer")),
+        record_id=rid,
+        data=tuple(sorted(data.items())),
+        source=source,
+        user_sid=str(sid) if sid else None,
+    )
+
+
+def read_evtx(path: Path, max_events: int, wanted: frozenset[int] = WANTED) -> EventLogRead:
+    """Events of interest from one EVTX file; bad records and chunks are skipped and counted."""
+    try:
+        import evtx
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise InputError(str(path), "the 'evtx' package is not installed") from exc
+    try:
+        parser = evtx.PyEvtxParser(str(path))
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise InputError(str(path), f"not a readable EVTX file: {exc}", offset=0) from exc
+    events: list[HostEvent] = []
+    warnings: list[str] = []
+    records = skipped = 0
+    truncated = False
+    it = iter(parser.records_json())
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            break
+        except (RuntimeError, OSError, ValueError) as exc:
+            skipped += 1
+            if skipped <= 3:
+                warnings.append(f"{path}: bad EVTX record or chunk skipped: {exc}")
+            if skipped > MAX_BAD_RECORDS:
+                warnings.append(f"{path}: more than {MAX_BAD_RECORDS} bad records, stopped")
+                truncated = True
+                break
+            continue
+        records += 1
+        if records > max_events:
+            warnings.append(f"{path}: more than {max_events} records, the rest not read")
+            truncated = True
+            break
+        if not isinstance(rec, dict):
+            skipped += 1
+            continue
+        text = str(rec.get("data", ""))
+        m = _EVENT_ID_RE.search(text)
+        if m is None or int(m.group(1)) not in wanted:
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            skipped += 1
+            continue
+        ev = event_from_json(obj, str(path), int(rec.get("event_record_id") or 0))
+        if ev is not None:
+            events.append(ev)
+    if records == 0 and skipped:
+        raise InputError(str(path), f"no readable EVTX record ({skipped} bad)", offset=0)
+    return EventLogRead(events, records, skipped, warnings, truncated)
+
+
+def _json_objects(path: Path, max_bytes: int) -> Iterator[tuple[int, Any | None]]:
+    raw = path.read_bytes()[: max_bytes + 1]
+    if len(raw) > max_bytes:
+        raise InputError(str(path), f"larger than {max_bytes} bytes")
+    text = raw.decode("utf-8-sig", errors="replace")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            arr = json.loads(stripped)
+        except ValueError as exc:
+            raise InputError(str(path), f"not a JSON array of events: {exc}") from exc
+        if not isinstance(arr, list):
+            raise InputError(str(path), "not a JSON array of events")
+        for i, obj in enumerate(arr):
+            yield i + 1, obj
+        return
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except ValueError:
+            yield lineno, None
+
+
+def read_event_json(path: Path, max_events: int, max_bytes: int) -> EventLogRead:
+    """Events from a JSON export (JSON Lines or an array); bad lines are skipped and counted."""
+    events: list[HostEvent] = []
+    warnings: list[str] = []
+    records = skipped = 0
+    truncated = False
+    for lineno, obj in _json_objects(path, max_bytes):
+        records += 1
+        if records > max_events:
+            truncated = True
+            warnings.append(f"{path}: more than {max_events} events, the rest not read")
+            break
+        ev = event_from_json(obj, str(path), lineno) if obj is not None else None
+        if ev is None:
+            skipped += 1
+            if skipped <= 3:
+                warnings.append(f"{path}: line {lineno}: not an event, skipped")
+            continue
+        if ev.event_id in WANTED:
+            events.append(ev)
+    if records and skipped == records:
+        raise InputError(str(path), "no line is an event", line=1)
+    return EventLogRead(events, records, skipped, warnings, truncated)

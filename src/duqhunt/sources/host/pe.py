@@ -1,0 +1,219 @@
+"""PE files (drivers, DLLs, executables) as data, with ``pefile``: header facts, version
+strings, sections, imphash and the Authenticode certificates (parsed with ``cryptography``).
+
+The file is read into memory (bounded by a size limit) and parsed; nothing is loaded or run.
+Signatures are not verified: the signer certificates are extracted so that they can be matched
+against a list of revoked or stolen certificates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from duqhunt.errors import InputError
+
+_VERSION_KEYS = (
+    "CompanyName",
+    "FileDescription",
+    "ProductName",
+    "OriginalFilename",
+    "InternalName",
+    "LegalCopyright",
+    "FileVersion",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CertInfo:
+    subject: str
+    issuer: str
+    serial: str  # lower-case hex, no separators
+    not_before: float
+    not_after: float
+    organisation: str
+    sha1: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionInfo:
+    name: str
+    entropy: float
+    size: int
+    writable_executable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PeInfo:
+    path: str
+    compile_time: int
+    machine: int
+    subsystem: int
+    is_driver: bool
+    sections: tuple[SectionInfo, ...]
+    imphash: str
+    version: tuple[tuple[str, str], ...]
+    signers: tuple[CertInfo, ...]
+    certificates: tuple[CertInfo, ...]
+    warnings: tuple[str, ...] = ()
+
+    def version_get(self, key: str) -> str:
+        for k, v in self.version:
+            if k == key:
+                return v
+        return ""
+
+
+def entropy(data: bytes) -> float:
+    """Shannon entropy in bits per byte (0..8)."""
+    if not data:
+        return 0.0
+    n = len(data)
+    return max(0.0, -sum(c / n * math.log2(c / n) for c in Counter(data).values()))
+
+
+def _raw_version_strings(data: bytes) -> dict[str, str]:
+    """Version strings found by their UTF-16 keys, for resources pefile could not walk."""
+    out: dict[str, str] = {}
+    for key in _VERSION_KEYS:
+        needle = key.encode("utf-16-le") + b"\x00\x00"
+        i = data.find(needle)
+        if i < 0:
+            continue
+        j = i + len(needle)
+        j += (-j) % 4  # the value starts on a 32-bit boundary
+        end = j
+        while end + 1 < len(data) and end - j < 1024 and data[end : end + 2] != b"\x00\x00":
+            end += 2
+        value = data[j:end].decode("utf-16-le", errors="replace").strip()
+        if value:
+            out[key] = value
+    return out
+
+
+def _certificates(blob: bytes) -> tuple[tuple[CertInfo, ...], tuple[CertInfo, ...]]:
+    """(signers, all certificates) of a WIN_CERTIFICATE table's PKCS#7 blobs."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from cryptography.x509.oid import NameOID
+
+    certs: list[x509.Certificate] = []
+    off = 0
+    while off + 8 <= len(blob) and len(certs) < 64:
+        length = int.from_bytes(blob[off : off + 4], "little")
+        ctype = int.from_bytes(blob[off + 6 : off + 8], "little")
+        if length < 8 or off + length > len(blob):
+            break
+        if ctype == 2:  # WIN_CERT_TYPE_PKCS_SIGNED_DATA
+            with contextlib.suppress(ValueError):
+                certs.extend(pkcs7.load_der_pkcs7_certificates(blob[off + 8 : off + length]))
+        off += (length + 7) & ~7
+    infos: list[CertInfo] = []
+    for c in certs:
+        orgs = c.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        cns = c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        org = str((orgs or cns)[0].value) if (orgs or cns) else ""
+        infos.append(
+            CertInfo(
+                subject=c.subject.rfc4514_string(),
+                issuer=c.issuer.rfc4514_string(),
+                serial=f"{c.serial_number:x}",
+                not_before=c.not_valid_before_utc.timestamp(),
+                not_after=c.not_valid_after_utc.timestamp(),
+                organisation=org,
+                sha1=c.fingerprint(hashes.SHA1()).hex(),
+            )
+        )
+    issuers = {c.issuer for c in infos}
+    # Leaf (signer) certificates: those that issued no other certificate in the bag.
+    signers = tuple(c for c in infos if c.subject not in issuers or c.subject == c.issuer)
+    return signers, tuple(infos)
+
+
+def read_pe(path: Path, max_bytes: int) -> PeInfo:
+    """Facts of one PE file; InputError when it is not a PE pefile can read."""
+    import pefile
+
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(str(path), f"larger than {max_bytes} bytes, not parsed")
+    data = path.read_bytes()
+    try:
+        pe = pefile.PE(data=data, fast_load=True)
+    except pefile.PEFormatError as exc:
+        raise InputError(str(path), f"not a PE file: {exc}", offset=0) from exc
+    warnings: list[str] = []
+    try:
+        pe.parse_data_directories(
+            directories=[
+                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
+                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"],
+            ]
+        )
+    except Exception as exc:  # pefile on hostile structures; keep the header facts
+        warnings.append(f"{path}: data directories not fully parsed: {exc}")
+    sections = []
+    for s in pe.sections:
+        name = s.Name.rstrip(b"\x00").decode("latin-1", errors="replace")
+        chars = int(s.Characteristics)
+        raw = s.get_data()[: 1 << 20]
+        sections.append(
+            SectionInfo(
+                name,
+                round(entropy(raw), 3),
+                int(s.SizeOfRawData),
+                bool(chars & 0x20000000 and chars & 0x80000000),
+            )
+        )
+    version: dict[str, str] = {}
+    for fi in getattr(pe, "FileInfo", None) or []:
+        for entry in fi if isinstance(fi, list) else [fi]:
+            for st in getattr(entry, "StringTable", []) or []:
+                for k, v in st.entries.items():
+                    ks = k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
+                    vs = v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                    version[ks] = vs.strip()
+    if not version:
+        version = _raw_version_strings(data)
+    try:
+        imphash = pe.get_imphash() or ""
+    except Exception:  # no or broken import table
+        imphash = ""
+    sec_dir = pe.OPTIONAL_HEADER.DATA_DIRECTORY[
+        pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
+    ]
+    signers: tuple[CertInfo, ...] = ()
+    certs: tuple[CertInfo, ...] = ()
+    if sec_dir.VirtualAddress and sec_dir.Size:
+        blob = data[sec_dir.VirtualAddress : sec_dir.VirtualAddress + sec_dir.Size]
+        try:
+            signers, certs = _certificates(blob)
+        except Exception as exc:  # malformed certificate table: report, keep the rest
+            warnings.append(f"{path}: Authenticode table not parsed: {exc}")
+    subsystem = int(pe.OPTIONAL_HEADER.Subsystem)
+    is_driver = subsystem == 1 or path.suffix.lower() == ".sys"
+    return PeInfo(
+        path=str(path),
+        compile_time=int(pe.FILE_HEADER.TimeDateStamp),
+        machine=int(pe.FILE_HEADER.Machine),
+        subsystem=subsystem,
+        is_driver=is_driver,
+        sections=tuple(sections),
+        imphash=imphash,
+        version=tuple(sorted(version.items())),
+        signers=signers,
+        certificates=certs,
+        warnings=tuple(warnings),
+    )
+
+
+_PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
+
+
+def printable(name: str) -> bool:
+    return bool(_PRINTABLE.match(name))

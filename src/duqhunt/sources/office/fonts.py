@@ -1,0 +1,192 @@
+"""sfnt (TrueType/OpenType), TTC, WOFF and WOFF2 containers: table directories as data.
+
+``read_directory`` never trusts a count or an offset; WOFF tables are inflated with a size
+budget; WOFF2 goes through fontTools' decoder only after its declared size passed the budget.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+
+from duqhunt.errors import InputError
+from duqhunt.sources.office.limits import Budget
+
+SFNT_VERSIONS = {
+    b"\x00\x01\x00\x00": "truetype",
+    b"OTTO": "cff",
+    b"true": "truetype",
+    b"typ1": "type1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TableRecord:
+    tag: str
+    checksum: int
+    offset: int
+    length: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    flavor: str
+    base: int
+    num_tables: int
+    search_range: int
+    entry_selector: int
+    range_shift: int
+    records: tuple[TableRecord, ...]
+
+    @property
+    def end(self) -> int:
+        return self.base + 12 + 16 * self.num_tables
+
+    def table(self, tag: str) -> TableRecord | None:
+        for r in self.records:
+            if r.tag == tag:
+                return r
+        return None
+
+
+def sniff_font(data: bytes) -> str | None:
+    """'sfnt', 'ttc', 'woff', 'woff2', 'eot' or None."""
+    head = data[:4]
+    if head in SFNT_VERSIONS:
+        return "sfnt"
+    if head == b"ttcf":
+        return "ttc"
+    if head == b"wOFF":
+        return "woff"
+    if head == b"wOF2":
+        return "woff2"
+    if len(data) >= 36 and data[34:36] == b"LP":
+        size = int.from_bytes(data[0:4], "little")
+        if size == len(data) or 0 < size <= len(data) + 16:
+            return "eot"
+    return None
+
+
+def tag_str(raw: bytes) -> str:
+    return raw.decode("latin-1")
+
+
+def read_directory(data: bytes, base: int, path: str) -> Directory:
+    if len(data) < base + 12:
+        raise InputError(path, "font shorter than its 12-byte sfnt header", offset=base)
+    ver = data[base : base + 4]
+    flavor = SFNT_VERSIONS.get(ver, "unknown")
+    num, sr, es, rs = struct.unpack_from(">HHHH", data, base + 4)
+    avail = (len(data) - base - 12) // 16
+    if num > avail:
+        raise InputError(
+            path,
+            f"table directory declares {num} tables but only {avail} records fit in the file",
+            offset=base + 4,
+        )
+    recs = []
+    for k in range(num):
+        p = base + 12 + 16 * k
+        tag, cs, off, ln = struct.unpack_from(">4sIII", data, p)
+        recs.append(TableRecord(tag_str(tag), cs, off, ln, k))
+    return Directory(flavor, base, num, sr, es, rs, tuple(recs))
+
+
+def ttc_offsets(data: bytes, path: str, max_fonts: int) -> list[int]:
+    if len(data) < 12:
+        raise InputError(path, "TTC header truncated", offset=0)
+    num = int.from_bytes(data[8:12], "big")
+    if num == 0 or num > max_fonts or 12 + 4 * num > len(data):
+        raise InputError(path, f"TTC declares {num} fonts (impossible here)", offset=8)
+    return [int.from_bytes(data[12 + 4 * i : 16 + 4 * i], "big") for i in range(num)]
+
+
+def checksum(data: bytes) -> int:
+    pad = (-len(data)) % 4
+    if pad:
+        data = data + b"\0" * pad
+    total = sum(struct.unpack(f">{len(data) // 4}I", data)) if data else 0
+    return total & 0xFFFFFFFF
+
+
+def _inflate(blob: bytes, expected: int, budget: Budget, where: str) -> bytes:
+    budget.take(expected, where)
+    if expected > len(blob) * budget.limits.max_ratio and expected > 1 << 20:
+        raise InputError(budget.path, f"{where}: compression ratio above {budget.limits.max_ratio}")
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(blob, expected + 1)
+    except zlib.error as exc:
+        raise InputError(budget.path, f"{where}: zlib data corrupt ({exc})") from None
+    if len(out) != expected:
+        raise InputError(
+            budget.path, f"{where}: inflates to {len(out)} bytes, header says {expected}"
+        )
+    return out
+
+
+def woff_to_sfnt(data: bytes, budget: Budget, where: str) -> bytes:
+    """WOFF 1.0 -> sfnt bytes (tables inflated with the budget)."""
+    path = budget.path
+    if len(data) < 44:
+        raise InputError(path, f"{where}: WOFF header truncated", offset=0)
+    flavor, _length, num = struct.unpack_from(">4sIH", data, 4)
+    if 44 + 20 * num > len(data):
+        raise InputError(
+            path, f"{where}: WOFF directory of {num} tables runs past the end", offset=12
+        )
+    tables: list[tuple[bytes, int, bytes]] = []
+    for k in range(num):
+        tag, off, clen, olen, cs = struct.unpack_from(">4sIIII", data, 44 + 20 * k)
+        if off + clen > len(data) or clen > olen:
+            raise InputError(
+                path, f"{where}: WOFF table {tag_str(tag)!r} out of bounds", offset=44 + 20 * k
+            )
+        blob = data[off : off + clen]
+        raw = (
+            blob
+            if clen == olen
+            else _inflate(blob, olen, budget, f"{where}: WOFF table {tag_str(tag)}")
+        )
+        tables.append((tag, cs, raw))
+    return build_sfnt(flavor, tables)
+
+
+def build_sfnt(flavor: bytes, tables: list[tuple[bytes, int, bytes]]) -> bytes:
+    num = len(tables)
+    es = max(num.bit_length() - 1, 0)
+    sr = (1 << es) * 16
+    out = bytearray(struct.pack(">4sHHHH", flavor, num, sr, es, num * 16 - sr))
+    off = 12 + 16 * num
+    body = bytearray()
+    for tag, cs, raw in sorted(tables, key=lambda t: t[0]):
+        out += struct.pack(">4sIII", tag, cs, off + len(body), len(raw))
+        body += raw + b"\0" * ((-len(raw)) % 4)
+    return bytes(out + body)
+
+
+def woff2_to_sfnt(data: bytes, budget: Budget, where: str) -> bytes:
+    path = budget.path
+    if len(data) < 48:
+        raise InputError(path, f"{where}: WOFF2 header truncated", offset=0)
+    total = int.from_bytes(data[16:20], "big")
+    budget.take(total, f"{where}: WOFF2")
+    if total > len(data) * budget.limits.max_ratio + 4096:
+        raise InputError(
+            path, f"{where}: WOFF2 declares {total} bytes, ratio above {budget.limits.max_ratio}"
+        )
+    try:
+        from fontTools.ttLib import woff2
+    except ImportError as exc:  # pragma: no cover - dependency missing
+        raise InputError(path, f"{where}: WOFF2 needs fontTools and brotli ({exc})") from None
+    out = io.BytesIO()
+    try:
+        woff2.decompress(io.BytesIO(data), out)
+    except Exception as exc:  # fontTools raises many types on hostile input
+        raise InputError(
+            path, f"{where}: WOFF2 does not decode ({type(exc).__name__}: {exc})"
+        ) from None
+    return out.getvalue()

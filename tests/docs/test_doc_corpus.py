@@ -1,0 +1,36 @@
+"""The real corpus under ../shared/data/docs (skipped when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from duqhunt.docscan import scan_documents
+
+DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "docs"
+pytestmark = pytest.mark.skipif(not DOCS.is_dir(), reason="shared corpus not present")
+
+
+def test_corpus_verdicts() -> None:
+    res = scan_documents([DOCS], jobs=2)
+    v = {Path(x.path).relative_to(DOCS).as_posix(): x.verdict for x in res.verdicts}
+    bad = [k for k in v if k.startswith("ots/bad/")]
+    missed = [k for k in bad if v[k] == "clean"]
+    # Goal: every ots/bad font flagged. Today 7 of 56 are missed: their faults are in layout and
+    # CFF tables (GSUB/GPOS/VarStore/charstrings) that the structural checks do not parse yet.
+    assert bad and len(missed) <= 7, missed
+    good = [k for k in v if k.startswith(("ots/good/", "fonttools/")) and v[k] != "unsupported"]
+    flagged = [k for k in good if v[k] != "clean"]
+    assert len(flagged) <= 0.03 * len(good), flagged
+    assert v["oletools/basic/empty"] == "unsupported" and v["oletools/basic/text"] == "unsupported"
+    assert all(v[k] == "encrypted" for k in v if k.startswith("oletools/encrypted/"))
+    assert v["oletools/oleobj/sample_with_calc_embedded.doc"] == "malicious"
+    sev = {}
+    for f in res.findings:
+        sev.setdefault(Path(f.evidence[0].source).relative_to(DOCS).as_posix(), set()).add(
+            f.detector
+        )
+    assert "DQ-DOC-011" in sev["oletools/olevba/sample_with_vba.ppt"]
+    assert "DQ-DOC-012" in sev["oletools/msodde/dde-test.docx"]
+    assert "DQ-DOC-013" in sev["oletools/oleobj/embedded-simple-2007.docx"]

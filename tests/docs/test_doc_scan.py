@@ -1,0 +1,218 @@
+"""Document and font scanning: every check and container path on inert fonts built in code."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from docs_builders import make_docx, make_font, make_ole_doc, make_rtf, malformed_dexter
+
+from duqhunt.detectors.doc.catalogue import DOC_DETECTORS
+from duqhunt.docscan import is_document, scan_documents, scan_file
+from duqhunt.sources.office.eot import build_eot
+from duqhunt.sources.office.ttinstr import FontCodeState, scan_program
+
+
+def _scan(tmp_path: Path, name: str, data: bytes, **kw: object):  # type: ignore[no-untyped-def]
+    p = tmp_path / name
+    p.write_bytes(data)
+    return scan_file(p, **kw)  # type: ignore[arg-type]
+
+
+def _checks(res) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    out: dict[str, list[str]] = {}
+    for f in res.findings:
+        out.setdefault(f.detector, []).append(
+            f"{f.severity}|{f.evidence[0].locator}|{f.evidence[0].summary}"
+        )
+    return out
+
+
+def test_detector_catalogue_conformance() -> None:
+    ids = [d.id for d in DOC_DETECTORS]
+    assert len(ids) == len(set(ids))
+    for d in DOC_DETECTORS:
+        assert d.id.startswith("DQ-DOC-")
+        assert d.stage in ("delivery", "exploitation")
+        assert d.__doc__ and "Misses" in d.__doc__ and "False positives" in d.__doc__
+
+
+def test_clean_font_is_clean(tmp_path: Path) -> None:
+    res = _scan(tmp_path, "clean.ttf", make_font())
+    assert res.verdict.verdict == "clean", res.findings
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (bytes([0x28]), "undefined-opcode"),
+        (bytes([0x40, 0x05, 0x01]), "push-overrun"),
+        (bytes([0xB0, 0x01, 0x58]), "unbalanced-if"),
+        (bytes([0x59]), "unbalanced-if"),
+        (bytes([0xB0, 0x00, 0x2C]), "unbalanced-fdef"),
+        (bytes([0x2D]), "unbalanced-fdef"),
+        (bytes([0xB0, 0x20, 0x89, 0x2D]), "idef-redefines"),
+        (bytes([0xB0, 0x09, 0x2C, 0x2D]), "function-limit"),
+        (bytes([0xB0, 0x00, 0x2C, 0xB0, 0x01, 0x2C, 0x2D]), "nested-def"),
+    ],
+)
+def test_bytecode_decoder(code: bytes, kind: str) -> None:
+    st = FontCodeState(max_function_defs=4, max_instruction_defs=1, max_stack=64, max_storage=4)
+    kinds = {i.kind for i in scan_program(code, "fpgm", st)}
+    assert kind in kinds
+
+
+def test_bytecode_glyph_rules() -> None:
+    st = FontCodeState(max_function_defs=4, max_stack=2, max_storage=1)
+    kinds = {i.kind for i in scan_program(bytes([0xB0, 0x00, 0x2C, 0x2D]), "glyph", st)}
+    assert "def-outside-fpgm" in kinds
+    kinds = {i.kind for i in scan_program(bytes([0xB4, 1, 2, 3, 4, 5]), "glyph", st)}
+    assert "stack-limit" in kinds
+    kinds = {i.kind for i in scan_program(bytes([0xB0, 0x07, 0x43]), "glyph", st)}
+    assert "storage-limit" in kinds
+    st2 = FontCodeState()
+    scan_program(bytes([0xB0, 0x03, 0x2B]), "glyph", st2)
+    from duqhunt.sources.office.ttinstr import undefined_calls
+
+    assert undefined_calls(st2) == [("glyph", 2, 3)]
+
+
+def test_malformed_dexter_font(tmp_path: Path) -> None:
+    font = (
+        malformed_dexter()
+        + b"\x90" * 80
+        + bytes.fromhex("e8000000005d")
+        + bytes.fromhex("64a130000000")
+    )
+    res = _scan(tmp_path, "dexter.ttf", font)
+    c = _checks(res)
+    assert "DQ-DOC-008" in c  # Duqu traits
+    assert any("fpgm" in x and "undefined opcode" in x for x in c["DQ-DOC-004"])
+    assert any("glyph 1 instructions" in x and "past the end" in x for x in c["DQ-DOC-004"])
+    assert any("redefines" in x for x in c["DQ-DOC-004"])
+    assert "DQ-DOC-005" in c and "DQ-DOC-006" in c  # trailing data, shellcode traits
+    assert any(x.startswith("high") for x in c["DQ-DOC-006"])
+    assert res.verdict.verdict == "malicious"
+
+
+def test_directory_and_table_checks(tmp_path: Path) -> None:
+    font = bytearray(make_font())
+    num = struct.unpack_from(">H", font, 4)[0]
+    recs = {bytes(font[12 + 16 * k : 16 + 16 * k]).decode(): 12 + 16 * k for k in range(num)}
+    struct.pack_into(">I", font, recs["hmtx"] + 12, 0xFFFF)  # hmtx length out of bounds
+    head_off = struct.unpack_from(">I", font, recs["head"] + 8)[0]
+    struct.pack_into(">h", font, head_off + 50, 7)  # indexToLocFormat 7
+    res = _scan(tmp_path, "bad.ttf", bytes(font))
+    c = _checks(res)
+    assert any("runs past the end" in x and x.startswith("medium") for x in c["DQ-DOC-001"])
+    assert any("indexToLocFormat" in x for x in c["DQ-DOC-003"])
+    assert c["DQ-DOC-002"][0].startswith("info")  # checksum mismatch is info only
+    assert res.verdict.verdict == "malformed"
+
+
+def test_embedded_pe_in_font(tmp_path: Path) -> None:
+    mz = bytearray(
+        b"MZ" + b"\0" * 0x3A + struct.pack("<I", 0x80) + b"\0" * 0x40 + b"PE\0\0" + b"\0" * 64
+    )
+    res = _scan(tmp_path, "pe.ttf", make_font() + bytes(mz))
+    assert "DQ-DOC-007" in _checks(res)
+    assert res.verdict.verdict == "malicious"
+
+
+def test_eot_xor_and_mtx(tmp_path: Path) -> None:
+    res = _scan(
+        tmp_path, "dexter.eot", build_eot(malformed_dexter(), family="Dexter Regular", xor=True)
+    )
+    c = _checks(res)
+    assert "DQ-DOC-008" in c and "DQ-DOC-004" in c
+    assert any("XOR 0x50 undone" in x for x in c["DQ-DOC-004"])
+    eot = bytearray(build_eot(make_font(), family="Plain"))
+    struct.pack_into("<I", eot, 12, 0x4)  # TTEMBED_TTCOMPRESSED
+    res = _scan(tmp_path, "mtx.eot", bytes(eot))
+    assert any("compressed, not decoded" in x for x in _checks(res)["DQ-DOC-009"])
+
+
+def test_docx_embedded_font(tmp_path: Path) -> None:
+    res = _scan(
+        tmp_path,
+        "invite.docx",
+        make_docx(malformed_dexter(), external="http://198.51.100.7/t.dotm"),
+    )
+    c = _checks(res)
+    assert any("word/fonts/font1.odttf, table fpgm, offset 0x" in x for x in c["DQ-DOC-004"])
+    assert "DQ-DOC-008" in c and "DQ-DOC-010" in c
+    assert any(x.startswith("high") and "attachedTemplate" in x for x in c["DQ-DOC-014"])
+    assert res.verdict.verdict == "malicious"
+
+
+def test_rtf_fontemb(tmp_path: Path) -> None:
+    res = _scan(tmp_path, "invite.rtf", make_rtf(malformed_dexter()))
+    c = _checks(res)
+    assert any("\\fontemb group 0" in x for x in c["DQ-DOC-004"])
+    assert "DQ-DOC-008" in c
+
+
+def test_ole_doc_with_eot(tmp_path: Path) -> None:
+    doc = make_ole_doc(build_eot(malformed_dexter(), family="Dexter Regular", xor=True))
+    res = _scan(tmp_path, "invite.doc", doc)
+    c = _checks(res)
+    assert any("WordDocument, SttbTtmbd font 0" in x for x in c["DQ-DOC-004"])
+    assert "DQ-DOC-008" in c
+    assert res.verdict.verdict == "malicious"
+
+
+def test_zip_nesting_and_extract(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("../../evil/invite.docx", make_docx(malformed_dexter()))
+        z.writestr("readme.txt", "hello")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "mail.zip").write_bytes(buf.getvalue())
+    (tmp_path / "in" / "empty").write_bytes(b"")
+    out = tmp_path / "extract"
+    res = scan_documents([tmp_path / "in"], jobs=1, extract_dir=out)
+    verdicts = {Path(v.path).name: v.verdict for v in res.verdicts}
+    assert verdicts == {"mail.zip": "malicious", "empty": "unsupported"}
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files and all(p.resolve().is_relative_to(out.resolve()) for p in files)
+    assert not (tmp_path / "evil").exists()
+    assert any(f.read_bytes()[:4] == b"\x00\x01\x00\x00" for f in files)  # de-obfuscated font
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"\x00\x01\x00\x00\xff\xff",
+        b"wOFF" + b"\xff" * 60,
+        b"wOF2" + b"\0" * 60,
+        b"ttcf\0\0\0\0\xff\xff\xff\xff",
+        b"PK\x03\x04garbage",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600,
+        b"{\\rtf1{\\*\\fontemb zz}",
+    ],
+)
+def test_hostile_inputs_fail_soft(tmp_path: Path, blob: bytes) -> None:
+    res = _scan(tmp_path, "x.bin", blob)
+    assert res.verdict.verdict in ("malformed", "unsupported", "clean", "suspicious")
+
+
+def test_truncations_never_crash(tmp_path: Path) -> None:
+    docx = make_docx(malformed_dexter())
+    font = malformed_dexter()
+    for cut in range(0, len(font), 37):
+        _scan(tmp_path, "t.ttf", font[:cut])
+    for cut in range(0, len(docx), 97):
+        _scan(tmp_path, "t.docx", docx[:cut])
+
+
+def test_is_document(tmp_path: Path) -> None:
+    p = tmp_path / "a.ttf"
+    p.write_bytes(make_font())
+    q = tmp_path / "notes"
+    q.write_bytes(b"hello")
+    assert is_document(p) and not is_document(q)

@@ -1,0 +1,420 @@
+"""Host triage: synthetic triage folders built in code, real public samples, robustness."""
+
+from __future__ import annotations
+
+import json
+import lzma
+import os
+import re
+import shutil
+import struct
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from duqhunt.detectors.host import host_detectors
+from duqhunt.errors import UsageError
+from duqhunt.hostscan import HostScanResult, is_host_evidence, scan_host
+from duqhunt.model import STAGES, Finding
+from duqhunt.simulate.host import build_inert_pe, reg_export, write_triage_folders
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "host"
+T0 = 1318560431.0
+
+TRUTH = {
+    "window": [1318550400.0, 1318593600.0],
+    "infected": ["10.1.0.16", "10.1.0.29"],
+    "lateral_moves": [
+        {
+            "src": "10.1.0.16",
+            "dst": "10.1.0.29",
+            "time": T0,
+            "method": "service",
+            "share": "ADMIN$",
+            "file": "system32\\drivers\\jminet7.sys",
+            "account": "CORP\\adm_jsmith",
+        },
+    ],
+}
+
+
+def _by(res: HostScanResult, det: str) -> list[Finding]:
+    return [f for f in res.findings if f.detector == det]
+
+
+def _d(f: Finding) -> dict[str, object]:
+    return dict(f.details)
+
+
+@pytest.fixture(scope="module")
+def triage(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], HostScanResult]:
+    out = tmp_path_factory.mktemp("triage")
+    folders = write_triage_folders(out, TRUTH, seed=7)
+    return folders, scan_host([folders[1]])
+
+
+def test_detector_conformance_host() -> None:
+    ids = set()
+    for det in host_detectors():
+        assert re.fullmatch(r"DQ-HOST-\d{3}", det.id), det.id
+        assert det.id not in ids
+        ids.add(det.id)
+        assert det.stage in STAGES
+        assert det.attack and all(re.fullmatch(r"T\d{4}(\.\d{3})?", a) for a in det.attack)
+        doc = (type(det).__doc__ or "").lower()
+        assert "misses" in doc and "false positive" in doc, det.id
+
+
+def test_infected_folder_every_file_and_registry_detector(
+    triage: tuple[list[Path], HostScanResult],
+) -> None:
+    _, res = triage
+    assert not res.not_analysed, res.not_analysed
+    pnf = {_d(f)["file"]: f for f in _by(res, "DQ-HOST-001")}
+    assert pnf["Windows\\inf\\netp191.pnf"].severity == "critical"
+    assert "Windows\\inf\\usbstor.pnf" not in pnf  # has its .inf, low entropy
+    temp = {_d(f)["pattern"]: f for f in _by(res, "DQ-HOST-002")}
+    assert temp["~dq*.tmp"].severity == "high"
+    assert "~df*.tmp" in temp and temp["~df*.tmp"].details  # corroborated by other signs
+    vend = _by(res, "DQ-HOST-003")
+    assert vend and _d(vend[0])["vendor"] == "JMicron" and vend[0].severity == "high"
+    assert "unsigned" in str(_d(vend[0])["oddities"])
+    svc = {_d(f)["service"]: f for f in _by(res, "DQ-HOST-006")}
+    assert svc["JmiNET3"].severity == "critical" and "FILTER" in str(_d(svc["JmiNET3"])["reasons"])
+    assert "Tcpip" not in svc
+    zone = _by(res, "DQ-HOST-007")
+    assert zone and _d(zone[0])["value"] == "CF1D"
+    posture = _by(res, "DQ-HOST-008")
+    assert posture and posture[0].severity == "medium" and _d(posture[0])["installed"] is False
+    yara = {_d(f)["rule"] for f in _by(res, "DQ-HOST-012")}
+    assert {"duqhunt_duqu_fake_vendor_driver", "duqhunt_duqu_device_names"} <= yara
+    assert all(f.hosts == ("WS-10-1-0-29",) for f in res.findings)
+
+
+def test_infected_folder_lateral_movement_and_timeline(
+    triage: tuple[list[Path], HostScanResult],
+) -> None:
+    _, res = triage
+    moves = _by(res, "DQ-HOST-009")
+    assert len(moves) == 1
+    m = _d(moves[0])
+    assert (m["src"], m["account"], m["services"]) == ("10.1.0.16", "CORP\\adm_jsmith", "JmiNET3")
+    assert moves[0].severity == "high" and "ADMIN$" in str(m["shares"])
+    installs = _by(res, "DQ-HOST-010")
+    assert installs and installs[0].severity == "critical"  # a Duqu driver name
+    kinds = {t["kind"] for t in res.timeline}
+    assert {"pnf", "driver", "service", "temp-file"} <= kinds
+    times = [t["time"] or "" for t in res.timeline]
+    assert times == sorted(times)
+
+
+def test_clean_folder_nothing_above_low(triage: tuple[list[Path], HostScanResult]) -> None:
+    folders, _ = triage
+    res = scan_host([folders[-1]])
+    assert not res.not_analysed
+    high = [f for f in res.findings if f.severity not in ("info", "low")]
+    assert not high, [(f.detector, f.title) for f in high]
+    posture = _by(res, "DQ-HOST-008")
+    assert posture and posture[0].severity == "info" and _d(posture[0])["installed"] is True
+    assert not _by(res, "DQ-HOST-002")  # ~DF alone is Office
+
+
+def _cert_pkcs7(org: str, not_after: datetime) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, org),
+        ]
+    )
+    issuer = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "VeriSign, Inc."),
+            x509.NameAttribute(
+                NameOID.COMMON_NAME, "VeriSign Class 3 Code Signing 2009-2 CA (synthetic)"
+            ),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(0x1234)
+        .not_valid_before(not_after - timedelta(days=365))
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    return pkcs7.serialize_certificates([cert], serialization.Encoding.DER)
+
+
+def test_revoked_certificate_and_pe_anomalies(tmp_path: Path) -> None:
+    drivers = tmp_path / "h" / "Windows" / "System32" / "drivers"
+    drivers.mkdir(parents=True)
+    blob = _cert_pkcs7("C-Media Electronics Incorporation", datetime(2012, 8, 2, 12, tzinfo=UTC))
+    (drivers / "cmi4432.sys").write_bytes(
+        build_inert_pe(
+            {
+                "CompanyName": "C-Media Electronics Incorporation",
+                "FileDescription": "C-Media audio",
+            },
+            certificate_pkcs7=blob,
+        )
+    )
+    inf = tmp_path / "h" / "Windows" / "inf"
+    inf.mkdir()
+    (inf / "oem7.dll").write_bytes(
+        build_inert_pe({}, sections=(".text", "x\x01yz", ".rsrc"), timestamp=0, driver=False)
+    )
+    res = scan_host([tmp_path / "h"])
+    cert = _by(res, "DQ-HOST-004")
+    assert cert and cert[0].severity == "critical"
+    assert _d(cert[0])["status"] == "revoked" and _d(cert[0])["serial"] == "1234"
+    odd = {_d(f)["file"]: f for f in _by(res, "DQ-HOST-005")}
+    f = odd["Windows\\inf\\oem7.dll"]
+    assert f.severity == "medium" and "compile time zero" in str(_d(f)["oddities"])
+    vend = _by(res, "DQ-HOST-003")
+    assert vend and "Duqu driver file name" in str(_d(vend[0])["oddities"])
+
+
+def _job_bytes(app: str, params: str, author: str) -> bytes:
+    fixed = bytearray(68)
+    struct.pack_into("<HH", fixed, 0, 0x0601, 1)
+    struct.pack_into("<8H", fixed, 52, 2011, 10, 5, 14, 9, 30, 0, 0)
+
+    def u(s: str) -> bytes:
+        enc = (s + "\x00").encode("utf-16-le") if s else b""
+        return struct.pack("<H", len(enc) // 2) + enc
+
+    return bytes(fixed) + b"\x00\x00" + u(app) + u(params) + u("") + u(author) + u("")
+
+
+def test_scheduled_tasks_from_events_and_job_files(tmp_path: Path) -> None:
+    root = tmp_path / "h"
+    tasks = root / "Windows" / "Tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "At1.job").write_bytes(
+        _job_bytes("C:\\Windows\\Temp\\5bbe8cc8.exe", "", "CORP\\adm_jsmith")
+    )
+    shutil.copy(DATA / "wintask.job", tasks / "GoogleUpdate.job")
+    ev = [
+        {
+            "EventID": 4624,
+            "TimeCreated": "2011-10-14T09:00:00Z",
+            "Computer": "ws7",
+            "LogonType": "3",
+            "TargetLogonId": "0x99",
+            "TargetUserName": "adm_jsmith",
+            "TargetDomainName": "CORP",
+            "IpAddress": "10.1.0.16",
+        },
+        {
+            "EventID": 4698,
+            "TimeCreated": "2011-10-14T09:00:02Z",
+            "Computer": "ws7",
+            "SubjectLogonId": "0x99",
+            "SubjectUserName": "adm_jsmith",
+            "SubjectDomainName": "CORP",
+            "TaskName": "\\At1",
+            "TaskContent": "<Task><Actions><Exec><Command>C:\\Windows\\Temp\\5bbe8cc8.exe</Command></Exec></Actions></Task>",
+        },
+        "not json at all",
+    ]
+    logs = root / "Windows" / "System32" / "winevt" / "Logs"
+    logs.mkdir(parents=True)
+    (logs / "Security.jsonl").write_text(
+        "\n".join(json.dumps(e) if isinstance(e, dict) else e for e in ev), encoding="utf-8"
+    )
+    res = scan_host([root])
+    tasks_f = {_d(f)["task"]: f for f in _by(res, "DQ-HOST-011")}
+    assert tasks_f["\\At1"].severity == "high" and _d(tasks_f["\\At1"])["src"] == "10.1.0.16"
+    assert tasks_f["At1.job"].severity == "high"
+    assert "GoogleUpdate.job" not in tasks_f
+    lat = _by(res, "DQ-HOST-009")
+    assert lat and _d(lat[0])["tasks"] == "\\At1" and _d(lat[0])["account"] == "CORP\\adm_jsmith"
+    assert any("partly analysed" in n.reason for n in res.not_analysed)  # the bad JSON line
+
+
+# --- real public samples ----------------------------------------------------------------
+
+
+def test_real_psexec_target_side() -> None:
+    res = scan_host([DATA / "md_psexec_adminshare_4624_4697_5140_5145.evtx"])
+    moves = _by(res, "DQ-HOST-009")
+    assert moves and all(f.hosts == ("srvdefender01.offsec.lan",) for f in moves)
+    assert all(
+        _d(f)["src"] == "10.23.42.22" and str(_d(f)["account"]).endswith("\\admmig") for f in moves
+    )
+    assert any(_d(f)["services"] == "PSEXESVC" and f.severity == "high" for f in moves)
+    assert any("ADMIN$\\PSEXESVC.exe" in str(_d(f)["files"]) for f in moves)
+    svc = _by(res, "DQ-HOST-010")
+    assert svc and _d(svc[0])["service"] == "PSEXESVC" and _d(svc[0])["account"] == "OFFSEC\\admmig"
+
+
+def test_real_service_and_kernel_driver_installs() -> None:
+    res = scan_host(
+        [DATA / "md_psexec_service_7045.evtx", DATA / "md_kernel_driver_services_7045.evtx"]
+    )
+    svc = {_d(f)["service"]: f for f in _by(res, "DQ-HOST-010")}
+    assert svc["PSEXESVC"].hosts == ("jump01.offsec.lan",) and svc["PSEXESVC"].severity == "high"
+    mimi = svc["mimikatz driver (mimidrv)"]
+    assert mimi.severity == "medium" and _d(mimi)["kernel"] is True
+    assert "Npcap Packet Driver (NPCAP)" not in svc
+    assert "Microsoft Office Click-to-Run Service" not in svc
+    assert any(t["kind"] == "service" and "mimidrv" in (t["what"] or "") for t in res.timeline)
+
+
+def test_real_benign_security_log_nothing_above_low() -> None:
+    res = scan_host([DATA / "evtxrs_security_real.evtx"])
+    assert not [f for f in res.findings if f.severity not in ("info", "low")]
+    rec = [i for i in res.inputs if i.kind == "host-evtx"]
+    assert rec and rec[0].rows > 2000 and rec[0].status == "analysed"
+
+
+def test_real_system_hive_lists_services(tmp_path: Path) -> None:
+    hive = tmp_path / "SYSTEM"
+    hive.write_bytes(lzma.decompress((DATA / "SYSTEM_win7_x86.xz").read_bytes()))
+    res = scan_host([hive])
+    assert not res.not_analysed and not res.warnings
+    rec = [i for i in res.inputs if i.kind == "host-hive"]
+    assert rec[0].rows == 467 and rec[0].log_type == "SYSTEM"
+    assert not [f for f in res.findings if f.severity not in ("info", "low")]
+    assert all(f.hosts == ("WKS-WIN732BITA",) for f in res.findings)
+
+
+# --- robustness -----------------------------------------------------------------------------
+
+
+def test_corrupt_hive_and_bad_evtx_chunk_are_listed(tmp_path: Path) -> None:
+    root = tmp_path / "h"
+    cfg = root / "Windows" / "System32" / "config"
+    cfg.mkdir(parents=True)
+    (cfg / "SYSTEM").write_bytes(b"regf" + os.urandom(8000))
+    data = bytearray((DATA / "evtxrs_security_real.evtx").read_bytes())
+    for off in range(0x1000 + 65536 * 3, 0x1000 + 65536 * 3 + 4096, 7):  # damage one chunk
+        data[off] ^= 0xFF
+    (cfg / "Security.evtx").write_bytes(bytes(data))
+    (cfg / "SOFTWARE.reg").write_text(
+        "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\nbroken line\r\n",
+        encoding="utf-8",
+    )
+    res = scan_host([root])
+    reasons = {Path(n.path).name: n.reason for n in res.not_analysed}
+    assert "SYSTEM" in reasons and "hive" in reasons["SYSTEM"]
+    assert "SOFTWARE.reg" in reasons and "line 4" in reasons["SOFTWARE.reg"]
+    evtx_rec = [i for i in res.inputs if i.kind == "host-evtx"]
+    assert evtx_rec and evtx_rec[0].rows > 1000  # the rest of the log was still read
+
+
+def test_symlinks_loops_and_escape_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "netp191.pnf").write_bytes(os.urandom(4096))
+    root = tmp_path / "h"
+    (root / "Windows" / "inf").mkdir(parents=True)
+    (root / "Windows" / "inf" / "escape.pnf").symlink_to(outside / "netp191.pnf")
+    (root / "Windows" / "loop").symlink_to(root / "Windows")
+    (root / "Windows" / "dangling").symlink_to(tmp_path / "nothing")
+    res = scan_host([root])
+    reasons = " | ".join(n.reason for n in res.not_analysed)
+    assert (
+        "symlink out of" in reasons and "not followed" in reasons and "broken or looping" in reasons
+    )
+    assert not _by(res, "DQ-HOST-001")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_is_listed(tmp_path: Path) -> None:
+    root = tmp_path / "h"
+    (root / "Windows").mkdir(parents=True)
+    p = root / "Windows" / "locked.pnf"
+    p.write_bytes(b"x")
+    p.chmod(0)
+    try:
+        res = scan_host([root])
+    finally:
+        p.chmod(0o600)
+    assert any("not readable" in n.reason for n in res.not_analysed)
+
+
+def test_image_without_extra_names_it(tmp_path: Path) -> None:
+    img = tmp_path / "disk.E01"
+    img.write_bytes(b"EVF\x09\x0d\x0a\xff\x00" + b"\x00" * 100)
+    try:
+        import dissect.target  # noqa: F401
+    except ImportError:
+        res = scan_host([img])
+        assert (
+            "duqhunt[image]" in res.not_analysed[0].reason and "AGPL" in res.not_analysed[0].reason
+        )
+    else:  # pragma: no cover
+        pytest.skip("dissect.target installed")
+
+
+def test_missing_input_and_bad_yara_stop_the_run(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        scan_host([tmp_path / "nope"])
+    bad = tmp_path / "bad.yar"
+    bad.write_text("rule x { condition: }", encoding="utf-8")
+    with pytest.raises(UsageError):
+        scan_host([tmp_path], yara_rules=[bad])
+
+
+def test_user_yara_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "mine.yar"
+    rules.write_text(
+        'rule marker_test { meta: severity = "low" strings: $a = "INERT-MARKER-42" condition: $a }',
+        encoding="utf-8",
+    )
+    root = tmp_path / "h" / "Windows" / "Temp"
+    root.mkdir(parents=True)
+    (root / "notes.txt").write_bytes(b"xx INERT-MARKER-42 xx")
+    res = scan_host([tmp_path / "h"], yara_rules=[rules])
+    hits = _by(res, "DQ-HOST-012")
+    assert hits and hits[0].severity == "low" and _d(hits[0])["rule"] == "marker_test"
+
+
+def test_is_host_evidence(tmp_path: Path) -> None:
+    assert is_host_evidence(DATA / "md_psexec_service_7045.evtx")
+    assert is_host_evidence(DATA / "wintask.job")
+    z = tmp_path / "conn.log"
+    z.write_text("#separator \\x09\n", encoding="utf-8")
+    assert not is_host_evidence(z)
+    j = tmp_path / "events.json"
+    j.write_text(
+        json.dumps({"EventID": 4624, "TimeCreated": "2011-10-14T09:00:00Z"}) + "\n",
+        encoding="utf-8",
+    )
+    assert is_host_evidence(j)
+    (tmp_path / "tri" / "Windows").mkdir(parents=True)
+    assert is_host_evidence(tmp_path / "tri")
+
+
+def test_reg_export_round_trip(tmp_path: Path) -> None:
+    from duqhunt.sources.host.registry import parse_reg_text
+
+    p = tmp_path / "x.reg"
+    p.write_text(
+        reg_export(
+            {
+                "HKEY_LOCAL_MACHINE\\SYSTEM\\Select": {
+                    "Current": 2,
+                    "Blob": b"\x01\x02",
+                    "S": 'a"b\\c',
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    h = parse_reg_text(p, 1 << 20)["SYSTEM"]
+    k = h.key("Select")
+    assert k is not None and k.values == {"Current": 2, "Blob": b"\x01\x02", "S": 'a"b\\c'}
+    assert h.key("") is not None and h.key("")
+    _ = datetime.now(UTC)
