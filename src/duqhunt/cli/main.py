@@ -23,6 +23,7 @@ from rich.progress import (
 
 from duqhunt import __version__
 from duqhunt.errors import ContentError, DuqhuntError, InputError, UsageError
+from duqhunt.intel.cli import INTEL_FORMATS, add_intel_parser
 from duqhunt.model import severity_rank
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
@@ -175,7 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="re-render a saved report.json without re-analysis")
     r.add_argument("report", type=Path)
-    r.add_argument("--format", choices=("text", "json", "jsonl", "html"), default="text")
+    r.add_argument(
+        "--format", choices=("text", "json", "jsonl", "html", *INTEL_FORMATS), default="text"
+    )
+    add_intel_parser(sub)
     return p
 
 
@@ -339,10 +343,22 @@ def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_intel(args: argparse.Namespace, err: Console, out: Console) -> int:
+    from duqhunt.intel.cli import run_intel
+
+    return run_intel(args)
+
+
 def _cmd_report(args: argparse.Namespace, err: Console, out: Console) -> int:
     from duqhunt.render import load_report, render_html, render_json, render_jsonl, render_summary
 
     doc = load_report(args.report)
+    if args.format in INTEL_FORMATS:
+        from duqhunt.content import builtin_ioc_packs
+        from duqhunt.intel.cli import render_intel_format
+
+        sys.stdout.write(render_intel_format(doc, args.format, builtin_ioc_packs()))
+        return EXIT_OK
     if args.format == "text":
         render_summary(doc, out)
     else:
@@ -363,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scan": _cmd_scan,
         "simulate": _cmd_simulate,
         "report": _cmd_report,
+        "intel": _cmd_intel,
     }
     try:
         return handlers[args.command](args, err, out)
