@@ -19,7 +19,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/duqhunt simulate --out $(DEMO)/sim --seed 7
-	$(VENV)/bin/duqhunt hunt $(DEMO)/sim/zeek $(DEMO)/sim/host --out $(DEMO)/report --allow $(DEMO)/sim/known-good.yaml
+	$(VENV)/bin/duqhunt hunt $(DEMO)/sim/zeek $(DEMO)/sim/host $(DEMO)/sim/mail --out $(DEMO)/report --allow $(DEMO)/sim/known-good.yaml
 	@echo "report: $(DEMO)/report/report.html  (json: $(DEMO)/report/report.json)"
 
 # tshark decodes pcap/pcapng inputs (Debian package). Installed when missing and we may

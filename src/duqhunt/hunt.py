@@ -447,13 +447,28 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             warnings=warnings,
             host_timeline=host_timeline,
             verdicts=verdicts,
-            findings=[FindingModel.from_finding(f) for f in findings],
+            findings=_with_earlier(store, findings),
             campaign=campaign,
             stats=stats,
         )
         store.save_findings([(f.id, f.detector, f.model_dump_json()) for f in doc.findings])
         store.save_run(doc.started, doc.finished, doc.model_dump_json())
     return doc
+
+
+def _with_earlier(store: CaseStore, findings: list[Finding]) -> list[FindingModel]:
+    """This run's findings, plus the host and document findings of earlier runs of the case:
+    the store keeps network telemetry and re-analyses it, but host and document evidence is
+    only kept as findings, so a later run with new evidence still reports the whole case."""
+    current = [FindingModel.from_finding(f) for f in findings]
+    ids = {f.id for f in current}
+    earlier = [
+        FindingModel.model_validate_json(doc)
+        for doc in store.stored_findings(("DQ-HOST-", "DQ-DOC-"), ids)
+    ]
+    merged = current + earlier
+    merged.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
+    return merged
 
 
 def analysed_anything(doc: ReportDocument) -> bool:

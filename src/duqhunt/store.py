@@ -411,6 +411,15 @@ class CaseStore:
             self.con.execute("ROLLBACK")
             raise
 
+    def stored_findings(self, prefixes: tuple[str, ...], exclude: set[str]) -> list[str]:
+        """JSON of findings saved by earlier runs of the case from detectors whose id starts
+        with one of ``prefixes`` (host and document evidence, which the store does not keep
+        as telemetry), except ``exclude``."""
+        rows = self.con.execute("SELECT id, detector, doc FROM findings ORDER BY id").fetchall()
+        return [
+            doc for fid, det, doc in rows if fid not in exclude and str(det).startswith(prefixes)
+        ]
+
     def save_run(self, started: str, finished: str, report_json: str) -> str:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         self.con.execute(

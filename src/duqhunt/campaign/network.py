@@ -4,11 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from duqhunt.detectors.base import HuntContext
-from duqhunt.model import Finding, iso_utc
+from duqhunt.detectors.base import HuntContext, load_sql
+from duqhunt.model import Finding, iso_utc, severity_rank
 from duqhunt.model.report import BeaconModel, C2Model, Campaign, HostModel
 
 TOP_BEACONS = 50
+
+
+_NAMES_SQL = load_sql("duqhunt.detectors.net", "host_names.sql")
+
+
+def _short(name: str) -> str:
+    """``ws223.corp.local`` / ``WS223$`` -> ``WS223``."""
+    return name.strip().upper().split(".", 1)[0].rstrip("$")
+
+
+def host_names(ctx: HuntContext) -> tuple[dict[str, str], dict[str, str]]:
+    """(ip -> name, short name -> ip) from NTLM workstation names and internal DNS answers;
+    NTLM first (the host names itself), then the most often seen."""
+    by_ip: dict[str, str] = {}
+    by_name: dict[str, str] = {}
+    try:
+        rows = ctx.engine.query(_NAMES_SQL).to_pylist()
+    except Exception:
+        return by_ip, by_name
+    for r in rows:
+        ip, name = str(r["ip"]), _short(str(r["name"]))
+        by_ip.setdefault(ip, name)
+        by_name.setdefault(name, ip)
+    return by_ip, by_name
 
 
 def _rows(ctx: HuntContext, key: str) -> list[dict[str, Any]]:
@@ -120,10 +144,20 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
     for ip in sorted(move_srcs - move_dsts):
         if ip in infected:
             roles.setdefault(ip, set()).add("patient-zero")
+    # merge hosts seen by name in their own evidence (EVTX, hives) with their IPs
+    names_by_ip, ip_by_name = host_names(ctx)
+    for f in findings:
+        if not f.detector.startswith("DQ-HOST-") or severity_rank(f.severity) < 3:
+            continue
+        for h in f.hosts:
+            ip = ip_by_name.get(_short(h))
+            if ip:
+                roles.setdefault(ip, set()).add("infected")
     order = ["patient-zero", "infected", "relay", "bridge", "c2"]
     hosts = [
         HostModel(
             ip=ip,
+            name=names_by_ip.get(ip),
             roles=[r for r in order if r in rs],  # type: ignore[misc]
             zone=zones.get(ip),  # type: ignore[arg-type]
         )

@@ -331,13 +331,15 @@ def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:
         kwargs["gzip"] = True
     logs = args.out / "zeek"
     truth = simulate(logs, seed=args.seed, config=SimConfig(**kwargs), meta_dir=args.out)  # type: ignore[arg-type]
+    from duqhunt.simulate.documents import write_lure
     from duqhunt.simulate.host import write_triage_folders
 
     triage = write_triage_folders(args.out / "host", truth, args.seed)
+    lure = write_lure(args.out / "mail")
     c2 = ", ".join(c["ip"] for c in truth.get("c2", [])) or "none"
     out.print(
         f"wrote synthetic Zeek logs to {logs} (seed {args.seed}); planted C&C: {c2}; "
-        f"{len(triage)} host triage folder(s) in {args.out / 'host'}; "
+        f"{len(triage)} host triage folder(s) in {args.out / 'host'}; the lure {lure}; "
         f"ground truth and the enterprise allow-list in {args.out}"
     )
     return EXIT_OK

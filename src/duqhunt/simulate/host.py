@@ -389,10 +389,14 @@ def write_triage_folders(out_dir: Path, truth: dict[str, Any], seed: int) -> lis
     for mv in truth.get("lateral_moves") or []:
         moves_by_dst.setdefault(str(mv["dst"]), []).append(mv)
     written = []
+    names = truth.get("hostnames") or {}
     for ip in infected:
         root = out_dir / f"host-{ip}"
         t0 = min((float(m["time"]) for m in moves_by_dst.get(ip, [])), default=start + 3600)
-        write_infected(root, _host_name(ip), t0, rng, moves_by_dst.get(ip, []))
+        # the computer name the network telemetry knows the host by (NTLM, Kerberos, DNS)
+        write_infected(
+            root, str(names.get(ip) or _host_name(ip)), t0, rng, moves_by_dst.get(ip, [])
+        )
         written.append(root)
     clean = out_dir / "host-clean"
     write_clean(clean, "WS-CLEAN-01", start, rng)
