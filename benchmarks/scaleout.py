@@ -360,12 +360,14 @@ def _busy_seconds() -> float | None:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_quiet(max_wait_s: float = 1800.0, quiet_cores: float = 0.3) -> float:
-    """Wait until the rest of the machine is idle (other people's tests share the cores);
-    return the seconds waited. Gives up after ``max_wait_s`` and runs anyway (the step's
-    *others' CPU s* then shows it)."""
+def _wait_quiet(max_wait_s: float = 1800.0, quiet_cores: float = 0.25) -> float:
+    """Wait until the rest of the machine has been idle for 15 s (other people's tests share
+    the cores); return the seconds waited. Gives up after ``max_wait_s`` and runs anyway (the
+    step's *others' CPU s* then shows it)."""
     waited = 0.0
-    while True:
+    quiet = 0
+    said = False
+    while quiet < 3 and waited < max_wait_s:
         b0 = _busy_seconds()
         time.sleep(5.0)
         b1 = _busy_seconds()
@@ -373,11 +375,14 @@ def _wait_quiet(max_wait_s: float = 1800.0, quiet_cores: float = 0.3) -> float:
         if b0 is None or b1 is None:
             return waited
         busy = (b1 - b0) / 5.0
-        if busy < quiet_cores or waited >= max_wait_s:
-            return waited
-        print(f"(machine busy: {busy:.1f} cores in use by others; waiting)", end=" ", flush=True)
-        time.sleep(25.0)
-        waited += 25.0
+        if busy < quiet_cores:
+            quiet += 1
+            continue
+        quiet = 0
+        if not said:
+            print(f"(machine busy: {busy:.1f} cores in use; waiting)", end=" ", flush=True)
+            said = True
+    return waited
 
 
 def _run_step(
@@ -471,7 +476,7 @@ def run_suite(
         flush=True,
     )
     data = _load_store(store)
-    key = str(rows)
+    key = str(rows) + ("|" + ",".join(sorted(conf)) if conf else "")
     entry: dict[str, Any] = data["runs"].get(key, {"steps": {}})
     spark_left = timeout
     for step in steps:
@@ -486,8 +491,11 @@ def run_suite(
             entry["steps"][step] = {"timed_out": True, "skipped": True, "marks": {}}
             continue
         print(f"{step} ...", end=" ", flush=True)
-        _wait_quiet()
+        waited = _wait_quiet()
         r = _run_step(step, log, scratch, conf, limit)
+        r["waited_for_idle_seconds"] = waited
+        r["command"] = command
+        r["date"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         ids = r.pop("finding_ids", None)
         if ids is not None:  # the store keeps a digest: equal digests, equal id lists
             r["finding_ids_sha256"] = hashlib.sha256("\n".join(ids).encode()).hexdigest()
@@ -554,6 +562,25 @@ def _java_version() -> str:
 # the report
 
 
+def _rows(key: str) -> int:
+    return int(key.split("|", 1)[0])
+
+
+def _order(key: str) -> tuple[int, str]:
+    return _rows(key), key
+
+
+def _label(key: str, short: bool = False) -> str:
+    rows, _, conf = key.partition("|")
+    n = f"{int(rows) / 1e6:g}M" if short else f"{int(rows):,}"
+    return f"{n} ({conf})" if conf else n
+
+
+def _base(runs: dict[str, Any]) -> dict[str, Any]:
+    """The runs with duqhunt's own Spark settings (no --spark-conf): the series fits use."""
+    return {k: v for k, v in runs.items() if "|" not in k}
+
+
 def _phases(r: dict[str, Any]) -> dict[str, float | None]:
     """ingest / setup / detectors / rest seconds from the hunt's progress marks."""
     mk = r.get("marks", {})
@@ -582,12 +609,12 @@ def _f(x: Any, fmt: str = "{:,.1f}") -> str:
 def _fit(runs: dict[str, Any], step: str, value: Any) -> tuple[float, float, int, int] | None:
     """(fixed seconds, seconds per row, n1, n2) from the two largest complete sizes."""
     pts = []
-    for key, entry in runs.items():
+    for key, entry in _base(runs).items():
         r = entry["steps"].get(step)
         if r and not r.get("timed_out"):
             v = value(r)
             if v is not None:
-                pts.append((int(key), float(v)))
+                pts.append((_rows(key), float(v)))
     pts.sort()
     if len(pts) < 2:
         return None
@@ -623,6 +650,13 @@ def _cpu(r: dict[str, Any]) -> float | None:
     return None
 
 
+def _shared(r: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """True when other processes used more than 10% of the machine during the step."""
+    others = r.get("others_cpu_seconds")
+    ncpu = int(entry.get("machine", {}).get("nproc", "2"))
+    return others is not None and others > 0.1 * float(r.get("process_seconds", 0)) * ncpu
+
+
 def _table(runs: dict[str, Any]) -> list[str]:
     out = [
         "| rows | engine | step | seconds | JVM start s | ingest s | setup s | detectors s "
@@ -631,7 +665,7 @@ def _table(runs: dict[str, Any]) -> list[str]:
         "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: | ---: | ---: | ---: | ---: |",
     ]
-    for key in sorted(runs, key=int):
+    for key in sorted(runs, key=_order):
         entry = runs[key]
         for step in STEPS:
             r = entry["steps"].get(step)
@@ -643,9 +677,11 @@ def _table(runs: dict[str, Any]) -> list[str]:
             secs = _f(_wall(r))
             if cut:
                 secs = f"> {r.get('process_seconds', 0):,.0f} (cut off)"
+            elif _shared(r, entry):
+                secs += " †"
             ingest = ph["ingest"] if what == "hunt" else None
             out.append(
-                f"| {int(key):,} | {eng} | {what} | {secs} | {_f(r.get('jvm_start_seconds'))} | "
+                f"| {_label(key)} | {eng} | {what} | {secs} | {_f(r.get('jvm_start_seconds'))} | "
                 f"{_f(ingest)} | {_f(ph['setup'])} | {_f(ph['detectors'])} | "
                 f"{_f(_beacon(r))} | {_f(r.get('queries'), '{:,}')} | "
                 f"{_f(r.get('query_seconds'))} | {_f(r.get('peak_rss_mb'), '{:,.0f}')} | "
@@ -657,19 +693,25 @@ def _table(runs: dict[str, Any]) -> list[str]:
     return out
 
 
+def _det_seconds(r: dict[str, Any]) -> dict[str, float]:
+    """doc.stats seconds_* of a finished step; the child's own timing of a cut-off one."""
+    out: dict[str, float] = r.get("stats_seconds") or r.get("detectors", {})
+    return out
+
+
 def _detector_table(runs: dict[str, Any]) -> list[str]:
-    keys = sorted(runs, key=int)
+    keys = sorted(runs, key=_order)
     cols = [(k, s) for k in keys for s in STEPS if s.endswith("detect") and s in runs[k]["steps"]]
     if not cols:
         return []
     names: set[str] = set()
     for k, s in cols:
         names |= set(runs[k]["steps"][s].get("detectors", {}))
-    head = " | ".join(f"{s.split('-')[0]} {int(k) / 1e6:g}M" for k, s in cols)
+    head = " | ".join(f"{s.split('-')[0]} {_label(k, True)}" for k, s in cols)
     out = [f"| detector | {head} |", "| --- |" + " ---: |" * len(cols)]
     for name in sorted(names):
         vals = " | ".join(
-            _f(runs[k]["steps"][s].get("detectors", {}).get(name), "{:,.2f}") for k, s in cols
+            _f(_det_seconds(runs[k]["steps"][s]).get(name), "{:,.2f}") for k, s in cols
         )
         out.append(f"| {name} | {vals} |")
     return out
@@ -706,12 +748,12 @@ def _shuffle_total(r: dict[str, Any], key: str, skip: tuple[str, ...] = ("ingest
 
 def _shuffle_lines(runs: dict[str, Any]) -> list[str]:
     out = []
-    for key in sorted(runs, key=int):
+    for key in sorted(runs, key=_order):
         st = runs[key]["steps"]
         r = st.get("spark-detect")
         if not r or not r.get("shuffle"):
             continue
-        n = int(key)
+        n = _rows(key)
         total_w = _shuffle_total(r, "shuffle_write_bytes")
         bw = int(r["shuffle"].get(BEACON, {}).get("shuffle_write_bytes", 0))
         spill = _shuffle_total(r, "disk_spill_bytes")
@@ -722,7 +764,7 @@ def _shuffle_lines(runs: dict[str, Any]) -> list[str]:
         duck_pq = st.get("duckdb-hunt", {}).get("parquet_bytes")
         ing = st.get("spark-hunt", {}).get("shuffle", {}).get("ingest", {})
         out.append(
-            f"- {n:,} rows, Spark detect step: {jobs:,} jobs, {stages:,} stages, {tasks:,} "
+            f"- {_label(key)} rows, Spark detect step: {jobs:,} jobs, {stages:,} stages, {tasks:,} "
             f"tasks for {r.get('queries', 0)} queries; shuffle written {total_w / 1e6:,.0f} MB "
             f"({total_w / n:.1f} bytes/row), of which {BEACON} {bw / 1e6:,.0f} MB "
             f"({bw / n:.1f} bytes/row); spilled to disk {spill / 1e6:,.0f} MB"
@@ -806,7 +848,7 @@ def _cluster(
     df, ds, *_ = dh
     sf = sh[0]
     _, cpu_row, *_ = cpu
-    big = max(runs, key=int)
+    big = max(_base(runs), key=_rows)
     sdet = runs[big]["steps"].get("spark-detect", {})
     shuffle_row = 0.0
     if sdet.get("shuffle"):
@@ -905,13 +947,21 @@ def report(data: dict[str, Any]) -> str:
         "step waits for an idle machine first).",
         "",
     ]
-    for key in sorted(runs, key=int):
+    for key in sorted(runs, key=_order):
         e = runs[key]
         f = facts(e["command"], e["machine"])
         f[1] = f"- date: {e['date']}"
+        # a later run of some steps (--spark-steps) keeps the others' figures: name them all
+        cmds: dict[str, list[str]] = {}
+        for step, r in e["steps"].items():
+            if r.get("command"):
+                cmds.setdefault(f"`{r['command']}` ({r.get('date', '?')})", []).append(step)
+        if len(cmds) > 1:
+            f[0] = "- commands: " + "; ".join(f"{c}: {', '.join(st)}" for c, st in cmds.items())
+            f[1] = f"- date: {e['date']} (the latest)"
         mm = e["machine"]
         lines += [
-            f"**{int(key):,} rows**",
+            f"**{_label(key)} rows**",
             "",
             *f,
             f"- Spark: pyspark {mm.get('pyspark')}, {mm.get('java')}, master {MASTER}"
@@ -921,20 +971,28 @@ def report(data: dict[str, Any]) -> str:
                 if e.get("timeout")
                 else ""
             ),
-            f"- input: {e['input']['path']}, {int(key):,} rows, "
+            f"- input: {e['input']['path']}, {_rows(key):,} rows, "
             f"{e['input']['bytes'] / 1e6:,.0f} MB, {e['input']['planted_pairs']} planted "
             "periodic pairs",
             "",
         ]
-    lines += ["### Time and memory", "", *_table(runs), ""]
+    lines += [
+        "### Time and memory",
+        "",
+        *_table(runs),
+        "",
+        "† other processes used more than 10% of the machine during the step (see *others' "
+        "CPU s*): its wall time is inflated; its CPU seconds much less so.",
+        "",
+    ]
     lat = []
-    for key in sorted(runs, key=int):
+    for key in sorted(runs, key=_order):
         st = runs[key]["steps"]
         d = st.get("duckdb-detect", {}).get("trivial_query_seconds")
         s = st.get("spark-detect", {}).get("trivial_query_seconds")
         if d is not None or s is not None:
             lat.append(
-                f"- trivial query round trip ({int(key) / 1e6:g}M run): DuckDB "
+                f"- trivial query round trip ({_label(key, True)} run): DuckDB "
                 f"{_f(d * 1e3 if d is not None else None, '{:.2f}')} ms, Spark "
                 f"{_f(s * 1e3 if s is not None else None, '{:.0f}')} ms"
             )
@@ -943,15 +1001,15 @@ def report(data: dict[str, Any]) -> str:
         f"{r.get('process_seconds', 0):,.0f} s; finished by then: "
         + (", ".join(f"{d} {v:.1f} s" for d, v in r.get("detectors", {}).items()) or "no detector")
         + f"; phases reached: {sorted(r.get('marks', {}))}"
-        for k in sorted(runs, key=int)
+        for k in sorted(runs, key=_order)
         for step, r in runs[k]["steps"].items()
         if r.get("timed_out")
     ]
     lines += ["### Same findings?", ""]
-    for key in sorted(runs, key=int):
+    for key in sorted(runs, key=_order):
         p = _parity(runs[key])
         if p:
-            lines += [f"{int(key):,} rows:", *p]
+            lines += [f"{_label(key)} rows:", *p]
     lines += ["", "### Detector seconds (detect step, doc.stats)", "", *_detector_table(runs)]
     lines += ["", "### Spark: jobs, shuffle, Parquet", "", *_shuffle_lines(runs), *lat, *cut]
     lines += ["", "### Per-row costs, crossover and the 1B-row projection", ""]

@@ -44,8 +44,14 @@ def test_one_report_tells_the_whole_story(sim: tuple[Path, dict[str, Any]], tmp_
     kinds = {f.detector.split("-")[1] for f in doc.findings}
     assert kinds == {"NET", "HOST", "DOC"}
     stages = {s["stage"]: s["seen"] for s in kill_chain(doc)}
-    for stage in ("delivery", "exploitation", "installation", "lateral-movement",
-                  "internal-relay", "command-and-control"):
+    for stage in (
+        "delivery",
+        "exploitation",
+        "installation",
+        "lateral-movement",
+        "internal-relay",
+        "command-and-control",
+    ):
         assert stages[stage], stage
     assert [v.verdict for v in doc.verdicts] == ["malicious"]
 

@@ -19,19 +19,28 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def test_intel_report_page_renders_offline(tmp_path: Path) -> None:
     page = tmp_path / "duqu-2011.html"
     html = render_intel_html(intel_report("duqu-2011"))
-    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html.split(
-        "<body", 1
-    )[0]
+    assert (
+        "http://" not in html.replace("http://www.w3.org", "")
+        and "https://" not in html.split("<body", 1)[0]
+    )
     page.write_text(html, encoding="utf-8")
     shot = tmp_path / "shot.png"
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run(
             [
-                str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", f"--user-data-dir={profile}",
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
                 "--proxy-server=127.0.0.1:9",  # any request would fail: the page needs none
-                f"--screenshot={shot}", "--window-size=1200,900", page.as_uri(),
+                f"--screenshot={shot}",
+                "--window-size=1200,900",
+                page.as_uri(),
             ],
             capture_output=True,
             timeout=120,

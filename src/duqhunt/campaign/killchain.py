@@ -104,9 +104,9 @@ def _could_see(stage: _Stage, kinds: set[str]) -> bool:
 def _detector_stages() -> set[str] | None:
     """Stages some registered detector speaks to (None if the registry cannot be read)."""
     try:
-        from duqhunt.detectors.registry import all_detectors
+        from duqhunt.detectors.registry import all_stages
 
-        return {str(d.stage) for d in all_detectors()}
+        return all_stages()
     except Exception:  # the registry is optional here; the gap text then says less
         return None
 

@@ -270,13 +270,10 @@ def _cmd_host(args: argparse.Namespace, err: Console, out: Console) -> int:
 def _cmd_scan(args: argparse.Namespace, err: Console, out: Console) -> int:
     from datetime import UTC, datetime
 
-    from rich.markup import escape
-    from rich.table import Table
-
     from duqhunt.docscan import scan_documents
     from duqhunt.hunt import analysed_anything
     from duqhunt.model.report import FileVerdictModel, FindingModel, ReportDocument
-    from duqhunt.render import write_outputs
+    from duqhunt.render import render_summary, write_outputs
 
     def now() -> str:
         return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -302,14 +299,7 @@ def _cmd_scan(args: argparse.Namespace, err: Console, out: Console) -> int:
         stats=dict(res.stats),
     )
     paths = write_outputs(doc, args.out)
-    table = Table(title=f"Documents ({len(res.verdicts)})")
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("file", overflow="fold")
-    table.add_column("why", overflow="fold")
-    order = ["malicious", "suspicious", "malformed", "encrypted", "unsupported", "clean"]
-    for v in sorted(res.verdicts, key=lambda v: (order.index(v.verdict), v.path)):
-        table.add_row(v.verdict, escape(v.path), escape("; ".join(v.reasons[:2])))
-    out.print(table)
+    render_summary(doc, out)
     out.print(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}")
     if not analysed_anything(doc) and not res.verdicts:
         err.print("duqhunt: no input could be analysed")

@@ -24,3 +24,14 @@ NETWORK_DETECTORS: tuple[type[Detector], ...] = (
 
 def all_detectors() -> list[Detector]:
     return [cls() for cls in NETWORK_DETECTORS]
+
+
+def all_stages() -> set[str]:
+    """Every kill-chain stage some registered detector (network, host or document) speaks to."""
+    from duqhunt.detectors.doc import DOC_DETECTORS
+    from duqhunt.detectors.host import host_detectors
+
+    stages = {str(d.stage) for d in all_detectors()}
+    stages |= {str(d.stage) for d in host_detectors()}
+    stages |= {str(d.stage) for d in DOC_DETECTORS}
+    return stages

@@ -9,19 +9,31 @@ escapes so that a file name cannot reorder itself on screen.
 
 Nothing needs the script: without it the page is complete, only unsorted and unfiltered.
 
-The campaign topology (render/topology.py) is the one piece of markup built outside the
-template: it is serialized by xml.etree, which escapes every string, and enters the template
-as Markup. Lateral moves, relay edges and bridges are free-form mappings in the report; their
-tables show the known fields in a fixed order and any other field in extra columns, so a
-report from a newer duqhunt loses nothing.
+Three pieces of markup are built outside the template and enter it as Markup: the campaign
+topology (render/topology.py) and the C&C world map (render/map.py), both serialized by
+xml.etree, which escapes every string, and the kill chain (intel/report.py), rendered by its own
+autoescaping jinja2 environment with the same `visible` finalize hook. The map's CSS is part of
+the page's one stylesheet, so the CSP hash covers it.
+
+Findings carry their source (network, host or document, from the detector id prefix): a
+column in the index, and chips that filter by it with CSS alone (radio inputs and `:checked`
+sibling rules), so that filter works without the script too.
+
+Lateral moves, relay edges and bridges are free-form mappings in the report; their tables show
+the known fields in a fixed order and any other field in extra columns, so a report from a
+newer duqhunt loses nothing. The host timeline (capped at MAX_TIMELINE rows, oldest first) and
+the document verdicts (most alarming first) get their own sections when the report has them.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
+import logging
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,11 +43,15 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from duqhunt.errors import DuqhuntError
 from duqhunt.model.finding import severity_rank
-from duqhunt.model.report import ReportDocument
+from duqhunt.model.report import Campaign, ReportDocument
+from duqhunt.render.map import MAP_CSS
 from duqhunt.render.text import (
+    VERDICT_ORDER,
     field_number,
     field_text,
+    finding_source,
     format_interval,
     format_score,
     input_counts,
@@ -46,13 +62,20 @@ from duqhunt.render.text import (
     ranked_lateral,
     ranked_relays,
     severity_counts,
+    short_path,
+    short_time,
     sorted_findings,
+    sorted_timeline,
+    sorted_verdicts,
     stage_counts,
+    verdict_counts,
     visible,
 )
 from duqhunt.render.topology import build_topology
 
 __all__ = ["render_html"]
+
+log = logging.getLogger(__name__)
 
 TEMPLATE = "report.html.j2"
 
@@ -64,6 +87,11 @@ MAX_EVIDENCE = 50
 MAX_INPUTS = 5000
 MAX_NOT_ANALYSED = 2000
 MAX_CHAINS = 10
+MAX_TIMELINE = 300
+MAX_VERDICTS = 2000
+
+#: Finding sources in the order the chips list them (text.FINDING_SOURCES, then "other").
+SOURCE_ORDER = ("network", "host", "document", "other")
 
 _CHART_LABEL_W = 190
 _CHART_BAR_W = 320
@@ -184,6 +212,12 @@ def _addr_cell(item: Mapping[str, object], key: str) -> _Cell:
     return _Cell(text, cls="mono nowrap" if len(text) <= 45 else "mono wrap")
 
 
+def _path_cell(item: Mapping[str, object], key: str, limit: int = 40) -> _Cell:
+    """A file name or account: on one line when short, else wrapped anywhere (hostile input)."""
+    text = field_text(item, key) or "\u2014"
+    return _Cell(text, cls="mono nowrap" if len(text) <= limit else "mono wrap")
+
+
 def _number_cell(value: float | None, spec: str = ".2f", suffix: str = "") -> _Cell:
     if value is None:
         return _Cell("\u2014", sort="-1", cls="num")
@@ -241,8 +275,8 @@ def _lateral_table(items: list[dict[str, object]]) -> _EdgeTable:
             _addr_cell(m, "dst"),
             _text_cell(m, "method", cls="wrap"),
             _addr_cell(m, "share"),
-            _text_cell(m, "file", cls="mono wrap w-file"),
-            _text_cell(m, "account", cls="mono wrap w-account"),
+            _path_cell(m, "file"),
+            _path_cell(m, "account"),
             flag,
         ]
         rows.append(_Row(_with_extras(m, cells, extras), dim=admin))
@@ -378,12 +412,108 @@ def _stage_chart(counts: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
+def _timeline(doc: ReportDocument) -> list[dict[str, str]]:
+    rows = []
+    for e in sorted_timeline(doc.host_timeline)[:MAX_TIMELINE]:
+        time = field_text(e, "time")
+        source = field_text(e, "source")
+        rows.append(
+            {
+                "time": time,
+                "time_short": short_time(time),
+                "host": field_text(e, "host"),
+                "kind": field_text(e, "kind"),
+                "what": field_text(e, "what"),
+                "source": source,
+                "source_short": short_path(source),
+            }
+        )
+    return rows
+
+
+def _verdicts(doc: ReportDocument) -> list[dict[str, Any]]:
+    return [
+        {
+            "v": v,
+            "rank": VERDICT_ORDER.index(v.verdict) if v.verdict in VERDICT_ORDER else 99,
+            "reasons": "; ".join(v.reasons),
+        }
+        for v in sorted_verdicts(doc.verdicts)[:MAX_VERDICTS]
+    ]
+
+
+def _reported_c2_countries() -> dict[str, tuple[str, str | None, str]]:
+    """IP -> (reported country, hosting, pack) from the shipped intel packs."""
+    from duqhunt.intel.pack import builtin_intel_packs
+
+    out: dict[str, tuple[str, str | None, str]] = {}
+    try:
+        packs = builtin_intel_packs()
+    except DuqhuntError as exc:  # a broken pack costs the map, not the report
+        log.warning("C&C map not drawn: %s", exc)
+        return out
+    for pack in packs:
+        for entry in pack.infrastructure:
+            if entry.reported_country:
+                out.setdefault(entry.ip, (entry.reported_country, entry.hosting, pack.pack))
+    return out
+
+
+def _c2_map(camp: Campaign) -> dict[str, Any] | None:
+    """The C&C servers whose hosting country the shipped intel reports, on a world map.
+
+    No IP lookups here: a report renders the same everywhere and on any day. Servers the intel
+    does not place are counted in the caption, not drawn.
+    """
+    if not camp.c2:
+        return None
+    from duqhunt.render.map import MapPoint, country_anchor, country_name, world_map_svg
+
+    reported = _reported_c2_countries()
+    points: list[MapPoint] = []
+    used: dict[tuple[float, float], int] = {}
+    for c in ranked_c2(camp.c2):
+        try:
+            ip = str(ipaddress.ip_address(c.ip.strip()))
+        except ValueError:
+            continue
+        if ip not in reported:
+            continue
+        cc, hosting, pack = reported[ip]
+        anchor = country_anchor(cc)
+        if anchor is None:
+            continue
+        n = used.get(anchor, 0)
+        used[anchor] = n + 1
+        label = f"C&C {ip}: reported in {country_name(cc) or cc}"
+        label += f" ({hosting})" if hosting else ""
+        label += f"; intel pack {pack}"
+        points.append(MapPoint(anchor[0] + 2.5 * n, anchor[1] - 2.5 * n, label, "c2", text=ip))
+    if not points:
+        return None
+    svg = world_map_svg(
+        {},
+        points,
+        title="C&C servers at the hosting country the intelligence reports",
+        legend=[("point c2", "C&C server, at the country the intel pack reports it in")],
+    )
+    return {"svg": Markup(svg), "drawn": len(points), "total": len(camp.c2)}
+
+
+def _source_counts(views: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    counts = Counter(str(v["source"]) for v in views)
+    return {s: counts[s] for s in SOURCE_ORDER if counts.get(s)}
+
+
 def _context(doc: ReportDocument) -> dict[str, Any]:
+    from duqhunt.intel.report import story_sections_html  # intel imports render: keep it lazy
+
     findings = sorted_findings(doc.findings)
     finding_views = [
         {
             "n": i,
             "f": f,
+            "source": finding_source(f),
             "rank": severity_rank(f.severity),
             "evidence": f.evidence[:MAX_EVIDENCE],
             "evidence_more": max(0, len(f.evidence) - MAX_EVIDENCE),
@@ -440,6 +570,17 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "warnings_more": max(0, len(doc.warnings) - MAX_WARNINGS),
         "stats": [(k, _value_text(doc.stats[k])) for k in sorted(doc.stats)],
         "limits": {"evidence": MAX_EVIDENCE, "edges": MAX_EDGES},
+        "source_counts": _source_counts(finding_views),
+        "sources": SOURCE_ORDER,
+        "story": story_sections_html(doc),
+        "c2_map": _c2_map(camp),
+        "map_css": Markup(MAP_CSS),
+        "timeline": _timeline(doc),
+        "timeline_total": len(doc.host_timeline),
+        "timeline_hosts": len({field_text(e, "host") for e in doc.host_timeline} - {""}),
+        "verdicts": _verdicts(doc),
+        "verdicts_total": len(doc.verdicts),
+        "verdict_counts": verdict_counts(doc.verdicts),
     }
 
 

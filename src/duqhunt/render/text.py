@@ -1,7 +1,9 @@
 """Terminal summary of a report document, plus the small view helpers every renderer shares.
 
 The summary is short on purpose: counts, the C&C, the strongest beacons, the bridges, the
-strongest relay edges, the first lateral moves, the findings and what could not be analysed. The full story is in report.html / report.json.
+strongest relay edges, the first lateral moves, the documents that are not clean, the size of
+the host timeline, the findings and what could not be analysed. The full story is in
+report.html / report.json.
 
 Every string that came from evidence (hostnames, URIs, user agents, file names) is hostile. Two
 things protect the terminal: `visible` turns control and bidirectional-override characters into
@@ -22,12 +24,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from duqhunt.model.finding import SEVERITIES, STAGES, severity_rank
-from duqhunt.model.report import BeaconModel, C2Model, FindingModel, ReportDocument
+from duqhunt.model.report import (
+    BeaconModel,
+    C2Model,
+    FileVerdictModel,
+    FindingModel,
+    ReportDocument,
+)
 
 __all__ = [
+    "FINDING_SOURCES",
     "SEVERITY_ORDER",
+    "VERDICT_ORDER",
     "field_number",
     "field_text",
+    "finding_source",
     "input_counts",
     "is_admin_move",
     "ranked_beacons",
@@ -37,9 +48,13 @@ __all__ = [
     "ranked_relays",
     "render_summary",
     "severity_counts",
+    "short_path",
     "short_time",
     "sorted_findings",
+    "sorted_timeline",
+    "sorted_verdicts",
     "stage_counts",
+    "verdict_counts",
     "visible",
 ]
 
@@ -51,6 +66,7 @@ TOP_RELAYS = 10
 TOP_MOVES = 10
 TOP_BRIDGES = 10
 TOP_FINDINGS = 20
+TOP_VERDICTS = 20
 MAX_HOSTS_IN_CELL = 3
 MAX_NOT_ANALYSED = 50
 
@@ -61,6 +77,32 @@ _UNSAFE_CHARS = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
     "\ud800-\udfff]"
 )
+
+#: Document verdicts from most to least alarming, the order every output lists them in.
+VERDICT_ORDER: tuple[str, ...] = (
+    "malicious",
+    "suspicious",
+    "malformed",
+    "encrypted",
+    "unsupported",
+    "clean",
+)
+
+#: Where a finding came from, by its detector id prefix; anything else is "other".
+FINDING_SOURCES: tuple[tuple[str, str], ...] = (
+    ("DQ-NET-", "network"),
+    ("DQ-HOST-", "host"),
+    ("DQ-DOC-", "document"),
+)
+
+_VERDICT_STYLE: dict[str, str] = {
+    "malicious": "bold white on red",
+    "suspicious": "bold red",
+    "malformed": "yellow",
+    "encrypted": "cyan",
+    "unsupported": "dim",
+    "clean": "green",
+}
 
 _SEVERITY_STYLE: dict[str, str] = {
     "critical": "bold white on red",
@@ -95,6 +137,57 @@ def sorted_findings(findings: Iterable[FindingModel]) -> list[FindingModel]:
         findings,
         key=lambda f: (-severity_rank(f.severity), -f.confidence, f.detector, f.title, f.id),
     )
+
+
+def finding_source(finding: FindingModel) -> str:
+    """ "network", "host", "document" (from the detector id prefix) or "other"."""
+    for ident in (finding.detector, finding.id):
+        upper = ident.upper()
+        for prefix, source in FINDING_SOURCES:
+            if upper.startswith(prefix):
+                return source
+    return "other"
+
+
+def _verdict_rank(verdict: str) -> int:
+    return VERDICT_ORDER.index(verdict) if verdict in VERDICT_ORDER else len(VERDICT_ORDER)
+
+
+def sorted_verdicts(verdicts: Iterable[FileVerdictModel]) -> list[FileVerdictModel]:
+    """Most alarming verdict first (malicious ... clean), then by path."""
+    return sorted(verdicts, key=lambda v: (_verdict_rank(v.verdict), v.path))
+
+
+def verdict_counts(verdicts: Iterable[FileVerdictModel]) -> dict[str, int]:
+    """Count per verdict that occurs, most alarming first."""
+    counts = Counter(v.verdict for v in verdicts)
+    return {v: counts[v] for v in sorted(counts, key=lambda v: (_verdict_rank(v), v))}
+
+
+def sorted_timeline(
+    events: Iterable[Mapping[str, object]],
+) -> list[Mapping[str, object]]:
+    """Host timeline events by time (events without one last), then host, kind, what, source."""
+    return sorted(
+        events,
+        key=lambda e: (
+            not field_text(e, "time"),
+            field_text(e, "time"),
+            field_text(e, "host"),
+            field_text(e, "kind"),
+            field_text(e, "what"),
+            field_text(e, "source"),
+        ),
+    )
+
+
+def short_path(path: str, keep: int = 3) -> str:
+    """The last `keep` components of a path, after an ellipsis ("…/Windows/inf/usbstor.pnf")."""
+    text = path.rstrip("/\\")
+    seps = [i for i, ch in enumerate(text) if ch in "/\\"]
+    if len(seps) <= keep:
+        return path
+    return "\u2026" + text[seps[-keep] :]
 
 
 def ranked_beacons(beacons: Iterable[BeaconModel]) -> list[BeaconModel]:
@@ -445,6 +538,52 @@ def _findings_table(doc: ReportDocument) -> Table:
     return table
 
 
+def _verdict_line(doc: ReportDocument) -> str:
+    counts = verdict_counts(doc.verdicts)
+    if set(counts) == {"clean"}:
+        return f"Documents: {len(doc.verdicts)} scanned, all clean."
+    parts = ", ".join(
+        f"[{_VERDICT_STYLE[v]}]{n} {_m(v)}[/]" if v in _VERDICT_STYLE else f"{n} {_m(v)}"
+        for v, n in counts.items()
+    )
+    return f"Documents: {len(doc.verdicts)} scanned: {parts}."
+
+
+def _verdict_table(doc: ReportDocument) -> Table | None:
+    """The documents that are not clean (most alarming first), or None when all are clean."""
+    flagged = [v for v in sorted_verdicts(doc.verdicts) if v.verdict != "clean"]
+    if not flagged:
+        return None
+    table = Table(
+        title=f"Not clean ({min(len(flagged), TOP_VERDICTS)} of {len(flagged)})",
+        title_justify="left",
+        caption=_top_caption(len(flagged), TOP_VERDICTS, "documents"),
+        caption_justify="left",
+    )
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    table.add_column("why", overflow="fold")
+    for v in flagged[:TOP_VERDICTS]:
+        style = _VERDICT_STYLE.get(v.verdict, "")
+        table.add_row(
+            f"[{style}]{_m(v.verdict)}[/]" if style else _m(v.verdict),
+            _m(v.path),
+            _m("; ".join(v.reasons)) or "-",
+        )
+    return table
+
+
+def _timeline_line(doc: ReportDocument) -> str:
+    events = doc.host_timeline
+    hosts = {field_text(e, "host") for e in events if field_text(e, "host")}
+    times = sorted(t for t in (field_text(e, "time") for e in events) if t)
+    span = f", {_m(short_time(times[0])[:16])} to {_m(short_time(times[-1])[:16])}" if times else ""
+    return (
+        f"Host timeline: {len(events)} event{'s' if len(events) != 1 else ''} on "
+        f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}{span}."
+    )
+
+
 def render_summary(doc: ReportDocument, console: Console) -> None:
     """Print a short summary of `doc` to `console` (stdout in the CLI).
 
@@ -467,6 +606,13 @@ def render_summary(doc: ReportDocument, console: Console) -> None:
         console.print(_relay_table(doc))
     if camp.lateral_moves:
         console.print(_lateral_table(doc))
+    if doc.verdicts:
+        console.print(_verdict_line(doc), highlight=False)
+        table = _verdict_table(doc)
+        if table is not None:
+            console.print(table)
+    if doc.host_timeline:
+        console.print(_timeline_line(doc), highlight=False)
     if doc.findings:
         console.print(_findings_table(doc))
     else:
