@@ -99,7 +99,8 @@ def _child(step: str, capture: str) -> dict[str, float]:
         r = PcapConverter(Path(capture), find_tshark(), work).convert()
         out["packets"] = float(r.packets)
         for name, path in r.logs.items():
-            out[f"rows_{name}"] = float(sum(1 for _ in open(path, "rb")) - 9)
+            with open(path, "rb") as fh:
+                out[f"rows_{name}"] = float(sum(1 for _ in fh) - 9)
         shutil.rmtree(work, ignore_errors=True)
     out["seconds"] = time.perf_counter() - t0
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
