@@ -35,6 +35,7 @@ from typing import Any
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
 from duqhunt.detectors.host.content import builtin_cert_pack, builtin_host_pack, builtin_yara_rules
+from duqhunt.detectors.host.sigma import SigmaQuery, builtin_sigma_files, load_sigma, rule_files
 from duqhunt.errors import ContentError, InputError, UsageError
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import iso_utc
@@ -136,6 +137,23 @@ def _compile_yara(user_rules: Sequence[Path]) -> Any:
         if any(str(p) in str(exc) for p in user_rules) or user_rules:
             raise UsageError(f"--yara: rules do not compile: {exc}") from exc
         raise ContentError(f"content/yara/duqu.yar: {exc}") from exc
+
+
+def _load_sigma(user_rules: Sequence[Path]) -> tuple[list[SigmaQuery], list[str]]:
+    """The built-in Sigma pack plus the user's rule files and folders, converted to SQL."""
+    for p in user_rules:
+        if not p.exists():
+            raise UsageError(f"--sigma {p}: no such rule file or folder")
+    files = builtin_sigma_files() + rule_files(user_rules)
+    if user_rules and len(files) == len(builtin_sigma_files()):
+        raise UsageError(f"--sigma: no .yml rule file in {', '.join(map(str, user_rules))}")
+    try:
+        return load_sigma(files)
+    except ImportError as exc:
+        if user_rules:
+            raise UsageError(f"--sigma: {exc}") from None
+        log.warning("%s: Sigma rules not run", exc)
+        return [], []
 
 
 def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
@@ -394,25 +412,32 @@ def scan_host(
     paths: Sequence[Path],
     *,
     yara_rules: Sequence[Path] = (),
+    sigma_rules: Sequence[Path] = (),
     limits: HostLimits | None = None,
     pack: Path | None = None,
 ) -> HostScanResult:
     """Scan triage folders, mounted volumes, loose artefacts and (with the extra) disk images.
 
-    Raises UsageError for a missing path or bad YARA rules; everything wrong with evidence
-    becomes a warning and a not_analysed entry.
+    ``sigma_rules`` are Sigma rule files or folders of them, run (DQ-HOST-013) with the
+    built-in pack in content/sigma over the events read.
+
+    Raises UsageError for a missing path, bad YARA rules or a missing Sigma rule path;
+    everything wrong with evidence becomes a warning and a not_analysed entry, and a Sigma
+    rule that does not parse or convert becomes a warning naming its file.
     """
     limits = limits or HostLimits()
     for p in paths:
         if not p.exists() and not p.is_symlink():
             raise UsageError(f"input {p} does not exist")
     rules = _compile_yara(yara_rules)
+    sigma, sigma_warnings = _load_sigma(sigma_rules)
     host_pack = builtin_host_pack()
     if pack is not None:
         from duqhunt.detectors.host.content import load_host_pack
 
         host_pack = load_host_pack(pack)
     run = _Run(limits)
+    run.warnings.extend(sigma_warnings)
     hosts: list[HostArtefacts] = []
     loose: list[FileEntry] = []
     t_start = time.perf_counter()
@@ -457,7 +482,7 @@ def scan_host(
             _analyse_files(run, h, loose, rules)
             h.host = _host_name(h, loose[0].path.parent.name or "unknown")
             hosts.append(h)
-        ctx = HostContext(tuple(hosts), host_pack, builtin_cert_pack(), time.time())
+        ctx = HostContext(tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma))
         findings: list[Finding] = []
         for det in host_detectors():
             try:

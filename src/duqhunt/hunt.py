@@ -67,6 +67,7 @@ class HuntOptions:
     spark_master: str | None = None
     tshark: str | None = None
     yara: tuple[Path, ...] = ()
+    sigma: tuple[Path, ...] = ()
 
 
 def parse_networks(
@@ -389,7 +390,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
                 progress("host", 0, 1)
             from duqhunt.hostscan import scan_host
 
-            host_res = scan_host(routed.host, yara_rules=options.yara)
+            host_res = scan_host(routed.host, yara_rules=options.yara, sigma_rules=options.sigma)
             findings.extend(host_res.findings)
             inputs.extend(host_res.inputs)
             not_analysed.extend(host_res.not_analysed)

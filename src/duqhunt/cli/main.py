@@ -130,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="YARA rules for host evidence among the inputs (repeatable)",
     )
     h.add_argument(
+        "--sigma",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RULES",
+        help="Sigma rules (SigmaHQ format; a .yml file or a folder) run over the event logs "
+        "with the built-in pack; rules that do not parse are reported as warnings",
+    )
+    h.add_argument(
         "--tshark", metavar="PATH", help="tshark binary for pcap/pcapng inputs (default: PATH)"
     )
     h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
@@ -145,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="RULES",
         help="a YARA rules file or folder to add to duqhunt's own (repeatable)",
+    )
+    o.add_argument(
+        "--sigma",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RULES",
+        help="Sigma rules (SigmaHQ format; a .yml file or a folder) run over the event logs "
+        "with the built-in pack; rules that do not parse are reported as warnings",
     )
 
     d = sub.add_parser("scan", help="scan documents and fonts for the installer (embedded fonts)")
@@ -217,6 +235,7 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
         spark_master=args.spark_master,
         tshark=args.tshark,
         yara=tuple(args.yara),
+        sigma=tuple(args.sigma),
     )
     show = not args.no_progress and not args.quiet
     with Progress(
@@ -256,7 +275,7 @@ def _cmd_host(args: argparse.Namespace, err: Console, out: Console) -> int:
         return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
     started = now()
-    res = scan_host(list(args.paths), yara_rules=tuple(args.yara))
+    res = scan_host(list(args.paths), yara_rules=tuple(args.yara), sigma_rules=tuple(args.sigma))
     doc = host_report(res, started, now())
     paths = write_outputs(doc, args.out)
     render_summary(doc, out)

@@ -12,6 +12,7 @@ from duqhunt.detectors.host.files import (
     VendorMasquerade,
 )
 from duqhunt.detectors.host.registry import DuquServices, FontPosture, ZoneMarker
+from duqhunt.detectors.host.sigma import SigmaMatches
 from duqhunt.detectors.host.yarascan import YaraMatches
 
 
@@ -30,6 +31,7 @@ def host_detectors() -> list[HostDetector]:
         ServiceInstalls(),
         ScheduledTasks(),
         YaraMatches(),
+        SigmaMatches(),
     ]
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from duqhunt.detectors.host.content import CertPack, HostPack
 from duqhunt.model import Evidence, Finding, finding_id
@@ -14,6 +14,9 @@ from duqhunt.sources.host.jobfile import JobInfo
 from duqhunt.sources.host.pe import PeInfo
 from duqhunt.sources.host.registry import HiveFacts
 from duqhunt.sources.host.walk import FileEntry
+
+if TYPE_CHECKING:
+    from duqhunt.detectors.host.sigma import SigmaQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class HostContext:
     pack: HostPack
     certs: CertPack
     scan_time: float
+    sigma: tuple[SigmaQuery, ...] = ()
 
 
 class HostDetector:
