@@ -40,8 +40,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/pcap_bench.py
+	$(PY) -m duqhunt.hostscan --bench tests/data/host
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
