@@ -12,7 +12,7 @@ all: demo
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	$(PY) -m pip install --quiet -e '.[dev,spark,image]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -25,12 +25,12 @@ demo: $(STAMP)
 # tshark decodes pcap/pcapng inputs (Debian package). Installed when missing and we may
 # (root with apt-get, as in CI); otherwise the pcap tests are skipped with the reason.
 system-deps:
-	@command -v tshark >/dev/null 2>&1 || { \
+	@command -v tshark >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing tshark (apt-get)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; \
+	    echo "installing tshark, dosfstools, mtools (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark dosfstools mtools >/dev/null; \
 	  else \
-	    echo "tshark not found: pcap input and its tests need it (apt-get install tshark)"; \
+	    echo "tshark/mtools not found: the pcap and disk-image tests are skipped (apt-get install tshark dosfstools mtools)"; \
 	  fi; }
 
 test: $(STAMP) system-deps

@@ -21,8 +21,11 @@ the wall time of a full ``scan_host`` over the given paths.
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -320,40 +323,171 @@ def _t2embed(files: list[FileEntry], problems: list[WalkProblem]) -> str:
     return "unknown"
 
 
-def _open_image(run: _Run, path: Path, tmp: Path) -> Path | None:
-    """Copy the host artefacts out of a disk image through dissect.target (optional extra)."""
+# The parts of a Windows volume the host scan reads, as lower-case path segments (fnmatch);
+# only these are copied out of an image, so a full disk costs little more than a triage folder.
+_IMAGE_WANTED: tuple[tuple[str, ...], ...] = tuple(
+    tuple(p.split("/"))
+    for p in (
+        "windows/system32/config/system",
+        "windows/system32/config/software",
+        "windows/system32/config/*.reg",
+        "windows/system32/winevt/logs/*.evtx",
+        "windows/system32/winevt/logs/*.json",
+        "windows/system32/winevt/logs/*.jsonl",
+        "windows/system32/winevt/logs/*.ndjson",
+        "windows/system32/drivers/*.sys",
+        "windows/system32/t2embed.dll",
+        "windows/system32/ntoskrnl.exe",
+        "windows/system32/kernel32.dll",
+        "windows/inf/*.pnf",
+        "windows/inf/*.inf",
+        "windows/tasks/*.job",
+        "windows/temp/~d*.tmp",
+        "users/*/ntuser.dat",
+        "users/*/appdata/local/temp/~d*.tmp",
+    )
+)
+
+
+def _image_wants(segments: tuple[str, ...], is_dir: bool) -> bool:
+    """Whether a file (or a folder on the way to one) of the image is copied out."""
+    n = len(segments)
+    for pat in _IMAGE_WANTED:
+        if (len(pat) > n if is_dir else len(pat) == n) and all(
+            fnmatch.fnmatchcase(s, p) for s, p in zip(segments, pat, strict=False)
+        ):
+            return True
+    return False
+
+
+def _copy_out(run: _Run, image: Path, root: Any, out: Path) -> int:
+    """Copy the wanted files under ``root`` (a dissect TargetPath) to ``out``, read-only.
+
+    Keeps the walk limits (depth, file count) and skips files above the largest per-kind
+    limit; the analysers apply their own limits to what is copied. Returns the files copied.
+    """
+    limits = run.limits
+    cap = max(limits.max_evtx_bytes, limits.max_hive_bytes, limits.max_json_bytes)
+    copied = 0
+    stack: list[tuple[Any, tuple[str, ...]]] = [(root, ())]
+    while stack:
+        folder, segs = stack.pop()
+        try:
+            children = sorted(folder.iterdir(), key=lambda c: str(c.name))
+        except Exception as exc:  # dissect raises its own errors on damaged folders
+            where = f"{image}::{'/'.join(segs) or '/'}"
+            run.not_analysed.append(NotAnalysed(path=where, reason=f"folder not readable: {exc}"))
+            run.warnings.append(f"{where}: folder not readable: {exc}")
+            continue
+        for child in children:
+            name = str(child.name)
+            rel = (*segs, name)
+            low = tuple(s.lower() for s in rel)
+            where = f"{image}::{'/'.join(rel)}"
+            try:
+                if child.is_symlink():
+                    continue  # never followed, as in a triage folder
+                if child.is_dir():
+                    if len(rel) <= limits.max_depth and _image_wants(low, True):
+                        stack.append((child, rel))
+                    continue
+                if not child.is_file() or not _image_wants(low, False):
+                    continue
+                if copied >= limits.max_files:
+                    run.fail(str(image), f"more than {limits.max_files} files", "host-image")
+                    return copied
+                st = child.stat()
+                if st.st_size > cap:
+                    run.fail(where, f"larger than {cap} bytes, skipped", "host-image")
+                    continue
+                dest = out.joinpath(*rel)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with child.open("rb") as src, dest.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                os.utime(dest, (st.st_atime, st.st_mtime))
+                copied += 1
+            except Exception as exc:  # a damaged file is listed, the rest goes on
+                run.fail(where, f"not read from the image: {exc}", "host-image")
+    return copied
+
+
+def _open_image(run: _Run, path: Path, tmp: Path) -> list[Path]:
+    """Copy the host artefacts out of a disk image through dissect.target (optional extra).
+
+    The image is only read. The Windows system volume is used when dissect detects a Windows
+    OS; otherwise every filesystem of the image that holds a Windows folder. Each volume is
+    copied to a folder of its own under ``tmp`` and scanned like a triage folder.
+    """
     try:
         from dissect.target import Target  # AGPL-3.0, optional
     except ImportError:
         run.fail(str(path), IMAGE_EXTRA_MESSAGE, "host-image")
-        return None
-    globs = (
-        "Windows/System32/config/SYSTEM",
-        "Windows/System32/config/SOFTWARE",
-        "Windows/System32/winevt/Logs/*.evtx",
-        "Windows/System32/drivers/*.sys",
-        "Windows/inf/*.pnf",
-        "Windows/inf/*.inf",
-        "Windows/Tasks/*.job",
-        "Windows/Temp/~D*.tmp",
-        "Users/*/NTUSER.DAT",
-        "Users/*/AppData/Local/Temp/~D*.tmp",
-    )
-    out = tmp / path.stem
+        return []
     try:
         target = Target.open(str(path))
-        root = target.fs.path("sysvol")
-        for g in globs:
-            for p in root.glob(g):
-                rel = p.relative_to(root)
-                dest = out / str(rel)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with p.open("rb") as src, dest.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+        roots: list[Any] = []
+        if target.os == "windows":
+            roots.append(target.fs.path("sysvol"))
+        else:
+            for fs in target.filesystems:
+                top = fs.path("/")
+                if any(str(c.name).lower() == "windows" for c in top.iterdir() if c.is_dir()):
+                    roots.append(top)
+        if not roots:
+            kinds = ", ".join(sorted({str(fs.__type__) for fs in target.filesystems})) or "none"
+            run.fail(
+                str(path),
+                f"no Windows volume found in the image (filesystems read: {kinds}); "
+                "FAT or ext volumes need dissect.fat or dissect.extfs installed as well",
+                "host-image",
+            )
+            return []
+        outs: list[Path] = []
+        for i, root in enumerate(roots):
+            out = tmp / (path.stem if len(roots) == 1 else f"{path.stem}-{i}")
+            out.mkdir(parents=True, exist_ok=True)
+            _copy_out(run, path, root, out)
+            outs.append(out)
     except Exception as exc:  # dissect raises its own errors on odd images
         run.fail(str(path), f"image not read through dissect.target: {exc}", "host-image")
-        return None
-    return out
+        return []
+    run.inputs.append(InputRecord(path=str(path), kind="host-image", status="analysed"))
+    return outs
+
+
+def _unmap_image_paths(result: HostScanResult, copies: dict[str, str]) -> HostScanResult:
+    """Name files copied out of an image as ``IMAGE::path/in/volume`` (the copies are gone)."""
+    if not copies:
+        return result
+
+    def un(text: str) -> str:
+        for out, image in copies.items():
+            if text == out:
+                return image
+            text = text.replace(out + os.sep, f"{image}::")
+        return text
+
+    findings = tuple(
+        dataclasses.replace(
+            f,
+            evidence=tuple(dataclasses.replace(e, source=un(e.source)) for e in f.evidence),
+        )
+        for f in result.findings
+    )
+    return dataclasses.replace(
+        result,
+        findings=findings,
+        inputs=tuple(i.model_copy(update={"path": un(i.path)}) for i in result.inputs),
+        not_analysed=tuple(
+            n.model_copy(update={"path": un(n.path), "reason": un(n.reason)})
+            for n in result.not_analysed
+        ),
+        warnings=tuple(un(w) for w in result.warnings),
+        timeline=tuple(
+            {**t, "source": un(t["source"]) if t["source"] else t["source"]}
+            for t in result.timeline
+        ),
+    )
 
 
 def _timeline(hosts: list[HostArtefacts], findings: list[Finding]) -> list[dict[str, str | None]]:
@@ -441,6 +575,7 @@ def scan_host(
     hosts: list[HostArtefacts] = []
     loose: list[FileEntry] = []
     t_start = time.perf_counter()
+    copies: dict[str, str] = {}  # folder an image was copied to -> the image
     with tempfile.TemporaryDirectory(prefix="duqhunt-img-") as tmpdir:
         roots: list[Path] = []
         for p in paths:
@@ -453,9 +588,9 @@ def scan_host(
                 run.fail(str(p), f"not readable: {exc.strerror or exc}", "host-unknown")
                 continue
             if entry.kind == "image":
-                mounted = _open_image(run, p, Path(tmpdir))
-                if mounted is not None:
-                    roots.append(mounted)
+                outs = _open_image(run, p, Path(tmpdir))
+                copies.update((str(o), str(p)) for o in outs)
+                roots.extend(outs)
             elif entry.kind == "other":
                 run.fail(
                     str(p),
@@ -498,7 +633,7 @@ def scan_host(
         ("host_files", sum(len(h.files) for h in hosts)),
         ("host_count", len(hosts)),
     ]
-    return HostScanResult(
+    result = HostScanResult(
         findings=tuple(findings),
         inputs=tuple(run.inputs),
         not_analysed=tuple(run.not_analysed),
@@ -506,6 +641,7 @@ def scan_host(
         timeline=tuple(_timeline(hosts, findings)),
         stats=tuple(stats),
     )
+    return _unmap_image_paths(result, copies)
 
 
 def host_report(result: HostScanResult, started: str, finished: str) -> Any:
