@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import json
 import lzma
 import os
 import re
 import shutil
 import struct
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
