@@ -43,7 +43,7 @@ from duqhunt.errors import ContentError, InputError, UsageError
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import iso_utc
 from duqhunt.model.report import InputRecord, NotAnalysed
-from duqhunt.sources.host.eventlog import EventLogRead, read_event_json, read_evtx
+from duqhunt.sources.host.eventlog import WANTED, EventLogRead, read_event_json, read_evtx
 from duqhunt.sources.host.jobfile import read_job
 from duqhunt.sources.host.pe import entropy, read_pe
 from duqhunt.sources.host.registry import read_hive_file, read_reg_export
@@ -98,6 +98,7 @@ class _Run:
     warnings: list[str] = field(default_factory=list)
     evtx_records: int = 0
     evtx_seconds: float = 0.0
+    wanted: frozenset[int] | None = WANTED  # event ids kept; None keeps every event
 
     def fail(self, path: str, reason: str, kind: str) -> None:
         self.not_analysed.append(NotAnalysed(path=path, reason=reason))
@@ -166,9 +167,11 @@ def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
         if f.kind == "evtx":
             if f.size > run.limits.max_evtx_bytes:
                 raise InputError(str(f.path), f"larger than {run.limits.max_evtx_bytes} bytes")
-            res: EventLogRead = read_evtx(f.path, run.limits.max_events_per_log)
+            res: EventLogRead = read_evtx(f.path, run.limits.max_events_per_log, run.wanted)
         else:
-            res = read_event_json(f.path, run.limits.max_events_per_log, run.limits.max_json_bytes)
+            res = read_event_json(
+                f.path, run.limits.max_events_per_log, run.limits.max_json_bytes, run.wanted
+            )
     except InputError as exc:
         run.fail(str(f.path), _reason(exc), kind)
         return
@@ -571,6 +574,10 @@ def scan_host(
 
         host_pack = load_host_pack(pack)
     run = _Run(limits)
+    if sigma_rules:
+        # user Sigma rules may look at any event id: keep every event, not only those the
+        # built-in detectors read
+        run.wanted = None
     run.warnings.extend(sigma_warnings)
     hosts: list[HostArtefacts] = []
     loose: list[FileEntry] = []

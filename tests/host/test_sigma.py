@@ -146,3 +146,38 @@ def test_missing_sigma_path_stops_the_run(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(UsageError, match=r"no \.yml"):
         scan_host([PSEXEC_SYSTEM], sigma_rules=[empty])
+
+
+def test_user_rule_on_an_event_id_no_builtin_detector_reads(tmp_path: Path) -> None:
+    # 4688 (process creation) is read only because a user rule asks for it
+    import json
+
+    from duqhunt.hostscan import scan_host
+
+    events = tmp_path / "Security.jsonl"
+    events.write_text(
+        json.dumps(
+            {
+                "EventID": 4688,
+                "Channel": "Security",
+                "Computer": "WS223",
+                "TimeCreated": "2011-10-14T11:00:00Z",
+                "EventData": {"NewProcessName": "C:\\Windows\\Temp\\svc.exe"},
+            }
+        )
+        + "\n"
+    )
+    rule = tmp_path / "proc.yml"
+    rule.write_text(
+        "title: Process from Windows Temp\n"
+        "id: 0e0b7e0a-5b1c-4c5e-9a7e-2f2b8c1d9e01\n"
+        "status: experimental\n"
+        "logsource: {product: windows, service: security}\n"
+        "detection:\n"
+        "  sel: {EventID: 4688, NewProcessName|contains: '\\Windows\\Temp\\'}\n"
+        "  condition: sel\n"
+        "level: medium\n"
+    )
+    res = scan_host([events], sigma_rules=[rule])
+    titles = [f.title for f in res.findings if f.detector == "DQ-HOST-013"]
+    assert any("Process from Windows Temp" in t for t in titles), (titles, res.warnings)

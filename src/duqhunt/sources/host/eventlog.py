@@ -3,7 +3,8 @@ exports of events (one event a line, or a JSON array; the shape ``evtx_dump`` an
 collectors write: ``{"Event": {"System": ..., "EventData": ...}}`` or a flat record with
 ``EventID``, ``TimeCreated``, ``Computer`` and the event data fields).
 
-Only the event ids the host detectors read are kept (``WANTED``); a cheap look at each record's
+Only the event ids the host detectors read are kept (``WANTED``; every event when the caller
+passes ``wanted=None``, as the host scan does for user Sigma rules); a cheap look at each record's
 text skips the rest before JSON decoding. A bad chunk or record is skipped and counted.
 """
 
@@ -157,7 +158,7 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
     )
 
 
-def read_evtx(path: Path, max_events: int, wanted: frozenset[int] = WANTED) -> EventLogRead:
+def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTED) -> EventLogRead:
     """Events of interest from one EVTX file; bad records and chunks are skipped and counted."""
     try:
         import evtx
@@ -196,7 +197,7 @@ def read_evtx(path: Path, max_events: int, wanted: frozenset[int] = WANTED) -> E
             continue
         text = str(rec.get("data", ""))
         m = _EVENT_ID_RE.search(text)
-        if m is None or int(m.group(1)) not in wanted:
+        if wanted is not None and (m is None or int(m.group(1)) not in wanted):
             continue
         try:
             obj = json.loads(text)
@@ -236,7 +237,9 @@ def _json_objects(path: Path, max_bytes: int) -> Iterator[tuple[int, Any | None]
             yield lineno, None
 
 
-def read_event_json(path: Path, max_events: int, max_bytes: int) -> EventLogRead:
+def read_event_json(
+    path: Path, max_events: int, max_bytes: int, wanted: frozenset[int] | None = WANTED
+) -> EventLogRead:
     """Events from a JSON export (JSON Lines or an array); bad lines are skipped and counted."""
     events: list[HostEvent] = []
     warnings: list[str] = []
@@ -254,7 +257,7 @@ def read_event_json(path: Path, max_events: int, max_bytes: int) -> EventLogRead
             if skipped <= 3:
                 warnings.append(f"{path}: line {lineno}: not an event, skipped")
             continue
-        if ev.event_id in WANTED:
+        if wanted is None or ev.event_id in wanted:
             events.append(ev)
     if records and skipped == records:
         raise InputError(str(path), "no line is an event", line=1)
