@@ -8,6 +8,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -25,6 +26,7 @@ from duqhunt import __version__
 from duqhunt.errors import ContentError, DuqhuntError, InputError, UsageError
 from duqhunt.intel.cli import INTEL_FORMATS, add_intel_parser
 from duqhunt.model import severity_rank
+from duqhunt.model.report import ReportDocument
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 
@@ -216,8 +218,7 @@ def _setup_logging(verbose: int, quiet: bool, console: Console) -> None:
 
 
 def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
-    from duqhunt.hunt import DEFAULT_INTERNAL, HuntOptions, analysed_anything, hunt
-    from duqhunt.render import render_summary, write_outputs
+    from duqhunt.hunt import DEFAULT_INTERNAL, HuntOptions, hunt
 
     opts = HuntOptions(
         inputs=tuple(args.inputs),
@@ -255,49 +256,40 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
             bar.update(tasks[step], completed=done, total=total)
 
         doc = hunt(opts, progress)
-    paths = write_outputs(doc, args.out)
+    return _deliver(doc, args.out, err, out)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _deliver(doc: ReportDocument, out_dir: Path, err: Console, out: Console) -> int:
+    """Write the three outputs, print the summary, and map "nothing analysed" to exit 1."""
+    from duqhunt.hunt import analysed_anything
+    from duqhunt.render import render_summary, write_outputs
+
+    paths = write_outputs(doc, out_dir)
     render_summary(doc, out)
     out.print(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}")
-    if not analysed_anything(doc):
+    if not analysed_anything(doc) and not doc.verdicts:
         err.print("duqhunt: no input could be analysed")
         return EXIT_NOTHING
     return EXIT_OK
 
 
 def _cmd_host(args: argparse.Namespace, err: Console, out: Console) -> int:
-    from datetime import UTC, datetime
-
     from duqhunt.hostscan import host_report, scan_host
-    from duqhunt.hunt import analysed_anything
-    from duqhunt.render import render_summary, write_outputs
 
-    def now() -> str:
-        return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-    started = now()
+    started = _now()
     res = scan_host(list(args.paths), yara_rules=tuple(args.yara), sigma_rules=tuple(args.sigma))
-    doc = host_report(res, started, now())
-    paths = write_outputs(doc, args.out)
-    render_summary(doc, out)
-    out.print(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}")
-    if not analysed_anything(doc):
-        err.print("duqhunt: no input could be analysed")
-        return EXIT_NOTHING
-    return EXIT_OK
+    return _deliver(host_report(res, started, _now()), args.out, err, out)
 
 
 def _cmd_scan(args: argparse.Namespace, err: Console, out: Console) -> int:
-    from datetime import UTC, datetime
-
     from duqhunt.docscan import scan_documents
-    from duqhunt.hunt import analysed_anything
-    from duqhunt.model.report import FileVerdictModel, FindingModel, ReportDocument
-    from duqhunt.render import render_summary, write_outputs
+    from duqhunt.model.report import FileVerdictModel, FindingModel
 
-    def now() -> str:
-        return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-    started = now()
+    started = _now()
     res = scan_documents(
         list(args.paths), yara_rules=tuple(args.yara), jobs=args.jobs, extract_dir=args.extract
     )
@@ -305,7 +297,7 @@ def _cmd_scan(args: argparse.Namespace, err: Console, out: Console) -> int:
     doc = ReportDocument(
         tool_version=__version__,
         started=started,
-        finished=now(),
+        finished=_now(),
         engine="none",
         inputs=list(res.inputs),
         not_analysed=list(res.not_analysed),
@@ -317,13 +309,7 @@ def _cmd_scan(args: argparse.Namespace, err: Console, out: Console) -> int:
         ],
         stats=dict(res.stats),
     )
-    paths = write_outputs(doc, args.out)
-    render_summary(doc, out)
-    out.print(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}")
-    if not analysed_anything(doc) and not res.verdicts:
-        err.print("duqhunt: no input could be analysed")
-        return EXIT_NOTHING
-    return EXIT_OK
+    return _deliver(doc, args.out, err, out)
 
 
 def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:

@@ -81,10 +81,11 @@ class AllowList(BaseModel):
     entries: list[AllowEntry]
 
 
-def _load_yaml(path: Path) -> object:
+def load_yaml(path: Path, max_bytes: int = MAX_PACK_BYTES) -> object:
+    """A content file as YAML (safe loader), or ContentError naming the file and line."""
     try:
-        if path.stat().st_size > MAX_PACK_BYTES:
-            raise ContentError(f"{path}: larger than {MAX_PACK_BYTES >> 20} MiB")
+        if path.stat().st_size > max_bytes:
+            raise ContentError(f"{path}: larger than {max_bytes >> 20} MiB")
         with open(path, encoding="utf-8") as fh:
             return yaml.safe_load(fh)
     except (OSError, UnicodeDecodeError) as exc:
@@ -102,7 +103,7 @@ def _explain(path: Path, exc: ValidationError) -> ContentError:
 
 
 def load_ioc_pack(path: Path) -> IocPack:
-    data = _load_yaml(path)
+    data = load_yaml(path)
     try:
         pack = IocPack.model_validate(data)
         pack = pack.model_copy(update={"indicators": pack.normalised()})
@@ -114,7 +115,7 @@ def load_ioc_pack(path: Path) -> IocPack:
 
 
 def load_allowlist(path: Path) -> AllowList:
-    data = _load_yaml(path)
+    data = load_yaml(path)
     try:
         allow = AllowList.model_validate(data)
         for entry in allow.entries:
@@ -157,7 +158,7 @@ def standard_pipes() -> frozenset[str]:
     """Named pipes Windows opens as a matter of course (content/pipes/standard.yaml)."""
     out: set[str] = set()
     for p in _builtin("pipes"):
-        data = _load_yaml(p)
+        data = load_yaml(p)
         try:
             out.update(normalise_pipe(x) for x in PipeList.model_validate(data).pipes)
         except ValidationError as exc:

@@ -19,6 +19,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from duqhunt.content import load_yaml
 from duqhunt.errors import ContentError
 
 __all__ = [
@@ -198,17 +199,7 @@ class IntelPack(_Frozen):
 
 
 def _read_yaml(path: Path) -> object:
-    try:
-        if path.stat().st_size > MAX_INTEL_BYTES:
-            raise ContentError(f"{path}: larger than {MAX_INTEL_BYTES >> 20} MiB")
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContentError(f"{path}: cannot read ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        raise ContentError(f"{path}{where}: not valid YAML ({exc})") from None
+    return load_yaml(path, MAX_INTEL_BYTES)
 
 
 def load_intel_pack(path: Path) -> IntelPack:
