@@ -111,6 +111,20 @@ class _FileResult:
     seconds: float
 
 
+def _content_id(path: Path, lim: Any) -> str:
+    """SHA-256 of the file (bounded by the size limit; a larger file is keyed by its path)."""
+    try:
+        if path.stat().st_size > lim.max_file_bytes:
+            return ""
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return "sha256:" + h.hexdigest()
+    except OSError:
+        return ""
+
+
 def is_document(path: Path) -> bool:
     """True if the file looks like something scan handles (by content, then by extension)."""
     try:
@@ -205,7 +219,7 @@ def scan_file(
     lim = content.limits
     t0 = time.perf_counter()
     src = str(path)
-    em = Emitter(src, max_findings=lim.max_findings_per_file)
+    em = Emitter(src, max_findings=lim.max_findings_per_file, identity=_content_id(path, lim))
     warnings: list[str] = []
     try:
         size = path.stat().st_size

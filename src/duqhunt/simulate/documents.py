@@ -14,6 +14,17 @@ from pathlib import Path
 from fontTools.fontBuilder import FontBuilder
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 
+# 2011-10-14 00:00 UTC in the font format's clock (seconds since 1904-01-01)
+_MAC_EPOCH_2011 = 1318550400 + 2082844800
+_ZIP_TIME = (2011, 10, 14, 0, 0, 0)
+
+
+def _put(z: zipfile.ZipFile, name: str, data: str | bytes) -> None:
+    """A zip member with a fixed time, so the document's bytes do not depend on the clock."""
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    z.writestr(info, data)
+
 
 def make_font(
     family: str = "Test Sans",
@@ -67,6 +78,9 @@ def make_font(
     font["maxp"].maxFunctionDefs = 4
     font["maxp"].maxStackElements = 64
     font["maxp"].maxSizeOfInstructions = 1024
+    # fixed timestamps: the same arguments give the same bytes (reproducible demo and tests)
+    font["head"].created = font["head"].modified = _MAC_EPOCH_2011
+    font.recalcTimestamp = False
     buf = io.BytesIO()
     font.save(buf)
     return buf.getvalue()
@@ -93,17 +107,20 @@ def make_docx(font: bytes, family: str = "Dexter Regular", *, external: str | No
     key = "{" + str(guid).upper() + "}"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(
+        _put(
+            z,
             "[Content_Types].xml",
             '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
         )
-        z.writestr(
+        _put(
+            z,
             "word/fontTable.xml",
             '<?xml version="1.0"?><w:fonts xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
             f'<w:font w:name="{family}"><w:embedRegular r:id="rId1" w:fontKey="{key}"/></w:font></w:fonts>',
         )
-        z.writestr(
+        _put(
+            z,
             "word/_rels/fontTable.xml.rels",
             '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/font" Target="fonts/font1.odttf"/>'
@@ -115,11 +132,12 @@ def make_docx(font: bytes, family: str = "Dexter Regular", *, external: str | No
                 '<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" '
                 f'Target="{external}" TargetMode="External"/>'
             )
-        z.writestr(
+        _put(
+            z,
             "word/_rels/settings.xml.rels",
             f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>',
         )
-        z.writestr("word/fonts/font1.odttf", odttf(font, guid))
+        _put(z, "word/fonts/font1.odttf", odttf(font, guid))
     return buf.getvalue()
 
 

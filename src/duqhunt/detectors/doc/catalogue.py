@@ -292,6 +292,9 @@ class Emitter:
 
     source: str
     max_findings: int = 300
+    # what finding ids are keyed by: the file's content hash when known (the same document
+    # gives the same ids wherever it lies), else its path
+    identity: str = ""
     findings: list[Finding] = field(default_factory=list)
     dropped: int = 0
     _seen: set[str] = field(default_factory=set)
@@ -308,7 +311,7 @@ class Emitter:
         title: str | None = None,
         details: dict[str, str | int | float | bool | None] | None = None,
     ) -> None:
-        fid = finding_id(det.id, self.source, locator, key or summary)
+        fid = finding_id(det.id, self.identity or self.source, locator, key or summary)
         if fid in self._seen:
             return
         if len(self.findings) >= self.max_findings:

@@ -1,0 +1,62 @@
+"""Golden snapshot of the demo scenario's report (seed 7: network, host and document evidence):
+finding ids, detectors, severities and titles, and the campaign. A change to what duqhunt finds
+shows here as a diff; regenerate on purpose with DUQHUNT_UPDATE_GOLDEN=1."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from duqhunt.hunt import HuntOptions, hunt
+from duqhunt.simulate import SimConfig, simulate
+from duqhunt.simulate.documents import write_lure
+from duqhunt.simulate.host import write_triage_folders
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden" / "demo-seed7.json"
+
+
+def _snapshot(tmp_path: Path) -> dict[str, Any]:
+    root = tmp_path / "sim"
+    truth = simulate(root / "zeek", seed=7, config=SimConfig(), meta_dir=root)
+    write_triage_folders(root / "host", truth, 7)
+    write_lure(root / "mail")
+    doc = hunt(
+        HuntOptions(
+            inputs=(root / "zeek", root / "host", root / "mail"),
+            out=tmp_path / "out",
+            allowlists=(root / "known-good.yaml",),
+            threads=2,
+        )
+    )
+    camp = doc.campaign.model_dump()
+    for b in camp["beacons"]:
+        b["score"] = round(b["score"], 3)
+    return {
+        "schema_version": doc.schema_version,
+        "findings": sorted(
+            [f.id, f.detector, f.severity, f.title.replace(str(root), "SIM")] for f in doc.findings
+        ),
+        "campaign": {
+            "hosts": camp["hosts"],
+            "c2": camp["c2"],
+            "beacons": camp["beacons"][:10],
+            "lateral_moves": camp["lateral_moves"],
+            "relay_edges": camp["relay_edges"],
+            "bridges": camp["bridges"],
+        },
+        "verdicts": [[Path(v.path).name, v.verdict] for v in doc.verdicts],
+    }
+
+
+def test_demo_report_matches_golden(tmp_path: Path) -> None:
+    snap = json.loads(json.dumps(_snapshot(tmp_path), sort_keys=True, default=str))
+    if os.environ.get("DUQHUNT_UPDATE_GOLDEN") == "1" or not GOLDEN.exists():
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(json.dumps(snap, indent=1, sort_keys=True) + "\n")
+    golden = json.loads(GOLDEN.read_text())
+    assert snap["schema_version"] == golden["schema_version"]
+    assert snap["findings"] == golden["findings"]
+    assert snap["campaign"] == golden["campaign"]
+    assert snap["verdicts"] == golden["verdicts"]
