@@ -438,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--spark-steps",
         default=",".join(scaleout.STEPS),
-        help=f"spark: comma-separated subset of {','.join(scaleout.STEPS)}",
+        help=f"spark: comma-separated subset of {','.join(scaleout.STEPS)}; "
+        "none rewrites the fragment from benchmarks/results-spark.json",
     )
     ap.add_argument(
         "--spark-timeout",
@@ -487,7 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(steps) - set(STEPS)
     if unknown:
         ap.error(f"unknown steps {sorted(unknown)}; choose from {','.join(STEPS)}")
-    spark_steps = [s.strip() for s in args.spark_steps.split(",") if s.strip()]
+    spark_steps = [
+        s.strip() for s in args.spark_steps.split(",") if s.strip() and s.strip() != "none"
+    ]
     unknown = set(spark_steps) - set(scaleout.STEPS)
     if unknown:
         ap.error(f"unknown spark steps {sorted(unknown)}; choose from {','.join(scaleout.STEPS)}")

@@ -28,10 +28,16 @@ record shuffle bytes (from Spark's status store, per detector) and the latency o
 query (one Spark job round trip). The findings (ids and counts per detector) of the two
 engines are compared.
 
-Results of every row count are kept in benchmarks/results-spark.json, so the fragment
+Results of every row count are kept in benchmarks/results-spark.json (a later run of some
+steps, ``--spark-steps spark-hunt,spark-detect``, replaces only those), so the fragment
 (benchmarks/results-spark.md) shows all measured sizes and fits per-row costs from the two
 largest. ``--spark-timeout S`` caps the wall time of the two Spark steps together; a step cut
 off by it is reported with what it had finished (the child writes its progress as it goes).
+``--spark-conf KEY=VALUE`` runs are kept apart (keyed by rows and settings) and left out of
+the fits. The machine has two cores and other people's tests may share them: each step waits
+until the rest of the machine has been idle for 15 s, and records the CPU seconds others used
+while it ran (those include the step's own imports, Spark's launcher and its Python workers,
+about 12-15 s for a Spark step; more means it shared the cores, and the table marks it).
 """
 
 from __future__ import annotations
@@ -348,6 +354,56 @@ def child_main(argv: list[str]) -> int:
 # in the parent
 
 
+class _DiskWatch:
+    """Samples the free space of the work disk every 2 s while a step runs: the most it took
+    (its Parquet, DuckDB's temp files, Spark's shuffle and spill files under /tmp, which is on
+    the same disk here) and the least that was left."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.start_free = self.min_free = shutil.disk_usage(WORK).free
+
+    def _run(self) -> None:
+        while not self._stop.wait(2.0):
+            self.min_free = min(self.min_free, shutil.disk_usage(WORK).free)
+
+    def __enter__(self) -> _DiskWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "disk_free_before_gb": self.start_free / 1e9,
+            "disk_peak_used_gb": (self.start_free - self.min_free) / 1e9,
+            "disk_min_free_gb": self.min_free / 1e9,
+        }
+
+
+def _error_line(text: str) -> str | None:
+    """The most telling error line of a child's stderr (Spark's own, else Python's last)."""
+    found = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("at ") or not line:
+            continue
+        if "OutOfMemoryError" in line or "SparkException" in line or "Error:" in line:
+            found = found or line
+    last = [ln for ln in text.splitlines() if ln and not ln.startswith((" ", "\t"))]
+    return (found or (last[-1] if last else ""))[:300] or None
+
+
+def _done(r: dict[str, Any] | None) -> bool:
+    """A step that finished (not cut off, not failed, not skipped)."""
+    return bool(r) and not (r or {}).get("timed_out") and not (r or {}).get("failed")
+
+
 def _busy_seconds() -> float | None:
     """CPU seconds the whole machine has been busy (all processes), from /proc/stat."""
     try:
@@ -410,8 +466,9 @@ def _run_step(
         cmd += ["--conf", kv]
     load = os.getloadavg()[0]
     busy0 = _busy_seconds()
+    disk = _DiskWatch()
     t0 = time.perf_counter()
-    with open(errlog, "wb") as err:
+    with disk, open(errlog, "wb") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
         try:
             stdout, _ = proc.communicate(timeout=timeout)
@@ -423,15 +480,35 @@ def _run_step(
                 json.loads(progress.read_text()) if progress.exists() else {"marks": {}}
             )
             partial.update(timed_out=True, process_seconds=wall, seconds=partial.get("elapsed"))
+            partial.update(disk.figures())
             return partial
     wall = time.perf_counter() - t0
     lines = [ln for ln in stdout.decode().splitlines() if ln.startswith(MARK)]
     if proc.returncode != 0 or not lines:
-        sys.stderr.write(errlog.read_text(errors="replace")[-4000:])
-        raise SystemExit(f"step {step} failed (exit {proc.returncode}); stderr in {errlog}")
+        # a failed step is a result too (Spark running out of execution memory is one):
+        # keep its partial progress and the error
+        text = errlog.read_text(errors="replace")
+        sys.stderr.write(text[-2000:])
+        failed: dict[str, Any] = (
+            json.loads(progress.read_text()) if progress.exists() else {"marks": {}}
+        )
+        failed.update(
+            timed_out=False,
+            failed=_error_line(text) or f"exit {proc.returncode}",
+            process_seconds=wall,
+            seconds=failed.get("elapsed"),
+            stderr=rel(errlog),
+        )
+        failed.update(disk.figures())
+        return failed
     result: dict[str, Any] = json.loads(lines[-1][len(MARK) :])
     result["process_seconds"] = wall
     result["timed_out"] = False
+    result.update(disk.figures())
+    # a detector that failed (DuckDB out of temp space, say) leaves a warning, not an exit code
+    bad = [w for w in result.get("warnings", []) if w.startswith("detector ")]
+    if bad:
+        result["failed"] = bad[0][:300]
     result["load_before"] = load
     busy1 = _busy_seconds()
     own = _cpu(result)
@@ -460,6 +537,8 @@ def run_suite(
     """Run the suite for ``rows`` and return the fragment for every size measured so far."""
     import conngen
 
+    if not steps:  # --spark-steps none: rewrite the fragment from the stored results
+        return report(_load_store(store))
     WORK.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
@@ -490,6 +569,11 @@ def run_suite(
             print(f"{step}: skipped, the Spark time cap is used up", flush=True)
             entry["steps"][step] = {"timed_out": True, "skipped": True, "marks": {}}
             continue
+        before = entry["steps"].get(f"{engine}-hunt")
+        if step.endswith("detect") and f"{engine}-hunt" in steps and not _done(before):
+            print(f"{step}: skipped, the hunt step did not finish", flush=True)
+            entry["steps"][step] = {"skipped": True, "failed": "no case: hunt step did not finish"}
+            continue
         print(f"{step} ...", end=" ", flush=True)
         waited = _wait_quiet()
         r = _run_step(step, log, scratch, conf, limit)
@@ -502,9 +586,10 @@ def run_suite(
         if engine == "spark" and spark_left is not None:
             spark_left -= r["process_seconds"]
         entry["steps"][step] = r
-        if r.get("timed_out"):
+        if r.get("timed_out") or r.get("failed"):
+            why = f"failed ({r['failed']})" if r.get("failed") else "cut off"
             print(
-                f"cut off after {r['process_seconds']:.0f} s (done: {sorted(r['detectors'])})",
+                f"{why} after {r['process_seconds']:.0f} s (done: {sorted(r.get('detectors', {}))})",
                 flush=True,
             )
         else:
@@ -606,17 +691,37 @@ def _f(x: Any, fmt: str = "{:,.1f}") -> str:
     return "" if x is None else fmt.format(x)
 
 
+def _conf_of(key: str) -> str:
+    return key.partition("|")[2]
+
+
+def _spark_series(runs: dict[str, Any]) -> str:
+    """The Spark settings (``--spark-conf``, "" for duqhunt's own) whose finished whole-hunt
+    runs reach the largest row count with at least two sizes: the series Spark's fit uses."""
+    sizes: dict[str, list[int]] = {}
+    for key, entry in runs.items():
+        if _done(entry["steps"].get("spark-hunt")):
+            sizes.setdefault(_conf_of(key), []).append(_rows(key))
+    ok = {c: max(v) for c, v in sizes.items() if len(v) >= 2}
+    if not ok:
+        return ""
+    return max(ok, key=lambda c: (ok[c], c == ""))
+
+
 def _fit(
-    runs: dict[str, Any], steps: str | tuple[str, ...], value: Any
+    runs: dict[str, Any], steps: str | tuple[str, ...], value: Any, conf: str = ""
 ) -> tuple[float, float, int, int] | None:
-    """(fixed seconds, seconds per row, n1, n2) from the two largest sizes with a value; per
-    size the first of ``steps`` that finished and has one."""
+    """(fixed seconds, seconds per row, n1, n2) from the two largest sizes with a value, among
+    the runs with Spark settings ``conf``; per size the first of ``steps`` that finished."""
     order = (steps,) if isinstance(steps, str) else steps
     pts = []
-    for key, entry in _base(runs).items():
+    for key, entry in runs.items():
+        if _conf_of(key) != conf:
+            continue
         for step in order:
             r = entry["steps"].get(step)
-            if r and not r.get("timed_out"):
+            if _done(r):
+                assert r is not None
                 v = value(r)
                 if v is not None:
                     pts.append((_rows(key), float(v)))
@@ -660,16 +765,18 @@ def _shared(r: dict[str, Any], entry: dict[str, Any]) -> bool:
     """True when other processes used more than 10% of the machine during the step."""
     others = r.get("others_cpu_seconds")
     ncpu = int(entry.get("machine", {}).get("nproc", "2"))
-    return others is not None and others > 0.1 * float(r.get("process_seconds", 0)) * ncpu
+    # a Spark step's own launcher, imports and Python workers count as others (~12-15 s)
+    limit = max(0.1 * float(r.get("process_seconds", 0)) * ncpu, 20.0)
+    return others is not None and others > limit
 
 
 def _table(runs: dict[str, Any]) -> list[str]:
     out = [
         "| rows | engine | step | seconds | JVM start s | ingest s | setup s | detectors s "
         f"| {BEACON} s | queries | s in queries | Python peak MB | JVM peak MB | CPU s "
-        "| conn Parquet MB | findings | others' CPU s |",
+        "| conn Parquet MB | disk peak GB | findings | others' CPU s |",
         "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for key in sorted(runs, key=_order):
         entry = runs[key]
@@ -679,9 +786,12 @@ def _table(runs: dict[str, Any]) -> list[str]:
                 continue
             eng, what = step.split("-")
             ph = _phases(r)
-            cut = r.get("timed_out")
             secs = _f(_wall(r))
-            if cut:
+            if r.get("skipped"):
+                secs = "skipped"
+            elif r.get("failed"):
+                secs = f"failed after {r.get('process_seconds', 0):,.0f}"
+            elif r.get("timed_out"):
                 secs = f"> {r.get('process_seconds', 0):,.0f} (cut off)"
             elif _shared(r, entry):
                 secs += " †"
@@ -693,6 +803,7 @@ def _table(runs: dict[str, Any]) -> list[str]:
                 f"{_f(r.get('query_seconds'))} | {_f(r.get('peak_rss_mb'), '{:,.0f}')} | "
                 f"{_f(r.get('jvm_peak_rss_mb'), '{:,.0f}')} | {_f(_cpu(r), '{:,.0f}')} | "
                 f"{_f(r['parquet_bytes'] / 1e6 if 'parquet_bytes' in r else None, '{:,.0f}')} | "
+                f"{_f(r.get('disk_peak_used_gb'), '{:,.1f}')} | "
                 f"{_f(r.get('findings'), '{:,}')} | "
                 f"{_f(r.get('others_cpu_seconds'), '{:,.0f}')} |"
             )
@@ -728,7 +839,7 @@ def _parity(entry: dict[str, Any]) -> list[str]:
     for what in ("hunt", "detect"):
         d = entry["steps"].get(f"duckdb-{what}")
         s = entry["steps"].get(f"spark-{what}")
-        if not d or not s or d.get("timed_out") or s.get("timed_out"):
+        if not _done(d) or not _done(s):
             continue
         same_ids = d.get("finding_ids_sha256") == s.get("finding_ids_sha256")
         same_counts = d.get("by_detector") == s.get("by_detector")
@@ -789,19 +900,21 @@ def _shuffle_lines(runs: dict[str, Any]) -> list[str]:
 def _projection(runs: dict[str, Any]) -> list[str]:
     """Per-row costs from the two largest sizes, the crossover and the 1B cluster estimate."""
     lines: list[str] = []
+    sc = _spark_series(runs)
+    sp = f"spark ({sc})" if sc else "spark"
     fits = {
         ("duckdb", "whole hunt"): _fit(runs, "duckdb-hunt", _wall),
-        ("spark", "whole hunt"): _fit(runs, "spark-hunt", _wall),
+        (sp, "whole hunt"): _fit(runs, "spark-hunt", _wall, sc),
         ("duckdb", "detectors only"): _fit(runs, "duckdb-detect", _wall),
-        ("spark", "detectors only"): _fit(runs, "spark-detect", _wall),
+        (sp, "detectors only"): _fit(runs, "spark-detect", _wall, sc),
         ("duckdb", f"{BEACON} (detect step, else hunt)"): _fit(
             runs, ("duckdb-detect", "duckdb-hunt"), _beacon
         ),
-        ("spark", f"{BEACON} (detect step, else hunt)"): _fit(
-            runs, ("spark-detect", "spark-hunt"), _beacon
+        (sp, f"{BEACON} (detect step, else hunt)"): _fit(
+            runs, ("spark-detect", "spark-hunt"), _beacon, sc
         ),
         ("duckdb", "CPU s, whole hunt"): _fit(runs, "duckdb-hunt", _cpu),
-        ("spark", "CPU s, whole hunt"): _fit(runs, "spark-hunt", _cpu),
+        (sp, "CPU s, whole hunt"): _fit(runs, "spark-hunt", _cpu, sc),
     }
     if not any(fits.values()):
         return [
@@ -822,7 +935,7 @@ def _projection(runs: dict[str, Any]) -> list[str]:
             f"{n1 / 1e6:g}M, {n2 / 1e6:g}M |"
         )
     lines.append("")
-    dh, sh = fits[("duckdb", "whole hunt")], fits[("spark", "whole hunt")]
+    dh, sh = fits[("duckdb", "whole hunt")], fits[(sp, "whole hunt")]
     if dh and sh:
         (df, ds, *_), (sf, ss, *_) = dh, sh
         if ss >= ds:
@@ -840,9 +953,9 @@ def _projection(runs: dict[str, Any]) -> list[str]:
                 f"(Spark {ss * 1e6:.2f} µs/row + {sf:,.0f} s, DuckDB {ds * 1e6:.2f} µs/row + "
                 f"{df:,.0f} s)"
             )
-    cpu = fits[("spark", "CPU s, whole hunt")]
+    cpu = fits[(sp, "CPU s, whole hunt")]
     if dh and sh and cpu:
-        lines += _cluster(runs, dh, sh, cpu)
+        lines += _cluster(runs, dh, sh, cpu, sc)
     return lines
 
 
@@ -851,6 +964,7 @@ def _cluster(
     dh: tuple[float, float, int, int],
     sh: tuple[float, float, int, int],
     cpu: tuple[float, float, int, int],
+    conf: str,
 ) -> list[str]:
     n = 1_000_000_000
     cores = 4  # per executor, assumed
@@ -858,12 +972,21 @@ def _cluster(
     df, ds, *_ = dh
     sf = sh[0]
     _, cpu_row, *_ = cpu
-    big = max(_base(runs), key=_rows)
-    sdet = runs[big]["steps"].get("spark-detect", {})
+    series = [k for k in runs if _conf_of(k) == conf and _done(runs[k]["steps"].get("spark-hunt"))]
+    big = max(series, key=_rows)
+    nbig = _rows(big)
+    # the shuffle of the detectors: from the detect step, else from the hunt (its ingest
+    # group left out); the largest size that has it
     shuffle_row = 0.0
-    if sdet.get("shuffle"):
-        shuffle_row = _shuffle_total(sdet, "shuffle_write_bytes") / int(big)
+    for k in sorted(series, key=_rows, reverse=True):
+        st = runs[k]["steps"]
+        r = st.get("spark-detect") if _done(st.get("spark-detect")) else st.get("spark-hunt")
+        if r and r.get("shuffle"):
+            shuffle_row = _shuffle_total(r, "shuffle_write_bytes") / _rows(k)
+            break
     jvm = float(runs[big]["steps"].get("spark-hunt", {}).get("jvm_start_seconds") or 0.0)
+    tsv_gb = runs[big]["input"]["bytes"] / nbig * n / 1e9
+    free_gb = shutil.disk_usage(WORK if WORK.exists() else HERE).free / 1e9
     # the Spark intercept is JVM start + one job round trip per query (+ whatever else is
     # independent of the rows); on a cluster we keep it as measured
     duck_1b = df + ds * n
@@ -881,18 +1004,21 @@ def _cluster(
     k2, k32 = first_k(duck_1b), first_k(duck_32)
     lines = [
         "",
-        f"- projection to 1,000,000,000 conn rows (about {runs[big]['input']['bytes'] / int(big) * n / 1e9:,.0f} GB "
-        "of TSV), assuming cost linear in rows (the fit above), executors of "
+        f"- projection to 1,000,000,000 conn rows (about {tsv_gb:,.0f} GB of TSV), assuming "
+        "cost linear in rows (the fits above"
+        + (f", Spark with {conf}" if conf else "")
+        + "), executors of "
         f"{cores} cores that keep them busy as local[2] keeps 2, the measured Spark CPU cost "
         f"of {cpu_row * 1e6:.2f} core-µs per row (JVM + Python CPU seconds, slope) divided over "
         f"the cluster's cores, the shuffle ({shuffle_row:.0f} bytes/row, mostly the beacon "
         "scoring's repartition by (kind, src, dst)) sent once over 10 Gbit/s per executor, "
         f"and the measured intercept ({sf:,.0f} s: JVM start {jvm:.0f} s plus per-query job "
         "scheduling) unchanged:",
-        f"  - DuckDB on this 2-core machine: {duck_1b / 3600:,.1f} h "
-        f"(needs ~{runs[big]['input']['bytes'] / int(big) * n / 1e9 * 1.4:,.0f} GB of disk for "
-        "the TSV and its Parquet, more than this machine has free); on one 32-core machine "
-        f"with linear core scaling (optimistic): {duck_32 / 60:,.0f} min",
+        f"  - DuckDB on this 2-core machine: {duck_1b / 3600:,.1f} h, if it fitted: the TSV "
+        f"and its Parquet need ~{tsv_gb * 1.33:,.0f} GB of disk before DuckDB's own spill "
+        f"files ({free_gb:,.0f} GB free here now), and its peak memory, which grew with the "
+        "rows, would have to spill; on one 32-core machine with linear core scaling "
+        f"(optimistic): {duck_32 / 60:,.0f} min",
         f"  - Spark on K executors x {cores} cores: "
         + ", ".join(f"K={k}: {spark_1b(k) / 60:,.0f} min" for k in (1, 4, 8, 16, 32, 64)),
         f"  - Spark beats DuckDB-on-this-machine from **K = {k2}** executors"
@@ -907,6 +1033,59 @@ def _cluster(
     return lines
 
 
+def _limits(runs: dict[str, Any]) -> list[str]:
+    """What did not fit this machine, and what did with other settings."""
+    out = []
+    for key in sorted(runs, key=_order):
+        conf = _conf_of(key)
+        for step, r in runs[key]["steps"].items():
+            eng, what = step.split("-")
+            if r.get("skipped"):
+                continue
+            err = str(r.get("failed") or "")
+            who = (
+                "DuckDB"
+                if eng == "duckdb"
+                else (f"Spark with {conf}" if conf else "Spark with duqhunt's settings")
+            )
+            if "No space left" in err:
+                out.append(
+                    f"- {_rows(key):,} rows, {who} ({what}): the beacon scoring ran out of disk "
+                    f"for DuckDB's temp files after {r.get('process_seconds', 0):,.0f} s (the "
+                    f"step took up to {r.get('disk_peak_used_gb', 0):,.0f} GB of the "
+                    f"{r.get('disk_free_before_gb', 0):,.0f} GB free, its Parquet included; "
+                    f"peak RSS {r.get('peak_rss_mb', 0) / 1024:,.1f} GB); the detector failed "
+                    "and the hunt reported it as a warning"
+                )
+            elif "OutOfMemory" in err or "UNABLE_TO_ACQUIRE_MEMORY" in err:
+                out.append(
+                    f"- {_rows(key):,} rows, {who} ({what}): out of execution memory "
+                    f"(`UNABLE_TO_ACQUIRE_MEMORY` in a sort under the beacon scoring's window) "
+                    f"after {r.get('process_seconds', 0):,.0f} s, {BEACON} having run "
+                    f"{r.get('detectors', {}).get(BEACON, 0):,.0f} s; local mode's default 1 GB "
+                    "driver heap holds about 430 MB of execution memory for both tasks and 8 "
+                    "shuffle partitions put ~10M rows in each sort; the error is not caught "
+                    "per detector, so the whole hunt stopped"
+                )
+            elif err:
+                out.append(f"- {_rows(key):,} rows, {who} ({what}): failed: {err[:200]}")
+            elif r.get("timed_out"):
+                out.append(
+                    f"- {_rows(key):,} rows, {who} ({what}): cut off by the time cap after "
+                    f"{r.get('process_seconds', 0):,.0f} s"
+                )
+            elif conf and what == "hunt":
+                out.append(
+                    f"- {_rows(key):,} rows, {who} ({what}): finished in {r['seconds']:,.0f} s "
+                    f"({BEACON} {r.get('detectors', {}).get(BEACON, 0):,.0f} s), JVM peak "
+                    f"{r.get('jvm_peak_rss_mb', 0) / 1024:,.1f} GB, disk peak "
+                    f"{r.get('disk_peak_used_gb', 0):,.0f} GB"
+                )
+    if not out:
+        return []
+    return ["### What did not fit this machine", "", *out, ""]
+
+
 def _why(runs: dict[str, Any]) -> list[str]:
     """The explanation, with this run's figures."""
     base = _base(runs)
@@ -916,7 +1095,7 @@ def _why(runs: dict[str, Any]) -> list[str]:
     if ten:
         st = base[ten]["steps"]
         sd = st.get("spark-detect") or {}
-        if sd and not sd.get("timed_out"):
+        if _done(sd):
             fig["jobs"] = _shuffle_total(sd, "jobs")
             fig["stages"] = _shuffle_total(sd, "stages")
             fig["queries"] = sd.get("queries")
@@ -949,7 +1128,7 @@ def _why(runs: dict[str, Any]) -> list[str]:
     if small and small != ten:
         st = base[small]["steps"]
         sd, dd = st.get("spark-detect"), st.get("duckdb-detect")
-        if sd and dd and not sd.get("timed_out"):
+        if sd and dd and _done(sd):
             fixed += (
                 f". At {_label(small)} rows, where there is little data to process, Spark's "
                 f"detectors-only step still takes {sd['seconds']:.0f} s (DuckDB "
@@ -1003,7 +1182,9 @@ def report(data: dict[str, Any]) -> str:
         f"*{BEACON} s* is the beacon scoring's doc.stats seconds; *queries* are engine "
         "queries (each at least one Spark job); *Python peak* is the step process's "
         "`ru_maxrss`, *JVM peak* the Spark JVM's `VmHWM` just before the session stops; "
-        "*CPU s* is user + system seconds of the Python process and the JVM; *others' CPU "
+        "*CPU s* is user + system seconds of the Python process and the JVM; *disk peak* the "
+        "most disk the step took while it ran (Parquet, DuckDB's temp files, Spark's shuffle "
+        "and spill files; sampled every 2 s); *others' CPU "
         "s* is what the rest of the machine used meanwhile (/proc/stat; a few seconds are the "
         "child's imports and Spark's launcher, more means the step shared the cores: each "
         "step waits for an idle machine first).",
@@ -1051,21 +1232,40 @@ def report(data: dict[str, Any]) -> str:
     for key in sorted(runs, key=_order):
         st = runs[key]["steps"]
         d = st.get("duckdb-detect", {}).get("trivial_query_seconds")
-        s = st.get("spark-detect", {}).get("trivial_query_seconds")
-        if d is not None or s is not None:
+        sq = st.get("spark-detect", {}).get("trivial_query_seconds")
+        parts = [f"DuckDB {d * 1e3:.2f} ms" if d is not None else ""]
+        parts.append(f"Spark {sq * 1e3:.0f} ms" if sq is not None else "")
+        if any(parts):
             lat.append(
-                f"- trivial query round trip ({_label(key, True)} run): DuckDB "
-                f"{_f(d * 1e3 if d is not None else None, '{:.2f}')} ms, Spark "
-                f"{_f(s * 1e3 if s is not None else None, '{:.0f}')} ms"
+                f"- trivial query round trip ({_label(key, True)} run): "
+                + ", ".join(p for p in parts if p)
             )
     cut = [
-        f"- {int(k):,} rows, {step}: cut off by the time cap after "
-        f"{r.get('process_seconds', 0):,.0f} s; finished by then: "
-        + (", ".join(f"{d} {v:.1f} s" for d, v in r.get("detectors", {}).items()) or "no detector")
-        + f"; phases reached: {sorted(r.get('marks', {}))}"
+        f"- {_label(k)} rows, {step}: "
+        + (
+            f"skipped ({r.get('failed') or 'time cap used up'})"
+            if r.get("skipped")
+            else (
+                f"**failed** after {r.get('process_seconds', 0):,.0f} s: `{r['failed']}`"
+                if r.get("failed")
+                else f"cut off by the time cap after {r.get('process_seconds', 0):,.0f} s"
+            )
+            + "; finished by then: "
+            + (
+                ", ".join(f"{d} {v:.1f} s" for d, v in r.get("detectors", {}).items())
+                or "no detector"
+            )
+            + "; phases reached: "
+            + ", ".join(sorted(r.get("marks", {}), key=lambda m: r["marks"][m]))
+            + (
+                f"; JVM peak {r['jvm_peak_rss_mb']:,.0f} MB, CPU {r.get('jvm_cpu_seconds', 0):,.0f} s"
+                if r.get("jvm_peak_rss_mb")
+                else ""
+            )
+        )
         for k in sorted(runs, key=_order)
         for step, r in runs[k]["steps"].items()
-        if r.get("timed_out")
+        if not _done(r)
     ]
     lines += ["### Same findings?", ""]
     for key in sorted(runs, key=_order):
@@ -1076,7 +1276,7 @@ def report(data: dict[str, Any]) -> str:
     lines += ["", "### Spark: jobs, shuffle, Parquet", "", *_shuffle_lines(runs), *lat, *cut]
     lines += ["", "### Per-row costs, crossover and the 1B-row projection", ""]
     lines += _projection(runs)
-    lines += ["", *_why(runs)]
+    lines += ["", *_limits(runs), *_why(runs)]
     return "\n".join(lines) + "\n"
 
 
