@@ -557,6 +557,30 @@ def run_suite(
     data = _load_store(store)
     key = str(rows) + ("|" + ",".join(sorted(conf)) if conf else "")
     entry: dict[str, Any] = data["runs"].get(key, {"steps": {}})
+    m = machine()
+    m["pyspark"] = _version("pyspark")
+    m["java"] = _java_version()
+
+    def save() -> None:
+        """Write the store after every step, so an interrupted run keeps what it measured."""
+        entry.update(
+            command=command,
+            date=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            machine=m,
+            input={
+                "path": rel(log),
+                "rows": rows,
+                "bytes": log.stat().st_size,
+                "planted_pairs": conngen.plan_for(rows).planted_pairs,
+            },
+            conf=conf,
+            timeout=timeout,
+        )
+        data["runs"][key] = entry
+        tmp = store.with_name(store.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, store)
+
     spark_left = timeout
     for step in steps:
         engine = step.split("-")[0]
@@ -586,6 +610,7 @@ def run_suite(
         if engine == "spark" and spark_left is not None:
             spark_left -= r["process_seconds"]
         entry["steps"][step] = r
+        save()
         if r.get("timed_out") or r.get("failed"):
             why = f"failed ({r['failed']})" if r.get("failed") else "cut off"
             print(
@@ -604,24 +629,7 @@ def run_suite(
                 ),
                 flush=True,
             )
-    m = machine()
-    m["pyspark"] = _version("pyspark")
-    m["java"] = _java_version()
-    entry.update(
-        command=command,
-        date=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        machine=m,
-        input={
-            "path": rel(log),
-            "rows": rows,
-            "bytes": log.stat().st_size,
-            "planted_pairs": conngen.plan_for(rows).planted_pairs,
-        },
-        conf=conf,
-        timeout=timeout,
-    )
-    data["runs"][key] = entry
-    store.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    save()
     return report(data)
 
 
@@ -655,10 +663,24 @@ def _order(key: str) -> tuple[int, str]:
     return _rows(key), key
 
 
+def _short_conf(conf: str) -> str:
+    """``spark.driver.memory=8g,spark.sql...initialPartitionNum=64`` -> readable."""
+    names = {
+        "spark.driver.memory": "driver memory",
+        "spark.sql.adaptive.coalescePartitions.initialPartitionNum": "initial partitions",
+        "spark.sql.shuffle.partitions": "shuffle partitions",
+    }
+    parts = []
+    for kv in conf.split(","):
+        k, _, v = kv.partition("=")
+        parts.append(f"{names.get(k, k)} {v}")
+    return ", ".join(parts)
+
+
 def _label(key: str, short: bool = False) -> str:
     rows, _, conf = key.partition("|")
     n = f"{int(rows) / 1e6:g}M" if short else f"{int(rows):,}"
-    return f"{n} ({conf})" if conf else n
+    return f"{n} ({_short_conf(conf)})" if conf else n
 
 
 def _base(runs: dict[str, Any]) -> dict[str, Any]:
@@ -834,10 +856,12 @@ def _detector_table(runs: dict[str, Any]) -> list[str]:
     return out
 
 
-def _parity(entry: dict[str, Any]) -> list[str]:
+def _parity(entry: dict[str, Any], duck: dict[str, Any] | None = None) -> list[str]:
+    """DuckDB's findings against Spark's; ``duck`` is the entry holding the DuckDB steps
+    (the same one, or the default-settings run of the same size for a --spark-conf run)."""
     lines = []
     for what in ("hunt", "detect"):
-        d = entry["steps"].get(f"duckdb-{what}")
+        d = (duck or entry)["steps"].get(f"duckdb-{what}")
         s = entry["steps"].get(f"spark-{what}")
         if not _done(d) or not _done(s):
             continue
@@ -901,7 +925,7 @@ def _projection(runs: dict[str, Any]) -> list[str]:
     """Per-row costs from the two largest sizes, the crossover and the 1B cluster estimate."""
     lines: list[str] = []
     sc = _spark_series(runs)
-    sp = f"spark ({sc})" if sc else "spark"
+    sp = f"spark ({_short_conf(sc)})" if sc else "spark"
     fits = {
         ("duckdb", "whole hunt"): _fit(runs, "duckdb-hunt", _wall),
         (sp, "whole hunt"): _fit(runs, "spark-hunt", _wall, sc),
@@ -991,6 +1015,8 @@ def _cluster(
     # independent of the rows); on a cluster we keep it as measured
     duck_1b = df + ds * n
     duck_32 = df + ds * n * 2 / 32
+    mem = _fit(runs, "duckdb-hunt", lambda r: float(r["peak_rss_mb"]) * 1024 * 1024)
+    mem_1b = (mem[0] + mem[1] * n) / 1e9 if mem else None
 
     def spark_1b(k: int) -> float:
         return sf + (cpu_row * n) / (k * cores) + shuffle_row * n / (k * bandwidth)
@@ -1006,7 +1032,7 @@ def _cluster(
         "",
         f"- projection to 1,000,000,000 conn rows (about {tsv_gb:,.0f} GB of TSV), assuming "
         "cost linear in rows (the fits above"
-        + (f", Spark with {conf}" if conf else "")
+        + (f", Spark with {_short_conf(conf)}" if conf else "")
         + "), executors of "
         f"{cores} cores that keep them busy as local[2] keeps 2, the measured Spark CPU cost "
         f"of {cpu_row * 1e6:.2f} core-µs per row (JVM + Python CPU seconds, slope) divided over "
@@ -1017,7 +1043,14 @@ def _cluster(
         f"  - DuckDB on this 2-core machine: {duck_1b / 3600:,.1f} h, if it fitted: the TSV "
         f"and its Parquet need ~{tsv_gb * 1.33:,.0f} GB of disk before DuckDB's own spill "
         f"files ({free_gb:,.0f} GB free here now), and its peak memory, which grew with the "
-        "rows, would have to spill; on one 32-core machine with linear core scaling "
+        "rows, would have to spill"
+        + (
+            f" (at the {mem[1]:.0f} bytes per row its peak grew by here, ~{mem_1b:,.0f} GB "
+            "to stay in memory)"
+            if mem and mem_1b
+            else ""
+        )
+        + "; on one 32-core machine with that much RAM and linear core scaling "
         f"(optimistic): {duck_32 / 60:,.0f} min",
         f"  - Spark on K executors x {cores} cores: "
         + ", ".join(f"K={k}: {spark_1b(k) / 60:,.0f} min" for k in (1, 4, 8, 16, 32, 64)),
@@ -1046,7 +1079,9 @@ def _limits(runs: dict[str, Any]) -> list[str]:
             who = (
                 "DuckDB"
                 if eng == "duckdb"
-                else (f"Spark with {conf}" if conf else "Spark with duqhunt's settings")
+                else (
+                    f"Spark with {_short_conf(conf)}" if conf else "Spark with duqhunt's settings"
+                )
             )
             if "No space left" in err:
                 out.append(
@@ -1074,7 +1109,16 @@ def _limits(runs: dict[str, Any]) -> list[str]:
                     f"- {_rows(key):,} rows, {who} ({what}): cut off by the time cap after "
                     f"{r.get('process_seconds', 0):,.0f} s"
                 )
-            elif conf and what == "hunt":
+            elif (
+                conf
+                and what == "hunt"
+                and any(
+                    not _done(x) and not x.get("skipped")
+                    for k2, e2 in runs.items()
+                    if _rows(k2) == _rows(key)
+                    for x in e2["steps"].values()
+                )
+            ):
                 out.append(
                     f"- {_rows(key):,} rows, {who} ({what}): finished in {r['seconds']:,.0f} s "
                     f"({BEACON} {r.get('detectors', {}).get(BEACON, 0):,.0f} s), JVM peak "
@@ -1083,7 +1127,35 @@ def _limits(runs: dict[str, Any]) -> list[str]:
                 )
     if not out:
         return []
-    return ["### What did not fit this machine", "", *out, ""]
+    return ["### What did not fit this machine, and what did", "", *out, ""]
+
+
+def _feasibility(runs: dict[str, Any]) -> str:
+    """Where (a) happened on this machine: DuckDB out of space, Spark through."""
+    for key in sorted(_base(runs), key=_rows, reverse=True):
+        n = _rows(key)
+        d = runs[key]["steps"].get("duckdb-hunt") or {}
+        if "No space left" not in str(d.get("failed") or ""):
+            continue
+        done = [
+            (k, runs[k]["steps"]["spark-hunt"])
+            for k in runs
+            if _rows(k) == n and _done(runs[k]["steps"].get("spark-hunt"))
+        ]
+        if done:
+            k, r = done[0]
+            how = f"with {_short_conf(_conf_of(k))}" if _conf_of(k) else "as configured"
+            return (
+                f" Case (a) already happens on this machine at {n:,} rows: DuckDB's beacon "
+                "scoring ran out of disk for its temporary files, while Spark "
+                f"{how} finished the whole hunt in {r['seconds'] / 60:,.0f} min, its sorts "
+                f"spilling in bounded memory (disk peak {r.get('disk_peak_used_gb', 0):,.0f} GB)."
+            )
+        return (
+            f" At {n:,} rows this machine is at its limit: DuckDB's beacon scoring ran out of "
+            "disk for its temporary files and no Spark run has finished the hunt yet."
+        )
+    return ""
 
 
 def _why(runs: dict[str, Any]) -> list[str]:
@@ -1147,17 +1219,20 @@ def _why(runs: dict[str, Any]) -> list[str]:
         "and the exact PERCENTILE_CONT aggregates keep each pair's values in JVM objects. "
         f"The beacon scoring ({BEACON}) is most of both engines' detector time and "
         "nearly all of Spark's shuffle.",
-        "- **Crossover.** So on one 2-core machine DuckDB wins at every size that fits its "
-        "disk: Spark's line starts higher and rises faster, the lines do not cross. Spark "
-        "wins only (a) when the data does not fit one machine's disk or IO, where DuckDB "
-        "cannot run at all, or (b) when a cluster of K executors divides Spark's per-row "
-        "cost by K and that beats one machine's whole time; the K it takes is estimated "
-        "above, under the stated assumptions. The Spark path exists for those cases, and to "
-        "hunt where the data already lives (a Spark cluster, Databricks, EMR) without "
-        "moving it; docs/scale.md has the large-scale design.",
+        "- **Crossover.** So on one 2-core machine DuckDB is faster at every size it can "
+        "finish: Spark's line starts higher and rises faster, the lines do not cross. Spark "
+        "wins only (a) when the data does not fit one machine, where DuckDB cannot finish at "
+        "all, or (b) when a cluster of K executors divides Spark's per-row cost by K and that "
+        "beats one machine's whole time; the K it takes is estimated above, under the stated "
+        "assumptions."
+        + _feasibility(runs)
+        + " The Spark path exists for those cases, and to hunt where the data already lives "
+        "(a Spark cluster, Databricks, EMR) without moving it; docs/scale.md has the "
+        "large-scale design.",
         "- Memory: DuckDB's peak grows with the rows (its hash tables and sorts, up to its "
-        "memory limit, then it spills); the Spark JVM's peak is capped by its heap (1 GB "
-        "default here) and Spark spills instead. The Spark steps' Python peak on the hunt "
+        "memory limit, then it spills); the Spark JVM's peak is capped by its heap "
+        "(spark.driver.memory: 1 GB by default, 8 GB in the sized runs) and Spark spills "
+        "instead, or fails when a single sort cannot get memory. The Spark steps' Python peak on the hunt "
         "includes the log's pages, which the engine maps to look for a second header block "
         "(file-backed, reclaimable), not heap.",
     ]
@@ -1269,7 +1344,7 @@ def report(data: dict[str, Any]) -> str:
     ]
     lines += ["### Same findings?", ""]
     for key in sorted(runs, key=_order):
-        p = _parity(runs[key])
+        p = _parity(runs[key], runs.get(str(_rows(key))))
         if p:
             lines += [f"{_label(key)} rows:", *p]
     lines += ["", "### Detector seconds (detect step, doc.stats)", "", *_detector_table(runs)]
