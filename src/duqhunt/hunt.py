@@ -29,6 +29,7 @@ from duqhunt.detectors.base import HuntContext, load_sql
 from duqhunt.detectors.registry import all_detectors
 from duqhunt.engines.base import Engine, Param
 from duqhunt.errors import InputError, UsageError
+from duqhunt.intel.sightings import sightings_from_report, store_sightings
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.report import (
     FileVerdictModel,
@@ -453,6 +454,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             stats=stats,
         )
         store.save_findings([(f.id, f.detector, f.model_dump_json()) for f in doc.findings])
+        store_sightings(store, sightings_from_report(doc), origin="hunt")
         store.save_run(doc.started, doc.finished, doc.model_dump_json())
     return doc
 

@@ -60,6 +60,12 @@ CREATE TABLE IF NOT EXISTS findings (
     doc VARCHAR NOT NULL,
     updated_at DOUBLE NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sightings (
+    key VARCHAR PRIMARY KEY,
+    origin VARCHAR NOT NULL,
+    doc VARCHAR NOT NULL,
+    added_at DOUBLE NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY,
     started VARCHAR NOT NULL,
@@ -419,6 +425,37 @@ class CaseStore:
         return [
             doc for fid, det, doc in rows if fid not in exclude and str(det).startswith(prefixes)
         ]
+
+    # -- sightings ---------------------------------------------------------------------------
+    def save_sightings(self, rows: list[tuple[str, str, str]]) -> int:
+        """Add (key, origin, json) sightings; a key already stored is kept as it was (the first
+        origin wins). Returns how many were new."""
+        if not rows:
+            return 0
+        before = self._count("sightings")
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            now = time.time()
+            self.con.executemany(
+                "INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)",
+                [[key, origin, doc, now] for key, origin, doc in rows],
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return self._count("sightings") - before
+
+    def stored_sightings(self) -> list[tuple[str, str]]:
+        """(origin, json) of every sighting the case holds, oldest first."""
+        rows = self.con.execute(
+            "SELECT origin, doc FROM sightings ORDER BY added_at, key"
+        ).fetchall()
+        return [(str(o), str(d)) for o, d in rows]
+
+    def _count(self, table: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
 
     def save_run(self, started: str, finished: str, report_json: str) -> str:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]

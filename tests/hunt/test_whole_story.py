@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 
 from duqhunt.campaign.killchain import campaign_graph, kill_chain
+from duqhunt.cli.main import main
 from duqhunt.hunt import HuntOptions, hunt
+from duqhunt.intel.sightings import case_sightings
 from duqhunt.model.report import ReportDocument
 from duqhunt.simulate import SimConfig, simulate
 from duqhunt.simulate.documents import write_lure
 from duqhunt.simulate.host import write_triage_folders
+from duqhunt.store import CaseStore
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +90,44 @@ def test_a_case_hunted_in_several_runs_reports_the_whole_case(
     assert {f.detector.split("-")[1] for f in third.findings} == {"NET", "HOST", "DOC"}
     net = lambda d: sorted(f.id for f in d.findings if f.detector.startswith("DQ-NET"))  # noqa: E731
     assert net(first) == net(second) == net(third)
+
+
+def test_the_case_keeps_the_hunts_sightings_and_added_ones(
+    sim: tuple[Path, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, truth = sim
+    case = tmp_path / "case.duckdb"
+    _hunt(root, tmp_path / "r1", "zeek", case=case)
+    with CaseStore(case) as store:
+        after_one = case_sightings(store)
+    seen = {s.ip for s in after_one}
+    assert set(truth["infected"]) <= seen
+    c2 = {s.c2 for s in after_one if s.ip in truth["bridges"]}
+    assert c2 & {p["dst"] for p in truth["beacon_pairs"]}
+    assert not any(s.confirmed for s in after_one)  # a hunt's evidence is not a confirmation
+
+    _hunt(root, tmp_path / "r2", "zeek", "host", case=case)  # a re-run adds no repeats
+    with CaseStore(case) as store:
+        assert sorted(s.key() for s in case_sightings(store)) == sorted(s.key() for s in after_one)
+
+    added = tmp_path / "vendor.csv"
+    added.write_text(
+        "time,ip,organisation,country,reporter,confirmed\n"
+        "2011-10-20,198.51.100.7,Org Z,VN,Vendor X,yes\n",
+        encoding="utf-8",
+    )
+    assert main(["intel", "add-sightings", str(added), "--case", str(case)]) == 0
+    assert main(["intel", "add-sightings", str(added), "--case", str(case)]) == 0
+    capsys.readouterr()
+    assert (
+        main(["intel", "report", "--pack", "duqu-2011", "--case", str(case), "--lookup", "none"])
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "Org Z" in text and truth["patient_zero"] in text
+    with CaseStore(case) as store:
+        stored = store.stored_sightings()
+    assert len(stored) == len(after_one) + 1
+    assert {o for o, _ in stored} == {"hunt", str(added)}
+    assert main(["intel", "report", "--pack", "duqu-2011", "--case", str(tmp_path / "nope")]) == 2
+    assert "no case store there" in capsys.readouterr().err

@@ -381,13 +381,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args, err, out)
     except (UsageError, ContentError) as exc:
-        err.print(f"duqhunt: error: {exc}", markup=False, highlight=False)
+        err.print(f"duqhunt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_USAGE
     except InputError as exc:
-        err.print(f"duqhunt: {exc.describe()}", markup=False, highlight=False)
+        err.print(f"duqhunt: {exc.describe()}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_NOTHING
     except DuqhuntError as exc:
-        err.print(f"duqhunt: {exc}", markup=False, highlight=False)
+        err.print(f"duqhunt: {exc}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_NOTHING
     except KeyboardInterrupt:
         err.print("duqhunt: interrupted; the case store keeps every file ingested so far")

@@ -7,11 +7,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from duqhunt.content import IocPack, builtin_ioc_packs, load_ioc_pack
 from duqhunt.errors import UsageError
 from duqhunt.model.report import ReportDocument
+
+if TYPE_CHECKING:
+    from duqhunt.store import CaseStore
 
 __all__ = ["INTEL_FORMATS", "add_intel_parser", "render_intel_format", "run_intel"]
 
@@ -46,11 +49,17 @@ def add_intel_parser(sub: Any) -> argparse.ArgumentParser:
         "add-sightings", help="merge sightings (CSV or JSON) into an intel pack file"
     )
     a.add_argument("file", type=Path)
-    a.add_argument(
+    where = a.add_mutually_exclusive_group()
+    where.add_argument(
         "--pack",
         type=Path,
         default=Path("intel/sightings.yaml"),
-        help="intel pack file to merge into (created if missing)",
+        help="intel pack file to merge into (created if missing; the default)",
+    )
+    where.add_argument(
+        "--case",
+        type=Path,
+        help="keep the sightings in this hunt's case store instead (OUT or OUT/case.duckdb)",
     )
 
     r = isub.add_parser("report", help="victims table and map of an intel pack")
@@ -61,6 +70,14 @@ def add_intel_parser(sub: Any) -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="also add sightings from this CSV/JSON file (repeatable)",
+    )
+    r.add_argument(
+        "--case",
+        type=Path,
+        action="append",
+        default=[],
+        help="also add the sightings a case holds: its hunts' and those added to it "
+        "(OUT or OUT/case.duckdb; repeatable)",
     )
     r.add_argument("--format", choices=("text", "html"), default="text")
     r.add_argument(
@@ -101,12 +118,31 @@ def _write(text: str, out: Path | None) -> None:
         out.write_text(text, encoding="utf-8")
 
 
+def _open_case(path: Path, *, create: bool) -> CaseStore:
+    """A case store from OUT (a hunt's output folder) or the case file itself."""
+    from duqhunt.store import CaseStore
+
+    case = path / "case.duckdb" if path.is_dir() else path
+    if not create and not case.is_file():
+        raise UsageError(f"--case {path}: no case store there (expected {case})")
+    return CaseStore(case)
+
+
 def run_intel(args: argparse.Namespace) -> int:
     """Run an `intel` subcommand. Results to stdout (or --out); returns the exit code."""
     cmd = args.intel_command
     if cmd == "add-sightings":
-        from duqhunt.intel.sightings import add_sightings
+        from duqhunt.intel.sightings import add_sightings, load_sightings, store_sightings
 
+        if args.case is not None:
+            new = load_sightings(args.file)
+            with _open_case(args.case, create=True) as store:
+                added = store_sightings(store, new, origin=str(args.file))
+                total = len(store.stored_sightings())
+            sys.stdout.write(
+                f"{store.case_path}: {added} new of {len(new)} sightings, {total} in the case\n"
+            )
+            return 0
         pack = add_sightings(args.file, args.pack)
         sys.stdout.write(f"{args.pack}: {len(pack.sightings)} sightings\n")
         return 0
@@ -120,7 +156,12 @@ def run_intel(args: argparse.Namespace) -> int:
             lookup = MmdbGeoIP(*args.mmdb)
         elif args.lookup == "packaged":
             lookup = PackagedGeoIP()
+        from duqhunt.intel.sightings import case_sightings
+
         extra = [s for f in args.sightings for s in load_sightings(f)]
+        for case in args.case:
+            with _open_case(case, create=False) as store:
+                extra.extend(case_sightings(store))
         report = intel_report(args.pack, lookup=lookup, sightings=extra)
         text = render_intel_html(report) if args.format == "html" else render_intel_text(report)
         _write(text, args.out)

@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -22,7 +23,17 @@ from duqhunt.errors import InputError
 from duqhunt.intel.pack import IntelPack, Sighting, load_intel_pack, save_intel_pack
 from duqhunt.model.report import ReportDocument
 
-__all__ = ["add_sightings", "load_sightings", "merge_sightings", "sightings_from_report"]
+if TYPE_CHECKING:
+    from duqhunt.store import CaseStore
+
+__all__ = [
+    "add_sightings",
+    "case_sightings",
+    "load_sightings",
+    "merge_sightings",
+    "sightings_from_report",
+    "store_sightings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -232,3 +243,15 @@ def sightings_from_report(doc: ReportDocument, *, reporter: str | None = None) -
                 )
             )
     return out
+
+
+def store_sightings(store: CaseStore, sightings: Iterable[Sighting], origin: str) -> int:
+    """Keep sightings in a case store (one row per distinct sighting, see Sighting.key);
+    `origin` says where they came from ("hunt" or the file added). Returns how many were new."""
+    rows = [("\x1f".join(s.key()), origin, s.model_dump_json()) for s in sightings]
+    return store.save_sightings(rows)
+
+
+def case_sightings(store: CaseStore) -> list[Sighting]:
+    """Every sighting a case holds: those its hunts produced and those added to it."""
+    return [Sighting.model_validate_json(doc) for _origin, doc in store.stored_sightings()]
