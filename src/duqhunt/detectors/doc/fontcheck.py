@@ -6,6 +6,7 @@ offset; bytecode is decoded statically (sources/office/ttinstr.py), never execut
 
 from __future__ import annotations
 
+import functools
 import itertools
 import struct
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from duqhunt.detectors.doc.bytescan import entropy, find_pe, shellcode_hits
 from duqhunt.detectors.doc.catalogue import (
+    DocDetector,
     DuquFontTraits,
     EmbeddedPE,
     Emitter,
@@ -28,6 +30,8 @@ from duqhunt.detectors.doc.catalogue import (
 from duqhunt.errors import InputError
 from duqhunt.model.finding import Severity
 from duqhunt.sources.office import eot as eotmod
+from duqhunt.sources.office.cff import check_cff
+from duqhunt.sources.office.colr import check_colr
 from duqhunt.sources.office.fonts import (
     Directory,
     TableRecord,
@@ -35,10 +39,14 @@ from duqhunt.sources.office.fonts import (
     read_directory,
     sniff_font,
     ttc_offsets,
+    woff2_layout,
     woff2_to_sfnt,
+    woff_layout,
     woff_to_sfnt,
 )
 from duqhunt.sources.office.limits import Budget, DocContent
+from duqhunt.sources.office.otbase import StructIssue
+from duqhunt.sources.office.otlayout import GdefInfo, check_gdef, check_layout
 from duqhunt.sources.office.ttinstr import (
     BytecodeIssue,
     FontCodeState,
@@ -87,12 +95,14 @@ def analyse_font(
     ctx = _Ctx(data, em, loc, content, budget, res)
     try:
         if res.kind == "woff":
+            _container(ctx, woff_layout(data))
             sfnt = woff_to_sfnt(data, budget, loc)
             res.decoded = sfnt
             _analyse_sfnt(
                 _Ctx(sfnt, em, loc + " (WOFF decoded)", content, budget, res), 0, single=True
             )
         elif res.kind == "woff2":
+            _container(ctx, woff2_layout(data))
             sfnt = woff2_to_sfnt(data, budget, loc)
             res.decoded = sfnt
             _analyse_sfnt(
@@ -134,6 +144,78 @@ def analyse_font(
         _scan_bytes(ctx, data, "raw", 0, nops=True)
     _duqu_raw(ctx)
     return res
+
+
+def _container(ctx: _Ctx, issues: list[StructIssue]) -> None:
+    """WOFF/WOFF2 header and block-layout faults (offsets are file offsets)."""
+    for iss in issues:
+        ctx.em.emit(
+            FontDirectory,
+            iss.severity,
+            f"{ctx.loc}, {iss.table} container, offset 0x{iss.offset:x}",
+            iss.message,
+            key=f"{iss.table}:{iss.check}",
+        )
+
+
+def _struct(ctx: _Ctx, det: type[DocDetector], issues: list[StructIssue], cap: int = 8) -> None:
+    """Structural faults of one table walk: the first ``cap`` each get a finding."""
+    for iss in issues[:cap]:
+        ctx.em.emit(
+            det,
+            iss.severity,
+            ctx.at(iss.table, iss.offset),
+            iss.message,
+            key=f"{iss.table}:{iss.check}:{iss.offset}",
+            details={"check": iss.check},
+        )
+    if len(issues) > cap:
+        worst: Severity = "medium" if any(i.severity != "low" for i in issues[cap:]) else "low"
+        ctx.em.emit(
+            det,
+            worst,
+            ctx.at(issues[0].table),
+            f"{len(issues) - cap} more structural faults in table {issues[0].table!r}",
+            key=f"{issues[0].table}:more",
+        )
+
+
+def _walk_table(
+    ctx: _Ctx, det: type[DocDetector], tag: str, fn: Callable[[], list[StructIssue]]
+) -> None:
+    """Run one table walker; a walk stopped by the work or time limit is a finding too."""
+    try:
+        _struct(ctx, det, fn())
+    except InputError as exc:
+        ctx.em.emit(
+            det,
+            "low",
+            ctx.at(tag),
+            f"table {tag} not fully checked: {exc.reason}",
+            key=f"{tag}:limit",
+        )
+
+
+def _layout(ctx: _Ctx, t: dict[str, bytes], num_glyphs: int | None) -> None:
+    """GDEF, GSUB, GPOS (otlayout) and COLR (colr) structure."""
+    ng = num_glyphs if num_glyphs is not None else 0xFFFF
+    where = ctx.loc
+    gdef = GdefInfo()
+    if "GDEF" in t:
+        try:
+            issues, gdef = check_gdef(t["GDEF"], ng, ctx.budget, where)
+            _struct(ctx, FontTables, issues)
+        except InputError as exc:
+            ctx.em.emit(
+                FontTables, "low", ctx.at("GDEF"), f"table GDEF not fully checked: {exc.reason}"
+            )
+    for tag in ("GSUB", "GPOS"):
+        if tag in t:
+            walk = functools.partial(check_layout, tag, t[tag], ng, gdef, ctx.budget, where)
+            _walk_table(ctx, FontTables, tag, walk)
+    if "COLR" in t:
+        walk_colr = functools.partial(check_colr, t["COLR"], ng, ctx.budget, where)
+        _walk_table(ctx, FontOutlines, "COLR", walk_colr)
 
 
 def _type1(ctx: _Ctx) -> None:
@@ -552,7 +634,8 @@ def _tables(ctx: _Ctx, d: Directory, t: dict[str, bytes], recs: dict[str, TableR
             key=f"call{where}{fn}",
         )
     _ = max_comp_pts
-    _cff(ctx, t)
+    _cff(ctx, t, num_glyphs)
+    _layout(ctx, t, num_glyphs)
     for tag in ("CBDT", "sbix", "SVG ", "EBDT"):
         if tag in t and len(t[tag]) > 32 << 20:
             em.emit(
@@ -939,123 +1022,28 @@ def _cmap(ctx: _Ctx, raw: bytes | None, num_glyphs: int | None) -> None:
     _ = num_glyphs
 
 
-def _cff(ctx: _Ctx, t: dict[str, bytes]) -> None:
-    raw = t.get("CFF ")
-    if raw is None:
-        return
-    em = ctx.em
-    try:
-        hdr = raw[2] if len(raw) > 3 else 0
-        if len(raw) < 4 or hdr < 4:
-            raise ValueError("CFF header truncated")
-        p = hdr
-        p, _names = _index(raw, p)
-        p, tops = _index(raw, p)
-        p, _strings = _index(raw, p)
-        p, _gsubrs = _index(raw, p)
-        for k, top in enumerate(tops[:4]):
-            ops = _dict_ops(top)
-            if 0x0C18 in ops:
-                em.emit(
-                    FontOutlines,
-                    "medium",
-                    ctx.at("CFF ", None, f"Top DICT {k}"),
-                    "CFF Top DICT uses the Multiple Master operator (12 24), a legacy font-driver attack surface",
-                    key="mm",
-                )
-            cs = ops.get(17)
-            if isinstance(cs, int):
-                if not 0 < cs < len(raw):
-                    raise ValueError(f"CharStrings offset {cs} outside the CFF table")
-                _index(raw, cs)
-            priv = ops.get(18)
-            if priv is not None and isinstance(priv, tuple):
-                size, off = priv
-                if off + size > len(raw) or off < 0 or size < 0:
-                    raise ValueError(f"Private DICT {off}+{size} outside the CFF table")
-                pops = _dict_ops(raw[off : off + size])
-                subrs = pops.get(19)
-                if isinstance(subrs, int):
-                    if not 0 < off + subrs < len(raw):
-                        raise ValueError("local Subrs offset outside the CFF table")
-                    _index(raw, off + subrs)
-    except (ValueError, IndexError, struct.error) as exc:
-        em.emit(
-            FontOutlines, "medium", ctx.at("CFF "), f"CFF structure invalid: {exc}", key="cffbad"
-        )
-
-
-def _index(raw: bytes, p: int) -> tuple[int, list[bytes]]:
-    if p + 2 > len(raw):
-        raise ValueError(f"INDEX at {p} past the end")
-    count = _u16(raw, p)
-    if count == 0:
-        return p + 2, []
-    osz = raw[p + 2]
-    if not 1 <= osz <= 4:
-        raise ValueError(f"INDEX at {p} has offSize {osz}")
-    base = p + 3 + (count + 1) * osz - 1
-    if base + 1 > len(raw):
-        raise ValueError(f"INDEX at {p} offset array past the end")
-    offs = [
-        int.from_bytes(raw[p + 3 + i * osz : p + 3 + (i + 1) * osz], "big")
-        for i in range(count + 1)
-    ]
-    if (
-        offs[0] != 1
-        or any(b < a for a, b in itertools.pairwise(offs))
-        or base + offs[-1] > len(raw)
-    ):
-        raise ValueError(f"INDEX at {p} offsets invalid or past the end")
-    items = [raw[base + offs[i] : base + offs[i + 1]] for i in range(min(count, 8))]
-    return base + offs[-1], items
-
-
-def _dict_ops(d: bytes) -> dict[int, int | tuple[int, int] | None]:
-    out: dict[int, int | tuple[int, int] | None] = {}
-    stack: list[int] = []
-    i = 0
-    while i < len(d):
-        b = d[i]
-        if b <= 21:
-            op = b
-            i += 1
-            if b == 12:
-                if i >= len(d):
-                    raise ValueError("DICT escape at end")
-                op = 0x0C00 | d[i]
-                i += 1
-            if op == 18 and len(stack) >= 2:
-                out[op] = (stack[-2], stack[-1])
-            else:
-                out[op] = stack[-1] if stack else None
-            stack.clear()
-        elif b == 28:
-            stack.append(struct.unpack_from(">h", d, i + 1)[0])
-            i += 3
-        elif b == 29:
-            stack.append(struct.unpack_from(">i", d, i + 1)[0])
-            i += 5
-        elif b == 30:
-            i += 1
-            while i < len(d) and (d[i] & 0x0F) != 0x0F and (d[i] >> 4) != 0x0F:
-                i += 1
-            i += 1
-            stack.append(0)
-        elif 32 <= b <= 246:
-            stack.append(b - 139)
-            i += 1
-        elif 247 <= b <= 250:
-            stack.append((b - 247) * 256 + d[i + 1] + 108)
-            i += 2
-        elif 251 <= b <= 254:
-            stack.append(-(b - 251) * 256 - d[i + 1] - 108)
-            i += 2
-        else:
-            raise ValueError(f"DICT byte {b} reserved")
-        if len(stack) > 513:
-            raise ValueError("DICT operand stack overflow")
-    return out
+def _cff(ctx: _Ctx, t: dict[str, bytes], num_glyphs: int | None) -> None:
+    """CFF and CFF2 structure and charstrings (sources/office/cff.py)."""
+    for tag in ("CFF ", "CFF2"):
+        raw = t.get(tag)
+        if raw is None:
+            continue
+        try:
+            rep = check_cff(raw, num_glyphs, ctx.budget, ctx.loc, cff2=tag == "CFF2")
+        except InputError as exc:
+            ctx.em.emit(
+                FontOutlines, "low", ctx.at(tag), f"table {tag} not fully checked: {exc.reason}"
+            )
+            continue
+        for k in rep.mm_top_dicts[:1]:
+            ctx.em.emit(
+                FontOutlines,
+                "medium",
+                ctx.at(tag, None, f"Top DICT {k}"),
+                "CFF Top DICT uses the Multiple Master operator (12 24), a legacy font-driver attack surface",
+                key="mm",
+            )
+        _struct(ctx, FontOutlines, rep.issues)
 
 
 FontAnalyser = Callable[[bytes, Emitter, str, DocContent, Budget], FontResult]

@@ -7,12 +7,14 @@ budget; WOFF2 goes through fontTools' decoder only after its declared size passe
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 import zlib
 from dataclasses import dataclass
 
 from duqhunt.errors import InputError
 from duqhunt.sources.office.limits import Budget
+from duqhunt.sources.office.otbase import StructIssue
 
 SFNT_VERSIONS = {
     b"\x00\x01\x00\x00": "truetype",
@@ -153,6 +155,100 @@ def woff_to_sfnt(data: bytes, budget: Budget, where: str) -> bytes:
         )
         tables.append((tag, cs, raw))
     return build_sfnt(flavor, tables)
+
+
+def _r4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def woff_layout(data: bytes) -> list[StructIssue]:
+    """WOFF 1.0 container checks beyond what decoding needs (offsets are file offsets).
+
+    The header's length and totalSfntSize, the reserved field, and the block layout: table data
+    must start right after the directory, and the tables, metadata and private blocks must
+    follow each other with at most 3 bytes of padding and end the file.
+    """
+    out: list[StructIssue] = []
+    if len(data) < 44:
+        return out
+    _flavor, length, num, reserved, total = struct.unpack_from(">4sIHHI", data, 4)
+    meta_off, meta_len, _meta_orig, priv_off, priv_len = struct.unpack_from(">5I", data, 24)
+
+    def bad(off: int, msg: str, check: str) -> None:
+        out.append(StructIssue("WOFF", off, msg, check))
+
+    if length != len(data):
+        bad(8, f"WOFF header length {length} differs from the file size {len(data)}", "length")
+    if reserved:
+        bad(14, f"WOFF header reserved field is {reserved}, must be 0", "reserved")
+    if num == 0 or 44 + 20 * num > len(data):
+        return out
+    recs = [struct.unpack_from(">4sIIII", data, 44 + 20 * k) for k in range(num)]
+    want = 12 + 16 * num + sum(_r4(r[3]) for r in recs)
+    if total != want:
+        bad(16, f"WOFF totalSfntSize {total}, the tables need {want}", "total-size")
+    spans = sorted((r[1], r[1] + r[2], tag_str(r[0])) for r in recs)
+    dir_end = _r4(44 + 20 * num)
+    if spans[0][0] != dir_end:
+        bad(
+            44,
+            f"WOFF table data starts at 0x{spans[0][0]:x}, not right after the directory (0x{dir_end:x})",
+            "layout",
+        )
+    for (_s0, e0, t0), (s1, _e1, t1) in itertools.pairwise(spans):
+        if s1 < e0:
+            bad(
+                s1,
+                f"WOFF table {t1!r} at 0x{s1:x} overlaps table {t0!r} (ends 0x{e0:x})",
+                "overlap",
+            )
+        elif s1 > _r4(e0):
+            bad(_r4(e0), f"WOFF gap of {s1 - _r4(e0)} bytes before table {t1!r} at 0x{s1:x}", "gap")
+    end = _r4(max(e for _s, e, _t in spans))
+    for off, ln, what in ((meta_off, meta_len, "metadata"), (priv_off, priv_len, "private data")):
+        if not off:
+            continue
+        if off + ln > len(data):
+            bad(off, f"WOFF {what} block 0x{off:x}+{ln} runs past the file", "block")
+            return out
+        if off != end:
+            bad(
+                off,
+                f"WOFF {what} block at 0x{off:x} does not follow the previous block (0x{end:x})",
+                "block",
+            )
+        end = _r4(max(end, off + ln))
+    if end < len(data):
+        bad(
+            end,
+            f"{len(data) - end} bytes after the last WOFF block (0x{end:x}) belong to nothing",
+            "trailing",
+        )
+    return out
+
+
+def woff2_layout(data: bytes) -> list[StructIssue]:
+    """WOFF2 header checks the decoder does not make: length and the reserved field."""
+    out: list[StructIssue] = []
+    if len(data) < 48:
+        return out
+    length, _num, reserved = struct.unpack_from(">IHH", data, 8)
+    if length != len(data):
+        out.append(
+            StructIssue(
+                "WOFF2",
+                8,
+                f"WOFF2 header length {length} differs from the file size {len(data)}",
+                "length",
+            )
+        )
+    if reserved:
+        out.append(
+            StructIssue(
+                "WOFF2", 14, f"WOFF2 header reserved field is {reserved}, must be 0", "reserved"
+            )
+        )
+    return out
 
 
 def build_sfnt(flavor: bytes, tables: list[tuple[bytes, int, bytes]]) -> bytes:

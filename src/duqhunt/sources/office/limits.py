@@ -28,6 +28,8 @@ class DocLimits:
     entropy_window: int = 1024
     entropy_high: float = 7.2
     gap_tolerance: int = 3
+    # work of one table walk (layout lookups, CFF charstrings, COLR paint graph)
+    max_struct_steps: int = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
