@@ -16,9 +16,10 @@ import pytest
 
 from duqhunt.errors import UsageError
 from duqhunt.simulate import DUQU_USER_AGENT, KNOWN_C2_IP, NEW_C2_IP, SimConfig, simulate
-from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, LOGS
+from duqhunt.simulate._emit import SIM_LOGS
+from duqhunt.sources.net.zeek_schema import LOGS
 
-LOG_TYPES = ANALYSED_LOGS
+LOG_TYPES = SIM_LOGS
 SMALL = SimConfig(hosts=40, days=1.0)
 
 Row = dict[str, str]

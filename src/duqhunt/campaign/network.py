@@ -20,8 +20,9 @@ def _short(name: str) -> str:
 
 
 def host_names(ctx: HuntContext) -> tuple[dict[str, str], dict[str, str]]:
-    """(ip -> name, short name -> ip) from NTLM workstation names and internal DNS answers;
-    NTLM first (the host names itself), then the most often seen."""
+    """(ip -> name, short name -> ip) from NTLM workstation names, DHCP host names, Kerberos
+    machine accounts and internal DNS answers, in that order (see host_names.sql), then the
+    most often seen."""
     by_ip: dict[str, str] = {}
     by_name: dict[str, str] = {}
     try:

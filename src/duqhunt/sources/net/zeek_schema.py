@@ -195,6 +195,27 @@ LOGS: dict[str, list[tuple[str, str]]] = {
         ("forwardable", "bool"),
         ("renewable", "bool"),
     ],
+    # DHCP has no single connection: Zeek logs one row per lease exchange, with the uids of the
+    # connections it spans.
+    "dhcp": [
+        ("ts", "time"),
+        ("uids", "set[string]"),
+        ("client_addr", "addr"),
+        ("server_addr", "addr"),
+        ("client_port", "port"),
+        ("server_port", "port"),
+        ("mac", "string"),
+        ("host_name", "string"),
+        ("client_fqdn", "string"),
+        ("domain", "string"),
+        ("requested_addr", "addr"),
+        ("assigned_addr", "addr"),
+        ("lease_time", "interval"),
+        ("client_message", "string"),
+        ("server_message", "string"),
+        ("msg_types", "vector[string]"),
+        ("duration", "interval"),
+    ],
 }
 
 # Log types the detectors read: the engines create empty tables for any of these a case lacks.
@@ -209,6 +230,7 @@ ANALYSED_LOGS: tuple[str, ...] = (
     "dce_rpc",
     "ntlm",
     "kerberos",
+    "dhcp",
 )
 
 _SCALAR: dict[str, pa.DataType] = {
