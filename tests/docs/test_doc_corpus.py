@@ -34,3 +34,21 @@ def test_corpus_verdicts() -> None:
     assert "DQ-DOC-011" in sev["oletools/olevba/sample_with_vba.ppt"]
     assert "DQ-DOC-012" in sev["oletools/msodde/dde-test.docx"]
     assert "DQ-DOC-013" in sev["oletools/oleobj/embedded-simple-2007.docx"]
+
+
+SYLK = DOCS / "oletools" / "excel4-macros" / "excel4_sample_macro.slk"
+
+
+@pytest.mark.skipif(not SYLK.is_file(), reason="oletools SYLK sample not present")
+def test_sylk_xlm_macro_through_olevba(tmp_path: Path) -> None:
+    res = scan_documents([SYLK], jobs=1)
+    macros = [f for f in res.findings if f.detector == "DQ-DOC-011"]
+    assert len(macros) == 1, res.findings
+    summary = macros[0].evidence[0].summary
+    assert summary.startswith("XLM macros") and "Auto_Open" in summary
+    assert res.inputs[0].kind == "doc-sylk"
+    # Excel opens SYLK whatever the extension: found by content under a .xls name too
+    disguised = tmp_path / "invoice.xls"
+    disguised.write_bytes(SYLK.read_bytes())
+    res = scan_documents([disguised], jobs=1)
+    assert [f.detector for f in res.findings] == ["DQ-DOC-011"]

@@ -6,7 +6,18 @@ import struct
 from pathlib import Path
 
 import pytest
-from docs_builders import make_docx, make_font, make_ole_doc, make_rtf, malformed_dexter
+from docs_builders import (
+    FC_STTBTTMBD_AT,
+    FONTS_AT,
+    STTB_AT,
+    make_docx,
+    make_font,
+    make_ole_doc,
+    make_rtf,
+    make_word_doc,
+    malformed_dexter,
+    word_streams,
+)
 
 from duqhunt.detectors.doc.catalogue import DOC_DETECTORS
 from duqhunt.docscan import is_document, scan_documents, scan_file
@@ -153,13 +164,125 @@ def test_rtf_fontemb(tmp_path: Path) -> None:
     assert "DQ-DOC-008" in c
 
 
-def test_ole_doc_with_eot(tmp_path: Path) -> None:
-    doc = make_ole_doc(build_eot(malformed_dexter(), family="Dexter Regular", xor=True))
-    res = _scan(tmp_path, "invite.doc", doc)
+def _dexter_eot() -> bytes:
+    return build_eot(malformed_dexter(), family="Dexter Regular", xor=True)
+
+
+def test_doc_font_found_through_sttbttmbd(tmp_path: Path) -> None:
+    # FIB -> 1Table SttbTtmbd -> Ttmbd.fc -> EOT. A second EOT that no entry lists proves
+    # that carving did not run: only the listed font is analysed.
+    word, table = word_streams([_dexter_eot()], unlisted=build_eot(make_font(), family="Plain"))
+    res = _scan(tmp_path, "invite.doc", make_word_doc(word, table))
     c = _checks(res)
-    assert any("WordDocument, SttbTtmbd font 0" in x for x in c["DQ-DOC-004"])
+    loc = f"WordDocument, SttbTtmbd entry 0, offset 0x{FONTS_AT:x}"
+    assert any(loc in x and "Dexter Regular" in x for x in c["DQ-DOC-010"])
+    assert len(c["DQ-DOC-010"]) == 1
+    assert any(loc in x for x in c["DQ-DOC-004"])
+    assert any(loc in x and "'Dexter Regular'" in x for x in c["DQ-DOC-008"])
+    assert "DQ-DOC-016" not in c
+    assert not any("carved" in x for v in c.values() for x in v)
+    assert res.verdict.verdict == "malicious"
+
+
+def test_doc_font_carving_fallback(tmp_path: Path) -> None:
+    # The FIB lists no SttbTtmbd: the EOT is still found, by carving, and the locator says so.
+    res = _scan(tmp_path, "invite.doc", make_ole_doc(_dexter_eot()))
+    c = _checks(res)
+    assert any("WordDocument, carved EOT 0, offset 0x" in x for x in c["DQ-DOC-004"])
     assert "DQ-DOC-008" in c
     assert res.verdict.verdict == "malicious"
+
+
+def _corrupt_entry_fc(word: bytearray, table: bytearray) -> None:
+    struct.pack_into("<I", table, STTB_AT + 10, len(word) + 0x10000)
+
+
+def _corrupt_count(word: bytearray, table: bytearray) -> None:
+    struct.pack_into("<h", table, STTB_AT + 2, 5)  # ibstMac 5, lcb holds 1
+
+
+def _corrupt_sttb_fc(word: bytearray, table: bytearray) -> None:
+    struct.pack_into("<I", word, FC_STTBTTMBD_AT, 0x7FFFFF00)
+
+
+def _corrupt_brgbst(word: bytearray, table: bytearray) -> None:
+    struct.pack_into("<H", table, STTB_AT + 8, 0x400)
+
+
+def _corrupt_magic(word: bytearray, table: bytearray) -> None:
+    struct.pack_into("<I", table, STTB_AT + 10, FONTS_AT + 2)
+
+
+def _corrupt_ibstmax(word: bytearray, table: bytearray) -> None:
+    struct.pack_into("<h", table, STTB_AT + 4, 7)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message", "path"),
+    [
+        (_corrupt_entry_fc, "outside the WordDocument stream", "carved"),
+        (_corrupt_count, "SttbTtmbd count mismatch: ibstMac says 5 font(s)", "SttbTtmbd"),
+        (_corrupt_sttb_fc, "runs past the 1Table stream", "carved"),
+        (_corrupt_brgbst, "brgbst 1024 puts rgTTMBD outside", "carved"),
+        (_corrupt_magic, "no EOT structure (magic 0x504C)", "carved"),
+        (_corrupt_ibstmax, "ibstMax is 7, not 64", "SttbTtmbd"),
+    ],
+)
+def test_doc_corrupt_sttbttmbd(tmp_path: Path, corrupt: object, message: str, path: str) -> None:
+    word, table = word_streams([_dexter_eot()])
+    corrupt(word, table)  # type: ignore[operator]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "invite.doc").write_bytes(make_word_doc(word, table))
+    (tmp_path / "in" / "plain.ttf").write_bytes(make_font())
+    res = scan_documents([tmp_path / "in"], jobs=1)
+    verdicts = {Path(v.path).name: v.verdict for v in res.verdicts}
+    assert verdicts == {"invite.doc": "malicious", "plain.ttf": "clean"}  # the scan went on
+    c = _checks(res)
+    assert any(message in x and "SttbTtmbd" in x for x in c["DQ-DOC-016"]), c["DQ-DOC-016"]
+    # the font is still analysed: through the SttbTtmbd when its entry is usable, else carved
+    want = "WordDocument, carved EOT 0" if path == "carved" else "WordDocument, SttbTtmbd entry 0"
+    assert any(want in x for x in c["DQ-DOC-010"]), c["DQ-DOC-010"]
+
+
+def test_sttbttmbd_parser_only_raises_input_errors() -> None:
+    import random
+
+    from duqhunt.errors import InputError
+    from duqhunt.sources.office import ole
+
+    word, table = word_streams([_dexter_eot(), build_eot(make_font(), family="Plain")])
+    rnd = random.Random(4)
+    for _ in range(3000):
+        w, t = bytearray(word), bytearray(table)
+        for _k in range(rnd.randint(1, 4)):
+            if rnd.random() < 0.5:
+                w[rnd.randrange(FC_STTBTTMBD_AT - 8, FC_STTBTTMBD_AT + 8)] = rnd.randrange(256)
+            else:
+                t[rnd.randrange(STTB_AT, len(t))] = rnd.randrange(256)
+        cut = rnd.choice([len(w), rnd.randrange(len(w))])
+        fib = ole.parse_fib(bytes(w[:cut]))
+        if fib is None:
+            continue
+        try:
+            sttb = ole.parse_sttb_ttmbd(bytes(t), fib, "x.doc", "1Table")
+            for e in sttb.entries if sttb else ():
+                try:
+                    ole.ttmbd_eot(bytes(w[:cut]), e, "x.doc", "WordDocument")
+                except InputError as exc:
+                    assert exc.path == "x.doc" and exc.offset is not None
+        except InputError as exc:
+            assert exc.path == "x.doc" and exc.offset is not None
+
+
+def test_sylk_xlm_macro(tmp_path: Path) -> None:
+    # An inert SYLK macro sheet: O;E marks a macro sheet, NN names Auto_Open, C;...;E holds
+    # formulas. olevba reads it; the keyword scan does not report it a second time.
+    sylk = b'ID;PWXL;N;E\r\nO;L;E\r\nNN;NAuto_Open;ER1C1\r\nC;Y1;X1;EEXEC("x")\r\nE\r\n'
+    res = _scan(tmp_path, "sheet.xls", sylk)
+    c = _checks(res)
+    assert len(c["DQ-DOC-011"]) == 1 and "XLM macros; auto-exec: Auto_Open" in c["DQ-DOC-011"][0]
+    plain = b"ID;PWXL;N;E\r\nC;Y1;X1;K1\r\nE\r\n"
+    assert _scan(tmp_path, "plain.slk", plain).verdict.verdict == "clean"
 
 
 def test_zip_nesting_and_extract(tmp_path: Path) -> None:

@@ -158,7 +158,9 @@ class FontOutlines(DocDetector):
 
 
 class EmbeddedFont(DocDetector):
-    """A document embeds a font (info); says where it is and whether it was decoded.
+    """A document embeds a font (info); says where it is and whether it was decoded. In a Word
+    .doc the locator says how it was found: "SttbTtmbd entry N" (FIB -> SttbTtmbd -> EOT in the
+    WordDocument stream) or "carved EOT N" (fallback when the SttbTtmbd yields no font).
 
     Misses: nothing on its own; it lists what was analysed.
     False positives: embedding fonts is legitimate (info only).
@@ -171,7 +173,8 @@ class EmbeddedFont(DocDetector):
 
 
 class Macros(DocDetector):
-    """VBA or Excel 4 (XLM) macros, with olevba's auto-exec and suspicious keywords.
+    """VBA or Excel 4 (XLM) macros, with olevba's auto-exec and suspicious keywords; XLM
+    formulas in SYLK (.slk) macro sheets through olevba's SYLK reader.
 
     Misses: macros in formats olevba cannot parse; obfuscation beyond olevba's decoders.
     False positives: benign business macros (medium unless auto-exec plus suspicious keywords).
@@ -238,7 +241,9 @@ class Encrypted(DocDetector):
 
 class MalformedContainer(DocDetector):
     """A container or font that cannot be parsed at all (truncated OLE, broken zip, EOT header
-    out of bounds, sfnt without a table directory).
+    out of bounds, sfnt without a table directory), and Word FIB/SttbTtmbd inconsistencies
+    (SttbTtmbd outside the table stream, entries pointing outside WordDocument or at no EOT,
+    ibstMac disagreeing with lcbSttbTtmbd).
 
     Misses: nothing; what is not parsed is also listed under "not analysed".
     False positives: damaged but benign files.

@@ -33,7 +33,7 @@ from duqhunt.errors import InputError
 from duqhunt.model.finding import Severity
 from duqhunt.sources.office import ole as olemod
 from duqhunt.sources.office import ooxml, rtf, zipsafe
-from duqhunt.sources.office.eot import parse_eot
+from duqhunt.sources.office.eot import mtx_locator, parse_eot
 from duqhunt.sources.office.fonts import sniff_font
 from duqhunt.sources.office.limits import Budget, DocContent
 
@@ -123,6 +123,10 @@ class Walker:
                 self.font(data, where)
             elif kind == "xml":
                 self.flat_xml(data, where)
+            elif kind == "sylk":
+                # olevba reads SYLK macro sheets (O;E option, NN names, C;...;E formulas); the
+                # keyword scan is the fallback when it finds none
+                self.dde_text(data, where, xlm=not self.macros(data, where))
             elif kind == "csv":
                 self.dde_text(data, where)
             elif depth == 0:
@@ -144,6 +148,7 @@ class Walker:
     def font(self, data: bytes, where: str, *, embedded: bool = False) -> None:
         self.budget.count(where)
         self.out.fonts += 1
+        where += mtx_locator(data, str(self.path), where, self.budget)  # MTX: decode once, name it
         res = analyse_font(data, self.em, where, self.content, self.budget)
         if embedded:
             names = ", ".join(res.names[:3]) or "unnamed"
@@ -174,8 +179,9 @@ class Walker:
                 raise InputError(str(self.path), f"{where}: {len(streams)} OLE streams")
             names = {"/".join(s) for s in streams}
             encrypted = "EncryptionInfo" in names or "EncryptedPackage" in names
+            word = self._stream(of, ["WordDocument"], where) if "WordDocument" in names else None
             if not encrypted:
-                encrypted = self._ole_flag_encrypted(of, names, data)
+                encrypted = self._ole_flag_encrypted(of, names, word)
             if encrypted:
                 self.out.encrypted = True
                 self.em.emit(
@@ -189,8 +195,8 @@ class Walker:
                 if depth == 0:
                     self.out.kind = "ole-encrypted"
                 return
-            if "WordDocument" in names:
-                self._word_fonts(of, where)
+            if word is not None:
+                self._word_fonts(of, word, where)
             if "PowerPoint Document" in names:
                 self._ppt_fonts(of, where)
             for s in streams:
@@ -229,9 +235,9 @@ class Walker:
                 str(self.path), f"{where}:{'/'.join(s)}: stream not readable ({exc})"
             ) from None
 
-    def _ole_flag_encrypted(self, of: object, names: set[str], data: bytes) -> bool:
-        if "WordDocument" in names:
-            fib = olemod.parse_fib(self._stream(of, ["WordDocument"], "WordDocument")[:1024])
+    def _ole_flag_encrypted(self, of: object, names: set[str], word: bytes | None) -> bool:
+        if word is not None:
+            fib = olemod.parse_fib(word)
             return bool(fib and fib.encrypted)
         if "Workbook" in names or "Book" in names or "PowerPoint Document" in names:
             try:
@@ -242,23 +248,76 @@ class Walker:
                 return False
         return False
 
-    def _word_fonts(self, of: object, where: str) -> None:
-        word = self._stream(of, ["WordDocument"], where)
+    def _word_fonts(self, of: object, word: bytes, where: str) -> None:
+        """Embedded fonts of a Word .doc: through the FIB and SttbTtmbd first; EOT carving over
+        the WordDocument stream only when that path finds none (locators say which path)."""
         fib = olemod.parse_fib(word)
-        declared = None
-        if fib is not None and of.exists(fib.table_stream):  # type: ignore[attr-defined]
-            table = self._stream(of, [fib.table_stream], where)
-            declared = olemod.sttb_ttmbd_count(table, fib)
-        offs = olemod.embedded_font_offsets(word)
-        if declared and not offs:
+        if fib is not None and self._sttb_fonts(of, word, fib, where):
+            return
+        for k, o in enumerate(olemod.embedded_font_offsets(word)):
+            self._eot_at(word, o, f"{where}:WordDocument, carved EOT {k}, offset 0x{o:x}")
+
+    def _sttb_fonts(self, of: object, word: bytes, fib: olemod.WordFib, where: str) -> int:
+        """FIB -> SttbTtmbd (table stream) -> Ttmbd.fc -> EOT in WordDocument. Inconsistencies
+        become DQ-DOC-016 findings; returns how many entries led to an EOT structure."""
+        if fib.problem:
             self.em.emit(
                 MalformedContainer,
                 "medium",
-                f"{where}:{fib.table_stream if fib else '?'}, SttbTtmbd",
-                f"SttbTtmbd lists {declared} embedded font(s) but no EOT structure was found in WordDocument",
+                f"{where}:WordDocument, FIB",
+                f"{fib.problem} at byte 0x{fib.problem_offset:x}",
+                key="fib",
             )
-        for k, o in enumerate(offs):
-            self._eot_at(word, o, f"{where}:WordDocument, SttbTtmbd font {k}, offset 0x{o:x}")
+            return 0
+        if not fib.lcb_ttmbd:
+            return 0
+        tname = fib.table_stream
+        tloc = f"{where}:{tname}, SttbTtmbd at 0x{fib.fc_ttmbd:x}"
+        if not of.exists(tname):  # type: ignore[attr-defined]
+            self.em.emit(
+                MalformedContainer,
+                "medium",
+                f"{where}:WordDocument, FIB",
+                f"the FIB locates an SttbTtmbd in {tname} but there is no {tname} stream",
+                key="notable",
+            )
+            return 0
+        table = self._stream(of, [tname], where)
+        try:
+            sttb = olemod.parse_sttb_ttmbd(table, fib, str(self.path), tname)
+        except InputError as exc:
+            self.malformed(tloc, exc)
+            return 0
+        if sttb is None:
+            return 0
+        for pr in sttb.problems:
+            self.em.emit(
+                MalformedContainer,
+                "medium" if pr.severe else "low",
+                tloc,
+                f"{pr.reason} (byte 0x{pr.offset:x} of {pr.stream})",
+                key=f"sttb{pr.offset}:{pr.reason[:40]}",
+            )
+        found = 0
+        seen: set[int] = set()
+        for e in sttb.entries:
+            try:
+                eot = olemod.ttmbd_eot(word, e, str(self.path), "WordDocument")
+            except InputError as exc:
+                self.malformed(
+                    f"{where}:{tname}, SttbTtmbd entry {e.index} at 0x{e.entry_offset:x}", exc
+                )
+                continue
+            found += 1
+            if e.fc in seen:
+                continue
+            seen.add(e.fc)
+            self.font(
+                eot,
+                f"{where}:WordDocument, SttbTtmbd entry {e.index}, offset 0x{e.fc:x}",
+                embedded=True,
+            )
+        return found
 
     def _ppt_fonts(self, of: object, where: str) -> None:
         ppt = self._stream(of, ["PowerPoint Document"], where)
@@ -331,18 +390,19 @@ class Walker:
         self.save(f"{where}/{Path(fname.replace(chr(92), '/')).name}", payload)
 
     # ---- macros / DDE (oletools) -------------------------------------------------------
-    def macros(self, data: bytes, where: str) -> None:
+    def macros(self, data: bytes, where: str) -> bool:
+        """VBA and XLM macros through olevba (as a library); True when a finding was made."""
         from oletools import olevba
 
         try:
             vp = olevba.VBA_Parser(str(self.path), data=data, relaxed=True)
         except Exception:
-            return
+            return False
         try:
             has_vba = bool(vp.detect_vba_macros())
             has_xlm = bool(vp.detect_xlm_macros())
             if not (has_vba or has_xlm):
-                return
+                return False
             results = vp.analyze_macros() or []
             autoexec = sorted({str(k) for t, k, _d in results if t == "AutoExec"})
             susp = sorted({str(k) for t, k, _d in results if t == "Suspicious"})
@@ -366,6 +426,7 @@ class Walker:
         finally:
             with contextlib.suppress(Exception):
                 vp.close()
+        return True
 
     def dde_file(self, where: str, data: bytes | None = None, suffix: str = "") -> None:
         """msodde reads files by path: nested members go through a private temporary file."""
@@ -387,7 +448,7 @@ class Walker:
         if text:
             self.em.emit(DDE, "high", where, f"DDE link: {text[:200]!r}", key="dde")
 
-    def dde_text(self, data: bytes, where: str) -> None:
+    def dde_text(self, data: bytes, where: str, *, xlm: bool = True) -> None:
         head = data[: 1 << 20]
         m = _DDE_RE.search(head) or _CSV_DDE_RE.search(head)
         if m:
@@ -399,7 +460,7 @@ class Walker:
                 f"DDE formula {snippet!r}",
                 key="ddetext",
             )
-        x = _XLM_RE.search(head)
+        x = _XLM_RE.search(head) if xlm else None
         if x:
             auto = b"auto_open" in head.lower()
             fn = x.group(0).decode("latin-1")
@@ -689,7 +750,8 @@ def _ole_class(data: bytes) -> str:
 
 
 def sniff(data: bytes, name: str = "") -> str:
-    """'ole', 'zip', 'rtf', 'font', 'xml', 'csv' or 'unknown' (by content; the name only for csv)."""
+    """'ole', 'zip', 'rtf', 'font', 'xml', 'sylk', 'csv' or 'unknown' (by content; the name only
+    for csv and for a SYLK file that does not start with its ID record)."""
     head = data[:16]
     if head.startswith(olemod.OLE_MAGIC):
         return "ole"
@@ -707,7 +769,9 @@ def sniff(data: bytes, name: str = "") -> str:
         or b"schemas.microsoft.com/office" in data[:8192]
     ):
         return "xml"
-    if name.lower().endswith((".csv", ".slk")):
+    if head.startswith(b"ID;P") or name.lower().endswith(".slk"):
+        return "sylk"  # SYLK: Excel opens it whatever its extension (often .xls)
+    if name.lower().endswith(".csv"):
         return "csv"
     _ = parse_eot
     return "unknown"
