@@ -1,7 +1,10 @@
 """Embedded OpenType (W3C EOT, also .doc SttbTtmbd and .ppt/.pptx embedded fonts) as data.
 
-Parses the little-endian header and names, undoes the XOR-0x50 obfuscation, and recognises
-MicroType Express (MTX) compression, which is reported as "compressed, not decoded".
+Parses the little-endian header and names, undoes the XOR-0x50 obfuscation, and decodes
+MicroType Express (MTX) compression (TTEMBED_TTCOMPRESSED) with ``mtx.decode_mtx``: the
+returned ``font_data`` is then a plain sfnt and ``mtx`` is set, so a compressed font gets the same
+analysis as an uncompressed one. A malformed or unsupported MTX stream raises ``InputError``.
+``compressed`` means "``font_data`` is still compressed" and is only true with ``decode=False``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import struct
 from dataclasses import dataclass
 
 from duqhunt.errors import InputError
+from duqhunt.sources.office.limits import Budget
+from duqhunt.sources.office.mtx import decode_mtx
 
 EOT_MAGIC = 0x504C
 TTEMBED_TTCOMPRESSED = 0x00000004
@@ -29,6 +34,18 @@ class Eot:
     font_data: bytes
     compressed: bool
     xored: bool
+    mtx: bool = False  # font_data was MTX-decoded
+    mtx_size: int = 0  # size of the MTX stream it was decoded from
+
+
+def describe(eot: Eot) -> str:
+    """How the font data was recovered, for locators: 'EOT, MTX-decoded, XOR 0x50 undone'."""
+    parts = ["EOT"]
+    if eot.mtx:
+        parts.append("MTX-decoded")
+    if eot.xored:
+        parts.append("XOR 0x50 undone")
+    return ", ".join(parts)
 
 
 def _name(data: bytes, p: int, path: str, where: str, what: str) -> tuple[str, int]:
@@ -42,7 +59,10 @@ def _name(data: bytes, p: int, path: str, where: str, what: str) -> tuple[str, i
     return text, p + size
 
 
-def parse_eot(data: bytes, path: str, where: str) -> Eot:
+def parse_eot(
+    data: bytes, path: str, where: str, *, budget: Budget | None = None, decode: bool = True
+) -> Eot:
+    """Parse an EOT; with ``decode`` an MTX-compressed font is decoded into ``font_data``."""
     if len(data) < 82:
         raise InputError(path, f"{where}: EOT header truncated", offset=0)
     size, fsize, version, flags = struct.unpack_from("<IIII", data, 0)
@@ -72,7 +92,27 @@ def parse_eot(data: bytes, path: str, where: str) -> Eot:
     if xored:
         raw = bytes(b ^ 0x50 for b in raw)
     compressed = bool(flags & TTEMBED_TTCOMPRESSED)
+    if compressed and decode:
+        sfnt = decode_mtx(raw, path, f"{where}, EOT font data", offset=font_off, budget=budget)
+        return Eot(
+            size, version, flags, fam, style, full, font_off, sfnt, False, xored, True, len(raw)
+        )
     return Eot(size, version, flags, fam, style, full, font_off, raw, compressed, xored)
+
+
+def mtx_locator(data: bytes, path: str, where: str, budget: Budget | None = None) -> str:
+    """Locator suffix for a font that may be an MTX-compressed EOT: " (MTX-decoded)" when it is
+    one and decodes, " (MTX-compressed)" when decoding fails (the font analysis reports why),
+    "" otherwise. A successful decode is cached, so the analysis does not decode again."""
+    if len(data) < 82 or int.from_bytes(data[34:36], "little") != EOT_MAGIC:
+        return ""
+    if not int.from_bytes(data[12:16], "little") & TTEMBED_TTCOMPRESSED:
+        return ""
+    try:
+        parse_eot(data, path, where, budget=budget)
+    except InputError:
+        return " (MTX-compressed)"
+    return " (MTX-decoded)"
 
 
 def carve_eots(data: bytes, *, limit: int = 64) -> list[int]:
@@ -95,11 +135,20 @@ def carve_eots(data: bytes, *, limit: int = 64) -> list[int]:
 
 
 def build_eot(
-    font: bytes, *, family: str, full: str = "", xor: bool = False, version: int = 0x00020001
+    font: bytes,
+    *,
+    family: str,
+    full: str = "",
+    xor: bool = False,
+    version: int = 0x00020001,
+    compressed: bool = False,
 ) -> bytes:
-    """An EOT wrapper around sfnt bytes (used by tests and to describe the format)."""
+    """An EOT wrapper around sfnt bytes, or MTX bytes with ``compressed`` (used by tests and to
+    describe the format)."""
     body = bytes(b ^ 0x50 for b in font) if xor else font
     flags = TTEMBED_XORENCRYPTDATA if xor else 0
+    if compressed:
+        flags |= TTEMBED_TTCOMPRESSED
 
     def nm(s: str) -> bytes:
         b = s.encode("utf-16-le")
