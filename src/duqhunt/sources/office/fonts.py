@@ -136,6 +136,8 @@ def woff_to_sfnt(data: bytes, budget: Budget, where: str) -> bytes:
     if len(data) < 44:
         raise InputError(path, f"{where}: WOFF header truncated", offset=0)
     flavor, _length, num = struct.unpack_from(">4sIH", data, 4)
+    if num == 0:
+        raise InputError(path, f"{where}: WOFF declares no tables", offset=12)
     if 44 + 20 * num > len(data):
         raise InputError(
             path, f"{where}: WOFF directory of {num} tables runs past the end", offset=12

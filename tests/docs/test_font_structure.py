@@ -1,0 +1,221 @@
+"""Structure checks of layout (GDEF/GSUB/GPOS), CFF2, COLR and WOFF containers: each corrupt
+font breaks one structure and must be flagged (medium or above, with table and offset); the
+clean fonts must not be. Fonts are inert and built with fontTools in code."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from font_struct_builders import (
+    SQUARE_CS,
+    cff2_font,
+    colr_font,
+    layout_font,
+    patch,
+    raw_cff2,
+    replace_table,
+    table_span,
+    woff,
+)
+
+from duqhunt.docscan import scan_file
+from duqhunt.errors import InputError
+from duqhunt.sources.office.limits import Budget, DocLimits
+from duqhunt.sources.office.otlayout import GdefInfo, check_layout
+
+ABOVE_INFO = ("low", "medium", "high")
+
+
+def _findings(tmp_path: Path, name: str, data: bytes) -> list[tuple[str, str, str, str]]:
+    p = tmp_path / name
+    p.write_bytes(data)
+    res = scan_file(p)
+    return [
+        (f.detector, f.severity, f.evidence[0].locator, f.evidence[0].summary) for f in res.findings
+    ]
+
+
+def _flagged(found: list[tuple[str, str, str, str]], det: str, where: str, text: str) -> bool:
+    return any(
+        d == det and s in ("medium", "high") and where in loc and text in summary
+        for d, s, loc, summary in found
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("layout.ttf", layout_font()),
+        ("cff2.otf", cff2_font()),
+        ("cff2-raw.otf", replace_table(cff2_font(), "CFF2", raw_cff2())),
+        ("colr.ttf", colr_font()),
+        ("layout.woff", woff(layout_font())),
+        ("layout.woff2", woff(layout_font(), "woff2")),
+    ],
+)
+def test_clean_structured_fonts_are_clean(tmp_path: Path, name: str, data: bytes) -> None:
+    found = _findings(tmp_path, name, data)
+    assert not [f for f in found if f[1] in ABOVE_INFO], found
+
+
+def test_gdef_offset_into_header(tmp_path: Path) -> None:
+    data = layout_font()
+    off, _ln = table_span(data, "GDEF")
+    bad = patch(data, off + 4, struct.pack(">H", 4))  # GlyphClassDef inside the 12-byte header
+    found = _findings(tmp_path, "gdef.ttf", bad)
+    assert _flagged(
+        found, "DQ-DOC-003", "table GDEF, offset 0x4", "points inside the 12-byte header"
+    )
+
+
+def test_gdef_var_store_past_table(tmp_path: Path) -> None:
+    data = layout_font()
+    # version 1.3 with an ItemVariationStore offset past the table
+    raw = struct.pack(">HHHHHHHI", 1, 3, 0, 0, 0, 0, 0, 0x2001A)
+    bad = replace_table(data, "GDEF", raw)
+    found = _findings(tmp_path, "gdef13.ttf", bad)
+    assert _flagged(found, "DQ-DOC-003", "table GDEF, offset 0xe", "ItemVariationStore offset")
+
+
+def _script_table(data: bytes, tag: str, script: bytes) -> int:
+    off, _ln = table_span(data, "GSUB")
+    sl = off + struct.unpack_from(">H", data, off + 4)[0]
+    for k in range(struct.unpack_from(">H", data, sl)[0]):
+        if data[sl + 2 + 6 * k : sl + 6 + 6 * k] == script:
+            return sl + struct.unpack_from(">H", data, sl + 6 + 6 * k)[0]
+    raise KeyError(script)
+
+
+def test_gsub_dflt_without_default_langsys(tmp_path: Path) -> None:
+    data = layout_font()
+    at = _script_table(data, "GSUB", b"DFLT")
+    bad = patch(data, at, b"\0\0")
+    found = _findings(tmp_path, "dflt.ttf", bad)
+    assert _flagged(found, "DQ-DOC-003", "table GSUB, offset", "'DFLT' has no DefaultLangSys")
+    # the same fault inside a WOFF2 is found after decoding
+    found = _findings(tmp_path, "dflt.woff2", woff(bad, "woff2"))
+    assert _flagged(found, "DQ-DOC-003", "(WOFF2 decoded), table GSUB", "DefaultLangSys")
+
+
+def test_gsub_lookup_list_offset_out_of_table(tmp_path: Path) -> None:
+    data = layout_font()
+    off, _ln = table_span(data, "GSUB")
+    bad = patch(data, off + 8, b"\xff\xf0")
+    found = _findings(tmp_path, "lookups.ttf", bad)
+    assert _flagged(found, "DQ-DOC-003", "table GSUB, offset 0x8", "LookupList offset 0xfff0")
+
+
+def test_gpos_feature_refers_to_missing_lookup(tmp_path: Path) -> None:
+    data = layout_font()
+    off, _ln = table_span(data, "GPOS")
+    fl = off + struct.unpack_from(">H", data, off + 6)[0]
+    feat = fl + struct.unpack_from(">H", data, fl + 6)[0]
+    bad = patch(data, feat + 4, b"\x00\x63")  # lookup index 99
+    found = _findings(tmp_path, "gpos.ttf", bad)
+    assert _flagged(found, "DQ-DOC-003", "table GPOS", "refers to lookup 99")
+
+
+def test_cff2_top_dict_operator_not_allowed(tmp_path: Path) -> None:
+    bad = replace_table(cff2_font(), "CFF2", raw_cff2(top_extra=bytes([0x8B, 0x0E])))  # XUID
+    found = _findings(tmp_path, "xuid.otf", bad)
+    assert _flagged(found, "DQ-DOC-009", "table CFF2, offset 0x6", "not allowed in a CFF2 Top DICT")
+
+
+def test_cff2_font_dict_operator_not_allowed(tmp_path: Path) -> None:
+    matrix = bytes([0x8B] * 6 + [0x0C, 0x07])  # FontMatrix in a Font DICT
+    bad = replace_table(cff2_font(), "CFF2", raw_cff2(fd_extra=matrix))
+    found = _findings(tmp_path, "fdmatrix.otf", bad)
+    assert _flagged(found, "DQ-DOC-009", "table CFF2", "not allowed in a CFF2 Font DICT")
+
+
+def test_cff2_truncated_charstring_number(tmp_path: Path) -> None:
+    css = [b"", SQUARE_CS, SQUARE_CS, SQUARE_CS[:-1] + b"\xfb"]
+    bad = replace_table(cff2_font(), "CFF2", raw_cff2(charstrings=css))
+    found = _findings(tmp_path, "cs.otf", bad)
+    assert _flagged(found, "DQ-DOC-009", "table CFF2, offset 0x", "glyph 3 charstring: number")
+
+
+@pytest.mark.parametrize(
+    ("cs", "text"),
+    [
+        (b"\x8b\x8b\x0b", "reserved operator 11"),  # return is not a CFF2 operator
+        (b"\x8b" * 514, "operand stack above 513"),
+        (b"\x8b\x0a", "callsubr 0 at 0x"),  # no local subroutines
+        (b"\x8b\x8b\x01\x13", "hintmask"),  # one stem: one mask byte, none left
+        (b"\x0c\x2a", "reserved operator 12 42"),
+    ],
+)
+def test_cff2_charstring_faults(tmp_path: Path, cs: bytes, text: str) -> None:
+    bad = replace_table(cff2_font(), "CFF2", raw_cff2(charstrings=[b"", cs, SQUARE_CS, SQUARE_CS]))
+    found = _findings(tmp_path, "cs.otf", bad)
+    assert _flagged(found, "DQ-DOC-009", "table CFF2", text), found
+
+
+def test_cff2_charstring_count_differs_from_maxp(tmp_path: Path) -> None:
+    bad = replace_table(cff2_font(), "CFF2", raw_cff2(charstrings=[b"", SQUARE_CS]))
+    found = _findings(tmp_path, "count.otf", bad)
+    assert _flagged(found, "DQ-DOC-009", "table CFF2", "maxp.numGlyphs is 4")
+
+
+def test_colr_paint_cycle(tmp_path: Path) -> None:
+    found = _findings(tmp_path, "cycle.ttf", colr_font(cycle=True))
+    assert _flagged(found, "DQ-DOC-009", "table COLR, offset 0x", "paint graph cycle")
+
+
+def test_colr_layer_range_past_layer_list(tmp_path: Path) -> None:
+    data = colr_font()
+    off, _ln = table_span(data, "COLR")
+    bgl = off + struct.unpack_from(">I", data, off + 14)[0]
+    paint = bgl + struct.unpack_from(">I", data, bgl + 6)[0]
+    assert data[paint] == 1  # PaintColrLayers
+    bad = patch(data, paint + 1, b"\x09")  # 9 layers, the LayerList holds 2
+    found = _findings(tmp_path, "layers.ttf", bad)
+    assert _flagged(found, "DQ-DOC-009", "table COLR", "beyond the 2 in LayerList")
+
+
+def test_woff_trailing_bytes(tmp_path: Path) -> None:
+    data = woff(layout_font()) + b"\x01\x02\x03\x04"
+    data = patch(data, 8, struct.pack(">I", len(data)))  # header length agrees with the file
+    found = _findings(tmp_path, "trail.woff", data)
+    assert _flagged(
+        found, "DQ-DOC-001", "WOFF container, offset 0x", "4 bytes after the last WOFF block"
+    )
+
+
+def test_woff_header_length_and_reserved(tmp_path: Path) -> None:
+    data = woff(layout_font())
+    bad = patch(data, 8, struct.pack(">I", len(data) + 8))
+    bad = patch(bad, 14, b"\x00\x01")
+    found = _findings(tmp_path, "hdr.woff", bad)
+    assert _flagged(found, "DQ-DOC-001", "WOFF container, offset 0x8", "differs from the file size")
+    assert _flagged(found, "DQ-DOC-001", "WOFF container, offset 0xe", "reserved field")
+
+
+def test_woff2_header_length(tmp_path: Path) -> None:
+    data = woff(layout_font(), "woff2")
+    bad = patch(data, 8, struct.pack(">I", len(data) - 4))
+    found = _findings(tmp_path, "hdr.woff2", bad)
+    assert _flagged(
+        found, "DQ-DOC-001", "WOFF2 container, offset 0x8", "differs from the file size"
+    )
+
+
+def test_shared_subtables_hit_the_work_limit() -> None:
+    """1000 lookups that all point at one lookup of 1000 subtables sharing one coverage: each
+    shared table is walked once; with a tiny step limit the walk stops with InputError."""
+    n = 1000
+    lookup_list = 10
+    lookup = lookup_list + 2 + 2 * n
+    sub = lookup + 6 + 2 * n
+    cov = sub + 6
+    raw = struct.pack(">HHHHH", 1, 0, 0, 0, lookup_list)
+    raw += struct.pack(">H", n) + struct.pack(f">{n}H", *[lookup - lookup_list] * n)
+    raw += struct.pack(">HHH", 1, 0, n) + struct.pack(f">{n}H", *[sub - lookup] * n)
+    raw += struct.pack(">HHH", 1, cov - sub, 0) + struct.pack(">HHH", 1, 1, 1)
+    budget = Budget("t", DocLimits())
+    assert check_layout("GSUB", raw, 4, GdefInfo(), budget, "t") == []
+    tight = Budget("t", DocLimits(max_struct_steps=100))
+    with pytest.raises(InputError, match="structure steps"):
+        check_layout("GSUB", raw, 4, GdefInfo(), tight, "t")
