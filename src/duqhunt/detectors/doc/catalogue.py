@@ -27,11 +27,16 @@ class DocDetector:
 
 
 class FontDirectory(DocDetector):
-    """Font table directory is malformed: tables out of bounds, overlapping, misaligned,
-    unsorted or duplicated tags, impossible table counts.
+    """Font table directory or WOFF/WOFF2 container is malformed: tables out of bounds,
+    overlapping, misaligned, unsorted or duplicated tags, impossible table counts; a WOFF header
+    whose length, totalSfntSize or reserved field is wrong, table data not right after the WOFF
+    directory, gaps or overlaps between WOFF blocks, bytes after the last block; a WOFF2 header
+    length that is not the file's.
 
-    Misses: malformations inside a table the directory points to correctly (other checks).
-    False positives: a few old fonts have unsorted tags or unaligned tables (reported low).
+    Misses: malformations inside a table the directory points to correctly (other checks);
+    WOFF2 transforms are checked only by decoding them.
+    False positives: a few old fonts have unsorted tags or unaligned tables (reported low);
+    WOFF files from careless converters (e.g. a wrong totalSfntSize).
     """
 
     id = "DQ-DOC-001"
@@ -55,10 +60,16 @@ class FontChecksum(DocDetector):
 
 
 class FontTables(DocDetector):
-    """head/maxp/hhea/hmtx/loca/glyf (and name, cmap, OS/2, post) disagree or run out of bounds.
+    """head/maxp/hhea/hmtx/loca/glyf (and name, cmap, OS/2, post) disagree or run out of bounds;
+    GDEF, GSUB and GPOS structure: sub-table offsets pointing into a header or out of the table,
+    ScriptList/FeatureList/LookupList records and indexes out of range, a DFLT script without a
+    DefaultLangSys, unknown lookup types and subtable formats, Coverage and ClassDef tables that
+    overrun or are disordered, ItemVariationStore arrays that overrun.
 
-    Misses: semantic errors in layout tables (GSUB/GPOS/GDEF) beyond their headers.
-    False positives: fonts with sloppy but harmless metrics (e.g. numberOfHMetrics quirks).
+    Misses: what a lookup does (values and rule contents beyond their coverage); FeatureVariations
+    beyond its offset.
+    False positives: fonts with sloppy but harmless metrics (e.g. numberOfHMetrics quirks); test
+    fonts with glyph ids beyond numGlyphs in Coverage tables (reported low).
     """
 
     id = "DQ-DOC-003"
@@ -143,10 +154,16 @@ class DuquFontTraits(DocDetector):
 
 
 class FontOutlines(DocDetector):
-    """CFF/CFF2/Type 1 structure (INDEX bounds, Top DICT, Multiple Master operators) and oversized
-    colour bitmap tables (CBDT, sbix, SVG, EBDT).
+    """CFF/CFF2/Type 1 structure and colour glyph graphs: INDEX bounds and order (32-bit counts in
+    CFF2), Top/Font/Private DICT operators (and those CFF2 forbids), FDSelect, CharStrings count
+    against maxp; Type 2 charstrings decoded statically (truncated operands, reserved operators,
+    operand stack overflow, subroutine calls out of range or nested deeper than 10, hint masks
+    past the end, no endchar in CFF); COLR v0 records and the COLR v1 paint graph (cycles, depth
+    above 256, layer ranges, offsets); Multiple Master operators; oversized colour bitmap tables
+    (CBDT, sbix, SVG, EBDT).
 
-    Misses: charstring-level semantics (the charstring interpreter is not emulated).
+    Misses: values computed by charstring arithmetic (computed subroutine numbers are not
+    followed); blends when the VariationStore is unreadable; COLR clip boxes and variation data.
     False positives: legacy Multiple Master fonts (rare today).
     """
 
