@@ -64,8 +64,25 @@ def layout_font() -> bytes:
 SQUARE_CS = bytes.fromhex("8b16f888f88807")  # 0 hmoveto 500 500 vlineto-style square
 
 
+def _index32(items: list[bytes]) -> bytes:
+    if not items:
+        return b"\0\0\0\0"
+    offs = [1]
+    for c in items:
+        offs.append(offs[-1] + len(c))
+    return (
+        struct.pack(">IB", len(items), 4)
+        + b"".join(struct.pack(">I", o) for o in offs)
+        + b"".join(items)
+    )
+
+
 def raw_cff2(
-    *, top_extra: bytes = b"", fd_extra: bytes = b"", charstrings: list[bytes] | None = None
+    *,
+    top_extra: bytes = b"",
+    fd_extra: bytes = b"",
+    charstrings: list[bytes] | None = None,
+    gsubrs: list[bytes] | None = None,
 ) -> bytes:
     """A CFF2 table written by hand: header, Top DICT (``top_extra`` first), empty global
     subrs, CharStrings, one Font DICT (``fd_extra`` first) with an empty Private DICT."""
@@ -75,20 +92,16 @@ def raw_cff2(
         return b"\x1d" + struct.pack(">i", v)
 
     top_len = len(top_extra) + 5 + 2 + 5 + 1
-    gsubrs = b"\0\0\0\0"
-    cs_off = 5 + top_len + len(gsubrs)
-    offs = [1]
-    for c in css:
-        offs.append(offs[-1] + len(c))
-    cs_index = struct.pack(">IB", len(css), 2) + b"".join(struct.pack(">H", o) for o in offs)
-    cs_index += b"".join(css)
+    gsubr_index = _index32(gsubrs or [])
+    cs_off = 5 + top_len + len(gsubr_index)
+    cs_index = _index32(css)
     fd_off = cs_off + len(cs_index)
     fd_len = len(fd_extra) + 5 + 5 + 1
     priv_off = fd_off + 4 + 1 + 2 + fd_len
     fd = fd_extra + num(0) + num(priv_off) + b"\x12"
     fd_index = struct.pack(">IBBB", 1, 1, 1, 1 + len(fd)) + fd
     top = top_extra + num(fd_off) + b"\x0c\x24" + num(cs_off) + b"\x11"
-    out = struct.pack(">BBBH", 2, 0, 5, len(top)) + top + gsubrs + cs_index + fd_index
+    out = struct.pack(">BBBH", 2, 0, 5, len(top)) + top + gsubr_index + cs_index + fd_index
     assert len(out) == priv_off
     return out
 

@@ -45,7 +45,7 @@ from duqhunt.sources.office.fonts import (
     woff_to_sfnt,
 )
 from duqhunt.sources.office.limits import Budget, DocContent
-from duqhunt.sources.office.otbase import StructIssue
+from duqhunt.sources.office.otbase import StructIssue, WorkLimit
 from duqhunt.sources.office.otlayout import GdefInfo, check_gdef, check_layout
 from duqhunt.sources.office.ttinstr import (
     BytecodeIssue,
@@ -187,13 +187,19 @@ def _walk_table(
     try:
         _struct(ctx, det, fn())
     except InputError as exc:
-        ctx.em.emit(
-            det,
-            "low",
-            ctx.at(tag),
-            f"table {tag} not fully checked: {exc.reason}",
-            key=f"{tag}:limit",
-        )
+        _not_checked(ctx, det, tag, exc)
+
+
+def _not_checked(ctx: _Ctx, det: type[DocDetector], tag: str, exc: InputError) -> None:
+    """A walk stopped by the step limit is medium (no benign table needs that much work); one
+    stopped by the per-file deadline is low (a slow machine or a very large font)."""
+    ctx.em.emit(
+        det,
+        "medium" if isinstance(exc, WorkLimit) else "low",
+        ctx.at(tag),
+        f"table {tag} not fully checked: {exc.reason}",
+        key=f"{tag}:limit",
+    )
 
 
 def _layout(ctx: _Ctx, t: dict[str, bytes], num_glyphs: int | None) -> None:
@@ -206,9 +212,7 @@ def _layout(ctx: _Ctx, t: dict[str, bytes], num_glyphs: int | None) -> None:
             issues, gdef = check_gdef(t["GDEF"], ng, ctx.budget, where)
             _struct(ctx, FontTables, issues)
         except InputError as exc:
-            ctx.em.emit(
-                FontTables, "low", ctx.at("GDEF"), f"table GDEF not fully checked: {exc.reason}"
-            )
+            _not_checked(ctx, FontTables, "GDEF", exc)
     for tag in ("GSUB", "GPOS"):
         if tag in t:
             walk = functools.partial(check_layout, tag, t[tag], ng, gdef, ctx.budget, where)
@@ -1031,9 +1035,7 @@ def _cff(ctx: _Ctx, t: dict[str, bytes], num_glyphs: int | None) -> None:
         try:
             rep = check_cff(raw, num_glyphs, ctx.budget, ctx.loc, cff2=tag == "CFF2")
         except InputError as exc:
-            ctx.em.emit(
-                FontOutlines, "low", ctx.at(tag), f"table {tag} not fully checked: {exc.reason}"
-            )
+            _not_checked(ctx, FontOutlines, tag, exc)
             continue
         for k in rep.mm_top_dicts[:1]:
             ctx.em.emit(

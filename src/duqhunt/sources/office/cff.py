@@ -216,7 +216,7 @@ def check_cff(
     raw: bytes, num_glyphs: int | None, budget: Budget, where: str, *, cff2: bool
 ) -> CffReport:
     tag = "CFF2" if cff2 else "CFF "
-    f = _Font(raw, tag, cff2, Steps(budget, f"{where}, table {tag}"))
+    f = _Font(raw, tag, cff2, Steps(budget, f"{where}, table {tag}", len(raw)))
     try:
         _walk(f, num_glyphs)
     except _Bad as exc:
@@ -494,7 +494,6 @@ def _exec(f: _Font, s: int, e: int, local: Index | None, run: _Run, depth: int, 
     i = s
     where = f"{f.tag} glyph {gid} charstring"
     while i < e:
-        f.steps.tick()
         b = raw[i]
         if b >= 32 or b == 28:
             n = 1 if b <= 246 else 2 if b <= 254 else 5
@@ -520,6 +519,7 @@ def _exec(f: _Font, s: int, e: int, local: Index | None, run: _Run, depth: int, 
             if len(st) > limit:
                 raise _Bad(i, f"{where}: operand stack above {limit} at 0x{i:x}", "stack")
             continue
+        f.steps.tick()  # per operator: operands are bounded by the stack limit
         at = i
         i += 1
         if b == 12:

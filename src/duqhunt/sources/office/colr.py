@@ -53,7 +53,7 @@ class _Colr:
 
 
 def check_colr(raw: bytes, num_glyphs: int, budget: Budget, where: str) -> list[StructIssue]:
-    c = _Colr(raw, num_glyphs, Steps(budget, f"{where}, table COLR"))
+    c = _Colr(raw, num_glyphs, Steps(budget, f"{where}, table COLR", len(raw)))
     try:
         _walk(c)
     except Short as exc:

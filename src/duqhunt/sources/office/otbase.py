@@ -38,21 +38,26 @@ class Short(Exception):
         self.what = what
 
 
+class WorkLimit(InputError):
+    """A table walk needed more steps than any benign table of its size does."""
+
+
 class Steps:
     """Counts the work of one walk; past ``limit`` (or the file deadline) raises InputError."""
 
     __slots__ = ("budget", "limit", "n", "where")
 
-    def __init__(self, budget: Budget, where: str, limit: int | None = None) -> None:
+    def __init__(self, budget: Budget, where: str, size: int = 0) -> None:
         self.budget = budget
         self.where = where
-        self.limit = limit if limit is not None else budget.limits.max_struct_steps
+        # a benign table needs at most about one step per two bytes, however large it is
+        self.limit = max(budget.limits.max_struct_steps, 2 * size)
         self.n = 0
 
     def tick(self, k: int = 1) -> None:
         self.n += k
         if self.n > self.limit:
-            raise InputError(
+            raise WorkLimit(
                 self.budget.path,
                 f"{self.where}: more than {self.limit} structure steps (hostile counts or offsets)",
             )

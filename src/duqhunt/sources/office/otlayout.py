@@ -314,7 +314,7 @@ class GdefInfo:
 def check_gdef(
     raw: bytes, num_glyphs: int, budget: Budget, where: str
 ) -> tuple[list[StructIssue], GdefInfo]:
-    w = _Walk("GDEF", raw, num_glyphs, Steps(budget, f"{where}, table GDEF"))
+    w = _Walk("GDEF", raw, num_glyphs, Steps(budget, f"{where}, table GDEF", len(raw)))
     sets = 0
     try:
         major, minor = u16(raw, 0), u16(raw, 2)
@@ -396,7 +396,7 @@ def check_layout(
     tag: str, raw: bytes, num_glyphs: int, gdef: GdefInfo, budget: Budget, where: str
 ) -> list[StructIssue]:
     """GSUB or GPOS: header, LookupList, FeatureList, ScriptList, FeatureVariations offsets."""
-    w = _Walk(tag, raw, num_glyphs, Steps(budget, f"{where}, table {tag}"))
+    w = _Walk(tag, raw, num_glyphs, Steps(budget, f"{where}, table {tag}", len(raw)))
     try:
         major, minor = u16(raw, 0), u16(raw, 2)
         if major != 1 or minor > 1:
