@@ -263,7 +263,7 @@ def _type1(ctx: _Ctx) -> None:
 
 
 def _analyse_eot(ctx: _Ctx) -> None:
-    eot = eotmod.parse_eot(ctx.data, ctx.budget.path, ctx.loc)
+    eot = eotmod.parse_eot(ctx.data, ctx.budget.path, ctx.loc, budget=ctx.budget)
     ctx.result.names = [n for n in (eot.family_name, eot.full_name) if n]
     for n in (eot.family_name, eot.full_name, eot.style_name):
         _duqu_name(ctx, n, "EOT header", "family-or-full-name")
@@ -272,7 +272,7 @@ def _analyse_eot(ctx: _Ctx) -> None:
             FontOutlines,
             "low",
             f"{ctx.loc}, EOT font data, offset 0x{eot.font_offset:x}",
-            "EOT font data is MicroType Express compressed: compressed, not decoded (MTX is not implemented)",
+            "EOT font data is MicroType Express compressed and was not decoded",
             title="Compressed EOT font not decoded",
             key="mtx",
         )
