@@ -275,6 +275,22 @@ def test_sttbttmbd_parser_only_raises_input_errors() -> None:
             assert exc.path == "x.doc" and exc.offset is not None
 
 
+def test_rtf_dde_field_matches_msodde(tmp_path: Path) -> None:
+    # One RTF parse gives both objects and fields; the DDE text is what msodde reports. Inert:
+    # the field names no real program.
+    from oletools import msodde
+
+    rtf = (
+        b'{\\rtf1{\\field{\\*\\fldinst {\\rtlch DDEAUTO inert-app \\\\"topic\\\\"}}'
+        b"{\\fldrslt x}}{\\field{\\*\\fldinst PAGE}{\\fldrslt 1}}}"
+    )
+    res = _scan(tmp_path, "dde.rtf", rtf)
+    want = msodde.process_file(str(tmp_path / "dde.rtf"), msodde.FIELD_FILTER_DDE).strip()
+    assert want.startswith("DDEAUTO inert-app")
+    assert _checks(res)["DQ-DOC-012"] == [f"high|dde.rtf|DDE link: {want[:200]!r}"]
+    assert "DQ-DOC-012" not in _checks(_scan(tmp_path, "page.rtf", rtf.replace(b"DDEAUTO", b"REF")))
+
+
 def test_sylk_xlm_macro(tmp_path: Path) -> None:
     # An inert SYLK macro sheet: O;E marks a macro sheet, NN names Auto_Open, C;...;E holds
     # formulas. olevba reads it; the keyword scan does not report it a second time.

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from duqhunt.detectors.doc.bytescan import find_pe
 from duqhunt.detectors.doc.catalogue import (
@@ -654,10 +655,8 @@ class Walker:
             rtf.embedded_fonts(data, limit_bytes=self.budget.limits.max_member_bytes)
         ):
             self.font(f.data, f"{where}, \\fontemb group {k} at 0x{f.offset:x}", embedded=True)
-        from oletools import rtfobj
-
         try:
-            parser = rtfobj.RtfObjParser(data)
+            parser = _rtf_parser(data)
             parser.parse()
         except Exception as exc:
             self.em.emit(
@@ -708,7 +707,18 @@ class Walker:
                     key=f"rtfraw{obj.start}",
                 )
         if depth == 0:
-            self.dde_file(where)
+            self._rtf_dde(parser.fields, where)
+
+    def _rtf_dde(self, fields: list[bytes], where: str) -> None:
+        """DDE fields as msodde reports them for RTF (its FIELD_DDE_REGEX over the \\fldinst
+        texts), from the single parse that also found the objects."""
+        from oletools import msodde
+
+        text = "\n".join(
+            t for t in (f.decode("latin-1") for f in fields) if msodde.FIELD_DDE_REGEX.match(t)
+        ).strip()
+        if text:
+            self.em.emit(DDE, "high", where, f"DDE link: {text[:200]!r}", key="dde")
 
     def flat_xml(self, data: bytes, where: str) -> None:
         self.out.kind = "office-xml"
@@ -722,6 +732,33 @@ class Walker:
             )
         self.dde_file(where)
         self.macros(data, where)
+
+
+def _rtf_parser(data: bytes) -> Any:
+    """One pass of oletools' RTF parser for both rtfobj's objects and msodde's \\fldinst
+    fields (rtfobj.RtfObjParser extended with what msodde.RtfFieldParser collects), instead
+    of parsing the document twice; large text-heavy RTF files spent most of their time there."""
+    from oletools import rtfobj
+
+    class _RtfObjectsAndFields(rtfobj.RtfObjParser):  # type: ignore[misc]
+        def __init__(self, raw: bytes) -> None:
+            super().__init__(raw)
+            self.fields: list[bytes] = []
+
+        def close_destination(self, destination: Any) -> None:
+            super().close_destination(destination)
+            if destination.cword == b"fldinst":
+                self.fields.append(destination.data.translate(None, b"\r\n").strip())
+
+        def control_symbol(self, matchobject: Any) -> None:
+            # inside \fldinst as msodde (the symbol is field text); elsewhere as rtfobj
+            # (which also skips the two digits after \' and cleans \objdata hex)
+            if self.current_destination.cword == b"fldinst":
+                self.current_destination.data += matchobject.group()[1:2]
+            else:
+                super().control_symbol(matchobject)
+
+    return _RtfObjectsAndFields(data)
 
 
 def _text(v: object) -> str:
