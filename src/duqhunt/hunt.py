@@ -27,7 +27,7 @@ from duqhunt.content import (
 )
 from duqhunt.detectors.base import HuntContext, load_sql
 from duqhunt.detectors.registry import all_detectors
-from duqhunt.engines.base import Engine, Param
+from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri
 from duqhunt.errors import InputError, UsageError
 from duqhunt.intel.sightings import sightings_from_report, store_sightings
 from duqhunt.model import Finding, severity_rank
@@ -40,7 +40,7 @@ from duqhunt.model.report import (
 )
 from duqhunt.sources.net.pcap import find_tshark, is_capture
 from duqhunt.sources.net.zeek import Limits, sniff
-from duqhunt.store import CaseStore
+from duqhunt.store import CaseStore, IngestResult
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True, slots=True)
 class HuntOptions:
-    inputs: tuple[Path, ...]
+    inputs: tuple[Path | str, ...]  # local paths, or URIs (s3a://, hdfs://, file://) for Spark
     out: Path | None = None
     case: Path | None = None
     internal: tuple[str, ...] = DEFAULT_INTERNAL
@@ -66,6 +66,7 @@ class HuntOptions:
     no_egress: tuple[str, ...] = ()
     engine: str = "duckdb"
     spark_master: str | None = None
+    spark_conf: tuple[tuple[str, str], ...] = ()
     tshark: str | None = None
     yara: tuple[Path, ...] = ()
     sigma: tuple[Path, ...] = ()
@@ -90,12 +91,14 @@ class RoutedInputs:
     files: list[Path]  # network evidence (Zeek logs, captures) and anything unrecognised
     host: list[Path]  # triage folders (a Windows volume layout) and loose host artefacts
     documents: list[Path]  # Office documents, RTF, fonts and archives for the document scanner
+    remote: list[str] = field(default_factory=list)  # URIs, listed and read by the engine
 
 
-def route_inputs(inputs: Iterable[Path]) -> RoutedInputs:
+def route_inputs(inputs: Iterable[Path | str]) -> RoutedInputs:
     """Files under the inputs, sorted, split by analyzer. A folder laid out like a Windows
     volume is host evidence as a whole (not walked file by file); symlinks are not followed
-    out of a given folder."""
+    out of a given folder. URIs (``s3a://...``, ``file:///...``, globs allowed) are not
+    touched here: the engine's file system lists them (see hunt)."""
     from duqhunt.docscan import is_document
     from duqhunt.hostscan import is_host_evidence
 
@@ -115,7 +118,12 @@ def route_inputs(inputs: Iterable[Path]) -> RoutedInputs:
         if len(files) + len(host) + len(documents) > MAX_INPUT_FILES:
             raise UsageError(f"more than {MAX_INPUT_FILES} input files")
 
-    for root in inputs:
+    remote: list[str] = []
+    for item in inputs:
+        if isinstance(item, str) and is_uri(item):
+            remote.append(item)
+            continue
+        root = Path(item)
         if not root.exists():
             raise UsageError(f"input {root} does not exist")
         if root.is_file():
@@ -143,7 +151,7 @@ def route_inputs(inputs: Iterable[Path]) -> RoutedInputs:
                         log.warning("%s: symlink out of %s, not followed", p, root)
                         continue
                 add(p)
-    return RoutedInputs(files=files, host=host, documents=documents)
+    return RoutedInputs(files=files, host=host, documents=documents, remote=remote)
 
 
 def sniff_safe(path: Path) -> bool:
@@ -154,7 +162,7 @@ def sniff_safe(path: Path) -> bool:
         return False
 
 
-def collect_files(inputs: Iterable[Path]) -> list[Path]:
+def collect_files(inputs: Iterable[Path | str]) -> list[Path]:
     """Every input file and host folder, sorted by analyzer (network, host, documents)."""
     routed = route_inputs(inputs)
     return [*routed.files, *routed.host, *routed.documents]
@@ -252,6 +260,88 @@ def _ingest_capture(
     )
 
 
+# names a remote file must have to be read as a Zeek log (its content decides TSV or JSON)
+_REMOTE_LOG_SUFFIXES = (".log", ".json", ".ndjson", ".jsonl")
+
+
+def _list_remote(engine: Engine, uris: list[str]) -> list[RemoteFile]:
+    if not uris:
+        return []
+    if engine.storage is None:
+        raise UsageError(f"{uris[0]}: remote inputs need --engine spark")
+    found: dict[str, RemoteFile] = {}
+    for uri in uris:
+        for rf in engine.storage.list_files(uri):
+            found.setdefault(rf.uri, rf)
+            if len(found) > MAX_INPUT_FILES:
+                raise UsageError(f"more than {MAX_INPUT_FILES} input files")
+    return sorted(found.values(), key=lambda r: r.uri)
+
+
+def _ingest_remote(
+    store: CaseStore,
+    remote: RemoteFile,
+    options: HuntOptions,
+    inputs: list[InputRecord],
+    not_analysed: list[NotAnalysed],
+    warnings: list[str],
+) -> None:
+    """A log named by a URI: chosen by its name, read by the engine from its file system."""
+    name = remote.name.lower().removesuffix(".gz")
+    if not name.endswith(_REMOTE_LOG_SUFFIXES):
+        reason = (
+            "captures are decoded on the driver: copy them to a local path"
+            if name.endswith((".pcap", ".pcapng", ".cap"))
+            else "not a Zeek log by its name (remote inputs: *.log, *.json, *.ndjson, "
+            "optionally .gz)"
+        )
+        not_analysed.append(NotAnalysed(path=remote.uri, reason=reason))
+        inputs.append(InputRecord(path=remote.uri, kind="unknown", status="not-analysed"))
+        return
+    try:
+        res = store.ingest_remote(remote, options.limits)
+    except InputError as exc:
+        warnings.append(exc.describe())
+        not_analysed.append(NotAnalysed(path=remote.uri, reason=exc.reason))
+        inputs.append(InputRecord(path=remote.uri, kind="zeek", status="not-analysed"))
+        return
+    except (OSError, duckdb.Error, pa.ArrowException, *store.engine.errors) as exc:
+        warnings.append(f"{remote.uri}: {exc}")
+        not_analysed.append(NotAnalysed(path=remote.uri, reason=f"ingest failed: {exc}"))
+        inputs.append(InputRecord(path=remote.uri, kind="zeek", status="not-analysed"))
+        return
+    _record_zeek(res, remote.uri, f"zeek-{res.fmt}", inputs, not_analysed, warnings)
+
+
+def _record_zeek(
+    res: IngestResult,
+    path: str,
+    kind: str,
+    inputs: list[InputRecord],
+    not_analysed: list[NotAnalysed],
+    warnings: list[str],
+) -> None:
+    warnings.extend(res.warnings)
+    if res.status == "partial":
+        skipped = f"{res.skipped_rows} bad row(s) skipped" if res.skipped_rows else ""
+        trunc = (
+            "truncated" if any("truncated" in w or "not read" in w for w in res.warnings) else ""
+        )
+        reason = "; ".join(x for x in (skipped, trunc) if x) or "partly read"
+        not_analysed.append(NotAnalysed(path=path, reason=f"partly analysed: {reason}"))
+    inputs.append(
+        InputRecord(
+            path=path,
+            kind=kind,
+            sha256=res.sha256,
+            status=res.status,  # type: ignore[arg-type]
+            log_type=res.log_type,
+            rows=res.rows,
+            skipped_rows=res.skipped_rows,
+        )
+    )
+
+
 def _make_engine(options: HuntOptions) -> Engine | None:
     """None for the embedded DuckDB default; Spark is imported only when asked for."""
     if options.engine == "duckdb":
@@ -259,7 +349,7 @@ def _make_engine(options: HuntOptions) -> Engine | None:
     if options.engine == "spark":
         from duqhunt.engines.spark import SparkEngine
 
-        return SparkEngine(options.spark_master)
+        return SparkEngine(options.spark_master, conf=dict(options.spark_conf))
     raise UsageError(f"--engine {options.engine!r}: choose duckdb or spark")
 
 
@@ -280,6 +370,13 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     allows: list[AllowList] = list(builtin_allowlists()) if options.builtin_allowlists else []
     allows += [load_allowlist(p) for p in options.allowlists]
     routed = route_inputs(options.inputs)
+    if routed.remote and options.engine != "spark":
+        raise UsageError(
+            f"{routed.remote[0]}: remote inputs need --engine spark (DuckDB reads local "
+            "paths: copy or mount the logs)"
+        )
+    if options.spark_conf and options.engine != "spark":
+        raise UsageError("--spark-conf needs --engine spark")
     files = routed.files
     case_path = options.case or (options.out or Path(".")) / "case.duckdb"
 
@@ -287,9 +384,14 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     not_analysed: list[NotAnalysed] = []
     warnings: list[str] = []
     with CaseStore(case_path, threads=options.threads, engine=_make_engine(options)) as store:
-        for i, path in enumerate(files):
+        remote = _list_remote(store.engine, routed.remote)
+        todo: list[Path | RemoteFile] = [*files, *remote]
+        for i, path in enumerate(todo):
             if progress:
-                progress("ingest", i, len(files))
+                progress("ingest", i, len(todo))
+            if isinstance(path, RemoteFile):
+                _ingest_remote(store, path, options, inputs, not_analysed, warnings)
+                continue
             if is_capture(path):
                 _ingest_capture(store, path, options, inputs, not_analysed, warnings)
                 continue
@@ -313,38 +415,16 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
                     InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed")
                 )
                 continue
-            except (OSError, duckdb.Error, pa.ArrowException) as exc:
+            except (OSError, duckdb.Error, pa.ArrowException, *store.engine.errors) as exc:
                 warnings.append(f"{path}: {exc}")
                 not_analysed.append(NotAnalysed(path=str(path), reason=f"ingest failed: {exc}"))
                 inputs.append(
                     InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed")
                 )
                 continue
-            warnings.extend(res.warnings)
-            if res.status == "partial":
-                skipped = f"{res.skipped_rows} bad row(s) skipped" if res.skipped_rows else ""
-                trunc = (
-                    "truncated"
-                    if any("truncated" in w or "not read" in w for w in res.warnings)
-                    else ""
-                )
-                reason = "; ".join(x for x in (skipped, trunc) if x) or "partly read"
-                not_analysed.append(
-                    NotAnalysed(path=str(path), reason=f"partly analysed: {reason}")
-                )
-            inputs.append(
-                InputRecord(
-                    path=str(path),
-                    kind=f"zeek-{kind}",
-                    sha256=res.sha256,
-                    status=res.status,  # type: ignore[arg-type]
-                    log_type=res.log_type,
-                    rows=res.rows,
-                    skipped_rows=res.skipped_rows,
-                )
-            )
+            _record_zeek(res, str(path), f"zeek-{kind}", inputs, not_analysed, warnings)
         if progress:
-            progress("ingest", len(files), len(files))
+            progress("ingest", len(todo), len(todo))
 
         engine = store.prepare_engine()
         ip_class = _classify_ips(lambda q: engine.query(q), nets)
@@ -372,13 +452,15 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         findings: list[Finding] = []
         timings: dict[str, float] = {}
         detectors = all_detectors()
+        # a detector's failure is a warning, on any engine (DuckDB, Arrow, Spark/Py4J errors)
+        caught = (duckdb.Error, pa.ArrowException, ValueError, KeyError, *engine.errors)
         for j, det in enumerate(detectors):
             if progress:
                 progress("detect", j, len(detectors))
             t0 = time.perf_counter()
             try:
                 findings.extend(det.run(ctx))
-            except (duckdb.Error, pa.ArrowException, ValueError, KeyError) as exc:
+            except caught as exc:
                 log.exception("detector %s failed", det.id)
                 warnings.append(f"detector {det.id} failed: {exc}")
             timings[det.id] = round(time.perf_counter() - t0, 3)

@@ -23,7 +23,8 @@ import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from duqhunt.engines.base import Engine, NativeIngestRejected
+from duqhunt.engines.base import Engine, NativeCopy, NativeIngestRejected, RemoteFile
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
 from duqhunt.sources.net.pcap import PcapConverter, PcapLimits
@@ -40,6 +41,9 @@ from duqhunt.sources.net.zeek import Limits, ParseStats, ZeekLog
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
 
 log = logging.getLogger(__name__)
+
+# bytes of a remote file read on the driver to sniff it and parse its header
+REMOTE_HEAD_BYTES = 1 << 20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ingested (
@@ -92,6 +96,7 @@ class IngestResult:
     rows: int
     skipped_rows: int
     warnings: tuple[str, ...]
+    fmt: str = ""
 
 
 class _ParquetSink:
@@ -228,7 +233,11 @@ class CaseStore:
 
     def _clean_orphans(self) -> None:
         registered = self._registered_files()
-        for stage in [*self.telemetry.glob(".staging-*"), *self.telemetry.glob(".pcap-*")]:
+        for stage in [
+            *self.telemetry.glob(".staging-*"),
+            *self.telemetry.glob(".pcap-*"),
+            *self.telemetry.glob(".remote-*"),
+        ]:
             shutil.rmtree(stage, ignore_errors=True)
         for f in self.telemetry.rglob("*.parquet"):
             rel = f.relative_to(self.telemetry).as_posix()
@@ -254,22 +263,83 @@ class CaseStore:
         that input's hash and path."""
         sha = key or sha256_file(path)
         if self.is_ingested(sha):
-            row = self.con.execute(
-                "SELECT log_type, rows, skipped_rows FROM ingested WHERE sha256 = ?", [sha]
-            ).fetchone()
-            assert row is not None
-            return IngestResult(str(path), sha, row[0], "already-ingested", 0, 0, ())
+            return self._already(str(path), sha)
         zlog = ZeekLog(path, limits)
+        return self._ingest_log(zlog, sha, source or str(path), limits or Limits())
+
+    def ingest_remote(self, remote: RemoteFile, limits: Limits | None = None) -> IngestResult:
+        """Ingest one log named by a URI, read by the engine (Spark) from its file system.
+
+        The bytes never pass through the driver, so the file is keyed by its URI, size and
+        modification time rather than by the hash of its content. The driver reads only the
+        first REMOTE_HEAD_BYTES (to sniff the format and parse the header); a file the engine
+        hands back is copied to the driver and read by the exact reader, with a warning."""
+        storage = self.engine.storage
+        if storage is None:
+            raise UsageError(f"{remote.uri}: remote inputs need --engine spark")
+        sha = hashlib.sha256(f"{remote.uri}\n{remote.size}\n{remote.mtime_ms}".encode()).hexdigest()
+        if self.is_ingested(sha):
+            return self._already(remote.uri, sha)
         lim = limits or Limits()
-        staging = self.telemetry / f".staging-{uuid.uuid4().hex}"
+        work = Path(tempfile.mkdtemp(prefix=".remote-", dir=self.telemetry))
         try:
-            stats = self._native_ingest(zlog, staging, sha[:16], lim)
+            head = work / "head" / remote.name
+            head.parent.mkdir()
+            head.write_bytes(storage.read_head(remote.uri, min(REMOTE_HEAD_BYTES, remote.size)))
+            try:
+                zlog = ZeekLog(head, lim)
+            except InputError as exc:
+                raise InputError(remote.uri, exc.reason, line=exc.line, offset=exc.offset) from None
+
+            def fetch() -> ZeekLog:
+                copy = work / "copy" / remote.name
+                copy.parent.mkdir()
+                storage.copy_to_local(remote.uri, copy)
+                return ZeekLog(copy, lim)
+
+            return self._ingest_log(zlog, sha, remote.uri, lim, location=remote.uri, fetch=fetch)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _already(self, path: str, sha: str) -> IngestResult:
+        row = self.con.execute(
+            "SELECT log_type, fmt FROM ingested WHERE sha256 = ?", [sha]
+        ).fetchone()
+        assert row is not None
+        return IngestResult(path, sha, row[0], "already-ingested", 0, 0, (), str(row[1]))
+
+    def _ingest_log(
+        self,
+        zlog: ZeekLog,
+        sha: str,
+        source: str,
+        lim: Limits,
+        *,
+        location: str | None = None,
+        fetch: Callable[[], ZeekLog] | None = None,
+    ) -> IngestResult:
+        """Read one log into staged Parquet (the engine's reader, else the exact reader on the
+        driver: ``zlog``, or the local copy ``fetch`` makes of a remote file), move it into
+        place and register it in one transaction."""
+        staging = self.telemetry / f".staging-{uuid.uuid4().hex}"
+        notes: list[str] = []
+        try:
+            stats, why = self._native_ingest(zlog, staging, sha[:16], lim, source, location)
             if stats is None:
+                if self.engine.reads_off_driver:
+                    notes.append(
+                        f"{source}: read by the exact Python reader on the driver, "
+                        f"not by {self.engine.name} ({why})"
+                    )
+                reader = zlog if fetch is None else fetch()
                 sink = _ParquetSink(staging, zlog.log_type, sha[:16])
                 try:
-                    stats = zlog.read_into(sink)
+                    stats = reader.read_into(sink)
                 finally:
                     sink.close()
+                if fetch is not None:  # name the URI, not the driver's copy
+                    stats.warnings = [w.replace(str(reader.path), source) for w in stats.warnings]
+                    stats.path = source
             moved: list[str] = []
             for src in sorted(staging.rglob("*.parquet")):
                 rel = src.relative_to(staging)
@@ -278,14 +348,14 @@ class CaseStore:
                 os.replace(src, dest)
                 moved.append(rel.as_posix())
             status = "partial" if (stats.skipped_rows or stats.truncated) else "analysed"
-            warnings = stats.all_warnings()
+            warnings = notes + stats.all_warnings()
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self.con.execute(
                     "INSERT INTO ingested VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         sha,
-                        source or str(path),
+                        source,
                         zlog.log_type,
                         zlog.fmt,
                         stats.rows,
@@ -305,26 +375,51 @@ class CaseStore:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return IngestResult(
-            str(path), sha, zlog.log_type, status, stats.rows, stats.skipped_rows, tuple(warnings)
+            source,
+            sha,
+            zlog.log_type,
+            status,
+            stats.rows,
+            stats.skipped_rows,
+            tuple(warnings),
+            zlog.fmt,
         )
 
     def _native_ingest(
-        self, zlog: ZeekLog, staging: Path, key: str, limits: Limits
-    ) -> ParseStats | None:
-        """The engine's own parallel reader for a clean TSV log; None to use the exact reader."""
-        plan = zlog.tsv_plan()
-        if plan is None:
-            return None
+        self,
+        zlog: ZeekLog,
+        staging: Path,
+        key: str,
+        limits: Limits,
+        source: str,
+        location: str | None,
+    ) -> tuple[ParseStats | None, str]:
+        """The engine's own parallel reader; (None, why) to use the exact reader."""
         dest = staging / f"log={zlog.log_type}"
+        res: NativeCopy
         try:
-            rows = self.engine.copy_zeek_tsv(plan, dest, key, limits.max_line_bytes)
+            tsv = zlog.tsv_plan()
+            if tsv is not None:
+                if location:
+                    tsv = replace(tsv, location=location)
+                res = self.engine.copy_zeek_tsv(tsv, dest, key, limits.max_line_bytes)
+            elif zlog.fmt == "json" and (js := zlog.json_plan()) is not None:
+                if location:
+                    js = replace(js, location=location)
+                res = self.engine.copy_zeek_json(js, dest, key, limits.max_line_bytes)
+            else:
+                raise NativeIngestRejected("a header the engine's reader does not take")
         except NativeIngestRejected as exc:
-            log.info("%s: exact reader (%s)", zlog.path, exc)
+            log.info("%s: exact reader (%s)", source, exc)
             shutil.rmtree(staging, ignore_errors=True)
-            return None
-        stats = ParseStats(str(zlog.path), zlog.log_type, zlog.fmt)
-        stats.rows = rows
-        return stats
+            return None, str(exc)
+        stats = ParseStats(source, zlog.log_type, zlog.fmt)
+        stats.rows = res.rows
+        stats.skipped_rows = res.skipped_rows
+        for w in res.warnings:
+            stats.warn(w)
+        stats.suppressed_warnings += max(0, res.skipped_rows - len(res.warnings))
+        return stats, ""
 
     def ingest_pcap(
         self,

@@ -48,6 +48,20 @@ def _param(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a number") from None
 
 
+def _spark_conf(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def _hunt_input(text: str) -> Path | str:
+    """A local path, or a URI (s3a://, hdfs://, file://...) kept as text for Spark."""
+    from duqhunt.engines.base import is_uri
+
+    return text if is_uri(text) else Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="duqhunt", description="Hunt Duqu-class intrusions in Zeek logs.")
     p.add_argument("--version", action="version", version=f"duqhunt {__version__}")
@@ -59,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument(
         "inputs",
         nargs="+",
-        type=Path,
-        help="Zeek log files or folders (TSV/JSON, .gz) and pcap/pcapng captures",
+        type=_hunt_input,
+        help="Zeek log files or folders (TSV/JSON, .gz) and pcap/pcapng captures; with "
+        "--engine spark also URIs (s3a://, hdfs://, abfss://, gs://, file://; globs allowed)",
     )
     h.add_argument("--out", type=Path, required=True, help="output folder for the report files")
     h.add_argument(
@@ -122,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--spark-master",
         metavar="URL",
         help="Spark master (spark://host:7077, yarn, k8s://...); default local[*]",
+    )
+    h.add_argument(
+        "--spark-conf",
+        action="append",
+        type=_spark_conf,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting (repeatable), e.g. spark.sql.shuffle.partitions=400 or "
+        "spark.jars.packages=org.apache.hadoop:hadoop-aws:3.4.1",
     )
     h.add_argument(
         "--yara",
@@ -234,6 +258,7 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
         no_egress=tuple(args.no_egress),
         engine=args.engine,
         spark_master=args.spark_master,
+        spark_conf=tuple(args.spark_conf),
         tshark=args.tshark,
         yara=tuple(args.yara),
         sigma=tuple(args.sigma),

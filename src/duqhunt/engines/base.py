@@ -11,21 +11,69 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
 
 from duqhunt.errors import UsageError
-from duqhunt.sources.net.zeek import TsvPlan
+from duqhunt.sources.net.zeek import JsonPlan, TsvPlan
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 
 Param = int | float | str | bool | None
 
 
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:/")
+
+
 class NativeIngestRejected(Exception):
     """An engine's own reader refused a file; the caller falls back to the exact reader."""
+
+
+@dataclass(frozen=True, slots=True)
+class NativeCopy:
+    """What an engine's own reader wrote: rows kept, rows it could not parse (skipped), and
+    one warning per skipped row (file and line), at most MAX_WARNINGS_PER_FILE of them."""
+
+    rows: int
+    skipped_rows: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+def is_uri(text: str) -> bool:
+    """``s3a://b/k``, ``hdfs://nn/p``, ``file:///tmp/x``: an input for a Hadoop file system,
+    never a local path (a Windows drive ``C:\\`` has a one-letter 'scheme' and is not one)."""
+    return _URI.match(text) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A file listed through an engine's file system (Hadoop's for Spark)."""
+
+    uri: str
+    size: int
+    mtime_ms: int
+
+    @property
+    def name(self) -> str:
+        return self.uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+class RemoteStorage(Protocol):
+    """Listing and reading URIs (s3a://, hdfs://, abfss://, gs://, file://) on the driver:
+    only listings, the first bytes of a file (its header) and, for a file the engine cannot
+    read itself, a copy for the exact reader."""
+
+    def list_files(self, pattern: str) -> list[RemoteFile]:
+        """Files under a URI: a file, a folder (recursive) or a glob; hidden names skipped."""
+
+    def read_head(self, uri: str, size: int) -> bytes:
+        """The first ``size`` bytes of a file (raw: compressed files stay compressed)."""
+
+    def copy_to_local(self, uri: str, dest: Path) -> None:
+        """Copy a whole file to a local path (the driver fallback)."""
 
 
 def sql_literal(value: Param) -> str:
@@ -63,6 +111,13 @@ class Engine(Protocol):
     """The interface detectors run on. Implemented by DuckDB (default) and Spark."""
 
     name: str
+    # exceptions a failing query raises on this engine (a detector's failure becomes a warning)
+    errors: tuple[type[Exception], ...]
+    # True when the engine's own readers run off the driver (Spark executors): a file handed
+    # back to the exact Python reader on the driver is then worth a warning
+    reads_off_driver: bool
+    # listing and reading URIs, or None when the engine only reads local paths
+    storage: RemoteStorage | None
 
     def register_parquet(self, view: str, files: list[str], schema: pa.Schema) -> None:
         """Expose Parquet files as ``view`` with at least the columns of ``schema``."""
@@ -76,8 +131,13 @@ class Engine(Protocol):
     def create_derived_views(self) -> None:
         """Dialect-specific views over the logs (lists exploded): dns_answers, files_conn..."""
 
-    def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> int:
-        """Read a clean TSV log with the engine's own parallel reader into day-partitioned
-        Parquet under ``dest``; raise NativeIngestRejected to hand it to the exact reader."""
+    def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> NativeCopy:
+        """Read a TSV log with the engine's own parallel reader into day-partitioned Parquet
+        under ``dest``; raise NativeIngestRejected to hand it to the exact reader."""
+
+    def copy_zeek_json(
+        self, plan: JsonPlan, dest: Path, key: str, max_line_bytes: int
+    ) -> NativeCopy:
+        """Read a JSON-lines log likewise; NativeIngestRejected hands it to the exact reader."""
 
     def close(self) -> None: ...

@@ -13,8 +13,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from duqhunt.engines.base import NativeIngestRejected, Param, bind
-from duqhunt.sources.net.zeek import TsvColumn, TsvPlan
+from duqhunt.engines.base import NativeCopy, NativeIngestRejected, Param, RemoteStorage, bind
+from duqhunt.sources.net.zeek import JsonPlan, TsvColumn, TsvPlan
 
 
 def _ident(name: str) -> str:
@@ -102,6 +102,9 @@ class DuckDBEngine:
     """Runs detector SQL on a DuckDB connection (the case store's, or an in-memory one)."""
 
     name = "duckdb"
+    errors: tuple[type[Exception], ...] = (duckdb.Error,)
+    reads_off_driver = False
+    storage: RemoteStorage | None = None  # local paths only (remote inputs need Spark)
 
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None, *, threads: int | None = None):
         self.con = con if con is not None else duckdb.connect(":memory:")
@@ -148,7 +151,13 @@ class DuckDBEngine:
         table: pa.Table = rel.to_arrow_table()
         return table
 
-    def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> int:
+    def copy_zeek_json(
+        self, plan: JsonPlan, dest: Path, key: str, max_line_bytes: int
+    ) -> NativeCopy:
+        """JSON logs are read by the exact Python reader (on this same machine)."""
+        raise NativeIngestRejected("JSON logs are read by the exact reader")
+
+    def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> NativeCopy:
         """Read a clean Zeek TSV log with DuckDB's parallel CSV reader straight into Parquet
         partitioned by day under ``dest`` (``day=YYYY-MM-DD/<key>-<n>.parquet``).
 
@@ -200,7 +209,7 @@ class DuckDBEngine:
         dest.mkdir(parents=True, exist_ok=True)
         rows = self._copy_pass(plan, source, dest, key, day, decode=False)
         if not rows or not text_cols or not _has_backslash(plan.path):
-            return rows
+            return NativeCopy(rows)
         # a backslash anywhere in the output: Zeek escaped something. Doubled backslashes
         # (Windows paths in SMB logs) are decoded here in a second pass; \xHH escapes and
         # stray backslashes are left to the exact reader.
@@ -220,7 +229,7 @@ class DuckDBEngine:
             f"SELECT COUNT(*) FROM read_parquet([{listing}]) WHERE {' OR '.join(checks)}"
         ).fetchone()
         if not hit or not hit[0]:
-            return rows
+            return NativeCopy(rows)
         odd = " OR ".join(
             f"contains(replace({_ident(c.zeek_name)}, {_UNESCAPE}, ''), {_BS})" for c in text_cols
         )
@@ -237,7 +246,7 @@ class DuckDBEngine:
             raise NativeIngestRejected("values with \\xHH escapes or stray backslashes")
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True, exist_ok=True)
-        return self._copy_pass(plan, source, dest, key, day, decode=True)
+        return NativeCopy(self._copy_pass(plan, source, dest, key, day, decode=True))
 
     def _drop_rejects(self, rejects: str) -> None:
         self.con.execute(f"DROP TABLE IF EXISTS {_ident(rejects)}")

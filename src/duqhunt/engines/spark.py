@@ -2,40 +2,71 @@
 
 Loaded lazily: ``pyspark`` is an optional extra (``pip install 'duqhunt[spark]'``) and needs a
 Java 17+ runtime; without either, ``SparkEngine`` raises a UsageError that says what to install.
-Local mode (``local[*]``) when no master is given.
+Local mode (``local[*]``) when no master is given; a running session (a notebook's, a
+``spark-submit`` application's) is attached to, never stopped, and left as it was found.
 
-Clean Zeek TSV logs are read by Spark itself, in parallel on the executors (not through the
-driver), normalised with the same rules as the DuckDB reader and written as Parquet partitioned
-by day. A file Spark cannot take strictly (a refused row, a second header block, a backslash
-escape) is read by the exact Python reader instead, as with DuckDB, so both engines store the
-same tables.
+Zeek logs are read by Spark itself, in parallel on the executors (not through the driver):
+TSV and JSON lines, plain or gzip (Hadoop's codec, chosen by the ``.gz`` name; a gzip file is
+not splittable, so one task reads it), from local paths or any Hadoop file system URI
+(``s3a://``, ``hdfs://``, ``abfss://``, ``gs://``, ``file://``). Every line is read as text and
+numbered, then parsed with Spark's CSV or JSON parser against the schema map; rows it cannot
+parse are skipped and reported with their file and line, like the exact reader does. The
+values are normalised with the same rules as the DuckDB and Python readers and written as
+Parquet partitioned by day. What Spark cannot decode exactly (``\\xHH`` escapes, bytes that
+are not UTF-8, a header block that changes the columns, gzip data without a ``.gz`` name) is
+handed back to the exact Python reader on the driver, with a warning.
 """
 
 from __future__ import annotations
 
-import mmap
+import importlib
 import os
 import re
 import shutil
 from collections.abc import Mapping
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from duqhunt.engines.base import NativeIngestRejected, Param, bind
+from duqhunt.engines.base import (
+    NativeCopy,
+    NativeIngestRejected,
+    Param,
+    RemoteFile,
+    RemoteStorage,
+    bind,
+)
 from duqhunt.errors import UsageError
-from duqhunt.sources.net.zeek import TsvColumn, TsvPlan
+from duqhunt.sources.net.zeek import MAX_WARNINGS_PER_FILE, JsonPlan, TsvColumn, TsvPlan
+from duqhunt.sources.net.zeek_schema import arrow_type, canonical_name, container_inner
 
 try:  # the optional extra
-    from pyspark.sql import DataFrame
+    from pyspark.errors import PySparkException
+    from pyspark.sql import Column, DataFrame, Observation
     from pyspark.sql import SparkSession as _SparkSession
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     SparkSession: Any = _SparkSession
+    # py4j (pyspark's bridge to the JVM) ships no type information
+    Py4JError: type[Exception] = importlib.import_module("py4j.protocol").Py4JError
 except ImportError:  # pragma: no cover - exercised where pyspark is missing
     SparkSession = None
+
+# settings of a session duqhunt starts itself; a user's --spark-conf wins over these
+_NEW_SESSION_DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.parquet.compression.codec": "zstd",
+}
+# local mode only: few shuffle partitions suit one machine's small cases (Spark's 200 do not);
+# a cluster keeps its own defaults (see docs/scale.md, Partitioning)
+_LOCAL_SHUFFLE_PARTITIONS = "8"
+_TZ = "spark.sql.session.timeZone"
+_BLANK = r"^[ \t\r\x0b\x0c]*$"
 
 
 def _unescape(col: Any) -> Any:
@@ -55,6 +86,54 @@ def _spark_type(t: pa.DataType) -> Any:
     return T.StringType()
 
 
+def _json_read_type(zeek_type: str) -> Any:
+    """How Spark's JSON parser reads a field: times as text (epoch number or ISO 8601, both
+    written by Zeek's JSON writer depending on its settings), the rest as their canonical type."""
+    inner = container_inner(zeek_type)
+    if inner is not None:
+        return T.ArrayType(_json_read_type(inner))
+    if zeek_type == "time":
+        return T.StringType()
+    return _spark_type(arrow_type(zeek_type))
+
+
+def _epoch(text: Any) -> Any:
+    """Epoch seconds from a JSON time: a number, else ISO 8601 (naive times are UTC, as the
+    exact reader takes them; the session time zone is UTC)."""
+    return F.coalesce(
+        text.try_cast("double"),
+        F.unix_micros(F.try_to_timestamp(text)) / F.lit(1_000_000.0),
+    )
+
+
+def _any(conds: list[Any]) -> Any:
+    return reduce(lambda a, b: a | b, conds) if conds else F.lit(False)
+
+
+def _first_line(exc: BaseException) -> str:
+    """A one-line reason: a Py4J error's Java exception and its root cause, not the
+    'An error occurred while calling o123.parquet' Py4J puts first."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            root = java
+            while root.getCause() is not None:
+                root = root.getCause()
+            head, cause = str(java.toString()), str(root.toString())
+            text = head if cause == head else f"{head.splitlines()[0]} (caused by {cause})"
+        except Exception:  # pragma: no cover - the JVM went away
+            text = str(exc)
+    else:
+        text = str(exc)
+    lines = text.strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:400]
+
+
+# names Hadoop's Path cannot take as they are: a ':' (Zeek's rotated conn.00:00:00-01:00:00.log)
+# and glob characters
+_AWKWARD_NAME = re.compile(r"[:*?\[\]{}\\]")
+
+
 def java_available() -> bool:
     java_home = os.environ.get("JAVA_HOME")
     if java_home and (Path(java_home) / "bin" / "java").exists():
@@ -62,10 +141,105 @@ def java_available() -> bool:
     return shutil.which("java") is not None
 
 
+def _active_session() -> Any:
+    try:
+        return SparkSession.getActiveSession()
+    except Exception:  # pragma: no cover - no JVM yet
+        return None
+
+
+class HadoopStorage:
+    """Lists and reads URIs with the Hadoop FileSystem of the session (s3a, hdfs, abfss, gs,
+    file, ...), on the driver; the data itself is read by the executors."""
+
+    def __init__(self, spark: Any) -> None:
+        self._spark = spark
+
+    def _fs(self, uri: str) -> tuple[Any, Any]:
+        sc = self._spark.sparkContext
+        path = sc._jvm.org.apache.hadoop.fs.Path(uri)
+        try:
+            return path.getFileSystem(sc._jsc.hadoopConfiguration()), path
+        except (Py4JError, PySparkException) as exc:
+            raise UsageError(self._explain(uri, exc)) from None
+
+    def _explain(self, uri: str, exc: BaseException) -> str:
+        msg = _first_line(exc)
+        scheme = uri.split(":", 1)[0]
+        if "No FileSystem for scheme" in str(exc) or "ClassNotFoundException" in str(exc):
+            version = self._spark.sparkContext._jvm.org.apache.hadoop.util.VersionInfo.getVersion()
+            hint = (
+                f"add the hadoop-aws jar: --spark-conf spark.jars.packages="
+                f"org.apache.hadoop:hadoop-aws:{version}"
+                if scheme in ("s3a", "s3", "s3n")
+                else "add the connector jar for it to Spark's classpath (spark.jars.packages)"
+            )
+            return f"{uri}: Spark has no Hadoop file system for {scheme}:// ({hint}; see docs/scale.md)"
+        if "Relative path in absolute URI" in str(exc):
+            return (
+                f"{uri}: Hadoop cannot list or read file names with ':' (as in Zeek's rotated "
+                f"conn.00:00:00-01:00:00.log.gz): {msg}; rename them, or give a local path"
+            )
+        return f"{uri}: {msg}"
+
+    def list_files(self, pattern: str) -> list[RemoteFile]:
+        fs, path = self._fs(pattern)
+        try:
+            matches = fs.globStatus(path)
+            out: list[RemoteFile] = []
+            for status in matches or []:
+                root = str(status.getPath().toString())
+                if not status.isDirectory():
+                    out.append(self._remote(status))
+                    continue
+                it = fs.listFiles(status.getPath(), True)
+                while it.hasNext():
+                    f = it.next()
+                    rel = str(f.getPath().toString())[len(root) :]
+                    if any(part[:1] in (".", "_") for part in rel.split("/") if part):
+                        continue  # hidden files, _SUCCESS, _temporary, .crc
+                    out.append(self._remote(f))
+        except (Py4JError, PySparkException) as exc:
+            raise UsageError(self._explain(pattern, exc)) from None
+        if not out and not matches:
+            raise UsageError(f"input {pattern} does not exist (or the glob matches nothing)")
+        return sorted(out, key=lambda r: r.uri)
+
+    @staticmethod
+    def _remote(status: Any) -> RemoteFile:
+        return RemoteFile(
+            str(status.getPath().toString()),
+            int(status.getLen()),
+            int(status.getModificationTime()),
+        )
+
+    def read_head(self, uri: str, size: int) -> bytes:
+        fs, path = self._fs(uri)
+        try:
+            stream = fs.open(path)
+            try:
+                return bytes(stream.readNBytes(int(size)))
+            finally:
+                stream.close()
+        except (Py4JError, PySparkException) as exc:
+            raise OSError(self._explain(uri, exc)) from None
+
+    def copy_to_local(self, uri: str, dest: Path) -> None:
+        fs, path = self._fs(uri)
+        target = self._spark.sparkContext._jvm.org.apache.hadoop.fs.Path(dest.resolve().as_uri())
+        try:
+            fs.copyToLocalFile(False, path, target, True)
+        except (Py4JError, PySparkException) as exc:
+            raise OSError(self._explain(uri, exc)) from None
+
+
 class SparkEngine:
-    """Runs detector SQL on a SparkSession (local mode by default)."""
+    """Runs detector SQL on a SparkSession (local mode by default, or the running session)."""
 
     name = "spark"
+    reads_off_driver = True
+    errors: tuple[type[Exception], ...] = ()
+    storage: RemoteStorage | None = None
 
     def __init__(
         self,
@@ -80,27 +254,56 @@ class SparkEngine:
                 "--engine spark needs Apache Spark's Python package: "
                 "pip install 'duqhunt[spark]' (or pip install pyspark)"
             )
-        if not java_available():
-            raise UsageError(
-                "--engine spark needs a Java 17+ runtime on PATH or in JAVA_HOME "
-                "(e.g. apt-get install openjdk-17-jre-headless)"
-            )
-        builder = (
-            SparkSession.builder.appName(app_name)
-            .master(master or os.environ.get("DUQHUNT_SPARK_MASTER") or "local[*]")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.parquet.compression.codec", "zstd")
-        )
-        for key, value in (conf or {}).items():
-            builder = builder.config(key, value)
-        self.spark = builder.getOrCreate()
-        self.spark.sparkContext.setLogLevel("ERROR")
+        user = dict(conf or {})
+        self._restore: dict[str, str | None] = {}
+        active = _active_session()
+        if active is not None:
+            # attach: apply only what the user asks for and UTC, and undo both on close
+            self.spark = active
+            self._created = False
+            for key, value in {**user, _TZ: "UTC"}.items():
+                self._set(key, value)
+        else:
+            if not java_available():
+                raise UsageError(
+                    "--engine spark needs a Java 17+ runtime on PATH or in JAVA_HOME "
+                    "(e.g. apt-get install openjdk-17-jre-headless)"
+                )
+            master = master or os.environ.get("DUQHUNT_SPARK_MASTER") or "local[*]"
+            settings = dict(_NEW_SESSION_DEFAULTS)
+            if master.startswith("local"):
+                settings["spark.sql.shuffle.partitions"] = _LOCAL_SHUFFLE_PARTITIONS
+            settings.update(user)
+            settings[_TZ] = "UTC"  # day partitions and naive ISO times are UTC
+            builder = SparkSession.builder.appName(app_name).master(master)
+            for key, value in settings.items():
+                builder = builder.config(key, value)
+            try:
+                self.spark = builder.getOrCreate()
+            except (PySparkException, Py4JError, RuntimeError) as exc:
+                raise UsageError(f"cannot start Spark ({_first_line(exc)})") from None
+            self._created = True
+            self.spark.sparkContext.setLogLevel("ERROR")
+        if user.get(_TZ, "UTC") != "UTC":
+            raise UsageError(f"--spark-conf {_TZ}: duqhunt needs UTC (days are UTC days)")
+        self.errors = (PySparkException, Py4JError)
+        self.storage = HadoopStorage(self.spark)
         # tests share one JVM across hunts: DUQHUNT_SPARK_KEEP_SESSION=1 keeps it running
-        self._stop = stop_on_close and os.environ.get("DUQHUNT_SPARK_KEEP_SESSION") != "1"
+        self._stop = (
+            self._created and stop_on_close and os.environ.get("DUQHUNT_SPARK_KEEP_SESSION") != "1"
+        )
+
+    def _set(self, key: str, value: str) -> None:
+        conf = self.spark.conf
+        old = conf.get(key, None)
+        try:
+            conf.set(key, value)
+        except (PySparkException, Py4JError) as exc:
+            raise UsageError(
+                f"--spark-conf {key}: cannot be changed on the running Spark session "
+                f"({_first_line(exc)}); set it where the session is created"
+            ) from None
+        self._restore.setdefault(key, old)
 
     # -- the Engine interface ----------------------------------------------------------------
     def register_parquet(self, view: str, files: list[str], schema: pa.Schema) -> None:
@@ -149,119 +352,293 @@ class SparkEngine:
     def close(self) -> None:
         if self._stop:
             self.spark.stop()
+            return
+        for key, old in self._restore.items():  # an attached session, as it was found
+            try:
+                if old is None:
+                    self.spark.conf.unset(key)
+                else:
+                    self.spark.conf.set(key, old)
+            except (PySparkException, Py4JError):  # pragma: no cover - a stopped session
+                pass
+        self._restore.clear()
 
     # -- native ingest -----------------------------------------------------------------------
-    def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> int:
-        """Read a clean Zeek TSV log with Spark's CSV reader into Parquet partitioned by day
-        under ``dest`` (``day=YYYY-MM-DD/part-*.parquet``); see DuckDBEngine.copy_zeek_tsv for
-        the strictness rules, which are the same. Returns the number of rows written."""
-        if plan.compressed:
-            raise NativeIngestRejected("compressed input is read through the guarded stream")
-        if any(c.name in ("day", "_corrupt") for c in plan.columns):
-            raise NativeIngestRejected("a column name clashes with the reader's own columns")
-        with open(plan.path, "rb") as fh:
-            try:
-                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            except ValueError:  # an empty file
-                return 0
-            with mm:
-                first = mm.find(b"#fields")
-                if first >= 0 and mm.find(b"\n#fields", first + 1) >= 0:
-                    raise NativeIngestRejected("a second header block")
-        fields = [
-            T.StructField(
-                c.zeek_name,
-                T.DoubleType()
-                if pa.types.is_floating(c.arrow_type) and not pa.types.is_list(c.arrow_type)
-                else T.LongType()
-                if pa.types.is_integer(c.arrow_type) and not pa.types.is_list(c.arrow_type)
-                else T.StringType(),
-                True,
-            )
-            for c in plan.columns
-        ]
-        schema = T.StructType([*fields, T.StructField("_corrupt", T.StringType(), True)])
-        raw = (
-            self.spark.read.schema(schema)
-            .option("sep", plan.separator)
-            .option("header", "false")
-            .option("comment", "#")
-            .option("quote", "")
-            .option("escape", "\u0000")
-            .option("nullValue", plan.unset_field)
-            .option("emptyValue", "")
-            .option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", "_corrupt")
-            .option("maxCharsPerColumn", str(int(max_line_bytes)))
-            .option("ignoreLeadingWhiteSpace", "false")
-            .option("ignoreTrailingWhiteSpace", "false")
-            .csv(str(plan.path))
-            .cache()
-        )
-        try:
-            return self._write_native(raw, plan, dest, key)
-        except NativeIngestRejected:
-            raise
-        except Exception as exc:
-            raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
-        finally:
-            raw.unpersist()
+    @staticmethod
+    def _readable(path: Path, location: str | None, dest: Path, key: str) -> str:
+        """Where Spark reads a file. A local name Hadoop cannot take (a ':' or a glob
+        character) is read through a symlink with a plain name beside the staged output."""
+        if location:
+            return location
+        if not _AWKWARD_NAME.search(path.name):
+            return str(path)
+        safe = _AWKWARD_NAME.sub("_", path.name)
+        link = dest.parent / f"in-{key}-{safe}"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(path.resolve())
+        return str(link)
 
-    def _write_native(self, raw: Any, plan: TsvPlan, dest: Path, key: str) -> int:
-        if True:
-            bad = raw.filter(F.col("_corrupt").isNotNull()).limit(1).collect()
-            if bad:
-                raise NativeIngestRejected("a row the strict reader refused")
-            text_cols = [
-                c.zeek_name
-                for c in plan.columns
+    def _lines(self, location: str, compressed: bool) -> Any:
+        """Every line of a file as text (``\\r`` before the newline dropped), with what locates
+        it: the start of the file split it was read in and an id increasing along the split."""
+        gz = location.endswith(".gz")
+        if compressed != gz:
+            # Hadoop picks the codec by the name: gzip data under another name (or a .gz
+            # name on plain data) goes to the exact reader, which looks at the bytes
+            raise NativeIngestRejected(
+                "gzip data without a .gz name" if compressed else "a .gz name on plain data"
+            )
+        return (
+            self.spark.read.option("lineSep", "\n")
+            .text(location)
+            .select(
+                F.regexp_replace(F.col("value"), "\r+$", "").alias("value"),
+                F.input_file_block_start().alias("_blk"),
+                F.monotonically_increasing_id().alias("_mid"),
+            )
+        )
+
+    def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> NativeCopy:
+        """Read a Zeek TSV log (plain or gzip) into Parquet partitioned by day under ``dest``
+        (``day=YYYY-MM-DD/<key>-part-*.parquet``). Lines are read as text and parsed with
+        Spark's CSV parser (no quotes, no escapes, ``#unset_field`` as NULL) into the types the
+        schema map gives; a row with the wrong field count or a value that does not convert is
+        skipped and reported with its line. A second header block that changes the columns,
+        ``\\xHH`` escapes or stray backslashes, and bytes that are not UTF-8 hand the file to
+        the exact reader (NativeIngestRejected)."""
+        if any(c.name == "day" for c in plan.columns):
+            raise NativeIngestRejected("a column named 'day' clashes with the partition column")
+        location = plan.source()
+        lines = self._lines(self._readable(plan.path, plan.location, dest, key), plan.compressed)
+        value = F.col("value")
+        ddl = ", ".join(
+            f"c{i} {self._csv_type(c).simpleString()}" for i, c in enumerate(plan.columns)
+        )
+        options = {
+            "sep": plan.separator,
+            "quote": "",
+            "escape": "\u0000",
+            "nullValue": plan.unset_field,
+            "emptyValue": "",
+            "mode": "PERMISSIVE",
+            "columnNameOfCorruptRecord": "_corrupt",
+            "ignoreLeadingWhiteSpace": "false",
+            "ignoreTrailingWhiteSpace": "false",
+        }
+        comment = value.startswith("#")
+        data = ~comment & (value != "")
+        parsed = lines.withColumn(
+            "_c", F.when(data, F.from_csv(value, ddl + ", _corrupt STRING", options))
+        )
+        refs = [F.col("_c").getField(f"c{i}") for i in range(len(plan.columns))]
+        bad_bool = [
+            ref.isNotNull() & ~ref.isin("T", "F")
+            for ref, c in zip(refs, plan.columns, strict=True)
+            if pa.types.is_boolean(c.arrow_type)
+        ]
+        too_long = F.octet_length(value) + 1 > int(max_line_bytes)
+        fields = F.size(F.split(value, re.escape(plan.separator), -1))
+        bad = data & (too_long | F.col("_c._corrupt").isNotNull() | _any(bad_bool))
+        reason = (
+            F.when(too_long, F.lit("line longer than the size limit"))
+            .when(
+                fields != len(plan.columns),
+                F.concat(
+                    fields.cast("string"),
+                    F.lit(f" fields where #fields names {len(plan.columns)}"),
+                ),
+            )
+            .otherwise(F.lit("a value that does not convert to its column's type"))
+        )
+        header = (
+            comment
+            & (
+                value.startswith("#fields")
+                | value.startswith("#types")
+                | value.startswith("#separator")
+            )
+            & ~value.isin(*sorted(plan.raw_header))
+        )
+        # doubled backslashes are decoded; \xHH escapes and stray backslashes are not
+        odd = _any(
+            [
+                F.instr(F.replace(ref, F.lit("\\\\"), F.lit("")), "\\") > 0
+                for ref, c in zip(refs, plan.columns, strict=True)
                 if pa.types.is_string(c.arrow_type) or pa.types.is_list(c.arrow_type)
             ]
-            if text_cols:
-                # doubled backslashes are decoded below; \xHH escapes and stray backslashes
-                # are left to the exact reader
-                odd = [
-                    F.instr(F.replace(F.col(f"`{n}`"), F.lit("\\\\"), F.lit("")), "\\") > 0
-                    for n in text_cols
-                ]
-                cond = odd[0]
-                for c in odd[1:]:
-                    cond = cond | c
-                if raw.filter(cond).limit(1).collect():
-                    raise NativeIngestRejected("values with \\xHH escapes or stray backslashes")
-            out = raw.select(*[self._column_expr(c, plan).alias(c.name) for c in plan.columns])
-            if "ts" in out.columns and isinstance(out.schema["ts"].dataType, T.DoubleType):
-                day = F.when(
-                    (F.col("ts") >= 0) & (F.col("ts") < 4.1e9),
-                    F.date_format(F.timestamp_seconds(F.col("ts")), "yyyy-MM-dd"),
-                ).otherwise(F.lit("unknown"))
+        )
+        columns = [
+            self._column_expr(ref, c, plan).alias(c.name)
+            for ref, c in zip(refs, plan.columns, strict=True)
+        ]
+        rejects = {
+            "header": (header, "a second header block changes the columns"),
+            "escapes": (data & ~bad & odd, "values with \\xHH escapes or stray backslashes"),
+            "not_utf8": (F.instr(value, "\ufffd") > 0, "bytes that are not UTF-8"),
+        }
+        return self._write(parsed, data, bad, reason, columns, rejects, location, dest, key)
+
+    def copy_zeek_json(
+        self, plan: JsonPlan, dest: Path, key: str, max_line_bytes: int
+    ) -> NativeCopy:
+        """Read a Zeek JSON-lines log (plain or gzip; one object per line, dotted names) with
+        Spark's JSON parser and an explicit schema from the schema map, into Parquet as
+        copy_zeek_tsv. ``ts`` and other times may be epoch numbers or ISO 8601 text. A line
+        that is not a JSON object, has a value of the wrong type, or a time that is neither is
+        skipped and reported with its line; bytes that are not UTF-8 hand the file to the
+        exact reader."""
+        if any(canonical_name(n) == "day" for n, _ in plan.fields):
+            raise NativeIngestRejected("a field named 'day' clashes with the partition column")
+        location = plan.source()
+        lines = self._lines(self._readable(plan.path, plan.location, dest, key), plan.compressed)
+        value = F.col("value")
+        schema = T.StructType(
+            [T.StructField(n, _json_read_type(t), True) for n, t in plan.fields]
+            + [T.StructField("_corrupt", T.StringType(), True)]
+        )
+        data = ~value.rlike(_BLANK)
+        parsed = lines.withColumn(
+            "_j",
+            F.when(
+                data,
+                F.from_json(
+                    value,
+                    schema,
+                    {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"},
+                ),
+            ),
+        )
+        columns: list[Any] = []
+        bad_time: list[Any] = []
+        for name, ztype in plan.fields:
+            ref = F.col("_j").getField(name)
+            inner = container_inner(ztype)
+            if ztype == "time":
+                conv = _epoch(ref)
+                bad_time.append(ref.isNotNull() & conv.isNull())
+            elif inner == "time":
+                conv = F.transform(ref, _epoch)
+                bad_time.append(F.exists(ref, lambda x: x.isNotNull() & _epoch(x).isNull()))
             else:
-                day = F.lit("unknown")
-            staged = dest.parent / f".spark-{key}"
-            try:
-                rows = out.count()
-                out.withColumn("day", day).write.mode("overwrite").partitionBy("day").option(
-                    "compression", "zstd"
-                ).parquet(str(staged))
-            except Exception as exc:
-                shutil.rmtree(staged, ignore_errors=True)
-                raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
-            dest.mkdir(parents=True, exist_ok=True)
-            for part in sorted(staged.rglob("*.parquet")):
-                rel = part.relative_to(staged)
-                target = dest / rel.parent / f"{key}-{part.name}"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(part, target)
+                conv = ref
+            columns.append(conv.alias(canonical_name(name)))
+        too_long = F.octet_length(value) + 1 > int(max_line_bytes)
+        not_object = ~value.rlike(r"^\s*\{")
+        corrupt = F.col("_j._corrupt").isNotNull()
+        bad = data & (too_long | not_object | corrupt | _any(bad_time))
+        reason = (
+            F.when(too_long, F.lit("line longer than the size limit"))
+            .when(not_object, F.lit("not a JSON object"))
+            .when(corrupt, F.lit("not valid JSON, or a field of the wrong type"))
+            .otherwise(F.lit("a time that is neither epoch seconds nor ISO 8601"))
+        )
+        rejects = {"not_utf8": (F.instr(value, "\ufffd") > 0, "bytes that are not UTF-8")}
+        return self._write(parsed, data, bad, reason, columns, rejects, location, dest, key)
+
+    def _write(
+        self,
+        parsed: Any,
+        data: Any,
+        bad: Any,
+        reason: Any,
+        columns: list[Any],
+        rejects: dict[str, tuple[Any, str]],
+        location: str,
+        dest: Path,
+        key: str,
+    ) -> NativeCopy:
+        """Write the good rows as day-partitioned Parquet in one pass over the file, counting
+        good and bad rows and the conditions that hand the file back on the way (observed
+        metrics). Only when rows were skipped does a second pass find their lines."""
+        obs = Observation(f"duqhunt-{key}")
+        observed = parsed.observe(
+            obs,
+            F.count(F.when(data & ~bad, 1)).alias("rows"),
+            F.count(F.when(bad, 1)).alias("bad"),
+            *[F.count(F.when(cond, 1)).alias(name) for name, (cond, _) in rejects.items()],
+        )
+        out = observed.filter(data & ~bad).select(*columns)
+        if "ts" in out.columns and isinstance(out.schema["ts"].dataType, T.DoubleType):
+            day = F.when(
+                (F.col("ts") >= 0) & (F.col("ts") < 4.1e9),
+                F.date_format(F.timestamp_seconds(F.col("ts")), "yyyy-MM-dd"),
+            ).otherwise(F.lit("unknown"))
+        else:
+            day = F.lit("unknown")
+        staged = dest.parent / f".spark-{key}"
+        try:
+            out.withColumn("day", day).write.mode("overwrite").partitionBy("day").option(
+                "compression", "zstd"
+            ).parquet(str(staged))
+            metrics = obs.get
+            for name, (_, why) in rejects.items():
+                if metrics.get(name):
+                    raise NativeIngestRejected(why)
+            skipped = int(metrics.get("bad") or 0)
+            warnings = self._bad_lines(parsed, bad, reason, location) if skipped else []
+        except NativeIngestRejected:
             shutil.rmtree(staged, ignore_errors=True)
-            return int(rows)
+            raise
+        except Exception as exc:  # a read or write error: the exact reader says what it is
+            shutil.rmtree(staged, ignore_errors=True)
+            raise NativeIngestRejected(_first_line(exc)) from None
+        dest.mkdir(parents=True, exist_ok=True)
+        for part in sorted(staged.rglob("*.parquet")):
+            rel = part.relative_to(staged)
+            target = dest / rel.parent / f"{key}-{part.name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(part, target)
+        shutil.rmtree(staged, ignore_errors=True)
+        return NativeCopy(int(metrics.get("rows") or 0), skipped, tuple(warnings))
 
     @staticmethod
-    def _column_expr(col: TsvColumn, plan: TsvPlan) -> Any:
-        ref = F.col(f"`{col.zeek_name}`")
+    def _bad_lines(parsed: Any, bad: Any, reason: Any, location: str) -> list[str]:
+        """'file, line N: reason; row skipped' for the first skipped rows. A line's number is
+        the lines of the splits before its own plus its place in its split (the id increases
+        by one per line within a split)."""
+        splits = (
+            parsed.groupBy("_blk")
+            .agg(F.min("_mid").alias("first"), F.count(F.lit(1)).alias("n"))
+            .orderBy("_blk")
+            .collect()
+        )
+        before: dict[int, tuple[int, int]] = {}
+        total = 0
+        for row in splits:
+            before[int(row["_blk"])] = (total, int(row["first"]))
+            total += int(row["n"])
+        rows = (
+            parsed.filter(bad)
+            .select("_blk", "_mid", reason.alias("reason"))
+            .orderBy("_blk", "_mid")
+            .limit(MAX_WARNINGS_PER_FILE)
+            .collect()
+        )
+        out = []
+        for row in rows:
+            offset, first = before[int(row["_blk"])]
+            line = offset + int(row["_mid"]) - first + 1
+            out.append(f"{location}, line {line}: {row['reason']}; row skipped")
+        return out
+
+    @staticmethod
+    def _csv_type(col: TsvColumn) -> Any:
+        t = col.arrow_type
+        if pa.types.is_list(t):
+            return T.StringType()
+        if pa.types.is_floating(t):
+            return T.DoubleType()
+        if pa.types.is_integer(t):
+            return T.LongType()
+        return T.StringType()
+
+    @staticmethod
+    def _column_expr(ref: Column, col: TsvColumn, plan: TsvPlan) -> Any:
         t = col.arrow_type
         if pa.types.is_list(t):
             split = F.transform(
-                F.split(ref, re.escape(plan.set_separator)),
+                F.split(ref, re.escape(plan.set_separator), -1),
                 _unescape,
             )
             conv = split if pa.types.is_string(t.value_type) else split.cast(_spark_type(t))
@@ -271,12 +648,7 @@ class SparkEngine:
                 .otherwise(conv)
             )
         if pa.types.is_boolean(t):
-            return (
-                F.when(ref.isNull(), F.lit(None).cast(T.BooleanType()))
-                .when(ref == "T", F.lit(True))
-                .when(ref == "F", F.lit(False))
-                .otherwise(F.raise_error(F.lit(f"bad bool in {col.zeek_name}")).cast("boolean"))
-            )
+            return F.when(ref == "T", F.lit(True)).when(ref == "F", F.lit(False))
         if pa.types.is_string(t):
             return F.when(ref == plan.empty_field, F.lit("")).otherwise(_unescape(ref))
         return ref

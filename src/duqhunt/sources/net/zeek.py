@@ -34,6 +34,7 @@ import pyarrow.csv as pacsv
 
 from duqhunt.errors import InputError
 from duqhunt.sources.net.zeek_schema import (
+    LOGS,
     arrow_type,
     canonical_name,
     container_inner,
@@ -384,6 +385,30 @@ class TsvPlan:
     unset_field: str
     header_lines: int
     columns: tuple[TsvColumn, ...]
+    # the header lines as written (a later #fields/#types line not among them changes the
+    # columns), and where an engine reads the file when it is not ``path`` (a URI)
+    raw_header: frozenset[str] = frozenset()
+    location: str | None = None
+
+    def source(self) -> str:
+        return self.location or str(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class JsonPlan:
+    """What an engine needs to read a JSON-lines log itself: the fields it reads, as
+    (Zeek name, Zeek type): every field the schema map knows for the log, then the keys of the
+    first lines that it does not know, typed from their first value as the exact reader does.
+    Keys first seen later in the file are not read by the engine."""
+
+    path: Path
+    log_type: str
+    compressed: bool
+    fields: tuple[tuple[str, str], ...]
+    location: str | None = None
+
+    def source(self) -> str:
+        return self.location or str(self.path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -635,19 +660,54 @@ class ZeekLog:
             cols.append(TsvColumn(name, canonical_name(name), ztype, target))
         if len({c.name for c in cols}) != len(cols):
             return None
-        with open(self.path, "rb") as fh:
-            compressed = fh.read(2) == GZIP_MAGIC
         return TsvPlan(
             path=self.path,
             log_type=self.log_type,
-            compressed=compressed,
+            compressed=self._compressed(),
             separator=hdr.separator,
             set_separator=hdr.set_separator,
             empty_field=hdr.empty_field,
             unset_field=hdr.unset_field,
             header_lines=hdr.lines,
             columns=tuple(cols),
+            raw_header=frozenset(r.decode("utf-8", errors="replace") for r in hdr.raw),
         )
+
+    def json_plan(self, sample_lines: int = 1000) -> JsonPlan | None:
+        """The plan for an engine-native JSON reader, or None (TSV, or clashing names)."""
+        if self.fmt != "json":
+            return None
+        known = LOGS.get(self.log_type, [])
+        names = {n for n, _ in known}
+        extra: dict[str, str] = {}
+        stream = _GuardedStream(self.path, self.limits, strip_comments=False)
+        try:
+            for _ in range(sample_lines):
+                raw = stream.readline_raw()
+                if not raw:
+                    break
+                if len(raw) > self.limits.max_line_bytes:
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except (ValueError, UnicodeDecodeError, RecursionError):
+                    continue
+                if not isinstance(obj, dict):
+                    continue
+                for key, value in obj.items():
+                    if key in names or key in extra or key in _JSON_META or not key:
+                        continue
+                    extra[key] = _infer_ztype(value)
+        finally:
+            stream.close()
+        fields = (*known, *extra.items())
+        if len({canonical_name(n) for n, _ in fields}) != len(fields):
+            return None
+        return JsonPlan(self.path, self.log_type, self._compressed(), fields)
+
+    def _compressed(self) -> bool:
+        with open(self.path, "rb") as fh:
+            return fh.read(2) == GZIP_MAGIC
 
     def read_into(self, sink: BatchSink) -> ParseStats:
         """Stream canonical tables into ``sink``; returns the parse statistics.
@@ -932,6 +992,9 @@ def _json_log_type(path: Path, limits: Limits) -> str | None:
     return None
 
 
+_JSON_META = frozenset({"_path", "_write_ts", "_system_name"})
+
+
 def _to_epoch(value: Any) -> float | None:
     if value is None:
         return None
@@ -1041,7 +1104,7 @@ def _read_json(path: Path, log_type: str, limits: Limits, stats: ParseStats) -> 
             row: dict[str, Any] = {}
             try:
                 for key, value in obj.items():
-                    if key in ("_path", "_write_ts", "_system_name"):
+                    if key in _JSON_META:
                         continue
                     if not isinstance(key, str) or not key:
                         raise ValueError("empty field name")
