@@ -44,6 +44,7 @@ bench: $(STAMP) system-deps
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/pcap_bench.py
 	$(PY) -m duqhunt.hostscan --bench tests/data/host
+	$(PY) benchmarks/docs_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
