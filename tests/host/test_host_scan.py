@@ -7,12 +7,12 @@ import lzma
 import os
 import re
 import shutil
-import struct
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from host_builders import cert_pkcs7, job_bytes
 
 from duqhunt.detectors.host import host_detectors
 from duqhunt.errors import UsageError
@@ -121,45 +121,10 @@ def test_clean_folder_nothing_above_low(triage: tuple[list[Path], HostScanResult
     assert not _by(res, "DQ-HOST-002")  # ~DF alone is Office
 
 
-def _cert_pkcs7(org: str, not_after: datetime) -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import pkcs7
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-            x509.NameAttribute(NameOID.COMMON_NAME, org),
-        ]
-    )
-    issuer = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "VeriSign, Inc."),
-            x509.NameAttribute(
-                NameOID.COMMON_NAME, "VeriSign Class 3 Code Signing 2009-2 CA (synthetic)"
-            ),
-        ]
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(0x1234)
-        .not_valid_before(not_after - timedelta(days=365))
-        .not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
-    )
-    return pkcs7.serialize_certificates([cert], serialization.Encoding.DER)
-
-
 def test_revoked_certificate_and_pe_anomalies(tmp_path: Path) -> None:
     drivers = tmp_path / "h" / "Windows" / "System32" / "drivers"
     drivers.mkdir(parents=True)
-    blob = _cert_pkcs7("C-Media Electronics Incorporation", datetime(2012, 8, 2, 12, tzinfo=UTC))
+    blob = cert_pkcs7("C-Media Electronics Incorporation", datetime(2012, 8, 2, 12, tzinfo=UTC))
     (drivers / "cmi4432.sys").write_bytes(
         build_inert_pe(
             {
@@ -185,24 +150,12 @@ def test_revoked_certificate_and_pe_anomalies(tmp_path: Path) -> None:
     assert vend and "Duqu driver file name" in str(_d(vend[0])["oddities"])
 
 
-def _job_bytes(app: str, params: str, author: str) -> bytes:
-    fixed = bytearray(68)
-    struct.pack_into("<HH", fixed, 0, 0x0601, 1)
-    struct.pack_into("<8H", fixed, 52, 2011, 10, 5, 14, 9, 30, 0, 0)
-
-    def u(s: str) -> bytes:
-        enc = (s + "\x00").encode("utf-16-le") if s else b""
-        return struct.pack("<H", len(enc) // 2) + enc
-
-    return bytes(fixed) + b"\x00\x00" + u(app) + u(params) + u("") + u(author) + u("")
-
-
 def test_scheduled_tasks_from_events_and_job_files(tmp_path: Path) -> None:
     root = tmp_path / "h"
     tasks = root / "Windows" / "Tasks"
     tasks.mkdir(parents=True)
     (tasks / "At1.job").write_bytes(
-        _job_bytes("C:\\Windows\\Temp\\5bbe8cc8.exe", "", "CORP\\adm_jsmith")
+        job_bytes("C:\\Windows\\Temp\\5bbe8cc8.exe", "", "CORP\\adm_jsmith")
     )
     shutil.copy(DATA / "wintask.job", tasks / "GoogleUpdate.job")
     ev = [

@@ -11,6 +11,7 @@ text skips the rest before JSON decoding. A bad chunk or record is skipped and c
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,13 @@ from duqhunt.errors import InputError
 
 WANTED = frozenset({4624, 4625, 4648, 4697, 4698, 4702, 5140, 5142, 5145, 7045, 106, 129, 200, 201})
 MAX_BAD_RECORDS = 10_000
-_EVENT_ID_RE = re.compile(r'"EventID":\s*(?:\{(?:[^{}]|\{[^{}]*\})*?"#text":\s*)?"?(\d+)')
+_EVENT_ID_RE = re.compile(
+    r'"EventID":\s*(?:\{(?:[^{}]|\{[^{}]*\})*?"#text":\s*)?"?(\d{1,10})(?!\d)'
+)
+# Event times outside [1601-01-01, 9999-12-31) are not times a Windows log can hold (FILETIME
+# starts in 1601) and would not convert back to a date: such a record has no usable time.
+MIN_TIME = -11644473600.0
+MAX_TIME = 253402214400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +62,14 @@ class EventLogRead:
 
 
 def parse_time(value: object) -> float | None:
-    """ISO-8601 (with Z, with 7-digit fractions) or epoch seconds to epoch seconds."""
+    """ISO-8601 (with Z, with 7-digit fractions) or epoch seconds to epoch seconds; None when
+    the value is not a time or lies outside [1601, 9999]."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            t = float(value)
+        except OverflowError:
+            return None
+        return t if math.isfinite(t) and MIN_TIME <= t < MAX_TIME else None
     if not isinstance(value, str) or not value:
         return None
     text = value.strip().replace(" ", "T", 1)
@@ -74,7 +86,11 @@ def parse_time(value: object) -> float | None:
         from datetime import UTC
 
         dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+    try:
+        t = dt.timestamp()
+    except (OverflowError, ValueError):  # out of range once the offset is applied
+        return None
+    return t if MIN_TIME <= t < MAX_TIME else None
 
 
 def _scalar(v: Any) -> str:
@@ -102,13 +118,21 @@ def _flatten_data(block: Any) -> dict[str, str]:
     for k, v in block.items():
         if k.startswith("#") or k == "Data":
             continue
-        if isinstance(v, dict) and "#text" not in v and k[0].isupper() and not out:
+        if isinstance(v, dict) and "#text" not in v and k[:1].isupper() and not out:
             inner = {kk: vv for kk, vv in v.items() if not kk.startswith("#")}
             if inner and all(not isinstance(x, dict) or "#text" in x for x in inner.values()):
                 out.update({kk: _scalar(vv) for kk, vv in inner.items()})
                 continue
         out[k] = _scalar(v)
     return out
+
+
+def _attribute(element: dict[str, Any], name: str) -> Any:
+    """An XML attribute as evtx writes it (``#attributes``), or ``@name``, or ``name``."""
+    attrs = element.get("#attributes")
+    if isinstance(attrs, dict) and attrs.get(name):
+        return attrs[name]
+    return element.get(f"@{name}") or element.get(name)
 
 
 def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | None:
@@ -127,14 +151,12 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
         return None
     tc = system.get("TimeCreated")
     if isinstance(tc, dict):
-        tc = (tc.get("#attributes") or {}).get("SystemTime") or tc.get("@SystemTime")
+        tc = _attribute(tc, "SystemTime")
     t = parse_time(tc)
     if t is None:
         return None
     sec = system.get("Security")
-    sid = None
-    if isinstance(sec, dict):
-        sid = (sec.get("#attributes") or {}).get("UserID") or sec.get("UserID")
+    sid = _attribute(sec, "UserID") if isinstance(sec, dict) else None
     data: dict[str, str] = {}
     for block in ("EventData", "UserData"):
         data.update(_flatten_data(ev.get(block)))
@@ -154,7 +176,7 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
         record_id=rid,
         data=tuple(sorted(data.items())),
         source=source,
-        user_sid=str(sid) if sid else None,
+        user_sid=_scalar(sid) if sid else None,
     )
 
 
@@ -201,10 +223,10 @@ def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTE
             continue
         try:
             obj = json.loads(text)
-        except ValueError:
+            ev = event_from_json(obj, str(path), int(rec.get("event_record_id") or 0))
+        except (ValueError, TypeError, RecursionError):  # nesting deeper than Python recurses
             skipped += 1
             continue
-        ev = event_from_json(obj, str(path), int(rec.get("event_record_id") or 0))
         if ev is not None:
             events.append(ev)
     if records == 0 and skipped:
@@ -221,7 +243,7 @@ def _json_objects(path: Path, max_bytes: int) -> Iterator[tuple[int, Any | None]
     if stripped.startswith("["):
         try:
             arr = json.loads(stripped)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InputError(str(path), f"not a JSON array of events: {exc}") from exc
         if not isinstance(arr, list):
             raise InputError(str(path), "not a JSON array of events")
@@ -232,9 +254,10 @@ def _json_objects(path: Path, max_bytes: int) -> Iterator[tuple[int, Any | None]
         if not line.strip():
             continue
         try:
-            yield lineno, json.loads(line)
-        except ValueError:
-            yield lineno, None
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            obj = None
+        yield lineno, obj
 
 
 def read_event_json(
@@ -251,7 +274,10 @@ def read_event_json(
             truncated = True
             warnings.append(f"{path}: more than {max_events} events, the rest not read")
             break
-        ev = event_from_json(obj, str(path), lineno) if obj is not None else None
+        try:
+            ev = event_from_json(obj, str(path), lineno) if obj is not None else None
+        except RecursionError:  # nesting deeper than Python recurses
+            ev = None
         if ev is None:
             skipped += 1
             if skipped <= 3:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import warnings as pywarnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,8 @@ def read_pe(path: Path, max_bytes: int) -> PeInfo:
         pe = pefile.PE(data=data, fast_load=True)
     except pefile.PEFormatError as exc:
         raise InputError(str(path), f"not a PE file: {exc}", offset=0) from exc
+    except Exception as exc:  # pefile on hostile headers raises more than PEFormatError
+        raise InputError(str(path), f"PE headers not readable: {exc}", offset=0) from exc
     warnings: list[str] = []
     try:
         pe.parse_data_directories(
@@ -184,15 +187,20 @@ def read_pe(path: Path, max_bytes: int) -> PeInfo:
         imphash = pe.get_imphash() or ""
     except Exception:  # no or broken import table
         imphash = ""
-    sec_dir = pe.OPTIONAL_HEADER.DATA_DIRECTORY[
-        pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
-    ]
+    # NumberOfRvaAndSizes may be smaller than the security entry's index (or zero)
+    directories = pe.OPTIONAL_HEADER.DATA_DIRECTORY
+    sec_index = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
+    sec_dir = directories[sec_index] if len(directories) > sec_index else None
     signers: tuple[CertInfo, ...] = ()
     certs: tuple[CertInfo, ...] = ()
-    if sec_dir.VirtualAddress and sec_dir.Size:
+    if sec_dir is not None and sec_dir.VirtualAddress and sec_dir.Size:
         blob = data[sec_dir.VirtualAddress : sec_dir.VirtualAddress + sec_dir.Size]
         try:
-            signers, certs = _certificates(blob)
+            # cryptography warns about damaged blobs (a BER retry, a negative serial) before
+            # it raises or reads them: the damage shows in what is extracted, not as warnings
+            with pywarnings.catch_warnings():
+                pywarnings.simplefilter("ignore")
+                signers, certs = _certificates(blob)
         except Exception as exc:  # malformed certificate table: report, keep the rest
             warnings.append(f"{path}: Authenticode table not parsed: {exc}")
     subsystem = int(pe.OPTIONAL_HEADER.Subsystem)

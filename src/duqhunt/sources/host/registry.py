@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 RegValue = str | int | bytes | list[str]
 MAX_SUBKEYS = 200_000
 _FILETIME_EPOCH = 11644473600
+_MAX_EPOCH = 253402214400.0  # 9999-12-31: later write times are corrupt and have no date
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,10 @@ class _PyRegistryHive:
             k = self._reg.open(path) if path else self._reg.root()
         except self._notfound:
             return None
-        ts = k.timestamp()
+        try:
+            ts = k.timestamp()
+        except (OverflowError, ValueError):  # a write time past year 9999: no time
+            ts = None
         values: dict[str, RegValue] = {}
         for v in k.values():
             values[v.name()] = _norm(v.value())
@@ -95,8 +99,7 @@ class _RegipyHive:
             k = self._hive.get_key("\\" + path if path else "\\")
         except RegistryKeyNotFoundException:
             return None
-        ft = int(k.header.last_modified or 0)
-        ts = ft / 10_000_000 - _FILETIME_EPOCH if ft else None
+        ts = filetime_to_epoch(int(k.header.last_modified or 0))
         values = {
             str(v.name): _norm(v.value) for v in k.iter_values(as_json=False, trim_values=False)
         }
@@ -128,13 +131,17 @@ class TextHive:
         self._keys: dict[str, _TextKey] = {"": _TextKey()}
 
     def ensure(self, path: str) -> _TextKey:
-        low = path.lower()
-        if low in self._keys:
-            return self._keys[low]
-        parent, _, leaf = path.rpartition("\\")
-        self.ensure(parent).subkeys.add(leaf)
-        k = self._keys[low] = _TextKey()
-        return k
+        """The key at ``path``, created with its missing parents (iteratively: a hostile
+        export may name a key thousands of levels deep)."""
+        missing: list[str] = []
+        cur = path
+        while cur.lower() not in self._keys:
+            missing.append(cur)
+            cur = cur.rpartition("\\")[0]
+        for p in reversed(missing):
+            self._keys[p.rpartition("\\")[0].lower()].subkeys.add(p.rpartition("\\")[2])
+            self._keys[p.lower()] = _TextKey()
+        return self._keys[path.lower()]
 
     def key(self, path: str) -> RegKey | None:
         k = self._keys.get(path.lower())
@@ -196,14 +203,16 @@ def parse_reg_text(path: Path, max_bytes: int) -> dict[str, TextHive]:
         )
     hives: dict[str, TextHive] = {}
     current: _TextKey | None = None
-    buf = ""
-    for lineno, line in enumerate(lines[1:], 2):
-        if buf:
-            line = buf + line.strip()
-            buf = ""
-        if line.endswith("\\") and not line.startswith("["):
-            buf = line[:-1]
+    pending: list[str] = []  # a value continued over lines, joined once (linear time)
+    for lineno, raw_line in enumerate(lines[1:], 2):
+        line = raw_line.strip() if pending else raw_line
+        if line.endswith("\\") and (pending or not line.startswith("[")):
+            pending.append(line[:-1])
             continue
+        if pending:
+            pending.append(line)
+            line = "".join(pending)
+            pending = []
         s = line.strip()
         if not s:
             continue
@@ -250,8 +259,9 @@ def parse_reg_text(path: Path, max_bytes: int) -> dict[str, TextHive]:
     return hives
 
 
-def open_hive(path: Path, max_bytes: int) -> tuple[Hive, Callable[[], Hive] | None]:
-    """The fast reader, plus a factory for the tolerant one to retry with when reading fails."""
+def open_hive(path: Path, max_bytes: int) -> tuple[Hive, Callable[[], Hive] | None, list[str]]:
+    """The fast reader, plus a factory for the tolerant one to retry with when reading fails,
+    plus warnings (the tolerant reader was used from the start)."""
     size = path.stat().st_size
     if size > max_bytes:
         raise InputError(str(path), f"hive larger than {max_bytes} bytes, not read")
@@ -260,13 +270,14 @@ def open_hive(path: Path, max_bytes: int) -> tuple[Hive, Callable[[], Hive] | No
         return _RegipyHive(path)
 
     try:
-        return _PyRegistryHive(path), tolerant
+        return _PyRegistryHive(path), tolerant, []
     except Exception as exc:  # third-party parser on hostile bytes: any error means "corrupt"
         log.info("%s: python-registry cannot open the hive (%s); trying regipy", path, exc)
         try:
-            return _RegipyHive(path), None
+            hive = _RegipyHive(path)
         except Exception as exc2:  # same reason as above
             raise InputError(str(path), f"not a readable registry hive: {exc2}", offset=0) from exc2
+        return hive, None, [f"{path}: python-registry failed ({exc}); read with regipy instead"]
 
 
 # --- what the detectors read out of hives -------------------------------------------------
@@ -434,20 +445,22 @@ def hive_facts(h: Hive, kind: str) -> HiveFacts:
 
 def read_hive_file(path: Path, max_bytes: int) -> tuple[HiveFacts, list[str]]:
     """Facts of one binary hive; falls back to the tolerant reader when the fast one fails."""
-    hive, tolerant = open_hive(path, max_bytes)
-    warnings: list[str] = []
-    try:
-        facts = hive_facts(hive, _guess_kind(hive, path.name))
+    hive, tolerant, warnings = open_hive(path, max_bytes)
+
+    def facts_of(h: Hive) -> HiveFacts:
+        facts = hive_facts(h, _guess_kind(h, path.name))
         if facts.skipped_keys:
             warnings.append(f"{path}: {facts.skipped_keys} corrupt service key(s) skipped")
-        return facts, warnings
+        return facts
+
+    try:
+        return facts_of(hive), warnings
     except Exception as exc:  # a corrupt hive can fail anywhere inside the fast reader
         if tolerant is None:
             raise InputError(str(path), f"hive not readable: {exc}") from exc
         warnings.append(f"{path}: python-registry failed ({exc}); read with regipy instead")
     try:
-        slow = tolerant()
-        return hive_facts(slow, _guess_kind(slow, path.name)), warnings
+        return facts_of(tolerant()), warnings
     except Exception as exc:  # the tolerant reader failed too: not analysed
         raise InputError(
             str(path), f"hive not readable by python-registry or regipy: {exc}"
@@ -459,7 +472,9 @@ def read_reg_export(path: Path, max_bytes: int) -> list[HiveFacts]:
 
 
 def filetime_to_epoch(ft: int) -> float | None:
-    return ft / 10_000_000 - _FILETIME_EPOCH if ft > 0 else None
+    """A FILETIME as epoch seconds; None for zero and for times past year 9999."""
+    t = ft / 10_000_000 - _FILETIME_EPOCH
+    return t if ft > 0 and t < _MAX_EPOCH else None
 
 
 def iso(ts: float | None) -> str | None:
