@@ -22,15 +22,16 @@ demo: $(STAMP)
 	$(VENV)/bin/duqhunt hunt $(DEMO)/sim/zeek $(DEMO)/sim/host $(DEMO)/sim/mail --out $(DEMO)/report --allow $(DEMO)/sim/known-good.yaml
 	@echo "report: $(DEMO)/report/report.html  (json: $(DEMO)/report/report.json)"
 
-# tshark decodes pcap/pcapng inputs (Debian package). Installed when missing and we may
-# (root with apt-get, as in CI); otherwise the pcap tests are skipped with the reason.
+# tshark decodes pcap/pcapng inputs (Debian package); dosfstools + mtools and ntfs-3g build the
+# FAT and NTFS disk images of the dissect.target tests without mounting. Installed when missing
+# and we may (root with apt-get, as in CI); otherwise those tests are skipped with the reason.
 system-deps:
-	@command -v tshark >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 || { \
+	@command -v tshark >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 && command -v mkntfs >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing tshark, dosfstools, mtools (apt-get)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark dosfstools mtools >/dev/null; \
+	    echo "installing tshark, dosfstools, mtools, ntfs-3g (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark dosfstools mtools ntfs-3g >/dev/null; \
 	  else \
-	    echo "tshark/mtools not found: the pcap and disk-image tests are skipped (apt-get install tshark dosfstools mtools)"; \
+	    echo "tshark/mtools/ntfs-3g not found: the pcap and disk-image tests are skipped (apt-get install tshark dosfstools mtools ntfs-3g)"; \
 	  fi; }
 
 test: $(STAMP) system-deps

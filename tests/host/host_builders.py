@@ -240,17 +240,25 @@ def cert_pkcs7(org: str, not_after: datetime) -> bytes:
 # --- disk images, built without mounting ---------------------------------------------------
 
 
+def _tools(*names: str) -> list[str]:
+    """The programs' paths (also from the sbin folders a user's PATH often leaves out, where
+    mkntfs and mkfs.vfat live); skips the test naming the missing ones and their package."""
+    found = {n: shutil.which(n) or shutil.which(n, path="/usr/sbin:/sbin") for n in names}
+    missing = [n for n, p in found.items() if p is None]
+    if missing:
+        pkgs = "ntfs-3g" if "mkntfs" in names else "dosfstools, mtools"
+        pytest.skip(f"{', '.join(missing)} not installed (apt packages {pkgs})")
+    return [str(found[n]) for n in names]
+
+
 def fat_image(folder: Path, img: Path) -> None:
     """A FAT volume holding the files of ``folder`` (mkfs.vfat and mcopy)."""
-    tools = ("mkfs.vfat", "mcopy")
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (apt packages dosfstools, mtools)")
+    mkfs, mcopy = _tools("mkfs.vfat", "mcopy")
     env = {**os.environ, "TZ": "UTC", "MTOOLS_SKIP_CHECK": "1"}
-    subprocess.run(["mkfs.vfat", "-C", str(img), "16384"], check=True, capture_output=True)
+    subprocess.run([mkfs, "-C", str(img), "16384"], check=True, capture_output=True)
     srcs = [str(p) for p in sorted(folder.iterdir())]
     subprocess.run(
-        ["mcopy", "-s", "-m", "-i", str(img), *srcs, "::/"],
+        [mcopy, "-s", "-m", "-i", str(img), *srcs, "::/"],
         check=True,
         capture_output=True,
         env=env,
@@ -317,15 +325,14 @@ def _ntfs_mkdirs(lib: Any, img: Path, folders: list[str]) -> None:
 def ntfs_image(folder: Path, img: Path, size_mb: int = 8) -> None:
     """An NTFS volume holding the files of ``folder``: mkntfs, the folders through libntfs-3g,
     each file with ``ntfscp -t`` (which keeps its modification time)."""
-    missing = [t for t in ("mkntfs", "ntfscp") if shutil.which(t) is None]
+    mkntfs, ntfscp = _tools("mkntfs", "ntfscp")
     lib = _libntfs()
-    if missing or lib is None:
-        what = ", ".join(missing + ([] if lib else ["libntfs-3g"]))
-        pytest.skip(f"{what} not installed (apt package ntfs-3g)")
+    if lib is None:
+        pytest.skip("libntfs-3g not found (apt package ntfs-3g)")
     with img.open("wb") as fh:
         fh.truncate(size_mb << 20)
     subprocess.run(
-        ["mkntfs", "--force", "--fast", "--quiet", "--label", "duqhunt-test", str(img)],
+        [mkntfs, "--force", "--fast", "--quiet", "--label", "duqhunt-test", str(img)],
         check=True,
         capture_output=True,
     )
@@ -336,7 +343,7 @@ def ntfs_image(folder: Path, img: Path, size_mb: int = 8) -> None:
         if (folder / r).is_file():
             subprocess.run(
                 [
-                    "ntfscp",
+                    ntfscp,
                     "--force",
                     "--quiet",
                     "--timestamp",

@@ -1,67 +1,43 @@
-"""A real raw disk image read through dissect.target (the optional ``image`` extra), end to end.
+"""Real raw disk images read through dissect.target (the optional ``image`` extra), end to end.
 
-The image is a FAT volume built without mounting (mkfs.vfat + mcopy from dosfstools and
-mtools) holding the synthetic Windows layout of an infected host; dissect.target reads FAT
-through dissect.fat. Skipped when any of these is missing.
+The images hold the synthetic Windows layout of an infected host (a JMicron-posing driver under
+Windows/System32/drivers, an encrypted-looking .PNF under Windows/inf, ~DQ temp files, a SYSTEM
+export with the JmiNET3 service, a Security event export) and are built without mounting: a FAT
+volume with mkfs.vfat + mcopy (dosfstools, mtools), read through dissect.fat; an NTFS volume
+with mkntfs + ntfscp (ntfs-3g), read through dissect.ntfs. dissect.target finds Windows on the
+NTFS volume (the system-volume path of hostscan) but not on the FAT one (the any-volume-with-a-
+Windows-folder path). Skipped with the reason when a tool or module is missing.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from host_builders import TRUTH, fat_image, ntfs_image
 
 from duqhunt.hostscan import HostScanResult, scan_host
 from duqhunt.simulate.host import write_triage_folders
 
 pytest.importorskip("dissect.target", reason="the optional 'image' extra (dissect.target)")
-pytest.importorskip("dissect.fat", reason="dissect.fat reads the FAT test image")
 
-T0 = 1318560431.0
-TRUTH = {
-    "window": [1318550400.0, 1318593600.0],
-    "infected": ["10.1.0.29"],
-    "lateral_moves": [
-        {
-            "src": "10.1.0.16",
-            "dst": "10.1.0.29",
-            "time": T0,
-            "method": "service",
-            "share": "ADMIN$",
-            "file": "system32\\drivers\\jminet7.sys",
-            "account": "CORP\\adm_jsmith",
-        },
-    ],
-}
+_READERS = {"fat": "dissect.fat", "ntfs": "dissect.ntfs"}
 
 
-def _fat_image(folder: Path, img: Path) -> None:
-    tools = ("mkfs.vfat", "mcopy")
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (apt packages dosfstools, mtools)")
-    env = {**os.environ, "TZ": "UTC", "MTOOLS_SKIP_CHECK": "1"}
-    subprocess.run(["mkfs.vfat", "-C", str(img), "16384"], check=True, capture_output=True)
-    srcs = [str(p) for p in sorted(folder.iterdir())]
-    subprocess.run(
-        ["mcopy", "-s", "-m", "-i", str(img), *srcs, "::/"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+def _image(fs: str, folder: Path, img: Path) -> None:
+    pytest.importorskip(_READERS[fs], reason=f"{_READERS[fs]} reads the {fs.upper()} test image")
+    (fat_image if fs == "fat" else ntfs_image)(folder, img)
 
 
 def _key(res: HostScanResult) -> set[tuple[str, str, str]]:
     return {(f.detector, f.severity, f.title.lower()) for f in res.findings}
 
 
-def test_raw_image_gives_the_folder_findings(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fs", ["fat", "ntfs"])
+def test_raw_image_gives_the_folder_findings(fs: str, tmp_path: Path) -> None:
     folder = write_triage_folders(tmp_path / "triage", TRUTH, seed=7)[0]
     img = tmp_path / "disk.raw"
-    _fat_image(folder, img)
+    _image(fs, folder, img)
 
     direct = scan_host([folder])
     res = scan_host([img])
@@ -80,6 +56,8 @@ def test_raw_image_gives_the_folder_findings(tmp_path: Path) -> None:
     assert temp["~dq*.tmp"].severity == "high"
     svc = {dict(f.details)["service"] for f in res.findings if f.detector == "DQ-HOST-006"}
     assert "JmiNET3" in svc
+    vendor = [f for f in res.findings if f.detector == "DQ-HOST-003"]
+    assert vendor and dict(vendor[0].details)["vendor"] == "JMicron"
     kinds = {t["kind"] for t in res.timeline}
     assert {"pnf", "driver", "temp-file"} <= kinds
     # the copies are gone after the run: everything names the image and the path inside it
@@ -89,14 +67,21 @@ def test_raw_image_gives_the_folder_findings(tmp_path: Path) -> None:
     assert f"{img}::Windows/Temp/~DQ" in " ".join(sources).replace("~dq", "~DQ")
     stats = dict(res.stats)
     assert stats["host_files"] == dict(direct.stats)["host_files"]
+    if fs == "ntfs":  # NTFS keeps the names' case and the files' modification times
+        assert "Windows\\inf\\netp191.pnf" in {
+            dict(f.details)["file"] for f in res.findings if f.detector == "DQ-HOST-001"
+        }
+        direct_times = {(t["kind"], t["what"], t["time"]) for t in direct.timeline}
+        assert {(t["kind"], t["what"], t["time"]) for t in res.timeline} == direct_times
 
 
-def test_image_without_a_windows_volume_is_listed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fs", ["fat", "ntfs"])
+def test_image_without_a_windows_volume_is_listed(fs: str, tmp_path: Path) -> None:
     folder = tmp_path / "nothing"
     (folder / "docs").mkdir(parents=True)
     (folder / "docs" / "readme.txt").write_text("hello\n")
     img = tmp_path / "empty.img"
-    _fat_image(folder, img)
+    _image(fs, folder, img)
     res = scan_host([img])
     assert not res.findings
     assert res.not_analysed and "no Windows volume" in res.not_analysed[0].reason
