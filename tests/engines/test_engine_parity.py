@@ -6,40 +6,27 @@ would fail here."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+import gzip
+import json
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from duqhunt.errors import UsageError
 from duqhunt.hunt import HuntOptions, hunt
+from duqhunt.model.report import ReportDocument
 from duqhunt.simulate import SimConfig, simulate
-from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS
+from duqhunt.sources.net.zeek import ZeekLog
+from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, LOGS, canonical_name
+from duqhunt.sources.net.zeek_writer import write_zeek_json
 from duqhunt.store import CaseStore
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "zeek"
-
-
-@pytest.fixture(scope="module")
-def spark_env() -> Iterator[None]:
-    from duqhunt.engines.spark import java_available
-
-    if not java_available():
-        pytest.skip("no Java runtime")
-    old = os.environ.get("DUQHUNT_SPARK_KEEP_SESSION")
-    os.environ["DUQHUNT_SPARK_KEEP_SESSION"] = "1"
-    os.environ.setdefault("DUQHUNT_SPARK_MASTER", "local[2]")
-    yield
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()
-    if old is None:
-        os.environ.pop("DUQHUNT_SPARK_KEEP_SESSION", None)
 
 
 def _tables(case: Path) -> dict[str, pa.Table]:
@@ -109,5 +96,145 @@ def test_missing_java_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     from duqhunt.errors import UsageError
 
     monkeypatch.setattr(sp, "java_available", lambda: False)
+    monkeypatch.setattr(sp, "_active_session", lambda: None)  # Java is checked to start one
     with pytest.raises(UsageError, match="Java 17"):
         sp.SparkEngine()
+
+
+# -- gzip and JSON logs, local paths and file:// URIs -------------------------------------------
+
+ROTATED_CONN = "conn.00:00:00-01:00:00.log.gz"  # Zeek's rotated name: Hadoop cannot take ':'
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _mixed_logs(root: Path) -> Path:
+    """The simulated campaign as sensors keep it: conn (under its rotated name) and the SMB
+    and RPC logs as gzip TSV; dns as JSON lines with epoch ts and a field the schema map does
+    not know; http as gzip JSON with ISO 8601 ts; files and ssl as JSON lines."""
+    logs = root / "zeek"
+    simulate(logs, seed=3, config=SimConfig(hosts=80, days=1.5, gzip=True), meta_dir=root)
+    for name in ("dns", "http", "files", "ssl"):
+        src = logs / f"{name}.log.gz"
+        zeek_names = {canonical_name(n): n for n, _ in LOGS[name]}
+        rows = [
+            {zeek_names.get(k, k): v for k, v in r.items()}
+            for r in ZeekLog(src).read_table().to_pylist()
+        ]
+        src.unlink()
+        if name == "http":
+            plain = root / "http.tmp"
+            write_zeek_json(plain, name, rows)
+            with gzip.open(logs / "http.json.gz", "wt", encoding="utf-8") as fh:
+                for line in plain.read_text(encoding="utf-8").splitlines():
+                    obj = json.loads(line)
+                    obj["ts"] = _iso(obj["ts"])
+                    fh.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            plain.unlink()
+        elif name == "dns":
+            write_zeek_json(logs / "dns.json", name, rows)
+            text = (logs / "dns.json").read_text(encoding="utf-8")
+            (logs / "dns.json").write_text(
+                text.replace('{"ts":', '{"_path":"dns","sensor":"s1","ts":'), encoding="utf-8"
+            )
+        else:
+            write_zeek_json(logs / f"{name}.log", name, rows)
+    (logs / "conn.log.gz").rename(logs / ROTATED_CONN)
+    return logs
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ReportDocument]:
+    root = tmp_path_factory.mktemp("mixed")
+    logs = _mixed_logs(root)
+    d = hunt(
+        HuntOptions(
+            inputs=(logs,), out=root / "duck", threads=2, allowlists=(root / "known-good.yaml",)
+        )
+    )
+    return logs, d
+
+
+def test_gzip_json_and_uri_inputs_identical_on_both_engines(
+    mixed: tuple[Path, ReportDocument], tmp_path: Path, spark_env: None
+) -> None:
+    """One Spark hunt over the DuckDB hunt's logs, given partly as a local folder (gzip TSV
+    under a rotated name with ':', JSON with epoch and with ISO 8601 times) and partly as
+    file:// URIs, which go through the same Hadoop FileSystem listing and reads as s3a:// or
+    hdfs:// (a glob and a folder; keyed by URI, size and time, not a content hash)."""
+    logs, d = mixed
+    local, tsv, js = tmp_path / "local", tmp_path / "uri" / "tsv", tmp_path / "uri" / "json"
+    for f in logs.iterdir():
+        if f.name.startswith(("conn.", "dns.", "http.")):
+            dest = local / f.name
+        else:
+            dest = (tsv if f.name.endswith(".log.gz") else js) / f.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, dest)
+    (tsv / "README.txt").write_text("not a log\n", encoding="utf-8")
+    inputs = (local, f"{tsv.as_uri()}/*.log.gz", js.as_uri(), f"{tsv.as_uri()}/README.txt")
+    out = tmp_path / "spark"
+    s = hunt(
+        HuntOptions(
+            inputs=inputs, out=out, engine="spark", allowlists=(logs.parent / "known-good.yaml",)
+        )
+    )
+    # no warning: every file was read by Spark itself (a driver fallback is a warning)
+    assert not d.warnings and not s.warnings, s.warnings
+    assert {i.kind for i in s.inputs} == {"zeek-tsv", "zeek-json", "unknown"}
+    analysed = [i.path for i in s.inputs if i.status == "analysed"]
+    assert len(analysed) == len(list(logs.iterdir()))
+    assert sum(p.startswith("file:/") for p in analysed) == len(list(tsv.glob("*.gz"))) + 2
+    assert [n.path for n in s.not_analysed] == [f"file:{tsv}/README.txt"]
+    assert {"DQ-NET-002", "DQ-NET-005", "DQ-NET-007"} <= {f.detector for f in s.findings}
+    assert [f.model_dump() for f in d.findings] == [f.model_dump() for f in s.findings]
+    assert d.campaign == s.campaign
+    a, b = _tables(Path(d.case)), _tables(out / "case.duckdb")
+    assert set(a) == set(b) and "sensor" in a["dns"].column_names
+    for log in a:
+        assert a[log].to_pylist() == b[log].select(a[log].column_names).to_pylist(), log
+
+    from duqhunt.engines.spark import SparkEngine
+
+    with CaseStore(out / "case.duckdb", engine=SparkEngine()) as store:  # keyed: adds nothing
+        assert store.engine.storage is not None
+        listed = store.engine.storage.list_files(f"{tsv.as_uri()}/*.log.gz")
+        assert {store.ingest_remote(rf).status for rf in listed} == {"already-ingested"}
+    # Hadoop lists no folder holding a name with ':' (Zeek's rotated names): said plainly
+    with pytest.raises(UsageError, match="':'"):
+        hunt(HuntOptions(inputs=(f"{logs.as_uri()}/*",), out=tmp_path / "x", engine="spark"))
+
+
+def test_remote_inputs_need_spark(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="remote inputs need --engine spark"):
+        hunt(HuntOptions(inputs=("s3a://bucket/zeek/2026-11-*/",), out=tmp_path))
+    assert not (tmp_path / "case.duckdb").exists()
+
+
+def test_cli_spark_conf_and_uri_inputs() -> None:
+    from duqhunt.cli.main import build_parser
+
+    args = build_parser().parse_args(
+        [
+            "hunt",
+            "s3a://bucket/zeek/2026-11-*/",
+            "logs",
+            "--out",
+            "OUT",
+            "--engine",
+            "spark",
+            "--spark-conf",
+            "spark.sql.shuffle.partitions=400",
+            "--spark-conf",
+            "spark.hadoop.fs.s3a.endpoint=http://minio:9000",
+        ]
+    )
+    assert args.inputs == ["s3a://bucket/zeek/2026-11-*/", Path("logs")]
+    assert args.spark_conf == [
+        ("spark.sql.shuffle.partitions", "400"),
+        ("spark.hadoop.fs.s3a.endpoint", "http://minio:9000"),
+    ]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["hunt", "x", "--out", "o", "--spark-conf", "novalue"])
