@@ -22,6 +22,7 @@ from font_struct_builders import (
 )
 
 from duqhunt.docscan import scan_file
+from duqhunt.sources.office.cff import check_cff
 from duqhunt.sources.office.limits import Budget, DocLimits
 from duqhunt.sources.office.otlayout import GdefInfo, check_layout
 
@@ -151,6 +152,30 @@ def test_cff2_charstring_faults(tmp_path: Path, cs: bytes, text: str) -> None:
     bad = replace_table(cff2_font(), "CFF2", raw_cff2(charstrings=[b"", cs, SQUARE_CS, SQUARE_CS]))
     found = _findings(tmp_path, "cs.otf", bad)
     assert _flagged(found, "DQ-DOC-009", "table CFF2", text), found
+
+
+@pytest.mark.parametrize(
+    ("cs", "rel", "text"),
+    [
+        # the 514th number (mixed widths) overflows: the offset is just after it
+        (b"\xf7\x00" * 300 + b"\x1c\x00\x01" * 300, 600 + 214 * 3, "above 513 at 0x{at:x}"),
+        (b"\x8b\x8b\x05\xff\x00\x01", 3, "number at 0x{at:x} needs 5 bytes"),
+        (b"\x8b\xf7", 1, "number at 0x{at:x} needs 2 bytes"),
+        (b"\x8b\x1c\x00", 1, "number at 0x{at:x} needs 3 bytes"),
+        (b"\x8b\x0c", 1, "escape operator at the end (0x{at:x})"),
+        # one stem, so one mask byte (0x0b) that must be skipped, not read as an operator
+        (b"\x8b\x8b\x01\x13\x0b\x8b\x8b\x05\x0b", 8, "reserved operator 11 at 0x{at:x}"),
+    ],
+)
+def test_cff2_charstring_fault_offsets(cs: bytes, rel: int, text: str) -> None:
+    """Exact offsets of charstring faults (numbers are tokenised in runs, not byte by byte)."""
+    marker = b"\x8b\x8b\x8b\x8b\x15" * 3
+    raw = raw_cff2(charstrings=[b"", marker + cs, SQUARE_CS, SQUARE_CS])
+    at = raw.index(marker) + len(marker) + rel
+    rep = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
+    assert [(i.offset, text.format(at=at) in i.message) for i in rep.issues] == [(at, True)], (
+        rep.issues
+    )
 
 
 def test_cff2_charstring_count_differs_from_maxp(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ only ``InputError`` (work or time limit).
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -458,6 +459,29 @@ def _fd_select(f: _Font, args: list[Operand] | None, n_glyphs: int, n_fds: int) 
 
 # -- charstrings -----------------------------------------------------------------------------
 
+# One token of a charstring: a run of numbers (1-byte 32..246, 2-byte 247..254, 5-byte 255,
+# 3-byte 28), then what ends it: an operator (12 x, or one byte 0..31 but 12 and 28), a lone
+# byte (a number truncated by the end, or an escape at the end) or the end itself. Every lead
+# byte belongs to one alternative and the last ones match anything, so the tokens of finditer
+# are contiguous and unique, and C does the per-byte work.
+_NUMBER = rb"[\x20-\xf6]|[\xf7-\xfe].|\xff....|\x1c.."
+_CS_TOKEN = re.compile(
+    rb"((?:" + _NUMBER + rb")*)(\x0c.|[\x00-\x0b\x0d-\x1b\x1d-\x1f]|.|\Z)", re.DOTALL
+)
+_NUM_TOK = re.compile(_NUMBER, re.DOTALL)
+# number token -> value for 1- and 2-byte numbers; 255 (16.16 fixed) is unknown (None)
+_TOKEN_VALUE: dict[bytes, int] = {bytes((b,)): b - 139 for b in range(32, 247)}
+_TOKEN_VALUE.update(
+    {bytes((b, w)): (b - 247) * 256 + w + 108 for b in range(247, 251) for w in range(256)}
+)
+_TOKEN_VALUE.update(
+    {bytes((b, w)): -(b - 251) * 256 - w - 108 for b in range(251, 255) for w in range(256)}
+)
+# decoded number runs (runs repeat a lot across glyphs); cleared when full
+_RUN_VALUES: dict[bytes, tuple[int | None, ...]] = {}
+_RUN_CACHE_MAX = 1 << 14
+_FLUSH = 4096  # operators counted locally between Steps.tick calls (and so time checks)
+
 
 @dataclass(slots=True)
 class _Run:
@@ -486,136 +510,189 @@ def _charstrings(f: _Font, cs: Index, privates: list[_Private], fd_of: list[int]
             f.bad(exc.offset, exc.message, f"cs-{exc.check}")
 
 
+def _decode(num: bytes) -> tuple[int | None, ...]:
+    """The values of a run of complete numbers."""
+    vals = tuple(
+        int.from_bytes(t[1:], "big", signed=True) if t[0] == 28 else _TOKEN_VALUE.get(t)
+        for t in _NUM_TOK.findall(num)
+    )
+    if len(_RUN_VALUES) >= _RUN_CACHE_MAX:
+        _RUN_VALUES.clear()
+    _RUN_VALUES[num] = vals
+    return vals
+
+
 def _exec(f: _Font, s: int, e: int, local: Index | None, run: _Run, depth: int, gid: int) -> bool:
-    """Run the charstring raw[s:e]; True when it ended (endchar/return)."""
-    raw, cff2 = f.raw, f.cff2
-    limit = 513 if cff2 else 48
-    st = run.stack
-    i = s
-    where = f"{f.tag} glyph {gid} charstring"
-    while i < e:
-        b = raw[i]
-        if b >= 32 or b == 28:
-            n = 1 if b <= 246 else 2 if b <= 254 else 5
-            if b == 28:
-                n = 3
-            if i + n > e:
-                raise _Bad(
-                    i,
-                    f"{where}: number at 0x{i:x} needs {n} bytes, the charstring ends at 0x{e:x}",
-                    "truncated",
-                )
-            if b == 28:
-                st.append(struct.unpack_from(">h", raw, i + 1)[0])
-            elif b <= 246:
-                st.append(b - 139)
-            elif b <= 250:
-                st.append((b - 247) * 256 + raw[i + 1] + 108)
-            elif b <= 254:
-                st.append(-(b - 251) * 256 - raw[i + 1] - 108)
-            else:
-                st.append(None)
-            i += n
-            if len(st) > limit:
-                raise _Bad(i, f"{where}: operand stack above {limit} at 0x{i:x}", "stack")
-            continue
-        f.steps.tick()  # per operator: operands are bounded by the stack limit
-        at = i
-        i += 1
-        if b == 12:
-            if i >= e:
-                raise _Bad(at, f"{where}: escape operator at the end (0x{at:x})", "truncated")
-            x = raw[i]
-            i += 1
-            if x in FLEX:
-                st.clear()
-            elif not cff2 and x in ARITH:
-                pops, pushes = ARITH[x]
-                if len(st) < pops and run.known:
+    """Run the charstring raw[s:e]; True when it ended (endchar/return).
+
+    Operators are counted locally and added to ``f.steps`` every ``_FLUSH`` operators, before
+    a subroutine call and on every exit, so the step limit and the deadline hold as before.
+    """
+    ops = 0
+    try:
+        raw, cff2 = f.raw, f.cff2
+        limit = 513 if cff2 else 48
+        st = run.stack
+        cache = _RUN_VALUES
+        tokens = _CS_TOKEN.finditer
+        i = s
+        while i < e:  # one token stream per pass; a hintmask restarts it after its mask bytes
+            for m in tokens(raw, i, e):
+                num, op = m.groups()
+                vals: tuple[int | None, ...] = ()
+                at = i
+                if num:
+                    got = cache.get(num)
+                    vals = got if got is not None else _decode(num)
+                    if len(st) + len(vals) > limit:
+                        _overflow(f, gid, i, len(st), limit, num)
+                    at = i + len(num)
+                if not op:  # the end of the charstring
+                    st.extend(vals)
+                    return False
+                b = op[0]
+                if b >= 32 or b == 28:
+                    n = 3 if b == 28 else 1 if b <= 246 else 2 if b <= 254 else 5
                     raise _Bad(
                         at,
-                        f"{where}: operator 12 {x} at 0x{at:x} needs {pops} operands, stack has {len(st)}",
-                        "underflow",
+                        f"{_where(f, gid)}: number at 0x{at:x} needs {n} bytes, the charstring ends at 0x{e:x}",
+                        "truncated",
                     )
-                del st[max(len(st) - pops, 0) :]
-                st.extend([None] * pushes)
-            elif not cff2 and x == 0:  # dotsection (deprecated)
-                st.clear()
-            else:
-                raise _Bad(at, f"{where}: reserved operator 12 {x} at 0x{at:x}", "reserved")
-            continue
-        if b in STEMS:
-            run.stems += len(st) // 2
-            st.clear()
-        elif b in (19, 20):
-            run.stems += len(st) // 2
-            st.clear()
-            nbytes = (run.stems + 7) // 8
-            if run.known and i + nbytes > e:
-                raise _Bad(
-                    at,
-                    f"{where}: hintmask at 0x{at:x} needs {nbytes} mask bytes past the end",
-                    "hintmask",
-                )
-            i += nbytes
-        elif b in CLEARING:
-            st.clear()
-        elif b in (10, 29):
-            subrs = local if b == 10 else f.gsubrs
-            name = "callsubr" if b == 10 else "callgsubr"
-            if not st:
-                if run.known:
-                    raise _Bad(at, f"{where}: {name} at 0x{at:x} with an empty stack", "underflow")
-                run.ended = True  # stack height unknown: stop checking this glyph
-                return True
-            num = st.pop()
-            if num is None:
-                run.ended = True  # computed subroutine number: not followed
-                return True
-            count = subrs.count if subrs else 0
-            bias = 107 if count < 1240 else 1131 if count < 33900 else 32768
-            k = num + bias
-            if subrs is None or not 0 <= k < count:
-                raise _Bad(
-                    at,
-                    f"{where}: {name} {num} at 0x{at:x} outside the {count} subroutines",
-                    "subr-range",
-                )
-            if depth + 1 > MAX_SUBR_DEPTH:
-                raise _Bad(
-                    at, f"{where}: subroutines nested deeper than {MAX_SUBR_DEPTH}", "subr-depth"
-                )
-            ss, se = subrs.item(k)
-            _exec(f, ss, se, local, run, depth + 1, gid)
-            if run.ended:
-                return True
-        elif b == 11 and not cff2:  # return
-            return False
-        elif b == 14 and not cff2:  # endchar
-            run.ended = True
-            st.clear()
-            return True
-        elif b == 15 and cff2:  # vsindex
-            v = st.pop() if st else None
-            run.vsindex = v if v is not None else -1
-            st.clear()
-        elif b == 16 and cff2:  # blend
-            nb = st.pop() if st else None
-            kr = f.region_counts[run.vsindex] if 0 <= run.vsindex < len(f.region_counts) else None
-            if nb is None or kr is None:
-                run.known = False
-                st.clear()
-            else:
-                if run.known and len(st) < nb * (kr + 1):
+                ops += 1  # per operator: operands are bounded by the stack limit
+                if ops >= _FLUSH:
+                    f.steps.tick(ops)
+                    ops = 0
+                i = at + len(op)
+                if b in CLEARING:
+                    st.clear()
+                    continue
+                st.extend(vals)
+                if b == 12:
+                    if len(op) == 1:
+                        raise _Bad(
+                            at,
+                            f"{_where(f, gid)}: escape operator at the end (0x{at:x})",
+                            "truncated",
+                        )
+                    x = op[1]
+                    if x in FLEX:
+                        st.clear()
+                    elif not cff2 and x in ARITH:
+                        pops, pushes = ARITH[x]
+                        if len(st) < pops and run.known:
+                            raise _Bad(
+                                at,
+                                f"{_where(f, gid)}: operator 12 {x} at 0x{at:x} needs {pops} operands, stack has {len(st)}",
+                                "underflow",
+                            )
+                        del st[max(len(st) - pops, 0) :]
+                        st.extend([None] * pushes)
+                    elif not cff2 and x == 0:  # dotsection (deprecated)
+                        st.clear()
+                    else:
+                        raise _Bad(
+                            at,
+                            f"{_where(f, gid)}: reserved operator 12 {x} at 0x{at:x}",
+                            "reserved",
+                        )
+                elif b in STEMS:
+                    run.stems += len(st) // 2
+                    st.clear()
+                elif b == 19 or b == 20:
+                    run.stems += len(st) // 2
+                    st.clear()
+                    nbytes = (run.stems + 7) // 8
+                    if run.known and i + nbytes > e:
+                        raise _Bad(
+                            at,
+                            f"{_where(f, gid)}: hintmask at 0x{at:x} needs {nbytes} mask bytes past the end",
+                            "hintmask",
+                        )
+                    i += nbytes
+                    break  # the mask bytes are not tokens: start a new stream after them
+                elif b == 10 or b == 29:
+                    subrs = local if b == 10 else f.gsubrs
+                    name = "callsubr" if b == 10 else "callgsubr"
+                    if not st:
+                        if run.known:
+                            raise _Bad(
+                                at,
+                                f"{_where(f, gid)}: {name} at 0x{at:x} with an empty stack",
+                                "underflow",
+                            )
+                        run.ended = True  # stack height unknown: stop checking this glyph
+                        return True
+                    num_ = st.pop()
+                    if num_ is None:
+                        run.ended = True  # computed subroutine number: not followed
+                        return True
+                    count = subrs.count if subrs else 0
+                    bias = 107 if count < 1240 else 1131 if count < 33900 else 32768
+                    k = num_ + bias
+                    if subrs is None or not 0 <= k < count:
+                        raise _Bad(
+                            at,
+                            f"{_where(f, gid)}: {name} {num_} at 0x{at:x} outside the {count} subroutines",
+                            "subr-range",
+                        )
+                    if depth + 1 > MAX_SUBR_DEPTH:
+                        raise _Bad(
+                            at,
+                            f"{_where(f, gid)}: subroutines nested deeper than {MAX_SUBR_DEPTH}",
+                            "subr-depth",
+                        )
+                    f.steps.tick(ops)
+                    ops = 0
+                    ss, se = subrs.item(k)
+                    _exec(f, ss, se, local, run, depth + 1, gid)
+                    if run.ended:
+                        return True
+                elif b == 11 and not cff2:  # return
+                    return False
+                elif b == 14 and not cff2:  # endchar
+                    run.ended = True
+                    st.clear()
+                    return True
+                elif b == 15 and cff2:  # vsindex
+                    v = st.pop() if st else None
+                    run.vsindex = v if v is not None else -1
+                    st.clear()
+                elif b == 16 and cff2:  # blend
+                    nb = st.pop() if st else None
+                    vs = run.vsindex
+                    kr = f.region_counts[vs] if 0 <= vs < len(f.region_counts) else None
+                    if nb is None or kr is None:
+                        run.known = False
+                        st.clear()
+                    else:
+                        if run.known and len(st) < nb * (kr + 1):
+                            raise _Bad(
+                                at,
+                                f"{_where(f, gid)}: blend at 0x{at:x} needs {nb * (kr + 1)} operands, stack has {len(st)}",
+                                "underflow",
+                            )
+                        del st[max(len(st) - nb * kr, 0) :]
+                else:
                     raise _Bad(
-                        at,
-                        f"{where}: blend at 0x{at:x} needs {nb * (kr + 1)} operands, stack has {len(st)}",
-                        "underflow",
+                        at, f"{_where(f, gid)}: reserved operator {b} at 0x{at:x}", "reserved"
                     )
-                del st[max(len(st) - nb * kr, 0) :]
-        else:
-            raise _Bad(at, f"{where}: reserved operator {b} at 0x{at:x}", "reserved")
-    return False
+            else:
+                return False  # no token left (the stream always ends with the end token)
+        return False
+    finally:
+        if ops:
+            f.steps.tick(ops)
+
+
+def _overflow(f: _Font, gid: int, i: int, base: int, limit: int, num: bytes) -> None:
+    """Raise for the number of the run at ``i`` whose push took the stack above ``limit``."""
+    k = max(limit - base, 0)  # 0-based in the run (base may be above already: 12 27 dup)
+    at = i + sum(map(len, _NUM_TOK.findall(num)[: k + 1]))
+    raise _Bad(at, f"{_where(f, gid)}: operand stack above {limit} at 0x{at:x}", "stack")
+
+
+def _where(f: _Font, gid: int) -> str:
+    return f"{f.tag} glyph {gid} charstring"
 
 
 def _opname(op: int) -> str:
