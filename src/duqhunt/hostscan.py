@@ -363,14 +363,30 @@ def _image_wants(segments: tuple[str, ...], is_dir: bool) -> bool:
     return False
 
 
+def _copy_cap(limits: HostLimits, name: str) -> int:
+    """The most bytes worth copying out of an image for a file of this name: the limit of the
+    analyser that reads it (a damaged volume can claim any size for any file). A larger file
+    is read by no analyser past its head (an entropy sample; the rest is refused by size)."""
+    low = name.lower()
+    if low.endswith(".evtx"):
+        return limits.max_evtx_bytes
+    if low.endswith((".json", ".jsonl", ".ndjson")):
+        return limits.max_json_bytes
+    if low.endswith(".reg") or "." not in low or low == "ntuser.dat":  # hives and exports
+        return limits.max_hive_bytes
+    return max(limits.max_pe_bytes, limits.max_yara_bytes)  # drivers, .pnf, .job, temp files
+
+
 def _copy_out(run: _Run, image: Path, root: Any, out: Path) -> int:
     """Copy the wanted files under ``root`` (a dissect TargetPath) to ``out``, read-only.
 
-    Keeps the walk limits (depth, file count) and skips files above the largest per-kind
-    limit; the analysers apply their own limits to what is copied. Returns the files copied.
+    Keeps the walk limits (depth, file count). A file above the limit of the analyser that
+    reads it is copied in part: its head (what the .pnf entropy check samples), then a hole
+    up to its size, so that names, sizes and times, and what is refused for its size, are the
+    same as in a triage folder, and a damaged volume claiming huge files costs no disk.
+    Returns the files copied.
     """
     limits = run.limits
-    cap = max(limits.max_evtx_bytes, limits.max_hive_bytes, limits.max_json_bytes)
     copied = 0
     stack: list[tuple[Any, tuple[str, ...]]] = [(root, ())]
     while stack:
@@ -400,13 +416,14 @@ def _copy_out(run: _Run, image: Path, root: Any, out: Path) -> int:
                     run.fail(str(image), f"more than {limits.max_files} files", "host-image")
                     return copied
                 st = child.stat()
-                if st.st_size > cap:
-                    run.fail(where, f"larger than {cap} bytes, skipped", "host-image")
-                    continue
                 dest = out.joinpath(*rel)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with child.open("rb") as src, dest.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+                    if st.st_size <= _copy_cap(limits, name):
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                    else:
+                        dst.write(src.read(limits.entropy_sample_bytes))
+                        dst.truncate(st.st_size)
                 os.utime(dest, (st.st_atime, st.st_mtime))
                 copied += 1
             except Exception as exc:  # a damaged file is listed, the rest goes on

@@ -354,3 +354,16 @@ def ntfs_image(folder: Path, img: Path, size_mb: int = 8) -> None:
                 check=True,
                 capture_output=True,
             )
+
+
+def ntfs_grow(img: Path, folder: str, name: str, size: int) -> None:
+    """Make a file of the NTFS image claim ``size`` bytes (its $DATA extended, as damage or a
+    huge file would leave it) with ntfstruncate, which takes the file's inode number."""
+    ntfsls, ntfstruncate = _tools("ntfsls", "ntfstruncate")
+    listing = subprocess.run(
+        [ntfsls, "--inode", "--path", folder, str(img)], check=True, capture_output=True, text=True
+    ).stdout
+    inode = next(ln.split()[0] for ln in listing.splitlines() if ln.split()[1:] == [name])
+    subprocess.run(
+        [ntfstruncate, "-f", str(img), inode, str(size)], check=True, capture_output=True
+    )

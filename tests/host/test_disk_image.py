@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from host_builders import TRUTH, fat_image, ntfs_image
+from host_builders import TRUTH, fat_image, ntfs_grow, ntfs_image
 
-from duqhunt.hostscan import HostScanResult, scan_host
+from duqhunt.hostscan import HostLimits, HostScanResult, scan_host
 from duqhunt.simulate.host import write_triage_folders
 
 pytest.importorskip("dissect.target", reason="the optional 'image' extra (dissect.target)")
@@ -85,3 +85,32 @@ def test_image_without_a_windows_volume_is_listed(fs: str, tmp_path: Path) -> No
     res = scan_host([img])
     assert not res.findings
     assert res.not_analysed and "no Windows volume" in res.not_analysed[0].reason
+
+
+def test_files_above_the_limits_are_copied_in_part(tmp_path: Path) -> None:
+    """A file larger than its analyser reads is copied as its head plus a hole: the findings
+    and the files refused for their size are those of the folder under the same limits, and a
+    ~DQ file that claims 3 GB (more than any limit) is still named by its pattern."""
+    folder = write_triage_folders(tmp_path / "triage", TRUTH, seed=7)[0]
+    img = tmp_path / "disk.raw"
+    _image("ntfs", folder, img)
+    (dq,) = (folder / "Windows" / "Temp").glob("~DQ*.tmp")
+    ntfs_grow(img, "/Windows/Temp", dq.name, 3_000_000_000)
+    limits = HostLimits(max_pe_bytes=1024, max_yara_bytes=1024, entropy_sample_bytes=512)
+
+    direct = scan_host([folder], limits=limits)
+    res = scan_host([img], limits=limits)
+
+    assert _key(res) == _key(direct)
+    pnf = {dict(f.details)["file"] for f in res.findings if f.detector == "DQ-HOST-001"}
+    assert "Windows\\inf\\netp191.pnf" in pnf  # 24 kB: its first 512 bytes are sampled
+    temp = {dict(f.details)["pattern"]: f for f in res.findings if f.detector == "DQ-HOST-002"}
+    assert temp["~dq*.tmp"].severity == "high"
+
+    def refused(r: HostScanResult, prefix: str) -> set[tuple[str, str]]:
+        return {(n.path.removeprefix(prefix), n.reason) for n in r.not_analysed}
+
+    assert refused(res, f"{img}::") == refused(direct, f"{folder}/")
+    assert ("Windows/System32/drivers/jminet7.sys", "larger than 1024 bytes, not parsed") in (
+        refused(res, f"{img}::")
+    )
