@@ -7,6 +7,7 @@ rasteriser would have to reject or what exceeds the limits the font declares in 
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 # (pops, pushes) per opcode; None = effect unknown statically (stack tracking resets).
@@ -121,57 +122,76 @@ class FontCodeState:
     instructions: int = 0
 
 
-@dataclass(slots=True)
-class _Stack:
-    items: list[int | None] = field(default_factory=list)
-    known_bottom: bool = True  # False once we lost track of what is below
-    depth: int = 0  # exact depth while known_bottom
-    max_depth: int = 0
+# What scan_program does per opcode (one table lookup instead of a chain of tests).
+_K_FIXED, _K_PUSH, _K_UNDEF, _K_LOSE, _K_IF, _K_ELSE, _K_EIF = 0, 1, 2, 3, 4, 5, 6
+_K_DEF, _K_ENDF, _K_CALL, _K_STORAGE, _K_DUP, _K_SWAP = 7, 8, 9, 10, 11, 12
 
-    def push(self, v: int | None) -> None:
-        self.items.append(v)
-        if len(self.items) > 4096:
-            del self.items[:2048]
-        self.depth += 1
-        self.max_depth = max(self.max_depth, self.depth)
 
-    def pop(self) -> tuple[int | None, bool]:
-        """(value, underflow)"""
-        self.depth -= 1
-        if self.items:
-            return self.items.pop(), False
-        if self.known_bottom and self.depth < 0:
-            self.depth = 0
-            return None, True
-        self.depth = max(self.depth, 0)
-        return None, False
+def _kind(op: int) -> int:
+    if op in (0x40, 0x41) or 0xB0 <= op <= 0xBF:
+        return _K_PUSH
+    if op in UNDEFINED_OPCODES:
+        return _K_UNDEF
+    special = {
+        IF: _K_IF,
+        ELSE: _K_ELSE,
+        EIF: _K_EIF,
+        FDEF: _K_DEF,
+        IDEF: _K_DEF,
+        ENDF: _K_ENDF,
+        CALL: _K_CALL,
+        LOOPCALL: _K_CALL,
+        0x42: _K_STORAGE,
+        0x43: _K_STORAGE,
+        0x20: _K_DUP,
+        0x23: _K_SWAP,
+    }
+    if op in special:
+        return special[op]
+    return _K_LOSE if _EFFECT.get(op) is None else _K_FIXED
 
-    def lose(self) -> None:
-        self.items.clear()
-        self.known_bottom = False
+
+_KINDS: tuple[int, ...] = tuple(_kind(op) for op in range(0x100))
+_POPS: tuple[int, ...] = tuple((_EFFECT.get(op) or (0, 0))[0] for op in range(0x100))
+_PUSHES: tuple[int, ...] = tuple((_EFFECT.get(op) or (0, 0))[1] for op in range(0x100))
+_WORDS: tuple[struct.Struct, ...] = tuple(struct.Struct(f">{k}h") for k in range(0x100))
+# The abstract stack keeps at most this many values (the oldest half is dropped past it; the
+# depth stays exact while the bottom is known).
+_KEEP = 4096
 
 
 def scan_program(
     code: bytes, where: str, state: FontCodeState, *, max_issues: int = 20
 ) -> list[BytecodeIssue]:
-    """Decode one program; ``where`` is 'fpgm', 'prep' or 'glyph'."""
+    """Decode one program; ``where`` is 'fpgm', 'prep' or 'glyph'.
+
+    The abstract stack lives in locals: ``items`` (known values, None = unknown), ``depth``
+    (exact while ``known_bottom``), ``max_depth``. A pop takes the top item if there is one
+    and lowers the depth to no less than 0; a push appends, raises the depth and drops the
+    oldest half of the items past ``_KEEP``; losing track clears the items.
+    """
     issues: list[BytecodeIssue] = []
 
     def add(kind: str, off: int, msg: str, sev: str = "medium") -> None:
         if len(issues) < max_issues:
             issues.append(BytecodeIssue(kind, off, msg, sev))
 
-    st = _Stack()
+    items: list[int | None] = []
+    depth = max_depth = 0
+    known_bottom = True
     if_stack: list[int] = []
     fdef_open: int | None = None
     idef_open: int | None = None
+    kinds, pops_of, pushes_of = _KINDS, _POPS, _PUSHES
     n = len(code)
     i = 0
+    count_ops = 0
     while i < n:
         op = code[i]
         off = i
-        state.instructions += 1
-        if op in (0x40, 0x41) or 0xB0 <= op <= 0xBF:
+        count_ops += 1
+        k = kinds[op]
+        if k == _K_PUSH:
             if op == 0x40 or op == 0x41:
                 if i + 1 >= n:
                     add(
@@ -195,30 +215,80 @@ def scan_program(
                     f"PUSH of {count} value(s) at 0x{off:x} runs {end - n} byte(s) past the end of the program",
                 )
                 break
-            for k in range(count):
-                p = start + k * width
-                v = code[p] if width == 1 else int.from_bytes(code[p : p + 2], "big", signed=True)
-                st.push(v)
+            if width == 1:
+                items += code[start:end]
+            else:
+                items += _WORDS[count].unpack_from(code, start)
+            depth += count
+            if depth > max_depth:
+                max_depth = depth
+            if len(items) > _KEEP:
+                del items[: _KEEP // 2]
             i = end
             continue
         i += 1
-        if op in UNDEFINED_OPCODES and op not in state.idefs:
-            add("undefined-opcode", off, f"undefined opcode 0x{op:02x} at 0x{off:x}")
-            st.lose()
+        if k == _K_FIXED:
+            p = pops_of[op]
+            if p:
+                if len(items) >= p:
+                    del items[-p:]
+                else:
+                    items.clear()
+                depth = depth - p if depth > p else 0
+            q = pushes_of[op]
+            if q:
+                items += (None,) * q
+                depth += q
+                if depth > max_depth:
+                    max_depth = depth
+                if len(items) > _KEEP:
+                    del items[: _KEEP // 2]
             continue
-        if op == IF:
+        if k == _K_LOSE:
+            items.clear()
+            known_bottom = False
+            continue
+        if k == _K_CALL:
+            fn = items.pop() if items else None
+            depth = depth - 1 if depth > 1 else 0
+            if op == LOOPCALL:
+                if items:
+                    items.pop()
+                depth = depth - 1 if depth > 1 else 0
+            if fn is not None:
+                state.calls.append((where, off, fn))
+                if state.max_function_defs is not None and not 0 <= fn < state.max_function_defs:
+                    add(
+                        "function-limit",
+                        off,
+                        f"CALL of function {fn} at 0x{off:x} outside maxp.maxFunctionDefs={state.max_function_defs}",
+                    )
+            items.clear()
+            known_bottom = False
+            continue
+        if k == _K_UNDEF:
+            if op not in state.idefs:
+                add("undefined-opcode", off, f"undefined opcode 0x{op:02x} at 0x{off:x}")
+            items.clear()
+            known_bottom = False
+            continue
+        if k == _K_IF:
             if_stack.append(off)
-        elif op == ELSE:
+            if items:
+                items.pop()
+            depth = depth - 1 if depth > 1 else 0
+        elif k == _K_ELSE:
             if not if_stack:
                 add("unbalanced-if", off, f"ELSE without IF at 0x{off:x}")
-        elif op == EIF:
+        elif k == _K_EIF:
             if not if_stack:
                 add("unbalanced-if", off, f"EIF without IF at 0x{off:x}")
             else:
                 if_stack.pop()
-        elif op in (FDEF, IDEF):
+        elif k == _K_DEF:
             name = "FDEF" if op == FDEF else "IDEF"
-            num, _ = st.pop()
+            num = items.pop() if items else None
+            depth = depth - 1 if depth > 1 else 0
             if where == "glyph":
                 add(
                     "def-outside-fpgm",
@@ -277,32 +347,21 @@ def scan_program(
                             f"{len(state.idefs)} IDEFs exceed maxp.maxInstructionDefs={state.max_instruction_defs}",
                         )
             # The body is not executed when defined: reset the view of the stack inside it.
-            st.lose()
-            continue
-        elif op == ENDF:
+            items.clear()
+            known_bottom = False
+        elif k == _K_ENDF:
             if fdef_open is None and idef_open is None:
                 add("unbalanced-fdef", off, f"ENDF without FDEF/IDEF at 0x{off:x}")
             fdef_open = idef_open = None
-            st.lose()
-            continue
-        elif op in (CALL, LOOPCALL):
-            fn, _under = st.pop()
-            if op == LOOPCALL:
-                st.pop()
-            if fn is not None:
-                state.calls.append((where, off, fn))
-                if state.max_function_defs is not None and not 0 <= fn < state.max_function_defs:
-                    add(
-                        "function-limit",
-                        off,
-                        f"CALL of function {fn} at 0x{off:x} outside maxp.maxFunctionDefs={state.max_function_defs}",
-                    )
-            st.lose()
-            continue
-        elif op in (0x42, 0x43):  # WS, RS
+            items.clear()
+            known_bottom = False
+        elif k == _K_STORAGE:  # WS, RS
             if op == 0x42:
-                st.pop()
-            idx, _ = st.pop()
+                if items:
+                    items.pop()
+                depth = depth - 1 if depth > 1 else 0
+            idx = items.pop() if items else None
+            depth = depth - 1 if depth > 1 else 0
             if (
                 idx is not None
                 and state.max_storage is not None
@@ -315,28 +374,28 @@ def scan_program(
                     "low",
                 )
             if op == 0x43:
-                st.push(None)
-            continue
-        eff = _EFFECT.get(op)
-        if eff is None:
-            st.lose()
-            continue
-        if op == 0x20:  # DUP
-            dv, _ = st.pop()
-            st.push(dv)
-            st.push(dv)
-            continue
-        if op == 0x23:  # SWAP
-            a, _ = st.pop()
-            b, _ = st.pop()
-            st.push(a)
-            st.push(b)
-            continue
-        pops, pushes = eff
-        for _ in range(pops):
-            st.pop()
-        for _ in range(pushes):
-            st.push(None)
+                items.append(None)
+                depth += 1
+                if depth > max_depth:
+                    max_depth = depth
+                if len(items) > _KEEP:
+                    del items[: _KEEP // 2]
+        else:  # DUP pops one value and pushes it twice; SWAP pops a, b and pushes a, b
+            a = items.pop() if items else None
+            depth = depth - 1 if depth > 1 else 0
+            if k == _K_DUP:
+                b = a
+            else:
+                b = items.pop() if items else None
+                depth = depth - 1 if depth > 1 else 0
+            items.append(a)
+            items.append(b)
+            depth += 2
+            if depth > max_depth:
+                max_depth = depth
+            if len(items) > _KEEP:
+                del items[: _KEEP // 2]
+    state.instructions += count_ops
     if if_stack:
         add(
             "unbalanced-if",
@@ -346,12 +405,12 @@ def scan_program(
     if fdef_open is not None or idef_open is not None:
         o = fdef_open if fdef_open is not None else idef_open
         add("unbalanced-fdef", o or 0, f"FDEF/IDEF at 0x{o:x} without ENDF")
-    if state.max_stack is not None and st.known_bottom and st.max_depth > state.max_stack:
+    if state.max_stack is not None and known_bottom and max_depth > state.max_stack:
         add(
             "stack-limit",
             0,
-            f"pushes {st.max_depth} values, more than maxp.maxStackElements={state.max_stack}",
-            "medium" if st.max_depth > state.max_stack + 256 else "low",
+            f"pushes {max_depth} values, more than maxp.maxStackElements={state.max_stack}",
+            "medium" if max_depth > state.max_stack + 256 else "low",
         )
     return issues
 
