@@ -734,6 +734,9 @@ class Walker:
         self.macros(data, where)
 
 
+_KEPT_DESTINATIONS = frozenset((b"objdata", b"fldinst"))
+
+
 def _rtf_parser(data: bytes) -> Any:
     """One pass of oletools' RTF parser for both rtfobj's objects and msodde's \\fldinst
     fields (rtfobj.RtfObjParser extended with what msodde.RtfFieldParser collects), instead
@@ -749,6 +752,14 @@ def _rtf_parser(data: bytes) -> Any:
             super().close_destination(destination)
             if destination.cword == b"fldinst":
                 self.fields.append(destination.data.translate(None, b"\r\n").strip())
+
+        def _text(self, matchobject: Any) -> None:
+            # Only \objdata and \fldinst text is ever read (rtfobj and msodde drop the text
+            # of every other destination, and text() does nothing): appending the document
+            # text to its destination byte string by byte string was quadratic.
+            dest = self.current_destination
+            if dest.cword in _KEPT_DESTINATIONS:
+                dest.data += matchobject.group()
 
         def control_symbol(self, matchobject: Any) -> None:
             # inside \fldinst as msodde (the symbol is field text); elsewhere as rtfobj
