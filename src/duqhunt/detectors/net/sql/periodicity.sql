@@ -1,7 +1,9 @@
 -- Periodicity scoring, portable SQL (DuckDB and Spark SQL run it unchanged). Reads a
 -- `sessions` relation (kind, src, dst, ts, bytes, proto, port) that the caller defines as a CTE
--- before this text (beacon_sessions.sql for C&C beacons, relay_sessions.sql for internal relays)
--- and returns one row per (kind, src, dst) with its evidence and a score in [0, 1].
+-- before this text (beacon_sessions.sql for C&C beacons, relay_sessions.sql for internal relays),
+-- twice: as `sessions` (counted per pair) and as `sessions_rescan`, the same SQL under a second
+-- name (the rows of the pairs that are scored); see detectors/base.py periodicity_sql. Returns
+-- one row per (kind, src, dst) with its evidence and a score in [0, 1].
 -- Parameters:
 --   :min_conns      connections a pair needs (after collapsing retries) to be scored
 --   :retry_gap_s    a connection closer than this to the previous one is a retry, not a beacon
@@ -10,29 +12,38 @@
 --   :full_count     connections at which the count part of the score saturates
 --   :internal_hosts the population of possible sources (prevalence: share contacting a dst)
 --   :min_score      lowest score returned
+-- Shaped for memory (benchmarks/results-spark.md, 100M conn rows): the sessions are counted
+-- once per pair (prevalence is read from those counts: one src per pair row), the scored pairs
+-- get a BIGINT id, and the windows and aggregates are keyed by that id, so no sort or hash
+-- table carries the three VARCHAR keys (DuckDB spilled tens of GB sorting by them).
+pair_counts AS (
+    SELECT kind, src, dst, COUNT(*) AS contacts FROM sessions GROUP BY kind, src, dst
+),
 prevalence AS (
-    SELECT kind, dst, COUNT(DISTINCT src) AS sources FROM sessions GROUP BY kind, dst
+    SELECT kind, dst, COUNT(src) AS sources FROM pair_counts GROUP BY kind, dst
 ),
 pairs AS (
-    SELECT kind, src, dst FROM sessions GROUP BY kind, src, dst HAVING COUNT(*) >= :min_conns
+    SELECT kind, src, dst, ROW_NUMBER() OVER (ORDER BY kind, src, dst) AS pair
+    FROM pair_counts
+    WHERE contacts >= :min_conns
 ),
 ordered AS (
-    SELECT s.kind, s.src, s.dst, s.ts, s.bytes, s.proto, s.port,
-           s.ts - LAG(s.ts) OVER (PARTITION BY s.kind, s.src, s.dst ORDER BY s.ts) AS gap
-    FROM sessions s
+    SELECT p.pair, s.ts, s.bytes, s.proto, s.port,
+           s.ts - LAG(s.ts) OVER (PARTITION BY p.pair ORDER BY s.ts) AS gap
+    FROM sessions_rescan s
     JOIN pairs p ON p.kind = s.kind AND p.src = s.src AND p.dst = s.dst
 ),
 kept AS (
-    SELECT kind, src, dst, ts, bytes, proto, port FROM ordered
+    SELECT pair, ts, bytes, proto, port FROM ordered
     WHERE gap IS NULL OR gap >= :retry_gap_s
 ),
 deltas AS (
-    SELECT kind, src, dst, ts, bytes, proto, port,
-           ts - LAG(ts) OVER (PARTITION BY kind, src, dst ORDER BY ts) AS delta
+    SELECT pair, ts, bytes, proto, port,
+           ts - LAG(ts) OVER (PARTITION BY pair ORDER BY ts) AS delta
     FROM kept
 ),
 stats AS (
-    SELECT kind, src, dst,
+    SELECT pair,
            COUNT(*) AS n,
            MIN(ts) AS first_ts,
            MAX(ts) AS last_ts,
@@ -45,22 +56,22 @@ stats AS (
            PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY bytes) AS b_q2,
            PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY bytes) AS b_q3
     FROM deltas
-    GROUP BY kind, src, dst
+    GROUP BY pair
     HAVING COUNT(*) >= :min_conns
 ),
 spread AS (
-    SELECT d.kind, d.src, d.dst,
+    SELECT d.pair,
            PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY ABS(d.delta - s.t_q2)) AS t_mad,
            PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY ABS(d.bytes - s.b_q2)) AS b_mad,
            COUNT(DISTINCT CAST(FLOOR((d.ts - s.first_ts) / GREATEST(2.0 * s.t_q2, :min_bin_s)) AS BIGINT)) AS bins_hit
     FROM deltas d
-    JOIN stats s ON s.kind = d.kind AND s.src = d.src AND s.dst = d.dst
-    GROUP BY d.kind, d.src, d.dst
+    JOIN stats s ON s.pair = d.pair
+    GROUP BY d.pair
 ),
 parts AS (
-    SELECT s.kind, s.src, s.dst, s.n, s.first_ts, s.last_ts,
+    SELECT p.kind, p.src, p.dst, s.n, s.first_ts, s.last_ts,
            s.proto_min, s.proto_max, s.port_min, s.port_max,
-           s.t_q1, s.t_q2, s.t_q3, s.b_q2, m.t_mad, m.b_mad, m.bins_hit, p.sources,
+           s.t_q1, s.t_q2, s.t_q3, s.b_q2, m.t_mad, m.b_mad, m.bins_hit, v.sources,
            GREATEST(2.0 * s.t_q2, :min_bin_s) AS bin_s,
            GREATEST(s.last_ts - s.first_ts, 1.0) AS span,
            CASE WHEN s.t_q3 - s.t_q1 > 0
@@ -68,8 +79,9 @@ parts AS (
            CASE WHEN s.b_q3 - s.b_q1 > 0
                 THEN (s.b_q1 + s.b_q3 - 2.0 * s.b_q2) / (s.b_q3 - s.b_q1) ELSE 0.0 END AS b_bowley
     FROM stats s
-    JOIN spread m ON m.kind = s.kind AND m.src = s.src AND m.dst = s.dst
-    JOIN prevalence p ON p.kind = s.kind AND p.dst = s.dst
+    JOIN spread m ON m.pair = s.pair
+    JOIN pairs p ON p.pair = s.pair
+    JOIN prevalence v ON v.kind = p.kind AND v.dst = p.dst
 ),
 scores AS (
     SELECT parts.*,
