@@ -35,9 +35,7 @@ def periodicity_sql(sessions_sql: str) -> str:
     """
     body = load_sql("duqhunt.detectors.net", "periodicity.sql")
     sessions = sessions_sql.strip()
-    return (
-        f"WITH sessions AS (\n{sessions}\n),\nsessions_rescan AS (\n{sessions}\n),\n{body}"
-    )
+    return f"WITH sessions AS (\n{sessions}\n),\nsessions_rescan AS (\n{sessions}\n),\n{body}"
 
 
 @dataclass(slots=True)
