@@ -26,6 +26,7 @@ from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Evidence, Finding, finding_id, severity_rank
 from duqhunt.model.finding import Severity
 from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.sources.office.cff import clear_memo as clear_memos
 from duqhunt.sources.office.limits import Budget, DocContent, builtin_content
 
 log = logging.getLogger(__name__)
@@ -363,6 +364,7 @@ def scan_documents(
     if extract_dir is not None:
         extract_dir.mkdir(parents=True, exist_ok=True)
     n = jobs or os.cpu_count() or 1
+    clear_memos()  # per-scan memos start empty (forked workers inherit them empty)
     t0 = time.perf_counter()
     args = [(str(f), str(extract_dir) if extract_dir else None) for f in files]
     results: list[_FileResult]

@@ -254,3 +254,23 @@ def test_exponential_subroutines_hit_the_work_limit(tmp_path: Path) -> None:
     found = _findings(tmp_path, "fan.otf", replace_table(cff2_font(), "CFF2", raw))
     assert time.monotonic() - t0 < 20
     assert _flagged(found, "DQ-DOC-009", "table CFF2", "not fully checked"), found
+
+
+def test_cff_memo_gives_the_same_report_and_keeps_no_stopped_walk() -> None:
+    """Identical CFF tables are walked once per scan; a walk stopped by the step limit is not
+    kept, so the same table stops again (and a fresh scan starts with an empty memo)."""
+    from duqhunt.sources.office import cff
+    from duqhunt.sources.office.otbase import WorkLimit
+
+    cff.clear_memo()
+    raw = raw_cff2(charstrings=[b"", b"\x8b" * 514, SQUARE_CS, SQUARE_CS])
+    first = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
+    again = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
+    assert first == again and first.issues is not again.issues and len(first.issues) == 1
+    calls = [bytes([139 + (i + 1) - 107, 0x1D]) * 40 for i in range(5)] + [b""]
+    fan = raw_cff2(charstrings=[b"", bytes([139 - 107, 0x1D]), SQUARE_CS, SQUARE_CS], gsubrs=calls)
+    for _ in range(2):
+        with pytest.raises(WorkLimit):
+            check_cff(fan, 4, Budget("t", DocLimits()), "t", cff2=True)
+    assert len(cff._MEMO) == 1
+    cff.clear_memo()

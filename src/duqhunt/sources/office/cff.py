@@ -11,6 +11,7 @@ only ``InputError`` (work or time limit).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from dataclasses import dataclass, field
@@ -213,7 +214,32 @@ class CffReport:
     mm_top_dicts: list[int]
 
 
+# Reports of the tables walked so far in this scan, by content: a CFF table embedded in many
+# documents, or shared by the variants of one font, is walked once. The walk is a function of
+# the bytes, the glyph count, the flavour and the step limit; walks stopped by the step limit
+# or the deadline raise and are not kept. scan_documents clears it at the start of each scan.
+_MEMO: dict[tuple[bytes, int | None, bool, int], CffReport] = {}
+_MEMO_MAX = 512
+
+
+def clear_memo() -> None:
+    _MEMO.clear()
+
+
 def check_cff(
+    raw: bytes, num_glyphs: int | None, budget: Budget, where: str, *, cff2: bool
+) -> CffReport:
+    key = (hashlib.sha256(raw).digest(), num_glyphs, cff2, budget.limits.max_struct_steps)
+    rep = _MEMO.get(key)
+    if rep is None:
+        rep = _check_cff(raw, num_glyphs, budget, where, cff2=cff2)
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[key] = rep
+    return CffReport(list(rep.issues), list(rep.mm_top_dicts))
+
+
+def _check_cff(
     raw: bytes, num_glyphs: int | None, budget: Budget, where: str, *, cff2: bool
 ) -> CffReport:
     tag = "CFF2" if cff2 else "CFF "
