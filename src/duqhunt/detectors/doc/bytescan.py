@@ -6,8 +6,9 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
-from duqhunt.sources.office.limits import DocContent
+from duqhunt.sources.office.limits import BytePattern, DocContent
 
 _PE_RE = re.compile(rb"MZ")
 _DOS_STUB = b"This program cannot be run in DOS mode"
@@ -44,11 +45,18 @@ def find_pe(data: bytes, limit: int = 64) -> list[int]:
     return found
 
 
+@lru_cache(maxsize=8)
+def _any_pattern(patterns: tuple[BytePattern, ...]) -> re.Pattern[bytes]:
+    """One regex that matches where any of the patterns occurs (a pre-check: most data has none)."""
+    return re.compile(b"|".join(re.escape(p.pattern) for p in patterns) or b"(?!)")
+
+
 def shellcode_hits(
     data: bytes, content: DocContent, *, nops: bool = True, limit: int = 32
 ) -> list[Hit]:
     hits: list[Hit] = []
-    for p in content.patterns:
+    any_hit = _any_pattern(content.patterns).search(data) is not None
+    for p in content.patterns if any_hit else ():
         start = 0
         while len(hits) < limit:
             o = data.find(p.pattern, start)
