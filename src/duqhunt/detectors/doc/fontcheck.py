@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -752,7 +754,7 @@ def _glyphs(
                 note("glyph-trunc", gid, f"glyph {gid} endPtsOfContours run past the glyph")
                 continue
             ends = struct.unpack_from(f">{nc}H", g, 10) if nc else ()
-            if any(b <= a for a, b in itertools.pairwise(ends)):
+            if not all(map(operator.lt, ends, ends[1:])):
                 note("contours-order", gid, f"glyph {gid} endPtsOfContours not increasing")
             npts = ends[-1] + 1 if ends else 0
             if max_points is not None and npts > max_points:
@@ -847,12 +849,33 @@ def _glyphs(
         )
 
 
+# glyf flags: the repeat bit (3) and the x/y coordinate bytes each flag stands for
+_REPEAT_FLAG = re.compile(
+    b"[" + b"".join(re.escape(bytes((f,))) for f in range(256) if f & 8) + b"]"
+)
+_X_BYTES = bytes(1 if f & 2 else 0 if f & 16 else 2 for f in range(256))
+_Y_BYTES = bytes(1 if f & 4 else 0 if f & 32 else 2 for f in range(256))
+
+
 def _flags_fit(g: bytes, p: int, npts: int) -> bool:
-    """Walk the flag array; True if flags and coordinates fit in the glyph."""
+    """Walk the flag array; True if flags and coordinates fit in the glyph.
+
+    Flags without the repeat bit stand for one point each: the run of them up to the next
+    repeat flag is counted in C (translate + sum); repeat flags are read one by one."""
     xs = ys = 0
     i = 0
     n = len(g)
     while i < npts:
+        end = min(p + (npts - i), n)
+        m = _REPEAT_FLAG.search(g, p, end)
+        stop = m.start() if m is not None else end
+        if stop > p:
+            run = g[p:stop]
+            xs += sum(run.translate(_X_BYTES))
+            ys += sum(run.translate(_Y_BYTES))
+            i += stop - p
+            p = stop
+            continue
         if p >= n:
             return False
         f = g[p]
