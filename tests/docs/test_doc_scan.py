@@ -356,3 +356,82 @@ def test_is_document(tmp_path: Path) -> None:
     q = tmp_path / "notes"
     q.write_bytes(b"hello")
     assert is_document(p) and not is_document(q)
+
+
+def _docx(document: bytes, extra: dict[str, bytes] | None = None) -> bytes:
+    import io
+    import zipfile
+
+    types = (
+        b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        b'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="'
+        b'application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+        b"</Types>"
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", types)
+        z.writestr("word/document.xml", document)
+        for name, data in (extra or {}).items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+_W = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+_DDE_BODY = (
+    b'<w:body><w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>'
+    b'DDEAUTO inert-app topic</w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/>'
+    b"</w:r></w:p></w:body>"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "document", "extra", "skipped"),
+    [
+        ("clean", b"<w:document " + _W + b"><w:body><w:p/></w:body></w:document>", None, True),
+        (
+            "emf-image",  # binary parts starting with a NUL byte are not UTF-16 XML
+            b"<w:document " + _W + b"><w:body><w:p/></w:body></w:document>",
+            {"word/media/image1.emf": b"\x01\x00\x00\x00l\x00\x00\x00" * 8},
+            True,
+        ),
+        ("dde", b"<w:document " + _W + b">" + _DDE_BODY + b"</w:document>", None, False),
+        (
+            "dde-utf16",  # the element names are not ASCII bytes: msodde runs
+            ('<?xml version="1.0" encoding="UTF-16"?><w:document ' + _W.decode() + ">").encode(
+                "utf-16"
+            )
+            + _DDE_BODY.decode().encode("utf-16-le")
+            + "</w:document>".encode("utf-16-le"),
+            None,
+            False,
+        ),
+        (
+            "dde-entity",  # an internal entity spells instrText with character references
+            b'<!DOCTYPE d [<!ENTITY f "&#60;w:instr&#84;ext>DDEAUTO inert-app topic&#60;/w:instr'
+            b'&#84;ext>">]><w:document '
+            + _W
+            + b'><w:body><w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r>&f;</w:r><w:r>'
+            b'<w:fldChar w:fldCharType="end"/></w:r></w:p></w:body></w:document>',
+            None,
+            False,
+        ),
+    ],
+)
+def test_docx_dde_precheck_agrees_with_msodde(
+    tmp_path: Path, name: str, document: bytes, extra: dict[str, bytes] | None, skipped: bool
+) -> None:
+    """msodde is skipped only for packages where it cannot report a DDE field; whatever it
+    reports is what the scan reports (inert DDE text: no real program)."""
+    from oletools import msodde
+
+    from duqhunt.detectors.doc.containers import _msodde_finds_nothing_in_zip
+    from duqhunt.sources.office.limits import DocLimits
+
+    data = _docx(document, extra)
+    assert _msodde_finds_nothing_in_zip(data, DocLimits()) is skipped
+    res = _scan(tmp_path, f"{name}.docx", data)
+    want = msodde.process_file(str(tmp_path / f"{name}.docx"), msodde.FIELD_FILTER_DDE).strip()
+    got = _checks(res).get("DQ-DOC-012", [])
+    assert got == ([f"high|{name}.docx|DDE link: {want[:200]!r}"] if want else [])
+    assert bool(want) is (name != "clean" and name != "emf-image")

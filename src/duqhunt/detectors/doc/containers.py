@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -508,7 +509,8 @@ class Walker:
                 k = sniff(inner, m.name)
                 if k in ("ole", "zip", "rtf", "xml"):
                     self.macros(inner, sub)
-                    self.dde_file(sub, inner, Path(m.name).suffix.lower())
+                    if k != "zip" or not _msodde_finds_nothing_in_zip(inner, self.budget.limits):
+                        self.dde_file(sub, inner, Path(m.name).suffix.lower())
 
     def _zip_password(self, zf: object, name: str) -> bytes | None:
         for pw in self.content.archive_passwords:
@@ -642,7 +644,8 @@ class Walker:
                     self.save(f"{where}/{n}", inner)
         if depth == 0:
             self.macros(data, where)
-            self.dde_file(where)
+            if not _msodde_finds_nothing_in_zip(data, self.budget.limits):
+                self.dde_file(where)
 
     def _member(self, zf: object, name: str, where: str) -> bytes:
         return zipsafe.read_member(zf, name, self.budget, where)  # type: ignore[arg-type]
@@ -732,6 +735,74 @@ class Walker:
             )
         self.dde_file(where)
         self.macros(data, where)
+
+
+# What msodde reads in a Word-type OOXML package: the w:instrText and w:fldSimple elements.
+_MSODDE_WORD_NAMES = (b"instrText", b"fldSimple")
+_XML_ENCODING = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
+_ASCII_XML_ENCODINGS = frozenset(
+    {
+        b"utf-8",
+        b"utf8",
+        b"us-ascii",
+        b"ascii",
+        b"iso-8859-1",
+        b"latin-1",
+        b"latin1",
+        b"cp1252",
+        b"windows-1252",
+    }
+)
+# first two bytes of UTF-16 XML (expat takes a NUL in them for UTF-16) that can start a
+# document: '<' or white space; any other first character stops the parse at once
+_UTF16_STARTS = frozenset(bytes(p) for c in b"< \t\r\n" for p in ((c, 0), (0, c))) | {
+    b"\xff\xfe",
+    b"\xfe\xff",
+}
+
+
+def _xml_may_name(part: bytes, names: tuple[bytes, ...]) -> bool:
+    """False only when no element with one of ``names`` can come out of parsing ``part``:
+    the names do not occur in its bytes, it does not start as UTF-16 XML (a BOM, or '<' or
+    white space with a NUL byte: binary parts such as EMF images start otherwise), declares
+    no encoding outside ASCII-compatible ones and has no DTD (an internal entity can spell a
+    name with character references)."""
+    if any(n in part for n in names) or b"<!DOCTYPE" in part or b"<!ENTITY" in part:
+        return True
+    head = part[3:] if part.startswith(b"\xef\xbb\xbf") else part
+    if head[:2] in _UTF16_STARTS:
+        return True
+    m = _XML_ENCODING.match(head)
+    return m is not None and m.group(1).lower() not in _ASCII_XML_ENCODINGS
+
+
+def _msodde_finds_nothing_in_zip(data: bytes, limits: Any) -> bool:
+    """True when msodde.process_file on these zip bytes can report no DDE field, so it need
+    not run (it re-opens the file and XML-parses every part, about half the Office time).
+
+    msodde takes a zip that olefile and its RTF test reject to ooxml.get_type: an Excel
+    package goes to process_xlsx (ddeLink elements and binary xlsb records: not pre-checked,
+    msodde runs), anything else to process_docx, whose fields come only from w:instrText and
+    w:fldSimple elements; if no part can hold one it returns nothing. Any doubt (get_type or
+    zipfile failing, a part too large, a part not plainly ASCII-compatible XML) runs msodde."""
+    from oletools import ooxml as ox
+
+    if not data.startswith(b"PK"):
+        return False
+    try:
+        doctype = ox.get_type(io.BytesIO(data))
+        if doctype in (ox.DOCTYPE_EXCEL, ox.DOCTYPE_EXCEL_XML, ox.DOCTYPE_EXCEL_XML2003):
+            return False
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = zf.namelist()
+            sizes = [zf.getinfo(n).file_size for n in names]
+            if max(sizes, default=0) > limits.max_member_bytes or (
+                sum(sizes) > limits.max_total_unpacked_bytes
+            ):
+                return False
+            return not any(_xml_may_name(zf.read(n), _MSODDE_WORD_NAMES) for n in names)
+    except Exception:  # whatever get_type or zipfile raise: let msodde decide
+        return False
 
 
 _KEPT_DESTINATIONS = frozenset((b"objdata", b"fldinst"))
