@@ -10,12 +10,14 @@ from docs_builders import (
     FC_STTBTTMBD_AT,
     FONTS_AT,
     STTB_AT,
+    make_cfb,
     make_docx,
     make_font,
     make_ole_doc,
     make_rtf,
     make_word_doc,
     malformed_dexter,
+    word_fib,
     word_streams,
 )
 
@@ -435,3 +437,35 @@ def test_docx_dde_precheck_agrees_with_msodde(
     got = _checks(res).get("DQ-DOC-012", [])
     assert got == ([f"high|{name}.docx|DDE link: {want[:200]!r}"] if want else [])
     assert bool(want) is (name != "clean" and name != "emf-image")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "skipped"),
+    [
+        ("clean", b"\x13 PAGE \x141\x15 text", True),
+        ("dde", b"\x13 DDEAUTO inert-app topic\x14x\x15", False),
+        ("dde-utf16", b"\x13\x00D\x00D\x00E\x00 inert-app\x15", False),
+        ("dde-orphan", None, False),  # the field is in a stream no directory tree lists
+    ],
+)
+def test_doc_dde_precheck_agrees_with_msodde(
+    tmp_path: Path, name: str, text: bytes | None, skipped: bool
+) -> None:
+    from oletools import msodde
+
+    from duqhunt.detectors.doc.containers import _msodde_finds_nothing_in_ole
+
+    if text is None:
+        data = make_cfb({"WordDocument": bytes(word_fib()), "Orphan": b"\x13DDE inert\x15"})
+        # the builder chains entries as right siblings: clear WordDocument's (entry 1, right
+        # sibling at +0x48) so that the Orphan entry is in no tree
+        sib = data.find("WordDocument".encode("utf-16-le")) + 0x48
+        data = data[:sib] + b"\xff\xff\xff\xff" + data[sib + 4 :]
+    else:
+        data = make_ole_doc(text)
+    assert _msodde_finds_nothing_in_ole(data) is skipped
+    res = _scan(tmp_path, f"{name}.doc", data)
+    want = msodde.process_file(str(tmp_path / f"{name}.doc"), msodde.FIELD_FILTER_DDE).strip()
+    got = _checks(res).get("DQ-DOC-012", [])
+    assert got == ([f"high|{name}.doc|DDE link: {want[:200]!r}"] if want else [])
+    assert bool(want) is (name != "clean")

@@ -220,7 +220,8 @@ class Walker:
                     self.analyse(inner, f"{where}:{'/'.join(s)}", depth + 1)
         if depth == 0:
             self.macros(data, where)
-            self.dde_file(where)
+            if not _msodde_finds_nothing_in_ole(data):
+                self.dde_file(where)
 
     def _stream(self, of: object, s: list[str], where: str) -> bytes:
         size = of.get_size(s)  # type: ignore[attr-defined]
@@ -509,7 +510,10 @@ class Walker:
                 k = sniff(inner, m.name)
                 if k in ("ole", "zip", "rtf", "xml"):
                     self.macros(inner, sub)
-                    if k != "zip" or not _msodde_finds_nothing_in_zip(inner, self.budget.limits):
+                    if not (
+                        (k == "zip" and _msodde_finds_nothing_in_zip(inner, self.budget.limits))
+                        or (k == "ole" and _msodde_finds_nothing_in_ole(inner))
+                    ):
                         self.dde_file(sub, inner, Path(m.name).suffix.lower())
 
     def _zip_password(self, zf: object, name: str) -> bytes | None:
@@ -802,6 +806,41 @@ def _msodde_finds_nothing_in_zip(data: bytes, limits: Any) -> bool:
                 return False
             return not any(_xml_may_name(zf.read(n), _MSODDE_WORD_NAMES) for n in names)
     except Exception:  # whatever get_type or zipfile raise: let msodde decide
+        return False
+
+
+# A field start (0x13) whose instruction text, as msodde.process_doc_stream builds it (bytes
+# 10/13 become line breaks, 32..127 themselves, NUL stays, the rest '?'), starts after spaces
+# and line breaks with 'dde' or its UTF-16 form, the two prefixes process_doc_field reports.
+_DOC_DDE_FIELD = re.compile(rb"\x13[ \r\n]*(?:[dD][dD][eE]|\x00[dD]\x00[dD]\x00[eE]\x00)")
+
+
+def _msodde_finds_nothing_in_ole(data: bytes) -> bool:
+    """True when msodde.process_file on these OLE bytes can report no DDE field.
+
+    msodde takes an OLE file (by its magic) to process_xls when xls_parser.is_xls (SupBook
+    records: not pre-checked, msodde runs), returns nothing for PowerPoint, and otherwise runs
+    process_doc: the stream of every directory entry, orphans included, scanned for fields
+    that start like _DOC_DDE_FIELD. The same streams are read here (as msodde reads them);
+    if none holds such a field start, it reports nothing. Any error runs msodde."""
+    import olefile
+    from oletools import xls_parser
+
+    if data[: len(olefile.MAGIC)] != olefile.MAGIC:
+        return False
+    try:
+        if xls_parser.is_xls(io.BytesIO(data)):
+            return False
+        with olefile.OleFileIO(io.BytesIO(data), path_encoding=None) as of:
+            for sid, entry in enumerate(of.direntries):
+                if entry is None:  # not in the tree: msodde reads orphans too
+                    entry = of._load_direntry(sid)
+                if entry.entry_type == olefile.STGTY_STREAM:
+                    stream = of._open(entry.isectStart, entry.size).read()
+                    if _DOC_DDE_FIELD.search(stream):
+                        return False
+        return True
+    except Exception:  # whatever olefile or oletools raise: let msodde decide
         return False
 
 
