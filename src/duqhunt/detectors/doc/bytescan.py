@@ -6,7 +6,6 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 
 from duqhunt.sources.office.limits import BytePattern, DocContent
 
@@ -45,10 +44,20 @@ def find_pe(data: bytes, limit: int = 64) -> list[int]:
     return found
 
 
-@lru_cache(maxsize=8)
+_ANY_PATTERN: dict[int, tuple[tuple[BytePattern, ...], re.Pattern[bytes]]] = {}
+
+
 def _any_pattern(patterns: tuple[BytePattern, ...]) -> re.Pattern[bytes]:
-    """One regex that matches where any of the patterns occurs (a pre-check: most data has none)."""
-    return re.compile(b"|".join(re.escape(p.pattern) for p in patterns) or b"(?!)")
+    """One regex that matches where any of the patterns occurs (a pre-check: most data has
+    none), kept per patterns tuple (by identity: hashing 29 dataclasses per call was slower)."""
+    got = _ANY_PATTERN.get(id(patterns))
+    if got is not None and got[0] is patterns:
+        return got[1]
+    rx = re.compile(b"|".join(re.escape(p.pattern) for p in patterns) or b"(?!)")
+    if len(_ANY_PATTERN) > 8:
+        _ANY_PATTERN.clear()
+    _ANY_PATTERN[id(patterns)] = (patterns, rx)
+    return rx
 
 
 def shellcode_hits(
