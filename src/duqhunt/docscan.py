@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from duqhunt.detectors.doc.catalogue import STRUCTURAL_IDS, Emitter
-from duqhunt.detectors.doc.containers import Walker, sniff
+from duqhunt.detectors.doc.containers import Walker, preload, sniff
 from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Evidence, Finding, finding_id, severity_rank
 from duqhunt.model.finding import Severity
@@ -372,6 +372,10 @@ def scan_documents(
         _init_worker(rule_paths)
         results = [_work(a) for a in args]
     else:
+        # Workers are forked: what is loaded here first (the built-in content, the libraries
+        # the walk imports lazily) is not loaded again by every worker of every scan.
+        builtin_content()
+        preload()
         with ProcessPoolExecutor(
             max_workers=n, initializer=_init_worker, initargs=(rule_paths,)
         ) as ex:

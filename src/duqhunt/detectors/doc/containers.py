@@ -847,6 +847,14 @@ def _msodde_finds_nothing_in_ole(data: bytes) -> bool:
 _KEPT_DESTINATIONS = frozenset((b"objdata", b"fldinst"))
 
 
+def preload() -> None:
+    """Import the libraries the walk imports lazily (oletools, olefile, fontTools' WOFF2), so
+    that worker processes forked afterwards inherit them instead of importing them again."""
+    import olefile  # noqa: F401
+    from fontTools.ttLib import woff2  # noqa: F401
+    from oletools import crypto, msodde, oleobj, olevba, ooxml, rtfobj, xls_parser  # noqa: F401
+
+
 def _rtf_parser(data: bytes) -> Any:
     """One pass of oletools' RTF parser for both rtfobj's objects and msodde's \\fldinst
     fields (rtfobj.RtfObjParser extended with what msodde.RtfFieldParser collects), instead
