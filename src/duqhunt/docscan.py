@@ -112,20 +112,6 @@ class _FileResult:
     seconds: float
 
 
-def _content_id(path: Path, lim: Any) -> str:
-    """SHA-256 of the file (bounded by the size limit; a larger file is keyed by its path)."""
-    try:
-        if path.stat().st_size > lim.max_file_bytes:
-            return ""
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return "sha256:" + h.hexdigest()
-    except OSError:
-        return ""
-
-
 def is_document(path: Path) -> bool:
     """True if the file looks like something scan handles (by content, then by extension)."""
     try:
@@ -220,7 +206,6 @@ def scan_file(
     lim = content.limits
     t0 = time.perf_counter()
     src = str(path)
-    em = Emitter(src, max_findings=lim.max_findings_per_file, identity=_content_id(path, lim))
     warnings: list[str] = []
     try:
         size = path.stat().st_size
@@ -245,6 +230,8 @@ def scan_file(
             0.0,
         )
     sha = hashlib.sha256(data).hexdigest()
+    # the file's identity (finding ids) is the hash of the bytes read, hashed once
+    em = Emitter(src, max_findings=lim.max_findings_per_file, identity=f"sha256:{sha}")
     budget = Budget(src, lim)
     extractor = _Extractor(extract_dir, path, sha) if extract_dir is not None else None
     walker = Walker(path, em, content, budget, extractor)
