@@ -469,33 +469,3 @@ def test_doc_dde_precheck_agrees_with_msodde(
     got = _checks(res).get("DQ-DOC-012", [])
     assert got == ([f"high|{name}.doc|DDE link: {want[:200]!r}"] if want else [])
     assert bool(want) is (name != "clean")
-
-
-@pytest.mark.parametrize(
-    "rtf",
-    [
-        b'{\\rtf1{\\field{\\*\\fldinst {\\rtlch DDEAUTO inert-app \\\\"topic\\\\"}}{\\fldrslt x}}}',
-        b"{\\rtf1{\\object\\objemb{\\*\\objdata 01050000\\'4102000000}}\\bin3 {}\\par}}}",
-        b"{\\rtf1 text \\u-123? {\\*\\fldinst PAGE \\'41}{\\abcdefghij-12345x}",
-        b"{\\rtf1 \\" + b"a" * 300 + b"1234 end}",
-        b"{\\rtf1 ends with a backslash \\",
-        b"{\\rtf1 ends with bin \\bin",
-    ],
-)
-def test_rtf_parse_loop_matches_rtfobj(rtf: bytes) -> None:
-    """The combined RTF parser's own loop gives what rtfobj's loop gives with the same hooks:
-    objects, fields, final state or the same exception."""
-    from oletools import rtfobj
-
-    from duqhunt.detectors.doc.containers import _rtf_parser
-
-    def run(stock: bool) -> object:
-        p = _rtf_parser(rtf)
-        try:
-            rtfobj.RtfParser.parse(p) if stock else p.parse()
-        except Exception as exc:
-            return type(exc).__name__
-        objs = [(o.start, o.end, o.hexdata, o.class_name, o.oledata) for o in p.objects]
-        return objs, p.fields, p.group_level, len(p.destinations)
-
-    assert run(stock=False) == run(stock=True)

@@ -887,56 +887,6 @@ def _rtf_parser(data: bytes) -> Any:
             else:
                 super().control_symbol(matchobject)
 
-        def parse(self) -> None:
-            """rtfobj.RtfParser.parse, token for token, with the hooks that do nothing for
-            this parser (open_group, close_group, control_word, text) and the progress timer
-            left out and text handled inline; destinations, \bin, control symbols and the
-            end go through the same methods. tests/docs checks it against the stock loop."""
-            data, size = self.data, self.size
-            word, symbol = rtfobj.re_control_word.match, rtfobj.re_control_symbol.match
-            text = rtfobj.re_text.match
-            destinations = rtfobj.DESTINATION_CONTROL_WORDS
-            kept = _KEPT_DESTINATIONS
-            self.index = 0
-            while self.index < size:
-                i = self.index
-                c = data[i]
-                if c == 0x7B:  # {
-                    self.group_level += 1
-                    self.index = i + 1
-                    continue
-                if c == 0x7D:  # }
-                    if self.group_level == self.current_destination.group_level:
-                        self._close_destination()
-                    self.group_level -= 1
-                    self.index = i + 1
-                    continue
-                if c == 0x5C:  # backslash: as rtfobj, the word is matched in 253 bytes + ' '
-                    m = word(data[i : i + 254] + b" ")
-                    if m:
-                        cword = m.group(1)
-                        if cword in destinations:
-                            self._open_destination(m, cword)
-                        self.index = i + len(m.group())
-                        if cword == b"bin":
-                            self._bin(m, m.group(2))
-                        continue
-                    m = symbol(data, i)
-                    if m:
-                        self.control_symbol(m)
-                        self.index += len(m.group())
-                        continue
-                m = text(data, i)
-                if m:
-                    t = m.group()
-                    dest = self.current_destination
-                    if dest.cword in kept:
-                        dest.data += t
-                    self.index = i + len(t)
-                    continue
-                raise RuntimeError(f"Should not have reached this point - index={i:X}h")
-            self._end_of_file()
-
     return _RtfObjectsAndFields(data)
 
 
