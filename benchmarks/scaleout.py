@@ -1037,7 +1037,7 @@ def _cluster(
         f"{cores} cores that keep them busy as local[2] keeps 2, the measured Spark CPU cost "
         f"of {cpu_row * 1e6:.2f} core-µs per row (JVM + Python CPU seconds, slope) divided over "
         f"the cluster's cores, the shuffle ({shuffle_row:.0f} bytes/row, mostly the beacon "
-        "scoring's repartition by (kind, src, dst)) sent once over 10 Gbit/s per executor, "
+        "scoring's repartition by pair) sent once over 10 Gbit/s per executor, "
         f"and the measured intercept ({sf:,.0f} s: JVM start {jvm:.0f} s plus per-query job "
         "scheduling) unchanged:",
         f"  - DuckDB on this 2-core machine: {duck_1b / 3600:,.1f} h, if it fitted: the TSV "
@@ -1131,8 +1131,30 @@ def _limits(runs: dict[str, Any]) -> list[str]:
 
 
 def _feasibility(runs: dict[str, Any]) -> str:
-    """Where (a) happened on this machine: DuckDB out of space, Spark through."""
-    for key in sorted(_base(runs), key=_rows, reverse=True):
+    """Where (a) happened on this machine (DuckDB out of space, Spark through), or how far
+    DuckDB got when it finished every size."""
+    base = _base(runs)
+    hunts = {k: runs[k]["steps"].get("duckdb-hunt") for k in base}
+    if hunts and all(_done(r) for r in hunts.values()):
+        n = max(hunts, key=_rows)
+        d = hunts[n] or {}
+        det = runs[n]["steps"].get("duckdb-detect") or {}
+        return (
+            f" On this machine DuckDB finished every size measured, up to {_rows(n):,} rows "
+            f"({d.get('seconds', 0):,.0f} s, peak RSS {d.get('peak_rss_mb', 0) / 1024:,.1f} GB"
+            + (
+                (
+                    f"; the detectors alone took {det['disk_peak_used_gb']:,.1f} GB of disk"
+                    if det.get("disk_peak_used_gb", 0) >= 0.05
+                    else "; the detectors alone took no measurable disk, under 0.05 GB"
+                )
+                if _done(det)
+                else ""
+            )
+            + "), so case (a) lies beyond that: where the beacon scoring's working set (the "
+            "memory line below) no longer fits DuckDB's memory limit plus the spill disk."
+        )
+    for key in sorted(base, key=_rows, reverse=True):
         n = _rows(key)
         d = runs[key]["steps"].get("duckdb-hunt") or {}
         if "No space left" not in str(d.get("failed") or ""):
@@ -1229,8 +1251,15 @@ def _why(runs: dict[str, Any]) -> list[str]:
         + " The Spark path exists for those cases, and to hunt where the data already lives "
         "(a Spark cluster, Databricks, EMR) without moving it; docs/scale.md has the "
         "large-scale design.",
-        "- Memory: DuckDB's peak grows with the rows (its hash tables and sorts, up to its "
-        "memory limit, then it spills); the Spark JVM's peak is capped by its heap "
+        "- Memory: DuckDB's peak grows with the rows, up to its memory limit (80% of RAM by "
+        "default), past which it spills to `case.duckdb.tmp`: in the beacon scoring, a hash "
+        "table with one count per distinct (kind, src, dst) and the sorts and percentiles "
+        "over the rows of the pairs it scores, keyed by a BIGINT pair id. Before commit "
+        "658cad9 the scoring also held its sessions (a CTE read twice, which DuckDB "
+        "materialises), counted distinct sources in a second such hash table and sorted by "
+        "the three VARCHAR keys: its peak grew ~170 bytes per conn row, and at 100M rows it "
+        "took 16.6 GB of RAM and then over 45 GB of temporary files until the disk was full. "
+        "The Spark JVM's peak is capped by its heap "
         "(spark.driver.memory: 1 GB by default, 8 GB in the sized runs) and Spark spills "
         "instead, or fails when a single sort cannot get memory. The Spark steps' Python peak on the hunt "
         "includes the log's pages, which the engine maps to look for a second header block "
