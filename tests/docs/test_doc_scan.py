@@ -91,6 +91,31 @@ def test_bytecode_glyph_rules() -> None:
     assert undefined_calls(st2) == [("glyph", 2, 3)]
 
 
+@pytest.mark.parametrize(
+    ("declared", "pushed", "severity"),
+    [(0, 1, "info"), (64, 80, "info"), (64, 81, "low"), (64, 320, "low"), (64, 321, "medium")],
+)
+def test_stack_overshoot_is_graded(declared: int, pushed: int, severity: str) -> None:
+    """A few values past maxp.maxStackElements (common in benign fonts) is info; far past it,
+    what an overflow of a stack sized by maxp needs, is low, then medium."""
+    code = b"".join(bytes([0xB0, 1]) for _ in range(pushed))  # PUSHB[0] one byte each
+    issues = scan_program(code, "prep", FontCodeState(max_stack=declared))
+    assert [(i.kind, i.severity) for i in issues] == [("stack-limit", severity)]
+
+
+@pytest.mark.parametrize(("declared", "severity"), [(40, "info"), (0, "low")])
+def test_glyph_program_over_maxp_is_graded(tmp_path: Path, declared: int, severity: str) -> None:
+    """A glyph program a little over maxp.maxSizeOfInstructions is info, far over it low."""
+    from font_struct_builders import patch, table_span
+
+    font = make_font(glyph_code=bytes([0xB0, 1, 0x21]) * 30)  # 90 bytes of PUSHB 1, POP
+    at, _ = table_span(font, "maxp")
+    font = patch(font, at + 26, struct.pack(">H", declared))  # maxSizeOfInstructions
+    res = _scan(tmp_path, "f.ttf", font)
+    got = [f.severity for f in res.findings if "maxSizeOfInstructions" in f.evidence[0].summary]
+    assert got == [severity]
+
+
 def test_malformed_dexter_font(tmp_path: Path) -> None:
     font = (
         malformed_dexter()

@@ -69,7 +69,8 @@ class FontTables(DocDetector):
     Misses: what a lookup does (values and rule contents beyond their coverage); FeatureVariations
     beyond its offset.
     False positives: fonts with sloppy but harmless metrics (e.g. numberOfHMetrics quirks); test
-    fonts with glyph ids beyond numGlyphs in Coverage tables (reported low).
+    fonts with glyph ids beyond numGlyphs in Coverage tables (reported low); glyphs a
+    little over a maxp maximum (points +16, contours +4, instruction bytes +64) are info.
     """
 
     id = "DQ-DOC-003"
@@ -88,6 +89,8 @@ class FontBytecode(DocDetector):
     Misses: values computed at run time (the decoder is static and tracks only pushed constants);
     jumps are not followed.
     False positives: hand-written hinting that relies on run-time computed function numbers.
+    Many fonts push a few values more than maxp.maxStackElements (often 0): up to 16 over is
+    info, up to 256 over low, more medium.
     """
 
     id = "DQ-DOC-004"

@@ -56,6 +56,9 @@ from duqhunt.sources.office.ttinstr import (
     undefined_calls,
 )
 
+# How far glyphs may go past a maxp maximum and still be info, not low: fonts from many tools
+# leave these maxima a little short (or 0). A larger overshoot is what an overflow needs.
+MAXP_SLACK = {"max-points": 16, "max-contours": 4, "max-instr": 64}
 BITMAP_TABLES = frozenset({"CBDT", "EBDT", "sbix", "SVG ", "bdat", "CBLC", "EBLC", "bloc"})
 KNOWN_TAGS_MIN_LEN = {"head": 54, "hhea": 36, "post": 32, "maxp": 6}
 OS2_MIN = {0: 78, 1: 86, 2: 96, 3: 96, 4: 96, 5: 100}
@@ -715,9 +718,13 @@ def _glyphs(
         offs = list(struct.unpack_from(f">{n + 1}I", loca)) if n else []
     agg: dict[str, tuple[int, str, int]] = {}  # kind -> (glyph, message, count)
 
-    def note(kind: str, gid: int, msg: str) -> None:
+    over: dict[str, int] = {}  # maxp-limit kind -> the largest overshoot seen
+
+    def note(kind: str, gid: int, msg: str, by: int = 0) -> None:
         g, m, c = agg.get(kind, (gid, msg, 0))
         agg[kind] = (g, m, c + 1)
+        if by:
+            over[kind] = max(over.get(kind, 0), by)
 
     code_issues: dict[str, tuple[int, BytecodeIssue, int]] = {}
     for gid in range(n):
@@ -748,6 +755,7 @@ def _glyphs(
                     "max-contours",
                     gid,
                     f"glyph {gid} has {nc} contours, maxp.maxContours is {max_contours}",
+                    nc - max_contours,
                 )
             p = 10 + 2 * nc
             if p + 2 > len(g):
@@ -762,6 +770,7 @@ def _glyphs(
                     "max-points",
                     gid,
                     f"glyph {gid} has {npts} points, maxp.maxPoints is {max_points}",
+                    npts - max_points,
                 )
             ilen = _u16(g, p)
             p += 2
@@ -822,6 +831,7 @@ def _glyphs(
                     "max-instr",
                     gid,
                     f"glyph {gid} program is {len(code)} bytes, maxp.maxSizeOfInstructions is {max_instr}",
+                    len(code) - max_instr,
                 )
             for iss in scan_program(code, "glyph", state, max_issues=4):
                 prev = code_issues.get(iss.kind)
@@ -830,6 +840,8 @@ def _glyphs(
     low_kinds = {"max-points", "max-contours", "max-instr", "comp-self"}
     for kind, (gid, msg, count) in agg.items():
         sev: Severity = "low" if kind in low_kinds else "medium"
+        if kind in MAXP_SLACK and over.get(kind, 0) <= MAXP_SLACK[kind]:
+            sev = "info"  # a few over a maxp maximum: fonts from many tools do this
         more = f" ({count} glyphs)" if count > 1 else ""
         em.emit(
             FontTables, sev, ctx.at("glyf", None, f"glyph {gid}"), msg + more, key=f"glyf{kind}"
