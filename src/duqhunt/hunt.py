@@ -28,7 +28,7 @@ from duqhunt.content import (
 from duqhunt.detectors.base import HuntContext, load_sql
 from duqhunt.detectors.registry import all_detectors
 from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri
-from duqhunt.errors import InputError, UsageError
+from duqhunt.errors import DuqhuntError, InputError, UsageError
 from duqhunt.intel.sightings import sightings_from_report, store_sightings
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.report import (
@@ -67,6 +67,8 @@ class HuntOptions:
     engine: str = "duckdb"
     spark_master: str | None = None
     spark_conf: tuple[tuple[str, str], ...] = ()
+    memory_limit: str | None = None  # DuckDB memory_limit, e.g. "8GB" (default: 80% of RAM)
+    temp_limit: str | None = None  # DuckDB max_temp_directory_size (default: 90% of free disk)
     tshark: str | None = None
     yara: tuple[Path, ...] = ()
     sigma: tuple[Path, ...] = ()
@@ -383,7 +385,13 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     inputs: list[InputRecord] = []
     not_analysed: list[NotAnalysed] = []
     warnings: list[str] = []
-    with CaseStore(case_path, threads=options.threads, engine=_make_engine(options)) as store:
+    with CaseStore(
+        case_path,
+        threads=options.threads,
+        engine=_make_engine(options),
+        memory_limit=options.memory_limit,
+        temp_limit=options.temp_limit,
+    ) as store:
         remote = _list_remote(store.engine, routed.remote)
         todo: list[Path | RemoteFile] = [*files, *remote]
         for i, path in enumerate(todo):
@@ -426,20 +434,28 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         if progress:
             progress("ingest", len(todo), len(todo))
 
-        engine = store.prepare_engine()
-        ip_class = _classify_ips(lambda q: engine.query(q), nets)
-        engine.register_arrow("ip_class", ip_class)
-        engine.register_arrow("ioc", ioc_table(packs))
-        engine.register_arrow("zones", _zones(engine.query(_ZONES_SQL), options.no_egress))
-        win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM conn").to_pylist()[0]
-        if win["lo"] is None:
-            win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM http").to_pylist()[0]
-        window = (float(win["lo"]), float(win["hi"])) if win["lo"] is not None else None
-        internal_hosts = engine.query(
-            "SELECT COUNT(DISTINCT c.id_orig_h) AS n FROM conn c "
-            "JOIN ip_class s ON s.ip = c.id_orig_h JOIN ip_class d ON d.ip = c.id_resp_h "
-            "WHERE s.internal AND NOT d.internal"
-        ).to_pylist()[0]["n"]
+        try:
+            engine = store.prepare_engine()
+            ip_class = _classify_ips(lambda q: engine.query(q), nets)
+            engine.register_arrow("ip_class", ip_class)
+            engine.register_arrow("ioc", ioc_table(packs))
+            engine.register_arrow("zones", _zones(engine.query(_ZONES_SQL), options.no_egress))
+            win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM conn").to_pylist()[0]
+            if win["lo"] is None:
+                win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM http").to_pylist()[0]
+            window = (float(win["lo"]), float(win["hi"])) if win["lo"] is not None else None
+            internal_hosts = engine.query(
+                "SELECT COUNT(DISTINCT c.id_orig_h) AS n FROM conn c "
+                "JOIN ip_class s ON s.ip = c.id_orig_h JOIN ip_class d ON d.ip = c.id_resp_h "
+                "WHERE s.internal AND NOT d.internal"
+            ).to_pylist()[0]["n"]
+        except (duckdb.Error, pa.ArrowException, *store.engine.errors) as exc:
+            # e.g. out of memory or spill space: nothing ingested is lost, the case keeps it
+            raise DuqhuntError(
+                f"the hunt stopped before the detectors ran: {exc}. The case keeps everything "
+                "ingested so far; hunt it again (with a larger --memory-limit/--temp-limit if "
+                "DuckDB ran out of memory or disk)"
+            ) from None
         ctx = HuntContext(
             engine=engine,
             internal=nets,

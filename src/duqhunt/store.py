@@ -193,7 +193,13 @@ class CaseStore:
     """A case: DuckDB registry + Parquet telemetry. Use as a context manager."""
 
     def __init__(
-        self, case_path: Path, *, threads: int | None = None, engine: Engine | None = None
+        self,
+        case_path: Path,
+        *,
+        threads: int | None = None,
+        engine: Engine | None = None,
+        memory_limit: str | None = None,
+        temp_limit: str | None = None,
     ) -> None:
         self.case_path = Path(case_path)
         if self.case_path.exists() and self.case_path.is_dir():
@@ -210,7 +216,11 @@ class CaseStore:
         self.con.execute(_SCHEMA)
         # the registry always lives in DuckDB; telemetry is read and hunted by `engine`
         self.engine: Engine = (
-            engine if engine is not None else DuckDBEngine(self.con, threads=threads)
+            engine
+            if engine is not None
+            else DuckDBEngine(
+                self.con, threads=threads, memory_limit=memory_limit, temp_limit=temp_limit
+            )
         )
         self._clean_orphans()
 

@@ -168,6 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--tshark", metavar="PATH", help="tshark binary for pcap/pcapng inputs (default: PATH)"
     )
     h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    h.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="most memory DuckDB may use, e.g. 8GB (default: 80%% of RAM); past it, it spills "
+        "to disk next to the case",
+    )
+    h.add_argument(
+        "--temp-limit",
+        metavar="SIZE",
+        help="most disk DuckDB may spill to, e.g. 50GB (default: 90%% of the free space); a "
+        "detector that needs more fails with a warning and the hunt goes on",
+    )
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     o = sub.add_parser("host", help="analyse host evidence: triage folders, hives, EVTX, drivers")
@@ -255,6 +267,8 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
         builtin_allowlists=not args.no_builtin_allow,
         params=tuple(args.param),
         threads=args.threads,
+        memory_limit=args.memory_limit,
+        temp_limit=args.temp_limit,
         no_egress=tuple(args.no_egress),
         engine=args.engine,
         spark_master=args.spark_master,

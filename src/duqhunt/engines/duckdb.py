@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from duqhunt.engines.base import NativeCopy, NativeIngestRejected, Param, RemoteStorage, bind
+from duqhunt.errors import UsageError
 from duqhunt.sources.net.zeek import JsonPlan, TsvColumn, TsvPlan
 
 
@@ -106,10 +107,28 @@ class DuckDBEngine:
     reads_off_driver = False
     storage: RemoteStorage | None = None  # local paths only (remote inputs need Spark)
 
-    def __init__(self, con: duckdb.DuckDBPyConnection | None = None, *, threads: int | None = None):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection | None = None,
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        temp_limit: str | None = None,
+    ):
         self.con = con if con is not None else duckdb.connect(":memory:")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
+        # DuckDB's own defaults: 80% of RAM, then spill to <case>.tmp up to 90% of the free disk
+        for setting, value, flag in (
+            ("memory_limit", memory_limit, "--memory-limit"),
+            ("max_temp_directory_size", temp_limit, "--temp-limit"),
+        ):
+            if value is None:
+                continue
+            try:
+                self.con.execute(f"SET {setting} = ?", [value])
+            except duckdb.Error as exc:
+                raise UsageError(f"{flag} {value!r}: {exc}") from None
         self._arrow: dict[str, pa.Table] = {}
 
     def register_parquet(self, view: str, files: list[str], schema: pa.Schema) -> None:
