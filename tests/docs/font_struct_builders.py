@@ -47,8 +47,8 @@ def _common(fb: FontBuilder) -> None:
     fb.setupPost()
 
 
-def layout_font() -> bytes:
-    """A TrueType font with GDEF, GSUB (ligature) and GPOS (pair kerning)."""
+def _ttf() -> FontBuilder:
+    """A TrueType font of three square glyphs with the common tables, ready for more."""
     fb = FontBuilder(1000, isTTF=True)
     fb.setupGlyphOrder(GLYPHS)
     pen = TTGlyphPen(None)
@@ -57,6 +57,12 @@ def layout_font() -> bytes:
     fb.setupGlyf({".notdef": TTGlyphPen(None).glyph(), "A": g, "B": g, "C": g})
     _common(fb)
     fb.setupMaxp()
+    return fb
+
+
+def layout_font() -> bytes:
+    """A TrueType font with GDEF, GSUB (ligature) and GPOS (pair kerning)."""
+    fb = _ttf()
     addOpenTypeFeaturesFromString(fb.font, FEA)
     return _save(fb.font)
 
@@ -137,14 +143,7 @@ def cff2_font() -> bytes:
 def colr_font(*, cycle: bool = False) -> bytes:
     """A TrueType font with a COLRv1 table: A paints two layers; with ``cycle`` the second
     layer is PaintColrGlyph(A), so A's paint graph reaches itself again."""
-    fb = FontBuilder(1000, isTTF=True)
-    fb.setupGlyphOrder(GLYPHS)
-    pen = TTGlyphPen(None)
-    _square(pen)
-    g = pen.glyph()
-    fb.setupGlyf({".notdef": TTGlyphPen(None).glyph(), "A": g, "B": g, "C": g})
-    _common(fb)
-    fb.setupMaxp()
+    fb = _ttf()
     solid = {"Format": ot.PaintFormat.PaintSolid, "PaletteIndex": 0, "Alpha": 1.0}
     second = (
         {"Format": ot.PaintFormat.PaintColrGlyph, "Glyph": "A"}

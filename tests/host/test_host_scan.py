@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from host_builders import TRUTH as BASE_TRUTH
 from host_builders import cert_pkcs7, job_bytes
 
 from duqhunt.detectors.host import host_detectors
@@ -21,23 +22,8 @@ from duqhunt.model import STAGES, Finding
 from duqhunt.simulate.host import build_inert_pe, reg_export, write_triage_folders
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "host"
-T0 = 1318560431.0
-
-TRUTH = {
-    "window": [1318550400.0, 1318593600.0],
-    "infected": ["10.1.0.16", "10.1.0.29"],
-    "lateral_moves": [
-        {
-            "src": "10.1.0.16",
-            "dst": "10.1.0.29",
-            "time": T0,
-            "method": "service",
-            "share": "ADMIN$",
-            "file": "system32\\drivers\\jminet7.sys",
-            "account": "CORP\\adm_jsmith",
-        },
-    ],
-}
+# the builders' intrusion, with the source of the move infected too
+TRUTH = {**BASE_TRUTH, "infected": ["10.1.0.16", "10.1.0.29"]}
 
 
 def _by(res: HostScanResult, det: str) -> list[Finding]:

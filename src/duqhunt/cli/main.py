@@ -62,6 +62,19 @@ def _hunt_input(text: str) -> Path | str:
     return text if is_uri(text) else Path(text)
 
 
+def _add_sigma(p: argparse.ArgumentParser) -> None:
+    """--sigma, the same for `hunt` and `host`."""
+    p.add_argument(
+        "--sigma",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="RULES",
+        help="Sigma rules (SigmaHQ format; a .yml file or a folder) run over the event logs "
+        "with the built-in pack; rules that do not parse are reported as warnings",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="duqhunt", description="Hunt Duqu-class intrusions in Zeek logs.")
     p.add_argument("--version", action="version", version=f"duqhunt {__version__}")
@@ -155,15 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULES",
         help="YARA rules for host evidence among the inputs (repeatable)",
     )
-    h.add_argument(
-        "--sigma",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="RULES",
-        help="Sigma rules (SigmaHQ format; a .yml file or a folder) run over the event logs "
-        "with the built-in pack; rules that do not parse are reported as warnings",
-    )
+    _add_sigma(h)
     h.add_argument(
         "--tshark", metavar="PATH", help="tshark binary for pcap/pcapng inputs (default: PATH)"
     )
@@ -193,15 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULES",
         help="a YARA rules file or folder to add to duqhunt's own (repeatable)",
     )
-    o.add_argument(
-        "--sigma",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="RULES",
-        help="Sigma rules (SigmaHQ format; a .yml file or a folder) run over the event logs "
-        "with the built-in pack; rules that do not parse are reported as warnings",
-    )
+    _add_sigma(o)
 
     d = sub.add_parser("scan", help="scan documents and fonts for the installer (embedded fonts)")
     d.add_argument("paths", nargs="+", type=Path, help="files or folders (searched recursively)")

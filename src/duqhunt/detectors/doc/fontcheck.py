@@ -272,18 +272,7 @@ def _analyse_eot(ctx: _Ctx) -> None:
     ctx.result.names = [n for n in (eot.family_name, eot.full_name) if n]
     for n in (eot.family_name, eot.full_name, eot.style_name):
         _duqu_name(ctx, n, "EOT header", "family-or-full-name")
-    if eot.compressed:
-        ctx.em.emit(
-            FontOutlines,
-            "low",
-            f"{ctx.loc}, EOT font data, offset 0x{eot.font_offset:x}",
-            "EOT font data is MicroType Express compressed and was not decoded",
-            title="Compressed EOT font not decoded",
-            key="mtx",
-        )
-        ctx.result.note = "MTX-compressed, not decoded"
-        _scan_bytes(ctx, eot.font_data, "EOT MTX data", eot.font_offset, nops=False)
-        return
+    # parse_eot decodes MTX (or raises InputError): font_data is a plain font here
     ctx.result.decoded = eot.font_data
     sub = _Ctx(
         eot.font_data,
