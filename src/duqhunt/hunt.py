@@ -40,6 +40,7 @@ from duqhunt.model.report import (
 )
 from duqhunt.sources.net.pcap import find_tshark, is_capture
 from duqhunt.sources.net.zeek import Limits, sniff
+from duqhunt.triage import TriageStore, with_triage
 from duqhunt.store import CaseStore, IngestResult
 
 log = logging.getLogger(__name__)
@@ -381,6 +382,10 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         raise UsageError("--spark-conf needs --engine spark")
     files = routed.files
     case_path = options.case or (options.out or Path(".")) / "case.duckdb"
+    triage = TriageStore.for_case(case_path)
+    case_allow = triage.allowlist()  # benign verdicts an analyst turned into allow entries
+    if case_allow is not None:
+        allows.append(case_allow)
 
     inputs: list[InputRecord] = []
     not_analysed: list[NotAnalysed] = []
@@ -547,11 +552,18 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             warnings=warnings,
             host_timeline=host_timeline,
             verdicts=verdicts,
-            findings=_with_earlier(store, findings),
+            findings=with_triage(_with_earlier(store, findings), triage.current()),
             campaign=campaign,
             stats=stats,
         )
-        store.save_findings([(f.id, f.detector, f.model_dump_json()) for f in doc.findings])
+        # the case keeps findings without verdicts: triage lives in its own file, current at
+        # every read
+        store.save_findings(
+            [
+                (f.id, f.detector, f.model_copy(update={"triage": None}).model_dump_json())
+                for f in doc.findings
+            ]
+        )
         store_sightings(store, sightings_from_report(doc), origin="hunt")
         store.save_run(doc.started, doc.finished, doc.model_dump_json())
     return doc

@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("hunt", help="ingest Zeek logs into a case and hunt them")
     h.add_argument(
+        "--hide-benign",
+        action="store_true",
+        help="leave findings an analyst marked benign (duqhunt serve) out of the terminal "
+        "summary and report.html; report.json keeps them with their verdict",
+    )
+    h.add_argument(
         "inputs",
         nargs="+",
         type=_hunt_input,
@@ -230,6 +236,26 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="re-render a saved report.json without re-analysis")
     r.add_argument("report", type=Path)
     r.add_argument(
+        "--hide-benign",
+        action="store_true",
+        help="leave out findings marked benign in triage (text and html)",
+    )
+
+    w = sub.add_parser(
+        "serve",
+        help="a local web app over a case: browse, filter and triage its findings",
+    )
+    w.add_argument("case", type=Path, help="the folder a hunt wrote (--out), or its case.duckdb")
+    w.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
+    w.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default loopback only; anything else is reachable from the "
+        "network and prints a warning)",
+    )
+    w.add_argument("--token", help="access token (default: a random one, printed in the URL)")
+    w.add_argument("--analyst", help="name recorded with your verdicts (default: the OS user)")
+    r.add_argument(
         "--format", choices=("text", "json", "jsonl", "html", *INTEL_FORMATS), default="text"
     )
     add_intel_parser(sub)
@@ -292,20 +318,23 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
             bar.update(tasks[step], completed=done, total=total)
 
         doc = hunt(opts, progress)
-    return _deliver(doc, args.out, err, out)
+    return _deliver(doc, args.out, err, out, hide_benign=args.hide_benign)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _deliver(doc: ReportDocument, out_dir: Path, err: Console, out: Console) -> int:
+def _deliver(
+    doc: ReportDocument, out_dir: Path, err: Console, out: Console, *, hide_benign: bool = False
+) -> int:
     """Write the three outputs, print the summary, and map "nothing analysed" to exit 1."""
     from duqhunt.hunt import analysed_anything
     from duqhunt.render import render_summary, write_outputs
+    from duqhunt.triage import without_benign
 
-    paths = write_outputs(doc, out_dir)
-    render_summary(doc, out)
+    paths = write_outputs(doc, out_dir, hide_benign=hide_benign)
+    render_summary(without_benign(doc) if hide_benign else doc, out)
     out.print(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}")
     if not analysed_anything(doc) and not doc.verdicts:
         err.print("duqhunt: no input could be analysed")
@@ -386,6 +415,10 @@ def _cmd_report(args: argparse.Namespace, err: Console, out: Console) -> int:
     from duqhunt.render import load_report, render_html, render_json, render_jsonl, render_summary
 
     doc = load_report(args.report)
+    if args.hide_benign and args.format in ("text", "html"):
+        from duqhunt.triage import without_benign
+
+        doc = without_benign(doc)
     if args.format in INTEL_FORMATS:
         from duqhunt.content import builtin_ioc_packs
         from duqhunt.intel.cli import render_intel_format
@@ -398,6 +431,20 @@ def _cmd_report(args: argparse.Namespace, err: Console, out: Console) -> int:
         text = {"json": render_json, "jsonl": render_jsonl, "html": render_html}[args.format](doc)
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace, err: Console, out: Console) -> int:
+    from duqhunt.web import serve
+
+    return serve(
+        args.case,
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        analyst=args.analyst,
+        announce=lambda text: out.print(text, markup=False, highlight=False, soft_wrap=True),
+        warn=lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -413,6 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "simulate": _cmd_simulate,
         "report": _cmd_report,
         "intel": _cmd_intel,
+        "serve": _cmd_serve,
     }
     try:
         return handlers[args.command](args, err, out)

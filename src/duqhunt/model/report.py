@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from duqhunt.model.finding import Finding, iso_utc
 
-SCHEMA_VERSION = "1.1"  # 1.1: host_timeline, verdicts
+SCHEMA_VERSION = "1.2"  # 1.1: host_timeline, verdicts; 1.2: findings[].triage
 
 Role = Literal["patient-zero", "infected", "bridge", "relay", "c2"]
 Zone = Literal["egress", "no-egress"]
@@ -44,6 +44,15 @@ class EvidenceModel(_Frozen):
     summary: str
 
 
+class TriageModel(_Frozen):
+    """An analyst's current verdict on a finding (duqhunt serve, kept in the case)."""
+
+    status: Literal["new", "investigating", "confirmed", "benign"]
+    note: str = ""
+    analyst: str
+    time: str
+
+
 class FindingModel(_Frozen):
     id: str
     detector: str
@@ -57,6 +66,7 @@ class FindingModel(_Frozen):
     last_seen: str | None
     evidence: list[EvidenceModel]
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    triage: TriageModel | None = None
 
     @classmethod
     def from_finding(cls, f: Finding) -> FindingModel:

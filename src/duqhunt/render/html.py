@@ -40,7 +40,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from duqhunt.errors import DuqhuntError
@@ -116,8 +116,11 @@ def _csp_hash(content: str) -> str:
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
+    """The one Jinja environment: the offline report's templates and the web app's."""
     env = Environment(
-        loader=PackageLoader("duqhunt.render", "templates"),
+        loader=ChoiceLoader(
+            [PackageLoader("duqhunt.render", "templates"), PackageLoader("duqhunt.web", "templates")]
+        ),
         autoescape=True,
         undefined=StrictUndefined,
         finalize=_finalize,
@@ -127,6 +130,11 @@ def _environment() -> Environment:
     )
     env.filters["csp_hash"] = _csp_hash
     return env
+
+
+def web_environment() -> Environment:
+    """The environment `duqhunt serve` renders its pages with (the report's own)."""
+    return _environment()
 
 
 def _value_text(value: object) -> str:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from duqhunt.errors import InputError
 from duqhunt.model.report import SCHEMA_VERSION, ReportDocument
+from duqhunt.triage import without_benign
 from duqhunt.render.html import render_html
 
 __all__ = [
@@ -114,8 +115,12 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_outputs(doc: ReportDocument, out_dir: Path) -> dict[str, Path]:
+def write_outputs(
+    doc: ReportDocument, out_dir: Path, *, hide_benign: bool = False
+) -> dict[str, Path]:
     """Write report.json, findings.jsonl and report.html into `out_dir` (created if missing).
+    With ``hide_benign`` report.html leaves out findings marked benign in triage (report.json
+    and findings.jsonl keep every finding).
 
     All three are rendered before anything is written, and each file is replaced atomically,
     so a failure never leaves a half-written report. Returns {"json"|"jsonl"|"html": path}.
@@ -123,7 +128,7 @@ def write_outputs(doc: ReportDocument, out_dir: Path) -> dict[str, Path]:
     rendered = {
         "json": render_json(doc),
         "jsonl": render_jsonl(doc),
-        "html": render_html(doc),
+        "html": render_html(without_benign(doc) if hide_benign else doc),
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -527,14 +527,20 @@ def _findings_table(doc: ReportDocument) -> Table:
     table.add_column("detector")
     table.add_column("title")
     table.add_column("hosts")
+    triaged = any(f.triage for f in findings)
+    if triaged:
+        table.add_column("triage")
     for f in findings[:TOP_FINDINGS]:
         style = _SEVERITY_STYLE.get(f.severity, "")
-        table.add_row(
+        cells = [
             f"[{style}]{_m(f.severity)}[/]" if style else _m(f.severity),
             _m(f.detector),
             _m(f.title),
             escape(hosts_cell(f.hosts)) or "-",
-        )
+        ]
+        if triaged:
+            cells.append(_m(f.triage.status) if f.triage else "-")
+        table.add_row(*cells)
     return table
 
 
@@ -617,6 +623,9 @@ def render_summary(doc: ReportDocument, console: Console) -> None:
         console.print(_findings_table(doc))
     else:
         console.print("No findings.")
+    hidden = doc.stats.get("findings_hidden_benign")
+    if hidden:
+        console.print(f"{hidden} finding(s) marked benign in triage not shown (--hide-benign).")
     if doc.not_analysed:
         console.print()
         console.print(f"[bold]Not analysed ({len(doc.not_analysed)})[/]")

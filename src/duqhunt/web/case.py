@@ -1,0 +1,321 @@
+"""What `duqhunt serve` shows: a case's latest report document, with live triage, as queries.
+
+The report comes from report.json in the case folder (the hunt replaces it atomically when it
+finishes), read again whenever the file changes, so a hunt of the same case while the app is
+open works and the page shows the new run once it is written. The case's DuckDB file is only
+opened (read-only, for the moment of one read) when the folder has no report.json; the app
+never holds it, so a hunt can always take it. Verdicts come from the case's triage file at
+every request (duqhunt.triage).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from duqhunt.errors import UsageError
+from duqhunt.model import severity_rank
+from duqhunt.model.report import FindingModel, HostModel, ReportDocument
+from duqhunt.triage import TriageStore, with_triage
+
+SORTS = ("severity", "time", "detector", "confidence", "title")
+MAX_PER_PAGE = 500
+_UID = re.compile(r"\bC[A-Za-z0-9]{14,20}\b")
+_RECORD = re.compile(r"\b(?:record|EventRecordID)[\s#:=]*(?:id\s*)?(\d{1,12})\b", re.I)
+
+
+class CaseUnavailable(Exception):
+    """The case has no report yet (its first hunt has not finished)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FindingQuery:
+    min_severity: str | None = None
+    stage: str | None = None
+    detector: str | None = None
+    host: str | None = None
+    status: str | None = None
+    text: str | None = None
+    sort: str = "severity"
+    descending: bool = True
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[FindingModel]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+class CaseSource:
+    """One case, as the web app reads it."""
+
+    def __init__(self, target: Path) -> None:
+        target = Path(target)
+        if target.is_dir():
+            self.folder = target
+            self.case_file: Path | None = target / "case.duckdb"
+        elif target.suffix == ".duckdb" and target.is_file():
+            self.folder = target.parent
+            self.case_file = target
+        elif target.name == "report.json" and target.is_file():
+            self.folder = target.parent
+            self.case_file = None
+        else:
+            raise UsageError(
+                f"{target}: not a case (give the folder a hunt wrote with --out, or its "
+                "case.duckdb)"
+            )
+        self.report_path = self.folder / "report.json"
+        if not self.report_path.is_file() and not (self.case_file and self.case_file.is_file()):
+            raise UsageError(f"{target}: no report.json and no case.duckdb: hunt it first")
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._doc: ReportDocument | None = None
+
+    # -- the report ---------------------------------------------------------------------------
+    def _load(self) -> ReportDocument:
+        from duqhunt.render import load_report
+
+        if self.report_path.is_file():
+            st = self.report_path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            with self._lock:
+                if self._doc is None or stamp != self._stamp:
+                    self._doc = load_report(self.report_path)
+                    self._stamp = stamp
+                return self._doc
+        return self._from_case_file()
+
+    def _from_case_file(self) -> ReportDocument:
+        import duckdb
+
+        assert self.case_file is not None
+        try:
+            con = duckdb.connect(str(self.case_file), read_only=True)
+        except duckdb.Error as exc:
+            raise CaseUnavailable(f"the case is busy or unreadable ({exc})") from None
+        try:
+            row = con.execute("SELECT report FROM runs ORDER BY finished DESC LIMIT 1").fetchone()
+        finally:
+            con.close()
+        if row is None:
+            raise CaseUnavailable("the case has no finished hunt yet")
+        return ReportDocument.model_validate_json(row[0])
+
+    @property
+    def triage(self) -> TriageStore:
+        doc_case = None
+        if self._doc is not None and self._doc.case:
+            doc_case = Path(self._doc.case)
+        if self.case_file is not None:
+            return TriageStore.for_case(self.case_file)
+        if doc_case is not None:
+            return TriageStore.for_case(doc_case)
+        return TriageStore.for_case(self.folder / "case.duckdb")
+
+    def document(self) -> ReportDocument:
+        """The latest report with every finding's current verdict."""
+        doc = self._load()
+        return doc.model_copy(
+            update={"findings": with_triage(doc.findings, self.triage.current())}
+        )
+
+    # -- queries ------------------------------------------------------------------------------
+    def finding(self, doc: ReportDocument, finding_id: str) -> FindingModel | None:
+        return next((f for f in doc.findings if f.id == finding_id), None)
+
+    def query(self, doc: ReportDocument, q: FindingQuery) -> Page:
+        items = [f for f in doc.findings if _matches(f, q, doc)]
+        items.sort(key=_sort_key(q.sort), reverse=q.descending and q.sort != "severity")
+        if q.sort == "severity" and not q.descending:
+            items.reverse()
+        per_page = max(1, min(q.per_page, MAX_PER_PAGE))
+        page = max(1, q.page)
+        start = (page - 1) * per_page
+        return Page(items[start : start + per_page], len(items), page, per_page)
+
+    def host(self, doc: ReportDocument, host_id: str) -> dict[str, Any] | None:
+        """One host's story: its campaign entry, names, findings and timeline, or None."""
+        aliases = host_aliases(doc, host_id)
+        findings = [f for f in doc.findings if aliases & set(f.hosts)]
+        timeline = [
+            t for t in doc.host_timeline if any(v in aliases for v in t.values() if v is not None)
+        ]
+        entry = next(
+            (h for h in doc.campaign.hosts if h.ip in aliases or (h.name and h.name in aliases)),
+            None,
+        )
+        if not findings and not timeline and entry is None:
+            return None
+        stages: dict[str, list[FindingModel]] = {}
+        for f in findings:
+            stages.setdefault(f.stage, []).append(f)
+        events = [
+            {"time": f.first_seen, "source": "finding", "what": f.title, "id": f.id}
+            for f in findings
+            if f.first_seen
+        ] + [
+            {"time": t.get("time"), "source": t.get("source") or "host", "what":
+             f"{t.get('kind')}: {t.get('what')}", "id": None}
+            for t in timeline
+        ]
+        events.sort(key=lambda e: str(e["time"] or ""))
+        neighbours = sorted(
+            {h for f in findings for h in f.hosts if h not in aliases}, key=str
+        )
+        return {
+            "id": host_id,
+            "aliases": sorted(aliases),
+            "entry": entry.model_dump() if entry else None,
+            "findings": findings,
+            "stages": stages,
+            "events": events,
+            "neighbours": neighbours,
+        }
+
+    def hosts(self, doc: ReportDocument) -> list[dict[str, Any]]:
+        """Every host a finding names, with its campaign roles and finding counts."""
+        by_host: Counter[str] = Counter()
+        worst: dict[str, int] = {}
+        for f in doc.findings:
+            for h in set(f.hosts):
+                by_host[h] += 1
+                worst[h] = max(worst.get(h, 0), severity_rank(f.severity))
+        entries = {h.ip: h for h in doc.campaign.hosts}
+        names = {h.name: h for h in doc.campaign.hosts if h.name}
+        rows = []
+        for h, n in by_host.items():
+            e: HostModel | None = entries.get(h) or names.get(h)
+            rows.append(
+                {
+                    "id": h,
+                    "name": e.name if e else None,
+                    "ip": e.ip if e else None,
+                    "roles": list(e.roles) if e else [],
+                    "zone": e.zone if e else None,
+                    "findings": n,
+                    "worst": worst[h],
+                }
+            )
+        rows.sort(key=lambda r: (-r["worst"], -r["findings"], r["id"]))
+        return rows
+
+    def related(self, doc: ReportDocument, f: FindingModel, limit: int = 20) -> list[FindingModel]:
+        hosts = set(f.hosts)
+        values = {str(v) for k, v in f.details.items() if k in ("src", "dst") and v}
+        out = [
+            g
+            for g in doc.findings
+            if g.id != f.id
+            and (hosts & set(g.hosts) or values & {str(g.details.get(k)) for k in ("src", "dst")})
+        ]
+        return out[:limit]
+
+
+def groups(doc: ReportDocument) -> list[dict[str, Any]]:
+    """Findings grouped by detector and severity, worst first: the summary's first screen."""
+    acc: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in doc.findings:
+        g = acc.setdefault(
+            (f.detector, f.severity),
+            {"detector": f.detector, "severity": f.severity, "stage": f.stage, "count": 0,
+             "hosts": set(), "titles": Counter(), "first": f.id},
+        )
+        g["count"] += 1
+        g["hosts"].update(f.hosts)
+        g["titles"][f.title] += 1
+    out = []
+    for g in acc.values():
+        title, _ = g["titles"].most_common(1)[0]
+        out.append({**g, "hosts": len(g["hosts"]), "title": title, "titles": len(g["titles"])})
+    out.sort(key=lambda g: (-severity_rank(g["severity"]), -g["count"], g["detector"]))
+    return out
+
+
+def pivots(f: FindingModel) -> dict[str, list[str]]:
+    """Zeek connection uids and EVTX record ids named in a finding's evidence and details."""
+    texts = [e.locator for e in f.evidence] + [e.summary for e in f.evidence]
+    texts += [str(v) for v in f.details.values() if v is not None]
+    uids: list[str] = []
+    records: list[str] = []
+    for t in texts:
+        for m in _UID.findall(t):
+            if m not in uids:
+                uids.append(m)
+        for m in _RECORD.findall(t):
+            if m not in records:
+                records.append(m)
+    return {"zeek_uids": uids[:50], "evtx_records": records[:50]}
+
+
+def host_aliases(doc: ReportDocument, host_id: str) -> set[str]:
+    aliases = {host_id}
+    for h in doc.campaign.hosts:
+        if h.ip == host_id or (h.name and h.name == host_id):
+            aliases.add(h.ip)
+            if h.name:
+                aliases.add(h.name)
+    return aliases
+
+
+def _matches(f: FindingModel, q: FindingQuery, doc: ReportDocument) -> bool:
+    if q.min_severity and severity_rank(f.severity) < severity_rank(q.min_severity):
+        return False
+    if q.stage and f.stage != q.stage:
+        return False
+    if q.detector and f.detector != q.detector:
+        return False
+    if q.host and not (host_aliases(doc, q.host) & set(f.hosts)):
+        return False
+    if q.status:
+        status = f.triage.status if f.triage else "new"
+        if status != q.status:
+            return False
+    if q.text:
+        needle = q.text.lower()
+        hay = " ".join(
+            [f.id, f.title, f.detector, f.stage, *f.hosts, *f.attack]
+            + [f"{e.source} {e.locator} {e.summary}" for e in f.evidence]
+            + [str(v) for v in f.details.values() if v is not None]
+            + ([f.triage.note] if f.triage else [])
+        ).lower()
+        if needle not in hay:
+            return False
+    return True
+
+
+def _sort_key(sort: str) -> Any:
+    if sort == "time":
+        return lambda f: (f.first_seen or "", f.id)
+    if sort == "detector":
+        return lambda f: (f.detector, f.id)
+    if sort == "confidence":
+        return lambda f: (f.confidence, f.id)
+    if sort == "title":
+        return lambda f: (f.title.lower(), f.id)
+    return lambda f: (-severity_rank(f.severity), -f.confidence, f.id)
+
+
+__all__ = [
+    "MAX_PER_PAGE",
+    "SORTS",
+    "CaseSource",
+    "CaseUnavailable",
+    "FindingQuery",
+    "Page",
+    "groups",
+    "host_aliases",
+    "pivots",
+]
