@@ -40,8 +40,8 @@ from duqhunt.model.report import (
 )
 from duqhunt.sources.net.pcap import find_tshark, is_capture
 from duqhunt.sources.net.zeek import Limits, sniff
-from duqhunt.triage import TriageStore, with_triage
 from duqhunt.store import CaseStore, IngestResult
+from duqhunt.triage import TriageStore, with_triage
 
 log = logging.getLogger(__name__)
 

@@ -132,7 +132,7 @@ class TriageStore:
             raise UsageError(f"status {status!r}: choose one of {', '.join(STATUSES)}")
         verdict = Verdict(
             finding_id=_clean(finding_id, 200, "finding id"),
-            status=cast(Status, status),
+            status=status,
             note=_clean(note, MAX_NOTE, "note"),
             analyst=_clean(analyst or default_analyst(), MAX_ANALYST, "analyst"),
             time=time.time(),
@@ -185,10 +185,7 @@ class TriageStore:
                 "SELECT finding_id, applies_to, value, value_kind, reason, analyst, time "
                 "FROM allow ORDER BY seq"
             ).fetchall()
-        return [
-            AllowRecord(r[0], r[1], r[2], r[3], r[4], r[5], float(r[6]))  # type: ignore[arg-type]
-            for r in rows
-        ]
+        return [AllowRecord(r[0], r[1], r[2], r[3], r[4], r[5], float(r[6])) for r in rows]
 
     def allowlist(self) -> AllowList | None:
         """The case's own allow-list (None when it has no entry)."""
@@ -197,13 +194,14 @@ class TriageStore:
             return None
         entries = []
         for r in records:
-            kind = {"cidrs": [r.value]} if r.value_kind == "cidr" else {"domains": [r.value]}
+            cidr = r.value_kind == "cidr"
             entries.append(
                 AllowEntry(
                     name=f"triage of {r.finding_id} by {r.analyst}",
                     reason=r.reason or "marked benign in triage",
                     applies_to=[r.applies_to],
-                    **kind,
+                    cidrs=[r.value] if cidr else [],
+                    domains=[] if cidr else [r.value],
                 )
             )
         return AllowList(name="case-triage", entries=entries)
@@ -235,10 +233,9 @@ def _value(text: str) -> tuple[str, Literal["cidr", "domain"]]:
     return f"{ip}/{ip.max_prefixlen}", "cidr"
 
 
-
-
-
-def with_triage(findings: list[FindingModel], verdicts: Mapping[str, Verdict]) -> list[FindingModel]:
+def with_triage(
+    findings: list[FindingModel], verdicts: Mapping[str, Verdict]
+) -> list[FindingModel]:
     """The findings with each one's current verdict (``triage``) set from ``verdicts``."""
     out = []
     for f in findings:

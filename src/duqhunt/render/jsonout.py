@@ -20,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from duqhunt.errors import InputError
 from duqhunt.model.report import SCHEMA_VERSION, ReportDocument
-from duqhunt.triage import without_benign
 from duqhunt.render.html import render_html
+from duqhunt.triage import without_benign
 
 __all__ = [
     "MAX_REPORT_BYTES",

@@ -79,6 +79,8 @@ class _Guard(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if self.loopback_only and not _is_loopback(_host_only(request.headers.get("host", ""))):
             return _plain(421, "this app answers on its loopback address only")
+        if request.url.path == "/favicon.ico":  # nothing to protect; browsers ask unasked
+            return _secure(Response(status_code=204))
         auth = request.headers.get("authorization", "")
         bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         via = None
@@ -87,19 +89,29 @@ class _Guard(BaseHTTPMiddleware):
                 via = "bearer"
         elif hmac.compare_digest(request.cookies.get(COOKIE, ""), self.session):
             via = "cookie"
-        if via is None and request.url.path == "/" and "token" in request.query_params:
-            if hmac.compare_digest(request.query_params["token"], self.token):
-                resp = RedirectResponse("/", status_code=303)
-                resp.set_cookie(COOKIE, self.session, httponly=True, samesite="strict",
-                                path="/")
-                return _secure(resp)
+        if (
+            via is None
+            and request.url.path == "/"
+            and "token" in request.query_params
+            and hmac.compare_digest(request.query_params["token"], self.token)
+        ):
+            resp = RedirectResponse("/", status_code=303)
+            resp.set_cookie(COOKIE, self.session, httponly=True, samesite="strict", path="/")
+            return _secure(resp)
         if via is None:
             if request.url.path.startswith("/api/"):
-                return _secure(JSONResponse({"error": "unauthorized: send the token"},
-                                            status_code=401,
-                                            headers={"WWW-Authenticate": "Bearer"}))
-            return _plain(401, "unauthorized: open the URL that `duqhunt serve` printed "
-                               "(it carries the access token once)")
+                return _secure(
+                    JSONResponse(
+                        {"error": "unauthorized: send the token"},
+                        status_code=401,
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
+                )
+            return _plain(
+                401,
+                "unauthorized: open the URL that `duqhunt serve` printed "
+                "(it carries the access token once)",
+            )
         request.state.via = via
         return _secure(await call_next(request))
 
@@ -117,8 +129,9 @@ def _plain(status: int, text: str) -> Response:
     return _secure(Response(text + "\n", status_code=status, media_type="text/plain"))
 
 
-def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: bool = True
-               ) -> FastAPI:
+def create_app(
+    source: CaseSource, token: str, analyst: str, *, loopback_only: bool = True
+) -> FastAPI:
     """The web application over one case; ``token`` guards every request."""
     from duqhunt.render.html import web_environment
 
@@ -135,8 +148,13 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
 
     def page(name: str, doc: ReportDocument, **ctx: Any) -> HTMLResponse:
         html = env.get_template(name).render(
-            doc=doc, csrf=csrf, severities=_SEVERITIES, statuses=STATUSES, sorts=SORTS,
-            quote=quote, **ctx
+            doc=doc,
+            csrf=csrf,
+            severities=_SEVERITIES,
+            statuses=STATUSES,
+            sorts=SORTS,
+            quote=quote,
+            **ctx,
         )
         return HTMLResponse(html)
 
@@ -170,9 +188,16 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         if order not in ("asc", "desc"):
             raise UsageError("order must be asc or desc")
         return FindingQuery(
-            min_severity=sev, stage=opt("stage"), detector=opt("detector"), host=opt("host"),
-            status=status, text=opt("q"), sort=sort, descending=order == "desc",
-            page=num("page", 1), per_page=num("per_page", 50),
+            min_severity=sev,
+            stage=opt("stage"),
+            detector=opt("detector"),
+            host=opt("host"),
+            status=status,
+            text=opt("q"),
+            sort=sort,
+            descending=order == "desc",
+            page=num("page", 1),
+            per_page=num("per_page", 50),
         )
 
     @app.exception_handler(UsageError)
@@ -193,8 +218,13 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         status_counts = {s: 0 for s in STATUSES}
         for f in doc.findings:
             status_counts[f.triage.status if f.triage else "new"] += 1
-        return page("web_summary.html.j2", doc, groups=groups(doc), counts=counts,
-                    status_counts=status_counts)
+        return page(
+            "web_summary.html.j2",
+            doc,
+            groups=groups(doc),
+            counts=counts,
+            status_counts=status_counts,
+        )
 
     @app.get("/topology", response_class=HTMLResponse)
     def topology() -> Response:
@@ -213,9 +243,15 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         q = query_from(request.query_params)
         res = source.query(doc, q)
         params = {k: v for k, v in request.query_params.items() if k != "page" and v}
-        return page("web_findings.html.j2", doc, q=q, res=res, params=params,
-                    stages=sorted({f.stage for f in doc.findings}),
-                    detectors=sorted({f.detector for f in doc.findings}))
+        return page(
+            "web_findings.html.j2",
+            doc,
+            q=q,
+            res=res,
+            params=params,
+            stages=sorted({f.stage for f in doc.findings}),
+            detectors=sorted({f.detector for f in doc.findings}),
+        )
 
     @app.get("/findings/{finding_id}", response_class=HTMLResponse)
     def finding_page(finding_id: str) -> Response:
@@ -225,10 +261,16 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         f = source.finding(doc, finding_id)
         if f is None:
             return _plain(404, f"no finding {finding_id!r} in this case")
-        return page("web_finding.html.j2", doc, f=f, pivots=pivots(f),
-                    related=source.related(doc, f), history=source.triage.history(f.id),
-                    allowable=allow_candidate(f.detector, f.stage, f.details),
-                    fmt_time=_fmt_time)
+        return page(
+            "web_finding.html.j2",
+            doc,
+            f=f,
+            pivots=pivots(f),
+            related=source.related(doc, f),
+            history=source.triage.history(f.id),
+            allowable=allow_candidate(f.detector, f.stage, f.details),
+            fmt_time=_fmt_time,
+        )
 
     @app.post("/findings/{finding_id}/triage")
     async def finding_triage_form(finding_id: str, request: Request) -> Response:
@@ -285,18 +327,15 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         if isinstance(doc, Response):
             return doc
         # the offline report carries its own hash-based CSP in a meta tag
-        return HTMLResponse(render_html(doc),
-                            headers={"Content-Security-Policy": _offline_csp()})
-
-    @app.get("/favicon.ico")
-    def favicon() -> Response:
-        return Response(status_code=204)
+        return HTMLResponse(render_html(doc), headers={"Content-Security-Policy": _offline_csp()})
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:
-        files = {"app.css": ("text/css", _STATIC / "app.css"),
-                 "report.css": ("text/css", _REPORT_CSS),
-                 "app.js": ("text/javascript", _STATIC / "app.js")}
+        files = {
+            "app.css": ("text/css", _STATIC / "app.css"),
+            "report.css": ("text/css", _REPORT_CSS),
+            "app.js": ("text/javascript", _STATIC / "app.js"),
+        }
         if name not in files:
             return _plain(404, "no such file")
         media, path = files[name]
@@ -315,8 +354,9 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         doc = doc_or_wait()
         if isinstance(doc, Response):
             return doc
-        return JSONResponse({"started": doc.started, "finished": doc.finished,
-                             "findings": len(doc.findings)})
+        return JSONResponse(
+            {"started": doc.started, "finished": doc.finished, "findings": len(doc.findings)}
+        )
 
     @app.get("/api/findings")
     def api_findings(request: Request) -> Response:
@@ -324,9 +364,15 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         if isinstance(doc, Response):
             return doc
         res = source.query(doc, query_from(request.query_params))
-        return JSONResponse({"total": res.total, "page": res.page, "per_page": res.per_page,
-                             "pages": res.pages,
-                             "items": [f.model_dump(mode="json") for f in res.items]})
+        return JSONResponse(
+            {
+                "total": res.total,
+                "page": res.page,
+                "per_page": res.per_page,
+                "pages": res.pages,
+                "items": [f.model_dump(mode="json") for f in res.items],
+            }
+        )
 
     @app.get("/api/findings/{finding_id}")
     def api_finding(finding_id: str) -> Response:
@@ -336,10 +382,14 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         f = source.finding(doc, finding_id)
         if f is None:
             return JSONResponse({"error": f"no finding {finding_id!r}"}, status_code=404)
-        return JSONResponse({**f.model_dump(mode="json"), "pivots": pivots(f),
-                             "history": [_verdict_json(v) for v in
-                                         source.triage.history(f.id)],
-                             "related": [g.id for g in source.related(doc, f)]})
+        return JSONResponse(
+            {
+                **f.model_dump(mode="json"),
+                "pivots": pivots(f),
+                "history": [_verdict_json(v) for v in source.triage.history(f.id)],
+                "related": [g.id for g in source.related(doc, f)],
+            }
+        )
 
     @app.get("/api/hosts/{host_id}")
     def api_host(host_id: str) -> Response:
@@ -349,27 +399,35 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         story = source.host(doc, host_id)
         if story is None:
             return JSONResponse({"error": f"no host {host_id!r}"}, status_code=404)
-        return JSONResponse({
-            "id": story["id"], "aliases": story["aliases"], "entry": story["entry"],
-            "findings": [f.id for f in story["findings"]], "events": story["events"],
-            "neighbours": story["neighbours"],
-        })
+        return JSONResponse(
+            {
+                "id": story["id"],
+                "aliases": story["aliases"],
+                "entry": story["entry"],
+                "findings": [f.id for f in story["findings"]],
+                "events": story["events"],
+                "neighbours": story["neighbours"],
+            }
+        )
 
     @app.post("/api/findings/{finding_id}/triage")
     async def api_triage(finding_id: str, request: Request) -> Response:
         if not allowed_to_change(request, None):
-            return JSONResponse({"error": "forbidden: send X-CSRF-Token or the bearer token"},
-                                status_code=403)
+            return JSONResponse(
+                {"error": "forbidden: send X-CSRF-Token or the bearer token"}, status_code=403
+            )
         body = await _json(request)
         if isinstance(body, Response):
             return body
         status, note = body.get("status"), body.get("note", "")
         if status not in STATUSES:
-            return JSONResponse({"error": f"status must be one of {', '.join(STATUSES)}"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": f"status must be one of {', '.join(STATUSES)}"}, status_code=400
+            )
         if not isinstance(note, str) or len(note) > MAX_NOTE:
-            return JSONResponse({"error": f"note must be text of at most {MAX_NOTE} characters"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": f"note must be text of at most {MAX_NOTE} characters"}, status_code=400
+            )
         doc = doc_or_wait()
         if isinstance(doc, Response):
             return doc
@@ -381,8 +439,9 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
     @app.post("/api/findings/{finding_id}/allow")
     async def api_allow(finding_id: str, request: Request) -> Response:
         if not allowed_to_change(request, None):
-            return JSONResponse({"error": "forbidden: send X-CSRF-Token or the bearer token"},
-                                status_code=403)
+            return JSONResponse(
+                {"error": "forbidden: send X-CSRF-Token or the bearer token"}, status_code=403
+            )
         body = await _json(request)
         if isinstance(body, Response):
             return body
@@ -392,9 +451,16 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
         result = _allow(finding_id, reason)
         if isinstance(result, Response):
             return result
-        return JSONResponse({"finding_id": result.finding_id, "applies_to": result.applies_to,
-                             "value": result.value, "reason": result.reason,
-                             "analyst": result.analyst}, status_code=201)
+        return JSONResponse(
+            {
+                "finding_id": result.finding_id,
+                "applies_to": result.applies_to,
+                "value": result.value,
+                "reason": result.reason,
+                "analyst": result.analyst,
+            },
+            status_code=201,
+        )
 
     def _allow(finding_id: str, reason: str) -> AllowRecord | Response:
         doc = doc_or_wait()
@@ -407,13 +473,21 @@ def create_app(source: CaseSource, token: str, analyst: str, *, loopback_only: b
             return JSONResponse({"error": "mark the finding benign first"}, status_code=409)
         cand = allow_candidate(f.detector, f.stage, f.details)
         if cand is None:
-            return JSONResponse({"error": "only beacons and admin tooling can be allow-listed"},
-                                status_code=422)
+            return JSONResponse(
+                {"error": "only beacons and admin tooling can be allow-listed"}, status_code=422
+            )
         applies_to, value, kind = cand
-        return source.triage.add_allow(AllowRecord(
-            finding_id=f.id, applies_to=applies_to, value=value, value_kind=kind,
-            reason=reason or (f.triage.note or "marked benign in triage"), analyst=analyst,
-            time=time.time()))
+        return source.triage.add_allow(
+            AllowRecord(
+                finding_id=f.id,
+                applies_to=applies_to,
+                value=value,
+                value_kind=kind,
+                reason=reason or (f.triage.note or "marked benign in triage"),
+                analyst=analyst,
+                time=time.time(),
+            )
+        )
 
     return app
 

@@ -128,9 +128,7 @@ class CaseSource:
     def document(self) -> ReportDocument:
         """The latest report with every finding's current verdict."""
         doc = self._load()
-        return doc.model_copy(
-            update={"findings": with_triage(doc.findings, self.triage.current())}
-        )
+        return doc.model_copy(update={"findings": with_triage(doc.findings, self.triage.current())})
 
     # -- queries ------------------------------------------------------------------------------
     def finding(self, doc: ReportDocument, finding_id: str) -> FindingModel | None:
@@ -167,14 +165,16 @@ class CaseSource:
             for f in findings
             if f.first_seen
         ] + [
-            {"time": t.get("time"), "source": t.get("source") or "host", "what":
-             f"{t.get('kind')}: {t.get('what')}", "id": None}
+            {
+                "time": t.get("time"),
+                "source": t.get("source") or "host",
+                "what": f"{t.get('kind')}: {t.get('what')}",
+                "id": None,
+            }
             for t in timeline
         ]
         events.sort(key=lambda e: str(e["time"] or ""))
-        neighbours = sorted(
-            {h for f in findings for h in f.hosts if h not in aliases}, key=str
-        )
+        neighbours = sorted({h for f in findings for h in f.hosts if h not in aliases}, key=str)
         return {
             "id": host_id,
             "aliases": sorted(aliases),
@@ -195,7 +195,7 @@ class CaseSource:
                 worst[h] = max(worst.get(h, 0), severity_rank(f.severity))
         entries = {h.ip: h for h in doc.campaign.hosts}
         names = {h.name: h for h in doc.campaign.hosts if h.name}
-        rows = []
+        rows: list[dict[str, Any]] = []
         for h, n in by_host.items():
             e: HostModel | None = entries.get(h) or names.get(h)
             rows.append(
@@ -230,8 +230,15 @@ def groups(doc: ReportDocument) -> list[dict[str, Any]]:
     for f in doc.findings:
         g = acc.setdefault(
             (f.detector, f.severity),
-            {"detector": f.detector, "severity": f.severity, "stage": f.stage, "count": 0,
-             "hosts": set(), "titles": Counter(), "first": f.id},
+            {
+                "detector": f.detector,
+                "severity": f.severity,
+                "stage": f.stage,
+                "count": 0,
+                "hosts": set(),
+                "titles": Counter(),
+                "first": f.id,
+            },
         )
         g["count"] += 1
         g["hosts"].update(f.hosts)
