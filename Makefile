@@ -46,6 +46,7 @@ bench: $(STAMP) system-deps
 	$(PY) benchmarks/pcap_bench.py
 	$(PY) -m duqhunt.hostscan --bench tests/data/host
 	$(PY) benchmarks/docs_bench.py
+	$(PY) benchmarks/web_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

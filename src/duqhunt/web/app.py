@@ -47,6 +47,7 @@ _STATIC = Path(__file__).resolve().parent / "static"
 _REPORT_CSS = Path(__file__).resolve().parents[1] / "render" / "templates" / "report.css"
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
 MAX_BODY = 64 * 1024
+HOSTS_PER_PAGE = 200
 
 
 def _mac(token: str, purpose: str) -> str:
@@ -296,11 +297,18 @@ def create_app(
         return RedirectResponse(f"/findings/{quote(finding_id)}", status_code=303)
 
     @app.get("/hosts", response_class=HTMLResponse)
-    def hosts_page() -> Response:
+    def hosts_page(request: Request) -> Response:
         doc = doc_or_wait()
         if isinstance(doc, Response):
             return doc
-        return page("web_hosts.html.j2", doc, hosts=source.hosts(doc))
+        hosts = source.hosts(doc)
+        try:
+            n = max(1, int(request.query_params.get("page", 1)))
+        except ValueError:
+            raise UsageError("page must be a whole number") from None
+        pages = max(1, -(-len(hosts) // HOSTS_PER_PAGE))
+        shown = hosts[(n - 1) * HOSTS_PER_PAGE : n * HOSTS_PER_PAGE]
+        return page("web_hosts.html.j2", doc, hosts=shown, total=len(hosts), n=n, pages=pages)
 
     @app.get("/hosts/{host_id}", response_class=HTMLResponse)
     def host_page(host_id: str) -> Response:

@@ -83,6 +83,7 @@ class CaseSource:
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._doc: ReportDocument | None = None
+        self._merged: tuple[tuple[int, tuple[int, int] | None], ReportDocument] | None = None
 
     # -- the report ---------------------------------------------------------------------------
     def _load(self) -> ReportDocument:
@@ -126,9 +127,23 @@ class CaseSource:
         return TriageStore.for_case(self.folder / "case.duckdb")
 
     def document(self) -> ReportDocument:
-        """The latest report with every finding's current verdict."""
+        """The latest report with every finding's current verdict (kept until the report or
+        the triage file changes)."""
         doc = self._load()
-        return doc.model_copy(update={"findings": with_triage(doc.findings, self.triage.current())})
+        triage = self.triage
+        try:
+            st = triage.path.stat()
+            tstamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            tstamp = None
+        key = (id(doc), tstamp)
+        with self._lock:
+            if self._merged is not None and self._merged[0] == key:
+                return self._merged[1]
+        merged = doc.model_copy(update={"findings": with_triage(doc.findings, triage.current())})
+        with self._lock:
+            self._merged = (key, merged)
+        return merged
 
     # -- queries ------------------------------------------------------------------------------
     def finding(self, doc: ReportDocument, finding_id: str) -> FindingModel | None:
