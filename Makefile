@@ -26,10 +26,10 @@ demo: $(STAMP)
 # FAT and NTFS disk images of the dissect.target tests without mounting. Installed when missing
 # and we may (root with apt-get, as in CI); otherwise those tests are skipped with the reason.
 system-deps:
-	@command -v tshark >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 && command -v mkntfs >/dev/null 2>&1 || { \
+	@command -v tshark >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 && command -v mkntfs >/dev/null 2>&1 && ldconfig -p | grep -q libfuzzy.so.2 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing tshark, dosfstools, mtools, ntfs-3g (apt-get)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark dosfstools mtools ntfs-3g >/dev/null; \
+	    echo "installing tshark, dosfstools, mtools, ntfs-3g, libfuzzy2 (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark dosfstools mtools ntfs-3g libfuzzy2 >/dev/null; \
 	  else \
 	    echo "tshark/mtools/ntfs-3g not found: the pcap and disk-image tests are skipped (apt-get install tshark dosfstools mtools ntfs-3g)"; \
 	  fi; }

@@ -241,6 +241,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out findings marked benign in triage (text and html)",
     )
 
+    m = sub.add_parser(
+        "similar",
+        help="which PE files (EXE, DLL, SYS) are one family, and which match a known family",
+    )
+    m.add_argument("paths", nargs="+", type=Path, help="PE files or folders (searched for MZ files)")
+    m.add_argument("--out", type=Path, required=True, help="folder for similarity.json and .html")
+    m.add_argument(
+        "--ref",
+        type=Path,
+        action="append",
+        default=[],
+        help="a reference pack (YAML of hashes) or a folder whose sub-folders are families of "
+        "known samples (repeatable)",
+    )
+    m.add_argument("--no-builtin-refs", action="store_true", help="do not use the shipped packs")
+    m.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+
     w = sub.add_parser(
         "serve",
         help="a local web app over a case: browse, filter and triage its findings",
@@ -433,6 +450,24 @@ def _cmd_report(args: argparse.Namespace, err: Console, out: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_similar(args: argparse.Namespace, err: Console, out: Console) -> int:
+    from duqhunt.render.similarity_text import render_similarity_summary
+    from duqhunt.similarity import analyse, to_document, write_similarity
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    res = analyse(
+        args.paths, refs=tuple(args.ref), builtin_refs=not args.no_builtin_refs, jobs=args.jobs
+    )
+    paths = write_similarity(res, args.out)
+    render_similarity_summary(to_document(res), out)
+    out.print(f"report: {paths['html']}  json: {paths['json']}", markup=False, highlight=False)
+    if not res.files:
+        err.print("duqhunt: no PE file could be analysed")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
 def _cmd_serve(args: argparse.Namespace, err: Console, out: Console) -> int:
     from duqhunt.web import serve
 
@@ -461,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": _cmd_report,
         "intel": _cmd_intel,
         "serve": _cmd_serve,
+        "similar": _cmd_similar,
     }
     try:
         return handlers[args.command](args, err, out)

@@ -1,0 +1,214 @@
+"""Which PE files are one family: pair scores, nearest neighbours, clusters and their reasons.
+
+Layers, each reported in a pair's ``basis``:
+
+* code: Jaccard similarity of the two files' sets of normalised function hashes
+  (features.py), after dropping functions that occur in more than ``common_share`` of the
+  files (and at least ``common_min`` files): compiler runtime and statically linked library
+  code that every build of one toolchain carries and that says nothing about the family;
+* tlsh: 1 - distance / 200 (0 beyond), whole file;
+* ssdeep: the ssdeep score / 100, whole file;
+* imports and Rich header: the same imphash (with at least 5 imports) and the same Rich-header
+  hash (same compiler and linker build, same object mix) are supporting evidence.
+
+score = max(code, 0.9 x tlsh, ssdeep) + 0.05 for the same imphash + 0.03 for the same Rich
+header, capped at 1. TLSH and ssdeep are scaled below code because a shared packer or a large
+shared resource makes unrelated files look alike byte by byte.
+
+Candidate pairs without comparing every pair's code: an inverted index from each kept
+function hash to the files holding it gives every pair that shares a function and the exact
+size of their intersection (the document-frequency cap keeps each posting list short; at
+millions of files a MinHash/LSH index would replace it). TLSH and ssdeep pairs are compared
+in C (ssdeep only between compatible block sizes), all pairs up to ``MAX_ALL_PAIRS`` files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from duqhunt.similarity.features import FileFeatures, Function
+from duqhunt.similarity.fuzzy import ssdeep_compare, tlsh_similarity
+
+CLUSTER_MIN = 0.5
+REPORT_MIN = 0.3
+MAX_ALL_PAIRS = 5000
+COMMON_SHARE = 0.2
+COMMON_MIN = 5
+MIN_CODE_FUNCTIONS = 3
+
+
+@dataclass(slots=True)
+class Pair:
+    a: int
+    b: int
+    code: float = 0.0
+    shared_functions: int = 0
+    tlsh: float = 0.0
+    ssdeep: float = 0.0
+    same_imphash: bool = False
+    same_rich: bool = False
+
+    @property
+    def score(self) -> float:
+        base = max(self.code, 0.9 * self.tlsh, self.ssdeep)
+        bonus = (0.05 if self.same_imphash else 0.0) + (0.03 if self.same_rich else 0.0)
+        return min(1.0, base + (bonus if base > 0 else 0.0))
+
+    def basis(self) -> list[str]:
+        out = []
+        if self.code:
+            out.append(f"code {self.code:.2f} ({self.shared_functions} shared functions)")
+        if self.tlsh:
+            out.append(f"tlsh {self.tlsh:.2f}")
+        if self.ssdeep:
+            out.append(f"ssdeep {self.ssdeep:.2f}")
+        if self.same_imphash:
+            out.append("same imphash")
+        if self.same_rich:
+            out.append("same Rich header")
+        return out
+
+
+@dataclass(slots=True)
+class Comparison:
+    files: list[FileFeatures]
+    pairs: dict[tuple[int, int], Pair]
+    common: set[str]
+    kept: list[set[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def nearest(self, i: int, layer: str = "score") -> tuple[int, float] | None:
+        best: tuple[int, float] | None = None
+        for (a, b), p in self.pairs.items():
+            if i not in (a, b):
+                continue
+            value = p.score if layer == "score" else float(getattr(p, layer))
+            if value <= 0:
+                continue
+            j = b if a == i else a
+            if best is None or value > best[1] or (value == best[1] and j < best[0]):
+                best = (j, value)
+        return best
+
+
+def compare(
+    files: list[FileFeatures], *, common_share: float = COMMON_SHARE, common_min: int = COMMON_MIN
+) -> Comparison:
+    n = len(files)
+    freq: Counter[str] = Counter()
+    for f in files:
+        freq.update(f.function_hashes)
+    cap = max(common_min, int(common_share * n))
+    common = {h for h, c in freq.items() if c > cap}
+    kept = [f.function_hashes - common for f in files]
+    pairs: dict[tuple[int, int], Pair] = {}
+
+    def pair(a: int, b: int) -> Pair:
+        key = (a, b) if a < b else (b, a)
+        p = pairs.get(key)
+        if p is None:
+            p = pairs[key] = Pair(*key)
+        return p
+
+    postings: dict[str, list[int]] = defaultdict(list)
+    for i, hs in enumerate(kept):
+        if len(hs) >= MIN_CODE_FUNCTIONS:
+            for h in hs:
+                postings[h].append(i)
+    shared: Counter[tuple[int, int]] = Counter()
+    for members in postings.values():
+        for a, b in combinations(members, 2):
+            shared[(a, b)] += 1
+    for (a, b), k in shared.items():
+        p = pair(a, b)
+        p.shared_functions = k
+        p.code = k / (len(kept[a]) + len(kept[b]) - k)
+    notes = []
+    if n <= MAX_ALL_PAIRS:
+        by_block: dict[int, list[int]] = defaultdict(list)
+        for i, f in enumerate(files):
+            if f.ssdeep:
+                by_block[int(f.ssdeep.split(":", 1)[0])].append(i)
+        for a, b in combinations(range(n), 2):
+            fa, fb = files[a], files[b]
+            if fa.tlsh and fb.tlsh:
+                t = tlsh_similarity(fa.tlsh, fb.tlsh)
+                if t > 0:
+                    pair(a, b).tlsh = t
+        for block, members in by_block.items():
+            candidates = list(combinations(members, 2))
+            candidates += [(a, b) for a in members for b in by_block.get(block * 2, [])]
+            for a, b in candidates:
+                s = ssdeep_compare(files[a].ssdeep or "", files[b].ssdeep or "")
+                if s > 0:
+                    pair(a, b).ssdeep = s / 100.0
+    else:
+        notes.append(
+            f"{n} files: whole-file hashes were compared only within code candidates (more "
+            f"than {MAX_ALL_PAIRS} files)"
+        )
+    for (a, b), p in pairs.items():
+        fa, fb = files[a], files[b]
+        p.same_imphash = bool(fa.imphash and fa.imphash == fb.imphash and fa.imports >= 5)
+        p.same_rich = bool(fa.rich_hash and fa.rich_hash == fb.rich_hash)
+    return Comparison(files=files, pairs=pairs, common=common, kept=kept, notes=notes)
+
+
+def clusters(cmp: Comparison, threshold: float = CLUSTER_MIN) -> list[list[int]]:
+    parent = list(range(len(cmp.files)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for (a, b), p in cmp.pairs.items():
+        if p.score >= threshold:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(cmp.files)):
+        groups[find(i)].append(i)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g[0]))
+
+
+def shared_functions(cmp: Comparison, a: int, b: int, limit: int = 25) -> list[dict[str, Any]]:
+    """The functions two files share (largest first): address and size in each."""
+    fa = {f.hash: f for f in cmp.files[a].functions}
+    fb = {f.hash: f for f in cmp.files[b].functions}
+    common = (set(fa) & set(fb)) - cmp.common
+    rows = sorted(common, key=lambda h: (-fa[h].size, h))[:limit]
+    return [_fn(fa[h], fb[h]) for h in rows]
+
+
+def _fn(x: Function, y: Function) -> dict[str, Any]:
+    return {
+        "hash": x.hash,
+        "a_rva": f"0x{x.rva:x}",
+        "a_size": x.size,
+        "b_rva": f"0x{y.rva:x}",
+        "b_size": y.size,
+        "insns": x.insns,
+    }
+
+
+def shared_strings(cmp: Comparison, a: int, b: int, limit: int = 20) -> list[str]:
+    common = cmp.files[a].strings & cmp.files[b].strings
+    return sorted(common, key=lambda s: (-len(s), s))[:limit]
+
+
+__all__ = [
+    "CLUSTER_MIN",
+    "REPORT_MIN",
+    "Comparison",
+    "Pair",
+    "clusters",
+    "compare",
+    "shared_functions",
+    "shared_strings",
+]
