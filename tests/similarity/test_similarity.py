@@ -186,3 +186,25 @@ def test_results_do_not_depend_on_the_worker_count(jobs: int) -> None:
         (Path(p["a"]).name, Path(p["b"]).name, p["score"])
         for p in to_document(analyse([PE], builtin_refs=False, jobs=1))["pairs"]
     ]
+
+
+def test_a_host_triage_groups_renamed_copies_of_one_driver(tmp_path: Path) -> None:
+    from duqhunt.hostscan import scan_host
+
+    names = {"WS101": "jminet7.sys", "WS102": "cmi4432.sys", "WS103": "nfred965.sys"}
+    roots = []
+    for k, (host, name) in enumerate(sorted(names.items())):
+        drivers = tmp_path / host / "Windows" / "System32" / "drivers"
+        drivers.mkdir(parents=True)
+        _renamed_copy(PS6, drivers / name, k + 1)
+        shutil.copy(MS3, drivers / "common.sys")  # the same file under one name everywhere
+        roots.append(tmp_path / host)
+    res = scan_host(roots)
+    fams = [f for f in res.findings if f.detector == "DQ-HOST-014"]
+    assert len(fams) == 1, [f.title for f in fams]
+    fam = fams[0]
+    assert fam.title == "One driver family on 3 hosts under 3 names"
+    assert set(fam.hosts) == set(names) and fam.severity == "high"
+    details = dict(fam.details)
+    assert details["names"] == ", ".join(sorted(names.values()))
+    assert details["files"] == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from duqhunt.detectors.host.base import HostDetector
 from duqhunt.detectors.host.events import LateralMovementSessions, ScheduledTasks, ServiceInstalls
+from duqhunt.detectors.host.family import CodeFamilies
 from duqhunt.detectors.host.files import (
     DuquTempFiles,
     OrphanPnf,
@@ -32,6 +33,7 @@ def host_detectors() -> list[HostDetector]:
         ScheduledTasks(),
         YaraMatches(),
         SigmaMatches(),
+        CodeFamilies(),
     ]
 
 

@@ -1,0 +1,189 @@
+"""Sample similarity on real benign PE files whose family is known: duqhunt beside TLSH alone
+and ssdeep alone, and the time to cluster 1,000 files.
+
+    .venv/bin/python benchmarks/similarity_bench.py      # writes benchmarks/results-similarity.md
+
+Data: Windows wheels (win_amd64, CPython 3.11) of Python projects with native modules, two
+releases each, downloaded from PyPI by pip into benchmarks/work/simwheels/ (git-ignored; nothing
+is committed, nothing is executed). Every .pyd/.dll in a wheel is a module identified by its
+project and its path inside the wheel; a module present in both releases has a true partner.
+
+Accuracy: the share of modules (with a partner) whose most similar other file is that partner,
+for duqhunt's score, for TLSH alone (smallest distance) and for ssdeep alone (highest score; a
+file whose best ssdeep score is 0 has no neighbour and counts as a miss). All three are computed
+from the same run's features. Speed: `analyse()` over the first 1,000 files of the set (sorted
+by path), wall time and the peak RSS of this process and its workers.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import WORK, machine
+
+PAIRS = [
+    ("pywin32", "306", "308"),
+    ("pycryptodome", "3.19.0", "3.20.0"),
+    ("numpy", "1.26.3", "1.26.4"),
+    ("lxml", "5.1.0", "5.2.1"),
+    ("pillow", "10.2.0", "10.3.0"),
+    ("regex", "2023.12.25", "2024.4.16"),
+    ("ujson", "5.8.0", "5.9.0"),
+    ("brotli", "1.0.9", "1.1.0"),
+    ("cffi", "1.15.1", "1.16.0"),
+    ("charset-normalizer", "3.3.1", "3.3.2"),
+    ("aiohttp", "3.9.1", "3.9.3"),
+    ("multidict", "6.0.4", "6.0.5"),
+    ("yarl", "1.9.3", "1.9.4"),
+    ("frozenlist", "1.4.0", "1.4.1"),
+    ("kiwisolver", "1.4.4", "1.4.5"),
+    ("markupsafe", "2.1.3", "2.1.5"),
+    ("msgpack", "1.0.7", "1.0.8"),
+    ("pyyaml", "6.0.1", "6.0.2"),
+    ("psutil", "5.9.6", "5.9.8"),
+    ("zstandard", "0.21.0", "0.22.0"),
+    ("pyzmq", "25.1.1", "25.1.2"),
+    ("greenlet", "3.0.1", "3.0.3"),
+    ("pandas", "2.1.4", "2.2.0"),
+    ("scipy", "1.11.4", "1.12.0"),
+]
+WHEELS = WORK / "simwheels"
+FILES = WORK / "simfiles"
+SPEED_FILES = 1000
+
+
+def _download() -> None:
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    for name, *versions in PAIRS:
+        for v in versions:
+            norm = name.lower().replace("-", "_")
+            if any(p.name.lower().startswith(f"{norm}-{v}-") for p in WHEELS.glob("*.whl")):
+                continue
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+                 "--platform", "win_amd64", "--python-version", "3.11", "--no-deps",
+                 f"{name}=={v}", "-d", str(WHEELS)],
+                check=False, capture_output=True,
+            )
+
+
+def _extract() -> dict[Path, tuple[str, str, str]]:
+    """path -> (project, release, module path inside the wheel)."""
+    out: dict[Path, tuple[str, str, str]] = {}
+    for whl in sorted(WHEELS.glob("*.whl")):
+        project, release = whl.name.split("-")[:2]
+        with zipfile.ZipFile(whl) as z:
+            for info in z.infolist():
+                low = info.filename.lower()
+                if not low.endswith((".pyd", ".dll")) or info.file_size < 1024:
+                    continue
+                dst = FILES / f"{project}-{release}" / info.filename
+                if not dst.exists():
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    dst.write_bytes(z.read(info))
+                out[dst] = (project.lower(), release, info.filename.lower())
+    return out
+
+
+def _accuracy(meta: dict[Path, tuple[str, str, str]]) -> dict[str, tuple[int, int]]:
+    from duqhunt.similarity import analyse
+    from duqhunt.similarity.fuzzy import ssdeep_compare
+    import tlsh
+
+    paths = sorted(meta)
+    res = analyse(paths, builtin_refs=False)
+    feats = res.files
+    keys = [meta[Path(f.path)] for f in feats]
+    partner: dict[int, int] = {}
+    by_module: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (proj, _rel, mod) in enumerate(keys):
+        by_module[(proj, mod)].append(i)
+    for members in by_module.values():
+        if len(members) == 2:
+            partner[members[0]], partner[members[1]] = members[1], members[0]
+    hits = {"duqhunt": 0, "TLSH alone": 0, "ssdeep alone": 0}
+    for i, j in partner.items():
+        near = res.comparison.nearest(i)
+        hits["duqhunt"] += bool(near and near[0] == j)
+        fi = feats[i]
+        best_t: tuple[int, int] | None = None
+        best_s: tuple[int, int] | None = None
+        for k, fk in enumerate(feats):
+            if k == i:
+                continue
+            if fi.tlsh and fk.tlsh:
+                d = tlsh.diff(fi.tlsh, fk.tlsh)
+                if best_t is None or d < best_t[0]:
+                    best_t = (d, k)
+            if fi.ssdeep and fk.ssdeep:
+                s = ssdeep_compare(fi.ssdeep, fk.ssdeep)
+                if s > 0 and (best_s is None or s > best_s[0]):
+                    best_s = (s, k)
+        hits["TLSH alone"] += bool(best_t and best_t[1] == j)
+        hits["ssdeep alone"] += bool(best_s and best_s[1] == j)
+    return {k: (v, len(partner)) for k, v in hits.items()}
+
+
+def _speed(meta: dict[Path, tuple[str, str, str]]) -> dict[str, float]:
+    from duqhunt.similarity import analyse
+
+    paths = sorted(meta)[:SPEED_FILES]
+    size = sum(p.stat().st_size for p in paths)
+    t0 = time.perf_counter()
+    res = analyse(paths, builtin_refs=False)
+    wall = time.perf_counter() - t0
+    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    return {"files": len(paths), "mb": size / 1e6, "seconds": wall, "peak_rss_mb": rss,
+            "clusters": len(res.clusters)}
+
+
+def main() -> int:
+    _download()
+    meta = _extract()
+    acc = _accuracy(meta)
+    speed = _speed(meta)
+    projects = sorted({m[0] for m in meta.values()})
+    lines = [
+        "# Sample similarity: duqhunt beside TLSH alone and ssdeep alone",
+        "",
+        "Generated by `benchmarks/similarity_bench.py`; do not edit by hand.",
+        "",
+        "Command: `.venv/bin/python benchmarks/similarity_bench.py`",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in machine().items()),
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"Data: {len(meta)} PE files (.pyd/.dll) from the win_amd64 wheels of {len(projects)} "
+        f"projects, two releases each ({', '.join(projects)}).",
+        "",
+        "## Accuracy: is a module's most similar file its other release?",
+        "",
+        "| method | right | modules with a partner | accuracy |",
+        "|---|---:|---:|---:|",
+    ]
+    for k, (hit, n) in acc.items():
+        lines.append(f"| {k} | {hit} | {n} | {100 * hit / max(n, 1):.1f} % |")
+    lines += [
+        "",
+        "## Speed",
+        "",
+        f"`analyse()` over {speed['files']} files ({speed['mb']:.0f} MB): "
+        f"{speed['seconds']:.1f} s wall, peak RSS {speed['peak_rss_mb']:.0f} MB "
+        f"(largest of this process and its workers), {speed['clusters']} families.",
+    ]
+    md = "\n".join(lines) + "\n"
+    (Path(__file__).resolve().parent / "results-similarity.md").write_text(md, encoding="utf-8")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
