@@ -11,7 +11,10 @@ project and its path inside the wheel; a module present in both releases has a t
 Accuracy: the share of modules (with a partner) whose most similar other file is that partner,
 for duqhunt's score, for TLSH alone (smallest distance) and for ssdeep alone (highest score; a
 file whose best ssdeep score is 0 has no neighbour and counts as a miss). All three are computed
-from the same run's features. Speed: `analyse()` over the first 1,000 files of the set (sorted
+from the same run's features; duqhunt's code and strings layers alone are listed too, so
+the table shows what carries the score (module and export names are in the strings, and they
+survive a recompilation; for Cython modules whose generator changed between releases the code
+layer drifts). Speed: `analyse()` over the first 1,000 files of the set (sorted
 by path), wall time and the peak RSS of this process and its workers.
 """
 
@@ -68,10 +71,24 @@ def _download() -> None:
             if any(p.name.lower().startswith(f"{norm}-{v}-") for p in WHEELS.glob("*.whl")):
                 continue
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
-                 "--platform", "win_amd64", "--python-version", "3.11", "--no-deps",
-                 f"{name}=={v}", "-d", str(WHEELS)],
-                check=False, capture_output=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--only-binary=:all:",
+                    "--platform",
+                    "win_amd64",
+                    "--python-version",
+                    "3.11",
+                    "--no-deps",
+                    f"{name}=={v}",
+                    "-d",
+                    str(WHEELS),
+                ],
+                check=False,
+                capture_output=True,
             )
 
 
@@ -94,42 +111,34 @@ def _extract() -> dict[Path, tuple[str, str, str]]:
 
 
 def _accuracy(meta: dict[Path, tuple[str, str, str]]) -> dict[str, tuple[int, int]]:
+    """Right nearest neighbours for duqhunt's score and for each layer alone (TLSH alone and
+    ssdeep alone are the two tools analysts compare one pair at a time)."""
     from duqhunt.similarity import analyse
-    from duqhunt.similarity.fuzzy import ssdeep_compare
-    import tlsh
 
-    paths = sorted(meta)
-    res = analyse(paths, builtin_refs=False)
-    feats = res.files
-    keys = [meta[Path(f.path)] for f in feats]
-    partner: dict[int, int] = {}
+    res = analyse(sorted(meta), builtin_refs=False)
+    keys = [meta[Path(f.path)] for f in res.files]
     by_module: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, (proj, _rel, mod) in enumerate(keys):
         by_module[(proj, mod)].append(i)
+    partner: dict[int, int] = {}
     for members in by_module.values():
         if len(members) == 2:
             partner[members[0]], partner[members[1]] = members[1], members[0]
-    hits = {"duqhunt": 0, "TLSH alone": 0, "ssdeep alone": 0}
-    for i, j in partner.items():
-        near = res.comparison.nearest(i)
-        hits["duqhunt"] += bool(near and near[0] == j)
-        fi = feats[i]
-        best_t: tuple[int, int] | None = None
-        best_s: tuple[int, int] | None = None
-        for k, fk in enumerate(feats):
-            if k == i:
-                continue
-            if fi.tlsh and fk.tlsh:
-                d = tlsh.diff(fi.tlsh, fk.tlsh)
-                if best_t is None or d < best_t[0]:
-                    best_t = (d, k)
-            if fi.ssdeep and fk.ssdeep:
-                s = ssdeep_compare(fi.ssdeep, fk.ssdeep)
-                if s > 0 and (best_s is None or s > best_s[0]):
-                    best_s = (s, k)
-        hits["TLSH alone"] += bool(best_t and best_t[1] == j)
-        hits["ssdeep alone"] += bool(best_s and best_s[1] == j)
-    return {k: (v, len(partner)) for k, v in hits.items()}
+    names = {
+        "score": "duqhunt (all layers)",
+        "tlsh": "TLSH alone",
+        "ssdeep": "ssdeep alone",
+        "code": "duqhunt code layer alone",
+        "strings": "duqhunt strings layer alone",
+    }
+    out: dict[str, tuple[int, int]] = {}
+    for layer, label in names.items():
+        hit = 0
+        for i, j in partner.items():
+            near = res.comparison.nearest(i, layer)
+            hit += bool(near and near[0] == j)
+        out[label] = (hit, len(partner))
+    return out
 
 
 def _speed(meta: dict[Path, tuple[str, str, str]]) -> dict[str, float]:
@@ -140,10 +149,20 @@ def _speed(meta: dict[Path, tuple[str, str, str]]) -> dict[str, float]:
     t0 = time.perf_counter()
     res = analyse(paths, builtin_refs=False)
     wall = time.perf_counter() - t0
-    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    return {"files": len(paths), "mb": size / 1e6, "seconds": wall, "peak_rss_mb": rss,
-            "clusters": len(res.clusters)}
+    rss = (
+        max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024
+    )
+    return {
+        "files": len(paths),
+        "mb": size / 1e6,
+        "seconds": wall,
+        "peak_rss_mb": rss,
+        "clusters": len(res.clusters),
+    }
 
 
 def main() -> int:

@@ -2,28 +2,33 @@
 
 Layers, each reported in a pair's ``basis``:
 
-* code: Jaccard similarity of the two files' sets of normalised function hashes
-  (features.py), after dropping functions that occur in more than ``common_share`` of the
-  files (and at least ``common_min`` files): compiler runtime and statically linked library
-  code that every build of one toolchain carries and that says nothing about the family;
-* tlsh: 1 - distance / 200 (0 beyond), whole file;
-* ssdeep: the ssdeep score / 100, whole file;
+* code: weighted Jaccard similarity of the two files' sets of normalised function hashes
+  (features.py);
+* strings: the same over their printable strings (ASCII and UTF-16, 6+ characters): module
+  and export names, device names, paths, messages, which survive recompilation;
+* tlsh: 1 - distance / 200 (0 beyond), whole file; ssdeep: the ssdeep score / 100;
 * imports and Rich header: the same imphash (with at least 5 imports) and the same Rich-header
   hash (same compiler and linker build, same object mix) are supporting evidence.
 
-score = max(code, 0.9 x tlsh, ssdeep) + 0.05 for the same imphash + 0.03 for the same Rich
-header, capped at 1. TLSH and ssdeep are scaled below code because a shared packer or a large
-shared resource makes unrelated files look alike byte by byte.
+Weights: an item (function hash or string) found in many files of the run says little about
+family (compiler runtime, statically linked libraries, "Microsoft Corporation"), so each item
+weighs log(1 + N / df) for N files and df files holding it, and items in more than
+max(``COMMON_MIN``, ``COMMON_SHARE`` x N) files are dropped altogether.
 
-Candidate pairs without comparing every pair's code: an inverted index from each kept
-function hash to the files holding it gives every pair that shares a function and the exact
-size of their intersection (the document-frequency cap keeps each posting list short; at
-millions of files a MinHash/LSH index would replace it). TLSH and ssdeep pairs are compared
-in C (ssdeep only between compatible block sizes), all pairs up to ``MAX_ALL_PAIRS`` files.
+score = 0.4 x code + 0.4 x strings + 0.2 x tlsh over the layers both files have (a file that
+cannot be compared by code is scored on the rest, re-weighted), raised to the ssdeep score when
+that is higher, + 0.05 for the same imphash and + 0.03 for the same Rich header, capped at 1.
+
+Candidate pairs without comparing every pair's code: an inverted index from each kept item to
+the files holding it gives every pair that shares one and the weight of their intersection
+(the document-frequency cap keeps posting lists short; at millions of files a MinHash/LSH
+index would replace it). TLSH and ssdeep are compared in C (ssdeep only between compatible
+block sizes), all pairs up to ``MAX_ALL_PAIRS`` files.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -35,8 +40,9 @@ from duqhunt.similarity.fuzzy import ssdeep_compare, tlsh_similarity
 CLUSTER_MIN = 0.5
 REPORT_MIN = 0.3
 MAX_ALL_PAIRS = 5000
-COMMON_SHARE = 0.2
+COMMON_SHARE = 0.02
 COMMON_MIN = 5
+WEIGHTS = {"code": 0.4, "strings": 0.4, "tlsh": 0.2}
 MIN_CODE_FUNCTIONS = 3
 
 
@@ -46,14 +52,21 @@ class Pair:
     b: int
     code: float = 0.0
     shared_functions: int = 0
+    strings: float = 0.0
+    shared_strings: int = 0
     tlsh: float = 0.0
+    layers: tuple[str, ...] = ("code", "strings", "tlsh")
     ssdeep: float = 0.0
     same_imphash: bool = False
     same_rich: bool = False
 
     @property
     def score(self) -> float:
-        base = max(self.code, 0.9 * self.tlsh, self.ssdeep)
+        total = sum(WEIGHTS[k] for k in self.layers)
+        base = (
+            sum(WEIGHTS[k] * float(getattr(self, k)) for k in self.layers) / total if total else 0.0
+        )
+        base = max(base, self.ssdeep)
         bonus = (0.05 if self.same_imphash else 0.0) + (0.03 if self.same_rich else 0.0)
         return min(1.0, base + (bonus if base > 0 else 0.0))
 
@@ -61,6 +74,8 @@ class Pair:
         out = []
         if self.code:
             out.append(f"code {self.code:.2f} ({self.shared_functions} shared functions)")
+        if self.strings:
+            out.append(f"strings {self.strings:.2f} ({self.shared_strings} shared)")
         if self.tlsh:
             out.append(f"tlsh {self.tlsh:.2f}")
         if self.ssdeep:
@@ -98,12 +113,6 @@ def compare(
     files: list[FileFeatures], *, common_share: float = COMMON_SHARE, common_min: int = COMMON_MIN
 ) -> Comparison:
     n = len(files)
-    freq: Counter[str] = Counter()
-    for f in files:
-        freq.update(f.function_hashes)
-    cap = max(common_min, int(common_share * n))
-    common = {h for h, c in freq.items() if c > cap}
-    kept = [f.function_hashes - common for f in files]
     pairs: dict[tuple[int, int], Pair] = {}
 
     def pair(a: int, b: int) -> Pair:
@@ -113,19 +122,15 @@ def compare(
             p = pairs[key] = Pair(*key)
         return p
 
-    postings: dict[str, list[int]] = defaultdict(list)
-    for i, hs in enumerate(kept):
-        if len(hs) >= MIN_CODE_FUNCTIONS:
-            for h in hs:
-                postings[h].append(i)
-    shared: Counter[tuple[int, int]] = Counter()
-    for members in postings.values():
-        for a, b in combinations(members, 2):
-            shared[(a, b)] += 1
-    for (a, b), k in shared.items():
+    code_sets = [f.function_hashes for f in files]
+    common, kept, code_pairs = _weighted_jaccard(code_sets, n, common_share, common_min)
+    for (a, b), (sim, k) in code_pairs.items():
         p = pair(a, b)
-        p.shared_functions = k
-        p.code = k / (len(kept[a]) + len(kept[b]) - k)
+        p.code, p.shared_functions = sim, k
+    _, _, string_pairs = _weighted_jaccard([f.strings for f in files], n, common_share, common_min)
+    for (a, b), (sim, k) in string_pairs.items():
+        p = pair(a, b)
+        p.strings, p.shared_strings = sim, k
     notes = []
     if n <= MAX_ALL_PAIRS:
         by_block: dict[int, list[int]] = defaultdict(list)
@@ -150,11 +155,45 @@ def compare(
             f"{n} files: whole-file hashes were compared only within code candidates (more "
             f"than {MAX_ALL_PAIRS} files)"
         )
+    comparable = [len(k) >= MIN_CODE_FUNCTIONS for k in kept]
     for (a, b), p in pairs.items():
         fa, fb = files[a], files[b]
+        if not (comparable[a] and comparable[b]):
+            p.layers = ("strings", "tlsh")
         p.same_imphash = bool(fa.imphash and fa.imphash == fb.imphash and fa.imports >= 5)
         p.same_rich = bool(fa.rich_hash and fa.rich_hash == fb.rich_hash)
     return Comparison(files=files, pairs=pairs, common=common, kept=kept, notes=notes)
+
+
+def _weighted_jaccard(
+    sets: list[set[str]], n: int, common_share: float, common_min: int
+) -> tuple[set[str], list[set[str]], dict[tuple[int, int], tuple[float, int]]]:
+    """(dropped common items, kept items per file, {(a, b): (similarity, shared items)})."""
+    freq: Counter[str] = Counter()
+    for s in sets:
+        freq.update(s)
+    cap = max(common_min, int(common_share * n))
+    common = {h for h, c in freq.items() if c > cap}
+    kept = [s - common for s in sets]
+    weight = {h: math.log1p(n / c) for h, c in freq.items() if c <= cap}
+    totals = [sum(weight[h] for h in k) for k in kept]
+    postings: dict[str, list[int]] = defaultdict(list)
+    for i, k in enumerate(kept):
+        for h in k:
+            postings[h].append(i)
+    inter: dict[tuple[int, int], float] = defaultdict(float)
+    count: Counter[tuple[int, int]] = Counter()
+    for h, members in postings.items():
+        w = weight[h]
+        for a, b in combinations(members, 2):
+            inter[(a, b)] += w
+            count[(a, b)] += 1
+    out = {}
+    for key, x in inter.items():
+        union = totals[key[0]] + totals[key[1]] - x
+        if union > 0:
+            out[key] = (x / union, count[key])
+    return common, kept, out
 
 
 def clusters(cmp: Comparison, threshold: float = CLUSTER_MIN) -> list[list[int]]:

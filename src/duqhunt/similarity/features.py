@@ -283,27 +283,26 @@ def _pointer_seeds(pe: object, code: _Code) -> list[int]:
     return seeds
 
 
-def _signer(pe: object) -> str | None:
-    import pefile
+def _signer(pe: object, data: bytes) -> str | None:
+    """The organisation of the Authenticode signer (the host scanner's certificate reader)."""
+    import warnings
+
+    from duqhunt.sources.host.pe import _certificates
 
     try:
-        entry = pe.OPTIONAL_HEADER.DATA_DIRECTORY[  # type: ignore[attr-defined]
-            pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
-        ]
-        if not entry.VirtualAddress or entry.Size < 16:
-            return None
-        blob = pe.write()[entry.VirtualAddress + 8 : entry.VirtualAddress + entry.Size]  # type: ignore[attr-defined]
-        from cryptography.hazmat.primitives.serialization import pkcs7
-        from cryptography.x509.oid import NameOID
-
-        certs = pkcs7.load_der_pkcs7_certificates(bytes(blob))
-        if not certs:
-            return None
-        leaf = certs[0]
-        names = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        return str(names[0].value) if names else leaf.subject.rfc4514_string()
-    except Exception:  # a damaged signature says nothing about similarity
+        d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[4]  # type: ignore[attr-defined]
+    except (AttributeError, IndexError):
         return None
+    if not d.VirtualAddress or d.Size < 8:
+        return None
+    blob = data[d.VirtualAddress : d.VirtualAddress + d.Size]  # a file offset, not an RVA
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            signers, _ = _certificates(blob)
+        except Exception:  # a damaged signature says nothing about similarity
+            return None
+    return signers[0].organisation or signers[0].subject if signers else None
 
 
 def extract(path: Path, *, code: bool = True) -> FileFeatures:
@@ -356,7 +355,7 @@ def extract(path: Path, *, code: bool = True) -> FileFeatures:
         )
     except Exception:
         feats.rich_hash = None
-    feats.signer = _signer(pe)
+    feats.signer = _signer(pe, data)
     for s in pe.sections[:96]:
         name = s.Name.rstrip(b"\x00").decode("latin-1", "replace") or "?"
         raw = s.get_data()
