@@ -76,20 +76,34 @@ def _tried_text(a: dict[str, Any]) -> str:
 
 
 class RelayEdgeDetector(Detector):
-    """A host with no internet access of its own (zone no-egress: no external connection over
-    the window, or declared with ``--no-egress``) that repeatedly opens SMB sessions to another
-    internal host that is not a server, with small regular exchanges: the Duqu secure-zone
-    relay over a named pipe on an infected workstation.
+    """A host with no internet access of its own (zone no-egress) that repeatedly opens SMB
+    sessions to another internal host that is not a server, with small regular exchanges: the
+    Duqu secure-zone relay over a named pipe on an infected workstation.
+
+    Zones (sql/zones.sql, sql/egress_session.sql): a host is egress when it originated a
+    session to an external address that carried data: the far side sent payload (a sensor
+    that sees one direction logs SF/S1 with orig_bytes 0 and resp_bytes > 0; a mid-stream OTH
+    row needs payload both ways), or the handshake completed (SF, S1, S2, S3, RSTO, RSTR) and
+    the host sent payload. What a firewall lets a sensor log of blocked attempts (S0, REJ,
+    SH, RSTOS0, single packets, UDP datagrams without a reply) never makes a host egress, and
+    inbound sessions (an external originator) never do. Networks declared with
+    ``--no-egress`` are no-egress whatever they did (and internal even outside ``--internal``).
 
     Score in [0, 1]: 0.6 x the periodicity score of its 445/tcp sessions (the beacon scoring,
     retries collapsed, no prevalence penalty) + 0.15 when the destination is not an SMB server
     (fewer SMB clients than max(10, 10 % of internal hosts)) + 0.15 when a pipe that is not a
     standard Windows pipe (content/pipes/standard.yaml) was seen + 0.1 for IPC$ tree connects.
     Stock Zeek does not log pipe opens, so the pipe name is used when a sensor logs it and the
-    edge is found from IPC$ connects and session timing when it does not.
+    edge is found from IPC$ connects and session timing when it does not. The finding lists
+    the source's blocked direct attempts (addresses, counts, time span): the addresses it
+    wanted before it fell back to the relay.
 
     Misses: relays over other protocols (HTTP inside the LAN), relays that ride on sessions a
-    host makes anyway (to a file server), a relay host that is also a busy SMB server.
+    host makes anyway (to a file server), a relay host that is also a busy SMB server; a
+    secure zone whose firewall or proxy completes the handshake and answers for the internet
+    (a block page: the zone looks egress; declare it with ``--no-egress``); a sensor that sees
+    only the outbound half of allowed sessions (no data comes back, so every host looks
+    no-egress: the server test still keeps file servers out, but more pairs are scored).
     False positives: a no-egress host polling a workstation's share for an application (a lab
     instrument collecting results); its pipe, if logged, tells them apart.
     """
@@ -257,12 +271,25 @@ class BridgeDetector(Detector):
     baseline of a wide window. Reported with the correlation, the window, its lift and the
     external address, which is the C&C the secure zone reaches through the bridge.
 
+    Direct attempts: an implant in a secure zone tries its C&C directly before it falls back
+    to its relay, and the sensor logs the blocked tries. The finding lists the external
+    addresses the no-egress hosts behind the bridge tried (count, hosts, time span). One the
+    bridge reaches itself and that few egress hosts reach (at most max(5, 5 % of egress
+    hosts): not Windows Update, NTP or a public resolver) is a C&C candidate; when it is the
+    correlated address, confidence rises (0.95) and the title says how many relayed hosts
+    tried it directly.
+
     A bridge needs a relay edge, and either a correlation of at least 0.5 with a lift of at
-    least 3, or a beacon (DQ-NET-002) of its own to an external address.
+    least 3, a beacon (DQ-NET-002) of its own to an external address, or an address the hosts
+    behind it tried directly that it reaches and few egress hosts do. Failed attempts alone,
+    without a relay edge, never make a bridge.
     Misses: a bridge that batches relayed data and uploads it hours later (no time
-    correlation; still found through its beacon); relays whose edges were missed.
+    correlation; still found through its beacon or the directly tried C&C); relays whose edges
+    were missed.
     False positives: a host that both serves a no-egress host's SMB polling and talks to the
-    internet right after each poll for its own reasons.
+    internet right after each poll for its own reasons. A rare vendor address that a secure
+    host tries (an update server) and the bridge also reaches can be named as the C&C
+    candidate when there is no time correlation.
     """
 
     id = "DQ-NET-007"
