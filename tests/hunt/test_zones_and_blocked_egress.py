@@ -14,11 +14,13 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from rich.console import Console
 
 from duqhunt.detectors.net.zones import zones_table
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.model.report import ReportDocument
+from duqhunt.render.text import render_summary
 from duqhunt.simulate import KNOWN_C2_IP, SimConfig, simulate
 from duqhunt.sources.net.zeek_schema import LOGS, canonical_name
 from duqhunt.sources.net.zeek_writer import write_zeek_tsv
@@ -400,6 +402,9 @@ def test_internal_hint_when_traffic_is_in_another_private_range(
     wrong = hunt_logs(tmp_path / "lab", internal=("10.0.0.0/8",))
     hints = [w for w in wrong.warnings if w.startswith("--internal")]
     assert len(hints) == 1 and "172.17.0.0/16" in hints[0] and "10.0.0.0/8" in hints[0]
+    console = Console(record=True, width=200)
+    render_summary(wrong, console)
+    assert "Check: --internal" in console.export_text()  # shown in full, not just counted
     right = hunt_logs(tmp_path / "lab", internal=("10.0.0.0/8", "172.16.0.0/12"))
     assert not [w for w in right.warnings if w.startswith("--internal")]
     assert right.campaign.bridges  # and with the right networks the bridge is found
