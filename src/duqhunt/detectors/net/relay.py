@@ -45,7 +45,12 @@ def direct_attempts(ctx: HuntContext) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _attempt_text(rows: list[dict[str, Any]], limit: int = 3) -> str:
+def _rare_max(ctx: HuntContext) -> float:
+    """At most this many egress hosts reach an address for it to count as rare."""
+    return max(RARE_EGRESS_HOSTS_MIN, RARE_EGRESS_HOSTS_SHARE * ctx.internal_hosts)
+
+
+def _attempt_text(rows: list[dict[str, Any]], rare_max: float, limit: int = 3) -> str:
     """'206.183.111.97 x14 (80-443, 2011-10-14T10:02:11Z to ...)' for the top destinations."""
     parts = []
     for r in rows[:limit]:
@@ -54,9 +59,10 @@ def _attempt_text(rows: list[dict[str, Any]], limit: int = 3) -> str:
             if r["min_port"] == r["max_port"]
             else f"{r['min_port']}-{r['max_port']}"
         )
+        rare = " (few egress hosts reach it)" if int(r["egress_hosts"]) <= rare_max else ""
         parts.append(
             f"{r['dst']}:{ports} x{int(r['n'])} "
-            f"({iso_utc(r['first_ts'])} to {iso_utc(r['last_ts'])})"
+            f"({iso_utc(r['first_ts'])} to {iso_utc(r['last_ts'])}){rare}"
         )
     more = len(rows) - limit
     return "; ".join(parts) + (f"; +{more} more address(es)" if more > 0 else "")
@@ -190,7 +196,11 @@ class RelayEdgeDetector(Detector):
         findings = []
         for e in edges:
             pipe_text = f"pipe {e['pipe']}" if e["pipe"] else "pipe name not logged"
-            tried = attempts.get(e["src"], [])
+            # the addresses few egress hosts reach (a C&C) before the common ones (updates)
+            tried = sorted(
+                attempts.get(e["src"], []),
+                key=lambda r: (int(r["egress_hosts"]) > _rare_max(ctx), -int(r["n"]), r["dst"]),
+            )
             blocked = sum(int(r["n"]) - int(r["data_sessions"]) for r in tried)
             outside = (
                 f"{e['src']} has no external session that carried data"
@@ -204,7 +214,7 @@ class RelayEdgeDetector(Detector):
                         source="conn.log",
                         locator=f"{e['src']} -> external",
                         summary="direct attempts (blocked, the addresses it wanted): "
-                        + _attempt_text(tried),
+                        + _attempt_text(tried, _rare_max(ctx)),
                     ),
                 )
                 if tried
@@ -308,7 +318,7 @@ class BridgeDetector(Detector):
         if not chains:
             return {}
         per_host = direct_attempts(ctx)
-        rare_max = max(RARE_EGRESS_HOSTS_MIN, RARE_EGRESS_HOSTS_SHARE * ctx.internal_hosts)
+        rare_max = _rare_max(ctx)
         merged: dict[str, dict[str, dict[str, Any]]] = {}
         for bridge, paths in chains.items():
             behind = sorted({h for p in paths for h in p[:-1]})
