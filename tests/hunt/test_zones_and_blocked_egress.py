@@ -291,6 +291,10 @@ def build_blocked_zone(
         _blocked(net, rng, s, c2_tries=True)
         for _ in range(5):
             net.add(T0 + rng.uniform(8, 18) * 3600, s, fs, 445, ob=5000, rb=90000)
+    # a secure-zone user tries a small site once (two connections); the bridge's user reads it
+    net.add(T0 + 11 * 3600, bridge, "93.184.9.9", 443, ob=900, rb=30000)
+    for k in range(2):
+        net.add(T0 + 14 * 3600 + k * 0.01, secure[0], "93.184.9.9", 443, state="REJ")
     if relay:
         for s in secure:
             t = T0 + 7200 + rng.uniform(0, 600)
@@ -341,7 +345,8 @@ def test_bridge_found_with_blocked_egress_and_names_the_attempted_c2(
     assert [b["ip"] for b in camp.bridges] == [t["bridge"]]
     b = camp.bridges[0]
     assert b["c2"] == C2 and b["c2_tried_directly"] is True
-    assert [x["dst"] for x in b["tried_directly"]] == [C2]  # WU, telemetry: not candidates
+    # WU, telemetry (common), the one-off try of a small site: not C&C candidates
+    assert [x["dst"] for x in b["tried_directly"]] == [C2]
     assert b["tried_directly"][0]["hosts"] == 2
     (finding,) = [f for f in doc.findings if f.detector == "DQ-NET-007"]
     assert "tried directly by 2" in finding.title

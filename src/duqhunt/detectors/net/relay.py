@@ -28,6 +28,7 @@ RELAY_DEFAULTS: dict[str, float] = {
 # egress hosts do (Windows Update, NTP and public resolvers are reached by many)
 RARE_EGRESS_HOSTS_MIN = 5
 RARE_EGRESS_HOSTS_SHARE = 0.05
+REPEAT_SPAN_S = 3600.0
 
 
 def direct_attempts(ctx: HuntContext) -> dict[str, list[dict[str, Any]]]:
@@ -68,12 +69,24 @@ def _attempt_text(rows: list[dict[str, Any]], rare_max: float, limit: int = 3) -
     return "; ".join(parts) + (f"; +{more} more address(es)" if more > 0 else "")
 
 
+def _names_c2(a: dict[str, Any]) -> bool:
+    """An address tried directly names the C&C when the bridge reaches it, few egress hosts
+    do, and it was tried again and again (an implant re-trying its C&C over hours, not a
+    user's single try of a web site): over at least an hour, by two hosts or three times."""
+    repeated = float(a["last_ts"]) - float(a["first_ts"]) >= REPEAT_SPAN_S and (
+        a["hosts"] >= 2 or a["n"] >= 3
+    )
+    return bool(a["bridge_reaches"] and a["rare"] and repeated)
+
+
 def _tried_text(a: dict[str, Any]) -> str:
     ports = (
         str(a["min_port"]) if a["min_port"] == a["max_port"] else f"{a['min_port']}-{a['max_port']}"
     )
     mark = (
-        " (the bridge reaches it; few egress hosts do)" if a["bridge_reaches"] and a["rare"] else ""
+        " (tried again and again; the bridge reaches it, few egress hosts do)"
+        if _names_c2(a)
+        else ""
     )
     return (
         f"{a['dst']}:{ports} x{a['n']} from {a['hosts']} host(s), "
@@ -284,8 +297,10 @@ class BridgeDetector(Detector):
     Direct attempts: an implant in a secure zone tries its C&C directly before it falls back
     to its relay, and the sensor logs the blocked tries. The finding lists the external
     addresses the no-egress hosts behind the bridge tried (count, hosts, time span). One the
-    bridge reaches itself and that few egress hosts reach (at most max(5, 5 % of egress
-    hosts): not Windows Update, NTP or a public resolver) is a C&C candidate; when it is the
+    bridge reaches itself, that few egress hosts reach (at most max(5, 5 % of egress hosts):
+    not Windows Update, NTP or a public resolver) and that was tried again and again (over at
+    least an hour, by two hosts or three times: an implant re-trying, not a user's one try of
+    a web site) is a C&C candidate; when it is the
     correlated address, confidence rises (0.95) and the title says how many relayed hosts
     tried it directly.
 
@@ -370,7 +385,7 @@ class BridgeDetector(Detector):
             for a in rows:
                 a["hosts"] = len(a["srcs"])
             # the likely C&C first: reached by the bridge and rare, then by attempts
-            rows.sort(key=lambda a: (not (a["bridge_reaches"] and a["rare"]), -a["n"], a["dst"]))
+            rows.sort(key=lambda a: (not _names_c2(a), -a["n"], a["dst"]))
             out[bridge] = rows
         return out
 
@@ -448,7 +463,7 @@ class BridgeDetector(Detector):
             attempted = tried.get(bridge, [])
             # addresses the hosts behind the bridge tried directly that the bridge reaches and
             # few egress hosts do: the C&C the relay carries them to
-            named = [a for a in attempted if a["bridge_reaches"] and a["rare"]]
+            named = [a for a in attempted if _names_c2(a)]
             if not correlated and not own and not named:
                 continue
             own_dsts = [str(b["dst"]) for b in own]
