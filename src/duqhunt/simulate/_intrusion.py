@@ -485,9 +485,9 @@ def run_intrusion(
                     # the first start-up probe tries both web ports; later ones the configured
                     ports = (c2_port, 80 if c2_port == 443 else 443) if i == 0 else (c2_port,)
                     for port in ports:
+                        n_tries += 1 if ts < end else 0  # the sensor's window
                         ts += blocked_attempt(ctx.em, brng, fw, ts, h, KNOWN_C2_IP, port)
                         ts += brng.uniform(0.05, 0.5)
-                        n_tries += 1
                 if ts < end:
                     relay_chain(ts, h)
             plan.direct_c2_attempts.append(
