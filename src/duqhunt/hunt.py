@@ -25,7 +25,8 @@ from duqhunt.content import (
     load_allowlist,
     load_ioc_pack,
 )
-from duqhunt.detectors.base import HuntContext, load_sql
+from duqhunt.detectors.base import HuntContext
+from duqhunt.detectors.net.zones import internal_hint, zones_table
 from duqhunt.detectors.registry import all_detectors
 from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri
 from duqhunt.errors import DuqhuntError, InputError, UsageError
@@ -76,15 +77,25 @@ class HuntOptions:
 
 
 def parse_networks(
-    cidrs: Iterable[str],
+    cidrs: Iterable[str], option: str = "--internal"
 ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     nets = []
     for c in cidrs:
         try:
             nets.append(ipaddress.ip_network(c.strip(), strict=False))
         except ValueError:
-            raise UsageError(f"--internal {c!r} is not a CIDR network (e.g. 10.0.0.0/8)") from None
+            raise UsageError(f"{option} {c!r} is not a CIDR network (e.g. 10.0.0.0/8)") from None
     return tuple(nets)
+
+
+def _covered(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+    nets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> bool:
+    return any(
+        net.version == n.version and net.subnet_of(n)  # type: ignore[arg-type]
+        for n in nets
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,25 +209,6 @@ def _classify_ips(engine_query: Callable[[str], pa.Table], nets: tuple[object, .
             continue
         internal.append(any(addr in n for n in nets))  # type: ignore[operator]
     return pa.table({"ip": pa.array(ips, pa.string()), "internal": pa.array(internal, pa.bool_())})
-
-
-_ZONES_SQL = load_sql("duqhunt.detectors.net", "zones.sql")
-
-
-def _zones(table: pa.Table, declared_no_egress: tuple[str, ...]) -> pa.Table:
-    """Behavioural zones, overridden by networks the user declares as no-egress."""
-    nets = parse_networks(declared_no_egress) if declared_no_egress else ()
-    ips = table.column("ip").to_pylist()
-    zones = table.column("zone").to_pylist()
-    if nets:
-        for i, ip in enumerate(ips):
-            try:
-                addr = ipaddress.ip_address(ip)
-            except ValueError:
-                continue
-            if any(addr in n for n in nets):
-                zones[i] = "no-egress"
-    return pa.table({"ip": pa.array(ips, pa.string()), "zone": pa.array(zones, pa.string())})
 
 
 def _ingest_capture(
@@ -368,6 +360,9 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     """
     started = _now()
     nets = parse_networks(options.internal)
+    declared = parse_networks(options.no_egress, "--no-egress")
+    # a declared secure zone is internal by definition, whatever --internal says
+    classify = (*nets, *(n for n in declared if not _covered(n, nets)))
     packs: list[IocPack] = list(builtin_ioc_packs()) if options.builtin_iocs else []
     packs += [load_ioc_pack(p) for p in options.ioc_packs]
     allows: list[AllowList] = list(builtin_allowlists()) if options.builtin_allowlists else []
@@ -441,19 +436,20 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
 
         try:
             engine = store.prepare_engine()
-            ip_class = _classify_ips(lambda q: engine.query(q), nets)
+            ip_class = _classify_ips(lambda q: engine.query(q), classify)
             engine.register_arrow("ip_class", ip_class)
             engine.register_arrow("ioc", ioc_table(packs))
-            engine.register_arrow("zones", _zones(engine.query(_ZONES_SQL), options.no_egress))
+            zones = zones_table(engine, declared)
+            engine.register_arrow("zones", zones)
+            hint = internal_hint(engine, ip_class, nets)
+            if hint:
+                warnings.append(hint)
             win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM conn").to_pylist()[0]
             if win["lo"] is None:
                 win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM http").to_pylist()[0]
             window = (float(win["lo"]), float(win["hi"])) if win["lo"] is not None else None
-            internal_hosts = engine.query(
-                "SELECT COUNT(DISTINCT c.id_orig_h) AS n FROM conn c "
-                "JOIN ip_class s ON s.ip = c.id_orig_h JOIN ip_class d ON d.ip = c.id_resp_h "
-                "WHERE s.internal AND NOT d.internal"
-            ).to_pylist()[0]["n"]
+            # hosts with internet access of their own (zones.sql), the beacon prevalence base
+            internal_hosts = sum(1 for z in zones.column("zone").to_pylist() if z == "egress")
         except (duckdb.Error, pa.ArrowException, *store.engine.errors) as exc:
             # e.g. out of memory or spill space: nothing ingested is lost, the case keeps it
             raise DuqhuntError(

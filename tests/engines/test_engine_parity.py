@@ -77,6 +77,25 @@ def test_every_network_detector_identical_on_both_engines(tmp_path: Path, spark_
     assert d.campaign == s.campaign
 
 
+def test_zones_relays_and_bridges_with_blocked_egress_identical_on_both_engines(
+    tmp_path: Path, spark_env: None
+) -> None:
+    """The egress rule (sql/egress_session.sql), the direct attempts behind a bridge and the
+    --internal hint give the same result on Spark."""
+    logs = tmp_path / "sim" / "zeek"
+    cfg = SimConfig(hosts=60, days=1.0, blocked_egress=True, relay_depth=2)
+    truth = simulate(logs, seed=4, config=cfg, meta_dir=tmp_path / "sim")
+    d, s = _hunt_both(tmp_path, logs, allowlists=(tmp_path / "sim" / "known-good.yaml",))
+    assert {b["ip"] for b in d.campaign.bridges} == set(truth["bridges"])
+    assert all(b["c2_tried_directly"] for b in d.campaign.bridges)
+    assert [f.model_dump() for f in d.findings] == [f.model_dump() for f in s.findings]
+    assert d.campaign == s.campaign
+    # the office range alone as --internal: most private traffic is outside it
+    d2, s2 = _hunt_both(tmp_path / "narrow", logs, internal=("10.1.0.0/16",))
+    hint = [w for w in d2.warnings if w.startswith("--internal")]
+    assert hint and hint == [w for w in s2.warnings if w.startswith("--internal")]
+
+
 def test_lateral_equivalent_fixtures_on_spark(tmp_path: Path, spark_env: None) -> None:
     d, s = _hunt_both(tmp_path, REAL / "401trg_psexec_equivalent")
     assert d.campaign.lateral_moves == s.campaign.lateral_moves != []

@@ -404,3 +404,42 @@ def test_pipe_name_prefix_is_stripped(tmp_path: Path) -> None:
 def test_default_run_size(tmp_path: Path) -> None:
     truth = simulate(tmp_path, seed=7)
     assert 100_000 <= truth["log_rows"]["conn"] <= 400_000
+
+
+def test_blocked_egress_is_logged_as_failed_attempts(tmp_path: Path) -> None:
+    """With blocked_egress the no-egress hosts try the internet and their C&C; the sensor logs
+    only failed attempts (no byte ever comes back), and each infected no-egress host tries its
+    C&C directly before its first relay session."""
+    cfg = SimConfig(hosts=40, days=1.0, blocked_egress=True, relay_depth=2)
+    truth = simulate(tmp_path, seed=5, config=cfg)
+    no_egress = set(truth["no_egress"])
+    conn = list(_rows(tmp_path, "conn"))
+    out = [r for r in conn if r["id.orig_h"] in no_egress and not r["id.resp_h"].startswith("10.")]
+    assert len(out) == truth["blocked_background_attempts"] + sum(
+        a["count"] for a in truth["direct_c2_attempts"]
+    )
+    assert {r["conn_state"] for r in out} <= {"S0", "REJ", "SH", "OTH"}
+    assert "S0" in {r["conn_state"] for r in out}
+    assert all(r["resp_bytes"] == "0" for r in out)
+    assert all(r["orig_bytes"] == "0" for r in out if r["proto"] == "tcp")
+    assert {("udp", "53"), ("udp", "123"), ("tcp", "443"), ("tcp", "80")} <= {
+        (r["proto"], r["id.resp_p"]) for r in out
+    }
+    if truth["firewall_rejects_web"]:
+        assert "REJ" in {r["conn_state"] for r in out}
+    # the implant's direct tries, then the relay
+    upstream = {e["src"]: e["dst"] for e in truth["relay_edges"]}
+    assert {a["src"] for a in truth["direct_c2_attempts"]} == set(upstream)
+    for src, dst in upstream.items():
+        tries = [
+            float(r["ts"]) for r in out if r["id.orig_h"] == src and r["id.resp_h"] == KNOWN_C2_IP
+        ]
+        relayed = [
+            float(r["ts"])
+            for r in conn
+            if r["id.orig_h"] == src and r["id.resp_h"] == dst and r["id.resp_p"] == "445"
+        ]
+        assert tries and relayed and min(tries) < min(relayed)
+    # hosts with egress reach the same ordinary destinations (not rare), successfully
+    telemetry = {r["id.orig_h"] for r in conn if r["id.resp_h"] == "20.42.65.92"}
+    assert len(telemetry - no_egress) > 10

@@ -9,6 +9,7 @@ from duqhunt.model import Finding, iso_utc, severity_rank
 from duqhunt.model.report import BeaconModel, C2Model, Campaign, HostModel
 
 TOP_BEACONS = 50
+_OPTIONAL_BRIDGE_KEYS = ("tried_directly", "c2_tried_directly")
 
 
 _NAMES_SQL = load_sql("duqhunt.detectors.net", "host_names.sql")
@@ -128,7 +129,11 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
         roles.setdefault(e["src"], set()).add("infected")
     for r in _rows(ctx, "relay_hosts"):
         roles.setdefault(r["ip"], set()).update({"relay", "infected"})
-    bridges = _rows(ctx, "bridges")
+    # keys a bridge carries only when the hosts behind it tried the internet directly
+    bridges = [
+        {k: v for k, v in b.items() if k not in _OPTIONAL_BRIDGE_KEYS or v}
+        for b in _rows(ctx, "bridges")
+    ]
     for b in bridges:
         roles.setdefault(b["ip"], set()).update({"bridge", "infected"})
         if b.get("c2"):
@@ -138,6 +143,11 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
                 str(b["c2"]) in ioc_ips,
                 "DQ-NET-007",
             )
+        # what the relayed hosts tried directly, the bridge reaches and few egress hosts do:
+        # a C&C candidate even when the time correlation named another address
+        for t in b.get("tried_directly") or []:
+            dst = str(t["dst"])
+            add_c2(dst, 0.6, dst in ioc_ips, "DQ-NET-007")
     # patient zero: an infected host that spread to others, was never a move's target, and
     # talks to a C&C itself
     move_dsts = {m["dst"] for m in moves if not m.get("admin_tool")}

@@ -232,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=float, help="days of telemetry")
     s.add_argument("--clean", action="store_true", help="no intrusion at all")
     s.add_argument("--gzip", action="store_true", help="write .log.gz files")
+    s.add_argument(
+        "--blocked-egress",
+        action="store_true",
+        help="the secure zone tries the internet anyway and the sensor logs the firewall-blocked "
+        "attempts; infected no-egress hosts try their C&C directly before relaying",
+    )
 
     r = sub.add_parser("report", help="re-render a saved report.json without re-analysis")
     r.add_argument("report", type=Path)
@@ -406,6 +412,8 @@ def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:
         kwargs["intrusion"] = False
     if args.gzip:
         kwargs["gzip"] = True
+    if args.blocked_egress:
+        kwargs["blocked_egress"] = True
     logs = args.out / "zeek"
     truth = simulate(logs, seed=args.seed, config=SimConfig(**kwargs), meta_dir=args.out)  # type: ignore[arg-type]
     from duqhunt.simulate.documents import write_lure

@@ -636,4 +636,7 @@ def render_summary(doc: ReportDocument, console: Console) -> None:
             console.print(f"  +{rest} more in the full report")
     if doc.warnings:
         console.print()
+        # advice about the options themselves (e.g. --internal) is shown in full
+        for w in (w for w in doc.warnings if w.startswith("--")):
+            console.print(f"[bold]Check:[/] {_m(w)}", highlight=False)
         console.print(f"{len(doc.warnings)} warning(s); see the full report.")

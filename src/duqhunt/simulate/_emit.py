@@ -153,6 +153,54 @@ class Emitter:
         )
         return c
 
+    def attempt(
+        self,
+        ts: float,
+        src: str,
+        dst: str,
+        dport: int,
+        *,
+        state: str,
+        history: str,
+        proto: str = "tcp",
+        orig_pkts: int = 1,
+        resp_pkts: int = 0,
+        duration: float | None = None,
+        ob: int = 0,
+    ) -> Conn:
+        """A connection attempt that carried no data back, as a sensor in front of a blocking
+        firewall logs it: S0 (dropped; repeated SYNs, or a UDP datagram with its payload),
+        REJ (reset by the firewall), SH or a lone packet (OTH). Byte counts are 0 as Zeek
+        writes them (a UDP datagram's payload is ``ob``)."""
+        c = Conn(self.ident("C"), src, self.sport(), dst, dport)
+        hdr = _HDR[proto]
+        self.rows["conn"].append(
+            {
+                "ts": ts,
+                "uid": c.uid,
+                "id.orig_h": src,
+                "id.orig_p": c.sport,
+                "id.resp_h": dst,
+                "id.resp_p": dport,
+                "proto": proto,
+                "service": None,
+                "duration": duration,
+                "orig_bytes": ob,
+                "resp_bytes": 0,
+                "conn_state": state,
+                "local_orig": src.startswith("10."),
+                "local_resp": dst.startswith("10."),
+                "missed_bytes": 0,
+                "history": history,
+                "orig_pkts": orig_pkts,
+                "orig_ip_bytes": orig_pkts * hdr + ob,
+                "resp_pkts": resp_pkts,
+                "resp_ip_bytes": resp_pkts * 40,
+                "ip_proto": _IP_PROTO[proto],
+            }
+        )
+        return c
+
     # -- dns -----------------------------------------------------------------------------------
     def dns(
         self,

@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass, field
 
 from duqhunt.simulate._background import Context, hash_index
+from duqhunt.simulate._blocked import Firewall, blocked_attempt, direct_c2_times
 from duqhunt.simulate._emit import Conn
 from duqhunt.simulate._world import (
     DOMAIN,
@@ -61,6 +62,7 @@ class IntrusionPlan:
     lateral_moves: list[dict[str, object]] = field(default_factory=list)
     relay_edges: list[dict[str, str]] = field(default_factory=list)
     beacon_pairs: list[dict[str, str]] = field(default_factory=list)
+    direct_c2_attempts: list[dict[str, object]] = field(default_factory=list)
     discovery: list[dict[str, object]] = field(default_factory=list)
     delivery: dict[str, object] = field(default_factory=dict)
 
@@ -383,8 +385,12 @@ def run_intrusion(
     beacon_interval_s: float,
     beacon_jitter: float,
     new_c2: bool,
+    blocked: tuple[random.Random, Firewall] | None = None,
 ) -> None:
-    """Write all intrusion telemetry and fill ``plan`` with what happened when."""
+    """Write all intrusion telemetry and fill ``plan`` with what happened when.
+
+    ``blocked`` (its own generator and the zones' firewall): no-egress implants try their C&C
+    directly before they fall back to the relay, and the sensor logs the blocked attempts."""
     rng, w = ctx.rng, ctx.world
     start, end = ctx.start, ctx.end
     span = end - start
@@ -462,10 +468,31 @@ def run_intrusion(
         if t2 < end:
             _c2_exchange(ctx, t2, hop.ip, KNOWN_C2_IP, port_of[hop.ip], _jpeg_size(rng, True))
 
+    each_cycle = blocked is not None and blocked[0].random() < 0.5
     for h in (*plan.relays, *w.secure):
         t0 = plan.infected_at[h.ip] + rng.uniform(2 * _MIN, 5 * _MIN)
-        for ts in _schedule(rng, t0, end, profile):
-            relay_chain(ts, h)
+        cycles = _schedule(rng, t0, end, profile)
+        if blocked is None:
+            for ts in cycles:
+                relay_chain(ts, h)
+        else:
+            brng, fw = blocked
+            c2_port = port_of[bridge_of[h.ip].ip]
+            tries = direct_c2_times(brng, cycles, each_cycle)
+            n_tries = 0
+            for i, ts in enumerate(cycles):
+                if i in tries:
+                    # the first start-up probe tries both web ports; later ones the configured
+                    ports = (c2_port, 80 if c2_port == 443 else 443) if i == 0 else (c2_port,)
+                    for port in ports:
+                        n_tries += 1 if ts < end else 0  # the sensor's window
+                        ts += blocked_attempt(ctx.em, brng, fw, ts, h, KNOWN_C2_IP, port)
+                        ts += brng.uniform(0.05, 0.5)
+                if ts < end:
+                    relay_chain(ts, h)
+            plan.direct_c2_attempts.append(
+                {"src": h.ip, "dst": KNOWN_C2_IP, "count": n_tries, "each_cycle": each_cycle}
+            )
         plan.relay_edges.append({"src": h.ip, "dst": upstream_of[h.ip].ip, "pipe": plan.pipe})
 
     # the bridges' own beacons, and the second C&C from the middle of the window

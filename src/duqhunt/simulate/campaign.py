@@ -33,6 +33,7 @@ from duqhunt.simulate._background import (
     Context,
     generate_background,
 )
+from duqhunt.simulate._blocked import blocked_background, firewall
 from duqhunt.simulate._emit import SIM_LOGS, Emitter, Row
 from duqhunt.simulate._intrusion import (
     DUQU_USER_AGENT,
@@ -87,6 +88,10 @@ class SimConfig:
     lateral_targets: int = 4
     new_c2: bool = True
     gzip: bool = False
+    # The secure zone (and engineering hosts) try the internet anyway and the sensor logs the
+    # firewall-blocked attempts (S0, REJ, half-open, single packets); infected no-egress hosts
+    # try their C&C directly before they fall back to the relay. Off: those hosts are silent.
+    blocked_egress: bool = False
 
 
 def _bare_pipe(name: str) -> str:
@@ -197,6 +202,10 @@ def _ground_truth(
         "relay_edges": sorted(
             plan.relay_edges if plan else [], key=lambda e: (_ip_key(e["src"]), _ip_key(e["dst"]))
         ),
+        # blocked_egress: each no-egress implant's direct tries of its C&C before the relay
+        "direct_c2_attempts": sorted(
+            plan.direct_c2_attempts if plan else [], key=lambda a: _ip_key(str(a["src"]))
+        ),
         "lateral_moves": sorted(
             plan.lateral_moves if plan else [], key=lambda m: (m["time"], m["dst"])
         ),
@@ -284,7 +293,13 @@ def simulate(
         engineering_hosts=_engineering_hosts(cfg),
     )
     em = Emitter(_rng(seed, "ids"), log_pipe_names=cfg.log_pipe_names)
-    generate_background(Context(_rng(seed, "background"), em, world, start, end))
+    present = generate_background(Context(_rng(seed, "background"), em, world, start, end))
+    fw = firewall(_rng(seed, "firewall")) if cfg.blocked_egress else None
+    blocked_rows = 0
+    if fw is not None:
+        blocked_rows = blocked_background(
+            Context(_rng(seed, "blocked"), em, world, start, end), fw, present
+        )
     plan: IntrusionPlan | None = None
     if cfg.intrusion:
         plan = _plan(_rng(seed, "plan"), world, cfg)
@@ -294,6 +309,7 @@ def simulate(
             beacon_interval_s=cfg.beacon_interval_s,
             beacon_jitter=cfg.beacon_jitter,
             new_c2=cfg.new_c2,
+            blocked=(_rng(seed, "direct-c2"), fw) if fw is not None else None,
         )
 
     out_dir = Path(out_dir)
@@ -321,6 +337,8 @@ def simulate(
             gzip=cfg.gzip,
         )
     truth = _ground_truth(seed, cfg, world, plan, counts)
+    truth["blocked_background_attempts"] = blocked_rows
+    truth["firewall_rejects_web"] = sorted(fw.reject_web) if fw is not None else []
     meta = Path(meta_dir) if meta_dir is not None else out_dir
     meta.mkdir(parents=True, exist_ok=True)
     (meta / "ground_truth.json").write_text(

@@ -1,0 +1,114 @@
+"""Zones (egress / no-egress) from behaviour, the declared secure zones that override them, the
+attempts no-egress hosts made towards the internet, and a hint when ``--internal`` looks wrong.
+
+A host is 'egress' when it originated a session to an external address that carried data
+(sql/egress_session.sql says exactly which rows count and why). What a firewall lets a sensor
+log of blocked attempts (S0, REJ, half-open, single packets) does not make a host egress: those
+attempts are evidence of their own (sql/direct_attempts.sql), because an implant in a secure
+zone tries its C&C directly before it falls back to its relay.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from duqhunt.detectors.base import load_sql
+from duqhunt.engines.base import Engine
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_PKG = __package__ or "duqhunt.detectors.net"
+
+# RFC 1918 private IPv4 space: what "looks internal" whatever --internal says
+PRIVATE_NETWORKS: tuple[ipaddress.IPv4Network, ...] = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+# the --internal hint: share of private-address traffic outside --internal, and a floor of rows
+HINT_SHARE = 0.5
+HINT_MIN_ROWS = 20
+
+
+def egress_session_sql() -> str:
+    """The egress rule as one SQL boolean expression over a conn row aliased ``c``."""
+    text = load_sql(_PKG, "egress_session.sql")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+def _with_rule(name: str) -> str:
+    return load_sql(_PKG, name).replace("{egress_session}", egress_session_sql().strip())
+
+
+ZONES_SQL = _with_rule("zones.sql")
+DIRECT_ATTEMPTS_SQL = _with_rule("direct_attempts.sql")
+
+
+def _in_any(ip: str, nets: Sequence[Network]) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr in n for n in nets)
+
+
+def zones_table(engine: Engine, declared_no_egress: Sequence[Network] = ()) -> pa.Table:
+    """(ip, zone) for every internal address: behaviour first (zones.sql), then every address
+    in a declared no-egress network is 'no-egress' whatever it did (a declaration wins)."""
+    table = engine.query(ZONES_SQL)
+    ips = [str(ip) for ip in table.column("ip").to_pylist()]
+    zones = [str(z) for z in table.column("zone").to_pylist()]
+    if declared_no_egress:
+        zones = [
+            "no-egress" if _in_any(ip, declared_no_egress) else z
+            for ip, z in zip(ips, zones, strict=True)
+        ]
+    return pa.table({"ip": pa.array(ips, pa.string()), "zone": pa.array(zones, pa.string())})
+
+
+def internal_hint(engine: Engine, ip_class: pa.Table, internal: Sequence[Network]) -> str | None:
+    """A warning when most traffic with a private (RFC 1918) end is with private addresses
+    outside every ``--internal`` network: a lab or a second site in another range is then
+    taken for the internet, so its hosts look external and zones, relays and bridges are not
+    found there. None when nothing is wrong (or nothing private is outside)."""
+    rows = ip_class.to_pylist()
+    private = [
+        (str(r["ip"]), not bool(r["internal"]))
+        for r in rows
+        if r["ip"] is not None and _in_any(str(r["ip"]), PRIVATE_NETWORKS)
+    ]
+    outside = sorted({ip for ip, out in private if out})
+    if not outside:
+        return None
+    table = pa.table(
+        {
+            "ip": pa.array([ip for ip, _ in private], pa.string()),
+            "outside": pa.array([out for _, out in private], pa.bool_()),
+        }
+    )
+    engine.register_arrow("private_ip", table)
+    counts = engine.query(
+        "SELECT COUNT(*) AS n, "
+        "SUM(CASE WHEN COALESCE(o.outside, FALSE) OR COALESCE(r.outside, FALSE) "
+        "THEN 1 ELSE 0 END) AS outside_n "
+        "FROM conn c LEFT JOIN private_ip o ON o.ip = c.id_orig_h "
+        "LEFT JOIN private_ip r ON r.ip = c.id_resp_h "
+        "WHERE o.ip IS NOT NULL OR r.ip IS NOT NULL"
+    ).to_pylist()[0]
+    total, out_n = int(counts["n"] or 0), int(counts["outside_n"] or 0)
+    if total < HINT_MIN_ROWS or out_n <= HINT_SHARE * total:
+        return None
+    prefixes: dict[str, int] = {}
+    for ip in outside:
+        net = ipaddress.ip_network(f"{ip}/16", strict=False)
+        prefixes[str(net)] = prefixes.get(str(net), 0) + 1
+    top = sorted(prefixes.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    where = ", ".join(f"{p} ({n} address{'es' if n > 1 else ''})" for p, n in top)
+    return (
+        f"--internal: {out_n} of {total} connections with a private (RFC 1918) address "
+        f"({out_n / total:.0%}) involve private addresses outside the internal networks "
+        f"({', '.join(str(n) for n in internal)}), mostly in {where}. They are treated as "
+        "external, so their hosts get no zone and no relay or bridge is looked for there: "
+        "if a lab or a second site uses that range, add it with --internal."
+    )
