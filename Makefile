@@ -47,6 +47,7 @@ bench: $(STAMP) system-deps
 	$(PY) -m duqhunt.hostscan --bench tests/data/host
 	$(PY) benchmarks/docs_bench.py
 	$(PY) benchmarks/web_bench.py
+	$(PY) benchmarks/similarity_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
