@@ -896,8 +896,9 @@ def it_admin(ctx: Context, present: dict[str, list[tuple[float, float]]]) -> Non
                     em.smb_mapping(c, t2 + 0.1, f"\\\\{srv.name}\\C$")
 
 
-def generate_background(ctx: Context) -> None:
-    """All benign traffic of the enterprise for the window."""
+def generate_background(ctx: Context) -> dict[str, list[tuple[float, float]]]:
+    """All benign traffic of the enterprise for the window; returns when each user is present
+    (for the optional activity in :mod:`duqhunt.simulate._admin`)."""
     present = presence(ctx)
     periodic_services(ctx)
     browsing(ctx, present)
@@ -907,3 +908,4 @@ def generate_background(ctx: Context) -> None:
     mail(ctx, present)
     management(ctx)
     it_admin(ctx, present)
+    return present
