@@ -509,3 +509,28 @@ def test_host_sessions_use_the_same_admin_share_rule() -> None:
     details = dict(found[0].details)
     assert details["files"] == "C$\\Windows\\Temp\\a.exe"
     assert details["pipes"] == "svcctl"
+
+
+def test_one_wave_to_many_hosts_is_learned_without_any_inventory() -> None:
+    """learn_tooling alone (no source mapping admin shares daily): one wave of the same
+    program by a service account to admin_tool_many_targets hosts is tooling, one fewer is not."""
+
+    def wave(n: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "src": "10.0.1.31",
+                "dst": f"10.1.0.{10 + i}",
+                "write_ts": T0 + i * 20,
+                "exec_ts": T0 + i * 20 + 5,
+                "file": RUNNER,
+                "method": "service",
+                "endpoint": "svcctl",
+                "account": "CORP\\svc_swdeploy",
+                "executable": True,
+            }
+            for i in range(n)
+        ]
+
+    (g,) = learn_tooling(wave(10), inventory={}, allowed={}, many=10)
+    assert g["src"] == "10.0.1.31" and len(g["moves"]) == 10
+    assert learn_tooling(wave(9), inventory={}, allowed={}, many=10) == []
