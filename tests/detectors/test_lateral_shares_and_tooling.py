@@ -93,7 +93,8 @@ class Net:
 
     def __init__(self) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {
-            k: [] for k in ("conn", "smb_mapping", "smb_files", "files", "dce_rpc", "ntlm")
+            k: []
+            for k in ("conn", "smb_mapping", "smb_files", "files", "dce_rpc", "ntlm", "kerberos")
         }
         self.n = 0
 
@@ -200,6 +201,20 @@ class Net:
                         "operation": op,
                     }
                 )
+
+    def kerberos(self, ts: float, src: str, client: str, service: str) -> None:
+        """A ticket request from ``src`` to the DC (a user working at that host)."""
+        self.n += 1
+        self.rows["kerberos"].append(
+            {
+                **self._base(ts, f"K{self.n:08d}krb", src, "10.0.1.10"),
+                "id.resp_p": 88,
+                "request_type": "TGS",
+                "client": client,
+                "service": service,
+                "success": True,
+            }
+        )
 
     def write(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -534,3 +549,38 @@ def test_one_wave_to_many_hosts_is_learned_without_any_inventory() -> None:
     (g,) = learn_tooling(wave(10), inventory={}, allowed={}, many=10)
     assert g["src"] == "10.0.1.31" and len(g["moves"]) == 10
     assert learn_tooling(wave(9), inventory={}, allowed={}, many=10) == []
+
+
+def test_psexec_by_an_admin_working_from_his_host_is_tooling_not_from_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """The admin logs on at his workstation with adm_jsmith (Kerberos) hours before he runs
+    PsExec to two servers: tooling. The same account used only inside the moves, from another
+    host (pass-the-hash with a stolen account), stays high."""
+    net = Net()
+    net.kerberos(T0 - 3 * 3600, "10.1.0.10", "adm_jsmith/CORP.LOCAL", "krbtgt/CORP.LOCAL")
+    for i, dst in enumerate(("10.0.1.20", "10.0.1.50")):
+        net.session(
+            T0 + i * 900,
+            "10.1.0.10",
+            dst,
+            share="ADMIN$",
+            files=("PSEXESVC.exe",),
+            execute=True,
+            account="CORP\\adm_jsmith",
+        )
+        net.session(
+            T0 + 400 + i * 900,
+            "10.1.0.77",
+            f"10.1.0.{90 + i}",
+            share="ADMIN$",
+            files=("PSEXESVC.exe",),
+            execute=True,
+            account="CORP\\adm_jsmith",
+        )
+    doc = _hunt(tmp_path, net)
+    found = _lateral(doc)
+    tooling = [f for f in found if f.title.startswith("Admin tooling")]
+    assert [(f.details["src"], f.details["targets"]) for f in tooling] == [("10.1.0.10", 2)]
+    high = sorted(f.details["dst"] for f in found if f.severity == "high")
+    assert high == ["10.1.0.90", "10.1.0.91"]

@@ -17,6 +17,7 @@ from duqhunt.model.finding import Severity
 _PKG = __package__ or "duqhunt.detectors.net"
 _SQL = expand_share_macros(load_sql(_PKG, "lateral.sql"))
 _ADMIN_SQL = expand_share_macros(load_sql(_PKG, "admin_sources.sql"))
+_HOME_SQL = expand_share_macros(load_sql(_PKG, "account_home.sql"))
 
 EXECUTABLE_SUFFIXES = (
     ".exe",
@@ -68,10 +69,14 @@ def privileged_account(account: str | None) -> bool:
     """A service, admin or machine account by its name (``CORP\\svc_sccm``, ``adm_jsmith``,
     ``Administrator``, ``backup-svc``, ``WS01$``, ``svc_deploy/CORP.LOCAL``); a person's
     everyday account (``CORP\\anagy``) is not."""
+    return bool(account) and bool(_PRIVILEGED.search(account_user(account)))
+
+
+def account_user(account: str | None) -> str:
+    """``CORP\\adm_jsmith``, ``adm_jsmith/CORP.LOCAL``, ``adm_jsmith@corp`` -> ``adm_jsmith``."""
     if not account:
-        return False
-    user = account.rsplit("\\", 1)[-1].split("/", 1)[0].split("@", 1)[0]
-    return bool(_PRIVILEGED.search(user))
+        return ""
+    return account.rsplit("\\", 1)[-1].split("/", 1)[0].split("@", 1)[0].lower()
 
 
 def _signature(m: dict[str, Any]) -> str:
@@ -151,6 +156,10 @@ class LateralMovementDetector(Detector):
             ).to_pylist()
         }
         moves = _group_moves(rows)
+        home: dict[tuple[str, str], float] = {}
+        for r in ctx.engine.query(_HOME_SQL).to_pylist():
+            key = (str(r["src"]), account_user(r["account"]))
+            home[key] = min(home.get(key, float("inf")), float(r["first_ts"]))
         groups = learn_tooling(
             moves,
             inventory={
@@ -161,6 +170,7 @@ class LateralMovementDetector(Detector):
                 for src, a in admin.items()
             },
             allowed={m["src"]: a for m in moves if (a := _admin_allowed(ctx, m["src"]))},
+            home=home,
             many=int(ctx.param("admin_tool_many_targets", 10) or 10),
             several=int(ctx.param("admin_tool_min_targets", 3) or 3),
         )
@@ -312,6 +322,7 @@ def learn_tooling(
     *,
     inventory: dict[str, str],
     allowed: dict[str, str],
+    home: dict[tuple[str, str], float] | None = None,
     many: int = 10,
     several: int = 3,
 ) -> list[dict[str, Any]]:
@@ -350,6 +361,16 @@ def learn_tooling(
             candidates[key] = (
                 f"learned admin tooling: the same program on {len(dsts)} hosts{who}, repeated "
                 + (f"on {len(days)} days" if len(days) >= 2 else "on the same hosts")
+            )
+        elif (
+            len(dsts) >= 2
+            and account
+            and (home or {}).get((src, account_user(account)), float("inf"))
+            <= min(t(m) for m in ms) - 3600.0
+        ):
+            candidates[key] = (
+                f"learned admin tooling: the same program on {len(dsts)} hosts{who}, an account "
+                "that works from this host (logged on from it an hour or more before)"
             )
         elif src in inventory:
             ranked = sorted(targets_of_src[src], reverse=True)
