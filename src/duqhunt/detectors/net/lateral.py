@@ -113,9 +113,11 @@ class LateralMovementDetector(Detector):
     account and what they do (the program's file name and how it ran) are one group; a group is
     tooling when its account is a service, admin or machine account (or not visible) and it
     reached many hosts (``admin_tool_many_targets``, 10), or several (``admin_tool_min_targets``,
-    3) repeatedly (on two or more days, or the same host again an hour or more later), or it is
-    the main thing a source that maps admin shares on a large share of hosts daily does (an
-    inventory server). A source that was itself the target of an unexplained move before the
+    3) repeatedly (on two or more days, or the same host again an hour or more later), or two
+    or more with an account that works from that source (logged on from it, outside the moves,
+    an hour or more before the group began: an administrator's PsExec from his workstation), or
+    it is the main thing a source that maps admin shares on a large share of hosts daily does
+    (an inventory server). A source that was itself the target of an unexplained move before the
     group began is never tooling (a compromised host spreading on). A user allow-list entry with
     ``applies_to: [lateral]`` makes a source's moves tooling. Each tooling group is ONE low
     finding with its target count and list, never dropped; its moves stay in the campaign's
@@ -508,7 +510,9 @@ def _account_spread(*, self_id: str, moves: list[dict[str, Any]]) -> list[Findin
 
 class AccountSpreadDetector(Detector):
     """One account used for remote execution (DQ-NET-005 moves) on three or more destinations,
-    outside learned or allow-listed admin tooling: how a stolen domain admin account shows.
+    outside learned or allow-listed admin tooling: how a stolen domain admin account shows. The
+    account's recognised tooling (an administrator's PsExec from his own workstation) does not
+    count; its use from another host does.
 
     Emitted by the lateral-movement detector's run (it needs its moves); this class carries the
     metadata. Misses: accounts not visible in ntlm.log/kerberos.log (Kerberos over TCP 88 to the
