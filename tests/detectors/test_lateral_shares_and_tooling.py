@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from duqhunt.detectors.host.events import LateralMovementSessions
-from duqhunt.detectors.net.lateral import learn_tooling, privileged_account
+from duqhunt.detectors.net.lateral import admin_of, learn_tooling, privileged_account
 from duqhunt.detectors.shares import share_kind, share_kind_sql
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.hunt import HuntOptions, hunt
@@ -554,11 +554,13 @@ def test_one_wave_to_many_hosts_is_learned_without_any_inventory() -> None:
 def test_psexec_by_an_admin_working_from_his_host_is_tooling_not_from_elsewhere(
     tmp_path: Path,
 ) -> None:
-    """The admin logs on at his workstation with adm_jsmith (Kerberos) hours before he runs
-    PsExec to two servers: tooling. The same account used only inside the moves, from another
-    host (pass-the-hash with a stolen account), stays high."""
+    """jsmith works at 10.1.0.10 and runs PsExec with his admin account adm_jsmith to two
+    servers: tooling. The same account from anagy's host 10.1.0.77 (stolen, even with a ticket
+    of its own there) stays high."""
     net = Net()
-    net.kerberos(T0 - 3 * 3600, "10.1.0.10", "adm_jsmith/CORP.LOCAL", "krbtgt/CORP.LOCAL")
+    net.kerberos(T0 - 3 * 3600, "10.1.0.10", "jsmith/CORP.LOCAL", "krbtgt/CORP.LOCAL")
+    net.kerberos(T0 - 3 * 3600, "10.1.0.77", "anagy/CORP.LOCAL", "krbtgt/CORP.LOCAL")
+    net.kerberos(T0 - 2 * 3600, "10.1.0.77", "adm_jsmith/CORP.LOCAL", "krbtgt/CORP.LOCAL")
     for i, dst in enumerate(("10.0.1.20", "10.0.1.50")):
         net.session(
             T0 + i * 900,
@@ -582,5 +584,16 @@ def test_psexec_by_an_admin_working_from_his_host_is_tooling_not_from_elsewhere(
     found = _lateral(doc)
     tooling = [f for f in found if f.title.startswith("Admin tooling")]
     assert [(f.details["src"], f.details["targets"]) for f in tooling] == [("10.1.0.10", 2)]
+    assert "admin account of jsmith" in str(tooling[0].details["admin_tool"])
     high = sorted(f.details["dst"] for f in found if f.severity == "high")
     assert high == ["10.1.0.90", "10.1.0.91"]
+
+
+def test_admin_of() -> None:
+    users = {"jsmith", "anagy"}
+    assert admin_of("CORP\\adm_jsmith", users) == "jsmith"
+    assert admin_of("jsmith-adm/CORP.LOCAL", users) == "jsmith"
+    assert admin_of("CORP\\adm_jsmith", {"anagy"}) is None
+    assert admin_of("CORP\\jsmith", users) is None  # not an admin account
+    assert admin_of("CORP\\svc_sccm", users) is None
+    assert admin_of(None, users) is None

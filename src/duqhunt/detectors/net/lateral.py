@@ -79,6 +79,23 @@ def account_user(account: str | None) -> str:
     return account.rsplit("\\", 1)[-1].split("/", 1)[0].split("@", 1)[0].lower()
 
 
+_ADMIN_AFFIX = re.compile(
+    r"^(?:adm|admin|a|da|ea|sa|priv|t[0-2])[-_.]|[-_.](?:adm|admin|a|da|ea|sa|priv)$", re.I
+)
+
+
+def admin_of(account: str | None, users: set[str]) -> str | None:
+    """The person whose admin account ``account`` is, when that person works at the host
+    (``users``: the accounts seen logging on from it outside the moves): ``adm_jsmith`` with
+    ``jsmith`` among the users gives ``jsmith``. An admin account used from someone else's
+    host (a stolen one) gives None."""
+    user = account_user(account)
+    base = _ADMIN_AFFIX.sub("", user)
+    if not user or base == user or not base or privileged_account(base):
+        return None
+    return base if base in users else None
+
+
 def _signature(m: dict[str, Any]) -> str:
     """What a move does, for grouping repeats: the program's file name (not its folder) and how
     it ran; a lone execution by its RPC interface."""
@@ -114,10 +131,10 @@ class LateralMovementDetector(Detector):
     tooling when its account is a service, admin or machine account (or not visible) and it
     reached many hosts (``admin_tool_many_targets``, 10), or several (``admin_tool_min_targets``,
     3) repeatedly (on two or more days, or the same host again an hour or more later), or two
-    or more with an account that works from that source (logged on from it, outside the moves,
-    an hour or more before the group began: an administrator's PsExec from his workstation), or
-    it is the main thing a source that maps admin shares on a large share of hosts daily does
-    (an inventory server). A source that was itself the target of an unexplained move before the
+    or more with the admin account of the person who works at that source (``adm_jsmith`` from
+    the host where ``jsmith`` logs on, seen in kerberos.log/ntlm.log outside the moves: an
+    administrator's PsExec from his own workstation), or it is the main thing a source that
+    maps admin shares on a large share of hosts daily does (an inventory server). A source that was itself the target of an unexplained move before the
     group began is never tooling (a compromised host spreading on). A user allow-list entry with
     ``applies_to: [lateral]`` makes a source's moves tooling. Each tooling group is ONE low
     finding with its target count and list, never dropped; its moves stay in the campaign's
@@ -158,10 +175,9 @@ class LateralMovementDetector(Detector):
             ).to_pylist()
         }
         moves = _group_moves(rows)
-        home: dict[tuple[str, str], float] = {}
+        home: dict[str, set[str]] = defaultdict(set)
         for r in ctx.engine.query(_HOME_SQL).to_pylist():
-            key = (str(r["src"]), account_user(r["account"]))
-            home[key] = min(home.get(key, float("inf")), float(r["first_ts"]))
+            home[str(r["src"])].add(account_user(r["account"]))
         groups = learn_tooling(
             moves,
             inventory={
@@ -324,7 +340,7 @@ def learn_tooling(
     *,
     inventory: dict[str, str],
     allowed: dict[str, str],
-    home: dict[tuple[str, str], float] | None = None,
+    home: dict[str, set[str]] | None = None,
     many: int = 10,
     several: int = 3,
 ) -> list[dict[str, Any]]:
@@ -364,15 +380,10 @@ def learn_tooling(
                 f"learned admin tooling: the same program on {len(dsts)} hosts{who}, repeated "
                 + (f"on {len(days)} days" if len(days) >= 2 else "on the same hosts")
             )
-        elif (
-            len(dsts) >= 2
-            and account
-            and (home or {}).get((src, account_user(account)), float("inf"))
-            <= min(t(m) for m in ms) - 3600.0
-        ):
+        elif len(dsts) >= 2 and (person := admin_of(account, (home or {}).get(src, set()))):
             candidates[key] = (
-                f"learned admin tooling: the same program on {len(dsts)} hosts{who}, an account "
-                "that works from this host (logged on from it an hour or more before)"
+                f"learned admin tooling: the same program on {len(dsts)} hosts{who}, the admin "
+                f"account of {person}, who works at this host"
             )
         elif src in inventory:
             ranked = sorted(targets_of_src[src], reverse=True)

@@ -1,9 +1,9 @@
--- DQ-NET-005 helper: where each account logs on from in ordinary work, and since when.
+-- DQ-NET-005 helper: which accounts log on from each host in ordinary work.
 -- One row per (source, account as logged) with the first time it was seen, from kerberos.log
 -- (client) and ntlm.log (username), leaving out connections that carried a remote execution
--- request or mapped an admin share (the moves themselves). An administrator working from his
--- own workstation with his admin account shows here hours before he runs PsExec; a stolen
--- account used by pass-the-hash from another host does not.
+-- request or mapped an admin share (the moves themselves). The person who works at a host
+-- (jsmith at WS001) shows here; DQ-NET-005 then recognises his admin account (adm_jsmith)
+-- running tooling from that host, and not the same account used from someone else's.
 WITH move_uids AS (
     SELECT uid FROM dce_rpc
     WHERE operation IN ('CreateServiceW', 'CreateServiceA', 'CreateServiceWOW64W',
