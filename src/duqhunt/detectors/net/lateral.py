@@ -390,15 +390,17 @@ def learn_tooling(
             top = ranked[0]
             if top[1] == key and (len(ranked) == 1 or ranked[1][0] < top[0]):
                 candidates[key] = f"learned admin tooling: {inventory[src]}; its usual program"
-    # a host moved into by something that is not tooling, before the group began, is a
-    # compromised host spreading on: its groups are not tooling (repeat until nothing changes)
+    # a host moved into (an admin-share write then execution) by something that is not
+    # tooling, before the group began, is a compromised host spreading on: its groups are not
+    # tooling (repeat until nothing changes). A lone execution or a write nobody ran is too weak
+    # to take a deployment server's tooling away.
     while True:
         moved_into: dict[str, float] = {}
         for key, ms in by_key.items():
             if key in candidates:
                 continue
             for m in ms:
-                if m["exec_ts"] is not None or m["executable"]:
+                if m["exec_ts"] is not None and m["write_ts"] is not None:
                     moved_into[m["dst"]] = min(moved_into.get(m["dst"], float("inf")), t(m))
         dropped = [
             key
