@@ -145,8 +145,9 @@ class LateralMovementDetector(Detector):
     (no file names); moves whose write and execution are further apart than the window; an
     intruder who copies a tooling group exactly (same source, account and binary) is counted
     in that group's low finding (its target list shows the extra host).
-    False positives: one-off administration (a single PsExec to one or two hosts, once), a new
-    deployment tool in its first small wave.
+    False positives: one-off administration (a single PsExec to one or two hosts, once, or with
+    an account not visible on the connection: Kerberos-authenticated SMB sessions carry no
+    account in these logs), a new deployment tool in its first small wave.
     """
 
     id = "DQ-NET-005"
