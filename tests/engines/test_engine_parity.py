@@ -257,3 +257,36 @@ def test_cli_spark_conf_and_uri_inputs() -> None:
     ]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["hunt", "x", "--out", "o", "--spark-conf", "novalue"])
+
+
+def test_share_classification_sql_identical_on_spark(spark_env: None) -> None:
+    """The one admin-share rule (detectors/shares.py) gives the Python answer on Spark too."""
+    from duqhunt.detectors.shares import share_kind, share_kind_sql, share_name_sql
+    from duqhunt.engines.spark import SparkEngine
+
+    b = "\\"
+    paths = [
+        "C$",
+        "admin$",
+        f"{b}{b}FS01{b}Users$",
+        f"{b}{b}h{b}d${b}",
+        f"{b * 4}HOST{b * 2}ADMIN$",
+        "//host/C$",
+        f"{b}{b}*{b}ipc$",
+        f"{b}{b}DC01{b}SYSVOL",
+        f"{b}{b}DC01{b}NETLOGON",
+        "AB$",
+        "",
+        None,
+    ]
+    eng = SparkEngine()
+    try:
+        eng.register_arrow("share_paths", pa.table({"i": list(range(len(paths))), "path": paths}))
+        got = eng.query(
+            f"SELECT i, {share_kind_sql('path')} AS kind, {share_name_sql('path')} AS name "
+            "FROM share_paths ORDER BY i"
+        )
+    finally:
+        eng.close()
+    assert got.column("kind").to_pylist() == [share_kind(p) for p in paths]
+    assert got.column("name").to_pylist()[:3] == ["C$", "ADMIN$", "USERS$"]

@@ -443,3 +443,35 @@ def test_blocked_egress_is_logged_as_failed_attempts(tmp_path: Path) -> None:
     # hosts with egress reach the same ordinary destinations (not rare), successfully
     telemetry = {r["id.orig_h"] for r in conn if r["id.resp_h"] == "20.42.65.92"}
     assert len(telemetry - no_egress) > 10
+
+
+# -- benign look-alikes of lateral movement (off by default) --------------------------------------
+
+
+def test_lateral_look_alike_options(tmp_path: Path) -> None:
+    cfg = SimConfig(hosts=60, days=1.0, user_shares=True, software_push=True, admin_psexec=True)
+    truth = simulate(tmp_path, seed=2, config=cfg)
+    names = truth["hostnames"]
+    swd = next(ip for ip, n in names.items() if n == "SWD01")
+    tooling = {a["src"]: a for a in truth["admin_tooling"]}
+    assert tooling[swd]["account"] == "CORP\\svc_swdeploy"
+    assert {a["account"] for a in truth["admin_tooling"]} >= {"CORP\\adm_jsmith"}
+    assert len(truth["admin_tooling"]) == 5  # MGMT01, WS001 (RDP), SWD01, two PsExec admins
+    maps = [_unbs(r["path"]) for r in _rows(tmp_path, "smb_mapping")]
+    assert any(p.endswith("\\Users$") for p in maps) and any(p.endswith("\\Home$") for p in maps)
+    writes = [
+        (r["id.orig_h"], _unbs(r["path"]), _unbs(r["name"]))
+        for r in _rows(tmp_path, "smb_files")
+        if r["action"] == "SMB::FILE_WRITE"
+    ]
+    assert any(n.rsplit("\\", 1)[-1].startswith("~WRL") for _, p, n in writes if "Users$" in p)
+    pushed = {(s, p) for s, p, n in writes if s == swd and n.endswith("PDQDeployRunner-1.exe")}
+    assert len(pushed) >= 20 and all(p.endswith("\\ADMIN$") for _, p in pushed)
+    assert any(n == "PSEXESVC.exe" for _, _, n in writes)
+    ops = [r["operation"] for r in _rows(tmp_path, "dce_rpc") if r["id.orig_h"] == swd]
+    assert ops.count("CreateServiceW") == len(pushed)
+
+
+def test_look_alike_options_default_off() -> None:
+    cfg = SimConfig()
+    assert (cfg.user_shares, cfg.software_push, cfg.admin_psexec) == (False, False, False)

@@ -238,6 +238,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="the secure zone tries the internet anyway and the sensor logs the firewall-blocked "
         "attempts; infected no-egress hosts try their C&C directly before relaying",
     )
+    s.add_argument(
+        "--user-shares",
+        action="store_true",
+        help="benign: hidden user shares (Users$, Home$, Profiles$) with Office temp files",
+    )
+    s.add_argument(
+        "--software-push",
+        action="store_true",
+        help="benign: a deployment server pushing a client to workstations as a service in waves",
+    )
+    s.add_argument(
+        "--admin-psexec",
+        action="store_true",
+        help="benign: administrators running PsExec from their workstations to servers",
+    )
 
     r = sub.add_parser("report", help="re-render a saved report.json without re-analysis")
     r.add_argument("report", type=Path)
@@ -414,6 +429,9 @@ def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:
         kwargs["gzip"] = True
     if args.blocked_egress:
         kwargs["blocked_egress"] = True
+    for opt in ("user_shares", "software_push", "admin_psexec"):
+        if getattr(args, opt):
+            kwargs[opt] = True
     logs = args.out / "zeek"
     truth = simulate(logs, seed=args.seed, config=SimConfig(**kwargs), meta_dir=args.out)  # type: ignore[arg-type]
     from duqhunt.simulate.documents import write_lure

@@ -897,7 +897,8 @@ def it_admin(ctx: Context, present: dict[str, list[tuple[float, float]]]) -> Non
 
 
 def generate_background(ctx: Context) -> dict[str, list[tuple[float, float]]]:
-    """All benign traffic of the enterprise for the window; returns when each user is present."""
+    """All benign traffic of the enterprise for the window; returns when each user is present
+    (for the optional activity in :mod:`duqhunt.simulate._admin`)."""
     present = presence(ctx)
     periodic_services(ctx)
     browsing(ctx, present)

@@ -142,7 +142,8 @@ class Host:
 
     ip: str
     name: str
-    role: str  # dc | file_server | mgmt | mail | server | printer | workstation | engineering | secure
+    # dc | file_server | mgmt | deploy | mail | server | printer | workstation | engineering | secure
+    role: str
     user: str | None
     dc: str  # the domain controller it uses (DNS, Kerberos, SYSVOL)
     egress: bool
@@ -207,6 +208,7 @@ class World:
     ntp: tuple[Site, ...]
     periodic: tuple[PeriodicService, ...]
     user_agent: dict[str, str]  # workstation ip -> its browser's user agent
+    deploy: Host | None = None  # software distribution (SimConfig.software_push)
 
     @property
     def egress_hosts(self) -> tuple[Host, ...]:
@@ -278,8 +280,10 @@ def build_world(
     hosts: int,
     secure_zone_hosts: int,
     engineering_hosts: int,
+    deploy_server: bool = False,
 ) -> World:
-    """Build the enterprise. ``hosts`` counts servers, printers and all workstations."""
+    """Build the enterprise. ``hosts`` counts servers, printers and all workstations;
+    ``deploy_server`` adds the software-distribution server SWD01 (10.0.1.31)."""
     dc1, dc2 = "10.0.1.10", "10.0.1.11"
     servers: list[Host] = [
         Host(dc1, "DC01", "dc", None, dc1, True),
@@ -292,6 +296,8 @@ def build_world(
         Host("10.0.1.51", "DB01", "server", None, dc2, True),
         Host("10.0.1.52", "WEB01", "server", None, dc1, True),
     ]
+    if deploy_server:
+        servers.append(Host("10.0.1.31", "SWD01", "deploy", None, dc2, True))
     printers = [
         Host(f"10.0.3.{10 + i}", f"PRN{i + 1:02d}", "printer", None, dc1, False) for i in range(3)
     ]
@@ -396,6 +402,7 @@ def build_world(
         ntp=ntp,
         periodic=tuple(sorted(periodic, key=lambda p: (p.name, p.dst))),
         user_agent=user_agent,
+        deploy=by_name.get("SWD01"),
     )
 
 

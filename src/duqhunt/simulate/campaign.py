@@ -28,6 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from duqhunt.errors import UsageError
+from duqhunt.simulate._admin import (
+    PDQ_RUNNER,
+    SWD_ACCOUNT,
+    admin_psexec,
+    software_push,
+    user_shares,
+)
 from duqhunt.simulate._background import (
     CCMSETUP_MD5,
     Context,
@@ -92,6 +99,13 @@ class SimConfig:
     # firewall-blocked attempts (S0, REJ, half-open, single packets); infected no-egress hosts
     # try their C&C directly before they fall back to the relay. Off: those hosts are silent.
     blocked_egress: bool = False
+    # Benign look-alikes of lateral movement (duqhunt.simulate._admin), all off by default:
+    # hidden per-user file shares with Office temp files, a software-distribution server
+    # pushing a client to workstations as a service in waves (no known-good list names it),
+    # administrators running PsExec to their servers.
+    user_shares: bool = False
+    software_push: bool = False
+    admin_psexec: bool = False
 
 
 def _bare_pipe(name: str) -> str:
@@ -125,6 +139,7 @@ def _validate(cfg: SimConfig) -> None:
         _engineering_hosts(cfg),
         2 + cfg.n_bridges + max(0, cfg.lateral_targets - cfg.n_bridges) + 2,
     )
+    needed += 1 if cfg.software_push else 0
     if cfg.hosts < needed:
         problems.append(f"hosts={cfg.hosts} is too small for this config (need >= {needed})")
     if problems:
@@ -169,6 +184,7 @@ def _ground_truth(
     world: World,
     plan: IntrusionPlan | None,
     counts: dict[str, int],
+    admin_accounts: list[str] | None = None,
 ) -> dict[str, Any]:
     end = cfg.start + cfg.days * 86400.0
 
@@ -222,25 +238,51 @@ def _ground_truth(
             }
             for p in world.periodic
         ],
-        "admin_tooling": [
-            {
-                "src": world.mgmt.ip,
-                "account": f"{NETBIOS_DOMAIN}\\svc_sccm",
-                "activity": "nightly C$ inventory over NTLM; daytime ccmsetup.exe push to ADMIN$ "
-                "with svcctl service creation",
-                "md5": CCMSETUP_MD5,
-            },
-            {
-                "src": world.admin_ws.ip,
-                "account": f"{NETBIOS_DOMAIN}\\{STOLEN_ACCOUNT}",
-                "activity": "the real administrator: RDP and C$ to servers over Kerberos",
-                "md5": None,
-            },
-        ],
+        "admin_tooling": _admin_tooling(cfg, world, admin_accounts or []),
         "roles": {role: sorted(v, key=_ip_key) for role, v in sorted(roles.items())},
         "hostnames": {h.ip: h.name for h in sorted(world.hosts, key=lambda h: _ip_key(h.ip))},
         "log_rows": dict(counts),
     }
+
+
+def _admin_tooling(cfg: SimConfig, world: World, admin_accounts: list[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
+        {
+            "src": world.mgmt.ip,
+            "account": f"{NETBIOS_DOMAIN}\\svc_sccm",
+            "activity": "nightly C$ inventory over NTLM; daytime ccmsetup.exe push to ADMIN$ "
+            "with svcctl service creation",
+            "md5": CCMSETUP_MD5,
+        },
+        {
+            "src": world.admin_ws.ip,
+            "account": f"{NETBIOS_DOMAIN}\\{STOLEN_ACCOUNT}",
+            "activity": "the real administrator: RDP and C$ to servers over Kerberos",
+            "md5": None,
+        },
+    ]
+    if cfg.software_push and world.deploy is not None:
+        out.append(
+            {
+                "src": world.deploy.ip,
+                "account": f"{NETBIOS_DOMAIN}\\{SWD_ACCOUNT}",
+                "activity": f"deployment waves: {PDQ_RUNNER} and a package to ADMIN$ of every "
+                "online workstation, runner service created and started over svcctl",
+                "md5": None,
+            }
+        )
+    if cfg.admin_psexec:
+        for ws, account in zip(world.workstations[:2], admin_accounts, strict=False):
+            out.append(
+                {
+                    "src": ws.ip,
+                    "account": account,
+                    "activity": "PsExec to a handful of servers: PSEXESVC.exe to ADMIN$, "
+                    "service created, started and deleted",
+                    "md5": None,
+                }
+            )
+    return out
 
 
 def _ts(row: Row) -> float:
@@ -291,6 +333,7 @@ def simulate(
         hosts=cfg.hosts,
         secure_zone_hosts=cfg.secure_zone_hosts,
         engineering_hosts=_engineering_hosts(cfg),
+        deploy_server=cfg.software_push,
     )
     em = Emitter(_rng(seed, "ids"), log_pipe_names=cfg.log_pipe_names)
     present = generate_background(Context(_rng(seed, "background"), em, world, start, end))
@@ -299,6 +342,17 @@ def simulate(
     if fw is not None:
         blocked_rows = blocked_background(
             Context(_rng(seed, "blocked"), em, world, start, end), fw, present
+        )
+    admin_accounts: list[str] = []
+    if cfg.user_shares:
+        user_shares(Context(_rng(seed, "user_shares"), em, world, start, end), present)
+    if cfg.software_push and world.deploy is not None:
+        software_push(
+            Context(_rng(seed, "software_push"), em, world, start, end), present, world.deploy
+        )
+    if cfg.admin_psexec:
+        admin_accounts = admin_psexec(
+            Context(_rng(seed, "admin_psexec"), em, world, start, end), present
         )
     plan: IntrusionPlan | None = None
     if cfg.intrusion:
@@ -336,7 +390,7 @@ def simulate(
             close_ts=end,
             gzip=cfg.gzip,
         )
-    truth = _ground_truth(seed, cfg, world, plan, counts)
+    truth = _ground_truth(seed, cfg, world, plan, counts, admin_accounts)
     truth["blocked_background_attempts"] = blocked_rows
     truth["firewall_rejects_web"] = sorted(fw.reject_web) if fw is not None else []
     meta = Path(meta_dir) if meta_dir is not None else out_dir

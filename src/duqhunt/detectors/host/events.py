@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from duqhunt.detectors.host.base import HostContext, HostDetector, windows_path
 from duqhunt.detectors.host.registry import normal_driver_path
+from duqhunt.detectors.shares import is_admin_share, share_kind, share_name
 from duqhunt.model import Evidence, Finding
 from duqhunt.model.finding import Severity
 from duqhunt.sources.host.eventlog import HostEvent
 
-ADMIN_SHARE = re.compile(r"(?:^|\\)(ADMIN\$|[A-Z]\$)$", re.I)
 EXEC_EXT = (".exe", ".dll", ".sys", ".bat", ".cmd", ".ps1", ".vbs", ".scr", ".pnf", ".job")
 EXEC_PIPES = ("svcctl", "atsvc", "psexesvc", "remcom", "paexec", "csexec", "winexesvc")
 
@@ -90,12 +90,14 @@ def sessions(events: list[HostEvent]) -> dict[tuple[str, str], Session]:
 
 
 def _share(ev: HostEvent) -> str:
-    return ev.get("ShareName").rsplit("\\", 1)[-1].upper()
+    return share_name(ev.get("ShareName")) or ""
 
 
 class LateralMovementSessions(HostDetector):
     """Lateral movement seen on the target: one finding per network logon session (same
-    LogonId) that touched an admin share (ADMIN$, C$) with a program file, opened a
+    LogonId) that touched an admin share (ADMIN$ or a drive letter C$, D$...: the one
+    classification in ``detectors/shares.py``, shared with DQ-NET-005; IPC$ and hidden file
+    shares such as Users$, SYSVOL, NETLOGON are not admin shares) with a program file, opened a
     remote-execution pipe over IPC$ (svcctl, atsvc, PSEXESVC...), installed a service (4697)
     or created a scheduled task (4698/4702), with the source address and account.
 
@@ -119,7 +121,7 @@ class LateralMovementSessions(HostDetector):
             for s in sessions(h.events).values():
                 if s.logon is not None and s.logon.get("LogonType") not in ("3", ""):
                     continue
-                admin = [e for e in s.shares if ADMIN_SHARE.search(e.get("ShareName"))]
+                admin = [e for e in s.shares if is_admin_share(e.get("ShareName"))]
                 written = sorted(
                     {
                         f"{_share(e)}\\{e.get('RelativeTargetName')}"
@@ -131,7 +133,7 @@ class LateralMovementSessions(HostDetector):
                     {
                         e.get("RelativeTargetName")
                         for e in s.shares
-                        if _share(e) == "IPC$"
+                        if share_kind(e.get("ShareName")) == "ipc"
                         and e.get("RelativeTargetName").lower().startswith(EXEC_PIPES)
                     }
                 )

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
 from typing import Any
 
 import pyarrow as pa
 
 from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.detectors.shares import expand_share_macros, share_name
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
 
 _PKG = __package__ or "duqhunt.detectors.net"
-_SQL = load_sql(_PKG, "lateral.sql")
-_ADMIN_SQL = load_sql(_PKG, "admin_sources.sql")
+_SQL = expand_share_macros(load_sql(_PKG, "lateral.sql"))
+_ADMIN_SQL = expand_share_macros(load_sql(_PKG, "admin_sources.sql"))
+_HOME_SQL = expand_share_macros(load_sql(_PKG, "account_home.sql"))
 
 EXECUTABLE_SUFFIXES = (
     ".exe",
@@ -33,13 +36,6 @@ ATTACK_BY_ENDPOINT = {
     "atsvc": "T1053.002",
     "itaskschedulerservice": "T1053.005",
 }
-
-
-def share_name(path: str | None) -> str | None:
-    """``\\\\HOST\\ADMIN$`` -> ``ADMIN$``."""
-    if not path:
-        return None
-    return path.replace("/", "\\").rstrip("\\").rsplit("\\", 1)[-1].upper() or None
 
 
 def looks_executable(file: str | None, mime: str | None) -> bool:
@@ -62,27 +58,96 @@ def _admin_allowed(ctx: HuntContext, src: str) -> str | None:
     return None
 
 
+_PRIVILEGED = re.compile(
+    r"(^|[-_.])(svc|srv|sa|sys|adm|da|ea|it|ops)([-_.0-9]|$)"
+    r"|admin|service|sccm|deploy|install|backup|patch|mgmt|manage|\$$",
+    re.I,
+)
+
+
+def privileged_account(account: str | None) -> bool:
+    """A service, admin or machine account by its name (``CORP\\svc_sccm``, ``adm_jsmith``,
+    ``Administrator``, ``backup-svc``, ``WS01$``, ``svc_deploy/CORP.LOCAL``); a person's
+    everyday account (``CORP\\anagy``) is not."""
+    return bool(account) and bool(_PRIVILEGED.search(account_user(account)))
+
+
+def account_user(account: str | None) -> str:
+    """``CORP\\adm_jsmith``, ``adm_jsmith/CORP.LOCAL``, ``adm_jsmith@corp`` -> ``adm_jsmith``."""
+    if not account:
+        return ""
+    return account.rsplit("\\", 1)[-1].split("/", 1)[0].split("@", 1)[0].lower()
+
+
+_ADMIN_AFFIX = re.compile(
+    r"^(?:adm|admin|a|da|ea|sa|priv|t[0-2])[-_.]|[-_.](?:adm|admin|a|da|ea|sa|priv)$", re.I
+)
+
+
+def admin_of(account: str | None, users: set[str]) -> str | None:
+    """The person whose admin account ``account`` is, when that person works at the host
+    (``users``: the accounts seen logging on from it outside the moves): ``adm_jsmith`` with
+    ``jsmith`` among the users gives ``jsmith``. An admin account used from someone else's
+    host (a stolen one) gives None."""
+    user = account_user(account)
+    base = _ADMIN_AFFIX.sub("", user)
+    if not user or base == user or not base or privileged_account(base):
+        return None
+    return base if base in users else None
+
+
+def _signature(m: dict[str, Any]) -> str:
+    """What a move does, for grouping repeats: the program's file name (not its folder) and how
+    it ran; a lone execution by its RPC interface."""
+    how = m["method"] or "none"
+    if m["file"]:
+        base = re.split(r"[\\/]", str(m["file"]))[-1].lower()
+        return f"{base}|{how}"
+    return f"exec:{str(m['endpoint'] or '').lower()}|{how}"
+
+
 class LateralMovementDetector(Detector):
-    """A file written to an admin share (ADMIN$, C$, any X$; case-insensitive) followed on the
-    same destination, within a window, by remote execution: service creation or start over
-    svcctl, an At job over atsvc, a task over ITaskSchedulerService (SchRpcRegisterTask,
-    SchRpcRun), over a named pipe or plain TCP RPC. Each move is {src, dst, time, method, share,
-    file, account}; the account comes from ntlm.log or kerberos.log on the same connection.
+    """A file written to an admin share (ADMIN$ or a drive letter C$, D$...; case-insensitive,
+    one classification with the host side: ``detectors/shares.py``) followed on the same
+    destination, within a window, by remote execution: service creation or start over svcctl,
+    an At job over atsvc, a task over ITaskSchedulerService (SchRpcRegisterTask, SchRpcRun),
+    over a named pipe or plain TCP RPC. Each move is {src, dst, time, method, share, file,
+    account}; the account comes from ntlm.log or kerberos.log on the same connection. IPC$ is
+    the pipe share, never a write target; other shares, hidden or not (Users$, Home$,
+    Profiles$, SYSVOL, NETLOGON), are file shares: a write there is a move only when an
+    execution from the same source follows on the same host.
 
     Writes come from smb_files SMB::FILE_WRITE where a sensor logs it, else from files.log SMB
     transfers the originator sent (is_orig), tied to the SMB::FILE_OPEN by connection and name:
     stock Zeek does not log writes in smb_files. A read is never called a write.
 
-    Severity: high for a write followed by execution; medium for an executable-looking file
-    written with no execution seen, or execution with no write seen (a binary already there).
-    Admin tooling that does the same legitimately (a source that maps admin shares on a large
-    share of hosts on most days it is active, learned from the data, or a source on a user
-    allow-list with ``applies_to: [lateral]``) is reported at low severity, never dropped.
+    Severity: high for an admin-share write followed by execution; medium for execution with no
+    write seen (a binary already there) or a file-share write followed by execution; low for an
+    executable-looking file written to an admin share that nothing executed. A non-executable
+    file copied to an admin share and not executed is not a move.
+
+    Admin tooling is learned from the data, no allow-list needed: moves grouped by source,
+    account and what they do (the program's file name and how it ran) are one group; a group is
+    tooling when its account is a service, admin or machine account (or not visible) and it
+    reached many hosts (``admin_tool_many_targets``, 10), or several (``admin_tool_min_targets``,
+    3) repeatedly (on two or more days, or the same host again an hour or more later), or two
+    or more with the admin account of the person who works at that source (``adm_jsmith`` from
+    the host where ``jsmith`` logs on, seen in kerberos.log/ntlm.log outside the moves: an
+    administrator's PsExec from his own workstation), or it is the main thing a source that
+    maps admin shares on a large share of hosts daily does (an inventory server). A source that was itself the target of an unexplained move before the
+    group began is never tooling (a compromised host spreading on). A user allow-list entry with
+    ``applies_to: [lateral]`` makes a source's moves tooling. Each tooling group is ONE low
+    finding with its target count and list, never dropped; its moves stay in the campaign's
+    lateral moves marked ``admin_tool``. Anything outside a group (a new source, a new binary
+    name, an account never seen doing it) stands out at its own severity.
 
     Misses: execution over WMI, WinRM or DCOM (not in these logs); SMB3 encrypted sessions
-    (no file names); moves whose write and execution are further apart than the window.
-    False positives: software distribution and backup agents not learned as admin tooling (few
-    days of data), an administrator's manual PsExec.
+    (no file names); moves whose write and execution are further apart than the window; an
+    intruder who copies a tooling group exactly (same source, account and binary) is counted
+    in that group's low finding (its target list shows the extra host).
+    False positives: one-off administration (a single PsExec to one or two hosts, once, or with
+    an account not visible on the connection: Kerberos-authenticated SMB sessions carry no
+    account in these logs), a new deployment tool in its first small wave.
     """
 
     id = "DQ-NET-005"
@@ -111,95 +176,259 @@ class LateralMovementDetector(Detector):
             ).to_pylist()
         }
         moves = _group_moves(rows)
+        home: dict[str, set[str]] = defaultdict(set)
+        for r in ctx.engine.query(_HOME_SQL).to_pylist():
+            home[str(r["src"])].add(account_user(r["account"]))
+        groups = learn_tooling(
+            moves,
+            inventory={
+                src: (
+                    f"maps admin shares on up to {a['max_dsts']} hosts a day on "
+                    f"{a['busy_days']} of {a['days']} day(s)"
+                )
+                for src, a in admin.items()
+            },
+            allowed={m["src"]: a for m in moves if (a := _admin_allowed(ctx, m["src"]))},
+            home=home,
+            many=int(ctx.param("admin_tool_many_targets", 10) or 10),
+            several=int(ctx.param("admin_tool_min_targets", 3) or 3),
+        )
         findings: list[Finding] = []
         for m in moves:
-            m["admin_tool"] = None
-            tool = None
-            if m["src"] in admin:
-                a = admin[m["src"]]
-                tool = (
-                    f"learned admin tooling: maps admin shares on up to {a['max_dsts']} hosts a "
-                    f"day on {a['busy_days']} of {a['days']} day(s)"
-                )
-            tool = _admin_allowed(ctx, m["src"]) or tool
-            m["admin_tool"] = tool
+            if m["admin_tool"]:
+                continue
             severity: Severity
-            if tool:
+            if m["exec_ts"] is not None and m["write_ts"] is not None:
+                severity = "high" if m["share_kind"] == "admin" else "medium"
+            elif m["exec_ts"] is not None:
+                severity = "medium"
+            elif m["executable"]:
                 severity = "low"
-            elif m["exec_ts"] is not None and m["write_ts"] is not None:
-                severity = "high"
-            elif m["write_ts"] is not None and not m["executable"] and m["exec_ts"] is None:
+            else:
                 m["admin_tool"] = "not a move: a non-executable file copied to an admin share"
                 continue
-            else:
-                severity = "medium"
-            attack = ["T1021.002"]
-            if m["write_ts"] is not None:
-                attack.append("T1570")
-            if str(m["endpoint"] or "").lower() in ATTACK_BY_ENDPOINT:
-                attack.append(ATTACK_BY_ENDPOINT[str(m["endpoint"]).lower()])
-            if m["account"]:
-                attack.append("T1078")
-            what = m["file"] or "a binary already on the host"
-            how = {"service": "run as a service", "task": "run as a scheduled task"}.get(
-                m["method"] or "", "not seen executed"
-            )
-            if str(m["endpoint"] or "").lower() == "atsvc":
-                how = "run as an At job (atsvc)"
-            title = f"{m['src']} -> {m['dst']}: {what} on {m['share'] or 'the host'}, {how}"
-            evidence = (
-                [
-                    Evidence(
-                        source="smb_files.log/files.log",
-                        locator=f"uid {m['write_uid']}, {iso_utc(m['write_ts'])}",
-                        summary=f"{len(m['files'])} file(s) written to {m['share_path']} via {m['via']}: "
-                        + ", ".join(m["files"][:6]),
-                    )
-                ]
-                if m["write_ts"] is not None
-                else []
-            )
-            if m["exec_ts"] is not None:
-                evidence.append(
-                    Evidence(
-                        source="dce_rpc.log",
-                        locator=f"uid {m['exec_uid']}, {iso_utc(m['exec_ts'])}",
-                        summary=f"{m['endpoint']} {', '.join(m['operations'])}"
-                        + (f" over {m['named_pipe']}" if m["named_pipe"] else ""),
-                    )
-                )
-            if tool:
-                evidence.append(Evidence(source="duqhunt", locator="admin tooling", summary=tool))
-            t = m["write_ts"] if m["write_ts"] is not None else m["exec_ts"]
-            findings.append(
-                Finding(
-                    id=finding_id(self.id, m["src"], m["dst"], m["write_uid"] or m["exec_uid"]),
-                    detector=self.id,
-                    title=title,
-                    stage="lateral-movement",
-                    attack=tuple(attack),
-                    severity=severity,
-                    confidence=0.9
-                    if severity == "high"
-                    else (0.6 if severity == "medium" else 0.3),
-                    hosts=(m["src"], m["dst"]),
-                    first_seen=t,
-                    last_seen=m["exec_ts"] if m["exec_ts"] is not None else t,
-                    evidence=tuple(evidence),
-                    details=(
-                        ("src", m["src"]),
-                        ("dst", m["dst"]),
-                        ("method", m["method"]),
-                        ("share", m["share"]),
-                        ("file", m["file"]),
-                        ("account", m["account"]),
-                        ("admin_tool", tool),
-                    ),
-                )
-            )
+            findings.append(self._move_finding(m, severity))
+        for g in groups:
+            findings.append(self._tooling_finding(g))
         ctx.shared["lateral_moves"] = pa.Table.from_pylist(moves) if moves else pa.table({})
         findings += _account_spread(self_id="DQ-NET-008", moves=moves)
         return findings
+
+    def _move_finding(self, m: dict[str, Any], severity: Severity) -> Finding:
+        attack = ["T1021.002"]
+        if m["write_ts"] is not None:
+            attack.append("T1570")
+        if str(m["endpoint"] or "").lower() in ATTACK_BY_ENDPOINT:
+            attack.append(ATTACK_BY_ENDPOINT[str(m["endpoint"]).lower()])
+        if m["account"]:
+            attack.append("T1078")
+        how = {"service": "run as a service", "task": "run as a scheduled task"}.get(
+            m["method"] or "", "not seen executed"
+        )
+        if str(m["endpoint"] or "").lower() == "atsvc":
+            how = "run as an At job (atsvc)"
+        if m["write_ts"] is not None:
+            what = f"{m['file']} on {m['share'] or 'a share'}"
+        else:
+            what = "a binary already on the host"
+        title = f"{m['src']} -> {m['dst']}: {what}, {how}"
+        evidence = (
+            [
+                Evidence(
+                    source="smb_files.log/files.log",
+                    locator=f"uid {m['write_uid']}, {iso_utc(m['write_ts'])}",
+                    summary=f"{len(m['files'])} file(s) written to {m['share_path']} via {m['via']}: "
+                    + ", ".join(m["files"][:6]),
+                )
+            ]
+            if m["write_ts"] is not None
+            else []
+        )
+        if m["exec_ts"] is not None:
+            evidence.append(
+                Evidence(
+                    source="dce_rpc.log",
+                    locator=f"uid {m['exec_uid']}, {iso_utc(m['exec_ts'])}",
+                    summary=f"{m['endpoint']} {', '.join(m['operations'])}"
+                    + (f" over {m['named_pipe']}" if m["named_pipe"] else ""),
+                )
+            )
+        t = m["write_ts"] if m["write_ts"] is not None else m["exec_ts"]
+        return Finding(
+            id=finding_id(self.id, m["src"], m["dst"], m["write_uid"] or m["exec_uid"]),
+            detector=self.id,
+            title=title,
+            stage="lateral-movement",
+            attack=tuple(attack),
+            severity=severity,
+            confidence=0.9 if severity == "high" else (0.6 if severity == "medium" else 0.3),
+            hosts=(m["src"], m["dst"]),
+            first_seen=t,
+            last_seen=m["exec_ts"] if m["exec_ts"] is not None else t,
+            evidence=tuple(evidence),
+            details=(
+                ("src", m["src"]),
+                ("dst", m["dst"]),
+                ("method", m["method"]),
+                ("share", m["share"]),
+                ("file", m["file"]),
+                ("account", m["account"]),
+                ("admin_tool", None),
+            ),
+        )
+
+    def _tooling_finding(self, g: dict[str, Any]) -> Finding:
+        ms: list[dict[str, Any]] = g["moves"]
+        first = ms[0]
+        dsts = sorted({m["dst"] for m in ms}, key=_ip_key)
+        times = [m["write_ts"] if m["write_ts"] is not None else m["exec_ts"] for m in ms]
+        what = first["file"] or f"{first['endpoint']} execution"
+        how = {"service": "as a service", "task": "as a scheduled task"}.get(
+            first["method"] or "", "(not seen executed)"
+        )
+        attack = ["T1021.002"]
+        if first["write_ts"] is not None:
+            attack.append("T1570")
+        if str(first["endpoint"] or "").lower() in ATTACK_BY_ENDPOINT:
+            attack.append(ATTACK_BY_ENDPOINT[str(first["endpoint"]).lower()])
+        return Finding(
+            id=finding_id(self.id, "tooling", g["src"], g["account"] or "", g["signature"]),
+            detector=self.id,
+            title=f"Admin tooling: {g['src']} ran {what} {how} on {len(dsts)} host(s)"
+            + (f" as {g['account']}" if g["account"] else ""),
+            stage="lateral-movement",
+            attack=tuple(attack),
+            severity="low",
+            confidence=0.3,
+            hosts=(g["src"], *dsts),
+            first_seen=min(times),
+            last_seen=max(times),
+            evidence=(
+                Evidence(
+                    source="duqhunt",
+                    locator="admin tooling",
+                    summary=f"{g['reason']}; {len(ms)} move(s) to {len(dsts)} host(s)",
+                ),
+                Evidence(
+                    source="smb_files.log/files.log + dce_rpc.log",
+                    locator=f"{len(ms)} move(s)",
+                    summary="targets: " + ", ".join(dsts[:50]) + (" ..." if len(dsts) > 50 else ""),
+                ),
+            ),
+            details=(
+                ("src", g["src"]),
+                ("file", first["file"]),
+                ("method", first["method"]),
+                ("share", first["share"]),
+                ("account", g["account"]),
+                ("admin_tool", g["reason"]),
+                ("targets", len(dsts)),
+                ("moves", len(ms)),
+                ("target_list", ", ".join(dsts)),
+            ),
+        )
+
+
+def _ip_key(ip: str) -> tuple[int, str]:
+    try:
+        return (int(ipaddress.ip_address(ip)), ip)
+    except ValueError:
+        return (1 << 129, ip)
+
+
+def learn_tooling(
+    moves: list[dict[str, Any]],
+    *,
+    inventory: dict[str, str],
+    allowed: dict[str, str],
+    home: dict[str, set[str]] | None = None,
+    many: int = 10,
+    several: int = 3,
+) -> list[dict[str, Any]]:
+    """Mark the moves that are admin tooling (``admin_tool`` = the reason) and return the
+    tooling groups, one per (source, account, signature). See the detector's docstring."""
+    by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for m in moves:
+        m["admin_tool"] = None
+        m["signature"] = _signature(m)
+        by_key[(m["src"], str(m["account"] or ""), m["signature"])].append(m)
+
+    def t(m: dict[str, Any]) -> float:
+        return float(m["write_ts"] if m["write_ts"] is not None else m["exec_ts"])
+
+    candidates: dict[tuple[str, str, str], str] = {}
+    targets_of_src: dict[str, list[tuple[int, tuple[str, str, str]]]] = defaultdict(list)
+    for key, ms in by_key.items():
+        targets_of_src[key[0]].append((len({m["dst"] for m in ms}), key))
+    for key, ms in by_key.items():
+        src, account, _sig = key
+        if src in allowed:
+            candidates[key] = f"allow-listed admin source ({allowed[src]})"
+            continue
+        if account and not privileged_account(account):
+            continue
+        dsts = {m["dst"] for m in ms}
+        days = {int(t(m) // 86400) for m in ms}
+        per_dst: dict[str, list[float]] = defaultdict(list)
+        for m in ms:
+            per_dst[m["dst"]].append(t(m))
+        again = any(max(v) - min(v) >= 3600.0 for v in per_dst.values())
+        who = f" by {account}" if account else ""
+        if len(dsts) >= many:
+            candidates[key] = f"learned admin tooling: the same program on {len(dsts)} hosts{who}"
+        elif len(dsts) >= several and (len(days) >= 2 or again):
+            candidates[key] = (
+                f"learned admin tooling: the same program on {len(dsts)} hosts{who}, repeated "
+                + (f"on {len(days)} days" if len(days) >= 2 else "on the same hosts")
+            )
+        elif len(dsts) >= 2 and (person := admin_of(account, (home or {}).get(src, set()))):
+            candidates[key] = (
+                f"learned admin tooling: the same program on {len(dsts)} hosts{who}, the admin "
+                f"account of {person}, who works at this host"
+            )
+        elif src in inventory:
+            ranked = sorted(targets_of_src[src], reverse=True)
+            top = ranked[0]
+            if top[1] == key and (len(ranked) == 1 or ranked[1][0] < top[0]):
+                candidates[key] = f"learned admin tooling: {inventory[src]}; its usual program"
+    # a host moved into (an admin-share write then execution) by something that is not
+    # tooling, before the group began, is a compromised host spreading on: its groups are not
+    # tooling (repeat until nothing changes). A lone execution or a write nobody ran is too weak
+    # to take a deployment server's tooling away.
+    while True:
+        moved_into: dict[str, float] = {}
+        for key, ms in by_key.items():
+            if key in candidates:
+                continue
+            for m in ms:
+                if m["exec_ts"] is not None and m["write_ts"] is not None:
+                    moved_into[m["dst"]] = min(moved_into.get(m["dst"], float("inf")), t(m))
+        dropped = [
+            key
+            for key in candidates
+            if key[0] in moved_into
+            and key[0] not in allowed
+            and moved_into[key[0]] < min(t(m) for m in by_key[key])
+        ]
+        if not dropped:
+            break
+        for key in dropped:
+            del candidates[key]
+    groups = []
+    for key in sorted(candidates):
+        ms = sorted(by_key[key], key=t)
+        for m in ms:
+            m["admin_tool"] = candidates[key]
+        groups.append(
+            {
+                "src": key[0],
+                "account": ms[0]["account"],
+                "signature": key[2],
+                "reason": candidates[key],
+                "moves": ms,
+            }
+        )
+    return groups
 
 
 def _group_moves(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -216,6 +445,7 @@ def _group_moves(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "write_ts": r["write_ts"],
                 "share_path": r["share_path"],
                 "share": share_name(r["share_path"]),
+                "share_kind": r["share_kind"],
                 "files": [],
                 "executable": False,
                 "via": r["via"],
@@ -294,7 +524,9 @@ def _account_spread(*, self_id: str, moves: list[dict[str, Any]]) -> list[Findin
 
 class AccountSpreadDetector(Detector):
     """One account used for remote execution (DQ-NET-005 moves) on three or more destinations,
-    outside learned or allow-listed admin tooling: how a stolen domain admin account shows.
+    outside learned or allow-listed admin tooling: how a stolen domain admin account shows. The
+    account's recognised tooling (an administrator's PsExec from his own workstation) does not
+    count; its use from another host does.
 
     Emitted by the lateral-movement detector's run (it needs its moves); this class carries the
     metadata. Misses: accounts not visible in ntlm.log/kerberos.log (Kerberos over TCP 88 to the

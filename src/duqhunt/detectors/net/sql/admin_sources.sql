@@ -1,4 +1,4 @@
--- DQ-NET-005 helper: sources that map admin shares on a large share of internal hosts on most
+-- DQ-NET-005 helper: sources that map admin shares (ADMIN$, C$, D$, ...: detectors/shares.py) on a large share of internal hosts on most
 -- days they are active (management servers, backup pulling C$): learned admin tooling.
 -- Parameters: :internal_hosts, :admin_share (share of hosts in a day, e.g. 0.2),
 --             :min_days_share (share of active days meeting it, e.g. 0.5)
@@ -6,7 +6,7 @@ WITH daily AS (
     SELECT id_orig_h AS src, CAST(FLOOR(ts / 86400.0) AS BIGINT) AS day,
            COUNT(DISTINCT id_resp_h) AS dsts
     FROM smb_mapping
-    WHERE path LIKE '%$' AND UPPER(path) NOT LIKE '%IPC$'
+    WHERE @share_kind(path) = 'admin'
     GROUP BY id_orig_h, CAST(FLOOR(ts / 86400.0) AS BIGINT)
 )
 SELECT src, COUNT(*) AS days,

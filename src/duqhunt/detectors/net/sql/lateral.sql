@@ -1,7 +1,10 @@
 -- DQ-NET-005 lateral movement over SMB and RPC, portable SQL.
--- One row per candidate: a file written to an admin share (ADMIN$, C$, any X$ but IPC$) and/or a
--- remote execution request (service creation over svcctl, a task over atsvc or
--- ITaskSchedulerService) on the same destination from the same source within :exec_window_s.
+-- One row per candidate: a file written to an admin share (ADMIN$ or a drive letter C$, D$, ...;
+-- see detectors/shares.py, the one classification) and/or a remote execution request (service
+-- creation over svcctl, a task over atsvc or ITaskSchedulerService) on the same destination from
+-- the same source within :exec_window_s. A write to any other share (Users$, Home$, SYSVOL,
+-- NETLOGON, a plain file share) is kept only when such an execution follows it: a file share
+-- written to and nothing executed is ordinary file serving, not a move.
 -- A write is an smb_files SMB::FILE_WRITE row, or a files.log SMB transfer sent by the
 -- originator (is_orig) matched to its SMB::FILE_OPEN by connection and name: stock Zeek does
 -- not log writes in smb_files. A read (files.log is_orig F, SMB::FILE_READ) is never a write.
@@ -20,11 +23,10 @@ WITH writes AS (
     JOIN smb_files o ON o.uid = f.uid AND o.name = f.filename AND o.action = 'SMB::FILE_OPEN'
     WHERE UPPER(f.source) = 'SMB' AND f.is_orig
 ),
-admin_writes AS (
+share_writes AS (
     SELECT uid, src, dst, share_path, file, MIN(ts) AS ts, MAX(mime_type) AS mime_type,
-           MIN(via) AS via
+           MIN(via) AS via, @share_kind(share_path) AS share_kind
     FROM writes
-    WHERE share_path LIKE '%$' AND UPPER(share_path) NOT LIKE '%IPC$'
     GROUP BY uid, src, dst, share_path, file
 ),
 execs AS (
@@ -36,6 +38,18 @@ execs AS (
                           'CreateServiceWOW64A', 'StartServiceW', 'StartServiceA',
                           'NetrJobAdd', 'SchRpcRegisterTask', 'SchRpcRun')
 ),
+move_writes AS (
+    SELECT w.uid, w.src, w.dst, w.share_path, w.file, w.ts, w.mime_type, w.via, w.share_kind
+    FROM share_writes w
+    WHERE w.share_kind = 'admin'
+    UNION ALL
+    SELECT DISTINCT w.uid, w.src, w.dst, w.share_path, w.file, w.ts, w.mime_type, w.via,
+           w.share_kind
+    FROM share_writes w
+    JOIN execs e ON e.src = w.src AND e.dst = w.dst
+        AND e.ts >= w.ts - :lead_s AND e.ts <= w.ts + :exec_window_s
+    WHERE w.share_kind = 'file'
+),
 accounts AS (
     SELECT uid, MIN(CASE WHEN domainname IS NOT NULL AND domainname <> ''
                          THEN CONCAT(domainname, CHR(92), username) ELSE username END) AS account
@@ -46,18 +60,18 @@ accounts AS (
     WHERE client IS NOT NULL AND client <> '' GROUP BY uid
 ),
 paired AS (
-    SELECT w.src, w.dst, w.ts AS write_ts, w.uid AS write_uid, w.share_path, w.file,
-           w.mime_type, w.via, e.ts AS exec_ts, e.uid AS exec_uid, e.method, e.operation,
+    SELECT w.src, w.dst, w.ts AS write_ts, w.uid AS write_uid, w.share_path, w.share_kind,
+           w.file, w.mime_type, w.via, e.ts AS exec_ts, e.uid AS exec_uid, e.method, e.operation,
            e.endpoint, e.named_pipe
-    FROM admin_writes w
+    FROM move_writes w
     LEFT JOIN execs e ON e.src = w.src AND e.dst = w.dst
         AND e.ts >= w.ts - :lead_s AND e.ts <= w.ts + :exec_window_s
     UNION ALL
     SELECT e.src, e.dst, CAST(NULL AS DOUBLE), CAST(NULL AS STRING), CAST(NULL AS STRING),
-           CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
+           CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
            e.ts, e.uid, e.method, e.operation, e.endpoint, e.named_pipe
     FROM execs e
-    LEFT JOIN admin_writes w ON w.src = e.src AND w.dst = e.dst
+    LEFT JOIN move_writes w ON w.src = e.src AND w.dst = e.dst
         AND e.ts >= w.ts - :lead_s AND e.ts <= w.ts + :exec_window_s
     WHERE w.uid IS NULL
 )

@@ -1,0 +1,599 @@
+"""Lateral movement (DQ-NET-005/008) on small hand-built Zeek logs: which shares are admin
+shares, what a write nobody executes is worth, and admin tooling learned from the data (one
+low finding per source/account/program, while the unusual move still stands out).
+
+Each fixture is a few SMB sessions written the way Zeek logs them: smb_mapping, smb_files
+OPEN/WRITE, files.log (is_orig), dce_rpc over \\\\pipe\\svcctl and the NTLM account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pyarrow as pa
+import pytest
+
+from duqhunt.detectors.host.events import LateralMovementSessions
+from duqhunt.detectors.net.lateral import admin_of, learn_tooling, privileged_account
+from duqhunt.detectors.shares import share_kind, share_kind_sql
+from duqhunt.engines.duckdb import DuckDBEngine
+from duqhunt.hunt import HuntOptions, hunt
+from duqhunt.model.report import ReportDocument
+from duqhunt.sources.net.zeek_writer import write_zeek_tsv
+
+T0 = 1318586400.0  # 2011-10-14 10:00 UTC
+B = "\\"
+
+ADMIN_PATHS = [
+    "C$",
+    "c$",
+    "D$",
+    "ADMIN$",
+    "admin$",
+    f"{B}{B}FS01{B}C$",
+    f"{B}{B}ws17.corp.local{B}admin$",
+    f"{B}{B}10.1.0.7{B}d${B}",
+    f"{B * 4}HOST{B * 2}ADMIN$",  # doubled backslashes of an escaped log line
+    "//host/C$",
+    f"{B}{B}*{B}ADMIN$",  # Security 5140/5145 ShareName
+]
+FILE_PATHS = [
+    f"{B}{B}FS01{B}Users$",
+    f"{B}{B}FS01{B}users$",
+    f"{B}{B}FS02{B}Home$",
+    f"{B}{B}FS01{B}Profiles$",
+    f"{B}{B}FS01{B}Software$",
+    f"{B}{B}SCCM01{B}SCCMContentLib$",
+    f"{B}{B}DC01{B}SYSVOL",
+    f"{B}{B}DC01{B}NETLOGON",
+    f"{B}{B}PRN01{B}print$",
+    f"{B}{B}FS01{B}share",
+    "AB$",
+    "1$",
+]
+IPC_PATHS = ["IPC$", f"{B}{B}DC01{B}IPC$", f"{B}{B}*{B}ipc$"]
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [(p, "admin") for p in ADMIN_PATHS]
+    + [(p, "file") for p in FILE_PATHS]
+    + [(p, "ipc") for p in IPC_PATHS]
+    + [("", None), (None, None)],
+)
+def test_share_kind(path: str | None, kind: str | None) -> None:
+    assert share_kind(path) == kind
+
+
+def test_share_kind_sql_is_the_python_rule_on_duckdb() -> None:
+    paths = [*ADMIN_PATHS, *FILE_PATHS, *IPC_PATHS, "", None]
+    eng = DuckDBEngine()
+    try:
+        eng.register_arrow("p", pa.table({"i": list(range(len(paths))), "path": paths}))
+        got = eng.query(f"SELECT i, {share_kind_sql('path')} AS kind FROM p ORDER BY i")
+    finally:
+        eng.close()
+    assert got.column("kind").to_pylist() == [share_kind(p) for p in paths]
+
+
+def test_privileged_accounts() -> None:
+    for a in ("CORP\\svc_sccm", "adm_jsmith", "CORP\\Administrator", "backup-svc", "WS01$"):
+        assert privileged_account(a), a
+    assert privileged_account("svc_swdeploy/CORP.LOCAL")
+    for a in ("CORP\\anagy", "jsmith", "", None, "CORP\\peter"):
+        assert not privileged_account(a), a
+
+
+# -- Zeek fixtures ---------------------------------------------------------------------------------
+
+
+class Net:
+    """Rows of the Zeek logs for a handful of SMB sessions."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[dict[str, Any]]] = {
+            k: []
+            for k in ("conn", "smb_mapping", "smb_files", "files", "dce_rpc", "ntlm", "kerberos")
+        }
+        self.n = 0
+
+    def _base(self, ts: float, uid: str, src: str, dst: str) -> dict[str, Any]:
+        return {
+            "ts": ts,
+            "uid": uid,
+            "id.orig_h": src,
+            "id.orig_p": 49152 + self.n % 16000,
+            "id.resp_h": dst,
+            "id.resp_p": 445,
+        }
+
+    def session(
+        self,
+        ts: float,
+        src: str,
+        dst: str,
+        *,
+        share: str | None = None,
+        files: tuple[str, ...] = (),
+        execute: bool = False,
+        account: str | None = None,
+    ) -> None:
+        """One SMB session: files written to ``share``, then (optionally) a service created and
+        started over svcctl."""
+        self.n += 1
+        uid = f"C{self.n:08d}smb{src[-3:].replace('.', 'x')}"
+        self.rows["conn"].append(
+            {
+                **self._base(ts, uid, src, dst),
+                "proto": "tcp",
+                "service": "smb,dce_rpc,ntlm",
+                "duration": 30.0,
+                "orig_bytes": 400_000,
+                "resp_bytes": 9_000,
+                "conn_state": "SF",
+                "history": "ShADadFf",
+                "orig_pkts": 300,
+                "resp_pkts": 200,
+            }
+        )
+        if account:
+            dom, user = account.split("\\")
+            self.rows["ntlm"].append(
+                {
+                    **self._base(ts + 0.01, uid, src, dst),
+                    "username": user,
+                    "hostname": "WS",
+                    "domainname": dom,
+                    "success": True,
+                }
+            )
+        t = ts + 0.05
+        if share is not None:
+            self.rows["smb_mapping"].append(
+                {**self._base(t, uid, src, dst), "path": share, "share_type": "DISK"}
+            )
+            for i, name in enumerate(files):
+                fuid = f"F{self.n:08d}x{i}"
+                t += 0.1
+                for action in ("SMB::FILE_OPEN", "SMB::FILE_WRITE"):
+                    self.rows["smb_files"].append(
+                        {
+                            **self._base(t, uid, src, dst),
+                            "fuid": fuid,
+                            "action": action,
+                            "path": share,
+                            "name": name,
+                            "size": 150_000,
+                        }
+                    )
+                exe = name.lower().endswith(".exe")
+                self.rows["files"].append(
+                    {
+                        "ts": t + 0.01,
+                        "fuid": fuid,
+                        "uid": uid,
+                        "id.orig_h": src,
+                        "id.orig_p": 49152,
+                        "id.resp_h": dst,
+                        "id.resp_p": 445,
+                        "source": "SMB",
+                        "depth": 0,
+                        "mime_type": "application/x-dosexec" if exe else None,
+                        "filename": name,
+                        "is_orig": True,
+                        "seen_bytes": 150_000,
+                        "total_bytes": 150_000,
+                    }
+                )
+        if execute:
+            ipc = f"{B}{B}{dst}{B}IPC$"
+            self.rows["smb_mapping"].append(
+                {**self._base(ts + 5.0, uid, src, dst), "path": ipc, "share_type": "PIPE"}
+            )
+            for k, op in enumerate(("OpenSCManagerW", "CreateServiceW", "StartServiceW")):
+                self.rows["dce_rpc"].append(
+                    {
+                        **self._base(ts + 5.1 + k * 0.01, uid, src, dst),
+                        "rtt": 0.0003,
+                        "named_pipe": "\\pipe\\svcctl",
+                        "endpoint": "svcctl",
+                        "operation": op,
+                    }
+                )
+
+    def kerberos(self, ts: float, src: str, client: str, service: str) -> None:
+        """A ticket request from ``src`` to the DC (a user working at that host)."""
+        self.n += 1
+        self.rows["kerberos"].append(
+            {
+                **self._base(ts, f"K{self.n:08d}krb", src, "10.0.1.10"),
+                "id.resp_p": 88,
+                "request_type": "TGS",
+                "client": client,
+                "service": service,
+                "success": True,
+            }
+        )
+
+    def write(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        for log, rows in self.rows.items():
+            if rows:
+                rows.sort(key=lambda r: float(r["ts"]))
+                write_zeek_tsv(folder / f"{log}.log", log, rows)
+        return folder
+
+
+def _hunt(tmp_path: Path, net: Net) -> ReportDocument:
+    logs = net.write(tmp_path / "zeek")
+    return hunt(HuntOptions(inputs=(logs,), out=tmp_path / "out", threads=2))
+
+
+def _lateral(doc: ReportDocument, det: str = "DQ-NET-005") -> list[Any]:
+    return [f for f in doc.findings if f.detector == det]
+
+
+def test_hidden_file_share_writes_are_not_lateral_movement(tmp_path: Path) -> None:
+    """Users save Word documents (with their ~WRL*.tmp copies) to Users$/Home$, a logon script
+    lands in NETLOGON and SYSVOL, an installer in Software$: none of it is a move."""
+    net = Net()
+    for i in range(30):
+        src = f"10.1.0.{20 + i}"
+        for k, share in enumerate(("Users$", "Home$", "Profiles$")):
+            net.session(
+                T0 + i * 60 + k * 7,
+                src,
+                "10.0.1.20",
+                share=f"{B}{B}FS01{B}{share}",
+                files=(f"u{i}{B}~WRL{k:04d}.tmp", f"u{i}{B}~$report.docx", f"u{i}{B}report.docx"),
+                account=f"CORP\\user{i}",
+            )
+    for share, name in (("NETLOGON", "logon.bat"), ("SYSVOL", "corp.local\\scripts\\map.ps1")):
+        net.session(
+            T0 + 5000, "10.1.0.10", "10.0.1.10", share=f"{B}{B}DC01{B}{share}", files=(name,)
+        )
+    net.session(
+        T0 + 6000, "10.1.0.10", "10.0.1.20", share=f"{B}{B}FS01{B}Software$", files=("7z.exe",)
+    )
+    doc = _hunt(tmp_path, net)
+    assert doc.campaign.lateral_moves == []
+    assert _lateral(doc) == []
+
+
+def test_admin_share_writes_then_execution_are_high_on_every_spelling(tmp_path: Path) -> None:
+    net = Net()
+    spellings = [
+        "C$",
+        "d$",
+        "ADMIN$",
+        "admin$",
+        f"{B}{B}SRV{B}C$",
+        f"{B}{B}srv.corp.local{B}Admin$",
+    ]
+    for i, share in enumerate(spellings):
+        net.session(
+            T0 + i * 3600,
+            "10.1.0.99",
+            f"10.0.2.{10 + i}",
+            share=share,
+            files=(f"Windows\\Temp\\{i:08x}.exe",),
+            execute=True,
+            account="CORP\\jdoe",
+        )
+    doc = _hunt(tmp_path, net)
+    found = _lateral(doc)
+    assert len(found) == len(spellings)
+    assert {f.severity for f in found} == {"high"}
+    shares = {f.details["share"] for f in found}
+    assert shares == {"C$", "D$", "ADMIN$"}
+
+
+def test_a_write_nothing_executes_is_at_most_low(tmp_path: Path) -> None:
+    net = Net()
+    # an executable dropped on C$ and never started
+    net.session(T0, "10.1.0.99", "10.0.2.10", share="C$", files=("Windows\\Temp\\x.exe",))
+    # a file share written to and then a service started from the same source: a move, but not
+    # an admin-share one
+    net.session(
+        T0 + 100,
+        "10.1.0.98",
+        "10.0.1.20",
+        share=f"{B}{B}FS01{B}Users$",
+        files=("u1\\run.exe",),
+        execute=True,
+    )
+    doc = _hunt(tmp_path, net)
+    by_src = {f.details["src"]: f for f in _lateral(doc)}
+    assert by_src["10.1.0.99"].severity == "low"
+    assert by_src["10.1.0.98"].severity == "medium"
+    assert by_src["10.1.0.98"].details["share"] == "USERS$"
+    assert "on USERS$" in by_src["10.1.0.98"].title
+
+
+def test_execution_without_a_write_title(tmp_path: Path) -> None:
+    """The 'a binary already on the host on the host' title of the red-team logs."""
+    net = Net()
+    net.session(T0, "10.1.0.99", "10.0.2.10", execute=True, account="CORP\\jdoe")
+    doc = _hunt(tmp_path, net)
+    (f,) = _lateral(doc)
+    assert f.severity == "medium"
+    assert f.title == "10.1.0.99 -> 10.0.2.10: a binary already on the host, run as a service"
+
+
+RUNNER = "AdminArsenal\\PDQDeployRunner\\service-1\\PDQDeployRunner-1.exe"
+
+
+def _push_wave(net: Net, n: int = 200, src: str = "10.0.1.31") -> list[str]:
+    dsts = [f"10.1.{i // 200}.{10 + i % 200}" for i in range(n)]
+    for i, dst in enumerate(dsts):
+        net.session(
+            T0 + (i // 8) * 30 + i % 8,
+            src,
+            dst,
+            share=f"{B}{B}WS{i:03d}{B}ADMIN$",
+            files=(RUNNER, "AdminArsenal\\PDQDeployRunner\\service-1\\exec\\Agent.msi"),
+            execute=True,
+            account="CORP\\svc_swdeploy",
+        )
+    return dsts
+
+
+def test_push_wave_is_one_low_admin_tooling_finding(tmp_path: Path) -> None:
+    net = Net()
+    dsts = _push_wave(net)
+    doc = _hunt(tmp_path, net)
+    found = _lateral(doc)
+    assert len(found) == 1
+    (f,) = found
+    assert f.severity == "low"
+    assert f.details["targets"] == 200 and f.details["moves"] == 200
+    assert set(str(f.details["target_list"]).split(", ")) == set(dsts)
+    assert f.title.startswith("Admin tooling: 10.0.1.31 ran ")
+    assert "on 200 host(s) as CORP\\svc_swdeploy" in f.title
+    assert _lateral(doc, "DQ-NET-008") == []
+    # every move stays in the campaign, marked as tooling
+    assert len(doc.campaign.lateral_moves) == 200
+    assert all(m["admin_tool"] for m in doc.campaign.lateral_moves)
+
+
+def test_unusual_binary_new_account_and_compromised_host_stand_out(tmp_path: Path) -> None:
+    net = Net()
+    _push_wave(net)
+    t = T0 + 4 * 3600
+    # the same server, a binary it never pushed
+    net.session(
+        t,
+        "10.0.1.31",
+        "10.1.0.50",
+        share="ADMIN$",
+        files=("system32\\drivers\\jminet7.sys",),
+        execute=True,
+        account="CORP\\svc_swdeploy",
+    )
+    # the same server and binary, an account never seen doing it
+    net.session(
+        t + 600,
+        "10.0.1.31",
+        "10.1.0.51",
+        share="ADMIN$",
+        files=(RUNNER,),
+        execute=True,
+        account="CORP\\adm_jsmith",
+    )
+    # a workstation that was moved into, then spreads one binary to 12 hosts
+    net.session(
+        t + 900,
+        "10.1.0.60",
+        "10.1.0.70",
+        share="C$",
+        files=("x.exe",),
+        execute=True,
+        account="CORP\\adm_jsmith",
+    )
+    for i in range(12):
+        net.session(
+            t + 1200 + i * 60,
+            "10.1.0.70",
+            f"10.50.0.{10 + i}",
+            share="ADMIN$",
+            files=("netp191.exe",),
+            execute=True,
+            account="CORP\\adm_jsmith",
+        )
+    doc = _hunt(tmp_path, net)
+    found = _lateral(doc)
+    tooling = [f for f in found if f.title.startswith("Admin tooling")]
+    assert len(tooling) == 1 and tooling[0].details["targets"] == 200
+    high = {(f.details["src"], f.details["dst"]) for f in found if f.severity == "high"}
+    assert ("10.0.1.31", "10.1.0.50") in high
+    assert ("10.0.1.31", "10.1.0.51") in high
+    assert ("10.1.0.60", "10.1.0.70") in high
+    assert {("10.1.0.70", f"10.50.0.{10 + i}") for i in range(12)} <= high
+    spread = _lateral(doc, "DQ-NET-008")
+    assert [f.details["account"] for f in spread] == ["CORP\\adm_jsmith"]
+
+
+def test_repeated_psexec_to_a_handful_of_servers_is_learned() -> None:
+    """learn_tooling on its own: an admin's PsExec to 3 servers, the same ones again hours
+    later, is tooling; the same once each is not; a person's account never is."""
+
+    def move(src: str, dst: str, t: float, account: str) -> dict[str, Any]:
+        return {
+            "src": src,
+            "dst": dst,
+            "write_ts": t,
+            "exec_ts": t + 1,
+            "file": "PSEXESVC.exe",
+            "method": "service",
+            "endpoint": "svcctl",
+            "account": account,
+            "executable": True,
+        }
+
+    servers = ["10.0.1.10", "10.0.1.20", "10.0.1.50"]
+    once = [move("10.1.0.10", d, T0 + i * 600, "CORP\\adm_jsmith") for i, d in enumerate(servers)]
+    assert learn_tooling(once, inventory={}, allowed={}) == []
+    assert not any(m["admin_tool"] for m in once)
+    again = once + [
+        move("10.1.0.10", d, T0 + 5 * 3600 + i * 600, "CORP\\adm_jsmith")
+        for i, d in enumerate(servers)
+    ]
+    (g,) = learn_tooling(again, inventory={}, allowed={})
+    assert len(g["moves"]) == 6 and all(m["admin_tool"] for m in again)
+    user = [{**m, "account": "CORP\\jdoe"} for m in again]
+    assert learn_tooling(user, inventory={}, allowed={}) == []
+
+
+# -- host side: the same classification in DQ-HOST-009 ---------------------------------------------
+
+
+def test_host_sessions_use_the_same_admin_share_rule() -> None:
+    from duqhunt.detectors.host.base import HostContext
+    from duqhunt.sources.host.eventlog import HostEvent
+
+    def ev(rec: int, eid: int, lid: str, **data: str) -> HostEvent:
+        return HostEvent(
+            time=T0 + rec,
+            event_id=eid,
+            channel="Security",
+            computer="FS01",
+            record_id=rec,
+            data=tuple(data.items()),
+            source="Security.evtx",
+        )
+
+    events = [
+        ev(
+            1,
+            4624,
+            "",
+            TargetLogonId="0x1001",
+            LogonType="3",
+            IpAddress="10.1.0.5",
+            TargetUserName="anagy",
+            TargetDomainName="CORP",
+        ),
+        ev(
+            2,
+            5145,
+            "",
+            SubjectLogonId="0x1001",
+            ShareName="\\\\*\\Users$",
+            RelativeTargetName="anagy\\~WRL0001.tmp",
+        ),
+        ev(
+            3,
+            5145,
+            "",
+            SubjectLogonId="0x1001",
+            ShareName="\\\\*\\SYSVOL",
+            RelativeTargetName="corp.local\\scripts\\a.bat",
+        ),
+        ev(
+            4,
+            4624,
+            "",
+            TargetLogonId="0x2002",
+            LogonType="3",
+            IpAddress="10.1.0.6",
+            TargetUserName="adm_x",
+            TargetDomainName="CORP",
+        ),
+        ev(
+            5,
+            5145,
+            "",
+            SubjectLogonId="0x2002",
+            ShareName="\\\\*\\c$",
+            RelativeTargetName="Windows\\Temp\\a.exe",
+        ),
+        ev(
+            6,
+            5145,
+            "",
+            SubjectLogonId="0x2002",
+            ShareName="\\\\*\\IPC$",
+            RelativeTargetName="svcctl",
+        ),
+    ]
+    # the detector reads only the hosts' events
+    ctx = cast(HostContext, SimpleNamespace(hosts=[SimpleNamespace(host="FS01", events=events)]))
+    found = LateralMovementSessions().run(ctx)
+    assert [(dict(f.details)["src"], f.severity) for f in found] == [("10.1.0.6", "high")]
+    details = dict(found[0].details)
+    assert details["files"] == "C$\\Windows\\Temp\\a.exe"
+    assert details["pipes"] == "svcctl"
+
+
+def test_one_wave_to_many_hosts_is_learned_without_any_inventory() -> None:
+    """learn_tooling alone (no source mapping admin shares daily): one wave of the same
+    program by a service account to admin_tool_many_targets hosts is tooling, one fewer is not."""
+
+    def wave(n: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "src": "10.0.1.31",
+                "dst": f"10.1.0.{10 + i}",
+                "write_ts": T0 + i * 20,
+                "exec_ts": T0 + i * 20 + 5,
+                "file": RUNNER,
+                "method": "service",
+                "endpoint": "svcctl",
+                "account": "CORP\\svc_swdeploy",
+                "executable": True,
+            }
+            for i in range(n)
+        ]
+
+    (g,) = learn_tooling(wave(10), inventory={}, allowed={}, many=10)
+    assert g["src"] == "10.0.1.31" and len(g["moves"]) == 10
+    assert learn_tooling(wave(9), inventory={}, allowed={}, many=10) == []
+
+
+def test_psexec_by_an_admin_working_from_his_host_is_tooling_not_from_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """jsmith works at 10.1.0.10 and runs PsExec with his admin account adm_jsmith to two
+    servers: tooling. The same account from anagy's host 10.1.0.77 (stolen, even with a ticket
+    of its own there) stays high."""
+    net = Net()
+    net.kerberos(T0 - 3 * 3600, "10.1.0.10", "jsmith/CORP.LOCAL", "krbtgt/CORP.LOCAL")
+    net.kerberos(T0 - 3 * 3600, "10.1.0.77", "anagy/CORP.LOCAL", "krbtgt/CORP.LOCAL")
+    net.kerberos(T0 - 2 * 3600, "10.1.0.77", "adm_jsmith/CORP.LOCAL", "krbtgt/CORP.LOCAL")
+    for i, dst in enumerate(("10.0.1.20", "10.0.1.50")):
+        net.session(
+            T0 + i * 900,
+            "10.1.0.10",
+            dst,
+            share="ADMIN$",
+            files=("PSEXESVC.exe",),
+            execute=True,
+            account="CORP\\adm_jsmith",
+        )
+        net.session(
+            T0 + 400 + i * 900,
+            "10.1.0.77",
+            f"10.1.0.{90 + i}",
+            share="ADMIN$",
+            files=("PSEXESVC.exe",),
+            execute=True,
+            account="CORP\\adm_jsmith",
+        )
+    doc = _hunt(tmp_path, net)
+    found = _lateral(doc)
+    tooling = [f for f in found if f.title.startswith("Admin tooling")]
+    assert [(f.details["src"], f.details["targets"]) for f in tooling] == [("10.1.0.10", 2)]
+    assert "admin account of jsmith" in str(tooling[0].details["admin_tool"])
+    high = sorted(f.details["dst"] for f in found if f.severity == "high")
+    assert high == ["10.1.0.90", "10.1.0.91"]
+
+
+def test_admin_of() -> None:
+    users = {"jsmith", "anagy"}
+    assert admin_of("CORP\\adm_jsmith", users) == "jsmith"
+    assert admin_of("jsmith-adm/CORP.LOCAL", users) == "jsmith"
+    assert admin_of("CORP\\adm_jsmith", {"anagy"}) is None
+    assert admin_of("CORP\\jsmith", users) is None  # not an admin account
+    assert admin_of("CORP\\svc_sccm", users) is None
+    assert admin_of(None, users) is None
