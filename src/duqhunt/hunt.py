@@ -40,7 +40,7 @@ from duqhunt.model.report import (
 )
 from duqhunt.sources.net.dialects import recognise
 from duqhunt.sources.net.pcap import find_tshark, is_capture
-from duqhunt.sources.net.zeek import Limits, sniff
+from duqhunt.sources.net.zeek import Limits, MixedLogTypes, sniff
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS
 from duqhunt.store import CaseStore, IngestResult
 
@@ -337,11 +337,15 @@ def _ingest_log_file(
             _unknown_type(str(path), kind, rec.fields_seen, inputs, not_analysed, warnings)
             return
         if rec.in_place:
-            res = store.ingest_zeek(
-                path, options.limits, log_type=rec.log_type, type_key=rec.type_key
-            )
-            _record_zeek(res, str(path), kind, inputs, not_analysed, warnings)
-            return
+            try:
+                res = store.ingest_zeek(
+                    path, options.limits, log_type=rec.log_type, type_key=rec.type_key
+                )
+            except MixedLogTypes as exc:
+                log.info("%s", exc)  # more types further down than the sample showed
+            else:
+                _record_zeek(res, str(path), kind, inputs, not_analysed, warnings)
+                return
         exp = store.ingest_export(path, fmt, options.limits)
     except InputError as exc:
         warnings.append(exc.describe())

@@ -570,7 +570,8 @@ class CaseStore:
         return {
             lt: int(n)
             for lt, n in self.con.execute(
-                "SELECT log_type, SUM(rows) FROM ingested GROUP BY log_type"
+                "SELECT log_type, SUM(rows) FROM ingested WHERE log_type <> 'export' "
+                "GROUP BY log_type"
             ).fetchall()
         }
 

@@ -449,7 +449,7 @@ def _recognise_rows(
         inner = _unwrap(obj)
         nested = nested or inner is not obj or any(isinstance(v, dict) for v in inner.values())
         flat = flatten(inner)
-        keys.update(flat)
+        keys.update(flat.keys())
         flat_rows.append(flat)
     dialect = pick_dialect(set(keys))
     types: Counter[str] = Counter()
@@ -599,7 +599,7 @@ def split_export(path: Path, fmt: str, workdir: Path, limits: Limits | None = No
             mapped = map_record(obj, dialect, path.name)
             if mapped.log_type is None:
                 result.unknown_rows += 1
-                result.unknown_fields.update(mapped.fields)
+                result.unknown_fields.update(mapped.fields.keys())
                 continue
             try:
                 text = json.dumps(

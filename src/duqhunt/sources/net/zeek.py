@@ -94,6 +94,11 @@ class ParseStats:
         return out
 
 
+class MixedLogTypes(InputError):
+    """A JSON log whose rows name several log types (a SIEM export of a whole sensor): read
+    it as an export, split by type (dialects.split_export)."""
+
+
 class _DirtyFile(Exception):
     """Raised inside the fast path: this file needs the exact path."""
 
@@ -1180,10 +1185,12 @@ def _read_json(
             if type_key is not None:
                 named = obj.get(type_key)
                 if isinstance(named, str) and _row_type(named) != log_type:
-                    stats.bad_row(
-                        line_no, f"a {named!r} row in a file read as {log_type!r} ({type_key})"
+                    raise MixedLogTypes(
+                        str(path),
+                        f"rows of several log types ({log_type!r}, then {named!r} in "
+                        f"{type_key}): read it as an export",
+                        line=line_no,
                     )
-                    continue
             row: dict[str, Any] = {}
             try:
                 for key, value in obj.items():
