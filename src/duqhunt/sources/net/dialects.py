@@ -34,6 +34,7 @@ from typing import Any, TextIO
 import yaml
 
 from duqhunt.sources.net.zeek import (
+    JSON_TYPE_KEYS,
     LONG_LINE_MARK,
     Limits,
     ParseStats,
@@ -64,11 +65,11 @@ class Dialect:
     embedded: tuple[str, ...] = ()
     drop: frozenset[str] = frozenset()
     drop_prefixes: tuple[str, ...] = ()
-    renames: dict[str, dict[str, str]] = field(default_factory=dict)
+    renames: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     time_fields: tuple[str, ...] = ()
 
-    def renames_for(self, log_type: str | None) -> dict[str, str]:
+    def renames_for(self, log_type: str | None) -> dict[str, tuple[str, ...]]:
         out = dict(self.renames.get("*", {}))
         if log_type:
             out.update(self.renames.get(log_type, {}))
@@ -102,12 +103,34 @@ def _dialect(entry: dict[str, Any]) -> Dialect:
         drop=frozenset(d for d in drop if not d.endswith((".", "_"))),
         drop_prefixes=tuple(d for d in drop if d.endswith((".", "_"))),
         renames={
-            str(k): {str(a): str(b) for a, b in v.items()}
+            str(k): {str(a): _targets(b) for a, b in v.items()}
             for k, v in entry.get("renames", {}).items()
         },
         units={str(k): str(v) for k, v in entry.get("units", {}).items()},
         time_fields=tuple(entry.get("time_fields", [])),
     )
+
+
+def _targets(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+
+
+def _rename(rec: dict[str, Any], renames: dict[str, tuple[str, ...]], log_type: str | None) -> None:
+    """Apply renames in place; a target already set is kept (the Zeek name wins)."""
+    types = dict(LOGS.get(log_type or "", []))
+    for src, targets in renames.items():
+        if src not in rec:
+            continue
+        value = rec.pop(src)
+        dst = targets[0]
+        if len(targets) > 1:
+            shape = isinstance(value, list)
+            dst = next(
+                (t for t in targets if (container_inner(types.get(t, "")) is not None) == shape),
+                targets[0],
+            )
+        if rec.get(dst) is None:
+            rec[dst] = value
 
 
 @functools.cache
@@ -320,20 +343,12 @@ def map_record(obj: dict[str, Any], dialect: Dialect, file_name: str) -> Mapped:
         )
         return Mapped(log_type, _keep(rec, log_type, inner_dialect), True)
     rec = dict(flat)
-    for src, dst in dialect.renames_for(declared).items():
-        if src in rec:
-            value = rec.pop(src)
-            if rec.get(dst) is None:
-                rec[dst] = value
+    _rename(rec, dialect.renames_for(declared), declared)
     rec = _dot_names(rec)
     log_type = decide_log_type(declared, frozenset(rec), file_name)
     if declared is None and log_type is not None and dialect.renames.get(log_type):
         # the type came from the fields or the name: map the log's own names now
-        for src, dst in dialect.renames[log_type].items():
-            if src in rec:
-                value = rec.pop(src)
-                if rec.get(dst) is None:
-                    rec[dst] = value
+        _rename(rec, dialect.renames[log_type], log_type)
     for unit_field, unit in dialect.units.items():
         value = rec.get(unit_field)
         if unit == "nanoseconds" and isinstance(value, int | float) and not isinstance(value, bool):
@@ -358,11 +373,12 @@ def _checked(log_type: str | None, rec: dict[str, Any], trusted: bool) -> str | 
 def _keep(rec: dict[str, Any], log_type: str | None, dialect: Dialect) -> dict[str, Any]:
     """Drop the dialect's metadata keys (never a field the log's schema has)."""
     schema = {n for n, _ in LOGS.get(log_type or "", [])}
-    base = book().default
+    b = book()
     return {
         k: v
         for k, v in rec.items()
-        if k in schema or not (dialect.drops(k) or base.drops(k) or k.startswith("@"))
+        if k in schema
+        or not (dialect.drops(k) or b.default.drops(k) or k.startswith("@") or k in b.type_fields)
     }
 
 
@@ -467,6 +483,7 @@ def _recognise_rows(
         and not nested
         and not embedded
         and dialect.name in _FLAT_DIALECTS
+        and type_key in (None, *JSON_TYPE_KEYS)
         and (single is not None or not objs)
     )
     if in_place and not objs:
