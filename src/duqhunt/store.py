@@ -36,9 +36,9 @@ import pyarrow.parquet as pq
 from duqhunt.engines.base import Engine, NativeCopy, NativeIngestRejected, RemoteFile
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
-from duqhunt.sources.net.dialects import split_export
+from duqhunt.sources.net.dialects import Recognition, recognise, split_export
 from duqhunt.sources.net.pcap import PcapConverter, PcapLimits
-from duqhunt.sources.net.zeek import Limits, ParseStats, ZeekLog
+from duqhunt.sources.net.zeek import Limits, ParseStats, ZeekLog, sniff
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,28 @@ CREATE TABLE IF NOT EXISTS runs (
     report VARCHAR NOT NULL
 );
 """
+
+
+def _recognise_head(head: Path, limits: Limits) -> Recognition:
+    """What a remote file is, from its first bytes. Only Zeek's own layout is read from a URI:
+    an export (another dialect's names, several log types, CSV) is refused with the reason."""
+    fmt = sniff(head, limits)
+    if fmt is None:
+        ZeekLog(head, limits)  # raises the reader's own InputError (empty, not a Zeek log)
+        raise InputError(str(head), "not a Zeek log")  # pragma: no cover - ZeekLog raised
+    rec = recognise(head, fmt, limits)
+    if not rec.in_place:
+        raise InputError(
+            str(head),
+            f"a {rec.dialect} export ({fmt}): exports are read from a local path only; "
+            "copy it to one",
+        )
+    if rec.log_type is None:
+        raise InputError(
+            str(head),
+            f"unknown log type (fields seen: {', '.join(rec.fields_seen) or 'none'})",
+        )
+    return rec
 
 
 def sha256_file(path: Path) -> str:
@@ -375,7 +397,8 @@ class CaseStore:
             head.parent.mkdir()
             head.write_bytes(storage.read_head(remote.uri, min(REMOTE_HEAD_BYTES, remote.size)))
             try:
-                zlog = ZeekLog(head, lim)
+                rec = _recognise_head(head, lim)
+                zlog = ZeekLog(head, lim, log_type=rec.log_type, type_key=rec.type_key)
             except InputError as exc:
                 raise InputError(remote.uri, exc.reason, line=exc.line, offset=exc.offset) from None
 
@@ -383,7 +406,7 @@ class CaseStore:
                 copy = work / "copy" / remote.name
                 copy.parent.mkdir()
                 storage.copy_to_local(remote.uri, copy)
-                return ZeekLog(copy, lim)
+                return ZeekLog(copy, lim, log_type=rec.log_type, type_key=rec.type_key)
 
             return self._ingest_log(zlog, sha, remote.uri, lim, location=remote.uri, fetch=fetch)
         finally:

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from duqhunt.errors import InputError
 from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.model.report import ReportDocument
-from duqhunt.sources.net.dialects import log_type_from_name, recognise
+from duqhunt.sources.net.dialects import log_type_from_name, recognise, split_export
 from duqhunt.sources.net.zeek import ZeekLog, sniff
 from duqhunt.store import CaseStore
 
@@ -637,3 +640,82 @@ def test_generic_log_type_field(tmp_path: Path) -> None:
     doc = _hunt(tmp_path, path)
     assert [(i.log_type, i.rows) for i in doc.inputs] == [("conn", 3)]
     assert "log_type" not in _rows(doc, "SELECT * FROM conn")[0]
+
+
+# --------------------------------------------------------------------------------------------
+# hostile exports: only InputError ever leaves the dialect layer
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_KEYS = [
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id_resp_p",
+    "_path",
+    "@stream",
+    "event.dataset",
+    "sourcetype",
+    "log_type",
+    "message",
+    "_raw",
+    "source",
+    "result",
+    "_source",
+    "conn_state",
+    "answers",
+    "orig_bytes",
+    "duration",
+    "_time",
+    "@timestamp",
+]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    rows=st.lists(
+        st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=6), _json_values, max_size=8),
+        max_size=6,
+    ),
+    junk=st.binary(max_size=40),
+    as_csv=st.booleans(),
+)
+def test_split_export_never_raises_but_input_error(
+    tmp_path: Path, rows: list[dict[str, Any]], junk: bytes, as_csv: bool
+) -> None:
+    path = tmp_path / "x.json"
+    if as_csv:
+        body = "ts,uid,_time,sourcetype,id.orig_h\n" + "".join(
+            ",".join(
+                str(r.get(k, "")).replace("\n", " ")
+                for k in ("ts", "uid", "_time", "sourcetype", "id.orig_h")
+            )
+            + "\n"
+            for r in rows
+        )
+        data = body.encode() + junk
+    else:
+        data = b"".join(json.dumps(r, default=str).encode() + b"\n" for r in rows) + junk
+    path.write_bytes(data)
+    fmt = "csv" if as_csv else "json"
+    work = tmp_path / f"w{len(list(tmp_path.iterdir()))}"
+    try:
+        recognise(path, fmt)
+        res = split_export(path, fmt, work)
+    except InputError:
+        return
+    assert res.stats is not None
+    assert sum(res.rows.values()) + res.unknown_rows + res.stats.skipped_rows <= len(rows) + 2
+    for log_type, out in res.logs.items():
+        table = ZeekLog(out, log_type=log_type).read_table()
+        assert table.num_rows == res.rows[log_type]

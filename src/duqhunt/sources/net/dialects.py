@@ -45,6 +45,8 @@ from duqhunt.sources.net.zeek import (
 from duqhunt.sources.net.zeek_schema import LOGS, canonical_name, container_inner
 
 SAMPLE_LINES = 200
+MAX_DEPTH = 16  # ECS nests 4 or 5 deep
+MAX_TYPE_VALUE = 256  # a type field's value longer than this names no log
 MAX_FIELDS_NAMED = 12
 _EXTENSIONS = (".gz", ".bz2", ".log", ".json", ".ndjson", ".jsonl", ".csv", ".tsv", ".txt")
 # the dialects whose rows are Zeek's own flat records (metadata keys aside): read in place
@@ -241,14 +243,15 @@ def known_log(log_type: str) -> bool:
 
 
 def flatten(
-    obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None
+    obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None, depth: int = 0
 ) -> dict[str, Any]:
-    """Nested objects as dotted keys ({"source": {"ip": x}} -> {"source.ip": x})."""
+    """Nested objects as dotted keys ({"source": {"ip": x}} -> {"source.ip": x}); objects
+    nested deeper than MAX_DEPTH stay one value (a field no schema has)."""
     out = {} if out is None else out
     for key, value in obj.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flatten(value, name + ".", out)
+        if isinstance(value, dict) and value and depth < MAX_DEPTH:
+            flatten(value, name + ".", out, depth + 1)
         else:
             out[name] = value
     return out
@@ -278,7 +281,7 @@ def _declared_type(flat: dict[str, Any], dialect: Dialect) -> tuple[str | None, 
     own = set(dialect.type_fields)
     for key in (*dialect.type_fields, *book().type_fields):
         value = flat.get(key)
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value and len(value) <= MAX_TYPE_VALUE:
             if (
                 dialect.name == "splunk"
                 and key == "source"

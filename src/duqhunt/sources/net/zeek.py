@@ -1188,7 +1188,7 @@ def _read_json(
                     raise MixedLogTypes(
                         str(path),
                         f"rows of several log types ({log_type!r}, then {named!r} in "
-                        f"{type_key}): read it as an export",
+                        f"{type_key}); a local file is split as an export",
                         line=line_no,
                     )
             row: dict[str, Any] = {}
