@@ -101,8 +101,8 @@ def test_otrf_rocknsm_sensor_files_land_in_their_tables(tmp_path: Path) -> None:
         "192.168.0.5",
         1234,
     )
-    assert row["ts"] == pytest.approx(1588205282.361653)
-    assert row["duration"] == pytest.approx(705.174614906311)
+    assert row["ts"] == pytest.approx(1588205282.361653, abs=1e-6)
+    assert row["duration"] == pytest.approx(705.174614906311, abs=1e-9)
     assert (row["orig_bytes"], row["resp_bytes"], row["conn_state"], row["proto"]) == (
         70042,
         910700,
@@ -143,6 +143,63 @@ def test_otrf_combined_export_is_split_by_log_type(tmp_path: Path) -> None:
     dns = _rows(doc, "SELECT query, answers FROM dns ORDER BY ts")
     assert dns[0]["query"] == "newyork.dmevals.local"
     assert dns[0]["answers"] == ["10.0.0.4"]
+
+
+def test_rocknsm_elastic_documents(tmp_path: Path) -> None:
+    """RockNSM's Elasticsearch documents: Logstash moved @stream/@system/@proc under @meta,
+    added @meta.event_type, geoip and related ids; Kafka wrote ts as ISO 8601."""
+    docs = []
+    for i, (resp, port, state) in enumerate(
+        [("192.168.0.5", 1234, "RSTO"), ("10.0.0.4", 445, "SF"), ("10.0.0.4", 53, "SF")]
+    ):
+        docs.append(
+            {
+                "_index": "ecs-zeek-network-2020.04.30",
+                "_source": {
+                    "@timestamp": "2020-04-30T00:08:02.361Z",
+                    "@version": "1",
+                    "@meta": {
+                        "stream": "conn",
+                        "system": "simplerockbuild.simplerock.lan",
+                        "proc": "zeek",
+                        "event_type": "network",
+                        "id": f"CR{i}",
+                        "orig_host": "10.0.1.4",
+                        "resp_host": resp,
+                        "geoip_resp": {"ip": resp},
+                        "related_ids": [f"CR{i}"],
+                    },
+                    "ts": f"2020-04-30T00:08:0{i}.361653Z",
+                    "uid": f"CR{i}",
+                    "id_orig_h": "10.0.1.4",
+                    "id_orig_p": 60597 + i,
+                    "id_resp_h": resp,
+                    "id_resp_p": port,
+                    "proto": "tcp",
+                    "duration": 1.5,
+                    "orig_bytes": 100 * (i + 1),
+                    "resp_bytes": 900,
+                    "conn_state": state,
+                    "history": "ShADadTR",
+                    "orig_pkts": 3,
+                    "resp_pkts": 4,
+                },
+            }
+        )
+    path = tmp_path / "rock-es-dump.json"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    doc = _hunt(tmp_path, path)
+    assert [(i.kind, i.log_type, i.rows) for i in doc.inputs] == [("zeek-json-rocknsm", "conn", 3)]
+    got = _rows(doc, "SELECT * FROM conn ORDER BY ts")
+    assert [g["ts"] for g in got] == pytest.approx(
+        [1588205280.361653, 1588205281.361653, 1588205282.361653], abs=1e-6
+    )
+    assert [(g["id_resp_h"], g["id_resp_p"], g["orig_bytes"], g["conn_state"]) for g in got] == [
+        ("192.168.0.5", 1234, 100, "RSTO"),
+        ("10.0.0.4", 445, 200, "SF"),
+        ("10.0.0.4", 53, 300, "SF"),
+    ]
+    assert not [c for c in got[0] if c.startswith(("_meta", "@", "_index"))]
 
 
 def test_types_past_the_sample_still_split(tmp_path: Path) -> None:
@@ -408,7 +465,7 @@ def test_corelight_json_streaming_with_iso_times(tmp_path: Path) -> None:
         ("zeek-json-corelight", "conn", "analysed", 40)
     ]
     got = _rows(doc, "SELECT ts, id_resp_h, orig_bytes, local_orig FROM conn ORDER BY ts")
-    assert [r["ts"] for r in got] == pytest.approx([r["ts"] for r in rows])
+    assert [r["ts"] for r in got] == pytest.approx([r["ts"] for r in rows], abs=1e-6)
     assert {r["id_resp_h"] for r in got} == {C2}
     assert got[1]["orig_bytes"] == rows[1]["orig_bytes"] and got[0]["local_orig"] is True
     ioc = [f for f in doc.findings if f.detector == "DQ-NET-001"]
@@ -563,8 +620,8 @@ def test_filebeat_ecs_documents(tmp_path: Path) -> None:
         ("zeek-json-elastic-filebeat", "conn", 1)
     ]
     (row,) = _rows(doc, "SELECT * FROM conn")
-    assert row["ts"] == pytest.approx(1588205282.361653)
-    assert row["duration"] == pytest.approx(705.174614906311)
+    assert row["ts"] == pytest.approx(1588205282.361653, abs=1e-6)
+    assert row["duration"] == pytest.approx(705.174614906311, abs=1e-9)
     assert (row["uid"], row["id_orig_h"], row["id_resp_p"], row["conn_state"]) == (
         "CUFN2104UUWgAE48",
         "10.0.1.4",
@@ -585,6 +642,41 @@ def test_fields_decide_over_a_meaningless_name(tmp_path: Path) -> None:
     path.write_text("".join(ln for ln in src if not ln.startswith("#path")))
     doc = _hunt(tmp_path, path)
     assert [(i.log_type, i.status) for i in doc.inputs] == [("conn", "analysed")]
+
+
+def test_per_sensor_names_decide_when_the_content_cannot(tmp_path: Path) -> None:
+    """Zeek JSON without _path whose fields fit no schema log clearly: the sensor-prefixed
+    name gives the type (weird is stored but read by no detector; conn is read)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "NASHUA_weird.log").write_text(
+        json.dumps(
+            {"ts": 1588205199.83, "name": "ip_hdr_len_zero", "notice": False, "peer": "zeek"}
+        )
+        + "\n"
+    )
+    (logs / "UTICA-A_conn_20200501.json").write_text(
+        json.dumps(
+            {
+                "ts": 1588316619.79,
+                "uid": "CyLse01Jig9yHofDXc",
+                "id.orig_h": "10.0.1.5",
+                "id.orig_p": 55979,
+                "id.resp_h": "10.0.0.4",
+                "id.resp_p": 53,
+                "proto": "udp",
+            }
+        )
+        + "\n"
+    )
+    doc = _hunt(tmp_path, logs)
+    assert sorted((i.log_type or "?", i.status) for i in doc.inputs) == [
+        ("conn", "analysed"),
+        ("weird", "skipped"),
+    ]
+    assert _rows(doc, "SELECT uid, id_orig_p FROM conn") == [
+        {"uid": "CyLse01Jig9yHofDXc", "id_orig_p": 55979}
+    ]
 
 
 def test_unknown_log_type_is_not_analysed(tmp_path: Path) -> None:

@@ -681,7 +681,8 @@ class ZeekLog:
     ) -> None:
         """``log_type``: the type the caller recognised (see dialects.recognise); otherwise it
         comes from ``#path``, a JSON ``_path``/``@stream``, or the name. ``type_key``: the JSON
-        field that names each row's log type; a row naming another type is skipped."""
+        field that names each row's log type; a row naming another type raises MixedLogTypes
+        (read the file as an export)."""
         self.path = Path(path)
         self.limits = limits or Limits()
         fmt = sniff(self.path, self.limits)
