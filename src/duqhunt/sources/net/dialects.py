@@ -139,7 +139,8 @@ def _rename(rec: dict[str, Any], renames: dict[str, tuple[str, ...]], log_type: 
 def book() -> DialectBook:
     """The dialects shipped in content/zeek/dialects.yaml (read once)."""
     text = resources.files("duqhunt.content").joinpath("zeek/dialects.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is there
+    data = yaml.load(text, Loader=loader)
     dialects = tuple(_dialect(d) for d in data["dialects"])
     default = Dialect(
         name=str(data.get("default", "zeek")),
