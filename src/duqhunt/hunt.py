@@ -39,8 +39,10 @@ from duqhunt.model.report import (
     NotAnalysed,
     ReportDocument,
 )
+from duqhunt.sources.net.dialects import recognise
 from duqhunt.sources.net.pcap import find_tshark, is_capture
-from duqhunt.sources.net.zeek import Limits, sniff
+from duqhunt.sources.net.zeek import Limits, MixedLogTypes, sniff
+from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS
 from duqhunt.store import CaseStore, IngestResult
 from duqhunt.triage import TriageStore, with_triage
 
@@ -308,6 +310,83 @@ def _ingest_remote(
     _record_zeek(res, remote.uri, f"zeek-{res.fmt}", inputs, not_analysed, warnings)
 
 
+def _ingest_log_file(
+    store: CaseStore,
+    path: Path,
+    fmt: str,
+    options: HuntOptions,
+    inputs: list[InputRecord],
+    not_analysed: list[NotAnalysed],
+    warnings: list[str],
+) -> None:
+    """A local log file: recognised by its content first, then its name (dialects.recognise);
+    Zeek's own layout is read in place, an export is split by log type; a file whose log type
+    cannot be told is not analysed, with the fields it has."""
+    kind = f"zeek-{fmt}"
+    try:
+        rec = recognise(path, fmt, options.limits)
+        kind = f"zeek-{fmt}" if rec.dialect == "zeek" else f"zeek-{fmt}-{rec.dialect}"
+        if rec.in_place and rec.log_type is None:
+            _unknown_type(str(path), kind, rec.fields_seen, inputs, not_analysed, warnings)
+            return
+        if rec.in_place:
+            try:
+                res = store.ingest_zeek(
+                    path, options.limits, log_type=rec.log_type, type_key=rec.type_key
+                )
+            except MixedLogTypes as exc:
+                log.info("%s", exc)  # more types further down than the sample showed
+            else:
+                _record_zeek(res, str(path), kind, inputs, not_analysed, warnings)
+                return
+        exp = store.ingest_export(path, fmt, options.limits)
+    except InputError as exc:
+        warnings.append(exc.describe())
+        not_analysed.append(NotAnalysed(path=str(path), reason=exc.reason))
+        inputs.append(InputRecord(path=str(path), kind=kind, status="not-analysed"))
+        return
+    except (OSError, duckdb.Error, pa.ArrowException, *store.engine.errors) as exc:
+        warnings.append(f"{path}: {exc}")
+        not_analysed.append(NotAnalysed(path=str(path), reason=f"ingest failed: {exc}"))
+        inputs.append(InputRecord(path=str(path), kind=kind, status="not-analysed"))
+        return
+    warnings.extend(exp.warnings)
+    for res in exp.logs:
+        _record_zeek(res, str(path), kind, inputs, not_analysed, warnings, own_warnings=False)
+    if exp.skipped_rows or exp.truncated:
+        what = f"{exp.skipped_rows} bad row(s) skipped" if exp.skipped_rows else "truncated"
+        not_analysed.append(NotAnalysed(path=str(path), reason=f"partly analysed: {what}"))
+    if exp.unknown_rows and exp.logs:
+        msg = (
+            f"{exp.unknown_rows} row(s) of unknown log type not analysed "
+            f"(fields seen: {', '.join(exp.unknown_fields) or 'none'})"
+        )
+        warnings.append(f"{path}: {msg}")
+        not_analysed.append(NotAnalysed(path=str(path), reason=f"partly analysed: {msg}"))
+    elif not exp.logs:
+        if exp.unknown_rows or not (exp.skipped_rows or exp.truncated):
+            _unknown_type(str(path), kind, exp.unknown_fields, inputs, not_analysed, warnings)
+        else:
+            inputs.append(InputRecord(path=str(path), kind=kind, status="not-analysed"))
+
+
+def _unknown_type(
+    path: str,
+    kind: str,
+    fields: tuple[str, ...],
+    inputs: list[InputRecord],
+    not_analysed: list[NotAnalysed],
+    warnings: list[str],
+) -> None:
+    reason = (
+        "not analysed: unknown log type (no type field, no log's field set, no Zeek log name; "
+        f"fields seen: {', '.join(fields) or 'none'})"
+    )
+    warnings.append(f"{path}: {reason}")
+    not_analysed.append(NotAnalysed(path=path, reason=reason))
+    inputs.append(InputRecord(path=path, kind=kind, status="not-analysed"))
+
+
 def _record_zeek(
     res: IngestResult,
     path: str,
@@ -315,9 +394,25 @@ def _record_zeek(
     inputs: list[InputRecord],
     not_analysed: list[NotAnalysed],
     warnings: list[str],
+    *,
+    own_warnings: bool = True,
 ) -> None:
-    warnings.extend(res.warnings)
-    if res.status == "partial":
+    """One ingested log in the report. A log type no detector reads (weird, x509...) is
+    stored but listed as skipped, with the reason: it was not analysed."""
+    if own_warnings:
+        warnings.extend(res.warnings)
+    else:
+        warnings.extend(w for w in res.warnings if w not in warnings)
+    status = res.status
+    if res.log_type not in ANALYSED_LOGS and status in ("analysed", "partial"):
+        status = "skipped"
+        not_analysed.append(
+            NotAnalysed(
+                path=path,
+                reason=f"stored, not read by any detector: log type {res.log_type!r}",
+            )
+        )
+    elif res.status == "partial":
         skipped = f"{res.skipped_rows} bad row(s) skipped" if res.skipped_rows else ""
         trunc = (
             "truncated" if any("truncated" in w or "not read" in w for w in res.warnings) else ""
@@ -329,7 +424,7 @@ def _record_zeek(
             path=path,
             kind=kind,
             sha256=res.sha256,
-            status=res.status,  # type: ignore[arg-type]
+            status=status,  # type: ignore[arg-type]
             log_type=res.log_type,
             rows=res.rows,
             skipped_rows=res.skipped_rows,
@@ -410,27 +505,14 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
                 inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
                 continue
             if kind is None:
-                reason = "not a recognised evidence type (expected Zeek TSV or JSON logs, pcap or pcapng)"
+                reason = (
+                    "not a recognised evidence type (expected Zeek TSV or JSON logs, "
+                    "a SIEM export of them (JSON lines or CSV), pcap or pcapng)"
+                )
                 not_analysed.append(NotAnalysed(path=str(path), reason=reason))
                 inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
                 continue
-            try:
-                res = store.ingest_zeek(path, options.limits)
-            except InputError as exc:
-                warnings.append(exc.describe())
-                not_analysed.append(NotAnalysed(path=str(path), reason=exc.reason))
-                inputs.append(
-                    InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed")
-                )
-                continue
-            except (OSError, duckdb.Error, pa.ArrowException, *store.engine.errors) as exc:
-                warnings.append(f"{path}: {exc}")
-                not_analysed.append(NotAnalysed(path=str(path), reason=f"ingest failed: {exc}"))
-                inputs.append(
-                    InputRecord(path=str(path), kind=f"zeek-{kind}", status="not-analysed")
-                )
-                continue
-            _record_zeek(res, str(path), f"zeek-{kind}", inputs, not_analysed, warnings)
+            _ingest_log_file(store, path, kind, options, inputs, not_analysed, warnings)
         if progress:
             progress("ingest", len(todo), len(todo))
 

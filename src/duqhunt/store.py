@@ -36,8 +36,9 @@ import pyarrow.parquet as pq
 from duqhunt.engines.base import Engine, NativeCopy, NativeIngestRejected, RemoteFile
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
+from duqhunt.sources.net.dialects import Recognition, recognise, split_export
 from duqhunt.sources.net.pcap import PcapConverter, PcapLimits
-from duqhunt.sources.net.zeek import Limits, ParseStats, ZeekLog
+from duqhunt.sources.net.zeek import Limits, ParseStats, ZeekLog, sniff
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,28 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+def _recognise_head(head: Path, limits: Limits) -> Recognition:
+    """What a remote file is, from its first bytes. Only Zeek's own layout is read from a URI:
+    an export (another dialect's names, several log types, CSV) is refused with the reason."""
+    fmt = sniff(head, limits)
+    if fmt is None:
+        ZeekLog(head, limits)  # raises the reader's own InputError (empty, not a Zeek log)
+        raise InputError(str(head), "not a Zeek log")  # pragma: no cover - ZeekLog raised
+    rec = recognise(head, fmt, limits)
+    if not rec.in_place:
+        raise InputError(
+            str(head),
+            f"a {rec.dialect} export ({fmt}): exports are read from a local path only; "
+            "copy it to one",
+        )
+    if rec.log_type is None:
+        raise InputError(
+            str(head),
+            f"unknown log type (fields seen: {', '.join(rec.fields_seen) or 'none'})",
+        )
+    return rec
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -97,6 +120,22 @@ class IngestResult:
     skipped_rows: int
     warnings: tuple[str, ...]
     fmt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What ingest_export did: one IngestResult per log type found, and the rows it could not
+    give a log type (with the fields they had) or could not read (skipped, with warnings)."""
+
+    path: str
+    sha256: str
+    dialect: str
+    logs: tuple[IngestResult, ...]
+    unknown_rows: int
+    unknown_fields: tuple[str, ...]
+    skipped_rows: int
+    warnings: tuple[str, ...]
+    truncated: bool = False
 
 
 class _ParquetSink:
@@ -246,6 +285,7 @@ class CaseStore:
         for stage in [
             *self.telemetry.glob(".staging-*"),
             *self.telemetry.glob(".pcap-*"),
+            *self.telemetry.glob(".export-*"),
             *self.telemetry.glob(".remote-*"),
         ]:
             shutil.rmtree(stage, ignore_errors=True)
@@ -266,16 +306,76 @@ class CaseStore:
         *,
         key: str | None = None,
         source: str | None = None,
+        log_type: str | None = None,
+        type_key: str | None = None,
     ) -> IngestResult:
         """Parse one Zeek log into the case. Raises InputError if it is not a Zeek log.
 
-        ``key`` and ``source`` register a log derived from another input (a capture) under
-        that input's hash and path."""
+        ``key`` and ``source`` register a log derived from another input (a capture, an
+        export) under that input's hash and path; ``log_type`` and ``type_key`` are what
+        ``dialects.recognise`` found (see ZeekLog)."""
         sha = key or sha256_file(path)
         if self.is_ingested(sha):
-            return self._already(str(path), sha)
-        zlog = ZeekLog(path, limits)
+            return self._already(source or str(path), sha)
+        zlog = ZeekLog(path, limits, log_type=log_type, type_key=type_key)
         return self._ingest_log(zlog, sha, source or str(path), limits or Limits())
+
+    def ingest_export(self, path: Path, fmt: str, limits: Limits | None = None) -> ExportResult:
+        """An export (a SIEM's JSON or CSV, one or several log types, another dialect's names):
+        rewritten as canonical Zeek JSON per log type (sources/net/dialects.py), each ingested
+        as a log keyed by the export's SHA-256 and its log type, then a marker row, so a re-run
+        skips a fully ingested export and an interrupted one resumes."""
+        sha = sha256_file(path)
+        marker = f"export:{sha}"
+        if self.is_ingested(marker):
+            rows = self.con.execute(
+                "SELECT log_type, fmt FROM ingested WHERE sha256 LIKE ? ORDER BY log_type",
+                [f"{sha}:%"],
+            ).fetchall()
+            done = [
+                IngestResult(str(path), sha, lt, "already-ingested", 0, 0, (), str(f))
+                for lt, f in rows
+            ]
+            return ExportResult(str(path), sha, "", tuple(done), 0, (), 0, ())
+        lim = limits or Limits()
+        work = Path(tempfile.mkdtemp(prefix=".export-", dir=self.telemetry))
+        try:
+            split = split_export(path, fmt, work, lim)
+            stats = split.stats
+            assert stats is not None
+            results = [
+                self.ingest_zeek(f, lim, key=f"{sha}:{lt}", source=str(path), log_type=lt)
+                for lt, f in sorted(split.logs.items())
+            ]
+            warnings = stats.all_warnings()
+            self.con.execute(
+                "INSERT INTO ingested VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    marker,
+                    str(path),
+                    "export",
+                    f"{fmt}:{split.dialect}",
+                    0,
+                    stats.skipped_rows,
+                    stats.truncated,
+                    json.dumps(warnings),
+                    "[]",
+                    time.time(),
+                ],
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return ExportResult(
+            str(path),
+            sha,
+            split.dialect,
+            tuple(results),
+            split.unknown_rows,
+            split.fields_seen(),
+            stats.skipped_rows,
+            tuple(warnings),
+            stats.truncated,
+        )
 
     def ingest_remote(self, remote: RemoteFile, limits: Limits | None = None) -> IngestResult:
         """Ingest one log named by a URI, read by the engine (Spark) from its file system.
@@ -297,7 +397,8 @@ class CaseStore:
             head.parent.mkdir()
             head.write_bytes(storage.read_head(remote.uri, min(REMOTE_HEAD_BYTES, remote.size)))
             try:
-                zlog = ZeekLog(head, lim)
+                rec = _recognise_head(head, lim)
+                zlog = ZeekLog(head, lim, log_type=rec.log_type, type_key=rec.type_key)
             except InputError as exc:
                 raise InputError(remote.uri, exc.reason, line=exc.line, offset=exc.offset) from None
 
@@ -305,7 +406,7 @@ class CaseStore:
                 copy = work / "copy" / remote.name
                 copy.parent.mkdir()
                 storage.copy_to_local(remote.uri, copy)
-                return ZeekLog(copy, lim)
+                return ZeekLog(copy, lim, log_type=rec.log_type, type_key=rec.type_key)
 
             return self._ingest_log(zlog, sha, remote.uri, lim, location=remote.uri, fetch=fetch)
         finally:
@@ -492,7 +593,8 @@ class CaseStore:
         return {
             lt: int(n)
             for lt, n in self.con.execute(
-                "SELECT log_type, SUM(rows) FROM ingested GROUP BY log_type"
+                "SELECT log_type, SUM(rows) FROM ingested WHERE log_type <> 'export' "
+                "GROUP BY log_type"
             ).fetchall()
         }
 

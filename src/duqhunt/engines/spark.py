@@ -493,8 +493,11 @@ class SparkEngine:
         location = plan.source()
         lines = self._lines(self._readable(plan.path, plan.location, dest, key), plan.compressed)
         value = F.col("value")
+        typed = {n for n, _ in plan.fields}
+        type_key = plan.type_key if plan.type_key not in typed else None
         schema = T.StructType(
             [T.StructField(n, _json_read_type(t), True) for n, t in plan.fields]
+            + ([T.StructField(type_key, T.StringType(), True)] if type_key else [])
             + [T.StructField("_corrupt", T.StringType(), True)]
         )
         data = ~value.rlike(_BLANK)
@@ -534,6 +537,13 @@ class SparkEngine:
             .otherwise(F.lit("a time that is neither epoch seconds nor ISO 8601"))
         )
         rejects = {"not_utf8": (F.instr(value, "\ufffd") > 0, "bytes that are not UTF-8")}
+        if type_key:
+            # rows naming another log type (_path, @stream): the exact reader splits the file
+            named = F.col("_j").getField(type_key)
+            rejects["mixed"] = (
+                data & named.isNotNull() & (F.lower(named) != F.lit(plan.log_type)),
+                f"rows of several log types in {type_key}",
+            )
         return self._write(parsed, data, bad, reason, columns, rejects, location, dest, key)
 
     def _write(

@@ -17,6 +17,7 @@ Nothing here raises anything but ``InputError`` for a file that cannot be read a
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -91,6 +92,11 @@ class ParseStats:
         if self.suppressed_warnings:
             out.append(f"{self.path}: {self.suppressed_warnings} more warnings not shown")
         return out
+
+
+class MixedLogTypes(InputError):
+    """A JSON log whose rows name several log types (a SIEM export of a whole sensor): read
+    it as an export, split by type (dialects.split_export)."""
 
 
 class _DirtyFile(Exception):
@@ -281,7 +287,13 @@ class _GuardedStream(io.RawIOBase):
 
 
 def guess_log_type(path: Path) -> str:
-    """``conn.00:00:00-01:00:00.log.gz`` -> ``conn``; ``dns_20240101.log`` -> ``dns``."""
+    """``conn.00:00:00-01:00:00.log.gz`` -> ``conn``; ``dns_20240101.log`` -> ``dns``;
+    ``NASHUA_conn.log`` -> ``conn``. A name that names no Zeek log gives its first part."""
+    from duqhunt.sources.net.dialects import log_type_from_name
+
+    named = log_type_from_name(path.name)
+    if named:
+        return named
     m = _LOG_NAME.match(path.name)
     return (m.group(1) if m else path.name.split(".")[0]).lower()
 
@@ -327,7 +339,40 @@ def sniff(path: Path, limits: Limits | None = None) -> str | None:
         return "tsv"
     if text.startswith(b"#separator"):
         return "tsv"  # a header without #fields: the reader says so, naming the line
+    if _csv_header(first):
+        return "csv"
     return None
+
+
+# a CSV export's header names one of these (Splunk, Kibana/Security Onion, Zeek's own names)
+_CSV_KEYS = frozenset(
+    {
+        "_time",
+        "_raw",
+        "sourcetype",
+        "id.orig_h",
+        "id_orig_h",
+        "source.ip",
+        "@timestamp",
+        "event.dataset",
+        "log.id.uid",
+        "_path",
+        "@stream",
+    }
+)
+
+
+def _csv_header(first: bytes) -> bool:
+    """A comma-separated header line that names a Zeek or export field (CSV exports)."""
+    try:
+        line = first.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        return False
+    if "," not in line or len(line) > 65536:
+        return False
+    names = {n.strip().strip('"') for n in line.split(",")}
+    zeekish = bool(names & _CSV_KEYS) or {"ts", "uid"} <= names
+    return zeekish and all(n and len(n) < 128 for n in names)
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,6 +450,9 @@ class JsonPlan:
     log_type: str
     compressed: bool
     fields: tuple[tuple[str, str], ...]
+    # the field that names each row's log type (_path, @stream): a row naming another type
+    # sends the file back to the exact reader
+    type_key: str | None = None
     location: str | None = None
 
     def source(self) -> str:
@@ -623,7 +671,18 @@ class ZeekLog:
     Raises ``InputError`` from the constructor when the file is not a readable Zeek log.
     """
 
-    def __init__(self, path: Path, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        limits: Limits | None = None,
+        *,
+        log_type: str | None = None,
+        type_key: str | None = None,
+    ) -> None:
+        """``log_type``: the type the caller recognised (see dialects.recognise); otherwise it
+        comes from ``#path``, a JSON ``_path``/``@stream``, or the name. ``type_key``: the JSON
+        field that names each row's log type; a row naming another type raises MixedLogTypes
+        (read the file as an export)."""
         self.path = Path(path)
         self.limits = limits or Limits()
         fmt = sniff(self.path, self.limits)
@@ -633,8 +692,12 @@ class ZeekLog:
             raise InputError(
                 str(self.path), "not a Zeek log (no #separator/#fields header, not JSON lines)"
             )
+        if fmt == "csv":
+            raise InputError(str(self.path), "a CSV export, not a Zeek log: read it as an export")
         self.fmt = fmt
+        self.type_key = type_key
         self._header: _Header | None = None
+        declared = log_type
         log_type = guess_log_type(self.path)
         if fmt == "tsv":
             stream = _GuardedStream(self.path, self.limits, strip_comments=False)
@@ -646,7 +709,7 @@ class ZeekLog:
                 log_type = self._header.path
         else:
             log_type = _json_log_type(self.path, self.limits) or log_type
-        self.log_type = canonical_name(log_type.lower())
+        self.log_type = canonical_name((declared or log_type).lower())
         self.stats = ParseStats(str(self.path), self.log_type, fmt)
 
     def tsv_plan(self) -> TsvPlan | None:
@@ -700,10 +763,15 @@ class ZeekLog:
                     extra[key] = _infer_ztype(value)
         finally:
             stream.close()
-        fields = (*known, *extra.items())
+        # a sensor that writes id_orig_h for id.orig_h (RockNSM): read the name it wrote
+        canon = {canonical_name(n): n for n, _ in known}
+        written = {canon[k]: k for k in list(extra) if k in canon}
+        for k in written.values():
+            extra.pop(k)
+        fields = (*((written.get(n, n), t) for n, t in known), *extra.items())
         if len({canonical_name(n) for n, _ in fields}) != len(fields):
             return None
-        return JsonPlan(self.path, self.log_type, self._compressed(), fields)
+        return JsonPlan(self.path, self.log_type, self._compressed(), fields, self.type_key)
 
     def _compressed(self) -> bool:
         with open(self.path, "rb") as fh:
@@ -716,7 +784,8 @@ class ZeekLog:
         path starts again from the top, so a sink must be able to drop what it was given.
         """
         if self.fmt == "json":
-            for table in _read_json(self.path, self.log_type, self.limits, self.stats):
+            reader = _read_json(self.path, self.log_type, self.limits, self.stats, self.type_key)
+            for table in reader:
                 sink.write(table)
             return self.stats
         assert self._header is not None
@@ -986,13 +1055,17 @@ def _json_log_type(path: Path, limits: Limits) -> str | None:
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(obj, dict):
-        p = obj.get("_path")
-        if isinstance(p, str) and p:
-            return p
+        for key in JSON_TYPE_KEYS:
+            p = obj.get(key)
+            if isinstance(p, str) and p:
+                return p
     return None
 
 
-_JSON_META = frozenset({"_path", "_write_ts", "_system_name"})
+# the fields that name a JSON log's type (Corelight/json-streaming, RockNSM) and the metadata
+# fields beside them that are not Zeek fields
+JSON_TYPE_KEYS = ("_path", "@stream")
+_JSON_META = frozenset({"_path", "_write_ts", "_system_name", "@stream", "@system", "@proc"})
 
 
 def _to_epoch(value: Any) -> float | None:
@@ -1063,7 +1136,16 @@ def _infer_ztype(value: Any) -> str:
     return "string"
 
 
-def _read_json(path: Path, log_type: str, limits: Limits, stats: ParseStats) -> Iterator[pa.Table]:
+@functools.lru_cache(maxsize=256)
+def _row_type(named: str) -> str:
+    from duqhunt.sources.net.dialects import log_type_from_name
+
+    return log_type_from_name(named) or canonical_name(named.lower())
+
+
+def _read_json(
+    path: Path, log_type: str, limits: Limits, stats: ParseStats, type_key: str | None = None
+) -> Iterator[pa.Table]:
     known = known_types(log_type)
     types: dict[str, str] = {}
     order: list[str] = []
@@ -1101,6 +1183,15 @@ def _read_json(path: Path, log_type: str, limits: Limits, stats: ParseStats) -> 
             if not isinstance(obj, dict):
                 stats.bad_row(line_no, "a JSON value that is not an object")
                 continue
+            if type_key is not None:
+                named = obj.get(type_key)
+                if isinstance(named, str) and _row_type(named) != log_type:
+                    raise MixedLogTypes(
+                        str(path),
+                        f"rows of several log types ({log_type!r}, then {named!r} in "
+                        f"{type_key}); a local file is split as an export",
+                        line=line_no,
+                    )
             row: dict[str, Any] = {}
             try:
                 for key, value in obj.items():

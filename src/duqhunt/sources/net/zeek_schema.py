@@ -273,8 +273,12 @@ def arrow_type(zeek_type: str) -> pa.DataType:
 
 
 def known_types(log_type: str) -> dict[str, str]:
-    """Zeek types of a known log's fields, keyed by Zeek (dotted) name."""
-    return dict(LOGS.get(log_type, []))
+    """Zeek types of a known log's fields, keyed by Zeek (dotted) name and by canonical name
+    (sensors that write ``id_orig_h`` for ``id.orig_h``: RockNSM, many SIEM exports)."""
+    fields = LOGS.get(log_type, [])
+    out = {canonical_name(n): t for n, t in fields}
+    out.update(fields)
+    return out
 
 
 def canonical_schema(log_type: str) -> pa.Schema:
