@@ -26,6 +26,7 @@ from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Evidence, Finding, finding_id, severity_rank
 from duqhunt.model.finding import Severity
 from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.safety import special_file
 from duqhunt.sources.office.cff import clear_memo as clear_memos
 from duqhunt.sources.office.limits import Budget, DocContent, builtin_content
 
@@ -123,16 +124,36 @@ def is_document(path: Path) -> bool:
 
 
 def collect(paths: Iterable[Path]) -> list[Path]:
+    """The regular files under ``paths`` (see collect_all for what is left out and why)."""
+    return collect_all(paths)[0]
+
+
+def collect_all(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Regular files under ``paths``, and (path, reason) for what was found but not opened:
+    FIFOs, sockets and devices (a reader would block or never end), folders that cannot be
+    read, symlinks not followed."""
     files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+
+    def unreadable(exc: OSError) -> None:
+        skipped.append((str(exc.filename), f"folder not readable: {exc.strerror or exc}"))
+
     for root in paths:
         if not root.exists():
             raise UsageError(f"input {root} does not exist")
-        if root.is_file():
-            files.append(root)
+        if not root.is_dir():
+            why = special_file(root)
+            if why is None:
+                files.append(root)
+            else:
+                skipped.append((str(root), why))
             continue
         base = root.resolve()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
             dirnames.sort()
+            for d in dirnames:
+                if (Path(dirpath) / d).is_symlink():
+                    skipped.append((str(Path(dirpath) / d), "symlink to a folder, not followed"))
             for name in sorted(filenames):
                 p = Path(dirpath) / name
                 if name.startswith("."):
@@ -142,11 +163,16 @@ def collect(paths: Iterable[Path]) -> list[Path]:
                         p.resolve().relative_to(base)
                     except (ValueError, OSError):
                         log.warning("%s: symlink out of %s, not followed", p, root)
+                        skipped.append((str(p), f"symlink out of {root}, not followed"))
                         continue
+                why = special_file(p)
+                if why is not None:
+                    skipped.append((str(p), why))
+                    continue
                 files.append(p)
                 if len(files) > MAX_INPUT_FILES:
                     raise UsageError(f"more than {MAX_INPUT_FILES} files under {root}")
-    return files
+    return files, skipped
 
 
 def verdict_for(
@@ -343,7 +369,7 @@ def scan_documents(
     extract_dir: Path | None = None,
 ) -> DocScanResult:
     """Scan files and folders (recursively). Bad options raise UsageError; bad files do not."""
-    files = collect(paths)
+    files, skipped = collect_all(paths)
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs must be at least 1")
     rule_paths = tuple(str(p) for p in yara_rules)
@@ -373,6 +399,10 @@ def scan_documents(
     not_analysed: list[NotAnalysed] = []
     warnings: list[str] = []
     verdicts: list[FileVerdict] = []
+    for path_s, why in skipped:
+        not_analysed.append(NotAnalysed(path=path_s, reason=why))
+        inputs.append(InputRecord(path=path_s, kind="unknown", status="not-analysed"))
+        warnings.append(f"{path_s}: {why}")
     for r in results:
         findings.extend(r.findings)
         status: Literal["analysed", "partial", "not-analysed"] = "analysed"

@@ -43,6 +43,7 @@ from duqhunt.errors import ContentError, InputError, UsageError
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import iso_utc
 from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.safety import special_file
 from duqhunt.sources.host.eventlog import WANTED, EventLogRead, read_event_json, read_evtx
 from duqhunt.sources.host.jobfile import read_job
 from duqhunt.sources.host.pe import entropy, read_pe
@@ -82,6 +83,8 @@ def is_host_evidence(path: Path) -> bool:
     try:
         if path.is_dir():
             return any((path / n).is_dir() for n in ("Windows", "windows", "WINDOWS"))
+        if special_file(path) is not None:
+            return False  # a FIFO or device: never opened
         kind = classify(path)
     except OSError:
         return False
@@ -606,6 +609,10 @@ def scan_host(
             if p.is_dir():
                 roots.append(p)
                 continue
+            why = special_file(p)
+            if why is not None:
+                run.fail(str(p), why, "host-unknown")
+                continue
             try:
                 entry = single_file(p)
             except OSError as exc:
@@ -694,7 +701,9 @@ def host_report(result: HostScanResult, started: str, finished: str) -> Any:
 def _bench(paths: list[Path]) -> None:  # pragma: no cover - a manual benchmark
     import evtx
 
-    evtx_files = [p for p in paths if p.is_file() and p.read_bytes()[:8] == EVTX_MAGIC]
+    evtx_files = [
+        p for p in paths if special_file(p) is None and p.read_bytes()[:8] == EVTX_MAGIC
+    ]
     for p in paths:
         if p.is_dir():
             evtx_files += sorted(q for q in p.rglob("*.evtx") if q.is_file())

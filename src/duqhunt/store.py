@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -496,12 +496,16 @@ class CaseStore:
             ).fetchall()
         }
 
-    def prepare_engine(self) -> Engine:
-        """Register every analysed log (empty where the case has none) and derived views."""
+    def prepare_engine(self, where: Mapping[str, str] | None = None) -> Engine:
+        """Register every analysed log (empty where the case has none) and derived views;
+        ``where`` keeps only the rows of a log that meet a portable SQL condition."""
         by_log = self.files_by_log()
         for log_type in ANALYSED_LOGS:
             self.engine.register_parquet(
-                log_type, by_log.get(log_type, []), canonical_schema(log_type)
+                log_type,
+                by_log.get(log_type, []),
+                canonical_schema(log_type),
+                (where or {}).get(log_type),
             )
         self.engine.create_derived_views()
         return self.engine

@@ -20,7 +20,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import re
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +62,51 @@ class Limits:
     max_decompressed_bytes: int = 256 << 30
     max_ratio: float = 400.0  # decompressed / compressed, checked once past ratio_floor_bytes
     ratio_floor_bytes: int = 64 << 20
+    # the plausible span of a row's ``ts``: from 1990-01-01 to now + max_ts_ahead_s. A row
+    # outside it (or a NaN/Inf time) is a bad row, skipped with a warning naming its line
+    min_ts: float = 631_152_000.0
+    max_ts_ahead_s: float = 86_400.0
+
+    def ts_bounds(self) -> tuple[float, float]:
+        """(earliest, latest) plausible ``ts``, the latest taken from the clock now."""
+        return self.min_ts, time.time() + self.max_ts_ahead_s
+
+
+def bad_time_reason(name: str, value: float, bounds: tuple[float, float]) -> str | None:
+    """Why a float value is not one a row may carry (None if it may): a NaN or infinite
+    number anywhere, or a ``ts`` outside the plausible span."""
+    if not math.isfinite(value):
+        return f"column {name}: {value!r} is not a finite number"
+    if name == "ts" and not bounds[0] <= value <= bounds[1]:
+        return (
+            f"column ts: time {value!r} is outside the plausible span "
+            f"(1990-01-01 to one day from now)"
+        )
+    return None
+
+
+def _bad_float_rows(
+    table: pa.Table, bounds: tuple[float, float]
+) -> dict[int, str]:
+    """Rows of a canonical table with a non-finite float or an implausible ``ts``."""
+    bad: dict[int, str] = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if not pa.types.is_floating(col.type):
+            continue
+        ok = pc.is_finite(col)
+        if name == "ts":
+            ok = pc.and_(
+                ok,
+                pc.and_(pc.greater_equal(col, bounds[0]), pc.less_equal(col, bounds[1])),
+            )
+        bad_mask = pc.invert(pc.fill_null(ok, True))
+        if not pc.any(bad_mask).as_py():
+            continue
+        for i in pc.indices_nonzero(bad_mask).to_pylist():
+            if i not in bad:
+                bad[i] = bad_time_reason(name, col[i].as_py(), bounds) or "bad number"
+    return bad
 
 
 @dataclass(slots=True)
@@ -280,6 +327,16 @@ class _GuardedStream(io.RawIOBase):
             super().close()
 
 
+_UNSAFE_NAME = re.compile(r"[^a-z0-9_]+")
+
+
+def safe_log_type(name: str) -> str:
+    """A log type from input (``#path``, JSON ``_path``, a file name) as a name safe for a
+    folder and a SQL view: lowercase letters, digits and '_', at most 64, else 'unknown'."""
+    safe = _UNSAFE_NAME.sub("_", canonical_name(name.lower()))[:64].strip("_")
+    return safe or "unknown"
+
+
 def guess_log_type(path: Path) -> str:
     """``conn.00:00:00-01:00:00.log.gz`` -> ``conn``; ``dns_20240101.log`` -> ``dns``."""
     m = _LOG_NAME.match(path.name)
@@ -388,6 +445,9 @@ class TsvPlan:
     # the header lines as written (a later #fields/#types line not among them changes the
     # columns), and where an engine reads the file when it is not ``path`` (a URI)
     raw_header: frozenset[str] = frozenset()
+    # the plausible span of ts (Limits.ts_bounds): a row outside it, or any NaN/Inf float,
+    # is a bad row for the engine's reader as for the exact one
+    ts_bounds: tuple[float, float] = (631_152_000.0, 4.1e9)
     location: str | None = None
 
     def source(self) -> str:
@@ -406,6 +466,7 @@ class JsonPlan:
     compressed: bool
     fields: tuple[tuple[str, str], ...]
     location: str | None = None
+    ts_bounds: tuple[float, float] = (631_152_000.0, 4.1e9)
 
     def source(self) -> str:
         return self.location or str(self.path)
@@ -646,7 +707,7 @@ class ZeekLog:
                 log_type = self._header.path
         else:
             log_type = _json_log_type(self.path, self.limits) or log_type
-        self.log_type = canonical_name(log_type.lower())
+        self.log_type = safe_log_type(log_type)
         self.stats = ParseStats(str(self.path), self.log_type, fmt)
 
     def tsv_plan(self) -> TsvPlan | None:
@@ -671,6 +732,7 @@ class ZeekLog:
             header_lines=hdr.lines,
             columns=tuple(cols),
             raw_header=frozenset(r.decode("utf-8", errors="replace") for r in hdr.raw),
+            ts_bounds=self.limits.ts_bounds(),
         )
 
     def json_plan(self, sample_lines: int = 1000) -> JsonPlan | None:
@@ -703,7 +765,9 @@ class ZeekLog:
         fields = (*known, *extra.items())
         if len({canonical_name(n) for n, _ in fields}) != len(fields):
             return None
-        return JsonPlan(self.path, self.log_type, self._compressed(), fields)
+        return JsonPlan(
+            self.path, self.log_type, self._compressed(), fields, ts_bounds=self.limits.ts_bounds()
+        )
 
     def _compressed(self) -> bool:
         with open(self.path, "rb") as fh:
@@ -847,8 +911,12 @@ class ZeekLog:
                     raise _DirtyFile(f"column {name}: {next(iter(bad.values()))}")
             cols.append(col)
             names.append(canonical_name(name))
+        out = pa.Table.from_arrays(cols, names=names)
+        bad_times = _bad_float_rows(out, self.limits.ts_bounds())
+        if bad_times:
+            raise _DirtyFile(next(iter(bad_times.values())))
         self.stats.rows += table.num_rows
-        return pa.Table.from_arrays(cols, names=names)
+        return out
 
     # -- exact path --------------------------------------------------------------------------
     def _exact_tsv(self, hdr: _Header) -> Iterator[pa.Table]:
@@ -960,6 +1028,8 @@ class ZeekLog:
                 bad.setdefault(i, f"column {name}: {reason}")
             arrays.append(arr)
         table = pa.Table.from_arrays(arrays, names=names)
+        for i, reason in _bad_float_rows(table, self.limits.ts_bounds()).items():
+            bad.setdefault(i, reason)
         if bad:
             for i in sorted(bad):
                 self.stats.bad_row(line_nos[i], bad[i])
@@ -1070,6 +1140,7 @@ def _read_json(path: Path, log_type: str, limits: Limits, stats: ParseStats) -> 
     rows: list[dict[str, Any]] = []
     stream = _GuardedStream(path, limits, strip_comments=False)
     line_no = 0
+    bounds = limits.ts_bounds()
 
     def flush() -> pa.Table:
         cols: dict[str, pa.Array] = {}
@@ -1114,6 +1185,18 @@ def _read_json(path: Path, log_type: str, limits: Limits, stats: ParseStats) -> 
                     row[key] = _json_value(value, types[key])
             except (ValueError, TypeError, OverflowError) as exc:
                 stats.bad_row(line_no, f"field {key!r}: {exc}")
+                continue
+            why = next(
+                (
+                    r
+                    for k, v in row.items()
+                    if isinstance(v, float)
+                    and (r := bad_time_reason(canonical_name(k), v, bounds)) is not None
+                ),
+                None,
+            )
+            if why is not None:
+                stats.bad_row(line_no, why)
                 continue
             rows.append(row)
             if len(rows) >= limits.batch_rows:
