@@ -149,6 +149,7 @@ def collect_all(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]
                 skipped.append((str(root), why))
             continue
         base = root.resolve()
+        before = len(files) + len(skipped)
         for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
             dirnames.sort()
             for d in dirnames:
@@ -172,6 +173,8 @@ def collect_all(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]
                 files.append(p)
                 if len(files) > MAX_INPUT_FILES:
                     raise UsageError(f"more than {MAX_INPUT_FILES} files under {root}")
+        if len(files) + len(skipped) == before:
+            skipped.append((str(root), "no files in the folder"))
     return files, skipped
 
 

@@ -639,9 +639,20 @@ def scan_host(
             h.t2embed = _t2embed(files, problems)
             _analyse_files(run, h, files, rules)
             h.host = _host_name(h, root.resolve().name)
-            run.inputs.append(
-                InputRecord(path=str(root), kind="host-triage", status="analysed", rows=len(files))
-            )
+            if not files:
+                if not problems:
+                    run.not_analysed.append(
+                        NotAnalysed(path=str(root), reason="no files in the folder")
+                    )
+                run.inputs.append(
+                    InputRecord(path=str(root), kind="host-triage", status="not-analysed")
+                )
+            else:
+                run.inputs.append(
+                    InputRecord(
+                        path=str(root), kind="host-triage", status="analysed", rows=len(files)
+                    )
+                )
             hosts.append(h)
         if loose:
             h = HostArtefacts(host="", root="")

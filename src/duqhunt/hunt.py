@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -26,7 +27,7 @@ from duqhunt.content import (
     load_ioc_pack,
 )
 from duqhunt.detectors.base import HuntContext, load_sql
-from duqhunt.detectors.registry import all_detectors
+from duqhunt.detectors.registry import all_detectors, known_params
 from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri, sql_literal
 from duqhunt.errors import DuqhuntError, InputError, UsageError
 from duqhunt.intel.sightings import sightings_from_report, store_sightings
@@ -77,15 +78,33 @@ class HuntOptions:
 
 
 def parse_networks(
-    cidrs: Iterable[str],
+    cidrs: Iterable[str], flag: str = "--internal"
 ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     nets = []
     for c in cidrs:
         try:
             nets.append(ipaddress.ip_network(c.strip(), strict=False))
         except ValueError:
-            raise UsageError(f"--internal {c!r} is not a CIDR network (e.g. 10.0.0.0/8)") from None
+            raise UsageError(f"{flag} {c!r} is not a CIDR network (e.g. 10.0.0.0/8)") from None
     return tuple(nets)
+
+
+def check_params(params: Iterable[tuple[str, Param]]) -> None:
+    """Every --param names a parameter a detector reads and holds a finite number >= 0
+    (scores and shares at most 1): a typo or an 'inf' would otherwise silently change or
+    hide findings."""
+    known = known_params()
+    for name, value in params:
+        if name not in known:
+            raise UsageError(
+                f"--param {name}: no detector reads it; known: {', '.join(sorted(known))}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UsageError(f"--param {name}={value!r}: not a number")
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"--param {name}={value!r}: must be a finite number >= 0")
+        if name.endswith(("_score", "_share")) and value > 1:
+            raise UsageError(f"--param {name}={value!r}: a score or share is at most 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +169,7 @@ def route_inputs(inputs: Iterable[Path | str]) -> RoutedInputs:
             host.append(root)
             continue
         base = root.resolve()
+        before = len(files) + len(host) + len(documents) + len(skipped)
         for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
             dirnames.sort()
             for d in list(dirnames):
@@ -173,9 +193,9 @@ def route_inputs(inputs: Iterable[Path | str]) -> RoutedInputs:
                         skipped.append((str(p), f"symlink out of {root}, not followed"))
                         continue
                 add(p)
-    return RoutedInputs(
-        files=files, host=host, documents=documents, remote=remote, skipped=skipped
-    )
+        if len(files) + len(host) + len(documents) + len(skipped) == before:
+            skipped.append((str(root), "no files in the folder"))
+    return RoutedInputs(files=files, host=host, documents=documents, remote=remote, skipped=skipped)
 
 
 def sniff_safe(path: Path) -> bool:
@@ -226,7 +246,7 @@ _ZONES_SQL = load_sql("duqhunt.detectors.net", "zones.sql")
 
 def _zones(table: pa.Table, declared_no_egress: tuple[str, ...]) -> pa.Table:
     """Behavioural zones, overridden by networks the user declares as no-egress."""
-    nets = parse_networks(declared_no_egress) if declared_no_egress else ()
+    nets = parse_networks(declared_no_egress, "--no-egress") if declared_no_egress else ()
     ips = table.column("ip").to_pylist()
     zones = table.column("zone").to_pylist()
     if nets:
@@ -485,6 +505,10 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     """
     started = _now()
     nets = parse_networks(options.internal)
+    parse_networks(options.no_egress, "--no-egress")
+    check_params(options.params)
+    if options.threads is not None and options.threads < 1:
+        raise UsageError(f"--threads {options.threads}: at least 1")
     packs: list[IocPack] = list(builtin_ioc_packs()) if options.builtin_iocs else []
     packs += [load_ioc_pack(p) for p in options.ioc_packs]
     allows: list[AllowList] = list(builtin_allowlists()) if options.builtin_allowlists else []

@@ -35,22 +35,24 @@ def special_file(path: Path | str) -> str | None:
     return f"not a regular file: {kind}; not opened"
 
 
-# C0 and C1 controls (tab and newline are kept by printable(keep_lines=True)), DEL, and the
-# Unicode bidirectional and zero-width format characters that reorder or hide text
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_UNSAFE_ALL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+# C0 and C1 controls, DEL, the Arabic letter mark, zero-width and bidirectional format
+# characters, line/paragraph separators, invisible operators, BOM and lone surrogates: shown as
+# escapes. With keep_lines, tab and newline are kept (a message of several lines).
+_INVISIBLE = (
+    "\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ud800-\udfff"
 )
+_UNSAFE_ALL = re.compile(f"[\x00-\x1f{_INVISIBLE}]")
+_UNSAFE_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_INVISIBLE}]")
 
 
 def _escape(m: re.Match[str]) -> str:
     code = ord(m.group(0))
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def printable(text: object, *, keep_lines: bool = False) -> str:
-    """Text safe to print: every control character from input (ESC, BEL, CR, NUL...) and
-    the bidi overrides shown as ``\\xHH``/``\\uHHHH`` escapes; with ``keep_lines`` tabs and
-    newlines stay as they are (a message of several lines)."""
-    s = str(text)
-    return (_UNSAFE if keep_lines else _UNSAFE_ALL).sub(_escape, s)
+    """Text safe to print: every control character from input (ESC, BEL, CR, NUL...) and the
+    bidi and invisible characters shown as ``\\xHH``/``\\uHHHH`` escapes; with ``keep_lines``
+    tabs and newlines stay as they are. Not a markup or HTML escape: callers still escape for
+    their output."""
+    return (_UNSAFE_LINES if keep_lines else _UNSAFE_ALL).sub(_escape, str(text))

@@ -31,6 +31,7 @@ from duqhunt.model.report import (
     FindingModel,
     ReportDocument,
 )
+from duqhunt.safety import printable
 
 __all__ = [
     "FINDING_SOURCES",
@@ -73,11 +74,6 @@ MAX_NOT_ANALYSED = 50
 # C0 controls, DEL, C1 controls, zero-width and bidirectional formatting characters, line and
 # paragraph separators, BOM. These can hide or reorder text ("Trojan Source", RLO file names) or
 # drive a terminal (ESC sequences), so outputs show them as escapes instead.
-_UNSAFE_CHARS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
-    "\ud800-\udfff]"
-)
-
 #: Document verdicts from most to least alarming, the order every output lists them in.
 VERDICT_ORDER: tuple[str, ...] = (
     "malicious",
@@ -113,17 +109,12 @@ _SEVERITY_STYLE: dict[str, str] = {
 }
 
 
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
 def visible(value: object) -> str:
     """`value` as a single-line string with control/bidi/invisible characters shown as escapes.
 
     Not a markup or HTML escape: callers still escape for their output (rich markup, HTML).
     """
-    return _UNSAFE_CHARS.sub(_escape_char, str(value))
+    return printable(value)
 
 
 def _m(value: object) -> str:
@@ -591,6 +582,18 @@ def render_summary(doc: ReportDocument, console: Console) -> None:
     """
     console.print(_headline(doc), highlight=False)
     console.print()
+    if (
+        not doc.findings
+        and not doc.verdicts
+        and not any(i.status in ("analysed", "partial", "already-ingested") for i in doc.inputs)
+    ):
+        console.print("Nothing could be analysed, so nothing was hunted.")
+    else:
+        _print_results(doc, console)
+    _print_problems(doc, console)
+
+
+def _print_results(doc: ReportDocument, console: Console) -> None:
     if doc.campaign.c2:
         console.print(_c2_table(doc))
     else:
@@ -617,6 +620,9 @@ def render_summary(doc: ReportDocument, console: Console) -> None:
         console.print(_findings_table(doc))
     else:
         console.print("No findings.")
+
+
+def _print_problems(doc: ReportDocument, console: Console) -> None:
     if doc.not_analysed:
         console.print()
         console.print(f"[bold]Not analysed ({len(doc.not_analysed)})[/]")
