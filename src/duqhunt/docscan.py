@@ -32,7 +32,11 @@ from duqhunt.sources.office.limits import Budget, DocContent, builtin_content
 
 log = logging.getLogger(__name__)
 
-Verdict = Literal["clean", "suspicious", "malicious", "malformed", "encrypted", "unsupported"]
+# "partial": part of the file could not be opened (nested deeper than the limit), so it is
+# never called clean
+Verdict = Literal[
+    "clean", "suspicious", "malicious", "malformed", "partial", "encrypted", "unsupported"
+]
 DOC_EXTENSIONS = frozenset(
     [
         ".doc",
@@ -179,7 +183,12 @@ def collect_all(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]
 
 
 def verdict_for(
-    findings: Sequence[Finding], *, encrypted: bool, unsupported: str, malformed: str
+    findings: Sequence[Finding],
+    *,
+    encrypted: bool,
+    unsupported: str,
+    malformed: str,
+    partial: str = "",
 ) -> tuple[Verdict, tuple[str, ...]]:
     top = max((severity_rank(f.severity) for f in findings), default=-1)
     ranked = sorted(findings, key=lambda f: (-severity_rank(f.severity), f.detector))
@@ -199,6 +208,8 @@ def verdict_for(
         return "malformed", reasons or (malformed,)
     if top >= severity_rank("medium"):
         return "suspicious", reasons
+    if partial:
+        return "partial", (partial,)
     if encrypted:
         return "encrypted", ("encrypted: contents not analysed",)
     return "clean", reasons
@@ -297,8 +308,14 @@ def scan_file(
         not_analysed = not_analysed or "encrypted: contents not analysed"
     elif out.malformed and not not_analysed:
         not_analysed = f"partly analysed: {out.malformed}"
+    elif out.too_deep and not not_analysed:
+        not_analysed = f"partly analysed: {out.too_deep}"
     verdict, reasons = verdict_for(
-        em.findings, encrypted=out.encrypted, unsupported=out.unsupported, malformed=out.malformed
+        em.findings,
+        encrypted=out.encrypted,
+        unsupported=out.unsupported,
+        malformed=out.malformed,
+        partial=out.too_deep,
     )
     return _FileResult(
         src,

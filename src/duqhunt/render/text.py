@@ -71,14 +71,12 @@ TOP_VERDICTS = 20
 MAX_HOSTS_IN_CELL = 3
 MAX_NOT_ANALYSED = 50
 
-# C0 controls, DEL, C1 controls, zero-width and bidirectional formatting characters, line and
-# paragraph separators, BOM. These can hide or reorder text ("Trojan Source", RLO file names) or
-# drive a terminal (ESC sequences), so outputs show them as escapes instead.
 #: Document verdicts from most to least alarming, the order every output lists them in.
 VERDICT_ORDER: tuple[str, ...] = (
     "malicious",
     "suspicious",
     "malformed",
+    "partial",
     "encrypted",
     "unsupported",
     "clean",
@@ -95,6 +93,7 @@ _VERDICT_STYLE: dict[str, str] = {
     "malicious": "bold white on red",
     "suspicious": "bold red",
     "malformed": "yellow",
+    "partial": "yellow",
     "encrypted": "cyan",
     "unsupported": "dim",
     "clean": "green",
@@ -110,7 +109,9 @@ _SEVERITY_STYLE: dict[str, str] = {
 
 
 def visible(value: object) -> str:
-    """`value` as a single-line string with control/bidi/invisible characters shown as escapes.
+    """`value` as a single-line string with control/bidi/invisible characters shown as escapes
+    (these can hide or reorder text, "Trojan Source" and RLO file names, or drive a terminal
+    with ESC sequences; see safety.printable).
 
     Not a markup or HTML escape: callers still escape for their output (rich markup, HTML).
     """
