@@ -85,9 +85,7 @@ def bad_time_reason(name: str, value: float, bounds: tuple[float, float]) -> str
     return None
 
 
-def _bad_float_rows(
-    table: pa.Table, bounds: tuple[float, float]
-) -> dict[int, str]:
+def _bad_float_rows(table: pa.Table, bounds: tuple[float, float]) -> dict[int, str]:
     """Rows of a canonical table with a non-finite float or an implausible ``ts``."""
     bad: dict[int, str] = {}
     for name in table.column_names:
@@ -325,6 +323,32 @@ class _GuardedStream(io.RawIOBase):
             self._raw.close()
         finally:
             super().close()
+
+
+def count_tsv_data_lines(path: Path, chunk_bytes: int = 1 << 24) -> int | None:
+    """The data lines of a plain TSV log: lines that are neither empty nor a '#' line, counted
+    in C-speed passes over bounded chunks (None for gzip data). Every reader must account for
+    each of them as a row stored or a row skipped (see CaseStore's row accounting)."""
+    with open(path, "rb") as fh:
+        if fh.read(2) == GZIP_MAGIC:
+            return None
+        fh.seek(0)
+        lines = comments = empty = 0
+        carry = b""  # the unfinished last line (only whether it is '' or '\r' matters)
+        prev = b"\n"  # as if a line ended just before the file
+        while chunk := fh.read(chunk_bytes):
+            comments += (prev + chunk).count(b"\n#")  # cannot overlap itself: exact
+            prev = chunk[-1:]
+            parts = (carry + chunk).split(b"\n")
+            carry = parts.pop()
+            if len(carry) > 1:
+                carry = b"xx"
+            lines += len(parts)
+            empty += parts.count(b"") + parts.count(b"\r")
+    if carry:
+        lines += 1
+        empty += carry == b"\r"
+    return lines - comments - empty
 
 
 _UNSAFE_NAME = re.compile(r"[^a-z0-9_]+")
