@@ -366,13 +366,14 @@ def _record_zeek(
     warnings: list[str],
 ) -> None:
     warnings.extend(res.warnings)
-    if res.status == "partial":
+    if res.status == "partial" or res.earlier_partial:
         skipped = f"{res.skipped_rows} bad row(s) skipped" if res.skipped_rows else ""
         trunc = (
             "truncated" if any("truncated" in w or "not read" in w for w in res.warnings) else ""
         )
         reason = "; ".join(x for x in (skipped, trunc) if x) or "partly read"
-        not_analysed.append(NotAnalysed(path=path, reason=f"partly analysed: {reason}"))
+        when = " (when it was ingested into the case)" if res.earlier_partial else ""
+        not_analysed.append(NotAnalysed(path=path, reason=f"partly analysed{when}: {reason}"))
     inputs.append(
         InputRecord(
             path=path,

@@ -97,6 +97,7 @@ class IngestResult:
     skipped_rows: int
     warnings: tuple[str, ...]
     fmt: str = ""
+    earlier_partial: bool = False  # already ingested, and that ingest was partial
 
 
 class _ParquetSink:
@@ -312,11 +313,29 @@ class CaseStore:
             shutil.rmtree(work, ignore_errors=True)
 
     def _already(self, path: str, sha: str) -> IngestResult:
+        """A file the case holds: the rows, skipped rows and warnings of its ingest, so that
+        every later report still shows what was wrong with it."""
         row = self.con.execute(
-            "SELECT log_type, fmt FROM ingested WHERE sha256 = ?", [sha]
+            "SELECT log_type, fmt, rows, skipped_rows, truncated, warnings FROM ingested "
+            "WHERE sha256 = ?",
+            [sha],
         ).fetchone()
         assert row is not None
-        return IngestResult(path, sha, row[0], "already-ingested", 0, 0, (), str(row[1]))
+        try:
+            warnings = tuple(str(w) for w in json.loads(row[5]))
+        except (ValueError, TypeError):
+            warnings = ()
+        return IngestResult(
+            path,
+            sha,
+            row[0],
+            "already-ingested",
+            int(row[2]),
+            int(row[3]),
+            warnings,
+            str(row[1]),
+            earlier_partial=bool(row[3] or row[4]),
+        )
 
     def _ingest_log(
         self,

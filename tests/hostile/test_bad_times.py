@@ -58,7 +58,19 @@ def test_non_finite_and_absurd_times_are_bad_rows_named_by_file_and_line(tmp_pat
     assert first["not_analysed"] == [
         {"path": str(log), "reason": f"partly analysed: {len(BAD_TIMES)} bad row(s) skipped"}
     ]
-    assert report(tmp_path / "b")["inputs"][0]["status"] == "already-ingested"
+    # point 12: a later hunt of the case still shows the file's skipped rows and warnings
+    second = report(tmp_path / "b")
+    (again,) = second["inputs"]
+    assert again["status"] == "already-ingested"
+    assert (again["rows"], again["skipped_rows"]) == (20, len(BAD_TIMES))
+    assert set(first["warnings"]) <= set(second["warnings"])
+    assert second["not_analysed"] == [
+        {
+            "path": str(log),
+            "reason": "partly analysed (when it was ingested into the case): "
+            f"{len(BAD_TIMES)} bad row(s) skipped",
+        }
+    ]
 
 
 def test_json_nan_and_infinity_tokens_are_bad_rows(tmp_path: Path) -> None:
