@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
@@ -657,6 +657,18 @@ def scan_host(
         if loose:
             h = HostArtefacts(host="", root="")
             _analyse_files(run, h, loose, rules)
+            # every loose artefact is an input of the report: analysed, partly (a warning
+            # or not-analysed entry names it) or not at all (a failure already recorded it)
+            recorded = {i.path for i in run.inputs}
+            noted = {n.path for n in run.not_analysed}
+            for f in loose:
+                if str(f.path) not in recorded:
+                    status: Literal["analysed", "partial"] = (
+                        "partial" if str(f.path) in noted else "analysed"
+                    )
+                    run.inputs.append(
+                        InputRecord(path=str(f.path), kind=f"host-{f.kind}", status=status)
+                    )
             h.host = _host_name(h, loose[0].path.parent.name or "unknown")
             hosts.append(h)
         ctx = HostContext(tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma))
