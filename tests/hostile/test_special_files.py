@@ -71,6 +71,7 @@ def test_host_triage_folder_with_a_fifo(tmp_path: Path) -> None:
     root = tmp_path / "PC1"
     (root / "Windows" / "System32").mkdir(parents=True)
     os.mkfifo(root / "Windows" / "System32" / "netp191.pnf")
+    (root / "Windows" / "System32" / "notes.txt").write_text("a regular file\n")
     out = tmp_path / "out"
     res = run_cli_subprocess(["host", str(root), "--out", str(out)])
     assert res.returncode == 0, res.stderr.decode(errors="replace")
