@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import re
+import signal
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,12 +29,17 @@ from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Evidence, Finding, finding_id, severity_rank
 from duqhunt.model.finding import Severity
 from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.safety import special_file
 from duqhunt.sources.office.cff import clear_memo as clear_memos
 from duqhunt.sources.office.limits import Budget, DocContent, builtin_content
 
 log = logging.getLogger(__name__)
 
-Verdict = Literal["clean", "suspicious", "malicious", "malformed", "encrypted", "unsupported"]
+# "partial": part of the file could not be opened (nested deeper than the limit), so it is
+# never called clean
+Verdict = Literal[
+    "clean", "suspicious", "malicious", "malformed", "partial", "encrypted", "unsupported"
+]
 DOC_EXTENSIONS = frozenset(
     [
         ".doc",
@@ -123,16 +131,37 @@ def is_document(path: Path) -> bool:
 
 
 def collect(paths: Iterable[Path]) -> list[Path]:
+    """The regular files under ``paths`` (see collect_all for what is left out and why)."""
+    return collect_all(paths)[0]
+
+
+def collect_all(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Regular files under ``paths``, and (path, reason) for what was found but not opened:
+    FIFOs, sockets and devices (a reader would block or never end), folders that cannot be
+    read, symlinks not followed."""
     files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+
+    def unreadable(exc: OSError) -> None:
+        skipped.append((str(exc.filename), f"folder not readable: {exc.strerror or exc}"))
+
     for root in paths:
         if not root.exists():
             raise UsageError(f"input {root} does not exist")
-        if root.is_file():
-            files.append(root)
+        if not root.is_dir():
+            why = special_file(root)
+            if why is None:
+                files.append(root)
+            else:
+                skipped.append((str(root), why))
             continue
         base = root.resolve()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        before = len(files) + len(skipped)
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
             dirnames.sort()
+            for d in dirnames:
+                if (Path(dirpath) / d).is_symlink():
+                    skipped.append((str(Path(dirpath) / d), "symlink to a folder, not followed"))
             for name in sorted(filenames):
                 p = Path(dirpath) / name
                 if name.startswith("."):
@@ -142,15 +171,27 @@ def collect(paths: Iterable[Path]) -> list[Path]:
                         p.resolve().relative_to(base)
                     except (ValueError, OSError):
                         log.warning("%s: symlink out of %s, not followed", p, root)
+                        skipped.append((str(p), f"symlink out of {root}, not followed"))
                         continue
+                why = special_file(p)
+                if why is not None:
+                    skipped.append((str(p), why))
+                    continue
                 files.append(p)
                 if len(files) > MAX_INPUT_FILES:
                     raise UsageError(f"more than {MAX_INPUT_FILES} files under {root}")
-    return files
+        if len(files) + len(skipped) == before:
+            skipped.append((str(root), "no files in the folder"))
+    return files, skipped
 
 
 def verdict_for(
-    findings: Sequence[Finding], *, encrypted: bool, unsupported: str, malformed: str
+    findings: Sequence[Finding],
+    *,
+    encrypted: bool,
+    unsupported: str,
+    malformed: str,
+    partial: str = "",
 ) -> tuple[Verdict, tuple[str, ...]]:
     top = max((severity_rank(f.severity) for f in findings), default=-1)
     ranked = sorted(findings, key=lambda f: (-severity_rank(f.severity), f.detector))
@@ -170,6 +211,8 @@ def verdict_for(
         return "malformed", reasons or (malformed,)
     if top >= severity_rank("medium"):
         return "suspicious", reasons
+    if partial:
+        return "partial", (partial,)
     if encrypted:
         return "encrypted", ("encrypted: contents not analysed",)
     return "clean", reasons
@@ -268,8 +311,14 @@ def scan_file(
         not_analysed = not_analysed or "encrypted: contents not analysed"
     elif out.malformed and not not_analysed:
         not_analysed = f"partly analysed: {out.malformed}"
+    elif out.too_deep and not not_analysed:
+        not_analysed = f"partly analysed: {out.too_deep}"
     verdict, reasons = verdict_for(
-        em.findings, encrypted=out.encrypted, unsupported=out.unsupported, malformed=out.malformed
+        em.findings,
+        encrypted=out.encrypted,
+        unsupported=out.unsupported,
+        malformed=out.malformed,
+        partial=out.too_deep,
     )
     return _FileResult(
         src,
@@ -320,19 +369,121 @@ def _compile_yara(paths: Sequence[Path]) -> Any:
 
 
 _WORKER_RULES: Any = None
+_WORKER_STARTED: Any = None  # shared bytes, one per file: 1 once a worker has started it
+# Tests only (with DUQHUNT_TEST set): a worker that starts a file of this name kills itself
+# with SIGKILL, as the kernel's out-of-memory killer or a crash in a C extension would
+_TEST_KILL_ON = "DUQHUNT_TEST_KILL_WORKER_ON"
+DIED = (
+    "not analysed: the analyser died (its worker process was killed or crashed, e.g. out of "
+    "memory or a fault in a parser library); the other files were analysed"
+)
 
 
-def _init_worker(rule_paths: tuple[str, ...]) -> None:
-    global _WORKER_RULES
+def _init_worker(rule_paths: tuple[str, ...], started: Any = None) -> None:
+    global _WORKER_RULES, _WORKER_STARTED
     logging.getLogger("olevba").setLevel(logging.CRITICAL)
     for name in ("oletools", "olefile", "fontTools", "msodde", "rtfobj", "oleobj"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     _WORKER_RULES = _compile_yara([Path(p) for p in rule_paths]) if rule_paths else None
+    _WORKER_STARTED = started
 
 
 def _work(args: tuple[str, str | None]) -> _FileResult:
     p, ex = args
     return scan_file(Path(p), None, Path(ex) if ex else None, _WORKER_RULES)
+
+
+def _work_at(item: tuple[int, str, str | None]) -> _FileResult:
+    """One file in a worker process, marked started (1) then finished (2); see _pool_scan."""
+    i, p, ex = item
+    if _WORKER_STARTED is not None:
+        _WORKER_STARTED[i] = 1
+    if (
+        os.environ.get("DUQHUNT_TEST")
+        and os.environ.get(_TEST_KILL_ON) == Path(p).name
+        and multiprocessing.parent_process() is not None
+    ):
+        os.kill(os.getpid(), signal.SIGKILL)
+    result = _work((p, ex))
+    if _WORKER_STARTED is not None:
+        _WORKER_STARTED[i] = 2
+    return result
+
+
+def _work_chunk(items: list[tuple[int, str, str | None]]) -> list[tuple[int, _FileResult]]:
+    return [(item[0], _work_at(item)) for item in items]
+
+
+def _died(path: str) -> _FileResult:
+    return _FileResult(
+        path,
+        "unknown",
+        None,
+        (),
+        FileVerdict(path, "unsupported", (DIED,)),
+        DIED,
+        (f"{path}: {DIED}",),
+        0,
+        0.0,
+    )
+
+
+def _pool_scan(
+    args: list[tuple[str, str | None]], n: int, rule_paths: tuple[str, ...]
+) -> list[_FileResult]:
+    """Every file in a pool of ``n`` worker processes that survives a worker's death.
+
+    Files go to the workers in chunks; a worker marks each file as started, then finished, in
+    shared memory. When a worker dies (killed for memory, a crash in a C extension) the pool
+    breaks: the results returned are kept, the files started but not finished are each run
+    again alone in a pool of one (the one that kills its worker again is 'not analysed: the
+    analyser died'), and the rest go to a new pool. Each break settles at least one file, so
+    the scan always ends."""
+    ctx = multiprocessing.get_context()
+    started = ctx.Array("b", len(args), lock=False)
+    results: dict[int, _FileResult] = {}
+    pending = list(range(len(args)))
+    while pending:
+        for i in pending:
+            started[i] = 0
+        broken = False
+        with ProcessPoolExecutor(
+            max_workers=min(n, len(pending)),
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(rule_paths, started),
+        ) as ex:
+            size = max(1, len(pending) // (n * 8))
+            chunks = [pending[k : k + size] for k in range(0, len(pending), size)]
+            futures = [ex.submit(_work_chunk, [(i, *args[i]) for i in chunk]) for chunk in chunks]
+            for fut in as_completed(futures):
+                try:
+                    results.update(fut.result())
+                except BrokenProcessPool:
+                    broken = True
+        pending = [i for i in pending if i not in results]
+        if not broken:
+            break
+        suspects = [i for i in pending if started[i] == 1] or pending[:1]
+        for i in suspects:
+            alone = _alone(args[i], rule_paths)
+            if alone is None:
+                alone = _died(args[i][0])
+                log.warning("%s: %s", args[i][0], DIED)
+            results[i] = alone
+        pending = [i for i in pending if i not in results]
+    return [results[i] for i in range(len(args))]
+
+
+def _alone(arg: tuple[str, str | None], rule_paths: tuple[str, ...]) -> _FileResult | None:
+    """One file in a pool of its own: its result, or None if it killed the worker again."""
+    with ProcessPoolExecutor(
+        max_workers=1, initializer=_init_worker, initargs=(rule_paths, None)
+    ) as ex:
+        try:
+            return ex.submit(_work_at, (0, *arg)).result()
+        except BrokenProcessPool:
+            return None
 
 
 def scan_documents(
@@ -342,8 +493,11 @@ def scan_documents(
     jobs: int | None = None,
     extract_dir: Path | None = None,
 ) -> DocScanResult:
-    """Scan files and folders (recursively). Bad options raise UsageError; bad files do not."""
-    files = collect(paths)
+    """Scan files and folders (recursively). Bad options raise UsageError; bad files do not.
+
+    With more than one job, files are analysed in worker processes and a worker that dies
+    costs only its file (see _pool_scan)."""
+    files, skipped = collect_all(paths)
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs must be at least 1")
     rule_paths = tuple(str(p) for p in yara_rules)
@@ -363,16 +517,17 @@ def scan_documents(
         # the walk imports lazily) is not loaded again by every worker of every scan.
         builtin_content()
         preload()
-        with ProcessPoolExecutor(
-            max_workers=n, initializer=_init_worker, initargs=(rule_paths,)
-        ) as ex:
-            results = list(ex.map(_work, args, chunksize=max(1, len(args) // (n * 8))))
+        results = _pool_scan(args, n, rule_paths)
     elapsed = time.perf_counter() - t0
     findings: list[Finding] = []
     inputs: list[InputRecord] = []
     not_analysed: list[NotAnalysed] = []
     warnings: list[str] = []
     verdicts: list[FileVerdict] = []
+    for path_s, why in skipped:
+        not_analysed.append(NotAnalysed(path=path_s, reason=why))
+        inputs.append(InputRecord(path=path_s, kind="unknown", status="not-analysed"))
+        warnings.append(f"{path_s}: {why}")
     for r in results:
         findings.extend(r.findings)
         status: Literal["analysed", "partial", "not-analysed"] = "analysed"

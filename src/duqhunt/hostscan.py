@@ -27,13 +27,14 @@ import hashlib
 import logging
 import os
 import shutil
+import struct
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
@@ -43,6 +44,7 @@ from duqhunt.errors import ContentError, InputError, UsageError
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import iso_utc
 from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.safety import special_file
 from duqhunt.sources.host.eventlog import WANTED, EventLogRead, read_event_json, read_evtx
 from duqhunt.sources.host.jobfile import read_job
 from duqhunt.sources.host.pe import entropy, read_pe
@@ -82,6 +84,8 @@ def is_host_evidence(path: Path) -> bool:
     try:
         if path.is_dir():
             return any((path / n).is_dir() for n in ("Windows", "windows", "WINDOWS"))
+        if special_file(path) is not None:
+            return False  # a FIFO or device: never opened
         kind = classify(path)
     except OSError:
         return False
@@ -160,6 +164,41 @@ def _load_sigma(user_rules: Sequence[Path]) -> tuple[list[SigmaQuery], list[str]
         return [], []
 
 
+# extensions that name an artefact the scan reads: a file with one that is not recognised
+# (empty, or another format) is listed, never passed over in silence
+_NAMED_KINDS = {".evtx": "EVTX event log", ".job": "scheduled task (.job)", ".pnf": ".PNF file"}
+
+
+def _short_of_header(f: FileEntry) -> str | None:
+    """Why an EVTX file or a registry hive is shorter than its own header says, or None: a
+    file cut short (a copy interrupted, a truncated image) reads without error but misses
+    what its header promises."""
+    try:
+        with f.path.open("rb") as fh:
+            head = fh.read(0x30)
+    except OSError:
+        return None
+    if f.kind == "evtx" and len(head) >= 0x2C and head[:8] == b"ElfFile\x00":
+        header_size, chunks = (
+            struct.unpack_from("<H", head, 0x28)[0],
+            struct.unpack_from("<H", head, 0x2A)[0],
+        )
+        want = max(header_size, 4096) + chunks * 65536
+        if f.size < want:
+            return (
+                f"file is cut short: {f.size} bytes where its header declares {chunks} "
+                f"chunk(s) ({want} bytes); the missing records are not analysed"
+            )
+    if f.kind == "hive" and len(head) >= 0x2C and head[:4] == b"regf":
+        bins = struct.unpack_from("<I", head, 0x28)[0]
+        if f.size < 4096 + bins:
+            return (
+                f"hive is cut short: {f.size} bytes where its header declares "
+                f"{4096 + bins}; keys in the missing part are not analysed"
+            )
+    return None
+
+
 def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
     kind = "host-evtx" if f.kind == "evtx" else "host-event-json"
     t0 = time.perf_counter()
@@ -183,9 +222,13 @@ def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
         run.evtx_seconds += time.perf_counter() - t0
     h.events.extend(res.events)
     run.warnings.extend(res.warnings)
-    partial = bool(res.skipped or res.truncated)
+    short = _short_of_header(f)
+    partial = bool(res.skipped or res.truncated or short)
     if partial:
         what = f"{res.skipped} bad record(s) skipped" if res.skipped else "truncated at the limit"
+        if short:
+            what = short if not res.skipped else f"{what}; {short}"
+            run.warnings.append(f"{f.path}: {short}")
         run.not_analysed.append(NotAnalysed(path=str(f.path), reason=f"partly analysed: {what}"))
     run.inputs.append(
         InputRecord(
@@ -216,6 +259,10 @@ def _read_hive(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
     except OSError as exc:
         run.fail(str(f.path), f"not readable: {exc.strerror or exc}", kind)
         return
+    short = _short_of_header(f)
+    if short:
+        warns = [*warns, f"{f.path}: {short}"]
+        run.warnings.append(f"{f.path}: {short}")
     if warns:
         run.not_analysed.append(
             NotAnalysed(
@@ -266,6 +313,14 @@ def _analyse_files(run: _Run, h: HostArtefacts, files: list[FileEntry], rules: A
                     str(f.path),
                     "disk image inside a triage folder: pass it on its own",
                     "host-image",
+                )
+            elif (named := _NAMED_KINDS.get(f.path.suffix.lower())) is not None:
+                run.fail(
+                    str(f.path),
+                    "empty file (0 bytes): nothing to analyse"
+                    if f.size == 0
+                    else f"named like a {named} but not one by its content; not analysed",
+                    "host-unknown",
                 )
         except InputError as exc:
             run.fail(str(f.path), _reason(exc), f"host-{f.kind}")
@@ -606,6 +661,10 @@ def scan_host(
             if p.is_dir():
                 roots.append(p)
                 continue
+            why = special_file(p)
+            if why is not None:
+                run.fail(str(p), why, "host-unknown")
+                continue
             try:
                 entry = single_file(p)
             except OSError as exc:
@@ -632,13 +691,36 @@ def scan_host(
             h.t2embed = _t2embed(files, problems)
             _analyse_files(run, h, files, rules)
             h.host = _host_name(h, root.resolve().name)
-            run.inputs.append(
-                InputRecord(path=str(root), kind="host-triage", status="analysed", rows=len(files))
-            )
+            if not files:
+                if not problems:
+                    run.not_analysed.append(
+                        NotAnalysed(path=str(root), reason="no files in the folder")
+                    )
+                run.inputs.append(
+                    InputRecord(path=str(root), kind="host-triage", status="not-analysed")
+                )
+            else:
+                run.inputs.append(
+                    InputRecord(
+                        path=str(root), kind="host-triage", status="analysed", rows=len(files)
+                    )
+                )
             hosts.append(h)
         if loose:
             h = HostArtefacts(host="", root="")
             _analyse_files(run, h, loose, rules)
+            # every loose artefact is an input of the report: analysed, partly (a warning
+            # or not-analysed entry names it) or not at all (a failure already recorded it)
+            recorded = {i.path for i in run.inputs}
+            noted = {n.path for n in run.not_analysed}
+            for f in loose:
+                if str(f.path) not in recorded:
+                    status: Literal["analysed", "partial"] = (
+                        "partial" if str(f.path) in noted else "analysed"
+                    )
+                    run.inputs.append(
+                        InputRecord(path=str(f.path), kind=f"host-{f.kind}", status=status)
+                    )
             h.host = _host_name(h, loose[0].path.parent.name or "unknown")
             hosts.append(h)
         ctx = HostContext(tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma))
@@ -694,7 +776,7 @@ def host_report(result: HostScanResult, started: str, finished: str) -> Any:
 def _bench(paths: list[Path]) -> None:  # pragma: no cover - a manual benchmark
     import evtx
 
-    evtx_files = [p for p in paths if p.is_file() and p.read_bytes()[:8] == EVTX_MAGIC]
+    evtx_files = [p for p in paths if special_file(p) is None and p.read_bytes()[:8] == EVTX_MAGIC]
     for p in paths:
         if p.is_dir():
             evtx_files += sorted(q for q in p.rglob("*.evtx") if q.is_file())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -27,8 +28,8 @@ from duqhunt.content import (
 )
 from duqhunt.detectors.base import HuntContext
 from duqhunt.detectors.net.zones import internal_hint, zones_table
-from duqhunt.detectors.registry import all_detectors
-from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri
+from duqhunt.detectors.registry import all_detectors, known_params
+from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri, sql_literal
 from duqhunt.errors import DuqhuntError, InputError, UsageError
 from duqhunt.intel.sightings import sightings_from_report, store_sightings
 from duqhunt.model import Finding, severity_rank
@@ -39,10 +40,11 @@ from duqhunt.model.report import (
     NotAnalysed,
     ReportDocument,
 )
+from duqhunt.safety import special_file
 from duqhunt.sources.net.dialects import recognise
 from duqhunt.sources.net.pcap import find_tshark, is_capture
 from duqhunt.sources.net.zeek import Limits, MixedLogTypes, sniff
-from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS
+from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
 from duqhunt.store import CaseStore, IngestResult
 from duqhunt.triage import TriageStore, with_triage
 
@@ -100,6 +102,24 @@ def _covered(
     )
 
 
+def check_params(params: Iterable[tuple[str, Param]]) -> None:
+    """Every --param names a parameter a detector reads and holds a finite number >= 0
+    (scores and shares at most 1): a typo or an 'inf' would otherwise silently change or
+    hide findings."""
+    known = known_params()
+    for name, value in params:
+        if name not in known:
+            raise UsageError(
+                f"--param {name}: no detector reads it; known: {', '.join(sorted(known))}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UsageError(f"--param {name}={value!r}: not a number")
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"--param {name}={value!r}: must be a finite number >= 0")
+        if name.endswith(("_score", "_share")) and value > 1:
+            raise UsageError(f"--param {name}={value!r}: a score or share is at most 1")
+
+
 @dataclass(frozen=True, slots=True)
 class RoutedInputs:
     """Inputs split by the analyzer that reads them."""
@@ -108,21 +128,31 @@ class RoutedInputs:
     host: list[Path]  # triage folders (a Windows volume layout) and loose host artefacts
     documents: list[Path]  # Office documents, RTF, fonts and archives for the document scanner
     remote: list[str] = field(default_factory=list)  # URIs, listed and read by the engine
+    # what was found but not opened: (path, reason) for FIFOs, sockets, devices, unreadable
+    # folders and symlinks not followed
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def route_inputs(inputs: Iterable[Path | str]) -> RoutedInputs:
     """Files under the inputs, sorted, split by analyzer. A folder laid out like a Windows
     volume is host evidence as a whole (not walked file by file); symlinks are not followed
-    out of a given folder. URIs (``s3a://...``, ``file:///...``, globs allowed) are not
-    touched here: the engine's file system lists them (see hunt)."""
+    out of a given folder. Only regular files are opened: FIFOs, sockets and devices (which
+    would block a reader or never end), folders that cannot be read and symlinks not followed
+    are listed in ``skipped`` with the reason. URIs (``s3a://...``, ``file:///...``, globs
+    allowed) are not touched here: the engine's file system lists them (see hunt)."""
     from duqhunt.docscan import is_document
     from duqhunt.hostscan import is_host_evidence
 
     files: list[Path] = []
     host: list[Path] = []
     documents: list[Path] = []
+    skipped: list[tuple[str, str]] = []
 
     def add(p: Path) -> None:
+        why = special_file(p)
+        if why is not None:
+            skipped.append((str(p), why))
+            return
         if is_capture(p) or sniff_safe(p):
             files.append(p)
         elif is_host_evidence(p):
@@ -134,6 +164,9 @@ def route_inputs(inputs: Iterable[Path | str]) -> RoutedInputs:
         if len(files) + len(host) + len(documents) > MAX_INPUT_FILES:
             raise UsageError(f"more than {MAX_INPUT_FILES} input files")
 
+    def unreadable(exc: OSError) -> None:
+        skipped.append((str(exc.filename), f"folder not readable: {exc.strerror or exc}"))
+
     remote: list[str] = []
     for item in inputs:
         if isinstance(item, str) and is_uri(item):
@@ -142,18 +175,23 @@ def route_inputs(inputs: Iterable[Path | str]) -> RoutedInputs:
         root = Path(item)
         if not root.exists():
             raise UsageError(f"input {root} does not exist")
-        if root.is_file():
+        if not root.is_dir():
             add(root)
             continue
         if is_host_evidence(root):
             host.append(root)
             continue
         base = root.resolve()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        before = len(files) + len(host) + len(documents) + len(skipped)
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
             dirnames.sort()
             for d in list(dirnames):
                 sub = Path(dirpath) / d
-                if not d.startswith(".") and not sub.is_symlink() and is_host_evidence(sub):
+                if d.startswith("."):
+                    continue
+                if sub.is_symlink():
+                    skipped.append((str(sub), "symlink to a folder, not followed"))
+                elif is_host_evidence(sub):
                     host.append(sub)
                     dirnames.remove(d)
             for name in sorted(filenames):
@@ -165,9 +203,12 @@ def route_inputs(inputs: Iterable[Path | str]) -> RoutedInputs:
                         p.resolve().relative_to(base)
                     except (ValueError, OSError):
                         log.warning("%s: symlink out of %s, not followed", p, root)
+                        skipped.append((str(p), f"symlink out of {root}, not followed"))
                         continue
                 add(p)
-    return RoutedInputs(files=files, host=host, documents=documents, remote=remote)
+        if len(files) + len(host) + len(documents) + len(skipped) == before:
+            skipped.append((str(root), "no files in the folder"))
+    return RoutedInputs(files=files, host=host, documents=documents, remote=remote, skipped=skipped)
 
 
 def sniff_safe(path: Path) -> bool:
@@ -412,13 +453,14 @@ def _record_zeek(
                 reason=f"stored, not read by any detector: log type {res.log_type!r}",
             )
         )
-    elif res.status == "partial":
+    elif res.status == "partial" or res.earlier_partial:
         skipped = f"{res.skipped_rows} bad row(s) skipped" if res.skipped_rows else ""
         trunc = (
             "truncated" if any("truncated" in w or "not read" in w for w in res.warnings) else ""
         )
         reason = "; ".join(x for x in (skipped, trunc) if x) or "partly read"
-        not_analysed.append(NotAnalysed(path=path, reason=f"partly analysed: {reason}"))
+        when = " (when it was ingested into the case)" if res.earlier_partial else ""
+        not_analysed.append(NotAnalysed(path=path, reason=f"partly analysed{when}: {reason}"))
     inputs.append(
         InputRecord(
             path=path,
@@ -430,6 +472,102 @@ def _record_zeek(
             skipped_rows=res.skipped_rows,
         )
     )
+
+
+_HOUR = 3600.0
+# the robust span reaches this many interquartile ranges (and at least a day) past the
+# quartiles of the rows' times; rows beyond it are outliers, reported and left out
+_FENCE_IQRS = 3
+_FENCE_MIN_HOURS = 24
+
+
+def _iso(ts: float) -> str:
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return repr(ts)
+
+
+def robust_span(hours: Iterable[tuple[int, int]]) -> tuple[float, float] | None:
+    """(start, end) in epoch seconds from an hourly histogram of row times (hour index,
+    rows): the quartile hours widened by _FENCE_IQRS interquartile ranges (at least
+    _FENCE_MIN_HOURS) on each side. A handful of rows far from the rest (a clock set to 2038,
+    a row from 1995 among rows from 2011) falls outside it; the bulk of the evidence never
+    does, whatever its length."""
+    hist = sorted((int(h), int(n)) for h, n in hours if n)
+    total = sum(n for _, n in hist)
+    if not total:
+        return None
+    q1 = q3 = hist[0][0]
+    cum = 0
+    seen_q1 = False
+    for h, n in hist:
+        cum += n
+        if not seen_q1 and cum >= 0.25 * total:
+            q1, seen_q1 = h, True
+        if cum >= 0.75 * total:
+            q3 = h
+            break
+    margin = max(_FENCE_IQRS * (q3 - q1 + 1), _FENCE_MIN_HOURS)
+    return (q1 - margin) * _HOUR, (q3 + 1 + margin) * _HOUR
+
+
+def _prepare_span(
+    store: CaseStore, limits: Limits, warnings: list[str], stats: dict[str, int | float | str]
+) -> Engine:
+    """Register the logs for the detectors with only the rows whose time is plausible
+    (finite, 1990 to tomorrow: a case stored before rows were checked is healed here) and
+    inside the robust span of the evidence (see robust_span), reporting what is left out.
+    The window and every time-binned score then come from those rows, never from the raw
+    minimum and maximum."""
+    engine = store.prepare_engine()
+    present = [
+        lt
+        for lt in store.files_by_log()
+        if lt in ANALYSED_LOGS and "ts" in canonical_schema(lt).names
+    ]
+    if not present:
+        return engine
+    lo, hi = limits.ts_bounds()
+    plausible = f"ts >= {sql_literal(lo)} AND ts <= {sql_literal(hi)}"
+    base = "conn" if "conn" in present else ("http" if "http" in present else present[0])
+    hist = engine.query(
+        f"SELECT CAST(FLOOR(ts / 3600.0) AS BIGINT) AS h, COUNT(*) AS n FROM {base} "
+        f"WHERE {plausible} GROUP BY CAST(FLOOR(ts / 3600.0) AS BIGINT)"
+    ).to_pylist()
+    span = robust_span((r["h"], r["n"]) for r in hist)
+    keep_lo, keep_hi = (max(lo, span[0]), min(hi, span[1])) if span else (lo, hi)
+    inside = f"ts >= {sql_literal(keep_lo)} AND ts <= {sql_literal(keep_hi)}"
+    counts = engine.query(
+        " UNION ALL ".join(
+            f"SELECT '{lt}' AS log, "
+            f"SUM(CASE WHEN {plausible} THEN 0 ELSE 1 END) AS implausible, "
+            f"SUM(CASE WHEN ({plausible}) AND NOT ({inside}) THEN 1 ELSE 0 END) AS outside "
+            f"FROM {lt} WHERE ts IS NOT NULL"
+            for lt in present
+        )
+    ).to_pylist()
+    implausible = {r["log"]: int(r["implausible"] or 0) for r in counts}
+    outside = {r["log"]: int(r["outside"] or 0) for r in counts}
+    if not any(implausible.values()) and not any(outside.values()):
+        return engine
+    for lt in present:
+        if implausible[lt]:
+            warnings.append(
+                f"the case holds {implausible[lt]} {lt} row(s) with a NaN/Inf time or one "
+                "outside the plausible span (1990 to one day from now), stored before rows "
+                "were checked: left out of the analysis"
+            )
+        if outside[lt]:
+            warnings.append(
+                f"{outside[lt]} {lt} row(s) lie outside the robust time span of the evidence "
+                f"({_iso(keep_lo)} to {_iso(keep_hi)}, from the quartiles of the {base} "
+                "rows' times): left out of the window and the time-binned scores"
+            )
+    stats["rows_implausible_time"] = sum(implausible.values())
+    stats["rows_outside_time_span"] = sum(outside.values())
+    where = f"ts IS NULL OR ({inside})"
+    return store.prepare_engine({lt: where for lt in present})
 
 
 def _make_engine(options: HuntOptions) -> Engine | None:
@@ -458,6 +596,9 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     declared = parse_networks(options.no_egress, "--no-egress")
     # a declared secure zone is internal by definition, whatever --internal says
     classify = (*nets, *(n for n in declared if not _covered(n, nets)))
+    check_params(options.params)
+    if options.threads is not None and options.threads < 1:
+        raise UsageError(f"--threads {options.threads}: at least 1")
     packs: list[IocPack] = list(builtin_ioc_packs()) if options.builtin_iocs else []
     packs += [load_ioc_pack(p) for p in options.ioc_packs]
     allows: list[AllowList] = list(builtin_allowlists()) if options.builtin_allowlists else []
@@ -480,6 +621,10 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     inputs: list[InputRecord] = []
     not_analysed: list[NotAnalysed] = []
     warnings: list[str] = []
+    for path_s, why in routed.skipped:
+        not_analysed.append(NotAnalysed(path=path_s, reason=why))
+        inputs.append(InputRecord(path=path_s, kind="unknown", status="not-analysed"))
+        warnings.append(f"{path_s}: {why}")
     with CaseStore(
         case_path,
         threads=options.threads,
@@ -516,8 +661,9 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         if progress:
             progress("ingest", len(todo), len(todo))
 
+        span_stats: dict[str, int | float | str] = {}
         try:
-            engine = store.prepare_engine()
+            engine = _prepare_span(store, options.limits, warnings, span_stats)
             ip_class = _classify_ips(lambda q: engine.query(q), classify)
             engine.register_arrow("ip_class", ip_class)
             engine.register_arrow("ioc", ioc_table(packs))
@@ -612,6 +758,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             stats["beacons_scored"] = int(beacon_stats.column("scored")[0].as_py())
             stats["beacons_suppressed"] = int(beacon_stats.column("suppressed")[0].as_py())
         stats["internal_hosts_with_egress"] = ctx.internal_hosts
+        stats.update(span_stats)
         stats.update({k if k.startswith("doc_") else f"host_{k}": v for k, v in host_stats.items()})
         for det_id, secs in timings.items():
             stats[f"seconds_{det_id}"] = secs

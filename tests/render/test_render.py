@@ -711,7 +711,9 @@ def test_summary_campaign_tables() -> None:
 def test_summary_empty_document() -> None:
     text = _summary(ReportDocument(tool_version="0.1.0", started="x", finished="y"))
     assert "no findings" in text
-    assert "No beacons found." in text
+    # nothing was analysed: said instead of 'No findings.' / 'No beacons found.' (issue #13)
+    assert "Nothing could be analysed" in text
+    assert "No findings." not in text and "No beacons found." not in text
     assert "Bridges" not in text and "Relay edges" not in text and "Lateral moves" not in text
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from duqhunt.errors import ContentError, DuqhuntError, InputError, UsageError
 from duqhunt.intel.cli import INTEL_FORMATS, add_intel_parser
 from duqhunt.model import severity_rank
 from duqhunt.model.report import ReportDocument
+from duqhunt.safety import printable
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 
@@ -43,9 +46,22 @@ def _param(text: str) -> tuple[str, float]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {text!r}")
     try:
-        return name.strip(), float(value)
+        number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a finite number")
+    return name.strip(), number
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return number
 
 
 def _spark_conf(text: str) -> tuple[str, str]:
@@ -178,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument(
         "--tshark", metavar="PATH", help="tshark binary for pcap/pcapng inputs (default: PATH)"
     )
-    h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    h.add_argument("--threads", type=_positive_int, help="DuckDB threads (default: all cores)")
     h.add_argument(
         "--memory-limit",
         metavar="SIZE",
@@ -217,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULES",
         help="YARA rules to run over every file and embedded object (repeatable)",
     )
-    d.add_argument("--jobs", type=int, help="parallel processes (default: all cores)")
+    d.add_argument("--jobs", type=_positive_int, help="parallel processes (default: all cores)")
     d.add_argument(
         "--extract",
         type=Path,
@@ -300,6 +316,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Printable(logging.Filter):
+    """Every log line shown as printable text: file names, field names and values from input
+    reach stderr with control characters escaped (an ESC c would reset the terminal)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+        record.msg = printable(message, keep_lines=True)
+        record.args = ()
+        return True
+
+
 def _setup_logging(verbose: int, quiet: bool, console: Console) -> None:
     level = (
         logging.ERROR
@@ -308,9 +339,9 @@ def _setup_logging(verbose: int, quiet: bool, console: Console) -> None:
     )
     root = logging.getLogger()
     root.handlers.clear()
-    root.addHandler(
-        RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
-    )
+    handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    handler.addFilter(_Printable())
+    root.addHandler(handler)
     root.setLevel(level)
 
 
@@ -372,12 +403,16 @@ def _deliver(
     from duqhunt.triage import without_benign
 
     paths = write_outputs(doc, out_dir, hide_benign=hide_benign)
+    nothing = not analysed_anything(doc) and not doc.verdicts
+    if nothing:  # said first, before any summary
+        _say(err, "duqhunt: no input could be analysed (see 'Not analysed' in the report)")
     render_summary(without_benign(doc) if hide_benign else doc, out)
-    out.print(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}")
-    if not analysed_anything(doc) and not doc.verdicts:
-        err.print("duqhunt: no input could be analysed")
-        return EXIT_NOTHING
-    return EXIT_OK
+    out.print(
+        printable(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}"),
+        markup=False,
+        highlight=False,
+    )
+    return EXIT_NOTHING if nothing else EXIT_OK
 
 
 def _cmd_host(args: argparse.Namespace, err: Console, out: Console) -> int:
@@ -485,7 +520,7 @@ def _cmd_similar(args: argparse.Namespace, err: Console, out: Console) -> int:
     res = analyse(
         args.paths, refs=tuple(args.ref), builtin_refs=not args.no_builtin_refs, jobs=args.jobs
     )
-    paths = write_similarity(res, args.out)
+    paths = write_similarity(res, _out_dir(args.out))
     render_similarity_summary(to_document(res), out)
     out.print(f"report: {paths['html']}  json: {paths['json']}", markup=False, highlight=False)
     if not res.files:
@@ -508,6 +543,24 @@ def _cmd_serve(args: argparse.Namespace, err: Console, out: Console) -> int:
     )
 
 
+def _say(console: Console, text: str) -> None:
+    """One line of diagnostics, control characters from input escaped, no markup."""
+    console.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def _out_dir(path: Path) -> Path:
+    """--out as a folder that exists (created if needed), or a clear UsageError."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} is a file; give a folder for the report files")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot create it ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path}: the folder is not writable")
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -525,15 +578,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "similar": _cmd_similar,
     }
     try:
+        if getattr(args, "out", None) is not None and args.command in ("hunt", "host", "scan"):
+            _out_dir(args.out)
         return handlers[args.command](args, err, out)
     except (UsageError, ContentError) as exc:
-        err.print(f"duqhunt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        _say(err, f"duqhunt: error: {exc}")
         return EXIT_USAGE
     except InputError as exc:
-        err.print(f"duqhunt: {exc.describe()}", markup=False, highlight=False, soft_wrap=True)
+        _say(err, f"duqhunt: {exc.describe()}")
         return EXIT_NOTHING
     except DuqhuntError as exc:
-        err.print(f"duqhunt: {exc}", markup=False, highlight=False, soft_wrap=True)
+        _say(err, f"duqhunt: {exc}")
         return EXIT_NOTHING
     except KeyboardInterrupt:
         err.print("duqhunt: interrupted; the case store keeps every file ingested so far")

@@ -22,6 +22,26 @@ NETWORK_DETECTORS: tuple[type[Detector], ...] = (
 )
 
 
+# parameters read with ctx.param outside a detector's own defaults table (name -> default)
+_OTHER_PARAMS: dict[str, float] = {
+    "bridge_corr_window_s": 30.0,  # relay.py
+    "lateral_exec_window_s": 600.0,  # lateral.py
+    "admin_tool_share": 0.2,  # lateral.py
+    "rare_ua_hosts": 2.0,  # duqu_http.py (default: 2% of the internal hosts, at least 2)
+    "rare_ua_max_dsts": 3.0,  # duqu_http.py
+    "new_c2_band_low": 0.6,  # new_c2.py
+    "new_c2_band_high": 1.6,  # new_c2.py
+}
+
+
+def known_params() -> dict[str, float]:
+    """Every ``--param`` name a network detector reads, with its default."""
+    from duqhunt.detectors.net.beacon import DEFAULTS
+    from duqhunt.detectors.net.relay import RELAY_DEFAULTS
+
+    return {**{k: float(v) for k, v in DEFAULTS.items()}, **RELAY_DEFAULTS, **_OTHER_PARAMS}
+
+
 def all_detectors() -> list[Detector]:
     return [cls() for cls in NETWORK_DETECTORS]
 

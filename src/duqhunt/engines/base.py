@@ -119,8 +119,11 @@ class Engine(Protocol):
     # listing and reading URIs, or None when the engine only reads local paths
     storage: RemoteStorage | None
 
-    def register_parquet(self, view: str, files: list[str], schema: pa.Schema) -> None:
-        """Expose Parquet files as ``view`` with at least the columns of ``schema``."""
+    def register_parquet(
+        self, view: str, files: list[str], schema: pa.Schema, where: str | None = None
+    ) -> None:
+        """Expose Parquet files as ``view`` with at least the columns of ``schema``; with
+        ``where`` (a portable SQL condition) only the rows that meet it."""
 
     def register_arrow(self, view: str, table: pa.Table) -> None:
         """Expose a small in-memory table (IOCs, IP classes) as ``view``."""

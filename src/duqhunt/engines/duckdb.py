@@ -96,6 +96,17 @@ def _column_expr(col: TsvColumn, plan: TsvPlan, decode: bool = False) -> str:
     if pa.types.is_string(t):
         value = f"CASE WHEN {ref} = {empty} THEN '' ELSE {ref} END"
         return f"replace({value}, {_UNESCAPE}, {_BS})" if decode else value
+    if pa.types.is_floating(t):
+        # a NaN/Inf (or a ts outside the plausible span) is a bad row: the error hands the
+        # file to the exact reader, which skips that row and names its line
+        ok = f"isfinite({ref})"
+        if col.name == "ts":
+            lo, hi = plan.ts_bounds
+            ok += f" AND {ref} >= {float(lo)!r} AND {ref} <= {float(hi)!r}"
+        return (
+            f"CASE WHEN {ref} IS NULL OR ({ok}) THEN {ref} "
+            f"ELSE error('implausible or non-finite ' || {_lit(col.zeek_name)}) END"
+        )
     return ref
 
 
@@ -131,7 +142,9 @@ class DuckDBEngine:
                 raise UsageError(f"{flag} {value!r}: {exc}") from None
         self._arrow: dict[str, pa.Table] = {}
 
-    def register_parquet(self, view: str, files: list[str], schema: pa.Schema) -> None:
+    def register_parquet(
+        self, view: str, files: list[str], schema: pa.Schema, where: str | None = None
+    ) -> None:
         if not files:
             self.register_arrow(view, schema.empty_table())
             return
@@ -150,6 +163,7 @@ class DuckDBEngine:
         self.con.execute(
             f"CREATE OR REPLACE TEMP VIEW {_ident(view)} AS SELECT {', '.join(cols)} "
             f"FROM read_parquet([{file_list}], union_by_name = true)"
+            + (f" WHERE {where}" if where else "")
         )
 
     def register_arrow(self, view: str, table: pa.Table) -> None:

@@ -110,6 +110,17 @@ def _any(conds: list[Any]) -> Any:
     return reduce(lambda a, b: a | b, conds) if conds else F.lit(False)
 
 
+def _bad_number(ref: Any, name: str, bounds: tuple[float, float]) -> Any:
+    """A NaN or infinite double, or a ``ts`` outside the plausible span: a bad row."""
+    odd = F.isnan(ref) | (F.abs(ref) == F.lit(float("inf")))
+    if name == "ts":
+        odd = odd | (ref < F.lit(float(bounds[0]))) | (ref > F.lit(float(bounds[1])))
+    return ref.isNotNull() & odd
+
+
+_BAD_NUMBER = "a NaN/Inf number or a time outside the plausible span"
+
+
 def _first_line(exc: BaseException) -> str:
     """A one-line reason: a Py4J error's Java exception and its root cause, not the
     'An error occurred while calling o123.parquet' Py4J puts first."""
@@ -306,7 +317,9 @@ class SparkEngine:
         self._restore.setdefault(key, old)
 
     # -- the Engine interface ----------------------------------------------------------------
-    def register_parquet(self, view: str, files: list[str], schema: pa.Schema) -> None:
+    def register_parquet(
+        self, view: str, files: list[str], schema: pa.Schema, where: str | None = None
+    ) -> None:
         if not files:
             self.register_arrow(view, schema.empty_table())
             return
@@ -315,6 +328,8 @@ class SparkEngine:
         for field in schema:
             if field.name not in present:
                 df = df.withColumn(field.name, F.lit(None).cast(_spark_type(field.type)))
+        if where:
+            df = df.filter(F.expr(where))
         df.createOrReplaceTempView(view)
 
     def register_arrow(self, view: str, table: pa.Table) -> None:
@@ -437,9 +452,15 @@ class SparkEngine:
             for ref, c in zip(refs, plan.columns, strict=True)
             if pa.types.is_boolean(c.arrow_type)
         ]
+        bad_num = [
+            _bad_number(ref, c.name, plan.ts_bounds)
+            for ref, c in zip(refs, plan.columns, strict=True)
+            if pa.types.is_floating(c.arrow_type)
+        ]
         too_long = F.octet_length(value) + 1 > int(max_line_bytes)
         fields = F.size(F.split(value, re.escape(plan.separator), -1))
-        bad = data & (too_long | F.col("_c._corrupt").isNotNull() | _any(bad_bool))
+        corrupt_c = F.col("_c._corrupt").isNotNull()
+        bad = data & (too_long | corrupt_c | _any(bad_bool) | _any(bad_num))
         reason = (
             F.when(too_long, F.lit("line longer than the size limit"))
             .when(
@@ -449,6 +470,7 @@ class SparkEngine:
                     F.lit(f" fields where #fields names {len(plan.columns)}"),
                 ),
             )
+            .when(~corrupt_c & _any(bad_num), F.lit(_BAD_NUMBER))
             .otherwise(F.lit("a value that does not convert to its column's type"))
         )
         header = (
@@ -514,12 +536,16 @@ class SparkEngine:
         )
         columns: list[Any] = []
         bad_time: list[Any] = []
+        bad_num: list[Any] = []
         for name, ztype in plan.fields:
             ref = F.col("_j").getField(name)
             inner = container_inner(ztype)
+            if ztype in ("interval", "double"):
+                bad_num.append(_bad_number(ref, canonical_name(name), plan.ts_bounds))
             if ztype == "time":
                 conv = _epoch(ref)
                 bad_time.append(ref.isNotNull() & conv.isNull())
+                bad_num.append(_bad_number(conv, canonical_name(name), plan.ts_bounds))
             elif inner == "time":
                 conv = F.transform(ref, _epoch)
                 bad_time.append(F.exists(ref, lambda x: x.isNotNull() & _epoch(x).isNull()))
@@ -529,11 +555,12 @@ class SparkEngine:
         too_long = F.octet_length(value) + 1 > int(max_line_bytes)
         not_object = ~value.rlike(r"^\s*\{")
         corrupt = F.col("_j._corrupt").isNotNull()
-        bad = data & (too_long | not_object | corrupt | _any(bad_time))
+        bad = data & (too_long | not_object | corrupt | _any(bad_time) | _any(bad_num))
         reason = (
             F.when(too_long, F.lit("line longer than the size limit"))
             .when(not_object, F.lit("not a JSON object"))
             .when(corrupt, F.lit("not valid JSON, or a field of the wrong type"))
+            .when(_any(bad_num), F.lit(_BAD_NUMBER))
             .otherwise(F.lit("a time that is neither epoch seconds nor ISO 8601"))
         )
         rejects = {"not_utf8": (F.instr(value, "\ufffd") > 0, "bytes that are not UTF-8")}

@@ -129,7 +129,9 @@ class FileVerdictModel(_Frozen):
     """The document scanner's verdict on one file."""
 
     path: str
-    verdict: Literal["clean", "suspicious", "malicious", "malformed", "encrypted", "unsupported"]
+    verdict: Literal[
+        "clean", "suspicious", "malicious", "malformed", "partial", "encrypted", "unsupported"
+    ]
     reasons: list[str] = Field(default_factory=list)
 
 

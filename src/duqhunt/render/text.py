@@ -31,6 +31,7 @@ from duqhunt.model.report import (
     FindingModel,
     ReportDocument,
 )
+from duqhunt.safety import printable
 
 __all__ = [
     "FINDING_SOURCES",
@@ -70,19 +71,12 @@ TOP_VERDICTS = 20
 MAX_HOSTS_IN_CELL = 3
 MAX_NOT_ANALYSED = 50
 
-# C0 controls, DEL, C1 controls, zero-width and bidirectional formatting characters, line and
-# paragraph separators, BOM. These can hide or reorder text ("Trojan Source", RLO file names) or
-# drive a terminal (ESC sequences), so outputs show them as escapes instead.
-_UNSAFE_CHARS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
-    "\ud800-\udfff]"
-)
-
 #: Document verdicts from most to least alarming, the order every output lists them in.
 VERDICT_ORDER: tuple[str, ...] = (
     "malicious",
     "suspicious",
     "malformed",
+    "partial",
     "encrypted",
     "unsupported",
     "clean",
@@ -99,6 +93,7 @@ _VERDICT_STYLE: dict[str, str] = {
     "malicious": "bold white on red",
     "suspicious": "bold red",
     "malformed": "yellow",
+    "partial": "yellow",
     "encrypted": "cyan",
     "unsupported": "dim",
     "clean": "green",
@@ -113,17 +108,14 @@ _SEVERITY_STYLE: dict[str, str] = {
 }
 
 
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
 def visible(value: object) -> str:
-    """`value` as a single-line string with control/bidi/invisible characters shown as escapes.
+    """`value` as a single-line string with control/bidi/invisible characters shown as escapes
+    (these can hide or reorder text, "Trojan Source" and RLO file names, or drive a terminal
+    with ESC sequences; see safety.printable).
 
     Not a markup or HTML escape: callers still escape for their output (rich markup, HTML).
     """
-    return _UNSAFE_CHARS.sub(_escape_char, str(value))
+    return printable(value)
 
 
 def _m(value: object) -> str:
@@ -597,6 +589,18 @@ def render_summary(doc: ReportDocument, console: Console) -> None:
     """
     console.print(_headline(doc), highlight=False)
     console.print()
+    if (
+        not doc.findings
+        and not doc.verdicts
+        and not any(i.status in ("analysed", "partial", "already-ingested") for i in doc.inputs)
+    ):
+        console.print("Nothing could be analysed, so nothing was hunted.")
+    else:
+        _print_results(doc, console)
+    _print_problems(doc, console)
+
+
+def _print_results(doc: ReportDocument, console: Console) -> None:
     if doc.campaign.c2:
         console.print(_c2_table(doc))
     else:
@@ -626,6 +630,9 @@ def render_summary(doc: ReportDocument, console: Console) -> None:
     hidden = doc.stats.get("findings_hidden_benign")
     if hidden:
         console.print(f"{hidden} finding(s) marked benign in triage not shown (--hide-benign).")
+
+
+def _print_problems(doc: ReportDocument, console: Console) -> None:
     if doc.not_analysed:
         console.print()
         console.print(f"[bold]Not analysed ({len(doc.not_analysed)})[/]")

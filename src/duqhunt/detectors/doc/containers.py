@@ -86,6 +86,7 @@ class Outcome:
     encrypted: bool = False
     unsupported: str = ""
     malformed: str = ""
+    too_deep: str = ""  # set when a member was nested past the limit (the file is partial)
     fonts: int = 0
     objects: int = 0
     notes: list[str] = field(default_factory=list)
@@ -103,6 +104,7 @@ class Walker:
     # ---- entry -------------------------------------------------------------------------
     def analyse(self, data: bytes, where: str, depth: int = 0) -> None:
         if depth > self.budget.limits.max_depth:
+            self.out.too_deep = f"nested deeper than {self.budget.limits.max_depth}"
             self.em.emit(
                 MalformedContainer,
                 "low",

@@ -62,14 +62,18 @@ class BeaconDetector(Detector):
     of inter-arrival times), size regularity (the same on orig_ip_bytes or request body
     length), time coverage (a histogram whose bin follows the pair's own interval, so hours-long
     low-and-slow beacons score like fast ones), duration over the window and connection count,
-    lowered for destinations that a large share of internal hosts contact (prevalence).
+    lowered for destinations that a large share of internal hosts contact (prevalence). The
+    window is the robust span of the evidence (``hunt.robust_span``), never the raw minimum and
+    maximum: a few rows far from the rest in time (a clock set years ahead) are left out and
+    reported, so they cannot stretch the duration score or a pair's coverage.
 
     Retries (a connection under ``retry_gap_s`` after the previous one) are collapsed first, so
     a beacon that retries one second later keeps its interval; uniform jitter of +-20 % still
     scores about 0.95 on regularity because the median absolute deviation is relative.
 
     Catches: C&C check-ins with or without jitter, over any window (not only 24 h).
-    Misses: beacons with fewer than ``min_conns`` contacts in the window; heavy random jitter
+    Misses: beacons with fewer than ``min_conns`` contacts in the window (contacts outside
+    the robust span are not scored); heavy random jitter
     (exponential sleep); C&C over a shared service (a cloud API many hosts also use), which
     prevalence lowers.
     False positives: legitimately periodic services (NTP, update checks, AV/EDR and monitoring

@@ -69,6 +69,11 @@ class PeInfo:
         return ""
 
 
+# entropy work per PE file: at least this many bytes, else twice the file's size
+ENTROPY_BUDGET_MIN = 4 << 20
+ENTROPY_SAMPLE = 4096
+
+
 def entropy(data: bytes) -> float:
     """Shannon entropy in bits per byte (0..8)."""
     if not data:
@@ -161,17 +166,43 @@ def read_pe(path: Path, max_bytes: int) -> PeInfo:
     except Exception as exc:  # pefile on hostile structures; keep the header facts
         warnings.append(f"{path}: data directories not fully parsed: {exc}")
     sections = []
+    # Entropy is computed once per distinct byte range (a crafted file can declare 2,048
+    # sections that all span it) and within a budget of bytes per file; past the budget a
+    # section's entropy is measured on its first ENTROPY_SAMPLE bytes, with a warning.
+    cache: dict[tuple[int, int], float] = {}
+    budget = max(ENTROPY_BUDGET_MIN, 2 * len(data))
+    sampled = 0
     for s in pe.sections:
         name = s.Name.rstrip(b"\x00").decode("latin-1", errors="replace")
         chars = int(s.Characteristics)
-        raw = s.get_data()[: 1 << 20]
+        start = int(s.get_PointerToRawData_adj())
+        end = min(
+            start + min(int(s.SizeOfRawData), 1 << 20),
+            int(s.PointerToRawData) + int(s.SizeOfRawData),
+        )
+        ent = cache.get((start, end))
+        if ent is None:
+            length = max(0, end - start)
+            if length > budget:
+                length = min(length, ENTROPY_SAMPLE)
+                sampled += 1
+            raw = s.get_data(length=length)
+            budget -= len(raw)
+            ent = round(entropy(raw), 3)
+            if length == end - start:
+                cache[(start, end)] = ent
         sections.append(
             SectionInfo(
                 name,
-                round(entropy(raw), 3),
+                ent,
                 int(s.SizeOfRawData),
                 bool(chars & 0x20000000 and chars & 0x80000000),
             )
+        )
+    if sampled:
+        warnings.append(
+            f"{path}: entropy of {sampled} of {len(sections)} sections measured on their "
+            f"first {ENTROPY_SAMPLE} bytes (work limit of the file reached)"
         )
     version: dict[str, str] = {}
     for fi in getattr(pe, "FileInfo", None) or []:

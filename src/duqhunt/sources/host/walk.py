@@ -13,6 +13,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from duqhunt.safety import special_file
+
 HIVE_NAMES = frozenset({"system", "software", "ntuser.dat", "sam", "security", "usrclass.dat"})
 PE_SUFFIXES = frozenset({".sys", ".dll", ".exe", ".ocx", ".drv", ".cpl", ".scr"})
 IMAGE_SUFFIXES = frozenset({".e01", ".vmdk", ".raw", ".dd", ".img", ".vhd", ".vhdx", ".qcow2"})
@@ -156,6 +158,7 @@ def walk_triage(root: Path, limits: HostLimits) -> tuple[list[FileEntry], list[W
                     continue
                 st = p.stat()
                 if not stat.S_ISREG(st.st_mode):
+                    problems.append(WalkProblem(str(p), special_file(p) or "not a regular file"))
                     continue
                 rel = p.relative_to(root).as_posix()
                 try:

@@ -21,7 +21,9 @@ import functools
 import io
 import json
 import logging
+import math
 import re
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,6 +63,49 @@ class Limits:
     max_decompressed_bytes: int = 256 << 30
     max_ratio: float = 400.0  # decompressed / compressed, checked once past ratio_floor_bytes
     ratio_floor_bytes: int = 64 << 20
+    # the plausible span of a row's ``ts``: from 1990-01-01 to now + max_ts_ahead_s. A row
+    # outside it (or a NaN/Inf time) is a bad row, skipped with a warning naming its line
+    min_ts: float = 631_152_000.0
+    max_ts_ahead_s: float = 86_400.0
+
+    def ts_bounds(self) -> tuple[float, float]:
+        """(earliest, latest) plausible ``ts``, the latest taken from the clock now."""
+        return self.min_ts, time.time() + self.max_ts_ahead_s
+
+
+def bad_time_reason(name: str, value: float, bounds: tuple[float, float]) -> str | None:
+    """Why a float value is not one a row may carry (None if it may): a NaN or infinite
+    number anywhere, or a ``ts`` outside the plausible span."""
+    if not math.isfinite(value):
+        return f"column {name}: {value!r} is not a finite number"
+    if name == "ts" and not bounds[0] <= value <= bounds[1]:
+        return (
+            f"column ts: time {value!r} is outside the plausible span "
+            f"(1990-01-01 to one day from now)"
+        )
+    return None
+
+
+def _bad_float_rows(table: pa.Table, bounds: tuple[float, float]) -> dict[int, str]:
+    """Rows of a canonical table with a non-finite float or an implausible ``ts``."""
+    bad: dict[int, str] = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if not pa.types.is_floating(col.type):
+            continue
+        ok = pc.is_finite(col)
+        if name == "ts":
+            ok = pc.and_(
+                ok,
+                pc.and_(pc.greater_equal(col, bounds[0]), pc.less_equal(col, bounds[1])),
+            )
+        bad_mask = pc.invert(pc.fill_null(ok, True))
+        if not pc.any(bad_mask).as_py():
+            continue
+        for i in pc.indices_nonzero(bad_mask).to_pylist():
+            if i not in bad:
+                bad[i] = bad_time_reason(name, col[i].as_py(), bounds) or "bad number"
+    return bad
 
 
 @dataclass(slots=True)
@@ -286,6 +331,42 @@ class _GuardedStream(io.RawIOBase):
             super().close()
 
 
+def count_tsv_data_lines(path: Path, chunk_bytes: int = 1 << 24) -> int | None:
+    """The data lines of a plain TSV log: lines that are neither empty nor a '#' line, counted
+    in C-speed passes over bounded chunks (None for gzip data). Every reader must account for
+    each of them as a row stored or a row skipped (see CaseStore's row accounting)."""
+    with open(path, "rb") as fh:
+        if fh.read(2) == GZIP_MAGIC:
+            return None
+        fh.seek(0)
+        lines = comments = empty = 0
+        carry = b""  # the unfinished last line (only whether it is '' or '\r' matters)
+        prev = b"\n"  # as if a line ended just before the file
+        while chunk := fh.read(chunk_bytes):
+            comments += (prev + chunk).count(b"\n#")  # cannot overlap itself: exact
+            prev = chunk[-1:]
+            parts = (carry + chunk).split(b"\n")
+            carry = parts.pop()
+            if len(carry) > 1:
+                carry = b"xx"
+            lines += len(parts)
+            empty += parts.count(b"") + parts.count(b"\r")
+    if carry:
+        lines += 1
+        empty += carry == b"\r"
+    return lines - comments - empty
+
+
+_UNSAFE_NAME = re.compile(r"[^a-z0-9_]+")
+
+
+def safe_log_type(name: str) -> str:
+    """A log type from input (``#path``, JSON ``_path``, a file name) as a name safe for a
+    folder and a SQL view: lowercase letters, digits and '_', at most 64, else 'unknown'."""
+    safe = _UNSAFE_NAME.sub("_", canonical_name(name.lower()))[:64].strip("_")
+    return safe or "unknown"
+
+
 def guess_log_type(path: Path) -> str:
     """``conn.00:00:00-01:00:00.log.gz`` -> ``conn``; ``dns_20240101.log`` -> ``dns``;
     ``NASHUA_conn.log`` -> ``conn``. A name that names no Zeek log gives its first part."""
@@ -433,6 +514,9 @@ class TsvPlan:
     # the header lines as written (a later #fields/#types line not among them changes the
     # columns), and where an engine reads the file when it is not ``path`` (a URI)
     raw_header: frozenset[str] = frozenset()
+    # the plausible span of ts (Limits.ts_bounds): a row outside it, or any NaN/Inf float,
+    # is a bad row for the engine's reader as for the exact one
+    ts_bounds: tuple[float, float] = (631_152_000.0, 4.1e9)
     location: str | None = None
 
     def source(self) -> str:
@@ -454,6 +538,7 @@ class JsonPlan:
     # sends the file back to the exact reader
     type_key: str | None = None
     location: str | None = None
+    ts_bounds: tuple[float, float] = (631_152_000.0, 4.1e9)
 
     def source(self) -> str:
         return self.location or str(self.path)
@@ -709,7 +794,7 @@ class ZeekLog:
                 log_type = self._header.path
         else:
             log_type = _json_log_type(self.path, self.limits) or log_type
-        self.log_type = canonical_name((declared or log_type).lower())
+        self.log_type = safe_log_type(declared or log_type)
         self.stats = ParseStats(str(self.path), self.log_type, fmt)
 
     def tsv_plan(self) -> TsvPlan | None:
@@ -734,6 +819,7 @@ class ZeekLog:
             header_lines=hdr.lines,
             columns=tuple(cols),
             raw_header=frozenset(r.decode("utf-8", errors="replace") for r in hdr.raw),
+            ts_bounds=self.limits.ts_bounds(),
         )
 
     def json_plan(self, sample_lines: int = 1000) -> JsonPlan | None:
@@ -771,7 +857,14 @@ class ZeekLog:
         fields = (*((written.get(n, n), t) for n, t in known), *extra.items())
         if len({canonical_name(n) for n, _ in fields}) != len(fields):
             return None
-        return JsonPlan(self.path, self.log_type, self._compressed(), fields, self.type_key)
+        return JsonPlan(
+            self.path,
+            self.log_type,
+            self._compressed(),
+            fields,
+            self.type_key,
+            ts_bounds=self.limits.ts_bounds(),
+        )
 
     def _compressed(self) -> bool:
         with open(self.path, "rb") as fh:
@@ -916,8 +1009,12 @@ class ZeekLog:
                     raise _DirtyFile(f"column {name}: {next(iter(bad.values()))}")
             cols.append(col)
             names.append(canonical_name(name))
+        out = pa.Table.from_arrays(cols, names=names)
+        bad_times = _bad_float_rows(out, self.limits.ts_bounds())
+        if bad_times:
+            raise _DirtyFile(next(iter(bad_times.values())))
         self.stats.rows += table.num_rows
-        return pa.Table.from_arrays(cols, names=names)
+        return out
 
     # -- exact path --------------------------------------------------------------------------
     def _exact_tsv(self, hdr: _Header) -> Iterator[pa.Table]:
@@ -1029,6 +1126,8 @@ class ZeekLog:
                 bad.setdefault(i, f"column {name}: {reason}")
             arrays.append(arr)
         table = pa.Table.from_arrays(arrays, names=names)
+        for i, reason in _bad_float_rows(table, self.limits.ts_bounds()).items():
+            bad.setdefault(i, reason)
         if bad:
             for i in sorted(bad):
                 self.stats.bad_row(line_nos[i], bad[i])
@@ -1152,6 +1251,7 @@ def _read_json(
     rows: list[dict[str, Any]] = []
     stream = _GuardedStream(path, limits, strip_comments=False)
     line_no = 0
+    bounds = limits.ts_bounds()
 
     def flush() -> pa.Table:
         cols: dict[str, pa.Array] = {}
@@ -1205,6 +1305,18 @@ def _read_json(
                     row[key] = _json_value(value, types[key])
             except (ValueError, TypeError, OverflowError) as exc:
                 stats.bad_row(line_no, f"field {key!r}: {exc}")
+                continue
+            why = next(
+                (
+                    r
+                    for k, v in row.items()
+                    if isinstance(v, float)
+                    and (r := bad_time_reason(canonical_name(k), v, bounds)) is not None
+                ),
+                None,
+            )
+            if why is not None:
+                stats.bad_row(line_no, why)
                 continue
             rows.append(row)
             if len(rows) >= limits.batch_rows:

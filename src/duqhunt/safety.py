@@ -1,0 +1,58 @@
+"""Small guards every analyzer shares for names and files that come from input.
+
+``special_file`` says why a path is not a regular file (a FIFO, socket or device would block a
+reader or never end), so that walkers open regular files only and list the rest as not
+analysed. ``printable`` escapes what a terminal would act on (ESC sequences, other control
+characters, bidirectional overrides) in text from input before it is printed anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def special_file(path: Path | str) -> str | None:
+    """None for a regular file (after symlinks); else why it is not read, e.g.
+    'not a regular file: a named pipe (FIFO)'. Never opens the path."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return f"not a regular file: {kind}; not opened"
+
+
+# C0 and C1 controls, DEL, the Arabic letter mark, zero-width and bidirectional format
+# characters, line/paragraph separators, invisible operators, BOM and lone surrogates: shown as
+# escapes. With keep_lines, tab and newline are kept (a message of several lines).
+_INVISIBLE = (
+    "\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ud800-\udfff"
+)
+_UNSAFE_ALL = re.compile(f"[\x00-\x1f{_INVISIBLE}]")
+_UNSAFE_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_INVISIBLE}]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    code = ord(m.group(0))
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: object, *, keep_lines: bool = False) -> str:
+    """Text safe to print: every control character from input (ESC, BEL, CR, NUL...) and the
+    bidi and invisible characters shown as ``\\xHH``/``\\uHHHH`` escapes; with ``keep_lines``
+    tabs and newlines stay as they are. Not a markup or HTML escape: callers still escape for
+    their output."""
+    return (_UNSAFE_LINES if keep_lines else _UNSAFE_ALL).sub(_escape, str(text))
