@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from duqhunt.model.finding import Finding, iso_utc
 
-SCHEMA_VERSION = "1.1"  # 1.1: host_timeline, verdicts
+SCHEMA_VERSION = "1.2"  # 1.1: host_timeline, verdicts; 1.2: beacon/C&C ranking reasons
 
 Role = Literal["patient-zero", "infected", "bridge", "relay", "c2"]
 Zone = Literal["egress", "no-egress"]
@@ -92,6 +92,7 @@ class C2Model(_Frozen):
     score: float = Field(ge=0.0, le=1.0)
     known_ioc: bool
     sources: list[str] = Field(default_factory=list)
+    why: list[str] = Field(default_factory=list)
 
 
 class BeaconModel(_Frozen):
@@ -104,6 +105,9 @@ class BeaconModel(_Frozen):
     first_seen: str | None = None
     last_seen: str | None = None
     suppressed: bool = False
+    # score is the C&C ranking score; periodicity the regularity alone; why the reasons
+    periodicity: float | None = Field(default=None, ge=0.0, le=1.0)
+    why: list[str] = Field(default_factory=list)
 
 
 class Campaign(_Frozen):
