@@ -294,7 +294,7 @@ def test_prevalence_boundary_in_a_hunt(tmp_path: Path) -> None:
     at, over = _beacon(doc, ws[0], "198.18.1.1"), _beacon(doc, ws[0], "198.18.2.2")
     assert any(w.startswith(f"rare: {rare} internal") for w in at.why)
     assert any(w.startswith(f"widespread: {rare + 1} of") for w in over.why)
-    assert at.score > over.score
+    assert over.score < at.score - 0.05  # one host more costs the spread factor
 
 
 def test_clean_network_with_regular_services_is_quiet(tmp_path: Path) -> None:
