@@ -28,7 +28,7 @@ DEFAULTS: dict[str, int | float] = {
     "min_bin_s": 60.0,
     "full_count": 24.0,
     "min_score": 0.5,
-    "report_score": 0.45,
+    "report_score": 0.5,
 }
 
 
@@ -151,7 +151,7 @@ class BeaconDetector(Detector):
         kept = self._rank(ctx, kept, Population.of(population), float(window_s))
         ctx.shared["beacons"] = pa.Table.from_pylist(kept) if kept else pa.table({})
         ctx.shared["beacon_stats"] = pa.table({"scored": [len(rows)], "suppressed": [suppressed]})
-        report = float(params["report_score"] or 0.45)
+        report = float(params["report_score"] or 0.5)
         findings = []
         for rank, r in enumerate(kept, start=1):
             if r["c2_score"] < report and not r["known_ioc"]:
