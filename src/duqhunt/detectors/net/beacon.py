@@ -204,7 +204,7 @@ class BeaconDetector(Detector):
             for r in top:
                 score_row(r, rank_ctx, facts.get((r["kind"], r["src"], r["dst"])))
             kept.sort(key=_order)
-        c2_min = float(ctx.param("c2_min_score", 0.6) or 0.6)
+        c2_min = float(ctx.param("c2_min_score", 0.55) or 0.55)
         dsts: set[str] = set()
         for r in kept:
             r.pop("_peer_tied", None)

@@ -221,6 +221,6 @@ def corroborated(row: Mapping[str, Any]) -> int:
     parts = row.get("c2_parts") or {}
     return sum(
         1
-        for k in ("first_seen", "tied", "shape", "direct", "known_ioc")
+        for k in ("first_seen", "bare_ip", "tied", "shape", "direct", "known_ioc")
         if float(parts.get(k, 0.0)) > 0.0
     ) + (1 if float(parts.get("idle", 0.0)) >= 0.5 else 0)
