@@ -216,9 +216,16 @@ def mark_peer_ties(rows: Iterable[dict[str, Any]], tied_hosts: Mapping[str, str]
         r["_peer_tied"] = f"{peers[0]} {tied_hosts[peers[0]]}" if peers else None
 
 
+STRONG = ("first_seen", "tied", "shape", "direct", "known_ioc")
+
+
 def corroborated(row: Mapping[str, Any]) -> int:
-    """How many independent kinds of evidence beyond periodicity and rarity the row has."""
+    """How many independent kinds of evidence beyond periodicity and rarity the row has; 0
+    unless one of them is strong (first seen, tied, request shape, direct attempts, known
+    indicator): a bare IP polled while the host is idle is how appliances' agents look too."""
     parts = row.get("c2_parts") or {}
+    if not any(float(parts.get(k, 0.0)) > 0.0 for k in STRONG):
+        return 0
     return sum(
         1
         for k in ("first_seen", "bare_ip", "tied", "shape", "direct", "known_ioc")
