@@ -20,6 +20,7 @@ _PKG = __package__ or "duqhunt.detectors.net"
 _SQL = periodicity_sql(load_sql(_PKG, "beacon_sessions.sql"))
 _NAMES_SQL = load_sql(_PKG, "ip_names.sql")
 _EVIDENCE_SQL = load_sql(_PKG, "c2_evidence.sql")
+_CONN_HOURS_SQL = load_sql(_PKG, "c2_conn_hours.sql")
 _PROXIES_SQL = load_sql(_PKG, "proxies.sql")
 
 DEFAULTS: dict[str, int | float] = {
@@ -195,6 +196,17 @@ class BeaconDetector(Detector):
                     }
                 ),
             )
+            # user activity (the idle component) for the best candidates' sources only
+            idle_srcs: list[str] = []
+            for r in top:
+                if str(r["src"]) not in idle_srcs and len(idle_srcs) < int(
+                    ctx.param("c2_idle_sources", 40) or 40
+                ):
+                    idle_srcs.append(str(r["src"]))
+            ctx.engine.register_arrow(
+                "c2_idle_srcs", pa.table({"src": pa.array(idle_srcs, pa.string())})
+            )
+            ctx.engine.register_arrow("c2_conn_hours", ctx.engine.query(_CONN_HOURS_SQL))
             facts = {
                 (f["kind"], f["src"], f["dst"]): f
                 for f in ctx.engine.query(

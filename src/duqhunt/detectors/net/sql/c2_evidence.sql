@@ -11,7 +11,9 @@
 --   active_hours    hours with user activity on the source host
 -- User activity: a contact to an external address that is neither one of the host's C&C
 -- candidates nor routine for it (contacted in more than half of the window's hours, as
--- daemons and agents are). Parameter :window_hours.
+-- daemons and agents are). Parameter :window_hours. Connections come from `c2_conn_hours`
+-- (c2_conn_hours.sql: conn read once); user activity is known for the sources of the best
+-- candidates only (`c2_idle_srcs`), the others have no active hours and no idle component.
 WITH cand_src AS (
     SELECT DISTINCT src FROM c2_candidates
 ),
@@ -38,13 +40,9 @@ pair_http AS (
     GROUP BY k.kind, k.src, k.dst
 ),
 pair_conn AS (
-    SELECT k.kind, k.src, k.dst,
-           SUM(CASE WHEN c.id_resp_p = 443 AND COALESCE(c.service, '') NOT LIKE '%ssl%'
-                     AND COALESCE(c.orig_bytes, 0) > 0 AND COALESCE(c.resp_bytes, 0) > 0
-                    THEN 1 ELSE 0 END) AS plain_443,
-           SUM(CASE WHEN c.id_resp_p = 443 THEN 1 ELSE 0 END) AS conns_443
+    SELECT k.kind, k.src, k.dst, SUM(c.plain_443) AS plain_443, SUM(c.conns_443) AS conns_443
     FROM c2_candidates k
-    JOIN conn c ON c.id_orig_h = k.src AND c.id_resp_h = k.dst
+    JOIN c2_conn_hours c ON c.src = k.src AND c.dst = k.dst
     WHERE k.kind = 'ip'
     GROUP BY k.kind, k.src, k.dst
 ),
@@ -58,10 +56,10 @@ pair_ssl AS (
     GROUP BY k.kind, k.src, k.dst
 ),
 pair_hour_rows AS (
-    SELECT k.kind, k.src, k.dst, CAST(FLOOR(c.ts / 3600.0) AS BIGINT) AS hr
+    SELECT k.kind, k.src, k.dst, c.hr
     FROM c2_candidates k
-    JOIN conn c ON c.id_orig_h = k.src AND c.id_resp_h = k.dst
-    WHERE k.kind = 'ip' AND c.ts IS NOT NULL
+    JOIN c2_conn_hours c ON c.src = k.src AND c.dst = k.dst
+    WHERE k.kind = 'ip'
     UNION
     SELECT k.kind, k.src, k.dst, CAST(FLOOR(t.ts / 3600.0) AS BIGINT)
     FROM c2_candidates k
@@ -73,15 +71,11 @@ pair_hour_rows AS (
     WHERE k.kind = 'tls-sni' AND t.ts IS NOT NULL
 ),
 src_ext AS (
-    SELECT c.id_orig_h AS src, c.id_resp_h AS dst, CAST(FLOOR(c.ts / 3600.0) AS BIGINT) AS hr
-    FROM conn c
-    JOIN cand_src s ON s.src = c.id_orig_h
-    JOIN ip_class d ON d.ip = c.id_resp_h
-    WHERE NOT d.internal AND c.ts IS NOT NULL
+    SELECT src, dst, hr FROM c2_conn_hours
 ),
 routine AS (
     SELECT src, dst FROM src_ext GROUP BY src, dst
-    HAVING COUNT(DISTINCT hr) > 0.5 * :window_hours
+    HAVING COUNT(*) > 0.5 * :window_hours
 ),
 active AS (
     SELECT DISTINCT e.src, e.hr
