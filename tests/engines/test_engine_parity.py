@@ -96,6 +96,19 @@ def test_zones_relays_and_bridges_with_blocked_egress_identical_on_both_engines(
     assert hint and hint == [w for w in s2.warnings if w.startswith("--internal")]
 
 
+def test_c2_ranking_identical_on_both_engines(tmp_path: Path, spark_env: None) -> None:
+    """The C&C ranking's SQL (proxy attribution, protocol and idle-time facts) on both engines:
+    every host behind a web proxy, services more regular than the C&C, no IOC pack."""
+    logs = tmp_path / "sim" / "zeek"
+    cfg = SimConfig(hosts=60, days=1.0, benign_periodic=True, beacon_profile="proxy")
+    simulate(logs, seed=5, config=cfg, meta_dir=tmp_path / "sim")
+    d, s = _hunt_both(tmp_path, logs, builtin_iocs=False)
+    assert not d.warnings and not s.warnings
+    assert d.campaign.beacons and d.campaign.beacons[0].why
+    assert [f.model_dump() for f in d.findings] == [f.model_dump() for f in s.findings]
+    assert d.campaign == s.campaign
+
+
 def test_lateral_equivalent_fixtures_on_spark(tmp_path: Path, spark_env: None) -> None:
     d, s = _hunt_both(tmp_path, REAL / "401trg_psexec_equivalent")
     assert d.campaign.lateral_moves == s.campaign.lateral_moves != []

@@ -386,6 +386,7 @@ def test_gzip_output(tmp_path: Path) -> None:
         {"n_bridges": 0},
         {"pipe_name": ""},
         {"pipe_name": "a\\b"},
+        {"beacon_profile": "dns"},
     ],
 )
 def test_bad_config_is_a_usage_error(tmp_path: Path, bad: dict[str, Any]) -> None:
@@ -475,3 +476,71 @@ def test_lateral_look_alike_options(tmp_path: Path) -> None:
 def test_look_alike_options_default_off() -> None:
     cfg = SimConfig()
     assert (cfg.user_shares, cfg.software_push, cfg.admin_psexec) == (False, False, False)
+
+
+def test_benign_periodic_services(tmp_path: Path) -> None:
+    """More regular than the C&C, some from most hosts, all listed in the ground truth; off by
+    default (the default run's telemetry does not change)."""
+    cfg = SimConfig(hosts=40, days=1.0, benign_periodic=True, beacon_jitter=0.4)
+    truth = simulate(tmp_path / "on", seed=11, config=cfg)
+    names = {p["name"] for p in truth["periodic_services"]}
+    assert {"licence_heartbeat", "camera_snapshots", "av_manifest", "ups_status"} <= names
+    lic = next(p["dst"] for p in truth["periodic_services"] if p["name"] == "licence_heartbeat")
+    conn = list(_rows(tmp_path / "on", "conn"))
+    lic_srcs = {r["id.orig_h"] for r in conn if r["id.resp_h"] == lic}
+    assert len(lic_srcs) >= 0.5 * len(truth["roles"]["workstation"])
+    one = sorted(lic_srcs)[0]
+    gaps = _intervals(tmp_path / "on", one, lic)
+    assert max(gaps) - min(gaps) < 1.0  # +-0.3 s around 900 s
+    cams = {r["id.orig_h"] for r in conn if r["id.orig_h"].startswith("10.0.4.")}
+    assert len(cams) >= 4
+    posts = [r for r in _rows(tmp_path / "on", "http") if r["id.orig_h"] in cams]
+    assert posts and all(
+        r["method"] == "POST" and r["orig_mime_types"] == "image/jpeg" for r in posts
+    )
+    c2_gaps = [g for g in _intervals(tmp_path / "on", truth["patient_zero"], KNOWN_C2_IP) if g > 5]
+    assert max(c2_gaps) - min(c2_gaps) > 200  # the C&C is far less regular
+    simulate(tmp_path / "off", seed=11, config=SimConfig(hosts=40, days=1.0, beacon_jitter=0.4))
+    off = {ln for ln in _lines(tmp_path / "off" / "kerberos.log") if not ln.startswith("#")}
+    on = {ln for ln in _lines(tmp_path / "on" / "kerberos.log") if not ln.startswith("#")}
+    assert off == on  # the rest of the enterprise is the same
+    assert lic not in (tmp_path / "off" / "conn.log").read_text()
+
+
+@pytest.mark.parametrize("profile", ["custom443", "tls_nosni", "proxy", "low_slow"])
+def test_beacon_profiles(tmp_path: Path, profile: str) -> None:
+    days = 3.0 if profile == "low_slow" else 1.0
+    cfg = SimConfig(hosts=40, days=days, beacon_profile=profile, secure_zone_hosts=2)
+    truth = simulate(tmp_path, seed=2, config=cfg)
+    pz = truth["patient_zero"]
+    conn = list(_rows(tmp_path, "conn"))
+    http = list(_rows(tmp_path, "http"))
+    ssl = list(_rows(tmp_path, "ssl"))
+    to_c2 = [r for r in conn if r["id.resp_h"] == KNOWN_C2_IP and r["conn_state"] == "SF"]
+    assert to_c2
+    if profile == "custom443":
+        assert all(r["id.resp_p"] == "443" and r["service"] == "-" for r in to_c2)
+        assert not [r for r in (*http, *ssl) if r["id.resp_h"] == KNOWN_C2_IP]
+    elif profile == "tls_nosni":
+        rows = [r for r in ssl if r["id.resp_h"] == KNOWN_C2_IP]
+        assert rows and all(r["server_name"] == "-" for r in rows)
+        assert all(r["service"] == "ssl" and r["id.resp_p"] == "443" for r in to_c2)
+    elif profile == "proxy":
+        proxy = truth["proxy"]
+        assert {r["id.orig_h"] for r in to_c2} == {proxy}  # only the proxy reaches the C&C
+        direct = [
+            r
+            for r in conn
+            if r["id.orig_h"].startswith("10.")
+            and r["id.orig_h"] != proxy
+            and not r["id.resp_h"].startswith("10.")
+            and r["proto"] == "tcp"
+            and r["id.resp_p"] in ("80", "443")
+        ]
+        assert not direct
+        asked = [r for r in http if r["id.orig_h"] == pz and r["id.resp_h"] == proxy]
+        assert any(r["uri"] == f"http://{KNOWN_C2_IP}/" for r in asked)
+        assert any(r["method"] == "CONNECT" for r in http if r["id.resp_h"] == proxy)
+    else:
+        gaps = [g for g in _intervals(tmp_path, pz, KNOWN_C2_IP) if g > 5]
+        assert 0.85 * 7200 < statistics.median(gaps) < 1.15 * 7200

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from duqhunt.detectors.base import HuntContext, load_sql
+from duqhunt.detectors.net.c2rank import is_ipv4
 from duqhunt.model import Finding, iso_utc, severity_rank
 from duqhunt.model.report import BeaconModel, C2Model, Campaign, HostModel
 
@@ -46,12 +47,23 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
     ioc_ips = ctx.ioc_values("ip")
     c2: dict[str, dict[str, Any]] = {}
 
-    def add_c2(ip: str, score: float, known: bool, source: str, domain: str | None = None) -> None:
-        entry = c2.setdefault(ip, {"score": 0.0, "known": False, "sources": set(), "domain": None})
+    def add_c2(
+        ip: str,
+        score: float,
+        known: bool,
+        source: str,
+        domain: str | None = None,
+        why: list[str] | None = None,
+    ) -> None:
+        entry = c2.setdefault(
+            ip, {"score": 0.0, "known": False, "sources": set(), "domain": None, "why": []}
+        )
         entry["score"] = max(entry["score"], score)
         entry["known"] = entry["known"] or known
         entry["sources"].add(source)
         entry["domain"] = entry["domain"] or domain
+        if why and not entry["why"]:
+            entry["why"] = list(why)
 
     beacons = ctx.shared.get("beacons")
     beacon_rows: list[dict[str, Any]] = (
@@ -72,18 +84,26 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
         if f.detector == "DQ-NET-004":
             add_c2(str(details["candidate"]), float(f.confidence), False, "DQ-NET-004")
             infected.update(f.hosts)
-        elif f.detector == "DQ-NET-003" and details.get("rule") == "jpeg-post-bare-ip":
+        elif (
+            f.detector == "DQ-NET-003"
+            and details.get("rule") == "jpeg-post-bare-ip"
+            and f.severity == "high"
+        ):
             dst = str(details["dst"])
             add_c2(dst, float(f.confidence), dst in ioc_ips, "DQ-NET-003")
             infected.update(f.hosts)
+    # beacons: a corroborated C&C candidate names a C&C (the ranking, DQ-NET-002); a beacon
+    # to a C&C named by any detector marks its source infected
     for b in beacon_rows:
-        if b["kind"] == "ip" and str(b["dst"]) in c2:
+        dst = str(b["dst"])
+        if (b["kind"] == "ip" or is_ipv4(dst)) and (dst in c2 or b.get("c2_candidate")):
             add_c2(
-                str(b["dst"]),
-                float(b["score"]),
+                dst,
+                float(b["c2_score"]),
                 bool(b["known_ioc"]),
                 "DQ-NET-002",
                 (b.get("names") or [None])[0],
+                list(b.get("why") or []),
             )
             infected.add(str(b["src"]))
     zones: dict[str, str] = {}
@@ -184,6 +204,7 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
                 score=round(min(1.0, e["score"]), 4),
                 known_ioc=bool(e["known"]),
                 sources=sorted(e["sources"]),
+                why=e["why"],
             )
             for ip, e in sorted(c2.items(), key=lambda kv: (-kv[1]["score"], kv[0]))
         ],
@@ -195,11 +216,13 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
                 src=str(b["src"]),
                 dst=str(b["dst"]),
                 kind=b["kind"],
-                score=round(min(1.0, max(0.0, float(b["score"]))), 4),
+                score=round(min(1.0, max(0.0, float(b["c2_score"]))), 4),
                 interval_s=round(float(b["interval_s"] or 0.0), 2),
                 count=int(b["n"]),
                 first_seen=iso_utc(b["first_ts"]),
                 last_seen=iso_utc(b["last_ts"]),
+                periodicity=round(min(1.0, max(0.0, float(b["periodicity"]))), 4),
+                why=list(b.get("why") or []),
             )
             for b in beacon_rows[:TOP_BEACONS]
         ],

@@ -269,6 +269,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="benign: administrators running PsExec from their workstations to servers",
     )
+    s.add_argument(
+        "--benign-periodic",
+        action="store_true",
+        help="add benign services more regular than the C&C (licence heartbeats, IP cameras, "
+        "AV manifest checks, a UPS poll, a backup check-in)",
+    )
+    s.add_argument(
+        "--beacon-profile",
+        choices=("http", "low_slow", "custom443", "tls_nosni", "proxy"),
+        help="how the implant reaches its C&C (default http)",
+    )
+    s.add_argument("--beacon-jitter", type=float, help="beacon jitter in [0, 1) (default 0.2)")
+    s.add_argument("--beacon-interval", type=float, help="beacon interval, seconds (default 600)")
 
     r = sub.add_parser("report", help="re-render a saved report.json without re-analysis")
     r.add_argument("report", type=Path)
@@ -282,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
         "similar",
         help="which PE files (EXE, DLL, SYS) are one family, and which match a known family",
     )
-    m.add_argument("paths", nargs="+", type=Path, help="PE files or folders (searched for MZ files)")
+    m.add_argument(
+        "paths", nargs="+", type=Path, help="PE files or folders (searched for MZ files)"
+    )
     m.add_argument("--out", type=Path, required=True, help="folder for similarity.json and .html")
     m.add_argument(
         "--ref",
@@ -467,6 +482,14 @@ def _cmd_simulate(args: argparse.Namespace, err: Console, out: Console) -> int:
     for opt in ("user_shares", "software_push", "admin_psexec"):
         if getattr(args, opt):
             kwargs[opt] = True
+    if args.benign_periodic:
+        kwargs["benign_periodic"] = True
+    if args.beacon_profile is not None:
+        kwargs["beacon_profile"] = args.beacon_profile
+    if args.beacon_jitter is not None:
+        kwargs["beacon_jitter"] = args.beacon_jitter
+    if args.beacon_interval is not None:
+        kwargs["beacon_interval_s"] = args.beacon_interval
     logs = args.out / "zeek"
     truth = simulate(logs, seed=args.seed, config=SimConfig(**kwargs), meta_dir=args.out)  # type: ignore[arg-type]
     from duqhunt.simulate.documents import write_lure

@@ -10,14 +10,17 @@ from duqhunt.detectors.net.lateral import AccountSpreadDetector, LateralMovement
 from duqhunt.detectors.net.new_c2 import NewC2Detector
 from duqhunt.detectors.net.relay import BridgeDetector, RelayEdgeDetector
 
+# DQ-NET-002 ranks C&C candidates with what the request-shape (003), lateral-movement (005,
+# 008) and relay (006) detectors found, so it runs after them; 004 and the bridges (007) read
+# its ranking, so they run after it.
 NETWORK_DETECTORS: tuple[type[Detector], ...] = (
     IocMatchDetector,
-    BeaconDetector,
     DuquHttpDetector,
-    NewC2Detector,
     LateralMovementDetector,
     AccountSpreadDetector,
     RelayEdgeDetector,
+    BeaconDetector,
+    NewC2Detector,
     BridgeDetector,
 )
 

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from duqhunt.model.finding import Finding, iso_utc
 
-SCHEMA_VERSION = "1.2"  # 1.1: host_timeline, verdicts; 1.2: findings[].triage
+SCHEMA_VERSION = (
+    "1.2"  # 1.1: host_timeline, verdicts; 1.2: findings[].triage, beacon/C&C ranking reasons
+)
 
 Role = Literal["patient-zero", "infected", "bridge", "relay", "c2"]
 Zone = Literal["egress", "no-egress"]
@@ -102,6 +104,7 @@ class C2Model(_Frozen):
     score: float = Field(ge=0.0, le=1.0)
     known_ioc: bool
     sources: list[str] = Field(default_factory=list)
+    why: list[str] = Field(default_factory=list)
 
 
 class BeaconModel(_Frozen):
@@ -114,6 +117,9 @@ class BeaconModel(_Frozen):
     first_seen: str | None = None
     last_seen: str | None = None
     suppressed: bool = False
+    # score is the C&C ranking score; periodicity the regularity alone; why the reasons
+    periodicity: float | None = Field(default=None, ge=0.0, le=1.0)
+    why: list[str] = Field(default_factory=list)
 
 
 class Campaign(_Frozen):

@@ -119,7 +119,10 @@ def _environment() -> Environment:
     """The one Jinja environment: the offline report's templates and the web app's."""
     env = Environment(
         loader=ChoiceLoader(
-            [PackageLoader("duqhunt.render", "templates"), PackageLoader("duqhunt.web", "templates")]
+            [
+                PackageLoader("duqhunt.render", "templates"),
+                PackageLoader("duqhunt.web", "templates"),
+            ]
         ),
         autoescape=True,
         undefined=StrictUndefined,

@@ -20,9 +20,23 @@ import random
 from datetime import UTC, datetime
 
 from duqhunt.simulate._emit import Conn, Emitter
-from duqhunt.simulate._world import DOMAIN, NETBIOS_DOMAIN, REALM, Host, Site, World
+from duqhunt.simulate._world import (
+    AV_UPDATE_HOST,
+    BACKUP_HOST,
+    CAMERA_CLOUD_IP,
+    CAMERA_NET,
+    DOMAIN,
+    LICENCE_HOST,
+    NETBIOS_DOMAIN,
+    REALM,
+    UPS_CLOUD_IP,
+    Host,
+    PeriodicService,
+    Site,
+    World,
+)
 
-__all__ = ["Context", "generate_background"]
+__all__ = ["Context", "generate_background", "regular_services"]
 
 _HOUR = 3600.0
 _DAY = 86400.0
@@ -273,6 +287,158 @@ def periodic_services(ctx: Context) -> None:
                 resumed=rng.random() < 0.95,
             )
             t += 60.0 + rng.uniform(-0.3, 0.3)
+
+
+_CAMERA_UA = "IPCam-Uploader/2.3.7 (Linux; HiSilicon Hi3518EV200)"
+_AV_UPDATE_UA = "KestrelAV-Updater/5.1.2204"
+_UPS_UA = "UPSLink-Agent/4.0"
+
+
+def regular_services(ctx: Context) -> list[PeriodicService]:
+    """The ``benign_periodic`` services: more regular than any C&C and some from hundreds of
+    hosts, running day and night (daemons, devices), most from before the window opens.
+
+    * a CAD licence daemon on ~70 % of workstations and APP01: TLS heartbeat every 900 s
+      (+-0.3 s) to one vendor address;
+    * IP cameras (10.0.4.x, one per ~25 hosts, no DNS: the address is in the firmware) POST a
+      JPEG snapshot every 300-600 s (each camera its own period, +-1 s) by plain HTTP to a
+      cloud address;
+    * AV signature manifest checks: every host with egress, hourly (+-2 s), HTTP GET of a
+      manifest (mostly 304 Not Modified);
+    * a UPS on APP01's agent polls its vendor's bare address every 120 s (one host, bare IP);
+    * a backup agent on DB01 checks in with its cloud vault every 1800 s over TLS.
+    """
+    rng, em, w = ctx.rng, ctx.em, ctx.world
+    start, end = ctx.start, ctx.end
+    app, db = (next(h for h in w.hosts if h.name == n) for n in ("APP01", "DB01"))
+    out: list[PeriodicService] = []
+
+    lic_site = Site(LICENCE_HOST[0], (LICENCE_HOST[1],), True, "lic" * 21 + "f", _ISSUER_LIC)
+    lic_hosts = [h for h in w.workstations if rng.random() < 0.7] + [app]
+    for h in lic_hosts:
+        t = start + rng.random() * 900.0
+        while t < end:
+            ip = ctx.resolve(t, h, lic_site)
+            _tls(
+                ctx,
+                t + 0.02,
+                h,
+                ip,
+                lic_site,
+                duration=rng.uniform(0.08, 0.2),
+                ob=rng.randint(610, 660),
+                rb=rng.randint(420, 450),
+                resumed=rng.random() < 0.9,
+            )
+            t += 900.0 + rng.uniform(-0.3, 0.3)
+    out.append(
+        PeriodicService("licence_heartbeat", LICENCE_HOST[1], LICENCE_HOST[0], 443, "tcp", 900.0)
+    )
+
+    n_cams = max(4, len(w.hosts) // 25)
+    for i in range(n_cams):
+        cam = f"{CAMERA_NET}{20 + i}"
+        period = float(rng.randint(300, 600))
+        t = start + rng.random() * period
+        while t < end:
+            size = rng.randint(38_000, 140_000)
+            c = em.conn(
+                t,
+                cam,
+                CAMERA_CLOUD_IP,
+                80,
+                service="http",
+                duration=0.2 + size / 400_000,
+                ob=size + rng.randint(380, 420),
+                rb=rng.randint(230, 260),
+            )
+            fuid = em.ident("F")
+            em.http(
+                c,
+                t + 0.01,
+                depth=1,
+                method="POST",
+                host=CAMERA_CLOUD_IP,
+                uri=f"/api/v1/snapshot?cam={i + 1:04d}",
+                user_agent=_CAMERA_UA,
+                req_len=size,
+                orig_fuid=fuid,
+                orig_filename="snapshot.jpg",
+                orig_mime="image/jpeg",
+            )
+            em.file(
+                c,
+                t + 0.01,
+                fuid,
+                source="HTTP",
+                is_orig=True,
+                mime="image/jpeg",
+                size=size,
+                filename="snapshot.jpg",
+                md5=em.hexdigest(16),
+                sha1=em.hexdigest(20),
+                duration=size / 400_000,
+            )
+            t += period + rng.uniform(-1.0, 1.0)
+    out.append(PeriodicService("camera_snapshots", CAMERA_CLOUD_IP, None, 80, "tcp", 450.0))
+
+    av_site = Site(AV_UPDATE_HOST[0], (AV_UPDATE_HOST[1],), False, "", "", ttl=3600.0)
+    for h in (h for h in w.hosts if h.egress):
+        t = start + rng.random() * _HOUR
+        while t < end:
+            ip = ctx.resolve(t, h, av_site)
+            changed = rng.random() < 0.04
+            _plain_http(
+                ctx,
+                t + 0.02,
+                h,
+                ip,
+                av_site.name,
+                _AV_UPDATE_UA,
+                [("/av/manifest/daily.xml", "text/xml", 48_213 if changed else 0)],
+            )
+            t += _HOUR + rng.uniform(-2.0, 2.0)
+    out.append(
+        PeriodicService("av_manifest", AV_UPDATE_HOST[1], AV_UPDATE_HOST[0], 80, "tcp", _HOUR)
+    )
+
+    t = start + rng.random() * 120.0
+    while t < end:
+        _plain_http(
+            ctx,
+            t,
+            app,
+            UPS_CLOUD_IP,
+            UPS_CLOUD_IP,
+            _UPS_UA,
+            [("/status.json", "application/json", rng.randint(300, 340))],
+        )
+        t += 120.0 + rng.uniform(-0.2, 0.2)
+    out.append(PeriodicService("ups_status", UPS_CLOUD_IP, None, 80, "tcp", 120.0))
+
+    vault = Site(BACKUP_HOST[0], (BACKUP_HOST[1],), True, "bk" * 32, _ISSUER_LIC)
+    t = start + rng.random() * 1800.0
+    while t < end:
+        ip = ctx.resolve(t, db, vault)
+        _tls(
+            ctx,
+            t + 0.02,
+            db,
+            ip,
+            vault,
+            duration=rng.uniform(0.3, 0.9),
+            ob=rng.randint(2200, 2600),
+            rb=rng.randint(900, 1100),
+            resumed=False,
+        )
+        t += 1800.0 + rng.uniform(-0.5, 0.5)
+    out.append(
+        PeriodicService("backup_checkin", BACKUP_HOST[1], BACKUP_HOST[0], 443, "tcp", 1800.0)
+    )
+    return out
+
+
+_ISSUER_LIC = "CN=Sectigo RSA Domain Validation Secure Server CA,O=Sectigo Limited,L=Salford,C=GB"
 
 
 # -- web browsing --------------------------------------------------------------------------------

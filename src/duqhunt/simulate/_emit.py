@@ -51,6 +51,8 @@ class Conn:
     sport: int
     dst: str
     dport: int
+    # the proxy's own connection to the destination when ``src`` went through a web proxy
+    upstream: Conn | None = None
 
     def base(self, ts: float) -> Row:
         return {
@@ -66,11 +68,17 @@ class Conn:
 class Emitter:
     """Collects rows per log. Not thread-safe; one per simulation."""
 
-    __slots__ = ("_ids", "log_pipe_names", "rows")
+    __slots__ = ("_connected", "_ids", "log_pipe_names", "proxy", "rows")
 
-    def __init__(self, id_rng: random.Random, *, log_pipe_names: bool) -> None:
+    def __init__(
+        self, id_rng: random.Random, *, log_pipe_names: bool, proxy: str | None = None
+    ) -> None:
         self._ids = id_rng
         self.log_pipe_names = log_pipe_names
+        # An explicit web proxy (ip): internal hosts reach external 80/443 only through it, as
+        # host -> proxy:8080 (absolute-URI requests, CONNECT for TLS) plus proxy -> destination.
+        self.proxy = proxy
+        self._connected: set[str] = set()  # proxied conns that already carry their CONNECT
         self.rows: dict[str, list[Row]] = {name: [] for name in SIM_LOGS}
 
     # -- identifiers -------------------------------------------------------------------------
@@ -86,6 +94,74 @@ class Emitter:
 
     # -- conn ----------------------------------------------------------------------------------
     def conn(
+        self,
+        ts: float,
+        src: str,
+        dst: str,
+        dport: int,
+        *,
+        proto: str = "tcp",
+        service: str | None = None,
+        duration: float | None = None,
+        ob: int = 0,
+        rb: int = 0,
+        state: str = "SF",
+        history: str | None = None,
+        sport: int | None = None,
+    ) -> Conn:
+        proxied = (
+            self.proxy is not None
+            and proto == "tcp"
+            and dport in (80, 443)
+            and is_internal(src)
+            and not is_internal(dst)
+            and src != self.proxy
+        )
+        if not proxied:
+            return self._conn(
+                ts,
+                src,
+                dst,
+                dport,
+                proto=proto,
+                service=service,
+                duration=duration,
+                ob=ob,
+                rb=rb,
+                state=state,
+                history=history,
+                sport=sport,
+            )
+        assert self.proxy is not None
+        # the client's leg to the proxy always completes (the proxy answers 502 when the
+        # destination does not), then the proxy's own connection to the destination
+        extra = 120 if dport == 443 else 60  # CONNECT line / absolute URI
+        client = self._conn(
+            ts,
+            src,
+            self.proxy,
+            8080,
+            service="http",
+            duration=(duration or 0.0) + 0.01,
+            ob=ob + extra if state == "SF" else 180,
+            rb=rb + 40 if state == "SF" else 160,
+        )
+        up = self._conn(
+            ts + 0.004,
+            self.proxy,
+            dst,
+            dport,
+            proto=proto,
+            service=service,
+            duration=duration,
+            ob=ob,
+            rb=rb,
+            state=state,
+            history=history,
+        )
+        return Conn(client.uid, client.src, client.sport, client.dst, client.dport, up)
+
+    def _conn(
         self,
         ts: float,
         src: str,
@@ -264,6 +340,27 @@ class Emitter:
         resp_fuid: str | None = None,
         resp_mime: str | None = None,
     ) -> None:
+        if c.upstream is not None:
+            # the proxy re-issues the request in origin form on its own connection
+            self.http(
+                c.upstream,
+                ts + 0.003,
+                depth=depth,
+                method=method,
+                host=host,
+                uri=uri,
+                user_agent=user_agent,
+                status=status,
+                req_len=req_len,
+                resp_len=resp_len,
+                referrer=referrer,
+                orig_fuid=orig_fuid,
+                orig_filename=orig_filename,
+                orig_mime=orig_mime,
+                resp_fuid=resp_fuid,
+                resp_mime=resp_mime,
+            )
+            uri = f"http://{host}{uri}"  # the client's request to the proxy: absolute form
         row = c.base(ts)
         row.update(
             {
@@ -349,7 +446,42 @@ class Emitter:
         cipher: str = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
         curve: str = "secp256r1",
         next_protocol: str | None = None,
+        validation_status: str = "ok",
     ) -> None:
+        if c.upstream is not None:
+            if c.uid not in self._connected:
+                self._connected.add(c.uid)
+                target = f"{server_name or c.upstream.dst}:{c.upstream.dport}"
+                row = c.base(ts - 0.002)
+                row.update(
+                    {
+                        "trans_depth": 1,
+                        "method": "CONNECT",
+                        "host": target,
+                        "uri": target,
+                        "version": "1.1",
+                        "request_body_len": 0,
+                        "response_body_len": 0,
+                        "status_code": 200,
+                        "status_msg": "Connection established",
+                        "tags": [],
+                    }
+                )
+                self.rows["http"].append(row)
+            self.ssl(
+                c.upstream,
+                ts + 0.003,
+                server_name=server_name,
+                resumed=resumed,
+                subject=subject,
+                issuer=issuer,
+                cert_fp=cert_fp,
+                version=version,
+                cipher=cipher,
+                curve=curve,
+                next_protocol=next_protocol,
+                validation_status=validation_status,
+            )
         row = c.base(ts)
         row.update(
             {
@@ -366,7 +498,7 @@ class Emitter:
                 "subject": None if resumed else subject,
                 "issuer": None if resumed else issuer,
                 "sni_matches_cert": None if resumed or server_name is None else True,
-                "validation_status": None if resumed else "ok",
+                "validation_status": None if resumed else validation_status,
             }
         )
         self.rows["ssl"].append(row)

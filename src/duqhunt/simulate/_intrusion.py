@@ -26,7 +26,13 @@ from duqhunt.simulate._world import (
     Site,
 )
 
-__all__ = ["DUQU_USER_AGENT", "STOLEN_ACCOUNT", "IntrusionPlan", "run_intrusion"]
+__all__ = [
+    "BEACON_PROFILES",
+    "DUQU_USER_AGENT",
+    "STOLEN_ACCOUNT",
+    "IntrusionPlan",
+    "run_intrusion",
+]
 
 DUQU_USER_AGENT = (
     "Mozilla/5.0 (Windows; U; Windows NT 6.0; en-US; rv:1.9.2.9) Gecko/20100824 "
@@ -82,15 +88,64 @@ def _schedule(rng: random.Random, t0: float, t1: float, p: BeaconProfile) -> lis
     return out
 
 
+#: beacon_profile values: how the implant talks to its C&C (see SimConfig)
+BEACON_PROFILES = ("http", "low_slow", "custom443", "tls_nosni", "proxy")
+_SELF_SIGNED_FP = hashlib.sha256(b"duqhunt-sim:c2-self-signed").hexdigest()
+
+
 def _c2_exchange(
-    ctx: Context, t: float, src: str, dst: str, port: int, post_size: int | None
+    ctx: Context,
+    t: float,
+    src: str,
+    dst: str,
+    port: int,
+    post_size: int | None,
+    transport: str = "http",
 ) -> None:
-    """One beacon: occasional failed attempts 1 s apart, then GET / (and POST / with a JPEG)."""
+    """One beacon: occasional failed attempts 1 s apart, then GET / (and POST / with a JPEG).
+
+    ``transport`` "custom443": the same exchange as a custom binary protocol on 443/tcp (no TLS,
+    so Zeek names no service and writes no ssl or http row); "tls_nosni": TLS on 443 with a
+    self-signed certificate and no server name (ssl row without SNI, no http row)."""
     rng, em = ctx.rng, ctx.em
+    if transport != "http":
+        port = 443
     if rng.random() < 0.06:
         for _ in range(1 if rng.random() < 0.7 else 2):
             em.conn(t, src, dst, port, state="S0")
             t += 1.0 + rng.uniform(-0.01, 0.01)
+    if t >= ctx.end:
+        return
+    if transport in ("custom443", "tls_nosni"):
+        ob = rng.randint(90, 160) + (post_size or 0)
+        rb = rng.randint(60, 140) + (rng.randint(40, 400) if rng.random() < 0.2 else 0)
+        if transport == "tls_nosni":
+            ob += rng.randint(500, 560)
+            rb += rng.randint(1100, 1200)
+        dur = 0.2 + rng.random() * 0.9 + (post_size or 0) / 250_000
+        c = em.conn(
+            t,
+            src,
+            dst,
+            port,
+            service="ssl" if transport == "tls_nosni" else None,
+            duration=dur,
+            ob=ob,
+            rb=rb,
+        )
+        if transport == "tls_nosni":
+            em.ssl(
+                c,
+                t + 0.02,
+                server_name=None,
+                resumed=False,
+                subject="CN=localhost",
+                issuer="CN=localhost",
+                cert_fp=_SELF_SIGNED_FP,
+                cipher="TLS_RSA_WITH_AES_256_CBC_SHA",
+                validation_status="self signed certificate",
+            )
+        return
     if t >= ctx.end:
         return
     ob = rng.randint(330, 420)
@@ -386,14 +441,22 @@ def run_intrusion(
     beacon_jitter: float,
     new_c2: bool,
     blocked: tuple[random.Random, Firewall] | None = None,
+    beacon_profile: str = "http",
 ) -> None:
     """Write all intrusion telemetry and fill ``plan`` with what happened when.
 
     ``blocked`` (its own generator and the zones' firewall): no-egress implants try their C&C
-    directly before they fall back to the relay, and the sensor logs the blocked attempts."""
+    directly before they fall back to the relay, and the sensor logs the blocked attempts.
+    ``beacon_profile`` (see SimConfig): "low_slow" beacons every ``beacon_interval_s`` when
+    that is at least an hour, else every 2 h; "custom443" and "tls_nosni" change the transport
+    of every C&C exchange; "proxy" needs the emitter's web proxy (all egress goes through it).
+    """
     rng, w = ctx.rng, ctx.world
     start, end = ctx.start, ctx.end
     span = end - start
+    transport = beacon_profile if beacon_profile in ("custom443", "tls_nosni") else "http"
+    if beacon_profile == "low_slow" and beacon_interval_s < _HOUR:
+        beacon_interval_s = 2 * _HOUR
     profile = BeaconProfile(beacon_interval_s, beacon_jitter)
     pz = plan.patient_zero
 
@@ -406,7 +469,13 @@ def run_intrusion(
     plan.infected_at[pz.ip] = t_open
     for t in _schedule(rng, t_first, end, profile):
         _c2_exchange(
-            ctx, t, pz.ip, KNOWN_C2_IP, 80, _jpeg_size(rng, False) if rng.random() < 0.5 else None
+            ctx,
+            t,
+            pz.ip,
+            KNOWN_C2_IP,
+            80,
+            _jpeg_size(rng, False) if rng.random() < 0.5 else None,
+            transport,
         )
     plan.beacon_pairs.append({"src": pz.ip, "dst": KNOWN_C2_IP})
 
@@ -466,7 +535,9 @@ def run_intrusion(
             hop = upstream_of[hop.ip]
         t2 = t_end + rng.uniform(0.8, 4.0)
         if t2 < end:
-            _c2_exchange(ctx, t2, hop.ip, KNOWN_C2_IP, port_of[hop.ip], _jpeg_size(rng, True))
+            _c2_exchange(
+                ctx, t2, hop.ip, KNOWN_C2_IP, port_of[hop.ip], _jpeg_size(rng, True), transport
+            )
 
     each_cycle = blocked is not None and blocked[0].random() < 0.5
     for h in (*plan.relays, *w.secure):
@@ -506,6 +577,7 @@ def run_intrusion(
                 KNOWN_C2_IP,
                 port_of[b.ip],
                 _jpeg_size(rng, False) if rng.random() < 0.5 else None,
+                transport,
             )
         plan.beacon_pairs.append({"src": b.ip, "dst": KNOWN_C2_IP})
         if new_c2:
@@ -518,5 +590,6 @@ def run_intrusion(
                     NEW_C2_IP,
                     80,
                     _jpeg_size(rng, False) if rng.random() < 0.5 else None,
+                    transport,
                 )
             plan.beacon_pairs.append({"src": b.ip, "dst": NEW_C2_IP})

@@ -67,7 +67,21 @@ MODERN_USER_AGENTS: tuple[str, ...] = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
 )
 
+# benign_periodic services (only with SimConfig.benign_periodic)
+LICENCE_HOST = ("licensing.cadvault.com", "52.214.9.187")
+CAMERA_CLOUD_IP = "34.98.121.40"
+AV_UPDATE_HOST = ("update.kestrelav.net", "185.52.48.30")
+UPS_CLOUD_IP = "91.214.70.12"
+BACKUP_HOST = ("vault.backupcloud.io", "104.18.36.201")
+#: the explicit web proxy of beacon_profile="proxy" (outside the ``hosts`` count)
+PROXY_IP = "10.0.1.60"
+#: IP cameras of benign_periodic live here (outside the ``hosts`` count)
+CAMERA_NET = "10.0.4."
+
 _RESERVED_EXTERNAL = {KNOWN_C2_IP, KNOWN_C2_SECOND_IP, NEW_C2_IP, AV_IP, MONITOR_IP, CTL_HOST[1]}
+_RESERVED_EXTERNAL.update(
+    (LICENCE_HOST[1], CAMERA_CLOUD_IP, AV_UPDATE_HOST[1], UPS_CLOUD_IP, BACKUP_HOST[1])
+)
 _RESERVED_EXTERNAL.update(ip for _, ip in WU_HOSTS)
 _RESERVED_EXTERNAL.update(ip for _, ip in NTP_SERVERS)
 

@@ -39,10 +39,12 @@ from duqhunt.simulate._background import (
     CCMSETUP_MD5,
     Context,
     generate_background,
+    regular_services,
 )
 from duqhunt.simulate._blocked import blocked_background, firewall
 from duqhunt.simulate._emit import SIM_LOGS, Emitter, Row
 from duqhunt.simulate._intrusion import (
+    BEACON_PROFILES,
     DUQU_USER_AGENT,
     STOLEN_ACCOUNT,
     IntrusionPlan,
@@ -52,7 +54,9 @@ from duqhunt.simulate._world import (
     KNOWN_C2_IP,
     NETBIOS_DOMAIN,
     NEW_C2_IP,
+    PROXY_IP,
     Host,
+    PeriodicService,
     World,
     build_world,
     min_hosts,
@@ -78,7 +82,18 @@ _PIPE_PREFIXES = ("\\\\.\\pipe\\", "\\pipe\\", "pipe\\")
 @dataclass(frozen=True, slots=True)
 class SimConfig:
     """Knobs of a simulation. ``hosts`` counts every internal host (servers, printers,
-    workstations, the secure zone and, with ``relay_depth=2``, the relay hosts)."""
+    workstations, the secure zone and, with ``relay_depth=2``, the relay hosts).
+
+    ``benign_periodic`` adds services more regular than the C&C (a licence heartbeat from ~70 %
+    of workstations, IP cameras posting JPEG snapshots every 5-10 min, hourly AV manifest
+    checks, a one-host UPS poll to a bare IP, a backup check-in); the cameras (10.0.4.x) are on
+    top of ``hosts``. ``beacon_profile``: "http" (plain HTTP GET/POST with JPEG, the default),
+    "low_slow" (every ``beacon_interval_s`` if that is >= 1 h, else every 2 h; give it days),
+    "custom443" (a custom binary protocol on 443/tcp without TLS), "tls_nosni" (TLS on 443,
+    self-signed, no SNI) or "proxy" (every internal host reaches the web through an explicit
+    proxy, 10.0.1.60:8080, on top of ``hosts``: host -> proxy in conn with absolute-URI and
+    CONNECT requests in http, proxy -> destination in conn).
+    """
 
     hosts: int = 300
     days: float = 2.0
@@ -106,6 +121,8 @@ class SimConfig:
     user_shares: bool = False
     software_push: bool = False
     admin_psexec: bool = False
+    benign_periodic: bool = False
+    beacon_profile: str = "http"
 
 
 def _bare_pipe(name: str) -> str:
@@ -129,6 +146,8 @@ def _validate(cfg: SimConfig) -> None:
         problems.append("relay_depth must be 1 or 2")
     if not 0 <= cfg.secure_zone_hosts <= 240:
         problems.append("secure_zone_hosts must be between 0 and 240")
+    if cfg.beacon_profile not in BEACON_PROFILES:
+        problems.append(f"beacon_profile must be one of {', '.join(BEACON_PROFILES)}")
     if cfg.lateral_targets < 0:
         problems.append("lateral_targets must be >= 0")
     pipe = _bare_pipe(cfg.pipe_name)
@@ -184,6 +203,7 @@ def _ground_truth(
     world: World,
     plan: IntrusionPlan | None,
     counts: dict[str, int],
+    extra_periodic: list[PeriodicService] | None = None,
     admin_accounts: list[str] | None = None,
 ) -> dict[str, Any]:
     end = cfg.start + cfg.days * 86400.0
@@ -236,8 +256,11 @@ def _ground_truth(
                 "proto": p.proto,
                 "interval_s": p.interval_s,
             }
-            for p in world.periodic
+            for p in sorted(
+                (*world.periodic, *(extra_periodic or [])), key=lambda p: (p.name, p.dst)
+            )
         ],
+        **({"proxy": PROXY_IP} if cfg.beacon_profile == "proxy" else {}),
         "admin_tooling": _admin_tooling(cfg, world, admin_accounts or []),
         "roles": {role: sorted(v, key=_ip_key) for role, v in sorted(roles.items())},
         "hostnames": {h.ip: h.name for h in sorted(world.hosts, key=lambda h: _ip_key(h.ip))},
@@ -335,8 +358,17 @@ def simulate(
         engineering_hosts=_engineering_hosts(cfg),
         deploy_server=cfg.software_push,
     )
-    em = Emitter(_rng(seed, "ids"), log_pipe_names=cfg.log_pipe_names)
+    em = Emitter(
+        _rng(seed, "ids"),
+        log_pipe_names=cfg.log_pipe_names,
+        proxy=PROXY_IP if cfg.beacon_profile == "proxy" else None,
+    )
     present = generate_background(Context(_rng(seed, "background"), em, world, start, end))
+    extra_periodic: list[PeriodicService] = []
+    if cfg.benign_periodic:
+        extra_periodic = regular_services(
+            Context(_rng(seed, "benign-periodic"), em, world, start, end)
+        )
     fw = firewall(_rng(seed, "firewall")) if cfg.blocked_egress else None
     blocked_rows = 0
     if fw is not None:
@@ -364,6 +396,7 @@ def simulate(
             beacon_jitter=cfg.beacon_jitter,
             new_c2=cfg.new_c2,
             blocked=(_rng(seed, "direct-c2"), fw) if fw is not None else None,
+            beacon_profile=cfg.beacon_profile,
         )
 
     out_dir = Path(out_dir)
@@ -390,7 +423,9 @@ def simulate(
             close_ts=end,
             gzip=cfg.gzip,
         )
-    truth = _ground_truth(seed, cfg, world, plan, counts, admin_accounts)
+    truth = _ground_truth(
+        seed, cfg, world, plan, counts, extra_periodic=extra_periodic, admin_accounts=admin_accounts
+    )
     truth["blocked_background_attempts"] = blocked_rows
     truth["firewall_rejects_web"] = sorted(fw.reject_web) if fw is not None else []
     meta = Path(meta_dir) if meta_dir is not None else out_dir

@@ -45,16 +45,15 @@ class CodeFamilies(HostDetector):
             return []
         paths = sorted(owners)[:MAX_FAMILY_FILES]
         if len(owners) > MAX_FAMILY_FILES:
-            log.warning(
-                "DQ-HOST-014 compared %d of %d PE files", MAX_FAMILY_FILES, len(owners)
-            )
+            log.warning("DQ-HOST-014 compared %d of %d PE files", MAX_FAMILY_FILES, len(owners))
         doc = to_document(analyse([Path(p) for p in paths]))
         findings: list[Finding] = []
         for c in doc["clusters"]:
             members = [m for m in c["members"] if m in owners]
             hosts = sorted({owners[m][0] for m in members})
-            names = sorted({PurePosixPath(owners[m][1].replace("\\", "/")).name.lower()
-                            for m in members})
+            names = sorted(
+                {PurePosixPath(owners[m][1].replace("\\", "/")).name.lower() for m in members}
+            )
             if len(hosts) < 2 or len(names) < 2:
                 continue  # one name everywhere is a deployment, one host is one install
             drivers = all(n.endswith(".sys") for n in names)

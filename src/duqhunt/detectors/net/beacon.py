@@ -1,4 +1,4 @@
-"""DQ-NET-002: beaconing, scored over any window length."""
+"""DQ-NET-002: beaconing, scored over any window length and ranked as C&C candidates."""
 
 from __future__ import annotations
 
@@ -10,11 +10,17 @@ import pyarrow as pa
 
 from duqhunt.content import AllowList
 from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
+from duqhunt.detectors.net.c2rank import Context as RankContext
+from duqhunt.detectors.net.c2rank import Population, corroborated, mark_peer_ties, score_row
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
 
-_SQL = periodicity_sql(load_sql(__package__ or "duqhunt.detectors.net", "beacon_sessions.sql"))
-_NAMES_SQL = load_sql(__package__ or "duqhunt.detectors.net", "ip_names.sql")
+_PKG = __package__ or "duqhunt.detectors.net"
+_SQL = periodicity_sql(load_sql(_PKG, "beacon_sessions.sql"))
+_NAMES_SQL = load_sql(_PKG, "ip_names.sql")
+_EVIDENCE_SQL = load_sql(_PKG, "c2_evidence.sql")
+_CONN_HOURS_SQL = load_sql(_PKG, "c2_conn_hours.sql")
+_PROXIES_SQL = load_sql(_PKG, "proxies.sql")
 
 DEFAULTS: dict[str, int | float] = {
     "min_conns": 8,
@@ -22,7 +28,7 @@ DEFAULTS: dict[str, int | float] = {
     "min_bin_s": 60.0,
     "full_count": 24.0,
     "min_score": 0.5,
-    "report_score": 0.8,
+    "report_score": 0.5,
 }
 
 
@@ -58,28 +64,46 @@ def allow_reason(row: dict[str, Any], names: set[str], allowlists: list[AllowLis
 
 class BeaconDetector(Detector):
     """Periodic contact from an internal host to one external destination (IP, HTTP Host or TLS
-    SNI), scored in [0, 1] from interval regularity (Bowley skew and median absolute deviation
-    of inter-arrival times), size regularity (the same on orig_ip_bytes or request body
-    length), time coverage (a histogram whose bin follows the pair's own interval, so hours-long
-    low-and-slow beacons score like fast ones), duration over the window and connection count,
-    lowered for destinations that a large share of internal hosts contact (prevalence). The
-    window is the robust span of the evidence (``hunt.robust_span``), never the raw minimum and
-    maximum: a few rows far from the rest in time (a clock set years ahead) are left out and
-    reported, so they cannot stretch the duration score or a pair's coverage.
+    SNI), ranked as a C&C candidate by periodicity corroborated by other evidence.
+    Periodicity in [0, 1] comes from interval regularity (Bowley skew and median absolute
+    deviation of inter-arrival times), size regularity, time coverage (a histogram whose bin
+    follows the pair's own interval, so hours-long low-and-slow beacons score like fast
+    ones), duration over the window and connection count. The window is the robust span of
+    the evidence (``hunt.robust_span``), never the raw minimum and maximum: a few rows far
+    from the rest in time (a clock set years ahead) are left out and reported.
 
-    Retries (a connection under ``retry_gap_s`` after the previous one) are collapsed first, so
-    a beacon that retries one second later keeps its interval; uniform jitter of +-20 % still
-    scores about 0.95 on regularity because the median absolute deviation is relative.
+    Periodicity in [0, 1] (sql/periodicity.sql): interval regularity (Bowley skew and median
+    absolute deviation of inter-arrival times), size regularity (the same on orig_ip_bytes or
+    request body length), time coverage (a histogram whose bin follows the pair's own interval,
+    so hours-long low-and-slow beacons score like fast ones), duration over the window and
+    connection count. Retries (a connection under ``retry_gap_s`` after the previous one) are
+    collapsed first, so a beacon that retries one second later keeps its interval; uniform
+    jitter of +-20 % still scores about 0.95 on regularity because the median absolute deviation
+    is relative, +-40 % about 0.85.
 
-    Catches: C&C check-ins with or without jitter, over any window (not only 24 h).
-    Misses: beacons with fewer than ``min_conns`` contacts in the window (contacts outside
-    the robust span are not scored); heavy random jitter
+    The ranking (``c2_score``, detectors/net/c2rank.py) multiplies a prevalence factor (1 for
+    a destination at most max(3, 1 %) of the internal hosts contact, falling to 0.2 at 10 %)
+    with 0.4 x periodicity + 0.6 x corroborating evidence: first seen after the window began
+    (0.30), a bare IP no name points at (0.15), contact hours while the host's user is idle
+    (0.15), a source tied to lateral movement or a relay (0.25), a known-bad request shape
+    (JPEG POST / to a bare IP, an IOC or rare User-Agent, a custom protocol on 443 without TLS,
+    TLS without SNI; 0.35), direct attempts from no-egress hosts (0.35, from
+    ``ctx.shared["direct_attempts"]``) and a known indicator (1.0); evidence is capped at 1.
+    A web proxy's own pairs count half: requests through an explicit proxy (CONNECT or an
+    absolute URI to an internal address) are attributed to the client and the destination
+    they name. Each beacon entry and finding lists why it ranks where it does.
+
+    Catches: C&C check-ins with 30-50 % jitter beside more regular benign services; low and
+    slow beacons (hours apart, over days); custom protocols on 443; TLS without SNI; C&C
+    through an explicit web proxy.
+    Misses: beacons with fewer than ``min_conns`` contacts in the window; heavy random jitter
     (exponential sleep); C&C over a shared service (a cloud API many hosts also use), which
-    prevalence lowers.
-    False positives: legitimately periodic services (NTP, update checks, AV/EDR and monitoring
-    agents). Suppress them with an allow-list (content/allowlists/periodic.yaml, or
-    ``--allow FILE``): suppressed pairs are counted in the report's stats and kept out of the
-    ranking, never silently dropped from the evidence.
+    prevalence ranks down; a C&C already running when the window opens loses first-seen.
+    False positives: a rare, newly installed periodic agent on one host polling a bare IP;
+    legitimately periodic services (NTP, update checks, AV/EDR and monitoring agents) rank
+    low by prevalence and can be suppressed with an allow-list (content/allowlists/periodic.yaml,
+    or ``--allow FILE``): suppressed pairs are counted in the report's stats and kept out of
+    the ranking, never silently dropped from the evidence.
     """
 
     id = "DQ-NET-002"
@@ -129,60 +153,205 @@ class BeaconDetector(Detector):
                 suppressed += 1
             else:
                 kept.append(r)
+        population = max(ctx.internal_hosts, max((int(r["population"]) for r in rows), default=0))
+        kept = self._rank(ctx, kept, Population.of(population), float(window_s))
         ctx.shared["beacons"] = pa.Table.from_pylist(kept) if kept else pa.table({})
         ctx.shared["beacon_stats"] = pa.table({"scored": [len(rows)], "suppressed": [suppressed]})
+        report = float(params["report_score"] or 0.5)
         findings = []
         for rank, r in enumerate(kept, start=1):
-            if r["score"] < float(params["report_score"] or 0.8) and not r["known_ioc"]:
+            if r["c2_score"] < report and not r["known_ioc"]:
                 continue
-            severity: Severity = (
-                "high" if r["known_ioc"] else ("medium" if r["score"] >= 0.85 else "low")
-            )
-            label = {"ip": "", "http-host": " (HTTP Host)", "tls-sni": " (TLS SNI)"}[r["kind"]]
-            findings.append(
-                Finding(
-                    id=finding_id(self.id, r["kind"], r["src"], r["dst"]),
-                    detector=self.id,
-                    title=f"{r['src']} beacons to {r['dst']}{label} every ~{_fmt_interval(r['interval_s'])}",
-                    stage="command-and-control",
-                    attack=self.attack,
-                    severity=severity,
-                    confidence=min(1.0, max(0.0, float(r["score"]))),
-                    hosts=(str(r["src"]),),
-                    first_seen=r["first_ts"],
-                    last_seen=r["last_ts"],
-                    evidence=(
-                        Evidence(
-                            source="conn.log"
-                            if r["kind"] == "ip"
-                            else ("http.log" if r["kind"] == "http-host" else "ssl.log"),
-                            locator=f"{r['src']} -> {r['dst']}, {iso_utc(r['first_ts'])} to {iso_utc(r['last_ts'])}",
-                            summary=(
-                                f"{r['n']} contacts, median interval {r['interval_s']:.0f} s "
-                                f"(IQR {r['t_q1']:.0f}-{r['t_q3']:.0f} s, MAD {r['t_mad']:.0f} s), "
-                                f"median {r['bytes_median']:.0f} bytes out, "
-                                f"{r['sources']} internal host(s) contact it"
-                                + (f"; names: {', '.join(r['names'])}" if r["names"] else "")
-                            ),
-                        ),
-                    ),
-                    details=(
-                        ("rank", rank),
-                        ("kind", r["kind"]),
-                        ("dst", str(r["dst"])),
-                        ("score", round(float(r["score"]), 4)),
-                        ("interval_s", round(float(r["interval_s"]), 2)),
-                        ("count", int(r["n"])),
-                        ("interval_score", round(float(r["interval_score"]), 4)),
-                        ("size_score", round(float(r["size_score"]), 4)),
-                        ("coverage_score", round(float(r["coverage_score"]), 4)),
-                        ("duration_score", round(float(r["duration_score"]), 4)),
-                        ("prevalence_penalty", round(float(r["prevalence_penalty"]), 4)),
-                        ("known_ioc", bool(r["known_ioc"])),
-                    ),
-                )
-            )
+            findings.append(_finding(self, r, rank))
         return findings
+
+    def _rank(
+        self,
+        ctx: HuntContext,
+        kept: list[dict[str, Any]],
+        population: Population,
+        window_s: float,
+    ) -> list[dict[str, Any]]:
+        """Score every kept row as a C&C candidate and sort them best first."""
+        assert ctx.window is not None
+        rank_ctx = RankContext(
+            window_start=ctx.window[0],
+            population=population,
+            tied_hosts=_tied_hosts(ctx),
+            shapes=_known_shapes(ctx),
+            direct_attempts=_direct_attempts(ctx),
+            proxies={
+                str(r["ip"]): int(r["clients"]) for r in ctx.engine.query(_PROXIES_SQL).to_pylist()
+            },
+        )
+        mark_peer_ties(kept, rank_ctx.tied_hosts)
+        for r in kept:
+            score_row(r, rank_ctx, None)
+        kept.sort(key=_order)
+        # protocol and idle-time facts for the best candidates (bounded, so cheap at any size)
+        top = kept[: int(ctx.param("c2_candidates", 300) or 300)]
+        if top:
+            ctx.engine.register_arrow(
+                "c2_candidates",
+                pa.table(
+                    {
+                        "kind": pa.array([str(r["kind"]) for r in top], pa.string()),
+                        "src": pa.array([str(r["src"]) for r in top], pa.string()),
+                        "dst": pa.array([str(r["dst"]) for r in top], pa.string()),
+                    }
+                ),
+            )
+            # user activity (the idle component) for the best candidates' sources only
+            idle_srcs: list[str] = []
+            for r in top:
+                if str(r["src"]) not in idle_srcs and len(idle_srcs) < int(
+                    ctx.param("c2_idle_sources", 40) or 40
+                ):
+                    idle_srcs.append(str(r["src"]))
+            ctx.engine.register_arrow(
+                "c2_idle_srcs", pa.table({"src": pa.array(idle_srcs, pa.string())})
+            )
+            ctx.engine.register_arrow("c2_conn_hours", ctx.engine.query(_CONN_HOURS_SQL))
+            facts = {
+                (f["kind"], f["src"], f["dst"]): f
+                for f in ctx.engine.query(
+                    _EVIDENCE_SQL, {"window_hours": max(window_s / 3600.0, 1.0)}
+                ).to_pylist()
+            }
+            for r in top:
+                score_row(r, rank_ctx, facts.get((r["kind"], r["src"], r["dst"])))
+            kept.sort(key=_order)
+        c2_min = float(ctx.param("c2_min_score", 0.55) or 0.55)
+        dsts: set[str] = set()
+        for r in kept:
+            r.pop("_peer_tied", None)
+            r["corroboration"] = corroborated(r)
+            r["c2_parts"] = [f"{k}={v}" for k, v in r["c2_parts"].items()]
+            candidate = bool(r["known_ioc"]) or (
+                r["c2_score"] >= c2_min and r["corroboration"] >= 2 and len(dsts) < 5
+            )
+            r["c2_candidate"] = candidate
+            if candidate:
+                dsts.add(str(r["dst"]))
+        return kept
+
+
+def _order(r: dict[str, Any]) -> tuple[float, float, str, str, str]:
+    return (-float(r["c2_score"]), -float(r["periodicity"]), r["kind"], r["src"], r["dst"])
+
+
+def _tied_hosts(ctx: HuntContext) -> dict[str, str]:
+    """Hosts that took part in lateral movement or a relay edge, with a short reason."""
+    out: dict[str, str] = {}
+    moves = ctx.shared.get("lateral_moves")
+    for m in moves.to_pylist() if moves is not None and moves.num_rows else []:
+        if m.get("admin_tool"):
+            continue
+        why = f"in lateral movement {m['src']} -> {m['dst']}"
+        out.setdefault(str(m["src"]), why)
+        out.setdefault(str(m["dst"]), why)
+    edges = ctx.shared.get("relay_edges")
+    for e in edges.to_pylist() if edges is not None and edges.num_rows else []:
+        why = f"in a relay edge {e['src']} -> {e['dst']}"
+        out.setdefault(str(e["dst"]), why)
+        out.setdefault(str(e["src"]), why)
+    return out
+
+
+def _known_shapes(ctx: HuntContext) -> dict[tuple[str, str], tuple[float, str]]:
+    """Known-bad request shapes other detectors saw, per (src, dst)."""
+    out: dict[tuple[str, str], tuple[float, str]] = {}
+
+    def offer(key: tuple[str, str], score: float, why: str) -> None:
+        if key not in out or out[key][0] < score:
+            out[key] = (score, why)
+
+    hits = ctx.shared.get("ioc_hits")
+    for h in hits.to_pylist() if hits is not None and hits.num_rows else []:
+        if h["ioc_type"] == "user-agent":
+            offer((str(h["src"]), str(h["dst"])), 1.0, "User-Agent from an IOC pack")
+    jpeg = ctx.shared.get("jpeg_posts")
+    for j in jpeg.to_pylist() if jpeg is not None and jpeg.num_rows else []:
+        offer((str(j["src"]), str(j["dst"])), 1.0, "JPEG POST / to a bare IP (DQ-NET-003)")
+    rare = ctx.shared.get("rare_ua")
+    for u in rare.to_pylist() if rare is not None and rare.num_rows else []:
+        offer(
+            (str(u["src"]), str(u["example_dst"]).lower()),
+            0.6,
+            f"rare second User-Agent {u['user_agent']!r} (DQ-NET-003)",
+        )
+    return out
+
+
+def _direct_attempts(ctx: HuntContext) -> dict[str, int]:
+    """dst -> blocked direct attempts of hosts without egress, for addresses few egress hosts
+    reach and that were tried again and again (the zone analysis: relay.tried_c2_candidates)."""
+    from duqhunt.detectors.net.relay import tried_c2_candidates
+
+    return tried_c2_candidates(ctx)
+
+
+def _finding(det: Detector, r: dict[str, Any], rank: int) -> Finding:
+    label = {"ip": "", "http-host": " (HTTP Host)", "tls-sni": " (TLS SNI)"}[r["kind"]]
+    score = float(r["c2_score"])
+    severity: Severity
+    if r["known_ioc"] or (score >= 0.7 and r["corroboration"] >= 2):
+        severity = "high"
+    elif score >= 0.55:
+        severity = "medium"
+    else:
+        severity = "low"
+    return Finding(
+        id=finding_id(det.id, r["kind"], r["src"], r["dst"]),
+        detector=det.id,
+        title=f"{r['src']} beacons to {r['dst']}{label} every ~{_fmt_interval(r['interval_s'])}",
+        stage="command-and-control",
+        attack=det.attack,
+        severity=severity,
+        confidence=min(1.0, max(0.0, score)),
+        hosts=(str(r["src"]),),
+        first_seen=r["first_ts"],
+        last_seen=r["last_ts"],
+        evidence=(
+            Evidence(
+                source="conn.log"
+                if r["kind"] == "ip"
+                else ("http.log" if r["kind"] == "http-host" else "ssl.log"),
+                locator=f"{r['src']} -> {r['dst']}, {iso_utc(r['first_ts'])} to {iso_utc(r['last_ts'])}",
+                summary=(
+                    f"{r['n']} contacts, median interval {r['interval_s']:.0f} s "
+                    f"(IQR {r['t_q1']:.0f}-{r['t_q3']:.0f} s, MAD {r['t_mad']:.0f} s), "
+                    f"median {r['bytes_median']:.0f} bytes out, "
+                    f"{r['sources']} internal host(s) contact it"
+                    + (f"; names: {', '.join(r['names'])}" if r["names"] else "")
+                ),
+            ),
+            Evidence(
+                source="DQ-NET-002 ranking",
+                locator=f"rank {rank}, C&C score {score:.2f}",
+                summary="; ".join(r["why"]),
+            ),
+        ),
+        details=(
+            ("rank", rank),
+            ("kind", r["kind"]),
+            ("dst", str(r["dst"])),
+            ("score", round(score, 4)),
+            ("periodicity", round(float(r["periodicity"]), 4)),
+            ("evidence", r["evidence"]),
+            ("spread", r["spread"]),
+            ("components", ", ".join(r["c2_parts"])),
+            ("why", "; ".join(r["why"])),
+            ("interval_s", round(float(r["interval_s"]), 2)),
+            ("count", int(r["n"])),
+            ("interval_score", round(float(r["interval_score"]), 4)),
+            ("size_score", round(float(r["size_score"]), 4)),
+            ("coverage_score", round(float(r["coverage_score"]), 4)),
+            ("duration_score", round(float(r["duration_score"]), 4)),
+            ("prevalence_penalty", round(float(r["prevalence_penalty"]), 4)),
+            ("known_ioc", bool(r["known_ioc"])),
+        ),
+    )
 
 
 def _fmt_interval(seconds: float | None) -> str:

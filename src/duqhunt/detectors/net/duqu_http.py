@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
+import pyarrow as pa
+
 from duqhunt.detectors.base import Detector, HuntContext, load_sql
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 
 _JPEG = load_sql(__package__ or "duqhunt.detectors.net", "jpeg_post.sql")
 _UA = load_sql(__package__ or "duqhunt.detectors.net", "rare_ua.sql")
+_PROXIES = load_sql(__package__ or "duqhunt.detectors.net", "proxies.sql")
 
 
 class DuquHttpDetector(Detector):
@@ -17,6 +22,11 @@ class DuquHttpDetector(Detector):
     host whose HTTP traffic mostly uses its real browser's User-Agent also sends a User-Agent
     that few hosts in the environment use, to few destinations (Duqu's hard-coded Firefox 3.6.9
     string beside Internet Explorer or a modern browser).
+
+    Requests through an explicit web proxy (absolute URI to an internal proxy) count for the
+    client and the address they name. A destination that more than max(3, 1 % of the internal
+    hosts) upload JPEGs to this way is a shared upload service (IP cameras posting snapshots,
+    a photo kiosk): its findings are low, not high, and it gives no C&C.
 
     Misses: HTTPS (no http.log without TLS inspection); a variant that uses a host name; the
     "JPEG far larger than its image" trait, which needs the image dimensions that stock Zeek
@@ -33,9 +43,24 @@ class DuquHttpDetector(Detector):
 
     def run(self, ctx: HuntContext) -> list[Finding]:
         findings: list[Finding] = []
-        jpeg = ctx.engine.query(_JPEG)
-        ctx.shared["jpeg_posts"] = jpeg
-        for r in jpeg.to_pylist():
+        rows = ctx.engine.query(_JPEG).to_pylist()
+        # the proxy's own upstream requests are its clients' (attributed by the SQL)
+        proxies = {str(r["ip"]) for r in ctx.engine.query(_PROXIES).to_pylist()}
+        client_dsts = {r["dst"] for r in rows if r["src"] not in proxies}
+        rows = [r for r in rows if not (r["src"] in proxies and r["dst"] in client_dsts)]
+        uploaders: dict[str, set[str]] = {}
+        for r in rows:
+            uploaders.setdefault(str(r["dst"]), set()).add(str(r["src"]))
+        rare = max(3, math.ceil(0.01 * max(ctx.internal_hosts, 1)))
+        shared_upload = {d for d, srcs in uploaders.items() if len(srcs) > rare}
+        ctx.shared["jpeg_posts"] = (
+            pa.Table.from_pylist([r for r in rows if r["dst"] not in shared_upload])
+            if rows
+            else pa.table({})
+        )
+        for r in rows:
+            n_up = len(uploaders[str(r["dst"])])
+            common = r["dst"] in shared_upload
             findings.append(
                 Finding(
                     id=finding_id(self.id, "jpeg-post-bare-ip", r["src"], r["dst"]),
@@ -43,8 +68,8 @@ class DuquHttpDetector(Detector):
                     title=f"{r['src']} uploads JPEG data by POST / to bare IP {r['dst']}",
                     stage="command-and-control",
                     attack=("T1071.001", "T1001.002"),
-                    severity="high",
-                    confidence=0.8 if r["uploads"] >= 3 else 0.6,
+                    severity="low" if common else "high",
+                    confidence=0.3 if common else (0.8 if r["uploads"] >= 3 else 0.6),
                     hosts=(r["src"],),
                     first_seen=r["first_ts"],
                     last_seen=r["last_ts"],
@@ -57,6 +82,13 @@ class DuquHttpDetector(Detector):
                                 f"request(s) to Host {r['dst']}, {r['bytes_up']} bytes up, "
                                 f"User-Agent {r['user_agent']!r}, {iso_utc(r['first_ts'])} to "
                                 f"{iso_utc(r['last_ts'])}"
+                                + (" (through a web proxy)" if r["via_proxy"] else "")
+                                + (
+                                    f"; {n_up} internal hosts upload JPEGs to it: a shared "
+                                    "upload service, not one implant"
+                                    if common
+                                    else ""
+                                )
                             ),
                         ),
                     ),
@@ -65,6 +97,7 @@ class DuquHttpDetector(Detector):
                         ("dst", r["dst"]),
                         ("uploads", int(r["uploads"])),
                         ("bytes_up", int(r["bytes_up"] or 0)),
+                        ("uploaders", n_up),
                     ),
                 )
             )
@@ -76,6 +109,7 @@ class DuquHttpDetector(Detector):
                 "max_dsts": int(ctx.param("rare_ua_max_dsts", 3) or 3),
             },
         )
+        ctx.shared["rare_ua"] = ua
         for r in ua.to_pylist():
             findings.append(
                 Finding(

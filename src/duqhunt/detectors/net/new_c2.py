@@ -56,7 +56,7 @@ class NewC2Detector(Detector):
         seen: set[str] = set()
         for cand in rows:
             dst = str(cand["dst"])
-            if cand["known_ioc"] or dst in ioc_ips or cand["score"] < 0.6:
+            if cand["known_ioc"] or dst in ioc_ips or cand["periodicity"] < 0.6:
                 continue
             cshape = _shape_key(shapes.get((cand["src"], dst)))
             for ref in known:
@@ -92,7 +92,7 @@ class NewC2Detector(Detector):
                         stage="command-and-control",
                         attack=self.attack,
                         severity="high",
-                        confidence=round(min(0.9, 0.5 + 0.4 * float(cand["score"])), 4),
+                        confidence=round(min(0.9, 0.5 + 0.4 * float(cand["periodicity"])), 4),
                         hosts=(str(cand["src"]),),
                         first_seen=cand["first_ts"],
                         last_seen=cand["last_ts"],
@@ -103,7 +103,8 @@ class NewC2Detector(Detector):
                                 summary=(
                                     f"beacon every ~{cand['interval_s']:.0f} s (known C&C "
                                     f"{ref['dst']}: ~{ref['interval_s']:.0f} s, ratio {ratio:.2f}), "
-                                    f"{basis}, beacon score {cand['score']:.2f}"
+                                    f"{basis}, periodicity {cand['periodicity']:.2f}, "
+                                    f"C&C rank score {cand['c2_score']:.2f}"
                                 ),
                             ),
                         ),
@@ -112,7 +113,7 @@ class NewC2Detector(Detector):
                             ("reference_c2", str(ref["dst"])),
                             ("interval_ratio", round(ratio, 3)),
                             ("basis", basis),
-                            ("beacon_score", round(float(cand["score"]), 4)),
+                            ("beacon_score", round(float(cand["periodicity"]), 4)),
                         ),
                     )
                 )

@@ -46,6 +46,38 @@ def direct_attempts(ctx: HuntContext) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def tried_c2_candidates(ctx: HuntContext) -> dict[str, int]:
+    """External address -> blocked attempts of the no-egress hosts, for the addresses that may
+    name a C&C: few egress hosts reach them and they were tried again and again (over at least
+    an hour, by two hosts or three times), as in ``_names_c2`` but without needing a bridge.
+    Read by the C&C ranking (DQ-NET-002's ``direct`` component)."""
+    rare_max = _rare_max(ctx)
+    acc: dict[str, dict[str, Any]] = {}
+    for src, rows in direct_attempts(ctx).items():
+        for r in rows:
+            blocked = int(r["n"]) - int(r["data_sessions"])
+            if blocked <= 0 or int(r["egress_hosts"]) > rare_max:
+                continue
+            a = acc.setdefault(
+                str(r["dst"]),
+                {
+                    "n": 0,
+                    "hosts": set(),
+                    "first": float(r["first_ts"]),
+                    "last": float(r["last_ts"]),
+                },
+            )
+            a["n"] += blocked
+            a["hosts"].add(src)
+            a["first"] = min(a["first"], float(r["first_ts"]))
+            a["last"] = max(a["last"], float(r["last_ts"]))
+    return {
+        dst: int(a["n"])
+        for dst, a in acc.items()
+        if a["last"] - a["first"] >= REPEAT_SPAN_S and (len(a["hosts"]) >= 2 or a["n"] >= 3)
+    }
+
+
 def _rare_max(ctx: HuntContext) -> float:
     """At most this many egress hosts reach an address for it to count as rare."""
     return max(RARE_EGRESS_HOSTS_MIN, RARE_EGRESS_HOSTS_SHARE * ctx.internal_hosts)

@@ -12,15 +12,24 @@
 --   :full_count     connections at which the count part of the score saturates
 --   :internal_hosts the population of possible sources (prevalence: share contacting a dst)
 --   :min_score      lowest score returned
+-- Besides the score: `periodicity` (the score before the prevalence penalty), `dst_first_ts`
+-- (the destination's first contact by any internal source, for first-seen evidence) and
+-- `population` (the internal sources over all pairs, for prevalence where egress goes through
+-- a proxy and hosts with egress of their own are few).
 -- Shaped for memory (benchmarks/results-spark.md, 100M conn rows): the sessions are counted
 -- once per pair (prevalence is read from those counts: one src per pair row), the scored pairs
 -- get a BIGINT id, and the windows and aggregates are keyed by that id, so no sort or hash
 -- table carries the three VARCHAR keys (DuckDB spilled tens of GB sorting by them).
 pair_counts AS (
-    SELECT kind, src, dst, COUNT(*) AS contacts FROM sessions GROUP BY kind, src, dst
+    SELECT kind, src, dst, COUNT(*) AS contacts, MIN(ts) AS pair_first_ts
+    FROM sessions GROUP BY kind, src, dst
 ),
 prevalence AS (
-    SELECT kind, dst, COUNT(src) AS sources FROM pair_counts GROUP BY kind, dst
+    SELECT kind, dst, COUNT(src) AS sources, MIN(pair_first_ts) AS dst_first_ts
+    FROM pair_counts GROUP BY kind, dst
+),
+population AS (
+    SELECT COUNT(DISTINCT src) AS population FROM pair_counts
 ),
 pairs AS (
     SELECT kind, src, dst, ROW_NUMBER() OVER (ORDER BY kind, src, dst) AS pair
@@ -72,6 +81,7 @@ parts AS (
     SELECT p.kind, p.src, p.dst, s.n, s.first_ts, s.last_ts,
            s.proto_min, s.proto_max, s.port_min, s.port_max,
            s.t_q1, s.t_q2, s.t_q3, s.b_q2, m.t_mad, m.b_mad, m.bins_hit, v.sources,
+           v.dst_first_ts, u.population,
            GREATEST(2.0 * s.t_q2, :min_bin_s) AS bin_s,
            GREATEST(s.last_ts - s.first_ts, 1.0) AS span,
            CASE WHEN s.t_q3 - s.t_q1 > 0
@@ -82,6 +92,7 @@ parts AS (
     JOIN spread m ON m.pair = s.pair
     JOIN pairs p ON p.pair = s.pair
     JOIN prevalence v ON v.kind = p.kind AND v.dst = p.dst
+    CROSS JOIN population u
 ),
 scores AS (
     SELECT parts.*,
@@ -101,16 +112,20 @@ scores AS (
            END AS prevalence_penalty
     FROM parts
 ),
-final AS (
+regularity AS (
     SELECT scores.*,
-           (0.35 * interval_score + 0.15 * size_score + 0.2 * coverage_score
-            + 0.2 * duration_score + 0.1 * count_score) * (1.0 - prevalence_penalty) AS score
+           0.35 * interval_score + 0.15 * size_score + 0.2 * coverage_score
+            + 0.2 * duration_score + 0.1 * count_score AS periodicity
     FROM scores
+),
+final AS (
+    SELECT regularity.*, periodicity * (1.0 - prevalence_penalty) AS score
+    FROM regularity
 )
 SELECT kind, src, dst, n, first_ts, last_ts, proto_min, proto_max, port_min, port_max,
        t_q2 AS interval_s, t_q1, t_q3, t_mad, b_q2 AS bytes_median, b_mad, bins_hit, sources,
        t_bowley, interval_score, size_score, coverage_score, duration_score, count_score,
-       prevalence_penalty, score
+       prevalence_penalty, periodicity, dst_first_ts, population, score
 FROM final
 WHERE score >= :min_score
 ORDER BY score DESC, kind, src, dst
