@@ -41,6 +41,7 @@ from duqhunt.sources.net.zeek import (
     _GuardedStream,
     _json_value,
     _parse_header,
+    safe_log_type,
 )
 from duqhunt.sources.net.zeek_schema import LOGS, canonical_name, container_inner
 
@@ -622,6 +623,8 @@ def split_export(path: Path, fmt: str, workdir: Path, limits: Limits | None = No
                 result.unknown_rows += 1
                 result.unknown_fields.update(mapped.fields.keys())
                 continue
+            # a type from input becomes a file and view name: letters, digits and '_' only
+            mapped.log_type = safe_log_type(mapped.log_type)
             try:
                 text = json.dumps(
                     _typed(mapped.fields, mapped.log_type, fmt == "csv"), allow_nan=False
