@@ -186,6 +186,8 @@ _PASS2 = [
     "dcerpc.cn_ctx_id",
     "dcerpc.cn_bind_to_uuid",
     "dcerpc.opnum",
+    "dcerpc.cn_sec_addr",
+    "dcerpc.cn_call_id",
     # ntlm
     "ntlmssp.auth.username",
     "ntlmssp.auth.domain",
@@ -356,13 +358,49 @@ def _services(protocols: str | None) -> list[str]:
     return out
 
 
-def _interfaces() -> dict[str, tuple[str, dict[int, str]]]:
-    text = resources.files("duqhunt.content").joinpath("dcerpc", "interfaces.yaml").read_text()
-    data = yaml.safe_load(text)
-    return {
-        uuid.lower(): (spec["endpoint"], {int(k): str(v) for k, v in spec["operations"].items()})
-        for uuid, spec in data["interfaces"].items()
-    }
+@dataclass(frozen=True, slots=True)
+class _RpcTables:
+    """content/dcerpc/interfaces.yaml: Zeek's interface and operation names (tools/dcerpc_tables.py)."""
+
+    interfaces: dict[str, tuple[str, dict[int, str]]]
+    pipes: dict[str, str]  # pipe name (lower case) -> interface UUID, when the bind is unseen
+    ignored: dict[str, frozenset[str]]  # endpoint -> operations Zeek does not log
+
+    def name(self, uuid: str, opnum: int | None) -> tuple[str, str | None]:
+        endpoint, ops = self.interfaces.get(uuid, (f"unknown-{uuid}", {}))
+        if opnum is None:
+            return endpoint, None
+        return endpoint, ops.get(opnum, f"unknown-{opnum}")
+
+
+def _pipe_key(pipe: str) -> str:
+    """Zeek's normalisation: the part after \\PIPE\\, else the name, lower case, no leading \\."""
+    low = pipe.lower()
+    if "\\pipe\\" in low:
+        low = low.split("\\pipe\\", 1)[1]
+    return low.lstrip("\\")
+
+
+_RPC_TABLES: _RpcTables | None = None
+
+
+def _interfaces() -> _RpcTables:
+    global _RPC_TABLES
+    if _RPC_TABLES is None:
+        text = resources.files("duqhunt.content").joinpath("dcerpc", "interfaces.yaml").read_text()
+        data = yaml.safe_load(text)
+        _RPC_TABLES = _RpcTables(
+            interfaces={
+                str(uuid).lower(): (
+                    str(spec["endpoint"]),
+                    {int(k): str(v) for k, v in (spec.get("operations") or {}).items()},
+                )
+                for uuid, spec in data["interfaces"].items()
+            },
+            pipes={str(k).lower(): str(v).lower() for k, v in (data.get("pipes") or {}).items()},
+            ignored={str(k): frozenset(v) for k, v in (data.get("ignored") or {}).items()},
+        )
+    return _RPC_TABLES
 
 
 class _Tshark:
@@ -570,6 +608,8 @@ class PcapConverter:
         self, app_file: Path, uid_of: dict[tuple[str, str], str]
     ) -> dict[str, list[dict[str, object]]]:
         ifaces = _interfaces()
+        self._rpc_pipe: dict[tuple[str, str], str] = {}
+        self._rpc_pending: dict[tuple[str, str, str], dict[str, object]] = {}
         out: dict[str, list[dict[str, object]]] = defaultdict(list)
         pending_tree: dict[tuple[str, str], dict[str, object]] = {}
         pending_create: dict[tuple[str, str], dict[str, object]] = {}
@@ -924,9 +964,15 @@ class PcapConverter:
         stream: str,
         fid_name: dict[tuple[str, str], tuple[str, str]],
         ctx_iface: dict[tuple[str, str, str], str],
-        ifaces: dict[str, tuple[str, dict[int, str]]],
+        tables: _RpcTables,
         out: dict[str, list[dict[str, object]]],
     ) -> None:
+        """Zeek's dce_rpc.log: one row per request, named from the bind's interface (per
+        presentation context); ``named_pipe`` is the bind_ack's secondary address (Zeek's
+        convention, e.g. ``\\PIPE\\lsass`` or a TCP port), else the SMB pipe the request
+        travelled on. When the bind is not in the capture the interface is the one usually
+        behind that pipe (Zeek's ``pipe_name_to_common_uuid``); a request on no known
+        interface, or an operation Zeek ignores, gives no row (as in Zeek)."""
         ptype = _int(_first(row, "dcerpc.pkt_type"))
         fid = _first(row, "smb2.fid") or (
             ("smb1:" + str(_first(row, "smb.fid"))) if _first(row, "smb.fid") else ""
@@ -936,18 +982,35 @@ class PcapConverter:
             for ctx, uuid in zip(ctxs, _multi(row, "dcerpc.cn_bind_to_uuid"), strict=False):
                 ctx_iface[(stream, fid, ctx)] = uuid.lower()
             return
-        if ptype != 0:  # only requests
+        if ptype == 12:  # bind_ack: the secondary address is Zeek's named_pipe
+            sec = _first(row, "dcerpc.cn_sec_addr")
+            if sec:
+                self._rpc_pipe[(stream, fid)] = sec
+            return
+        if ptype == 2:  # response: the round trip of its request
+            req = self._rpc_pending.pop((stream, fid, _first(row, "dcerpc.cn_call_id") or ""), None)
+            if req is not None:
+                req["rtt"] = float(str(base["ts"])) - float(str(req["ts"]))
+            return
+        if ptype != 0:
             return
         opnum = _int(_first(row, "dcerpc.opnum"))
-        bound = ctx_iface.get((stream, fid, ctxs[0] if ctxs else "0")) or "unknown"
-        endpoint, ops = ifaces.get(bound, (bound, {}))
-        pipe = fid_name.get((stream, fid), (None, ""))[0] if fid else None
-        out["dce_rpc"].append(
-            {
-                **base,
-                "rtt": None,
-                "named_pipe": pipe or (str(base["id.resp_p"]) if base["id.resp_p"] else None),
-                "endpoint": endpoint,
-                "operation": ops.get(opnum, f"opnum_{opnum}") if opnum is not None else None,
-            }
-        )
+        smb_pipe = fid_name.get((stream, fid), (None, ""))[0] if fid else None
+        pipe = self._rpc_pipe.get((stream, fid)) or smb_pipe
+        uuid = ctx_iface.get((stream, fid, ctxs[0] if ctxs else "0"))
+        if uuid is None and pipe:
+            uuid = tables.pipes.get(_pipe_key(pipe))
+        if uuid is None:
+            return  # Zeek logs no request whose interface it cannot name
+        endpoint, operation = tables.name(uuid, opnum)
+        if operation in tables.ignored.get(endpoint, ()):
+            return
+        rec: dict[str, object] = {
+            **base,
+            "rtt": None,
+            "named_pipe": pipe or (str(base["id.resp_p"]) if base["id.resp_p"] else None),
+            "endpoint": endpoint,
+            "operation": operation,
+        }
+        self._rpc_pending[(stream, fid, _first(row, "dcerpc.cn_call_id") or "")] = rec
+        out["dce_rpc"].append(rec)
