@@ -42,6 +42,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -132,9 +133,91 @@ _PASS1 = [
 ]
 
 _PASS2_FILTER = (
-    "dns or http.request or http.response or tls.handshake.type == 1 or smb or smb2 "
-    "or dcerpc or ntlmssp.messagetype == 0x00000003"
+    "dns or mdns or http.request or http.response or tls.handshake.type == 1 or tls.handshake.type == 2 "
+    "or dtls.handshake.type == 1 or dtls.handshake.type == 2 or smb or smb2 "
+    "or dcerpc or ntlmssp.messagetype == 0x00000003 or kerberos.msg_type"
 )
+# rdata fields per record type, in the order tshark lists them (every section, answers first)
+_DNS_RDATA: dict[int, tuple[str, ...]] = {
+    1: ("dns.a",),
+    28: ("dns.aaaa",),
+    5: ("dns.cname",),
+    12: ("dns.ptr.domain_name",),
+    2: ("dns.ns",),
+    15: ("dns.mx.mail_exchange",),
+    6: ("dns.soa.mname",),
+    33: ("dns.srv.target",),
+    16: ("dns.txt.length", "dns.txt"),
+    99: ("dns.spf.length", "dns.spf"),
+    46: ("dns.rrsig.type_covered", "dns.rrsig.signers_name"),
+    48: ("dns.dnskey.algorithm",),
+    43: ("dns.ds.algorithm", "dns.ds.digest_type"),
+}
+_DNS_RDATA_FIELDS = sorted({f for fs in _DNS_RDATA.values() for f in fs})
+_DNS_RCODES = {
+    0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
+    6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE", 16: "BADVERS",
+    17: "BADKEY", 18: "BADTIME", 19: "BADMODE", 20: "BADNAME", 21: "BADALG", 22: "BADTRUNC",
+    23: "BADCOOKIE",
+}  # fmt: skip
+# IANA DNS RR types by the names Zeek logs (qtype_name)
+_DNS_TYPES = {
+    1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR",
+    10: "NULL", 11: "WKS", 12: "PTR", 13: "HINFO", 14: "MINFO", 15: "MX", 16: "TXT", 17: "RP",
+    18: "AFSDB", 19: "X25", 20: "ISDN", 21: "RT", 22: "NSAP", 23: "NSAP-PTR", 24: "SIG",
+    25: "KEY", 26: "PX", 27: "GPOS", 28: "AAAA", 29: "LOC", 30: "EID", 31: "NIMLOC",
+    32: "NB", 33: "SRV", 34: "ATMA", 35: "NAPTR", 36: "KX", 37: "CERT", 38: "A6", 39: "DNAME",
+    40: "SINK", 41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP", 45: "IPSECKEY", 46: "RRSIG",
+    47: "NSEC", 48: "DNSKEY", 49: "DHCID", 50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA",
+    55: "HIP", 59: "CDS", 60: "CDNSKEY", 64: "SVCB", 65: "HTTPS", 99: "SPF", 100: "UINFO",
+    101: "UID", 102: "GID", 103: "UNSPEC", 249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR",
+    253: "MAILB", 254: "MAILA", 255: "*", 256: "URI", 257: "CAA", 32768: "TA", 32769: "DLV",
+}  # fmt: skip
+_DNS_CLASSES = {1: "C_INTERNET", 3: "C_CHAOS", 4: "C_HESIOD", 254: "C_NONE", 255: "C_ANY"}
+
+
+def _dns_answers(row: dict[str, str]) -> tuple[list[str], list[float]]:
+    """The answer section only (not authority or additional records), each record as Zeek
+    writes it, with its TTL at the same index."""
+    n = _int(_first(row, "dns.count.answers")) or 0
+    types = _multi(row, "dns.resp.type")[:n]
+    ttls = _multi(row, "dns.resp.ttl")
+    seen: dict[int, int] = defaultdict(int)
+    answers: list[str] = []
+    out_ttls: list[float] = []
+    for i, t in enumerate(types):
+        rtype = _int(t) or 0
+        k = seen[rtype]
+        seen[rtype] += 1
+        names = _DNS_RDATA.get(rtype)
+        vals = [(_multi(row, f)[k:k + 1] or [""])[0] for f in names] if names else []
+        if rtype in (1, 28):
+            text = vals[0]
+        elif rtype in (5, 12, 2, 15, 6, 33):
+            text = vals[0].lower()
+        elif rtype in (16, 99):
+            text = f"{_DNS_TYPES[rtype]} {vals[0]} {vals[1]}"
+        elif rtype == 46:
+            text = f"RRSIG {vals[0]} {vals[1].lower()}"
+        elif rtype == 48:
+            text = f"DNSKEY {vals[0]}"
+        elif rtype == 43:
+            text = f"DS {vals[0]} {vals[1]}"
+        elif rtype == 51:
+            text = "NSEC3PARAM"
+        else:
+            continue  # Zeek logs no answer for the other types
+        answers.append(text)
+        if i < len(ttls) and ttls[i]:
+            out_ttls.append(float(ttls[i]))
+    return answers, out_ttls
+
+
+def _flag(row: dict[str, str], name: str) -> bool | None:
+    v = _first(row, name)
+    return None if v is None else v in ("1", "True", "true")
+
+
 _PASS2 = [
     "frame.number",
     *_ADDRESSES,
@@ -145,10 +228,18 @@ _PASS2 = [
     "dns.qry.name",
     "dns.qry.type",
     "dns.flags.rcode",
-    "dns.a",
-    "dns.aaaa",
-    "dns.cname",
+    "dns.flags.opcode",
+    "dns.flags.authoritative",
+    "dns.flags.truncated",
+    "dns.flags.recdesired",
+    "dns.flags.recavail",
+    "dns.flags.z",
+    "dns.qry.class",
+    "dns.count.answers",
+    "dns.resp.type",
+    "dns.resp.name",
     "dns.resp.ttl",
+    *_DNS_RDATA_FIELDS,
     # http
     "http.request.method",
     "http.host",
@@ -160,7 +251,15 @@ _PASS2 = [
     "mime_multipart.header.content-type",
     "mime_multipart.header.content-disposition",
     # tls
+    "tls.handshake.type",
+    "tls.handshake.version",
+    "tls.handshake.extensions.supported_version",
+    "tls.handshake.ciphersuite",
     "tls.handshake.extensions_server_name",
+    "dtls.handshake.type",
+    "dtls.handshake.version",
+    "dtls.handshake.ciphersuite",
+    "dtls.handshake.extensions_server_name",
     # smb2
     "smb2.cmd",
     "smb2.flags.response",
@@ -188,6 +287,19 @@ _PASS2 = [
     "dcerpc.opnum",
     "dcerpc.cn_sec_addr",
     "dcerpc.cn_call_id",
+    # kerberos
+    "kerberos.msg_type",
+    "kerberos.CNameString",
+    "kerberos.SNameString",
+    "kerberos.realm",
+    "kerberos.crealm",
+    "kerberos.from",
+    "kerberos.till",
+    "kerberos.etype",
+    "kerberos.error_code",
+    "kerberos.e_text",
+    "kerberos.KDCOptions.forwardable",
+    "kerberos.KDCOptions.renewable",
     # ntlm
     "ntlmssp.auth.username",
     "ntlmssp.auth.domain",
@@ -341,6 +453,92 @@ def _flip(r: dict[str, Any]) -> dict[str, Any]:
         f[a], f[b] = r[b], r[a]
     f["o_ack"] = 1 if r["resp_pkts"] else 0
     return f
+
+
+# RFC 4120 section 7.5.9 error codes and RFC 3961/8009 encryption types, by the names Zeek logs
+_KRB_ERRORS = {
+    0: "KDC_ERR_NONE", 1: "KDC_ERR_NAME_EXP", 2: "KDC_ERR_SERVICE_EXP", 3: "KDC_ERR_BAD_PVNO",
+    4: "KDC_ERR_C_OLD_MAST_KVNO", 5: "KDC_ERR_S_OLD_MAST_KVNO", 6: "KDC_ERR_C_PRINCIPAL_UNKNOWN",
+    7: "KDC_ERR_S_PRINCIPAL_UNKNOWN", 8: "KDC_ERR_PRINCIPAL_NOT_UNIQUE", 9: "KDC_ERR_NULL_KEY",
+    10: "KDC_ERR_CANNOT_POSTDATE", 11: "KDC_ERR_NEVER_VALID", 12: "KDC_ERR_POLICY",
+    13: "KDC_ERR_BADOPTION", 14: "KDC_ERR_ETYPE_NOSUPP", 15: "KDC_ERR_SUMTYPE_NOSUPP",
+    16: "KDC_ERR_PADATA_TYPE_NOSUPP", 17: "KDC_ERR_TRTYPE_NOSUPP", 18: "KDC_ERR_CLIENT_REVOKED",
+    19: "KDC_ERR_SERVICE_REVOKED", 20: "KDC_ERR_TGT_REVOKED", 21: "KDC_ERR_CLIENT_NOTYET",
+    22: "KDC_ERR_SERVICE_NOTYET", 23: "KDC_ERR_KEY_EXPIRED", 24: "KDC_ERR_PREAUTH_FAILED",
+    25: "KDC_ERR_PREAUTH_REQUIRED", 26: "KDC_ERR_SERVER_NOMATCH", 27: "KDC_ERR_MUST_USE_USER2USER",
+    28: "KDC_ERR_PATH_NOT_ACCEPTED", 29: "KDC_ERR_SVC_UNAVAILABLE", 31: "KRB_AP_ERR_BAD_INTEGRITY",
+    32: "KRB_AP_ERR_TKT_EXPIRED", 33: "KRB_AP_ERR_TKT_NYV", 34: "KRB_AP_ERR_REPEAT",
+    35: "KRB_AP_ERR_NOT_US", 36: "KRB_AP_ERR_BADMATCH", 37: "KRB_AP_ERR_SKEW",
+    38: "KRB_AP_ERR_BADADDR", 39: "KRB_AP_ERR_BADVERSION", 40: "KRB_AP_ERR_MSG_TYPE",
+    41: "KRB_AP_ERR_MODIFIED", 42: "KRB_AP_ERR_BADORDER", 44: "KRB_AP_ERR_BADKEYVER",
+    45: "KRB_AP_ERR_NOKEY", 46: "KRB_AP_ERR_MUT_FAIL", 47: "KRB_AP_ERR_BADDIRECTION",
+    48: "KRB_AP_ERR_METHOD", 49: "KRB_AP_ERR_BADSEQ", 50: "KRB_AP_ERR_INAPP_CKSUM",
+    51: "KRB_AP_PATH_NOT_ACCEPTED", 52: "KRB_ERR_RESPONSE_TOO_BIG", 60: "KRB_ERR_GENERIC",
+    61: "KRB_ERR_FIELD_TOOLONG", 62: "KDC_ERROR_CLIENT_NOT_TRUSTED", 63: "KDC_ERROR_KDC_NOT_TRUSTED",
+    64: "KDC_ERROR_INVALID_SIG", 65: "KDC_ERR_KEY_TOO_WEAK", 66: "KDC_ERR_CERTIFICATE_MISMATCH",
+    67: "KRB_AP_ERR_NO_TGT", 68: "KDC_ERR_WRONG_REALM", 69: "KRB_AP_ERR_USER_TO_USER_REQUIRED",
+    70: "KDC_ERR_CANT_VERIFY_CERTIFICATE", 71: "KDC_ERR_INVALID_CERTIFICATE",
+    72: "KDC_ERR_REVOKED_CERTIFICATE", 73: "KDC_ERR_REVOCATION_STATUS_UNKNOWN",
+    74: "KDC_ERR_REVOCATION_STATUS_UNAVAILABLE", 75: "KDC_ERR_CLIENT_NAME_MISMATCH",
+    76: "KDC_ERR_KDC_NAME_MISMATCH",
+}  # fmt: skip
+_KRB_CIPHERS = {
+    1: "des-cbc-crc", 2: "des-cbc-md4", 3: "des-cbc-md5", 5: "des3-cbc-md5", 7: "des3-cbc-sha1",
+    16: "des3-cbc-sha1-kd", 17: "aes128-cts-hmac-sha1-96", 18: "aes256-cts-hmac-sha1-96",
+    19: "aes128-cts-hmac-sha256-128", 20: "aes256-cts-hmac-sha384-192", 23: "rc4-hmac",
+    24: "rc4-hmac-exp", 25: "camellia128-cts-cmac", 26: "camellia256-cts-cmac",
+}  # fmt: skip
+
+
+_TLS_VERSIONS = {
+    0x0300: "SSLv3", 0x0301: "TLSv10", 0x0302: "TLSv11", 0x0303: "TLSv12", 0x0304: "TLSv13",
+    0xFEFF: "DTLSv10", 0xFEFD: "DTLSv12", 0xFEFC: "DTLSv13", 0x0002: "SSLv2",
+}  # fmt: skip
+_CIPHERS: dict[int, str] | None = None
+_TSHARK_FOR_VALUES: str | None = None
+
+
+def _cipher_names() -> dict[int, str]:
+    """TLS cipher suite names (IANA's, as Zeek logs them) from tshark's own value table."""
+    global _CIPHERS
+    if _CIPHERS is None:
+        _CIPHERS = {}
+        if _TSHARK_FOR_VALUES:
+            try:
+                res = subprocess.run(
+                    [_TSHARK_FOR_VALUES, "-G", "values"],
+                    capture_output=True,
+                    timeout=60,
+                    check=False,
+                )
+                for line in res.stdout.decode("utf-8", "replace").splitlines():
+                    parts = line.split("\t")
+                    if len(parts) == 4 and parts[0] == "V" and parts[1] == "tls.handshake.ciphersuite":
+                        _CIPHERS[int(parts[2])] = parts[3]
+            except (OSError, subprocess.SubprocessError, ValueError):
+                pass
+    return _CIPHERS
+
+
+def _krb_time(v: str | None) -> float | None:
+    """tshark prints Kerberos times as 'Jan 19, 2015 22:54:59.000000000 UTC'."""
+    if not v:
+        return None
+    try:
+        head, _, frac = v.replace(" UTC", "").partition(".")
+        dt = datetime.strptime(head, "%b %d, %Y %H:%M:%S").replace(tzinfo=UTC)
+        return dt.timestamp() + (float("0." + frac) if frac.isdigit() else 0.0)
+    except ValueError:
+        return None
+
+
+_CONN_SIDES = (
+    ("id.orig_h", "id.resp_h"),
+    ("id.orig_p", "id.resp_p"),
+    ("orig_bytes", "resp_bytes"),
+    ("orig_pkts", "resp_pkts"),
+    ("orig_ip_bytes", "resp_ip_bytes"),
+)
 
 
 def _open_action(tree: object) -> str:
@@ -504,6 +702,8 @@ class PcapConverter:
     ) -> None:
         self.capture = Path(capture)
         self.tshark = _Tshark(tshark, limits or PcapLimits())
+        global _TSHARK_FOR_VALUES
+        _TSHARK_FOR_VALUES = tshark
         self.limits = limits or PcapLimits()
         self.workdir = Path(workdir)
         self._salt = hashlib.sha256(str(self.capture.name).encode()).hexdigest()[:6]
@@ -522,12 +722,22 @@ class PcapConverter:
         app_file = self.workdir / "app.tsv"
         warnings += self.tshark.run(self.capture, _PASS2, app_file, _PASS2_FILTER)
         conns, packets = self._conns(pkt_file)
-        uid_of: dict[tuple[str, str], str] = {}
+        uid_of: dict[tuple[str, str], tuple[object, ...]] = {}
         for c in conns:
             key = c.pop("proto_key")
             assert isinstance(key, tuple)
-            uid_of[(str(key[0]), str(key[1]))] = str(c["uid"])
+            uid_of[(str(key[0]), str(key[1]))] = (
+                str(c["uid"]),
+                c["id.orig_h"],
+                c["id.orig_p"],
+                c["id.resp_h"],
+                c["id.resp_p"],
+            )
         tables = self._app(app_file, uid_of)
+        for c in conns:
+            if c["uid"] in self._flip_uids:  # seen from the application layer: orig is the client
+                for a, b in _CONN_SIDES:
+                    c[a], c[b] = c[b], c[a]
         tables["conn"] = conns
         logs: dict[str, Path] = {}
         for log_type, rows in tables.items():
@@ -605,9 +815,12 @@ class PcapConverter:
 
     # -- application layers ------------------------------------------------------------------
     def _app(
-        self, app_file: Path, uid_of: dict[tuple[str, str], str]
+        self, app_file: Path, uid_of: dict[tuple[str, str], tuple[object, ...]]
     ) -> dict[str, list[dict[str, object]]]:
         ifaces = _interfaces()
+        krb: dict[str, dict[str, object]] = {}  # uid -> this connection's kerberos row
+        tls: dict[str, dict[str, object]] = {}  # uid -> this connection's ssl row
+        self._flip_uids: set[str] = set()
         self._rpc_pipe: dict[tuple[str, str], str] = {}
         self._rpc_pending: dict[tuple[str, str, str], dict[str, object]] = {}
         out: dict[str, list[dict[str, object]]] = defaultdict(list)
@@ -630,22 +843,24 @@ class PcapConverter:
             tcp = row.get("tcp.stream")
             udp = row.get("udp.stream")
             proto, stream = ("tcp", tcp) if tcp is not None else ("udp", udp or "")
-            uid = uid_of.get((proto, str(stream)))
-            if uid is None or src is None:
+            conn = uid_of.get((proto, str(stream)))
+            if conn is None or src is None:
                 continue
-            sport = _int(row.get("tcp.srcport") or row.get("udp.srcport"))
-            dport = _int(row.get("tcp.dstport") or row.get("udp.dstport"))
+            uid = str(conn[0])
+            # every row carries its connection's orientation (originator first), as in Zeek
             base = {
                 "ts": ts,
                 "uid": uid,
-                "id.orig_h": src,
-                "id.orig_p": sport,
-                "id.resp_h": dst,
-                "id.resp_p": dport,
+                "id.orig_h": conn[1],
+                "id.orig_p": conn[2],
+                "id.resp_h": conn[3],
+                "id.resp_p": conn[4],
             }
             protos = row.get("frame.protocols", "")
-            if "dns" in protos.split(":"):
-                self._dns(row, base, dns_q, out)
+            layers = protos.split(":")
+            if "dns" in layers or "mdns" in layers:
+                from_orig = src == conn[1] and _int(row.get("tcp.srcport") or row.get("udp.srcport")) == conn[2]
+                self._dns(row, base, dns_q, out, proto, from_orig, str(dst or ""))
             if "http.request.method" in row:
                 depth[uid] += 1
                 req = {
@@ -697,9 +912,8 @@ class PcapConverter:
                     http_req[req_frame]["response_body_len"] = (
                         _int(_first(row, "http.content_length")) or 0
                     )
-            sni = _first(row, "tls.handshake.extensions_server_name")
-            if sni:
-                out["ssl"].append({**base, "server_name": sni, "established": None})
+            if "tls.handshake.type" in row or "dtls.handshake.type" in row:
+                self._tls(row, base, tls, out)
             if "smb2.cmd" in row:
                 self._smb2(
                     row, base, str(stream), pending_tree, pending_create, fid_name, transfers, out
@@ -710,6 +924,8 @@ class PcapConverter:
                 )
             if "dcerpc.pkt_type" in row:
                 self._dcerpc(row, base, str(stream), fid_name, ctx_iface, ifaces, out)
+            if "kerberos.msg_type" in row:
+                self._krb(row, base, krb, out)
             user = _first(row, "ntlmssp.auth.username")
             if user is not None or "ntlmssp.auth.domain" in row:
                 out["ntlm"].append(
@@ -724,6 +940,112 @@ class PcapConverter:
         for t in transfers.values():
             out["files"].append(t)
         return out
+
+    def _tls(
+        self,
+        row: dict[str, str],
+        base: dict[str, object],
+        tls: dict[str, dict[str, object]],
+        out: dict[str, list[dict[str, object]]],
+    ) -> None:
+        """Zeek's ssl.log: one row per connection with a ClientHello, with or without SNI;
+        version and cipher from the ServerHello (the negotiated ones)."""
+        p = "tls" if "tls.handshake.type" in row else "dtls"
+        types = _multi(row, f"{p}.handshake.type")
+        uid = str(base["uid"])
+        if "1" in types and uid not in tls:
+            rec: dict[str, object] = {
+                **base,
+                "server_name": _first(row, f"{p}.handshake.extensions_server_name"),
+                "established": False,
+                "resumed": False,
+            }
+            tls[uid] = rec
+            out["ssl"].append(rec)
+        if "2" in types and uid in tls:
+            rec = tls[uid]
+            i = types.index("2")
+            versions = _multi(row, f"{p}.handshake.version")
+            chosen = _first(row, "tls.handshake.extensions.supported_version") if p == "tls" else None
+            v = _int(chosen or (versions[i] if i < len(versions) else (versions[-1] if versions else None)))
+            rec["version"] = _TLS_VERSIONS.get(v or -1, None if v is None else f"unknown-{v}")
+            suites = _multi(row, f"{p}.handshake.ciphersuite")
+            if suites:
+                c = _int(suites[-1])
+                rec["cipher"] = _cipher_names().get(c or -1, None if c is None else f"unknown-{c}")
+
+    @staticmethod
+    def _krb(
+        row: dict[str, str],
+        base: dict[str, object],
+        krb: dict[str, dict[str, object]],
+        out: dict[str, list[dict[str, object]]],
+    ) -> None:
+        """Zeek's kerberos.log: one row per connection, from its first exchange (AS or TGS
+        request and reply, a KRB-ERROR, or an AP request outside a KDC request's padata)."""
+        uid = str(base["uid"])
+        types = [t for t in (_int(v) for v in _multi(row, "kerberos.msg_type")) if t is not None]
+        if not types:
+            return
+        rec = krb.get(uid)
+        if rec is not None and rec.get("_done"):
+            return
+        snames = _multi(row, "kerberos.SNameString")
+        cnames = _multi(row, "kerberos.CNameString")
+        realms = _multi(row, "kerberos.realm")
+        etypes = [e for e in (_int(v) for v in _multi(row, "kerberos.etype")) if e is not None]
+        first = types[0]
+        if rec is None:
+            rec = {**base}
+            krb[uid] = rec
+            out["kerberos"].append(rec)
+        if first in (10, 12):  # AS-REQ, TGS-REQ
+            rec["request_type"] = "AS" if first == 10 else "TGS"
+            if first == 10:
+                rec["client"] = f"{'/'.join(cnames)}/{realms[0] if realms else ''}"
+            if snames:
+                rec["service"] = "/".join(snames)
+            rec["from"] = _krb_time(_first(row, "kerberos.from"))
+            rec["till"] = _krb_time(_first(row, "kerberos.till"))
+            fw = _first(row, "kerberos.KDCOptions.forwardable")
+            rn = _first(row, "kerberos.KDCOptions.renewable")
+            rec["forwardable"] = None if fw is None else fw in ("1", "True")
+            rec["renewable"] = None if rn is None else rn in ("1", "True")
+        elif first in (11, 13):  # AS-REP, TGS-REP: the ticket's service and cipher
+            if not rec.get("client") and (cnames or _first(row, "kerberos.crealm")):
+                rec["client"] = f"{'/'.join(cnames)}/{_first(row, 'kerberos.crealm') or ''}"
+            # the reply's names: the client's (cname) then the ticket's (sname)
+            if snames:
+                rec["service"] = "/".join(snames)
+            if len(etypes) >= 2:
+                rec["cipher"] = _KRB_CIPHERS.get(etypes[-2], str(etypes[-2]))
+            rec["success"] = True
+            rec["_done"] = True
+        elif first == 30:  # KRB-ERROR
+            text = _first(row, "kerberos.e_text")
+            if text == "NEEDED_PREAUTH":  # Zeek's ignored_errors
+                out["kerberos"].remove(rec)
+                del krb[uid]
+                return
+            code = _int(_first(row, "kerberos.error_code"))
+            if not rec.get("client") and (cnames or realms):
+                rec["client"] = f"{'/'.join(cnames) + '/' if cnames else ''}{realms[0] if realms else ''}"
+            if not rec.get("service") and snames:
+                rec["service"] = "/".join(snames)
+            rec["success"] = False
+            rec["error_msg"] = text or (_KRB_ERRORS.get(code) if code is not None else None)
+            rec["_done"] = True
+        elif first == 14:  # AP-REQ (GSSAPI, e.g. SMB session setup)
+            rec["request_type"] = "AP"
+            if snames:
+                rec["service"] = "/".join(snames)
+            if etypes:
+                rec["cipher"] = _KRB_CIPHERS.get(etypes[0], str(etypes[0]))
+            if realms:
+                rec["client"] = f"/{realms[0]}"
+        elif first == 15:  # AP-REP
+            rec["success"] = True
+            rec["_done"] = True
 
     @staticmethod
     def _fuid(uid: str, kind: int, item: object) -> str:
@@ -743,41 +1065,75 @@ class PcapConverter:
         base: dict[str, object],
         pending: dict[tuple[str, str], dict[str, object]],
         out: dict[str, list[dict[str, object]]],
+        proto: str,
+        from_orig: bool,
+        dst: str,
     ) -> None:
+        """Zeek's dns.log: one row per query and its response (or a response alone); names
+        in lower case as Zeek writes them; answers from the answer section only."""
         qid = _first(row, "dns.id") or ""
         key = (str(base["uid"]), qid)
-        is_resp = _first(row, "dns.flags.response") in ("1", "True", "true")
-        if not is_resp:
-            query: dict[str, object] = {
-                **base,
-                "proto": "udp" if base["id.resp_p"] == 53 else "tcp",
-                "trans_id": _int(qid),
-                "query": _first(row, "dns.qry.name"),
-                "qtype": _int(_first(row, "dns.qry.type")),
-                "rejected": False,
-            }
-            pending[key] = query
-            out["dns"].append(query)
-            return
-        rec: dict[str, object] | None = pending.pop(key, None)
-        if rec is None:
-            rec = {
+        is_resp = _flag(row, "dns.flags.response")
+        name = _first(row, "dns.qry.name")
+        qtype = _int(_first(row, "dns.qry.type"))
+        qclass = _int(_first(row, "dns.qry.class"))
+        question: dict[str, object] = {
+            "query": name.lower() if name else None,
+            "qtype": qtype,
+            "qtype_name": _DNS_TYPES.get(qtype, f"query-{qtype}") if qtype is not None else None,
+            "qclass": qclass,
+            "qclass_name": (
+                _DNS_CLASSES.get(qclass, f"qclass-{qclass}") if qclass is not None else None
+            ),
+        }
+        if not question["query"]:
+            # a response without a question (mDNS): Zeek names it by its first answer
+            rname = _first(row, "dns.resp.name") if is_resp else None
+            question = {"query": rname.lower()} if rname else {}
+        multicast = dst.startswith(("224.", "ff02:", "ff05:"))  # mDNS: no pairing by id (Zeek)
+        if is_resp and from_orig and not multicast and key not in pending:
+            # the capture starts with a response: its sender is the server (Zeek flips it)
+            self._flip_uids.add(str(base["uid"]))
+            base = {
                 **base,
                 "id.orig_h": base["id.resp_h"],
                 "id.orig_p": base["id.resp_p"],
                 "id.resp_h": base["id.orig_h"],
                 "id.resp_p": base["id.orig_p"],
+            }
+        if not is_resp:
+            query: dict[str, object] = {
+                **base,
+                "proto": proto,
                 "trans_id": _int(qid),
-                "query": _first(row, "dns.qry.name"),
-                "qtype": _int(_first(row, "dns.qry.type")),
+                **question,
+                "RD": bool(_flag(row, "dns.flags.recdesired")),
+                "AA": False,
+                "TC": False,
+                "RA": False,
+                "Z": 0,
                 "rejected": False,
             }
+            if not multicast:
+                pending[key] = query
+            out["dns"].append(query)
+            return
+        rec: dict[str, object] | None = pending.pop(key, None)
+        if rec is None:
+            rec = {**base, "proto": proto, "trans_id": _int(qid), **question, "rejected": False}
+            rec["RD"] = bool(_flag(row, "dns.flags.recdesired"))
             out["dns"].append(rec)
-        rec["rtt"] = float(base["ts"]) - float(rec["ts"])  # type: ignore[arg-type]
-        rec["rcode"] = _int(_first(row, "dns.flags.rcode"))
-        answers = _multi(row, "dns.cname") + _multi(row, "dns.a") + _multi(row, "dns.aaaa")
+        else:
+            rec["rtt"] = float(str(base["ts"])) - float(str(rec["ts"]))
+        rcode = _int(_first(row, "dns.flags.rcode"))
+        rec["rcode"] = rcode
+        rec["rcode_name"] = _DNS_RCODES.get(rcode, f"rcode-{rcode}") if rcode is not None else None
+        rec["AA"] = bool(_flag(row, "dns.flags.authoritative"))
+        rec["TC"] = bool(_flag(row, "dns.flags.truncated"))
+        rec["RA"] = bool(_flag(row, "dns.flags.recavail"))
+        rec["Z"] = 1 if _flag(row, "dns.flags.z") else 0
+        answers, ttls = _dns_answers(row)
         rec["answers"] = answers or None
-        ttls = [float(t) for t in _multi(row, "dns.resp.ttl") if t]
         rec["TTLs"] = ttls or None
 
     def _smb2(
