@@ -36,9 +36,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -133,7 +135,7 @@ _PASS1 = [
 ]
 
 _PASS2_FILTER = (
-    "dns or mdns or http.request or http.response or tls.handshake.type == 1 or tls.handshake.type == 2 "
+    "(tcp.len > 0 and tcp.seq <= 1) or dns or mdns or http.request or http.response or tls.handshake.type == 1 or tls.handshake.type == 2 "
     "or dtls.handshake.type == 1 or dtls.handshake.type == 2 or smb or smb2 "
     "or dcerpc or ntlmssp.messagetype == 0x00000003 or kerberos.msg_type"
 )
@@ -220,6 +222,8 @@ def _flag(row: dict[str, str], name: str) -> bool | None:
 
 _PASS2 = [
     "frame.number",
+    "tcp.seq",
+    "tcp.payload",
     *_ADDRESSES,
     "frame.protocols",
     # dns
@@ -317,6 +321,22 @@ _SERVICES = [
     ("dns", "dns"),
     ("ldap", "ldap"),
     ("ntp", "ntp"),
+    ("imap", "imap"),
+    ("smtp", "smtp"),
+    ("pop", "pop3"),
+    ("ftp", "ftp"),
+    ("ssh", "ssh"),
+    ("dtls", "dtls"),
+    ("mdns", "dns"),
+    ("dhcp", "dhcp"),
+    ("sip", "sip"),
+    ("snmp", "snmp"),
+    ("socks", "socks"),
+    ("irc", "irc"),
+    ("rdp", "rdp"),
+    ("mysql", "mysql"),
+    ("radius", "radius"),
+    ("syslog", "syslog"),
 ]
 
 # conn rows from per-packet rows: one per TCP/UDP stream. Zeek orders `history` letters by
@@ -547,12 +567,50 @@ def _open_action(tree: object) -> str:
     return "SMB::PIPE_OPEN" if str(tree or "").upper().endswith("IPC$") else "SMB::FILE_OPEN"
 
 
-def _services(protocols: str | None) -> list[str]:
+def _services(protocols: str | None, proto: str = "udp") -> list[str]:
     parts = set((protocols or "").split(":"))
     out: list[str] = []
-    for proto, name in _SERVICES:
-        if proto in parts and name not in out:
-            out.append(name)
+    for layer, name in _SERVICES:
+        if layer in parts and name not in out:
+            out.append("krb_tcp" if name == "krb" and proto == "tcp" else name)
+    return out
+
+
+# services tshark names from the port alone (no content check), dropped when content says otherwise
+_PORT_GUESSES = frozenset({"ssh", "socks", "irc", "rdp", "mysql", "ftp", "pop3", "imap", "smtp"})
+
+# how a TCP stream's first bytes look, for protocols found by content rather than by port
+_HTTP_REQUEST = re.compile(rb"^([A-Za-z][A-Za-z0-9_.-]{1,31}) +(\S*)(?: +HTTP/(\d\.\d))?\r?\n")
+_HTTP_REPLY = re.compile(rb"^HTTP/(\d\.\d) +(\d{3})(?: +([^\r\n]*))?")
+
+
+def _sniff(data: bytes) -> str | None:
+    """The protocol a stream's first client bytes belong to (HTTP, TLS, SMB), whatever the port."""
+    if _HTTP_REQUEST.match(data):
+        return "http"
+    if len(data) >= 3 and data[0] == 0x16 and data[1] == 0x03 and data[2] <= 0x04:
+        return "ssl"
+    if len(data) >= 8 and data[0] == 0 and data[4:8] in (b"\xffSMB", b"\xfeSMB"):
+        return "smb"
+    return None
+
+
+def _unescape_uri(uri: str | None) -> str | None:
+    """Zeek logs the URI with its %XX escapes decoded."""
+    if uri is None or "%" not in uri:
+        return uri
+    return urllib.parse.unquote(uri, encoding="utf-8", errors="surrogateescape")
+
+
+def _http_head(data: bytes) -> dict[str, str]:
+    """Request or reply line and headers from the first bytes of a stream (lower-case names)."""
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    lines = head.decode("latin-1").splitlines()
+    out: dict[str, str] = {"": lines[0] if lines else ""}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() not in out:
+            out[name.strip().lower()] = value.strip()
     return out
 
 
@@ -738,6 +796,11 @@ class PcapConverter:
             if c["uid"] in self._flip_uids:  # seen from the application layer: orig is the client
                 for a, b in _CONN_SIDES:
                     c[a], c[b] = c[b], c[a]
+            kind = self._content_service.get(str(c["uid"]))
+            if kind:  # found by content: that protocol, not the port's guess
+                named = [x for x in str(c["service"] or "").split(",") if x]
+                keep = [x for x in named if x not in _PORT_GUESSES or x == kind]
+                c["service"] = ",".join(dict.fromkeys([kind, *keep]))
         tables["conn"] = conns
         logs: dict[str, Path] = {}
         for log_type, rows in tables.items():
@@ -787,7 +850,7 @@ class PcapConverter:
                     "id.resp_h": r["r_h"],
                     "id.resp_p": r["r_p"],
                     "proto": r["proto"],
-                    "service": ",".join(_services(r["protocols"])) or None,
+                    "service": ",".join(_services(r["protocols"], str(r["proto"]))) or None,
                     "duration": float(r["duration"]),
                     "orig_bytes": int(r["orig_bytes"]),
                     "resp_bytes": int(r["resp_bytes"]),
@@ -821,6 +884,10 @@ class PcapConverter:
         krb: dict[str, dict[str, object]] = {}  # uid -> this connection's kerberos row
         tls: dict[str, dict[str, object]] = {}  # uid -> this connection's ssl row
         self._flip_uids: set[str] = set()
+        self._bases: dict[str, dict[str, object]] = {}
+        self._first_bytes: dict[tuple[str, bool], bytes] = {}
+        self._http_orphans: dict[str, dict[str, object]] = {}
+        self._content_service: dict[str, str] = {}
         self._rpc_pipe: dict[tuple[str, str], str] = {}
         self._rpc_pending: dict[tuple[str, str, str], dict[str, object]] = {}
         out: dict[str, list[dict[str, object]]] = defaultdict(list)
@@ -858,8 +925,17 @@ class PcapConverter:
             }
             protos = row.get("frame.protocols", "")
             layers = protos.split(":")
+            from_orig = (
+                src == conn[1] and _int(row.get("tcp.srcport") or row.get("udp.srcport")) == conn[2]
+            )
+            self._bases.setdefault(uid, base)
+            payload = row.get("tcp.payload")
+            if payload and (_int(row.get("tcp.seq")) or 0) <= 1:
+                try:
+                    self._first_bytes.setdefault((uid, from_orig), bytes.fromhex(payload[:8192]))
+                except ValueError:
+                    pass
             if "dns" in layers or "mdns" in layers:
-                from_orig = src == conn[1] and _int(row.get("tcp.srcport") or row.get("udp.srcport")) == conn[2]
                 self._dns(row, base, dns_q, out, proto, from_orig, str(dst or ""))
             if "http.request.method" in row:
                 depth[uid] += 1
@@ -868,7 +944,7 @@ class PcapConverter:
                     "trans_depth": depth[uid],
                     "method": _first(row, "http.request.method"),
                     "host": _first(row, "http.host"),
-                    "uri": _first(row, "http.request.uri"),
+                    "uri": _unescape_uri(_first(row, "http.request.uri")),
                     "user_agent": _first(row, "http.user_agent"),
                     "request_body_len": _int(_first(row, "http.content_length")) or 0,
                     "response_body_len": 0,
@@ -907,11 +983,20 @@ class PcapConverter:
                 out["http"].append(req)
             elif "http.response.code" in row:
                 req_frame = _first(row, "http.request_in")
-                if req_frame and req_frame in http_req:
-                    http_req[req_frame]["status_code"] = _int(_first(row, "http.response.code"))
-                    http_req[req_frame]["response_body_len"] = (
-                        _int(_first(row, "http.content_length")) or 0
-                    )
+                target = http_req.get(req_frame) if req_frame else None
+                if target is None:
+                    # a reply whose request tshark did not decode: Zeek logs it too
+                    depth[uid] += 1
+                    target = {
+                        **base,
+                        "trans_depth": depth[uid],
+                        "request_body_len": 0,
+                        "response_body_len": 0,
+                    }
+                    out["http"].append(target)
+                    self._http_orphans.setdefault(uid, target)
+                target["status_code"] = _int(_first(row, "http.response.code"))
+                target["response_body_len"] = _int(_first(row, "http.content_length")) or 0
             if "tls.handshake.type" in row or "dtls.handshake.type" in row:
                 self._tls(row, base, tls, out)
             if "smb2.cmd" in row:
@@ -939,7 +1024,47 @@ class PcapConverter:
                 )
         for t in transfers.values():
             out["files"].append(t)
+        self._by_content(out, http_req, tls)
         return out
+
+    def _by_content(
+        self,
+        out: dict[str, list[dict[str, object]]],
+        http_req: dict[str, dict[str, object]],
+        tls: dict[str, dict[str, object]],
+    ) -> None:
+        """Protocols found by a stream's first bytes, whatever its port (as Zeek's dynamic
+        protocol detection does): an HTTP request tshark left undecoded (an unusual port or
+        method) becomes an http row from its request line and headers; a TLS ClientHello
+        gives an ssl row; each names the connection's service."""
+        with_request = {str(r["uid"]) for r in http_req.values()}
+        for (uid, from_orig), data in self._first_bytes.items():
+            if not from_orig:
+                continue
+            kind = _sniff(data)
+            if kind is None:
+                continue
+            self._content_service[uid] = kind
+            base = self._bases[uid]
+            if kind == "http" and uid not in with_request:
+                m = _HTTP_REQUEST.match(data)
+                assert m is not None
+                head = _http_head(data)
+                rec = self._http_orphans.get(uid)
+                if rec is None:
+                    rec = {**base, "trans_depth": 1, "request_body_len": 0, "response_body_len": 0}
+                    out["http"].append(rec)
+                    reply = _HTTP_REPLY.match(self._first_bytes.get((uid, False), b""))
+                    if reply:
+                        rec["status_code"] = int(reply.group(2))
+                rec["method"] = m.group(1).decode("latin-1")
+                rec["uri"] = _unescape_uri(m.group(2).decode("latin-1"))
+                rec["version"] = m.group(3).decode() if m.group(3) else None
+                rec["host"] = head.get("host")
+                rec["user_agent"] = head.get("user-agent")
+                rec["request_body_len"] = _int(head.get("content-length")) or 0
+            elif kind == "ssl" and uid not in tls:
+                out["ssl"].append({**base, "established": False, "resumed": False})
 
     def _tls(
         self,
