@@ -103,7 +103,20 @@ NEVER = {
 }
 
 # (test, log) -> why that baseline is not counted. Each was checked against the trace.
-EXCEPTIONS: dict[tuple[str, str], str] = {}
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("smb.smb2-read-write", "smb_files"): (
+        "the test changes Zeek's logging (redef SMB::logged_file_actions += FILE_READ, "
+        "FILE_WRITE: every read and write request and response is a row); duqhunt logs the "
+        "first read and write of each file"
+    ),
+}
+# (test, log, field) -> why that field is not compared in that baseline
+FIELD_EXCEPTIONS: dict[tuple[str, str, str], str] = {
+    ("smb.smb3-multichannel", "smb_files", "path"): (
+        "SMB3 multichannel: the tree was connected on the session's other channel; Zeek tracks "
+        "trees per TCP connection and logs no path, tshark (and duqhunt) name the share"
+    ),
+}
 
 
 @dataclass
@@ -250,14 +263,16 @@ class LogScore:
     misses: list[str] = field(default_factory=list)
 
 
-def compare(log: str, base_text: str, ours_text: str | None, score: LogScore) -> None:
+def compare(
+    log: str, base_text: str, ours_text: str | None, score: LogScore, skip: frozenset[str]
+) -> None:
     bfields, btypes, brows = parse_tsv(base_text)
     if ours_text is None:
         ofields, otypes, orows = [], {}, []
     else:
         ofields, otypes, orows = parse_tsv(ours_text)
-    common = [f for f in bfields if f in ofields and f not in NEVER]
-    det = [f for f in DETECTOR_FIELDS[log] if f in bfields]
+    common = [f for f in bfields if f in ofields and f not in NEVER and f not in skip]
+    det = [f for f in DETECTOR_FIELDS[log] if f in bfields and f not in skip]
     score.rows += len(brows)
     score.ours += len(orows)
     if log == "files":
@@ -351,7 +366,12 @@ def main() -> int:
                     excluded.append(f"`{c.test}` {lg}.log: {reason}")
                     continue
                 s = LogScore()
-                compare(lg, text, ours.get(lg), s)
+                skip = frozenset(f for (t, g, f) in FIELD_EXCEPTIONS if t == c.test and g == lg)
+                for f in sorted(skip):
+                    excluded.append(
+                        f"`{c.test}` {lg}.log field {f}: {FIELD_EXCEPTIONS[(c.test, lg, f)]}"
+                    )
+                compare(lg, text, ours.get(lg), s, skip)
                 per_test.append((c.test, lg, s.agree, s.rows))
                 tot = per_log[lg]
                 tot.rows += s.rows

@@ -275,6 +275,16 @@ _PASS2 = [
     "smb2.write_length",
     "smb2.read_length",
     "smb2.nt_status",
+    "smb2.tid",
+    "smb2.eof",
+    "smb2.create.time",
+    "smb2.last_access.time",
+    "smb2.last_write.time",
+    "smb2.last_change.time",
+    "smb2.class",
+    "smb2.file_info.infolevel",
+    "smb2.disposition.delete_on_close",
+    "smb.nt.create_options.delete_on_close",
     # smb1
     "smb.cmd",
     "smb.flags.response",
@@ -540,7 +550,7 @@ def _cipher_names() -> dict[int, str]:
     return _CIPHERS
 
 
-def _krb_time(v: str | None) -> float | None:
+def _abs_time(v: str | None) -> float | None:
     """tshark prints Kerberos times as 'Jan 19, 2015 22:54:59.000000000 UTC'."""
     if not v:
         return None
@@ -884,6 +894,8 @@ class PcapConverter:
         krb: dict[str, dict[str, object]] = {}  # uid -> this connection's kerberos row
         tls: dict[str, dict[str, object]] = {}  # uid -> this connection's ssl row
         self._flip_uids: set[str] = set()
+        self._smb_info: dict[tuple[str, str], dict[str, object]] = {}
+        self._smb_seen: set[tuple[object, ...]] = set()
         self._bases: dict[str, dict[str, object]] = {}
         self._first_bytes: dict[tuple[str, bool], bytes] = {}
         self._http_orphans: dict[str, dict[str, object]] = {}
@@ -1130,8 +1142,8 @@ class PcapConverter:
                 rec["client"] = f"{'/'.join(cnames)}/{realms[0] if realms else ''}"
             if snames:
                 rec["service"] = "/".join(snames)
-            rec["from"] = _krb_time(_first(row, "kerberos.from"))
-            rec["till"] = _krb_time(_first(row, "kerberos.till"))
+            rec["from"] = _abs_time(_first(row, "kerberos.from"))
+            rec["till"] = _abs_time(_first(row, "kerberos.till"))
             fw = _first(row, "kerberos.KDCOptions.forwardable")
             rn = _first(row, "kerberos.KDCOptions.renewable")
             rec["forwardable"] = None if fw is None else fw in ("1", "True")
@@ -1272,19 +1284,28 @@ class PcapConverter:
         transfers: dict[tuple[str, str, bool], dict[str, object]],
         out: dict[str, list[dict[str, object]]],
     ) -> None:
+        """smb_mapping and smb_files as Zeek logs them: a FILE_OPEN per successful create
+        (``<share_root>`` for an empty name; a repeat with the same size and times is not
+        logged again), FILE_DELETE for a delete-on-close create or a disposition set-info,
+        FILE_RENAME for a rename set-info (``prev_name`` the old name); duqhunt adds
+        PIPE_OPEN and the first FILE_READ/FILE_WRITE of each file and direction."""
         cmds = _multi(row, "smb2.cmd")
         resps = _multi(row, "smb2.flags.response")
         mids = _multi(row, "smb2.msg_id")
         trees = _multi(row, "smb2.tree")
+        tids = _multi(row, "smb2.tid")
         names = _multi(row, "smb2.filename")
         fids = _multi(row, "smb2.fid")
         stypes = _multi(row, "smb2.share_type")
         wlens = _multi(row, "smb2.write_length")
         rlens = _multi(row, "smb2.read_length")
+        statuses = _multi(row, "smb2.nt_status")
         for i, cmd in enumerate(cmds):
             is_resp = (resps[i] if i < len(resps) else "0") in ("1", "True", "true")
             mid = mids[i] if i < len(mids) else ""
+            tid = tids[i] if i < len(tids) else (tids[0] if tids else "")
             tree = trees[i] if i < len(trees) else (trees[0] if trees else None)
+            status = _int(statuses[i] if i < len(statuses) else (statuses[0] if statuses else "0"))
             c = _int(cmd)
             if c == 3 and not is_resp and tree:  # TREE_CONNECT request
                 rec = {**base, "path": tree, "share_type": None}
@@ -1296,22 +1317,55 @@ class PcapConverter:
                     rec_t["share_type"] = {1: "DISK", 2: "PIPE", 3: "PRINT"}.get(
                         _int(stypes[0]) or 0
                     )
-            elif c == 5 and not is_resp and names:  # CREATE request
-                pending_create[(stream, mid)] = {"name": names[0], "tree": tree, "base": base}
+            elif c == 5 and not is_resp:  # CREATE request
+                pending_create[(stream, mid)] = {
+                    "name": names[0] if names else "<share_root>",
+                    "tree": tree,
+                    "base": base,
+                    "delete": _flag(row, "smb.nt.create_options.delete_on_close"),
+                }
             elif c == 5 and is_resp and fids:
                 req = pending_create.pop((stream, mid), None)
-                if req is not None:
-                    fid_name[(stream, fids[0])] = (str(req["name"]), str(req["tree"] or ""))
-                    rb = req["base"]
-                    assert isinstance(rb, dict)
-                    out["smb_files"].append(
-                        {
-                            **rb,
-                            "fuid": self._fuid(str(rb["uid"]), 0, fids[0]),
-                            "action": _open_action(req["tree"]),
-                            "path": req["tree"],
-                            "name": req["name"],
-                        }
+                if req is None or status:
+                    continue
+                fid_name[(stream, fids[0])] = (str(req["name"]), str(req["tree"] or ""))
+                rb = req["base"]
+                assert isinstance(rb, dict)
+                info = {
+                    "size": _int(_first(row, "smb2.eof")),
+                    "times.modified": _abs_time(_first(row, "smb2.last_write.time")),
+                    "times.accessed": _abs_time(_first(row, "smb2.last_access.time")),
+                    "times.created": _abs_time(_first(row, "smb2.create.time")),
+                    "times.changed": _abs_time(_first(row, "smb2.last_change.time")),
+                }
+                self._smb_info[(stream, fids[0])] = info
+                action = _open_action(req["tree"])
+                self._smb_log(out, rb, fids[0], action, req["tree"], req["name"], info)
+                if req["delete"] and action == "SMB::FILE_OPEN":
+                    self._smb_log(
+                        out, base, fids[0], "SMB::FILE_DELETE", req["tree"], req["name"], info
+                    )
+            elif c == 17 and not is_resp and fids:  # SET_INFO: delete or rename
+                known = fid_name.get((stream, fids[0]))
+                if known is None or _int(_first(row, "smb2.class")) != 1:
+                    continue
+                level = _int(_first(row, "smb2.file_info.infolevel"))
+                info = self._smb_info.get((stream, fids[0]), {})
+                if level == 0x0D and _flag(row, "smb2.disposition.delete_on_close"):
+                    self._smb_log(
+                        out, base, fids[0], "SMB::FILE_DELETE", known[1] or tree, known[0], info
+                    )
+                elif level == 0x0A and names:
+                    fid_name[(stream, fids[0])] = (names[-1], known[1])
+                    self._smb_log(
+                        out,
+                        base,
+                        fids[0],
+                        "SMB::FILE_RENAME",
+                        known[1] or tree,
+                        names[-1],
+                        info,
+                        prev_name=known[0],
                     )
             elif c in (8, 9) and not is_resp and fids:  # READ / WRITE request
                 known = fid_name.get((stream, fids[0]))
@@ -1322,6 +1376,45 @@ class PcapConverter:
                 self._transfer(
                     base, stream, fids[0], name, tree_path, c == 9, length, transfers, out
                 )
+
+    def _smb_log(
+        self,
+        out: dict[str, list[dict[str, object]]],
+        base: dict[str, object],
+        fid: str,
+        action: str,
+        path: object,
+        name: object,
+        info: dict[str, object],
+        prev_name: str | None = None,
+    ) -> None:
+        """One smb_files row, unless the same action on the same file with the same size and
+        times (the access time aside) was logged on this connection already (Zeek's rule)."""
+        ident = (
+            str(base["uid"]),
+            action,
+            str(name),
+            str(path),
+            info.get("size"),
+            info.get("times.modified"),
+            info.get("times.created"),
+            info.get("times.changed"),
+            prev_name,
+        )
+        if ident in self._smb_seen:
+            return
+        self._smb_seen.add(ident)
+        out["smb_files"].append(
+            {
+                **base,
+                "fuid": self._fuid(str(base["uid"]), 0, fid),
+                "action": action,
+                "path": path or None,
+                "name": name,
+                "prev_name": prev_name,
+                **info,
+            }
+        )
 
     def _smb1(
         self,
