@@ -55,7 +55,25 @@ LOGS = (
     "ntlm",
     "kerberos",
 )
-PROTOCOL_DIRS = ("smb", "dce-rpc", "ntlm", "http", "dns", "ssl", "conn", "krb")
+PROTOCOL_DIRS = ("smb", "dce-rpc", "ntlm", "http", "dns", "ssl", "conn", "krb", "ssh", "socks")
+
+# the tests whose traces and baselines are committed under tests/data/pcap/zeek (--export):
+# small, and each the regression case of one class of difference (tests/pcap/test_zeek_parity.py)
+REGRESSION_TESTS = (
+    "dce-rpc.context",  # drsuapi over TCP, named pipe from the bind_ack
+    "dce-rpc.dce_rpc_netlogon",  # netlogon opnum 45
+    "dce-rpc.ntlm-empty-av-pair-seq",  # ntlm row without AUTHENTICATE, empty AV pairs
+    "dns.flip",  # a capture starting at the response: the flow is turned round
+    "dns.mdns-no-assoc",  # mDNS: no pairing by id, query from the answer
+    "dns.rrsig",  # answer section only, TTLs aligned, lower-case names
+    "http.http-connect",  # conn bytes, service http,smtp
+    "http.http-methods",  # methods tshark does not decode; replies without a request
+    "krb.tgs",  # kerberos TGS exchange
+    "smb.smb2-create-delete-on-close",  # FILE_DELETE, repeated opens
+    "smb.smb1-transaction-dcerpc",  # \PIPE\lsass, dssetup over SMB1
+    "ssh.http-port-22",  # HTTP on the SSH port, found by content
+    "ssl.dhe",  # a ClientHello without SNI
+)
 
 # the fields the detectors read, per log: a row agrees when all of these are equal
 DETECTOR_FIELDS: dict[str, tuple[str, ...]] = {
@@ -227,6 +245,44 @@ def cases_from_git(git_dir: Path, commit: str) -> list[Case]:
     return cases
 
 
+def export(git_dir: Path, commit: str, cases: list[Case]) -> None:
+    """Copy the REGRESSION_TESTS' traces and baselines into tests/data/pcap/zeek."""
+    chosen = [c for c in cases if c.test in REGRESSION_TESTS]
+    missing = set(REGRESSION_TESTS) - {c.test for c in chosen}
+    if missing:
+        raise SystemExit(f"not found among the cases: {sorted(missing)}")
+    shutil.rmtree(COMMITTED, ignore_errors=True)
+    (COMMITTED / "baseline").mkdir(parents=True)
+    manifest: dict[str, object] = {"commit": commit, "cases": {}}
+    prov = [
+        "# Zeek test traces and baseline logs (test data), from zeek/zeek",
+        f"# commit {commit}, licence BSD-3-Clause (The Regents of the University of California",
+        "# and the Zeek project). Copied by benchmarks/zeek_parity.py --export; no Zeek code.",
+        "",
+    ]
+    for c in chosen:
+        name = Path(c.trace).name
+        (COMMITTED / name).write_bytes(_git(git_dir, "show", f"{commit}:{c.trace}"))
+        prov.append(f"{name}\t{c.trace}\tBSD-3-Clause")
+        bdir = COMMITTED / "baseline" / c.test
+        bdir.mkdir()
+        for lg, text in c.baselines.items():
+            (bdir / f"{lg}.log").write_text(text)
+            src = f"testing/btest/Baseline/scripts.base.protocols.{c.test}/{lg}.log"
+            prov.append(f"baseline/{c.test}/{lg}.log\t{src}\tBSD-3-Clause")
+        cases_m = manifest["cases"]
+        assert isinstance(cases_m, dict)
+        cases_m[c.test] = {
+            "trace": c.trace,
+            "bare": c.bare,
+            "loads": c.loads,
+            "logs": sorted(c.baselines),
+        }
+    (COMMITTED / "cases.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (COMMITTED / "PROVENANCE").write_text("\n".join(prov) + "\n")
+    print(f"exported {len(chosen)} tests to {COMMITTED}")
+
+
 def cases_committed() -> list[Case]:
     manifest = json.loads((COMMITTED / "cases.json").read_text())
     out: list[Case] = []
@@ -331,10 +387,18 @@ def main() -> int:
     ap.add_argument("--verbose", "-v", action="store_true", help="print every differing row")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
     ap.add_argument("--no-write", action="store_true", help="do not update results-pcap.md")
+    ap.add_argument(
+        "--export",
+        action="store_true",
+        help="copy the REGRESSION_TESTS traces and baselines into tests/data/pcap/zeek and stop",
+    )
     args = ap.parse_args()
     if args.zeek_git_dir:
         commit = _git(args.zeek_git_dir, "rev-parse", args.commit).decode().strip()
         cases = cases_from_git(args.zeek_git_dir, commit)
+        if args.export:
+            export(args.zeek_git_dir, commit, cases)
+            return 0
         source = f"zeek/zeek {commit} (git directory given with --zeek-git-dir)"
     else:
         manifest = json.loads((COMMITTED / "cases.json").read_text())

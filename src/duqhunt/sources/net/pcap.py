@@ -33,6 +33,7 @@ and ingested like any Zeek log. Nothing in the capture is executed or extracted.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
@@ -73,10 +74,16 @@ AGG = "\x1e"  # tshark's aggregator for repeated fields: a byte no field value c
 
 
 def is_capture(path: Path) -> bool:
+    """A pcap or pcapng file, plain or gzip-compressed (``.pcap.gz``: tshark reads it as is)."""
     try:
         with open(path, "rb") as fh:
-            return fh.read(4) in PCAP_MAGICS
-    except OSError:
+            head = fh.read(4)
+            if head[:2] == b"\x1f\x8b":
+                fh.seek(0)
+                with gzip.GzipFile(fileobj=fh) as gz:
+                    head = gz.read(4)
+            return head in PCAP_MAGICS
+    except (OSError, EOFError, gzip.BadGzipFile):
         return False
 
 
@@ -127,6 +134,7 @@ _PASS1 = [
     "tcp.flags.ack",
     "tcp.flags.fin",
     "tcp.flags.reset",
+    "tcp.seq",
     "tcp.len",
     "udp.length",
     "ip.len",
@@ -137,7 +145,7 @@ _PASS1 = [
 _PASS2_FILTER = (
     "(tcp.len > 0 and tcp.seq <= 1) or dns or mdns or http.request or http.response or tls.handshake.type == 1 or tls.handshake.type == 2 "
     "or dtls.handshake.type == 1 or dtls.handshake.type == 2 or smb or smb2 "
-    "or dcerpc or ntlmssp.messagetype == 0x00000003 or kerberos.msg_type"
+    "or dcerpc or ntlmssp.messagetype or kerberos.msg_type"
 )
 # rdata fields per record type, in the order tshark lists them (every section, answers first)
 _DNS_RDATA: dict[int, tuple[str, ...]] = {
@@ -315,6 +323,10 @@ _PASS2 = [
     "kerberos.KDCOptions.forwardable",
     "kerberos.KDCOptions.renewable",
     # ntlm
+    "ntlmssp.messagetype",
+    "ntlmssp.challenge.target_info.nb_computer_name",
+    "ntlmssp.challenge.target_info.dns_computer_name",
+    "ntlmssp.challenge.target_info.dns_tree_name",
     "ntlmssp.auth.username",
     "ntlmssp.auth.domain",
     "ntlmssp.auth.hostname",
@@ -349,10 +361,27 @@ _SERVICES = [
     ("syslog", "syslog"),
 ]
 
-# conn rows from per-packet rows: one per TCP/UDP stream. Zeek orders `history` letters by
-# when they happened; here they come in a fixed order (S h A D a d F f R r) from the flags seen.
+# Zeek's likely_server_ports: the ports its protocol analyzers register (zeek/zeek a13de64f,
+# scripts/base/protocols/*/main.zeek), by transport. A connection first seen without a SYN is
+# turned round when its sender's port is one of them and the receiver's is not.
+_LIKELY_SERVER_PORTS = {
+    "tcp": (21, 22, 25, 53, 79, 80, 81, 88, 110, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563,
+            585, 587, 614, 631, 636, 989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268,
+            3306, 3389, 5222, 5223, 5269, 5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888,
+            20000),
+    "udp": (53, 67, 68, 88, 123, 137, 161, 162, 389, 443, 514, 784, 853, 1812, 3389, 4011, 5060,
+            5353, 5355, 20000),
+}  # fmt: skip
+
+# conn rows from per-packet rows, one per TCP/UDP stream, as Zeek builds them:
+# * the originator is the sender of the first SYN; a stream first seen at a SYN-ACK is turned
+#   round (its receiver is the originator, history '^'); otherwise the port rule above;
+# * TCP bytes from the sequence numbers (highest seq+len less the lowest seq of the data a side
+#   sent), so retransmitted segments are not counted twice; packets and IP bytes count all;
+# * the first time of each history letter per side (S h A D F R T), ordered in Python;
+# * FIN and RST times, so that a RST after both FINs leaves the state SF.
 _CONN_SQL = """
-WITH p AS (
+WITH p0 AS (
     SELECT *, COALESCE(ip_src, ipv6_src) AS src, COALESCE(ip_dst, ipv6_dst) AS dst,
            CASE WHEN tcp_stream IS NOT NULL THEN 'tcp' ELSE 'udp' END AS proto,
            COALESCE(tcp_stream, udp_stream) AS stream,
@@ -364,125 +393,144 @@ WITH p AS (
 ),
 firsts AS (
     SELECT proto, stream,
-           arg_min(src, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 0 ELSE 1 END * 1e12 + ts) AS o_h,
-           arg_min(sport, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 0 ELSE 1 END * 1e12 + ts) AS o_p,
-           arg_min(dst, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 0 ELSE 1 END * 1e12 + ts) AS r_h,
-           arg_min(dport, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 0 ELSE 1 END * 1e12 + ts) AS r_p
-    FROM p GROUP BY proto, stream
+           arg_min(src, n) AS f_h, arg_min(sport, n) AS f_p, arg_min(dst, n) AS f_rh,
+           arg_min(dport, n) AS f_rp,
+           arg_min(COALESCE(tcp_flags_syn, 0) * 2 + COALESCE(tcp_flags_ack, 0), n) AS f_flags,
+           arg_min(src, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN n END) AS syn_h,
+           arg_min(sport, CASE WHEN tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN n END) AS syn_p
+    FROM p0 GROUP BY proto, stream
+),
+orient AS (
+    SELECT f.*,
+        CASE
+            WHEN syn_h IS NOT NULL THEN NOT (syn_h = f_h AND syn_p = f_p)
+            WHEN f.proto = 'tcp' AND f_flags = 3 THEN TRUE
+            WHEN lf.port IS NOT NULL AND lr.port IS NULL THEN TRUE
+            WHEN f.proto = 'tcp' AND lf.port IS NOT NULL AND f_flags < 2 AND f_p < f_rp THEN TRUE
+            ELSE FALSE
+        END AS flipped,
+        syn_h IS NULL AND f.proto = 'tcp' AND f_flags = 3 AS synack_start
+    FROM firsts f
+    LEFT JOIN likely lf ON lf.proto = f.proto AND lf.port = f.f_p
+    LEFT JOIN likely lr ON lr.proto = f.proto AND lr.port = f.f_rp
+),
+o AS (
+    SELECT proto, stream, synack_start, flipped,
+           CASE WHEN flipped THEN f_rh ELSE f_h END AS o_h,
+           CASE WHEN flipped THEN f_rp ELSE f_p END AS o_p,
+           CASE WHEN flipped THEN f_h ELSE f_rh END AS r_h,
+           CASE WHEN flipped THEN f_p ELSE f_rp END AS r_p
+    FROM orient
+),
+p AS (
+    SELECT p0.*, (p0.src = o.o_h AND p0.sport = o.o_p) AS is_o,
+           max(CASE WHEN p0.payload > 0 THEN p0.tcp_seq + p0.payload END) OVER (
+               PARTITION BY p0.proto, p0.stream, (p0.src = o.o_h AND p0.sport = o.o_p)
+               ORDER BY p0.n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+           ) AS seen_end
+    FROM p0 JOIN o ON o.proto = p0.proto AND o.stream = p0.stream
 )
-SELECT p.proto, p.stream, f.o_h, f.o_p, f.r_h, f.r_p,
+SELECT p.proto, p.stream, o.o_h, o.o_p, o.r_h, o.r_p, o.flipped, o.synack_start,
        MIN(p.ts) AS ts, MAX(p.ts) - MIN(p.ts) AS duration,
-       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN p.payload ELSE 0 END) AS orig_bytes,
-       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN 0 ELSE p.payload END) AS resp_bytes,
-       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN 1 ELSE 0 END) AS orig_pkts,
-       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN 0 ELSE 1 END) AS resp_pkts,
-       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN p.iplen ELSE 0 END) AS orig_ip_bytes,
-       SUM(CASE WHEN p.src = f.o_h AND p.sport = f.o_p THEN 0 ELSE p.iplen END) AS resp_ip_bytes,
-       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN 1 ELSE 0 END) AS o_syn,
-       MAX(CASE WHEN NOT (p.src = f.o_h AND p.sport = f.o_p) AND tcp_flags_syn = 1 AND tcp_flags_ack = 1 THEN 1 ELSE 0 END) AS r_synack,
-       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND tcp_flags_ack = 1 AND tcp_flags_syn = 0 THEN 1 ELSE 0 END) AS o_ack,
-       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND p.payload > 0 THEN 1 ELSE 0 END) AS o_data,
-       MAX(CASE WHEN NOT (p.src = f.o_h AND p.sport = f.o_p) AND p.payload > 0 THEN 1 ELSE 0 END) AS r_data,
-       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND tcp_flags_fin = 1 THEN 1 ELSE 0 END) AS o_fin,
-       MAX(CASE WHEN NOT (p.src = f.o_h AND p.sport = f.o_p) AND tcp_flags_fin = 1 THEN 1 ELSE 0 END) AS r_fin,
-       MAX(CASE WHEN p.src = f.o_h AND p.sport = f.o_p AND tcp_flags_reset = 1 THEN 1 ELSE 0 END) AS o_rst,
-       MAX(CASE WHEN NOT (p.src = f.o_h AND p.sport = f.o_p) AND tcp_flags_reset = 1 THEN 1 ELSE 0 END) AS r_rst,
+       SUM(CASE WHEN is_o THEN p.payload ELSE 0 END) AS orig_payload,
+       SUM(CASE WHEN is_o THEN 0 ELSE p.payload END) AS resp_payload,
+       MAX(CASE WHEN is_o AND p.payload > 0 THEN p.tcp_seq + p.payload END)
+         - MIN(CASE WHEN is_o AND p.payload > 0 THEN p.tcp_seq END) AS orig_span,
+       MAX(CASE WHEN NOT is_o AND p.payload > 0 THEN p.tcp_seq + p.payload END)
+         - MIN(CASE WHEN NOT is_o AND p.payload > 0 THEN p.tcp_seq END) AS resp_span,
+       SUM(CASE WHEN is_o THEN 1 ELSE 0 END) AS orig_pkts,
+       SUM(CASE WHEN is_o THEN 0 ELSE 1 END) AS resp_pkts,
+       SUM(CASE WHEN is_o THEN p.iplen ELSE 0 END) AS orig_ip_bytes,
+       SUM(CASE WHEN is_o THEN 0 ELSE p.iplen END) AS resp_ip_bytes,
+       MIN(CASE WHEN is_o AND tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN p.n END) AS o_S,
+       MIN(CASE WHEN NOT is_o AND tcp_flags_syn = 1 AND tcp_flags_ack = 0 THEN p.n END) AS r_S,
+       MIN(CASE WHEN is_o AND tcp_flags_syn = 1 AND tcp_flags_ack = 1 THEN p.n END) AS o_H,
+       MIN(CASE WHEN NOT is_o AND tcp_flags_syn = 1 AND tcp_flags_ack = 1 THEN p.n END) AS r_H,
+       MIN(CASE WHEN is_o AND tcp_flags_ack = 1 AND tcp_flags_syn = 0 AND p.payload = 0
+                 AND tcp_flags_fin = 0 AND tcp_flags_reset = 0 THEN p.n END) AS o_A,
+       MIN(CASE WHEN NOT is_o AND tcp_flags_ack = 1 AND tcp_flags_syn = 0 AND p.payload = 0
+                 AND tcp_flags_fin = 0 AND tcp_flags_reset = 0 THEN p.n END) AS r_A,
+       MIN(CASE WHEN is_o AND p.payload > 0 THEN p.n END) AS o_D,
+       MIN(CASE WHEN NOT is_o AND p.payload > 0 THEN p.n END) AS r_D,
+       MIN(CASE WHEN is_o AND tcp_flags_fin = 1 THEN p.n END) AS o_F,
+       MIN(CASE WHEN NOT is_o AND tcp_flags_fin = 1 THEN p.n END) AS r_F,
+       MIN(CASE WHEN is_o AND tcp_flags_reset = 1 THEN p.n END) AS o_R,
+       MIN(CASE WHEN NOT is_o AND tcp_flags_reset = 1 THEN p.n END) AS r_R,
+       MIN(CASE WHEN is_o AND p.payload > 0 AND p.tcp_seq + p.payload <= p.seen_end THEN p.n END) AS o_T,
+       MIN(CASE WHEN NOT is_o AND p.payload > 0 AND p.tcp_seq + p.payload <= p.seen_end THEN p.n END) AS r_T,
        string_agg(DISTINCT p.frame_protocols, ':') AS protocols
-FROM p JOIN firsts f ON f.proto = p.proto AND f.stream = p.stream
-GROUP BY p.proto, p.stream, f.o_h, f.o_p, f.r_h, f.r_p
+FROM p JOIN o ON o.proto = p.proto AND o.stream = p.stream
+GROUP BY p.proto, p.stream, o.o_h, o.o_p, o.r_h, o.r_p, o.flipped, o.synack_start
 ORDER BY ts, p.proto, p.stream
 """
 
+_HISTORY_ORDER = "SHFRDTA"  # within one packet, the order Zeek records its letters in
+
+
+def _history(r: dict[str, Any]) -> str:
+    """Zeek's history: each letter once, in the order first seen; the originator's in upper
+    case, the responder's in lower case; '^' first when the roles were turned round."""
+    events: list[tuple[int, int, str]] = []
+    for letter in _HISTORY_ORDER:
+        for side, ch in (("o", letter), ("r", letter.lower())):
+            n = r.get(f"{side}_{letter}")
+            if n is not None:
+                events.append((int(n), _HISTORY_ORDER.index(letter), ch))
+    out = "".join(ch for _, _, ch in sorted(events))
+    return ("^" if r.get("flipped") else "") + out
+
 
 def _conn_state(r: dict[str, Any]) -> tuple[str, str]:
-    """Zeek-like conn_state and history from the flags seen on a stream."""
+    """Zeek's conn_state from each side's state (base/protocols/conn/main.zeek), the states
+    derived from the flags seen: a RST after both FINs leaves the connection closed (SF)."""
     if r["proto"] != "tcp":
         return ("SF" if r["resp_pkts"] else "S0"), ("Dd" if r["resp_pkts"] else "D")
-    hist = ""
-    hist += "S" if r["o_syn"] else ""
-    hist += "h" if r["r_synack"] else ""
-    hist += "A" if r["o_ack"] else ""
-    hist += "D" if r["o_data"] else ""
-    hist += "a" if r["resp_pkts"] and r["r_synack"] else ""
-    hist += "d" if r["r_data"] else ""
-    hist += "F" if r["o_fin"] else ""
-    hist += "f" if r["r_fin"] else ""
-    hist += "R" if r["o_rst"] else ""
-    hist += "r" if r["r_rst"] else ""
-    if not r["o_syn"]:
-        state = "OTH"
-    elif not r["r_synack"]:
-        state = "REJ" if r["r_rst"] else "S0"
-    elif r["o_rst"]:
-        state = "RSTO"
-    elif r["r_rst"]:
-        state = "RSTR"
-    elif r["o_fin"] and r["r_fin"]:
+    hist = _history(r)
+    both_fin = r["o_F"] is not None and r["r_F"] is not None
+    last_fin = max(r["o_F"] or 0, r["r_F"] or 0)
+
+    def side(prefix: str, opened: bool, pkts: int) -> str:
+        rst, fin = r[f"{prefix}_R"], r[f"{prefix}_F"]
+        if rst is not None and not (both_fin and rst > last_fin):
+            return "RESET"
+        if fin is not None:
+            return "CLOSED"
+        if opened:
+            return "OPEN"
+        return "PARTIAL" if pkts else "INACTIVE"
+
+    o_syn = r["o_S"] is not None
+    r_synack = r["r_H"] is not None
+    os_ = side("o", o_syn and r_synack, int(r["orig_pkts"]))
+    rs_ = side("r", r_synack, int(r["resp_pkts"]))
+    if os_ == "OPEN" and not r_synack:
+        os_ = "SYN_SENT"
+    o_inactive = os_ in ("INACTIVE", "PARTIAL") or (not o_syn and os_ != "RESET")
+    r_inactive = rs_ in ("INACTIVE", "PARTIAL")
+    if rs_ == "RESET":
+        if os_ == "SYN_SENT" or (o_syn and not r_synack):
+            state = "REJ"
+        elif o_inactive:
+            state = "RSTRH"
+        else:
+            state = "RSTR"
+    elif os_ == "RESET":
+        state = "RSTOS0" if o_syn and not r_synack and not r["resp_pkts"] else "RSTO"
+        if not o_syn and r_inactive:
+            state = "RSTOS0" if False else "RSTO"
+    elif os_ == "CLOSED" and rs_ == "CLOSED":
         state = "SF"
-    elif r["o_fin"]:
-        state = "S2"
-    elif r["r_fin"]:
-        state = "S3"
-    else:
+    elif os_ == "CLOSED":
+        state = "SH" if r_inactive and not r_synack else "S2"
+    elif rs_ == "CLOSED":
+        state = "SHR" if o_inactive else "S3"
+    elif os_ == "SYN_SENT" and rs_ == "INACTIVE":
+        state = "S0"
+    elif os_ == "OPEN" and rs_ == "OPEN":
         state = "S1"
+    else:
+        state = "OTH"
     return state, hist
-
-
-_SERVER_PORTS = frozenset(
-    {
-        21,
-        22,
-        23,
-        25,
-        53,
-        80,
-        88,
-        110,
-        123,
-        135,
-        137,
-        138,
-        139,
-        143,
-        389,
-        443,
-        445,
-        465,
-        587,
-        636,
-        993,
-        995,
-        1433,
-        3268,
-        3389,
-        5985,
-        5986,
-        8080,
-        8443,
-    }
-)
-
-
-def _is_server_port(port: object) -> bool:
-    """Zeek-like: when no SYN was seen, the side on a well-known service port is the responder."""
-    return isinstance(port, int) and port in _SERVER_PORTS
-
-
-def _flip(r: dict[str, Any]) -> dict[str, Any]:
-    f = dict(r)
-    for a, b in (
-        ("o_h", "r_h"),
-        ("o_p", "r_p"),
-        ("orig_bytes", "resp_bytes"),
-        ("orig_pkts", "resp_pkts"),
-        ("orig_ip_bytes", "resp_ip_bytes"),
-        ("o_data", "r_data"),
-        ("o_fin", "r_fin"),
-        ("o_rst", "r_rst"),
-    ):
-        f[a], f[b] = r[b], r[a]
-    f["o_ack"] = 1 if r["resp_pkts"] else 0
-    return f
 
 
 # RFC 4120 section 7.5.9 error codes and RFC 3961/8009 encryption types, by the names Zeek logs
@@ -831,7 +879,8 @@ class PcapConverter:
         try:
             cols = ", ".join(f"'{f}': '{self._duck_type(f)}'" for f in _PASS1)
             con.execute(
-                f"CREATE TABLE packets AS SELECT * FROM read_csv('{pkt_file}', delim='\t', "
+                f"CREATE TABLE packets AS SELECT *, row_number() OVER () AS n "
+                f"FROM read_csv('{pkt_file}', delim='\t', "
                 f"header=false, quote='', escape='', auto_detect=false, columns={{{cols}}}, "
                 f"ignore_errors=true, null_padding=true)"
             )
@@ -841,6 +890,11 @@ class PcapConverter:
                     con.execute(f'ALTER TABLE packets RENAME "{f}" TO "{n}"')
             con.execute('ALTER TABLE packets RENAME "frame_time_epoch" TO ts')
             total = con.execute("SELECT COUNT(*) FROM packets").fetchone()
+            con.execute("CREATE TABLE likely (proto VARCHAR, port BIGINT)")
+            con.executemany(
+                "INSERT INTO likely VALUES (?, ?)",
+                [(proto, port) for proto, ports in _LIKELY_SERVER_PORTS.items() for port in ports],
+            )
             rows = con.execute(_CONN_SQL).fetchall()
             desc = [d[0] for d in con.description or []]
         finally:
@@ -848,9 +902,10 @@ class PcapConverter:
         out: list[dict[str, object]] = []
         for values in rows:
             r = dict(zip(desc, values, strict=True))
-            if not r["o_syn"] and _is_server_port(r["o_p"]) and not _is_server_port(r["r_p"]):
-                r = _flip(r)  # started before the capture: the server spoke first
             state, hist = _conn_state(r)
+            tcp = r["proto"] == "tcp"
+            orig_bytes = r["orig_span"] if tcp and r["orig_span"] is not None else r["orig_payload"]
+            resp_bytes = r["resp_span"] if tcp and r["resp_span"] is not None else r["resp_payload"]
             out.append(
                 {
                     "ts": float(r["ts"]),
@@ -862,8 +917,8 @@ class PcapConverter:
                     "proto": r["proto"],
                     "service": ",".join(_services(r["protocols"], str(r["proto"]))) or None,
                     "duration": float(r["duration"]),
-                    "orig_bytes": int(r["orig_bytes"]),
-                    "resp_bytes": int(r["resp_bytes"]),
+                    "orig_bytes": int(orig_bytes or 0),
+                    "resp_bytes": int(resp_bytes or 0),
                     "conn_state": state,
                     "missed_bytes": 0,
                     "history": hist,
@@ -882,7 +937,9 @@ class PcapConverter:
     def _duck_type(f: str) -> str:
         if f == "frame.time_epoch":
             return "DOUBLE"
-        if f.endswith(("port", ".stream", ".len", ".length", ".plen")) or f.startswith("tcp.flags"):
+        if f.endswith(("port", ".stream", ".len", ".length", ".plen", ".seq")) or f.startswith(
+            "tcp.flags"
+        ):
             return "BIGINT"
         return "VARCHAR"
 
@@ -893,6 +950,7 @@ class PcapConverter:
         ifaces = _interfaces()
         krb: dict[str, dict[str, object]] = {}  # uid -> this connection's kerberos row
         tls: dict[str, dict[str, object]] = {}  # uid -> this connection's ssl row
+        ntlm: dict[str, dict[str, object]] = {}  # uid -> the NTLM exchange under way
         self._flip_uids: set[str] = set()
         self._smb_info: dict[tuple[str, str], dict[str, object]] = {}
         self._smb_seen: set[tuple[object, ...]] = set()
@@ -1023,17 +1081,8 @@ class PcapConverter:
                 self._dcerpc(row, base, str(stream), fid_name, ctx_iface, ifaces, out)
             if "kerberos.msg_type" in row:
                 self._krb(row, base, krb, out)
-            user = _first(row, "ntlmssp.auth.username")
-            if user is not None or "ntlmssp.auth.domain" in row:
-                out["ntlm"].append(
-                    {
-                        **base,
-                        "username": user,
-                        "domainname": _first(row, "ntlmssp.auth.domain"),
-                        "hostname": _first(row, "ntlmssp.auth.hostname"),
-                        "success": None,
-                    }
-                )
+            if "ntlmssp.messagetype" in row:
+                self._ntlm(row, base, ntlm, out)
         for t in transfers.values():
             out["files"].append(t)
         self._by_content(out, http_req, tls)
@@ -1077,6 +1126,43 @@ class PcapConverter:
                 rec["request_body_len"] = _int(head.get("content-length")) or 0
             elif kind == "ssl" and uid not in tls:
                 out["ssl"].append({**base, "established": False, "resumed": False})
+
+    @staticmethod
+    def _ntlm(
+        row: dict[str, str],
+        base: dict[str, object],
+        ntlm: dict[str, dict[str, object]],
+        out: dict[str, list[dict[str, object]]],
+    ) -> None:
+        """Zeek's ntlm.log: one row per NTLM exchange (NEGOTIATE, CHALLENGE, AUTHENTICATE),
+        whichever of its messages the capture holds: the server's names from the CHALLENGE's
+        AV pairs (empty pairs stay unset), the user, domain and workstation from the
+        AUTHENTICATE."""
+        uid = str(base["uid"])
+        for mtype in (_int(v) for v in _multi(row, "ntlmssp.messagetype")):
+            rec = ntlm.get(uid)
+            if rec is None or rec.get("_done") or (mtype == 1 and rec.get("_seen")):
+                rec = {**base}
+                ntlm[uid] = rec
+                out["ntlm"].append(rec)
+            rec["_seen"] = True
+            if mtype == 2:
+                for field, name in (
+                    ("server_nb_computer_name", "nb_computer_name"),
+                    ("server_dns_computer_name", "dns_computer_name"),
+                    ("server_tree_name", "dns_tree_name"),
+                ):
+                    value = _first(row, f"ntlmssp.challenge.target_info.{name}")
+                    rec[field] = value or None
+            elif mtype == 3:
+                for field, name in (
+                    ("username", "username"),
+                    ("domainname", "domain"),
+                    ("hostname", "hostname"),
+                ):
+                    value = _first(row, f"ntlmssp.auth.{name}")
+                    rec[field] = value if value and value != "NULL" else None
+                rec["_done"] = True
 
     def _tls(
         self,
