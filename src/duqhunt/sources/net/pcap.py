@@ -260,6 +260,8 @@ _PASS2 = [
     "http.content_length",
     "http.response.code",
     "http.request_in",
+    "http.content_type",
+    "http.file_data",
     "mime_multipart.header.content-type",
     "mime_multipart.header.content-disposition",
     # tls
@@ -653,6 +655,82 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
+_TSHARK_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|[rnt\\\"abfv0])")
+_SIMPLE_ESCAPES = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", '"': '"', "a": "\a",
+                   "b": "\b", "f": "\f", "v": "\v", "0": "\0"}  # fmt: skip
+
+
+def _tshark_bytes(text: str) -> bytes:
+    """A string field as tshark prints it (C escapes for what is not printable) back to bytes."""
+    def one(m: re.Match[str]) -> str:
+        g = m.group(1)
+        return chr(int(g[1:], 16)) if g[0] == "x" else _SIMPLE_ESCAPES[g]
+
+    return _TSHARK_ESCAPE.sub(one, text).encode("latin-1", "replace")
+
+
+def _sniff_mime(data: bytes) -> str | None:
+    """The MIME type of content by its first bytes, as Zeek's file analysis names it (Zeek
+    types files by content, never by the Content-Type header); None when nothing matches."""
+    if not data:
+        return None
+    for magic, mime in (
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"GIF8", "image/gif"),
+        (b"%PDF", "application/pdf"),
+        (b"MZ", "application/x-dosexec"),
+        (b"PK\x03\x04", "application/zip"),
+        (b"\x1f\x8b", "application/x-gzip"),
+        (b"\xd0\xcf\x11\xe0", "application/msword"),
+        (b"{\\rtf", "text/rtf"),
+    ):
+        if data.startswith(magic):
+            return mime
+    head = data[:1024].lstrip()
+    low = head[:64].lower()
+    if low.startswith((b"<!doctype html", b"<html")):
+        return "text/html"
+    if low.startswith(b"<?xml"):
+        return "application/xml"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "text/plain"
+    return None
+
+
+def _body_mimes(row: dict[str, str], header_mimes: list[str]) -> list[str | None]:
+    """orig_mime_types of a request: each multipart part (or the whole body) typed by its
+    content; the parts' Content-Type headers only when tshark gave no body."""
+    body_text = _first(row, "http.file_data")
+    if body_text is None:
+        return list(header_mimes)
+    body = _tshark_bytes(body_text)
+    ctype = _first(row, "http.content_type") or ""
+    m = re.search(r"boundary=\"?([^\";]+)", ctype, re.I)
+    if not m or not ctype.lower().startswith("multipart/"):
+        mime = _sniff_mime(body)
+        return [mime] if mime else []
+    sep = b"--" + m.group(1).encode("latin-1")
+    out: list[str | None] = []
+    for part in body.split(sep)[1:]:
+        if part.startswith(b"--"):
+            break
+        _, blank, data = part.partition(b"\r\n\r\n")
+        if not blank:
+            _, blank, data = part.partition(b"\n\n")
+        out.append(_sniff_mime(data.removesuffix(b"\r\n")))
+    return out
+
+
+def _request_uri(row: dict[str, str]) -> str | None:
+    """The request's URI; a request line without one ('GET  HTTP/1.1') has an empty URI,
+    which tshark reports as the version."""
+    uri = _first(row, "http.request.uri")
+    if uri is not None and re.fullmatch(r"HTTP/\d\.\d", uri):
+        return ""
+    return _unescape_uri(uri)
+
+
 def _unescape_uri(uri: str | None) -> str | None:
     """Zeek logs the URI with its %XX escapes decoded."""
     if uri is None or "%" not in uri:
@@ -1014,12 +1092,12 @@ class PcapConverter:
                     "trans_depth": depth[uid],
                     "method": _first(row, "http.request.method"),
                     "host": _first(row, "http.host"),
-                    "uri": _unescape_uri(_first(row, "http.request.uri")),
+                    "uri": _request_uri(row),
                     "user_agent": _first(row, "http.user_agent"),
                     "request_body_len": _int(_first(row, "http.content_length")) or 0,
                     "response_body_len": 0,
                 }
-                mimes = [
+                header_mimes = [
                     m.split(";")[0].strip().lower()
                     for m in _multi(row, "mime_multipart.header.content-type")
                 ]
@@ -1027,12 +1105,17 @@ class PcapConverter:
                     self._disposition_name(d)
                     for d in _multi(row, "mime_multipart.header.content-disposition")
                 ]
+                method = _first(row, "http.request.method")
+                # a CONNECT's body is the tunnel, not an entity
+                mimes = [] if method == "CONNECT" else _body_mimes(row, header_mimes)
                 if mimes:
                     fuids = [self._fuid(uid, frame_no, i) for i in range(len(mimes))]
-                    req["orig_mime_types"] = mimes
+                    req["orig_mime_types"] = [m for m in mimes if m] or None
                     req["orig_fuids"] = fuids
                     req["orig_filenames"] = [n or "" for n in names] if any(names) else None
                     for i, mime in enumerate(mimes):
+                        if mime is None:
+                            continue
                         out["files"].append(
                             {
                                 **base,
