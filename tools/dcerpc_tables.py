@@ -73,7 +73,9 @@ def main() -> int:
             if m:
                 pipes[m.group(1).lower()] = m.group(2).lower()
         elif section == "operations":
-            m = re.match(r'\s*\["([0-9A-Fa-f-]{36})",\s*(0x[0-9A-Fa-f]+|\d+)\]\s*=\s*"([^"]*)"', line)
+            m = re.match(
+                r'\s*\["([0-9A-Fa-f-]{36})",\s*(0x[0-9A-Fa-f]+|\d+)\]\s*=\s*"([^"]*)"', line
+            )
             if m:
                 ops.setdefault(m.group(1).lower(), {}).setdefault(int(m.group(2), 0), m.group(3))
     for name, uuid in EXTRA_PIPES.items():

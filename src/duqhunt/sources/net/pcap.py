@@ -200,7 +200,7 @@ def _dns_answers(row: dict[str, str]) -> tuple[list[str], list[float]]:
         k = seen[rtype]
         seen[rtype] += 1
         names = _DNS_RDATA.get(rtype)
-        vals = [(_multi(row, f)[k:k + 1] or [""])[0] for f in names] if names else []
+        vals = [(_multi(row, f)[k : k + 1] or [""])[0] for f in names] if names else []
         if rtype in (1, 28):
             text = vals[0]
         elif rtype in (5, 12, 2, 15, 6, 33):
@@ -593,7 +593,11 @@ def _cipher_names() -> dict[int, str]:
                 )
                 for line in res.stdout.decode("utf-8", "replace").splitlines():
                     parts = line.split("\t")
-                    if len(parts) == 4 and parts[0] == "V" and parts[1] == "tls.handshake.ciphersuite":
+                    if (
+                        len(parts) == 4
+                        and parts[0] == "V"
+                        and parts[1] == "tls.handshake.ciphersuite"
+                    ):
                         _CIPHERS[int(parts[2])] = parts[3]
             except (OSError, subprocess.SubprocessError, ValueError):
                 pass
@@ -662,6 +666,7 @@ _SIMPLE_ESCAPES = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", '"': '"', "a": "
 
 def _tshark_bytes(text: str) -> bytes:
     """A string field as tshark prints it (C escapes for what is not printable) back to bytes."""
+
     def one(m: re.Match[str]) -> str:
         g = m.group(1)
         return chr(int(g[1:], 16)) if g[0] == "x" else _SIMPLE_ESCAPES[g]
@@ -1272,8 +1277,13 @@ class PcapConverter:
             rec = tls[uid]
             i = types.index("2")
             versions = _multi(row, f"{p}.handshake.version")
-            chosen = _first(row, "tls.handshake.extensions.supported_version") if p == "tls" else None
-            v = _int(chosen or (versions[i] if i < len(versions) else (versions[-1] if versions else None)))
+            chosen = (
+                _first(row, "tls.handshake.extensions.supported_version") if p == "tls" else None
+            )
+            v = _int(
+                chosen
+                or (versions[i] if i < len(versions) else (versions[-1] if versions else None))
+            )
             rec["version"] = _TLS_VERSIONS.get(v or -1, None if v is None else f"unknown-{v}")
             suites = _multi(row, f"{p}.handshake.ciphersuite")
             if suites:
@@ -1335,7 +1345,9 @@ class PcapConverter:
                 return
             code = _int(_first(row, "kerberos.error_code"))
             if not rec.get("client") and (cnames or realms):
-                rec["client"] = f"{'/'.join(cnames) + '/' if cnames else ''}{realms[0] if realms else ''}"
+                rec["client"] = (
+                    f"{'/'.join(cnames) + '/' if cnames else ''}{realms[0] if realms else ''}"
+                )
             if not rec.get("service") and snames:
                 rec["service"] = "/".join(snames)
             rec["success"] = False
