@@ -309,6 +309,10 @@ def _tuple_key(r: dict[str, str]) -> tuple[str, ...]:
     return tuple(sorted([a, b])[0] + sorted([a, b])[1])
 
 
+def _source_key(r: dict[str, str]) -> tuple[str, ...]:
+    return (r.get("source", ""),)  # files.log has no 5-tuple in current Zeek
+
+
 @dataclass
 class LogScore:
     rows: int = 0
@@ -331,10 +335,7 @@ def compare(
     det = [f for f in DETECTOR_FIELDS[log] if f in bfields and f not in skip]
     score.rows += len(brows)
     score.ours += len(orows)
-    if log == "files":
-        key = lambda r: (r.get("source", ""),)  # noqa: E731 - files.log has no 5-tuple now
-    else:
-        key = _tuple_key
+    key = _source_key if log == "files" else _tuple_key
     groups: dict[tuple[str, ...], list[dict[str, str]]] = defaultdict(list)
     for r in orows:
         groups[key(r)].append(r)
@@ -421,7 +422,7 @@ def main() -> int:
             work = tmp / ("out-" + c.test)
             try:
                 ours = convert(trace, work)
-            except Exception as exc:  # noqa: BLE001 - a failed case is a finding, not a stop
+            except Exception as exc:  # a failed case is a finding, not a stop
                 ours = {}
                 print(f"{c.test}: conversion failed: {exc}", file=sys.stderr)
             for lg, text in c.baselines.items():

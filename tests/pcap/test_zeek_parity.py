@@ -128,6 +128,7 @@ def test_gzip_compressed_capture(tmp_path: Path, outdir: str) -> None:
     tshark = shutil.which("tshark")
     assert tshark
     res = PcapConverter(gz, tshark, tmp_path / "out").convert()
+
     def strip(rows: list[dict[str, str]]) -> list[dict[str, str]]:
         return [{k: v for k, v in r.items() if k != "uid"} for r in rows]  # uids name the file
 

@@ -1,38 +1,30 @@
-"""pcap and pcapng input: Wireshark's dissectors (tshark) turn a capture into the same tables
-Zeek writes, so every network detector runs on a capture as on a sensor's logs.
+"""pcap and pcapng input (plain or gzip-compressed): Wireshark's dissectors (tshark) turn a
+capture into the tables Zeek writes, so every network detector runs on a capture as on a
+sensor's logs.
 
 Two tshark passes, each streamed to a temporary file (bounded memory, whatever the capture's
 size):
 
-1. every packet, a few fields (time, addresses, ports, TCP/UDP stream index, TCP flags and
-   payload length, the protocol stack): DuckDB groups them by tshark's stream index into
-   conn rows: the originator is the side of the first SYN without ACK (else the first
-   packet), bytes and packets per side, ``conn_state`` and ``history`` approximated from the
-   flags seen (see ``_CONN_SQL``), ``service`` from the dissected protocols.
-2. the application packets only (DNS, HTTP, TLS ClientHello, SMB1/SMB2, DCE/RPC, NTLMSSP),
-   with their fields, read row by row in Python:
+1. every packet, a few fields (time, addresses, ports, TCP/UDP stream index, TCP flags,
+   sequence number and payload length, the protocol stack): DuckDB groups them by tshark's
+   stream index into conn rows as Zeek builds them (see ``_CONN_SQL``: originator, bytes
+   from sequence numbers, history, per-side states for ``conn_state``).
+2. the application packets (DNS and mDNS, HTTP, TLS/DTLS hellos, SMB1/SMB2, DCE/RPC, NTLMSSP,
+   Kerberos) and the first data segment of each TCP direction, read row by row in Python into
+   smb_mapping, smb_files, files, dce_rpc, ntlm, kerberos, http, dns and ssl rows following
+   Zeek's scripts (each handler's docstring says which rule it follows). A stream's first
+   bytes name its protocol whatever the port (HTTP, TLS, SMB), as Zeek's dynamic protocol
+   detection does.
 
-   * SMB2 tree connects give ``smb_mapping`` (share path from the request, share type from the
-     response, paired by message id); SMB1 TREE_CONNECT_ANDX likewise.
-   * SMB2 creates give ``SMB::FILE_OPEN`` rows; the response's file id is tied to the request's
-     file name (paired by message id), and later writes and reads on that file id become
-     ``SMB::FILE_WRITE`` / ``SMB::FILE_READ`` rows and one ``files.log`` row per file and
-     direction (source SMB, ``is_orig`` T for data the originator wrote, F for data it read).
-     A read is never called a write.
-   * DCE/RPC binds give the interface (by UUID, content/dcerpc/interfaces.yaml) per
-     presentation context, on a TCP connection or an SMB pipe; requests give ``dce_rpc`` rows
-     with the endpoint and the operation named from the opnum; the named pipe is the SMB file
-     name the request travelled on, else the TCP port.
-   * NTLMSSP AUTHENTICATE messages give ``ntlm`` rows (user, domain, workstation).
-   * HTTP requests give ``http`` rows (method, host, URI, User-Agent, body length, the MIME
-     types and file names of multipart parts), paired with their response's status code.
-
-The rows are written as Zeek TSV logs (duqhunt.sources.net.zeek_writer) in a temporary folder
-and ingested like any Zeek log. Nothing in the capture is executed or extracted.
+How close the rows are to Zeek's is measured by benchmarks/zeek_parity.py against Zeek's own
+test baselines; the fields a capture cannot give are listed in the README. The rows are
+written as Zeek TSV logs (duqhunt.sources.net.zeek_writer) in a temporary folder and ingested
+like any Zeek log. Nothing in the capture is executed or extracted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import logging
@@ -285,7 +277,6 @@ _PASS2 = [
     "smb2.write_length",
     "smb2.read_length",
     "smb2.nt_status",
-    "smb2.tid",
     "smb2.eof",
     "smb2.create.time",
     "smb2.last_access.time",
@@ -1084,10 +1075,8 @@ class PcapConverter:
             self._bases.setdefault(uid, base)
             payload = row.get("tcp.payload")
             if payload and (_int(row.get("tcp.seq")) or 0) <= 1:
-                try:
+                with contextlib.suppress(ValueError):
                     self._first_bytes.setdefault((uid, from_orig), bytes.fromhex(payload[:8192]))
-                except ValueError:
-                    pass
             if "dns" in layers or "mdns" in layers:
                 self._dns(row, base, dns_q, out, proto, from_orig, str(dst or ""))
             if "http.request.method" in row:
@@ -1474,7 +1463,6 @@ class PcapConverter:
         resps = _multi(row, "smb2.flags.response")
         mids = _multi(row, "smb2.msg_id")
         trees = _multi(row, "smb2.tree")
-        tids = _multi(row, "smb2.tid")
         names = _multi(row, "smb2.filename")
         fids = _multi(row, "smb2.fid")
         stypes = _multi(row, "smb2.share_type")
@@ -1484,7 +1472,6 @@ class PcapConverter:
         for i, cmd in enumerate(cmds):
             is_resp = (resps[i] if i < len(resps) else "0") in ("1", "True", "true")
             mid = mids[i] if i < len(mids) else ""
-            tid = tids[i] if i < len(tids) else (tids[0] if tids else "")
             tree = trees[i] if i < len(trees) else (trees[0] if trees else None)
             status = _int(statuses[i] if i < len(statuses) else (statuses[0] if statuses else "0"))
             c = _int(cmd)
@@ -1512,7 +1499,7 @@ class PcapConverter:
                 fid_name[(stream, fids[0])] = (str(req["name"]), str(req["tree"] or ""))
                 rb = req["base"]
                 assert isinstance(rb, dict)
-                info = {
+                info: dict[str, object] = {
                     "size": _int(_first(row, "smb2.eof")),
                     "times.modified": _abs_time(_first(row, "smb2.last_write.time")),
                     "times.accessed": _abs_time(_first(row, "smb2.last_access.time")),
@@ -1734,8 +1721,8 @@ class PcapConverter:
         )
         ctxs = _multi(row, "dcerpc.cn_ctx_id")
         if ptype in (11, 14):  # bind, alter_context
-            for ctx, uuid in zip(ctxs, _multi(row, "dcerpc.cn_bind_to_uuid"), strict=False):
-                ctx_iface[(stream, fid, ctx)] = uuid.lower()
+            for ctx, bound in zip(ctxs, _multi(row, "dcerpc.cn_bind_to_uuid"), strict=False):
+                ctx_iface[(stream, fid, ctx)] = bound.lower()
             return
         if ptype == 12:  # bind_ack: the secondary address is Zeek's named_pipe
             sec = _first(row, "dcerpc.cn_sec_addr")
@@ -1752,7 +1739,7 @@ class PcapConverter:
         opnum = _int(_first(row, "dcerpc.opnum"))
         smb_pipe = fid_name.get((stream, fid), (None, ""))[0] if fid else None
         pipe = self._rpc_pipe.get((stream, fid)) or smb_pipe
-        uuid = ctx_iface.get((stream, fid, ctxs[0] if ctxs else "0"))
+        uuid: str | None = ctx_iface.get((stream, fid, ctxs[0] if ctxs else "0"))
         if uuid is None and pipe:
             uuid = tables.pipes.get(_pipe_key(pipe))
         if uuid is None:
