@@ -1144,6 +1144,30 @@ class PcapConverter:
                     self._http_orphans.setdefault(uid, target)
                 target["status_code"] = _int(_first(row, "http.response.code"))
                 target["response_body_len"] = _int(_first(row, "http.content_length")) or 0
+                body_text = _first(row, "http.file_data")
+                if target["response_body_len"] or body_text:
+                    # the reply's entity is a file to Zeek (files.log, source HTTP, is_orig F)
+                    body = _tshark_bytes(body_text) if body_text else b""
+                    mime = _sniff_mime(body)
+                    fuid = self._fuid(uid, frame_no, "resp")
+                    target["resp_fuids"] = [fuid]
+                    target["resp_mime_types"] = [mime] if mime else None
+                    out["files"].append(
+                        {
+                            **base,
+                            "fuid": fuid,
+                            "source": "HTTP",
+                            "depth": 0,
+                            "mime_type": mime,
+                            "filename": None,
+                            "is_orig": False,
+                            "seen_bytes": len(body) or None,
+                            "total_bytes": target["response_body_len"] or None,
+                            "missing_bytes": 0,
+                            "overflow_bytes": 0,
+                            "timedout": False,
+                        }
+                    )
             if "tls.handshake.type" in row or "dtls.handshake.type" in row:
                 self._tls(row, base, tls, out)
             if "smb2.cmd" in row:
