@@ -154,6 +154,7 @@ _DNS_RDATA: dict[int, tuple[str, ...]] = {
     46: ("dns.rrsig.type_covered", "dns.rrsig.signers_name"),
     48: ("dns.dnskey.algorithm",),
     43: ("dns.ds.algorithm", "dns.ds.digest_type"),
+    44: ("dns.sshfp.fingerprint",),
 }
 _DNS_RDATA_FIELDS = sorted({f for fs in _DNS_RDATA.values() for f in fs})
 _DNS_RCODES = {
@@ -207,6 +208,8 @@ def _dns_answers(row: dict[str, str]) -> tuple[list[str], list[float]]:
             text = f"DS {vals[0]} {vals[1]}"
         elif rtype == 51:
             text = "NSEC3PARAM"
+        elif rtype == 44:
+            text = f"SSHFP: {vals[0].replace(':', '')}"
         else:
             continue  # Zeek logs no answer for the other types
         answers.append(text)
@@ -929,7 +932,8 @@ class PcapConverter:
                 for a, b in _CONN_SIDES:
                     c[a], c[b] = c[b], c[a]
             kind = self._content_service.get(str(c["uid"]))
-            if kind:  # found by content: that protocol, not the port's guess
+            if kind and (str(c["uid"]), False) in self._first_bytes:
+                # found by content (both sides spoke): that protocol, not the port's guess
                 named = [x for x in str(c["service"] or "").split(",") if x]
                 keep = [x for x in named if x not in _PORT_GUESSES or x == kind]
                 c["service"] = ",".join(dict.fromkeys([kind, *keep]))
@@ -989,7 +993,13 @@ class PcapConverter:
                     "id.resp_h": r["r_h"],
                     "id.resp_p": r["r_p"],
                     "proto": r["proto"],
-                    "service": ",".join(_services(r["protocols"], str(r["proto"]))) or None,
+                    # Zeek names a TCP service once its analyzer has parsed both sides
+                    "service": (
+                        ",".join(_services(r["protocols"], str(r["proto"])))
+                        if not tcp or (r["o_D"] is not None and r["r_D"] is not None)
+                        else ""
+                    )
+                    or None,
                     "duration": float(r["duration"]),
                     "orig_bytes": int(orig_bytes or 0),
                     "resp_bytes": int(resp_bytes or 0),
