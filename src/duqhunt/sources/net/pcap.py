@@ -643,9 +643,12 @@ _HTTP_REPLY = re.compile(rb"^HTTP/(\d\.\d) +(\d{3})(?: +([^\r\n]*))?")
 
 
 def _sniff(data: bytes) -> str | None:
-    """The protocol a stream's first client bytes belong to (HTTP, TLS, SMB), whatever the port."""
+    """The protocol a stream's first client bytes belong to (HTTP, TLS, SMB, SSH), whatever
+    the port."""
     if _HTTP_REQUEST.match(data):
         return "http"
+    if data.startswith(b"SSH-"):
+        return "ssh"
     if len(data) >= 3 and data[0] == 0x16 and data[1] == 0x03 and data[2] <= 0x04:
         return "ssl"
     if len(data) >= 8 and data[0] == 0 and data[4:8] in (b"\xffSMB", b"\xfeSMB"):
