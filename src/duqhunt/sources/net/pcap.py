@@ -377,7 +377,7 @@ _LIKELY_SERVER_PORTS = {
 # * the first time of each history letter per side (S h A D F R T), ordered in Python;
 # * FIN and RST times, so that a RST after both FINs leaves the state SF.
 _CONN_SQL = """
-WITH p0 AS (
+WITH p00 AS (
     SELECT *, COALESCE(ip_src, ipv6_src) AS src, COALESCE(ip_dst, ipv6_dst) AS dst,
            CASE WHEN tcp_stream IS NOT NULL THEN 'tcp' ELSE 'udp' END AS proto,
            COALESCE(tcp_stream, udp_stream) AS stream,
@@ -386,6 +386,20 @@ WITH p0 AS (
            COALESCE(ip_len, ipv6_plen + 40, 0) AS iplen
     FROM packets
     WHERE (tcp_stream IS NOT NULL OR udp_stream IS NOT NULL) AND COALESCE(ip_src, ipv6_src) IS NOT NULL
+),
+silent AS (
+    SELECT proto, stream, MIN(ts) AS t0,
+           bool_or(tcp_flags_syn = 1 AND tcp_flags_ack = 0) AS any_syn,
+           COUNT(DISTINCT src) AS senders
+    FROM p00 GROUP BY proto, stream
+),
+p0 AS (
+    -- a SYN nobody answers: Zeek gives up on the attempt after 5 s and starts a new
+    -- connection with the packets that follow (segment 1)
+    SELECT p00.* REPLACE (
+        p00.stream * 2 + CASE WHEN s.proto = 'tcp' AND s.any_syn AND s.senders = 1
+                              AND p00.ts > s.t0 + 5 THEN 1 ELSE 0 END AS stream)
+    FROM p00 JOIN silent s ON s.proto = p00.proto AND s.stream = p00.stream
 ),
 firsts AS (
     SELECT proto, stream,
@@ -499,8 +513,8 @@ def _conn_state(r: dict[str, Any]) -> tuple[str, str]:
     r_synack = r["r_H"] is not None
     os_ = side("o", o_syn and r_synack, int(r["orig_pkts"]))
     rs_ = side("r", r_synack, int(r["resp_pkts"]))
-    if os_ == "OPEN" and not r_synack:
-        os_ = "SYN_SENT"
+    if os_ in ("OPEN", "PARTIAL") and o_syn and not r_synack:
+        os_ = "SYN_SENT"  # data without an answer leaves Zeek's originator in SYN_SENT
     o_inactive = os_ in ("INACTIVE", "PARTIAL") or (not o_syn and os_ != "RESET")
     r_inactive = rs_ in ("INACTIVE", "PARTIAL")
     if rs_ == "RESET":
@@ -921,6 +935,8 @@ class PcapConverter:
         uid_of: dict[tuple[str, str], tuple[object, ...]] = {}
         for c in conns:
             key = c.pop("proto_key")
+            if key is None:
+                continue
             assert isinstance(key, tuple)
             uid_of[(str(key[0]), str(key[1]))] = (
                 str(c["uid"]),
@@ -1014,7 +1030,10 @@ class PcapConverter:
                     "resp_pkts": int(r["resp_pkts"]),
                     "resp_ip_bytes": int(r["resp_ip_bytes"]),
                     "ip_proto": 6 if r["proto"] == "tcp" else 17,
-                    "proto_key": (str(r["proto"]), str(r["stream"])),
+                    # application rows name tshark's stream; a SYN-attempt's tail has none
+                    "proto_key": (str(r["proto"]), str(int(r["stream"]) // 2))
+                    if int(r["stream"]) % 2 == 0
+                    else None,
                 }
             )
         packets = int(total[0]) if total else 0
