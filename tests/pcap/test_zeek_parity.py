@@ -141,3 +141,42 @@ def test_not_a_capture_when_gzip_holds_something_else(tmp_path: Path) -> None:
     gz = tmp_path / "conn.log.gz"
     gz.write_bytes(gzip.compress(b"#separator \\x09\n#fields\tts\n"))
     assert not is_capture(gz)
+
+
+def _drop_first_packet(src: Path, dst: Path) -> None:
+    """The same capture without its first packet (classic little-endian pcap)."""
+    data = src.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    first_len = int.from_bytes(data[24 + 8 : 24 + 12], "little")
+    dst.write_bytes(data[:24] + data[24 + 16 + first_len :])
+
+
+def test_capture_starting_at_the_syn_ack_keeps_the_client_as_originator(
+    tmp_path: Path, outdir: str
+) -> None:
+    # the HTTP CONNECT trace without its SYN: the server's SYN-ACK (from port 8240, on no
+    # list of server ports) comes first; Zeek's rule turns the flow round (history ^)
+    cut = tmp_path / "from-syn-ack.pcap"
+    _drop_first_packet(ZEEK / "connect-with-smtp.pcap", cut)
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(cut, tshark, tmp_path / "out").convert()
+    (row,) = _rows(res.logs["conn"].read_text())
+    whole = _rows(_converted("http.http-connect", outdir)["conn"])[0]
+    assert (row["id.orig_h"], row["id.orig_p"]) == ("79.26.245.236", "3378")
+    assert (row["id.resp_h"], row["id.resp_p"]) == ("254.228.86.79", "8240")
+    assert row["history"].startswith("^")
+    assert (row["orig_bytes"], row["resp_bytes"]) == (whole["orig_bytes"], whole["resp_bytes"])
+
+
+def test_rst_after_both_fins_is_sf_and_retransmissions_count_once(outdir: str) -> None:
+    # ssl/dhe.pcap: its connections close with FINs both ways and then a RST, and one
+    # segment is retransmitted
+    conns = _rows(_converted("ssl.dhe", outdir)["conn"])
+    closed = [c for c in conns if "F" in c["history"] and "f" in c["history"]]
+    assert closed and all(c["conn_state"] == "SF" for c in closed)
+    retrans = [c for c in conns if "T" in c["history"] or "t" in c["history"]]
+    assert retrans
+    for c in retrans:  # bytes from sequence numbers: no more than the IP bytes less headers
+        assert int(c["orig_bytes"]) <= int(c["orig_ip_bytes"]) - 40 * int(c["orig_pkts"]) + 40
+        assert int(c["resp_bytes"]) <= int(c["resp_ip_bytes"]) - 40 * int(c["resp_pkts"]) + 40

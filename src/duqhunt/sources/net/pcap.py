@@ -466,8 +466,8 @@ SELECT p.proto, p.stream, o.o_h, o.o_p, o.r_h, o.r_p, o.flipped, o.synack_start,
        MIN(CASE WHEN NOT is_o AND tcp_flags_fin = 1 THEN p.n END) AS r_F,
        MIN(CASE WHEN is_o AND tcp_flags_reset = 1 THEN p.n END) AS o_R,
        MIN(CASE WHEN NOT is_o AND tcp_flags_reset = 1 THEN p.n END) AS r_R,
-       MIN(CASE WHEN is_o AND p.payload > 0 AND p.tcp_seq + p.payload <= p.seen_end THEN p.n END) AS o_T,
-       MIN(CASE WHEN NOT is_o AND p.payload > 0 AND p.tcp_seq + p.payload <= p.seen_end THEN p.n END) AS r_T,
+       MIN(CASE WHEN is_o AND p.payload > 0 AND p.tcp_seq < p.seen_end THEN p.n END) AS o_T,
+       MIN(CASE WHEN NOT is_o AND p.payload > 0 AND p.tcp_seq < p.seen_end THEN p.n END) AS r_T,
        string_agg(DISTINCT p.frame_protocols, ':') AS protocols
 FROM p JOIN o ON o.proto = p.proto AND o.stream = p.stream
 GROUP BY p.proto, p.stream, o.o_h, o.o_p, o.r_h, o.r_p, o.flipped, o.synack_start
