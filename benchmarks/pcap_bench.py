@@ -160,7 +160,12 @@ def main() -> int:
         f"- rows written: {', '.join(f'{k} {v:,}' for k, v in sorted(rows.items()))}",
         "",
     ]
-    RESULTS.write_text("\n".join(lines))
+    text = "\n".join(lines)
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    begin, end = "<!-- zeek-parity:begin -->", "<!-- zeek-parity:end -->"
+    if begin in old and end in old:  # keep benchmarks/zeek_parity.py's section
+        text += "\n" + old[old.index(begin) : old.index(end) + len(end)] + "\n"
+    RESULTS.write_text(text)
     print("\n".join(lines))
     return 0
 

@@ -1,0 +1,182 @@
+"""Captures as Zeek sees them: duqhunt's conversion of Zeek's own test traces against the logs
+Zeek wrote for them (tests/data/pcap/zeek, from zeek/zeek; see PROVENANCE there).
+
+Each test names the class of difference it guards (issue #16) and compares the detector fields
+of every baseline row, with the same comparison as benchmarks/zeek_parity.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from duqhunt.sources.net.pcap import PcapConverter, is_capture
+
+ROOT = Path(__file__).resolve().parents[2]
+ZEEK = ROOT / "tests" / "data" / "pcap" / "zeek"
+
+pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+
+
+def _harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "zeek_parity", ROOT / "benchmarks" / "zeek_parity.py"
+    )
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["zeek_parity"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+HARNESS = _harness()
+CASES = json.loads((ZEEK / "cases.json").read_text())["cases"]
+
+
+@cache
+def _converted(test: str, tmp: str) -> dict[str, str]:
+    trace = ZEEK / Path(CASES[test]["trace"]).name
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(trace, tshark, Path(tmp) / test).convert()
+    return {lg: p.read_text(errors="replace") for lg, p in res.logs.items()}
+
+
+@pytest.fixture(scope="module")
+def outdir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("zeek-parity"))
+
+
+def _score(test: str, log: str, outdir: str) -> object:
+    ours = _converted(test, outdir)
+    score = HARNESS.LogScore()
+    skip = frozenset(f for (t, g, f) in HARNESS.FIELD_EXCEPTIONS if t == test and g == log)
+    base = (ZEEK / "baseline" / test / f"{log}.log").read_text()
+    HARNESS.compare(log, base, ours.get(log), score, skip)
+    return score
+
+
+def _rows(text: str) -> list[dict[str, str]]:
+    return list(HARNESS.parse_tsv(text)[2])
+
+
+# (test, log, the class of difference it guards): every baseline row agrees on the detector fields
+FULL = [
+    ("dce-rpc.context", "dce_rpc", "drsuapi named, named pipe from the bind_ack"),
+    ("dce-rpc.dce_rpc_netlogon", "dce_rpc", "the full operation table: netlogon opnum 45"),
+    ("smb.smb1-transaction-dcerpc", "dce_rpc", "\\PIPE\\lsass and dssetup over SMB1"),
+    ("dce-rpc.ntlm-empty-av-pair-seq", "ntlm", "ntlm without AUTHENTICATE, empty AV pairs"),
+    ("smb.smb2-create-delete-on-close", "smb_files", "FILE_DELETE, no repeated FILE_OPEN"),
+    ("dns.flip", "dns", "a capture starting at the response"),
+    ("dns.mdns-no-assoc", "dns", "mDNS: unpaired, named from the answer"),
+    ("dns.rrsig", "dns", "answer section only, TTLs aligned, rcode_name"),
+    ("http.http-methods", "http", "methods tshark does not decode, replies alone"),
+    ("ssh.http-port-22", "http", "HTTP on the SSH port, found by content"),
+    ("ssl.dhe", "ssl", "an ssl row without SNI"),
+    ("krb.tgs", "kerberos", "kerberos from captures"),
+    ("http.http-connect", "conn", "conn bytes without retransmissions, several services"),
+]
+
+
+@pytest.mark.parametrize(("test", "log", "why"), FULL, ids=[f"{t}:{g}" for t, g, _ in FULL])
+def test_baseline_rows_agree(test: str, log: str, why: str, outdir: str) -> None:
+    score = _score(test, log, outdir)
+    assert score.rows > 0  # type: ignore[attr-defined]
+    assert score.agree == score.rows, (why, score.misses)  # type: ignore[attr-defined]
+
+
+def test_dns_answers_and_ttls_line_up(outdir: str) -> None:
+    rows = _rows(_converted("dns.rrsig", outdir)["dns"])
+    assert any(r["rcode"] != "-" for r in rows)
+    for row in rows:
+        answers = [a for a in row["answers"].split(",") if a not in ("-", "(empty)")]
+        ttls = [t for t in row["TTLs"].split(",") if t not in ("-", "(empty)")]
+        assert len(answers) == len(ttls)
+        if row["rcode"] != "-":  # a response was seen
+            assert row["rcode_name"] not in ("-", "")
+        assert row["query"] == row["query"].lower()
+
+
+def test_flow_turned_round_when_the_capture_starts_at_the_response(outdir: str) -> None:
+    conn = _rows(_converted("dns.flip", outdir)["conn"])
+    dns = _rows(_converted("dns.flip", outdir)["dns"])
+    assert dns[0]["id.orig_h"] == "10.20.1.31"
+    assert conn[0]["id.orig_h"] == "10.20.1.31"
+
+
+def test_http_by_content_names_the_service(outdir: str) -> None:
+    conn = _rows(_converted("ssh.http-port-22", outdir)["conn"])
+    http = _rows(_converted("ssh.http-port-22", outdir)["http"])
+    on_22 = [c for c in conn if c["id.resp_p"] == "22"]
+    assert on_22 and all("http" in c["service"].split(",") for c in on_22)
+    assert any(h["id.resp_p"] == "22" and h["method"] == "GET" for h in http)
+
+
+def test_gzip_compressed_capture(tmp_path: Path, outdir: str) -> None:
+    src = ZEEK / Path(CASES["dns.flip"]["trace"]).name
+    gz = tmp_path / (src.name + ".gz")
+    gz.write_bytes(gzip.compress(src.read_bytes()))
+    assert is_capture(gz)
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(gz, tshark, tmp_path / "out").convert()
+
+    def strip(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{k: v for k, v in r.items() if k != "uid"} for r in rows]  # uids name the file
+
+    plain = _rows(_converted("dns.flip", outdir)["dns"])
+    assert plain
+    assert strip(_rows(res.logs["dns"].read_text())) == strip(plain)
+
+
+def test_not_a_capture_when_gzip_holds_something_else(tmp_path: Path) -> None:
+    gz = tmp_path / "conn.log.gz"
+    gz.write_bytes(gzip.compress(b"#separator \\x09\n#fields\tts\n"))
+    assert not is_capture(gz)
+
+
+def _drop_first_packet(src: Path, dst: Path) -> None:
+    """The same capture without its first packet (classic little-endian pcap)."""
+    data = src.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    first_len = int.from_bytes(data[24 + 8 : 24 + 12], "little")
+    dst.write_bytes(data[:24] + data[24 + 16 + first_len :])
+
+
+def test_capture_starting_at_the_syn_ack_keeps_the_client_as_originator(
+    tmp_path: Path, outdir: str
+) -> None:
+    # the HTTP CONNECT trace without its SYN: the server's SYN-ACK (from port 8240, on no
+    # list of server ports) comes first; Zeek's rule turns the flow round (history ^)
+    cut = tmp_path / "from-syn-ack.pcap"
+    _drop_first_packet(ZEEK / "connect-with-smtp.pcap", cut)
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(cut, tshark, tmp_path / "out").convert()
+    (row,) = _rows(res.logs["conn"].read_text())
+    whole = _rows(_converted("http.http-connect", outdir)["conn"])[0]
+    assert (row["id.orig_h"], row["id.orig_p"]) == ("79.26.245.236", "3378")
+    assert (row["id.resp_h"], row["id.resp_p"]) == ("254.228.86.79", "8240")
+    assert row["history"].startswith("^")
+    assert (row["orig_bytes"], row["resp_bytes"]) == (whole["orig_bytes"], whole["resp_bytes"])
+
+
+def test_rst_after_both_fins_is_sf_and_retransmissions_count_once(outdir: str) -> None:
+    # ssl/dhe.pcap: its connections close with FINs both ways and then a RST, and one
+    # segment is retransmitted
+    conns = _rows(_converted("ssl.dhe", outdir)["conn"])
+    closed = [c for c in conns if "F" in c["history"] and "f" in c["history"]]
+    assert closed and all(c["conn_state"] == "SF" for c in closed)
+    retrans = [c for c in conns if "T" in c["history"] or "t" in c["history"]]
+    assert retrans
+    for c in retrans:  # bytes from sequence numbers: no more than the IP bytes less headers
+        assert int(c["orig_bytes"]) <= int(c["orig_ip_bytes"]) - 40 * int(c["orig_pkts"]) + 40
+        assert int(c["resp_bytes"]) <= int(c["resp_ip_bytes"]) - 40 * int(c["resp_pkts"]) + 40
