@@ -721,12 +721,16 @@ def _timeline_line(doc: ReportDocument) -> str:
     )
 
 
-def render_summary(doc: ReportDocument, console: Console) -> None:
+def render_summary(doc: ReportDocument, console: Console, *, compact: bool | None = None) -> None:
     """Print a short summary of `doc` to `console` (stdout in the CLI).
 
     Colour and box drawing follow the console: when it is not a terminal rich writes plain text.
+    `compact` (default: the console is narrower than COMPACT_WIDTH) puts a finding's hosts and
+    triage under its title and shortens lateral-move paths; columns are fitted to the console
+    so that words wrap whole.
     """
-    compact = console.width < COMPACT_WIDTH
+    if compact is None:
+        compact = console.width < COMPACT_WIDTH
 
     def table(t: Table) -> None:
         console.print(fit_columns(t, console.width))
