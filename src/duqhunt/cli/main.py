@@ -28,6 +28,7 @@ from duqhunt import __version__
 from duqhunt.errors import ContentError, DuqhuntError, InputError, UsageError
 from duqhunt.intel.cli import INTEL_FORMATS, add_intel_parser
 from duqhunt.model import severity_rank
+from duqhunt.model.finding import SEVERITIES
 from duqhunt.model.report import ReportDocument
 from duqhunt.safety import printable
 
@@ -91,6 +92,17 @@ def _add_sigma(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_min_severity(p: argparse.ArgumentParser, where: str) -> None:
+    """--min-severity, the same for `hunt` and `report`."""
+    p.add_argument(
+        "--min-severity",
+        choices=SEVERITIES,
+        metavar="LEVEL",
+        help=f"only findings of this severity or above ({', '.join(SEVERITIES)}) in {where}; "
+        "the number left out is printed",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="duqhunt", description="Hunt Duqu-class intrusions in Zeek logs.")
     p.add_argument("--version", action="version", version=f"duqhunt {__version__}")
@@ -105,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave findings an analyst marked benign (duqhunt serve) out of the terminal "
         "summary and report.html; report.json keeps them with their verdict",
     )
+    _add_min_severity(h, "the terminal summary (the report files keep every finding)")
     h.add_argument(
         "inputs",
         nargs="+",
@@ -288,8 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--hide-benign",
         action="store_true",
-        help="leave out findings marked benign in triage (text and html)",
+        help="leave out findings marked benign in triage (text, csv and html)",
     )
+    _add_min_severity(r, "text, csv and html output")
 
     m = sub.add_parser(
         "similar",
@@ -325,7 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--token", help="access token (default: a random one, printed in the URL)")
     w.add_argument("--analyst", help="name recorded with your verdicts (default: the OS user)")
     r.add_argument(
-        "--format", choices=("text", "json", "jsonl", "html", *INTEL_FORMATS), default="text"
+        "--format",
+        choices=("text", "json", "jsonl", "html", "csv", *INTEL_FORMATS),
+        default="text",
+        help="text (terminal summary, default), json, jsonl, html, csv (one row per finding, "
+        "UTF-8 with a byte order mark for spreadsheets) or an intel format",
     )
     add_intel_parser(sub)
     return p
@@ -402,7 +420,9 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
             bar.update(tasks[step], completed=done, total=total)
 
         doc = hunt(opts, progress)
-    return _deliver(doc, args.out, err, out, hide_benign=args.hide_benign)
+    return _deliver(
+        doc, args.out, err, out, hide_benign=args.hide_benign, min_severity=args.min_severity
+    )
 
 
 def _now() -> str:
@@ -410,18 +430,28 @@ def _now() -> str:
 
 
 def _deliver(
-    doc: ReportDocument, out_dir: Path, err: Console, out: Console, *, hide_benign: bool = False
+    doc: ReportDocument,
+    out_dir: Path,
+    err: Console,
+    out: Console,
+    *,
+    hide_benign: bool = False,
+    min_severity: str | None = None,
 ) -> int:
-    """Write the three outputs, print the summary, and map "nothing analysed" to exit 1."""
+    """Write the three outputs, print the summary, and map "nothing analysed" to exit 1.
+
+    `min_severity` filters the terminal summary only (it says how many it left out)."""
     from duqhunt.hunt import analysed_anything
     from duqhunt.render import render_summary, write_outputs
+    from duqhunt.render.text import at_least
     from duqhunt.triage import without_benign
 
     paths = write_outputs(doc, out_dir, hide_benign=hide_benign)
     nothing = not analysed_anything(doc) and not doc.verdicts
     if nothing:  # said first, before any summary
         _say(err, "duqhunt: no input could be analysed (see 'Not analysed' in the report)")
-    render_summary(without_benign(doc) if hide_benign else doc, out)
+    shown = without_benign(doc) if hide_benign else doc
+    render_summary(at_least(shown, min_severity) if min_severity else shown, out)
     out.print(
         printable(f"report: {paths['html']}  json: {paths['json']}  findings: {paths['jsonl']}"),
         markup=False,
@@ -514,12 +544,22 @@ def _cmd_intel(args: argparse.Namespace, err: Console, out: Console) -> int:
 
 def _cmd_report(args: argparse.Namespace, err: Console, out: Console) -> int:
     from duqhunt.render import load_report, render_html, render_json, render_jsonl, render_summary
+    from duqhunt.render.csvout import render_csv
+    from duqhunt.render.text import at_least, below_min_note
 
+    filtered = ("text", "html", "csv")
+    if args.min_severity and args.format not in filtered:
+        raise UsageError(
+            f"--min-severity applies to --format {', '.join(filtered)}, not {args.format} "
+            "(report.json and the exports keep every finding)"
+        )
     doc = load_report(args.report)
-    if args.hide_benign and args.format in ("text", "html"):
+    if args.hide_benign and args.format in filtered:
         from duqhunt.triage import without_benign
 
         doc = without_benign(doc)
+    if args.min_severity:
+        doc = at_least(doc, args.min_severity)
     if args.format in INTEL_FORMATS:
         from duqhunt.content import builtin_ioc_packs
         from duqhunt.intel.cli import render_intel_format
@@ -528,10 +568,28 @@ def _cmd_report(args: argparse.Namespace, err: Console, out: Console) -> int:
         return EXIT_OK
     if args.format == "text":
         render_summary(doc, out)
+    elif args.format == "csv":
+        # bytes, so the file is UTF-8 with CRLF line ends whatever the platform's stdout is
+        sys.stdout.flush()
+        sys.stdout.buffer.write(render_csv(doc).encode("utf-8", errors="replace"))
+        sys.stdout.buffer.flush()
+        for note in (below_min_note(doc), _hidden_benign_note(doc)):
+            if note:
+                err.print(f"duqhunt: {note}", markup=False, highlight=False, soft_wrap=True)
     else:
         text = {"json": render_json, "jsonl": render_jsonl, "html": render_html}[args.format](doc)
         sys.stdout.write(text)
+        note = below_min_note(doc)
+        if note and args.format == "html":
+            err.print(f"duqhunt: {note}", markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def _hidden_benign_note(doc: ReportDocument) -> str | None:
+    hidden = doc.stats.get("findings_hidden_benign")
+    return (
+        f"{hidden} finding(s) marked benign in triage left out (--hide-benign)" if hidden else None
+    )
 
 
 def _cmd_similar(args: argparse.Namespace, err: Console, out: Console) -> int:

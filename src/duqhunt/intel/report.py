@@ -232,7 +232,10 @@ _PAGE = """<!DOCTYPE html>
 </html>
 """
 
-_STORY = """<section id="story">
+_STORY = """{% macro technique(tid) -%}
+{% set url = tid|attack_url %}{% if url %}<a class="mono" href="{{ url }}" target="_blank" rel="noopener noreferrer">{{ tid }}</a>{% else %}<span class="mono">{{ tid }}</span>{% endif %}
+{%- endmacro %}
+<section id="story">
 <h2>Kill chain</h2>
 <table class="killchain">
 <thead><tr><th>Stage</th><th>Seen</th><th>Findings</th><th>Techniques</th><th>Evidence or gap</th></tr></thead>
@@ -242,7 +245,7 @@ _STORY = """<section id="story">
 <td>{{ s.title }}</td>
 <td>{% if s.seen %}<span class="tag seen">seen</span>{% else %}<span class="tag gap">no evidence</span>{% endif %}</td>
 <td>{{ s.findings|length }}{% if s.first_seen %}<div class="note mono">{{ s.first_seen }} .. {{ s.last_seen }}</div>{% endif %}</td>
-<td>{% for t in s.techniques %}<span class="mono">{{ t.id }}</span> {{ t.name or '' }}{% if not loop.last %}<br>{% endif %}{% else %}&mdash;{% endfor %}</td>
+<td>{% for t in s.techniques %}{{ technique(t.id) }} {{ t.name or '' }}{% if not loop.last %}<br>{% endif %}{% else %}&mdash;{% endfor %}</td>
 <td>{% if s.seen %}{% for e in s.evidence[:3] %}<div><span class="muted">{{ e.source }}</span> {{ e.summary }}</div>{% endfor %}{% if s.evidence|length > 3 %}<div class="note">+{{ s.evidence|length - 3 }} more</div>{% endif %}{% else %}{{ s.gap }}{% endif %}</td>
 </tr>
 {% endfor %}
@@ -253,7 +256,7 @@ _STORY = """<section id="story">
 <table>
 <thead><tr><th>Technique</th><th>Name</th><th>Tactics</th></tr></thead>
 <tbody>
-{% for t in techniques %}<tr><td class="mono">{{ t.id }}</td><td>{{ t.name }}</td><td>{{ t.tactics }}</td></tr>
+{% for t in techniques %}<tr><td>{{ technique(t.id) }}</td><td>{{ t.name }}</td><td>{{ t.tactics }}</td></tr>
 {% endfor %}
 </tbody>
 </table>
@@ -274,13 +277,17 @@ def _finalize(value: Any) -> Any:
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
-    return Environment(
+    from duqhunt.render.text import attack_url
+
+    env = Environment(
         autoescape=True,
         undefined=StrictUndefined,
         finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["attack_url"] = attack_url
+    return env
 
 
 def _csp_hash(text: str) -> str:

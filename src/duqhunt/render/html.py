@@ -49,6 +49,8 @@ from duqhunt.model.report import Campaign, ReportDocument
 from duqhunt.render.map import MAP_CSS
 from duqhunt.render.text import (
     VERDICT_ORDER,
+    attack_url,
+    below_min_note,
     field_number,
     field_text,
     finding_source,
@@ -132,6 +134,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["csp_hash"] = _csp_hash
+    env.filters["attack_url"] = attack_url
     return env
 
 
@@ -529,6 +532,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
             "evidence": f.evidence[:MAX_EVIDENCE],
             "evidence_more": max(0, len(f.evidence) - MAX_EVIDENCE),
             "details": [(k, _value_text(f.details[k])) for k in sorted(f.details)],
+            "first_seen_short": short_time(f.first_seen)[:16] if f.first_seen else None,
         }
         for i, f in enumerate(findings, start=1)
     ]
@@ -552,6 +556,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "chart": _stage_chart(stage_counts(doc.findings)),
         "input_counts": input_counts(doc),
         "findings": finding_views,
+        "below_min": below_min_note(doc),
         "c2": [
             {
                 "c": c,

@@ -19,9 +19,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from duqhunt.model.finding import SEVERITIES, STAGES, severity_rank
 from duqhunt.model.report import (
@@ -34,12 +36,19 @@ from duqhunt.model.report import (
 from duqhunt.safety import printable
 
 __all__ = [
+    "BELOW_MIN_STAT",
+    "COMPACT_WIDTH",
     "FINDING_SOURCES",
+    "MIN_SEVERITY_STAT",
     "SEVERITY_ORDER",
     "VERDICT_ORDER",
+    "at_least",
+    "attack_url",
+    "below_min_note",
     "field_number",
     "field_text",
     "finding_source",
+    "fit_columns",
     "input_counts",
     "is_admin_move",
     "ranked_beacons",
@@ -106,6 +115,50 @@ _SEVERITY_STYLE: dict[str, str] = {
     "low": "cyan",
     "info": "dim",
 }
+
+
+#: Below this console width the summary uses its compact layout (hosts and triage under the
+#: finding's title, short paths in the lateral moves) so that 80 columns cut no word.
+COMPACT_WIDTH = 120
+
+#: stats keys `at_least` sets: the severity asked for and how many findings were left out.
+MIN_SEVERITY_STAT = "min_severity"
+BELOW_MIN_STAT = "findings_below_min_severity"
+
+_ATTACK_ID = re.compile(r"T(\d{4})(?:\.(\d{3}))?")
+
+
+def attack_url(technique: str) -> str | None:
+    """The MITRE ATT&CK page of a technique id ("T1021" -> .../techniques/T1021/, "T1021.002"
+    -> .../techniques/T1021/002/), or None when `technique` is not a technique id."""
+    match = _ATTACK_ID.fullmatch(technique)
+    if match is None:
+        return None
+    base, sub = match.groups()
+    return f"https://attack.mitre.org/techniques/T{base}/" + (f"{sub}/" if sub else "")
+
+
+def at_least(doc: ReportDocument, min_severity: str) -> ReportDocument:
+    """The report with findings below `min_severity` left out (``--min-severity``).
+
+    The severity and the count left out are in ``stats`` (MIN_SEVERITY_STAT, BELOW_MIN_STAT),
+    so every output can say what it does not show.
+    """
+    floor = severity_rank(min_severity)
+    kept = [f for f in doc.findings if severity_rank(f.severity) >= floor]
+    stats = dict(doc.stats)
+    stats[MIN_SEVERITY_STAT] = min_severity
+    stats[BELOW_MIN_STAT] = len(doc.findings) - len(kept)
+    return doc.model_copy(update={"findings": kept, "stats": stats})
+
+
+def below_min_note(doc: ReportDocument) -> str | None:
+    """ "N finding(s) below SEVERITY left out (--min-severity ...)" when `at_least` filtered."""
+    level = doc.stats.get(MIN_SEVERITY_STAT)
+    left_out = doc.stats.get(BELOW_MIN_STAT)
+    if level is None or not isinstance(left_out, int):
+        return None
+    return f"{left_out} finding(s) below {level} left out (--min-severity {level})"
 
 
 def visible(value: object) -> str:
@@ -344,6 +397,69 @@ def hosts_cell(hosts: Sequence[str], limit: int = MAX_HOSTS_IN_CELL) -> str:
     return f"{shown} +{rest} more" if rest > 0 else shown
 
 
+def _plain(cell: object) -> str:
+    return Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)
+
+
+def _words_and_lines(texts: Iterable[str]) -> tuple[int, int]:
+    """(longest word, longest line) of `texts` in terminal cells."""
+    word = line_len = 1
+    for text in texts:
+        for line in text.splitlines() or [""]:
+            line_len = max(line_len, cell_len(line))
+            for w in line.split():
+                word = max(word, cell_len(w))
+    return word, line_len
+
+
+def fit_columns(table: Table, width: int) -> Table:
+    """Fix the column widths of `table` so that, within `width`, no word is cut.
+
+    rich shrinks the widest columns first when a table is too wide and then cuts (or folds)
+    whatever word no longer fits. Here each column gets at least its longest word (its longest
+    line when it does not wrap) and the rest of the width goes to the columns that still wrap,
+    evenly, the columns that need less than their share made whole first. Only when even the longest words do not fit
+    side by side are the widest columns narrowed below theirs (and their long words folded).
+    """
+    cols = table.columns
+    if not cols:
+        return table
+    left, right = table.padding[3], table.padding[1]
+    pads = [left + right] * len(cols)
+    if not table.pad_edge:
+        pads[0] -= left
+        pads[-1] -= right
+    borders = (len(cols) - 1 + (2 if table.show_edge else 0)) if table.box else 0
+    avail = width - borders - sum(pads)
+    mins: list[int] = []
+    maxes: list[int] = []
+    for col in cols:
+        word, line = _words_and_lines([_plain(col.header), *(_plain(c) for c in col.cells)])
+        mins.append(line if col.no_wrap else word)
+        maxes.append(line)
+    if sum(maxes) <= avail or avail < len(cols):
+        return table
+    widths = list(mins)
+    while sum(widths) > avail:  # the longest words cannot all fit: narrow the widest column
+        i = max(range(len(widths)), key=lambda k: widths[k])
+        widths[i] -= 1
+        cols[i].overflow = "fold"
+    # the spare width is shared out evenly; a column that needs less than its share is made
+    # whole, so short columns (times, ids) stay on one line and the longest text wraps
+    spare = avail - sum(widths)
+    wanting = [k for k in range(len(cols)) if maxes[k] > widths[k]]
+    while spare > 0 and wanting:
+        share = max(1, spare // len(wanting))
+        for k in sorted(wanting, key=lambda j: (maxes[j] - widths[j], j)):
+            give = min(share, maxes[k] - widths[k], spare)
+            widths[k] += give
+            spare -= give
+        wanting = [k for k in wanting if maxes[k] > widths[k]]
+    for col, w in zip(cols, widths, strict=True):
+        col.width = w
+    return table
+
+
 def _headline(doc: ReportDocument) -> str:
     ic = input_counts(doc)
     inputs = (
@@ -465,7 +581,7 @@ def _relay_table(doc: ReportDocument) -> Table:
     return table
 
 
-def _lateral_table(doc: ReportDocument) -> Table:
+def _lateral_table(doc: ReportDocument, compact: bool = False) -> Table:
     moves = ranked_lateral(doc.campaign.lateral_moves)
     admin = sum(is_admin_move(m) for m in moves)
     caption = _top_caption(len(moves), TOP_MOVES, "lateral moves")
@@ -478,25 +594,28 @@ def _lateral_table(doc: ReportDocument) -> Table:
         caption=caption,
         caption_justify="left",
     )
-    # compact enough for 80 columns; long values fold onto more lines rather than lose their end
-    table.add_column("time (UTC)", no_wrap=True)
+    # the time wraps between date and time; long values fold rather than lose their end
+    table.add_column("time (UTC)")
     table.add_column("move", overflow="fold")
     table.add_column("method")
     table.add_column("file", overflow="fold")
     table.add_column("account", overflow="fold")
     shown = moves[:TOP_MOVES]
-    flag = any(is_admin_move(m) for m in shown)
+    flag = any(is_admin_move(m) for m in shown) and not compact
     if flag:
         table.add_column("admin tool")
     for m in shown:
         share, file = field_text(m, "share"), field_text(m, "file")
         path = f"{share}\\{file}" if share and file else share or file
         move = f"{field_text(m, 'src') or '?'} -> {field_text(m, 'dst') or '?'}"
+        method = _m(field_text(m, "method")) or "-"
+        if compact and is_admin_move(m):
+            method += "\n[dim](admin tool)[/]"
         row = [
             _m(short_time(m.get("time"))[:16]) or "-",
             _m(move),
-            _m(field_text(m, "method")) or "-",
-            _m(path) or "-",
+            method,
+            _m(short_path(path, 2) if compact else path) or "-",
             _m(field_text(m, "account")) or "-",
         ]
         if flag:
@@ -505,7 +624,8 @@ def _lateral_table(doc: ReportDocument) -> Table:
     return table
 
 
-def _findings_table(doc: ReportDocument) -> Table:
+def _findings_table(doc: ReportDocument, compact: bool = False) -> Table:
+    """Most severe first. `compact` (narrow terminals) puts hosts and triage under the title."""
     findings = sorted_findings(doc.findings)
     rest = len(findings) - TOP_FINDINGS
     caption = f"+{rest} more findings in the full report" if rest > 0 else None
@@ -517,21 +637,32 @@ def _findings_table(doc: ReportDocument) -> Table:
     )
     table.add_column("severity")
     table.add_column("detector")
+    table.add_column("first seen (UTC)")
     table.add_column("title")
-    table.add_column("hosts")
     triaged = any(f.triage for f in findings)
-    if triaged:
-        table.add_column("triage")
+    if not compact:
+        table.add_column("hosts")
+        if triaged:
+            table.add_column("triage")
     for f in findings[:TOP_FINDINGS]:
         style = _SEVERITY_STYLE.get(f.severity, "")
+        hosts = escape(hosts_cell(f.hosts)) or "-"
+        triage = _m(f.triage.status) if f.triage else "-"
+        title = _m(f.title)
+        if compact:
+            title += f"\n[dim]hosts: {hosts}[/]"
+            if f.triage:
+                title += f"\n[dim]triage: {triage}[/]"
         cells = [
             f"[{style}]{_m(f.severity)}[/]" if style else _m(f.severity),
             _m(f.detector),
-            _m(f.title),
-            escape(hosts_cell(f.hosts)) or "-",
+            _m(short_time(f.first_seen)[:16]) or "-",
+            title,
         ]
-        if triaged:
-            cells.append(_m(f.triage.status) if f.triage else "-")
+        if not compact:
+            cells.append(hosts)
+            if triaged:
+                cells.append(triage)
         table.add_row(*cells)
     return table
 
@@ -582,11 +713,16 @@ def _timeline_line(doc: ReportDocument) -> str:
     )
 
 
-def render_summary(doc: ReportDocument, console: Console) -> None:
+def render_summary(doc: ReportDocument, console: Console, *, compact: bool | None = None) -> None:
     """Print a short summary of `doc` to `console` (stdout in the CLI).
 
     Colour and box drawing follow the console: when it is not a terminal rich writes plain text.
+    `compact` (default: the console is narrower than COMPACT_WIDTH) puts a finding's hosts and
+    triage under its title and shortens lateral-move paths; columns are fitted to the console
+    so that words wrap whole.
     """
+    if compact is None:
+        compact = console.width < COMPACT_WIDTH
     console.print(_headline(doc), highlight=False)
     console.print()
     if (
@@ -596,40 +732,46 @@ def render_summary(doc: ReportDocument, console: Console) -> None:
     ):
         console.print("Nothing could be analysed, so nothing was hunted.")
     else:
-        _print_results(doc, console)
+        _print_results(doc, console, compact)
     _print_problems(doc, console)
 
 
-def _print_results(doc: ReportDocument, console: Console) -> None:
+def _print_results(doc: ReportDocument, console: Console, compact: bool) -> None:
+    def table(t: Table) -> None:
+        console.print(fit_columns(t, console.width))
+
     if doc.campaign.c2:
-        console.print(_c2_table(doc))
+        table(_c2_table(doc))
     else:
         console.print("No command-and-control endpoint identified.")
     if doc.campaign.beacons:
-        console.print(_beacon_table(doc))
+        table(_beacon_table(doc))
     else:
         console.print("No beacons found.")
     camp = doc.campaign
     if camp.bridges:
-        console.print(_bridge_table(doc))
+        table(_bridge_table(doc))
     if camp.relay_edges:
-        console.print(_relay_table(doc))
+        table(_relay_table(doc))
     if camp.lateral_moves:
-        console.print(_lateral_table(doc))
+        table(_lateral_table(doc, compact))
     if doc.verdicts:
         console.print(_verdict_line(doc), highlight=False)
-        table = _verdict_table(doc)
-        if table is not None:
-            console.print(table)
+        flagged = _verdict_table(doc)
+        if flagged is not None:
+            table(flagged)
     if doc.host_timeline:
         console.print(_timeline_line(doc), highlight=False)
     if doc.findings:
-        console.print(_findings_table(doc))
+        table(_findings_table(doc, compact))
     else:
         console.print("No findings.")
     hidden = doc.stats.get("findings_hidden_benign")
     if hidden:
         console.print(f"{hidden} finding(s) marked benign in triage not shown (--hide-benign).")
+    below = below_min_note(doc)
+    if below:
+        console.print(f"{below}; the report files have them.", highlight=False)
 
 
 def _print_problems(doc: ReportDocument, console: Console) -> None:
