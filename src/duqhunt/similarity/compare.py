@@ -59,9 +59,12 @@ class Pair:
     ssdeep: float = 0.0
     same_imphash: bool = False
     same_rich: bool = False
+    identical: bool = False
 
     @property
     def score(self) -> float:
+        if self.identical:
+            return 1.0
         total = sum(WEIGHTS[k] for k in self.layers)
         base = (
             sum(WEIGHTS[k] * float(getattr(self, k)) for k in self.layers) / total if total else 0.0
@@ -71,7 +74,7 @@ class Pair:
         return min(1.0, base + (bonus if base > 0 else 0.0))
 
     def basis(self) -> list[str]:
-        out = []
+        out = ["identical file (same SHA-256)"] if self.identical else []
         if self.code:
             out.append(f"code {self.code:.2f} ({self.shared_functions} shared functions)")
         if self.strings:
@@ -155,6 +158,12 @@ def compare(
             f"{n} files: whole-file hashes were compared only within code candidates (more "
             f"than {MAX_ALL_PAIRS} files)"
         )
+    by_sha: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(files):
+        by_sha[f.sha256].append(i)
+    for members in by_sha.values():
+        for a, b in combinations(members, 2):
+            pair(a, b).identical = True
     comparable = [len(k) >= MIN_CODE_FUNCTIONS for k in kept]
     for (a, b), p in pairs.items():
         fa, fb = files[a], files[b]

@@ -33,6 +33,9 @@ MAX_FUNCTIONS = 50_000
 MIN_INSNS = 6
 MIN_DESCENT_FUNCTIONS = 8
 MAX_STRINGS = 4000
+#: fuzzy hashes of a file with less content than this (bytes other than zero) say more about
+#: the PE layout than about the code: two near-empty files look alike whoever built them
+MIN_FUZZY_CONTENT = 2048
 _STOP = {"ret", "retf", "iret", "iretd", "iretq", "jmp", "int3", "hlt", "ud2"}
 _HEX = re.compile(r"0x[0-9a-f]+|\b\d+\b")
 _STR_ASCII = re.compile(rb"[\x20-\x7e]{6,200}")
@@ -324,8 +327,13 @@ def extract(path: Path, *, code: bool = True) -> FileFeatures:
     )
     if size > MAX_FILE_BYTES:
         feats.limits.append(f"read the first {MAX_FILE_BYTES >> 20} MiB")
-    feats.tlsh = tlsh_hash(data)
-    feats.ssdeep = ssdeep_hash(data)
+    if len(data) - data.count(0) >= MIN_FUZZY_CONTENT:
+        feats.tlsh = tlsh_hash(data)
+        feats.ssdeep = ssdeep_hash(data)
+    else:
+        feats.limits.append(
+            f"under {MIN_FUZZY_CONTENT} bytes of content: no fuzzy hashes (identical copies still match)"
+        )
     try:
         pe = pefile.PE(data=data, fast_load=True)
     except pefile.PEFormatError as exc:
