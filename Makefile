@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo-out
 
-.PHONY: all venv demo test bench lint clean system-deps
+.PHONY: all venv demo test bench lint mutate clean system-deps
 
 all: demo
 
@@ -46,6 +46,12 @@ bench: $(STAMP) system-deps
 	$(PY) benchmarks/pcap_bench.py
 	$(PY) -m duqhunt.hostscan --bench tests/data/host
 	$(PY) benchmarks/docs_bench.py
+
+# Mutation score of detectors/, sources/, model/ (mutmut, sampled) and of the detector SQL (our
+# own mutator), bounded in time; writes benchmarks/results-mutation.md. Resumes from build/mutate.
+MUTATE_ARGS ?=
+mutate: $(STAMP)
+	nice -n 10 $(PY) benchmarks/mutate.py $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
