@@ -193,7 +193,9 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
     """
     gdir = _group_dir(work, g)
     tests = _existing(g.tests)
-    src_fp = _tree_hash([SRC, ROOT / "pyproject.toml"]) + f"|{_mutmut_version()}|{g.modules}|{tests}"
+    src_fp = (
+        _tree_hash([SRC, ROOT / "pyproject.toml"]) + f"|{_mutmut_version()}|{g.modules}|{tests}"
+    )
     tests_fp = _tree_hash([ROOT / "tests"])
     stamp, tstamp = gdir / "fingerprint.txt", gdir / "tests-fingerprint.txt"
     if keep and gdir.exists():
@@ -291,7 +293,9 @@ def _run_group(gdir: Path, names: list[str], jobs: int, deadline: float) -> None
         return
     cmd = ["nice", "-n", "10", str(BIN / "mutmut"), "run", "--max-children", str(jobs), *names]
     log = (gdir / "mutmut-run.log").open("a")
-    proc = subprocess.Popen(cmd, cwd=gdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=gdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         proc.wait(timeout=left)
     except subprocess.TimeoutExpired:
@@ -357,7 +361,9 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
     # the sample: per package, over the package's groups together
     chosen: dict[str, list[str]] = {g.name: [] for g in groups}
     for pkg in args.packages:
-        pool = [(gn, n) for gn, names in all_names.items() for n in names if gn.split("-")[0] == pkg]
+        pool = [
+            (gn, n) for gn, names in all_names.items() for n in names if gn.split("-")[0] == pkg
+        ]
         picked = _sample([f"{gn}\t{n}" for gn, n in pool], args.sample, args.seed, pkg)
         for item in picked:
             gn, n = item.split("\t")
@@ -432,7 +438,9 @@ class SqlMutant:
 
     @property
     def id(self) -> str:
-        return "s-" + _short(f"{self.file}\n{self.kind}\n{self.original}\n{self.replacement}\n{self.line}")
+        return "s-" + _short(
+            f"{self.file}\n{self.kind}\n{self.original}\n{self.replacement}\n{self.line}"
+        )
 
     def apply(self, text: str) -> str:
         return text[: self.start] + self.replacement + text[self.end :]
@@ -522,7 +530,9 @@ def sql_mutants(path: Path) -> list[SqlMutant]:
             elif depth == 0 and ug == "word" and uv == "AND":
                 # BETWEEN x AND y is one term
                 before = text[term_start : u.start()].upper()
-                if re.search(r"\bBETWEEN\b", before) and not re.search(r"\bBETWEEN\b.*\bAND\b", before):
+                if re.search(r"\bBETWEEN\b", before) and not re.search(
+                    r"\bBETWEEN\b.*\bAND\b", before
+                ):
                     continue
                 terms.append((term_start, u.start()))
                 term_start = u.end()
@@ -552,7 +562,18 @@ def _run_sql_mutant(m: SqlMutant, copy: Path) -> str:
     target.write_text(m.apply(original), encoding="utf-8")
     try:
         env = dict(os.environ, PYTHONPATH=str(copy / "src"), DUQHUNT_TEST="1")
-        cmd = ["nice", "-n", "10", sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        cmd = [
+            "nice",
+            "-n",
+            "10",
+            sys.executable,
+            "-m",
+            "pytest",
+            "-x",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ]
         cmd += ["-k", SQL_TEST_FILTER, "--rootdir", str(copy), *(_existing(SQL_TESTS))]
         try:
             res = subprocess.run(
@@ -611,8 +632,10 @@ def sql_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mutan
             text = (ROOT / m.file).read_text()
             new = m.apply(text)
             new_line = new.splitlines()[m.line - 1] if m.kind != "dropped term" else ""
-            mm.diff = f"-{src_line}\n+{new_line}" if m.kind != "dropped term" else (
-                f"drop: {m.original.strip()}"
+            mm.diff = (
+                f"-{src_line}\n+{new_line}"
+                if m.kind != "dropped term"
+                else (f"drop: {m.original.strip()}")
             )
         out.append(mm)
     return out
@@ -673,7 +696,11 @@ def _fmt_pct(k: int, n: int) -> str:
 
 
 def write_report(
-    args: argparse.Namespace, py: list[Mutant], sql: list[Mutant], populations: dict[str, int], secs: float
+    args: argparse.Namespace,
+    py: list[Mutant],
+    sql: list[Mutant],
+    populations: dict[str, int],
+    secs: float,
 ) -> None:
     reasons = _reasons()
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -735,7 +762,9 @@ def write_report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--packages", nargs="+", default=list(PACKAGES), choices=PACKAGES)
     ap.add_argument("--sample", type=int, default=60, help="Python mutants per package (0: all)")
     ap.add_argument("--sql-sample", type=int, default=120, help="SQL mutants (0: all)")

@@ -11,7 +11,6 @@ written for the test; each test reads one behaviour from it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,7 +72,9 @@ def _dns(i: int, src: str, query: str, answers: list[str] | None = None) -> dict
     }
 
 
-def _http(i: int, src: str, host: str, ua: str = "Mozilla/5.0 (X11; Linux x86_64)") -> dict[str, Any]:
+def _http(
+    i: int, src: str, host: str, ua: str = "Mozilla/5.0 (X11; Linux x86_64)"
+) -> dict[str, Any]:
     return {
         "ts": T0 + 200 + i,
         "uid": f"Hioc{i:04d}",
@@ -218,7 +219,10 @@ def test_http_host_and_tls_sni_match_on_labels(report: ReportDocument) -> None:
         for e in f.evidence
         if f.hosts[0] in ("10.4.0.1", "10.5.0.1")
     }
-    assert fields == {("10.4.0.1", "http.log", "field host"), ("10.5.0.1", "ssl.log", "field server_name")}
+    assert fields == {
+        ("10.4.0.1", "http.log", "field host"),
+        ("10.5.0.1", "ssl.log", "field server_name"),
+    }
 
 
 def test_address_matches_in_either_direction_and_exactly(report: ReportDocument) -> None:
@@ -268,7 +272,9 @@ def test_file_name_and_hash(report: ReportDocument) -> None:
 def test_severity_thresholds(report: ReportDocument, host: str, severity: str) -> None:
     (f,) = _by_host(report)[host]
     assert f.severity == severity
-    assert f.confidence == next(c for t, v, c in PACK if v.lower().rstrip(".") == f.details["indicator"].lower())  # type: ignore[union-attr]
+    assert f.confidence == next(
+        c for t, v, c in PACK if v.lower().rstrip(".") == f.details["indicator"].lower()
+    )  # type: ignore[union-attr]
 
 
 def test_one_finding_per_host_and_indicator(report: ReportDocument) -> None:

@@ -61,7 +61,9 @@ def test_report_form_carries_every_field() -> None:
 
 
 def test_report_form_without_times_and_evidence() -> None:
-    m = FindingModel.from_finding(_finding(first_seen=None, last_seen=None, evidence=(), details=()))
+    m = FindingModel.from_finding(
+        _finding(first_seen=None, last_seen=None, evidence=(), details=())
+    )
     assert m.first_seen is None and m.last_seen is None
     assert m.evidence == [] and m.details == {}
 
