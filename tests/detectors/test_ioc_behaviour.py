@@ -23,6 +23,8 @@ from duqhunt.sources.net.zeek_writer import write_zeek_tsv
 T0 = 1_600_000_000.0
 UA = "DqTestAgent/1.0 (compatible; loopback fixture)"
 MD5 = "0123456789abcdef0123456789abcdef"
+SHA1 = "89abcdef0123456789abcdef0123456789abcdef"
+SHA256 = "fedcba98" * 8
 
 # type, value as written in the pack, confidence
 PACK = [
@@ -36,6 +38,8 @@ PACK = [
     ("user-agent", UA, 0.95),  # not an address or a name: medium however confident
     ("filename", "dqtest.pnf", 0.6),
     ("md5", MD5.upper(), 0.6),
+    ("sha1", SHA1, 0.6),
+    ("sha256", SHA256, 0.6),
 ]
 
 
@@ -103,7 +107,9 @@ def _ssl(i: int, src: str, sni: str) -> dict[str, Any]:
     }
 
 
-def _file(i: int, client: str, name: str, md5: str) -> dict[str, Any]:
+def _file(
+    i: int, client: str, name: str, md5: str, sha1: str = "1" * 40, sha256: str = "2" * 64
+) -> dict[str, Any]:
     # a download: the connection's originator (id.orig_h) is the internal client
     return {
         "ts": T0 + 400 + i,
@@ -115,6 +121,8 @@ def _file(i: int, client: str, name: str, md5: str) -> dict[str, Any]:
         "source": "HTTP",
         "filename": name,
         "md5": md5,
+        "sha1": sha1,
+        "sha256": sha256,
     }
 
 
@@ -150,11 +158,18 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> ReportDocument:
         _http(5, "10.6.0.2", "www.unlisted.test", ua=UA + " extra"),
         _http(6, "10.6.0.3", "www.unlisted.test", ua=UA.lower()),
     ]
-    ssl = [_ssl(1, "10.5.0.1", "api.evil.test"), _ssl(2, "10.5.0.2", "xevil.test")]
+    ssl = [
+        _ssl(1, "10.5.0.1", "api.evil.test"),
+        _ssl(2, "10.5.0.2", "xevil.test"),
+        _ssl(3, "10.5.0.3", "evil.test"),
+    ]
     files = [
         _file(1, "10.7.0.1", "DQTEST.PNF", "f" * 32),
         _file(2, "10.7.0.2", "dqtest.pnf.bak", "e" * 32),
         _file(3, "10.7.0.3", "report.doc", MD5),
+        _file(4, "10.7.0.4", "a.bin", "a" * 32, sha1=SHA1.upper()),
+        _file(5, "10.7.0.5", "b.bin", "b" * 32, sha256=SHA256),
+        _file(6, "10.7.0.6", "c.bin", "c" * 32),  # no listed name or hash
     ]
     write_zeek_tsv(logs / "conn.log", "conn", conn)
     write_zeek_tsv(logs / "dns.log", "dns", dns)
@@ -210,6 +225,7 @@ def test_http_host_and_tls_sni_match_on_labels(report: ReportDocument) -> None:
     assert _indicator(report, "10.4.0.1") == {"evil.test"}  # subdomain
     assert _indicator(report, "10.4.0.3") == {"evil.test"}  # the name, other case
     assert _indicator(report, "10.5.0.1") == {"evil.test"}  # SNI subdomain
+    assert _indicator(report, "10.5.0.3") == {"evil.test"}  # SNI, the name itself
     hosts = _by_host(report)
     assert "10.4.0.2" not in hosts  # notevil.test
     assert "10.5.0.2" not in hosts  # xevil.test
@@ -255,6 +271,12 @@ def test_file_name_and_hash(report: ReportDocument) -> None:
     (f,) = _by_host(report)["10.7.0.3"]
     assert f.details["indicator_type"] == "md5"
     assert f.details["indicator"] == MD5  # hashes normalised to lower case
+    # each hash compares with its own field only, whatever the letter case
+    (f,) = _by_host(report)["10.7.0.4"]
+    assert (f.details["indicator_type"], f.details["indicator"]) == ("sha1", SHA1)
+    (f,) = _by_host(report)["10.7.0.5"]
+    assert (f.details["indicator_type"], f.details["indicator"]) == ("sha256", SHA256)
+    assert "10.7.0.6" not in _by_host(report)
 
 
 @pytest.mark.parametrize(
