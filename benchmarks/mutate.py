@@ -87,13 +87,13 @@ GROUPS: tuple[Group, ...] = (
         "detectors-host",
         "detectors",
         ("src/duqhunt/detectors/host/*",),
-        ("tests/host/test_host_scan.py", "tests/host/test_sigma.py", "tests/detectors"),
+        ("tests/host/test_host_scan.py", "tests/host/test_sigma.py"),
     ),
     Group(
         "detectors-doc",
         "detectors",
         ("src/duqhunt/detectors/doc/*",),
-        ("tests/docs/test_doc_scan.py", "tests/docs/test_font_structure.py", "tests/detectors"),
+        ("tests/docs/test_doc_scan.py", "tests/docs/test_font_structure.py"),
     ),
     Group(
         "sources-net",
@@ -105,7 +105,7 @@ GROUPS: tuple[Group, ...] = (
         "sources-host",
         "sources",
         ("src/duqhunt/sources/host/*",),
-        ("tests/host", "tests/sources"),
+        ("tests/host",),
     ),
     Group(
         "sources-office",
@@ -116,15 +116,9 @@ GROUPS: tuple[Group, ...] = (
             "tests/docs/test_font_structure.py",
             "tests/docs/test_mtx.py",
             "tests/docs/test_font_fuzz.py",
-            "tests/sources",
         ),
     ),
-    Group(
-        "model",
-        "model",
-        ("src/duqhunt/model/*",),
-        ("tests/model", "tests/render", "tests/detectors"),
-    ),
+    Group("model", "model", ("src/duqhunt/model/*",), ("tests/model", "tests/render")),
 )
 
 # The SQL mutants' tests: network detectors on DuckDB (the Spark parity tests are deselected).
@@ -187,51 +181,53 @@ def _group_dir(work: Path, g: Group) -> Path:
 def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
     """A folder with a copy of the tree and a mutmut config for this group.
 
-    A change of the source (or of the group's config) rebuilds the folder; a change of the tests
+    A change of the source (or of the group's modules) rebuilds the folder; a change of the tests
     only copies them again and re-runs the mutants that survived or had no test (a new test can
     kill them; a killed mutant stays killed). ``keep`` (report only) never touches the folder.
     """
     gdir = _group_dir(work, g)
-    tests = _existing(g.tests)
-    src_fp = (
-        _tree_hash([SRC, ROOT / "pyproject.toml"]) + f"|{_mutmut_version()}|{g.modules}|{tests}"
-    )
-    tests_fp = _tree_hash([ROOT / "tests"])
-    stamp, tstamp = gdir / "fingerprint.txt", gdir / "tests-fingerprint.txt"
     if keep and gdir.exists():
         return gdir
-    if stamp.exists() and stamp.read_text() == src_fp:
-        if tstamp.read_text() != tests_fp:
-            _log(f"{g.name}: tests changed, copying them and re-running survivors")
-            for dest in (gdir / "tests", gdir / "mutants" / "tests"):
-                if dest.parent.exists():
-                    shutil.copytree(ROOT / "tests", dest, dirs_exist_ok=True)
-            for meta in (gdir / "mutants").rglob("*.py.meta"):
-                data = json.loads(meta.read_text())
-                codes = data["exit_code_by_key"]
-                for name, code in codes.items():
-                    if code is not None and STATUS.get(code) in ("survived", "no tests"):
-                        codes[name] = None
-                meta.write_text(json.dumps(data))
-            tstamp.write_text(tests_fp)
-        return gdir
-    if gdir.exists():
-        _log(f"{g.name}: source changed, rebuilding {gdir}")
-        shutil.rmtree(gdir)
-    gdir.mkdir(parents=True)
-    shutil.copytree(SRC, gdir / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "tests", gdir / "tests", ignore=shutil.ignore_patterns("__pycache__"))
-    # tests/conftest.py finds the shared public data two levels above tests/ (here: mutants/..)
-    shared = ROOT.parent / "shared"
-    if shared.exists():
-        (gdir / "shared").symlink_to(shared)
+    src_fp = _tree_hash([SRC]) + f"|{_mutmut_version()}|{g.modules}"
+    tests_fp = _tree_hash([ROOT / "tests"])
+    stamp, tstamp = gdir / "fingerprint.txt", gdir / "tests-fingerprint.txt"
+    if not (stamp.exists() and stamp.read_text() == src_fp):
+        if gdir.exists():
+            _log(f"{g.name}: source changed, rebuilding {gdir}")
+            shutil.rmtree(gdir)
+        gdir.mkdir(parents=True)
+        shutil.copytree(SRC, gdir / "src", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "tests", gdir / "tests", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        # tests/conftest.py finds the shared public data two levels above tests/ (mutants/..)
+        shared = ROOT.parent / "shared"
+        if shared.exists():
+            (gdir / "shared").symlink_to(shared)
+        stamp.write_text(src_fp)
+        tstamp.write_text(tests_fp)
+    elif tstamp.read_text() != tests_fp:
+        _log(f"{g.name}: tests changed, copying them and re-running survivors")
+        for dest in (gdir / "tests", gdir / "mutants" / "tests"):
+            if dest.parent.exists():
+                shutil.copytree(ROOT / "tests", dest, dirs_exist_ok=True)
+        for meta in (gdir / "mutants").rglob("*.py.meta"):
+            data = json.loads(meta.read_text())
+            codes = data["exit_code_by_key"]
+            for name, code in codes.items():
+                if code is not None and STATUS.get(code) in ("survived", "no tests"):
+                    codes[name] = None
+            meta.write_text(json.dumps(data))
+        tstamp.write_text(tests_fp)
+    # the config is written every run: a changed test list is seen by mutmut's own config
+    # fingerprint, which re-runs its stats and the verdicts that depend on them
     cfg = "\n".join(
         [
             "",
             "[tool.mutmut]",
             'source_paths = ["src"]',
             f"only_mutate = {json.dumps(list(g.modules))}",
-            f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+            f"pytest_add_cli_args_test_selection = {json.dumps(_existing(g.tests))}",
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]',
             "use_git_change_detection = false",
             "timeout_multiplier = 5.0",
@@ -239,8 +235,6 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
         ]
     )
     (gdir / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + cfg)
-    stamp.write_text(src_fp)
-    tstamp.write_text(tests_fp)
     return gdir
 
 
