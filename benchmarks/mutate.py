@@ -392,13 +392,15 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
             gn, n = item.split("\t")
             chosen[gn].append(n)
     if not args.report_only:
-        total = sum(len(v) for v in chosen.values()) or 1
-        for g in groups:
+        pending = [
+            g for g in groups if any(all_names[g.name][n][1] is None for n in chosen[g.name])
+        ]
+        for k, g in enumerate(pending):
             todo = [n for n in chosen[g.name] if all_names[g.name][n][1] is None]
-            if not todo:
-                continue
-            share = (deadline - time.monotonic()) * len(chosen[g.name]) / total
-            total -= len(chosen[g.name])
+            # an equal share of what is left: each group pays a fixed cost first (one run of
+            # its tests to map tests to functions, one clean run); time a group does not use
+            # goes to the next ones
+            share = (deadline - time.monotonic()) / (len(pending) - k)
             _log(f"{g.name}: {len(todo)} mutants to run, {share / 60:.1f} min")
             _run_group(prepared[g.name], todo, args.jobs, time.monotonic() + share)
             all_names[g.name] = _mutants_of(prepared[g.name], g)
