@@ -9,8 +9,8 @@ Two mutation runs, one report (benchmarks/results-mutation.md):
   mutant then runs only the tests that reached its function. The full mutant set is large
   (thousands for 14k lines), so a deterministic sample (``--sample`` per package, ``--seed``)
   is tested; results are kept in the work folders, so a second run with the same seed resumes
-  (a tested mutant is not tested again unless the source or tests changed: the work folder is
-  rebuilt when their fingerprint changes).
+  (a tested mutant is not tested again unless its module changed; after a change of the tests
+  the survivors are tested again).
 * SQL: our own mutator for src/duqhunt/detectors/net/sql/*.sql. One change at a time on a copy
   of the package: a comparison operator (<, <=, >, >=, =, <>) swapped, AND <-> OR, a numeric
   constant +1, -1 or x2, one term of a WHERE/HAVING/ON conjunction dropped. Each mutant runs the
@@ -207,22 +207,64 @@ def _group_dir(work: Path, g: Group) -> Path:
     return work / f"py-{g.name}"
 
 
+def _sync_sources(gdir: Path, g: Group) -> None:
+    """Bring the group's copy of src/ up to date file by file. A changed module of the group
+    loses its mutants and results (mutmut makes them again); any other changed file is copied
+    into mutmut's tree as well, so the tests run against today's code."""
+    wanted = {
+        str(p.relative_to(ROOT)): p
+        for p in SRC.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    have = {
+        str(p.relative_to(gdir)): p
+        for p in (gdir / "src").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    changed = 0
+    for rel in sorted(set(have) - set(wanted)):
+        have[rel].unlink()
+        for extra in (gdir / "mutants").glob(rel + "*"):
+            extra.unlink()
+        changed += 1
+    for rel, path in sorted(wanted.items()):
+        copy = gdir / rel
+        if copy.exists() and copy.read_bytes() == path.read_bytes():
+            continue
+        changed += 1
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, copy)
+        mutated = rel.endswith(".py") and any(fnmatch.fnmatch(rel, m) for m in g.modules)
+        for extra in (gdir / "mutants").glob(rel + "*"):
+            if mutated:
+                extra.unlink()  # the module and its .meta: mutmut makes its mutants again
+        if not mutated and (gdir / "mutants" / "src").exists():
+            (gdir / "mutants" / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, gdir / "mutants" / rel)
+    if changed:
+        _log(f"{g.name}: {changed} source file(s) changed since the last run")
+        (gdir / "generated.txt").unlink(missing_ok=True)
+
+
 def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
     """A folder with a copy of the tree and a mutmut config for this group.
 
-    A change of the source (or of the group's modules) rebuilds the folder; a change of the tests
-    only copies them again and re-runs the mutants that survived or had no test (a new test can
-    kill them; a killed mutant stays killed). ``keep`` (report only) never touches the folder.
+    A changed source file of the group's modules loses its mutants and results (they are made
+    and run again); other source files are copied in; a change of the tests copies them again
+    and re-runs the mutants that survived or had no test (a new test can kill them; a killed
+    mutant stays killed). ``keep`` (report only) never touches the folder.
     """
     gdir = _group_dir(work, g)
     if keep and gdir.exists():
         return gdir
-    src_fp = _tree_hash([SRC]) + f"|{_mutmut_version()}|{g.modules}"
+    src_fp = f"{_mutmut_version()}|{g.modules}"
     tests_fp = _tree_hash([ROOT / "tests"])
     stamp, tstamp = gdir / "fingerprint.txt", gdir / "tests-fingerprint.txt"
-    if not (stamp.exists() and stamp.read_text() == src_fp):
+    if stamp.exists() and stamp.read_text() == src_fp:
+        _sync_sources(gdir, g)
+    else:
         if gdir.exists():
-            _log(f"{g.name}: source changed, rebuilding {gdir}")
+            _log(f"{g.name}: modules or mutmut version changed, rebuilding {gdir}")
             shutil.rmtree(gdir)
         gdir.mkdir(parents=True)
         shutil.copytree(SRC, gdir / "src", ignore=shutil.ignore_patterns("__pycache__"))
@@ -235,7 +277,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
             (gdir / "shared").symlink_to(shared)
         stamp.write_text(src_fp)
         tstamp.write_text(tests_fp)
-    elif tstamp.read_text() != tests_fp:
+    if tstamp.read_text() != tests_fp:
         _log(f"{g.name}: tests changed, copying them and re-running survivors")
         for dest in (gdir / "tests", gdir / "mutants" / "tests"):
             if dest.parent.exists():
