@@ -17,7 +17,7 @@ Two mutation runs, one report (benchmarks/results-mutation.md):
   network detector tests (DuckDB only, stop at the first failure). Results are kept in
   build/mutate/sql/results.json keyed by the mutant's id, so runs resume.
 
-Both runs stop at ``--budget-min`` (wall clock, split between them); whatever was not reached is
+Both run side by side and stop at ``--budget-min`` (wall clock); whatever was not reached is
 reported as "not run". Surviving mutants are listed with a reason from
 benchmarks/mutation-reasons.yaml ("equivalent" or "accepted gap"; "unexamined" when absent).
 
@@ -40,6 +40,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,25 @@ class Group:
 # The module -> tests map. A mutant runs only the tests of its group that reached the mutated
 # function in the group's stats pass. Add a line here when a new module or test file appears.
 GROUPS: tuple[Group, ...] = (
+    Group("model", "model", ("src/duqhunt/model/*",), ("tests/model", "tests/render")),
+    Group(
+        "detectors-host",
+        "detectors",
+        ("src/duqhunt/detectors/host/*",),
+        ("tests/host/test_host_scan.py", "tests/host/test_sigma.py"),
+    ),
+    Group(
+        "sources-host",
+        "sources",
+        ("src/duqhunt/sources/host/*",),
+        ("tests/host",),
+    ),
+    Group(
+        "sources-net",
+        "sources",
+        ("src/duqhunt/sources/net/*",),
+        ("tests/sources", "tests/pcap"),
+    ),
     Group(
         "detectors-net",
         "detectors",
@@ -84,28 +104,10 @@ GROUPS: tuple[Group, ...] = (
         ("tests/detectors", "tests/hunt/test_lateral_and_bridge.py"),
     ),
     Group(
-        "detectors-host",
-        "detectors",
-        ("src/duqhunt/detectors/host/*",),
-        ("tests/host/test_host_scan.py", "tests/host/test_sigma.py"),
-    ),
-    Group(
         "detectors-doc",
         "detectors",
         ("src/duqhunt/detectors/doc/*",),
         ("tests/docs/test_doc_scan.py", "tests/docs/test_font_structure.py"),
-    ),
-    Group(
-        "sources-net",
-        "sources",
-        ("src/duqhunt/sources/net/*",),
-        ("tests/sources", "tests/pcap"),
-    ),
-    Group(
-        "sources-host",
-        "sources",
-        ("src/duqhunt/sources/host/*",),
-        ("tests/host",),
     ),
     Group(
         "sources-office",
@@ -118,7 +120,6 @@ GROUPS: tuple[Group, ...] = (
             "tests/docs/test_font_fuzz.py",
         ),
     ),
-    Group("model", "model", ("src/duqhunt/model/*",), ("tests/model", "tests/render")),
 )
 
 # The SQL mutants' tests: network detectors on DuckDB (the Spark parity tests are deselected),
@@ -434,17 +435,18 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
             gn, n = item.split("\t")
             chosen[gn].append(n)
     if not args.report_only:
-        pending = [
-            g for g in groups if any(all_names[g.name][n][1] is None for n in chosen[g.name])
-        ]
-        for k, g in enumerate(pending):
+        # one group after the other, cheapest tests first (GROUPS order), each up to the
+        # deadline: a group pays a fixed cost first (a run of its tests to map tests to
+        # functions, a clean run) that is lost if it is stopped early
+        for g in groups:
             todo = [n for n in chosen[g.name] if all_names[g.name][n][1] is None]
-            # an equal share of what is left: each group pays a fixed cost first (one run of
-            # its tests to map tests to functions, one clean run); time a group does not use
-            # goes to the next ones
-            share = (deadline - time.monotonic()) / (len(pending) - k)
-            _log(f"{g.name}: {len(todo)} mutants to run, {share / 60:.1f} min")
-            _run_group(prepared[g.name], todo, args.jobs, time.monotonic() + share)
+            if not todo:
+                continue
+            if deadline - time.monotonic() <= 60:
+                _log(f"{g.name}: no time left, {len(todo)} mutants not run")
+                continue
+            _log(f"{g.name}: {len(todo)} mutants to run")
+            _run_group(prepared[g.name], todo, args.jobs, deadline)
             all_names[g.name] = _mutants_of(prepared[g.name], g)
     out: list[Mutant] = []
     for g in groups:
@@ -679,7 +681,7 @@ def sql_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mutan
     todo = [by_id[i] for i in picked if i not in done]
     if todo and not args.report_only and deadline - time.monotonic() > 30:
         _log(f"sql: {len(picked)} mutants in the sample, {len(todo)} to run")
-        copies = [_sql_copy(work, k) for k in range(args.jobs)]
+        copies = [_sql_copy(work, k) for k in range(max(1, args.sql_jobs))]
         queue = list(todo)
 
         def worker(copy: Path) -> None:
@@ -782,7 +784,8 @@ def write_report(
         "# Mutation testing (`make mutate`)",
         "",
         f"Command: `python benchmarks/mutate.py --sample {args.sample} --sql-sample {args.sql_sample}"
-        f" --seed {args.seed} --budget-min {args.budget_min} --jobs {args.jobs}`"
+        f" --seed {args.seed} --budget-min {args.budget_min} --jobs {args.jobs}"
+        f" --sql-jobs {args.sql_jobs}`"
         f" (mutmut {_mutmut_version()}); last run took {secs / 60:.1f} min.",
         f"Machine: {os.cpu_count()} CPUs ({_cpu_model()}), shared with other work; run under nice -n 10.",
         f"Date: {now}.",
@@ -844,7 +847,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sql-sample", type=int, default=120, help="SQL mutants (0: all)")
     ap.add_argument("--seed", type=int, default=19)
     ap.add_argument("--budget-min", type=float, default=45.0, help="wall-clock bound, minutes")
-    ap.add_argument("--sql-share", type=float, default=0.35, help="share of the budget for SQL")
+    ap.add_argument("--sql-jobs", type=int, default=1, help="SQL mutants run at once")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-python", action="store_true")
     ap.add_argument("--no-sql", action="store_true")
@@ -857,15 +860,23 @@ def main(argv: list[str] | None = None) -> int:
     py: list[Mutant] = []
     sql: list[Mutant] = []
     populations: dict[str, int] = {}
+    sql_thread = None
+    if not args.no_sql:
+        # the SQL mutants run beside mutmut (one worker by default), up to the same deadline
+        sql_box: list[list[Mutant]] = []
+        sql_thread = threading.Thread(
+            target=lambda: sql_box.append(sql_run(args, args.work, end)), daemon=True
+        )
+        sql_thread.start()
     if not args.no_python:
-        py_deadline = end if args.no_sql else t0 + args.budget_min * 60 * (1 - args.sql_share)
-        py = python_run(args, args.work, py_deadline)
+        py = python_run(args, args.work, end)
         for g in GROUPS:
             gdir = _group_dir(args.work, g)
             if g.package in args.packages and (gdir / "mutants").exists():
                 populations[g.package] = populations.get(g.package, 0) + len(_mutants_of(gdir, g))
-    if not args.no_sql:
-        sql = sql_run(args, args.work, end)
+    if sql_thread is not None:
+        sql_thread.join()
+        sql = sql_box[0] if sql_box else []
         populations["sql"] = sum(len(sql_mutants(p)) for p in SQL_DIR.glob("*.sql"))
     write_report(args, py, sql, populations, time.monotonic() - t0)
     return 0
