@@ -119,6 +119,7 @@ def _beacons(doc: ReportDocument) -> dict[str, list[FindingModel]]:
 @pytest.fixture(scope="module")
 def forty(tmp_path_factory: pytest.TempPathFactory) -> ReportDocument:
     contacts = {
+        "192.0.2.1": 1,  # 2.5 %: under the 5 % allowance, no penalty (never a bonus)
         "192.0.2.2": 2,  # 5 %: no penalty
         "192.0.2.6": 6,  # 15 %: penalty 0.10, score 0.9
         "192.0.2.9": 9,  # 22.5 %: penalty 0.175, score 0.825
@@ -141,6 +142,7 @@ def _only(found: dict[str, list[FindingModel]], dst: str, hosts: int) -> list[Fi
 @pytest.mark.parametrize(
     ("dst", "hosts", "penalty", "severity"),
     [
+        ("192.0.2.1", 1, 0.0, "medium"),
         ("192.0.2.2", 2, 0.0, "medium"),
         ("192.0.2.6", 6, 0.1, "medium"),
         ("192.0.2.9", 9, 0.175, "low"),
