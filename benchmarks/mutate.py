@@ -814,7 +814,8 @@ def write_report(
         )
     lines += ["", "## Surviving mutants", ""]
     lines += [
-        "Reasons come from benchmarks/mutation-reasons.yaml (key = the mutant id);"
+        "Reasons come from benchmarks/mutation-reasons.yaml (key = the mutant id, or mutmut's"
+        " mutant name);"
         " *unexamined* means nobody has looked yet.",
         "",
         "| id | package | where | mutation | status | reason |",
@@ -823,7 +824,7 @@ def write_report(
     for m in [*py, *sql]:
         if m.status in ("killed", "timeout", "not run"):
             continue
-        r = reasons.get(m.id, {})
+        r = reasons.get(m.id) or reasons.get(m.name) or {}
         reason = r.get("reason", "unexamined")
         if r.get("note"):
             reason += ": " + r["note"]
