@@ -79,7 +79,11 @@ GROUPS: tuple[Group, ...] = (
         "detectors-host",
         "detectors",
         ("src/duqhunt/detectors/host/*",),
-        ("tests/host/test_host_scan.py", "tests/host/test_sigma.py"),
+        (
+            "tests/host/test_host_scan.py",
+            "tests/host/test_sigma.py",
+            "tests/host/test_temp_files_behaviour.py",
+        ),
     ),
     Group(
         "sources-host",
