@@ -160,6 +160,7 @@ def test_penalty_follows_the_share_of_hosts(
         assert f.details["score"] == pytest.approx(1.0 - penalty, abs=1e-3)
         assert f.severity == severity
         assert f"{hosts} internal host(s) contact it" in f.evidence[0].summary
+        assert f.evidence[0].source == "conn.log"  # an address pair is read from conn.log
 
 
 def test_a_penalised_pair_under_report_score_is_not_a_finding(forty: ReportDocument) -> None:
@@ -172,6 +173,7 @@ def test_a_penalised_pair_under_report_score_is_not_a_finding(forty: ReportDocum
 def test_known_name_over_tls_is_high_a_lookalike_is_not_known(forty: ReportDocument) -> None:
     (known,) = _only(_beacons(forty), "api.evil.test", 1)
     assert known.details["known_ioc"] is True and known.severity == "high"
+    assert known.details["kind"] == "tls-sni" and known.evidence[0].source == "ssl.log"
     (other,) = _only(_beacons(forty), "api.notevil.test", 1)
     assert other.details["known_ioc"] is False and other.severity == "medium"
 
