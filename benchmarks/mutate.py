@@ -287,6 +287,9 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
         for dest in (gdir / "tests", gdir / "mutants" / "tests"):
             if dest.parent.exists():
                 shutil.copytree(ROOT / "tests", dest, dirs_exist_ok=True)
+        # mutmut re-maps only tests with new names; a changed test keeps its old map, so the
+        # map is made again (one run of the group's tests)
+        (gdir / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         for meta in (gdir / "mutants").rglob("*.py.meta"):
             data = json.loads(meta.read_text())
             codes = data["exit_code_by_key"]
