@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo-out
 
-.PHONY: all venv demo test bench lint clean system-deps
+.PHONY: all venv demo test bench lint mutate clean system-deps
 
 all: demo
 
@@ -48,6 +48,12 @@ bench: $(STAMP) system-deps
 	$(PY) benchmarks/docs_bench.py
 	$(PY) benchmarks/web_bench.py
 	$(PY) benchmarks/similarity_bench.py
+
+# Mutation score of detectors/, sources/, model/ (mutmut, sampled) and of the detector SQL (our
+# own mutator), bounded in time; writes benchmarks/results-mutation.md. Resumes from build/mutate.
+MUTATE_ARGS ?=
+mutate: $(STAMP)
+	nice -n 10 $(PY) benchmarks/mutate.py $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

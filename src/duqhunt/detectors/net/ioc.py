@@ -27,7 +27,11 @@ class IocMatchDetector(Detector):
     or hashes that match an indicator of a loaded IOC pack.
 
     Catches: any contact with listed C&C addresses or names, in either direction, including a
-    DNS answer that resolves to a listed address.
+    DNS answer that resolves to a listed address. A listed name also covers its subdomains
+    (``evil.example`` matches ``www.evil.example``, never ``notevil.example``); names, file
+    names and hashes compare without letter case, User-Agents exactly.
+    Severity: high for an address or name of confidence 0.8 or more, low below 0.5, medium
+    otherwise (a User-Agent, file name or hash alone is at most medium).
     Misses: indicators not in a pack; contact through a proxy that hides the destination; DNS
     over HTTPS.
     False positives: stale indicators (an address re-assigned to an innocent host years later);
