@@ -183,9 +183,12 @@ def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
         run.evtx_seconds += time.perf_counter() - t0
     h.events.extend(res.events)
     run.warnings.extend(res.warnings)
-    partial = bool(res.skipped or res.truncated)
+    partial = bool(res.skipped or res.truncated or res.damaged)
     if partial:
-        what = f"{res.skipped} bad record(s) skipped" if res.skipped else "truncated at the limit"
+        whats = [f"{res.skipped} bad record(s) skipped"] if res.skipped else []
+        whats += [res.damaged] if res.damaged else []
+        whats += ["truncated at the limit"] if res.truncated else []
+        what = "; ".join(whats)
         run.not_analysed.append(NotAnalysed(path=str(f.path), reason=f"partly analysed: {what}"))
     run.inputs.append(
         InputRecord(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import lzma
 import os
+import random
 import re
 import shutil
 import sys
@@ -236,7 +237,7 @@ def test_corrupt_hive_and_bad_evtx_chunk_are_listed(tmp_path: Path) -> None:
     root = tmp_path / "h"
     cfg = root / "Windows" / "System32" / "config"
     cfg.mkdir(parents=True)
-    (cfg / "SYSTEM").write_bytes(b"regf" + os.urandom(8000))
+    (cfg / "SYSTEM").write_bytes(b"regf" + random.Random(8000).randbytes(8000))
     data = bytearray((DATA / "evtxrs_security_real.evtx").read_bytes())
     for off in range(0x1000 + 65536 * 3, 0x1000 + 65536 * 3 + 4096, 7):  # damage one chunk
         data[off] ^= 0xFF
@@ -256,7 +257,7 @@ def test_corrupt_hive_and_bad_evtx_chunk_are_listed(tmp_path: Path) -> None:
 def test_symlinks_loops_and_escape_are_not_followed(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    (outside / "netp191.pnf").write_bytes(os.urandom(4096))
+    (outside / "netp191.pnf").write_bytes(random.Random(4096).randbytes(4096))
     root = tmp_path / "h"
     (root / "Windows" / "inf").mkdir(parents=True)
     (root / "Windows" / "inf" / "escape.pnf").symlink_to(outside / "netp191.pnf")
