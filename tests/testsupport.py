@@ -34,7 +34,7 @@ settings.register_profile(
 )
 PROFILE = os.environ.get("DUQHUNT_HYPOTHESIS", "default")
 settings.load_profile(PROFILE)
-FUZZ_FACTOR = 8 if PROFILE == "fuzz" else 1
+FUZZ_FACTOR = 5 if PROFILE == "fuzz" else 1
 
 
 def fuzz_examples(n: int) -> int:
