@@ -458,6 +458,21 @@ JOB_SEEDS = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("year", "has_time"), [(0, False), (1, False), (1600, False), (1601, True)]
+)
+def test_job_last_run_before_1601_has_no_time(tmp_path: Path, year: int, has_time: bool) -> None:
+    """Found by `make fuzz`: a RunTime SYSTEMTIME of year 1 gave a time before 1601, which no
+    Windows clock holds (MS-TSCH .job fixed section: the last run time at offset 52, wYear
+    first)."""
+    data = bytearray((DATA / "wintask.job").read_bytes())
+    struct.pack_into("<H", data, 52, year)
+    p = tmp_path / "At1.job"
+    p.write_bytes(bytes(data))
+    got = read_job(p)
+    assert (got.last_run is not None) == has_time and _time_ok(got.last_run)
+
+
 @fuzz(80)
 @given(st.sampled_from(JOB_SEEDS).flatmap(lambda s: mutated(s, hot=80)))
 def test_job_fuzz(work: Path, data: bytes) -> None:
