@@ -8,7 +8,9 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -271,18 +273,57 @@ def test_symlinks_loops_and_escape_are_not_followed(tmp_path: Path) -> None:
     assert not _by(res, "DQ-HOST-001")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file_is_listed(tmp_path: Path) -> None:
-    root = tmp_path / "h"
-    (root / "Windows").mkdir(parents=True)
-    p = root / "Windows" / "locked.pnf"
-    p.write_bytes(b"x")
-    p.chmod(0)
+_SCAN_AND_PRINT = """
+import json, sys
+from pathlib import Path
+from duqhunt.hostscan import scan_host
+res = scan_host([Path(sys.argv[1])])
+print(json.dumps([[n.path, n.reason] for n in res.not_analysed]))
+"""
+
+
+def _scan_as_nobody(root: Path) -> list[list[str]]:
+    """scan_host in a child process without root's power to read any file: setpriv switches to
+    the unprivileged user nobody with no supplementary groups and no capabilities (so no
+    CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH), as a non-root analyst would run it."""
+    import duqhunt
+
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to drop root's capabilities for this test"
+    src = str(Path(duqhunt.__file__).resolve().parents[1])
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": src,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HOME": "/tmp",
+        "DUQHUNT_TEST": "1",
+    }
+    cmd = [setpriv, "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+    cmd += ["--inh-caps=-all", sys.executable, "-c", _SCAN_AND_PRINT, str(root)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_unreadable_file_is_listed() -> None:
+    """A file the scanning user may not read is listed as not analysed with the reason. As root
+    (CI) the scan runs as nobody without capabilities; otherwise in this process."""
+    tmp = Path(tempfile.mkdtemp(prefix="duqhunt-unreadable-"))
     try:
-        res = scan_host([root])
+        tmp.chmod(0o755)  # the unprivileged user must reach the folder, not the locked file
+        root = tmp / "h"
+        (root / "Windows").mkdir(parents=True)
+        for d in (root, root / "Windows"):
+            d.chmod(0o755)
+        p = root / "Windows" / "locked.pnf"
+        p.write_bytes(b"x")
+        p.chmod(0)
+        if os.geteuid() == 0:
+            listed = _scan_as_nobody(root)
+        else:
+            listed = [[n.path, n.reason] for n in scan_host([root]).not_analysed]
+        assert [r for path, r in listed if path == str(p) and "not readable" in r], listed
     finally:
-        p.chmod(0o600)
-    assert any("not readable" in n.reason for n in res.not_analysed)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_image_without_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
