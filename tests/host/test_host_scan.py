@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -282,48 +281,39 @@ print(json.dumps([[n.path, n.reason] for n in res.not_analysed]))
 """
 
 
-def _scan_as_nobody(root: Path) -> list[list[str]]:
-    """scan_host in a child process without root's power to read any file: setpriv switches to
-    the unprivileged user nobody with no supplementary groups and no capabilities (so no
-    CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH), as a non-root analyst would run it."""
-    import duqhunt
-
+def _scan_without_dac_override(root: Path) -> list[list[str]]:
+    """scan_host in a child process that is still root but has lost the two capabilities that
+    let root read any file (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: dropped from the bounding
+    and inheritable sets by setpriv, so the child's execve cannot regain them): file modes
+    then apply to it as to any owner, while it still reads the code and venv root owns."""
     setpriv = shutil.which("setpriv")
     assert setpriv, "setpriv (util-linux) is needed to drop root's capabilities for this test"
-    src = str(Path(duqhunt.__file__).resolve().parents[1])
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": src,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "HOME": "/tmp",
-        "DUQHUNT_TEST": "1",
-    }
-    cmd = [setpriv, "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
-    cmd += ["--inh-caps=-all", sys.executable, "-c", _SCAN_AND_PRINT, str(root)]
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "PYTHONDONTWRITEBYTECODE": "1"}
+    drop = "-dac_override,-dac_read_search"
+    cmd = [setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}"]
+    cmd += [sys.executable, "-c", _SCAN_AND_PRINT, str(root)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def test_unreadable_file_is_listed() -> None:
+def test_unreadable_file_is_listed(tmp_path: Path) -> None:
     """A file the scanning user may not read is listed as not analysed with the reason. As root
-    (CI) the scan runs as nobody without capabilities; otherwise in this process."""
-    tmp = Path(tempfile.mkdtemp(prefix="duqhunt-unreadable-"))
+    (CI runs as root) the scan runs in a child without root's power to read any file;
+    otherwise in this process."""
+    root = tmp_path / "h"
+    (root / "Windows").mkdir(parents=True)
+    p = root / "Windows" / "locked.pnf"
+    p.write_bytes(b"x")
+    p.chmod(0)
     try:
-        tmp.chmod(0o755)  # the unprivileged user must reach the folder, not the locked file
-        root = tmp / "h"
-        (root / "Windows").mkdir(parents=True)
-        for d in (root, root / "Windows"):
-            d.chmod(0o755)
-        p = root / "Windows" / "locked.pnf"
-        p.write_bytes(b"x")
-        p.chmod(0)
         if os.geteuid() == 0:
-            listed = _scan_as_nobody(root)
+            listed = _scan_without_dac_override(root)
         else:
             listed = [[n.path, n.reason] for n in scan_host([root]).not_analysed]
-        assert [r for path, r in listed if path == str(p) and "not readable" in r], listed
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        p.chmod(0o600)
+    assert [r for path, r in listed if path == str(p) and "not readable" in r], listed
 
 
 def test_image_without_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
