@@ -1,11 +1,11 @@
-# duqhunt: make demo | make test | make bench | make lint
+# duqhunt: make demo | make test | make fuzz | make bench | make lint
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo-out
 
-.PHONY: all venv demo test bench lint mutate clean system-deps
+.PHONY: all venv demo test fuzz bench lint mutate clean system-deps
 
 all: demo
 
@@ -34,8 +34,15 @@ system-deps:
 	    echo "tshark/mtools/ntfs-3g not found: the pcap and disk-image tests are skipped (apt-get install tshark dosfstools mtools ntfs-3g)"; \
 	  fi; }
 
+# make test: the whole suite; property tests run a fixed (derandomized) set of examples.
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q
+
+# make fuzz: only the property tests (Hypothesis), with a new random seed each run and
+# FUZZ_FACTOR (tests/testsupport.py) times the examples: about 10 minutes on 2 cores, bounded by
+# the number of examples, not by time. A failure prints the example and a seed to replay it.
+fuzz: $(STAMP) system-deps
+	DUQHUNT_HYPOTHESIS=fuzz $(PY) -m pytest -q -m hypothesis
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,4 +1,5 @@
-"""Shared test helpers: build small Zeek log folders in code and hunt them."""
+"""Shared test helpers: build small Zeek log folders in code and hunt them; the Hypothesis
+profiles; the real public data beside the repository (../shared/data)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ import pytest
 
 from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.model.report import ReportDocument
+from testsupport import SHARED_DATA, need_shared_data
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+__all__ = ["SHARED_DATA", "TEST_DATA", "need_shared_data"]
+
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 os.environ.setdefault("DUQHUNT_TEST", "1")
+
+
+@pytest.fixture
+def shared_data() -> Callable[..., Path]:
+    """need_shared_data as a fixture: ``shared_data("docs", "ots")``."""
+    return need_shared_data
 
 
 @pytest.fixture

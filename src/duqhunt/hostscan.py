@@ -170,25 +170,14 @@ _NAMED_KINDS = {".evtx": "EVTX event log", ".job": "scheduled task (.job)", ".pn
 
 
 def _short_of_header(f: FileEntry) -> str | None:
-    """Why an EVTX file or a registry hive is shorter than its own header says, or None: a
-    file cut short (a copy interrupted, a truncated image) reads without error but misses
-    what its header promises."""
+    """Why a registry hive is shorter than its own header says, or None: a hive cut short (a
+    copy interrupted, a truncated image) reads without error but misses what its header
+    promises. (An EVTX file cut short is found by its reader: eventlog.evtx_shortfall.)"""
     try:
         with f.path.open("rb") as fh:
             head = fh.read(0x30)
     except OSError:
         return None
-    if f.kind == "evtx" and len(head) >= 0x2C and head[:8] == b"ElfFile\x00":
-        header_size, chunks = (
-            struct.unpack_from("<H", head, 0x28)[0],
-            struct.unpack_from("<H", head, 0x2A)[0],
-        )
-        want = max(header_size, 4096) + chunks * 65536
-        if f.size < want:
-            return (
-                f"file is cut short: {f.size} bytes where its header declares {chunks} "
-                f"chunk(s) ({want} bytes); the missing records are not analysed"
-            )
     if f.kind == "hive" and len(head) >= 0x2C and head[:4] == b"regf":
         bins = struct.unpack_from("<I", head, 0x28)[0]
         if f.size < 4096 + bins:
@@ -222,13 +211,12 @@ def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
         run.evtx_seconds += time.perf_counter() - t0
     h.events.extend(res.events)
     run.warnings.extend(res.warnings)
-    short = _short_of_header(f)
-    partial = bool(res.skipped or res.truncated or short)
+    partial = bool(res.skipped or res.truncated or res.damaged)
     if partial:
-        what = f"{res.skipped} bad record(s) skipped" if res.skipped else "truncated at the limit"
-        if short:
-            what = short if not res.skipped else f"{what}; {short}"
-            run.warnings.append(f"{f.path}: {short}")
+        whats = [f"{res.skipped} bad record(s) skipped"] if res.skipped else []
+        whats += [res.damaged] if res.damaged else []
+        whats += ["truncated at the limit"] if res.truncated else []
+        what = "; ".join(whats)
         run.not_analysed.append(NotAnalysed(path=str(f.path), reason=f"partly analysed: {what}"))
     run.inputs.append(
         InputRecord(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import lzma
 import os
+import random
 import re
 import shutil
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,7 +238,7 @@ def test_corrupt_hive_and_bad_evtx_chunk_are_listed(tmp_path: Path) -> None:
     root = tmp_path / "h"
     cfg = root / "Windows" / "System32" / "config"
     cfg.mkdir(parents=True)
-    (cfg / "SYSTEM").write_bytes(b"regf" + os.urandom(8000))
+    (cfg / "SYSTEM").write_bytes(b"regf" + random.Random(8000).randbytes(8000))
     data = bytearray((DATA / "evtxrs_security_real.evtx").read_bytes())
     for off in range(0x1000 + 65536 * 3, 0x1000 + 65536 * 3 + 4096, 7):  # damage one chunk
         data[off] ^= 0xFF
@@ -256,7 +258,7 @@ def test_corrupt_hive_and_bad_evtx_chunk_are_listed(tmp_path: Path) -> None:
 def test_symlinks_loops_and_escape_are_not_followed(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    (outside / "netp191.pnf").write_bytes(os.urandom(4096))
+    (outside / "netp191.pnf").write_bytes(random.Random(4096).randbytes(4096))
     root = tmp_path / "h"
     (root / "Windows" / "inf").mkdir(parents=True)
     (root / "Windows" / "inf" / "escape.pnf").symlink_to(outside / "netp191.pnf")
@@ -270,18 +272,48 @@ def test_symlinks_loops_and_escape_are_not_followed(tmp_path: Path) -> None:
     assert not _by(res, "DQ-HOST-001")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+_SCAN_AND_PRINT = """
+import json, sys
+from pathlib import Path
+from duqhunt.hostscan import scan_host
+res = scan_host([Path(sys.argv[1])])
+print(json.dumps([[n.path, n.reason] for n in res.not_analysed]))
+"""
+
+
+def _scan_without_dac_override(root: Path) -> list[list[str]]:
+    """scan_host in a child process that is still root but has lost the two capabilities that
+    let root read any file (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: dropped from the bounding
+    and inheritable sets by setpriv, so the child's execve cannot regain them): file modes
+    then apply to it as to any owner, while it still reads the code and venv root owns."""
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to drop root's capabilities for this test"
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "PYTHONDONTWRITEBYTECODE": "1"}
+    drop = "-dac_override,-dac_read_search"
+    cmd = [setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}"]
+    cmd += [sys.executable, "-c", _SCAN_AND_PRINT, str(root)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def test_unreadable_file_is_listed(tmp_path: Path) -> None:
+    """A file the scanning user may not read is listed as not analysed with the reason. As root
+    (CI runs as root) the scan runs in a child without root's power to read any file;
+    otherwise in this process."""
     root = tmp_path / "h"
     (root / "Windows").mkdir(parents=True)
     p = root / "Windows" / "locked.pnf"
     p.write_bytes(b"x")
     p.chmod(0)
     try:
-        res = scan_host([root])
+        if os.geteuid() == 0:
+            listed = _scan_without_dac_override(root)
+        else:
+            listed = [[n.path, n.reason] for n in scan_host([root]).not_analysed]
     finally:
         p.chmod(0o600)
-    assert any("not readable" in n.reason for n in res.not_analysed)
+    assert [r for path, r in listed if path == str(p) and "not readable" in r], listed
 
 
 def test_image_without_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

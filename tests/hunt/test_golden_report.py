@@ -1,6 +1,9 @@
 """Golden snapshot of the demo scenario's report (seed 7: network, host and document evidence):
 finding ids, detectors, severities and titles, and the campaign. A change to what duqhunt finds
-shows here as a diff; regenerate on purpose with DUQHUNT_UPDATE_GOLDEN=1."""
+shows here as a diff; regenerate on purpose with DUQHUNT_UPDATE_GOLDEN=1 (never implicitly: a
+missing golden file fails). What these fields mean is asserted against the simulation's ground
+truth elsewhere (tests/hunt/test_simulated_campaign.py, test_whole_story.py,
+test_lateral_and_bridge.py); this file only shows that the output did not change."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.simulate import SimConfig, simulate
@@ -50,13 +55,32 @@ def _snapshot(tmp_path: Path) -> dict[str, Any]:
     }
 
 
-def test_demo_report_matches_golden(tmp_path: Path) -> None:
-    snap = json.loads(json.dumps(_snapshot(tmp_path), sort_keys=True, default=str))
-    if os.environ.get("DUQHUNT_UPDATE_GOLDEN") == "1" or not GOLDEN.exists():
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(json.dumps(snap, indent=1, sort_keys=True) + "\n")
-    golden = json.loads(GOLDEN.read_text())
+def _compare(snap: dict[str, Any], golden_path: Path) -> None:
+    if os.environ.get("DUQHUNT_UPDATE_GOLDEN") == "1":
+        golden_path.parent.mkdir(parents=True, exist_ok=True)
+        golden_path.write_text(json.dumps(snap, indent=1, sort_keys=True) + "\n")
+    assert golden_path.is_file(), (
+        f"{golden_path} is missing: regenerate it on purpose with DUQHUNT_UPDATE_GOLDEN=1 "
+        "and review the diff"
+    )
+    golden = json.loads(golden_path.read_text())
     assert snap["schema_version"] == golden["schema_version"]
     assert snap["findings"] == golden["findings"]
     assert snap["campaign"] == golden["campaign"]
     assert snap["verdicts"] == golden["verdicts"]
+
+
+def test_demo_report_matches_golden(tmp_path: Path) -> None:
+    snap = json.loads(json.dumps(_snapshot(tmp_path), sort_keys=True, default=str))
+    _compare(snap, GOLDEN)
+
+
+def test_a_missing_golden_file_fails_and_is_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DUQHUNT_UPDATE_GOLDEN", raising=False)
+    missing = tmp_path / "golden" / "none.json"
+    snap = {"schema_version": 1, "findings": [], "campaign": {}, "verdicts": []}
+    with pytest.raises(AssertionError, match="is missing"):
+        _compare(snap, missing)
+    assert not missing.exists()

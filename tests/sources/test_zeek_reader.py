@@ -1006,3 +1006,55 @@ def test_json_small_batches_with_a_late_field(tmp_path: Path) -> None:
     table, _ = read(p, Limits(batch_rows=2))
     assert table.num_rows == 5
     assert table.column("service").to_pylist() == [None] * 4 + ["dns"]
+
+
+# Escapes as Zeek's ASCII writer writes them (zeek/src/threading/formatters/Ascii.cc and the
+# logging framework docs): a separator, a backslash or a non-printable byte inside a value is
+# written as \xHH (a backslash itself also as \\); a string value that would read as the unset
+# ("-") or empty ("(empty)") marker has its first character escaped; an empty string is
+# "(empty)", an unset value "-"; set elements are joined by the set separator, each escaped on
+# its own. Decoding is one left-to-right pass: an escape's output is never decoded again.
+ESCAPED_STRINGS = [
+    ("\\\\x41", "\\x41"),  # an escaped backslash followed by 'x41', not 'A'
+    ("\\x5cx41", "\\x41"),  # \x5c is a backslash; the 'x41' after it stays text
+    ("\\x5c\\x5c", "\\\\"),
+    ("\\x28empty)", "(empty)"),  # the literal text "(empty)", not an empty string
+    ("\\x2D", "-"),  # the literal text "-" (upper-case hex), not unset
+    ("(empty)", ""),
+    ("-", None),
+    ("tab\\x09and\\x0anewline", "tab\tand\nnewline"),
+]
+
+
+@pytest.mark.parametrize("path", ["fast", "exact"])
+def test_string_escapes_per_the_zeek_ascii_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    if path == "exact":
+        monkeypatch.setattr(ZeekLog, "_fast_tsv", _refuse_fast)
+    rows = [conn_row(i, service=raw) for i, (raw, _) in enumerate(ESCAPED_STRINGS)]
+    table, zlog = read(write(tmp_path, "conn.log", zeek_tsv(CONN_FIELDS, rows)))
+    assert zlog.stats.skipped_rows == 0, zlog.stats.warnings
+    assert table.column("service").to_pylist() == [want for _, want in ESCAPED_STRINGS]
+
+
+ESCAPED_SETS = [
+    ("a\\x2cb,c", ["a,b", "c"]),  # an escaped set separator stays inside its element
+    ("\\x2d,x", ["-", "x"]),  # an element "-" is text, not unset
+    ("\\x28empty)", ["(empty)"]),  # one element that reads "(empty)", not an empty set
+    ("c\\\\,d", ["c\\", "d"]),  # an element ending in an escaped backslash
+    ("(empty)", []),
+    ("-", None),
+]
+
+
+@pytest.mark.parametrize("path", ["fast", "exact"])
+def test_set_escapes_per_the_zeek_ascii_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    if path == "exact":
+        monkeypatch.setattr(ZeekLog, "_fast_tsv", _refuse_fast)
+    rows = [conn_row(i, tunnel_parents=raw) for i, (raw, _) in enumerate(ESCAPED_SETS)]
+    table, zlog = read(write(tmp_path, "conn.log", zeek_tsv(CONN_FIELDS, rows)))
+    assert zlog.stats.skipped_rows == 0, zlog.stats.warnings
+    assert table.column("tunnel_parents").to_pylist() == [want for _, want in ESCAPED_SETS]

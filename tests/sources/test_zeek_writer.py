@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from duqhunt.errors import UsageError
 from duqhunt.sources.net.zeek_schema import LOGS, container_inner
 from duqhunt.sources.net.zeek_writer import escape_zeek_string, write_zeek_json, write_zeek_tsv
+from testsupport import fuzz_examples
 
 # -- a small reference decoder with Zeek's ASCII reader semantics (independent of duqhunt's reader)
 
@@ -207,7 +208,7 @@ def test_bytes_values_are_escaped_bytewise(tmp_path: Path) -> None:
     assert rows[0]["uri"] == b"/x\x00\xc3\xa9\xff".decode("utf-8", "surrogateescape")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=fuzz_examples(150))
 @given(text=st.text(max_size=40), elems=st.lists(st.text(min_size=1, max_size=12), max_size=5))
 def test_escaping_round_trips_for_any_text(text: str, elems: list[str]) -> None:
     assert _decode(escape_zeek_string(text), "string") == text

@@ -300,6 +300,7 @@ def write_infected(
                     "SubjectDomainName": dom,
                     "ShareName": f"\\\\*\\{share}",
                     "RelativeTargetName": rel,
+                    "AccessMask": "0x2",  # WriteData: the copy of the planted file
                     "IpAddress": mv["src"],
                 },
             )

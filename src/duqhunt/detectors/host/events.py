@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from duqhunt.detectors.host.base import HostContext, HostDetector, windows_path
@@ -89,8 +90,39 @@ def sessions(events: list[HostEvent]) -> dict[tuple[str, str], Session]:
     return out
 
 
+def _files(events: Iterable[HostEvent]) -> list[str]:
+    return sorted({f"{_share(e)}\\{e.get('RelativeTargetName')}" for e in events})
+
+
 def _share(ev: HostEvent) -> str:
     return share_name(ev.get("ShareName")) or ""
+
+
+# File access rights (MS-SMB2 2.2.13.1.1 / winnt.h): what a 5145 AccessMask can ask for. Only
+# WriteData and AppendData change a file's content; GENERIC_WRITE and GENERIC_ALL include them.
+# ReadData (0x1), Execute (0x20), DELETE (0x10000), ReadAttributes and the like do not.
+FILE_WRITE_DATA, FILE_APPEND_DATA = 0x2, 0x4
+GENERIC_ALL, GENERIC_WRITE = 0x10000000, 0x40000000
+WRITE_RIGHTS = FILE_WRITE_DATA | FILE_APPEND_DATA | GENERIC_ALL | GENERIC_WRITE
+# the same rights as the message ids of a 5145 AccessList: %%4417 WriteData, %%4418 AppendData
+WRITE_ACCESS_LIST = ("%%4417", "%%4418")
+
+
+def share_access(ev: HostEvent) -> str:
+    """'write', 'read' (any access that changes no content) or 'unknown' (no AccessMask or
+    AccessList logged) for one 5145 detailed file share event."""
+    mask = ev.get("AccessMask").strip()
+    if mask:
+        try:
+            value = int(mask, 16) if mask.lower().startswith("0x") else int(mask)
+        except ValueError:
+            value = None
+        if value is not None:
+            return "write" if value & WRITE_RIGHTS else "read"
+    rights = ev.get("AccessList")
+    if rights.strip():
+        return "write" if any(r in rights for r in WRITE_ACCESS_LIST) else "read"
+    return "unknown"
 
 
 class LateralMovementSessions(HostDetector):
@@ -101,8 +133,12 @@ class LateralMovementSessions(HostDetector):
     remote-execution pipe over IPC$ (svcctl, atsvc, PSEXESVC...), installed a service (4697)
     or created a scheduled task (4698/4702), with the source address and account.
 
+    A program file counts as written only when its 5145 AccessMask (or AccessList) asks for
+    WriteData (0x2) or AppendData (0x4) (or GENERIC_WRITE/GENERIC_ALL): a 0x1 ReadData of
+    a setup.exe under C$ is a read, never "wrote".
     high: a program written to an admin share, or a service/task created, from a network
-    session; medium: a remote-execution pipe alone; low: admin share access alone.
+    session; medium: a remote-execution pipe alone, or a program opened with no access logged;
+    low: admin share access alone, or a program only read from it.
     Misses: sessions whose Security auditing (logon, file share, detailed share) was off;
     movement over WMI or WinRM without shares, services or tasks.
     False positives: administrators and management tools (SCCM, PsExec used by IT) doing the
@@ -122,13 +158,16 @@ class LateralMovementSessions(HostDetector):
                 if s.logon is not None and s.logon.get("LogonType") not in ("3", ""):
                     continue
                 admin = [e for e in s.shares if is_admin_share(e.get("ShareName"))]
-                written = sorted(
-                    {
-                        f"{_share(e)}\\{e.get('RelativeTargetName')}"
-                        for e in admin
-                        if e.get("RelativeTargetName").lower().endswith(EXEC_EXT)
-                    }
-                )
+                programs = [
+                    e
+                    for e in admin
+                    if e.event_id == 5145 and e.get("RelativeTargetName").lower().endswith(EXEC_EXT)
+                ]
+                # a program file is written only when the access asked for writes its data
+                # (a 5145 whose AccessMask is 0x1 ReadData reads it); no mask logged: opened
+                written = _files(e for e in programs if share_access(e) == "write")
+                opened = _files(e for e in programs if share_access(e) == "unknown")
+                read = _files(e for e in programs if share_access(e) == "read")
                 pipes = sorted(
                     {
                         e.get("RelativeTargetName")
@@ -144,13 +183,17 @@ class LateralMovementSessions(HostDetector):
                 sev: Severity
                 if written or services or tasks:
                     sev, conf = "high", 0.75
-                elif pipes:
+                elif pipes or opened:
                     sev, conf = "medium", 0.55
                 else:
                     sev, conf = "low", 0.3
                 what = []
                 if written:
                     what.append("wrote " + ", ".join(written[:3]))
+                if opened:
+                    what.append("opened " + ", ".join(opened[:3]) + " (access not logged)")
+                if read:
+                    what.append("read " + ", ".join(read[:3]))
                 if services:
                     what.append("installed service " + ", ".join(services))
                 if tasks:
@@ -185,6 +228,8 @@ class LateralMovementSessions(HostDetector):
                             "logon_id": s.logon_id,
                             "shares": ",".join(sorted({_share(e) for e in s.shares})),
                             "files": ",".join(written[:10]) or None,
+                            "opened": ",".join(opened[:10]) or None,
+                            "read": ",".join(read[:10]) or None,
                             "pipes": ",".join(pipes[:10]) or None,
                             "services": ",".join(services) or None,
                             "tasks": ",".join(tasks) or None,

@@ -59,6 +59,36 @@ class EventLogRead:
     skipped: int
     warnings: list[str]
     truncated: bool
+    # why the file itself is incomplete (an EVTX cut short of the chunks its header declares);
+    # "" when it is whole. A damaged file is read as far as it goes and reported as partial.
+    damaged: str = ""
+
+
+EVTX_SIGNATURE = b"ElfFile\0"
+EVTX_CHUNK = 0x10000
+
+
+def evtx_shortfall(path: Path) -> str:
+    """Why an EVTX file is shorter than its header says, or "" (libevtx's format notes: the
+    file header's block size at offset 40 and number of chunks at 42, then 64 KiB chunks). A
+    copy cut short (a failed transfer, a full disk) loses the records of the missing chunks;
+    the parser stops quietly at the end, so the header is the only witness."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(128)
+    if len(head) < 44 or head[:8] != EVTX_SIGNATURE:
+        return ""
+    header_block = int.from_bytes(head[40:42], "little") or 0x1000
+    chunks = int.from_bytes(head[42:44], "little")
+    want = header_block + chunks * EVTX_CHUNK
+    if size < want:
+        return (
+            f"EVTX file cut short: its header declares {chunks} chunk(s) ({want} bytes), the file "
+            f"has {size}; the records of the missing part are lost"
+        )
+    if size > header_block and (size - header_block) % EVTX_CHUNK:
+        return f"EVTX file cut short: it ends inside a chunk ({size} bytes)"
+    return ""
 
 
 def parse_time(value: object) -> float | None:
@@ -231,7 +261,10 @@ def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTE
             events.append(ev)
     if records == 0 and skipped:
         raise InputError(str(path), f"no readable EVTX record ({skipped} bad)", offset=0)
-    return EventLogRead(events, records, skipped, warnings, truncated)
+    damaged = evtx_shortfall(path)
+    if damaged:
+        warnings.append(f"{path}: {damaged}")
+    return EventLogRead(events, records, skipped, warnings, truncated, damaged)
 
 
 def _json_objects(path: Path, max_bytes: int) -> Iterator[tuple[int, Any | None]]:

@@ -32,7 +32,7 @@ def _systemtime(b: bytes) -> float | None:
     if len(b) < 16:
         return None
     y, mo, _dow, d, h, mi, s, ms = (int.from_bytes(b[i : i + 2], "little") for i in range(0, 16, 2))
-    if y == 0:
+    if not 1601 <= y <= 9999:  # 0: never run; a Windows time starts in 1601 (FILETIME)
         return None
     try:
         return datetime(y, mo, d, h, mi, s, ms * 1000, tzinfo=UTC).timestamp()

@@ -1,0 +1,209 @@
+"""Font checks written from the specifications, with fixtures that do not come from duqhunt's
+own builders: fonts from fontTools' FontBuilder, EOT headers written byte by byte here.
+
+* Embedded OpenType (W3C EOT submission, 2008): a little-endian header (EOTSize, FontDataSize,
+  Version, Flags, ... MagicNumber 0x504C at offset 34, the names from offset 80); the flag
+  TTEMBED_XORENCRYPTDATA = 0x10000000 means the font data is XORed with 0x50.
+* TrueType instructions (Apple TrueType Reference Manual / OpenType spec): PUSHB[n] (0xB0+n)
+  reads n+1 bytes, PUSHW[n] (0xB8+n) n+1 signed 16-bit words, NPUSHB (0x40) a count byte then
+  that many bytes, NPUSHW (0x41) a count byte then that many words; FDEF/CALL function numbers
+  must lie in [0, maxp.maxFunctionDefs), IDEFs are at most maxp.maxInstructionDefs, storage
+  indices in [0, maxp.maxStorage).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import pytest
+from fontTools.fontBuilder import FontBuilder
+from fontTools.pens.ttGlyphPen import TTGlyphPen
+from fontTools.ttLib import newTable
+from fontTools.ttLib.tables.ttProgram import Program
+
+from duqhunt.detectors.doc.catalogue import Emitter
+from duqhunt.detectors.doc.fontcheck import analyse_font
+from duqhunt.sources.office.eot import parse_eot
+from duqhunt.sources.office.limits import Budget, DocLimits, builtin_content
+from duqhunt.sources.office.ttinstr import FontCodeState, scan_program
+
+PUSHB0, PUSHW0, NPUSHB, NPUSHW = 0xB0, 0xB8, 0x40, 0x41
+FDEF, ENDF, CALL, IDEF, WS, RS, POP = 0x2C, 0x2D, 0x2B, 0x89, 0x42, 0x43, 0x21
+
+
+def tt_font(fpgm: bytes = b"", **maxp: int) -> bytes:
+    """A one-glyph TrueType font from fontTools' FontBuilder, with ``fpgm`` as its font program
+    and the given maxp fields."""
+    fb = FontBuilder(1000, isTTF=True)
+    fb.setupGlyphOrder([".notdef"])
+    fb.setupCharacterMap({})
+    fb.setupGlyf({".notdef": TTGlyphPen(None).glyph()})
+    fb.setupHorizontalMetrics({".notdef": (500, 0)})
+    fb.setupHorizontalHeader(ascent=800, descent=-200)
+    fb.setupNameTable({"familyName": "Spec Test", "styleName": "Regular"})
+    fb.setupOS2()
+    fb.setupPost()
+    if fpgm:
+        table = newTable("fpgm")
+        table.program = Program()
+        table.program.fromBytecode(fpgm)
+        fb.font["fpgm"] = table
+    for k, v in {"maxStackElements": 64, **maxp}.items():
+        setattr(fb.font["maxp"], k, v)
+    buf = io.BytesIO()
+    fb.font.save(buf)
+    return buf.getvalue()
+
+
+def _findings(data: bytes) -> list[tuple[str, str, str, str]]:
+    em = Emitter("spec")
+    analyse_font(data, em, "spec", builtin_content(), Budget("spec", DocLimits()))
+    return [
+        (f.detector, f.severity, f.evidence[0].locator, f.evidence[0].summary) for f in em.findings
+    ]
+
+
+# --- EOT: the XOR flag and key ------------------------------------------------------------
+
+
+def eot_from_spec(font: bytes, flags: int, *, xor_key: int | None) -> bytes:
+    """An EOT version 0x00020001 header written field by field from the W3C submission."""
+    body = bytes(b ^ xor_key for b in font) if xor_key is not None else font
+
+    def name(text: str) -> bytes:  # Padding (u16 0), NameSize (u16), UTF-16LE name
+        raw = text.encode("utf-16-le")
+        return struct.pack("<HH", 0, len(raw)) + raw
+
+    fixed = struct.pack(
+        "<10sBBIH", bytes(10), 1, 0, 400, 0
+    )  # PANOSE, Charset, Italic, Weight, fsType
+    fixed += struct.pack("<H", 0x504C)  # MagicNumber
+    fixed += struct.pack("<4I2II4I", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)  # ranges, checksum, reserved
+    names = name("Spec Test") + name("Regular") + name("Version 1.0") + name("Spec Test")
+    names += struct.pack("<HH", 0, 0)  # Padding5, RootStringSize 0
+    size = 16 + len(fixed) + len(names) + len(body)
+    head = struct.pack("<IIII", size, len(body), 0x00020001, flags)
+    assert len(head + fixed) == 80  # FamilyName's padding starts at offset 80
+    return head + fixed + names + body
+
+
+UNDEFINED_OPCODE_FONT = tt_font(bytes([0x28]))  # 0x28 is no TrueType instruction
+
+
+def test_eot_xor_flag_undoes_the_0x50_key() -> None:
+    eot = eot_from_spec(UNDEFINED_OPCODE_FONT, 0x10000000, xor_key=0x50)
+    got = parse_eot(eot, "spec.eot", "spec")
+    assert got.xored and got.font_data == UNDEFINED_OPCODE_FONT
+    found = _findings(eot)
+    assert [
+        (d, s)
+        for d, s, loc, text in found
+        if "undefined opcode 0x28" in text and "XOR 0x50 undone" in loc
+    ] == [("DQ-DOC-004", "medium")], found
+
+
+def test_eot_without_the_flag_is_not_unxored() -> None:
+    plain = eot_from_spec(UNDEFINED_OPCODE_FONT, 0, xor_key=None)
+    got = parse_eot(plain, "spec.eot", "spec")
+    assert not got.xored and got.font_data == UNDEFINED_OPCODE_FONT
+    # another bit (TTEMBED_SUBSET 0x1, a neighbour of the XOR bit) does not mean XOR either
+    for flags in (0x1, 0x01000000, 0x20000000):
+        xored = eot_from_spec(UNDEFINED_OPCODE_FONT, flags, xor_key=0x50)
+        got = parse_eot(xored, "spec.eot", "spec")
+        assert not got.xored and got.font_data != UNDEFINED_OPCODE_FONT, hex(flags)
+
+
+# --- PUSHB / PUSHW / NPUSHB / NPUSHW widths ------------------------------------------------
+
+
+def _kinds(code: bytes, where: str = "fpgm", **limits: int) -> list[str]:
+    return [i.kind for i in scan_program(code, where, FontCodeState(**limits))]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n", range(8))
+def test_push_widths(n: int) -> None:
+    """PUSHB[n] takes n+1 bytes, PUSHW[n] n+1 words: exactly that many pass, one byte short
+    runs past the program. The pushed bytes are FDEF and ENDF values: read as opcodes (a wrong
+    width) they would be definitions out of place."""
+    assert _kinds(bytes([PUSHB0 + n]) + bytes([FDEF]) * (n + 1), "glyph") == []
+    assert _kinds(bytes([PUSHB0 + n]) + bytes([FDEF]) * n, "glyph") == ["push-overrun"]
+    words = bytes([FDEF, ENDF]) * (n + 1)
+    assert _kinds(bytes([PUSHW0 + n]) + words, "glyph") == []
+    assert _kinds(bytes([PUSHW0 + n]) + words[:-1], "glyph") == ["push-overrun"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 17, 255])
+def test_npush_widths(count: int) -> None:
+    assert _kinds(bytes([NPUSHB, count]) + bytes([ENDF]) * count, "glyph") == []
+    assert _kinds(bytes([NPUSHW, count]) + bytes([ENDF]) * (2 * count), "glyph") == []
+    if count:
+        assert _kinds(bytes([NPUSHW, count]) + bytes([ENDF]) * count, "glyph") == ["push-overrun"]
+    assert _kinds(bytes([NPUSHB])) == ["push-overrun"]  # no count byte
+
+
+def test_pushed_values_count_on_the_stack() -> None:
+    """8 words by PUSHW[7], then 20 bytes by NPUSHB: 28 values over a maxp stack of 0."""
+    code = bytes([PUSHW0 + 7]) + bytes(16) + bytes([NPUSHB, 20]) + bytes(20)
+    (issue,) = scan_program(code, "prep", FontCodeState(max_stack=0))
+    assert issue.kind == "stack-limit" and "pushes 28 values" in issue.message
+
+
+def test_pushw_is_signed_and_pushb_unsigned() -> None:
+    """PUSHW sign-extends: 0xFFFF is -1, a negative function number; PUSHB 0xFF is 255."""
+    (issue,) = scan_program(
+        bytes([PUSHW0, 0xFF, 0xFF, FDEF, ENDF]), "fpgm", FontCodeState(max_function_defs=256)
+    )
+    assert issue.kind == "function-limit" and "negative function number -1" in issue.message
+    assert _kinds(bytes([PUSHB0, 0xFF, FDEF, ENDF]), max_function_defs=256) == []
+
+
+# --- FDEF / CALL / IDEF / storage limits at the boundary ------------------------------------
+
+
+@pytest.mark.parametrize("limit", [1, 4, 64])
+def test_fdef_and_call_numbers_at_the_limit(limit: int) -> None:
+    def fdef_call(fn: int) -> bytes:
+        return bytes([PUSHB0, fn, FDEF, ENDF, PUSHB0, fn, CALL])
+
+    assert _kinds(fdef_call(limit - 1), max_function_defs=limit) == []
+    assert _kinds(fdef_call(limit), max_function_defs=limit) == ["function-limit"] * 2
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5])
+def test_idef_count_at_the_limit(limit: int) -> None:
+    undefined = [0x28, 0x7B, 0x83, 0x84, 0x8F, 0x90][: limit + 1]  # no instruction has these
+
+    def idefs(k: int) -> bytes:
+        return b"".join(bytes([PUSHB0, op, IDEF, ENDF]) for op in undefined[:k])
+
+    assert _kinds(idefs(limit), max_instruction_defs=limit) == []
+    assert _kinds(idefs(limit + 1), max_instruction_defs=limit) == ["idef-limit"]
+
+
+@pytest.mark.parametrize("limit", [1, 8, 200])
+@pytest.mark.parametrize("op", [WS, RS])
+def test_storage_index_at_the_limit(limit: int, op: int) -> None:
+    def access(idx: int) -> bytes:
+        if op == WS:  # WS pops the value, then the index: push the index first
+            return bytes([PUSHB0 + 1, idx, 7, WS])
+        return bytes([PUSHB0, idx, RS, POP])
+
+    assert _kinds(access(limit - 1), max_storage=limit) == []
+    assert _kinds(access(limit), max_storage=limit) == ["storage-limit"]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 12])
+def test_maxp_function_limit_read_from_the_font(limit: int) -> None:
+    """Through the whole font analysis: maxp.maxFunctionDefs read from a fontTools font (the
+    maxp field order is the spec's, not the parser's), FDEF limit-1 clean, FDEF limit flagged."""
+    ok = tt_font(bytes([PUSHB0, limit - 1, FDEF, ENDF]), maxFunctionDefs=limit)
+    assert [f for f in _findings(ok) if f[0] == "DQ-DOC-004"] == []
+    over = tt_font(bytes([PUSHB0, limit, FDEF, ENDF]), maxFunctionDefs=limit)
+    assert [(d, s, text) for d, s, _, text in _findings(over) if d == "DQ-DOC-004"] == [
+        (
+            "DQ-DOC-004",
+            "medium",
+            f"FDEF {limit} at 0x2 is beyond maxp.maxFunctionDefs={limit}",
+        )
+    ]
