@@ -1,11 +1,11 @@
-"""DQ-NET-002 (beaconing): the prevalence penalty and the severities, from the README's
-"The beacon score": ``score = (...) x (1 - prevalence penalty)`` with the penalty
-``min(0.5, max(0, share of internal hosts contacting the destination - 0.05))``, not measured
-below 20 internal hosts; pairs scoring at least ``report_score`` (0.8), and any pair to a known
-indicator, become findings; a known indicator is high, otherwise medium from 0.85, low below.
+"""DQ-NET-002 (beaconing): prevalence and severity, from the C&C ranking's definition
+(docs/detectors.md, detectors/net/c2rank.py): ``spread`` is 1 for a destination at most
+``rare_hosts = max(3, 1 % of the hosts with egress)`` contact, falling linearly to 0.2 at
+``wide_hosts = max(rare_hosts + 5, 10 %)`` and beyond; a known indicator is always a finding and
+always high; a look-alike name of an indicator is not known.
 
-The beacons are exact (every 600 s for a day, the same size), so every part of the score is 1
-and the score is ``1 - penalty``: the share of hosts decides what is reported and how.
+The beacons are exact (every 600 s for a day, the same size), so periodicity is 1 and the
+spread decides how a known indicator's pair is scored.
 """
 
 from __future__ import annotations
@@ -121,18 +121,13 @@ def _beacons(doc: ReportDocument) -> dict[str, list[FindingModel]]:
 @pytest.fixture
 def forty(tmp_path: Path) -> ReportDocument:
     contacts = {
-        "192.0.2.1": 1,  # 2.5 %: under the 5 % allowance, no penalty (never a bonus)
-        "192.0.2.2": 2,  # 5 %: no penalty
-        "192.0.2.6": 6,  # 15 %: penalty 0.10, score 0.9
-        "192.0.2.9": 9,  # 22.5 %: penalty 0.175, score 0.825
-        "192.0.2.12": 12,  # 30 %: penalty 0.25, score 0.75: under report_score
-        IOC_IPS[0]: 12,  # the same share to a known indicator: reported anyway
-        IOC_IPS[1]: 40,  # everyone: 0.95 capped at 0.5
+        IOC_IPS[0]: 3,  # rare_hosts = max(3, 0.4) = 3: spread 1
+        IOC_IPS[1]: 5,  # wide_hosts = max(3 + 5, 4) = 8: spread 1 - 0.8 x 2/5 = 0.68
+        IOC_IPS[2]: 12,  # beyond wide_hosts: 0.2
+        "192.0.2.12": 12,  # the same share, not an indicator: nothing corroborates it
     }
     sni = {"api.evil.test": "10.8.0.39", "api.notevil.test": "10.8.0.40"}
-    # min_score (the lowest score the SQL returns, default 0.5) lowered so that the capped
-    # pair, scoring exactly 0.5, is returned whatever the rounding
-    return _hunt(tmp_path, 40, contacts, sni, (("min_score", 0.3),))
+    return _hunt(tmp_path, 40, contacts, sni)
 
 
 def _only(found: dict[str, list[FindingModel]], dst: str, hosts: int) -> list[FindingModel]:
@@ -142,53 +137,29 @@ def _only(found: dict[str, list[FindingModel]], dst: str, hosts: int) -> list[Fi
 
 
 @pytest.mark.parametrize(
-    ("dst", "hosts", "penalty", "severity"),
-    [
-        ("192.0.2.1", 1, 0.0, "medium"),
-        ("192.0.2.2", 2, 0.0, "medium"),
-        ("192.0.2.6", 6, 0.1, "medium"),
-        ("192.0.2.9", 9, 0.175, "low"),
-        (IOC_IPS[0], 12, 0.25, "high"),
-        (IOC_IPS[1], 40, 0.5, "high"),
-    ],
+    ("dst", "hosts", "spread"),
+    [(IOC_IPS[0], 3, 1.0), (IOC_IPS[1], 5, 0.68), (IOC_IPS[2], 12, 0.2)],
 )
-def test_penalty_follows_the_share_of_hosts(
-    forty: ReportDocument, dst: str, hosts: int, penalty: float, severity: str
+def test_spread_follows_the_share_of_hosts_and_indicators_stay_high(
+    forty: ReportDocument, dst: str, hosts: int, spread: float
 ) -> None:
     for f in _only(_beacons(forty), dst, hosts):
-        assert f.details["prevalence_penalty"] == pytest.approx(penalty, abs=1e-4)
-        assert f.details["score"] == pytest.approx(1.0 - penalty, abs=1e-3)
-        assert f.severity == severity
-        assert f"{hosts} internal host(s) contact it" in f.evidence[0].summary
-        assert f.evidence[0].source == "conn.log"  # an address pair is read from conn.log
+        assert f.details["spread"] == pytest.approx(spread, abs=1e-3)
+        assert f.details["known_ioc"] is True and f.severity == "high"
 
 
-def test_a_penalised_pair_under_report_score_is_not_a_finding(forty: ReportDocument) -> None:
+def test_a_widespread_pair_nothing_corroborates_is_not_a_finding(forty: ReportDocument) -> None:
     assert "192.0.2.12" not in _beacons(forty)
-    # ... but it is still scored and ranked in the report
-    scored = {(b.src, b.dst) for b in forty.campaign.beacons}
-    assert ("10.8.0.1", "192.0.2.12") in scored
+    # ... but it is still scored and ranked in the report, below the indicators
+    ranked = [(b.src, b.dst) for b in forty.campaign.beacons]
+    assert ("10.8.0.1", "192.0.2.12") in ranked
+    first_ioc = min(i for i, (_, d) in enumerate(ranked) if d in IOC_IPS)
+    assert ranked.index(("10.8.0.1", "192.0.2.12")) > first_ioc
 
 
 def test_known_name_over_tls_is_high_a_lookalike_is_not_known(forty: ReportDocument) -> None:
     (known,) = _only(_beacons(forty), "api.evil.test", 1)
     assert known.details["known_ioc"] is True and known.severity == "high"
     assert known.details["kind"] == "tls-sni" and known.evidence[0].source == "ssl.log"
-    (other,) = _only(_beacons(forty), "api.notevil.test", 1)
-    assert other.details["known_ioc"] is False and other.severity == "medium"
-
-
-def test_no_penalty_below_twenty_hosts(tmp_path: Path) -> None:
-    doc = _hunt(tmp_path, 19, {IOC_IPS[2]: 19, "192.0.2.19": 19}, {})
-    for dst in (IOC_IPS[2], "192.0.2.19"):
-        for f in _only(_beacons(doc), dst, 19):
-            assert f.details["prevalence_penalty"] == 0.0
-            assert f.details["score"] == pytest.approx(1.0, abs=1e-3)
-
-
-def test_penalty_measured_from_twenty_hosts(tmp_path: Path) -> None:
-    doc = _hunt(tmp_path, 20, {IOC_IPS[2]: 20, "192.0.2.3": 3}, {}, (("min_score", 0.3),))
-    for f in _only(_beacons(doc), IOC_IPS[2], 20):
-        assert f.details["prevalence_penalty"] == pytest.approx(0.5, abs=1e-4)
-    for f in _only(_beacons(doc), "192.0.2.3", 3):  # 15 % of 20
-        assert f.details["prevalence_penalty"] == pytest.approx(0.1, abs=1e-4)
+    for other in _beacons(forty).get("api.notevil.test", []):
+        assert other.details["known_ioc"] is False and other.severity != "high"
