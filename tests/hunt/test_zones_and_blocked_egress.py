@@ -22,7 +22,7 @@ from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.model.report import ReportDocument
 from duqhunt.render.text import render_summary
 from duqhunt.simulate import KNOWN_C2_IP, SimConfig, simulate
-from duqhunt.sources.net.zeek_schema import LOGS, canonical_name
+from duqhunt.sources.net.zeek_schema import LOGS, canonical_name, canonical_schema
 from duqhunt.sources.net.zeek_writer import write_zeek_tsv
 
 T0 = 1318550400.0  # 2011-10-14 00:00 UTC
@@ -120,6 +120,8 @@ def _engine(rows: list[Row]) -> DuckDBEngine:
     )
     eng = DuckDBEngine()
     eng.register_arrow("conn", pa.Table.from_pylist(rows, schema=conn_schema))
+    # no web proxy in these rows: an empty http log, as a hunt registers every analysed log
+    eng.register_arrow("http", canonical_schema("http").empty_table())
     ips = sorted({str(r[k]) for r in rows for k in ("id_orig_h", "id_resp_h")} | {"10.50.0.10"})
     eng.register_arrow(
         "ip_class",
@@ -448,4 +450,24 @@ def test_simulated_blocked_egress_bridges_and_relays_found(tmp_path: Path) -> No
     for b in camp.bridges:
         assert b["c2"] == KNOWN_C2_IP and b["c2_tried_directly"] is True
     zones = {h.ip: h.zone for h in camp.hosts}
+    assert all(zones[ip] == "no-egress" for ip in truth["no_egress"] if ip in zones)
+
+
+def test_behind_a_web_proxy_the_bridge_is_found_and_proxy_users_are_egress(
+    tmp_path: Path,
+) -> None:
+    """Every host reaches the internet through an explicit web proxy: reaching the proxy is
+    egress, and the bridge's way out is its proxied requests, whose target names the C&C."""
+    logs = tmp_path / "sim" / "zeek"
+    cfg = SimConfig(hosts=60, days=1.0, beacon_profile="proxy", blocked_egress=True)
+    truth = simulate(logs, seed=6, config=cfg, meta_dir=tmp_path / "sim")
+    doc = hunt(HuntOptions(inputs=(logs,), out=tmp_path / "out", threads=2))
+    camp = doc.campaign
+    assert {b["ip"] for b in camp.bridges} == set(truth["bridges"])
+    assert {b["c2"] for b in camp.bridges} <= {c["ip"] for c in truth["c2"]}
+    assert {(e["src"], e["dst"]) for e in camp.relay_edges} == {
+        (e["src"], e["dst"]) for e in truth["relay_edges"]
+    }
+    zones = {h.ip: h.zone for h in camp.hosts}
+    assert all(zones.get(b) == "egress" for b in truth["bridges"])
     assert all(zones[ip] == "no-egress" for ip in truth["no_egress"] if ip in zones)

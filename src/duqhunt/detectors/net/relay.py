@@ -9,14 +9,14 @@ import pyarrow as pa
 
 from duqhunt.content import normalise_pipe, standard_pipes
 from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
-from duqhunt.detectors.net.zones import DIRECT_ATTEMPTS_SQL
+from duqhunt.detectors.net.zones import BRIDGE_CORRELATION_SQL, DIRECT_ATTEMPTS_SQL
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 
 _PKG = __package__ or "duqhunt.detectors.net"
 _RELAY = periodicity_sql(load_sql(_PKG, "relay_sessions.sql"))
 _CLIENTS = load_sql(_PKG, "smb_clients.sql")
 _PIPES = load_sql(_PKG, "pipes.sql")
-_CORR = load_sql(_PKG, "bridge_correlation.sql")
+_CORR = BRIDGE_CORRELATION_SQL
 
 RELAY_DEFAULTS: dict[str, float] = {
     "relay_min_conns": 6,

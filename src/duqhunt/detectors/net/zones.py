@@ -1,8 +1,9 @@
 """Zones (egress / no-egress) from behaviour, the declared secure zones that override them, the
 attempts no-egress hosts made towards the internet, and a hint when ``--internal`` looks wrong.
 
-A host is 'egress' when it originated a session to an external address that carried data
-(sql/egress_session.sql says exactly which rows count and why). What a firewall lets a sensor
+A host is 'egress' when it originated a session to an external address, or to an internal
+explicit web proxy (sql/proxies.sql), that carried data (sql/egress_session.sql says exactly
+which rows count and why): behind a proxy, reaching the proxy is reaching the internet. What a firewall lets a sensor
 log of blocked attempts (S0, REJ, half-open, single packets) does not make a host egress: those
 attempts are evidence of their own (sql/direct_attempts.sql), because an implant in a secure
 zone tries its C&C directly before it falls back to its relay.
@@ -11,6 +12,7 @@ zone tries its C&C directly before it falls back to its relay.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -37,11 +39,24 @@ def egress_session_sql() -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
+def proxy_hosts_sql() -> str:
+    """SELECT ip, clients of the internal explicit web proxies (sql/proxies.sql, the C&C
+    ranking's definition), without its ORDER BY, to nest in other queries."""
+    text = load_sql(_PKG, "proxies.sql")
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return re.sub(r"\s+ORDER BY\s+ip\s*$", "", body.strip(), flags=re.IGNORECASE)
+
+
 def _with_rule(name: str) -> str:
-    return load_sql(_PKG, name).replace("{egress_session}", egress_session_sql().strip())
+    return (
+        load_sql(_PKG, name)
+        .replace("{egress_session}", egress_session_sql().strip())
+        .replace("{proxy_hosts}", proxy_hosts_sql())
+    )
 
 
 ZONES_SQL = _with_rule("zones.sql")
+BRIDGE_CORRELATION_SQL = _with_rule("bridge_correlation.sql")
 DIRECT_ATTEMPTS_SQL = _with_rule("direct_attempts.sql")
 
 

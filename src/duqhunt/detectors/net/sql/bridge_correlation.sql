@@ -1,6 +1,9 @@
 -- DQ-NET-007: how often a relay destination's outbound connections to each external address
 -- follow the sessions relayed to it within :corr_window_s, beside the share expected by chance
--- (outbound count x window / observation window). Reads `relay_edges` (src, dst).
+-- (outbound count x window / observation window). Reads `relay_edges` (src, dst). Behind an
+-- explicit web proxy (proxies.sql) the bridge's way out is its session to the proxy, and the
+-- address it goes to is the target its request names (CONNECT host, absolute-URI host; the
+-- port left out), else the proxy itself.
 WITH relayed AS (
     SELECT c.id_resp_h AS bridge, c.ts AS ts
     FROM conn c
@@ -12,6 +15,22 @@ outbound AS (
     FROM conn c
     JOIN ip_class d ON d.ip = c.id_resp_h
     WHERE NOT d.internal AND c.id_orig_h IN (SELECT DISTINCT dst FROM relay_edges)
+    UNION ALL
+    SELECT c.id_orig_h AS bridge, COALESCE(t.target, c.id_resp_h) AS ext, c.ts AS ts
+    FROM conn c
+    JOIN ({proxy_hosts}) px ON px.ip = c.id_resp_h
+    LEFT JOIN (
+        SELECT h.uid,
+               MIN(CASE WHEN POSITION(':' IN h.host) > 0
+                        THEN SUBSTRING(h.host, 1, POSITION(':' IN h.host) - 1)
+                        ELSE h.host END) AS target
+        FROM http h
+        WHERE h.host IS NOT NULL AND h.host <> ''
+          AND (UPPER(h.method) = 'CONNECT' OR LOWER(h.uri) LIKE 'http://%'
+               OR LOWER(h.uri) LIKE 'https://%')
+        GROUP BY h.uid
+    ) t ON t.uid = c.uid
+    WHERE c.id_orig_h IN (SELECT DISTINCT dst FROM relay_edges)
 ),
 totals AS (SELECT bridge, COUNT(*) AS relayed FROM relayed GROUP BY bridge),
 out_totals AS (SELECT bridge, ext, COUNT(*) AS outbound FROM outbound GROUP BY bridge, ext),
