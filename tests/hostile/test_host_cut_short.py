@@ -31,7 +31,7 @@ def test_empty_and_cut_short_artefacts_are_reported(tmp_path: Path) -> None:
     reasons = {Path(n["path"]).name: n["reason"] for n in doc["not_analysed"]}
     assert reasons["Empty.evtx"] == "empty file (0 bytes): nothing to analyse"
     assert reasons["empty.job"] == "empty file (0 bytes): nothing to analyse"
-    assert reasons["System.evtx"].startswith("partly analysed: file is cut short")
+    assert reasons["System.evtx"].startswith("partly analysed: EVTX file cut short")
     assert reasons["SYSTEM"].startswith("partly analysed: hive is cut short")
     status = {Path(i["path"]).name: i["status"] for i in doc["inputs"]}
     assert status["System.evtx"] == status["SYSTEM"] == "partial"
