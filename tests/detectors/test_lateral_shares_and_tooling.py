@@ -481,6 +481,7 @@ def test_host_sessions_use_the_same_admin_share_rule() -> None:
             SubjectLogonId="0x1001",
             ShareName="\\\\*\\Users$",
             RelativeTargetName="anagy\\~WRL0001.tmp",
+            AccessMask="0x2",
         ),
         ev(
             3,
@@ -507,6 +508,7 @@ def test_host_sessions_use_the_same_admin_share_rule() -> None:
             SubjectLogonId="0x2002",
             ShareName="\\\\*\\c$",
             RelativeTargetName="Windows\\Temp\\a.exe",
+            AccessMask="0x2",  # WriteData: a write (a read or an unlogged mask is not)
         ),
         ev(
             6,
