@@ -45,7 +45,7 @@ fuzz: $(STAMP) system-deps
 	DUQHUNT_HYPOTHESIS=fuzz $(PY) -m pytest -q -m hypothesis
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/mypy
 
 bench: $(STAMP) system-deps

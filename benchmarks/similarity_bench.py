@@ -20,6 +20,7 @@ by path), wall time and the peak RSS of this process and its workers.
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -181,6 +182,7 @@ def _speed(meta: dict[Path, tuple[str, str, str]]) -> dict[str, float]:
 
 def main() -> int:
     _download()
+    load_before = os.getloadavg()[0]
     meta = _extract(PAIRS)
     acc = _accuracy(meta)
     speed = _speed(_extract(PAIRS + SPEED_EXTRA))
@@ -212,6 +214,10 @@ def main() -> int:
         "accuracy set plus more releases of pywin32 and pycryptodome(x)): "
         f"{speed['seconds']:.1f} s wall, peak RSS {speed['peak_rss_mb']:.0f} MB "
         f"(largest of this process and its workers), {speed['clusters']} families.",
+        "",
+        f"Load average (1 min) when the run began: {load_before:.1f}, when it ended: "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; a figure taken beside other work "
+        "is slower than on a quiet machine.",
     ]
     md = "\n".join(lines) + "\n"
     (Path(__file__).resolve().parent / "results-similarity.md").write_text(md, encoding="utf-8")
