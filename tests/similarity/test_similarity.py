@@ -208,3 +208,19 @@ def test_a_host_triage_groups_renamed_copies_of_one_driver(tmp_path: Path) -> No
     details = dict(fam.details)
     assert details["names"] == ", ".join(sorted(names.values()))
     assert details["files"] == 3
+
+
+def test_a_dotnet_assembly_is_not_comparable_by_code_but_keeps_its_hashes(
+    tmp_path: Path,
+) -> None:
+    """The CLR runtime header (data directory 14) marks a .NET assembly: its IL is not
+    disassembled, its whole-file hashes still count."""
+    data = bytearray(PS8.read_bytes())
+    pe_off = struct.unpack_from("<I", data, 0x3C)[0]
+    magic = struct.unpack_from("<H", data, pe_off + 24)[0]
+    dirs = pe_off + 24 + (112 if magic == 0x20B else 96)  # PE32+ / PE32 data directories
+    struct.pack_into("<II", data, dirs + 14 * 8, 0x2000, 0x48)
+    (tmp_path / "managed.dll").write_bytes(bytes(data))
+    f = extract(tmp_path / "managed.dll")
+    assert f.not_comparable == ".NET assembly (IL code is not disassembled)"
+    assert not f.functions and f.tlsh and f.imphash
