@@ -103,7 +103,10 @@ def test_triage_in_the_browser_survives_a_rehunt(served: tuple[str, Path, Path])
         page.click("nav >> text=Findings")
         page.select_option("select[name=severity]", "high")
         page.click("#apply")
+        # wait for the filtered page itself (the click only starts the navigation)
+        page.wait_for_url("**/findings?severity=high*")
         badges = page.locator("#findings-table tbody tr td:first-child .badge")
+        expect(badges.first).to_be_visible()
         assert badges.count() > 0
         assert set(badges.all_inner_texts()) <= {"HIGH", "CRITICAL", "high", "critical"}
         page.screenshot(path=str(ARTIFACTS / "findings-high.png"), full_page=True)
