@@ -347,3 +347,16 @@ def test_serve_of_something_that_is_not_a_case_is_a_usage_error(tmp_path: Path) 
         timeout=60,
     )
     assert r.returncode == 2 and "hunt it first" in r.stderr
+
+
+def test_a_case_with_no_finished_hunt_answers_503_on_every_page(tmp_path: Path) -> None:
+    from duqhunt.store import CaseStore
+
+    out = tmp_path / "case"
+    with CaseStore(out / "case.duckdb"):
+        pass  # a case whose first hunt has not finished: no run, no report.json
+    c = client(out)
+    for path in ("/", "/findings", "/api/report", "/api/findings", "/api/run"):
+        r = c.get(path)
+        assert r.status_code == 503, path
+        assert "no report to show yet" in r.text and "Content-Security-Policy" in r.headers

@@ -141,12 +141,6 @@ def create_app(
     app = FastAPI(title="duqhunt", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_Guard, token=token, loopback_only=loopback_only)
 
-    def doc_or_wait() -> ReportDocument | Response:
-        try:
-            return source.document()
-        except CaseUnavailable as exc:
-            return _plain(503, f"no report to show yet: {exc}. Reload when the hunt finishes.")
-
     def page(name: str, doc: ReportDocument, **ctx: Any) -> HTMLResponse:
         html = env.get_template(name).render(
             doc=doc,
@@ -201,6 +195,10 @@ def create_app(
             per_page=num("per_page", 50),
         )
 
+    @app.exception_handler(CaseUnavailable)
+    async def _no_report_yet(request: Request, exc: CaseUnavailable) -> Response:
+        return _plain(503, f"no report to show yet: {exc}. Reload when the hunt finishes.")
+
     @app.exception_handler(UsageError)
     async def _bad_request(request: Request, exc: UsageError) -> Response:
         if request.url.path.startswith("/api/"):
@@ -210,9 +208,7 @@ def create_app(
     # -- pages ---------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
     def summary() -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         counts = {s: 0 for s in _SEVERITIES}
         for f in doc.findings:
             counts[f.severity] += 1
@@ -231,16 +227,12 @@ def create_app(
     def topology() -> Response:
         from duqhunt.render.topology import build_topology
 
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         return page("web_topology.html.j2", doc, topo=build_topology(doc.campaign))
 
     @app.get("/findings", response_class=HTMLResponse)
     def findings(request: Request) -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         q = query_from(request.query_params)
         res = source.query(doc, q)
         params = {k: v for k, v in request.query_params.items() if k != "page" and v}
@@ -256,9 +248,7 @@ def create_app(
 
     @app.get("/findings/{finding_id}", response_class=HTMLResponse)
     def finding_page(finding_id: str) -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         f = source.finding(doc, finding_id)
         if f is None:
             return _plain(404, f"no finding {finding_id!r} in this case")
@@ -278,9 +268,7 @@ def create_app(
         form = await _form(request)
         if not allowed_to_change(request, form.get("csrf")):
             return _plain(403, "forbidden: the form's CSRF token is missing or wrong")
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         if source.finding(doc, finding_id) is None:
             return _plain(404, f"no finding {finding_id!r} in this case")
         source.triage.set(finding_id, form.get("status", ""), form.get("note", ""), analyst)
@@ -298,9 +286,7 @@ def create_app(
 
     @app.get("/hosts", response_class=HTMLResponse)
     def hosts_page(request: Request) -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         hosts = source.hosts(doc)
         try:
             n = max(1, int(request.query_params.get("page", 1)))
@@ -312,9 +298,7 @@ def create_app(
 
     @app.get("/hosts/{host_id}", response_class=HTMLResponse)
     def host_page(host_id: str) -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         story = source.host(doc, host_id)
         if story is None:
             return _plain(404, f"no host {host_id!r} in this case")
@@ -322,18 +306,14 @@ def create_app(
 
     @app.get("/inputs", response_class=HTMLResponse)
     def inputs_page() -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         return page("web_inputs.html.j2", doc)
 
     @app.get("/report.html", response_class=HTMLResponse)
     def offline_report() -> Response:
         from duqhunt.render import render_html
 
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         # the offline report carries its own hash-based CSP in a meta tag
         return HTMLResponse(render_html(doc), headers={"Content-Security-Policy": _offline_csp()})
 
@@ -352,25 +332,19 @@ def create_app(
     # -- API -----------------------------------------------------------------------------------
     @app.get("/api/report")
     def api_report() -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         return Response(doc.model_dump_json(), media_type="application/json")
 
     @app.get("/api/run")
     def api_run() -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         return JSONResponse(
             {"started": doc.started, "finished": doc.finished, "findings": len(doc.findings)}
         )
 
     @app.get("/api/findings")
     def api_findings(request: Request) -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         res = source.query(doc, query_from(request.query_params))
         return JSONResponse(
             {
@@ -384,9 +358,7 @@ def create_app(
 
     @app.get("/api/findings/{finding_id}")
     def api_finding(finding_id: str) -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         f = source.finding(doc, finding_id)
         if f is None:
             return JSONResponse({"error": f"no finding {finding_id!r}"}, status_code=404)
@@ -401,9 +373,7 @@ def create_app(
 
     @app.get("/api/hosts/{host_id}")
     def api_host(host_id: str) -> Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         story = source.host(doc, host_id)
         if story is None:
             return JSONResponse({"error": f"no host {host_id!r}"}, status_code=404)
@@ -436,9 +406,7 @@ def create_app(
             return JSONResponse(
                 {"error": f"note must be text of at most {MAX_NOTE} characters"}, status_code=400
             )
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         if source.finding(doc, finding_id) is None:
             return JSONResponse({"error": f"no finding {finding_id!r}"}, status_code=404)
         v = source.triage.set(finding_id, status, note, analyst)
@@ -471,9 +439,7 @@ def create_app(
         )
 
     def _allow(finding_id: str, reason: str) -> AllowRecord | Response:
-        doc = doc_or_wait()
-        if isinstance(doc, Response):
-            return doc
+        doc = source.document()
         f = source.finding(doc, finding_id)
         if f is None:
             return JSONResponse({"error": f"no finding {finding_id!r}"}, status_code=404)
