@@ -44,7 +44,7 @@ from duqhunt.errors import ContentError, InputError, UsageError
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import iso_utc
 from duqhunt.model.report import InputRecord, NotAnalysed
-from duqhunt.safety import special_file
+from duqhunt.safety import Deadline, special_file
 from duqhunt.sources.host.eventlog import WANTED, EventLogRead, read_event_json, read_evtx
 from duqhunt.sources.host.jobfile import read_job
 from duqhunt.sources.host.pe import entropy, read_pe
@@ -108,6 +108,11 @@ class _Run:
         self.not_analysed.append(NotAnalysed(path=path, reason=reason))
         self.inputs.append(InputRecord(path=path, kind=kind, status="not-analysed"))
         self.warnings.append(f"{path}: {reason}")
+
+    def partly(self, path: str, whats: Sequence[str]) -> None:
+        """The file was read, but a limit, its time budget or damage left ``whats`` out."""
+        reason = "partly analysed: " + "; ".join(whats)
+        self.not_analysed.append(NotAnalysed(path=path, reason=reason))
 
 
 def _reason(exc: InputError) -> str:
@@ -188,17 +193,18 @@ def _short_of_header(f: FileEntry) -> str | None:
     return None
 
 
-def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
+def _read_events(run: _Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) -> None:
     kind = "host-evtx" if f.kind == "evtx" else "host-event-json"
     t0 = time.perf_counter()
+    lim = run.limits
     try:
         if f.kind == "evtx":
-            if f.size > run.limits.max_evtx_bytes:
-                raise InputError(str(f.path), f"larger than {run.limits.max_evtx_bytes} bytes")
-            res: EventLogRead = read_evtx(f.path, run.limits.max_events_per_log, run.wanted)
+            if f.size > lim.max_evtx_bytes:
+                raise InputError(str(f.path), f"larger than {lim.max_evtx_bytes} bytes")
+            res: EventLogRead = read_evtx(f.path, lim.max_events_per_log, run.wanted, deadline)
         else:
             res = read_event_json(
-                f.path, run.limits.max_events_per_log, run.limits.max_json_bytes, run.wanted
+                f.path, lim.max_events_per_log, lim.max_json_bytes, run.wanted, deadline
             )
     except InputError as exc:
         run.fail(str(f.path), _reason(exc), kind)
@@ -215,9 +221,8 @@ def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
     if partial:
         whats = [f"{res.skipped} bad record(s) skipped"] if res.skipped else []
         whats += [res.damaged] if res.damaged else []
-        whats += ["truncated at the limit"] if res.truncated else []
-        what = "; ".join(whats)
-        run.not_analysed.append(NotAnalysed(path=str(f.path), reason=f"partly analysed: {what}"))
+        whats += [res.stopped or "truncated at the limit"] if res.truncated else []
+        run.partly(str(f.path), whats)
     run.inputs.append(
         InputRecord(
             path=str(f.path),
@@ -231,16 +236,25 @@ def _read_events(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
     )
 
 
-def _read_hive(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
+def _read_hive(run: _Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) -> None:
     kind = "host-hive" if f.kind == "hive" else "host-reg-export"
+    lim = run.limits
     try:
         if f.kind == "hive":
-            facts, warns = read_hive_file(f.path, run.limits.max_hive_bytes)
+            facts, warns = read_hive_file(
+                f.path,
+                lim.max_hive_bytes,
+                deadline,
+                lim.max_subkeys_per_key,
+                lim.max_values_per_key,
+            )
             all_facts = [facts]
             run.warnings.extend(warns)
         else:
-            all_facts = read_reg_export(f.path, run.limits.max_hive_bytes)
-            warns = []
+            all_facts = read_reg_export(f.path, lim.max_hive_bytes, deadline)
+            # one note per cut, however many hives of the export it cut
+            warns = list(dict.fromkeys(f"{f.path}: {n}" for x in all_facts for n in x.notes))
+            run.warnings.extend(warns)
     except InputError as exc:
         run.fail(str(f.path), _reason(exc), kind)
         return
@@ -252,12 +266,7 @@ def _read_hive(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
         warns = [*warns, f"{f.path}: {short}"]
         run.warnings.append(f"{f.path}: {short}")
     if warns:
-        run.not_analysed.append(
-            NotAnalysed(
-                path=str(f.path),
-                reason="partly analysed: " + "; ".join(w.split(": ", 1)[-1] for w in warns),
-            )
-        )
+        run.partly(str(f.path), [w.removeprefix(f"{f.path}: ") for w in warns])
     for facts in all_facts:
         h.hives.append((f, facts))
         if facts.kind == "SOFTWARE":
@@ -278,11 +287,15 @@ def _read_hive(run: _Run, f: FileEntry, h: HostArtefacts) -> None:
 def _analyse_files(run: _Run, h: HostArtefacts, files: list[FileEntry], rules: Any) -> None:
     infs = {f.rel_lower()[:-4] for f in files if f.kind == "inf"}
     for f in files:
+        # every artefact has its own time budget (reader, then YARA); the readers stop at it
+        # between structures and keep what they read, so the file is partly analysed
+        deadline = Deadline(run.limits.seconds_per_file)
+        partly: list[str] = []  # what a limit left out of this file (events, hives: own entry)
         try:
             if f.kind in ("evtx", "event-json"):
-                _read_events(run, f, h)
+                _read_events(run, f, h, deadline)
             elif f.kind in ("hive", "reg-export"):
-                _read_hive(run, f, h)
+                _read_hive(run, f, h, deadline)
             elif f.kind == "job":
                 h.jobs.append((f, read_job(f.path)))
                 run.inputs.append(
@@ -293,9 +306,10 @@ def _analyse_files(run: _Run, h: HostArtefacts, files: list[FileEntry], rules: A
                     sample = fh.read(run.limits.entropy_sample_bytes)
                 h.pnf.append(PnfInfo(f, entropy(sample), f.rel_lower()[:-4] in infs))
             elif f.kind == "pe":
-                pe = read_pe(f.path, run.limits.max_pe_bytes)
+                pe = read_pe(f.path, run.limits.max_pe_bytes, deadline)
                 h.pe.append((f, pe))
                 run.warnings.extend(pe.warnings)
+                partly.extend(pe.partial)
             elif f.kind == "image":
                 run.fail(
                     str(f.path),
@@ -319,18 +333,36 @@ def _analyse_files(run: _Run, h: HostArtefacts, files: list[FileEntry], rules: A
             and f.kind in ("pe", "pnf", "temp", "other", "job")
             and 0 < f.size <= run.limits.max_yara_bytes
         ):
-            _yara(run, h, f, rules)
+            missed = _yara(run, h, f, rules, deadline)
+            partly += [missed] if missed else []
+        if partly:
+            run.partly(str(f.path), partly)
     h.files.extend(files)
 
 
-def _yara(run: _Run, h: HostArtefacts, f: FileEntry, rules: Any) -> None:
+YARA_SECONDS = 30  # per file, within the file's time budget
+
+
+def _yara(run: _Run, h: HostArtefacts, f: FileEntry, rules: Any, deadline: Deadline) -> str:
+    """Run the rules over one file; what was not scanned ("" when all of it was)."""
     import yara
 
-    try:
-        matches = rules.match(str(f.path), timeout=30)
-    except yara.Error as exc:
-        run.warnings.append(f"{f.path}: YARA scan failed: {exc}")
-        return
+    missed = ""
+    if deadline.spent():
+        missed = f"{deadline.reason}: YARA rules not run"
+    else:
+        try:
+            matches = rules.match(
+                str(f.path), timeout=max(1, min(YARA_SECONDS, int(deadline.left())))
+            )
+        except yara.TimeoutError:
+            missed = "YARA scan stopped at its time limit"
+        except yara.Error as exc:
+            run.warnings.append(f"{f.path}: YARA scan failed: {exc}")
+            return ""
+    if missed:
+        run.warnings.append(f"{f.path}: {missed}")
+        return missed
     for m in matches:
         strings: list[str] = []
         for s in getattr(m, "strings", []):
@@ -345,6 +377,7 @@ def _yara(run: _Run, h: HostArtefacts, f: FileEntry, rules: Any) -> None:
                 tuple(sorted((str(k), str(v)) for k, v in m.meta.items())),
             )
         )
+    return ""
 
 
 def _host_name(h: HostArtefacts, fallback: str) -> str:

@@ -4,6 +4,7 @@
 reader or never end), so that walkers open regular files only and list the rest as not
 analysed. ``printable`` escapes what a terminal would act on (ESC sequences, other control
 characters, bidirectional overrides) in text from input before it is printed anywhere.
+``Deadline`` is the time budget of one input, looked at by readers between structures.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _KINDS = (
@@ -56,3 +59,26 @@ def printable(text: object, *, keep_lines: bool = False) -> str:
     tabs and newlines stay as they are. Not a markup or HTML escape: callers still escape for
     their output."""
     return (_UNSAFE_LINES if keep_lines else _UNSAFE_ALL).sub(_escape, str(text))
+
+
+@dataclass(slots=True)
+class Deadline:
+    """The time budget of one input. Readers look at it between structures (a record, a key,
+    a section, a line) and stop there once it is spent, keeping what they have read: the input
+    is then partly analysed, and ``reason`` says why. A budget of 0 is spent from the start."""
+
+    seconds: float
+    ends: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ends = time.monotonic() + self.seconds
+
+    def spent(self) -> bool:
+        return time.monotonic() >= self.ends
+
+    def left(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    @property
+    def reason(self) -> str:
+        return f"time budget of {self.seconds:g} s per file spent"

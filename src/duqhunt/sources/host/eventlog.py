@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from duqhunt.errors import InputError
+from duqhunt.safety import Deadline
 
 WANTED = frozenset({4624, 4625, 4648, 4697, 4698, 4702, 5140, 5142, 5145, 7045, 106, 129, 200, 201})
 MAX_BAD_RECORDS = 10_000
@@ -62,6 +63,9 @@ class EventLogRead:
     # why the file itself is incomplete (an EVTX cut short of the chunks its header declares);
     # "" when it is whole. A damaged file is read as far as it goes and reported as partial.
     damaged: str = ""
+    # why reading stopped before the end (the event limit, the file's time budget); "" when
+    # the file was read to its end
+    stopped: str = ""
 
 
 EVTX_SIGNATURE = b"ElfFile\0"
@@ -210,8 +214,14 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
     )
 
 
-def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTED) -> EventLogRead:
-    """Events of interest from one EVTX file; bad records and chunks are skipped and counted."""
+def read_evtx(
+    path: Path,
+    max_events: int,
+    wanted: frozenset[int] | None = WANTED,
+    deadline: Deadline | None = None,
+) -> EventLogRead:
+    """Events of interest from one EVTX file; bad records and chunks are skipped and counted.
+    Past ``deadline`` the rest of the file is not read (``stopped`` says so)."""
     try:
         import evtx
     except ImportError as exc:  # pragma: no cover - a core dependency
@@ -224,8 +234,14 @@ def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTE
     warnings: list[str] = []
     records = skipped = 0
     truncated = False
+    stopped = ""
     it = iter(parser.records_json())
     while True:
+        if deadline is not None and deadline.spent():
+            stopped = f"{deadline.reason} after {records} records; the rest not read"
+            warnings.append(f"{path}: {stopped}")
+            truncated = True
+            break
         try:
             rec = next(it)
         except StopIteration:
@@ -241,7 +257,8 @@ def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTE
             continue
         records += 1
         if records > max_events:
-            warnings.append(f"{path}: more than {max_events} records, the rest not read")
+            stopped = f"more than {max_events} records, the rest not read"
+            warnings.append(f"{path}: {stopped}")
             truncated = True
             break
         if not isinstance(rec, dict):
@@ -264,11 +281,12 @@ def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTE
     damaged = evtx_shortfall(path)
     if damaged:
         warnings.append(f"{path}: {damaged}")
-    return EventLogRead(events, records, skipped, warnings, truncated, damaged)
+    return EventLogRead(events, records, skipped, warnings, truncated, damaged, stopped)
 
 
 def _json_objects(path: Path, max_bytes: int) -> Iterator[tuple[int, Any | None]]:
-    raw = path.read_bytes()[: max_bytes + 1]
+    with path.open("rb") as fh:  # never more than the limit in memory, however large the file
+        raw = fh.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise InputError(str(path), f"larger than {max_bytes} bytes")
     text = raw.decode("utf-8-sig", errors="replace")
@@ -294,19 +312,29 @@ def _json_objects(path: Path, max_bytes: int) -> Iterator[tuple[int, Any | None]
 
 
 def read_event_json(
-    path: Path, max_events: int, max_bytes: int, wanted: frozenset[int] | None = WANTED
+    path: Path,
+    max_events: int,
+    max_bytes: int,
+    wanted: frozenset[int] | None = WANTED,
+    deadline: Deadline | None = None,
 ) -> EventLogRead:
-    """Events from a JSON export (JSON Lines or an array); bad lines are skipped and counted."""
+    """Events from a JSON export (JSON Lines or an array); bad lines are skipped and counted.
+    Past ``deadline`` the rest of the file is not read (``stopped`` says so)."""
     events: list[HostEvent] = []
     warnings: list[str] = []
     records = skipped = 0
     truncated = False
+    stopped = ""
     for lineno, obj in _json_objects(path, max_bytes):
-        records += 1
-        if records > max_events:
+        if deadline is not None and deadline.spent():
+            stopped = f"{deadline.reason} after {records} events; the rest not read"
+        elif records >= max_events:
+            stopped = f"more than {max_events} events, the rest not read"
+        if stopped:
             truncated = True
-            warnings.append(f"{path}: more than {max_events} events, the rest not read")
+            warnings.append(f"{path}: {stopped}")
             break
+        records += 1
         try:
             ev = event_from_json(obj, str(path), lineno) if obj is not None else None
         except RecursionError:  # nesting deeper than Python recurses
@@ -320,4 +348,4 @@ def read_event_json(
             events.append(ev)
     if records and skipped == records:
         raise InputError(str(path), "no line is an event", line=1)
-    return EventLogRead(events, records, skipped, warnings, truncated)
+    return EventLogRead(events, records, skipped, warnings, truncated, stopped=stopped)

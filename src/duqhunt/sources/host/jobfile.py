@@ -41,7 +41,8 @@ def _systemtime(b: bytes) -> float | None:
 
 
 def read_job(path: Path) -> JobInfo:
-    data = path.read_bytes()[: MAX_JOB_BYTES + 1]
+    with path.open("rb") as fh:  # never more than the limit in memory, however large the file
+        data = fh.read(MAX_JOB_BYTES + 1)
     if len(data) > MAX_JOB_BYTES:
         raise InputError(str(path), f"larger than {MAX_JOB_BYTES} bytes: not a .job file")
     if len(data) < _FIXED + 2:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from duqhunt.errors import InputError
+from duqhunt.safety import Deadline
 
 _VERSION_KEYS = (
     "CompanyName",
@@ -61,6 +62,8 @@ class PeInfo:
     signers: tuple[CertInfo, ...]
     certificates: tuple[CertInfo, ...]
     warnings: tuple[str, ...] = ()
+    # what a work limit or the time budget left out (the file is then partly analysed)
+    partial: tuple[str, ...] = ()
 
     def version_get(self, key: str) -> str:
         for k, v in self.version:
@@ -141,8 +144,10 @@ def _certificates(blob: bytes) -> tuple[tuple[CertInfo, ...], tuple[CertInfo, ..
     return signers, tuple(infos)
 
 
-def read_pe(path: Path, max_bytes: int) -> PeInfo:
-    """Facts of one PE file; InputError when it is not a PE pefile can read."""
+def read_pe(path: Path, max_bytes: int, deadline: Deadline | None = None) -> PeInfo:
+    """Facts of one PE file; InputError when it is not a PE pefile can read. Past
+    ``deadline`` the import and resource directories are not parsed and section entropy is
+    sampled; ``partial`` says what was left out."""
     import pefile
 
     size = path.stat().st_size
@@ -156,15 +161,20 @@ def read_pe(path: Path, max_bytes: int) -> PeInfo:
     except Exception as exc:  # pefile on hostile headers raises more than PEFormatError
         raise InputError(str(path), f"PE headers not readable: {exc}", offset=0) from exc
     warnings: list[str] = []
-    try:
-        pe.parse_data_directories(
-            directories=[
-                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
-                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"],
-            ]
-        )
-    except Exception as exc:  # pefile on hostile structures; keep the header facts
-        warnings.append(f"{path}: data directories not fully parsed: {exc}")
+    partial: list[str] = []
+    if deadline is not None and deadline.spent():
+        partial.append(f"{deadline.reason}: import and resource directories not parsed")
+        warnings.append(f"{path}: {partial[-1]}")
+    else:
+        try:
+            pe.parse_data_directories(
+                directories=[
+                    pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
+                    pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"],
+                ]
+            )
+        except Exception as exc:  # pefile on hostile structures; keep the header facts
+            warnings.append(f"{path}: data directories not fully parsed: {exc}")
     sections = []
     # Entropy is computed once per distinct byte range (a crafted file can declare 2,048
     # sections that all span it) and within a budget of bytes per file; past the budget a
@@ -172,7 +182,10 @@ def read_pe(path: Path, max_bytes: int) -> PeInfo:
     cache: dict[tuple[int, int], float] = {}
     budget = max(ENTROPY_BUDGET_MIN, 2 * len(data))
     sampled = 0
+    late = False  # the time budget ran out during the sections
     for s in pe.sections:
+        if not late and deadline is not None and deadline.spent():
+            late, budget = True, 0
         name = s.Name.rstrip(b"\x00").decode("latin-1", errors="replace")
         chars = int(s.Characteristics)
         start = int(s.get_PointerToRawData_adj())
@@ -200,10 +213,13 @@ def read_pe(path: Path, max_bytes: int) -> PeInfo:
             )
         )
     if sampled:
-        warnings.append(
-            f"{path}: entropy of {sampled} of {len(sections)} sections measured on their "
-            f"first {ENTROPY_SAMPLE} bytes (work limit of the file reached)"
+        why = deadline.reason if late and deadline is not None else "work limit of the file reached"
+        what = (
+            f"entropy of {sampled} of {len(sections)} sections measured on their "
+            f"first {ENTROPY_SAMPLE} bytes ({why})"
         )
+        warnings.append(f"{path}: {what}")
+        partial.append(what)
     version: dict[str, str] = {}
     for fi in getattr(pe, "FileInfo", None) or []:
         for entry in fi if isinstance(fi, list) else [fi]:
@@ -248,6 +264,7 @@ def read_pe(path: Path, max_bytes: int) -> PeInfo:
         signers=signers,
         certificates=certs,
         warnings=tuple(warnings),
+        partial=tuple(partial),
     )
 
 

@@ -9,25 +9,34 @@ Three readers behind one small interface (:class:`RegKey` by path):
   (a duqhunt extension that exports from real tools do not carry).
 
 Values come back as ``str``, ``int``, ``bytes`` or ``list[str]``. Nothing is ever executed.
+
+Work per structure is bounded: a key lists at most ``max_subkeys`` subkeys and
+``max_values`` values (a crafted 'ri' index can repeat one subkey list 65,535 times, four
+billion keys in a file of a megabyte), and every walk over keys stops at the file's
+``Deadline``. What was cut is counted on the hive and becomes a note of its facts, so the
+hive is reported as partly analysed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from duqhunt.errors import InputError
+from duqhunt.safety import Deadline
 from duqhunt.sources.host.eventlog import parse_time
 
 log = logging.getLogger(__name__)
 
 RegValue = str | int | bytes | list[str]
-MAX_SUBKEYS = 200_000
+MAX_SUBKEYS = 100_000  # subkeys listed per key (Component Based Servicing holds ~20,000)
+MAX_VALUES = 10_000  # values read per key (a service key has about ten)
 _FILETIME_EPOCH = 11644473600
 _MAX_EPOCH = 253402214400.0  # 9999-12-31: later write times are corrupt and have no date
 
@@ -42,8 +51,32 @@ class RegKey:
 
 class Hive(Protocol):
     parser: str
+    clipped: int  # key reads whose subkeys or values were cut at the per-key limits
+    notes: list[str]  # why the hive was not read to its end (a text export stopped early)
 
     def key(self, path: str) -> RegKey | None: ...
+
+    def children(self, path: str) -> Iterator[RegKey | None]: ...
+
+
+def _children_by_path(hive: Hive, path: str) -> Iterator[RegKey | None]:
+    """Each subkey of ``path`` opened by its path (None for one that cannot be read)."""
+    parent = hive.key(path)
+    for name in parent.subkeys if parent is not None else ():
+        try:
+            yield hive.key(f"{path}\\{name}" if path else name)
+        except Exception:  # third-party parser on one corrupt key: skip it, keep the rest
+            yield None
+
+
+def _capped(items: Iterable[Any], cap: int) -> tuple[list[Any], bool]:
+    """At most ``cap`` items of a (possibly endless) iterable, and whether there were more."""
+    out: list[Any] = []
+    for item in items:
+        if len(out) == cap:
+            return out, True
+        out.append(item)
+    return out, False
 
 
 def _norm(v: Any) -> RegValue:
@@ -61,36 +94,83 @@ def _norm(v: Any) -> RegValue:
 class _PyRegistryHive:
     parser = "python-registry"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_subkeys: int = MAX_SUBKEYS, max_values: int = MAX_VALUES):
         from Registry import Registry
 
         self._reg = Registry.Registry(str(path))
         self._notfound = Registry.RegistryKeyNotFoundException
+        self._max_subkeys = max_subkeys
+        self._max_values = max_values
+        self.clipped = 0
+        self.notes: list[str] = []
 
-    def key(self, path: str) -> RegKey | None:
+    def _subkeys(self, k: Any) -> list[Any]:
+        """The subkeys of a python-registry key, capped. Its public ``subkeys()`` builds the
+        whole list first; the record's generator lets the cap act before that."""
+        from Registry import Registry, RegistryParse
+
+        nk = k._nkrecord
+        if nk.subkey_number() == 0:
+            return []
         try:
-            k = self._reg.open(path) if path else self._reg.root()
-        except self._notfound:
-            return None
+            subs, more = _capped(nk.subkey_list().keys(), self._max_subkeys)
+        except RegistryParse.RegistryStructureDoesNotExist:
+            return []
+        self.clipped += more
+        return [Registry.RegistryKey(x) for x in subs]
+
+    def _regkey(self, k: Any) -> RegKey:
+        from Registry import Registry, RegistryParse
+
         try:
             ts = k.timestamp()
         except (OverflowError, ValueError):  # a write time past year 9999: no time
             ts = None
+        try:
+            vks, more = _capped(k._nkrecord.values_list().values(), self._max_values)
+        except RegistryParse.RegistryStructureDoesNotExist:  # the key has no values
+            vks, more = [], False
+        self.clipped += more
         values: dict[str, RegValue] = {}
-        for v in k.values():
+        for vk in vks:
+            v = Registry.RegistryValue(vk)
             values[v.name()] = _norm(v.value())
-        subs = tuple(s.name() for s in k.subkeys())
+        subs = tuple(s.name() for s in self._subkeys(k))
         return RegKey(k.name(), ts.replace(tzinfo=UTC).timestamp() if ts else None, values, subs)
+
+    def _open(self, path: str) -> Any:
+        try:
+            return self._reg.open(path) if path else self._reg.root()
+        except self._notfound:
+            return None
+
+    def key(self, path: str) -> RegKey | None:
+        k = self._open(path)
+        return None if k is None else self._regkey(k)
+
+    def children(self, path: str) -> Iterator[RegKey | None]:
+        """Each subkey of ``path`` in turn (None for one that cannot be read), in one pass over
+        the parent's list: opening each by its path scans that list again, quadratic work."""
+        k = self._open(path)
+        for sub in self._subkeys(k) if k is not None else ():
+            try:
+                yield self._regkey(sub)
+            except Exception:  # third-party parser on one corrupt key: skip it, keep the rest
+                yield None
 
 
 class _RegipyHive:
     parser = "regipy"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_subkeys: int = MAX_SUBKEYS, max_values: int = MAX_VALUES):
         from regipy import registry as regipy_registry
 
         mod: Any = regipy_registry
         self._hive: Any = mod.RegistryHive(str(path))
+        self._max_subkeys = max_subkeys
+        self._max_values = max_values
+        self.clipped = 0
+        self.notes: list[str] = []
 
     def key(self, path: str) -> RegKey | None:
         from regipy.exceptions import RegistryKeyNotFoundException
@@ -100,11 +180,17 @@ class _RegipyHive:
         except RegistryKeyNotFoundException:
             return None
         ts = filetime_to_epoch(int(k.header.last_modified or 0))
-        values = {
-            str(v.name): _norm(v.value) for v in k.iter_values(as_json=False, trim_values=False)
-        }
-        subs = tuple(str(s.name) for s in k.iter_subkeys())
-        return RegKey(str(k.name), ts, values, subs)
+        vals, more_values = _capped(
+            k.iter_values(as_json=False, trim_values=False) or (), self._max_values
+        )
+        subs, more_subs = _capped(k.iter_subkeys() or (), self._max_subkeys)
+        self.clipped += more_values or more_subs
+        values = {str(v.name): _norm(v.value) for v in vals}
+        return RegKey(str(k.name), ts, values, tuple(str(s.name) for s in subs))
+
+    def children(self, path: str) -> Iterator[RegKey | None]:
+        # regipy reads through one shared stream: the names first, then each key by path
+        return _children_by_path(self, path)
 
 
 _HIVE_ROOTS = (
@@ -129,6 +215,8 @@ class TextHive:
     def __init__(self, name: str) -> None:
         self.name = name
         self._keys: dict[str, _TextKey] = {"": _TextKey()}
+        self.clipped = 0
+        self.notes: list[str] = []
 
     def ensure(self, path: str) -> _TextKey:
         """The key at ``path``, created with its missing parents (iteratively: a hostile
@@ -150,6 +238,9 @@ class TextHive:
         return RegKey(
             path.rpartition("\\")[2], k.last_write, dict(k.values), tuple(sorted(k.subkeys))
         )
+
+    def children(self, path: str) -> Iterator[RegKey | None]:
+        return _children_by_path(self, path)
 
 
 def _hex_bytes(text: str) -> bytes:
@@ -185,9 +276,13 @@ def _reg_value(raw: str) -> RegValue:
 _VALUE_RE = re.compile(r'^(@|"(?:[^"\\]|\\.)*")=(.*)$', re.S)
 
 
-def parse_reg_text(path: Path, max_bytes: int) -> dict[str, TextHive]:
-    """The hives (SYSTEM, SOFTWARE, NTUSER) of a .reg export; unknown roots are ignored."""
-    raw = path.read_bytes()[: max_bytes + 1]
+def parse_reg_text(
+    path: Path, max_bytes: int, deadline: Deadline | None = None
+) -> dict[str, TextHive]:
+    """The hives (SYSTEM, SOFTWARE, NTUSER) of a .reg export; unknown roots are ignored.
+    Past ``deadline`` the rest of the export is not read (a note on each hive says so)."""
+    with path.open("rb") as fh:  # never more than the limit in memory, however large the file
+        raw = fh.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise InputError(str(path), f"larger than {max_bytes} bytes")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -205,6 +300,10 @@ def parse_reg_text(path: Path, max_bytes: int) -> dict[str, TextHive]:
     current: _TextKey | None = None
     pending: list[str] = []  # a value continued over lines, joined once (linear time)
     for lineno, raw_line in enumerate(lines[1:], 2):
+        if deadline is not None and deadline.spent():
+            for hive in hives.values():
+                hive.notes.append(f"{deadline.reason}: lines from {lineno} on not read")
+            break
         line = raw_line.strip() if pending else raw_line
         if line.endswith("\\") and (pending or not line.startswith("[")):
             pending.append(line[:-1])
@@ -259,7 +358,9 @@ def parse_reg_text(path: Path, max_bytes: int) -> dict[str, TextHive]:
     return hives
 
 
-def open_hive(path: Path, max_bytes: int) -> tuple[Hive, Callable[[], Hive] | None, list[str]]:
+def open_hive(
+    path: Path, max_bytes: int, max_subkeys: int = MAX_SUBKEYS, max_values: int = MAX_VALUES
+) -> tuple[Hive, Callable[[], Hive] | None, list[str]]:
     """The fast reader, plus a factory for the tolerant one to retry with when reading fails,
     plus warnings (the tolerant reader was used from the start)."""
     size = path.stat().st_size
@@ -267,14 +368,14 @@ def open_hive(path: Path, max_bytes: int) -> tuple[Hive, Callable[[], Hive] | No
         raise InputError(str(path), f"hive larger than {max_bytes} bytes, not read")
 
     def tolerant() -> Hive:
-        return _RegipyHive(path)
+        return _RegipyHive(path, max_subkeys, max_values)
 
     try:
-        return _PyRegistryHive(path), tolerant, []
+        return _PyRegistryHive(path, max_subkeys, max_values), tolerant, []
     except Exception as exc:  # third-party parser on hostile bytes: any error means "corrupt"
         log.info("%s: python-registry cannot open the hive (%s); trying regipy", path, exc)
         try:
-            hive = _RegipyHive(path)
+            hive = tolerant()
         except Exception as exc2:  # same reason as above
             raise InputError(str(path), f"not a readable registry hive: {exc2}", offset=0) from exc2
         return hive, None, [f"{path}: python-registry failed ({exc}); read with regipy instead"]
@@ -318,6 +419,8 @@ class HiveFacts:
     product: str | None = None
     font_workaround_hint: str | None = None
     skipped_keys: int = 0
+    # why these facts are incomplete (keys cut at the per-key limits, the time budget spent)
+    notes: tuple[str, ...] = ()
 
 
 def _int(v: RegValue | None) -> int | None:
@@ -343,24 +446,29 @@ def _control_set(h: Hive) -> str:
     return "ControlSet001"
 
 
-def _services(h: Hive) -> tuple[str | None, tuple[ServiceRecord, ...], int]:
+def _out_of_time(deadline: Deadline | None, notes: list[str], what: str) -> bool:
+    if deadline is None or not deadline.spent():
+        return False
+    notes.append(f"{deadline.reason}: {what} not read")
+    return True
+
+
+def _services(
+    h: Hive, deadline: Deadline | None, notes: list[str]
+) -> tuple[str | None, tuple[ServiceRecord, ...], int]:
     cs = _control_set(h)
     cn = h.key(f"{cs}\\Control\\ComputerName\\ComputerName")
     computer = _str(cn.values.get("ComputerName")) or None if cn else None
-    root = h.key(f"{cs}\\Services")
     out: list[ServiceRecord] = []
-    if root is None:
-        return computer, (), 0
     skipped = 0
-    for name in root.subkeys[:MAX_SUBKEYS]:
-        kp = f"{cs}\\Services\\{name}"
-        try:
-            k = h.key(kp)
-        except Exception:  # one corrupt service key: skip it, keep the others
+    for k in h.children(f"{cs}\\Services"):
+        if _out_of_time(deadline, notes, f"services after the first {len(out) + skipped}"):
+            break
+        if k is None:  # one corrupt service key: skip it, keep the others
             skipped += 1
             continue
-        if k is None:
-            continue
+        name = k.name
+        kp = f"{cs}\\Services\\{name}"
         out.append(
             ServiceRecord(
                 name=name,
@@ -393,7 +501,7 @@ def _zone_values(h: Hive, prefix: str) -> tuple[ZoneValue, ...]:
 _KB_RE = re.compile(r"KB(\d{6,7})", re.I)
 
 
-def _kbs(h: Hive) -> frozenset[str]:
+def _kbs(h: Hive, deadline: Deadline | None, notes: list[str]) -> frozenset[str]:
     found: set[str] = set()
     for kp in (
         "Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages",
@@ -408,6 +516,8 @@ def _kbs(h: Hive) -> frozenset[str]:
         for prod in upd.subkeys[:64]:
             pk = h.key(f"Microsoft\\Updates\\{prod}")
             for sp in pk.subkeys[:64] if pk else ():
+                if _out_of_time(deadline, notes, "installed updates after " + sp):
+                    return frozenset(found)
                 sk = h.key(f"Microsoft\\Updates\\{prod}\\{sp}")
                 for s in sk.subkeys if sk else ():
                     found.update(f"KB{m}" for m in _KB_RE.findall(s))
@@ -425,32 +535,52 @@ def _guess_kind(h: Hive, name: str) -> str:
     return "other"
 
 
-def hive_facts(h: Hive, kind: str) -> HiveFacts:
-    """Everything the detectors need from one hive (raises whatever the reader raises)."""
-    if kind == "SYSTEM":
-        computer, services, skipped = _services(h)
-        return HiveFacts(
+def hive_facts(h: Hive, kind: str, deadline: Deadline | None = None) -> HiveFacts:
+    """Everything the detectors need from one hive (raises whatever the reader raises); what
+    the per-key limits or ``deadline`` cut is in the facts' notes."""
+    notes = list(h.notes)
+    if _out_of_time(deadline, notes, "the hive's keys"):
+        facts = HiveFacts(kind, h.parser)
+    elif kind == "SYSTEM":
+        computer, services, skipped = _services(h, deadline, notes)
+        facts = HiveFacts(
             kind, h.parser, computer_name=computer, services=services, skipped_keys=skipped
         )
-    if kind == "SOFTWARE":
+    elif kind == "SOFTWARE":
         cv = h.key("Microsoft\\Windows NT\\CurrentVersion")
         product = _str(cv.values.get("ProductName")) if cv else None
-        return HiveFacts(
-            kind, h.parser, zone_values=_zone_values(h, ""), kbs=_kbs(h), product=product or None
-        )
-    if kind == "NTUSER":
-        return HiveFacts(kind, h.parser, zone_values=_zone_values(h, "Software\\"))
-    return HiveFacts(kind, h.parser)
+        zones = _zone_values(h, "")
+        kbs = _kbs(h, deadline, notes)
+        facts = HiveFacts(kind, h.parser, zone_values=zones, kbs=kbs, product=product or None)
+    elif kind == "NTUSER":
+        facts = HiveFacts(kind, h.parser, zone_values=_zone_values(h, "Software\\"))
+    else:
+        facts = HiveFacts(kind, h.parser)
+    return dataclasses.replace(facts, notes=tuple(notes)) if notes else facts
 
 
-def read_hive_file(path: Path, max_bytes: int) -> tuple[HiveFacts, list[str]]:
-    """Facts of one binary hive; falls back to the tolerant reader when the fast one fails."""
-    hive, tolerant, warnings = open_hive(path, max_bytes)
+def read_hive_file(
+    path: Path,
+    max_bytes: int,
+    deadline: Deadline | None = None,
+    max_subkeys: int = MAX_SUBKEYS,
+    max_values: int = MAX_VALUES,
+) -> tuple[HiveFacts, list[str]]:
+    """Facts of one binary hive; falls back to the tolerant reader when the fast one fails.
+    Each note of the facts (a limit that cut the reading) is also a warning."""
+    hive, tolerant, warnings = open_hive(path, max_bytes, max_subkeys, max_values)
 
     def facts_of(h: Hive) -> HiveFacts:
-        facts = hive_facts(h, _guess_kind(h, path.name))
+        facts = hive_facts(h, _guess_kind(h, path.name), deadline)
+        if h.clipped:
+            clip = (
+                f"keys list more than the per-key limits ({max_subkeys} subkeys, {max_values} "
+                "values); the rest of them not read"
+            )
+            facts = dataclasses.replace(facts, notes=(*facts.notes, clip))
         if facts.skipped_keys:
             warnings.append(f"{path}: {facts.skipped_keys} corrupt service key(s) skipped")
+        warnings.extend(f"{path}: {n}" for n in facts.notes)
         return facts
 
     try:
@@ -467,8 +597,12 @@ def read_hive_file(path: Path, max_bytes: int) -> tuple[HiveFacts, list[str]]:
         ) from exc
 
 
-def read_reg_export(path: Path, max_bytes: int) -> list[HiveFacts]:
-    return [hive_facts(h, name) for name, h in sorted(parse_reg_text(path, max_bytes).items())]
+def read_reg_export(
+    path: Path, max_bytes: int, deadline: Deadline | None = None
+) -> list[HiveFacts]:
+    """Facts of each hive in a .reg export; a limit that cut the reading is in their notes."""
+    hives = parse_reg_text(path, max_bytes, deadline)
+    return [hive_facts(h, name, deadline) for name, h in sorted(hives.items())]
 
 
 def filetime_to_epoch(ft: int) -> float | None:

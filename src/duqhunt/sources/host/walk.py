@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from duqhunt.safety import special_file
+from duqhunt.sources.host.registry import MAX_SUBKEYS, MAX_VALUES
 
 HIVE_NAMES = frozenset({"system", "software", "ntuser.dat", "sam", "security", "usrclass.dat"})
 PE_SUFFIXES = frozenset({".sys", ".dll", ".exe", ".ocx", ".drv", ".cpl", ".scr"})
@@ -24,7 +25,9 @@ REGF_MAGIC = b"regf"
 
 @dataclass(frozen=True, slots=True)
 class HostLimits:
-    """Limits on hostile input. Files above a limit are skipped with a reason."""
+    """Limits on hostile input. Files above a size limit are skipped with a reason; a file
+    whose reading a work limit or its time budget cut short is partly analysed, with the
+    reason."""
 
     max_files: int = 200_000
     max_depth: int = 48
@@ -35,6 +38,11 @@ class HostLimits:
     max_yara_bytes: int = 64 << 20
     max_json_bytes: int = 256 << 20
     entropy_sample_bytes: int = 1 << 20
+    # time budget of one artefact (its reader, then YARA): a large but sound Security.evtx
+    # reads in about a minute
+    seconds_per_file: float = 300.0
+    max_subkeys_per_key: int = MAX_SUBKEYS
+    max_values_per_key: int = MAX_VALUES
 
 
 @dataclass(frozen=True, slots=True)
