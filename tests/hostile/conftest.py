@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,3 +17,7 @@ def small_campaign(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("campaign")
     truth = simulate(root / "zeek", seed=7, config=SimConfig(hosts=60, days=1.0), meta_dir=root)
     return {"logs": root / "zeek", "c2": [c["ip"] for c in truth["c2"]]}
+
+
+# the host tests' artefact builders (a regf hive writer, .job files) serve this suite too
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))

@@ -280,7 +280,8 @@ def parse_reg_text(
     path: Path, max_bytes: int, deadline: Deadline | None = None
 ) -> dict[str, TextHive]:
     """The hives (SYSTEM, SOFTWARE, NTUSER) of a .reg export; unknown roots are ignored.
-    Past ``deadline`` the rest of the export is not read (a note on each hive says so)."""
+    Past ``deadline`` the rest of the export is not read (a note on each hive says so; an
+    InputError when no key was read yet)."""
     with path.open("rb") as fh:  # never more than the limit in memory, however large the file
         raw = fh.read(max_bytes + 1)
     if len(raw) > max_bytes:
@@ -301,6 +302,8 @@ def parse_reg_text(
     pending: list[str] = []  # a value continued over lines, joined once (linear time)
     for lineno, raw_line in enumerate(lines[1:], 2):
         if deadline is not None and deadline.spent():
+            if not hives:  # nothing read: not analysed rather than an empty result
+                raise InputError(str(path), f"{deadline.reason} before the first key", line=lineno)
             for hive in hives.values():
                 hive.notes.append(f"{deadline.reason}: lines from {lineno} on not read")
             break
@@ -460,7 +463,8 @@ def _services(
     cn = h.key(f"{cs}\\Control\\ComputerName\\ComputerName")
     computer = _str(cn.values.get("ComputerName")) or None if cn else None
     out: list[ServiceRecord] = []
-    skipped = 0
+    skipped = repeated = 0
+    seen: set[str] = set()
     for k in h.children(f"{cs}\\Services"):
         if _out_of_time(deadline, notes, f"services after the first {len(out) + skipped}"):
             break
@@ -468,6 +472,10 @@ def _services(
             skipped += 1
             continue
         name = k.name
+        if name.lower() in seen:  # a crafted index can list one key many times
+            repeated += 1
+            continue
+        seen.add(name.lower())
         kp = f"{cs}\\Services\\{name}"
         out.append(
             ServiceRecord(
@@ -481,6 +489,8 @@ def _services(
                 key_path=kp,
             )
         )
+    if repeated:
+        notes.append(f"{repeated} repeated service key(s) in the Services list ignored")
     return computer, tuple(out), skipped
 
 
