@@ -279,6 +279,7 @@ def scan_file(
     extractor = _Extractor(extract_dir, path, sha) if extract_dir is not None else None
     walker = Walker(path, em, content, budget, extractor)
     not_analysed: str | None = None
+    failed = ""  # the analysis stopped on a parser error: never called clean
     try:
         walker.analyse(data, path.name)
     except InputError as exc:  # budget/time limits propagate here
@@ -297,6 +298,7 @@ def scan_file(
         # Last line of defence: a parser bug must not stop the run.
         log.exception("%s: analysis failed", src)
         not_analysed = f"analysis failed: {type(exc).__name__}: {exc}"
+        failed = not_analysed
         warnings.append(f"{src}: {not_analysed}")
     out = walker.out
     if yara_rules is not None:
@@ -311,14 +313,14 @@ def scan_file(
         not_analysed = not_analysed or "encrypted: contents not analysed"
     elif out.malformed and not not_analysed:
         not_analysed = f"partly analysed: {out.malformed}"
-    elif out.too_deep and not not_analysed:
-        not_analysed = f"partly analysed: {out.too_deep}"
+    elif out.partial and not not_analysed:
+        not_analysed = f"partly analysed: {out.partial}"
     verdict, reasons = verdict_for(
         em.findings,
         encrypted=out.encrypted,
         unsupported=out.unsupported,
         malformed=out.malformed,
-        partial=out.too_deep,
+        partial=out.partial or failed,
     )
     return _FileResult(
         src,
@@ -379,8 +381,29 @@ DIED = (
 )
 
 
-def _init_worker(rule_paths: tuple[str, ...], started: Any = None) -> None:
+def _limit_memory(extra: int) -> None:
+    """Cap this worker's address space at what it maps now plus ``extra``. Sizes are checked
+    before a parser runs; this is the backstop for a library that inflates past them (a
+    brotli or XML bomb): it fails with MemoryError inside the worker, the file is partial,
+    and the machine keeps its memory. Only in worker processes: the limit is per process."""
+    import resource
+
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            now = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        want = now + extra
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+    except (OSError, ValueError):  # no /proc (not Linux) or a limit the system refuses
+        log.debug("worker address-space limit not set", exc_info=True)
+
+
+def _init_worker(rule_paths: tuple[str, ...], started: Any = None, memory_bytes: int = 0) -> None:
     global _WORKER_RULES, _WORKER_STARTED
+    if memory_bytes:
+        _limit_memory(memory_bytes)
     logging.getLogger("olevba").setLevel(logging.CRITICAL)
     for name in ("oletools", "olefile", "fontTools", "msodde", "rtfobj", "oleobj"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -451,7 +474,7 @@ def _pool_scan(
             max_workers=min(n, len(pending)),
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(rule_paths, started),
+            initargs=(rule_paths, started, builtin_content().limits.worker_memory_bytes),
         ) as ex:
             size = max(1, len(pending) // (n * 8))
             chunks = [pending[k : k + size] for k in range(0, len(pending), size)]
@@ -478,7 +501,9 @@ def _pool_scan(
 def _alone(arg: tuple[str, str | None], rule_paths: tuple[str, ...]) -> _FileResult | None:
     """One file in a pool of its own: its result, or None if it killed the worker again."""
     with ProcessPoolExecutor(
-        max_workers=1, initializer=_init_worker, initargs=(rule_paths, None)
+        max_workers=1,
+        initializer=_init_worker,
+        initargs=(rule_paths, None, builtin_content().limits.worker_memory_bytes),
     ) as ex:
         try:
             return ex.submit(_work_at, (0, *arg)).result()

@@ -86,7 +86,9 @@ class Outcome:
     encrypted: bool = False
     unsupported: str = ""
     malformed: str = ""
-    too_deep: str = ""  # set when a member was nested past the limit (the file is partial)
+    # why part of the file was not analysed (a member nested past the limit, a container
+    # oletools would read past the limits, a parser out of memory): the file is partial
+    partial: str = ""
     fonts: int = 0
     objects: int = 0
     notes: list[str] = field(default_factory=list)
@@ -100,11 +102,14 @@ class Walker:
     budget: Budget
     extract: Extract | None
     out: Outcome = field(default_factory=Outcome)
+    top: bytes = b""  # the file's bytes: what msodde reads when it is given the path
 
     # ---- entry -------------------------------------------------------------------------
     def analyse(self, data: bytes, where: str, depth: int = 0) -> None:
+        if depth == 0:
+            self.top = data
         if depth > self.budget.limits.max_depth:
-            self.out.too_deep = f"nested deeper than {self.budget.limits.max_depth}"
+            self.partly(f"nested deeper than {self.budget.limits.max_depth}")
             self.em.emit(
                 MalformedContainer,
                 "low",
@@ -137,6 +142,22 @@ class Walker:
                 self.out.unsupported = "not a recognised document, font or archive"
         except InputError as exc:
             self.malformed(where, exc)
+
+    def partly(self, reason: str) -> None:
+        """Part of the file is not analysed, for ``reason``: the file is never called clean."""
+        if reason not in self.out.partial:
+            self.out.partial = f"{self.out.partial}; {reason}" if self.out.partial else reason
+
+    def oletools_may_read(self, data: bytes, where: str) -> bool:
+        """oletools re-open a container on their own, outside the member budget (msodde parses
+        every XML part of a zip, olevba reads every OLE part whole): a zip whose parts declare
+        more than the limits is not handed to them, and the file is partly analysed."""
+        why = _zip_over_limits(data, self.budget.limits)
+        if why:
+            what = f"{why}; not handed to oletools (macros and DDE fields not checked)"
+            self.partly(f"{where}: {what}")
+            self.em.emit(MalformedContainer, "low", where, what, key=f"oletools-limit{where}")
+        return not why
 
     def malformed(self, where: str, exc: InputError) -> None:
         at = f" at byte 0x{exc.offset:x}" if exc.offset is not None else ""
@@ -399,8 +420,13 @@ class Walker:
         """VBA and XLM macros through olevba (as a library); True when a finding was made."""
         from oletools import olevba
 
+        if not self.oletools_may_read(data, where):
+            return False
         try:
             vp = olevba.VBA_Parser(str(self.path), data=data, relaxed=True)
+        except MemoryError:
+            self.partly(f"olevba ran out of memory on {where}")
+            return False
         except Exception:
             return False
         try:
@@ -421,6 +447,8 @@ class Walker:
                 Macros, sev, where, summary, key="macros", details={"vba": has_vba, "xlm": has_xlm}
             )
         except Exception as exc:
+            if isinstance(exc, MemoryError):
+                self.partly(f"olevba ran out of memory on {where}")
             self.em.emit(
                 Macros,
                 "low",
@@ -437,6 +465,8 @@ class Walker:
         """msodde reads files by path: nested members go through a private temporary file."""
         from oletools import msodde
 
+        if not self.oletools_may_read(self.top if data is None else data, where):
+            return
         try:
             if data is None:
                 text = msodde.process_file(str(self.path), msodde.FIELD_FILTER_DDE)
@@ -447,6 +477,9 @@ class Walker:
                     tp = Path(tmp) / f"member{suffix[-8:] if suffix.startswith('.') else ''}"
                     tp.write_bytes(data)
                     text = msodde.process_file(str(tp), msodde.FIELD_FILTER_DDE)
+        except MemoryError:
+            self.partly(f"msodde ran out of memory on {where}")
+            return
         except Exception:
             return
         text = (text or "").strip()
@@ -780,6 +813,30 @@ def _xml_may_name(part: bytes, names: tuple[bytes, ...]) -> bool:
         return True
     m = _XML_ENCODING.match(head)
     return m is not None and m.group(1).lower() not in _ASCII_XML_ENCODINGS
+
+
+def _zip_over_limits(data: bytes, limits: Any) -> str:
+    """Why a zip's parts are too large to hand to a parser that reads them whole (a part
+    over the member limit or the compression ratio, all parts over the unpacked limit), or
+    "" (also for what is not a zip). The declared sizes bound what zipfile inflates: it
+    stops at a part's declared size."""
+    if not data.startswith(b"PK"):
+        return ""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except Exception:  # not a readable zip: oletools will not read its parts either
+        return ""
+    total = 0
+    for i in infos:
+        total += i.file_size
+        if i.file_size > limits.max_member_bytes:
+            return f"part {i.filename!r} declares {i.file_size} bytes, over the member limit"
+        if i.file_size > 1 << 20 and i.file_size > limits.max_ratio * max(i.compress_size, 1):
+            return f"part {i.filename!r} inflates above the {limits.max_ratio}:1 ratio limit"
+    if total > limits.max_total_unpacked_bytes:
+        return f"parts declare {total} bytes in all, over the unpacked-size limit"
+    return ""
 
 
 def _msodde_finds_nothing_in_zip(data: bytes, limits: Any) -> bool:

@@ -30,6 +30,9 @@ class DocLimits:
     gap_tolerance: int = 3
     # work of one table walk (layout lookups, CFF charstrings, COLR paint graph)
     max_struct_steps: int = 2_000_000
+    # address space a worker process may add to what it holds when it starts: a parser
+    # library inflating a hostile part fails with MemoryError (the file is then partial)
+    worker_memory_bytes: int = 2 << 30
 
 
 @dataclass(frozen=True, slots=True)
