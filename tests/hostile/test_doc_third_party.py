@@ -126,3 +126,35 @@ def test_a_worker_cannot_map_more_than_its_memory_budget() -> None:
     )
     assert got.returncode == 0, got.stderr
     assert got.stdout.strip() == "MemoryError"
+
+
+def _woff2_bomb(declared: int, inflated: int) -> bytes:
+    """A WOFF2 font of one 'name' table declaring ``declared`` bytes whose brotli stream
+    inflates to ``inflated`` zero bytes (a few hundred bytes of input)."""
+    import brotli
+
+    stream = brotli.compress(b"\0" * inflated, quality=5)
+    directory = bytes([5]) + bytes([declared]) if declared < 128 else b""
+    assert directory, "one-byte UIntBase128 only"
+    total = len(stream) + 48 + len(directory)
+    head = (
+        b"wOF2"
+        + b"\x00\x01\x00\x00"
+        + struct.pack(">IHHII", total, 1, 0, 12 + 16 + declared, len(stream))
+    )
+    head += b"\x00" * (48 - len(head))
+    return head + directory + stream
+
+
+def test_a_woff2_brotli_bomb_is_refused_before_fonttools_inflates_it(tmp_path: Path) -> None:
+    path = tmp_path / "in" / "font.woff2"
+    path.parent.mkdir()
+    path.write_bytes(_woff2_bomb(100, 256 << 20))
+    assert path.stat().st_size < 4096
+    out = tmp_path / "out"
+    assert run_cli(["scan", str(path), "--out", str(out), "--jobs", "1"]) == 0
+    doc = report(out)
+    (verdict,) = doc["verdicts"]
+    assert verdict["verdict"] == "malformed", verdict
+    want = "WOFF2 brotli stream inflates past the 100 bytes its tables declare"
+    assert any(want in r for r in verdict["reasons"]), verdict

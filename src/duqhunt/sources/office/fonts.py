@@ -1,7 +1,10 @@
 """sfnt (TrueType/OpenType), TTC, WOFF and WOFF2 containers: table directories as data.
 
 ``read_directory`` never trusts a count or an offset; WOFF tables are inflated with a size
-budget; WOFF2 goes through fontTools' decoder only after its declared size passed the budget.
+budget; WOFF2 goes through fontTools' decoder only after its declared size passed the budget
+and its brotli stream, inflated here in bounded steps, proved no larger than its tables
+declare (fontTools inflates it whole before it compares the sizes: a brotli bomb of a few
+hundred bytes would take gigabytes).
 """
 
 from __future__ import annotations
@@ -266,6 +269,85 @@ def build_sfnt(flavor: bytes, tables: list[tuple[bytes, int, bytes]]) -> bytes:
     return bytes(out + body)
 
 
+def _uint_base128(data: bytes, off: int) -> tuple[int, int]:
+    """A WOFF2 UIntBase128 (at most 5 bytes, no leading zero byte) and the offset after it."""
+    value = 0
+    for i in range(5):
+        if off + i >= len(data):
+            break
+        b = data[off + i]
+        if i == 0 and b == 0x80:
+            break
+        value = (value << 7) | (b & 0x7F)
+        if value >> 32:
+            break
+        if not b & 0x80:
+            return value, off + i + 1
+    raise ValueError(f"bad UIntBase128 at 0x{off:x}")
+
+
+def _uint255(data: bytes, off: int) -> tuple[int, int]:
+    """A WOFF2 255UInt16 and the offset after it."""
+    code = data[off]
+    if code == 253:
+        return int.from_bytes(data[off + 1 : off + 3], "big"), off + 3
+    if code in (254, 255):
+        return data[off + 1] + (253 if code == 255 else 506), off + 2
+    return code, off + 1
+
+
+_GLYF_LOCA = (10, 11)  # their known-tag indices: transformed when the version is 0
+
+
+def woff2_stream(data: bytes) -> tuple[int, int, int]:
+    """(offset, length) of a WOFF2 file's brotli stream and the bytes its table directory
+    says it inflates to (W3C WOFF2 5.1-5.3); ValueError or IndexError when the directory
+    does not parse."""
+    num_tables = int.from_bytes(data[12:14], "big")
+    compressed = int.from_bytes(data[20:24], "big")
+    off, want = 48, 0
+    for _ in range(num_tables):
+        flags = data[off]
+        off += 1
+        index, version = flags & 0x3F, flags >> 6
+        tag = b""
+        if index == 0x3F:
+            tag, off = data[off : off + 4], off + 4
+        orig, off = _uint_base128(data, off)
+        glyf_loca = index in _GLYF_LOCA or tag in (b"glyf", b"loca")
+        if (version == 0) if glyf_loca else (version != 0):
+            orig, off = _uint_base128(data, off)  # the transformed length is what inflates
+        want += orig
+    if data[4:8] == b"ttcf":  # the collection directory follows the table directory
+        off += 4
+        fonts, off = _uint255(data, off)
+        for _ in range(fonts):
+            n, off = _uint255(data, off)
+            off += 4
+            for _ in range(n):
+                _, off = _uint255(data, off)
+    if off + compressed > len(data):
+        raise ValueError(f"brotli stream of {compressed} bytes runs past the end")
+    return off, compressed, want
+
+
+def _inflates_within(stream: bytes, limit: int) -> bool:
+    """True when ``stream`` inflates to at most ``limit`` bytes, found in steps of about a
+    mebibyte (never more than a step past the limit in memory); a broken stream is True and
+    left to the decoder's own error."""
+    import brotli
+
+    step = 1 << 20
+    try:
+        d = brotli.Decompressor()
+        total = len(d.process(stream, output_buffer_limit=step))
+        while total <= limit and not d.can_accept_more_data():
+            total += len(d.process(b"", output_buffer_limit=step))
+    except brotli.error:
+        return True
+    return total <= limit
+
+
 def woff2_to_sfnt(data: bytes, budget: Budget, where: str) -> bytes:
     path = budget.path
     if len(data) < 48:
@@ -280,6 +362,18 @@ def woff2_to_sfnt(data: bytes, budget: Budget, where: str) -> bytes:
         from fontTools.ttLib import woff2
     except ImportError as exc:  # pragma: no cover - dependency missing
         raise InputError(path, f"{where}: WOFF2 needs fontTools and brotli ({exc})") from None
+    try:
+        start, length, want = woff2_stream(data)
+    except (ValueError, IndexError) as exc:
+        raise InputError(path, f"{where}: WOFF2 table directory not readable ({exc})") from None
+    if want > budget.limits.max_member_bytes:
+        raise InputError(path, f"{where}: WOFF2 tables declare {want} bytes, over the member limit")
+    if not _inflates_within(data[start : start + length], want):
+        raise InputError(
+            path,
+            f"{where}: WOFF2 brotli stream inflates past the {want} bytes its tables declare",
+            offset=start,
+        )
     out = io.BytesIO()
     try:
         woff2.decompress(io.BytesIO(data), out)
