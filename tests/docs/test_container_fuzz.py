@@ -6,6 +6,8 @@ bytes, ``scan_file`` returns a verdict, and a file with any part left out is nev
 
 from __future__ import annotations
 
+import io
+import struct
 import tempfile
 from pathlib import Path
 
@@ -77,3 +79,22 @@ def test_the_seeds_are_read_whole() -> None:
             res = scan_file(path)
             assert res.not_analysed is None, (kind, res.not_analysed)
             assert res.kind != "unknown", kind
+
+
+def test_a_damaged_deflate_stream_is_malformed_not_a_crash(tmp_path: Path) -> None:
+    """Found by the fuzz run: one byte set to 0 at the start of a member's deflate data
+    (a 'stored' block whose lengths disagree) raised zlib.error out of scan_file. The
+    member is now not readable, with the reason, and the rest of the file is analysed."""
+    import zipfile
+
+    data = bytearray(SEEDS["docx"])
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("word/fontTable.xml")
+    assert info.compress_type == zipfile.ZIP_DEFLATED
+    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+    data[info.header_offset + 30 + name_len + extra_len] = 0
+    path = tmp_path / "damaged.docx"
+    path.write_bytes(bytes(data))
+    res = scan_file(path)
+    assert res.verdict.verdict != "clean", res.verdict
+    assert res.not_analysed is not None
+    assert "word/fontTable.xml: member not readable (Error -3" in res.not_analysed

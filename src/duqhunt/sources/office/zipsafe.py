@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import lzma
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -67,6 +69,8 @@ def read_member(
         EOFError,
         RuntimeError,
         NotImplementedError,
+        zlib.error,  # a damaged deflate stream (not an OSError)
+        lzma.LZMAError,
     ) as exc:
         raise InputError(budget.path, f"{where}/{name}: member not readable ({exc})") from None
     if len(out) > lim.max_member_bytes:
