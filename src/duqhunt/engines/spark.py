@@ -65,6 +65,7 @@ _NEW_SESSION_DEFAULTS = {
 # local mode only: few shuffle partitions suit one machine's small cases (Spark's 200 do not);
 # a cluster keeps its own defaults (see docs/scale.md, Partitioning)
 _LOCAL_SHUFFLE_PARTITIONS = "8"
+_DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 _TZ = "spark.sql.session.timeZone"
 _BLANK = r"^[ \t\r\x0b\x0c]*$"
 
@@ -244,6 +245,13 @@ class HadoopStorage:
             raise OSError(self._explain(uri, exc)) from None
 
 
+def _quiet_log4j() -> str:
+    """The log4j2 configuration of a driver JVM duqhunt starts (content/spark)."""
+    from importlib import resources
+
+    return str(resources.files("duqhunt.content").joinpath("spark", "log4j2.properties"))
+
+
 class SparkEngine:
     """Runs detector SQL on a SparkSession (local mode by default, or the running session)."""
 
@@ -286,6 +294,14 @@ class SparkEngine:
                 settings["spark.sql.shuffle.partitions"] = _LOCAL_SHUFFLE_PARTITIONS
             settings.update(user)
             settings[_TZ] = "UTC"  # day partitions and naive ISO times are UTC
+            if master.startswith("local"):
+                # errors only from the JVM's start on (setLogLevel comes after its start-up
+                # warnings); a configuration file the user names later in the options wins.
+                # Not on a cluster: the option would replace spark-defaults.conf's.
+                settings[_DRIVER_JAVA_OPTIONS] = (
+                    f"-Dlog4j2.configurationFile={_quiet_log4j()} "
+                    f"{user.get(_DRIVER_JAVA_OPTIONS, '')}"
+                ).strip()
             builder = SparkSession.builder.appName(app_name).master(master)
             for key, value in settings.items():
                 builder = builder.config(key, value)
@@ -334,12 +350,14 @@ class SparkEngine:
 
     def register_arrow(self, view: str, table: pa.Table) -> None:
         if table.num_rows == 0:
-            sschema = T.StructType(
-                [T.StructField(f.name, _spark_type(f.type), True) for f in table.schema]
+            # built in the JVM: createDataFrame([], schema) parallelises a Python list, and
+            # its tasks start Python worker processes (a 2-row hunt, whose other logs are
+            # empty views, printed "Python worker exited unexpectedly" when one died)
+            df = self.spark.range(0).select(
+                *[F.lit(None).cast(_spark_type(f.type)).alias(f.name) for f in table.schema]
             )
-            df = self.spark.createDataFrame([], sschema)
         else:
-            df = self.spark.createDataFrame(table)
+            df = self.spark.createDataFrame(table)  # Arrow batches read by the JVM
         df.createOrReplaceTempView(view)
 
     def create_derived_views(self) -> None:
