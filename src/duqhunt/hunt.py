@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from duqhunt.content import (
     load_ioc_pack,
 )
 from duqhunt.detectors.base import HuntContext
-from duqhunt.detectors.net.zones import internal_hint, zones_table
+from duqhunt.detectors.net.zones import Network, in_networks, internal_hint, zones_table
 from duqhunt.detectors.registry import all_detectors, known_params
 from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri, sql_literal
 from duqhunt.errors import DuqhuntError, InputError, UsageError
@@ -225,7 +225,7 @@ def collect_files(inputs: Iterable[Path | str]) -> list[Path]:
     return [*routed.files, *routed.host, *routed.documents]
 
 
-def _classify_ips(engine_query: Callable[[str], pa.Table], nets: tuple[object, ...]) -> pa.Table:
+def _classify_ips(engine_query: Callable[[str], pa.Table], nets: Sequence[Network]) -> pa.Table:
     sql = " UNION ".join(
         f"SELECT {col} AS ip FROM {t} WHERE {col} IS NOT NULL"
         for t in (
@@ -243,14 +243,7 @@ def _classify_ips(engine_query: Callable[[str], pa.Table], nets: tuple[object, .
         for col in ("id_orig_h", "id_resp_h")
     )
     ips = engine_query(f"SELECT DISTINCT ip FROM ({sql}) u").column("ip").to_pylist()
-    internal: list[bool] = []
-    for ip in ips:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            internal.append(False)
-            continue
-        internal.append(any(addr in n for n in nets))  # type: ignore[operator]
+    internal = in_networks(ips, nets)
     return pa.table({"ip": pa.array(ips, pa.string()), "internal": pa.array(internal, pa.bool_())})
 
 
