@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -57,6 +58,14 @@ LOGS = (
     "kerberos",
 )
 PROTOCOL_DIRS = ("smb", "dce-rpc", "ntlm", "http", "dns", "ssl", "conn", "krb", "ssh", "socks")
+
+HOW_TO_GET = (
+    "The full comparison reads Zeek's test traces and baselines from a git directory of "
+    "zeek/zeek (no work tree needed):\n"
+    "    git clone --bare --depth 1 https://github.com/zeek/zeek.git ~/zeek.git\n"
+    "then: make bench ZEEK_GIT=~/zeek.git   (or python benchmarks/zeek_parity.py "
+    "--zeek-git-dir ~/zeek.git; ZEEK_GIT in the environment works too)"
+)
 
 # the tests whose traces and baselines are committed under tests/data/pcap/zeek (--export):
 # small, and each the regression case of one class of difference (tests/pcap/test_zeek_parity.py)
@@ -413,7 +422,18 @@ def compare(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--zeek-git-dir", type=Path, help="a git directory of zeek/zeek")
+    ap.add_argument(
+        "--zeek-git-dir",
+        type=Path,
+        default=Path(os.environ["ZEEK_GIT"]) if os.environ.get("ZEEK_GIT") else None,
+        help="a git directory of zeek/zeek, or a clone of it (default: $ZEEK_GIT)",
+    )
+    ap.add_argument(
+        "--bench",
+        action="store_true",
+        help="as make bench runs it: without a Zeek git directory, say how to get one and "
+        "check the committed traces only, leaving results-pcap.md alone",
+    )
     ap.add_argument("--commit", default="HEAD", help="the zeek/zeek commit (default HEAD)")
     ap.add_argument("--only", help="run only tests whose name contains this")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every differing row")
@@ -425,6 +445,21 @@ def main() -> int:
         help="copy the REGRESSION_TESTS traces and baselines into tests/data/pcap/zeek and stop",
     )
     args = ap.parse_args()
+    if args.zeek_git_dir and (args.zeek_git_dir / ".git").exists():
+        args.zeek_git_dir = args.zeek_git_dir / ".git"  # a clone with a work tree
+    if args.zeek_git_dir and not (args.zeek_git_dir / "HEAD").exists():
+        print(
+            f"{args.zeek_git_dir}: not a git directory of zeek/zeek\n{HOW_TO_GET}", file=sys.stderr
+        )
+        return 2
+    if args.bench and not args.zeek_git_dir:
+        print(
+            f"Zeek parity: no Zeek git directory given.\n{HOW_TO_GET}\n"
+            "Checking the traces committed under tests/data/pcap/zeek only "
+            "(benchmarks/results-pcap.md keeps the full figures).",
+            file=sys.stderr,
+        )
+        args.no_write = True
     if args.zeek_git_dir:
         commit = _git(args.zeek_git_dir, "rev-parse", args.commit).decode().strip()
         cases = cases_from_git(args.zeek_git_dir, commit)
