@@ -83,6 +83,7 @@ REGRESSION_TESTS = (
     "dns.mdns-no-assoc",  # mDNS: no pairing by id, query from the answer
     "dns.rrsig",  # answer section only, TTLs aligned, lower-case names
     "http.http-connect",  # conn bytes, service http,smtp
+    "http.http-09-content-length-confusion",  # a reply that began before its request
     "http.http-desynched",  # three replies to one request: paired in order, two alone
     "http.http-methods",  # methods tshark does not decode; replies without a request
     "krb.tgs",  # kerberos TGS exchange

@@ -85,6 +85,7 @@ FULL = [
     ("dns.dynamic-update", "dns", "UPDATE: pre:/del:/add: entries, named from the first"),
     ("dns.notify", "dns", "a response alone without answers has no query name"),
     ("http.http-desynched", "http", "replies paired with requests in order, extra replies alone"),
+    ("http.http-09-content-length-confusion", "http", "a reply begun before the request"),
     ("http.http-methods", "http", "methods tshark does not decode, replies alone"),
     ("ssh.http-port-22", "http", "HTTP on the SSH port, found by content"),
     ("ssl.dhe", "ssl", "an ssl row without SNI"),

@@ -381,6 +381,7 @@ _APP_FIELDS = [
     "http.content_length",
     "http.response.code",
     "http.content_type",
+    "tcp.segment",  # the frames a reassembled message began in: when a reply started
     "http.file_data",
     "mime_multipart.header.content-type",
     "mime_multipart.header.content-disposition",
@@ -1027,6 +1028,12 @@ def _rows(
             yield _int(row.get("frame.number")) or 0, row
 
 
+def _began(row: dict[str, str], frame_no: int) -> int:
+    """The frame a (possibly reassembled) message began in."""
+    frames = [f for f in (_int(v) for v in _multi(row, "tcp.segment")) if f is not None]
+    return min(frames, default=frame_no)
+
+
 def _multi(row: dict[str, str], name: str) -> list[str]:
     v = row.get(name)
     return v.split(AGG) if v else []
@@ -1225,7 +1232,8 @@ class PcapConverter:
             except (OSError, subprocess.SubprocessError) as exc:
                 warnings.append(f"{self.capture}: editcap failed ({exc}); no content sniffing")
                 break
-            if res.returncode != 0 or not small.exists():
+            # a cut-short capture makes editcap fail at its end: the frames before it are kept
+            if not small.exists():
                 detail = res.stderr.decode("utf-8", "replace").strip()[:300]
                 warnings.append(
                     f"{self.capture}: editcap exited with status {res.returncode}: {detail}; "
@@ -1285,7 +1293,8 @@ class PcapConverter:
         transfers: dict[tuple[str, str, bool], dict[str, object]] = {}
         ctx_iface: dict[tuple[str, str, str], str] = {}
         http_req: dict[str, dict[str, object]] = {}
-        unanswered: dict[str, deque[dict[str, object]]] = defaultdict(deque)
+        # per connection, the requests no reply has answered yet, with the frame each began in
+        unanswered: dict[str, deque[tuple[int, dict[str, object]]]] = defaultdict(deque)
         dns_q: dict[tuple[str, str], dict[str, object]] = {}
         depth: dict[str, int] = defaultdict(int)
         for frame, ts0, tstream, sender, sport in first_frames:  # in frame order
@@ -1391,7 +1400,7 @@ class PcapConverter:
                             }
                         )
                 http_req[str(frame_no)] = req
-                unanswered[uid].append(req)
+                unanswered[uid].append((_began(row, frame_no), req))
                 out["http"].append(req)
             elif "http.response.code" in row:
                 self._http_replies(row, base, frame_no, unanswered[uid], depth, out)
@@ -1421,24 +1430,26 @@ class PcapConverter:
         row: dict[str, str],
         base: dict[str, object],
         frame_no: int,
-        waiting: deque[dict[str, object]],
+        waiting: deque[tuple[int, dict[str, object]]],
         depth: dict[str, int],
         out: dict[str, list[dict[str, object]]],
     ) -> None:
         """Replies answer requests in the order they were sent, as Zeek pairs them (not by
         tshark's request_in); a reply with no request waiting is a row of its own, as in Zeek;
-        an interim reply (1xx but 101) is noted on the waiting request, which waits on. One
-        packet may carry several replies."""
+        an interim reply (1xx but 101) is noted on the waiting request, which waits on. A reply
+        that began before the request was sent answers nothing (Zeek: a reply before the
+        request). One packet may carry several replies."""
         uid = str(base["uid"])
+        began = _began(row, frame_no)
         lengths = _multi(row, "http.content_length")
         bodies = _multi(row, "http.file_data")
         for i, code_text in enumerate(_multi(row, "http.response.code")):
             code = _int(code_text)
             if code is not None and 100 <= code < 200 and code != 101:
                 if waiting:
-                    waiting[0]["info_code"] = code
+                    waiting[0][1]["info_code"] = code
                 continue
-            target = waiting.popleft() if waiting else None
+            target = waiting.popleft()[1] if waiting and waiting[0][0] < began else None
             if target is None:
                 depth[uid] += 1
                 target = {
