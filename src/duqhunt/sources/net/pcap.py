@@ -2,19 +2,22 @@
 capture into the tables Zeek writes, so every network detector runs on a capture as on a
 sensor's logs.
 
-Two tshark passes, each streamed to a temporary file (bounded memory, whatever the capture's
-size):
+One tshark pass over the capture, streamed to a temporary file (bounded memory, whatever the
+capture's size; tshark's dissection is most of the cost, so it runs once): every packet's
+transport fields and, on the application packets, their protocol's fields. Then:
 
-1. every packet, a few fields (time, addresses, ports, TCP/UDP stream index, TCP flags,
-   sequence number and payload length, the protocol stack): DuckDB groups them by tshark's
-   stream index into conn rows as Zeek builds them (see ``_CONN_SQL``: originator, bytes
-   from sequence numbers, history, per-side states for ``conn_state``).
-2. the application packets (DNS and mDNS, HTTP, TLS/DTLS hellos, SMB1/SMB2, DCE/RPC, NTLMSSP,
-   Kerberos) and the first data segment of each TCP direction, read row by row in Python into
-   smb_mapping, smb_files, files, dce_rpc, ntlm, kerberos, http, dns and ssl rows following
-   Zeek's scripts (each handler's docstring says which rule it follows). A stream's first
-   bytes name its protocol whatever the port (HTTP, TLS, SMB), as Zeek's dynamic protocol
-   detection does.
+1. DuckDB reads the transport columns and groups them by tshark's stream index into conn rows
+   as Zeek builds them (see ``_CONN_SQL``: originator, bytes from sequence numbers, history,
+   per-side states for ``conn_state``), and picks the first data segment of each TCP
+   direction.
+2. editcap copies those first segments (a few frames per connection, no dissection) into a
+   small capture and tshark prints their payloads: a stream's first bytes name its protocol
+   whatever the port (HTTP, TLS, SMB), as Zeek's dynamic protocol detection does. Printing
+   every segment's payload in the main pass would cost more than the dissection.
+3. the application lines (DNS and mDNS, HTTP, TLS/DTLS, SMB1/SMB2, DCE/RPC, NTLMSSP, Kerberos:
+   a line whose protocol stack names one) are read row by row in Python into smb_mapping,
+   smb_files, files, dce_rpc, ntlm, kerberos, http, dns and ssl rows following Zeek's scripts
+   (each handler's docstring says which rule it follows).
 
 How close the rows are to Zeek's is measured by benchmarks/zeek_parity.py against Zeek's own
 test baselines; the fields a capture cannot give are listed in the README. The rows are
