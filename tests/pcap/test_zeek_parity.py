@@ -214,3 +214,23 @@ def test_rst_after_both_fins_is_sf_and_retransmissions_count_once(outdir: str) -
     for c in retrans:  # bytes from sequence numbers: no more than the IP bytes less headers
         assert int(c["orig_bytes"]) <= int(c["orig_ip_bytes"]) - 40 * int(c["orig_pkts"]) + 40
         assert int(c["resp_bytes"]) <= int(c["resp_ip_bytes"]) - 40 * int(c["resp_pkts"]) + 40
+
+
+def test_without_editcap_the_capture_is_still_converted_and_the_report_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first data segments come through editcap; without it the conversion goes on with
+    tshark's port table and a warning names what is missing."""
+    tshark = shutil.which("tshark")
+    assert tshark
+    alone = tmp_path / "bin"
+    alone.mkdir()
+    (alone / "tshark").symlink_to(Path(tshark).resolve())
+    monkeypatch.setenv("PATH", str(alone))
+    trace = ZEEK / Path(CASES["ssh.http-port-22"]["trace"]).name
+    res = PcapConverter(trace, str(alone / "tshark"), tmp_path / "out").convert()
+    assert any("editcap" in w for w in res.warnings)
+    conn = _rows(res.logs["conn"].read_text())
+    assert any(c["id.resp_p"] == "22" for c in conn)
+    http = _rows(res.logs["http"].read_text()) if "http" in res.logs else []
+    assert not any(h["id.resp_p"] == "22" for h in http)  # found by content only

@@ -1243,7 +1243,11 @@ class PcapConverter:
                     "no content sniffing"
                 )
                 break
-            warnings += self.tshark.run(small, ["tcp.payload"], listing, None, desegment=False)
+            # said of the capture itself, not of the temporary copy
+            warnings += [
+                w.replace(str(small), f"{self.capture} (its first data segments)")
+                for w in self.tshark.run(small, ["tcp.payload"], listing, None, desegment=False)
+            ]
             with open(listing, "rb") as fh:
                 for frame, line in zip(chunk, fh, strict=False):
                     hexed = line.split(b"\t", 1)[0].split(AGG.encode(), 1)[0].strip()
