@@ -446,6 +446,8 @@ def main() -> int:
         help="copy the REGRESSION_TESTS traces and baselines into tests/data/pcap/zeek and stop",
     )
     args = ap.parse_args()
+    if args.zeek_git_dir:  # make passes ZEEK_GIT quoted, so a ~ reaches here unexpanded
+        args.zeek_git_dir = args.zeek_git_dir.expanduser()
     if args.zeek_git_dir and (args.zeek_git_dir / ".git").exists():
         args.zeek_git_dir = args.zeek_git_dir / ".git"  # a clone with a work tree
     if args.zeek_git_dir and not (args.zeek_git_dir / "HEAD").exists():
