@@ -216,8 +216,9 @@ def merge_repeats(
 
 
 def group_hosts(findings: Iterable[FindingModel]) -> list[str]:
-    """The hosts a group covers, each once in first-seen order: the one place that says how a
-    group names its machines (host names and addresses as the findings give them)."""
+    """The hosts a group covers, each once, in the order given (a group passes its findings
+    oldest first). The one place that says how a group names its machines: host names and
+    addresses as the findings give them."""
     return list(dict.fromkeys(h for f in findings for h in f.hosts))
 
 
@@ -254,7 +255,7 @@ def group_findings(findings: Iterable[FindingModel]) -> list[FindingGroupModel]:
                 attack=list(dict.fromkeys(a for m in members for a in m.attack)),
                 confidence=lead.confidence,
                 count=sum(m.count for m in members),
-                hosts=group_hosts(members),
+                hosts=group_hosts(sorted(members, key=_time_key)),
                 finding_ids=[m.id for m in members],
                 first_seen=min(firsts) if firsts else None,
                 last_seen=max(lasts) if lasts else None,
