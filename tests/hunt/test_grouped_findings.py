@@ -315,6 +315,11 @@ def test_a_few_repeats_stay_findings_a_storm_becomes_one() -> None:
     assert one.first_seen == many[0].first_seen and one.last_seen == many[-1].last_seen
     # merging twice changes nothing (a report re-rendered, a case hunted again)
     assert merge_repeats([one]) == [one]
+    # a storm merged by an earlier run takes in one more repeat, keeping its id
+    (more,) = merge_repeats(
+        [one, _f("DQ-HOST-010", "service x9y installed: odd", ["SRV"], n=STORM_MIN + 1)]
+    )
+    assert more.count == STORM_MIN + 1 and more.id == one.id
 
 
 def test_groups_are_ordered_by_severity_then_kill_chain_then_hosts() -> None:

@@ -207,7 +207,8 @@ def merge_repeats(
     merged: dict[str, FindingModel] = {}
     dropped: set[str] = set()
     for members in buckets.values():
-        if len(members) < storm_min:
+        # a finding merged by an earlier run of the case counts with all its repeats
+        if sum(m.count for m in members) < storm_min or len(members) < 2:
             continue
         one = _merge(members)
         merged[members[0].id] = one
