@@ -33,6 +33,7 @@ from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri, sql_literal
 from duqhunt.errors import DuqhuntError, InputError, UsageError
 from duqhunt.intel.sightings import sightings_from_report, store_sightings
 from duqhunt.model import Finding, severity_rank
+from duqhunt.model.grouping import merge_repeats, with_summary
 from duqhunt.model.report import (
     FileVerdictModel,
     FindingModel,
@@ -770,10 +771,11 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             warnings=warnings,
             host_timeline=host_timeline,
             verdicts=verdicts,
-            findings=with_triage(_with_earlier(store, findings), triage.current()),
+            findings=with_triage(merge_repeats(_with_earlier(store, findings)), triage.current()),
             campaign=campaign,
             stats=stats,
         )
+        doc = with_summary(doc)
         # the case keeps findings without verdicts: triage lives in its own file, current at
         # every read
         store.save_findings(

@@ -55,6 +55,17 @@ class TriageModel(_Frozen):
     time: str
 
 
+class OccurrenceModel(_Frozen):
+    """One repeat merged into a finding (see model/grouping.py): the id it had on its own, its
+    time, where its evidence is, and its own title."""
+
+    id: str
+    time: str | None
+    source: str
+    locator: str
+    title: str
+
+
 class FindingModel(_Frozen):
     id: str
     detector: str
@@ -69,6 +80,11 @@ class FindingModel(_Frozen):
     evidence: list[EvidenceModel]
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     triage: TriageModel | None = None
+    # repeats of one thing merged into this finding (an event storm): count is how many, and
+    # occurrences lists them (capped in report.json, every one in findings.jsonl); a finding
+    # that reports one thing once has count 1 and no occurrences
+    count: int = Field(default=1, ge=1)
+    occurrences: list[OccurrenceModel] = Field(default_factory=list)
 
     @classmethod
     def from_finding(cls, f: Finding) -> FindingModel:
@@ -141,6 +157,31 @@ class FileVerdictModel(_Frozen):
     reasons: list[str] = Field(default_factory=list)
 
 
+class FindingGroupModel(_Frozen):
+    """Findings of one detector that say the same thing (same severity, stage and title shape)
+    on any number of hosts: one line of the summary (see model/grouping.py)."""
+
+    id: str
+    detector: str
+    title: str
+    pattern: str
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    stage: str
+    attack: list[str] = Field(default_factory=list)
+    confidence: float = Field(ge=0.0, le=1.0)
+    count: int = Field(ge=1)
+    hosts: list[str] = Field(default_factory=list)
+    finding_ids: list[str] = Field(default_factory=list)
+    first_seen: str | None = None
+    last_seen: str | None = None
+
+
+class SummaryModel(_Frozen):
+    """What every output shows first: the finding groups, most important first."""
+
+    groups: list[FindingGroupModel] = Field(default_factory=list)
+
+
 class ReportDocument(_Frozen):
     schema_version: str = SCHEMA_VERSION
     tool: str = "duqhunt"
@@ -158,3 +199,4 @@ class ReportDocument(_Frozen):
     host_timeline: list[dict[str, str | None]] = Field(default_factory=list)
     verdicts: list[FileVerdictModel] = Field(default_factory=list)
     stats: dict[str, int | float | str] = Field(default_factory=dict)
+    summary: SummaryModel = Field(default_factory=SummaryModel)

@@ -75,8 +75,11 @@ def neutralise(value: str) -> str:
 
 
 def finding_count(finding: FindingModel) -> int:
-    """How many times the finding's one thing was seen: the first whole-number detail among
+    """How many times the finding's one thing was seen: the number of repeats merged into it
+    (an event storm, see model/grouping.py), else the first whole-number detail among
     COUNT_KEYS (booleans are not counts), else 1."""
+    if finding.count > 1:
+        return finding.count
     for key in COUNT_KEYS:
         value = finding.details.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:

@@ -45,6 +45,7 @@ from markupsafe import Markup
 
 from duqhunt.errors import DuqhuntError
 from duqhunt.model.finding import severity_rank
+from duqhunt.model.grouping import MAX_OCCURRENCES, summary_groups
 from duqhunt.model.report import Campaign, ReportDocument
 from duqhunt.render.map import MAP_CSS
 from duqhunt.render.text import (
@@ -91,6 +92,7 @@ MAX_NOT_ANALYSED = 2000
 MAX_CHAINS = 10
 MAX_TIMELINE = 300
 MAX_VERDICTS = 2000
+MAX_GROUP_HOSTS = 6
 
 #: Finding sources in the order the chips list them (text.FINDING_SOURCES, then "other").
 SOURCE_ORDER = ("network", "host", "document", "other")
@@ -519,6 +521,23 @@ def _source_counts(views: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return {s: counts[s] for s in SOURCE_ORDER if counts.get(s)}
 
 
+def _group_views(doc: ReportDocument, anchor: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The summary's finding groups (model/grouping.py), in their order, each with the anchor
+    of its strongest finding and its hosts shortened for the table."""
+    return [
+        {
+            "g": g,
+            "n": anchor.get(g.finding_ids[0]) if g.finding_ids else None,
+            "rank": severity_rank(g.severity),
+            "more": len(g.finding_ids) - 1,
+            "hosts": g.hosts[:MAX_GROUP_HOSTS],
+            "hosts_more": max(0, len(g.hosts) - MAX_GROUP_HOSTS),
+            "first_seen_short": short_time(g.first_seen)[:16] if g.first_seen else None,
+        }
+        for g in summary_groups(doc)
+    ]
+
+
 def _context(doc: ReportDocument) -> dict[str, Any]:
     from duqhunt.intel.report import story_sections_html  # intel imports render: keep it lazy
 
@@ -536,6 +555,8 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         }
         for i, f in enumerate(findings, start=1)
     ]
+
+    groups = _group_views(doc, {f.id: i for i, f in enumerate(findings, start=1)})
 
     c2 = ranked_c2(doc.campaign.c2)
     c2_scale = _score_scale(c.score for c in c2)
@@ -556,6 +577,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "chart": _stage_chart(stage_counts(doc.findings)),
         "input_counts": input_counts(doc),
         "findings": finding_views,
+        "groups": groups,
         "below_min": below_min_note(doc),
         "c2": [
             {
@@ -585,7 +607,11 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "warnings": doc.warnings[:MAX_WARNINGS],
         "warnings_more": max(0, len(doc.warnings) - MAX_WARNINGS),
         "stats": [(k, _value_text(doc.stats[k])) for k in sorted(doc.stats)],
-        "limits": {"evidence": MAX_EVIDENCE, "edges": MAX_EDGES},
+        "limits": {
+            "evidence": MAX_EVIDENCE,
+            "edges": MAX_EDGES,
+            "occurrences": MAX_OCCURRENCES,
+        },
         "source_counts": _source_counts(finding_views),
         "sources": SOURCE_ORDER,
         "story": story_sections_html(doc),

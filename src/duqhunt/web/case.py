@@ -19,7 +19,8 @@ from typing import Any
 
 from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
-from duqhunt.model.report import FindingModel, HostModel, ReportDocument
+from duqhunt.model.grouping import summary_groups
+from duqhunt.model.report import FindingGroupModel, FindingModel, HostModel, ReportDocument
 from duqhunt.triage import TriageStore, with_triage
 
 SORTS = ("severity", "time", "detector", "confidence", "title")
@@ -40,6 +41,7 @@ class FindingQuery:
     host: str | None = None
     status: str | None = None
     text: str | None = None
+    group: str | None = None  # a summary group's id: only its findings
     sort: str = "severity"
     descending: bool = True
     page: int = 1
@@ -147,10 +149,22 @@ class CaseSource:
 
     # -- queries ------------------------------------------------------------------------------
     def finding(self, doc: ReportDocument, finding_id: str) -> FindingModel | None:
-        return next((f for f in doc.findings if f.id == finding_id), None)
+        """The finding with this id, or the one an occurrence with this id was merged into
+        (an event storm: a link to one of its events, made before they were merged, still
+        leads to it)."""
+        exact = next((f for f in doc.findings if f.id == finding_id), None)
+        if exact is not None:
+            return exact
+        return next(
+            (f for f in doc.findings if any(o.id == finding_id for o in f.occurrences)), None
+        )
 
     def query(self, doc: ReportDocument, q: FindingQuery) -> Page:
-        items = [f for f in doc.findings if _matches(f, q, doc)]
+        members = None
+        if q.group is not None:
+            g = group_of(doc, q.group)
+            members = frozenset(g.finding_ids if g else ())
+        items = [f for f in doc.findings if _matches(f, q, doc, members)]
         items.sort(key=_sort_key(q.sort), reverse=q.descending and q.sort != "severity")
         if q.sort == "severity" and not q.descending:
             items.reverse()
@@ -239,31 +253,14 @@ class CaseSource:
         return out[:limit]
 
 
-def groups(doc: ReportDocument) -> list[dict[str, Any]]:
-    """Findings grouped by detector and severity, worst first: the summary's first screen."""
-    acc: dict[tuple[str, str], dict[str, Any]] = {}
-    for f in doc.findings:
-        g = acc.setdefault(
-            (f.detector, f.severity),
-            {
-                "detector": f.detector,
-                "severity": f.severity,
-                "stage": f.stage,
-                "count": 0,
-                "hosts": set(),
-                "titles": Counter(),
-                "first": f.id,
-            },
-        )
-        g["count"] += 1
-        g["hosts"].update(f.hosts)
-        g["titles"][f.title] += 1
-    out = []
-    for g in acc.values():
-        title, _ = g["titles"].most_common(1)[0]
-        out.append({**g, "hosts": len(g["hosts"]), "title": title, "titles": len(g["titles"])})
-    out.sort(key=lambda g: (-severity_rank(g["severity"]), -g["count"], g["detector"]))
-    return out
+def groups(doc: ReportDocument) -> list[FindingGroupModel]:
+    """The report's finding groups (model/grouping.py), most important first: the summary's
+    first screen, each linking to its findings (``/findings?group=ID``)."""
+    return summary_groups(doc)
+
+
+def group_of(doc: ReportDocument, group_id: str) -> FindingGroupModel | None:
+    return next((g for g in groups(doc) if g.id == group_id), None)
 
 
 def pivots(f: FindingModel) -> dict[str, list[str]]:
@@ -292,7 +289,11 @@ def host_aliases(doc: ReportDocument, host_id: str) -> set[str]:
     return aliases
 
 
-def _matches(f: FindingModel, q: FindingQuery, doc: ReportDocument) -> bool:
+def _matches(
+    f: FindingModel, q: FindingQuery, doc: ReportDocument, members: frozenset[str] | None
+) -> bool:
+    if members is not None and f.id not in members:
+        return False
     if q.min_severity and severity_rank(f.severity) < severity_rank(q.min_severity):
         return False
     if q.stage and f.stage != q.stage:
@@ -337,6 +338,7 @@ __all__ = [
     "CaseUnavailable",
     "FindingQuery",
     "Page",
+    "group_of",
     "groups",
     "host_aliases",
     "pivots",
