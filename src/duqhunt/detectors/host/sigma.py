@@ -367,8 +367,15 @@ class SigmaMatches(HostDetector):
                             rows += run_query(con, sql)
                         except (duckdb.Error, ValueError) as exc:
                             log.warning("Sigma rule %s (%s) failed: %s", q.file, q.title, exc)
-                    if rows:
-                        findings += self._findings(q, [h.events[i] for i in sorted(set(rows))])
+                    # a known-good service install (Defender's MpKsl drivers, Sysmon) is
+                    # known good for every rule, as for DQ-HOST-010
+                    matched = [
+                        h.events[i]
+                        for i in sorted(set(rows))
+                        if not _known_good_install(ctx, h.events[i])
+                    ]
+                    if matched:
+                        findings += self._findings(q, matched)
             finally:
                 con.close()
         return findings
@@ -422,3 +429,10 @@ class SigmaMatches(HostDetector):
                 )
             )
         return out
+
+
+def _known_good_install(ctx: HostContext, ev: HostEvent) -> bool:
+    if ev.event_id not in (7045, 4697):
+        return False
+    image = ev.get("ImagePath") or ev.get("ServiceFileName")
+    return ctx.known_good.match(ev.get("ServiceName"), image) is not None

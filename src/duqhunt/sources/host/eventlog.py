@@ -21,11 +21,30 @@ from typing import Any
 
 from duqhunt.errors import InputError
 
-WANTED = frozenset({4624, 4625, 4648, 4697, 4698, 4702, 5140, 5142, 5145, 7045, 106, 129, 200, 201})
+# Security: logons (4624 type/package/key length, 4648 explicit credentials, 4672 special
+# privileges), process creation (4688), service and task changes, share access. System: service
+# install/failure (7045, 7000, 7009) and DCOM denials (10016). 4625 (failed logons) is not read
+# by any detector: a brute-force storm of them is skipped before decoding.
+SECURITY_IDS = frozenset({4624, 4648, 4672, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
+SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
+TASK_IDS = frozenset({106, 129, 200, 201})
+# ids that other channels reuse for unrelated events: kept only from the channel named here
+SYSMON_IDS = frozenset({1, 3, 7, 8, 10, 11, 12, 13, 14, 17, 18, 19, 20, 21})
+POWERSHELL_IDS = frozenset({4103, 4104})
+WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
+WINRM_IDS = frozenset({91})
+CHANNEL_OF: dict[int, str] = {
+    **dict.fromkeys(WINRM_IDS, "winrm"),
+    **dict.fromkeys(SYSMON_IDS, "sysmon"),
+    **dict.fromkeys(POWERSHELL_IDS, "powershell"),
+    **dict.fromkeys(WMI_IDS, "wmi-activity"),
+}
+WANTED = SECURITY_IDS | SYSTEM_IDS | TASK_IDS | SYSMON_IDS | POWERSHELL_IDS | WMI_IDS | WINRM_IDS
 MAX_BAD_RECORDS = 10_000
 _EVENT_ID_RE = re.compile(
     r'"EventID":\s*(?:\{(?:[^{}]|\{[^{}]*\})*?"#text":\s*)?"?(\d{1,10})(?!\d)'
 )
+_CHANNEL_RE = re.compile(r'"Channel":\s*"([^"]*)"')
 # Event times outside [1601-01-01, 9999-12-31) are not times a Windows log can hold (FILETIME
 # starts in 1601) and would not convert back to a date: such a record has no usable time.
 MIN_TIME = -11644473600.0
@@ -210,6 +229,31 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
     )
 
 
+def wanted_event(event_id: int, channel: str, wanted: frozenset[int] | None) -> bool:
+    """Whether a detector reads this event: its id is wanted and, for the ids several
+    channels reuse (Sysmon 1 is also Application 1), it comes from the channel that means it."""
+    if wanted is None:
+        return True
+    if event_id not in wanted:
+        return False
+    need = CHANNEL_OF.get(event_id)
+    return need is None or need in channel.lower()
+
+
+def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
+    """:func:`wanted_event` on a record's JSON text, before decoding it."""
+    m = _EVENT_ID_RE.search(text)
+    if m is None:
+        return False
+    event_id = int(m.group(1))
+    if event_id not in wanted:
+        return False
+    if event_id not in CHANNEL_OF:
+        return True
+    c = _CHANNEL_RE.search(text)
+    return c is not None and wanted_event(event_id, c.group(1), wanted)
+
+
 def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTED) -> EventLogRead:
     """Events of interest from one EVTX file; bad records and chunks are skipped and counted."""
     try:
@@ -248,8 +292,7 @@ def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTE
             skipped += 1
             continue
         text = str(rec.get("data", ""))
-        m = _EVENT_ID_RE.search(text)
-        if wanted is not None and (m is None or int(m.group(1)) not in wanted):
+        if wanted is not None and not _wanted_text(text, wanted):
             continue
         try:
             obj = json.loads(text)
@@ -316,7 +359,7 @@ def read_event_json(
             if skipped <= 3:
                 warnings.append(f"{path}: line {lineno}: not an event, skipped")
             continue
-        if wanted is None or ev.event_id in wanted:
+        if wanted_event(ev.event_id, ev.channel, wanted):
             events.append(ev)
     if records and skipped == records:
         raise InputError(str(path), "no line is an event", line=1)

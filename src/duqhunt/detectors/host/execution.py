@@ -1,0 +1,496 @@
+"""Remote execution and alternate credentials seen in process creation, PowerShell, WMI and
+logon events: one process model over Security 4688 and Sysmon 1, PowerShell script blocks
+reassembled from their 4104 parts, and the logon fields pass-the-hash leaves (4624 logon type,
+logon process, authentication package, key length)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from duqhunt.detectors.host.base import HostContext, HostDetector
+from duqhunt.detectors.host.events import EXEC_EXT, SHELLS, _logon_id
+from duqhunt.model import Evidence, Finding
+from duqhunt.model.finding import Severity, Stage
+from duqhunt.sources.host.eventlog import HostEvent
+
+
+def _base(path: str) -> str:
+    return re.split(r"[\\/]", path.strip().strip('"'))[-1].lower()
+
+
+def _pid(v: str) -> str:
+    """4688 writes process ids in hex (0x1548), Sysmon in decimal: one form for both."""
+    v = v.strip().lower()
+    try:
+        return str(int(v, 16) if v.startswith("0x") else int(v))
+    except ValueError:
+        return v
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """One process start, from Security 4688 or Sysmon 1."""
+
+    event: HostEvent
+    image: str
+    command: str
+    parent_image: str
+    parent_command: str
+    user: str
+    logon_id: str
+    pid: str
+    ppid: str
+
+    @property
+    def name(self) -> str:
+        return _base(self.image)
+
+    @property
+    def parent(self) -> str:
+        return _base(self.parent_image)
+
+
+def processes(events: list[HostEvent]) -> list[Process]:
+    """Every process start in time order. A 4688 written before Windows 10 names no parent
+    image: it is found from the creator's process id among earlier starts on that computer."""
+    out: list[Process] = []
+    last: dict[tuple[str, str], Process] = {}
+    for ev in sorted(events, key=lambda e: (e.time, e.record_id)):
+        if ev.event_id == 4688 and ev.channel in ("Security", ""):
+            target = ev.get("TargetUserName")
+            user = target if target and target != "-" else ev.get("SubjectUserName")
+            lid = ev.get("TargetLogonId")
+            if not lid or _logon_id(lid) == "0x0":
+                lid = ev.get("SubjectLogonId")
+            ppid = _pid(ev.get("ProcessId"))
+            parent = ev.get("ParentProcessName")
+            if not parent:
+                known = last.get((ev.computer.lower(), ppid))
+                parent = known.image if known else ""
+            p = Process(
+                ev,
+                ev.get("NewProcessName"),
+                ev.get("CommandLine"),
+                parent,
+                "",
+                user,
+                _logon_id(lid),
+                _pid(ev.get("NewProcessId")),
+                ppid,
+            )
+        elif ev.event_id == 1 and "sysmon" in ev.channel.lower():
+            p = Process(
+                ev,
+                ev.get("Image"),
+                ev.get("CommandLine"),
+                ev.get("ParentImage"),
+                ev.get("ParentCommandLine"),
+                ev.get("User"),
+                _logon_id(ev.get("LogonId")),
+                _pid(ev.get("ProcessId")),
+                _pid(ev.get("ParentProcessId")),
+            )
+        else:
+            continue
+        out.append(p)
+        if p.pid:
+            last[(ev.computer.lower(), p.pid)] = p
+    return out
+
+
+def script_blocks(events: list[HostEvent]) -> list[tuple[HostEvent, str]]:
+    """PowerShell 4104 script blocks, a long block's parts joined in MessageNumber order; the
+    first part's event stands for the block."""
+    parts: dict[tuple[str, str], list[tuple[int, HostEvent]]] = defaultdict(list)
+    for ev in events:
+        if ev.event_id != 4104 or "powershell" not in ev.channel.lower():
+            continue
+        bid = ev.get("ScriptBlockId") or f"record-{ev.record_id}"
+        try:
+            n = int(ev.get("MessageNumber") or 1)
+        except ValueError:
+            n = 1
+        parts[(ev.computer.lower(), bid)].append((n, ev))
+    out = []
+    for blocks in parts.values():
+        blocks.sort(key=lambda x: x[0])
+        out.append((blocks[0][1], "".join(e.get("ScriptBlockText") for _, e in blocks)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Technique:
+    label: str
+    attack: tuple[str, ...]
+    stage: Stage
+
+
+WMI = Technique("WMI remote execution", ("T1047",), "lateral-movement")
+DCOM = Technique("DCOM remote execution", ("T1021.003",), "lateral-movement")
+WINRM = Technique("WinRM / PowerShell remoting", ("T1021.006",), "lateral-movement")
+SERVICE = Technique("remote service execution", ("T1569.002", "T1021.002"), "lateral-movement")
+TASK = Technique("remote scheduled task", ("T1053.005",), "lateral-movement")
+SHARE = Technique("admin share mapped", ("T1021.002",), "lateral-movement")
+SQL = Technique("SQL Server xp_cmdshell", ("T1505.001",), "installation")
+WEB = Technique("web shell", ("T1505.003",), "installation")
+SHARE_WRITE = Technique("program copied over SMB", ("T1570", "T1021.002"), "lateral-movement")
+WMI_PERSIST = Technique("WMI event subscription", ("T1546.003",), "installation")
+
+# A program whose children are remote execution: the host process of a technique. Children
+# that these hosts start in normal operation (crash reporting, console hosts) are not counted.
+PARENTS: dict[str, Technique] = {
+    "wmiprvse.exe": WMI,
+    "mmc.exe": DCOM,
+    "wsmprovhost.exe": WINRM,
+    "winrshost.exe": WINRM,
+    "psexesvc.exe": SERVICE,
+    "remcomsvc.exe": SERVICE,
+    "paexecsvc.exe": SERVICE,
+    "csexecsvc.exe": SERVICE,
+    "sqlservr.exe": SQL,
+    "w3wp.exe": WEB,
+}
+# parents that start services or programs all day: only a shell below them is odd
+SHELL_ONLY = frozenset({"services.exe", "sqlservr.exe", "w3wp.exe", "mmc.exe"})
+ROUTINE_CHILDREN = frozenset({"conhost.exe", "werfault.exe", "wmiprvse.exe", "wmiadap.exe"})
+
+# (pattern over a command line or script block, technique, severity, what it means)
+COMMAND_RULES: tuple[tuple[re.Pattern[str], Technique, Severity, str], ...] = (
+    (
+        re.compile(r"1?>\s*\\\\127\.0\.0\.1\\(admin\$|[a-z]\$)\\\S+\s+2>&1", re.I),
+        WMI,
+        "high",
+        "output redirected to a file on its own admin share (impacket wmiexec/dcomexec/smbexec)",
+    ),
+    (
+        re.compile(r"\bwmic(\.exe)?\b.*?/node:\s*\"?(?!(localhost|127\.0\.0\.1|\.)[\s\"])\S", re.I),
+        WMI,
+        "medium",
+        "wmic run against another host (/node:)",
+    ),
+    (
+        re.compile(
+            r"invoke-wmimethod\b.*-computername|win32_process.*\bcreate\b.*-computername", re.I
+        ),
+        WMI,
+        "medium",
+        "WMI process creation on another host",
+    ),
+    (
+        re.compile(
+            r"gettypefromprogid\(\s*[\"'](mmc20\.application|shell\.application)[^\"']*[\"']\s*,"
+            r"|gettypefromclsid\(.*(49b2791a-b1ae-4c90-9b8e-e860ba07f889|9ba05972-f6a8-11cf-a442-"
+            r"00a0c90a8f39|c08afd90-f2a1-11d1-8455-00a0c91f3880)[^)]*,",
+            re.I,
+        ),
+        DCOM,
+        "high",
+        "DCOM object (MMC20, ShellWindows, ShellBrowserWindow) instantiated on another host",
+    ),
+    (
+        re.compile(r"\b(invoke-command|new-pssession|enter-pssession)\b.*-computername", re.I),
+        WINRM,
+        "medium",
+        "PowerShell remoting to another host",
+    ),
+    (
+        re.compile(r"\bwinrs(\.exe)?\b.*-r(emote)?:", re.I),
+        WINRM,
+        "medium",
+        "winrs command on another host",
+    ),
+    (
+        re.compile(r"\bsc(\.exe)?\"?\s+\\\\\S+\s+(create|config|start)\b", re.I),
+        SERVICE,
+        "medium",
+        "service created or started on another host (sc \\\\host)",
+    ),
+    (
+        re.compile(r"\b(psexec|paexec|psexec64)(\.exe)?\"?\s.*\\\\\S+", re.I),
+        SERVICE,
+        "medium",
+        "PsExec-family tool pointed at another host",
+    ),
+    (
+        re.compile(r"\bschtasks(\.exe)?\b.*/create\b.*\s/s\s+\S+", re.I),
+        TASK,
+        "medium",
+        "scheduled task created on another host (schtasks /s)",
+    ),
+    (
+        re.compile(r"\bnet1?(\.exe)?\"?\s+use\s+(\S+:\s+)?\\\\[^\\\s]+\\(admin\$|[a-z]\$)", re.I),
+        SHARE,
+        "medium",
+        "admin share of another host mapped (net use)",
+    ),
+)
+
+
+class RemoteExecution(HostDetector):
+    """Remote execution seen in process creation (Security 4688, Sysmon 1) and PowerShell
+    script blocks (4104), on both ends.
+
+    Target side: a shell or other program started by the host process of a remote-execution
+    technique: WmiPrvSE.exe (WMI: wmiexec, wmic /node, WMImplant), mmc.exe (DCOM
+    MMC20.Application), mshta.exe -Embedding (DCOM LethalHTA), wsmprovhost.exe/winrshost.exe
+    (WinRM), PSEXESVC/RemComSvc/PAExec (service), services.exe running cmd or PowerShell
+    directly (smbexec), sqlservr.exe (xp_cmdshell) and w3wp.exe (web shell); and impacket's
+    output redirection to ``\\\\127.0.0.1\\ADMIN$\\__<epoch>``. A 4688 without a parent image
+    (before Windows 10) gets it from the creator's process id. WMI-Activity 5861 and Sysmon
+    19-21 report permanent WMI event subscriptions.
+    Source side: command lines and script blocks that aim at another host: wmic /node,
+    Invoke-WmiMethod -ComputerName, DCOM objects created by ProgID/CLSID with a host name,
+    Invoke-Command/Enter-PSSession -ComputerName, winrs -r, sc \\\\host create, PsExec \\\\host,
+    schtasks /create /s, net use \\\\host\\C$.
+
+    high: a shell under a remote-execution host, the ADMIN$\\__<epoch> redirect, a remote
+    DCOM object instantiation, a permanent WMI consumer; medium: any other child of such a
+    host, the source-side commands.
+    Misses: logs without process auditing (4688 off, no Sysmon); command lines not logged
+    (4688 without the command-line policy hides every source-side pattern); DCOM through
+    explorer.exe (ShellWindows/ShellBrowserWindow), whose children look like a user's.
+    False positives: administrators' remote management (SCCM runs scripts through WmiPrvSE,
+    admins use Enter-PSSession and sc \\\\host); management consoles (MMC snap-ins) opening a
+    command prompt.
+    """
+
+    id = "DQ-HOST-015"
+    title = "Remote execution in process creation and PowerShell"
+    stage = "lateral-movement"
+    attack = ("T1047", "T1021.003", "T1021.006", "T1569.002", "T1053.005")
+    sources = ("evtx",)
+
+    def run(self, ctx: HostContext) -> list[Finding]:
+        out: list[Finding] = []
+        for h in ctx.hosts:
+            for p in processes(h.events):
+                hit = self._process(p)
+                if hit is not None:
+                    tech, sev, why = hit
+                    out.append(self._emit(p.event, h.host, tech, sev, why, p.command, p))
+            for ev, text in script_blocks(h.events):
+                for rx, tech, sev, why in COMMAND_RULES:
+                    if rx.search(text):
+                        out.append(self._emit(ev, h.host, tech, sev, why, text[:400], None))
+                        break
+            for ev in h.events:
+                other = _other_event(ev)
+                if other is not None:
+                    tech, sev, why = other
+                    out.append(self._emit(ev, h.host, tech, sev, why, "", None))
+        return out
+
+    def _process(self, p: Process) -> tuple[Technique, Severity, str] | None:
+        for rx, tech, sev, why in COMMAND_RULES:
+            if rx.search(p.command):
+                if tech is WMI and PARENTS.get(p.parent) is DCOM:
+                    tech = DCOM  # dcomexec writes the same redirect through mmc.exe
+                return tech, sev, why
+        name, parent = p.name, p.parent
+        embedding = "-embedding" in p.command.lower()
+        if name == "mshta.exe" and embedding:
+            return DCOM, "high", "mshta.exe started by DCOM (-Embedding): LethalHTA"
+        if name == "mmc.exe" and embedding:
+            return DCOM, "medium", "mmc.exe started by DCOM (-Embedding): MMC20.Application"
+        host_tech = PARENTS.get(parent)
+        if parent == "services.exe" and name in SHELLS:
+            host_tech = SERVICE
+        if host_tech is None or name in ROUTINE_CHILDREN or not name:
+            return None
+        if name in SHELLS:
+            return host_tech, "high", f"{name} started by {parent}"
+        if parent in SHELL_ONLY:
+            return None
+        return host_tech, "medium", f"{name} started by {parent}"
+
+    def _emit(
+        self,
+        ev: HostEvent,
+        host: str,
+        tech: Technique,
+        sev: Severity,
+        why: str,
+        command: str,
+        p: Process | None,
+    ) -> Finding:
+        who = p.user if p is not None else ev.get("User") or ev.user_sid or ""
+        what = f"{tech.label}: {why}"
+        f = self.finding(
+            (ev.computer.lower(), ev.source, ev.record_id),
+            what + (f" ({who})" if who else ""),
+            sev,
+            0.75 if sev == "high" else 0.55,
+            ev.computer or host,
+            ev.time,
+            ev.time,
+            [
+                Evidence(
+                    ev.source, f"record {ev.record_id}", f"event {ev.event_id}: {command[:300]}"
+                )
+            ],
+            {
+                "technique": tech.label,
+                "image": p.image if p else None,
+                "parent_image": p.parent_image or None if p else None,
+                "command": command[:1000] or None,
+                "account": who or None,
+                "logon_id": p.logon_id if p else None,
+                "reasons": why,
+                "event_id": ev.event_id,
+            },
+        )
+        # the finding carries the technique's own ATT&CK ids and stage, not the detector's union
+        return replace(f, attack=tech.attack, stage=tech.stage)
+
+
+# CLSIDs of the DCOM objects used to run commands on another host (MMC20.Application,
+# ShellWindows, ShellBrowserWindow)
+LATERAL_CLSIDS = frozenset(
+    {
+        "{49b2791a-b1ae-4c90-9b8e-e860ba07f889}",
+        "{9ba05972-f6a8-11cf-a442-00a0c90a8f39}",
+        "{c08afd90-f2a1-11d1-8455-00a0c91f3880}",
+    }
+)
+# programs whose explicit-credential logon (4648) to another host is remote execution
+EXPLICIT: dict[str, Technique] = {
+    "wmic.exe": WMI,
+    "sc.exe": SERVICE,
+    "schtasks.exe": TASK,
+    "psexec.exe": SERVICE,
+    "psexec64.exe": SERVICE,
+    "winrs.exe": WINRM,
+}
+_LOCAL = frozenset({"", "-", "localhost", "127.0.0.1", "::1"})
+
+
+def _other_event(ev: HostEvent) -> tuple[Technique, Severity, str] | None:
+    """Technique, severity and reason for the non-process events of remote execution."""
+    channel = ev.channel.lower()
+    if ev.event_id == 5861 and "wmi-activity" in channel:
+        text = " ".join(v for _, v in ev.data).lower()
+        if "commandlineeventconsumer" in text or "activescripteventconsumer" in text:
+            return (
+                WMI_PERSIST,
+                "high",
+                "permanent WMI event consumer registered (WMI-Activity 5861)",
+            )
+    elif ev.event_id == 20 and "sysmon" in channel:
+        dest = ev.get("Destination")
+        if dest:
+            return WMI_PERSIST, "high", f"WMI consumer {ev.get('Name')} runs {dest[:120]}"
+    elif ev.event_id == 10016 and channel == "system":
+        if ev.get("param2").lower() == "remote" and ev.get("param4").lower() in LATERAL_CLSIDS:
+            src = ev.get("param9")
+            return (
+                DCOM,
+                "medium",
+                f"remote DCOM launch of {ev.get('param4')} by {ev.get('param7')} from {src} "
+                "denied (MMC20/ShellWindows/ShellBrowserWindow)",
+            )
+    elif ev.event_id == 11 and "sysmon" in channel and _pid(ev.get("ProcessId")) == "4":
+        # the System process (pid 4) writes the files SMB clients send: a program written so
+        # came from another host (PsExec's PSEXESVC.exe, a payload copied to C$)
+        target = ev.get("TargetFilename")
+        if target.lower().endswith(EXEC_EXT):
+            return (
+                SHARE_WRITE,
+                "high" if target.lower().endswith((".exe", ".dll", ".sys")) else "medium",
+                f"program {target} written over SMB by another host",
+            )
+    elif ev.event_id == 91 and "winrm" in channel:
+        return WINRM, "medium", "WinRM shell created on this host (WinRM 91)"
+    elif ev.event_id == 4648 and channel == "security":
+        tech = EXPLICIT.get(_base(ev.get("ProcessName")))
+        server = ev.get("TargetServerName").strip().lower()
+        if tech is not None and server not in _LOCAL and server != ev.computer.lower():
+            return (
+                tech,
+                "medium",
+                f"{_base(ev.get('ProcessName'))} used explicit credentials of "
+                f"{ev.get('TargetUserName')} on {ev.get('TargetServerName')}",
+            )
+    return None
+
+
+class AlternateCredentials(HostDetector):
+    """Pass-the-hash and overpass-the-hash traces in logons (Security 4624).
+
+    * Logon type 9 (NewCredentials) through the seclogo logon process: the process runs with
+      other credentials for the network only. mimikatz ``sekurlsa::pth`` produces exactly this
+      on the source machine; so does ``runas /netonly``.
+    * Logon type 3 over NTLM with key length 0 for a named (not anonymous, not machine)
+      account: a network logon without an NTLM session key, as tools that pass a hash without
+      negotiating one (impacket, older pth toolkits) leave on the target.
+
+    medium for both: an attacker's action is the likely reading, an administrator's runas
+    /netonly or an old NTLM client the other.
+    Misses: pass-the-hash through tools that negotiate a session key (key length 128), and
+    Kerberos pass-the-ticket.
+    False positives: runas /netonly; legacy NTLM clients and appliances without session
+    security.
+    """
+
+    id = "DQ-HOST-016"
+    title = "Pass-the-hash / alternate credentials"
+    stage = "lateral-movement"
+    attack = ("T1550.002",)
+    sources = ("evtx",)
+
+    def run(self, ctx: HostContext) -> list[Finding]:
+        out = []
+        for h in ctx.hosts:
+            for ev in h.events:
+                if ev.event_id != 4624:
+                    continue
+                why = _pth_reason(ev)
+                if not why:
+                    continue
+                user = ev.get("TargetUserName")
+                domain = ev.get("TargetDomainName")
+                account = f"{domain}\\{user}" if domain and domain != "-" else user
+                src = ev.get("IpAddress") if ev.get("IpAddress") not in ("", "-") else None
+                out.append(
+                    self.finding(
+                        (ev.computer.lower(), _logon_id(ev.get("TargetLogonId")), ev.record_id),
+                        f"{account}: {why}" + (f" from {src}" if src else ""),
+                        "medium",
+                        0.55,
+                        ev.computer or h.host,
+                        ev.time,
+                        ev.time,
+                        [Evidence(ev.source, f"record {ev.record_id}", f"event 4624: {why}")],
+                        {
+                            "account": account,
+                            "src": src,
+                            "logon_type": ev.get("LogonType"),
+                            "logon_process": ev.get("LogonProcessName").strip() or None,
+                            "auth_package": ev.get("AuthenticationPackageName") or None,
+                            "key_length": ev.get("KeyLength") or None,
+                            "logon_id": _logon_id(ev.get("TargetLogonId")),
+                            "reasons": why,
+                        },
+                    )
+                )
+        return out
+
+
+def _pth_reason(ev: HostEvent) -> str:
+    ltype = ev.get("LogonType").strip()
+    proc = ev.get("LogonProcessName").strip().lower()
+    pkg = ev.get("AuthenticationPackageName").strip().lower()
+    user = ev.get("TargetUserName").strip()
+    if ltype == "9" and proc == "seclogo":
+        return "NewCredentials logon (type 9, seclogo): sekurlsa::pth or runas /netonly"
+    if (
+        ltype == "3"
+        and pkg == "ntlm"
+        and ev.get("KeyLength").strip() == "0"
+        and user
+        and user.upper() != "ANONYMOUS LOGON"
+        and not user.endswith("$")
+    ):
+        return "NTLM network logon without a session key (key length 0)"
+    return ""
