@@ -156,21 +156,27 @@ PARENTS: dict[str, Technique] = {
 SHELL_ONLY = frozenset({"services.exe", "sqlservr.exe", "w3wp.exe", "mmc.exe"})
 ROUTINE_CHILDREN = frozenset({"conhost.exe", "werfault.exe", "wmiprvse.exe", "wmiadap.exe"})
 
-# (pattern over a command line or script block, technique, severity, what it means)
-COMMAND_RULES: tuple[tuple[re.Pattern[str], Technique, Severity, str], ...] = (
+# (needles, pattern over a command line or script block, technique, severity, what it means):
+# a process start is decoded only when it names a program of sources/host/eventlog's
+# PROCESS_NAMES or holds one of its PROCESS_KEYWORDS; the needles are the names or keywords a
+# record must hold for the pattern to match (a test checks the lists cover them)
+COMMAND_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], Technique, Severity, str], ...] = (
     (
+        ("127.0.0.1",),
         re.compile(r"1?>\s*\\\\127\.0\.0\.1\\(admin\$|[a-z]\$)\\\S+\s+2>&1", re.I),
         WMI,
         "high",
         "output redirected to a file on its own admin share (impacket wmiexec/dcomexec/smbexec)",
     ),
     (
+        ("wmic",),
         re.compile(r"\bwmic(\.exe)?\b.*?/node:\s*\"?(?!(localhost|127\.0\.0\.1|\.)[\s\"])\S", re.I),
         WMI,
         "medium",
         "wmic run against another host (/node:)",
     ),
     (
+        ("powershell", "pwsh"),
         re.compile(
             r"invoke-wmimethod\b.*-computername|win32_process.*\bcreate\b.*-computername", re.I
         ),
@@ -179,6 +185,7 @@ COMMAND_RULES: tuple[tuple[re.Pattern[str], Technique, Severity, str], ...] = (
         "WMI process creation on another host",
     ),
     (
+        ("powershell", "pwsh"),
         re.compile(
             r"gettypefromprogid\(\s*[\"'](mmc20\.application|shell\.application)[^\"']*[\"']\s*,"
             r"|gettypefromclsid\(.*(49b2791a-b1ae-4c90-9b8e-e860ba07f889|9ba05972-f6a8-11cf-a442-"
@@ -190,36 +197,42 @@ COMMAND_RULES: tuple[tuple[re.Pattern[str], Technique, Severity, str], ...] = (
         "DCOM object (MMC20, ShellWindows, ShellBrowserWindow) instantiated on another host",
     ),
     (
+        ("powershell", "pwsh"),
         re.compile(r"\b(invoke-command|new-pssession|enter-pssession)\b.*-computername", re.I),
         WINRM,
         "medium",
         "PowerShell remoting to another host",
     ),
     (
+        ("winrs",),
         re.compile(r"\bwinrs(\.exe)?\b.*-r(emote)?:", re.I),
         WINRM,
         "medium",
         "winrs command on another host",
     ),
     (
+        ("sc",),
         re.compile(r"\bsc(\.exe)?\"?\s+\\\\\S+\s+(create|config|start)\b", re.I),
         SERVICE,
         "medium",
         "service created or started on another host (sc \\\\host)",
     ),
     (
+        ("psexec", "psexec64", "paexec"),
         re.compile(r"\b(psexec|paexec|psexec64)(\.exe)?\"?\s.*\\\\\S+", re.I),
         SERVICE,
         "medium",
         "PsExec-family tool pointed at another host",
     ),
     (
+        ("schtasks",),
         re.compile(r"\bschtasks(\.exe)?\b.*/create\b.*\s/s\s+\S+", re.I),
         TASK,
         "medium",
         "scheduled task created on another host (schtasks /s)",
     ),
     (
+        ("net", "net1"),
         re.compile(r"\bnet1?(\.exe)?\"?\s+use\s+(\S+:\s+)?\\\\[^\\\s]+\\(admin\$|[a-z]\$)", re.I),
         SHARE,
         "medium",
@@ -271,7 +284,7 @@ class RemoteExecution(HostDetector):
                     tech, sev, why = hit
                     out.append(self._emit(p.event, h.host, tech, sev, why, p.command, p))
             for ev, text in script_blocks(h.events):
-                for rx, tech, sev, why in COMMAND_RULES:
+                for _, rx, tech, sev, why in COMMAND_RULES:
                     if rx.search(text):
                         out.append(self._emit(ev, h.host, tech, sev, why, text[:400], None))
                         break
@@ -283,7 +296,7 @@ class RemoteExecution(HostDetector):
         return out
 
     def _process(self, p: Process) -> tuple[Technique, Severity, str] | None:
-        for rx, tech, sev, why in COMMAND_RULES:
+        for _, rx, tech, sev, why in COMMAND_RULES:
             if rx.search(p.command):
                 if tech is WMI and PARENTS.get(p.parent) is DCOM:
                     tech = DCOM  # dcomexec writes the same redirect through mmc.exe

@@ -21,15 +21,18 @@ from typing import Any
 
 from duqhunt.errors import InputError
 
-# Security: logons (4624 type/package/key length, 4648 explicit credentials, 4672 special
-# privileges), process creation (4688), service and task changes, share access. System: service
-# install/failure (7045, 7000, 7009) and DCOM denials (10016). 4625 (failed logons) is not read
-# by any detector: a brute-force storm of them is skipped before decoding.
-SECURITY_IDS = frozenset({4624, 4648, 4672, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
+# Only what a detector reads is decoded (every event is, for user Sigma rules: wanted=None).
+# Security: logons (4624 type/package/key length, 4648 explicit credentials), process creation
+# (4688), service and task changes, share access. System: service install/failure (7045, 7000,
+# 7009) and DCOM denials (10016). Not read, so skipped before decoding: 4625 (a brute-force
+# storm of failures), 4672 (privileges of every admin logon), Sysmon network, image-load,
+# registry and process-access events (3, 7, 10, 12-14): no detector uses them yet.
+SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
 SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
 TASK_IDS = frozenset({106, 129, 200, 201})
 # ids that other channels reuse for unrelated events: kept only from the channel named here
-SYSMON_IDS = frozenset({1, 3, 7, 8, 10, 11, 12, 13, 14, 17, 18, 19, 20, 21})
+# Sysmon: process creation (1), file creation (11), WMI consumer (20)
+SYSMON_IDS = frozenset({1, 11, 20})
 POWERSHELL_IDS = frozenset({4103, 4104})
 WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
 WINRM_IDS = frozenset({91})
@@ -39,6 +42,25 @@ CHANNEL_OF: dict[int, str] = {
     **dict.fromkeys(POWERSHELL_IDS, "powershell"),
     **dict.fromkeys(WMI_IDS, "wmi-activity"),
 }
+# Process starts are most of a Sysmon log; a detector needs only those that involve a remote-
+# execution host process, a program that creates services or tasks, or a command-line keyword
+# of DQ-HOST-015 (detectors/host/execution.py: PARENTS, COMMAND_RULES; sessions() in events.py:
+# LOCAL_CREATORS; tests/host/test_host_breadth.py checks these lists cover them). A Sysmon 1
+# (or a 4688 that names its parent image) that names none of these programs (``name.exe``, in
+# any case) and holds none of the keywords is not decoded. A 4688 without ParentProcessName
+# (before Windows 10) always is: its children find their parent through it.
+PROCESS_NAMES = frozenset(
+    {
+        "wmiprvse", "mmc", "wsmprovhost", "winrshost", "psexesvc", "remcomsvc", "paexec",
+        "paexecsvc", "csexecsvc", "sqlservr", "w3wp", "services", "mshta", "wmic", "winrs",
+        "sc", "psexec", "psexec64", "schtasks", "at", "net", "net1", "powershell", "pwsh",
+    }
+)  # fmt: skip
+PROCESS_KEYWORDS = ("127.0.0.1",)
+# Most logons of a Security log are the system's own (SYSTEM, LOCAL SERVICE, NETWORK SERVICE
+# logging on services: type 5 or 0). No detector reads them: the logon sessions of lateral
+# movement and pass-the-hash are those of accounts. Skipped before decoding.
+_WELL_KNOWN_TARGETS = tuple(f'"TargetLogonId":"{lid}"' for lid in ("0x3e7", "0x3e4", "0x3e5"))
 WANTED = SECURITY_IDS | SYSTEM_IDS | TASK_IDS | SYSMON_IDS | POWERSHELL_IDS | WMI_IDS | WINRM_IDS
 MAX_BAD_RECORDS = 10_000
 _EVENT_ID_RE = re.compile(
@@ -154,11 +176,21 @@ def _scalar(v: Any) -> str:
     return str(v)[:8192]
 
 
+_PLAIN = (str, int, float)
+
+
 def _flatten_data(block: Any) -> dict[str, str]:
     """EventData / UserData to name -> value. UserData has one wrapper element inside."""
     out: dict[str, str] = {}
     if not isinstance(block, dict):
         return out
+    if all(v is None or type(v) in _PLAIN for v in block.values()):
+        # the shape evtx writes for nearly every event: flat name -> scalar, taken as is
+        return {
+            k: "" if v is None else str(v)[:8192]
+            for k, v in block.items()
+            if k[:1] != "#" and k != "Data"
+        }
     data = block.get("Data")
     if isinstance(data, list):  # <Data Name="x">v</Data> list as some exporters write it
         for d in data:
@@ -248,10 +280,32 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
     event_id = int(m.group(1))
     if event_id not in wanted:
         return False
+    if event_id == 4688 and '"ParentProcessName"' in text:
+        return _process_needed(text)
+    if event_id == 4624 and any(w in text for w in _WELL_KNOWN_TARGETS):
+        return False
     if event_id not in CHANNEL_OF:
         return True
     c = _CHANNEL_RE.search(text)
-    return c is not None and wanted_event(event_id, c.group(1), wanted)
+    if c is None or not wanted_event(event_id, c.group(1), wanted):
+        return False
+    return event_id != 1 or _process_needed(text)
+
+
+def _process_needed(text: str) -> bool:
+    """Whether a process start's JSON text names a program of PROCESS_NAMES or holds a
+    keyword. Plain splits and slices: a regular expression or lower-casing the whole record
+    costs several times what the evtx package spends rendering it."""
+    if any(k in text for k in PROCESS_KEYWORDS):
+        return True
+    for ext in (".exe", ".EXE", ".Exe"):
+        chunks = text.split(ext)
+        for chunk in chunks[:-1]:
+            tail = chunk[-48:]
+            cut = max(tail.rfind("\\"), tail.rfind("/"), tail.rfind(" "), tail.rfind('"'))
+            if tail[cut + 1 :].lower() in PROCESS_NAMES:
+                return True
+    return False
 
 
 def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTED) -> EventLogRead:
@@ -269,39 +323,49 @@ def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTE
     records = skipped = 0
     truncated = False
     it = iter(parser.records_json())
-    while True:
+    source = str(path)
+    search = _EVENT_ID_RE.search
+    stop = False
+    # a for loop over the iterator is the fast path; a bad chunk raises out of it and the
+    # outer loop resumes the same iterator after the bad part
+    while not stop:
         try:
-            rec = next(it)
-        except StopIteration:
-            break
+            for rec in it:
+                records += 1
+                if records > max_events:
+                    warnings.append(f"{path}: more than {max_events} records, the rest not read")
+                    truncated = stop = True
+                    break
+                if not isinstance(rec, dict):
+                    skipped += 1
+                    continue
+                text = rec.get("data")
+                if not isinstance(text, str):
+                    text = str(text or "")
+                if wanted is not None:
+                    # the id first: most records of a log are ids no detector reads
+                    m = search(text)
+                    if m is None or int(m.group(1)) not in wanted:
+                        continue
+                    if not _wanted_text(text, wanted):
+                        continue
+                try:
+                    obj = json.loads(text)
+                    ev = event_from_json(obj, source, int(rec.get("event_record_id") or 0))
+                except (ValueError, TypeError, RecursionError):  # nesting deeper than Python
+                    skipped += 1
+                    continue
+                if ev is not None:
+                    events.append(ev)
+            else:
+                stop = True
         except (RuntimeError, OSError, ValueError) as exc:
             skipped += 1
             if skipped <= 3:
                 warnings.append(f"{path}: bad EVTX record or chunk skipped: {exc}")
             if skipped > MAX_BAD_RECORDS:
                 warnings.append(f"{path}: more than {MAX_BAD_RECORDS} bad records, stopped")
-                truncated = True
-                break
-            continue
-        records += 1
-        if records > max_events:
-            warnings.append(f"{path}: more than {max_events} records, the rest not read")
-            truncated = True
-            break
-        if not isinstance(rec, dict):
-            skipped += 1
-            continue
-        text = str(rec.get("data", ""))
-        if wanted is not None and not _wanted_text(text, wanted):
-            continue
-        try:
-            obj = json.loads(text)
-            ev = event_from_json(obj, str(path), int(rec.get("event_record_id") or 0))
-        except (ValueError, TypeError, RecursionError):  # nesting deeper than Python recurses
-            skipped += 1
-            continue
-        if ev is not None:
-            events.append(ev)
+                truncated = stop = True
     if records == 0 and skipped:
         raise InputError(str(path), f"no readable EVTX record ({skipped} bad)", offset=0)
     damaged = evtx_shortfall(path)
