@@ -355,3 +355,38 @@ def test_process_prefilter_covers_the_detector_tables() -> None:
     assert _process_needed('{"ParentImage":"C:\\\\Windows\\\\System32\\\\wbem\\\\WmiPrvSE.exe"}')
     assert _process_needed('{"CommandLine":"\\"C:\\\\x\\\\SC.EXE\\" \\\\\\\\h create"}')
     assert not _process_needed('{"Image":"C:\\\\Windows\\\\notepad.exe","ParentImage":"x.exe"}')
+
+
+def test_user_known_good_list(tmp_path: Path) -> None:
+    """A user's own list, in the built-in list's format, quiets the installs it names (both
+    globs must match); a missing list stops the run."""
+    import pytest
+
+    from duqhunt.errors import UsageError
+
+    lines = [
+        event_line(
+            "2024-03-05T10:00:00Z",
+            7045,
+            {"ServiceName": name, "ImagePath": image, "ServiceType": "user mode service"},
+            channel="System",
+        )
+        for name, image in [
+            ("XkqzvBtw", "C:\\Program Files\\AcmeEDR\\XkqzvBtw.exe"),
+            ("XkqzvBtw", "C:\\Users\\Public\\XkqzvBtw.exe"),
+        ]
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "name: site\nentries:\n  - name: Acme EDR\n    reason: our EDR's randomised service\n"
+        "    services: ['xkqzvbtw']\n    images: ['c:\\program files\\acmeedr\\*.exe']\n",
+        encoding="utf-8",
+    )
+    before = _by(scan_host([events]).findings, "DQ-HOST-010")
+    after = _by(scan_host([events], known_good=[good]).findings, "DQ-HOST-010")
+    assert len(before) == 2
+    assert [_d(f)["image_path"] for f in after] == ["C:\\Users\\Public\\XkqzvBtw.exe"]
+    with pytest.raises(UsageError, match="does not exist"):
+        scan_host([events], known_good=[tmp_path / "nope.yaml"])

@@ -252,7 +252,9 @@ class RemoteExecution(HostDetector):
     directly (smbexec), sqlservr.exe (xp_cmdshell) and w3wp.exe (web shell); and impacket's
     output redirection to ``\\\\127.0.0.1\\ADMIN$\\__<epoch>``. A 4688 without a parent image
     (before Windows 10) gets it from the creator's process id. WMI-Activity 5861 and Sysmon
-    19-21 report permanent WMI event subscriptions.
+    20 report permanent WMI event subscriptions; System 10016 a denied remote DCOM launch
+    of MMC20/ShellWindows/ShellBrowserWindow; WinRM 91 a WinRM shell; Sysmon 11 by the System
+    process a program written over SMB.
     Source side: command lines and script blocks that aim at another host: wmic /node,
     Invoke-WmiMethod -ComputerName, DCOM objects created by ProgID/CLSID with a host name,
     Invoke-Command/Enter-PSSession -ComputerName, winrs -r, sc \\\\host create, PsExec \\\\host,

@@ -332,10 +332,11 @@ class SigmaMatches(HostDetector):
     lateral-movement for rules tagged attack.lateral_movement, installation otherwise; severity
     from the rule's level; ATT&CK ids from its attack.tNNNN tags.
 
-    Misses: events the host scan does not read (it keeps the event ids its own detectors need:
-    4624/4625/4648/4697/4698/4702/5140/5142/5145/7045 and Task Scheduler 106/129/200/201), so
-    rules on e.g. 4688 or Sysmon match nothing; keyword (full-text) rules, which the backend does
-    not convert; correlation rules; rules for other products.
+    Misses: events the host scan does not read: without user rules it keeps only what its own
+    detectors need (sources/host/eventlog.py WANTED, the process-start and logon filters), so
+    a built-in rule on anything else matches nothing; keyword (full-text) rules, which the
+    backend does not convert; correlation rules; rules for other products. A service install
+    that content/host/known-good.yaml names is not a match.
 
     False positives: those of each rule (its ``falsepositives``); the built-in pack flags any
     PsExec use, including an administrator's, and any driver installed from outside the Windows
