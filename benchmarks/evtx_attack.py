@@ -263,6 +263,7 @@ def main() -> None:
     given = {k: Path(v) for k, v in (r.split("=", 1) for r in args.repo)}
     cache = WORK / "evtx-attack"
     per: dict[str, list[tuple[str, bool, bool, str]]] = defaultdict(list)
+    by_repo: dict[str, list[bool]] = defaultdict(list)
     benign_rows: list[tuple[str, int, int, str]] = []
     missing: list[str] = []
     t0 = time.perf_counter()
@@ -284,6 +285,7 @@ def main() -> None:
             continue
         rel = any(relevant(x.attack, technique) for x in med)
         per[technique].append((path.rsplit("/", 1)[-1], bool(med), rel, shown))
+        by_repo[repo].append(rel)
     seconds = time.perf_counter() - t0
     m = machine()
     lines = [
@@ -314,6 +316,8 @@ def main() -> None:
         lines.append(f"| {tech} | {len(rows)} | {r} | {a} |")
     pct = 100 * tot[1] / max(tot[0], 1)
     lines.append(f"| **all** | {tot[0]} | {tot[1]} ({pct:.0f} %) | {tot[2]} |")
+    lines.append("")
+    lines += [f"- {r}: {sum(v)} of {len(v)} detected" for r, v in sorted(by_repo.items())]
     lines += ["", "## Per file", "", "| technique | file | relevant | medium+ findings |"]
     lines.append("| --- | --- | --- | --- |")
     for tech, rows in per.items():
