@@ -353,7 +353,8 @@ def test_process_prefilter_covers_the_detector_tables() -> None:
         assert set(needles) <= PROCESS_NAMES | set(PROCESS_KEYWORDS), needles
     # the prefilter itself: names in any case, after any separator
     assert _process_needed('{"ParentImage":"C:\\\\Windows\\\\System32\\\\wbem\\\\WmiPrvSE.exe"}')
-    assert _process_needed('{"CommandLine":"\\"C:\\\\x\\\\SC.EXE\\" \\\\\\\\h create"}')
+    assert _process_needed('{"NewProcessName":"C:\\\\x\\\\SC.EXE","ProcessId":"0x4"}', 4688)
+    assert _process_needed('{"Image":"p.exe","CommandLine":"Invoke-Command -ComputerName h"}')
     assert not _process_needed('{"Image":"C:\\\\Windows\\\\notepad.exe","ParentImage":"x.exe"}')
 
 

@@ -46,7 +46,7 @@ LOCAL_ADDRESSES = frozenset({"", "-", "127.0.0.1", "::1", "localhost"})
 # impacket wmiexec/smbexec write each command's output to ADMIN$\__<epoch>: no extension
 _REDIRECT_OUTPUT = re.compile(r"(^|\\)__\d{9,}(\.\d+)?$")
 # programs that create services and tasks from a local session
-LOCAL_CREATORS = frozenset({"sc.exe", "schtasks.exe", "at.exe", "powershell.exe", "mmc.exe"})
+LOCAL_CREATORS = frozenset({"sc.exe", "schtasks.exe", "at.exe", "mmc.exe"})
 
 
 def _logon_id(v: str) -> str:

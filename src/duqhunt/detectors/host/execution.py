@@ -162,7 +162,7 @@ ROUTINE_CHILDREN = frozenset({"conhost.exe", "werfault.exe", "wmiprvse.exe", "wm
 # record must hold for the pattern to match (a test checks the lists cover them)
 COMMAND_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], Technique, Severity, str], ...] = (
     (
-        ("127.0.0.1",),
+        ("127.0.0.1\\\\",),
         re.compile(r"1?>\s*\\\\127\.0\.0\.1\\(admin\$|[a-z]\$)\\\S+\s+2>&1", re.I),
         WMI,
         "high",
@@ -176,7 +176,7 @@ COMMAND_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], Technique, Severity
         "wmic run against another host (/node:)",
     ),
     (
-        ("powershell", "pwsh"),
+        ("computername",),
         re.compile(
             r"invoke-wmimethod\b.*-computername|win32_process.*\bcreate\b.*-computername", re.I
         ),
@@ -185,7 +185,7 @@ COMMAND_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], Technique, Severity
         "WMI process creation on another host",
     ),
     (
-        ("powershell", "pwsh"),
+        ("gettypefrom",),
         re.compile(
             r"gettypefromprogid\(\s*[\"'](mmc20\.application|shell\.application)[^\"']*[\"']\s*,"
             r"|gettypefromclsid\(.*(49b2791a-b1ae-4c90-9b8e-e860ba07f889|9ba05972-f6a8-11cf-a442-"
@@ -197,7 +197,7 @@ COMMAND_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], Technique, Severity
         "DCOM object (MMC20, ShellWindows, ShellBrowserWindow) instantiated on another host",
     ),
     (
-        ("powershell", "pwsh"),
+        ("computername",),
         re.compile(r"\b(invoke-command|new-pssession|enter-pssession)\b.*-computername", re.I),
         WINRM,
         "medium",

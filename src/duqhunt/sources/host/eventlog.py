@@ -53,10 +53,14 @@ PROCESS_NAMES = frozenset(
     {
         "wmiprvse", "mmc", "wsmprovhost", "winrshost", "psexesvc", "remcomsvc", "paexec",
         "paexecsvc", "csexecsvc", "sqlservr", "w3wp", "services", "mshta", "wmic", "winrs",
-        "sc", "psexec", "psexec64", "schtasks", "at", "net", "net1", "powershell", "pwsh",
+        "sc", "psexec", "psexec64", "schtasks", "at", "net", "net1",
     }
 )  # fmt: skip
-PROCESS_KEYWORDS = ("127.0.0.1",)
+# PowerShell starts half the processes of an admin's or a test run's day: its command lines
+# count only with a remoting or DCOM keyword (lower case: the command line is lower-cased),
+# or a path on the host's own shares (``\\127.0.0.1\``, JSON-escaped in the record; a bare
+# 127.0.0.1 is every ``ping 127.0.0.1`` sleep of a batch file)
+PROCESS_KEYWORDS = ("127.0.0.1\\\\", "computername", "gettypefrom")
 # Most logons of a Security log are the system's own (SYSTEM, LOCAL SERVICE, NETWORK SERVICE
 # logging on services: type 5 or 0). No detector reads them: the logon sessions of lateral
 # movement and pass-the-hash are those of accounts. Skipped before decoding.
@@ -281,7 +285,7 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
     if event_id not in wanted:
         return False
     if event_id == 4688 and '"ParentProcessName"' in text:
-        return _process_needed(text)
+        return _process_needed(text, 4688)
     if event_id == 4624 and any(w in text for w in _WELL_KNOWN_TARGETS):
         return False
     if event_id not in CHANNEL_OF:
@@ -292,20 +296,34 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
     return event_id != 1 or _process_needed(text)
 
 
-def _process_needed(text: str) -> bool:
-    """Whether a process start's JSON text names a program of PROCESS_NAMES or holds a
-    keyword. Plain splits and slices: a regular expression or lower-casing the whole record
-    costs several times what the evtx package spends rendering it."""
-    if any(k in text for k in PROCESS_KEYWORDS):
-        return True
-    for ext in (".exe", ".EXE", ".Exe"):
-        chunks = text.split(ext)
-        for chunk in chunks[:-1]:
-            tail = chunk[-48:]
-            cut = max(tail.rfind("\\"), tail.rfind("/"), tail.rfind(" "), tail.rfind('"'))
-            if tail[cut + 1 :].lower() in PROCESS_NAMES:
-                return True
-    return False
+_IMAGE_KEYS = {
+    1: ('"Image":"', '"ParentImage":"'),
+    4688: ('"NewProcessName":"', '"ParentProcessName":"'),
+}
+_COMMAND_KEY = '"CommandLine":"'
+
+
+def _process_needed(text: str, event_id: int = 1) -> bool:
+    """Whether a process start's JSON text (as evtx writes it) names a program of
+    PROCESS_NAMES as its image or its parent's, or its command line holds a keyword. Plain
+    finds and slices of the few fields that matter: a regular expression, or lower-casing
+    the whole record, costs several times what the evtx package spends rendering it."""
+    for key in _IMAGE_KEYS.get(event_id, _IMAGE_KEYS[1]):
+        start = text.find(key)
+        if start < 0:
+            continue
+        start += len(key)
+        value = text[start : text.find('"', start)]
+        name = value[value.rfind("\\") + 1 :].lower()
+        if name.removesuffix(".exe") in PROCESS_NAMES:
+            return True
+    start = text.find(_COMMAND_KEY)
+    if start < 0:
+        return False
+    start += len(_COMMAND_KEY)
+    end = text.find('","', start)
+    command = text[start : end if end >= 0 else len(text)].lower()
+    return any(k in command for k in PROCESS_KEYWORDS)
 
 
 def read_evtx(path: Path, max_events: int, wanted: frozenset[int] | None = WANTED) -> EventLogRead:
