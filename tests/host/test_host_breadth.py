@@ -391,3 +391,48 @@ def test_user_known_good_list(tmp_path: Path) -> None:
     assert [_d(f)["image_path"] for f in after] == ["C:\\Users\\Public\\XkqzvBtw.exe"]
     with pytest.raises(UsageError, match="does not exist"):
         scan_host([events], known_good=[tmp_path / "nope.yaml"])
+
+
+def test_shell_under_explorer_after_network_logon_is_dcom(tmp_path: Path) -> None:
+    """ShellWindows/ShellBrowserWindow run the command in the logged-on user's explorer.exe:
+    only the timing after a network logon tells it from the user's own prompt."""
+    from duqhunt.sources.host.eventlog import _process_needed
+
+    logon = event_line(
+        "2024-03-05T10:00:00Z",
+        4624,
+        {
+            "LogonType": "3",
+            "TargetLogonId": "0x91",
+            "TargetUserName": "adm",
+            "IpAddress": "10.9.0.5",
+            "AuthenticationPackageName": "Kerberos",
+        },
+    )
+
+    def shell(t: str) -> str:
+        return event_line(
+            t,
+            1,
+            {
+                "Image": "C:\\Windows\\System32\\cmd.exe",
+                "CommandLine": "cmd.exe /c whoami",
+                "ParentImage": "C:\\Windows\\explorer.exe",
+                "User": "WS07\\alice",
+            },
+            channel=SYSMON,
+        )
+
+    hits = _by(_scan_lines(tmp_path, [logon, shell("2024-03-05T10:00:30Z")]), "DQ-HOST-015")
+    assert len(hits) == 1 and hits[0].attack == ("T1021.003",) and hits[0].severity == "medium"
+    assert "30 s after a network logon of adm from 10.9.0.5" in hits[0].title
+    # the user's own prompt an hour later
+    later = _by(_scan_lines(tmp_path, [logon, shell("2024-03-05T11:00:00Z")]), "DQ-HOST-015")
+    assert later == []
+    # the pre-decode filter keeps a shell under explorer.exe, not explorer.exe's other children
+    assert _process_needed(
+        '{"Image":"C:\\\\Windows\\\\System32\\\\cmd.exe","ParentImage":"C:\\\\Windows\\\\explorer.exe"}'
+    )
+    assert not _process_needed(
+        '{"Image":"C:\\\\Program Files\\\\Word\\\\winword.exe","ParentImage":"C:\\\\Windows\\\\explorer.exe"}'
+    )

@@ -14,30 +14,10 @@ from duqhunt.detectors.host.registry import normal_driver_path
 from duqhunt.detectors.shares import is_admin_share, share_kind, share_name
 from duqhunt.model import Evidence, Finding
 from duqhunt.model.finding import Severity
-from duqhunt.sources.host.eventlog import HostEvent
+from duqhunt.sources.host.eventlog import SHELL_NAMES, HostEvent
 
 EXEC_EXT = (".exe", ".dll", ".sys", ".bat", ".cmd", ".ps1", ".vbs", ".scr", ".pnf", ".job")
-# programs an attacker's service or remote command runs where a real service would not
-SHELLS = frozenset(
-    {
-        "cmd.exe",
-        "powershell.exe",
-        "pwsh.exe",
-        "mshta.exe",
-        "rundll32.exe",
-        "regsvr32.exe",
-        "cscript.exe",
-        "wscript.exe",
-        "calc.exe",
-        "whoami.exe",
-        "net.exe",
-        "net1.exe",
-        "certutil.exe",
-        "bitsadmin.exe",
-        "wmic.exe",
-        "notepad.exe",
-    }
-)
+SHELLS = frozenset(f"{n}.exe" for n in SHELL_NAMES)
 EXEC_PIPES = ("svcctl", "atsvc", "psexesvc", "remcom", "paexec", "csexec", "winexesvc")
 
 

@@ -280,8 +280,9 @@ class RemoteExecution(HostDetector):
     def run(self, ctx: HostContext) -> list[Finding]:
         out: list[Finding] = []
         for h in ctx.hosts:
+            logons = _network_logons(h.events)
             for p in processes(h.events):
-                hit = self._process(p)
+                hit = self._process(p) or _shell_after_logon(p, logons)
                 if hit is not None:
                     tech, sev, why = hit
                     out.append(self._emit(p.event, h.host, tech, sev, why, p.command, p))
@@ -379,6 +380,49 @@ EXPLICIT: dict[str, Technique] = {
     "winrs.exe": WINRM,
 }
 _LOCAL = frozenset({"", "-", "localhost", "127.0.0.1", "::1"})
+
+
+# how long after a network logon a shell under explorer.exe is read as DCOM
+# (ShellWindows/ShellBrowserWindow run it in the logged-on user's explorer.exe)
+DCOM_EXPLORER_WINDOW = 120.0
+
+
+def _network_logons(events: list[HostEvent]) -> dict[str, list[tuple[float, str, str]]]:
+    """Network logons (4624 type 3) of accounts from other addresses, per computer, in time
+    order: (time, account, source address)."""
+    out: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
+    for ev in events:
+        if ev.event_id != 4624 or ev.get("LogonType").strip() != "3":
+            continue
+        user, ip = ev.get("TargetUserName"), ev.get("IpAddress").strip()
+        if not user or user.endswith("$") or user.upper() == "ANONYMOUS LOGON" or ip in _LOCAL:
+            continue
+        out[ev.computer.lower()].append((ev.time, user, ip))
+    for v in out.values():
+        v.sort()
+    return out
+
+
+def _shell_after_logon(
+    p: Process, logons: dict[str, list[tuple[float, str, str]]]
+) -> tuple[Technique, Severity, str] | None:
+    """A shell started by explorer.exe shortly after a network logon: DCOM ShellWindows or
+    ShellBrowserWindow (medium: a user opening a prompt at that moment reads the same)."""
+    if p.parent != "explorer.exe" or p.name not in SHELLS:
+        return None
+    t = p.event.time
+    near = [
+        x for x in logons.get(p.event.computer.lower(), []) if 0 <= t - x[0] <= DCOM_EXPLORER_WINDOW
+    ]
+    if not near:
+        return None
+    when, user, ip = near[-1]
+    return (
+        DCOM,
+        "medium",
+        f"{p.name} started by explorer.exe {t - when:.0f} s after a network logon of {user} "
+        f"from {ip} (ShellWindows/ShellBrowserWindow)",
+    )
 
 
 def _other_event(ev: HostEvent) -> tuple[Technique, Severity, str] | None:

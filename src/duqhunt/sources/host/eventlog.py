@@ -56,6 +56,15 @@ PROCESS_NAMES = frozenset(
         "sc", "psexec", "psexec64", "schtasks", "at", "net", "net1",
     }
 )  # fmt: skip
+# programs an attacker's service or remote command runs where a real service would not
+# (DQ-HOST-010/015 use them as "a shell"); a shell started by explorer.exe is kept too, for
+# DCOM ShellWindows/ShellBrowserWindow (DQ-HOST-015)
+SHELL_NAMES = frozenset(
+    {
+        "cmd", "powershell", "pwsh", "mshta", "rundll32", "regsvr32", "cscript", "wscript",
+        "calc", "whoami", "net", "net1", "certutil", "bitsadmin", "wmic", "notepad",
+    }
+)  # fmt: skip
 # PowerShell starts half the processes of an admin's or a test run's day: its command lines
 # count only with a remoting or DCOM keyword (lower case: the command line is lower-cased),
 # or a path on the host's own shares (``\\127.0.0.1\``, JSON-escaped in the record; a bare
@@ -308,15 +317,20 @@ def _process_needed(text: str, event_id: int = 1) -> bool:
     PROCESS_NAMES as its image or its parent's, or its command line holds a keyword. Plain
     finds and slices of the few fields that matter: a regular expression, or lower-casing
     the whole record, costs several times what the evtx package spends rendering it."""
+    names = []
     for key in _IMAGE_KEYS.get(event_id, _IMAGE_KEYS[1]):
         start = text.find(key)
         if start < 0:
+            names.append("")
             continue
         start += len(key)
         value = text[start : text.find('"', start)]
-        name = value[value.rfind("\\") + 1 :].lower()
-        if name.removesuffix(".exe") in PROCESS_NAMES:
+        name = value[value.rfind("\\") + 1 :].lower().removesuffix(".exe")
+        if name in PROCESS_NAMES:
             return True
+        names.append(name)
+    if names[1] == "explorer" and names[0] in SHELL_NAMES:
+        return True
     start = text.find(_COMMAND_KEY)
     if start < 0:
         return False
