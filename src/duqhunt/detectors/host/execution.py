@@ -247,7 +247,8 @@ class RemoteExecution(HostDetector):
 
     Target side: a shell or other program started by the host process of a remote-execution
     technique: WmiPrvSE.exe (WMI: wmiexec, wmic /node, WMImplant), mmc.exe (DCOM
-    MMC20.Application), mshta.exe -Embedding (DCOM LethalHTA), wsmprovhost.exe/winrshost.exe
+    MMC20.Application), explorer.exe within 120 s after a network logon (DCOM ShellWindows,
+    ShellBrowserWindow), mshta.exe -Embedding (DCOM LethalHTA), wsmprovhost.exe/winrshost.exe
     (WinRM), PSEXESVC/RemComSvc/PAExec (service), services.exe running cmd or PowerShell
     directly (smbexec), sqlservr.exe (xp_cmdshell) and w3wp.exe (web shell); and impacket's
     output redirection to ``\\\\127.0.0.1\\ADMIN$\\__<epoch>``. A 4688 without a parent image
