@@ -436,3 +436,48 @@ def test_shell_under_explorer_after_network_logon_is_dcom(tmp_path: Path) -> Non
     assert not _process_needed(
         '{"Image":"C:\\\\Program Files\\\\Word\\\\winword.exe","ParentImage":"C:\\\\Windows\\\\explorer.exe"}'
     )
+
+
+def test_pipes_served_to_other_hosts(tmp_path: Path) -> None:
+    """The host side of a relay: a pipe Windows does not serve, connected by the System
+    process (a client over SMB, Sysmon 18) or opened on IPC$ from another address (5145)."""
+    ipc = {"ShareName": "\\\\*\\IPC$", "SubjectLogonId": "0x77", "AccessMask": "0x3"}
+    lines = [
+        event_line(
+            "2024-03-05T10:00:00Z",
+            18,
+            {"Image": "System", "PipeName": "\\46a676ab7f179e511e30dd2dc41bd388"},
+            channel=SYSMON,
+        ),
+        event_line(
+            "2024-03-05T10:00:01Z", 18, {"Image": "System", "PipeName": "\\srvsvc"}, channel=SYSMON
+        ),
+        # a pipe a local process connects to is not served to anyone
+        event_line(
+            "2024-03-05T10:00:02Z",
+            18,
+            {"Image": "C:\\x\\client.exe", "PipeName": "\\0123456789abcdef0123"},
+            channel=SYSMON,
+        ),
+        event_line(
+            "2024-03-05T10:00:03Z",
+            5145,
+            {**ipc, "RelativeTargetName": "mshome_relay", "IpAddress": "10.1.0.16"},
+        ),
+        # over loopback only (the share audit says so): not another host
+        event_line(
+            "2024-03-05T10:00:04Z",
+            5145,
+            {**ipc, "RelativeTargetName": "samir", "IpAddress": "127.0.0.1"},
+        ),
+        event_line(
+            "2024-03-05T10:00:04Z", 18, {"Image": "System", "PipeName": "\\samir"}, channel=SYSMON
+        ),
+    ]
+    hits = _by(_scan_lines(tmp_path, lines), "DQ-HOST-017")
+    got = {str(_d(f)["pipe"]): (f.severity, _d(f)["src"]) for f in hits}
+    assert got == {
+        "46a676ab7f179e511e30dd2dc41bd388": ("high", None),
+        "mshome_relay": ("medium", "10.1.0.16"),
+    }
+    assert {f.stage for f in hits} == {"internal-relay"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from duqhunt.detectors.host.base import HostDetector
 from duqhunt.detectors.host.events import LateralMovementSessions, ScheduledTasks, ServiceInstalls
-from duqhunt.detectors.host.execution import AlternateCredentials, RemoteExecution
+from duqhunt.detectors.host.execution import AlternateCredentials, RemoteExecution, ServedPipes
 from duqhunt.detectors.host.family import CodeFamilies
 from duqhunt.detectors.host.files import (
     DuquTempFiles,
@@ -37,6 +37,7 @@ def host_detectors() -> list[HostDetector]:
         CodeFamilies(),
         RemoteExecution(),
         AlternateCredentials(),
+        ServedPipes(),
     ]
 
 

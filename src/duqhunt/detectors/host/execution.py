@@ -554,3 +554,100 @@ def _pth_reason(ev: HostEvent) -> str:
     ):
         return "NTLM network logon without a session key (key length 0)"
     return ""
+
+
+_STDIO_SUFFIX = re.compile(r"-[^-\\]+-\d+-(stdin|stdout|stderr)$")
+
+
+class ServedPipes(HostDetector):
+    """Named pipes this host serves to other hosts over SMB that Windows does not: the host
+    side of an internal relay (Duqu's workstations relayed C&C traffic for their neighbours
+    through a pipe of their own) or of a pipe-based implant or remote shell.
+
+    Sysmon 18 (pipe connected) whose image is the System process: the SMB server connecting a
+    remote client to the pipe; and Security 5145 on IPC$ from another address (with the
+    client's address). Pipes of content/pipes/standard.yaml (srvsvc, lsarpc, samr...) are not
+    reported; the remote-execution pipes (svcctl, atsvc, PSEXESVC, RemCom...) are DQ-HOST-009's.
+    One finding per computer and pipe: medium, high when the name is random-looking (a hex
+    string, as Metasploit and many implants name theirs).
+
+    Misses: a relay pipe named like a Windows pipe; hosts without Sysmon pipe events and
+    without detailed file share auditing (5145); which process serves the pipe (Sysmon 17 is not
+    read).
+    Confuses: software that serves its own pipes to the network (backup agents, SQL Server
+    named-pipe clients, management agents): add them to the standard list.
+    """
+
+    id = "DQ-HOST-017"
+    title = "Named pipe served to other hosts"
+    stage = "internal-relay"
+    attack = ("T1090.001", "T1021.002")
+    sources = ("evtx",)
+
+    def run(self, ctx: HostContext) -> list[Finding]:
+        from duqhunt.content import normalise_pipe, standard_pipes
+        from duqhunt.detectors.host.events import EXEC_PIPES, random_looking
+
+        standard = standard_pipes()
+        seen: dict[tuple[str, str], list[HostEvent]] = defaultdict(list)
+        # pipes the share audit shows reached from this host itself (SMB over loopback): a
+        # Sysmon 18 of such a pipe, which names no client, is not evidence of another host
+        local: set[tuple[str, str]] = set()
+        for h in ctx.hosts:
+            for ev in h.events:
+                remote = True
+                if ev.event_id == 18 and "sysmon" in ev.channel.lower():
+                    if ev.get("Image") != "System":
+                        continue
+                    pipe = ev.get("PipeName")
+                elif ev.event_id == 5145 and ev.get("ShareName").upper().endswith("IPC$"):
+                    remote = ev.get("IpAddress").strip() not in _LOCAL
+                    pipe = ev.get("RelativeTargetName")
+                else:
+                    continue
+                name = normalise_pipe(pipe).lstrip("\\")
+                if not name or name in standard or name.startswith(EXEC_PIPES):
+                    continue
+                # PsExec-style tools open <name>-<client>-<pid>-stdin/stdout/stderr beside
+                # <name>: one pipe family
+                name = _STDIO_SUFFIX.sub("", name)
+                key = (ev.computer.lower() or h.host.lower(), name)
+                if remote:
+                    seen[key].append(ev)
+                else:
+                    local.add(key)
+        for key in local:
+            if all(e.event_id == 18 for e in seen.get(key, [])):
+                seen.pop(key, None)
+        out = []
+        for (computer, name), evs in sorted(seen.items()):
+            evs.sort(key=lambda e: e.time)
+            sources = sorted(
+                {e.get("IpAddress") for e in evs if e.event_id == 5145 and e.get("IpAddress")}
+            )
+            odd = random_looking(name) or bool(re.fullmatch(r"[0-9a-f]{16,}", name))
+            first = evs[0]
+            out.append(
+                self.finding(
+                    (computer, name),
+                    f"pipe \\{name} served to other hosts"
+                    + (f" ({', '.join(sources[:3])})" if sources else "")
+                    + (": random-looking name" if odd else ""),
+                    "high" if odd else "medium",
+                    0.7 if odd else 0.5,
+                    first.computer or computer,
+                    first.time,
+                    evs[-1].time,
+                    [
+                        Evidence(e.source, f"record {e.record_id}", f"event {e.event_id}: {name}")
+                        for e in evs[:10]
+                    ],
+                    {
+                        "pipe": name,
+                        "src": ",".join(sources) or None,
+                        "connections": len(evs),
+                        "random_name": odd,
+                    },
+                )
+            )
+        return out

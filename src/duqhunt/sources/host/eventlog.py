@@ -31,8 +31,9 @@ SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
 SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
 TASK_IDS = frozenset({106, 129, 200, 201})
 # ids that other channels reuse for unrelated events: kept only from the channel named here
-# Sysmon: process creation (1), file creation (11), WMI consumer (20)
-SYSMON_IDS = frozenset({1, 11, 20})
+# Sysmon: process creation (1), file creation (11), a pipe connected over SMB (18, only those
+# whose image is the System process), WMI consumer (20)
+SYSMON_IDS = frozenset({1, 11, 18, 20})
 POWERSHELL_IDS = frozenset({4103, 4104})
 WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
 WINRM_IDS = frozenset({91})
@@ -302,6 +303,8 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
     c = _CHANNEL_RE.search(text)
     if c is None or not wanted_event(event_id, c.group(1), wanted):
         return False
+    if event_id == 18:
+        return '"Image":"System"' in text
     return event_id != 1 or _process_needed(text)
 
 
