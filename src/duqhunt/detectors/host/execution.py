@@ -574,7 +574,7 @@ class ServedPipes(HostDetector):
     Misses: a relay pipe named like a Windows pipe; hosts without Sysmon pipe events and
     without detailed file share auditing (5145); which process serves the pipe (Sysmon 17 is not
     read).
-    Confuses: software that serves its own pipes to the network (backup agents, SQL Server
+    False positives: software that serves its own pipes to the network (backup agents, SQL Server
     named-pipe clients, management agents): add them to the standard list.
     """
 
