@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import evtx
@@ -94,7 +95,7 @@ def main() -> None:
                     "- command: `PYTHONPATH=src .venv/bin/python benchmarks/evtx_rate.py"
                     f" --seconds {args.seconds}`" + (f" ({args.label})" if args.label else ""),
                     f"- date: {datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}; evtx "
-                    f"{getattr(evtx, '__version__', '?')}; best pass of repeated reads",
+                    f"{metadata.version('evtx')}; best pass of repeated reads",
                     "",
                     "| file | records | top event ids | events kept | evtx package records/s"
                     " | duqhunt read_evtx records/s | ratio |",
