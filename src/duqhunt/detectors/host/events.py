@@ -362,7 +362,7 @@ class ServiceInstalls(HostDetector):
                     # installers write full paths, remote-execution tools often do not
                     why.append("ImagePath is a bare program name")
                     sev = max(sev, "medium", key=_rank)
-                    if fname.split()[0] in SHELLS:
+                    if (fname.split() or [""])[0] in SHELLS:
                         why.append("the service runs a shell or system tool")
                 if _ODD_BINARY.search(low_path):
                     why.append(

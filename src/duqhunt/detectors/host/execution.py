@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from duqhunt.detectors.host.base import HostContext, HostDetector
-from duqhunt.detectors.host.events import EXEC_EXT, SHELLS, _logon_id
+from duqhunt.detectors.host.events import EXEC_EXT, LOCAL_ADDRESSES, SHELLS, _logon_id
 from duqhunt.model import Evidence, Finding
 from duqhunt.model.finding import Severity, Stage
 from duqhunt.sources.host.eventlog import HostEvent
@@ -380,7 +380,6 @@ EXPLICIT: dict[str, Technique] = {
     "psexec64.exe": SERVICE,
     "winrs.exe": WINRM,
 }
-_LOCAL = frozenset({"", "-", "localhost", "127.0.0.1", "::1"})
 
 
 # how long after a network logon a shell under explorer.exe is read as DCOM
@@ -396,7 +395,12 @@ def _network_logons(events: list[HostEvent]) -> dict[str, list[tuple[float, str,
         if ev.event_id != 4624 or ev.get("LogonType").strip() != "3":
             continue
         user, ip = ev.get("TargetUserName"), ev.get("IpAddress").strip()
-        if not user or user.endswith("$") or user.upper() == "ANONYMOUS LOGON" or ip in _LOCAL:
+        if (
+            not user
+            or user.endswith("$")
+            or user.upper() == "ANONYMOUS LOGON"
+            or ip in LOCAL_ADDRESSES
+        ):
             continue
         out[ev.computer.lower()].append((ev.time, user, ip))
     for v in out.values():
@@ -465,7 +469,7 @@ def _other_event(ev: HostEvent) -> tuple[Technique, Severity, str] | None:
     elif ev.event_id == 4648 and channel == "security":
         tech = EXPLICIT.get(_base(ev.get("ProcessName")))
         server = ev.get("TargetServerName").strip().lower()
-        if tech is not None and server not in _LOCAL and server != ev.computer.lower():
+        if tech is not None and server not in LOCAL_ADDRESSES and server != ev.computer.lower():
             return (
                 tech,
                 "medium",
@@ -601,7 +605,7 @@ class ServedPipes(HostDetector):
                         continue
                     pipe = ev.get("PipeName")
                 elif ev.event_id == 5145 and ev.get("ShareName").upper().endswith("IPC$"):
-                    remote = ev.get("IpAddress").strip() not in _LOCAL
+                    remote = ev.get("IpAddress").strip() not in LOCAL_ADDRESSES
                     pipe = ev.get("RelativeTargetName")
                 else:
                     continue

@@ -47,9 +47,11 @@ CHANNEL_OF: dict[int, str] = {
 # execution host process, a program that creates services or tasks, or a command-line keyword
 # of DQ-HOST-015 (detectors/host/execution.py: PARENTS, COMMAND_RULES; sessions() in events.py:
 # LOCAL_CREATORS; tests/host/test_host_breadth.py checks these lists cover them). A Sysmon 1
-# (or a 4688 that names its parent image) that names none of these programs (``name.exe``, in
-# any case) and holds none of the keywords is not decoded. A 4688 without ParentProcessName
-# (before Windows 10) always is: its children find their parent through it.
+# (or a 4688 that names its parent image) whose image and parent image are none of these
+# programs (any case, ``.exe`` or not) and whose command line holds none of the keywords is
+# not decoded. A 4688 without ParentProcessName (before Windows 10) always is: its children
+# find their parent through it; so is a record whose image fields are not where evtx writes
+# them (no judgement without them).
 PROCESS_NAMES = frozenset(
     {
         "wmiprvse", "mmc", "wsmprovhost", "winrshost", "psexesvc", "remcomsvc", "paexec",
@@ -332,6 +334,8 @@ def _process_needed(text: str, event_id: int = 1) -> bool:
         if name in PROCESS_NAMES:
             return True
         names.append(name)
+    if names == ["", ""]:
+        return True
     if names[1] == "explorer" and names[0] in SHELL_NAMES:
         return True
     start = text.find(_COMMAND_KEY)
