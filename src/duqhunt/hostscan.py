@@ -38,7 +38,13 @@ from typing import Any, Literal
 
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
-from duqhunt.detectors.host.content import builtin_cert_pack, builtin_host_pack, builtin_yara_rules
+from duqhunt.detectors.host.content import (
+    builtin_cert_pack,
+    builtin_host_pack,
+    builtin_known_good,
+    builtin_yara_rules,
+    load_known_good,
+)
 from duqhunt.detectors.host.sigma import SigmaQuery, builtin_sigma_files, load_sigma, rule_files
 from duqhunt.errors import ContentError, InputError, UsageError
 from duqhunt.model import Finding, severity_rank
@@ -612,11 +618,13 @@ def scan_host(
     sigma_rules: Sequence[Path] = (),
     limits: HostLimits | None = None,
     pack: Path | None = None,
+    known_good: Sequence[Path] = (),
 ) -> HostScanResult:
     """Scan triage folders, mounted volumes, loose artefacts and (with the extra) disk images.
 
     ``sigma_rules`` are Sigma rule files or folders of them, run (DQ-HOST-013) with the
-    built-in pack in content/sigma over the events read.
+    built-in pack in content/sigma over the events read. ``known_good`` files (the format of
+    content/host/known-good.yaml) add to the built-in known-good service installs.
 
     Raises UsageError for a missing path, bad YARA rules or a missing Sigma rule path;
     everything wrong with evidence becomes a warning and a not_analysed entry, and a Sigma
@@ -633,6 +641,11 @@ def scan_host(
         from duqhunt.detectors.host.content import load_host_pack
 
         host_pack = load_host_pack(pack)
+    good = builtin_known_good()
+    for kg in known_good:
+        if not kg.is_file():
+            raise UsageError(f"known-good list {kg} does not exist")
+        good = good.merged(load_known_good(kg))
     run = _Run(limits)
     if sigma_rules:
         # user Sigma rules may look at any event id: keep every event, not only those the
@@ -711,7 +724,9 @@ def scan_host(
                     )
             h.host = _host_name(h, loose[0].path.parent.name or "unknown")
             hosts.append(h)
-        ctx = HostContext(tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma))
+        ctx = HostContext(
+            tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma), good
+        )
         findings: list[Finding] = []
         for det in host_detectors():
             try:
