@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from duqhunt.campaign.identity import Sighting, artefact_sightings
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
 from duqhunt.detectors.host.content import builtin_cert_pack, builtin_host_pack, builtin_yara_rules
@@ -77,6 +78,8 @@ class HostScanResult:
     warnings: tuple[str, ...]
     timeline: tuple[dict[str, str | None], ...]
     stats: tuple[tuple[str, int | float], ...] = ()
+    # the names and addresses each host's own evidence gives it (campaign/identity.py)
+    sightings: tuple[Sighting, ...] = ()
 
 
 def is_host_evidence(path: Path) -> bool:
@@ -550,6 +553,12 @@ def _unmap_image_paths(result: HostScanResult, copies: dict[str, str]) -> HostSc
             {**t, "source": un(t["source"]) if t["source"] else t["source"]}
             for t in result.timeline
         ),
+        sightings=tuple(
+            dataclasses.replace(
+                s, machine=un(s.machine) if s.machine else None, where=un(s.where or "") or None
+            )
+            for s in result.sightings
+        ),
     )
 
 
@@ -734,6 +743,7 @@ def scan_host(
         warnings=tuple(run.warnings),
         timeline=tuple(_timeline(hosts, findings)),
         stats=tuple(stats),
+        sightings=tuple(artefact_sightings(hosts)),
     )
     return _unmap_image_paths(result, copies)
 
