@@ -52,6 +52,7 @@ def _snapshot(tmp_path: Path) -> dict[str, Any]:
             "bridges": camp["bridges"],
         },
         "verdicts": [[Path(v.path).name, v.verdict] for v in doc.verdicts],
+        "hosts": [[h.id, h.names, [a.ip for a in h.ips], h.zone, h.roles] for h in doc.hosts],
     }
 
 
@@ -68,6 +69,7 @@ def _compare(snap: dict[str, Any], golden_path: Path) -> None:
     assert snap["findings"] == golden["findings"]
     assert snap["campaign"] == golden["campaign"]
     assert snap["verdicts"] == golden["verdicts"]
+    assert snap.get("hosts") == golden.get("hosts")
 
 
 def test_demo_report_matches_golden(tmp_path: Path) -> None:

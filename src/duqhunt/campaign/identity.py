@@ -359,7 +359,7 @@ def resolve_identities(
         except ValueError:
             continue
     comps = _Components()
-    named: list[Sighting] = []
+    joined: list[Sighting] = []  # sightings with a name or an evidence folder
     addressed: list[Sighting] = []
     for s in sightings:
         name = short_name(s.name) if s.name else ""
@@ -372,9 +372,10 @@ def resolve_identities(
             comps.find(f"n:{name}")
             if s.machine:
                 comps.union(f"n:{name}", f"m:{s.machine}")
-            named.append(s)
         elif s.machine:
             comps.find(f"m:{s.machine}")
+        if name or s.machine:
+            joined.append(s)
         if ip and (name or s.machine):
             addressed.append(s)
 
@@ -389,12 +390,11 @@ def resolve_identities(
         r = root_of(s)
         assert s.ip is not None
         claims[s.ip].setdefault(r, _Claim(r)).add(s)
-    for s in [*named, *addressed]:
-        if s.name or s.machine:
-            r = root_of(s)
-            evidence[r].append(s)
-            if s.name:
-                names[r][(_via_rank(s.via), s.name)] += s.count
+    for s in joined:
+        r = root_of(s)
+        evidence[r].append(s)
+        if s.name:
+            names[r][(_via_rank(s.via), s.name)] += s.count
 
     # machines in the story
     wanted: set[str] = {comps.find(k) for k in comps.parent if k.startswith("m:")}
