@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from duqhunt.campaign.identity import Sighting, artefact_sightings
+from duqhunt.campaign.identity import Sighting, artefact_sightings, with_identities
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
 from duqhunt.detectors.host.content import builtin_cert_pack, builtin_host_pack, builtin_yara_rules
@@ -757,7 +757,7 @@ def host_report(result: HostScanResult, started: str, finished: str) -> Any:
     extra: dict[str, Any] = {}
     if "host_timeline" in ReportDocument.model_fields:
         extra["host_timeline"] = list(result.timeline)
-    return ReportDocument(
+    doc = ReportDocument(
         tool_version=__version__,
         started=started,
         finished=finished,
@@ -769,6 +769,7 @@ def host_report(result: HostScanResult, started: str, finished: str) -> Any:
         stats=dict(result.stats),
         **extra,
     )
+    return with_identities(doc, result.sightings)
 
 
 def _bench(paths: list[Path]) -> None:  # pragma: no cover - a manual benchmark

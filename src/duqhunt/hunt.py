@@ -16,7 +16,12 @@ import duckdb
 import pyarrow as pa
 
 from duqhunt import __version__
-from duqhunt.campaign.identity import Sighting, network_sightings, with_identities
+from duqhunt.campaign.identity import (
+    Sighting,
+    logon_addresses,
+    network_sightings,
+    with_identities,
+)
 from duqhunt.campaign.network import build_campaign
 from duqhunt.content import (
     AllowList,
@@ -784,6 +789,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             campaign=campaign,
             stats=stats,
         )
+        sightings += logon_addresses(ctx, sightings)
         doc = with_identities(doc, [*network_sightings(ctx), *sightings], _zone_map(zones))
         # the case keeps findings without verdicts: triage lives in its own file, current at
         # every read

@@ -418,3 +418,73 @@ def test_a_report_of_an_earlier_schema_re_renders_with_hosts(
     html = capsys.readouterr().out
     assert f'<section class="hostpage" id="h-{ws7.id}"' in html
     assert "delivery \u2192 installation: 2d" in html
+
+
+def test_csv_names_and_addresses_come_from_the_machine() -> None:
+    import csv
+    import io
+
+    from duqhunt.render.csvout import render_csv
+
+    rows = {
+        r["finding_id"]: (r["host_names"], r["host_ips"])
+        for r in csv.DictReader(io.StringIO(render_csv(with_identities(_story_doc()), bom=False)))
+    }
+    assert rows["DQ-HOST-006-1"] == ("WS7", "10.1.0.7")  # named on the host, addressed on the wire
+    assert rows["DQ-NET-002-1"] == ("WS7", "10.1.0.7")
+    assert rows["DQ-DOC-008-1"] == ("WS7", "10.1.0.7")  # found in WS7's folder
+
+
+def _logon(ts: float, peer: str, computer: str) -> str:
+    return json.dumps(
+        {
+            "Event": {
+                "EventData": {"IpAddress": peer, "LogonType": 3, "TargetUserName": "adm"},
+                "System": {
+                    "Channel": "Security",
+                    "Computer": computer,
+                    "EventID": 4624,
+                    "TimeCreated": {"#attributes": {"SystemTime": iso_utc(ts)}},
+                },
+            }
+        }
+    )
+
+
+def test_logons_in_a_hosts_own_log_give_its_address(tmp_path: Path) -> None:
+    """FILESRV's Security log shows logons from 10.0.0.50; on the wire 10.0.0.50 opened SMB
+    to 10.0.0.60 each time (and to others at other times): FILESRV is 10.0.0.60. APPSRV's
+    logons each match two SMB targets at once: nothing is said about its address."""
+    logs = tmp_path / "zeek"
+    logs.mkdir()
+    conn = []
+    for n, (dst, ts) in enumerate(
+        [
+            ("10.0.0.60", T0 + 10),
+            ("10.0.0.60", T0 + 3600),
+            ("10.0.0.61", T0 + 1800),  # another server, at another time
+            ("10.0.0.70", T0 + 7200),  # APPSRV's logon: two targets in the window
+            ("10.0.0.71", T0 + 7205),
+        ]
+    ):
+        row = _id("10.0.0.50", dst, 445, n)
+        row.update({"ts": ts + 0.2, "proto": "tcp", "conn_state": "SF"})
+        conn.append(row)
+    write_zeek_tsv(logs / "conn.log", "conn", conn)  # type: ignore[arg-type]
+    for folder, computer, times in (
+        ("case-a", "FILESRV", (T0 + 10, T0 + 3600)),
+        ("case-b", "APPSRV", (T0 + 7200,)),
+    ):
+        evt = tmp_path / "triage" / folder / "Windows" / "System32" / "winevt" / "Logs"
+        evt.mkdir(parents=True)
+        (evt / "Security.jsonl").write_text(
+            "".join(_logon(t, "10.0.0.50", computer) + "\n" for t in times)
+        )
+    doc = hunt(HuntOptions(inputs=(logs, tmp_path / "triage"), out=tmp_path / "out", threads=2))
+    (filesrv,) = [h for h in doc.hosts if h.names == ["FILESRV"]]
+    assert [(a.ip, a.via) for a in filesrv.ips] == [("10.0.0.60", ["evtx-logon"])]
+    (ev,) = [e for e in filesrv.evidence if e.via == "evtx-logon"]
+    assert ev.count == 2 and ev.first_seen == iso_utc(T0 + 10.2)
+    (appsrv,) = [h for h in doc.hosts if h.names == ["APPSRV"]]
+    assert appsrv.ips == []
+    assert not any(h.names == ["10.0.0.50"] for h in doc.hosts)  # a peer is never an own name

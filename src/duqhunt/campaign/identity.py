@@ -43,6 +43,7 @@ from duqhunt.model.report import (
 if TYPE_CHECKING:
     from duqhunt.detectors.base import HuntContext
     from duqhunt.detectors.host.base import HostArtefacts
+    from duqhunt.sources.host.eventlog import HostEvent
 
 __all__ = [
     "HostIndex",
@@ -50,6 +51,7 @@ __all__ = [
     "artefact_sightings",
     "assign_host_ids",
     "build_timeline",
+    "logon_addresses",
     "network_sightings",
     "resolve_identities",
     "short_name",
@@ -65,13 +67,14 @@ VIA_RANK: tuple[str, ...] = (
     "ntlm",
     "dhcp",
     "hive-interface",
+    "evtx-logon",
     "dns",
     "triage-folder",
     "document",
     "campaign",
     "finding",
 )
-HOST_VIAS = frozenset({"hive", "evtx", "hive-interface", "triage-folder"})
+HOST_VIAS = frozenset({"hive", "evtx", "hive-interface", "evtx-logon", "triage-folder"})
 NETWORK_VIAS = frozenset({"ntlm", "kerberos", "dhcp", "dns"})
 #: identity evidence kept per machine in the report (the most telling first)
 MAX_EVIDENCE = 40
@@ -205,6 +208,12 @@ def artefact_sightings(hosts: Sequence[HostArtefacts]) -> list[Sighting]:
             lo, hi = spans[comp]
             out.append(Sighting("evtx", comp, None, machine, lo, hi, n, where[comp]))
             named = True
+        for e in h.events:
+            peer = _logon_peer(e)
+            if peer:
+                out.append(
+                    Sighting(LOGON_PEER, ip=peer, machine=machine, first=e.time, where=e.source)
+                )
         if h.root:
             folder = h.root.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
             for ip in folder_addresses(folder):
@@ -212,6 +221,92 @@ def artefact_sightings(hosts: Sequence[HostArtefacts]) -> list[Sighting]:
         if not named and h.host:
             # the name the host scan gave its findings (the folder's, when nothing else names it)
             out.append(Sighting("triage-folder", h.host, machine=machine, where=h.root or None))
+    return out
+
+
+#: A sighting of the address another machine logged on from (not the machine's own address):
+#: the hunt matches it with the network to find the logging machine's address (logon_addresses).
+LOGON_PEER = "logon-peer"
+#: event ids whose IpAddress is the client of a network logon or share access on this machine
+_LOGON_EVENTS = frozenset({4624, 5140, 5145})
+#: how far apart a logon in a host's log and the connection that made it may be (clock skew)
+LOGON_WINDOW_S = 30.0
+
+
+def _logon_peer(e: HostEvent) -> str | None:
+    if e.event_id not in _LOGON_EVENTS:
+        return None
+    if e.event_id == 4624 and e.get("LogonType") not in ("3", "10"):
+        return None
+    ip = _ip(e.get("IpAddress").removeprefix("::ffff:"))
+    if (
+        ip is None
+        or ipaddress.ip_address(ip).is_loopback
+        or ipaddress.ip_address(ip).is_unspecified
+    ):
+        return None
+    return ip
+
+
+def logon_addresses(ctx: HuntContext, sightings: Sequence[Sighting]) -> list[Sighting]:
+    """The address of a machine from the logons in its own logs: a logon from address P at time
+    t on machine M, and on the wire an SMB or RPC connection from P to an internal address X
+    within LOGON_WINDOW_S of t, say that M is X. Only logons one connection explains count, and
+    X must explain at least two thirds of them; otherwise nothing is said."""
+    import pyarrow as pa
+
+    peers = [s for s in sightings if s.via == LOGON_PEER and s.first is not None and s.machine]
+    if not peers:
+        return []
+    table = pa.table(
+        {
+            "k": pa.array(range(len(peers)), pa.int64()),
+            "machine": pa.array([s.machine for s in peers], pa.string()),
+            "peer": pa.array([s.ip for s in peers], pa.string()),
+            "ts": pa.array([s.first for s in peers], pa.float64()),
+        }
+    )
+    try:
+        ctx.engine.register_arrow("logon_peers", table)
+        rows = ctx.engine.query(
+            f"""
+            WITH hits AS (
+                SELECT p.k, p.machine, c.id_resp_h AS ip, c.ts
+                FROM logon_peers p
+                JOIN conn c ON c.id_orig_h = p.peer
+                    AND c.ts BETWEEN p.ts - {LOGON_WINDOW_S} AND p.ts + {LOGON_WINDOW_S}
+                JOIN ip_class ic ON ic.ip = c.id_resp_h AND ic.internal
+                WHERE c.id_resp_p IN (135, 139, 445)
+            ), one AS (
+                SELECT k FROM hits GROUP BY k HAVING COUNT(DISTINCT ip) = 1
+            )
+            SELECT h.machine, h.ip, COUNT(DISTINCT h.k) AS n, MIN(h.ts) AS first_ts,
+                MAX(h.ts) AS last_ts
+            FROM hits h JOIN one o ON o.k = h.k
+            GROUP BY h.machine, h.ip
+            ORDER BY h.machine, n DESC, h.ip
+            """
+        ).to_pylist()
+    except Exception:  # no conn log in the case: nothing to match with
+        return []
+    explained: Counter[str] = Counter()
+    for r in rows:
+        explained[r["machine"]] += int(r["n"])
+    out = []
+    for r in rows:
+        n = int(r["n"])
+        if 3 * n >= 2 * explained[r["machine"]]:
+            out.append(
+                Sighting(
+                    "evtx-logon",
+                    ip=str(r["ip"]),
+                    machine=str(r["machine"]),
+                    first=r["first_ts"],
+                    last=r["last_ts"],
+                    count=n,
+                    where=f"{n} logon(s) in its own logs matched to connections to it",
+                )
+            )
     return out
 
 
@@ -362,6 +457,8 @@ def resolve_identities(
     joined: list[Sighting] = []  # sightings with a name or an evidence folder
     addressed: list[Sighting] = []
     for s in sightings:
+        if s.via == LOGON_PEER:  # another machine's address: see logon_addresses
+            continue
         name = short_name(s.name) if s.name else ""
         if name and _ip(name):  # a "name" that is an address (a DNS PTR-less answer, a folder)
             s = Sighting(s.via, None, _ip(name), s.machine, s.first, s.last, s.count, s.where)
