@@ -488,3 +488,22 @@ def test_logons_in_a_hosts_own_log_give_its_address(tmp_path: Path) -> None:
     (appsrv,) = [h for h in doc.hosts if h.names == ["APPSRV"]]
     assert appsrv.ips == []
     assert not any(h.names == ["10.0.0.50"] for h in doc.hosts)  # a peer is never an own name
+
+
+def test_host_pages_escape_names_and_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import duqhunt.render.html as html_mod
+
+    doc = _story_doc()
+    hostile = "<script>alert(1)</script>"
+    camp = doc.campaign.model_copy(
+        update={"hosts": [*doc.campaign.hosts, HostModel(ip="10.1.0.9", name=hostile)]}
+    )
+    doc = with_identities(doc.model_copy(update={"campaign": camp}))
+    html = render_html(doc)
+    # names are machine names (upper case): escaped wherever they are shown
+    assert "<SCRIPT>" not in html and "&lt;SCRIPT&gt;ALERT(1)&lt;/SCRIPT&gt;" in html
+    assert html.count('<section class="hostpage"') == len(doc.hosts) == 3
+    monkeypatch.setattr(html_mod, "MAX_HOST_PAGES", 1)
+    capped = render_html(doc)
+    assert capped.count('<section class="hostpage"') == 1
+    assert "Pages for the 1 most alarming hosts" in capped

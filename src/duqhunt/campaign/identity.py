@@ -724,21 +724,28 @@ def _norm_path(text: str) -> str:
     return text.replace("\\", "/").strip("/").casefold()
 
 
-def _artefact_finding(
-    event: Mapping[str, str | None], findings: Sequence[FindingModel]
-) -> FindingModel | None:
-    """The finding about the artefact a host-timeline event records (same file or service)."""
-    what = _norm_path(event.get("what") or "")
-    service = (event.get("what") or "").split(":", 1)[0].strip().casefold()
-    kind = event.get("kind")
-    for f in findings:
-        for e in f.evidence:
-            loc = _norm_path(e.locator)
-            if what and loc == what:
-                return f
-            if kind == "service" and service and loc.endswith("/services/" + service):
-                return f
-    return None
+class _Artefacts:
+    """A machine's findings by the artefact they are about: a file (its path in the evidence
+    locator) or a service (a locator ending in ``Services\\<name>``); the first (the most
+    severe, in report order) wins."""
+
+    def __init__(self, findings: Iterable[FindingModel]) -> None:
+        self.files: dict[str, FindingModel] = {}
+        self.services: dict[str, FindingModel] = {}
+        for f in findings:
+            for e in f.evidence:
+                loc = _norm_path(e.locator)
+                self.files.setdefault(loc, f)
+                head, _, name = loc.rpartition("/services/")
+                if head and name and "/" not in name:
+                    self.services.setdefault(name, f)
+
+    def about(self, event: Mapping[str, str | None]) -> FindingModel | None:
+        """The finding about the artefact a host-timeline event records."""
+        what = event.get("what") or ""
+        if event.get("kind") == "service":
+            return self.services.get(what.split(":", 1)[0].strip().casefold())
+        return self.files.get(_norm_path(what)) if what else None
 
 
 def build_timeline(doc: ReportDocument, index: HostIndex) -> list[TimelineEventModel]:
@@ -747,6 +754,7 @@ def build_timeline(doc: ReportDocument, index: HostIndex) -> list[TimelineEventM
     whose stage it takes; unlinked ones are context without a stage)."""
     events: list[TimelineEventModel] = []
     by_host: dict[str, list[FindingModel]] = defaultdict(list)
+    artefacts: dict[str, _Artefacts] = {}
     for f in doc.findings:
         for hid in f.host_ids:
             by_host[hid].append(f)
@@ -770,7 +778,11 @@ def build_timeline(doc: ReportDocument, index: HostIndex) -> list[TimelineEventM
         label = t.get("host") or ""
         hids = index.lookup(label, _epoch(time)) if label else []
         on: str | None = hids[0] if len(hids) == 1 else None
-        linked = _artefact_finding(t, by_host.get(on, [])) if on else None
+        linked = None
+        if on:
+            if on not in artefacts:
+                artefacts[on] = _Artefacts(by_host.get(on, []))
+            linked = artefacts[on].about(t)
         kind = t.get("kind")
         events.append(
             TimelineEventModel(

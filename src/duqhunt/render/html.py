@@ -93,6 +93,7 @@ MAX_CHAINS = 10
 MAX_TIMELINE = 300
 MAX_VERDICTS = 2000
 MAX_HOST_TIMELINE = 300
+MAX_HOST_PAGES = 500
 
 #: Finding sources in the order the chips list them (text.FINDING_SOURCES, then "other").
 SOURCE_ORDER = ("network", "host", "document", "other")
@@ -521,11 +522,12 @@ def _host_pages(doc: ReportDocument, finding_n: Mapping[str, int]) -> list[dict[
     from duqhunt.render.hoststory import host_stories
 
     pages = []
-    for s in host_stories(doc):
+    for i, s in enumerate(host_stories(doc)):
         events = s.timeline[:MAX_HOST_TIMELINE]
         pages.append(
             {
                 "s": s,
+                "page": i < MAX_HOST_PAGES,  # the most alarming machines have a page
                 "anchor": f"h-{s.host.id}",
                 "worst": SEVERITY_NAMES[s.worst] if s.worst >= 0 else None,
                 "stages": [
