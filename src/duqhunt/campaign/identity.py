@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from duqhunt.model.finding import iso_utc
@@ -78,6 +79,10 @@ HOST_VIAS = frozenset({"hive", "evtx", "hive-interface", "evtx-logon", "triage-f
 NETWORK_VIAS = frozenset({"ntlm", "kerberos", "dhcp", "dns"})
 #: identity evidence kept per machine in the report (the most telling first)
 MAX_EVIDENCE = 40
+#: machines named in one conflict (the detail counts the rest)
+MAX_CONFLICT_HOSTS = 20
+#: claimants of one address beyond which it is taken as shared, without comparing periods
+MAX_CLAIMANTS = 200
 #: slack around a finding's time when telling which machine held an address then (seconds)
 _SLACK = 60.0
 
@@ -86,6 +91,7 @@ _SLUG = re.compile(r"[^a-z0-9.]+")
 _ROLE_ORDER = ("patient-zero", "infected", "relay", "bridge", "c2")
 
 
+@lru_cache(maxsize=1 << 16)
 def short_name(name: str) -> str:
     """The machine name a label stands for: ``ws223.corp.local``, ``WS223$``, ``CORP\\WS223``
     -> ``WS223``."""
@@ -93,6 +99,7 @@ def short_name(name: str) -> str:
     return text.upper().split(".", 1)[0].rstrip("$")
 
 
+@lru_cache(maxsize=1 << 16)
 def _ip(text: str | None) -> str | None:
     if not text:
         return None
@@ -487,6 +494,10 @@ def resolve_identities(
         r = root_of(s)
         assert s.ip is not None
         claims[s.ip].setdefault(r, _Claim(r)).add(s)
+    held_by: dict[str, list[tuple[str, _Claim]]] = defaultdict(list)  # root -> its addresses
+    for ip, held in sorted(claims.items()):
+        for r, c in held.items():
+            held_by[r].append((ip, c))
     for s in joined:
         r = root_of(s)
         evidence[r].append(s)
@@ -524,7 +535,7 @@ def resolve_identities(
     for r in sorted(wanted, key=lambda r: (best_names(r) or [r])[0]):
         label = (best_names(r) or [""])[0]
         if not label:
-            ips = sorted(ip for ip, cl in claims.items() if r in cl)
+            ips = [ip for ip, _ in held_by[r]]
             label = ips[0] if ips else r.split(":", 1)[1]
         ids[r] = _slug_id(label, taken)
     for ip in lone_ips:
@@ -550,22 +561,27 @@ def resolve_identities(
             end = max(nxt.first or 0.0, c.last or 0.0) if nxt and c.dated and nxt.dated else None
             periods.append((ids[c.root], start, end))
         by_ip[ip] = periods
-        clash = [(a, b) for i, a in enumerate(kept) for b in kept[i + 1 :] if _overlap(a, b)]
-        if clash:
-            involved = sorted({ids[c.root] for pair in clash for c in pair})
+        if len(kept) > MAX_CLAIMANTS:
+            # a shared address (NAT, VPN pool, terminal server): every claimant is involved
+            clashing = kept
+        else:
+            clashing = [c for c in kept if any(_overlap(c, o) for o in kept if o is not c)]
+        if clashing:
+            involved = sorted({ids[c.root] for c in clashing})
+            shown = involved[:MAX_CONFLICT_HOSTS]
             labels = ", ".join(
                 f"{(best_names(c.root) or [ids[c.root]])[0]} ({'/'.join(sorted(c.via))})"
-                for c in kept
-                if ids[c.root] in involved
+                for c in clashing
+                if ids[c.root] in shown
+            )
+            more = len(involved) - len(shown)
+            detail = (
+                f"{ip} is named {labels}{f' and {more} more' if more > 0 else ''} "
+                "at overlapping or undated times"
             )
             for hid in involved:
                 conflicts[hid].append(
-                    IdentityConflictModel(
-                        kind="ip",
-                        value=ip,
-                        host_ids=involved,
-                        detail=f"{ip} is named {labels} at overlapping or undated times",
-                    )
+                    IdentityConflictModel(kind="ip", value=ip, host_ids=shown, detail=detail)
                 )
     for ip in lone_ips:
         by_ip[ip] = [(ids[f"ip:{ip}"], None, None)]
@@ -591,9 +607,7 @@ def resolve_identities(
                 last_seen=iso_utc(c.last),
                 via=sorted(c.via, key=_via_rank),
             )
-            for ip, held in sorted(claims.items())
-            for rr, c in held.items()
-            if rr == r
+            for ip, c in held_by[r]
         ]
         addrs.sort(key=lambda a: (a.first_seen is None, a.first_seen or "", a.ip))
         machines = {s.machine for s in evidence[r] if s.machine}
