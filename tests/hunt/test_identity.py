@@ -507,3 +507,18 @@ def test_host_pages_escape_names_and_are_capped(monkeypatch: pytest.MonkeyPatch)
     capped = render_html(doc)
     assert capped.count('<section class="hostpage"') == 1
     assert "Pages for the 1 most alarming hosts" in capped
+
+
+def test_an_address_shared_by_many_machines_is_one_bounded_conflict() -> None:
+    names = [f"TS{i:02d}" for i in range(30)]  # users of one terminal server, say
+    idx = resolve_identities(
+        [Sighting("ntlm", n, "10.0.0.99", first=T0, last=T0 + 60) for n in names],
+        mentions=["10.0.0.99"],
+    )
+    assert len(idx.hosts) == 30
+    for h in idx.hosts:
+        (c,) = h.conflicts
+        assert (
+            len(c.host_ids) == 20 and c.detail.count("(ntlm)") == 20 and "and 10 more" in c.detail
+        )
+    assert len(idx.lookup("10.0.0.99", T0 + 30)) == 30
