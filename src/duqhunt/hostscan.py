@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from duqhunt.campaign.identity import Sighting, artefact_sightings, with_identities
+from duqhunt.campaign.identity import with_identities
+from duqhunt.campaign.sightings import Sighting, artefact_sightings
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
 from duqhunt.detectors.host.content import builtin_cert_pack, builtin_host_pack, builtin_yara_rules

@@ -16,13 +16,9 @@ import duckdb
 import pyarrow as pa
 
 from duqhunt import __version__
-from duqhunt.campaign.identity import (
-    Sighting,
-    logon_addresses,
-    network_sightings,
-    with_identities,
-)
+from duqhunt.campaign.identity import with_identities
 from duqhunt.campaign.network import build_campaign
+from duqhunt.campaign.sightings import Sighting, logon_addresses, network_sightings
 from duqhunt.content import (
     AllowList,
     IocPack,

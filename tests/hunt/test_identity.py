@@ -13,12 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from duqhunt.campaign.identity import (
-    Sighting,
-    resolve_identities,
-    short_name,
-    with_identities,
-)
+from duqhunt.campaign.identity import resolve_identities, with_identities
+from duqhunt.campaign.sightings import Sighting, short_name
 from duqhunt.cli.main import main
 from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.model.finding import iso_utc

@@ -1,4 +1,4 @@
-"""One identity per machine, joined from every source, and the case's one timeline.
+"""One identity per machine, joined from every source (sightings.py), and findings' machines.
 
 A machine shows up under many labels: an address in Zeek, a NetBIOS name in NTLM, a ``NAME$``
 machine account in Kerberos, a DHCP host name, an internal DNS name, the ComputerName of its
@@ -26,10 +26,17 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
+from duqhunt.campaign.sightings import (
+    LOGON_PEER,
+    Sighting,
+    epoch,
+    folder_addresses,
+    ip_text,
+    report_sightings,
+    short_name,
+)
+from duqhunt.campaign.timeline import build_timeline
 from duqhunt.model.finding import iso_utc
 from duqhunt.model.report import (
     FindingModel,
@@ -38,24 +45,14 @@ from duqhunt.model.report import (
     IdentityConflictModel,
     IdentityEvidenceModel,
     ReportDocument,
-    TimelineEventModel,
 )
-
-if TYPE_CHECKING:
-    from duqhunt.detectors.base import HuntContext
-    from duqhunt.detectors.host.base import HostArtefacts
-    from duqhunt.sources.host.eventlog import HostEvent
+from duqhunt.render.text import finding_source
 
 __all__ = [
     "HostIndex",
-    "Sighting",
-    "artefact_sightings",
     "assign_host_ids",
-    "build_timeline",
-    "logon_addresses",
-    "network_sightings",
+    "needs_identities",
     "resolve_identities",
-    "short_name",
     "with_identities",
 ]
 
@@ -86,245 +83,8 @@ MAX_CLAIMANTS = 200
 #: slack around a finding's time when telling which machine held an address then (seconds)
 _SLACK = 60.0
 
-_IPV4_IN_TEXT = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
 _SLUG = re.compile(r"[^a-z0-9.]+")
 _ROLE_ORDER = ("patient-zero", "infected", "relay", "bridge", "c2")
-
-
-@lru_cache(maxsize=1 << 16)
-def short_name(name: str) -> str:
-    """The machine name a label stands for: ``ws223.corp.local``, ``WS223$``, ``CORP\\WS223``
-    -> ``WS223``."""
-    text = name.strip().rsplit("\\", 1)[-1]
-    return text.upper().split(".", 1)[0].rstrip("$")
-
-
-@lru_cache(maxsize=1 << 16)
-def _ip(text: str | None) -> str | None:
-    if not text:
-        return None
-    try:
-        return str(ipaddress.ip_address(text.strip()))
-    except ValueError:
-        return None
-
-
-def _epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Sighting:
-    """One observation of a machine: a name and/or an address, from one kind of evidence.
-
-    ``machine`` names evidence that is one machine by itself (a triage folder, the loose
-    artefacts of one host): every sighting with the same ``machine`` is the same machine.
-    """
-
-    via: str
-    name: str | None = None
-    ip: str | None = None
-    machine: str | None = None
-    first: float | None = None
-    last: float | None = None
-    count: int = 1
-    where: str | None = None
-
-
-# -- sightings from evidence ------------------------------------------------------------------
-
-_NAMES_KEY = "host_names"
-
-
-def network_sightings(ctx: HuntContext) -> list[Sighting]:
-    """Names of internal addresses from NTLM, DHCP, Kerberos and internal DNS (host_names.sql),
-    best first per address; the query runs once per hunt (kept in ``ctx.shared``)."""
-    from duqhunt.detectors.base import load_sql
-
-    table = ctx.shared.get(_NAMES_KEY)
-    if table is None:
-        try:
-            table = ctx.engine.query(load_sql("duqhunt.detectors.net", "host_names.sql"))
-        except Exception:  # a case without the logs the query reads: no names, no failure
-            return []
-        ctx.shared[_NAMES_KEY] = table
-    out = []
-    for r in table.to_pylist():
-        name = short_name(str(r["name"] or ""))
-        if not name:
-            continue
-        out.append(
-            Sighting(
-                via=str(r["via"]),
-                name=name,
-                ip=str(r["ip"]),
-                first=r.get("first_ts"),
-                last=r.get("last_ts"),
-                count=int(r.get("seen") or 1),
-                where=f"{r['via']} log",
-            )
-        )
-    return out
-
-
-def folder_addresses(name: str) -> list[str]:
-    """IPv4 addresses written in a folder name (``host-10.1.0.232``, ``10_1_0_232``)."""
-    out = []
-    for cand in _IPV4_IN_TEXT.findall(name.replace("_", ".")):
-        ip = _ip(cand)
-        if ip and ip not in out:
-            out.append(ip)
-    return out
-
-
-def artefact_sightings(hosts: Sequence[HostArtefacts]) -> list[Sighting]:
-    """What each host's own evidence says it is called and which addresses it had: the
-    ComputerName of its hives, the Computer of its events, the addresses of its interfaces, the
-    name of the folder it was collected into."""
-    out: list[Sighting] = []
-    for i, h in enumerate(hosts):
-        machine = h.root or f"loose-artefacts-{i}"
-        named = False
-        for f, hf in h.hives:
-            if hf.computer_name:
-                out.append(Sighting("hive", hf.computer_name, machine=machine, where=str(f.path)))
-                named = True
-            for addr, when in hf.addresses:
-                ip = _ip(addr)
-                if ip:
-                    out.append(
-                        Sighting(
-                            "hive-interface", ip=ip, machine=machine, last=when, where=str(f.path)
-                        )
-                    )
-        spans: dict[str, list[float]] = {}
-        counts: Counter[str] = Counter()
-        where: dict[str, str] = {}
-        for e in h.events:
-            if e.computer:
-                counts[e.computer] += 1
-                where.setdefault(e.computer, e.source)
-                span = spans.setdefault(e.computer, [e.time, e.time])
-                span[0], span[1] = min(span[0], e.time), max(span[1], e.time)
-        for comp, n in counts.most_common():
-            lo, hi = spans[comp]
-            out.append(Sighting("evtx", comp, None, machine, lo, hi, n, where[comp]))
-            named = True
-        for e in h.events:
-            peer = _logon_peer(e)
-            if peer:
-                out.append(
-                    Sighting(LOGON_PEER, ip=peer, machine=machine, first=e.time, where=e.source)
-                )
-        if h.root:
-            folder = h.root.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-            for ip in folder_addresses(folder):
-                out.append(Sighting("triage-folder", ip=ip, machine=machine, where=h.root))
-        if not named and h.host:
-            # the name the host scan gave its findings (the folder's, when nothing else names it)
-            out.append(Sighting("triage-folder", h.host, machine=machine, where=h.root or None))
-    return out
-
-
-#: A sighting of the address another machine logged on from (not the machine's own address):
-#: the hunt matches it with the network to find the logging machine's address (logon_addresses).
-LOGON_PEER = "logon-peer"
-#: event ids whose IpAddress is the client of a network logon or share access on this machine
-_LOGON_EVENTS = frozenset({4624, 5140, 5145})
-#: how far apart a logon in a host's log and the connection that made it may be (clock skew)
-LOGON_WINDOW_S = 30.0
-
-
-def _logon_peer(e: HostEvent) -> str | None:
-    if e.event_id not in _LOGON_EVENTS:
-        return None
-    if e.event_id == 4624 and e.get("LogonType") not in ("3", "10"):
-        return None
-    ip = _ip(e.get("IpAddress").removeprefix("::ffff:"))
-    if (
-        ip is None
-        or ipaddress.ip_address(ip).is_loopback
-        or ipaddress.ip_address(ip).is_unspecified
-    ):
-        return None
-    return ip
-
-
-def logon_addresses(ctx: HuntContext, sightings: Sequence[Sighting]) -> list[Sighting]:
-    """The address of a machine from the logons in its own logs: a logon from address P at time
-    t on machine M, and on the wire an SMB or RPC connection from P to an internal address X
-    within LOGON_WINDOW_S of t, say that M is X. Only logons one connection explains count, and
-    X must explain at least two thirds of them; otherwise nothing is said."""
-    import pyarrow as pa
-
-    peers = [s for s in sightings if s.via == LOGON_PEER and s.first is not None and s.machine]
-    if not peers:
-        return []
-    table = pa.table(
-        {
-            "k": pa.array(range(len(peers)), pa.int64()),
-            "machine": pa.array([s.machine for s in peers], pa.string()),
-            "peer": pa.array([s.ip for s in peers], pa.string()),
-            "ts": pa.array([s.first for s in peers], pa.float64()),
-        }
-    )
-    try:
-        ctx.engine.register_arrow("logon_peers", table)
-        rows = ctx.engine.query(
-            f"""
-            WITH hits AS (
-                SELECT p.k, p.machine, c.id_resp_h AS ip, c.ts
-                FROM logon_peers p
-                JOIN conn c ON c.id_orig_h = p.peer
-                    AND c.ts BETWEEN p.ts - {LOGON_WINDOW_S} AND p.ts + {LOGON_WINDOW_S}
-                JOIN ip_class ic ON ic.ip = c.id_resp_h AND ic.internal
-                WHERE c.id_resp_p IN (135, 139, 445)
-            ), one AS (
-                SELECT k FROM hits GROUP BY k HAVING COUNT(DISTINCT ip) = 1
-            )
-            SELECT h.machine, h.ip, COUNT(DISTINCT h.k) AS n, MIN(h.ts) AS first_ts,
-                MAX(h.ts) AS last_ts
-            FROM hits h JOIN one o ON o.k = h.k
-            GROUP BY h.machine, h.ip
-            ORDER BY h.machine, n DESC, h.ip
-            """
-        ).to_pylist()
-    except Exception:  # no conn log in the case: nothing to match with
-        return []
-    explained: Counter[str] = Counter()
-    for r in rows:
-        explained[r["machine"]] += int(r["n"])
-    out = []
-    for r in rows:
-        n = int(r["n"])
-        if 3 * n >= 2 * explained[r["machine"]]:
-            out.append(
-                Sighting(
-                    "evtx-logon",
-                    ip=str(r["ip"]),
-                    machine=str(r["machine"]),
-                    first=r["first_ts"],
-                    last=r["last_ts"],
-                    count=n,
-                    where=f"{n} logon(s) in its own logs matched to connections to it",
-                )
-            )
-    return out
-
-
-def report_sightings(doc: ReportDocument) -> list[Sighting]:
-    """What a report without hosts[] (schema 1.2 and earlier) knows: its campaign hosts' names."""
-    out = []
-    for h in doc.campaign.hosts:
-        ip = _ip(h.ip)
-        if h.name and ip:
-            out.append(Sighting("campaign", short_name(h.name), ip, where="campaign.hosts"))
-    return out
 
 
 # -- resolution -------------------------------------------------------------------------------
@@ -392,7 +152,7 @@ class HostIndex:
         self, label: str, first: float | None = None, last: float | None = None
     ) -> list[str]:
         """The host ids a label stands for at that time (several when the evidence conflicts)."""
-        ip = _ip(label)
+        ip = ip_text(label)
         if ip is None:
             hid = self.by_name.get(short_name(label))
             return [hid] if hid else []
@@ -467,10 +227,10 @@ def resolve_identities(
         if s.via == LOGON_PEER:  # another machine's address: see logon_addresses
             continue
         name = short_name(s.name) if s.name else ""
-        if name and _ip(name):  # a "name" that is an address (a DNS PTR-less answer, a folder)
-            s = Sighting(s.via, None, _ip(name), s.machine, s.first, s.last, s.count, s.where)
+        if name and ip_text(name):  # a "name" that is an address (a DNS PTR-less answer, a folder)
+            s = Sighting(s.via, None, ip_text(name), s.machine, s.first, s.last, s.count, s.where)
             name = ""
-        ip = _ip(s.ip)
+        ip = ip_text(s.ip)
         s = Sighting(s.via, name or None, ip, s.machine, s.first, s.last, s.count, s.where)
         if name:
             comps.find(f"n:{name}")
@@ -509,7 +269,7 @@ def resolve_identities(
     lone_ips: list[str] = []
     lone_names: list[str] = []
     for m in mentions:
-        ip = _ip(m)
+        ip = ip_text(m)
         if ip is not None:
             if ip in claims:
                 wanted.update(claims[ip])
@@ -698,7 +458,7 @@ def _document_hosts(path: str, index: HostIndex) -> list[str]:
     or holding one of its addresses (``.../WS223/Downloads/x.docx``, ``.../host-10.1.0.232/...``)."""
     found: list[str] = []
     for seg in path.replace("\\", "/").split("/")[:-1]:
-        hits = [index.by_name.get(seg.upper())] if seg and not _ip(seg) else []
+        hits = [index.by_name.get(seg.upper())] if seg and not ip_text(seg) else []
         for ip in folder_addresses(seg):
             hits += [hid for hid, _, _ in index.by_ip.get(ip, [])]
         for hid in hits:
@@ -712,7 +472,7 @@ def assign_host_ids(findings: Iterable[FindingModel], index: HostIndex) -> list[
     at the finding's time), or for a document finding the machine it was found on."""
     out = []
     for f in findings:
-        first, last = _epoch(f.first_seen), _epoch(f.last_seen)
+        first, last = epoch(f.first_seen), epoch(f.last_seen)
         ids: list[str] = []
         for label in f.hosts:
             for hid in index.lookup(label, first, last):
@@ -723,94 +483,6 @@ def assign_host_ids(findings: Iterable[FindingModel], index: HostIndex) -> list[
             ids = _document_hosts(path, index) if path else []
         out.append(f.model_copy(update={"host_ids": ids}) if ids != f.host_ids else f)
     return out
-
-
-def _source(detector: str) -> str:
-    from duqhunt.render.text import FINDING_SOURCES
-
-    for prefix, source in FINDING_SOURCES:
-        if detector.upper().startswith(prefix):
-            return source
-    return "other"
-
-
-def _norm_path(text: str) -> str:
-    return text.replace("\\", "/").strip("/").casefold()
-
-
-class _Artefacts:
-    """A machine's findings by the artefact they are about: a file (its path in the evidence
-    locator) or a service (a locator ending in ``Services\\<name>``); the first (the most
-    severe, in report order) wins."""
-
-    def __init__(self, findings: Iterable[FindingModel]) -> None:
-        self.files: dict[str, FindingModel] = {}
-        self.services: dict[str, FindingModel] = {}
-        for f in findings:
-            for e in f.evidence:
-                loc = _norm_path(e.locator)
-                self.files.setdefault(loc, f)
-                head, _, name = loc.rpartition("/services/")
-                if head and name and "/" not in name:
-                    self.services.setdefault(name, f)
-
-    def about(self, event: Mapping[str, str | None]) -> FindingModel | None:
-        """The finding about the artefact a host-timeline event records."""
-        what = event.get("what") or ""
-        if event.get("kind") == "service":
-            return self.services.get(what.split(":", 1)[0].strip().casefold())
-        return self.files.get(_norm_path(what)) if what else None
-
-
-def build_timeline(doc: ReportDocument, index: HostIndex) -> list[TimelineEventModel]:
-    """Every dated event of the case, oldest first: each finding on each of its machines (at its
-    first sighting) and each host-artefact event (linked to the finding about that artefact,
-    whose stage it takes; unlinked ones are context without a stage)."""
-    events: list[TimelineEventModel] = []
-    by_host: dict[str, list[FindingModel]] = defaultdict(list)
-    artefacts: dict[str, _Artefacts] = {}
-    for f in doc.findings:
-        for hid in f.host_ids:
-            by_host[hid].append(f)
-        if not f.first_seen:
-            continue
-        for hid in f.host_ids or [None]:  # type: ignore[list-item]
-            events.append(
-                TimelineEventModel(
-                    time=f.first_seen,
-                    host_id=hid,
-                    source=_source(f.detector),
-                    stage=f.stage,
-                    finding_id=f.id,
-                    summary=f.title,
-                )
-            )
-    for t in doc.host_timeline:
-        time = t.get("time")
-        if not time:
-            continue
-        label = t.get("host") or ""
-        hids = index.lookup(label, _epoch(time)) if label else []
-        on: str | None = hids[0] if len(hids) == 1 else None
-        linked = None
-        if on:
-            if on not in artefacts:
-                artefacts[on] = _Artefacts(by_host.get(on, []))
-            linked = artefacts[on].about(t)
-        kind = t.get("kind")
-        events.append(
-            TimelineEventModel(
-                time=time,
-                host_id=on,
-                source="host",
-                stage=linked.stage if linked else None,
-                finding_id=linked.id if linked else None,
-                kind=kind,
-                summary=f"{kind or 'event'} {t.get('what') or ''}".strip(),
-            )
-        )
-    events.sort(key=lambda e: (e.time, e.host_id or "", e.source, e.summary, e.finding_id or ""))
-    return events
 
 
 def _mentions(doc: ReportDocument) -> list[str]:
@@ -865,7 +537,7 @@ def _with_finding_times(
     for f in findings:
         for hid in f.host_ids:
             span[hid] += [t for t in (f.first_seen, f.last_seen) if t]
-            kinds[hid].add(_source(f.detector))
+            kinds[hid].add(finding_source(f))
     out = []
     for h in hosts:
         times = span[h.id] + [t for t in (h.first_seen, h.last_seen) if t]
@@ -889,11 +561,3 @@ def needs_identities(doc: ReportDocument) -> bool:
     except ValueError:
         return False
     return (major, minor) < (1, 3) and not doc.hosts
-
-
-def identity_stats(doc: ReportDocument) -> dict[str, int]:
-    return {
-        "hosts_identified": len(doc.hosts),
-        "host_identity_conflicts": sum(len(h.conflicts) for h in doc.hosts),
-        "timeline_events": len(doc.timeline),
-    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from duqhunt.campaign.identity import network_sightings, short_name
+from duqhunt.campaign.sightings import network_sightings, short_name
 from duqhunt.detectors.base import HuntContext
 from duqhunt.detectors.net.c2rank import is_ipv4
 from duqhunt.model import Finding, iso_utc, severity_rank

@@ -291,7 +291,7 @@ def pivots(f: FindingModel) -> dict[str, list[str]]:
 
 def machine_ids(doc: ReportDocument, label: str) -> set[str]:
     """The machines (hosts[]) a host id, name or address stands for."""
-    from duqhunt.campaign.identity import short_name
+    from duqhunt.campaign.sightings import short_name
 
     name = short_name(label)
     return {
