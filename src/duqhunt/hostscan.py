@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from duqhunt.campaign.identity import with_identities
+from duqhunt.campaign.sightings import Sighting, artefact_sightings
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
 from duqhunt.detectors.host.content import (
@@ -83,6 +85,8 @@ class HostScanResult:
     warnings: tuple[str, ...]
     timeline: tuple[dict[str, str | None], ...]
     stats: tuple[tuple[str, int | float], ...] = ()
+    # the names and addresses each host's own evidence gives it (campaign/identity.py)
+    sightings: tuple[Sighting, ...] = ()
 
 
 def is_host_evidence(path: Path) -> bool:
@@ -556,6 +560,12 @@ def _unmap_image_paths(result: HostScanResult, copies: dict[str, str]) -> HostSc
             {**t, "source": un(t["source"]) if t["source"] else t["source"]}
             for t in result.timeline
         ),
+        sightings=tuple(
+            dataclasses.replace(
+                s, machine=un(s.machine) if s.machine else None, where=un(s.where or "") or None
+            )
+            for s in result.sightings
+        ),
     )
 
 
@@ -749,6 +759,7 @@ def scan_host(
         warnings=tuple(run.warnings),
         timeline=tuple(_timeline(hosts, findings)),
         stats=tuple(stats),
+        sightings=tuple(artefact_sightings(hosts)),
     )
     return _unmap_image_paths(result, copies)
 
@@ -762,7 +773,7 @@ def host_report(result: HostScanResult, started: str, finished: str) -> Any:
     extra: dict[str, Any] = {}
     if "host_timeline" in ReportDocument.model_fields:
         extra["host_timeline"] = list(result.timeline)
-    return ReportDocument(
+    doc = ReportDocument(
         tool_version=__version__,
         started=started,
         finished=finished,
@@ -774,6 +785,7 @@ def host_report(result: HostScanResult, started: str, finished: str) -> Any:
         stats=dict(result.stats),
         **extra,
     )
+    return with_identities(doc, result.sightings)
 
 
 def _bench(paths: list[Path]) -> None:  # pragma: no cover - a manual benchmark

@@ -16,7 +16,9 @@ import duckdb
 import pyarrow as pa
 
 from duqhunt import __version__
+from duqhunt.campaign.identity import with_identities
 from duqhunt.campaign.network import build_campaign
+from duqhunt.campaign.sightings import Sighting, logon_addresses, network_sightings
 from duqhunt.content import (
     AllowList,
     IocPack,
@@ -707,6 +709,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             progress("detect", len(detectors), len(detectors))
 
         host_timeline: list[dict[str, str | None]] = []
+        sightings: list[Sighting] = []
         if routed.host:
             if progress:
                 progress("host", 0, 1)
@@ -718,6 +721,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             not_analysed.extend(host_res.not_analysed)
             warnings.extend(host_res.warnings)
             host_timeline = list(host_res.timeline)
+            sightings = list(host_res.sightings)
             host_stats = dict(host_res.stats)
             if progress:
                 progress("host", 1, 1)
@@ -775,6 +779,8 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             campaign=campaign,
             stats=stats,
         )
+        sightings += logon_addresses(ctx, sightings)
+        doc = with_identities(doc, [*network_sightings(ctx), *sightings], _zone_map(zones))
         doc = with_summary(doc)
         # the case keeps findings without verdicts: triage lives in its own file, current at
         # every read
@@ -787,6 +793,16 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         store_sightings(store, sightings_from_report(doc), origin="hunt")
         store.save_run(doc.started, doc.finished, doc.model_dump_json())
     return doc
+
+
+def _zone_map(zones: pa.Table) -> dict[str, str]:
+    return {
+        str(ip): str(zone)
+        for ip, zone in zip(
+            zones.column("ip").to_pylist(), zones.column("zone").to_pylist(), strict=True
+        )
+        if ip is not None and zone is not None
+    }
 
 
 def _with_earlier(store: CaseStore, findings: list[Finding]) -> list[FindingModel]:

@@ -57,6 +57,7 @@ def _snapshot(tmp_path: Path) -> dict[str, Any]:
             [g.detector, g.severity, g.stage, g.title, len(g.finding_ids), g.count, len(g.hosts)]
             for g in doc.summary.groups
         ],
+        "hosts": [[h.id, h.names, [a.ip for a in h.ips], h.zone, h.roles] for h in doc.hosts],
     }
 
 
@@ -74,6 +75,7 @@ def _compare(snap: dict[str, Any], golden_path: Path) -> None:
     assert snap["campaign"] == golden["campaign"]
     assert snap["verdicts"] == golden["verdicts"]
     assert snap.get("groups") == golden.get("groups")
+    assert snap.get("hosts") == golden.get("hosts")
 
 
 def test_demo_report_matches_golden(tmp_path: Path) -> None:

@@ -257,6 +257,9 @@ def group_findings(findings: Iterable[FindingModel]) -> list[FindingGroupModel]:
                 confidence=lead.confidence,
                 count=sum(m.count for m in members),
                 hosts=group_hosts(sorted(members, key=_time_key)),
+                host_ids=list(
+                    dict.fromkeys(h for m in sorted(members, key=_time_key) for h in m.host_ids)
+                ),
                 finding_ids=[m.id for m in members],
                 first_seen=min(firsts) if firsts else None,
                 last_seen=max(lasts) if lasts else None,
@@ -266,7 +269,7 @@ def group_findings(findings: Iterable[FindingModel]) -> list[FindingGroupModel]:
         key=lambda g: (
             -severity_rank(g.severity),
             _stage_rank(g.stage),
-            -len(g.hosts),
+            -(len(g.host_ids) or len(g.hosts)),  # machines, not their names and addresses
             -g.confidence,
             -g.count,
             g.detector,

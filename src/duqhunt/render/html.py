@@ -44,6 +44,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from duqhunt.errors import DuqhuntError
+from duqhunt.model.finding import SEVERITIES as SEVERITY_NAMES
 from duqhunt.model.finding import severity_rank
 from duqhunt.model.grouping import MAX_OCCURRENCES, summary_groups
 from duqhunt.model.report import Campaign, ReportDocument
@@ -93,6 +94,8 @@ MAX_CHAINS = 10
 MAX_TIMELINE = 300
 MAX_VERDICTS = 2000
 MAX_GROUP_HOSTS = 6
+MAX_HOST_TIMELINE = 300
+MAX_HOST_PAGES = 500
 
 #: Finding sources in the order the chips list them (text.FINDING_SOURCES, then "other").
 SOURCE_ORDER = ("network", "host", "document", "other")
@@ -516,6 +519,37 @@ def _c2_map(camp: Campaign) -> dict[str, Any] | None:
     return {"svg": Markup(svg), "drawn": len(points), "total": len(camp.c2)}
 
 
+def _host_pages(doc: ReportDocument, finding_n: Mapping[str, int]) -> list[dict[str, Any]]:
+    """One page per machine (hosts[]): shown alone when its anchor is the URL's fragment."""
+    from duqhunt.render.hoststory import host_stories
+
+    pages = []
+    for i, s in enumerate(host_stories(doc)):
+        events = s.timeline[:MAX_HOST_TIMELINE]
+        pages.append(
+            {
+                "s": s,
+                "page": i < MAX_HOST_PAGES,  # the most alarming machines have a page
+                "anchor": f"h-{s.host.id}",
+                "worst": SEVERITY_NAMES[s.worst] if s.worst >= 0 else None,
+                "stages": [
+                    (stage, [(f, finding_n.get(f.id)) for f in fs]) for stage, fs in s.by_stage
+                ],
+                "timeline": [
+                    {
+                        "e": e,
+                        "time_short": short_time(e.time),
+                        "n": finding_n.get(e.finding_id or ""),
+                    }
+                    for e in events
+                ],
+                "timeline_more": max(0, len(s.timeline) - len(events)),
+                "neighbours": s.neighbours[:MAX_EDGES],
+            }
+        )
+    return pages
+
+
 def _source_counts(views: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     counts = Counter(str(v["source"]) for v in views)
     return {s: counts[s] for s in SOURCE_ORDER if counts.get(s)}
@@ -623,6 +657,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "verdicts": _verdicts(doc),
         "verdicts_total": len(doc.verdicts),
         "verdict_counts": verdict_counts(doc.verdicts),
+        "host_pages": _host_pages(doc, {f.id: n for n, f in enumerate(findings, start=1)}),
     }
 
 

@@ -206,8 +206,17 @@ def load_report(path: Path, *, max_bytes: int = MAX_REPORT_BYTES) -> ReportDocum
                 f"report schema {version} is not readable by this duqhunt (reads {want}.x)",
             )
     try:
-        return ReportDocument.model_validate(data)
+        doc = ReportDocument.model_validate(data)
     except ValidationError as exc:
         raise InputError(
             where, f"does not match the report schema: {_describe_validation(exc)}"
         ) from exc
+    return _with_identities_of_old(doc)
+
+
+def _with_identities_of_old(doc: ReportDocument) -> ReportDocument:
+    """A report from before hosts[] (schema 1.2 and earlier) gets its machines, host_ids and
+    timeline from what it holds (its campaign hosts' names), so every output has them."""
+    from duqhunt.campaign.identity import needs_identities, with_identities
+
+    return with_identities(doc) if needs_identities(doc) else doc

@@ -176,7 +176,7 @@ class CaseSource:
     def host(self, doc: ReportDocument, host_id: str) -> dict[str, Any] | None:
         """One host's story: its campaign entry, names, findings and timeline, or None."""
         aliases = host_aliases(doc, host_id)
-        findings = [f for f in doc.findings if aliases & set(f.hosts)]
+        findings = [f for f in doc.findings if _about(f, host_id, aliases, doc)]
         timeline = [
             t for t in doc.host_timeline if any(v in aliases for v in t.values() if v is not None)
         ]
@@ -202,6 +202,13 @@ class CaseSource:
             }
             for t in timeline
         ]
+        ids = machine_ids(doc, host_id)
+        if ids and doc.timeline:  # the report's one timeline (schema 1.3), every source
+            events = [
+                {"time": e.time, "source": e.source, "what": e.summary, "id": e.finding_id}
+                for e in doc.timeline
+                if e.host_id in ids
+            ]
         events.sort(key=lambda e: str(e["time"] or ""))
         neighbours = sorted({h for f in findings for h in f.hosts if h not in aliases}, key=str)
         return {
@@ -279,8 +286,34 @@ def pivots(f: FindingModel) -> dict[str, list[str]]:
     return {"zeek_uids": uids[:50], "evtx_records": records[:50]}
 
 
+def machine_ids(doc: ReportDocument, label: str) -> set[str]:
+    """The machines (hosts[]) a host id, name or address stands for."""
+    from duqhunt.campaign.sightings import short_name
+
+    name = short_name(label)
+    return {
+        h.id
+        for h in doc.hosts
+        if label == h.id or name in h.names or any(a.ip == label for a in h.ips)
+    }
+
+
+def _about(f: FindingModel, label: str, aliases: set[str], doc: ReportDocument) -> bool:
+    """A finding is about a host: by the machines it names (hosts[], schema 1.3; a disputed
+    address names every machine that held it), else by name or address."""
+    ids = machine_ids(doc, label)
+    if ids and f.host_ids:
+        return bool(ids & set(f.host_ids))
+    return bool(aliases & set(f.hosts))
+
+
 def host_aliases(doc: ReportDocument, host_id: str) -> set[str]:
+    """Every label of the host: its machine's id, names and addresses, and the campaign's."""
     aliases = {host_id}
+    ids = machine_ids(doc, host_id)
+    for machine in doc.hosts:
+        if machine.id in ids:
+            aliases.update({machine.id, *machine.names, *(a.ip for a in machine.ips)})
     for h in doc.campaign.hosts:
         if h.ip == host_id or (h.name and h.name == host_id):
             aliases.add(h.ip)
@@ -300,7 +333,7 @@ def _matches(
         return False
     if q.detector and f.detector != q.detector:
         return False
-    if q.host and not (host_aliases(doc, q.host) & set(f.hosts)):
+    if q.host and not _about(f, q.host, host_aliases(doc, q.host), doc):
         return False
     if q.status:
         status = f.triage.status if f.triage else "new"
@@ -341,5 +374,6 @@ __all__ = [
     "group_of",
     "groups",
     "host_aliases",
+    "machine_ids",
     "pivots",
 ]

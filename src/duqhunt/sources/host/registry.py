@@ -318,6 +318,9 @@ class HiveFacts:
     product: str | None = None
     font_workaround_hint: str | None = None
     skipped_keys: int = 0
+    # the host's own addresses (SYSTEM: Tcpip interfaces, static and DHCP-assigned), with the
+    # interface key's last write time
+    addresses: tuple[tuple[str, float | None], ...] = ()
 
 
 def _int(v: RegValue | None) -> int | None:
@@ -425,12 +428,42 @@ def _guess_kind(h: Hive, name: str) -> str:
     return "other"
 
 
+_NO_ADDRESS = frozenset({"", "0.0.0.0", "255.255.255.255"})
+
+
+def _interface_addresses(h: Hive) -> tuple[tuple[str, float | None], ...]:
+    """Addresses of the host's network interfaces (Tcpip\\Parameters\\Interfaces: IPAddress
+    for a static address, DhcpIPAddress for a leased one), each once, in key order."""
+    base = f"{_control_set(h)}\\Services\\Tcpip\\Parameters\\Interfaces"
+    root = h.key(base)
+    if root is None:
+        return ()
+    out: dict[str, float | None] = {}
+    for guid in root.subkeys[:MAX_SUBKEYS]:
+        try:
+            k = h.key(f"{base}\\{guid}")
+        except Exception:  # one corrupt interface key costs its address, not the hive's facts
+            continue
+        if k is None:
+            continue
+        for value in ("DhcpIPAddress", "IPAddress"):
+            for addr in _str(k.values.get(value)).split():
+                if addr not in _NO_ADDRESS:
+                    out.setdefault(addr, k.last_write)
+    return tuple(out.items())
+
+
 def hive_facts(h: Hive, kind: str) -> HiveFacts:
     """Everything the detectors need from one hive (raises whatever the reader raises)."""
     if kind == "SYSTEM":
         computer, services, skipped = _services(h)
         return HiveFacts(
-            kind, h.parser, computer_name=computer, services=services, skipped_keys=skipped
+            kind,
+            h.parser,
+            computer_name=computer,
+            services=services,
+            skipped_keys=skipped,
+            addresses=_interface_addresses(h),
         )
     if kind == "SOFTWARE":
         cv = h.key("Microsoft\\Windows NT\\CurrentVersion")
