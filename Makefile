@@ -48,9 +48,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/mypy
 
+# ZEEK_GIT: a git directory (or clone) of zeek/zeek for the pcap parity figures; without it
+# make bench says how to get one and checks the committed Zeek traces only
+ZEEK_GIT ?=
 bench: $(STAMP) system-deps
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/pcap_bench.py
+	ZEEK_GIT="$(ZEEK_GIT)" $(PY) benchmarks/zeek_parity.py --bench
 	$(PY) -m duqhunt.hostscan --bench tests/data/host
 	$(PY) benchmarks/docs_bench.py
 	$(PY) benchmarks/web_bench.py

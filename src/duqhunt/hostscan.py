@@ -36,9 +36,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from duqhunt.campaign.identity import with_identities
+from duqhunt.campaign.sightings import Sighting, artefact_sightings
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
-from duqhunt.detectors.host.content import builtin_cert_pack, builtin_host_pack, builtin_yara_rules
+from duqhunt.detectors.host.content import (
+    builtin_cert_pack,
+    builtin_host_pack,
+    builtin_known_good,
+    builtin_yara_rules,
+    load_known_good,
+)
 from duqhunt.detectors.host.sigma import SigmaQuery, builtin_sigma_files, load_sigma, rule_files
 from duqhunt.errors import ContentError, InputError, UsageError
 from duqhunt.model import Finding, severity_rank
@@ -77,6 +85,8 @@ class HostScanResult:
     warnings: tuple[str, ...]
     timeline: tuple[dict[str, str | None], ...]
     stats: tuple[tuple[str, int | float], ...] = ()
+    # the names and addresses each host's own evidence gives it (campaign/identity.py)
+    sightings: tuple[Sighting, ...] = ()
 
 
 def is_host_evidence(path: Path) -> bool:
@@ -583,6 +593,12 @@ def _unmap_image_paths(result: HostScanResult, copies: dict[str, str]) -> HostSc
             {**t, "source": un(t["source"]) if t["source"] else t["source"]}
             for t in result.timeline
         ),
+        sightings=tuple(
+            dataclasses.replace(
+                s, machine=un(s.machine) if s.machine else None, where=un(s.where or "") or None
+            )
+            for s in result.sightings
+        ),
     )
 
 
@@ -645,11 +661,13 @@ def scan_host(
     sigma_rules: Sequence[Path] = (),
     limits: HostLimits | None = None,
     pack: Path | None = None,
+    known_good: Sequence[Path] = (),
 ) -> HostScanResult:
     """Scan triage folders, mounted volumes, loose artefacts and (with the extra) disk images.
 
     ``sigma_rules`` are Sigma rule files or folders of them, run (DQ-HOST-013) with the
-    built-in pack in content/sigma over the events read.
+    built-in pack in content/sigma over the events read. ``known_good`` files (the format of
+    content/host/known-good.yaml) add to the built-in known-good service installs.
 
     Raises UsageError for a missing path, bad YARA rules or a missing Sigma rule path;
     everything wrong with evidence becomes a warning and a not_analysed entry, and a Sigma
@@ -666,6 +684,11 @@ def scan_host(
         from duqhunt.detectors.host.content import load_host_pack
 
         host_pack = load_host_pack(pack)
+    good = builtin_known_good()
+    for kg in known_good:
+        if not kg.is_file():
+            raise UsageError(f"known-good list {kg} does not exist")
+        good = good.merged(load_known_good(kg))
     run = _Run(limits)
     if sigma_rules:
         # user Sigma rules may look at any event id: keep every event, not only those the
@@ -744,7 +767,9 @@ def scan_host(
                     )
             h.host = _host_name(h, loose[0].path.parent.name or "unknown")
             hosts.append(h)
-        ctx = HostContext(tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma))
+        ctx = HostContext(
+            tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma), good
+        )
         findings: list[Finding] = []
         for det in host_detectors():
             try:
@@ -767,6 +792,7 @@ def scan_host(
         warnings=tuple(run.warnings),
         timeline=tuple(_timeline(hosts, findings)),
         stats=tuple(stats),
+        sightings=tuple(artefact_sightings(hosts)),
     )
     return _unmap_image_paths(result, copies)
 
@@ -780,7 +806,7 @@ def host_report(result: HostScanResult, started: str, finished: str) -> Any:
     extra: dict[str, Any] = {}
     if "host_timeline" in ReportDocument.model_fields:
         extra["host_timeline"] = list(result.timeline)
-    return ReportDocument(
+    doc = ReportDocument(
         tool_version=__version__,
         started=started,
         finished=finished,
@@ -792,6 +818,7 @@ def host_report(result: HostScanResult, started: str, finished: str) -> Any:
         stats=dict(result.stats),
         **extra,
     )
+    return with_identities(doc, result.sightings)
 
 
 def _bench(paths: list[Path]) -> None:  # pragma: no cover - a manual benchmark

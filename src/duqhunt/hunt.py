@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +16,9 @@ import duckdb
 import pyarrow as pa
 
 from duqhunt import __version__
+from duqhunt.campaign.identity import with_identities
 from duqhunt.campaign.network import build_campaign
+from duqhunt.campaign.sightings import Sighting, logon_addresses, network_sightings
 from duqhunt.content import (
     AllowList,
     IocPack,
@@ -27,12 +29,13 @@ from duqhunt.content import (
     load_ioc_pack,
 )
 from duqhunt.detectors.base import HuntContext
-from duqhunt.detectors.net.zones import internal_hint, zones_table
+from duqhunt.detectors.net.zones import Network, in_networks, internal_hint, zones_table
 from duqhunt.detectors.registry import all_detectors, known_params
 from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri, sql_literal
 from duqhunt.errors import DuqhuntError, InputError, UsageError
 from duqhunt.intel.sightings import sightings_from_report, store_sightings
 from duqhunt.model import Finding, severity_rank
+from duqhunt.model.grouping import merge_repeats, with_summary
 from duqhunt.model.report import (
     FileVerdictModel,
     FindingModel,
@@ -225,7 +228,7 @@ def collect_files(inputs: Iterable[Path | str]) -> list[Path]:
     return [*routed.files, *routed.host, *routed.documents]
 
 
-def _classify_ips(engine_query: Callable[[str], pa.Table], nets: tuple[object, ...]) -> pa.Table:
+def _classify_ips(engine_query: Callable[[str], pa.Table], nets: Sequence[Network]) -> pa.Table:
     sql = " UNION ".join(
         f"SELECT {col} AS ip FROM {t} WHERE {col} IS NOT NULL"
         for t in (
@@ -243,14 +246,7 @@ def _classify_ips(engine_query: Callable[[str], pa.Table], nets: tuple[object, .
         for col in ("id_orig_h", "id_resp_h")
     )
     ips = engine_query(f"SELECT DISTINCT ip FROM ({sql}) u").column("ip").to_pylist()
-    internal: list[bool] = []
-    for ip in ips:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            internal.append(False)
-            continue
-        internal.append(any(addr in n for n in nets))  # type: ignore[operator]
+    internal = in_networks(ips, nets)
     return pa.table({"ip": pa.array(ips, pa.string()), "internal": pa.array(internal, pa.bool_())})
 
 
@@ -713,6 +709,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             progress("detect", len(detectors), len(detectors))
 
         host_timeline: list[dict[str, str | None]] = []
+        sightings: list[Sighting] = []
         if routed.host:
             if progress:
                 progress("host", 0, 1)
@@ -724,6 +721,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             not_analysed.extend(host_res.not_analysed)
             warnings.extend(host_res.warnings)
             host_timeline = list(host_res.timeline)
+            sightings = list(host_res.sightings)
             host_stats = dict(host_res.stats)
             if progress:
                 progress("host", 1, 1)
@@ -777,10 +775,13 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             warnings=warnings,
             host_timeline=host_timeline,
             verdicts=verdicts,
-            findings=with_triage(_with_earlier(store, findings), triage.current()),
+            findings=with_triage(merge_repeats(_with_earlier(store, findings)), triage.current()),
             campaign=campaign,
             stats=stats,
         )
+        sightings += logon_addresses(ctx, sightings)
+        doc = with_identities(doc, [*network_sightings(ctx), *sightings], _zone_map(zones))
+        doc = with_summary(doc)
         # the case keeps findings without verdicts: triage lives in its own file, current at
         # every read
         store.save_findings(
@@ -792,6 +793,16 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         store_sightings(store, sightings_from_report(doc), origin="hunt")
         store.save_run(doc.started, doc.finished, doc.model_dump_json())
     return doc
+
+
+def _zone_map(zones: pa.Table) -> dict[str, str]:
+    return {
+        str(ip): str(zone)
+        for ip, zone in zip(
+            zones.column("ip").to_pylist(), zones.column("zone").to_pylist(), strict=True
+        )
+        if ip is not None and zone is not None
+    }
 
 
 def _with_earlier(store: CaseStore, findings: list[Finding]) -> list[FindingModel]:

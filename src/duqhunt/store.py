@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,6 +115,13 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _data_lines_or_none(path: Path) -> int | None:
+    try:
+        return count_tsv_data_lines(path)
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,11 +464,24 @@ class CaseStore:
     ) -> IngestResult:
         """Read one log into staged Parquet (the engine's reader, else the exact reader on the
         driver: ``zlog``, or the local copy ``fetch`` makes of a remote file), move it into
-        place and register it in one transaction."""
+        place and register it in one transaction.
+
+        The data lines of a local TSV log are counted (rows read must add up) in a second
+        thread while the engine reads the file: DuckDB releases the GIL and leaves part of a
+        core idle while it writes Parquet, so the count costs little wall time."""
         staging = self.telemetry / f".staging-{uuid.uuid4().hex}"
         notes: list[str] = []
+        pool = ThreadPoolExecutor(1)
+        counting: Future[int | None] | None = None
+        if zlog.fmt == "tsv" and location is None:  # JSON and remote: their readers account
+            counting = pool.submit(_data_lines_or_none, zlog.path)
+
+        def lines() -> int | None:
+            return None if counting is None else counting.result()
+
         try:
-            stats, why = self._native_ingest(zlog, staging, sha[:16], lim, source, location)
+            stats, why = self._native_ingest(zlog, staging, sha[:16], lim, source, location, lines)
+            unaccounted: str | None = None
             if stats is None:
                 if self.engine.reads_off_driver:
                     notes.append(
@@ -476,6 +497,8 @@ class CaseStore:
                 if fetch is not None:  # name the URI, not the driver's copy
                     stats.warnings = [w.replace(str(reader.path), source) for w in stats.warnings]
                     stats.path = source
+                # (the engine's reader is checked in _native_ingest)
+                unaccounted = self._unaccounted(stats, lines(), location)
             moved: list[str] = []
             for src in sorted(staging.rglob("*.parquet")):
                 rel = src.relative_to(staging)
@@ -483,7 +506,6 @@ class CaseStore:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dest)
                 moved.append(rel.as_posix())
-            unaccounted = self._unaccounted(zlog, stats, location)
             if unaccounted:
                 stats.truncated = True
                 notes.append(unaccounted)
@@ -514,6 +536,7 @@ class CaseStore:
                     (self.telemetry / rel_s).unlink(missing_ok=True)
                 raise
         finally:
+            pool.shutdown(cancel_futures=True)
             shutil.rmtree(staging, ignore_errors=True)
         return IngestResult(
             source,
@@ -534,6 +557,7 @@ class CaseStore:
         limits: Limits,
         source: str,
         location: str | None,
+        lines: Callable[[], int | None],
     ) -> tuple[ParseStats | None, str]:
         """The engine's own parallel reader; (None, why) to use the exact reader."""
         dest = staging / f"log={zlog.log_type}"
@@ -557,7 +581,7 @@ class CaseStore:
         stats = ParseStats(source, zlog.log_type, zlog.fmt)
         stats.rows = res.rows
         stats.skipped_rows = res.skipped_rows
-        if self._unaccounted(zlog, stats, location):
+        if self._unaccounted(stats, lines(), location):
             # the engine's reader lost lines without saying so (DuckDB drops a line over its
             # buffer size, ~32 MB): the exact reader reads the file and names every bad line
             log.info("%s: exact reader (the engine's reader lost lines)", source)
@@ -569,18 +593,12 @@ class CaseStore:
         return stats, ""
 
     @staticmethod
-    def _unaccounted(zlog: ZeekLog, stats: ParseStats, location: str | None) -> str | None:
+    def _unaccounted(stats: ParseStats, lines: int | None, location: str | None) -> str | None:
         """Why the rows read do not add up (rows stored + rows skipped must equal the data
-        lines of the file), or None. Checked for local plain TSV logs, the files an engine's
-        own reader reads; a gzip log is read through the guarded stream, which counts each
-        line it hands out."""
-        if zlog.fmt != "tsv" or location is not None:
-            return None
-        try:
-            lines = count_tsv_data_lines(zlog.path)
-        except OSError:
-            return None
-        if lines is None or stats.rows + stats.skipped_rows == lines:
+        lines of the file), or None. Checked for local plain TSV logs (``lines`` counted), the
+        files an engine's own reader reads; a gzip log is read through the guarded stream,
+        which counts each line it hands out."""
+        if lines is None or location is not None or stats.rows + stats.skipped_rows == lines:
             return None
         return (
             f"{stats.path}: rows read do not add up: {stats.rows} stored + "

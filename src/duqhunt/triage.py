@@ -31,6 +31,7 @@ from typing import Literal, cast
 from duqhunt.content import AllowEntry, AllowList
 from duqhunt.errors import UsageError
 from duqhunt.model.finding import iso_utc
+from duqhunt.model.grouping import with_summary
 from duqhunt.model.report import FindingModel, ReportDocument, TriageModel
 
 Status = Literal["new", "investigating", "confirmed", "benign"]
@@ -236,10 +237,16 @@ def _value(text: str) -> tuple[str, Literal["cidr", "domain"]]:
 def with_triage(
     findings: list[FindingModel], verdicts: Mapping[str, Verdict]
 ) -> list[FindingModel]:
-    """The findings with each one's current verdict (``triage``) set from ``verdicts``."""
+    """The findings with each one's current verdict (``triage``) set from ``verdicts``. A
+    finding merged from repeats (an event storm) has its own id, the id of its first
+    occurrence; without a verdict on it, the latest verdict on any of its occurrences (given
+    while they were separate findings) applies."""
     out = []
     for f in findings:
         v = verdicts.get(f.id)
+        if v is None and f.occurrences:
+            given = [verdicts[o.id] for o in f.occurrences if o.id in verdicts]
+            v = max(given, key=lambda x: x.time) if given else None
         out.append(f.model_copy(update={"triage": triage_model(v) if v else None}))
     return out
 
@@ -255,7 +262,7 @@ def without_benign(doc: ReportDocument) -> ReportDocument:
     hidden = len(doc.findings) - len(kept)
     stats = dict(doc.stats)
     stats["findings_hidden_benign"] = hidden
-    return doc.model_copy(update={"findings": kept, "stats": stats})
+    return with_summary(doc.model_copy(update={"findings": kept, "stats": stats}))
 
 
 __all__ = [

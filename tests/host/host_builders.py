@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import os
 import shutil
 import struct
@@ -367,3 +368,27 @@ def ntfs_grow(img: Path, folder: str, name: str, size: int) -> None:
     subprocess.run(
         [ntfstruncate, "-f", str(img), inode, str(size)], check=True, capture_output=True
     )
+
+
+# --- event logs as JSON exports -------------------------------------------------------------
+
+
+def event_line(
+    t: str,
+    eid: int,
+    data: dict[str, str],
+    channel: str = "Security",
+    computer: str = "WS07.corp.example",
+    record: int = 0,
+) -> str:
+    """One event as a JSON line in the shape ``evtx_dump`` writes (``Event.System`` and
+    ``Event.EventData``): what the host scan reads from an event-log export."""
+    system: dict[str, Any] = {
+        "EventID": eid,
+        "TimeCreated": {"#attributes": {"SystemTime": t}},
+        "Computer": computer,
+        "Channel": channel,
+    }
+    if record:
+        system["EventRecordID"] = record
+    return json.dumps({"Event": {"System": system, "EventData": data}})

@@ -32,7 +32,9 @@ def test_empty_and_cut_short_artefacts_are_reported(tmp_path: Path) -> None:
     assert reasons["Empty.evtx"] == "empty file (0 bytes): nothing to analyse"
     assert reasons["empty.job"] == "empty file (0 bytes): nothing to analyse"
     assert reasons["System.evtx"].startswith("partly analysed: EVTX file cut short")
-    assert reasons["SYSTEM"].startswith("partly analysed: hive is cut short")
+    # the cut may also cost a list the reader walks (the network interfaces): named as well
+    assert reasons["SYSTEM"].startswith("partly analysed: ")
+    assert "hive is cut short: " in reasons["SYSTEM"]
     status = {Path(i["path"]).name: i["status"] for i in doc["inputs"]}
     assert status["System.evtx"] == status["SYSTEM"] == "partial"
     assert status["Empty.evtx"] == status["empty.job"] == "not-analysed"

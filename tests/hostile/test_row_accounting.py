@@ -39,8 +39,8 @@ def test_a_33_mb_line_is_a_skipped_row_named_by_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 64])
 def test_counting_data_lines_across_chunk_edges(tmp_path: Path, chunk: int) -> None:
     rng = random.Random(chunk)
-    pieces = ["#h\n", "a\tb\n", "\n", "\r\n", "#c\n", "x\n", "y"]
-    for k in range(30):
+    pieces = ["#h\n", "a\tb\n", "\n", "\r\n", "#c\n", "x\n", "y", "\r", "#"]
+    for k in range(300):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 25)))
         if k % 3 == 0:
             text = text.rstrip("y")

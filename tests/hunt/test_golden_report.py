@@ -1,7 +1,7 @@
 """Golden snapshot of the demo scenario's report (seed 7: network, host and document evidence):
-finding ids, detectors, severities and titles, and the campaign. A change to what duqhunt finds
-shows here as a diff; regenerate on purpose with DUQHUNT_UPDATE_GOLDEN=1 (never implicitly: a
-missing golden file fails). What these fields mean is asserted against the simulation's ground
+finding ids, detectors, severities and titles, the summary's groups in their order, and the
+campaign. A change to what duqhunt finds or to how it groups it shows here as a diff; regenerate
+on purpose with DUQHUNT_UPDATE_GOLDEN=1 (never implicitly: a missing golden file fails). What these fields mean is asserted against the simulation's ground
 truth elsewhere (tests/hunt/test_simulated_campaign.py, test_whole_story.py,
 test_lateral_and_bridge.py); this file only shows that the output did not change."""
 
@@ -52,6 +52,12 @@ def _snapshot(tmp_path: Path) -> dict[str, Any]:
             "bridges": camp["bridges"],
         },
         "verdicts": [[Path(v.path).name, v.verdict] for v in doc.verdicts],
+        # the summary in its order: what a reader sees first
+        "groups": [
+            [g.detector, g.severity, g.stage, g.title, len(g.finding_ids), g.count, len(g.hosts)]
+            for g in doc.summary.groups
+        ],
+        "hosts": [[h.id, h.names, [a.ip for a in h.ips], h.zone, h.roles] for h in doc.hosts],
     }
 
 
@@ -68,6 +74,8 @@ def _compare(snap: dict[str, Any], golden_path: Path) -> None:
     assert snap["findings"] == golden["findings"]
     assert snap["campaign"] == golden["campaign"]
     assert snap["verdicts"] == golden["verdicts"]
+    assert snap.get("groups") == golden.get("groups")
+    assert snap.get("hosts") == golden.get("hosts")
 
 
 def test_demo_report_matches_golden(tmp_path: Path) -> None:

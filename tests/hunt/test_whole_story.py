@@ -76,6 +76,33 @@ def test_one_report_tells_the_whole_story(sim: tuple[Path, dict[str, Any]], tmp_
         assert "infected" in hosts[ip].roles
     assert "patient-zero" in hosts[truth["patient_zero"]].roles
 
+    # one identity per machine: patient zero's name (its own hive) and address (the wire) are
+    # one host, and its id finds its beacons, its lateral moves and its implant files
+    pz, name = truth["patient_zero"], truth["hostnames"][truth["patient_zero"]]
+    (machine,) = [h for h in doc.hosts if name in h.names]
+    assert [a.ip for a in machine.ips] == [pz] and machine.conflicts == []
+    assert "patient-zero" in machine.roles and machine.sources == ["host", "network"]
+    mine = [f for f in doc.findings if machine.id in f.host_ids]
+    detectors = {f.detector for f in mine}
+    assert {"DQ-NET-002", "DQ-NET-005", "DQ-HOST-001", "DQ-HOST-003"} <= detectors
+    assert {f.hosts[0] for f in mine} >= {pz, name}  # named both ways by the detectors
+    moves = {(m["src"], m["dst"]) for m in truth["lateral_moves"] if m["src"] == pz}
+    assert moves and all(
+        any(f.detector == "DQ-NET-005" and f.hosts[:2] == [s, d] for f in mine) for s, d in moves
+    )
+    beacons = {p["dst"] for p in truth["beacon_pairs"] if p["src"] == pz}
+    assert beacons and all(
+        any(f.detector == "DQ-NET-002" and dst in f.title for f in mine) for dst in beacons
+    )
+    # every infected machine is one host, by name and address together
+    for ip in truth["infected"]:
+        (h,) = [h for h in doc.hosts if any(a.ip == ip for a in h.ips)]
+        assert h.names == [truth["hostnames"][ip]], ip
+    # the timeline crosses sources on that machine, oldest first
+    events = [e for e in doc.timeline if e.host_id == machine.id]
+    assert {e.source for e in events} == {"host", "network"}
+    assert [e.time for e in events] == sorted(e.time for e in events)
+
 
 def test_a_case_hunted_in_several_runs_reports_the_whole_case(
     sim: tuple[Path, dict[str, Any]], tmp_path: Path

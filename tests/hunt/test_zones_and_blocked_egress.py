@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from duqhunt.detectors.net.zones import zones_table
+from duqhunt.detectors.net.zones import in_networks, zones_table
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.model.report import ReportDocument
@@ -471,3 +471,74 @@ def test_behind_a_web_proxy_the_bridge_is_found_and_proxy_users_are_egress(
     zones = {h.ip: h.zone for h in camp.hosts}
     assert all(zones.get(b) == "egress" for b in truth["bridges"])
     assert all(zones[ip] == "no-egress" for ip in truth["no_egress"] if ip in zones)
+
+
+def test_network_membership_agrees_with_ipaddress_on_odd_text() -> None:
+    """Every distinct address of a case is classified by in_networks' integer fast path; it
+    must say exactly what ipaddress says, including for text that only looks like an address
+    (short forms, leading zeros, hex, spaces, NUL, IPv4-mapped IPv6, names, None)."""
+    nets = (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("192.168.7.0/24"),
+        ipaddress.ip_network("172.16.0.0/12"),
+        ipaddress.ip_network("fd00::/8"),
+        ipaddress.ip_network("0.0.0.0/32"),
+    )
+    rng = random.Random(5)
+    odd = [
+        "10.1",
+        "010.1.1.1",
+        "0x0a.1.1.1",
+        " 10.0.0.1",
+        "10.0.0.1 ",
+        "10.0.0.1\x00",
+        "::ffff:10.0.0.1",
+        "fd00::1",
+        "fe80::1",
+        "-",
+        "",
+        "host.example",
+        "0.0.0.0",
+        "172.31.255.255",
+        "172.32.0.0",
+        "192.168.7.255",
+        "192.168.8.0",
+        "256.1.1.1",
+    ]
+    quads = [
+        ".".join(
+            str(rng.choice((0, 10, 172, 192, 168, 7, 16, 31, 32, 255, rng.randint(0, 255))))
+            for _ in range(4)
+        )
+        for _ in range(3000)
+    ]
+    ips: list[object] = [*odd, *quads, None, 7]
+
+    def reference(ip: object) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip)  # type: ignore[arg-type]
+        except ValueError:
+            return False
+        return any(addr.version == n.version and addr in n for n in nets)
+
+    got = in_networks(ips, nets)
+    assert got == [isinstance(ip, str) and reference(ip) for ip in ips]
+    assert sum(got) > 100  # the sample reaches both answers
+
+
+def test_blocked_retries_to_public_resolvers_are_not_c2(tmp_path: Path) -> None:
+    """Secure-zone hosts retry public resolvers through the firewall every few hours, as
+    regularly as a beacon, and one of them is an infected host (tied by lateral movement).
+    Without an allow-list, neither the C&C list nor DQ-NET-004 may name those resolvers: their
+    attempts carried no data and no egress host reaches them, while the real C&C's blocked
+    attempts are corroborated by the bridge reaching it."""
+    logs = tmp_path / "sim" / "zeek"
+    cfg = SimConfig(hosts=80, days=2.0, blocked_egress=True)
+    truth = simulate(logs, seed=7, config=cfg, meta_dir=tmp_path / "sim")
+    doc = hunt(HuntOptions(inputs=(logs,), out=tmp_path / "out", threads=2))
+    real = {c["ip"] for c in truth["c2"]}
+    assert {c.ip for c in doc.campaign.c2} == real
+    new_c2 = {f.details["candidate"] for f in doc.findings if f.detector == "DQ-NET-004"}
+    assert new_c2 == {c["ip"] for c in truth["c2"] if not c["in_pack"]}
+    top = doc.campaign.beacons[: len(truth["direct_c2_attempts"]) + 1]
+    assert {str(b.dst) for b in top} <= real

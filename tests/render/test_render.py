@@ -219,8 +219,9 @@ def test_html_sections_and_sorting() -> None:
     assert html.startswith("<!DOCTYPE html>")
     for section in ("summary", "campaign", "findings", "inputs", "not-analysed", "warnings"):
         assert f'id="{section}"' in html
-    # Findings: severity desc, then confidence desc.
-    order = [html.index(f'<a href="#finding-{n}">') for n in range(1, 6)]
+    # Findings: severity desc, then confidence desc (the index, not the groups above it).
+    index = html[html.index('<section id="findings">') :]
+    order = [index.index(f'<a href="#finding-{n}">') for n in range(1, 6)]
     assert order == sorted(order)
     cards = re.findall(r'<article class="finding sev-(\w+)"', html)
     assert cards == ["critical", "critical", "high", "high", "low"]
@@ -245,7 +246,7 @@ def test_html_caps_warnings() -> None:
 def test_html_empty_document() -> None:
     doc = ReportDocument(tool_version="0.1.0", started="x", finished="y")
     html = render_html(doc)
-    assert html.count("none found") == 7  # c2, hosts, beacons, 3 edge lists, findings
+    assert html.count("none found") == 8  # groups, c2, hosts, beacons, 3 edge lists, findings
     assert "everything given was analysed" in html
 
 

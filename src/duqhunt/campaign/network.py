@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from duqhunt.detectors.base import HuntContext, load_sql
+from duqhunt.campaign.sightings import network_sightings, short_name
+from duqhunt.detectors.base import HuntContext
 from duqhunt.detectors.net.c2rank import is_ipv4
 from duqhunt.model import Finding, iso_utc, severity_rank
 from duqhunt.model.report import BeaconModel, C2Model, Campaign, HostModel
@@ -13,28 +14,16 @@ TOP_BEACONS = 50
 _OPTIONAL_BRIDGE_KEYS = ("tried_directly", "c2_tried_directly")
 
 
-_NAMES_SQL = load_sql("duqhunt.detectors.net", "host_names.sql")
-
-
-def _short(name: str) -> str:
-    """``ws223.corp.local`` / ``WS223$`` -> ``WS223``."""
-    return name.strip().upper().split(".", 1)[0].rstrip("$")
-
-
 def host_names(ctx: HuntContext) -> tuple[dict[str, str], dict[str, str]]:
     """(ip -> name, short name -> ip) from NTLM workstation names, DHCP host names, Kerberos
     machine accounts and internal DNS answers, in that order (see host_names.sql), then the
     most often seen."""
     by_ip: dict[str, str] = {}
     by_name: dict[str, str] = {}
-    try:
-        rows = ctx.engine.query(_NAMES_SQL).to_pylist()
-    except Exception:
-        return by_ip, by_name
-    for r in rows:
-        ip, name = str(r["ip"]), _short(str(r["name"]))
-        by_ip.setdefault(ip, name)
-        by_name.setdefault(name, ip)
+    for s in network_sightings(ctx):
+        assert s.ip is not None and s.name is not None
+        by_ip.setdefault(s.ip, s.name)
+        by_name.setdefault(s.name, s.ip)
     return by_ip, by_name
 
 
@@ -181,7 +170,7 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
         if not f.detector.startswith("DQ-HOST-") or severity_rank(f.severity) < 3:
             continue
         for h in f.hosts:
-            ip = ip_by_name.get(_short(h))
+            ip = ip_by_name.get(short_name(h))
             if ip:
                 roles.setdefault(ip, set()).add("infected")
     order = ["patient-zero", "infected", "relay", "bridge", "c2"]

@@ -233,6 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULES",
         help="a YARA rules file or folder to add to duqhunt's own (repeatable)",
     )
+    o.add_argument(
+        "--known-good",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="known-good service installs in the format of content/host/known-good.yaml, "
+        "added to the built-in list (repeatable)",
+    )
     _add_sigma(o)
 
     d = sub.add_parser("scan", help="scan documents and fonts for the installer (embedded fonts)")
@@ -464,7 +473,12 @@ def _cmd_host(args: argparse.Namespace, err: Console, out: Console) -> int:
     from duqhunt.hostscan import host_report, scan_host
 
     started = _now()
-    res = scan_host(list(args.paths), yara_rules=tuple(args.yara), sigma_rules=tuple(args.sigma))
+    res = scan_host(
+        list(args.paths),
+        yara_rules=tuple(args.yara),
+        sigma_rules=tuple(args.sigma),
+        known_good=tuple(args.known_good),
+    )
     return _deliver(host_report(res, started, _now()), args.out, err, out)
 
 

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from duqhunt.model.finding import Finding, iso_utc
 
 SCHEMA_VERSION = (
-    "1.2"  # 1.1: host_timeline, verdicts; 1.2: findings[].triage, beacon/C&C ranking reasons
+    # 1.1: host_timeline, verdicts; 1.2: findings[].triage, beacon/C&C ranking reasons;
+    # 1.3: hosts[] (one identity per machine), findings[].host_ids, timeline[]
+    "1.3"
 )
 
 Role = Literal["patient-zero", "infected", "bridge", "relay", "c2"]
@@ -55,6 +57,17 @@ class TriageModel(_Frozen):
     time: str
 
 
+class OccurrenceModel(_Frozen):
+    """One repeat merged into a finding (see model/grouping.py): the id it had on its own, its
+    time, where its evidence is, and its own title."""
+
+    id: str
+    time: str | None
+    source: str
+    locator: str
+    title: str
+
+
 class FindingModel(_Frozen):
     id: str
     detector: str
@@ -69,6 +82,13 @@ class FindingModel(_Frozen):
     evidence: list[EvidenceModel]
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     triage: TriageModel | None = None
+    # repeats of one thing merged into this finding (an event storm): count is how many, and
+    # occurrences lists them (capped in report.json, every one in findings.jsonl); a finding
+    # that reports one thing once has count 1 and no occurrences
+    count: int = Field(default=1, ge=1)
+    occurrences: list[OccurrenceModel] = Field(default_factory=list)
+    # the machines (hosts[].id) the finding is about; see campaign/identity.py
+    host_ids: list[str] = Field(default_factory=list)
 
     @classmethod
     def from_finding(cls, f: Finding) -> FindingModel:
@@ -131,6 +151,63 @@ class Campaign(_Frozen):
     bridges: list[dict[str, object]] = Field(default_factory=list)
 
 
+class HostAddressModel(_Frozen):
+    """One address a machine had, over the time the evidence shows it (DHCP, several NICs)."""
+
+    ip: str
+    first_seen: str | None = None
+    last_seen: str | None = None
+    via: list[str] = Field(default_factory=list)
+
+
+class IdentityEvidenceModel(_Frozen):
+    """One observation that ties a name or an address to a machine."""
+
+    via: str  # ntlm, kerberos, dhcp, dns, hive, hive-interface, evtx, triage-folder, document...
+    name: str | None = None
+    ip: str | None = None
+    where: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    count: int = 1
+
+
+class IdentityConflictModel(_Frozen):
+    """Evidence that disagrees about a machine, kept as seen rather than guessed away."""
+
+    kind: Literal["ip", "name"]
+    value: str
+    host_ids: list[str]
+    detail: str
+
+
+class HostIdentityModel(_Frozen):
+    """One machine: every name and address the evidence gives it, and its part in the campaign."""
+
+    id: str
+    names: list[str] = Field(default_factory=list)
+    ips: list[HostAddressModel] = Field(default_factory=list)
+    zone: str | None = None  # egress, no-egress (zones), external, or None when unknown
+    roles: list[Role] = Field(default_factory=list)
+    first_seen: str | None = None
+    last_seen: str | None = None
+    sources: list[str] = Field(default_factory=list)  # network, host, document
+    evidence: list[IdentityEvidenceModel] = Field(default_factory=list)
+    conflicts: list[IdentityConflictModel] = Field(default_factory=list)
+
+
+class TimelineEventModel(_Frozen):
+    """One dated event of the case, from any source, on one machine (host_id None: none)."""
+
+    time: str
+    host_id: str | None = None
+    source: str  # network, host, document
+    stage: str | None = None
+    finding_id: str | None = None
+    kind: str | None = None  # for host artefacts: driver, service, pnf, task, temp-file
+    summary: str
+
+
 class FileVerdictModel(_Frozen):
     """The document scanner's verdict on one file."""
 
@@ -139,6 +216,33 @@ class FileVerdictModel(_Frozen):
         "clean", "suspicious", "malicious", "malformed", "partial", "encrypted", "unsupported"
     ]
     reasons: list[str] = Field(default_factory=list)
+
+
+class FindingGroupModel(_Frozen):
+    """Findings of one detector that say the same thing (same severity, stage and title shape)
+    on any number of hosts: one line of the summary (see model/grouping.py)."""
+
+    id: str
+    detector: str
+    title: str
+    pattern: str
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    stage: str
+    attack: list[str] = Field(default_factory=list)
+    confidence: float = Field(ge=0.0, le=1.0)
+    count: int = Field(ge=1)
+    hosts: list[str] = Field(default_factory=list)
+    # the machines (hosts[].id) of the group's findings: one machine once, whatever its names
+    host_ids: list[str] = Field(default_factory=list)
+    finding_ids: list[str] = Field(default_factory=list)
+    first_seen: str | None = None
+    last_seen: str | None = None
+
+
+class SummaryModel(_Frozen):
+    """What every output shows first: the finding groups, most important first."""
+
+    groups: list[FindingGroupModel] = Field(default_factory=list)
 
 
 class ReportDocument(_Frozen):
@@ -157,4 +261,7 @@ class ReportDocument(_Frozen):
     campaign: Campaign = Field(default_factory=Campaign)
     host_timeline: list[dict[str, str | None]] = Field(default_factory=list)
     verdicts: list[FileVerdictModel] = Field(default_factory=list)
+    hosts: list[HostIdentityModel] = Field(default_factory=list)
+    timeline: list[TimelineEventModel] = Field(default_factory=list)
     stats: dict[str, int | float | str] = Field(default_factory=dict)
+    summary: SummaryModel = Field(default_factory=SummaryModel)

@@ -7,10 +7,11 @@ non-ASCII host name or note, while LibreOffice, Google Sheets, pandas and Python
 all read the BOM as what it is.
 
 Rows are in the order every output lists findings (most severe first). Times are UTC in "YYYY-MM-DD
-HH:MM:SS", the form spreadsheets read as a date and time (and that sorts as text). A finding's
-hosts are addresses or names; each is looked up in the campaign's hosts so that both the
-names and the addresses columns are filled where the report knows them. Several values in
-one cell (ATT&CK ids, hosts) are separated by "; ".
+HH:MM:SS", the form spreadsheets read as a date and time (and that sorts as text). The names
+column holds the names of the finding's machines (hosts[], by its host_ids), the addresses
+column its own addresses, else its machines' (a finding without host_ids, from a document built
+in code, has its hosts looked up in the campaign's hosts). Several values in one cell (ATT&CK
+ids, hosts) are separated by "; ".
 
 Evidence is attacker-controlled and a spreadsheet runs a cell that starts with "=", "+", "-"
 or "@" (and some with a leading tab or CR) as a formula ("CSV injection"). Such a cell gets a
@@ -25,7 +26,7 @@ import io
 import ipaddress
 from collections.abc import Iterable
 
-from duqhunt.model.report import FindingModel, HostModel, ReportDocument
+from duqhunt.model.report import FindingModel, HostIdentityModel, HostModel, ReportDocument
 from duqhunt.render.text import short_time, sorted_findings
 
 __all__ = ["CSV_COLUMNS", "finding_count", "neutralise", "render_csv"]
@@ -75,8 +76,11 @@ def neutralise(value: str) -> str:
 
 
 def finding_count(finding: FindingModel) -> int:
-    """How many times the finding's one thing was seen: the first whole-number detail among
+    """How many times the finding's one thing was seen: the number of repeats merged into it
+    (an event storm, see model/grouping.py), else the first whole-number detail among
     COUNT_KEYS (booleans are not counts), else 1."""
+    if finding.count > 1:
+        return finding.count
     for key in COUNT_KEYS:
         value = finding.details.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -120,8 +124,22 @@ class _HostIndex:
         return list(names), list(ips)
 
 
-def _row(f: FindingModel, index: _HostIndex) -> list[str]:
-    names, ips = index.split(f.hosts)
+def _machines(f: FindingModel, hosts: dict[str, HostIdentityModel]) -> tuple[list[str], list[str]]:
+    """(names, addresses) of a finding: its machines' names (hosts[], schema 1.3), its own
+    addresses (a machine may have had others at other times), else its machines' addresses."""
+    names: dict[str, None] = {}
+    ips: dict[str, None] = dict.fromkeys(h for h in f.hosts if _is_ip(h))
+    theirs: dict[str, None] = {}
+    for hid in f.host_ids:
+        h = hosts.get(hid)
+        if h is not None:
+            names.update(dict.fromkeys(h.names))
+            theirs.update(dict.fromkeys(a.ip for a in h.ips))
+    return list(names), list(ips or theirs)
+
+
+def _row(f: FindingModel, index: _HostIndex, hosts: dict[str, HostIdentityModel]) -> list[str]:
+    names, ips = _machines(f, hosts) if f.host_ids else index.split(f.hosts)
     return [
         f.severity,
         f"{f.confidence:.2f}",
@@ -147,6 +165,7 @@ def render_csv(doc: ReportDocument, *, bom: bool = True) -> str:
     writer = csv.writer(buf, dialect="excel", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     index = _HostIndex(doc.campaign.hosts)
+    hosts = {h.id: h for h in doc.hosts}
     for f in sorted_findings(doc.findings):
-        writer.writerow([neutralise(cell) for cell in _row(f, index)])
+        writer.writerow([neutralise(cell) for cell in _row(f, index, hosts)])
     return (BOM if bom else "") + buf.getvalue()

@@ -44,7 +44,9 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from duqhunt.errors import DuqhuntError
+from duqhunt.model.finding import SEVERITIES as SEVERITY_NAMES
 from duqhunt.model.finding import severity_rank
+from duqhunt.model.grouping import MAX_OCCURRENCES, summary_groups
 from duqhunt.model.report import Campaign, ReportDocument
 from duqhunt.render.map import MAP_CSS
 from duqhunt.render.text import (
@@ -91,6 +93,9 @@ MAX_NOT_ANALYSED = 2000
 MAX_CHAINS = 10
 MAX_TIMELINE = 300
 MAX_VERDICTS = 2000
+MAX_GROUP_HOSTS = 6
+MAX_HOST_TIMELINE = 300
+MAX_HOST_PAGES = 500
 
 #: Finding sources in the order the chips list them (text.FINDING_SOURCES, then "other").
 SOURCE_ORDER = ("network", "host", "document", "other")
@@ -514,9 +519,57 @@ def _c2_map(camp: Campaign) -> dict[str, Any] | None:
     return {"svg": Markup(svg), "drawn": len(points), "total": len(camp.c2)}
 
 
+def _host_pages(doc: ReportDocument, finding_n: Mapping[str, int]) -> list[dict[str, Any]]:
+    """One page per machine (hosts[]): shown alone when its anchor is the URL's fragment."""
+    from duqhunt.render.hoststory import host_stories
+
+    pages = []
+    for i, s in enumerate(host_stories(doc)):
+        events = s.timeline[:MAX_HOST_TIMELINE]
+        pages.append(
+            {
+                "s": s,
+                "page": i < MAX_HOST_PAGES,  # the most alarming machines have a page
+                "anchor": f"h-{s.host.id}",
+                "worst": SEVERITY_NAMES[s.worst] if s.worst >= 0 else None,
+                "stages": [
+                    (stage, [(f, finding_n.get(f.id)) for f in fs]) for stage, fs in s.by_stage
+                ],
+                "timeline": [
+                    {
+                        "e": e,
+                        "time_short": short_time(e.time),
+                        "n": finding_n.get(e.finding_id or ""),
+                    }
+                    for e in events
+                ],
+                "timeline_more": max(0, len(s.timeline) - len(events)),
+                "neighbours": s.neighbours[:MAX_EDGES],
+            }
+        )
+    return pages
+
+
 def _source_counts(views: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     counts = Counter(str(v["source"]) for v in views)
     return {s: counts[s] for s in SOURCE_ORDER if counts.get(s)}
+
+
+def _group_views(doc: ReportDocument, anchor: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The summary's finding groups (model/grouping.py), in their order, each with the anchor
+    of its strongest finding and its hosts shortened for the table."""
+    return [
+        {
+            "g": g,
+            "n": anchor.get(g.finding_ids[0]) if g.finding_ids else None,
+            "rank": severity_rank(g.severity),
+            "more": len(g.finding_ids) - 1,
+            "hosts": g.hosts[:MAX_GROUP_HOSTS],
+            "hosts_more": max(0, len(g.hosts) - MAX_GROUP_HOSTS),
+            "first_seen_short": short_time(g.first_seen)[:16] if g.first_seen else None,
+        }
+        for g in summary_groups(doc)
+    ]
 
 
 def _context(doc: ReportDocument) -> dict[str, Any]:
@@ -537,6 +590,8 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         for i, f in enumerate(findings, start=1)
     ]
 
+    groups = _group_views(doc, {f.id: i for i, f in enumerate(findings, start=1)})
+
     c2 = ranked_c2(doc.campaign.c2)
     c2_scale = _score_scale(c.score for c in c2)
     beacons = ranked_beacons(doc.campaign.beacons)
@@ -556,6 +611,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "chart": _stage_chart(stage_counts(doc.findings)),
         "input_counts": input_counts(doc),
         "findings": finding_views,
+        "groups": groups,
         "below_min": below_min_note(doc),
         "c2": [
             {
@@ -585,7 +641,11 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "warnings": doc.warnings[:MAX_WARNINGS],
         "warnings_more": max(0, len(doc.warnings) - MAX_WARNINGS),
         "stats": [(k, _value_text(doc.stats[k])) for k in sorted(doc.stats)],
-        "limits": {"evidence": MAX_EVIDENCE, "edges": MAX_EDGES},
+        "limits": {
+            "evidence": MAX_EVIDENCE,
+            "edges": MAX_EDGES,
+            "occurrences": MAX_OCCURRENCES,
+        },
         "source_counts": _source_counts(finding_views),
         "sources": SOURCE_ORDER,
         "story": story_sections_html(doc),
@@ -597,6 +657,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "verdicts": _verdicts(doc),
         "verdicts_total": len(doc.verdicts),
         "verdict_counts": verdict_counts(doc.verdicts),
+        "host_pages": _host_pages(doc, {f.id: n for n, f in enumerate(findings, start=1)}),
     }
 
 

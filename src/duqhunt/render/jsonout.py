@@ -19,12 +19,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from duqhunt.errors import InputError
+from duqhunt.model.grouping import MAX_OCCURRENCES
 from duqhunt.model.report import SCHEMA_VERSION, ReportDocument
 from duqhunt.render.html import render_html
 from duqhunt.triage import without_benign
 
 __all__ = [
     "MAX_REPORT_BYTES",
+    "capped_occurrences",
     "load_report",
     "render_json",
     "render_jsonl",
@@ -78,16 +80,31 @@ def _document_data(doc: ReportDocument) -> dict[str, Any]:
     return data
 
 
+def capped_occurrences(doc: ReportDocument, cap: int = MAX_OCCURRENCES) -> ReportDocument:
+    """`doc` with each finding's occurrences cut to the first `cap` (its ``count`` keeps the
+    number of all of them): report.json stays small under an event storm of thousands."""
+    if all(len(f.occurrences) <= cap for f in doc.findings):
+        return doc
+    findings = [
+        f.model_copy(update={"occurrences": f.occurrences[:cap]}) if len(f.occurrences) > cap else f
+        for f in doc.findings
+    ]
+    return doc.model_copy(update={"findings": findings})
+
+
 def render_json(doc: ReportDocument) -> str:
-    """report.json text: indent 2, stable key order, UTF-8 (non-ASCII kept), trailing newline."""
-    return json.dumps(_document_data(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """report.json text: indent 2, stable key order, UTF-8 (non-ASCII kept), trailing newline.
+    Occurrences are capped (see capped_occurrences); findings.jsonl has them all."""
+    data = _document_data(capped_occurrences(doc))
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def render_jsonl(doc: ReportDocument) -> str:
     """findings.jsonl text: one JSON object per finding, in document order.
 
-    Each line is the finding as in report.json plus "report_started" and "tool_version", so a
-    SIEM can tell runs apart. Empty string when there are no findings.
+    Each line is the finding as in report.json, with every occurrence of a merged event storm
+    (report.json caps them), plus "report_started" and "tool_version", so a SIEM can tell runs
+    apart. Empty string when there are no findings.
     """
     findings = _document_data(doc)["findings"]
     lines = []
@@ -189,8 +206,17 @@ def load_report(path: Path, *, max_bytes: int = MAX_REPORT_BYTES) -> ReportDocum
                 f"report schema {version} is not readable by this duqhunt (reads {want}.x)",
             )
     try:
-        return ReportDocument.model_validate(data)
+        doc = ReportDocument.model_validate(data)
     except ValidationError as exc:
         raise InputError(
             where, f"does not match the report schema: {_describe_validation(exc)}"
         ) from exc
+    return _with_identities_of_old(doc)
+
+
+def _with_identities_of_old(doc: ReportDocument) -> ReportDocument:
+    """A report from before hosts[] (schema 1.2 and earlier) gets its machines, host_ids and
+    timeline from what it holds (its campaign hosts' names), so every output has them."""
+    from duqhunt.campaign.identity import needs_identities, with_identities
+
+    return with_identities(doc) if needs_identities(doc) else doc

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
@@ -26,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from duqhunt.model.finding import SEVERITIES, STAGES, severity_rank
+from duqhunt.model.grouping import summary_groups, with_summary
 from duqhunt.model.report import (
     BeaconModel,
     C2Model,
@@ -76,6 +78,7 @@ TOP_RELAYS = 10
 TOP_MOVES = 10
 TOP_BRIDGES = 10
 TOP_FINDINGS = 20
+TOP_GROUPS = 40
 TOP_VERDICTS = 20
 MAX_HOSTS_IN_CELL = 3
 MAX_NOT_ANALYSED = 50
@@ -106,6 +109,16 @@ _VERDICT_STYLE: dict[str, str] = {
     "encrypted": "cyan",
     "unsupported": "dim",
     "clean": "green",
+}
+
+#: Stage names short enough for a narrow column.
+_STAGE_SHORT: dict[str, str] = {
+    "internal-relay": "relay",
+    "command-and-control": "C&C",
+    "lateral-movement": "lateral",
+    "installation": "install",
+    "exploitation": "exploit",
+    "exfiltration": "exfil",
 }
 
 _SEVERITY_STYLE: dict[str, str] = {
@@ -149,7 +162,7 @@ def at_least(doc: ReportDocument, min_severity: str) -> ReportDocument:
     stats = dict(doc.stats)
     stats[MIN_SEVERITY_STAT] = min_severity
     stats[BELOW_MIN_STAT] = len(doc.findings) - len(kept)
-    return doc.model_copy(update={"findings": kept, "stats": stats})
+    return with_summary(doc.model_copy(update={"findings": kept, "stats": stats}))
 
 
 def below_min_note(doc: ReportDocument) -> str | None:
@@ -667,6 +680,48 @@ def _findings_table(doc: ReportDocument, compact: bool = False) -> Table:
     return table
 
 
+def _groups_table(doc: ReportDocument, compact: bool = False) -> Table:
+    """The summary's finding groups (see model/grouping.py), most important first: severity,
+    then the kill-chain stage, then hosts covered. A group's title is its strongest finding's;
+    "+N similar" says how many more findings it holds."""
+    groups = summary_groups(doc)
+    shown = groups[:TOP_GROUPS]
+    total = sum(len(g.finding_ids) for g in groups)
+    table = Table(
+        title=f"{len(groups)} group(s) of {total} finding(s), most important first",
+        title_justify="left",
+        caption=_top_caption(len(groups), TOP_GROUPS, "groups"),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("severity")
+    table.add_column("stage")
+    table.add_column("hosts", justify="right")
+    table.add_column("group")
+    for g in shown:
+        style = _SEVERITY_STYLE.get(g.severity, "")
+        more = len(g.finding_ids) - 1
+        extra = []
+        if more:
+            extra.append(f"+{more} similar")
+        if g.count > len(g.finding_ids):
+            extra.append(f"{g.count} occurrences")
+        title = _m(g.title) + (f" [dim]({', '.join(extra)})[/]" if extra else "")
+        if not compact:
+            title += (
+                f"\n[dim]{_m(g.detector)}, first seen {_m(short_time(g.first_seen)[:16]) or '-'}[/]"
+            )
+        table.add_row(
+            f"[{style}]{_m(g.severity)}[/]" if style else _m(g.severity),
+            _m(_STAGE_SHORT.get(g.stage, g.stage)),
+            str(len(g.hosts)),
+            title,
+        )
+    return table
+
+
 def _verdict_line(doc: ReportDocument) -> str:
     counts = verdict_counts(doc.verdicts)
     if set(counts) == {"clean"}:
@@ -740,6 +795,10 @@ def _print_results(doc: ReportDocument, console: Console, compact: bool) -> None
     def table(t: Table) -> None:
         console.print(fit_columns(t, console.width))
 
+    if doc.findings:
+        table(_groups_table(doc, compact))
+    else:
+        console.print("No findings.")
     if doc.campaign.c2:
         table(_c2_table(doc))
     else:
@@ -764,8 +823,6 @@ def _print_results(doc: ReportDocument, console: Console, compact: bool) -> None
         console.print(_timeline_line(doc), highlight=False)
     if doc.findings:
         table(_findings_table(doc, compact))
-    else:
-        console.print("No findings.")
     hidden = doc.stats.get("findings_hidden_benign")
     if hidden:
         console.print(f"{hidden} finding(s) marked benign in triage not shown (--hide-benign).")

@@ -34,6 +34,7 @@ from duqhunt.web.case import (
     CaseSource,
     CaseUnavailable,
     FindingQuery,
+    group_of,
     groups,
     pivots,
 )
@@ -189,6 +190,7 @@ def create_app(
             host=opt("host"),
             status=status,
             text=opt("q"),
+            group=opt("group"),
             sort=sort,
             descending=order == "desc",
             page=num("page", 1),
@@ -242,6 +244,7 @@ def create_app(
             q=q,
             res=res,
             params=params,
+            group=group_of(doc, q.group) if q.group else None,
             stages=sorted({f.stage for f in doc.findings}),
             detectors=sorted({f.detector for f in doc.findings}),
         )

@@ -19,7 +19,8 @@ from typing import Any
 
 from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
-from duqhunt.model.report import FindingModel, HostModel, ReportDocument
+from duqhunt.model.grouping import summary_groups
+from duqhunt.model.report import FindingGroupModel, FindingModel, HostModel, ReportDocument
 from duqhunt.triage import TriageStore, with_triage
 
 SORTS = ("severity", "time", "detector", "confidence", "title")
@@ -40,6 +41,7 @@ class FindingQuery:
     host: str | None = None
     status: str | None = None
     text: str | None = None
+    group: str | None = None  # a summary group's id: only its findings
     sort: str = "severity"
     descending: bool = True
     page: int = 1
@@ -147,10 +149,22 @@ class CaseSource:
 
     # -- queries ------------------------------------------------------------------------------
     def finding(self, doc: ReportDocument, finding_id: str) -> FindingModel | None:
-        return next((f for f in doc.findings if f.id == finding_id), None)
+        """The finding with this id, or the one an occurrence with this id was merged into
+        (an event storm: a link to one of its events, made before they were merged, still
+        leads to it)."""
+        exact = next((f for f in doc.findings if f.id == finding_id), None)
+        if exact is not None:
+            return exact
+        return next(
+            (f for f in doc.findings if any(o.id == finding_id for o in f.occurrences)), None
+        )
 
     def query(self, doc: ReportDocument, q: FindingQuery) -> Page:
-        items = [f for f in doc.findings if _matches(f, q, doc)]
+        members = None
+        if q.group is not None:
+            g = group_of(doc, q.group)
+            members = frozenset(g.finding_ids if g else ())
+        items = [f for f in doc.findings if _matches(f, q, doc, members)]
         items.sort(key=_sort_key(q.sort), reverse=q.descending and q.sort != "severity")
         if q.sort == "severity" and not q.descending:
             items.reverse()
@@ -162,7 +176,7 @@ class CaseSource:
     def host(self, doc: ReportDocument, host_id: str) -> dict[str, Any] | None:
         """One host's story: its campaign entry, names, findings and timeline, or None."""
         aliases = host_aliases(doc, host_id)
-        findings = [f for f in doc.findings if aliases & set(f.hosts)]
+        findings = [f for f in doc.findings if _about(f, host_id, aliases, doc)]
         timeline = [
             t for t in doc.host_timeline if any(v in aliases for v in t.values() if v is not None)
         ]
@@ -188,6 +202,13 @@ class CaseSource:
             }
             for t in timeline
         ]
+        ids = machine_ids(doc, host_id)
+        if ids and doc.timeline:  # the report's one timeline (schema 1.3), every source
+            events = [
+                {"time": e.time, "source": e.source, "what": e.summary, "id": e.finding_id}
+                for e in doc.timeline
+                if e.host_id in ids
+            ]
         events.sort(key=lambda e: str(e["time"] or ""))
         neighbours = sorted({h for f in findings for h in f.hosts if h not in aliases}, key=str)
         return {
@@ -239,31 +260,14 @@ class CaseSource:
         return out[:limit]
 
 
-def groups(doc: ReportDocument) -> list[dict[str, Any]]:
-    """Findings grouped by detector and severity, worst first: the summary's first screen."""
-    acc: dict[tuple[str, str], dict[str, Any]] = {}
-    for f in doc.findings:
-        g = acc.setdefault(
-            (f.detector, f.severity),
-            {
-                "detector": f.detector,
-                "severity": f.severity,
-                "stage": f.stage,
-                "count": 0,
-                "hosts": set(),
-                "titles": Counter(),
-                "first": f.id,
-            },
-        )
-        g["count"] += 1
-        g["hosts"].update(f.hosts)
-        g["titles"][f.title] += 1
-    out = []
-    for g in acc.values():
-        title, _ = g["titles"].most_common(1)[0]
-        out.append({**g, "hosts": len(g["hosts"]), "title": title, "titles": len(g["titles"])})
-    out.sort(key=lambda g: (-severity_rank(g["severity"]), -g["count"], g["detector"]))
-    return out
+def groups(doc: ReportDocument) -> list[FindingGroupModel]:
+    """The report's finding groups (model/grouping.py), most important first: the summary's
+    first screen, each linking to its findings (``/findings?group=ID``)."""
+    return summary_groups(doc)
+
+
+def group_of(doc: ReportDocument, group_id: str) -> FindingGroupModel | None:
+    return next((g for g in groups(doc) if g.id == group_id), None)
 
 
 def pivots(f: FindingModel) -> dict[str, list[str]]:
@@ -282,8 +286,34 @@ def pivots(f: FindingModel) -> dict[str, list[str]]:
     return {"zeek_uids": uids[:50], "evtx_records": records[:50]}
 
 
+def machine_ids(doc: ReportDocument, label: str) -> set[str]:
+    """The machines (hosts[]) a host id, name or address stands for."""
+    from duqhunt.campaign.sightings import short_name
+
+    name = short_name(label)
+    return {
+        h.id
+        for h in doc.hosts
+        if label == h.id or name in h.names or any(a.ip == label for a in h.ips)
+    }
+
+
+def _about(f: FindingModel, label: str, aliases: set[str], doc: ReportDocument) -> bool:
+    """A finding is about a host: by the machines it names (hosts[], schema 1.3; a disputed
+    address names every machine that held it), else by name or address."""
+    ids = machine_ids(doc, label)
+    if ids and f.host_ids:
+        return bool(ids & set(f.host_ids))
+    return bool(aliases & set(f.hosts))
+
+
 def host_aliases(doc: ReportDocument, host_id: str) -> set[str]:
+    """Every label of the host: its machine's id, names and addresses, and the campaign's."""
     aliases = {host_id}
+    ids = machine_ids(doc, host_id)
+    for machine in doc.hosts:
+        if machine.id in ids:
+            aliases.update({machine.id, *machine.names, *(a.ip for a in machine.ips)})
     for h in doc.campaign.hosts:
         if h.ip == host_id or (h.name and h.name == host_id):
             aliases.add(h.ip)
@@ -292,14 +322,18 @@ def host_aliases(doc: ReportDocument, host_id: str) -> set[str]:
     return aliases
 
 
-def _matches(f: FindingModel, q: FindingQuery, doc: ReportDocument) -> bool:
+def _matches(
+    f: FindingModel, q: FindingQuery, doc: ReportDocument, members: frozenset[str] | None
+) -> bool:
+    if members is not None and f.id not in members:
+        return False
     if q.min_severity and severity_rank(f.severity) < severity_rank(q.min_severity):
         return False
     if q.stage and f.stage != q.stage:
         return False
     if q.detector and f.detector != q.detector:
         return False
-    if q.host and not (host_aliases(doc, q.host) & set(f.hosts)):
+    if q.host and not _about(f, q.host, host_aliases(doc, q.host), doc):
         return False
     if q.status:
         status = f.triage.status if f.triage else "new"
@@ -337,7 +371,9 @@ __all__ = [
     "CaseUnavailable",
     "FindingQuery",
     "Page",
+    "group_of",
     "groups",
     "host_aliases",
+    "machine_ids",
     "pivots",
 ]

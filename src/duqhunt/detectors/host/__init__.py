@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from duqhunt.detectors.host.base import HostDetector
 from duqhunt.detectors.host.events import LateralMovementSessions, ScheduledTasks, ServiceInstalls
+from duqhunt.detectors.host.execution import AlternateCredentials, RemoteExecution, ServedPipes
 from duqhunt.detectors.host.family import CodeFamilies
 from duqhunt.detectors.host.files import (
     DuquTempFiles,
@@ -34,6 +35,9 @@ def host_detectors() -> list[HostDetector]:
         YaraMatches(),
         SigmaMatches(),
         CodeFamilies(),
+        RemoteExecution(),
+        AlternateCredentials(),
+        ServedPipes(),
     ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from duqhunt.detectors.host.content import CertPack, HostPack
+from duqhunt.detectors.host.content import CertPack, HostPack, KnownGood, builtin_known_good
 from duqhunt.model import Evidence, Finding, finding_id
 from duqhunt.model.finding import Severity, Stage
 from duqhunt.sources.host.eventlog import HostEvent
@@ -59,6 +59,7 @@ class HostContext:
     certs: CertPack
     scan_time: float
     sigma: tuple[SigmaQuery, ...] = ()
+    known_good: KnownGood = field(default_factory=builtin_known_good)
 
 
 class HostDetector:

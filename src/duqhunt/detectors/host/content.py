@@ -121,3 +121,50 @@ def builtin_cert_pack() -> CertPack:
 
 def builtin_yara_rules() -> Path:
     return Path(str(resources.files("duqhunt.content").joinpath("yara", "duqu.yar")))
+
+
+class KnownGoodEntry(_M):
+    name: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    source: str = ""
+    services: list[str] = Field(min_length=1)
+    images: list[str] = Field(min_length=1)
+
+
+class KnownGood(_M):
+    """Known-good service installs (content/host/known-good.yaml or a user's file)."""
+
+    name: str
+    entries: list[KnownGoodEntry] = Field(default_factory=list)
+
+    def match(self, service: str, image: str) -> KnownGoodEntry | None:
+        """The entry whose service and image globs both match, or None."""
+        from fnmatch import fnmatchcase
+
+        svc = service.strip().lower()
+        img = image.strip().strip('"').lower()
+        for e in self.entries:
+            if any(fnmatchcase(svc, g.lower()) for g in e.services) and any(
+                fnmatchcase(img, g.lower()) for g in e.images
+            ):
+                return e
+        return None
+
+    def merged(self, other: KnownGood) -> KnownGood:
+        return KnownGood(name=f"{self.name}+{other.name}", entries=[*self.entries, *other.entries])
+
+
+def load_known_good(path: Path) -> KnownGood:
+    try:
+        return KnownGood.model_validate(_load(path.read_text(encoding="utf-8"), str(path)))
+    except ValidationError as exc:
+        raise ContentError(f"{path}: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def builtin_known_good() -> KnownGood:
+    base = resources.files("duqhunt.content").joinpath("host", "known-good.yaml")
+    try:
+        return KnownGood.model_validate(_load(base.read_text(encoding="utf-8"), "known-good.yaml"))
+    except ValidationError as exc:
+        raise ContentError(f"content/host/known-good.yaml: {exc}") from exc

@@ -14,10 +14,19 @@ from duqhunt.detectors.host.registry import normal_driver_path
 from duqhunt.detectors.shares import is_admin_share, share_kind, share_name
 from duqhunt.model import Evidence, Finding
 from duqhunt.model.finding import Severity
-from duqhunt.sources.host.eventlog import HostEvent
+from duqhunt.sources.host.eventlog import SHELL_NAMES, HostEvent
 
 EXEC_EXT = (".exe", ".dll", ".sys", ".bat", ".cmd", ".ps1", ".vbs", ".scr", ".pnf", ".job")
+SHELLS = frozenset(f"{n}.exe" for n in SHELL_NAMES)
 EXEC_PIPES = ("svcctl", "atsvc", "psexesvc", "remcom", "paexec", "csexec", "winexesvc")
+
+
+WELL_KNOWN_LOGONS = frozenset({"0x3e7", "0x3e4", "0x3e5"})
+LOCAL_ADDRESSES = frozenset({"", "-", "127.0.0.1", "::1", "localhost"})
+# impacket wmiexec/smbexec write each command's output to ADMIN$\__<epoch>: no extension
+_REDIRECT_OUTPUT = re.compile(r"(^|\\)__\d{9,}(\.\d+)?$")
+# programs that create services and tasks from a local session
+LOCAL_CREATORS = frozenset({"sc.exe", "schtasks.exe", "at.exe", "mmc.exe"})
 
 
 def _logon_id(v: str) -> str:
@@ -46,6 +55,7 @@ class Session:
     shares: list[HostEvent] = field(default_factory=list)
     services: list[HostEvent] = field(default_factory=list)
     tasks: list[HostEvent] = field(default_factory=list)
+    local_tools: list[HostEvent] = field(default_factory=list)
 
     def times(self) -> list[float]:
         evs = [*self.shares, *self.services, *self.tasks]
@@ -71,10 +81,24 @@ def sessions(events: list[HostEvent]) -> dict[tuple[str, str], Session]:
                 ev.get("IpAddress").strip() if ev.get("IpAddress") not in ("-", "") else s.source_ip
             )
             s.account = _account(ev.get("TargetDomainName"), ev.get("TargetUserName")) or s.account
+        elif ev.event_id == 4688:
+            # a local program creating services or tasks in this session: a local session
+            lid = ev.get("SubjectLogonId")
+            name = re.split(r"[\\/]", ev.get("NewProcessName"))[-1].lower()
+            if lid and name in LOCAL_CREATORS and _logon_id(lid) not in WELL_KNOWN_LOGONS:
+                get(ev, lid).local_tools.append(ev)
         elif ev.event_id in (5140, 5145, 4697, 4698, 4702):
             lid = ev.get("SubjectLogonId")
-            if not lid or _logon_id(lid) in ("0x0", "0x3e7", "0x3e4", "0x3e5"):
+            if not lid or _logon_id(lid) == "0x0":
                 continue
+            if _logon_id(lid) in WELL_KNOWN_LOGONS:
+                # SYSTEM, LOCAL/NETWORK SERVICE: the host's own work, unless the share was
+                # reached from another address (a machine-account session of an exploit or a
+                # relay): then one session per source address
+                ip = ev.get("IpAddress").strip()
+                if ev.event_id not in (5140, 5145) or ip in LOCAL_ADDRESSES:
+                    continue
+                lid = f"{_logon_id(lid)}@{ip}"
             s = get(ev, lid)
             if ev.event_id in (5140, 5145):
                 s.shares.append(ev)
@@ -148,7 +172,7 @@ class LateralMovementSessions(HostDetector):
     id = "DQ-HOST-009"
     title = "Lateral movement into this host (per logon session)"
     stage = "lateral-movement"
-    attack = ("T1021.002", "T1078", "T1570", "T1569.002")
+    attack = ("T1021.002", "T1078", "T1570", "T1569.002", "T1053.005", "T1047")
     sources = ("evtx",)
 
     def run(self, ctx: HostContext) -> list[Finding]:
@@ -161,7 +185,11 @@ class LateralMovementSessions(HostDetector):
                 programs = [
                     e
                     for e in admin
-                    if e.event_id == 5145 and e.get("RelativeTargetName").lower().endswith(EXEC_EXT)
+                    if e.event_id == 5145
+                    and (
+                        e.get("RelativeTargetName").lower().endswith(EXEC_EXT)
+                        or _REDIRECT_OUTPUT.search(e.get("RelativeTargetName"))
+                    )
                 ]
                 # a program file is written only when the access asked for writes its data
                 # (a 5145 whose AccessMask is 0x1 ReadData reads it); no mask logged: opened
@@ -180,9 +208,16 @@ class LateralMovementSessions(HostDetector):
                 tasks = sorted({e.get("TaskName") for e in s.tasks})
                 if not (admin or pipes or services or tasks):
                     continue
+                # without a network logon or a share reached from another address, a service
+                # or task made in a session where sc.exe/schtasks.exe ran is local work
+                remote = s.logon is not None or bool(s.source_ip)
+                if not remote and s.local_tools:
+                    continue
                 sev: Severity
-                if written or services or tasks:
+                if (written or services or tasks) and remote:
                     sev, conf = "high", 0.75
+                elif services or tasks:
+                    sev, conf = "medium", 0.5  # where it came from is not in these logs
                 elif pipes or opened:
                     sev, conf = "medium", 0.55
                 else:
@@ -203,7 +238,7 @@ class LateralMovementSessions(HostDetector):
                 if not what:
                     what.append("accessed " + ", ".join(sorted({_share(e) for e in admin})))
                 times = s.times()
-                src = s.source_ip or "?"
+                src = s.source_ip or ("?" if remote else "origin not in these logs")
                 evs = sorted(
                     [*(x for x in [s.logon] if x), *s.shares, *s.services, *s.tasks],
                     key=lambda e: e.time,
@@ -305,7 +340,7 @@ class ServiceInstalls(HostDetector):
                 name = ev.get("ServiceName")
                 path = ev.get("ImagePath") or ev.get("ServiceFileName")
                 key = (ev.computer.lower(), name.lower(), path.lower())
-                if key in seen:
+                if key in seen or ctx.known_good.match(name, path) is not None:
                     continue
                 seen.add(key)
                 why: list[str] = []
@@ -322,6 +357,13 @@ class ServiceInstalls(HostDetector):
                 if random_looking(name):
                     why.append("random-looking service name")
                     sev = max(sev, "medium", key=_rank)
+                if low_path and not re.search(r"[\\/]", low_path):
+                    # 'cmd.exe', 'calc.exe': a bare program name, found through the search path;
+                    # installers write full paths, remote-execution tools often do not
+                    why.append("ImagePath is a bare program name")
+                    sev = max(sev, "medium", key=_rank)
+                    if (fname.split() or [""])[0] in SHELLS:
+                        why.append("the service runs a shell or system tool")
                 if _ODD_BINARY.search(low_path):
                     why.append(
                         "binary in the Windows folder, a temp folder, a share or run via cmd"
@@ -367,6 +409,37 @@ class ServiceInstalls(HostDetector):
                         },
                     )
                 )
+            out.extend(self._failed_starts(h.events, h.host))
+        return out
+
+    def _failed_starts(self, events: list[HostEvent], host: str) -> list[Finding]:
+        """A service with a random-looking name that timed out or failed to start (System
+        7009, 7000): what a remote-execution payload that is no service leaves (Metasploit
+        psexec, Tchopper), often with no 7045 kept."""
+        out = []
+        for ev in events:
+            if ev.event_id not in (7000, 7009) or ev.channel not in ("System", ""):
+                continue
+            name = ev.get("param2") if ev.event_id == 7009 else ev.get("param1")
+            if not random_looking(name):
+                continue
+            out.append(
+                self.finding(
+                    (ev.computer.lower(), name.lower(), "start-failed"),
+                    f"service {name} failed to start: random-looking service name",
+                    "medium",
+                    0.45,
+                    ev.computer or host,
+                    ev.time,
+                    ev.time,
+                    [Evidence(ev.source, f"record {ev.record_id}", f"event {ev.event_id}: {name}")],
+                    {
+                        "service": name,
+                        "reasons": "random-looking name, failed start",
+                        "event_id": ev.event_id,
+                    },
+                )
+            )
         return out
 
 

@@ -332,10 +332,11 @@ class SigmaMatches(HostDetector):
     lateral-movement for rules tagged attack.lateral_movement, installation otherwise; severity
     from the rule's level; ATT&CK ids from its attack.tNNNN tags.
 
-    Misses: events the host scan does not read (it keeps the event ids its own detectors need:
-    4624/4625/4648/4697/4698/4702/5140/5142/5145/7045 and Task Scheduler 106/129/200/201), so
-    rules on e.g. 4688 or Sysmon match nothing; keyword (full-text) rules, which the backend does
-    not convert; correlation rules; rules for other products.
+    Misses: events the host scan does not read: without user rules it keeps only what its own
+    detectors need (sources/host/eventlog.py WANTED, the process-start and logon filters), so
+    a built-in rule on anything else matches nothing; keyword (full-text) rules, which the
+    backend does not convert; correlation rules; rules for other products. A service install
+    that content/host/known-good.yaml names is not a match.
 
     False positives: those of each rule (its ``falsepositives``); the built-in pack flags any
     PsExec use, including an administrator's, and any driver installed from outside the Windows
@@ -367,8 +368,15 @@ class SigmaMatches(HostDetector):
                             rows += run_query(con, sql)
                         except (duckdb.Error, ValueError) as exc:
                             log.warning("Sigma rule %s (%s) failed: %s", q.file, q.title, exc)
-                    if rows:
-                        findings += self._findings(q, [h.events[i] for i in sorted(set(rows))])
+                    # a known-good service install (Defender's MpKsl drivers, Sysmon) is
+                    # known good for every rule, as for DQ-HOST-010
+                    matched = [
+                        h.events[i]
+                        for i in sorted(set(rows))
+                        if not _known_good_install(ctx, h.events[i])
+                    ]
+                    if matched:
+                        findings += self._findings(q, matched)
             finally:
                 con.close()
         return findings
@@ -422,3 +430,10 @@ class SigmaMatches(HostDetector):
                 )
             )
         return out
+
+
+def _known_good_install(ctx: HostContext, ev: HostEvent) -> bool:
+    if ev.event_id not in (7045, 4697):
+        return False
+    image = ev.get("ImagePath") or ev.get("ServiceFileName")
+    return ctx.known_good.match(ev.get("ServiceName"), image) is not None

@@ -12,6 +12,7 @@ from duqhunt.content import AllowList
 from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
 from duqhunt.detectors.net.c2rank import Context as RankContext
 from duqhunt.detectors.net.c2rank import Population, corroborated, mark_peer_ties, score_row
+from duqhunt.detectors.net.zones import egress_session_sql
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
 
@@ -19,7 +20,9 @@ _PKG = __package__ or "duqhunt.detectors.net"
 _SQL = periodicity_sql(load_sql(_PKG, "beacon_sessions.sql"))
 _NAMES_SQL = load_sql(_PKG, "ip_names.sql")
 _EVIDENCE_SQL = load_sql(_PKG, "c2_evidence.sql")
-_CONN_HOURS_SQL = load_sql(_PKG, "c2_conn_hours.sql")
+_CONN_HOURS_SQL = load_sql(_PKG, "c2_conn_hours.sql").replace(
+    "{egress_session}", egress_session_sql().strip()
+)
 _PROXIES_SQL = load_sql(_PKG, "proxies.sql")
 
 DEFAULTS: dict[str, int | float] = {
@@ -283,8 +286,8 @@ def _known_shapes(ctx: HuntContext) -> dict[tuple[str, str], tuple[float, str]]:
     return out
 
 
-def _direct_attempts(ctx: HuntContext) -> dict[str, int]:
-    """dst -> blocked direct attempts of hosts without egress, for addresses few egress hosts
+def _direct_attempts(ctx: HuntContext) -> dict[str, tuple[int, int]]:
+    """dst -> (blocked direct attempts, hosts without egress that made them), for addresses few egress hosts
     reach and that were tried again and again (the zone analysis: relay.tried_c2_candidates)."""
     from duqhunt.detectors.net.relay import tried_c2_candidates
 

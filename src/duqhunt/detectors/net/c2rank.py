@@ -31,11 +31,16 @@ known_ioc      1.00  the destination is in a loaded IOC pack
 
     evidence   = min(1, sum(w x component))
     spread     = 1 if sources <= rare_hosts, falling linearly to 0.2 at wide_hosts and beyond
+                 (sources: the internal hosts that contact the destination, less the hosts
+                 without egress whose blocked attempts make the direct component)
                  (rare_hosts = max(3, 1 % of the population), wide_hosts = max(rare_hosts + 5,
                  10 % of it); population = internal hosts with egress, or the internal
                  sources seen in the sessions if more, e.g. behind a proxy)
     c2_score   = spread x (0.4 x periodicity + 0.6 x evidence) [x 0.5 when the source is a
-                 web proxy whose clients' requests are attributed to them]
+                 web proxy whose clients' requests are attributed to them] [x 0.5 when no
+                 connection of the pair carried data and no direct-attempt or indicator
+                 evidence names the destination: a secure-zone host retrying a public
+                 resolver through a firewall is as regular as a beacon, but reaches nothing]
 
 Prevalence and first-seen carry the ranking: a service many hosts use is capped at 0.2 of
 its score, a destination that only appeared when the intrusion began gains 0.18.
@@ -60,6 +65,7 @@ WEIGHTS: dict[str, float] = {
 PERIODICITY_WEIGHT = 0.4
 SPREAD_FLOOR = 0.2
 PROXY_FACTOR = 0.5
+BLOCKED_FACTOR = 0.5
 MIN_ACTIVE_HOURS = 3
 
 
@@ -93,7 +99,7 @@ class Context:
     population: Population
     tied_hosts: Mapping[str, str]  # ip -> why (e.g. "lateral movement 10.1.0.5 -> 10.1.0.9")
     shapes: Mapping[tuple[str, str], tuple[float, str]]  # (src, dst) -> (score, why)
-    direct_attempts: Mapping[str, int]
+    direct_attempts: Mapping[str, tuple[int, int]]  # dst -> (attempts, no-egress hosts)
     proxies: Mapping[str, int]  # proxy ip -> clients
 
 
@@ -172,7 +178,7 @@ def score_row(row: dict[str, Any], ctx: Context, facts: Mapping[str, Any] | None
         best = max(shapes, key=lambda s: s[0])
         parts["shape"] = best[0]
         why.append(f"request shape: {best[1]}")
-    attempts = ctx.direct_attempts.get(dst, 0)
+    attempts, tried_by = ctx.direct_attempts.get(dst, (0, 0))
     if attempts:
         parts["direct"] = 1.0
         why.append(f"{attempts} direct attempt(s) from hosts without egress")
@@ -180,7 +186,9 @@ def score_row(row: dict[str, Any], ctx: Context, facts: Mapping[str, Any] | None
         parts["known_ioc"] = 1.0
         why.append("in a loaded IOC pack")
     evidence = min(1.0, sum(WEIGHTS[k] * v for k, v in parts.items()))
-    sources = int(row.get("sources") or 0)
+    # the secure zone's hosts retrying their C&C through the firewall are evidence (direct),
+    # not prevalence: a C&C every blocked host tries is not a service many hosts use
+    sources = max(1, int(row.get("sources") or 0) - tried_by)
     spread = ctx.population.spread(sources)
     if spread < 1.0:
         why.append(
@@ -196,6 +204,12 @@ def score_row(row: dict[str, Any], ctx: Context, facts: Mapping[str, Any] | None
         why.append(
             f"source is a web proxy for {clients} client(s); their requests rank with them "
             f"(x{PROXY_FACTOR})"
+        )
+    conns, data = int((facts or {}).get("conns") or 0), int((facts or {}).get("data_conns") or 0)
+    if kind == "ip" and conns and not data and not (parts["direct"] or parts["known_ioc"]):
+        score *= BLOCKED_FACTOR
+        why.append(
+            f"none of its {conns} connections carried data (blocked attempts; x{BLOCKED_FACTOR})"
         )
     row["c2_parts"] = {k: round(v, 4) for k, v in parts.items()}
     row["evidence"] = round(evidence, 4)

@@ -4,10 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+
 from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.detectors.net.zones import egress_session_sql
 from duqhunt.model import Evidence, Finding, finding_id
 
 _SHAPE = load_sql(__package__ or "duqhunt.detectors.net", "http_shape.sql")
+# a beacon describes a C&C's protocol only when its contacts carried data: attempts a firewall
+# blocked (a secure zone's hosts trying their C&C, or a public resolver, directly) all look
+# alike (a SYN every few hours, no payload) and would match any other blocked address
+DATA_SHARE_MIN = 0.5
+_DATA_SQL = f"""
+SELECT c.id_orig_h AS src, c.id_resp_h AS dst, COUNT(*) AS n,
+       SUM(CASE WHEN {egress_session_sql().strip()} THEN 1 ELSE 0 END) AS data_sessions
+FROM conn c
+JOIN new_c2_pairs p ON p.src = c.id_orig_h AND p.dst = c.id_resp_h
+GROUP BY c.id_orig_h, c.id_resp_h
+"""
+
+
+def _data_carrying(ctx: HuntContext, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The (src, dst) beacon pairs whose contacts mostly carried data (egress_session.sql)."""
+    pairs = sorted({(str(r["src"]), str(r["dst"])) for r in rows})
+    ctx.engine.register_arrow(
+        "new_c2_pairs",
+        pa.table({"src": [p[0] for p in pairs], "dst": [p[1] for p in pairs]}),
+    )
+    return {
+        (str(r["src"]), str(r["dst"]))
+        for r in ctx.engine.query(_DATA_SQL).to_pylist()
+        if int(r["data_sessions"] or 0) >= DATA_SHARE_MIN * int(r["n"])
+    }
 
 
 def _shape_key(s: dict[str, Any] | None) -> tuple[bool, bool, str | None]:
@@ -28,6 +56,8 @@ class NewC2Detector(Detector):
     Belgian Duqu server from the Indian one's profile.
 
     Needs at least one known-bad beacon (DQ-NET-002 with an indicator match) in the same case.
+    Both beacons must be sessions that carried data (most of their contacts, by the egress
+    rule): blocked attempts have no protocol profile to compare.
     Misses: a new server with a different protocol or interval; C&C over TLS with a different
     size profile.
     False positives: another periodic client of a similar shape (an IP-addressed upload service
@@ -48,6 +78,9 @@ class NewC2Detector(Detector):
         known = [r for r in rows if r["known_ioc"]]
         if not known:
             return []
+        carried = _data_carrying(ctx, rows)
+        known = [r for r in known if (str(r["src"]), str(r["dst"])) in carried]
+        rows = [r for r in rows if (str(r["src"]), str(r["dst"])) in carried]
         shapes = {(s["src"], s["dst"]): s for s in ctx.engine.query(_SHAPE).to_pylist()}
         ioc_ips = ctx.ioc_values("ip")
         lo = float(ctx.param("new_c2_band_low", 0.6) or 0.6)

@@ -46,9 +46,9 @@ def direct_attempts(ctx: HuntContext) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def tried_c2_candidates(ctx: HuntContext) -> dict[str, int]:
-    """External address -> blocked attempts of the no-egress hosts, for the addresses that may
-    name a C&C: few egress hosts reach them and they were tried again and again (over at least
+def tried_c2_candidates(ctx: HuntContext) -> dict[str, tuple[int, int]]:
+    """External address -> (blocked attempts, no-egress hosts that made them), for the addresses that may
+    name a C&C: some egress hosts reach them, but few, and they were tried again and again (over at least
     an hour, by two hosts or three times), as in ``_names_c2`` but without needing a bridge.
     Read by the C&C ranking (DQ-NET-002's ``direct`` component)."""
     rare_max = _rare_max(ctx)
@@ -56,7 +56,9 @@ def tried_c2_candidates(ctx: HuntContext) -> dict[str, int]:
     for src, rows in direct_attempts(ctx).items():
         for r in rows:
             blocked = int(r["n"]) - int(r["data_sessions"])
-            if blocked <= 0 or int(r["egress_hosts"]) > rare_max:
+            # the relay or bridge reaches its C&C: an address no egress host contacts at all
+            # (a public resolver a secure-zone host falls back to) names no C&C
+            if blocked <= 0 or not 1 <= int(r["egress_hosts"]) <= rare_max:
                 continue
             a = acc.setdefault(
                 str(r["dst"]),
@@ -72,7 +74,7 @@ def tried_c2_candidates(ctx: HuntContext) -> dict[str, int]:
             a["first"] = min(a["first"], float(r["first_ts"]))
             a["last"] = max(a["last"], float(r["last_ts"]))
     return {
-        dst: int(a["n"])
+        dst: (int(a["n"]), len(a["hosts"]))
         for dst, a in acc.items()
         if a["last"] - a["first"] >= REPEAT_SPAN_S and (len(a["hosts"]) >= 2 or a["n"] >= 3)
     }

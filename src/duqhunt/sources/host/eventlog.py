@@ -22,11 +22,68 @@ from typing import Any
 from duqhunt.errors import InputError
 from duqhunt.safety import Deadline
 
-WANTED = frozenset({4624, 4625, 4648, 4697, 4698, 4702, 5140, 5142, 5145, 7045, 106, 129, 200, 201})
+# Only what a detector reads is decoded (every event is, for user Sigma rules: wanted=None).
+# Security: logons (4624 type/package/key length, 4648 explicit credentials), process creation
+# (4688), service and task changes, share access. System: service install/failure (7045, 7000,
+# 7009) and DCOM denials (10016). Not read, so skipped before decoding: 4625 (a brute-force
+# storm of failures), 4672 (privileges of every admin logon), Sysmon network, image-load,
+# registry and process-access events (3, 7, 10, 12-14): no detector uses them yet.
+SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
+SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
+TASK_IDS = frozenset({106, 129, 200, 201})
+# ids that other channels reuse for unrelated events: kept only from the channel named here
+# Sysmon: process creation (1), file creation (11), a pipe connected over SMB (18, only those
+# whose image is the System process), WMI consumer (20)
+SYSMON_IDS = frozenset({1, 11, 18, 20})
+POWERSHELL_IDS = frozenset({4103, 4104})
+WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
+WINRM_IDS = frozenset({91})
+CHANNEL_OF: dict[int, str] = {
+    **dict.fromkeys(WINRM_IDS, "winrm"),
+    **dict.fromkeys(SYSMON_IDS, "sysmon"),
+    **dict.fromkeys(POWERSHELL_IDS, "powershell"),
+    **dict.fromkeys(WMI_IDS, "wmi-activity"),
+}
+# Process starts are most of a Sysmon log; a detector needs only those that involve a remote-
+# execution host process, a program that creates services or tasks, or a command-line keyword
+# of DQ-HOST-015 (detectors/host/execution.py: PARENTS, COMMAND_RULES; sessions() in events.py:
+# LOCAL_CREATORS; tests/host/test_host_breadth.py checks these lists cover them). A Sysmon 1
+# (or a 4688 that names its parent image) whose image and parent image are none of these
+# programs (any case, ``.exe`` or not) and whose command line holds none of the keywords is
+# not decoded. A 4688 without ParentProcessName (before Windows 10) always is: its children
+# find their parent through it; so is a record whose image fields are not where evtx writes
+# them (no judgement without them).
+PROCESS_NAMES = frozenset(
+    {
+        "wmiprvse", "mmc", "wsmprovhost", "winrshost", "psexesvc", "remcomsvc", "paexec",
+        "paexecsvc", "csexecsvc", "sqlservr", "w3wp", "services", "mshta", "wmic", "winrs",
+        "sc", "psexec", "psexec64", "schtasks", "at", "net", "net1",
+    }
+)  # fmt: skip
+# programs an attacker's service or remote command runs where a real service would not
+# (DQ-HOST-010/015 use them as "a shell"); a shell started by explorer.exe is kept too, for
+# DCOM ShellWindows/ShellBrowserWindow (DQ-HOST-015)
+SHELL_NAMES = frozenset(
+    {
+        "cmd", "powershell", "pwsh", "mshta", "rundll32", "regsvr32", "cscript", "wscript",
+        "calc", "whoami", "net", "net1", "certutil", "bitsadmin", "wmic", "notepad",
+    }
+)  # fmt: skip
+# PowerShell starts half the processes of an admin's or a test run's day: its command lines
+# count only with a remoting or DCOM keyword (lower case: the command line is lower-cased),
+# or a path on the host's own shares (``\\127.0.0.1\``, JSON-escaped in the record; a bare
+# 127.0.0.1 is every ``ping 127.0.0.1`` sleep of a batch file)
+PROCESS_KEYWORDS = ("127.0.0.1\\\\", "computername", "gettypefrom")
+# Most logons of a Security log are the system's own (SYSTEM, LOCAL SERVICE, NETWORK SERVICE
+# logging on services: type 5 or 0). No detector reads them: the logon sessions of lateral
+# movement and pass-the-hash are those of accounts. Skipped before decoding.
+_WELL_KNOWN_TARGETS = tuple(f'"TargetLogonId":"{lid}"' for lid in ("0x3e7", "0x3e4", "0x3e5"))
+WANTED = SECURITY_IDS | SYSTEM_IDS | TASK_IDS | SYSMON_IDS | POWERSHELL_IDS | WMI_IDS | WINRM_IDS
 MAX_BAD_RECORDS = 10_000
 _EVENT_ID_RE = re.compile(
     r'"EventID":\s*(?:\{(?:[^{}]|\{[^{}]*\})*?"#text":\s*)?"?(\d{1,10})(?!\d)'
 )
+_CHANNEL_RE = re.compile(r'"Channel":\s*"([^"]*)"')
 # Event times outside [1601-01-01, 9999-12-31) are not times a Windows log can hold (FILETIME
 # starts in 1601) and would not convert back to a date: such a record has no usable time.
 MIN_TIME = -11644473600.0
@@ -139,11 +196,21 @@ def _scalar(v: Any) -> str:
     return str(v)[:8192]
 
 
+_PLAIN = (str, int, float)
+
+
 def _flatten_data(block: Any) -> dict[str, str]:
     """EventData / UserData to name -> value. UserData has one wrapper element inside."""
     out: dict[str, str] = {}
     if not isinstance(block, dict):
         return out
+    if all(v is None or type(v) in _PLAIN for v in block.values()):
+        # the shape evtx writes for nearly every event: flat name -> scalar, taken as is
+        return {
+            k: "" if v is None else str(v)[:8192]
+            for k, v in block.items()
+            if k[:1] != "#" and k != "Data"
+        }
     data = block.get("Data")
     if isinstance(data, list):  # <Data Name="x">v</Data> list as some exporters write it
         for d in data:
@@ -214,6 +281,76 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
     )
 
 
+def wanted_event(event_id: int, channel: str, wanted: frozenset[int] | None) -> bool:
+    """Whether a detector reads this event: its id is wanted and, for the ids several
+    channels reuse (Sysmon 1 is also Application 1), it comes from the channel that means it."""
+    if wanted is None:
+        return True
+    if event_id not in wanted:
+        return False
+    need = CHANNEL_OF.get(event_id)
+    return need is None or need in channel.lower()
+
+
+def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
+    """:func:`wanted_event` on a record's JSON text, before decoding it."""
+    m = _EVENT_ID_RE.search(text)
+    if m is None:
+        return False
+    event_id = int(m.group(1))
+    if event_id not in wanted:
+        return False
+    if event_id == 4688 and '"ParentProcessName"' in text:
+        return _process_needed(text, 4688)
+    if event_id == 4624 and any(w in text for w in _WELL_KNOWN_TARGETS):
+        return False
+    if event_id not in CHANNEL_OF:
+        return True
+    c = _CHANNEL_RE.search(text)
+    if c is None or not wanted_event(event_id, c.group(1), wanted):
+        return False
+    if event_id == 18:
+        return '"Image":"System"' in text
+    return event_id != 1 or _process_needed(text)
+
+
+_IMAGE_KEYS = {
+    1: ('"Image":"', '"ParentImage":"'),
+    4688: ('"NewProcessName":"', '"ParentProcessName":"'),
+}
+_COMMAND_KEY = '"CommandLine":"'
+
+
+def _process_needed(text: str, event_id: int = 1) -> bool:
+    """Whether a process start's JSON text (as evtx writes it) names a program of
+    PROCESS_NAMES as its image or its parent's, or its command line holds a keyword. Plain
+    finds and slices of the few fields that matter: a regular expression, or lower-casing
+    the whole record, costs several times what the evtx package spends rendering it."""
+    names = []
+    for key in _IMAGE_KEYS.get(event_id, _IMAGE_KEYS[1]):
+        start = text.find(key)
+        if start < 0:
+            names.append("")
+            continue
+        start += len(key)
+        value = text[start : text.find('"', start)]
+        name = value[value.rfind("\\") + 1 :].lower().removesuffix(".exe")
+        if name in PROCESS_NAMES:
+            return True
+        names.append(name)
+    if names == ["", ""]:
+        return True
+    if names[1] == "explorer" and names[0] in SHELL_NAMES:
+        return True
+    start = text.find(_COMMAND_KEY)
+    if start < 0:
+        return False
+    start += len(_COMMAND_KEY)
+    end = text.find('","', start)
+    command = text[start : end if end >= 0 else len(text)].lower()
+    return any(k in command for k in PROCESS_KEYWORDS)
+
+
 def read_evtx(
     path: Path,
     max_events: int,
@@ -221,7 +358,8 @@ def read_evtx(
     deadline: Deadline | None = None,
 ) -> EventLogRead:
     """Events of interest from one EVTX file; bad records and chunks are skipped and counted.
-    Past ``deadline`` the rest of the file is not read (``stopped`` says so)."""
+    Past ``deadline`` (looked at every 1,024 records) the rest of the file is not read
+    (``stopped`` says so)."""
     try:
         import evtx
     except ImportError as exc:  # pragma: no cover - a core dependency
@@ -236,46 +374,55 @@ def read_evtx(
     truncated = False
     stopped = ""
     it = iter(parser.records_json())
-    while True:
-        if deadline is not None and deadline.spent():
-            stopped = f"{deadline.reason} after {records} records; the rest not read"
-            warnings.append(f"{path}: {stopped}")
-            truncated = True
-            break
+    source = str(path)
+    search = _EVENT_ID_RE.search
+    stop = False
+    # a for loop over the iterator is the fast path; a bad chunk raises out of it and the
+    # outer loop resumes the same iterator after the bad part
+    while not stop:
         try:
-            rec = next(it)
-        except StopIteration:
-            break
+            for rec in it:
+                if deadline is not None and not records & 1023 and deadline.spent():
+                    stopped = f"{deadline.reason} after {records} records; the rest not read"
+                    warnings.append(f"{path}: {stopped}")
+                    truncated = stop = True
+                    break
+                records += 1
+                if records > max_events:
+                    stopped = f"more than {max_events} records, the rest not read"
+                    warnings.append(f"{path}: {stopped}")
+                    truncated = stop = True
+                    break
+                if not isinstance(rec, dict):
+                    skipped += 1
+                    continue
+                text = rec.get("data")
+                if not isinstance(text, str):
+                    text = str(text or "")
+                if wanted is not None:
+                    # the id first: most records of a log are ids no detector reads
+                    m = search(text)
+                    if m is None or int(m.group(1)) not in wanted:
+                        continue
+                    if not _wanted_text(text, wanted):
+                        continue
+                try:
+                    obj = json.loads(text)
+                    ev = event_from_json(obj, source, int(rec.get("event_record_id") or 0))
+                except (ValueError, TypeError, RecursionError):  # nesting deeper than Python
+                    skipped += 1
+                    continue
+                if ev is not None:
+                    events.append(ev)
+            else:
+                stop = True
         except (RuntimeError, OSError, ValueError) as exc:
             skipped += 1
             if skipped <= 3:
                 warnings.append(f"{path}: bad EVTX record or chunk skipped: {exc}")
             if skipped > MAX_BAD_RECORDS:
                 warnings.append(f"{path}: more than {MAX_BAD_RECORDS} bad records, stopped")
-                truncated = True
-                break
-            continue
-        records += 1
-        if records > max_events:
-            stopped = f"more than {max_events} records, the rest not read"
-            warnings.append(f"{path}: {stopped}")
-            truncated = True
-            break
-        if not isinstance(rec, dict):
-            skipped += 1
-            continue
-        text = str(rec.get("data", ""))
-        m = _EVENT_ID_RE.search(text)
-        if wanted is not None and (m is None or int(m.group(1)) not in wanted):
-            continue
-        try:
-            obj = json.loads(text)
-            ev = event_from_json(obj, str(path), int(rec.get("event_record_id") or 0))
-        except (ValueError, TypeError, RecursionError):  # nesting deeper than Python recurses
-            skipped += 1
-            continue
-        if ev is not None:
-            events.append(ev)
+                truncated = stop = True
     if records == 0 and skipped:
         raise InputError(str(path), f"no readable EVTX record ({skipped} bad)", offset=0)
     damaged = evtx_shortfall(path)
@@ -344,7 +491,7 @@ def read_event_json(
             if skipped <= 3:
                 warnings.append(f"{path}: line {lineno}: not an event, skipped")
             continue
-        if wanted is None or ev.event_id in wanted:
+        if wanted_event(ev.event_id, ev.channel, wanted):
             events.append(ev)
     if records and skipped == records:
         raise InputError(str(path), "no line is an event", line=1)

@@ -422,6 +422,9 @@ class HiveFacts:
     product: str | None = None
     font_workaround_hint: str | None = None
     skipped_keys: int = 0
+    # the host's own addresses (SYSTEM: Tcpip interfaces, static and DHCP-assigned), with the
+    # interface key's last write time
+    addresses: tuple[tuple[str, float | None], ...] = ()
     # why these facts are incomplete (keys cut at the per-key limits, the time budget spent)
     notes: tuple[str, ...] = ()
 
@@ -545,6 +548,31 @@ def _guess_kind(h: Hive, name: str) -> str:
     return "other"
 
 
+_NO_ADDRESS = frozenset({"", "0.0.0.0", "255.255.255.255"})
+
+
+def _interface_addresses(
+    h: Hive, deadline: Deadline | None, notes: list[str]
+) -> tuple[tuple[str, float | None], ...]:
+    """Addresses of the host's network interfaces (Tcpip\\Parameters\\Interfaces: IPAddress
+    for a static address, DhcpIPAddress for a leased one), each once, in key order."""
+    base = f"{_control_set(h)}\\Services\\Tcpip\\Parameters\\Interfaces"
+    out: dict[str, float | None] = {}
+    try:
+        for k in h.children(base):
+            if _out_of_time(deadline, notes, f"network interfaces after the first {len(out)}"):
+                break
+            if k is None:  # one corrupt interface key costs its address, not the hive's facts
+                continue
+            for value in ("DhcpIPAddress", "IPAddress"):
+                for addr in _str(k.values.get(value)).split():
+                    if addr not in _NO_ADDRESS:
+                        out.setdefault(addr, k.last_write)
+    except Exception as exc:  # a damaged interfaces list costs the addresses, not the services
+        notes.append(f"network interfaces not readable ({exc}); the host's addresses not read")
+    return tuple(out.items())
+
+
 def hive_facts(h: Hive, kind: str, deadline: Deadline | None = None) -> HiveFacts:
     """Everything the detectors need from one hive (raises whatever the reader raises); what
     the per-key limits or ``deadline`` cut is in the facts' notes."""
@@ -554,7 +582,12 @@ def hive_facts(h: Hive, kind: str, deadline: Deadline | None = None) -> HiveFact
     elif kind == "SYSTEM":
         computer, services, skipped = _services(h, deadline, notes)
         facts = HiveFacts(
-            kind, h.parser, computer_name=computer, services=services, skipped_keys=skipped
+            kind,
+            h.parser,
+            computer_name=computer,
+            services=services,
+            skipped_keys=skipped,
+            addresses=_interface_addresses(h, deadline, notes),
         )
     elif kind == "SOFTWARE":
         cv = h.key("Microsoft\\Windows NT\\CurrentVersion")

@@ -2,19 +2,22 @@
 capture into the tables Zeek writes, so every network detector runs on a capture as on a
 sensor's logs.
 
-Two tshark passes, each streamed to a temporary file (bounded memory, whatever the capture's
-size):
+One tshark pass over the capture, streamed to a temporary file (bounded memory, whatever the
+capture's size; tshark's dissection is most of the cost, so it runs once): every packet's
+transport fields and, on the application packets, their protocol's fields. Then:
 
-1. every packet, a few fields (time, addresses, ports, TCP/UDP stream index, TCP flags,
-   sequence number and payload length, the protocol stack): DuckDB groups them by tshark's
-   stream index into conn rows as Zeek builds them (see ``_CONN_SQL``: originator, bytes
-   from sequence numbers, history, per-side states for ``conn_state``).
-2. the application packets (DNS and mDNS, HTTP, TLS/DTLS hellos, SMB1/SMB2, DCE/RPC, NTLMSSP,
-   Kerberos) and the first data segment of each TCP direction, read row by row in Python into
-   smb_mapping, smb_files, files, dce_rpc, ntlm, kerberos, http, dns and ssl rows following
-   Zeek's scripts (each handler's docstring says which rule it follows). A stream's first
-   bytes name its protocol whatever the port (HTTP, TLS, SMB), as Zeek's dynamic protocol
-   detection does.
+1. DuckDB reads the transport columns and groups them by tshark's stream index into conn rows
+   as Zeek builds them (see ``_CONN_SQL``: originator, bytes from sequence numbers, history,
+   per-side states for ``conn_state``), and picks the first data segment of each TCP
+   direction.
+2. editcap copies those first segments (a few frames per connection, no dissection) into a
+   small capture and tshark prints their payloads: a stream's first bytes name its protocol
+   whatever the port (HTTP, TLS, SMB), as Zeek's dynamic protocol detection does. Printing
+   every segment's payload in the main pass would cost more than the dissection.
+3. the application lines (DNS and mDNS, HTTP, TLS/DTLS, SMB1/SMB2, DCE/RPC, NTLMSSP, Kerberos:
+   a line whose protocol stack names one) are read row by row in Python into smb_mapping,
+   smb_files, files, dce_rpc, ntlm, kerberos, http, dns and ssl rows following Zeek's scripts
+   (each handler's docstring says which rule it follows).
 
 How close the rows are to Zeek's is measured by benchmarks/zeek_parity.py against Zeek's own
 test baselines; the fields a capture cannot give are listed in the README. The rows are
@@ -34,7 +37,7 @@ import shutil
 import subprocess
 import tempfile
 import urllib.parse
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,12 +137,8 @@ _PASS1 = [
     "frame.protocols",
 ]
 
-_PASS2_FILTER = (
-    "(tcp.len > 0 and tcp.seq <= 1) or dns or mdns or http.request or http.response or tls.handshake.type == 1 or tls.handshake.type == 2 "
-    "or dtls.handshake.type == 1 or dtls.handshake.type == 2 or smb or smb2 "
-    "or dcerpc or ntlmssp.messagetype or kerberos.msg_type"
-)
-# rdata fields per record type, in the order tshark lists them (every section, answers first)
+# rdata fields tshark gives per record type, each once per record in message order (TXT and
+# SPF once per string); the records' own fields (type, class, TTL, length) are lists too
 _DNS_RDATA: dict[int, tuple[str, ...]] = {
     1: ("dns.a",),
     28: ("dns.aaaa",),
@@ -155,67 +154,195 @@ _DNS_RDATA: dict[int, tuple[str, ...]] = {
     48: ("dns.dnskey.algorithm",),
     43: ("dns.ds.algorithm", "dns.ds.digest_type"),
     44: ("dns.sshfp.fingerprint",),
+    47: ("dns.nsec.next_domain_name",),
+    29: ("dns.loc.size", "dns.loc.horizontal_precision", "dns.loc.vertical_precision"),
+    35: (
+        "dns.naptr.order",
+        "dns.naptr.preference",
+        "dns.naptr.flags",
+        "dns.naptr.service",
+        "dns.naptr.regex",
+        "dns.naptr.replacement",
+    ),
 }
 _DNS_RDATA_FIELDS = sorted({f for fs in _DNS_RDATA.values() for f in fs})
+# types Zeek parses but whose reply its dns script does not log (no answer, no query name)
+_DNS_SILENT = frozenset({13, 32, 38, 41, 64, 65, 249, 250, 257})
+_DNS_ANY, _DNS_NONE = 255, 254
+# Zeek's names for DNS rcodes, record types and classes (base_errors, query_types, classes in
+# zeek/zeek a13de64f scripts/base/protocols/dns/consts.zeek); unlisted values fall back to
+# Zeek's own defaults (rcode-N, query-N, qclass-N)
 _DNS_RCODES = {
     0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
-    6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE", 16: "BADVERS",
-    17: "BADKEY", 18: "BADTIME", 19: "BADMODE", 20: "BADNAME", 21: "BADALG", 22: "BADTRUNC",
-    23: "BADCOOKIE",
+    6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSet", 9: "NOTAUTH", 10: "NOTZONE",
+    11: "unassigned-11", 12: "unassigned-12", 13: "unassigned-13", 14: "unassigned-14",
+    15: "unassigned-15", 16: "BADVERS", 17: "BADKEY", 18: "BADTIME", 19: "BADMODE",
+    20: "BADNAME", 21: "BADALG", 22: "BADTRUNC", 23: "BADCOOKIE", 3842: "BADSIG",
 }  # fmt: skip
-# IANA DNS RR types by the names Zeek logs (qtype_name)
 _DNS_TYPES = {
     1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR",
     10: "NULL", 11: "WKS", 12: "PTR", 13: "HINFO", 14: "MINFO", 15: "MX", 16: "TXT", 17: "RP",
     18: "AFSDB", 19: "X25", 20: "ISDN", 21: "RT", 22: "NSAP", 23: "NSAP-PTR", 24: "SIG",
-    25: "KEY", 26: "PX", 27: "GPOS", 28: "AAAA", 29: "LOC", 30: "EID", 31: "NIMLOC",
-    32: "NB", 33: "SRV", 34: "ATMA", 35: "NAPTR", 36: "KX", 37: "CERT", 38: "A6", 39: "DNAME",
-    40: "SINK", 41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP", 45: "IPSECKEY", 46: "RRSIG",
-    47: "NSEC", 48: "DNSKEY", 49: "DHCID", 50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA",
-    55: "HIP", 59: "CDS", 60: "CDNSKEY", 64: "SVCB", 65: "HTTPS", 99: "SPF", 100: "UINFO",
-    101: "UID", 102: "GID", 103: "UNSPEC", 249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR",
-    253: "MAILB", 254: "MAILA", 255: "*", 256: "URI", 257: "CAA", 32768: "TA", 32769: "DLV",
+    25: "KEY", 26: "PX", 27: "GPOS", 28: "AAAA", 29: "LOC", 30: "NXT", 31: "EID",
+    32: "NIMLOC", 33: "SRV", 34: "ATMA", 35: "NAPTR", 36: "KX", 37: "CERT", 38: "A6",
+    39: "DNAME", 40: "SINK", 41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP", 45: "IPSECKEY",
+    46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 49: "DHCID", 50: "NSEC3", 51: "NSEC3PARAM",
+    52: "TLSA", 53: "SMIMEA", 55: "HIP", 56: "NINFO", 57: "RKEY", 58: "TALINK", 59: "CDS",
+    60: "CDNSKEY", 61: "OPENPGPKEY", 62: "CSYNC", 63: "ZONEMD", 64: "SVCB", 65: "HTTPS",
+    99: "SPF", 100: "UINFO", 101: "UID", 102: "GID", 103: "UNSPEC", 104: "NID", 105: "L32",
+    106: "L64", 107: "LP", 108: "EUI48", 109: "EUI64", 249: "TKEY", 250: "TSIG", 251: "IXFR",
+    252: "AXFR", 253: "MAILB", 254: "MAILA", 255: "*", 256: "URI", 257: "CAA", 32768: "TA",
+    32769: "DLV", 65281: "WINS", 65282: "WINS-R", 65422: "XPF", 65521: "INTEGRITY",
 }  # fmt: skip
-_DNS_CLASSES = {1: "C_INTERNET", 3: "C_CHAOS", 4: "C_HESIOD", 254: "C_NONE", 255: "C_ANY"}
+_DNS_CLASSES = {
+    1: "C_INTERNET",
+    2: "C_CSNET",
+    3: "C_CHAOS",
+    4: "C_HESIOD",
+    254: "C_NONE",
+    255: "C_ANY",
+}
 
 
-def _dns_answers(row: dict[str, str]) -> tuple[list[str], list[float]]:
-    """The answer section only (not authority or additional records), each record as Zeek
-    writes it, with its TTL at the same index."""
-    n = _int(_first(row, "dns.count.answers")) or 0
-    types = _multi(row, "dns.resp.type")[:n]
+def _dns_type(t: int) -> str:
+    return _DNS_TYPES.get(t, f"query-{t}")
+
+
+@dataclass(slots=True)
+class _DnsReplies:
+    """What Zeek's dns script takes from a response: one entry per record it hands to
+    ``DNS::do_reply`` (the answer section; a dynamic update's prerequisites and updates),
+    in order: the record's owner name, the text Zeek logs ("" logs nothing) and its TTL."""
+
+    names: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    ttls: list[float] = field(default_factory=list)
+
+    def add(self, name: str, text: str, ttl: float) -> None:
+        self.names.append(name)
+        self.texts.append(text)
+        self.ttls.append(ttl)
+
+
+def _dns_replies(row: dict[str, str], opcode: int, zclass: int | None) -> _DnsReplies:
+    """The records of a response as Zeek's DNS analyzer and script log them (zeek/zeek
+    a13de64f, src/analyzer/protocol/dns/DNS.cc and scripts/base/protocols/dns/main.zeek):
+    authority and additional records never; each answer in the form Zeek writes it, with the
+    TTL at the same index; in a dynamic update, ``pre:``, ``del:`` and ``add:`` entries."""
+    update = opcode == 5
+    if update:
+        n_pre = _int(_first(row, "dns.count.prerequisites")) or 0
+        n = n_pre + (_int(_first(row, "dns.count.updates")) or 0)
+    else:
+        n_pre = 0
+        n = _int(_first(row, "dns.count.answers")) or 0
+    types = _multi(row, "dns.resp.type")
+    names = _multi(row, "dns.resp.name")
+    classes = _multi(row, "dns.resp.class")
     ttls = _multi(row, "dns.resp.ttl")
-    seen: dict[int, int] = defaultdict(int)
-    answers: list[str] = []
-    out_ttls: list[float] = []
-    for i, t in enumerate(types):
-        rtype = _int(t) or 0
-        k = seen[rtype]
-        seen[rtype] += 1
-        names = _DNS_RDATA.get(rtype)
-        vals = [(_multi(row, f)[k : k + 1] or [""])[0] for f in names] if names else []
+    lens = _multi(row, "dns.resp.len")
+    cursor: dict[str, int] = defaultdict(int)
+
+    def take(name: str) -> str:
+        vals = _multi(row, name)
+        k = cursor[name]
+        cursor[name] += 1
+        return vals[k] if k < len(vals) else ""
+
+    def at(vals: list[str], i: int) -> int:
+        return (_int(vals[i]) if i < len(vals) else None) or 0
+
+    out = _DnsReplies()
+    for i in range(min(n, len(types))):
+        rtype, rclass, ttl, rdlen = at(types, i), at(classes, i), at(ttls, i), at(lens, i)
+        name = (names[i] if i < len(names) else "").lower()
+        if update and i < n_pre:
+            # prerequisites: no rdata is parsed, the TTL must be 0
+            if rdlen:
+                for f in _DNS_RDATA.get(rtype, ()):
+                    take(f)
+            if ttl != 0 or not (
+                (rclass in (_DNS_ANY, _DNS_NONE) and rdlen == 0) or rclass == zclass
+            ):
+                continue
+            if rclass == _DNS_NONE and rtype == _DNS_ANY:
+                what = f"NameNotInUse {name}"
+            elif rclass == _DNS_ANY and rtype == _DNS_ANY:
+                what = f"NameInUse {name}"
+            elif rclass == _DNS_NONE:
+                what = f"NoRRSet {_dns_type(rtype)} {name}"
+            else:
+                what = f"RRSetExists {_dns_type(rtype)} {name}"
+            out.add(name, f"pre: {what}", ttl)
+            continue
+        if update:
+            if rclass == _DNS_ANY and ttl == 0 and rdlen == 0:
+                what = f"RRSet * {name}" if rtype == _DNS_ANY else f"RRSet {_dns_type(rtype)}"
+                out.add(name, f"del: {what}", ttl)
+                continue
+            if not ((rclass == _DNS_NONE and ttl == 0) or rclass == zclass):
+                if rdlen:
+                    for f in _DNS_RDATA.get(rtype, ()):
+                        take(f)
+                continue
+        if rdlen == 0:
+            if update:
+                continue
+            break  # Zeek stops reading the message at an empty record
+        text: str | None
         if rtype in (1, 28):
-            text = vals[0]
+            addr = take("dns.a" if rtype == 1 else "dns.aaaa")
+            text = f"{_dns_type(rtype)} {name} {addr}" if update else addr
         elif rtype in (5, 12, 2, 15, 6, 33):
-            text = vals[0].lower()
+            text = take(_DNS_RDATA[rtype][0]).lower()
         elif rtype in (16, 99):
-            text = f"{_DNS_TYPES[rtype]} {vals[0]} {vals[1]}"
+            parts: list[str] = []
+            used = 0
+            while used < rdlen:
+                length = _int(take(_DNS_RDATA[rtype][0])) or 0
+                parts.append(f"{_dns_type(rtype)} {length} {take(_DNS_RDATA[rtype][1])}")
+                used += 1 + length
+            text = " ".join(parts)
         elif rtype == 46:
-            text = f"RRSIG {vals[0]} {vals[1].lower()}"
+            covered, signer = take("dns.rrsig.type_covered"), take("dns.rrsig.signers_name")
+            text = (
+                f"RRSIG {covered} {signer.lower() if signer and signer != '<Root>' else '<Root>'}"
+            )
         elif rtype == 48:
-            text = f"DNSKEY {vals[0]}"
+            text = f"DNSKEY {take('dns.dnskey.algorithm')}"
         elif rtype == 43:
-            text = f"DS {vals[0]} {vals[1]}"
+            text = f"DS {take('dns.ds.algorithm')} {take('dns.ds.digest_type')}"
+        elif rtype == 47:
+            text = f"NSEC {name} {take('dns.nsec.next_domain_name').lower()}"
+        elif rtype == 50:
+            text = "NSEC3"
         elif rtype == 51:
             text = "NSEC3PARAM"
         elif rtype == 44:
-            text = f"SSHFP: {vals[0].replace(':', '')}"
+            text = f"SSHFP: {take('dns.sshfp.fingerprint').replace(':', '')}"
+        elif rtype == 29:
+            if rdlen != 16:
+                break  # Zeek: an invalid LOC length ends the message
+            size, horiz, vert = (take(f) for f in _DNS_RDATA[29])
+            text = f"LOC:  {size} {horiz} {vert}"
+        elif rtype == 35:
+            vals = [take(f) for f in _DNS_RDATA[35]]
+            tail = " ".join(v for v in vals[4:] if v)
+            text = f"NAPTR {vals[0]} {vals[1]} {vals[2]} {vals[3]} {tail}"
+        elif rtype == 65534:
+            text = "BIND9 signing signal"
+        elif rtype == 11:
+            text = ""  # WKS: Zeek names the query but logs no answer
+        elif rtype in _DNS_SILENT:
+            text = None
         else:
-            continue  # Zeek logs no answer for the other types
-        answers.append(text)
-        if i < len(ttls) and ttls[i]:
-            out_ttls.append(float(ttls[i]))
-    return answers, out_ttls
+            text = f"<unknown type={rtype}>"
+        if text is None:
+            continue
+        if update and not text.startswith("del:"):
+            text = f"add: {text}"
+        out.add(name, text, ttl)
+    return out
 
 
 def _flag(row: dict[str, str], name: str) -> bool | None:
@@ -223,12 +350,7 @@ def _flag(row: dict[str, str], name: str) -> bool | None:
     return None if v is None else v in ("1", "True", "true")
 
 
-_PASS2 = [
-    "frame.number",
-    "tcp.seq",
-    "tcp.payload",
-    *_ADDRESSES,
-    "frame.protocols",
+_APP_FIELDS = [
     # dns
     "dns.id",
     "dns.flags.response",
@@ -242,10 +364,17 @@ _PASS2 = [
     "dns.flags.recavail",
     "dns.flags.z",
     "dns.qry.class",
+    "dns.count.queries",
     "dns.count.answers",
+    "dns.count.auth_rr",
+    "dns.count.add_rr",
+    "dns.count.prerequisites",
+    "dns.count.updates",
     "dns.resp.type",
     "dns.resp.name",
+    "dns.resp.class",
     "dns.resp.ttl",
+    "dns.resp.len",
     *_DNS_RDATA_FIELDS,
     # http
     "http.request.method",
@@ -254,8 +383,8 @@ _PASS2 = [
     "http.user_agent",
     "http.content_length",
     "http.response.code",
-    "http.request_in",
     "http.content_type",
+    "tcp.segment",  # the frames a reassembled message began in: when a reply started
     "http.file_data",
     "mime_multipart.header.content-type",
     "mime_multipart.header.content-disposition",
@@ -327,6 +456,14 @@ _PASS2 = [
     "ntlmssp.auth.domain",
     "ntlmssp.auth.hostname",
 ]
+
+# the one tshark pass: every packet's transport fields (conn rows) and, when it carries one of
+# the protocols above, that protocol's fields; empty fields cost one tab each
+_FIELDS = list(dict.fromkeys(["frame.number", *_PASS1, *_APP_FIELDS]))
+# a line whose protocol stack holds one of the protocols the application handlers read
+_APP_LINE = re.compile(
+    rb"[:\t](?:dns|mdns|http|tls|dtls|smb|smb2|dcerpc|ntlmssp|kerberos)(?=[:\t\r\n])"
+)
 
 _SERVICES = [
     ("smb2", "smb"),
@@ -820,7 +957,12 @@ class _Tshark:
         self.limits = limits
 
     def run(
-        self, capture: Path, fields: list[str], out: Path, display_filter: str | None
+        self,
+        capture: Path,
+        fields: list[str],
+        out: Path,
+        display_filter: str | None,
+        desegment: bool = True,
     ) -> list[str]:
         args = [
             self.tshark,
@@ -838,7 +980,7 @@ class _Tshark:
             "-E",
             "quote=n",
             "-o",
-            "tcp.desegment_tcp_streams:TRUE",
+            f"tcp.desegment_tcp_streams:{'TRUE' if desegment else 'FALSE'}",
         ]
         if display_filter:
             args += ["-Y", display_filter]
@@ -872,15 +1014,27 @@ class _Tshark:
         return warnings
 
 
-def _rows(path: Path, fields: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(
+    path: Path, fields: list[str], wanted: re.Pattern[bytes]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The lines ``wanted`` matches, as {field: value} without the empty fields, with their
+    frame number."""
     n = len(fields)
     with open(path, "rb") as fh:
-        for i, raw in enumerate(fh, start=1):
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            parts = text.split("\t")
+        for raw in fh:
+            if not wanted.search(raw):
+                continue
+            parts = raw.decode("utf-8", "replace").rstrip("\r\n").split("\t")
             if len(parts) != n:
                 continue
-            yield i, {f: v for f, v in zip(fields, parts, strict=True) if v}
+            row = {f: v for f, v in zip(fields, parts, strict=True) if v}
+            yield _int(row.get("frame.number")) or 0, row
+
+
+def _began(row: dict[str, str], frame_no: int) -> int:
+    """The frame a (possibly reassembled) message began in."""
+    frames = [f for f in (_int(v) for v in _multi(row, "tcp.segment")) if f is not None]
+    return min(frames, default=frame_no)
 
 
 def _multi(row: dict[str, str], name: str) -> list[str]:
@@ -929,10 +1083,10 @@ class PcapConverter:
         self.workdir.mkdir(parents=True, exist_ok=True)
         warnings: list[str] = []
         pkt_file = self.workdir / "packets.tsv"
-        warnings += self.tshark.run(self.capture, _PASS1, pkt_file, None)
-        app_file = self.workdir / "app.tsv"
-        warnings += self.tshark.run(self.capture, _PASS2, app_file, _PASS2_FILTER)
-        conns, packets = self._conns(pkt_file)
+        warnings += self.tshark.run(self.capture, _FIELDS, pkt_file, None)
+        conns, packets, first_frames = self._conns(pkt_file)
+        payloads, more = self._first_payloads([f[0] for f in first_frames])
+        warnings += more
         uid_of: dict[tuple[str, str], tuple[object, ...]] = {}
         for c in conns:
             key = c.pop("proto_key")
@@ -946,7 +1100,7 @@ class PcapConverter:
                 c["id.resp_h"],
                 c["id.resp_p"],
             )
-        tables = self._app(app_file, uid_of)
+        tables = self._app(pkt_file, uid_of, first_frames, payloads)
         for c in conns:
             if c["uid"] in self._flip_uids:  # seen from the application layer: orig is the client
                 for a, b in _CONN_SIDES:
@@ -967,26 +1121,29 @@ class PcapConverter:
             write_zeek_tsv(path, log_type, rows)
             logs[log_type] = path
         pkt_file.unlink(missing_ok=True)
-        app_file.unlink(missing_ok=True)
         complete = not any("exited with status" in w or "did not finish" in w for w in warnings)
         return PcapResult(logs=logs, packets=packets, warnings=warnings, complete=complete)
 
     # -- conn ------------------------------------------------------------------------------
-    def _conns(self, pkt_file: Path) -> tuple[list[dict[str, object]], int]:
+    def _conns(
+        self, pkt_file: Path
+    ) -> tuple[list[dict[str, object]], int, list[tuple[int, float, str, str, int]]]:
+        """conn rows, the packet count, and the first data segment of each TCP direction
+        (frame number, time, tshark stream, sender address and port) for content sniffing."""
         con = duckdb.connect()
         try:
-            cols = ", ".join(f"'{f}': '{self._duck_type(f)}'" for f in _PASS1)
+            cols = ", ".join(f"'{f}': '{self._duck_type(f)}'" for f in _FIELDS)
+            # only the transport columns are kept; frame.number keeps the capture's order
+            keep = ", ".join(
+                f'"{f}" AS {"ts" if f == "frame.time_epoch" else f.replace(".", "_")}'
+                for f in _PASS1
+            )
             con.execute(
-                f"CREATE TABLE packets AS SELECT *, row_number() OVER () AS n "
+                f'CREATE TABLE packets AS SELECT "frame.number" AS n, {keep} '
                 f"FROM read_csv('{pkt_file}', delim='\t', "
                 f"header=false, quote='', escape='', auto_detect=false, columns={{{cols}}}, "
                 f"ignore_errors=true, null_padding=true)"
             )
-            names = {f: f.replace(".", "_") for f in _PASS1}
-            for f, n in names.items():
-                if f != n:
-                    con.execute(f'ALTER TABLE packets RENAME "{f}" TO "{n}"')
-            con.execute('ALTER TABLE packets RENAME "frame_time_epoch" TO ts')
             total = con.execute("SELECT COUNT(*) FROM packets").fetchone()
             con.execute("CREATE TABLE likely (proto VARCHAR, port BIGINT)")
             con.executemany(
@@ -995,6 +1152,12 @@ class PcapConverter:
             )
             rows = con.execute(_CONN_SQL).fetchall()
             desc = [d[0] for d in con.description or []]
+            firsts = con.execute(
+                "SELECT MIN(n), arg_min(ts, n), CAST(tcp_stream AS VARCHAR), "
+                "COALESCE(ip_src, ipv6_src) AS src, tcp_srcport FROM packets "
+                "WHERE tcp_len > 0 AND tcp_seq <= 1 AND tcp_stream IS NOT NULL "
+                "GROUP BY tcp_stream, src, tcp_srcport ORDER BY 1"
+            ).fetchall()
         finally:
             con.close()
         out: list[dict[str, object]] = []
@@ -1038,10 +1201,69 @@ class PcapConverter:
                 }
             )
         packets = int(total[0]) if total else 0
-        return out, packets
+        first = [(int(n), float(t), str(st), str(h), int(pt)) for n, t, st, h, pt in firsts if h]
+        return out, packets, first
+
+    def _first_payloads(self, frames: list[int]) -> tuple[dict[int, bytes], list[str]]:
+        """The first bytes of the given frames' TCP payloads: editcap copies those frames into
+        a small capture (no dissection) and tshark prints their payloads, so the pass over the
+        whole capture need not print every segment's payload."""
+        if not frames:
+            return {}, []
+        editcap = Path(self.tshark.tshark).with_name("editcap")
+        found = str(editcap) if editcap.is_file() else shutil.which("editcap")
+        if not found:
+            return {}, [
+                f"{self.capture}: editcap (Wireshark's, installed with tshark) was not found; "
+                "protocols are named by tshark's port table only, not by their first bytes"
+            ]
+        out: dict[int, bytes] = {}
+        warnings: list[str] = []
+        step = 20_000  # frame numbers per editcap run: well inside the argument list limit
+        for i in range(0, len(frames), step):
+            chunk = frames[i : i + step]
+            small = self.workdir / "first.pcapng"
+            listing = self.workdir / "first.tsv"
+            try:
+                res = subprocess.run(
+                    [found, "-r", str(self.capture), str(small), *map(str, chunk)],
+                    capture_output=True,
+                    timeout=self.limits.timeout_s,
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                )
+            except (OSError, subprocess.SubprocessError) as exc:
+                warnings.append(f"{self.capture}: editcap failed ({exc}); no content sniffing")
+                break
+            # a cut-short capture makes editcap fail at its end: the frames before it are kept
+            if not small.exists():
+                detail = res.stderr.decode("utf-8", "replace").strip()[:300]
+                warnings.append(
+                    f"{self.capture}: editcap exited with status {res.returncode}: {detail}; "
+                    "no content sniffing"
+                )
+                break
+            # said of the capture itself, not of the temporary copy
+            warnings += [
+                w.replace(str(small), f"{self.capture} (its first data segments)")
+                for w in self.tshark.run(small, ["tcp.payload"], listing, None, desegment=False)
+            ]
+            with open(listing, "rb") as fh:
+                for frame, line in zip(chunk, fh, strict=False):
+                    hexed = line.split(b"\t", 1)[0].split(AGG.encode(), 1)[0].strip()
+                    if hexed:
+                        with contextlib.suppress(ValueError):
+                            out[frame] = bytes.fromhex(hexed[:8192].decode("ascii"))
+            small.unlink(missing_ok=True)
+            listing.unlink(missing_ok=True)
+        return out, warnings
 
     @staticmethod
     def _duck_type(f: str) -> str:
+        if f == "frame.number":
+            return "BIGINT"
+        if f not in _PASS1:
+            return "VARCHAR"  # application fields: read in Python, may hold several values
         if f == "frame.time_epoch":
             return "DOUBLE"
         if f.endswith(("port", ".stream", ".len", ".length", ".plen", ".seq")) or f.startswith(
@@ -1052,7 +1274,11 @@ class PcapConverter:
 
     # -- application layers ------------------------------------------------------------------
     def _app(
-        self, app_file: Path, uid_of: dict[tuple[str, str], tuple[object, ...]]
+        self,
+        app_file: Path,
+        uid_of: dict[tuple[str, str], tuple[object, ...]],
+        first_frames: list[tuple[int, float, str, str, int]],
+        payloads: dict[int, bytes],
     ) -> dict[str, list[dict[str, object]]]:
         ifaces = _interfaces()
         krb: dict[str, dict[str, object]] = {}  # uid -> this connection's kerberos row
@@ -1074,10 +1300,31 @@ class PcapConverter:
         transfers: dict[tuple[str, str, bool], dict[str, object]] = {}
         ctx_iface: dict[tuple[str, str, str], str] = {}
         http_req: dict[str, dict[str, object]] = {}
+        # per connection, the requests no reply has answered yet, with the frame each began in
+        unanswered: dict[str, deque[tuple[int, dict[str, object]]]] = defaultdict(deque)
         dns_q: dict[tuple[str, str], dict[str, object]] = {}
         depth: dict[str, int] = defaultdict(int)
+        for frame, ts0, tstream, sender, sport in first_frames:  # in frame order
+            fc = uid_of.get(("tcp", tstream))
+            if fc is None:
+                continue
+            fuid = str(fc[0])
+            self._bases.setdefault(
+                fuid,
+                {
+                    "ts": ts0,
+                    "uid": fuid,
+                    "id.orig_h": fc[1],
+                    "id.orig_p": fc[2],
+                    "id.resp_h": fc[3],
+                    "id.resp_p": fc[4],
+                },
+            )
+            data = payloads.get(frame)
+            if data:
+                self._first_bytes[(fuid, sender == fc[1] and sport == fc[2])] = data
         count = 0
-        for frame_no, row in _rows(app_file, _PASS2):
+        for frame_no, row in _rows(app_file, _FIELDS, _APP_LINE):
             count += 1
             if count > self.limits.max_app_rows:
                 break
@@ -1105,14 +1352,14 @@ class PcapConverter:
             from_orig = (
                 src == conn[1] and _int(row.get("tcp.srcport") or row.get("udp.srcport")) == conn[2]
             )
-            self._bases.setdefault(uid, base)
-            payload = row.get("tcp.payload")
-            if payload and (_int(row.get("tcp.seq")) or 0) <= 1:
-                with contextlib.suppress(ValueError):
-                    self._first_bytes.setdefault((uid, from_orig), bytes.fromhex(payload[:8192]))
+            known = self._bases.get(uid)
+            if known is None or ts < float(str(known["ts"])):
+                self._bases[uid] = base
             if "dns" in layers or "mdns" in layers:
                 self._dns(row, base, dns_q, out, proto, from_orig, str(dst or ""))
-            if "http.request.method" in row:
+            # a request line that is a method alone is no request to Zeek (its parser wants
+            # whitespace and a URI after the method): the reply is logged on its own
+            if "http.request.method" in row and "http.request.uri" in row:
                 depth[uid] += 1
                 req = {
                     **base,
@@ -1160,47 +1407,10 @@ class PcapConverter:
                             }
                         )
                 http_req[str(frame_no)] = req
+                unanswered[uid].append((_began(row, frame_no), req))
                 out["http"].append(req)
             elif "http.response.code" in row:
-                req_frame = _first(row, "http.request_in")
-                target = http_req.get(req_frame) if req_frame else None
-                if target is None:
-                    # a reply whose request tshark did not decode: Zeek logs it too
-                    depth[uid] += 1
-                    target = {
-                        **base,
-                        "trans_depth": depth[uid],
-                        "request_body_len": 0,
-                        "response_body_len": 0,
-                    }
-                    out["http"].append(target)
-                    self._http_orphans.setdefault(uid, target)
-                target["status_code"] = _int(_first(row, "http.response.code"))
-                target["response_body_len"] = _int(_first(row, "http.content_length")) or 0
-                body_text = _first(row, "http.file_data")
-                if target["response_body_len"] or body_text:
-                    # the reply's entity is a file to Zeek (files.log, source HTTP, is_orig F)
-                    body = _tshark_bytes(body_text) if body_text else b""
-                    mime = _sniff_mime(body)
-                    fuid = self._fuid(uid, frame_no, "resp")
-                    target["resp_fuids"] = [fuid]
-                    target["resp_mime_types"] = [mime] if mime else None
-                    out["files"].append(
-                        {
-                            **base,
-                            "fuid": fuid,
-                            "source": "HTTP",
-                            "depth": 0,
-                            "mime_type": mime,
-                            "filename": None,
-                            "is_orig": False,
-                            "seen_bytes": len(body) or None,
-                            "total_bytes": target["response_body_len"] or None,
-                            "missing_bytes": 0,
-                            "overflow_bytes": 0,
-                            "timedout": False,
-                        }
-                    )
+                self._http_replies(row, base, frame_no, unanswered[uid], depth, out)
             if "tls.handshake.type" in row or "dtls.handshake.type" in row:
                 self._tls(row, base, tls, out)
             if "smb2.cmd" in row:
@@ -1221,6 +1431,68 @@ class PcapConverter:
             out["files"].append(t)
         self._by_content(out, http_req, tls)
         return out
+
+    def _http_replies(
+        self,
+        row: dict[str, str],
+        base: dict[str, object],
+        frame_no: int,
+        waiting: deque[tuple[int, dict[str, object]]],
+        depth: dict[str, int],
+        out: dict[str, list[dict[str, object]]],
+    ) -> None:
+        """Replies answer requests in the order they were sent, as Zeek pairs them (not by
+        tshark's request_in); a reply with no request waiting is a row of its own, as in Zeek;
+        an interim reply (1xx but 101) is noted on the waiting request, which waits on. A reply
+        that began before the request was sent answers nothing (Zeek: a reply before the
+        request). One packet may carry several replies."""
+        uid = str(base["uid"])
+        began = _began(row, frame_no)
+        lengths = _multi(row, "http.content_length")
+        bodies = _multi(row, "http.file_data")
+        for i, code_text in enumerate(_multi(row, "http.response.code")):
+            code = _int(code_text)
+            if code is not None and 100 <= code < 200 and code != 101:
+                if waiting:
+                    waiting[0][1]["info_code"] = code
+                continue
+            target = waiting.popleft()[1] if waiting and waiting[0][0] < began else None
+            if target is None:
+                depth[uid] += 1
+                target = {
+                    **base,
+                    "trans_depth": depth[uid],
+                    "request_body_len": 0,
+                    "response_body_len": 0,
+                }
+                out["http"].append(target)
+                self._http_orphans.setdefault(uid, target)
+            target["status_code"] = code
+            target["response_body_len"] = _int(lengths[i] if i < len(lengths) else None) or 0
+            body_text = bodies[i] if i < len(bodies) else None
+            if target["response_body_len"] or body_text:
+                # the reply's entity is a file to Zeek (files.log, source HTTP, is_orig F)
+                body = _tshark_bytes(body_text) if body_text else b""
+                mime = _sniff_mime(body)
+                fuid = self._fuid(uid, frame_no, f"resp{i}" if i else "resp")
+                target["resp_fuids"] = [fuid]
+                target["resp_mime_types"] = [mime] if mime else None
+                out["files"].append(
+                    {
+                        **base,
+                        "fuid": fuid,
+                        "source": "HTTP",
+                        "depth": 0,
+                        "mime_type": mime,
+                        "filename": None,
+                        "is_orig": False,
+                        "seen_bytes": len(body) or None,
+                        "total_bytes": target["response_body_len"] or None,
+                        "missing_bytes": 0,
+                        "overflow_bytes": 0,
+                        "timedout": False,
+                    }
+                )
 
     def _by_content(
         self,
@@ -1433,27 +1705,17 @@ class PcapConverter:
         from_orig: bool,
         dst: str,
     ) -> None:
-        """Zeek's dns.log: one row per query and its response (or a response alone); names
-        in lower case as Zeek writes them; answers from the answer section only."""
+        """Zeek's dns.log: one row per query and its response (or a response alone), for
+        standard queries, NOTIFY and dynamic updates. As Zeek's script fills them: the question
+        (query, qtype, qclass, RD, TC, Z) from the request; the rcode from the response; the
+        answers, their TTLs, AA, RA and the round trip only when the response has a record
+        Zeek logs; a response alone is named by its first such record."""
+        opcode = _int(_first(row, "dns.flags.opcode")) or 0
+        if opcode not in (0, 4, 5):
+            return  # Zeek tracks queries, NOTIFY and dynamic updates only
         qid = _first(row, "dns.id") or ""
         key = (str(base["uid"]), qid)
         is_resp = _flag(row, "dns.flags.response")
-        name = _first(row, "dns.qry.name")
-        qtype = _int(_first(row, "dns.qry.type"))
-        qclass = _int(_first(row, "dns.qry.class"))
-        question: dict[str, object] = {
-            "query": name.lower() if name else None,
-            "qtype": qtype,
-            "qtype_name": _DNS_TYPES.get(qtype, f"query-{qtype}") if qtype is not None else None,
-            "qclass": qclass,
-            "qclass_name": (
-                _DNS_CLASSES.get(qclass, f"qclass-{qclass}") if qclass is not None else None
-            ),
-        }
-        if not question["query"]:
-            # a response without a question (mDNS): Zeek names it by its first answer
-            rname = _first(row, "dns.resp.name") if is_resp else None
-            question = {"query": rname.lower()} if rname else {}
         multicast = dst.startswith(("224.", "ff02:", "ff05:"))  # mDNS: no pairing by id (Zeek)
         if is_resp and from_orig and not multicast and key not in pending:
             # the capture starts with a response: its sender is the server (Zeek flips it)
@@ -1470,35 +1732,57 @@ class PcapConverter:
                 **base,
                 "proto": proto,
                 "trans_id": _int(qid),
-                **question,
                 "RD": bool(_flag(row, "dns.flags.recdesired")),
                 "AA": False,
-                "TC": False,
+                "TC": bool(_flag(row, "dns.flags.truncated")),
                 "RA": False,
-                "Z": 0,
+                "Z": 1 if _flag(row, "dns.flags.z") else 0,
                 "rejected": False,
             }
+            name = _first(row, "dns.qry.name")
+            if opcode != 5 and name:  # an update's question section is its zone
+                qtype = _int(_first(row, "dns.qry.type"))
+                qclass = _int(_first(row, "dns.qry.class"))
+                query["query"] = name.lower()
+                query["qtype"] = qtype
+                query["qtype_name"] = _dns_type(qtype) if qtype is not None else None
+                query["qclass"] = qclass
+                query["qclass_name"] = (
+                    _DNS_CLASSES.get(qclass, f"qclass-{qclass}") if qclass is not None else None
+                )
             if not multicast:
                 pending[key] = query
             out["dns"].append(query)
             return
         rec: dict[str, object] | None = pending.pop(key, None)
         if rec is None:
-            rec = {**base, "proto": proto, "trans_id": _int(qid), **question, "rejected": False}
-            rec["RD"] = bool(_flag(row, "dns.flags.recdesired"))
+            rec = {**base, "proto": proto, "trans_id": _int(qid), "rejected": False}
+            rec.update(RD=False, AA=False, TC=False, RA=False, Z=0)
             out["dns"].append(rec)
-        else:
-            rec["rtt"] = float(str(base["ts"])) - float(str(rec["ts"]))
         rcode = _int(_first(row, "dns.flags.rcode"))
         rec["rcode"] = rcode
         rec["rcode_name"] = _DNS_RCODES.get(rcode, f"rcode-{rcode}") if rcode is not None else None
-        rec["AA"] = bool(_flag(row, "dns.flags.authoritative"))
-        rec["TC"] = bool(_flag(row, "dns.flags.truncated"))
-        rec["RA"] = bool(_flag(row, "dns.flags.recavail"))
-        rec["Z"] = 1 if _flag(row, "dns.flags.z") else 0
-        answers, ttls = _dns_answers(row)
+        counts = [
+            _int(_first(row, f"dns.count.{c}")) or 0
+            for c in ("queries", "answers", "auth_rr", "add_rr")
+        ]
+        if opcode != 5 and counts[0] and not any(counts[1:]):
+            rec["rejected"] = True  # a refusal without records (Zeek's dns_rejected)
+        elif rcode and not counts[0] and opcode != 5:
+            rec["rejected"] = True
+        zclass = _int(_first(row, "dns.qry.class")) if opcode == 5 else None
+        replies = _dns_replies(row, opcode, zclass)
+        if replies.names:
+            if not rec.get("query"):
+                rec["query"] = replies.names[0]
+            rec["AA"] = bool(_flag(row, "dns.flags.authoritative"))
+            rec["RA"] = bool(_flag(row, "dns.flags.recavail"))
+            rtt = float(str(base["ts"])) - float(str(rec["ts"]))
+            if rtt:
+                rec["rtt"] = rtt
+        answers = [t for t in replies.texts if t]
         rec["answers"] = answers or None
-        rec["TTLs"] = ttls or None
+        rec["TTLs"] = [t for t, x in zip(replies.ttls, replies.texts, strict=True) if x] or None
 
     def _smb2(
         self,

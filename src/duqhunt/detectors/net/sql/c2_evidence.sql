@@ -4,6 +4,8 @@
 --   http_n          HTTP requests of the pair (Host or CONNECT target = dst)
 --   plain_443       443/tcp connections with data both ways that Zeek did not see as TLS
 --   conns_443       443/tcp connections of the pair
+--   conns           connections of the pair (kind 'ip')
+--   data_conns      of those, the ones that carried data (egress_session.sql)
 --   nosni           TLS sessions of the pair without a server name
 --   ssl_n           TLS sessions of the pair
 --   pair_hours      distinct clock hours with a contact of the pair
@@ -40,7 +42,8 @@ pair_http AS (
     GROUP BY k.kind, k.src, k.dst
 ),
 pair_conn AS (
-    SELECT k.kind, k.src, k.dst, SUM(c.plain_443) AS plain_443, SUM(c.conns_443) AS conns_443
+    SELECT k.kind, k.src, k.dst, SUM(c.plain_443) AS plain_443, SUM(c.conns_443) AS conns_443,
+           SUM(c.conns) AS conns, SUM(c.data_conns) AS data_conns
     FROM c2_candidates k
     JOIN c2_conn_hours c ON c.src = k.src AND c.dst = k.dst
     WHERE k.kind = 'ip'
@@ -97,6 +100,7 @@ hours AS (
 SELECT k.kind, k.src, k.dst,
        COALESCE(ph.post_root_bare, 0) AS post_root_bare, COALESCE(ph.http_n, 0) AS http_n,
        COALESCE(pc.plain_443, 0) AS plain_443, COALESCE(pc.conns_443, 0) AS conns_443,
+       COALESCE(pc.conns, 0) AS conns, COALESCE(pc.data_conns, 0) AS data_conns,
        COALESCE(ps.nosni, 0) AS nosni, COALESCE(ps.ssl_n, 0) AS ssl_n,
        COALESCE(h.pair_hours, 0) AS pair_hours, COALESCE(h.idle_hours, 0) AS idle_hours,
        COALESCE(a.active_hours, 0) AS active_hours

@@ -1,0 +1,90 @@
+"""The offline report's host page in a real browser (Debian's Chromium through Playwright): a
+simulated campaign with host triage folders is hunted, report.html is opened from disk at
+patient zero's page, and the page shows that one machine's name and address, its findings by
+stage (beacons, lateral moves, implant files), its timeline and its neighbours, with no other
+host page and no request leaving the file. Screenshots go to test-artifacts/web/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_web_browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, _need_browser
+
+from duqhunt.hunt import HuntOptions, hunt
+from duqhunt.render import write_outputs
+from duqhunt.simulate import SimConfig, simulate
+from duqhunt.simulate.host import write_triage_folders
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], Any]:
+    base = tmp_path_factory.mktemp("hostpage")
+    truth = simulate(base / "zeek", seed=7, config=SimConfig(hosts=40, days=1.0), meta_dir=base)
+    write_triage_folders(base / "host", truth, 7)
+    out = base / "out"
+    doc = hunt(
+        HuntOptions(
+            inputs=(base / "zeek", base / "host"),
+            out=out,
+            allowlists=(base / "known-good.yaml",),
+            threads=2,
+        )
+    )
+    write_outputs(doc, out)
+    return out / "report.html", truth, doc
+
+
+def test_the_host_page_of_patient_zero(report: tuple[Path, dict[str, Any], Any]) -> None:
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    html, truth, doc = report
+    pz = truth["patient_zero"]
+    name = truth["hostnames"][pz]
+    (machine,) = [h for h in doc.hosts if name in h.names]
+    anchor = f"h-{machine.id}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        fetched: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "request",
+            lambda r: fetched.append(r.url) if not r.url.startswith(("file:", "data:")) else None,
+        )
+        page.goto(html.as_uri() + "#" + anchor)
+        host = page.locator(f"#{anchor}")
+        expect(host).to_be_visible()
+        # the page alone: the other hosts' pages stay hidden until opened
+        assert page.locator("section.hostpage:visible").count() == 1
+        expect(host.locator("h2")).to_contain_text(name)
+        expect(host.locator("dl.meta")).to_contain_text(pz)
+        expect(host.locator("dl.meta")).to_contain_text("patient-zero")
+        stages = host.locator("table.host-findings tbody th").all_inner_texts()
+        for stage in ("installation", "lateral-movement", "command-and-control"):
+            assert any(s.startswith(stage) for s in stages), (stage, stages)
+        titles = host.locator("table.host-findings").inner_text()
+        assert "beacons to" in titles and "jminet7.sys" in titles and f"{pz} ->" in titles
+        timeline = host.locator("table.host-timeline tbody tr")
+        assert timeline.count() >= 10
+        sources = set(host.locator("table.host-timeline tbody td:nth-child(2)").all_inner_texts())
+        assert {"host", "network"} <= sources
+        expect(host.locator("ul.delays")).to_contain_text("installation \u2192 first C&C contact")
+        neighbours = host.locator("ul.neighbours li")
+        assert neighbours.count() >= 2
+        host.screenshot(path=str(ARTIFACTS / "report-host-page.png"))
+        # a neighbour's link opens that host's page in place of this one
+        neighbours.locator("a").first.click()
+        expect(host).to_be_hidden()
+        assert page.locator("section.hostpage:visible").count() == 1
+        page.goto(html.as_uri() + "#hosts")
+        expect(page.locator("#hosts-index")).to_be_visible()
+        page.locator("#hosts").screenshot(path=str(ARTIFACTS / "report-hosts.png"))
+        browser.close()
+    assert errors == []
+    assert fetched == []
