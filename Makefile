@@ -23,15 +23,18 @@ demo: $(STAMP)
 	@echo "report: $(DEMO)/report/report.html  (json: $(DEMO)/report/report.json)"
 
 # tshark decodes pcap/pcapng inputs (Debian package); dosfstools + mtools and ntfs-3g build the
-# FAT and NTFS disk images of the dissect.target tests without mounting. Installed when missing
-# and we may (root with apt-get, as in CI); otherwise those tests are skipped with the reason.
+# FAT and NTFS disk images of the dissect.target tests without mounting; libfuzzy2 is ssdeep's
+# library (`duqhunt similar`); chromium is the real browser of the report and web app tests
+# (driven by Playwright). Installed when missing and we may (root with apt-get, as in CI);
+# otherwise the tests that need them say what is missing.
+SYSTEM_PACKAGES := tshark dosfstools mtools ntfs-3g libfuzzy2 chromium
 system-deps:
-	@command -v tshark >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 && command -v mkntfs >/dev/null 2>&1 && ldconfig -p | grep -q libfuzzy.so.2 || { \
+	@command -v tshark >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 && command -v mkntfs >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && ldconfig -p | grep -q libfuzzy.so.2 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing tshark, dosfstools, mtools, ntfs-3g, libfuzzy2 (apt-get)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark dosfstools mtools ntfs-3g libfuzzy2 >/dev/null; \
+	    echo "installing $(SYSTEM_PACKAGES) (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	  else \
-	    echo "tshark/mtools/ntfs-3g not found: the pcap and disk-image tests are skipped (apt-get install tshark dosfstools mtools ntfs-3g)"; \
+	    echo "not all of $(SYSTEM_PACKAGES) are installed: apt-get install $(SYSTEM_PACKAGES)"; \
 	  fi; }
 
 # make test: the whole suite; property tests run a fixed (derandomized) set of examples.
