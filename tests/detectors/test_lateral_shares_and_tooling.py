@@ -599,3 +599,41 @@ def test_admin_of() -> None:
     assert admin_of("CORP\\jsmith", users) is None  # not an admin account
     assert admin_of("CORP\\svc_sccm", users) is None
     assert admin_of(None, users) is None
+
+
+@pytest.mark.parametrize(("mapped", "tooling"), [(5, True), (4, False)])
+def test_a_source_mapping_admin_shares_on_five_hosts_a_day_is_learned_tooling(
+    tmp_path: Path, mapped: int, tooling: bool
+) -> None:
+    """A backup server maps C$ on ``mapped`` hosts every day (reads, nothing written); on the
+    second day its service account pushes an agent to two of them. At five hosts a day the
+    server is admin inventory (admin_sources.sql: at least 5 hosts on its busiest day) and the
+    push is its usual program, one low tooling finding; at four it is not, and each push is a
+    high move."""
+    net = Net()
+    targets = [f"10.1.0.{20 + i}" for i in range(mapped)]
+    for day in range(2):
+        for i, dst in enumerate(targets):
+            net.session(T0 + day * 86400 + i * 60, "10.0.1.40", dst, share="C$")
+    for i, dst in enumerate(targets[:2]):
+        net.session(
+            T0 + 86400 + 3600 + i * 60,
+            "10.0.1.40",
+            dst,
+            share="ADMIN$",
+            files=("BackupAgent\\agent.exe",),
+            execute=True,
+            account="CORP\\svc_backup",
+        )
+    found = _lateral(_hunt(tmp_path, net))
+    if tooling:
+        (f,) = found
+        assert f.severity == "low" and f.title.startswith("Admin tooling: 10.0.1.40")
+        assert f"maps admin shares on up to {mapped} hosts a day on 2 of 2 day(s)" in str(
+            f.details["admin_tool"]
+        )
+    else:
+        assert sorted((f.details["dst"], f.severity) for f in found) == [
+            (targets[0], "high"),
+            (targets[1], "high"),
+        ]

@@ -1,0 +1,141 @@
+"""The detectors' helper queries on hand-built tables, against what their headers promise:
+http_shape.sql (DQ-NET-004's request shape of each internal -> external HTTP pair) and
+smb_clients.sql (how many internal hosts open SMB sessions to a host: DQ-NET-006's server
+test). Each table holds the rows that must be counted beside the look-alikes that must not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from duqhunt.detectors.base import load_sql
+from duqhunt.engines.duckdb import DuckDBEngine
+from duqhunt.sources.net.zeek_schema import canonical_schema
+
+PKG = "duqhunt.detectors.net"
+C2 = "198.51.100.7"
+UA_A = "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1)"
+UA_B = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+def _query(sql: str, tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
+    eng = DuckDBEngine()
+    try:
+        for name, table in tables.items():
+            eng.register_arrow(name, table)
+        return eng.query(sql).to_pylist()
+    finally:
+        eng.close()
+
+
+def _log(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows of a Zeek log in the canonical schema (columns not given are null)."""
+    schema = canonical_schema(kind)
+    return pa.Table.from_pylist(
+        [{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema
+    )
+
+
+def _ip_class(internal: list[str], external: list[str]) -> pa.Table:
+    return pa.table(
+        {
+            "ip": pa.array(internal + external, pa.string()),
+            "internal": pa.array([True] * len(internal) + [False] * len(external), pa.bool_()),
+        }
+    )
+
+
+def _req(src: str, dst: str, method: str, uri: str, host: str | None, ua: str) -> dict[str, Any]:
+    return {
+        "ts": 1_700_000_000.0,
+        "uid": "C1",
+        "id_orig_h": src,
+        "id_orig_p": 50000,
+        "id_resp_h": dst,
+        "id_resp_p": 80,
+        "method": method,
+        "uri": uri,
+        "host": host,
+        "user_agent": ua,
+    }
+
+
+def test_http_shape_counts_posts_root_uris_and_bare_address_hosts_per_pair() -> None:
+    rows = [
+        _req("10.0.0.5", C2, "POST", "/", C2, UA_A),  # Duqu's shape: POST / to a bare IP
+        _req("10.0.0.5", C2, "post", "/", f"{C2}:8080", UA_A),  # method case, with a port
+        _req("10.0.0.5", C2, "POST", "/", "", UA_A),  # an empty Host names nothing
+        _req("10.0.0.5", C2, "GET", "/", None, UA_A),  # no Host header at all
+        _req("10.0.0.5", C2, "GET", "/", "[2001:db8::7]", UA_A),  # a bare IPv6 literal
+        _req("10.0.0.5", C2, "GET", "/index.html", "www.example.com", UA_B),  # a name
+        _req("10.0.0.5", C2, "GET", "/a/", "cdn2.example.net", UA_A),  # not the root
+        _req("10.0.0.6", C2, "GET", "/", "www.example.com", UA_B),  # another pair
+        _req("10.0.0.5", "10.0.0.9", "POST", "/", "10.0.0.9", UA_A),  # internal destination
+        _req("203.0.113.5", "10.0.0.5", "POST", "/", "10.0.0.5", UA_A),  # inbound
+    ]
+    got = _query(
+        load_sql(PKG, "http_shape.sql"),
+        {
+            "http": _log("http", rows),
+            "ip_class": _ip_class(["10.0.0.5", "10.0.0.6", "10.0.0.9"], [C2, "203.0.113.5"]),
+        },
+    )
+    by_pair = {(r["src"], r["dst"]): r for r in got}
+    assert set(by_pair) == {("10.0.0.5", C2), ("10.0.0.6", C2)}
+    assert by_pair[("10.0.0.5", C2)] == {
+        "src": "10.0.0.5",
+        "dst": C2,
+        "requests": 7,
+        "posts": 3,
+        "root_uris": 5,
+        "bare_ip_hosts": 5,
+        "ua_min": UA_A,
+        "ua_max": UA_B,
+    }
+    assert by_pair[("10.0.0.6", C2)] == {
+        "src": "10.0.0.6",
+        "dst": C2,
+        "requests": 1,
+        "posts": 0,
+        "root_uris": 1,
+        "bare_ip_hosts": 0,
+        "ua_min": UA_B,
+        "ua_max": UA_B,
+    }
+
+
+def _smb(src: str, dst: str, port: int) -> dict[str, Any]:
+    return {
+        "ts": 1_700_000_000.0,
+        "uid": f"C{src}{dst}{port}",
+        "id_orig_h": src,
+        "id_orig_p": 50000,
+        "id_resp_h": dst,
+        "id_resp_p": port,
+        "proto": "tcp",
+    }
+
+
+def test_smb_clients_counts_distinct_internal_clients_on_139_and_445() -> None:
+    fs, ws = "10.0.1.20", "10.1.0.5"
+    rows = [
+        *(_smb(f"10.1.0.{10 + i}", fs, 445) for i in range(4)),
+        _smb("10.1.0.10", fs, 445),  # the same client again
+        _smb("10.1.0.30", fs, 139),  # SMB over NetBIOS
+        _smb("10.1.0.31", fs, 3389),  # not SMB
+        _smb("203.0.113.9", fs, 445),  # an external client
+        _smb("10.50.0.10", ws, 445),
+    ]
+    got = _query(
+        load_sql(PKG, "smb_clients.sql"),
+        {
+            "conn": _log("conn", rows),
+            "ip_class": _ip_class(
+                [fs, ws, "10.50.0.10", "10.1.0.30", "10.1.0.31"]
+                + [f"10.1.0.{10 + i}" for i in range(4)],
+                ["203.0.113.9"],
+            ),
+        },
+    )
+    assert {r["ip"]: r["clients"] for r in got} == {fs: 5, ws: 1}
