@@ -151,7 +151,7 @@ SQL_TESTS = ("tests/detectors", *_ZONES, "tests/hunt/test_host_names.py")
 SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
     "ioc_match.sql": ("tests/detectors/test_ioc_behaviour.py", _NET),
     "periodicity.sql": ("tests/detectors/test_periodicity.py", _PREV, _NET, _C2, *_ZONES),
-    "beacon_sessions.sql": (_PREV, _NET, _C2),
+    "beacon_sessions.sql": (_HELPERS, _PREV, _NET, _C2),
     "c2_evidence.sql": (_PREV, _NET, _C2),
     "c2_conn_hours.sql": (_PREV, _NET, _C2),
     "ip_names.sql": (_PREV, _NET, _C2),
@@ -381,10 +381,13 @@ def _mutants_of(gdir: Path, g: Group) -> dict[str, tuple[str, int | None]]:
 
 
 def _sample(names: list[str], n: int, seed: int, key: str) -> list[str]:
+    """The first n of a seeded shuffle: a larger sample extends a smaller one, so the results
+    of a short run count in a longer one with the same seed."""
     names = sorted(names)
     if n <= 0 or n >= len(names):
         return names
-    return sorted(random.Random(f"{seed}:{key}").sample(names, n))
+    random.Random(f"{seed}:{key}").shuffle(names)
+    return sorted(names[:n])
 
 
 def _run_group(gdir: Path, names: list[str], jobs: int, deadline: float) -> None:

@@ -67,6 +67,10 @@ def _sessions() -> list[Row]:
     # seven contacts: below the minimum before anything is collapsed
     for k in range(7):
         add("ip", "10.0.0.9", "203.0.113.11", T0 + k * 600.0, 300.0)
+    # a service fifteen hosts poll: widespread, its prevalence penalty reaches the cap
+    for i in range(15):
+        for k in range(30):
+            add("ip", f"10.0.2.{i}", "203.0.113.20", T0 + i + k * 1800.0, 640.0)
     # irregular bursts over an hour: scored, but under the floor
     for _ in range(12):
         add("ip", "10.0.0.10", "203.0.113.12", T0 + rng.uniform(0, 3600.0), rng.uniform(1, 9000))
@@ -164,7 +168,7 @@ def _expected(rows: list[Row], p: dict[str, float]) -> dict[tuple[str, str, str]
     return out
 
 
-@pytest.mark.parametrize("internal_hosts", [25.0, 19.0])
+@pytest.mark.parametrize("internal_hosts", [40.0, 20.0, 19.0])
 def test_periodicity_sql_is_the_documented_formula(internal_hosts: float) -> None:
     rows = _sessions()
     params: dict[str, float] = {
@@ -173,8 +177,10 @@ def test_periodicity_sql_is_the_documented_formula(internal_hosts: float) -> Non
         "window_s": 86400.0,
         "min_bin_s": 60.0,
         "full_count": 24.0,
-        "internal_hosts": internal_hosts,  # 19: under 20 sources prevalence is not measured
-        "min_score": 0.5,
+        # 19: under 20 possible sources prevalence is not measured; 20: it is (capped at 0.5
+        # for the service fifteen hosts poll); 40: below the cap, and 0 for two sources of 40
+        "internal_hosts": internal_hosts,
+        "min_score": 0.48,
     }
     eng = DuckDBEngine()
     try:

@@ -70,6 +70,7 @@ def test_http_shape_counts_posts_root_uris_and_bare_address_hosts_per_pair() -> 
         _req("10.0.0.5", C2, "GET", "/", "[2001:db8::7]", UA_A),  # a bare IPv6 literal
         _req("10.0.0.5", C2, "GET", "/index.html", "www.example.com", UA_B),  # a name
         _req("10.0.0.5", C2, "GET", "/a/", "cdn2.example.net", UA_A),  # not the root
+        _req("10.0.0.5", C2, "PUT", "/up", "cdn2.example.net", UA_A),  # an upload, not a POST
         _req("10.0.0.6", C2, "GET", "/", "www.example.com", UA_B),  # another pair
         _req("10.0.0.5", "10.0.0.9", "POST", "/", "10.0.0.9", UA_A),  # internal destination
         _req("203.0.113.5", "10.0.0.5", "POST", "/", "10.0.0.5", UA_A),  # inbound
@@ -86,7 +87,7 @@ def test_http_shape_counts_posts_root_uris_and_bare_address_hosts_per_pair() -> 
     assert by_pair[("10.0.0.5", C2)] == {
         "src": "10.0.0.5",
         "dst": C2,
-        "requests": 7,
+        "requests": 8,
         "posts": 3,
         "root_uris": 5,
         "bare_ip_hosts": 5,
@@ -139,3 +140,117 @@ def test_smb_clients_counts_distinct_internal_clients_on_139_and_445() -> None:
         },
     )
     assert {r["ip"]: r["clients"] for r in got} == {fs: 5, ws: 1}
+
+
+def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
+    """beacon_sessions.sql, DQ-NET-002's input: every connection from an internal source to an
+    external address ('ip'), a further request on a kept-alive HTTP connection ('ip' again), the
+    Host and TLS server name it asked for ('http-host', 'tls-sni', lower case, never empty or
+    the bare address itself), and a request to an internal web proxy attributed to the client
+    and the destination it names, port stripped. Nothing inbound, internal or without a time."""
+    t = 1_700_000_000.0
+    src, c2, proxy = "10.0.0.5", "198.51.100.7", "10.0.0.60"
+
+    def c(ts: float | None, s: str, d: str, port: int = 443, **kw: Any) -> dict[str, Any]:
+        return {
+            "ts": ts,
+            "uid": "C",
+            "id_orig_h": s,
+            "id_orig_p": 50000,
+            "id_resp_h": d,
+            "id_resp_p": port,
+            "proto": "tcp",
+            **kw,
+        }
+
+    conn = [
+        c(t, src, c2, orig_ip_bytes=900, orig_bytes=700),
+        c(t + 1, src, c2, orig_bytes=700),  # no IP byte count: the payload count
+        c(t + 2, src, "198.51.100.8"),  # neither: 0
+        c(t + 3, "10.0.0.6", c2, 53, proto="udp", orig_ip_bytes=60),
+        c(t + 4, src, "10.0.0.9", 445, orig_ip_bytes=5000),  # internal
+        c(t + 5, "203.0.113.5", src, 3389, orig_ip_bytes=5000),  # inbound
+        c(None, src, c2, orig_ip_bytes=900),  # no time
+    ]
+
+    def h(ts: float | None, d: str, depth: int, host: str | None, **kw: Any) -> dict[str, Any]:
+        return {
+            **c(ts, kw.pop("s", src), d, kw.pop("port", 80)),
+            "trans_depth": depth,
+            "host": host,
+            "method": kw.pop("method", "GET"),
+            "uri": kw.pop("uri", "/"),
+            **kw,
+        }
+
+    http = [
+        h(t + 10, c2, 1, "Update.Example.COM", request_body_len=300),
+        h(t + 11, c2, 2, "update.example.com"),  # kept alive: a contact of its own
+        h(t + 12, c2, 3, c2, request_body_len=50),  # Host is the address: no name
+        h(t + 13, c2, 1, ""),
+        h(t + 14, c2, 1, None),
+        h(None, c2, 2, "update.example.com"),
+        h(t + 15, "10.0.0.9", 1, "intranet", uri="/x"),  # internal, not a proxy request
+        h(t + 16, src, 1, "www.example.com", s="203.0.113.5"),  # inbound
+        # through the proxy: CONNECT, absolute URIs (any letter case), an internal target
+        h(
+            t + 20,
+            proxy,
+            1,
+            "c2.example.net:443",
+            port=8080,
+            method="CONNECT",
+            uri="c2.example.net:443",
+        ),
+        h(
+            t + 21,
+            proxy,
+            1,
+            "198.51.100.9",
+            port=8080,
+            method="POST",
+            uri="http://198.51.100.9/",
+            request_body_len=2048,
+        ),
+        h(t + 22, proxy, 1, "Portal.Example.org", port=8080, uri="HTTPS://Portal.Example.org/x"),
+        h(t + 23, proxy, 1, "10.0.0.9:445", port=8080, method="connect", uri="10.0.0.9:445"),
+        h(t + 24, proxy, 1, "", port=8080, method="CONNECT", uri=":443"),
+        h(t + 25, proxy, 1, "www.example.com", port=8080, uri="/index.html"),  # not proxy form
+    ]
+    ssl = [
+        {**c(t + 30, src, c2), "server_name": "Mail.Example.net"},
+        {**c(t + 31, src, c2), "server_name": ""},
+        {**c(t + 32, src, c2), "server_name": None},
+        {**c(t + 33, src, "10.0.0.9"), "server_name": "intranet.corp"},
+        {**c(None, src, c2), "server_name": "mail.example.net"},
+    ]
+    internal = [src, "10.0.0.6", "10.0.0.9", proxy]
+    external = [c2, "198.51.100.8", "203.0.113.5"]
+    got = _query(
+        load_sql(PKG, "beacon_sessions.sql"),
+        {
+            "conn": _log("conn", conn),
+            "http": _log("http", http),
+            "ssl": _log("ssl", ssl),
+            "ip_class": _ip_class(internal, external),
+        },
+    )
+    rows = sorted(
+        (r["kind"], r["src"], r["dst"], r["ts"], r["bytes"], r["proto"], r["port"]) for r in got
+    )
+    assert rows == sorted(
+        [
+            ("ip", src, c2, t, 900.0, "tcp", 443),
+            ("ip", src, c2, t + 1, 700.0, "tcp", 443),
+            ("ip", src, "198.51.100.8", t + 2, 0.0, "tcp", 443),
+            ("ip", "10.0.0.6", c2, t + 3, 60.0, "udp", 53),
+            ("http-host", src, "update.example.com", t + 10, 300.0, "tcp", 80),
+            ("ip", src, c2, t + 11, 0.0, "tcp", 80),
+            ("http-host", src, "update.example.com", t + 11, 0.0, "tcp", 80),
+            ("ip", src, c2, t + 12, 50.0, "tcp", 80),
+            ("http-host", src, "c2.example.net", t + 20, 0.0, "tcp", 8080),
+            ("ip", src, "198.51.100.9", t + 21, 2048.0, "tcp", 8080),
+            ("http-host", src, "portal.example.org", t + 22, 0.0, "tcp", 8080),
+            ("tls-sni", src, "mail.example.net", t + 30, 0.0, "tcp", 443),
+        ]
+    )
