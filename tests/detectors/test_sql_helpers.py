@@ -254,3 +254,128 @@ def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
             ("tls-sni", src, "mail.example.net", t + 30, 0.0, "tcp", 443),
         ]
     )
+
+
+def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
+    """c2_conn_hours.sql then c2_evidence.sql, DQ-NET-002's protocol and timing facts per
+    candidate: POST / (or /?..., or the proxy form http://ip/) to a bare-IP Host, 443/tcp
+    sessions with data both ways that Zeek did not see as TLS, TLS without a server name, and
+    the pair's clock hours in which its source showed no user activity (a contact to an
+    external address that is neither a candidate of the host nor routine for it: seen in more
+    than half of the window's hours)."""
+    t0 = 1_699_999_200.0  # on an hour boundary
+    v, w, proxy = "10.0.0.5", "10.0.0.6", "10.0.0.60"
+    c2, n443, quiet = "198.51.100.7", "198.51.100.8", "198.51.100.9"
+
+    def at(hour: int) -> float:
+        return t0 + hour * 3600.0 + 60.0
+
+    def c(hour: int, s: str, d: str, port: int, **kw: Any) -> dict[str, Any]:
+        return {
+            "ts": at(hour),
+            "uid": "C",
+            "id_orig_h": s,
+            "id_orig_p": 50000,
+            "id_resp_h": d,
+            "id_resp_p": port,
+            "proto": "tcp",
+            "orig_bytes": 300,
+            "resp_bytes": 900,
+            **kw,
+        }
+
+    conn = [
+        *(c(h, v, c2, 80, service="http") for h in (0, 1, 2, 2)),
+        c(0, v, n443, 443),  # no TLS seen, data both ways
+        c(1, v, n443, 443, service="ssl"),
+        c(1, v, n443, 443, resp_bytes=0),  # nothing came back
+        c(3, v, n443, 443, service="ssl,http"),
+        c(3, v, n443, 443, orig_bytes=None, resp_bytes=50),
+        c(3, v, n443, 8443),
+        # the user at v: a news site in hours 1 and 5, a shop in hours 6-10 (5 of 10 hours: not
+        # routine); an agent's server in hours 0-5 (6 of 10: routine) and NTP every hour
+        *(c(h, v, "93.184.216.34", 443, service="ssl") for h in (1, 5)),
+        *(c(h, v, "203.0.113.80", 443, service="ssl") for h in range(6, 11)),
+        *(c(h, v, "198.51.100.50", 443, service="ssl") for h in range(6)),
+        *(c(h, v, "198.51.100.123", 123, proto="udp") for h in range(10)),
+        c(0, v, "10.0.0.9", 445),  # internal: no activity
+        c(0, w, "93.184.216.34", 443, service="ssl"),  # w's activity is not looked at
+    ]
+
+    def h(hour: int, s: str, d: str, method: str, uri: str, host: str | None) -> dict[str, Any]:
+        return {**c(hour, s, d, 80), "method": method, "uri": uri, "host": host}
+
+    http = [
+        h(0, v, c2, "POST", "/", c2),
+        h(1, v, c2, "post", "/?id=5", f"{c2}:80"),
+        h(2, v, c2, "GET", "/", c2),
+        h(2, v, c2, "POST", "/upload", c2),
+        h(4, v, proxy, "POST", f"http://{c2}/", c2),  # through the proxy
+        h(4, v, c2, "POST", "/", ""),
+        h(4, v, c2, "POST", "/", None),
+        h(4, v, c2, "POST", "/", "update.example.com"),  # another destination
+        h(5, w, "203.0.113.5", "POST", "/", "mail.example.net"),
+    ]
+
+    def s(hour: int | None, src: str, d: str, sni: str | None) -> dict[str, Any]:
+        row = c(0, src, d, 443)
+        row.update({"ts": None if hour is None else at(hour), "server_name": sni})
+        return row
+
+    ssl = [
+        s(0, v, c2, None),
+        s(0, v, c2, ""),
+        s(0, v, c2, "cdn.example.com"),
+        s(0, w, "203.0.113.5", "Mail.Example.NET"),
+        s(3, w, "203.0.113.5", "mail.example.net"),
+        s(None, w, "203.0.113.5", "mail.example.net"),
+        s(7, w, "203.0.113.5", "other.example.net"),
+    ]
+    candidates = pa.table(
+        {
+            "kind": ["ip", "ip", "ip", "tls-sni"],
+            "src": [v, v, w, w],
+            "dst": [c2, n443, quiet, "mail.example.net"],
+        }
+    )
+    internal = [v, w, proxy, "10.0.0.9"]
+    external = [
+        c2,
+        n443,
+        quiet,
+        "93.184.216.34",
+        "203.0.113.80",
+        "198.51.100.50",
+        "198.51.100.123",
+        "203.0.113.5",
+    ]
+    eng = DuckDBEngine()
+    try:
+        eng.register_arrow("conn", _log("conn", conn))
+        eng.register_arrow("http", _log("http", http))
+        eng.register_arrow("ssl", _log("ssl", ssl))
+        eng.register_arrow("ip_class", _ip_class(internal, external))
+        eng.register_arrow("c2_candidates", candidates)
+        eng.register_arrow("c2_idle_srcs", pa.table({"src": pa.array([v], pa.string())}))
+        eng.register_arrow("c2_conn_hours", eng.query(load_sql(PKG, "c2_conn_hours.sql")))
+        got = eng.query(load_sql(PKG, "c2_evidence.sql"), {"window_hours": 10.0}).to_pylist()
+    finally:
+        eng.close()
+    cols = (
+        "post_root_bare",
+        "http_n",
+        "plain_443",
+        "conns_443",
+        "nosni",
+        "ssl_n",
+        "pair_hours",
+        "idle_hours",
+        "active_hours",
+    )
+    assert [(r["kind"], r["src"], r["dst"], *(r[k] for k in cols)) for r in got] == [
+        # active hours of v: 1 and 5 (news), 6-10 (the shop)
+        ("ip", v, c2, 3, 5, 0, 0, 2, 3, 4, 3, 7),  # hours 0, 1, 2, 4; 1 is active
+        ("ip", v, n443, 0, 0, 1, 5, 0, 0, 3, 2, 7),  # hours 0, 1, 3
+        ("ip", w, quiet, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        ("tls-sni", w, "mail.example.net", 0, 1, 0, 0, 0, 0, 3, 3, 0),  # hours 0, 3, 5
+    ]
