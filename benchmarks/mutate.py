@@ -201,14 +201,14 @@ def _log(msg: str) -> None:
     print(f"[mutate {dt.datetime.now(dt.UTC):%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
 
-NICE = 10
+NICE = {"level": 10}  # --nice
 
 
 def _nice() -> list[str]:
-    """Run a child at niceness NICE in all, not NICE more than this process: under
+    """Run a child at niceness --nice in all, not that much more than this process: under
     ``make mutate`` (itself under nice -n 10) a second +10 put the tests at 19, where a loaded
     machine gave them a few per cent of a core."""
-    return ["nice", "-n", str(max(0, NICE - os.nice(0)))]
+    return ["nice", "-n", str(max(0, NICE["level"] - os.nice(0)))]
 
 
 def _existing(paths: Iterable[str]) -> list[str]:
@@ -835,7 +835,8 @@ def write_report(
         f" --seed {args.seed} --budget-min {args.budget_min} --jobs {args.jobs}"
         f" --sql-jobs {args.sql_jobs}`"
         f" (mutmut {_mutmut_version()}); last run took {secs / 60:.1f} min.",
-        f"Machine: {os.cpu_count()} CPUs ({_cpu_model()}), shared with other work; run under nice -n 10.",
+        f"Machine: {os.cpu_count()} CPUs ({_cpu_model()}), shared with other work; test runs"
+        f" at niceness {args.nice}.",
         f"Date: {now}.",
         "",
         "How to read it: *killed* = a test failed on the mutant; a *timeout* counts as killed"
@@ -902,7 +903,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-sql", action="store_true")
     ap.add_argument("--report-only", action="store_true", help="re-render from kept results")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "mutate")
+    ap.add_argument("--nice", type=int, default=10, help="niceness of the test runs (in all)")
     args = ap.parse_args(argv)
+    NICE["level"] = args.nice
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     end = t0 + args.budget_min * 60

@@ -71,6 +71,7 @@ def test_http_shape_counts_posts_root_uris_and_bare_address_hosts_per_pair() -> 
         _req("10.0.0.5", C2, "GET", "/index.html", "www.example.com", UA_B),  # a name
         _req("10.0.0.5", C2, "GET", "/a/", "cdn2.example.net", UA_A),  # not the root
         _req("10.0.0.5", C2, "PUT", "/up", "cdn2.example.net", UA_A),  # an upload, not a POST
+        _req("10.0.0.5", C2, "OPTIONS", "*", "cdn2.example.net", UA_A),  # the server, not /
         _req("10.0.0.6", C2, "GET", "/", "www.example.com", UA_B),  # another pair
         _req("10.0.0.5", "10.0.0.9", "POST", "/", "10.0.0.9", UA_A),  # internal destination
         _req("203.0.113.5", "10.0.0.5", "POST", "/", "10.0.0.5", UA_A),  # inbound
@@ -87,7 +88,7 @@ def test_http_shape_counts_posts_root_uris_and_bare_address_hosts_per_pair() -> 
     assert by_pair[("10.0.0.5", C2)] == {
         "src": "10.0.0.5",
         "dst": C2,
-        "requests": 8,
+        "requests": 9,
         "posts": 3,
         "root_uris": 5,
         "bare_ip_hosts": 5,
