@@ -192,6 +192,7 @@ def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
         h(t + 14, c2, 1, None),
         h(None, c2, 2, "update.example.com"),
         h(t + 15, "10.0.0.9", 1, "intranet", uri="/x"),  # internal, not a proxy request
+        h(t + 15, "10.0.0.9", 1, "dav.corp", method="CHECKOUT", uri="/doc"),  # WebDAV inside
         h(t + 16, src, 1, "www.example.com", s="203.0.113.5"),  # inbound
         # through the proxy: CONNECT, absolute URIs (any letter case), an internal target
         h(
