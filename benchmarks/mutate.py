@@ -159,7 +159,8 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
     "smb_clients.sql": (_HELPERS, *_ZONES),
     "jpeg_post.sql": (_NET,),
     "rare_ua.sql": (_NET,),
-    "proxies.sql": (_NET, _C2, *_ZONES),
+    "proxies.sql": (_HELPERS, _NET, _C2, *_ZONES),
+    "bridge_correlation.sql": (_HELPERS, *_ZONES),
     "host_names.sql": ("tests/hunt/test_host_names.py",),
     "lateral.sql": (
         "tests/detectors/test_lateral_shares_and_tooling.py"
@@ -172,7 +173,6 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
         for name in (
             "pipes.sql",
             "relay_sessions.sql",
-            "bridge_correlation.sql",
             "zones.sql",
             "egress_session.sql",
             "direct_attempts.sql",

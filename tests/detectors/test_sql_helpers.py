@@ -381,3 +381,78 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         ("ip", w, quiet, 0, 0, 0, 0, 0, 0, 0, 0, 0),
         ("tls-sni", w, "mail.example.net", 0, 1, 0, 0, 0, 0, 3, 3, 0),  # hours 0, 3, 5
     ]
+
+
+def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -> None:
+    """bridge_correlation.sql, DQ-NET-007: per bridge (a relay edge's destination) and external
+    address, how many relayed SMB sessions (139/445 on a relay edge) its outbound connections
+    follow within the window, beside the share chance gives (outbound x window / observation).
+    Behind a web proxy the way out is the session to the proxy and the address is its request's
+    target (CONNECT host or absolute-URI host, port left out), else the proxy itself."""
+    from duqhunt.detectors.net.zones import BRIDGE_CORRELATION_SQL
+
+    bridge, proxy, c2, wu = "10.1.0.5", "10.0.0.60", "198.51.100.7", "203.0.113.80"
+    s1, s2 = "10.50.0.10", "10.50.0.11"
+
+    def c(ts: float, src: str, dst: str, port: int, uid: str = "C") -> dict[str, Any]:
+        return {
+            "ts": ts,
+            "uid": uid,
+            "id_orig_h": src,
+            "id_orig_p": 50000,
+            "id_resp_h": dst,
+            "id_resp_p": port,
+            "proto": "tcp",
+        }
+
+    conn = [
+        # relayed: s1 at 1000, 2000, 3000 on 445; s2 at 1500 and 4000 on 139 and 445
+        *(c(t, s1, bridge, 445) for t in (1000.0, 2000.0, 3000.0)),
+        c(1500.0, s2, bridge, 139),
+        c(4000.0, s2, bridge, 445),
+        c(2500.0, s1, bridge, 3389),  # not SMB
+        c(1200.0, "10.1.0.7", bridge, 445),  # not a relay edge
+        c(1000.0, s1, "10.1.0.8", 445),  # not to the bridge
+        # the bridge's way out: 2 s, 3 s and 4 s after; 10 s after and 1 s before do not count
+        *(c(t, bridge, c2, 443) for t in (1002.0, 1503.0, 2004.0, 3010.0, 999.0)),
+        c(5000.0, bridge, wu, 443),  # never after a relayed session
+        c(1001.0, bridge, "10.0.1.20", 445),  # internal: not a way out
+        c(2001.0, bridge, proxy, 8080, "UP1"),  # CONNECT evil.example.net:443
+        c(3002.0, bridge, proxy, 8080, "UP2"),  # GET http://203.0.113.9/x
+        c(4001.0, bridge, proxy, 8080, "UP3"),  # no request logged: the proxy itself
+    ]
+
+    def h(uid: str, method: str, uri: str, host: str) -> dict[str, Any]:
+        return {**c(0.0, bridge, proxy, 8080, uid), "method": method, "uri": uri, "host": host}
+
+    http = [
+        h("UP1", "CONNECT", "evil.example.net:443", "evil.example.net:443"),
+        h("UP2", "GET", "http://203.0.113.9/x", "203.0.113.9"),
+    ]
+    internal = [bridge, proxy, s1, s2, "10.1.0.7", "10.1.0.8", "10.0.1.20"]
+    eng = DuckDBEngine()
+    try:
+        eng.register_arrow("conn", _log("conn", conn))
+        eng.register_arrow("http", _log("http", http))
+        eng.register_arrow("ip_class", _ip_class(internal, [c2, wu, "203.0.113.9"]))
+        eng.register_arrow("relay_edges", pa.table({"src": [s1, s2], "dst": [bridge, bridge]}))
+        got = eng.query(BRIDGE_CORRELATION_SQL, {"corr_window_s": 5.0, "window_s": 10000.0})
+    finally:
+        eng.close()
+    assert [
+        (
+            r["bridge"],
+            r["ext"],
+            r["matched"],
+            r["relayed"],
+            r["outbound"],
+            r["fraction"],
+            r["baseline"],
+        )
+        for r in got.to_pylist()
+    ] == [
+        (bridge, c2, 3, 5, 5, 0.6, 5 * 5.0 / 10000.0),
+        (bridge, proxy, 1, 5, 1, 0.2, 5.0 / 10000.0),
+        (bridge, "203.0.113.9", 1, 5, 1, 0.2, 5.0 / 10000.0),
+        (bridge, "evil.example.net", 1, 5, 1, 0.2, 5.0 / 10000.0),
+    ]
