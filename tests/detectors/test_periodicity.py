@@ -58,6 +58,10 @@ def _sessions() -> list[Row]:
     # a heartbeat with constant interval and size (the quartiles coincide)
     for k in range(50):
         add("ip", "10.0.0.7", "203.0.113.9", T0 + k * 300.0, 512.0)
+    # requests whose Host header names that address, sent elsewhere: the same text as a
+    # destination, another kind, scored apart
+    for k in range(12):
+        add("http-host", "10.0.0.7", "203.0.113.9", T0 + 7.0 + k * 1000.0, 90.0)
     # eight contacts, three of them retries: eight raw rows pass the first count, five do not
     # pass the second
     for k in range(5):

@@ -78,7 +78,10 @@ def _write(tmp: Path) -> Path:
     )
     ntlm = _id("10.0.0.13", kdc, 445, 99)
     ntlm.update({"ts": T0 + 600, "username": "bob", "hostname": "WS-NTLM13", "domainname": "CORP"})
-    write_zeek_tsv(logs / "ntlm.log", "ntlm", [ntlm])
+    # an NTLM logon that names no workstation (a non-domain client) names nothing
+    anonymous = _id("10.0.0.12", kdc, 445, 98)
+    anonymous.update({"ts": T0 + 601, "username": "svc_scan", "domainname": "CORP"})
+    write_zeek_tsv(logs / "ntlm.log", "ntlm", [ntlm, anonymous])
 
     def answer(n: int, query: str, addr: str) -> dict[str, object]:
         row = _id("10.0.0.13", "10.0.0.2", 53, 200 + n)
