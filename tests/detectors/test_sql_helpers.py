@@ -317,6 +317,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         h(4, v, c2, "POST", "/", None),
         h(4, v, c2, "POST", "/", "update.example.com"),  # another destination
         h(5, w, "203.0.113.5", "POST", "/", "mail.example.net"),
+        h(0, w, "203.0.113.5", "GET", "/inbox", "mail.example.net"),  # an hour TLS has too
     ]
 
     def s(hour: int | None, src: str, d: str, sni: str | None) -> dict[str, Any]:
@@ -379,7 +380,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         ("ip", v, c2, 3, 5, 0, 0, 2, 3, 4, 3, 7),  # hours 0, 1, 2, 4; 1 is active
         ("ip", v, n443, 0, 0, 1, 5, 0, 0, 3, 2, 7),  # hours 0, 1, 3
         ("ip", w, quiet, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-        ("tls-sni", w, "mail.example.net", 0, 1, 0, 0, 0, 0, 3, 3, 0),  # hours 0, 3, 5
+        ("tls-sni", w, "mail.example.net", 0, 2, 0, 0, 0, 0, 3, 3, 0),  # hours 0, 3, 5
     ]
 
 
@@ -456,3 +457,43 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         (bridge, "203.0.113.9", 1, 5, 1, 0.2, 5.0 / 10000.0),
         (bridge, "evil.example.net", 1, 5, 1, 0.2, 5.0 / 10000.0),
     ]
+
+
+def test_proxies_are_internal_hosts_that_internal_clients_send_proxy_requests_to() -> None:
+    """proxies.sql: an internal address receiving CONNECT or absolute-URI requests from internal
+    clients, with the number of clients; a proxy out on the internet, an internal web server
+    and requests from outside do not make one."""
+    proxy, web = "10.0.0.60", "10.0.0.80"
+
+    def h(src: str, dst: str, method: str, uri: str) -> dict[str, Any]:
+        return {
+            "ts": 1_700_000_000.0,
+            "uid": "C",
+            "id_orig_h": src,
+            "id_orig_p": 50000,
+            "id_resp_h": dst,
+            "id_resp_p": 8080,
+            "method": method,
+            "uri": uri,
+            "host": "example.com",
+        }
+
+    http = [
+        h("10.1.0.10", proxy, "CONNECT", "example.com:443"),
+        h("10.1.0.11", proxy, "GET", "HTTP://example.com/"),
+        h("10.1.0.11", proxy, "connect", "example.com:443"),
+        # proxies outside (addresses on either side of the internal ones in text order)
+        h("10.1.0.12", "203.0.113.50", "CONNECT", "example.com:443"),
+        h("10.1.0.12", "1.0.0.2", "CONNECT", "example.com:443"),
+        h("10.1.0.12", web, "GET", "/index.html"),  # an ordinary internal web server
+        h("198.51.100.3", "10.0.0.90", "CONNECT", "example.com:443"),  # asked from outside
+    ]
+    internal = [proxy, web, "10.0.0.90", "10.1.0.10", "10.1.0.11", "10.1.0.12"]
+    got = _query(
+        load_sql(PKG, "proxies.sql"),
+        {
+            "http": _log("http", http),
+            "ip_class": _ip_class(internal, ["203.0.113.50", "1.0.0.2", "198.51.100.3"]),
+        },
+    )
+    assert got == [{"ip": proxy, "clients": 2}]
