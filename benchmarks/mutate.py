@@ -457,7 +457,11 @@ class Mutant:
 
 
 def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mutant]:
-    groups = [g for g in GROUPS if g.package in args.packages]
+    groups = [
+        g
+        for g in GROUPS
+        if g.package in args.packages and (not args.groups or g.name in args.groups)
+    ]
     prepared: dict[str, Path] = {}
     all_names: dict[str, dict[str, tuple[str, int | None]]] = {}
     for g in groups:
@@ -833,7 +837,9 @@ def write_report(
         "",
         f"Command: `python benchmarks/mutate.py --sample {args.sample} --sql-sample {args.sql_sample}"
         f" --seed {args.seed} --budget-min {args.budget_min} --jobs {args.jobs}"
-        f" --sql-jobs {args.sql_jobs}`"
+        f" --sql-jobs {args.sql_jobs}"
+        + (f" --groups {' '.join(args.groups)}" if args.groups else "")
+        + "`"
         f" (mutmut {_mutmut_version()}); last run took {secs / 60:.1f} min.",
         f"Machine: {os.cpu_count()} CPUs ({_cpu_model()}), shared with other work; test runs"
         f" at niceness {args.nice}.",
@@ -904,6 +910,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true", help="re-render from kept results")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "mutate")
     ap.add_argument("--nice", type=int, default=10, help="niceness of the test runs (in all)")
+    ap.add_argument(
+        "--groups",
+        nargs="+",
+        choices=[g.name for g in GROUPS],
+        help="only these module groups (a package's sample is then drawn from them alone)",
+    )
     args = ap.parse_args(argv)
     NICE["level"] = args.nice
     args.work.mkdir(parents=True, exist_ok=True)
@@ -924,6 +936,8 @@ def main(argv: list[str] | None = None) -> int:
         py = python_run(args, args.work, end)
         for g in GROUPS:
             gdir = _group_dir(args.work, g)
+            if args.groups and g.name not in args.groups:
+                continue
             if g.package in args.packages and (gdir / "mutants").exists():
                 populations[g.package] = populations.get(g.package, 0) + len(_mutants_of(gdir, g))
     if sql_thread is not None:
