@@ -71,7 +71,8 @@ def _write(tmp: Path) -> Path:
         logs / "kerberos.log",
         "kerberos",
         [
-            krb(T0 + 500, "10.0.0.11", f"WS-KRB11$/{REALM}", 10),  # DHCP outranks it
+            # DHCP outranks it, though the machine asks for tickets more often than for a lease
+            *(krb(T0 + 500 + k, "10.0.0.11", f"WS-KRB11$/{REALM}", 10 + k * 20) for k in range(3)),
             krb(T0 + 501, "10.0.0.12", f"ws-krb12$/{REALM}", 11),
             krb(T0 + 503, "10.0.0.14", f"alice/{REALM}", 13),  # a user, not a host name
         ],
