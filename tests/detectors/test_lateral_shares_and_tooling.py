@@ -733,7 +733,7 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             # 4: a file share written to, a task 10 min later: a move (and at 11 min: not)
             _smbf(t, "U4", a, "10.0.1.20", "SMB::FILE_WRITE", f"{B}{B}FS{B}Users$", "u\\a.exe"),
             _smbf(t, "U5", a, "10.0.1.21", "SMB::FILE_WRITE", f"{B}{B}FS{B}Users$", "u\\b.exe"),
-            # 6: the execution 3 s before the write is logged still pairs; 10 s before does not
+            # 6: the execution 5 s before the write is logged still pairs; 10 s before does not
             _smbf(t, "U6", a, "10.0.2.6", "SMB::FILE_WRITE", "D$", "svc.exe"),
             _smbf(t, "U7", a, "10.0.2.7", "SMB::FILE_WRITE", "D$", "svc.exe"),
             # 8: a pipe written through IPC$ is no move
@@ -778,7 +778,7 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             _rpc(t + 8, "E2", a, "10.0.2.2", "CreateServiceWOW64W"),
             _rpc(t + 600, "E4", a, "10.0.1.20", "SchRpcRegisterTask", "ITaskSchedulerService"),
             _rpc(t + 660, "E5", a, "10.0.1.21", "SchRpcRegisterTask", "ITaskSchedulerService"),
-            _rpc(t - 3, "E6", a, "10.0.2.6", "StartServiceW"),
+            _rpc(t - 5, "E6", a, "10.0.2.6", "StartServiceW"),
             _rpc(t - 10, "E7", a, "10.0.2.7", "StartServiceW"),
             _rpc(t + 5, "E9", a, "10.0.2.9", "NetrJobAdd", "atsvc"),  # nothing written
             _rpc(t + 5, "E0", a, "10.0.2.1", "OpenSCManagerW"),  # not an execution
@@ -850,7 +850,7 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             None,
             "adm_z/CORP.LOCAL",
         ),
-        (a, "10.0.2.6", t, "admin", "svc.exe", w, t - 3, "service", "StartServiceW", None, None),
+        (a, "10.0.2.6", t, "admin", "svc.exe", w, t - 5, "service", "StartServiceW", None, None),
         (a, "10.0.2.7", None, None, None, None, t - 10, "service", "StartServiceW", None, None),
         (a, "10.0.2.7", t, "admin", "svc.exe", w, None, None, None, None, None),
         (a, "10.0.2.9", None, None, None, None, t + 5, "task", "NetrJobAdd", None, None),

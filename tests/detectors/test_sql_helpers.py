@@ -172,6 +172,7 @@ def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
         c(t + 4, src, "10.0.0.9", 445, orig_ip_bytes=5000),  # internal
         c(t + 5, "203.0.113.5", src, 3389, orig_ip_bytes=5000),  # inbound
         c(None, src, c2, orig_ip_bytes=900),  # no time
+        c(t + 6, "203.0.113.5", c2, orig_ip_bytes=900),  # transit: outside to outside
     ]
 
     def h(ts: float | None, d: str, depth: int, host: str | None, **kw: Any) -> dict[str, Any]:
@@ -194,6 +195,7 @@ def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
         h(t + 15, "10.0.0.9", 1, "intranet", uri="/x"),  # internal, not a proxy request
         h(t + 15, "10.0.0.9", 1, "dav.corp", method="CHECKOUT", uri="/doc"),  # WebDAV inside
         h(t + 16, src, 1, "www.example.com", s="203.0.113.5"),  # inbound
+        h(t + 17, c2, 2, "www.example.com", s="203.0.113.5"),  # transit
         # through the proxy: CONNECT, absolute URIs (any letter case), an internal target
         h(
             t + 20,
@@ -225,6 +227,7 @@ def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
         {**c(t + 32, src, c2), "server_name": None},
         {**c(t + 33, src, "10.0.0.9"), "server_name": "intranet.corp"},
         {**c(None, src, c2), "server_name": "mail.example.net"},
+        {**c(t + 34, "203.0.113.5", c2), "server_name": "mail.example.net"},  # transit
     ]
     internal = [src, "10.0.0.6", "10.0.0.9", proxy]
     external = [c2, "198.51.100.8", "203.0.113.5"]
@@ -421,6 +424,7 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         c(2001.0, bridge, proxy, 8080, "UP1"),  # CONNECT evil.example.net:443
         c(3002.0, bridge, proxy, 8080, "UP2"),  # GET http://203.0.113.9/x
         c(4001.0, bridge, proxy, 8080, "UP3"),  # no request logged: the proxy itself
+        c(2003.0, bridge, proxy, 8080, "UP4"),  # a request without a Host: the proxy too
     ]
 
     def h(uid: str, method: str, uri: str, host: str) -> dict[str, Any]:
@@ -429,6 +433,7 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
     http = [
         h("UP1", "CONNECT", "evil.example.net:443", "evil.example.net:443"),
         h("UP2", "GET", "http://203.0.113.9/x", "203.0.113.9"),
+        h("UP4", "CONNECT", ":443", ""),
     ]
     internal = [bridge, proxy, s1, s2, "10.1.0.7", "10.1.0.8", "10.0.1.20"]
     eng = DuckDBEngine()
@@ -453,7 +458,7 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         for r in got.to_pylist()
     ] == [
         (bridge, c2, 3, 5, 5, 0.6, 5 * 5.0 / 10000.0),
-        (bridge, proxy, 1, 5, 1, 0.2, 5.0 / 10000.0),
+        (bridge, proxy, 2, 5, 2, 0.4, 2 * 5.0 / 10000.0),
         (bridge, "203.0.113.9", 1, 5, 1, 0.2, 5.0 / 10000.0),
         (bridge, "evil.example.net", 1, 5, 1, 0.2, 5.0 / 10000.0),
     ]

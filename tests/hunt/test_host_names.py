@@ -29,7 +29,7 @@ def _id(src: str, dst: str, dport: int, n: int) -> dict[str, object]:
 def _write(tmp: Path) -> Path:
     logs = tmp / "zeek"
     logs.mkdir()
-    hosts = ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14", "10.0.0.15"]
+    hosts = ["10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14", "10.0.0.15"]
     conn = []
     for i, h in enumerate(hosts):
         for n in range(3):
@@ -82,7 +82,11 @@ def _write(tmp: Path) -> Path:
     # an NTLM logon that names no workstation (a non-domain client) names nothing
     anonymous = _id("10.0.0.12", kdc, 445, 98)
     anonymous.update({"ts": T0 + 601, "username": "svc_scan", "domainname": "CORP"})
-    write_zeek_tsv(logs / "ntlm.log", "ntlm", [ntlm, anonymous])
+    lowest = _id("10.0.0.10", kdc, 445, 97)  # the lowest address of all, in text order too
+    lowest.update(
+        {"ts": T0 + 602, "username": "eve", "hostname": "WS-NTLM10", "domainname": "CORP"}
+    )
+    write_zeek_tsv(logs / "ntlm.log", "ntlm", [ntlm, anonymous, lowest])
 
     def answer(n: int, query: str, addr: str) -> dict[str, object]:
         row = _id("10.0.0.13", "10.0.0.2", 53, 200 + n)
@@ -122,6 +126,7 @@ def test_hosts_are_named_by_ntlm_then_dhcp_then_kerberos_then_dns(
     doc = hunt(HuntOptions(inputs=(logs,), out=tmp_path / "out", engine=engine, threads=2))
     assert any(i.path.endswith("dhcp.log") and i.status == "analysed" for i in doc.inputs)
     names = {h.ip: h.name for h in doc.campaign.hosts}
+    assert names["10.0.0.10"] == "WS-NTLM10"
     assert names["10.0.0.11"] == "WS-DHCP11"
     assert names["10.0.0.12"] == "WS-KRB12"
     assert names["10.0.0.13"] == "WS-NTLM13"
