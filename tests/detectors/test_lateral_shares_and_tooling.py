@@ -736,6 +736,8 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             # 6: the execution 5 s before the write is logged still pairs; 10 s before does not
             _smbf(t, "U6", a, "10.0.2.6", "SMB::FILE_WRITE", "D$", "svc.exe"),
             _smbf(t, "U7", a, "10.0.2.7", "SMB::FILE_WRITE", "D$", "svc.exe"),
+            # 9: a print job to a printer share is no file written, whatever runs after it
+            _smbf(t, "U9", a, "10.0.2.9", "SMB::PRINT_WRITE", f"{B}{B}PRN01{B}HPLaser", "job"),
             # 8: a pipe written through IPC$ is no move
             _smbf(t, "U8", a, "10.0.2.8", "SMB::FILE_WRITE", "IPC$", "svcctl"),
         ],

@@ -305,6 +305,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         *(c(h, v, "198.51.100.123", 123, proto="udp") for h in range(10)),
         c(0, v, "10.0.0.9", 445),  # internal: no activity
         c(0, w, "93.184.216.34", 443, service="ssl"),  # w's activity is not looked at
+        c(7, w, c2, 80, service="http"),  # a second source of the C&C, apart from v's
     ]
 
     def h(hour: int, s: str, d: str, method: str, uri: str, host: str | None) -> dict[str, Any]:
@@ -339,9 +340,9 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
     ]
     candidates = pa.table(
         {
-            "kind": ["ip", "ip", "ip", "tls-sni"],
-            "src": [v, v, w, w],
-            "dst": [c2, n443, quiet, "mail.example.net"],
+            "kind": ["ip", "ip", "ip", "ip", "tls-sni"],
+            "src": [v, v, w, w, w],
+            "dst": [c2, n443, quiet, c2, "mail.example.net"],
         }
     )
     internal = [v, w, proxy, "10.0.0.9"]
@@ -382,6 +383,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         # active hours of v: 1 and 5 (news), 6-10 (the shop)
         ("ip", v, c2, 3, 5, 0, 0, 2, 3, 4, 3, 7),  # hours 0, 1, 2, 4; 1 is active
         ("ip", v, n443, 0, 0, 1, 5, 0, 0, 3, 2, 7),  # hours 0, 1, 3
+        ("ip", w, c2, 0, 0, 0, 0, 0, 0, 1, 1, 0),
         ("ip", w, quiet, 0, 0, 0, 0, 0, 0, 0, 0, 0),
         ("tls-sni", w, "mail.example.net", 0, 2, 0, 0, 0, 0, 3, 3, 0),  # hours 0, 3, 5
     ]
