@@ -356,9 +356,21 @@ copy_src_dir(); copy_also_copy_files(); setup_source_paths(); create_mutants({jo
 """
 
 
-def _generate(gdir: Path, jobs: int) -> None:
+def _generate(gdir: Path, jobs: int, g: Group) -> None:
     if (gdir / "generated.txt").exists():
         return
+    busy = gdir / "generating.txt"
+    if busy.exists():
+        # a generation was stopped half-way: mutmut trusts a mutated file that is newer than
+        # its source, even a truncated one (the tests then fail to import it), so the group's
+        # mutated modules and their results go and are made again
+        _log(f"{g.name}: the last generation was interrupted, making the mutants again")
+        base = gdir / "mutants"
+        for path in list((base / "src").rglob("*.py*")) if (base / "src").exists() else []:
+            rel = str(path.relative_to(base)).removesuffix(".meta")
+            if any(fnmatch.fnmatch(rel, m) for m in g.modules):
+                path.unlink()
+    busy.write_text("started")
     subprocess.run(
         [*_nice(), sys.executable, "-c", _GENERATE.format(jobs=jobs)],
         cwd=gdir,
@@ -366,6 +378,7 @@ def _generate(gdir: Path, jobs: int) -> None:
         stdout=subprocess.DEVNULL,
     )
     (gdir / "generated.txt").write_text("ok")
+    busy.unlink()
 
 
 def _metas(gdir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -468,7 +481,7 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
         gdir = _prepare_group(work, g, keep=args.report_only)
         if not args.report_only:
             _log(f"{g.name}: generating mutants")
-            _generate(gdir, args.jobs)
+            _generate(gdir, args.jobs, g)
         prepared[g.name] = gdir
         all_names[g.name] = _mutants_of(gdir, g) if (gdir / "mutants").exists() else {}
     # the sample: per package, over the package's groups together
