@@ -437,13 +437,15 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         h("UP2", "GET", "http://203.0.113.9/x", "203.0.113.9"),
         h("UP4", "CONNECT", ":443", ""),
     ]
-    internal = [bridge, proxy, s1, s2, "10.1.0.7", "10.1.0.8", "10.0.1.20"]
+    internal = [bridge, proxy, s1, s2, "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.0.1.20"]
     eng = DuckDBEngine()
     try:
         eng.register_arrow("conn", _log("conn", conn))
         eng.register_arrow("http", _log("http", http))
         eng.register_arrow("ip_class", _ip_class(internal, [c2, wu, "203.0.113.9"]))
-        eng.register_arrow("relay_edges", pa.table({"src": [s1, s2], "dst": [bridge, bridge]}))
+        # 10.1.0.7 relays through another bridge, and uses this one's file share: not relayed
+        edges = {"src": [s1, s2, "10.1.0.7"], "dst": [bridge, bridge, "10.1.0.6"]}
+        eng.register_arrow("relay_edges", pa.table(edges))
         got = eng.query(BRIDGE_CORRELATION_SQL, {"corr_window_s": 5.0, "window_s": 10000.0})
     finally:
         eng.close()
