@@ -220,6 +220,7 @@ def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
         h(t + 23, proxy, 1, "10.0.0.9:445", port=8080, method="connect", uri="10.0.0.9:445"),
         h(t + 24, proxy, 1, "", port=8080, method="CONNECT", uri=":443"),
         h(t + 25, proxy, 1, "www.example.com", port=8080, uri="/index.html"),  # not proxy form
+        h(None, proxy, 1, "c2.example.net:443", port=8080, method="CONNECT", uri="x:443"),
     ]
     ssl = [
         {**c(t + 30, src, c2), "server_name": "Mail.Example.net"},
