@@ -422,6 +422,7 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         c(1000.0, s1, "10.1.0.8", 445),  # not to the bridge
         # the bridge's way out: 2 s, 3 s and 4 s after; 10 s after and 1 s before do not count
         *(c(t, bridge, c2, 443) for t in (1002.0, 1503.0, 2004.0, 3010.0, 999.0)),
+        c(4000.0, bridge, c2, 443),  # in the same instant as a relayed session: it follows
         c(5000.0, bridge, wu, 443),  # never after a relayed session
         c(1001.0, bridge, "10.0.1.20", 445),  # internal: not a way out
         c(2001.0, bridge, proxy, 8080, "UP1"),  # CONNECT evil.example.net:443
@@ -462,7 +463,7 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         )
         for r in got.to_pylist()
     ] == [
-        (bridge, c2, 3, 5, 5, 0.6, 5 * 5.0 / 10000.0),
+        (bridge, c2, 4, 5, 6, 0.8, 6 * 5.0 / 10000.0),
         (bridge, proxy, 2, 5, 2, 0.4, 2 * 5.0 / 10000.0),
         (bridge, "203.0.113.9", 1, 5, 1, 0.2, 5.0 / 10000.0),
         (bridge, "evil.example.net", 1, 5, 1, 0.2, 5.0 / 10000.0),
