@@ -222,10 +222,11 @@ def test_low_and_slow_two_hour_beacon_over_five_days(tmp_path: Path) -> None:
     assert C2 in [c.ip for c in doc.campaign.c2]
 
 
-@pytest.mark.parametrize("transport", ["custom443", "tls_nosni"])
+@pytest.mark.parametrize("transport", ["custom443", "tls_nosni", "tls_empty_sni"])
 def test_c2_on_443_without_tls_or_without_sni(tmp_path: Path, transport: str) -> None:
     """Beside it: a server's agent checking in as regularly over proper TLS to a named vault,
-    from the same moment on; only the C&C's protocol on 443 is odd."""
+    from the same moment on; only the C&C's protocol on 443 is odd. A server name Zeek logs as
+    unset (-) or empty ((empty)) names nothing: no TLS-name beacon to ''."""
     net = Net(3)
     _office(net, 30, 2)
     victim, server = "10.1.0.20", "10.0.1.51"
@@ -238,8 +239,9 @@ def test_c2_on_443_without_tls_or_without_sni(tmp_path: Path, transport: str) ->
             net.c(ts, victim, C2, 443, service=None, out=net.rng.randint(100, 160), back=120)
         else:
             uid = net.c(ts, victim, C2, 443, service="ssl", out=net.rng.randint(600, 700))
-            net.s(ts, uid, victim, C2, None)
+            net.s(ts, uid, victim, C2, "" if transport == "tls_empty_sni" else None)
     doc = _hunt(tmp_path, net.write(tmp_path / "logs"))
+    assert all(b.dst for b in doc.campaign.beacons)
     b = _beacon(doc, victim, C2)
     shape = "without TLS" if transport == "custom443" else "without a server name"
     assert any(shape in w for w in b.why), b.why

@@ -599,3 +599,261 @@ def test_admin_of() -> None:
     assert admin_of("CORP\\jsmith", users) is None  # not an admin account
     assert admin_of("CORP\\svc_sccm", users) is None
     assert admin_of(None, users) is None
+
+
+@pytest.mark.parametrize(("mapped", "tooling"), [(5, True), (4, False)])
+def test_a_source_mapping_admin_shares_on_five_hosts_a_day_is_learned_tooling(
+    tmp_path: Path, mapped: int, tooling: bool
+) -> None:
+    """A backup server maps C$ on ``mapped`` hosts every day (reads, nothing written); on the
+    second day its service account pushes an agent to two of them. At five hosts a day the
+    server is admin inventory (admin_sources.sql: at least 5 hosts on its busiest day) and the
+    push is its usual program, one low tooling finding; at four it is not, and each push is a
+    high move."""
+    net = Net()
+    targets = [f"10.1.0.{20 + i}" for i in range(mapped)]
+    for day in range(2):
+        for i, dst in enumerate(targets):
+            net.session(T0 + day * 86400 + i * 60, "10.0.1.40", dst, share="C$")
+    for i, dst in enumerate(targets[:2]):
+        net.session(
+            T0 + 86400 + 3600 + i * 60,
+            "10.0.1.40",
+            dst,
+            share="ADMIN$",
+            files=("BackupAgent\\agent.exe",),
+            execute=True,
+            account="CORP\\svc_backup",
+        )
+    found = _lateral(_hunt(tmp_path, net))
+    if tooling:
+        (f,) = found
+        assert f.severity == "low" and f.title.startswith("Admin tooling: 10.0.1.40")
+        assert f"maps admin shares on up to {mapped} hosts a day on 2 of 2 day(s)" in str(
+            f.details["admin_tool"]
+        )
+    else:
+        assert sorted((f.details["dst"], f.severity) for f in found) == [
+            (targets[0], "high"),
+            (targets[1], "high"),
+        ]
+
+
+# -- lateral.sql on its own: the candidate rows, one change of input at a time ----------------------
+
+
+def _lateral_rows(logs: dict[str, list[dict[str, Any]]]) -> list[tuple[Any, ...]]:
+    from duqhunt.detectors.base import load_sql
+    from duqhunt.detectors.shares import expand_share_macros
+    from duqhunt.sources.net.zeek_schema import canonical_schema
+
+    eng = DuckDBEngine()
+    try:
+        for kind in ("smb_files", "files", "dce_rpc", "ntlm", "kerberos", "dns", "http"):
+            schema = canonical_schema(kind)
+            rows = [{f.name: r.get(f.name) for f in schema} for r in logs.get(kind, [])]
+            eng.register_arrow(kind, pa.Table.from_pylist(rows, schema=schema))
+        eng.create_derived_views()
+        got = eng.query(
+            expand_share_macros(load_sql("duqhunt.detectors.net", "lateral.sql")),
+            {"exec_window_s": 600.0, "lead_s": 5.0},
+        ).to_pylist()
+    finally:
+        eng.close()
+    return [
+        (
+            r["src"],
+            r["dst"],
+            r["write_ts"],
+            r["share_kind"],
+            r["file"],
+            r["via"],
+            r["exec_ts"],
+            r["method"],
+            r["operation"],
+            r["write_account"],
+            r["exec_account"],
+        )
+        for r in got
+    ]
+
+
+def _id(ts: float, uid: str, src: str, dst: str) -> dict[str, Any]:
+    return {
+        "ts": ts,
+        "uid": uid,
+        "id_orig_h": src,
+        "id_orig_p": 49152,
+        "id_resp_h": dst,
+        "id_resp_p": 445,
+    }
+
+
+def _smbf(
+    ts: float, uid: str, src: str, dst: str, action: str, path: str, name: str
+) -> dict[str, Any]:
+    return {
+        **_id(ts, uid, src, dst),
+        "fuid": "F" + uid,
+        "action": action,
+        "path": path,
+        "name": name,
+    }
+
+
+def _rpc(
+    ts: float, uid: str, src: str, dst: str, op: str, endpoint: str = "svcctl"
+) -> dict[str, Any]:
+    return {
+        **_id(ts, uid, src, dst),
+        "named_pipe": f"\\pipe\\{endpoint}",
+        "endpoint": endpoint,
+        "operation": op,
+    }
+
+
+def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
+    """A write is an smb_files FILE_WRITE row or a files.log SMB transfer the client sent
+    (matched to its FILE_OPEN by connection and name); it pairs with a service or task
+    creation on the same destination from the same source from 5 s before to 600 s after.
+    Admin-share writes always count; file-share writes only with such an execution; reads,
+    IPC$, other protocols and other RPC operations never do. The account is NTLM's (domain\\user)
+    or Kerberos's client on the same connection."""
+    a, t = "10.1.0.99", T0
+    admin = f"{B}{B}SRV{B}ADMIN$"
+    logs: dict[str, list[dict[str, Any]]] = {
+        "smb_files": [
+            # 1: a FILE_WRITE row on C$, a service created 5 s later on another connection
+            _smbf(t, "U1", a, "10.0.2.1", "SMB::FILE_WRITE", "C$", "Windows\\Temp\\x.exe"),
+            # 2: stock Zeek: only the FILE_OPEN; files.log holds the transfer
+            _smbf(t, "U2", a, "10.0.2.2", "SMB::FILE_OPEN", admin, "PSEXESVC.exe"),
+            # 3: a read of C$: the open, and files.log says the server sent it
+            _smbf(t, "U3", a, "10.0.2.3", "SMB::FILE_OPEN", "C$", "Windows\\win.ini"),
+            _smbf(t + 1, "U3", a, "10.0.2.3", "SMB::FILE_READ", "C$", "Windows\\win.ini"),
+            # 4: a file share written to, a task 10 min later: a move (and at 11 min: not)
+            _smbf(t, "U4", a, "10.0.1.20", "SMB::FILE_WRITE", f"{B}{B}FS{B}Users$", "u\\a.exe"),
+            _smbf(t, "U5", a, "10.0.1.21", "SMB::FILE_WRITE", f"{B}{B}FS{B}Users$", "u\\b.exe"),
+            # 6: the execution 5 s before the write is logged still pairs; 10 s before does not
+            _smbf(t, "U6", a, "10.0.2.6", "SMB::FILE_WRITE", "D$", "svc.exe"),
+            _smbf(t, "U7", a, "10.0.2.7", "SMB::FILE_WRITE", "D$", "svc.exe"),
+            # 9: a print job to a printer share is no file written, whatever runs after it
+            _smbf(t, "U9", a, "10.0.2.9", "SMB::PRINT_WRITE", f"{B}{B}PRN01{B}HPLaser", "job"),
+            # 8: a pipe written through IPC$ is no move
+            _smbf(t, "U8", a, "10.0.2.8", "SMB::FILE_WRITE", "IPC$", "svcctl"),
+        ],
+        "files": [
+            {
+                "ts": t + 0.5,
+                "fuid": "FU2",
+                "uid": "U2",
+                "id_orig_h": a,
+                "id_resp_h": "10.0.2.2",
+                "source": "SMB",
+                "is_orig": True,
+                "filename": "PSEXESVC.exe",
+                "mime_type": "application/x-dosexec",
+            },
+            {
+                "ts": t + 0.5,
+                "fuid": "FU3",
+                "uid": "U3",
+                "id_orig_h": a,
+                "id_resp_h": "10.0.2.3",
+                "source": "SMB",
+                "is_orig": False,
+                "filename": "Windows\\win.ini",
+            },
+            # the same name over HTTP on the read's connection is not an SMB write
+            {
+                "ts": t + 0.6,
+                "fuid": "FH",
+                "uid": "U3",
+                "id_orig_h": a,
+                "id_resp_h": "10.0.2.3",
+                "source": "HTTP",
+                "is_orig": True,
+                "filename": "Windows\\win.ini",
+            },
+        ],
+        "dce_rpc": [
+            _rpc(t + 5, "E1", a, "10.0.2.1", "CreateServiceW"),
+            _rpc(t + 8, "E2", a, "10.0.2.2", "CreateServiceWOW64W"),
+            _rpc(t + 600, "E4", a, "10.0.1.20", "SchRpcRegisterTask", "ITaskSchedulerService"),
+            _rpc(t + 660, "E5", a, "10.0.1.21", "SchRpcRegisterTask", "ITaskSchedulerService"),
+            _rpc(t - 5, "E6", a, "10.0.2.6", "StartServiceW"),
+            _rpc(t - 10, "E7", a, "10.0.2.7", "StartServiceW"),
+            _rpc(t + 5, "E9", a, "10.0.2.9", "NetrJobAdd", "atsvc"),  # nothing written
+            _rpc(t + 5, "E0", a, "10.0.2.1", "OpenSCManagerW"),  # not an execution
+            _rpc(t + 5, "EX", "10.1.0.98", "10.0.2.1", "CreateServiceW"),  # another source
+        ],
+        "ntlm": [
+            {**_id(t, "U1", a, "10.0.2.1"), "username": "adm_x", "domainname": "CORP"},
+            {**_id(t, "E1", a, "10.0.2.1"), "username": "adm_y", "domainname": ""},
+            {**_id(t, "U2", a, "10.0.2.2"), "username": "", "domainname": "CORP"},
+        ],
+        "kerberos": [
+            {**_id(t, "E2", a, "10.0.2.2"), "client": "adm_z/CORP.LOCAL"},
+            {**_id(t, "U4", a, "10.0.1.20"), "client": ""},
+        ],
+    }
+    rows = _lateral_rows(logs)
+    w, f_ = "smb_files SMB::FILE_WRITE", "files.log is_orig (SMB)"
+    assert rows == [
+        (
+            "10.1.0.98",
+            "10.0.2.1",
+            None,
+            None,
+            None,
+            None,
+            t + 5,
+            "service",
+            "CreateServiceW",
+            None,
+            None,
+        ),
+        (
+            a,
+            "10.0.1.20",
+            t,
+            "file",
+            "u\\a.exe",
+            w,
+            t + 600,
+            "task",
+            "SchRpcRegisterTask",
+            None,
+            None,
+        ),
+        (a, "10.0.1.21", None, None, None, None, t + 660, "task", "SchRpcRegisterTask", None, None),
+        (
+            a,
+            "10.0.2.1",
+            t,
+            "admin",
+            "Windows\\Temp\\x.exe",
+            w,
+            t + 5,
+            "service",
+            "CreateServiceW",
+            "CORP\\adm_x",
+            "adm_y",
+        ),
+        (
+            a,
+            "10.0.2.2",
+            t + 0.5,
+            "admin",
+            "PSEXESVC.exe",
+            f_,
+            t + 8,
+            "service",
+            "CreateServiceWOW64W",
+            None,
+            "adm_z/CORP.LOCAL",
+        ),
+        (a, "10.0.2.6", t, "admin", "svc.exe", w, t - 5, "service", "StartServiceW", None, None),
+        (a, "10.0.2.7", None, None, None, None, t - 10, "service", "StartServiceW", None, None),
+        (a, "10.0.2.7", t, "admin", "svc.exe", w, None, None, None, None, None),
+        (a, "10.0.2.9", None, None, None, None, t + 5, "task", "NetrJobAdd", None, None),
+    ]

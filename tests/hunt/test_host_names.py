@@ -1,5 +1,6 @@
 """A host seen by IP in Zeek gets its name from what the network says about it: NTLM workstation
-names first, then DHCP host names, then Kerberos machine accounts, then internal DNS."""
+names first, then DHCP host names, then Kerberos machine accounts, then internal DNS answers
+(however often a name was asked for)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _id(src: str, dst: str, dport: int, n: int) -> dict[str, object]:
 def _write(tmp: Path) -> Path:
     logs = tmp / "zeek"
     logs.mkdir()
-    hosts = ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14", "10.0.0.15"]
+    hosts = ["10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14", "10.0.0.15"]
     conn = []
     for i, h in enumerate(hosts):
         for n in range(3):
@@ -70,26 +71,65 @@ def _write(tmp: Path) -> Path:
         logs / "kerberos.log",
         "kerberos",
         [
-            krb(T0 + 500, "10.0.0.11", f"WS-KRB11$/{REALM}", 10),  # DHCP outranks it
+            # DHCP outranks it, though the machine asks for tickets more often than for a lease
+            *(krb(T0 + 500 + k, "10.0.0.11", f"WS-KRB11$/{REALM}", 10 + k * 20) for k in range(3)),
             krb(T0 + 501, "10.0.0.12", f"ws-krb12$/{REALM}", 11),
             krb(T0 + 503, "10.0.0.14", f"alice/{REALM}", 13),  # a user, not a host name
         ],
     )
     ntlm = _id("10.0.0.13", kdc, 445, 99)
     ntlm.update({"ts": T0 + 600, "username": "bob", "hostname": "WS-NTLM13", "domainname": "CORP"})
-    write_zeek_tsv(logs / "ntlm.log", "ntlm", [ntlm])
+    # an NTLM logon that names no workstation (a non-domain client) names nothing
+    anonymous = _id("10.0.0.12", kdc, 445, 98)
+    anonymous.update({"ts": T0 + 601, "username": "svc_scan", "domainname": "CORP"})
+    lowest = _id("10.0.0.10", kdc, 445, 97)  # the lowest address of all, in text order too
+    lowest.update(
+        {"ts": T0 + 602, "username": "eve", "hostname": "WS-NTLM10", "domainname": "CORP"}
+    )
+    write_zeek_tsv(logs / "ntlm.log", "ntlm", [ntlm, anonymous, lowest])
+
+    def answer(n: int, query: str, addr: str) -> dict[str, object]:
+        row = _id("10.0.0.13", "10.0.0.2", 53, 200 + n)
+        row.update(
+            {
+                "ts": T0 + 700 + n,
+                "proto": "udp",
+                "query": query,
+                "qtype_name": "A",
+                "rcode_name": "NOERROR",
+                "answers": [addr],
+                "TTLs": [1200.0],
+            }
+        )
+        return row
+
+    write_zeek_tsv(
+        logs / "dns.log",
+        "dns",
+        [
+            # asked for more often than the Kerberos account is seen: DNS still ranks last
+            *(answer(n, "ws-dns12.corp.example", "10.0.0.12") for n in range(3)),
+            answer(3, "fileserver15.corp.example", "10.0.0.15"),  # only DNS names it
+            answer(4, "update.vendor.example", C2),  # an external answer names no host
+        ],
+    )
     return logs
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "spark"])
-def test_hosts_are_named_by_ntlm_then_dhcp_then_kerberos(tmp_path: Path, engine: str) -> None:
+def test_hosts_are_named_by_ntlm_then_dhcp_then_kerberos_then_dns(
+    tmp_path: Path, engine: str
+) -> None:
     if engine == "spark":
         pytest.importorskip("pyspark")
     logs = _write(tmp_path)
     doc = hunt(HuntOptions(inputs=(logs,), out=tmp_path / "out", engine=engine, threads=2))
     assert any(i.path.endswith("dhcp.log") and i.status == "analysed" for i in doc.inputs)
     names = {h.ip: h.name for h in doc.campaign.hosts}
+    assert names["10.0.0.10"] == "WS-NTLM10"
     assert names["10.0.0.11"] == "WS-DHCP11"
     assert names["10.0.0.12"] == "WS-KRB12"
     assert names["10.0.0.13"] == "WS-NTLM13"
-    assert names["10.0.0.14"] is None and names["10.0.0.15"] is None
+    assert names["10.0.0.15"] == "FILESERVER15"
+    assert names["10.0.0.14"] is None  # a user principal is not a host name
+    assert C2 not in names or names[C2] is None

@@ -207,8 +207,8 @@ class Net:
         )
         return uid
 
-    def smb_ipc(self, ts: float, src: str, dst: str, dst_name: str) -> None:
-        uid = self.add(ts, src, dst, 445, ob=1400, rb=1100)
+    def smb_ipc(self, ts: float, src: str, dst: str, dst_name: str, port: int = 445) -> None:
+        uid = self.add(ts, src, dst, port, ob=1400, rb=1100)
         self.smb.append(
             {
                 "ts": ts + 0.01,
@@ -216,7 +216,7 @@ class Net:
                 "id.orig_h": src,
                 "id.orig_p": 50000,
                 "id.resp_h": dst,
-                "id.resp_p": 445,
+                "id.resp_p": port,
                 "path": f"\\\\{dst_name}\\IPC$",
                 "service": "IPC",
                 "share_type": "PIPE",
@@ -261,13 +261,17 @@ def build_blocked_zone(
     base: str = "10",
     stray_private: int = 0,
     seed: int = 3,
+    smb_port: int = 445,
+    smb_out: bool = False,
 ) -> dict[str, Any]:
     """30 workstations that browse and use a file server; bridge 10.1.0.5 with its own web
     traffic; a secure zone 10.50.0.10-11 blocked at the firewall. With ``relay`` each secure
     host opens an IPC$ session to the bridge every ~10 minutes and the bridge talks to the C&C
     seconds later. ``inbound``: an external vendor's remote sessions into 10.50.0.10.
     ``leaky``: 10.50.0.11 also gets one real session out. ``base``: '10', or '172' for a lab
-    in 172.16.0.0/12 (10.a.b.c becomes 172.(16 + a % 16).b.c)."""
+    in 172.16.0.0/12 (10.a.b.c becomes 172.(16 + a % 16).b.c). ``smb_port``: the relay's port
+    (445, or 139 for SMB over NetBIOS). ``smb_out``: 10.50.0.10 also tries SMB to two internet
+    addresses every ~10 minutes (a UNC link to the internet), blocked by the firewall."""
     rng = random.Random(seed)
 
     def ip(rest: str) -> str:
@@ -297,11 +301,13 @@ def build_blocked_zone(
     net.add(T0 + 11 * 3600, bridge, "93.184.9.9", 443, ob=900, rb=30000)
     for k in range(2):
         net.add(T0 + 14 * 3600 + k * 0.01, secure[0], "93.184.9.9", 443, state="REJ")
+    sessions = dict.fromkeys(secure, 0)
     if relay:
         for s in secure:
             t = T0 + 7200 + rng.uniform(0, 600)
             while t < T0 + DAY:
-                net.smb_ipc(t, s, bridge, "WS005")
+                net.smb_ipc(t, s, bridge, "WS005", port=smb_port)
+                sessions[s] += 1
                 net.add(t + rng.uniform(1.0, 3.0), bridge, C2, 443, ob=9000, rb=600)
                 t += 600 * rng.uniform(0.85, 1.15)
     else:  # the bridge is infected and beacons, but nothing relays through it
@@ -316,8 +322,14 @@ def build_blocked_zone(
         net.add(T0 + 5000, secure[1], sites[0], 443, ob=3000, rb=40000)
     for k in range(stray_private):  # laptops that reach a home router over the VPN
         net.add(T0 + 600 * k, ip(f"1.0.{10 + k % 30}"), "192.168.1.1", 443, ob=900, rb=4000)
+    if smb_out:  # addresses on either side of the internal ones in text order
+        for k, out in enumerate(("203.0.113.80", "1.0.0.1")):
+            t = T0 + 3000.0 + k * 60
+            while t < T0 + DAY:
+                net.add(t, secure[0], out, 445, state="S0")
+                t += 600 * rng.uniform(0.9, 1.1)
     net.write(folder)
-    return {"bridge": bridge, "secure": secure, "fs": fs}
+    return {"bridge": bridge, "secure": secure, "fs": fs, "sessions": sessions}
 
 
 @pytest.fixture
@@ -369,6 +381,24 @@ def test_bridge_found_with_blocked_egress_and_names_the_attempted_c2(
     c2 = {c.ip: c for c in camp.c2}
     assert "DQ-NET-007" in c2[C2].sources
     assert WU not in c2 and TELEMETRY not in c2
+
+
+def test_relay_over_netbios_port_139_is_found_with_every_session_counted(
+    tmp_path: Path, hunt_logs: Callable[..., ReportDocument]
+) -> None:
+    """SMB over the NetBIOS session service (139/tcp) relays like 445 (relay_sessions.sql);
+    each edge counts the sessions its source opened, once each. SMB tries from the secure zone
+    to an internet address (blocked) are attempts out, not an internal relay."""
+    t = build_blocked_zone(tmp_path / "logs", smb_port=139, smb_out=True)
+    doc = hunt_logs(tmp_path / "logs")
+    edges = {(e["src"], e["dst"]) for e in doc.campaign.relay_edges}
+    assert edges == {(s, t["bridge"]) for s in t["secure"]}
+    relays = {f.details["src"]: f for f in doc.findings if f.detector == "DQ-NET-006"}
+    assert set(relays) == set(t["secure"])
+    for s in t["secure"]:
+        assert relays[s].details["dst"] == t["bridge"]
+        assert relays[s].details["sessions"] == t["sessions"][s]
+    assert [b["ip"] for b in doc.campaign.bridges] == [t["bridge"]]
 
 
 def test_attempts_without_a_relay_make_no_bridge_or_relay(

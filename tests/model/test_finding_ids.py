@@ -34,6 +34,19 @@ def test_id_format_and_what_it_depends_on() -> None:
     assert finding_id("DQ-X-001", "ab", "c") != finding_id("DQ-X-001", "a", "bc")
 
 
+def test_id_is_the_documented_hash_so_saved_verdicts_keep_their_findings() -> None:
+    """Triage verdicts are stored under finding ids (duqhunt.triage); an id computed another way
+    by a later version would orphan every verdict of an existing case. The scheme: the first 16
+    hex digits of SHA-256 over the detector id and the key parts, joined by the ASCII unit
+    separator (0x1F), UTF-8."""
+    import hashlib
+
+    key = ("ip", "10.1.0.15", "206.183.111.97", 445)
+    text = "\x1f".join(["DQ-NET-002", *map(str, key)]).encode("utf-8")
+    want = "DQ-NET-002-" + hashlib.sha256(text).hexdigest()[:16]
+    assert finding_id("DQ-NET-002", *key) == want
+
+
 @pytest.fixture(scope="module")
 def evidence(
     tmp_path_factory: pytest.TempPathFactory,

@@ -1,0 +1,510 @@
+"""The detectors' helper queries on hand-built tables, against what their headers promise:
+http_shape.sql (DQ-NET-004's request shape of each internal -> external HTTP pair) and
+smb_clients.sql (how many internal hosts open SMB sessions to a host: DQ-NET-006's server
+test). Each table holds the rows that must be counted beside the look-alikes that must not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from duqhunt.detectors.base import load_sql
+from duqhunt.engines.duckdb import DuckDBEngine
+from duqhunt.sources.net.zeek_schema import canonical_schema
+
+PKG = "duqhunt.detectors.net"
+C2 = "198.51.100.7"
+UA_A = "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1)"
+UA_B = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+def _query(sql: str, tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
+    eng = DuckDBEngine()
+    try:
+        for name, table in tables.items():
+            eng.register_arrow(name, table)
+        return eng.query(sql).to_pylist()
+    finally:
+        eng.close()
+
+
+def _log(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows of a Zeek log in the canonical schema (columns not given are null)."""
+    schema = canonical_schema(kind)
+    return pa.Table.from_pylist(
+        [{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema
+    )
+
+
+def _ip_class(internal: list[str], external: list[str]) -> pa.Table:
+    return pa.table(
+        {
+            "ip": pa.array(internal + external, pa.string()),
+            "internal": pa.array([True] * len(internal) + [False] * len(external), pa.bool_()),
+        }
+    )
+
+
+def _req(src: str, dst: str, method: str, uri: str, host: str | None, ua: str) -> dict[str, Any]:
+    return {
+        "ts": 1_700_000_000.0,
+        "uid": "C1",
+        "id_orig_h": src,
+        "id_orig_p": 50000,
+        "id_resp_h": dst,
+        "id_resp_p": 80,
+        "method": method,
+        "uri": uri,
+        "host": host,
+        "user_agent": ua,
+    }
+
+
+def test_http_shape_counts_posts_root_uris_and_bare_address_hosts_per_pair() -> None:
+    rows = [
+        _req("10.0.0.5", C2, "POST", "/", C2, UA_A),  # Duqu's shape: POST / to a bare IP
+        _req("10.0.0.5", C2, "post", "/", f"{C2}:8080", UA_A),  # method case, with a port
+        _req("10.0.0.5", C2, "POST", "/", "", UA_A),  # an empty Host names nothing
+        _req("10.0.0.5", C2, "GET", "/", None, UA_A),  # no Host header at all
+        _req("10.0.0.5", C2, "GET", "/", "[2001:db8::7]", UA_A),  # a bare IPv6 literal
+        _req("10.0.0.5", C2, "GET", "/index.html", "www.example.com", UA_B),  # a name
+        _req("10.0.0.5", C2, "GET", "/a/", "cdn2.example.net", UA_A),  # not the root
+        _req("10.0.0.5", C2, "PUT", "/up", "cdn2.example.net", UA_A),  # an upload, not a POST
+        _req("10.0.0.5", C2, "OPTIONS", "*", "cdn2.example.net", UA_A),  # the server, not /
+        _req("10.0.0.6", C2, "GET", "/", "www.example.com", UA_B),  # another pair
+        _req("10.0.0.5", "10.0.0.9", "POST", "/", "10.0.0.9", UA_A),  # internal destination
+        _req("203.0.113.5", "10.0.0.5", "POST", "/", "10.0.0.5", UA_A),  # inbound
+    ]
+    got = _query(
+        load_sql(PKG, "http_shape.sql"),
+        {
+            "http": _log("http", rows),
+            "ip_class": _ip_class(["10.0.0.5", "10.0.0.6", "10.0.0.9"], [C2, "203.0.113.5"]),
+        },
+    )
+    by_pair = {(r["src"], r["dst"]): r for r in got}
+    assert set(by_pair) == {("10.0.0.5", C2), ("10.0.0.6", C2)}
+    assert by_pair[("10.0.0.5", C2)] == {
+        "src": "10.0.0.5",
+        "dst": C2,
+        "requests": 9,
+        "posts": 3,
+        "root_uris": 5,
+        "bare_ip_hosts": 5,
+        "ua_min": UA_A,
+        "ua_max": UA_B,
+    }
+    assert by_pair[("10.0.0.6", C2)] == {
+        "src": "10.0.0.6",
+        "dst": C2,
+        "requests": 1,
+        "posts": 0,
+        "root_uris": 1,
+        "bare_ip_hosts": 0,
+        "ua_min": UA_B,
+        "ua_max": UA_B,
+    }
+
+
+def _smb(src: str, dst: str, port: int) -> dict[str, Any]:
+    return {
+        "ts": 1_700_000_000.0,
+        "uid": f"C{src}{dst}{port}",
+        "id_orig_h": src,
+        "id_orig_p": 50000,
+        "id_resp_h": dst,
+        "id_resp_p": port,
+        "proto": "tcp",
+    }
+
+
+def test_smb_clients_counts_distinct_internal_clients_on_139_and_445() -> None:
+    fs, ws = "10.0.1.20", "10.1.0.5"
+    rows = [
+        *(_smb(f"10.1.0.{10 + i}", fs, 445) for i in range(4)),
+        _smb("10.1.0.10", fs, 445),  # the same client again
+        _smb("10.1.0.30", fs, 139),  # SMB over NetBIOS
+        _smb("10.1.0.31", fs, 3389),  # not SMB
+        _smb("203.0.113.9", fs, 445),  # an external client
+        _smb("10.50.0.10", ws, 445),
+    ]
+    got = _query(
+        load_sql(PKG, "smb_clients.sql"),
+        {
+            "conn": _log("conn", rows),
+            "ip_class": _ip_class(
+                [fs, ws, "10.50.0.10", "10.1.0.30", "10.1.0.31"]
+                + [f"10.1.0.{10 + i}" for i in range(4)],
+                ["203.0.113.9"],
+            ),
+        },
+    )
+    assert {r["ip"]: r["clients"] for r in got} == {fs: 5, ws: 1}
+
+
+def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
+    """beacon_sessions.sql, DQ-NET-002's input: every connection from an internal source to an
+    external address ('ip'), a further request on a kept-alive HTTP connection ('ip' again), the
+    Host and TLS server name it asked for ('http-host', 'tls-sni', lower case, never empty or
+    the bare address itself), and a request to an internal web proxy attributed to the client
+    and the destination it names, port stripped. Nothing inbound, internal or without a time."""
+    t = 1_700_000_000.0
+    src, c2, proxy = "10.0.0.5", "198.51.100.7", "10.0.0.60"
+
+    def c(ts: float | None, s: str, d: str, port: int = 443, **kw: Any) -> dict[str, Any]:
+        return {
+            "ts": ts,
+            "uid": "C",
+            "id_orig_h": s,
+            "id_orig_p": 50000,
+            "id_resp_h": d,
+            "id_resp_p": port,
+            "proto": "tcp",
+            **kw,
+        }
+
+    conn = [
+        c(t, src, c2, orig_ip_bytes=900, orig_bytes=700),
+        c(t + 1, src, c2, orig_bytes=700),  # no IP byte count: the payload count
+        c(t + 2, src, "198.51.100.8"),  # neither: 0
+        c(t + 3, "10.0.0.6", c2, 53, proto="udp", orig_ip_bytes=60),
+        c(t + 4, src, "10.0.0.9", 445, orig_ip_bytes=5000),  # internal
+        c(t + 5, "203.0.113.5", src, 3389, orig_ip_bytes=5000),  # inbound
+        c(None, src, c2, orig_ip_bytes=900),  # no time
+        c(t + 6, "203.0.113.5", c2, orig_ip_bytes=900),  # transit: outside to outside
+    ]
+
+    def h(ts: float | None, d: str, depth: int, host: str | None, **kw: Any) -> dict[str, Any]:
+        return {
+            **c(ts, kw.pop("s", src), d, kw.pop("port", 80)),
+            "trans_depth": depth,
+            "host": host,
+            "method": kw.pop("method", "GET"),
+            "uri": kw.pop("uri", "/"),
+            **kw,
+        }
+
+    http = [
+        h(t + 10, c2, 1, "Update.Example.COM", request_body_len=300),
+        h(t + 11, c2, 2, "update.example.com"),  # kept alive: a contact of its own
+        h(t + 12, c2, 3, c2, request_body_len=50),  # Host is the address: no name
+        h(t + 13, c2, 1, ""),
+        h(t + 14, c2, 1, None),
+        h(None, c2, 2, "update.example.com"),
+        h(t + 15, "10.0.0.9", 1, "intranet", uri="/x"),  # internal, not a proxy request
+        h(t + 15, "10.0.0.9", 1, "dav.corp", method="CHECKOUT", uri="/doc"),  # WebDAV inside
+        h(t + 16, src, 1, "www.example.com", s="203.0.113.5"),  # inbound
+        h(t + 17, c2, 2, "www.example.com", s="203.0.113.5"),  # transit
+        # through the proxy: CONNECT, absolute URIs (any letter case), an internal target
+        h(
+            t + 20,
+            proxy,
+            1,
+            "c2.example.net:443",
+            port=8080,
+            method="CONNECT",
+            uri="c2.example.net:443",
+        ),
+        h(
+            t + 21,
+            proxy,
+            1,
+            "198.51.100.9",
+            port=8080,
+            method="POST",
+            uri="http://198.51.100.9/",
+            request_body_len=2048,
+        ),
+        h(t + 22, proxy, 1, "Portal.Example.org", port=8080, uri="HTTPS://Portal.Example.org/x"),
+        h(t + 23, proxy, 1, "10.0.0.9:445", port=8080, method="connect", uri="10.0.0.9:445"),
+        h(t + 24, proxy, 1, "", port=8080, method="CONNECT", uri=":443"),
+        h(t + 25, proxy, 1, "www.example.com", port=8080, uri="/index.html"),  # not proxy form
+        h(None, proxy, 1, "c2.example.net:443", port=8080, method="CONNECT", uri="x:443"),
+    ]
+    ssl = [
+        {**c(t + 30, src, c2), "server_name": "Mail.Example.net"},
+        {**c(t + 31, src, c2), "server_name": ""},
+        {**c(t + 32, src, c2), "server_name": None},
+        {**c(t + 33, src, "10.0.0.9"), "server_name": "intranet.corp"},
+        {**c(None, src, c2), "server_name": "mail.example.net"},
+        {**c(t + 34, "203.0.113.5", c2), "server_name": "mail.example.net"},  # transit
+    ]
+    internal = [src, "10.0.0.6", "10.0.0.9", proxy]
+    external = [c2, "198.51.100.8", "203.0.113.5"]
+    got = _query(
+        load_sql(PKG, "beacon_sessions.sql"),
+        {
+            "conn": _log("conn", conn),
+            "http": _log("http", http),
+            "ssl": _log("ssl", ssl),
+            "ip_class": _ip_class(internal, external),
+        },
+    )
+    rows = sorted(
+        (r["kind"], r["src"], r["dst"], r["ts"], r["bytes"], r["proto"], r["port"]) for r in got
+    )
+    assert rows == sorted(
+        [
+            ("ip", src, c2, t, 900.0, "tcp", 443),
+            ("ip", src, c2, t + 1, 700.0, "tcp", 443),
+            ("ip", src, "198.51.100.8", t + 2, 0.0, "tcp", 443),
+            ("ip", "10.0.0.6", c2, t + 3, 60.0, "udp", 53),
+            ("http-host", src, "update.example.com", t + 10, 300.0, "tcp", 80),
+            ("ip", src, c2, t + 11, 0.0, "tcp", 80),
+            ("http-host", src, "update.example.com", t + 11, 0.0, "tcp", 80),
+            ("ip", src, c2, t + 12, 50.0, "tcp", 80),
+            ("http-host", src, "c2.example.net", t + 20, 0.0, "tcp", 8080),
+            ("ip", src, "198.51.100.9", t + 21, 2048.0, "tcp", 8080),
+            ("http-host", src, "portal.example.org", t + 22, 0.0, "tcp", 8080),
+            ("tls-sni", src, "mail.example.net", t + 30, 0.0, "tcp", 443),
+        ]
+    )
+
+
+def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
+    """c2_conn_hours.sql then c2_evidence.sql, DQ-NET-002's protocol and timing facts per
+    candidate: POST / (or /?..., or the proxy form http://ip/) to a bare-IP Host, 443/tcp
+    sessions with data both ways that Zeek did not see as TLS, TLS without a server name, and
+    the pair's clock hours in which its source showed no user activity (a contact to an
+    external address that is neither a candidate of the host nor routine for it: seen in more
+    than half of the window's hours)."""
+    t0 = 1_699_999_200.0  # on an hour boundary
+    v, w, proxy = "10.0.0.5", "10.0.0.6", "10.0.0.60"
+    c2, n443, quiet = "198.51.100.7", "198.51.100.8", "198.51.100.9"
+
+    def at(hour: int) -> float:
+        return t0 + hour * 3600.0 + 60.0
+
+    def c(hour: int, s: str, d: str, port: int, **kw: Any) -> dict[str, Any]:
+        return {
+            "ts": at(hour),
+            "uid": "C",
+            "id_orig_h": s,
+            "id_orig_p": 50000,
+            "id_resp_h": d,
+            "id_resp_p": port,
+            "proto": "tcp",
+            "orig_bytes": 300,
+            "resp_bytes": 900,
+            **kw,
+        }
+
+    conn = [
+        *(c(h, v, c2, 80, service="http") for h in (0, 1, 2, 2)),
+        c(0, v, n443, 443),  # no TLS seen, data both ways
+        c(1, v, n443, 443, service="ssl"),
+        c(1, v, n443, 443, resp_bytes=0),  # nothing came back
+        c(3, v, n443, 443, service="ssl,http"),
+        c(3, v, n443, 443, orig_bytes=None, resp_bytes=50),
+        c(3, v, n443, 8443),
+        # the user at v: a news site in hours 1 and 5, a shop in hours 6-10 (5 of 10 hours: not
+        # routine); an agent's server in hours 0-5 (6 of 10: routine) and NTP every hour
+        *(c(h, v, "93.184.216.34", 443, service="ssl") for h in (1, 5)),
+        *(c(h, v, "203.0.113.80", 443, service="ssl") for h in range(6, 11)),
+        *(c(h, v, "198.51.100.50", 443, service="ssl") for h in range(6)),
+        *(c(h, v, "198.51.100.123", 123, proto="udp") for h in range(10)),
+        c(0, v, "10.0.0.9", 445),  # internal: no activity
+        c(0, w, "93.184.216.34", 443, service="ssl"),  # w's activity is not looked at
+        c(7, w, c2, 80, service="http"),  # a second source of the C&C, apart from v's
+    ]
+
+    def h(hour: int, s: str, d: str, method: str, uri: str, host: str | None) -> dict[str, Any]:
+        return {**c(hour, s, d, 80), "method": method, "uri": uri, "host": host}
+
+    http = [
+        h(0, v, c2, "POST", "/", c2),
+        h(1, v, c2, "post", "/?id=5", f"{c2}:80"),
+        h(2, v, c2, "GET", "/", c2),
+        h(2, v, c2, "POST", "/upload", c2),
+        h(4, v, proxy, "POST", f"http://{c2}/", c2),  # through the proxy
+        h(4, v, c2, "POST", "/", ""),
+        h(4, v, c2, "POST", "/", None),
+        h(4, v, c2, "POST", "/", "update.example.com"),  # another destination
+        h(5, w, "203.0.113.5", "POST", "/", "mail.example.net"),
+        h(0, w, "203.0.113.5", "GET", "/inbox", "mail.example.net"),  # an hour TLS has too
+    ]
+
+    def s(hour: int | None, src: str, d: str, sni: str | None) -> dict[str, Any]:
+        row = c(0, src, d, 443)
+        row.update({"ts": None if hour is None else at(hour), "server_name": sni})
+        return row
+
+    ssl = [
+        s(0, v, c2, None),
+        s(0, v, c2, ""),
+        s(0, v, c2, "cdn.example.com"),
+        s(0, w, "203.0.113.5", "Mail.Example.NET"),
+        s(3, w, "203.0.113.5", "mail.example.net"),
+        s(None, w, "203.0.113.5", "mail.example.net"),
+        s(7, w, "203.0.113.5", "other.example.net"),
+    ]
+    candidates = pa.table(
+        {
+            "kind": ["ip", "ip", "ip", "ip", "tls-sni"],
+            "src": [v, v, w, w, w],
+            "dst": [c2, n443, quiet, c2, "mail.example.net"],
+        }
+    )
+    internal = [v, w, proxy, "10.0.0.9"]
+    external = [
+        c2,
+        n443,
+        quiet,
+        "93.184.216.34",
+        "203.0.113.80",
+        "198.51.100.50",
+        "198.51.100.123",
+        "203.0.113.5",
+    ]
+    eng = DuckDBEngine()
+    try:
+        eng.register_arrow("conn", _log("conn", conn))
+        eng.register_arrow("http", _log("http", http))
+        eng.register_arrow("ssl", _log("ssl", ssl))
+        eng.register_arrow("ip_class", _ip_class(internal, external))
+        eng.register_arrow("c2_candidates", candidates)
+        eng.register_arrow("c2_idle_srcs", pa.table({"src": pa.array([v], pa.string())}))
+        eng.register_arrow("c2_conn_hours", eng.query(load_sql(PKG, "c2_conn_hours.sql")))
+        got = eng.query(load_sql(PKG, "c2_evidence.sql"), {"window_hours": 10.0}).to_pylist()
+    finally:
+        eng.close()
+    cols = (
+        "post_root_bare",
+        "http_n",
+        "plain_443",
+        "conns_443",
+        "nosni",
+        "ssl_n",
+        "pair_hours",
+        "idle_hours",
+        "active_hours",
+    )
+    assert [(r["kind"], r["src"], r["dst"], *(r[k] for k in cols)) for r in got] == [
+        # active hours of v: 1 and 5 (news), 6-10 (the shop)
+        ("ip", v, c2, 3, 5, 0, 0, 2, 3, 4, 3, 7),  # hours 0, 1, 2, 4; 1 is active
+        ("ip", v, n443, 0, 0, 1, 5, 0, 0, 3, 2, 7),  # hours 0, 1, 3
+        ("ip", w, c2, 0, 0, 0, 0, 0, 0, 1, 1, 0),
+        ("ip", w, quiet, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        ("tls-sni", w, "mail.example.net", 0, 2, 0, 0, 0, 0, 3, 3, 0),  # hours 0, 3, 5
+    ]
+
+
+def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -> None:
+    """bridge_correlation.sql, DQ-NET-007: per bridge (a relay edge's destination) and external
+    address, how many relayed SMB sessions (139/445 on a relay edge) its outbound connections
+    follow within the window, beside the share chance gives (outbound x window / observation).
+    Behind a web proxy the way out is the session to the proxy and the address is its request's
+    target (CONNECT host or absolute-URI host, port left out), else the proxy itself."""
+    from duqhunt.detectors.net.zones import BRIDGE_CORRELATION_SQL
+
+    bridge, proxy, c2, wu = "10.1.0.5", "10.0.0.60", "198.51.100.7", "203.0.113.80"
+    s1, s2 = "10.50.0.10", "10.50.0.11"
+
+    def c(ts: float, src: str, dst: str, port: int, uid: str = "C") -> dict[str, Any]:
+        return {
+            "ts": ts,
+            "uid": uid,
+            "id_orig_h": src,
+            "id_orig_p": 50000,
+            "id_resp_h": dst,
+            "id_resp_p": port,
+            "proto": "tcp",
+        }
+
+    conn = [
+        # relayed: s1 at 1000, 2000, 3000 on 445; s2 at 1500 and 4000 on 139 and 445
+        *(c(t, s1, bridge, 445) for t in (1000.0, 2000.0, 3000.0)),
+        c(1500.0, s2, bridge, 139),
+        c(4000.0, s2, bridge, 445),
+        c(2500.0, s1, bridge, 3389),  # not SMB
+        c(1200.0, "10.1.0.7", bridge, 445),  # not a relay edge
+        c(1000.0, s1, "10.1.0.8", 445),  # not to the bridge
+        # the bridge's way out: 2 s, 3 s and 4 s after; 10 s after and 1 s before do not count
+        *(c(t, bridge, c2, 443) for t in (1002.0, 1503.0, 2004.0, 3010.0, 999.0)),
+        c(4000.0, bridge, c2, 443),  # in the same instant as a relayed session: it follows
+        c(5000.0, bridge, wu, 443),  # never after a relayed session
+        c(1001.0, bridge, "10.0.1.20", 445),  # internal: not a way out
+        c(2001.0, bridge, proxy, 8080, "UP1"),  # CONNECT evil.example.net:443
+        c(3002.0, bridge, proxy, 8080, "UP2"),  # GET http://203.0.113.9/x
+        c(4001.0, bridge, proxy, 8080, "UP3"),  # no request logged: the proxy itself
+        c(2003.0, bridge, proxy, 8080, "UP4"),  # a request without a Host: the proxy too
+    ]
+
+    def h(uid: str, method: str, uri: str, host: str) -> dict[str, Any]:
+        return {**c(0.0, bridge, proxy, 8080, uid), "method": method, "uri": uri, "host": host}
+
+    http = [
+        h("UP1", "CONNECT", "evil.example.net:443", "evil.example.net:443"),
+        h("UP2", "GET", "http://203.0.113.9/x", "203.0.113.9"),
+        h("UP4", "CONNECT", ":443", ""),
+    ]
+    internal = [bridge, proxy, s1, s2, "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.0.1.20"]
+    eng = DuckDBEngine()
+    try:
+        eng.register_arrow("conn", _log("conn", conn))
+        eng.register_arrow("http", _log("http", http))
+        eng.register_arrow("ip_class", _ip_class(internal, [c2, wu, "203.0.113.9"]))
+        # 10.1.0.7 relays through another bridge, and uses this one's file share: not relayed
+        edges = {"src": [s1, s2, "10.1.0.7"], "dst": [bridge, bridge, "10.1.0.6"]}
+        eng.register_arrow("relay_edges", pa.table(edges))
+        got = eng.query(BRIDGE_CORRELATION_SQL, {"corr_window_s": 5.0, "window_s": 10000.0})
+    finally:
+        eng.close()
+    assert [
+        (
+            r["bridge"],
+            r["ext"],
+            r["matched"],
+            r["relayed"],
+            r["outbound"],
+            r["fraction"],
+            r["baseline"],
+        )
+        for r in got.to_pylist()
+    ] == [
+        (bridge, c2, 4, 5, 6, 0.8, 6 * 5.0 / 10000.0),
+        (bridge, proxy, 2, 5, 2, 0.4, 2 * 5.0 / 10000.0),
+        (bridge, "203.0.113.9", 1, 5, 1, 0.2, 5.0 / 10000.0),
+        (bridge, "evil.example.net", 1, 5, 1, 0.2, 5.0 / 10000.0),
+    ]
+
+
+def test_proxies_are_internal_hosts_that_internal_clients_send_proxy_requests_to() -> None:
+    """proxies.sql: an internal address receiving CONNECT or absolute-URI requests from internal
+    clients, with the number of clients; a proxy out on the internet, an internal web server
+    and requests from outside do not make one."""
+    proxy, web = "10.0.0.60", "10.0.0.80"
+
+    def h(src: str, dst: str, method: str, uri: str) -> dict[str, Any]:
+        return {
+            "ts": 1_700_000_000.0,
+            "uid": "C",
+            "id_orig_h": src,
+            "id_orig_p": 50000,
+            "id_resp_h": dst,
+            "id_resp_p": 8080,
+            "method": method,
+            "uri": uri,
+            "host": "example.com",
+        }
+
+    http = [
+        h("10.1.0.10", proxy, "CONNECT", "example.com:443"),
+        h("10.1.0.11", proxy, "GET", "HTTP://example.com/"),
+        h("10.1.0.11", proxy, "connect", "example.com:443"),
+        # proxies outside (addresses on either side of the internal ones in text order)
+        h("10.1.0.12", "203.0.113.50", "CONNECT", "example.com:443"),
+        h("10.1.0.12", "1.0.0.2", "CONNECT", "example.com:443"),
+        h("10.1.0.12", web, "GET", "/index.html"),  # an ordinary internal web server
+        h("198.51.100.3", "10.0.0.90", "CONNECT", "example.com:443"),  # asked from outside
+    ]
+    internal = [proxy, web, "10.0.0.90", "10.1.0.10", "10.1.0.11", "10.1.0.12"]
+    got = _query(
+        load_sql(PKG, "proxies.sql"),
+        {
+            "http": _log("http", http),
+            "ip_class": _ip_class(internal, ["203.0.113.50", "1.0.0.2", "198.51.100.3"]),
+        },
+    )
+    assert got == [{"ip": proxy, "clients": 2}]
