@@ -290,14 +290,17 @@ def create_app(
     @app.get("/hosts", response_class=HTMLResponse)
     def hosts_page(request: Request) -> Response:
         doc = source.document()
-        hosts = source.hosts(doc)
+        query = request.query_params.get("q", "")
+        hosts = source.hosts(doc, query)
         try:
             n = max(1, int(request.query_params.get("page", 1)))
         except ValueError:
             raise UsageError("page must be a whole number") from None
         pages = max(1, -(-len(hosts) // HOSTS_PER_PAGE))
         shown = hosts[(n - 1) * HOSTS_PER_PAGE : n * HOSTS_PER_PAGE]
-        return page("web_hosts.html.j2", doc, hosts=shown, total=len(hosts), n=n, pages=pages)
+        return page(
+            "web_hosts.html.j2", doc, hosts=shown, total=len(hosts), n=n, pages=pages, q=query
+        )
 
     @app.get("/hosts/{host_id}", response_class=HTMLResponse)
     def host_page(host_id: str) -> Response:

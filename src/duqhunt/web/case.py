@@ -221,30 +221,19 @@ class CaseSource:
             "neighbours": neighbours,
         }
 
-    def hosts(self, doc: ReportDocument) -> list[dict[str, Any]]:
-        """Every host a finding names, with its campaign roles and finding counts."""
-        by_host: Counter[str] = Counter()
-        worst: dict[str, int] = {}
-        for f in doc.findings:
-            for h in set(f.hosts):
-                by_host[h] += 1
-                worst[h] = max(worst.get(h, 0), severity_rank(f.severity))
-        entries = {h.ip: h for h in doc.campaign.hosts}
-        names = {h.name: h for h in doc.campaign.hosts if h.name}
-        rows: list[dict[str, Any]] = []
-        for h, n in by_host.items():
-            e: HostModel | None = entries.get(h) or names.get(h)
-            rows.append(
-                {
-                    "id": h,
-                    "name": e.name if e else None,
-                    "ip": e.ip if e else None,
-                    "roles": list(e.roles) if e else [],
-                    "zone": e.zone if e else None,
-                    "findings": n,
-                    "worst": worst[h],
-                }
-            )
+    def hosts(self, doc: ReportDocument, query: str = "") -> list[dict[str, Any]]:
+        """One row per machine (hosts[]) with its names, addresses, campaign roles and finding
+        counts, the most alarming first; a report without hosts[] has one row per label a
+        finding names. ``query`` keeps the rows one of whose ids, names or addresses holds it
+        (case-insensitive), so a machine is found by any of its labels."""
+        rows = _machine_rows(doc) if doc.hosts else _label_rows(doc)
+        needle = query.strip().casefold()
+        if needle:
+            rows = [
+                r
+                for r in rows
+                if any(needle in x.casefold() for x in (r["id"], *r["names"], *r["ips"]))
+            ]
         rows.sort(key=lambda r: (-r["worst"], -r["findings"], r["id"]))
         return rows
 
@@ -258,6 +247,55 @@ class CaseSource:
             and (hosts & set(g.hosts) or values & {str(g.details.get(k)) for k in ("src", "dst")})
         ]
         return out[:limit]
+
+
+def _machine_rows(doc: ReportDocument) -> list[dict[str, Any]]:
+    counts: Counter[str] = Counter()
+    worst: dict[str, int] = {}
+    for f in doc.findings:
+        for hid in set(f.host_ids):
+            counts[hid] += 1
+            worst[hid] = max(worst.get(hid, -1), severity_rank(f.severity))
+    return [
+        {
+            "id": h.id,
+            "names": list(h.names),
+            "ips": list(dict.fromkeys(a.ip for a in h.ips)),
+            "roles": list(h.roles),
+            "zone": h.zone,
+            "findings": counts[h.id],
+            "worst": worst.get(h.id, -1),
+        }
+        for h in doc.hosts
+    ]
+
+
+def _label_rows(doc: ReportDocument) -> list[dict[str, Any]]:
+    """Rows of a report without hosts[]: each label a finding names, joined to its campaign
+    host (by address or name) where there is one."""
+    by_host: Counter[str] = Counter()
+    worst: dict[str, int] = {}
+    for f in doc.findings:
+        for h in set(f.hosts):
+            by_host[h] += 1
+            worst[h] = max(worst.get(h, 0), severity_rank(f.severity))
+    entries = {h.ip: h for h in doc.campaign.hosts}
+    names = {h.name: h for h in doc.campaign.hosts if h.name}
+    rows: list[dict[str, Any]] = []
+    for h, n in by_host.items():
+        e: HostModel | None = entries.get(h) or names.get(h)
+        rows.append(
+            {
+                "id": h,
+                "names": [e.name] if e and e.name else [],
+                "ips": [e.ip] if e else [],
+                "roles": list(e.roles) if e else [],
+                "zone": e.zone if e else None,
+                "findings": n,
+                "worst": worst[h],
+            }
+        )
+    return rows
 
 
 def groups(doc: ReportDocument) -> list[FindingGroupModel]:
