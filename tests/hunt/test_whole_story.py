@@ -113,6 +113,9 @@ def test_one_report_tells_the_whole_story(sim: tuple[Path, dict[str, Any]], tmp_
     events = [e for e in doc.timeline if e.host_id == machine.id]
     assert {e.source for e in events} == {"host", "network"}
     assert [e.time for e in events] == sorted(e.time for e in events)
+    # every analyser's stats carry their family's prefix once
+    assert {"host_scan_seconds", "host_files", "host_count", "doc_files"} <= set(doc.stats)
+    assert not [k for k in doc.stats if k.startswith(("host_host_", "doc_doc_"))]
 
 
 def test_a_case_hunted_in_several_runs_reports_the_whole_case(

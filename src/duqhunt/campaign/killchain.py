@@ -404,11 +404,11 @@ def campaign_graph(doc: ReportDocument) -> dict[str, Any]:
             continue
         t = _text(m.get("time"))
         admin = is_admin_move(m)
-        s, d = g.addr(src, internal | {src}, t), g.addr(dst, internal | {dst}, t)
+        movers, targets = g.addr(src, internal | {src}, t), g.addr(dst, internal | {dst}, t)
         g.edges_between(
-            s,
+            movers,
             "moved-to",
-            d,
+            targets,
             t,
             method=_text(m.get("method")),
             share=_text(m.get("share")),
@@ -416,10 +416,10 @@ def campaign_graph(doc: ReportDocument) -> dict[str, Any]:
         )
         account = _text(m.get("account"))
         if account:
-            g.edges_between([g.node("account", account)], "moved-to", d, t, via=src)
+            g.edges_between([g.node("account", account)], "moved-to", targets, t, via=src)
         fname = _text(m.get("file"))
         if fname:
-            g.edges_between([g.node("file", fname, by="name")], "delivered", d, t, via=src)
+            g.edges_between([g.node("file", fname, by="name")], "delivered", targets, t, via=src)
     for e in camp.relay_edges:
         src, dst = _text(e.get("src")), _text(e.get("dst"))
         if src and dst:

@@ -72,6 +72,7 @@ from duqhunt.render.text import (
     sorted_timeline,
     sorted_verdicts,
     stage_counts,
+    stat_value,
     verdict_counts,
     visible,
 )
@@ -640,7 +641,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "not_analysed_more": max(0, len(doc.not_analysed) - MAX_NOT_ANALYSED),
         "warnings": doc.warnings[:MAX_WARNINGS],
         "warnings_more": max(0, len(doc.warnings) - MAX_WARNINGS),
-        "stats": [(k, _value_text(doc.stats[k])) for k in sorted(doc.stats)],
+        "stats": [(k, _value_text(stat_value(k, doc.stats[k]))) for k in sorted(doc.stats)],
         "limits": {
             "evidence": MAX_EVIDENCE,
             "edges": MAX_EDGES,

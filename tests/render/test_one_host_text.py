@@ -1,0 +1,88 @@
+"""The terminal and HTML show one machine once, and run statistics as people read them."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from duqhunt.hunt import family_stats
+from duqhunt.model.report import (
+    EvidenceModel,
+    FindingModel,
+    HostAddressModel,
+    HostIdentityModel,
+    ReportDocument,
+)
+from duqhunt.render import render_html
+from duqhunt.render.text import machine_labels, render_summary, stat_value
+
+WS223 = HostIdentityModel(
+    id="host-ws223",
+    names=["WS223"],
+    ips=[HostAddressModel(ip="10.1.0.77"), HostAddressModel(ip="10.1.0.232")],
+)
+
+
+def _finding(n: int, hosts: list[str], host_ids: list[str]) -> FindingModel:
+    return FindingModel(
+        id=f"DQ-NET-005-{n:016x}",
+        detector="DQ-NET-005",
+        title=f"lateral move number {n}",
+        stage="lateral-movement",
+        severity="high",
+        confidence=0.9,
+        hosts=hosts,
+        host_ids=host_ids,
+        attack=["T1021.002"],
+        first_seen="2011-10-14T10:00:00.000Z",
+        last_seen=None,
+        evidence=[EvidenceModel(source="smb_files.log", locator="row 1", summary="s")],
+    )
+
+
+def _doc(findings: list[FindingModel], **kw: object) -> ReportDocument:
+    return ReportDocument.model_validate(
+        {
+            "tool_version": "test",
+            "started": "2011-10-16T00:00:00.000Z",
+            "finished": "2011-10-16T00:01:00.000Z",
+            "case": "case",
+            "findings": findings,
+            "hosts": [WS223],
+            **kw,
+        }
+    )
+
+
+def test_a_machine_named_both_ways_is_listed_once_with_its_address() -> None:
+    both = _finding(1, ["10.1.0.232", "WS223"], ["host-ws223"])
+    assert machine_labels(both, {WS223.id: WS223}) == ["WS223 (10.1.0.232)"]
+    # the address the finding saw, not the machine's other one
+    early = _finding(2, ["10.1.0.77"], ["host-ws223"])
+    assert machine_labels(early, {WS223.id: WS223}) == ["WS223 (10.1.0.77)"]
+    # named only: its latest address; no host_ids (older reports): the finding's own labels
+    named = _finding(3, ["WS223"], ["host-ws223"])
+    assert machine_labels(named, {WS223.id: WS223}) == ["WS223 (10.1.0.232)"]
+    old = _finding(4, ["10.1.0.232", "WS223"], [])
+    assert machine_labels(old, {WS223.id: WS223}) == ["10.1.0.232", "WS223"]
+
+
+def test_the_findings_table_shows_each_machine_once_at_80_columns() -> None:
+    doc = _doc([_finding(1, ["10.1.0.232", "WS223"], ["host-ws223"])])
+    for width in (80, 200):
+        console = Console(width=width, record=True, color_system=None)
+        render_summary(doc, console)
+        text = console.export_text()
+        assert max(len(line) for line in text.splitlines()) <= width
+        words = text.split()
+        assert "(10.1.0.232)" in words or "(10.1.0.232)," in words, text
+        assert "10.1.0.232," not in words  # not as a second host beside its own name
+
+
+def test_time_stats_render_as_iso_utc_and_stats_are_prefixed_once() -> None:
+    assert stat_value("window_end", 1318723199.669977) == "2011-10-15T23:59:59.669Z"
+    assert stat_value("window_end", "x") == "x" and stat_value("rows_conn", 5) == 5
+    html = render_html(_doc([], stats={"window_start": 1318550403.55882, "host_files": 3}))
+    assert "2011-10-14T00:00:03.558Z" in html and "1.31855e+09" not in html
+    stats = family_stats("host", [("host_scan_seconds", 1.5), ("files", 3)])
+    assert stats == {"host_scan_seconds": 1.5, "host_files": 3}
+    assert family_stats("doc", [("files", 1)]) == {"doc_files": 1}
