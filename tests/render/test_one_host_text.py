@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 from rich.console import Console
 
 from duqhunt.hunt import family_stats
 from duqhunt.model.report import (
+    BeaconModel,
+    C2Model,
+    Campaign,
     EvidenceModel,
     FindingModel,
     HostAddressModel,
     HostIdentityModel,
+    HostModel,
     ReportDocument,
 )
 from duqhunt.render import render_html
 from duqhunt.render.text import machine_labels, render_summary, stat_value
+from duqhunt.render.topology import build_topology
 
 WS223 = HostIdentityModel(
     id="host-ws223",
@@ -86,3 +93,38 @@ def test_time_stats_render_as_iso_utc_and_stats_are_prefixed_once() -> None:
     stats = family_stats("host", [("host_scan_seconds", 1.5), ("files", 3)])
     assert stats == {"host_scan_seconds": 1.5, "host_files": 3}
     assert family_stats("doc", [("files", 1)]) == {"doc_files": 1}
+
+
+def test_the_topology_draws_a_machine_with_two_addresses_once() -> None:
+    """WS223 beacons from its old lease and is moved to at its new one: one node, both edges."""
+    camp = Campaign(
+        hosts=[
+            HostModel(ip="10.1.0.5", roles=["patient-zero"], zone="egress"),
+            HostModel(ip="10.1.0.232", roles=["infected"], zone="egress"),
+            HostModel(ip="10.1.0.77", roles=["infected"], zone="egress"),
+            HostModel(ip="203.0.113.9", roles=["c2"]),
+        ],
+        c2=[C2Model(ip="203.0.113.9", score=0.9, known_ioc=False)],
+        beacons=[
+            BeaconModel(src="10.1.0.77", dst="203.0.113.9", score=0.9, interval_s=600.0, count=50)
+        ],
+        lateral_moves=[{"src": "10.1.0.5", "dst": "10.1.0.232", "method": "service"}],
+    )
+    assert build_topology(camp).hosts_total == 4  # by address alone
+    topo = build_topology(camp, [WS223])
+    assert topo.hosts_total == 3 and topo.svg is not None
+    root = ET.fromstring(str(topo.svg))
+    ns = "{http://www.w3.org/2000/svg}"
+    tips = {
+        kind: [
+            g.findtext(f"{ns}title") or ""
+            for g in root.iter(f"{ns}g")
+            if (g.get("class") or "").startswith(kind) and g.find(f"{ns}title") is not None
+        ]
+        for kind in ("node ", "edge ")
+    }
+    (ws,) = [t for t in tips["node "] if "WS223" in t]
+    assert ws.startswith("10.1.0.232\nalso 10.1.0.77")
+    edges = tips["edge "]
+    assert any(t.startswith("beacon 10.1.0.232 ") for t in edges), edges
+    assert any(t.startswith("lateral move 10.1.0.5 \u2192 10.1.0.232") for t in edges), edges

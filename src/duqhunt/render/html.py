@@ -634,7 +634,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         ],
         "beacons_total": len(beacons),
         "edges": edges,
-        "topology": build_topology(camp),
+        "topology": build_topology(camp, doc.hosts),
         "inputs": doc.inputs[:MAX_INPUTS],
         "inputs_more": max(0, len(doc.inputs) - MAX_INPUTS),
         "not_analysed": doc.not_analysed[:MAX_NOT_ANALYSED],

@@ -230,7 +230,7 @@ def create_app(
         from duqhunt.render.topology import build_topology
 
         doc = source.document()
-        return page("web_topology.html.j2", doc, topo=build_topology(doc.campaign))
+        return page("web_topology.html.j2", doc, topo=build_topology(doc.campaign, doc.hosts))
 
     @app.get("/findings", response_class=HTMLResponse)
     def findings(request: Request) -> Response:
