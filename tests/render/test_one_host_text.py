@@ -128,3 +128,12 @@ def test_the_topology_draws_a_machine_with_two_addresses_once() -> None:
     edges = tips["edge "]
     assert any(t.startswith("beacon 10.1.0.232 ") for t in edges), edges
     assert any(t.startswith("lateral move 10.1.0.5 \u2192 10.1.0.232") for t in edges), edges
+
+
+def test_report_html_lists_a_machine_once_in_groups_and_findings() -> None:
+    doc = _doc([_finding(1, ["10.1.0.232", "WS223"], ["host-ws223"])])
+    html = render_html(doc)
+    # the group's note, the findings table, and the finding's card (a link to its page)
+    assert html.count("WS223 (10.1.0.232)") == 3
+    assert '<a href="#h-host-ws223">WS223 (10.1.0.232)</a>' in html
+    assert "10.1.0.232, WS223" not in html
