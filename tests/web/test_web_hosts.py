@@ -83,3 +83,25 @@ def test_a_machine_with_two_names_and_two_addresses_is_one_row(tmp_path: Path) -
     assert _rows(c.get("/hosts?q=192.0.2.1").text) == []
     story = c.get("/hosts/host-ws223").text
     assert "driver on WS223" in story and "beacon" in story and "unrelated" not in story
+
+
+def test_findings_name_each_machine_once_and_link_its_page(tmp_path: Path) -> None:
+    ws223 = HostIdentityModel(
+        id="host-ws223", names=["WS223"], ips=[HostAddressModel(ip="10.1.0.232")]
+    )
+    f = finding(1, hosts=["10.1.0.232", "WS223"], host_ids=["host-ws223"], title="lateral")
+    doc = ReportDocument(
+        tool_version="test",
+        started="2026-01-01T00:00:00Z",
+        finished="2026-01-01T00:01:00Z",
+        case=str(tmp_path / "case" / "case.duckdb"),
+        findings=[f],
+        hosts=[ws223],
+    )
+    write_outputs(doc, tmp_path / "case")
+    c = client(tmp_path / "case")
+    link = '<a class="mono" href="/hosts/host-ws223">WS223 (10.1.0.232)</a>'
+    for path in ("/findings", f"/findings/{f.id}"):
+        html = c.get(path).text
+        assert html.count(link) == 1, path
+        assert 'href="/hosts/10.1.0.232"' not in html and 'href="/hosts/WS223"' not in html

@@ -36,6 +36,7 @@ from duqhunt.web.case import (
     FindingQuery,
     group_of,
     groups,
+    machine_links,
     pivots,
 )
 
@@ -150,6 +151,7 @@ def create_app(
             statuses=STATUSES,
             sorts=SORTS,
             quote=quote,
+            machine_links=machine_links,
             **ctx,
         )
         return HTMLResponse(html)

@@ -21,6 +21,7 @@ from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
 from duqhunt.model.grouping import summary_groups
 from duqhunt.model.report import FindingGroupModel, FindingModel, HostModel, ReportDocument
+from duqhunt.render.text import machine_label
 from duqhunt.triage import TriageStore, with_triage
 
 SORTS = ("severity", "time", "detector", "confidence", "title")
@@ -336,6 +337,18 @@ def machine_ids(doc: ReportDocument, label: str) -> set[str]:
     }
 
 
+def machine_links(doc: ReportDocument, f: FindingModel) -> list[tuple[str, str]]:
+    """(host page, label) for each machine a finding is about, once each: its hosts[] id and
+    best name with address (schema 1.3), else each name or address the finding gives."""
+    machines = {h.id: h for h in doc.hosts}
+    if f.host_ids and machines:
+        return [
+            (hid, machine_label(machines[hid], f.hosts) if hid in machines else hid)
+            for hid in f.host_ids
+        ]
+    return [(h, h) for h in f.hosts]
+
+
 def _about(f: FindingModel, label: str, aliases: set[str], doc: ReportDocument) -> bool:
     """A finding is about a host: by the machines it names (hosts[], schema 1.3; a disputed
     address names every machine that held it), else by name or address."""
@@ -413,5 +426,6 @@ __all__ = [
     "groups",
     "host_aliases",
     "machine_ids",
+    "machine_links",
     "pivots",
 ]
