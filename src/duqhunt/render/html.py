@@ -62,6 +62,7 @@ from duqhunt.render.text import (
     is_admin_move,
     machine_label,
     machine_labels,
+    machine_links,
     ranked_beacons,
     ranked_bridges,
     ranked_c2,
@@ -590,10 +591,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
             "n": i,
             "f": f,
             "hosts": machine_labels(f, machines),
-            "machine_links": [
-                (hid, machine_label(machines[hid], f.hosts) if hid in machines else hid)
-                for hid in f.host_ids
-            ],
+            "machine_links": machine_links(f, machines),
             "source": finding_source(f),
             "rank": severity_rank(f.severity),
             "evidence": f.evidence[:MAX_EVIDENCE],

@@ -56,6 +56,7 @@ __all__ = [
     "is_admin_move",
     "machine_label",
     "machine_labels",
+    "machine_links",
     "ranked_beacons",
     "ranked_bridges",
     "ranked_c2",
@@ -440,15 +441,20 @@ def machine_label(h: HostIdentityModel, seen: Iterable[str] = ()) -> str:
     return name or ip or h.id
 
 
+def machine_links(
+    f: FindingModel, machines: Mapping[str, HostIdentityModel]
+) -> list[tuple[str, str]]:
+    """(host id, `machine_label`) of each machine a finding is about (host_ids, schema 1.3)."""
+    return [
+        (hid, machine_label(machines[hid], f.hosts) if hid in machines else hid)
+        for hid in f.host_ids
+    ]
+
+
 def machine_labels(f: FindingModel, machines: Mapping[str, HostIdentityModel]) -> list[str]:
-    """The machines a finding is about, each once (hosts[] and host_ids, schema 1.3), as
-    `machine_label`; a finding without host_ids gives its own names and addresses."""
-    labels: list[str] = []
-    for hid in f.host_ids:
-        h = machines.get(hid)
-        label = machine_label(h, f.hosts) if h is not None else hid
-        if label not in labels:
-            labels.append(label)
+    """The machines a finding is about, each once, as `machine_label`; a finding without
+    host_ids (an older report) gives its own names and addresses."""
+    labels = list(dict.fromkeys(label for _, label in machine_links(f, machines)))
     return labels or list(f.hosts)
 
 

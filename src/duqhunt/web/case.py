@@ -21,7 +21,7 @@ from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
 from duqhunt.model.grouping import summary_groups
 from duqhunt.model.report import FindingGroupModel, FindingModel, HostModel, ReportDocument
-from duqhunt.render.text import machine_label
+from duqhunt.render.text import machine_links as links_of
 from duqhunt.triage import TriageStore, with_triage
 
 SORTS = ("severity", "time", "detector", "confidence", "title")
@@ -341,12 +341,7 @@ def machine_links(doc: ReportDocument, f: FindingModel) -> list[tuple[str, str]]
     """(host page, label) for each machine a finding is about, once each: its hosts[] id and
     best name with address (schema 1.3), else each name or address the finding gives."""
     machines = {h.id: h for h in doc.hosts}
-    if f.host_ids and machines:
-        return [
-            (hid, machine_label(machines[hid], f.hosts) if hid in machines else hid)
-            for hid in f.host_ids
-        ]
-    return [(h, h) for h in f.hosts]
+    return (machines and links_of(f, machines)) or [(h, h) for h in f.hosts]
 
 
 def _about(f: FindingModel, label: str, aliases: set[str], doc: ReportDocument) -> bool:
