@@ -577,6 +577,14 @@ def _make_engine(options: HuntOptions) -> Engine | None:
     raise UsageError(f"--engine {options.engine!r}: choose duckdb or spark")
 
 
+def family_stats(family: str, stats: Iterable[tuple[str, int | float]]) -> dict[str, int | float]:
+    """An analyser's stats under its family's prefix (``host_files``, ``doc_seconds``), once:
+    the host scan names its own stats for its stand-alone report, the document scan does not,
+    and the hunt's report must not care which."""
+    prefix = f"{family}_"
+    return {k if k.startswith(prefix) else prefix + k: v for k, v in stats}
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -722,7 +730,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             warnings.extend(host_res.warnings)
             host_timeline = list(host_res.timeline)
             sightings = list(host_res.sightings)
-            host_stats = dict(host_res.stats)
+            host_stats = family_stats("host", host_res.stats)
             if progress:
                 progress("host", 1, 1)
         else:
@@ -742,7 +750,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
                 FileVerdictModel(path=v.path, verdict=v.verdict, reasons=list(v.reasons))
                 for v in doc_res.verdicts
             ]
-            host_stats.update({f"doc_{k}": v for k, v in doc_res.stats})
+            host_stats.update(family_stats("doc", doc_res.stats))
             if progress:
                 progress("documents", 1, 1)
         findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
@@ -757,7 +765,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
             stats["beacons_suppressed"] = int(beacon_stats.column("suppressed")[0].as_py())
         stats["internal_hosts_with_egress"] = ctx.internal_hosts
         stats.update(span_stats)
-        stats.update({k if k.startswith("doc_") else f"host_{k}": v for k, v in host_stats.items()})
+        stats.update(host_stats)
         for det_id, secs in timings.items():
             stats[f"seconds_{det_id}"] = secs
         if window:

@@ -60,14 +60,25 @@ def test_one_report_tells_the_whole_story(sim: tuple[Path, dict[str, Any]], tmp_
 
     graph = campaign_graph(doc)
     edges = {(e["kind"], e["src"], e["dst"]) for e in graph["edges"]}
+    node_of = {a.ip: f"host:{h.id}" for h in doc.hosts for a in h.ips}
     for m in truth["lateral_moves"]:
-        assert ("moved-to", f"host:{m['src']}", f"host:{m['dst']}") in edges, m
+        assert ("moved-to", node_of[m["src"]], node_of[m["dst"]]) in edges, m
     for e in truth["relay_edges"]:
-        assert ("relays-through", f"host:{e['src']}", f"host:{e['dst']}") in edges, e
+        assert ("relays-through", node_of[e["src"]], node_of[e["dst"]]) in edges, e
     for b in truth["bridges"]:
-        assert any(k == "bridges-to" and s == f"host:{b}" for k, s, _ in edges)
+        assert any(k == "bridges-to" and s == node_of[b] for k, s, _ in edges)
     for p in truth["beacon_pairs"]:
-        assert ("beacons-to", f"host:{p['src']}", f"ip:{p['dst']}") in edges, p
+        assert ("beacons-to", node_of[p["src"]], f"ip:{p['dst']}") in edges, p
+    # one node per machine: patient zero's name and address are one node with its beacon,
+    # its lateral moves and its implant; no node repeats another machine's name or address
+    pz_name = truth["hostnames"][truth["patient_zero"]]
+    host_nodes = [n for n in graph["nodes"] if n["kind"] == "host"]
+    (pz_node,) = [n for n in host_nodes if pz_name in n.get("names", [])]
+    assert pz_node["ips"] == [truth["patient_zero"]] and pz_node["label"] == pz_name
+    labels = [x for n in host_nodes for x in {n["label"], *n.get("names", []), *n.get("ips", [])}]
+    assert len(labels) == len(set(labels)), labels
+    mine = {(k, s, d) for k, s, d in edges if pz_node["id"] in (s, d)}
+    assert {"beacons-to", "moved-to", "infected"} <= {k for k, _, _ in mine}
 
     # a host seen by IP on the wire and by name in its own evidence is one host
     hosts = {h.ip: h for h in doc.campaign.hosts}
@@ -102,6 +113,9 @@ def test_one_report_tells_the_whole_story(sim: tuple[Path, dict[str, Any]], tmp_
     events = [e for e in doc.timeline if e.host_id == machine.id]
     assert {e.source for e in events} == {"host", "network"}
     assert [e.time for e in events] == sorted(e.time for e in events)
+    # every analyser's stats carry their family's prefix once
+    assert {"host_scan_seconds", "host_files", "host_count", "doc_files"} <= set(doc.stats)
+    assert not [k for k in doc.stats if k.startswith(("host_host_", "doc_doc_"))]
 
 
 def test_a_case_hunted_in_several_runs_reports_the_whole_case(

@@ -170,6 +170,24 @@ class HostIndex:
     def host(self, host_id: str) -> HostIdentityModel | None:
         return next((h for h in self.hosts if h.id == host_id), None)
 
+    @classmethod
+    def of_hosts(cls, hosts: Iterable[HostIdentityModel]) -> HostIndex:
+        """The index of a report's hosts[], for readers of a saved report.
+
+        An address's periods are those the report lists for it (when it was seen so), not the
+        hand-over times the hunt worked out; ``lookup`` falls back to every claimant when a
+        time fits none of them, so a conflict still names every machine involved.
+        """
+        listed = list(hosts)
+        by_name: dict[str, str] = {}
+        by_ip: dict[str, list[tuple[str, float | None, float | None]]] = defaultdict(list)
+        for h in listed:
+            for n in h.names:
+                by_name.setdefault(short_name(n), h.id)
+            for a in h.ips:
+                by_ip[a.ip].append((h.id, epoch(a.first_seen), epoch(a.last_seen)))
+        return cls(hosts=listed, by_name=by_name, by_ip=dict(by_ip))
+
 
 def _slug_id(label: str, taken: set[str]) -> str:
     slug = _SLUG.sub("-", label.lower()).strip("-.") or "host"

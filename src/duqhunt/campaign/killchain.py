@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from duqhunt.campaign.identity import HostIndex, with_identities
+from duqhunt.campaign.sightings import epoch
 from duqhunt.intel.attack import technique_title
 from duqhunt.model.report import FindingModel, ReportDocument
 from duqhunt.render.text import is_admin_move
@@ -233,10 +235,11 @@ def _is_ip(text: str) -> bool:
 
 
 class _Graph:
-    def __init__(self) -> None:
+    def __init__(self, machines: HostIndex) -> None:
         self.nodes: dict[str, dict[str, Any]] = {}
         self.edges: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.external: set[str] = set()
+        self.machines = machines
 
     def node(self, kind: str, key: str, **attrs: Any) -> str:
         nid = f"{kind}:{key}"
@@ -251,10 +254,53 @@ class _Graph:
                 node.setdefault(k, v)
         return nid
 
-    def addr(self, ip: str, internal: set[str]) -> str:
-        if ip in internal and ip not in self.external:
-            return self.node("host", ip)
-        return self.node("ip", ip, external=True)
+    def machine(self, host_id: str) -> str:
+        """The one node of a machine, labelled with its best name and carrying all its labels."""
+        h = self.machines.host(host_id)
+        if h is None:
+            return self.node("host", host_id, host_id=host_id)
+        nid = self.node(
+            "host",
+            host_id,
+            host_id=host_id,
+            name=h.names[0] if h.names else None,
+            names=list(h.names),
+            ips=[a.ip for a in h.ips],
+            roles=list(h.roles),
+            zone=h.zone,
+        )
+        self.nodes[nid]["label"] = h.names[0] if h.names else (h.ips[0].ip if h.ips else host_id)
+        return nid
+
+    def addr(
+        self,
+        label: str,
+        internal: set[str],
+        time: str | None = None,
+        last: str | None = None,
+    ) -> list[str]:
+        """The nodes a name or address stands for: its machine (several when the evidence
+        conflicts on who held the address then), or an external address as itself."""
+        if _is_ip(label) and (label not in internal or label in self.external):
+            return [self.node("ip", label, external=True)]
+        ids = self.machines.lookup(label, epoch(time), epoch(last))
+        if ids:
+            return [self.machine(hid) for hid in ids]
+        return [self.node("host", label, **({"ips": [label]} if _is_ip(label) else {}))]
+
+    def edges_between(
+        self,
+        srcs: list[str],
+        kind: str,
+        dsts: list[str],
+        time: str | None = None,
+        last: str | None = None,
+        **attrs: Any,
+    ) -> None:
+        for s in srcs:
+            for d in dsts:
+                if s != d:
+                    self.edge(s, kind, d, time, last, **attrs)
 
     def edge(
         self,
@@ -315,9 +361,16 @@ def _finding_files(details: Mapping[str, object]) -> list[tuple[str, str]]:
 
 
 def campaign_graph(doc: ReportDocument) -> dict[str, Any]:
-    """{case, nodes: [...], edges: [...]} for the report's case, deterministic order."""
+    """{case, nodes: [...], edges: [...]} for the report's case, deterministic order.
+
+    A machine is one node (``host:<hosts[].id>``) whichever of its names or addresses the
+    evidence used; a report without hosts[] (schema 1.2 or older) gets them from its campaign
+    hosts first. External addresses (C&C, anything outside the internal networks) stay
+    ``ip:`` nodes.
+    """
     camp = doc.campaign
-    g = _Graph()
+    hosts = doc.hosts or with_identities(doc).hosts
+    g = _Graph(HostIndex.of_hosts(hosts))
     nets = []
     for n in doc.internal_networks:
         try:
@@ -339,7 +392,7 @@ def campaign_graph(doc: ReportDocument) -> dict[str, Any]:
     g.external = {ip for ip in c2_ips} | {h.ip for h in camp.hosts if not is_internal(h.ip)}
     for h in camp.hosts:
         if h.ip in internal:
-            g.node("host", h.ip, name=h.name, roles=list(h.roles), zone=h.zone)
+            g.addr(h.ip, internal)
     for c in camp.c2:
         ip_node = g.node("ip", c.ip, external=True, roles=["c2"], known_ioc=c.known_ioc)
         if c.domain:
@@ -351,11 +404,11 @@ def campaign_graph(doc: ReportDocument) -> dict[str, Any]:
             continue
         t = _text(m.get("time"))
         admin = is_admin_move(m)
-        s, d = g.addr(src, internal | {src}), g.addr(dst, internal | {dst})
-        g.edge(
-            s,
+        movers, targets = g.addr(src, internal | {src}, t), g.addr(dst, internal | {dst}, t)
+        g.edges_between(
+            movers,
             "moved-to",
-            d,
+            targets,
             t,
             method=_text(m.get("method")),
             share=_text(m.get("share")),
@@ -363,21 +416,20 @@ def campaign_graph(doc: ReportDocument) -> dict[str, Any]:
         )
         account = _text(m.get("account"))
         if account:
-            a = g.node("account", account)
-            g.edge(a, "moved-to", d, t, via=src)
+            g.edges_between([g.node("account", account)], "moved-to", targets, t, via=src)
         fname = _text(m.get("file"))
         if fname:
-            file_node = g.node("file", fname, by="name")
-            g.edge(file_node, "delivered", d, t, via=src)
+            g.edges_between([g.node("file", fname, by="name")], "delivered", targets, t, via=src)
     for e in camp.relay_edges:
         src, dst = _text(e.get("src")), _text(e.get("dst"))
         if src and dst:
-            g.edge(
-                g.addr(src, internal | {src}),
+            first, last = _text(e.get("first_seen")), _text(e.get("last_seen"))
+            g.edges_between(
+                g.addr(src, internal | {src}, first, last),
                 "relays-through",
-                g.addr(dst, internal | {dst}),
-                _text(e.get("first_seen")),
-                _text(e.get("last_seen")),
+                g.addr(dst, internal | {dst}, first, last),
+                first,
+                last,
                 pipe=_text(e.get("pipe")),
             )
     for br in camp.bridges:
@@ -387,7 +439,7 @@ def campaign_graph(doc: ReportDocument) -> dict[str, Any]:
         b = g.addr(ip, internal | {ip})
         if c2:
             served = br.get("served")
-            g.edge(
+            g.edges_between(
                 b,
                 "bridges-to",
                 g.addr(c2, internal),
@@ -397,12 +449,12 @@ def campaign_graph(doc: ReportDocument) -> dict[str, Any]:
         for t in beacons if isinstance(beacons, list) else []:
             tt = _text(t)
             if tt and tt != ip:
-                g.edge(b, "beacons-to", g.addr(tt, internal))
+                g.edges_between(b, "beacons-to", g.addr(tt, internal))
     for bc in camp.beacons:
         if bc.suppressed or bc.dst not in c2_ips:
             continue
-        g.edge(
-            g.addr(bc.src, internal | {bc.src}),
+        g.edges_between(
+            g.addr(bc.src, internal | {bc.src}, bc.first_seen, bc.last_seen),
             "beacons-to",
             g.addr(bc.dst, internal),
             bc.first_seen,
@@ -412,10 +464,17 @@ def campaign_graph(doc: ReportDocument) -> dict[str, Any]:
         if f.stage not in ("delivery", "installation", "exploitation"):
             continue
         kind = "delivered" if f.stage == "delivery" else "infected"
+        if f.host_ids:
+            targets = [g.machine(hid) for hid in f.host_ids]
+        else:
+            targets = [
+                n
+                for label in f.hosts
+                for n in g.addr(label, internal | {label}, f.first_seen, f.last_seen)
+            ]
         for by, value in _finding_files(f.details):
             fnode = g.node("file", value, by=by)
-            for host_ip in f.hosts:
-                target = g.addr(host_ip, internal | {host_ip})
+            for target in targets:
                 g.edge(fnode, kind, target, f.first_seen, f.last_seen, finding=f.id)
         for k in ("domain", "host_name"):
             v = _text(f.details.get(k))

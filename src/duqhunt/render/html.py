@@ -60,6 +60,9 @@ from duqhunt.render.text import (
     format_score,
     input_counts,
     is_admin_move,
+    machine_label,
+    machine_labels,
+    machine_links,
     ranked_beacons,
     ranked_bridges,
     ranked_c2,
@@ -72,6 +75,7 @@ from duqhunt.render.text import (
     sorted_timeline,
     sorted_verdicts,
     stage_counts,
+    stat_value,
     verdict_counts,
     visible,
 )
@@ -557,29 +561,37 @@ def _source_counts(views: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 
 def _group_views(doc: ReportDocument, anchor: Mapping[str, int]) -> list[dict[str, Any]]:
     """The summary's finding groups (model/grouping.py), in their order, each with the anchor
-    of its strongest finding and its hosts shortened for the table."""
-    return [
-        {
-            "g": g,
-            "n": anchor.get(g.finding_ids[0]) if g.finding_ids else None,
-            "rank": severity_rank(g.severity),
-            "more": len(g.finding_ids) - 1,
-            "hosts": g.hosts[:MAX_GROUP_HOSTS],
-            "hosts_more": max(0, len(g.hosts) - MAX_GROUP_HOSTS),
-            "first_seen_short": short_time(g.first_seen)[:16] if g.first_seen else None,
-        }
-        for g in summary_groups(doc)
-    ]
+    of its strongest finding and its machines (each once, hosts[]) shortened for the table."""
+    machines = {h.id: h for h in doc.hosts}
+    views = []
+    for g in summary_groups(doc):
+        hosts = [machine_label(machines[h]) for h in g.host_ids if h in machines] or g.hosts
+        views.append(
+            {
+                "g": g,
+                "n": anchor.get(g.finding_ids[0]) if g.finding_ids else None,
+                "rank": severity_rank(g.severity),
+                "more": len(g.finding_ids) - 1,
+                "hosts": hosts[:MAX_GROUP_HOSTS],
+                "hosts_more": max(0, len(hosts) - MAX_GROUP_HOSTS),
+                "hosts_total": len(hosts),
+                "first_seen_short": short_time(g.first_seen)[:16] if g.first_seen else None,
+            }
+        )
+    return views
 
 
 def _context(doc: ReportDocument) -> dict[str, Any]:
     from duqhunt.intel.report import story_sections_html  # intel imports render: keep it lazy
 
     findings = sorted_findings(doc.findings)
+    machines = {h.id: h for h in doc.hosts}
     finding_views = [
         {
             "n": i,
             "f": f,
+            "hosts": machine_labels(f, machines),
+            "machine_links": machine_links(f, machines),
             "source": finding_source(f),
             "rank": severity_rank(f.severity),
             "evidence": f.evidence[:MAX_EVIDENCE],
@@ -633,14 +645,14 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         ],
         "beacons_total": len(beacons),
         "edges": edges,
-        "topology": build_topology(camp),
+        "topology": build_topology(camp, doc.hosts),
         "inputs": doc.inputs[:MAX_INPUTS],
         "inputs_more": max(0, len(doc.inputs) - MAX_INPUTS),
         "not_analysed": doc.not_analysed[:MAX_NOT_ANALYSED],
         "not_analysed_more": max(0, len(doc.not_analysed) - MAX_NOT_ANALYSED),
         "warnings": doc.warnings[:MAX_WARNINGS],
         "warnings_more": max(0, len(doc.warnings) - MAX_WARNINGS),
-        "stats": [(k, _value_text(doc.stats[k])) for k in sorted(doc.stats)],
+        "stats": [(k, _value_text(stat_value(k, doc.stats[k]))) for k in sorted(doc.stats)],
         "limits": {
             "evidence": MAX_EVIDENCE,
             "edges": MAX_EDGES,

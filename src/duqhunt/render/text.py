@@ -26,13 +26,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from duqhunt.model.finding import SEVERITIES, STAGES, severity_rank
+from duqhunt.model.finding import SEVERITIES, STAGES, iso_utc, severity_rank
 from duqhunt.model.grouping import summary_groups, with_summary
 from duqhunt.model.report import (
     BeaconModel,
     C2Model,
     FileVerdictModel,
     FindingModel,
+    HostIdentityModel,
     ReportDocument,
 )
 from duqhunt.safety import printable
@@ -53,6 +54,9 @@ __all__ = [
     "fit_columns",
     "input_counts",
     "is_admin_move",
+    "machine_label",
+    "machine_labels",
+    "machine_links",
     "ranked_beacons",
     "ranked_bridges",
     "ranked_c2",
@@ -66,6 +70,7 @@ __all__ = [
     "sorted_timeline",
     "sorted_verdicts",
     "stage_counts",
+    "stat_value",
     "verdict_counts",
     "visible",
 ]
@@ -163,6 +168,21 @@ def at_least(doc: ReportDocument, min_severity: str) -> ReportDocument:
     stats[MIN_SEVERITY_STAT] = min_severity
     stats[BELOW_MIN_STAT] = len(doc.findings) - len(kept)
     return with_summary(doc.model_copy(update={"findings": kept, "stats": stats}))
+
+
+#: stats that hold a time in epoch seconds (the span of the network evidence); report.json keeps
+#: the number, every rendering shows it as ISO-8601 UTC.
+TIME_STATS = frozenset({"window_start", "window_end"})
+
+
+def stat_value(key: str, value: object) -> object:
+    """A stat as an output shows it: a time stat as ISO-8601 UTC, anything else as it is."""
+    if key in TIME_STATS and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return iso_utc(value)
+        except (OverflowError, OSError, ValueError):  # out of datetime's range: keep the number
+            return value
+    return value
 
 
 def below_min_note(doc: ReportDocument) -> str | None:
@@ -408,6 +428,34 @@ def hosts_cell(hosts: Sequence[str], limit: int = MAX_HOSTS_IN_CELL) -> str:
     shown = ", ".join(visible(h) for h in hosts[:limit])
     rest = len(hosts) - limit
     return f"{shown} +{rest} more" if rest > 0 else shown
+
+
+def machine_label(h: HostIdentityModel, seen: Iterable[str] = ()) -> str:
+    """A machine as one label: its best name with the address it was seen at (one of `seen`
+    when the machine held it, else its latest), or whichever of the two it has."""
+    ips = [a.ip for a in h.ips]
+    ip = next((x for x in seen if x in ips), ips[-1] if ips else None)
+    name = h.names[0] if h.names else None
+    if name and ip:
+        return f"{name} ({ip})"
+    return name or ip or h.id
+
+
+def machine_links(
+    f: FindingModel, machines: Mapping[str, HostIdentityModel]
+) -> list[tuple[str, str]]:
+    """(host id, `machine_label`) of each machine a finding is about (host_ids, schema 1.3)."""
+    return [
+        (hid, machine_label(machines[hid], f.hosts) if hid in machines else hid)
+        for hid in f.host_ids
+    ]
+
+
+def machine_labels(f: FindingModel, machines: Mapping[str, HostIdentityModel]) -> list[str]:
+    """The machines a finding is about, each once, as `machine_label`; a finding without
+    host_ids (an older report) gives its own names and addresses."""
+    labels = list(dict.fromkeys(label for _, label in machine_links(f, machines)))
+    return labels or list(f.hosts)
 
 
 def _plain(cell: object) -> str:
@@ -657,9 +705,10 @@ def _findings_table(doc: ReportDocument, compact: bool = False) -> Table:
         table.add_column("hosts")
         if triaged:
             table.add_column("triage")
+    machines = {h.id: h for h in doc.hosts}
     for f in findings[:TOP_FINDINGS]:
         style = _SEVERITY_STYLE.get(f.severity, "")
-        hosts = escape(hosts_cell(f.hosts)) or "-"
+        hosts = escape(hosts_cell(machine_labels(f, machines))) or "-"
         triage = _m(f.triage.status) if f.triage else "-"
         title = _m(f.title)
         if compact:
@@ -716,7 +765,7 @@ def _groups_table(doc: ReportDocument, compact: bool = False) -> Table:
         table.add_row(
             f"[{style}]{_m(g.severity)}[/]" if style else _m(g.severity),
             _m(_STAGE_SHORT.get(g.stage, g.stage)),
-            str(len(g.hosts)),
+            str(len(g.host_ids) or len(g.hosts)),  # machines, not their names and addresses
             title,
         )
     return table

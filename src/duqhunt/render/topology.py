@@ -29,12 +29,12 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
-from duqhunt.model.report import Campaign
+from duqhunt.model.report import Campaign, HostIdentityModel
 from duqhunt.render.text import is_admin_move, visible
 
 __all__ = ["MAX_DRAWN_EDGES", "MAX_PER_COLUMN", "Topology", "build_topology"]
@@ -74,8 +74,9 @@ _REGIONS = (
 
 @dataclass(slots=True)
 class _Host:
-    ip: str
+    ip: str  # the machine's address in the drawing (its latest, when hosts[] gives several)
     name: str | None = None
+    other_ips: list[str] = field(default_factory=list)  # the machine's other addresses
     roles: set[str] = field(default_factory=set)
     zone: str | None = None
     known_ioc: bool = False
@@ -175,17 +176,43 @@ def _fmt_score(value: object) -> str:
 # ----------------------------------------------------------------------------- graph
 
 
-def _collect(camp: Campaign) -> _Graph:
-    """Hosts by address, the edges to draw, named pipes per relay, admin-tool moves left out."""
+def _machines(machines: Sequence[HostIdentityModel]) -> dict[str, HostIdentityModel]:
+    """Address -> the one machine (hosts[]) that held it; a disputed address is left alone,
+    since the drawing cannot say which machine an edge on it belongs to."""
+    holders: dict[str, list[HostIdentityModel]] = defaultdict(list)
+    for m in machines:
+        for a in dict.fromkeys(a.ip for a in m.ips):
+            holders[a].append(m)
+    return {ip: ms[0] for ip, ms in holders.items() if len(ms) == 1}
+
+
+def _collect(camp: Campaign, machines: Sequence[HostIdentityModel] = ()) -> _Graph:
+    """Hosts by address (one node per machine when hosts[] joins several addresses), the
+    edges to draw, named pipes per relay, admin-tool moves left out."""
     graph = _Graph()
     hosts = graph.hosts
     edges = graph.edges
+    machine_of = _machines(machines)
+
+    def key(ip: str) -> str:
+        """A machine's node key: its latest address that no other machine claims."""
+        m = machine_of.get(ip)
+        if m is None:
+            return ip
+        return next(a.ip for a in reversed(m.ips) if machine_of.get(a.ip) is m)
 
     def host(ip: object) -> _Host | None:
         text = _text(ip)
         if text is None:
             return None
-        return hosts.setdefault(text, _Host(ip=text))
+        m = machine_of.get(text)
+        if m is None:
+            return hosts.setdefault(text, _Host(ip=text))
+        ips = list(dict.fromkeys(a.ip for a in m.ips))
+        ips.remove(key(text))
+        return hosts.setdefault(
+            key(text), _Host(ip=key(text), name=m.names[0] if m.names else None, other_ips=ips)
+        )
 
     for h in camp.hosts:
         entry = host(h.ip)
@@ -244,8 +271,9 @@ def _collect(camp: Campaign) -> _Graph:
 
     beacon_pairs: set[tuple[str, str]] = set()
     for b in camp.beacons:
-        if not b.suppressed and b.dst in c2_ips and b.src != b.dst:
-            beacon_pairs.add((b.src, b.dst))
+        src_key, dst_key = key(b.src), key(b.dst)
+        if not b.suppressed and dst_key in c2_ips and src_key != dst_key:
+            beacon_pairs.add((src_key, dst_key))
     for br in camp.bridges:
         ip = _text(br.get("ip"))
         if ip is None:
@@ -253,12 +281,14 @@ def _collect(camp: Campaign) -> _Graph:
         entry = host(ip)
         assert entry is not None
         entry.roles.add("bridge")
+        ip = entry.ip
         targets = [br.get("c2")]
         beacons = br.get("beacons")
         if isinstance(beacons, list | tuple):
             targets.extend(beacons)
         for t in targets:
             t_ip = _text(t)
+            t_ip = key(t_ip) if t_ip is not None else None
             if t_ip is not None and t_ip in c2_ips and t_ip != ip:
                 beacon_pairs.add((ip, t_ip))
     for src_ip, dst_ip in sorted(beacon_pairs, key=lambda p: (_ip_key(p[0]), _ip_key(p[1]))):
@@ -509,7 +539,8 @@ def _node_lines(h: _Host, node_w: float) -> list[tuple[str, str]]:
     mono_chars = max(6, int((node_w - 12) / _MONO_CHAR_W))
     sans_chars = max(6, int((node_w - 12) / _SANS_CHAR_W))
     role_chars = max(6, int((node_w - 10) / _ROLE_CHAR_W))
-    lines = [("ip", _short(_clean(h.ip), mono_chars))]
+    more = f" +{len(h.other_ips)}" if h.other_ips else ""  # its other addresses: the tooltip
+    lines = [("ip", _short(_clean(h.ip), mono_chars - len(more)) + more)]
     if h.name:
         lines.append(("nm", _short(_clean(h.name), sans_chars)))
     roles = [
@@ -526,7 +557,7 @@ def _node_lines(h: _Host, node_w: float) -> list[tuple[str, str]]:
 
 def _node(parent: ET.Element, h: _Host, box: _Box) -> None:
     g = _sub(parent, "g", {"class": f"node {_primary_role(h)}"})
-    tip = [_clean(h.ip)]
+    tip = [_clean(h.ip)] + [f"also {_clean(ip)}" for ip in h.other_ips]
     if h.name:
         tip.append(_clean(h.name))
     if h.roles:
@@ -573,9 +604,12 @@ def _legend(svg: ET.Element, y: float) -> None:
         x += 58 + len(label) * _SANS_CHAR_W
 
 
-def build_topology(camp: Campaign) -> Topology:
-    """The campaign drawing as SVG markup (XML-escaped by construction) and its notes."""
-    graph = _collect(camp)
+def build_topology(camp: Campaign, machines: Sequence[HostIdentityModel] = ()) -> Topology:
+    """The campaign drawing as SVG markup (XML-escaped by construction) and its notes.
+
+    `machines` (the report's hosts[]) makes a machine seen at several addresses one node.
+    """
+    graph = _collect(camp, machines)
     hosts = graph.hosts
     notes: list[str] = []
     if graph.admin_moves:

@@ -36,6 +36,7 @@ from duqhunt.web.case import (
     FindingQuery,
     group_of,
     groups,
+    machine_links,
     pivots,
 )
 
@@ -150,6 +151,7 @@ def create_app(
             statuses=STATUSES,
             sorts=SORTS,
             quote=quote,
+            machine_links=machine_links,
             **ctx,
         )
         return HTMLResponse(html)
@@ -230,7 +232,7 @@ def create_app(
         from duqhunt.render.topology import build_topology
 
         doc = source.document()
-        return page("web_topology.html.j2", doc, topo=build_topology(doc.campaign))
+        return page("web_topology.html.j2", doc, topo=build_topology(doc.campaign, doc.hosts))
 
     @app.get("/findings", response_class=HTMLResponse)
     def findings(request: Request) -> Response:
@@ -290,14 +292,17 @@ def create_app(
     @app.get("/hosts", response_class=HTMLResponse)
     def hosts_page(request: Request) -> Response:
         doc = source.document()
-        hosts = source.hosts(doc)
+        query = request.query_params.get("q", "")
+        hosts = source.hosts(doc, query)
         try:
             n = max(1, int(request.query_params.get("page", 1)))
         except ValueError:
             raise UsageError("page must be a whole number") from None
         pages = max(1, -(-len(hosts) // HOSTS_PER_PAGE))
         shown = hosts[(n - 1) * HOSTS_PER_PAGE : n * HOSTS_PER_PAGE]
-        return page("web_hosts.html.j2", doc, hosts=shown, total=len(hosts), n=n, pages=pages)
+        return page(
+            "web_hosts.html.j2", doc, hosts=shown, total=len(hosts), n=n, pages=pages, q=query
+        )
 
     @app.get("/hosts/{host_id}", response_class=HTMLResponse)
     def host_page(host_id: str) -> Response:

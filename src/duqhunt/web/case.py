@@ -21,6 +21,7 @@ from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
 from duqhunt.model.grouping import summary_groups
 from duqhunt.model.report import FindingGroupModel, FindingModel, HostModel, ReportDocument
+from duqhunt.render.text import machine_links as links_of
 from duqhunt.triage import TriageStore, with_triage
 
 SORTS = ("severity", "time", "detector", "confidence", "title")
@@ -221,30 +222,19 @@ class CaseSource:
             "neighbours": neighbours,
         }
 
-    def hosts(self, doc: ReportDocument) -> list[dict[str, Any]]:
-        """Every host a finding names, with its campaign roles and finding counts."""
-        by_host: Counter[str] = Counter()
-        worst: dict[str, int] = {}
-        for f in doc.findings:
-            for h in set(f.hosts):
-                by_host[h] += 1
-                worst[h] = max(worst.get(h, 0), severity_rank(f.severity))
-        entries = {h.ip: h for h in doc.campaign.hosts}
-        names = {h.name: h for h in doc.campaign.hosts if h.name}
-        rows: list[dict[str, Any]] = []
-        for h, n in by_host.items():
-            e: HostModel | None = entries.get(h) or names.get(h)
-            rows.append(
-                {
-                    "id": h,
-                    "name": e.name if e else None,
-                    "ip": e.ip if e else None,
-                    "roles": list(e.roles) if e else [],
-                    "zone": e.zone if e else None,
-                    "findings": n,
-                    "worst": worst[h],
-                }
-            )
+    def hosts(self, doc: ReportDocument, query: str = "") -> list[dict[str, Any]]:
+        """One row per machine (hosts[]) with its names, addresses, campaign roles and finding
+        counts, the most alarming first; a report without hosts[] has one row per label a
+        finding names. ``query`` keeps the rows one of whose ids, names or addresses holds it
+        (case-insensitive), so a machine is found by any of its labels."""
+        rows = _machine_rows(doc) if doc.hosts else _label_rows(doc)
+        needle = query.strip().casefold()
+        if needle:
+            rows = [
+                r
+                for r in rows
+                if any(needle in x.casefold() for x in (r["id"], *r["names"], *r["ips"]))
+            ]
         rows.sort(key=lambda r: (-r["worst"], -r["findings"], r["id"]))
         return rows
 
@@ -258,6 +248,55 @@ class CaseSource:
             and (hosts & set(g.hosts) or values & {str(g.details.get(k)) for k in ("src", "dst")})
         ]
         return out[:limit]
+
+
+def _machine_rows(doc: ReportDocument) -> list[dict[str, Any]]:
+    counts: Counter[str] = Counter()
+    worst: dict[str, int] = {}
+    for f in doc.findings:
+        for hid in set(f.host_ids):
+            counts[hid] += 1
+            worst[hid] = max(worst.get(hid, -1), severity_rank(f.severity))
+    return [
+        {
+            "id": h.id,
+            "names": list(h.names),
+            "ips": list(dict.fromkeys(a.ip for a in h.ips)),
+            "roles": list(h.roles),
+            "zone": h.zone,
+            "findings": counts[h.id],
+            "worst": worst.get(h.id, -1),
+        }
+        for h in doc.hosts
+    ]
+
+
+def _label_rows(doc: ReportDocument) -> list[dict[str, Any]]:
+    """Rows of a report without hosts[]: each label a finding names, joined to its campaign
+    host (by address or name) where there is one."""
+    by_host: Counter[str] = Counter()
+    worst: dict[str, int] = {}
+    for f in doc.findings:
+        for h in set(f.hosts):
+            by_host[h] += 1
+            worst[h] = max(worst.get(h, 0), severity_rank(f.severity))
+    entries = {h.ip: h for h in doc.campaign.hosts}
+    names = {h.name: h for h in doc.campaign.hosts if h.name}
+    rows: list[dict[str, Any]] = []
+    for h, n in by_host.items():
+        e: HostModel | None = entries.get(h) or names.get(h)
+        rows.append(
+            {
+                "id": h,
+                "names": [e.name] if e and e.name else [],
+                "ips": [e.ip] if e else [],
+                "roles": list(e.roles) if e else [],
+                "zone": e.zone if e else None,
+                "findings": n,
+                "worst": worst[h],
+            }
+        )
+    return rows
 
 
 def groups(doc: ReportDocument) -> list[FindingGroupModel]:
@@ -296,6 +335,13 @@ def machine_ids(doc: ReportDocument, label: str) -> set[str]:
         for h in doc.hosts
         if label == h.id or name in h.names or any(a.ip == label for a in h.ips)
     }
+
+
+def machine_links(doc: ReportDocument, f: FindingModel) -> list[tuple[str, str]]:
+    """(host page, label) for each machine a finding is about, once each: its hosts[] id and
+    best name with address (schema 1.3), else each name or address the finding gives."""
+    machines = {h.id: h for h in doc.hosts}
+    return (machines and links_of(f, machines)) or [(h, h) for h in f.hosts]
 
 
 def _about(f: FindingModel, label: str, aliases: set[str], doc: ReportDocument) -> bool:
@@ -375,5 +421,6 @@ __all__ = [
     "groups",
     "host_aliases",
     "machine_ids",
+    "machine_links",
     "pivots",
 ]
