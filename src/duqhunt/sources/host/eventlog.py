@@ -56,7 +56,7 @@ PROCESS_NAMES = frozenset(
     {
         "wmiprvse", "mmc", "wsmprovhost", "winrshost", "psexesvc", "remcomsvc", "paexec",
         "paexecsvc", "csexecsvc", "sqlservr", "w3wp", "services", "mshta", "wmic", "winrs",
-        "sc", "psexec", "psexec64", "schtasks", "at", "net", "net1",
+        "sc", "psexec", "psexec64", "schtasks", "at", "net", "net1", "reg",
     }
 )  # fmt: skip
 # programs an attacker's service or remote command runs where a real service would not
