@@ -214,3 +214,28 @@ def test_sysmon_schtasks_running_mshta_url(tmp_path: Path) -> None:
     assert len(hits) == 1 and hits[0].severity == "high"
     reasons = str(_d(hits[0])["reasons"])
     assert "URL" in reasons and "created by mshta.exe" in reasons
+
+
+def test_dash_syntax_and_installer_tasks(tmp_path: Path) -> None:
+    """schtasks takes -create -tn as well as /create /tn; tasks an installer registers in
+    Windows' own folder from an XML (Windows Update's rempl, seen in a real Sysmon log) are
+    known-good, a script in Users\\Public is not."""
+    findings = _scan(
+        tmp_path,
+        [
+            _proc(
+                "2024-03-05T10:00:00Z",
+                SCHTASKS,
+                "schtasks.exe -create -tn Microsoft\\Windows\\rempl\\shell -xml rempl.xml -F",
+            ),
+            _proc(
+                "2024-03-05T10:00:05Z",
+                SCHTASKS,
+                "schtasks.exe -create -tn Sync -tr C:\\Users\\Public\\sync.bat -ru SYSTEM",
+                rec=2,
+            ),
+        ],
+    )
+    hits = {str(_d(f)["name"]): f for f in _by(findings, "DQ-HOST-018")}
+    assert set(hits) == {"Sync"}
+    assert hits["Sync"].severity == "high"

@@ -75,7 +75,8 @@ def _args(command: str) -> list[str]:
 
 
 def _opt(args: list[str], *names: str) -> str:
-    low = [a.lower() for a in args]
+    """The value after an option; schtasks takes ``-tn`` as well as ``/tn``."""
+    low = ["/" + a[1:].lower() if a.startswith("-") else a.lower() for a in args]
     for n in names:
         if n in low:
             i = low.index(n)
@@ -95,12 +96,12 @@ def _from_command(p: Process) -> Creation | None:
     and for one aimed at another host (DQ-HOST-015's)."""
     cmd = p.command
     args = _args(cmd)
-    if "/s" in (a.lower() for a in args) or any(a.startswith("\\\\") for a in args[1:3]):
+    if any(a.lower() in ("/s", "-s") for a in args) or any(a.startswith("\\\\") for a in args[1:3]):
         return None  # schtasks /s host, sc \\host, at \\host, reg add \\host\HKLM
     low = cmd.lower()
     name = p.name
     c: Creation | None = None
-    if name == "schtasks.exe" and re.search(r"\s/(create|change)\b", low):
+    if name == "schtasks.exe" and re.search(r"\s[/-](create|change)\b", low):
         xml = _opt(args, "/xml")
         c = Creation(
             "task",
@@ -183,7 +184,9 @@ def _assess(c: Creation) -> tuple[Severity, list[str]]:
         why.append("a bare program name")
     if c.xml and not runs and _WRITABLE.search(c.xml):
         why.append("defined by an XML file in a temp, user or writable folder")
-    if c.creator in _LOADERS and c.creator not in ("cmd.exe", "powershell.exe"):
+    # a task made by mshta or rundll32 is a loader's; cmd, PowerShell and msiexec (an
+    # installer registering its product's tasks) make them all day
+    if c.creator in _LOADERS and c.creator not in ("cmd.exe", "powershell.exe", "msiexec.exe"):
         why.append(f"created by {c.creator}")
     sev: Severity = "low"
     if why:
