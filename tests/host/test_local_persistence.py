@@ -239,3 +239,87 @@ def test_dash_syntax_and_installer_tasks(tmp_path: Path) -> None:
     hits = {str(_d(f)["name"]): f for f in _by(findings, "DQ-HOST-018")}
     assert set(hits) == {"Sync"}
     assert hits["Sync"].severity == "high"
+
+
+# --- registry values (Sysmon 13) -------------------------------------------------------------
+
+
+def _regset(t: str, image: str, target: str, details: str, rec: int = 1) -> str:
+    return event_line(
+        t,
+        13,
+        {"EventType": "SetValue", "Image": image, "TargetObject": target, "Details": details},
+        channel=SYSMON,
+        record=rec,
+    )
+
+
+RUN = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\"
+
+
+def test_run_key_written_through_wmi_is_high(tmp_path: Path) -> None:
+    """WMI's StdRegProv (a script or another host) setting a Run value that runs rundll32: the
+    registry write WmiPrvSE.exe makes for a remote `reg` over WMI."""
+    line = _regset(
+        "2024-03-05T10:00:00Z",
+        "C:\\Windows\\system32\\wbem\\wmiprvse.exe",
+        RUN + "wmipers",
+        "rundll32.exe a.dll, DllMain",
+    )
+    hits = _by(_scan(tmp_path, [line]), "DQ-HOST-018")
+    assert len(hits) == 1
+    f = hits[0]
+    assert f.severity == "high" and f.attack == ("T1547.001", "T1047")
+    assert _d(f)["kind"] == "run-key" and _d(f)["name"] == "wmipers"
+
+
+def test_hidden_run_value_and_quiet_writers(tmp_path: Path) -> None:
+    lines = [
+        # a Run value whose name does not show (a leading NUL), running from Windows\Tasks
+        _regset(
+            "2024-03-05T10:00:00Z",
+            "C:\\Users\\Public\\a.exe",
+            RUN,
+            '"c:\\windows\\tasks\\taskhost.exe"',
+        ),
+        # the Service Control Manager recording an install: DQ-HOST-010 reads its 7045
+        _regset(
+            "2024-03-05T10:00:01Z",
+            "C:\\Windows\\system32\\services.exe",
+            "HKLM\\System\\CurrentControlSet\\Services\\x\\ImagePath",
+            "C:\\Users\\Public\\x.exe",
+            rec=2,
+        ),
+        # Process Monitor registering its driver (known good)
+        _regset(
+            "2024-03-05T10:00:02Z",
+            "C:\\Users\\tony\\AppData\\Local\\Temp\\Procmon64.exe",
+            "\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\PROCMON23\\ImagePath",
+            "\\??\\C:\\Windows\\system32\\Drivers\\PROCMON23.SYS",
+            rec=3,
+        ),
+        # a value the detector does not read
+        _regset(
+            "2024-03-05T10:00:03Z",
+            "C:\\Users\\Public\\a.exe",
+            "HKLM\\System\\CurrentControlSet\\Services\\x\\Start",
+            "DWORD (0x00000002)",
+            rec=4,
+        ),
+    ]
+    hits = _by(_scan(tmp_path, lines), "DQ-HOST-018")
+    assert len(hits) == 1, [f.title for f in hits]
+    assert hits[0].severity == "high"
+    assert "no visible name" in str(_d(hits[0])["reasons"])
+
+
+def test_registry_events_filtered_before_decoding() -> None:
+    """Only the Sysmon 13 of autorun values are decoded (a Sysmon log holds thousands of
+    registry events)."""
+    from duqhunt.sources.host.eventlog import WANTED, _wanted_text
+
+    run = _regset("2024-03-05T10:00:00Z", "C:\\x.exe", RUN + "v", "c:\\x.exe")
+    other = _regset("2024-03-05T10:00:00Z", "C:\\x.exe", RUN[:-4] + "Policies\\v", "1")
+    # the EVTX reader sees the record's JSON without spaces after the colons
+    assert _wanted_text(run.replace('": ', '":'), WANTED)
+    assert not _wanted_text(other.replace('": ', '":'), WANTED)

@@ -20,14 +20,17 @@ from duqhunt.detectors.host.events import (
 from duqhunt.detectors.host.execution import Process, _base, processes
 from duqhunt.model import Evidence, Finding
 from duqhunt.model.finding import Severity
-from duqhunt.sources.host.eventlog import HostEvent
+from duqhunt.sources.host.eventlog import AUTORUN_VALUE, HostEvent
 
 TASK_ATTACK = ("T1053.005",)
 SERVICE_ATTACK = ("T1543.003",)
+RUN_KEY_ATTACK = ("T1547.001",)
+WMI_ATTACK = ("T1047",)
+ATTACK_OF = {"task": TASK_ATTACK, "service": SERVICE_ATTACK, "run-key": RUN_KEY_ATTACK}
 # folders a user or any process can write: a SYSTEM task or a service running from one is
 # a privilege an attacker gave himself, not an installer's work
 _WRITABLE = re.compile(
-    r"\\(temp|tmp)\\|\\appdata\\|\\users\\public\\|\\programdata\\|%temp%|%appdata%|"
+    r"\\(temp|tmp)\\|\\windows\\tasks\\|\\appdata\\|\\users\\public\\|\\programdata\\|%temp%|%appdata%|"
     r"%localappdata%|%public%|%programdata%|\\downloads\\|\\desktop\\|^[a-z]:\\[^\\]+\.\w+$",
     re.I,
 )
@@ -54,7 +57,7 @@ class Creation:
     """One task or service made on this host, from its creator's command line, its
     registration event, or both."""
 
-    kind: str  # task / service
+    kind: str  # task / service / run-key
     computer: str
     name: str
     runs: str = ""
@@ -62,6 +65,7 @@ class Creation:
     account: str = ""
     creator: str = ""
     xml: str = ""  # schtasks /create /xml FILE: the task's definition came from this file
+    via_wmi: bool = False  # written by WmiPrvSE.exe: WMI's StdRegProv, from a script or a host
     time: float = 0.0
     events: list[HostEvent] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
@@ -164,6 +168,35 @@ def _from_event(ev: HostEvent) -> Creation | None:
     )
 
 
+def _from_registry(ev: HostEvent) -> Creation | None:
+    """A Sysmon 13 that sets a service's command or a Run key value. The Service Control
+    Manager's own write (services.exe, on every install) is left to DQ-HOST-010's 7045."""
+    if "sysmon" not in ev.channel.lower() or ev.get("EventType") not in ("SetValue", ""):
+        return None
+    m = AUTORUN_VALUE.search(ev.get("TargetObject"))
+    writer = _base(ev.get("Image"))
+    if m is None or writer == "services.exe":
+        return None
+    return Creation(
+        "service" if m.group(1) else "run-key",
+        ev.computer,
+        m.group(1) or m.group(4) or "",
+        runs=ev.get("Details"),
+        account=ev.get("User"),
+        creator=writer,
+        time=ev.time,
+        events=[ev],
+        via_wmi=writer == "wmiprvse.exe",
+    )
+
+
+_URL_REASON = "runs content from a URL"
+_HIDDEN_REASON = "a Run value with no visible name (hidden)"
+_WMI_REASON = "written through WMI (StdRegProv: a script or another host)"
+# reasons that make any second one high: no installer does these
+_STRONG = frozenset({_URL_REASON, _HIDDEN_REASON, _WMI_REASON})
+
+
 def _assess(c: Creation) -> tuple[Severity, list[str]]:
     runs = c.runs.strip()
     low = runs.lower()
@@ -173,7 +206,7 @@ def _assess(c: Creation) -> tuple[Severity, list[str]]:
         program += ".exe"  # 'cmd', 'mshta': found through the search path
     why: list[str] = []
     if _URL.search(low):
-        why.append("runs content from a URL")
+        why.append(_URL_REASON)
     if program in _LOADERS or program in SHELLS:
         why.append(f"runs {program or 'a shell'} (a loader or shell)")
     if _SCRIPT.search(first) or (program in _LOADERS and _SCRIPT.search(low)):
@@ -188,6 +221,10 @@ def _assess(c: Creation) -> tuple[Severity, list[str]]:
     # installer registering its product's tasks) make them all day
     if c.creator in _LOADERS and c.creator not in ("cmd.exe", "powershell.exe", "msiexec.exe"):
         why.append(f"created by {c.creator}")
+    if c.kind == "run-key" and not c.name.strip("\x00 "):
+        why.append(_HIDDEN_REASON)
+    if c.via_wmi:
+        why.append(_WMI_REASON)
     sev: Severity = "low"
     if why:
         sev = "medium"
@@ -196,7 +233,11 @@ def _assess(c: Creation) -> tuple[Severity, list[str]]:
         )
         if system:
             why.append("runs as SYSTEM")
-        if len(why) >= 3 or (system and len(why) >= 2 and why[0] != "a bare program name"):
+        if (
+            len(why) >= 3
+            or (system and len(why) >= 2 and why[0] != "a bare program name")
+            or (len(why) >= 2 and any(r in _STRONG for r in why))
+        ):
             sev = "high"
     return sev, why
 
@@ -226,7 +267,7 @@ class LocalPersistence(HostDetector):
     id = "DQ-HOST-018"
     title = "Task or service created on this host (persistence)"
     stage = "installation"
-    attack = (*TASK_ATTACK, *SERVICE_ATTACK)
+    attack = (*TASK_ATTACK, *SERVICE_ATTACK, *RUN_KEY_ATTACK, *WMI_ATTACK)
     sources = ("evtx",)
 
     def run(self, ctx: HostContext) -> list[Finding]:
@@ -247,11 +288,13 @@ class LocalPersistence(HostDetector):
                     prev.events.append(p.event)
                     prev.commands.append(p.command)
             for ev in h.events:
-                if ev.event_id not in (4698, 4702, 4697):
+                session = (ev.computer.lower(), _logon_id(ev.get("SubjectLogonId")))
+                if ev.event_id == 13:
+                    reg = _from_registry(ev)
+                elif ev.event_id in (4698, 4702, 4697) and session in local:
+                    reg = _from_event(ev)
+                else:
                     continue
-                if (ev.computer.lower(), _logon_id(ev.get("SubjectLogonId"))) not in local:
-                    continue
-                reg = _from_event(ev)
                 if reg is None:
                     continue
                 key = (reg.computer.lower(), reg.kind, _key_name(reg.name))
@@ -263,6 +306,7 @@ class LocalPersistence(HostDetector):
                     known.runs = reg.runs or known.runs
                     known.run_as = reg.run_as or known.run_as
                     known.name = reg.name or known.name
+                    known.via_wmi = known.via_wmi or reg.via_wmi
                     known.events.append(ev)
             for key, c in sorted(made.items(), key=lambda kv: kv[1].time):
                 if ctx.known_good.match(_key_name(c.name), _program(c.runs)) is not None:
@@ -272,7 +316,7 @@ class LocalPersistence(HostDetector):
 
     def _emit(self, c: Creation, key: tuple[str, str, str], host: str) -> Finding:
         sev, why = _assess(c)
-        what = "task" if c.kind == "task" else "service"
+        what = {"task": "task", "service": "service", "run-key": "Run key value"}[c.kind]
         evs = sorted(c.events, key=lambda e: e.time)
         f = self.finding(
             key,
@@ -298,7 +342,7 @@ class LocalPersistence(HostDetector):
                 "reasons": "; ".join(why) or None,
             },
         )
-        return replace(f, attack=TASK_ATTACK if c.kind == "task" else SERVICE_ATTACK)
+        return replace(f, attack=ATTACK_OF[c.kind] + (WMI_ATTACK if c.via_wmi else ()))
 
 
 def _rank(sev: Severity) -> int:
