@@ -26,15 +26,16 @@ from duqhunt.errors import InputError
 # (4688), service and task changes, share access. System: service install/failure (7045, 7000,
 # 7009) and DCOM denials (10016). Not read, so skipped before decoding: 4625 (a brute-force
 # storm of failures), 4672 (privileges of every admin logon), Sysmon network, image-load,
-# process-access and most registry events (3, 7, 10, 12, 14; 13 only for the keys below).
+# process-access and most registry and network events (7, 10, 12, 14; 13 and 3 only as below).
 SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
 SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
 TASK_IDS = frozenset({106, 129, 200, 201})
 # ids that other channels reuse for unrelated events: kept only from the channel named here
 # Sysmon: process creation (1), file creation (11), a pipe connected over SMB (18, only those
 # whose image is the System process), a registry value set (13, only a service's ImagePath,
-# FailureCommand or ServiceDll and the Run keys: DQ-HOST-018), WMI consumer (20)
-SYSMON_IDS = frozenset({1, 11, 13, 18, 20})
+# FailureCommand or ServiceDll and the Run keys: DQ-HOST-018), WMI consumer (20), network
+# connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement)
+SYSMON_IDS = frozenset({1, 3, 11, 13, 18, 20})
 POWERSHELL_IDS = frozenset({4103, 4104})
 WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
 WINRM_IDS = frozenset({91})
@@ -310,7 +311,27 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return '"Image":"System"' in text
     if event_id == 13:
         return _registry_needed(text)
+    if event_id == 3:
+        return _connection_needed(text)
     return event_id != 1 or _process_needed(text)
+
+
+_PORT_KEY = '"DestinationPort":'
+ADMIN_PORT_TEXT = frozenset({"135", "445", "5985", "5986"})
+
+
+def _connection_needed(text: str) -> bool:
+    """A Sysmon 3 this host initiated to an SMB, RPC or WinRM port (Sysmon writes the port as
+    a number, older versions as a string)."""
+    if '"Initiated":true' not in text and '"Initiated":"true"' not in text:
+        return False
+    start = text.find(_PORT_KEY)
+    if start < 0:
+        return False
+    start += len(_PORT_KEY)
+    return text[start : start + 8].strip('"').split('"')[0].split(",")[0].split("}")[0] in (
+        ADMIN_PORT_TEXT
+    )
 
 
 _TARGET_KEY = '"TargetObject":"'
