@@ -653,6 +653,9 @@ class ServedPipes(HostDetector):
     One finding per computer and pipe: medium, high when the name is random-looking (a hex
     string, as Metasploit and many implants name theirs).
 
+    In the campaign the finding joins DQ-NET-006's relay edge of the same pair of machines, or
+    is an edge of its own marked as host evidence (campaign/relays.py).
+
     Misses: a relay pipe named like a Windows pipe; hosts without Sysmon pipe events and
     without detailed file share auditing (5145); which process serves the pipe (Sysmon 17 is not
     read).
