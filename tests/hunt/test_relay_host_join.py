@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from tests.host.host_builders import event_line
 
+from duqhunt.campaign.identity import with_identities
 from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.model.report import ReportDocument
 from duqhunt.simulate import SimConfig, simulate
@@ -100,6 +101,11 @@ def test_host_pipe_joins_the_network_relay_edge(
     assert sorted(found[i] for i in joined["findings"]) == ["DQ-HOST-017", "DQ-NET-006"]  # type: ignore[attr-defined]
     # the same pair is not listed a second time as a host-only edge
     assert not [e for e in doc.campaign.relay_edges if e.get("sources") == ["host"]]
+    # a report read again (its identities resolved anew) keeps one edge per pair
+    again = with_identities(doc).campaign.relay_edges
+    assert [(e["src"], e["dst"], e.get("sources")) for e in again] == [
+        (e["src"], e["dst"], e.get("sources")) for e in doc.campaign.relay_edges
+    ]
 
 
 def test_host_only_relay_is_an_edge_marked_as_host_evidence(

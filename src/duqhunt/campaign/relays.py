@@ -66,10 +66,16 @@ def join_host_relays(
     """The campaign with the host side of every relay joined to its network edge, and an edge
     for each relay only the host saw."""
     hosts = [f for f in findings if f.detector == HOST_RELAY]
-    # a report read again: start from what the network wrote
+    rejoined = {f.id for f in hosts}
+    # a report read again: start from what the network wrote; a host-only edge whose finding
+    # is not in these findings is kept as it was
     edges: list[dict[str, object]] = []
+    kept: list[dict[str, object]] = []
     for e in camp.relay_edges:
         if e.get("sources") == ["host"]:
+            ids = e.get("findings")
+            if not (isinstance(ids, list) and rejoined.intersection(map(str, ids))):
+                kept.append(e)
             continue
         edges.append({k: v for k, v in e.items() if k not in _JOIN_KEYS})
     if not hosts and not any(e.get("sources") for e in camp.relay_edges):
@@ -135,7 +141,7 @@ def join_host_relays(
                 "evidence": net_lines + [line for f in fs for line in _host_lines(f)],
             }
         )
-    return camp.model_copy(update={"relay_edges": out + host_only})
+    return camp.model_copy(update={"relay_edges": out + host_only + kept})
 
 
 def _address(index: HostIndex, f: FindingModel) -> str:
