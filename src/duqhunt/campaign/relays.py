@@ -73,8 +73,8 @@ def join_host_relays(
     kept: list[dict[str, object]] = []
     for e in camp.relay_edges:
         if e.get("sources") == ["host"]:
-            ids = e.get("findings")
-            if not (isinstance(ids, list) and rejoined.intersection(map(str, ids))):
+            cited = e.get("findings")
+            if not (isinstance(cited, list) and rejoined.intersection(map(str, cited))):
                 kept.append(e)
             continue
         edges.append({k: v for k, v in e.items() if k not in _JOIN_KEYS})
