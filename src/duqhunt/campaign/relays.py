@@ -7,7 +7,8 @@ name itself by computer name and its clients by address. Both ends are resolved 
 identities (campaign/identity.py) and compared there, so one relay is one edge whose
 ``evidence`` cites the pipe on the host and the sessions on the wire. A pipe seen only on the
 host (no network logs, or a pair the network detector did not score) is still an edge, with
-``sources: ["host"]``; a host finding that names no client (Sysmon 18 alone does not) joins a
+``sources: ["host"]`` (unless its pipe is a PsExec-style console family, ``stdio_pipes``:
+remote execution, not a relay); a host finding that names no client (Sysmon 18 alone does not) joins a
 network edge to the same machine and pipe, or stays a finding: an edge needs both ends.
 
 Only edges with host evidence gain keys (``sources``, ``host_ids``, ``findings``,
@@ -108,7 +109,9 @@ def join_host_relays(
                 joined.setdefault(i, []).append(f)
                 matched_clients.update(by_client)
         for ip, cids in clients.items():
-            if ip in matched_clients:
+            # a PsExec-style pipe family (<name>-<client>-<pid>-stdin...) is a remote console:
+            # it joins an edge the network saw, but makes none of its own
+            if ip in matched_clients or f.details.get("stdio_pipes"):
                 continue
             host_only.append(
                 {

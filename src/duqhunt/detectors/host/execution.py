@@ -675,6 +675,7 @@ class ServedPipes(HostDetector):
 
         standard = standard_pipes()
         seen: dict[tuple[str, str], list[HostEvent]] = defaultdict(list)
+        stdio: set[tuple[str, str]] = set()
         # pipes the share audit shows reached from this host itself (SMB over loopback): a
         # Sysmon 18 of such a pipe, which names no client, is not evidence of another host
         local: set[tuple[str, str]] = set()
@@ -695,8 +696,10 @@ class ServedPipes(HostDetector):
                     continue
                 # PsExec-style tools open <name>-<client>-<pid>-stdin/stdout/stderr beside
                 # <name>: one pipe family
-                name = _STDIO_SUFFIX.sub("", name)
-                key = (ev.computer.lower() or h.host.lower(), name)
+                bare = _STDIO_SUFFIX.sub("", name)
+                key = (ev.computer.lower() or h.host.lower(), bare)
+                if bare != name:
+                    stdio.add(key)
                 if remote:
                     seen[key].append(ev)
                 else:
@@ -732,6 +735,8 @@ class ServedPipes(HostDetector):
                         "src": ",".join(sources) or None,
                         "connections": len(evs),
                         "random_name": odd,
+                        # PsExec-style stdin/stdout/stderr pipes: a remote console, not a relay
+                        "stdio_pipes": (computer, name) in stdio,
                     },
                 )
             )
