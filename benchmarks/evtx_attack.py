@@ -52,6 +52,8 @@ FAMILY: dict[str, tuple[str, ...]] = {
     "dcom": ("T1021.003",),
     "pass-the-hash": ("T1550.002", "T1550.003"),
     "winrm": ("T1021.006",),
+    # a task or service made on the host itself (DQ-HOST-018): persistence, not movement
+    "local-persistence": ("T1053", "T1543.003"),
 }
 
 _LM = "Lateral Movement/"
@@ -59,6 +61,7 @@ _T = "TA0002-Execution/"
 _P = "TA0003-Persistence/T1543.003-Create or Modify System Process-Windows Service/"
 _L = "TA0008-Lateral Movement/"
 _F = "EVTX_full_APT_attack_steps/"
+_ST = "T1053.005-Scheduled Task/"
 
 CORPUS: list[tuple[str, str, str]] = [
     # service execution (PsExec family, smbexec, RemCom, Tchopper, sc \\host)
@@ -199,7 +202,18 @@ CORPUS: list[tuple[str, str, str]] = [
     (SB, _LM + "LM_winrm_exec_sysmon_1_winrshost.evtx", "winrm"),
     (SB, _LM + "LM_winrm_target_wrmlogs_91_wsmanShellStarted_poorLog.evtx", "winrm"),
     (SB, _LM + "RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx", "winrm"),
-]
+    # tasks and services made locally (schtasks.exe, at.exe, sc.exe, reg.exe; no network logon)
+    (MD, _T + _ST + "ID4688-4698 Persistent scheduled task with SYSTEM privileges creation.evtx",
+     "local-persistence"),
+    (MD, _T + _ST + "ID4688-Interactive shell using AT schedule task.evtx", "local-persistence"),
+    (MD, _P + "ID4688-4697 RDP hijack via service creation.evtx", "local-persistence"),
+    (MD, _P + "ID4688-Service abuse with Failure Command.evtx", "local-persistence"),
+    (MD, _P + "ID4688-Service abuse with malicious path.evtx", "local-persistence"),
+    (MD, _P + "ID4688-Service created (command).evtx", "local-persistence"),
+    (SB, "Execution/exec_persist_rundll32_mshta_scheduledtask_sysmon_1_3_11.evtx",
+     "local-persistence"),
+    (SB, "AutomatedTestingTools/Malware/rundll32_cmd_schtask.evtx", "local-persistence"),
+]  # fmt: skip
 
 # ordinary logs of real machines (the files of omerbenamram/evtx's samples/ that are stored
 # in full; the large ones are LFS pointers or absent and are skipped)

@@ -13,6 +13,7 @@ from duqhunt.detectors.host.files import (
     RevokedSigner,
     VendorMasquerade,
 )
+from duqhunt.detectors.host.persistence import LocalPersistence
 from duqhunt.detectors.host.registry import DuquServices, FontPosture, ZoneMarker
 from duqhunt.detectors.host.sigma import SigmaMatches
 from duqhunt.detectors.host.yarascan import YaraMatches
@@ -38,6 +39,7 @@ def host_detectors() -> list[HostDetector]:
         RemoteExecution(),
         AlternateCredentials(),
         ServedPipes(),
+        LocalPersistence(),
     ]
 
 

@@ -114,6 +114,14 @@ def sessions(events: list[HostEvent]) -> dict[tuple[str, str], Session]:
     return out
 
 
+def is_local(s: Session) -> bool:
+    """A session that made tasks or services with this host's own programs (schtasks.exe,
+    sc.exe...) and reached it from nowhere else: no network logon, no share from another
+    address. What it makes is persistence or local execution (DQ-HOST-018), not movement."""
+    network = s.logon is not None and s.logon.get("LogonType").strip() == "3"
+    return not network and not s.source_ip and bool(s.local_tools)
+
+
 def _files(events: Iterable[HostEvent]) -> list[str]:
     return sorted({f"{_share(e)}\\{e.get('RelativeTargetName')}" for e in events})
 
@@ -470,12 +478,16 @@ class ScheduledTasks(HostDetector):
     def run(self, ctx: HostContext) -> list[Finding]:
         out = []
         for h in ctx.hosts:
+            all_sessions = sessions(h.events)
             network = {
                 (s.computer.lower(), s.logon_id): s
-                for s in sessions(h.events).values()
+                for s in all_sessions.values()
                 if s.logon is not None and s.logon.get("LogonType") == "3"
             }
             for ev in (e for e in h.events if e.event_id in (4698, 4702, 106)):
+                key = (ev.computer.lower(), _logon_id(ev.get("SubjectLogonId")))
+                if key in all_sessions and is_local(all_sessions[key]):
+                    continue  # made by this host's own schtasks.exe: DQ-HOST-018's
                 name = ev.get("TaskName")
                 m = _CMD_RE.search(ev.get("TaskContent"))
                 command = (m.group(1) + " " + (m.group(2) or "")).strip() if m else ""

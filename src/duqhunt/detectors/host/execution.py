@@ -5,6 +5,7 @@ logon process, authentication package, key length)."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -137,6 +138,15 @@ SQL = Technique("SQL Server xp_cmdshell", ("T1505.001",), "installation")
 WEB = Technique("web shell", ("T1505.003",), "installation")
 SHARE_WRITE = Technique("program copied over SMB", ("T1570", "T1021.002"), "lateral-movement")
 WMI_PERSIST = Technique("WMI event subscription", ("T1546.003",), "installation")
+ONWARD = Technique("onward movement", ("T1021",), "lateral-movement")
+# what a connection to an internal host's port is for: SMB, RPC endpoint mapper (WMI, DCOM,
+# services, tasks), WinRM
+ADMIN_PORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "445": ("SMB", ("T1021.002",)),
+    "135": ("RPC (WMI, DCOM, services, tasks)", ("T1021.003", "T1047")),
+    "5985": ("WinRM", ("T1021.006",)),
+    "5986": ("WinRM", ("T1021.006",)),
+}
 
 # A program whose children are remote execution: the host process of a technique. Children
 # that these hosts start in normal operation (crash reporting, console hosts) are not counted.
@@ -297,6 +307,8 @@ class RemoteExecution(HostDetector):
                 if other is not None:
                     tech, sev, why = other
                     out.append(self._emit(ev, h.host, tech, sev, why, "", None))
+            for ev, p, tech, sev, why in onward_connections(h.events):
+                out.append(self._emit(ev, h.host, tech, sev, why, p.command, p))
         return out
 
     def _process(self, p: Process) -> tuple[Technique, Severity, str] | None:
@@ -479,6 +491,72 @@ def _other_event(ev: HostEvent) -> tuple[Technique, Severity, str] | None:
     return None
 
 
+def _system_program(image: str) -> bool:
+    low = image.lower()
+    return any(
+        d in low for d in ("\\windows\\system32\\", "\\windows\\syswow64\\", "\\program files")
+    )
+
+
+def _remotely_started(p: Process) -> bool:
+    """A process a remote-execution host started: a WMI, DCOM, WinRM or PsExec-style child,
+    or a service program that is a shell or lives outside the system and program folders
+    (svchost.exe and the in-box services talk to other hosts' SMB and RPC all day)."""
+    if p.name in ROUTINE_CHILDREN or not p.name:
+        return False
+    if p.parent == "services.exe":
+        return p.name in SHELLS or not _system_program(p.image)
+    return p.parent in PARENTS and p.parent not in SHELL_ONLY
+
+
+def onward_connections(
+    events: list[HostEvent],
+) -> list[tuple[HostEvent, Process, Technique, Severity, str]]:
+    """Sysmon 3: a process started by a remote-execution host (see `_remotely_started`)
+    connecting to another internal host's SMB, RPC or WinRM port: the intruder moving on from
+    this host. One per process and destination; high when the process is a shell or loader."""
+    started: dict[tuple[str, str], Process] = {}
+    for proc in processes(events):
+        started[(proc.event.computer.lower(), proc.pid)] = proc
+    out = []
+    seen: set[tuple[str, str, str]] = set()
+    for ev in sorted(events, key=lambda e: e.time):
+        if ev.event_id != 3 or "sysmon" not in ev.channel.lower():
+            continue
+        if ev.get("Initiated").strip().lower() != "true":
+            continue
+        port = ev.get("DestinationPort").strip()
+        dst = ev.get("DestinationIp").strip()
+        if port not in ADMIN_PORTS or dst in LOCAL_ADDRESSES or dst == ev.get("SourceIp").strip():
+            continue
+        try:
+            addr = ipaddress.ip_address(dst)
+        except ValueError:
+            continue
+        if not addr.is_private or addr.is_loopback:
+            continue
+        p = started.get((ev.computer.lower(), _pid(ev.get("ProcessId"))))
+        if p is None or p.event.time > ev.time or not _remotely_started(p):
+            continue
+        key = (ev.computer.lower(), p.pid, dst)
+        if key in seen:
+            continue
+        seen.add(key)
+        what, attack = ADMIN_PORTS[port]
+        tech = replace(ONWARD, attack=attack)
+        sev: Severity = "high" if p.name in SHELLS else "medium"
+        out.append(
+            (
+                ev,
+                p,
+                tech,
+                sev,
+                f"{p.name} (started by {p.parent}) connected to {dst}:{port} ({what})",
+            )
+        )
+    return out
+
+
 class AlternateCredentials(HostDetector):
     """Pass-the-hash and overpass-the-hash traces in logons (Security 4624).
 
@@ -575,6 +653,9 @@ class ServedPipes(HostDetector):
     One finding per computer and pipe: medium, high when the name is random-looking (a hex
     string, as Metasploit and many implants name theirs).
 
+    In the campaign the finding joins DQ-NET-006's relay edge of the same pair of machines, or
+    is an edge of its own marked as host evidence (campaign/relays.py).
+
     Misses: a relay pipe named like a Windows pipe; hosts without Sysmon pipe events and
     without detailed file share auditing (5145); which process serves the pipe (Sysmon 17 is not
     read).
@@ -594,6 +675,7 @@ class ServedPipes(HostDetector):
 
         standard = standard_pipes()
         seen: dict[tuple[str, str], list[HostEvent]] = defaultdict(list)
+        stdio: set[tuple[str, str]] = set()
         # pipes the share audit shows reached from this host itself (SMB over loopback): a
         # Sysmon 18 of such a pipe, which names no client, is not evidence of another host
         local: set[tuple[str, str]] = set()
@@ -614,8 +696,10 @@ class ServedPipes(HostDetector):
                     continue
                 # PsExec-style tools open <name>-<client>-<pid>-stdin/stdout/stderr beside
                 # <name>: one pipe family
-                name = _STDIO_SUFFIX.sub("", name)
-                key = (ev.computer.lower() or h.host.lower(), name)
+                bare = _STDIO_SUFFIX.sub("", name)
+                key = (ev.computer.lower() or h.host.lower(), bare)
+                if bare != name:
+                    stdio.add(key)
                 if remote:
                     seen[key].append(ev)
                 else:
@@ -651,6 +735,8 @@ class ServedPipes(HostDetector):
                         "src": ",".join(sources) or None,
                         "connections": len(evs),
                         "random_name": odd,
+                        # PsExec-style stdin/stdout/stderr pipes: a remote console, not a relay
+                        "stdio_pipes": (computer, name) in stdio,
                     },
                 )
             )

@@ -27,14 +27,16 @@ from duqhunt.safety import Deadline
 # (4688), service and task changes, share access. System: service install/failure (7045, 7000,
 # 7009) and DCOM denials (10016). Not read, so skipped before decoding: 4625 (a brute-force
 # storm of failures), 4672 (privileges of every admin logon), Sysmon network, image-load,
-# registry and process-access events (3, 7, 10, 12-14): no detector uses them yet.
+# process-access and most registry and network events (7, 10, 12, 14; 13 and 3 only as below).
 SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
 SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
 TASK_IDS = frozenset({106, 129, 200, 201})
 # ids that other channels reuse for unrelated events: kept only from the channel named here
 # Sysmon: process creation (1), file creation (11), a pipe connected over SMB (18, only those
-# whose image is the System process), WMI consumer (20)
-SYSMON_IDS = frozenset({1, 11, 18, 20})
+# whose image is the System process), a registry value set (13, only a service's ImagePath,
+# FailureCommand or ServiceDll and the Run keys: DQ-HOST-018), WMI consumer (20), network
+# connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement)
+SYSMON_IDS = frozenset({1, 3, 11, 13, 18, 20})
 POWERSHELL_IDS = frozenset({4103, 4104})
 WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
 WINRM_IDS = frozenset({91})
@@ -57,7 +59,7 @@ PROCESS_NAMES = frozenset(
     {
         "wmiprvse", "mmc", "wsmprovhost", "winrshost", "psexesvc", "remcomsvc", "paexec",
         "paexecsvc", "csexecsvc", "sqlservr", "w3wp", "services", "mshta", "wmic", "winrs",
-        "sc", "psexec", "psexec64", "schtasks", "at", "net", "net1",
+        "sc", "psexec", "psexec64", "schtasks", "at", "net", "net1", "reg",
     }
 )  # fmt: skip
 # programs an attacker's service or remote command runs where a real service would not
@@ -311,7 +313,49 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return False
     if event_id == 18:
         return '"Image":"System"' in text
+    if event_id == 13:
+        return _registry_needed(text)
+    if event_id == 3:
+        return _connection_needed(text)
     return event_id != 1 or _process_needed(text)
+
+
+_PORT_KEY = '"DestinationPort":'
+ADMIN_PORT_TEXT = frozenset({"135", "445", "5985", "5986"})
+
+
+def _connection_needed(text: str) -> bool:
+    """A Sysmon 3 this host initiated to an SMB, RPC or WinRM port (Sysmon writes the port as
+    a number, older versions as a string)."""
+    if '"Initiated":true' not in text and '"Initiated":"true"' not in text:
+        return False
+    start = text.find(_PORT_KEY)
+    if start < 0:
+        return False
+    start += len(_PORT_KEY)
+    return text[start : start + 8].strip('"').split('"')[0].split(",")[0].split("}")[0] in (
+        ADMIN_PORT_TEXT
+    )
+
+
+_TARGET_KEY = '"TargetObject":"'
+# registry values that say what runs at boot or logon (sources of DQ-HOST-018)
+AUTORUN_VALUE = re.compile(
+    r"\\services\\([^\\]+)\\(imagepath|failurecommand|parameters\\servicedll)$"
+    r"|\\currentversion\\(run|runonce|runservices|runservicesonce)\\([^\\]*)$",
+    re.I,
+)
+
+
+def _registry_needed(text: str) -> bool:
+    """A Sysmon 13 whose TargetObject is a service's command or a Run key value (the JSON
+    text escapes each backslash)."""
+    start = text.find(_TARGET_KEY)
+    if start < 0:
+        return False
+    start += len(_TARGET_KEY)
+    value = text[start : text.find('"', start)].replace("\\\\", "\\")
+    return AUTORUN_VALUE.search(value) is not None
 
 
 _IMAGE_KEYS = {

@@ -1,0 +1,371 @@
+"""Scheduled tasks and services made on the host itself: persistence and local execution, not
+lateral movement (DQ-HOST-009 leaves a session with no network logon to this detector)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field, replace
+
+from duqhunt.detectors.host.base import HostContext, HostDetector
+from duqhunt.detectors.host.events import (
+    _CMD_RE,
+    _ODD_BINARY,
+    SHELLS,
+    _account,
+    _logon_id,
+    is_local,
+    sessions,
+)
+from duqhunt.detectors.host.execution import Process, _base, processes
+from duqhunt.model import Evidence, Finding
+from duqhunt.model.finding import Severity
+from duqhunt.sources.host.eventlog import AUTORUN_VALUE, HostEvent
+
+TASK_ATTACK = ("T1053.005",)
+SERVICE_ATTACK = ("T1543.003",)
+RUN_KEY_ATTACK = ("T1547.001",)
+WMI_ATTACK = ("T1047",)
+ATTACK_OF = {"task": TASK_ATTACK, "service": SERVICE_ATTACK, "run-key": RUN_KEY_ATTACK}
+# folders a user or any process can write: a SYSTEM task or a service running from one is
+# a privilege an attacker gave himself, not an installer's work
+_WRITABLE = re.compile(
+    r"\\(temp|tmp)\\|\\windows\\tasks\\|\\appdata\\|\\users\\public\\|\\programdata\\|%temp%|%appdata%|"
+    r"%localappdata%|%public%|%programdata%|\\downloads\\|\\desktop\\|^[a-z]:\\[^\\]+\.\w+$",
+    re.I,
+)
+_SCRIPT = re.compile(r"\.(bat|cmd|ps1|vbs|vbe|js|jse|wsf|hta|sct)\b", re.I)
+# programs that run what they are given (a script, a URL, a DLL export): a task or service that
+# runs one is a loader, where an installer's task runs the vendor's own program
+_LOADERS = frozenset(
+    f"{n}.exe"
+    for n in ("mshta", "rundll32", "regsvr32", "cscript", "wscript", "powershell", "pwsh",
+              "msiexec", "certutil", "bitsadmin", "cmd")
+)  # fmt: skip
+_URL = re.compile(r"\bhttps?://", re.I)
+_SYSTEM = re.compile(r"^(system|nt authority\\system|s-1-5-18|localsystem|\.\\localsystem)$", re.I)
+# creator commands: which creates what, and the value that says what it will run
+_SERVICE_REG = re.compile(
+    r"\\services\\([^\\\"\s]+)\"?\s.*?/v\s+\"?(imagepath|failurecommand|servicedll)\"?"
+    r".*?/d\s+(\"[^\"]*\"|\S+)",
+    re.I,
+)
+
+
+@dataclass(slots=True)
+class Creation:
+    """One task or service made on this host, from its creator's command line, its
+    registration event, or both."""
+
+    kind: str  # task / service / run-key
+    computer: str
+    name: str
+    runs: str = ""
+    run_as: str = ""
+    account: str = ""
+    creator: str = ""
+    xml: str = ""  # schtasks /create /xml FILE: the task's definition came from this file
+    via_wmi: bool = False  # written by WmiPrvSE.exe: WMI's StdRegProv, from a script or a host
+    time: float = 0.0
+    events: list[HostEvent] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+
+def _args(command: str) -> list[str]:
+    try:
+        return shlex.split(command.replace("\\", "\\\\"), posix=True)
+    except ValueError:
+        return command.split()
+
+
+def _opt(args: list[str], *names: str) -> str:
+    """The value after an option; schtasks takes ``-tn`` as well as ``/tn``."""
+    low = ["/" + a[1:].lower() if a.startswith("-") else a.lower() for a in args]
+    for n in names:
+        if n in low:
+            i = low.index(n)
+            return args[i + 1] if i + 1 < len(args) else ""
+    return ""
+
+
+def _sc_value(command: str, key: str) -> str:
+    """``binpath= "x y"``, ``binPath="x"``, ``command= x``: sc.exe's key= value syntax."""
+    m = re.search(rf"\b{key}=\s*(\"(?:\\\"|[^\"])*\"|\S+)", command, re.I)
+    return m.group(1).strip('"').replace('\\"', '"') if m else ""
+
+
+def _from_command(p: Process) -> Creation | None:
+    """A task or service a local command line creates or changes (schtasks /create, at,
+    sc create/config/failure, reg add ...\\Services\\X /v ImagePath); None for anything else,
+    and for one aimed at another host (DQ-HOST-015's)."""
+    cmd = p.command
+    args = _args(cmd)
+    if any(a.lower() in ("/s", "-s") for a in args) or any(a.startswith("\\\\") for a in args[1:3]):
+        return None  # schtasks /s host, sc \\host, at \\host, reg add \\host\HKLM
+    low = cmd.lower()
+    name = p.name
+    c: Creation | None = None
+    if name == "schtasks.exe" and re.search(r"\s[/-](create|change)\b", low):
+        xml = _opt(args, "/xml")
+        c = Creation(
+            "task",
+            p.event.computer,
+            _opt(args, "/tn"),
+            runs=_opt(args, "/tr"),
+            run_as=_opt(args, "/ru"),
+            xml=xml,
+        )
+    elif name == "at.exe" and len(args) > 2:
+        # at [\\host] time [/interactive] [/every:..] command: the job runs as SYSTEM
+        rest = [a for a in args[2:] if not a.startswith("/")]
+        c = Creation("task", p.event.computer, "At job", runs=" ".join(rest), run_as="SYSTEM")
+    elif name == "sc.exe" and len(args) > 2 and args[1].lower() in ("create", "config", "failure"):
+        runs = _sc_value(cmd, "binpath") or _sc_value(cmd, "command")
+        if not runs:
+            return None
+        c = Creation(
+            "service",
+            p.event.computer,
+            args[2],
+            runs=runs,
+            run_as=_sc_value(cmd, "obj") or "LocalSystem",
+        )
+    elif name == "reg.exe" and (m := _SERVICE_REG.search(cmd)):
+        c = Creation("service", p.event.computer, m.group(1), runs=m.group(3).strip('"'), run_as="")
+    if c is None:
+        return None
+    c.account, c.creator, c.time = p.user, p.parent, p.event.time
+    c.events.append(p.event)
+    c.commands.append(cmd)
+    return c
+
+
+def _from_event(ev: HostEvent) -> Creation | None:
+    if ev.event_id in (4698, 4702):
+        content = ev.get("TaskContent")
+        m = _CMD_RE.search(content)
+        runs = (m.group(1) + " " + (m.group(2) or "")).strip() if m else ""
+        user = re.search(r"<UserId>(.*?)</UserId>", content, re.S)
+        ctx = re.search(r'<Actions Context="(\w+)"', content)
+        run_as = (user.group(1) if user else "") or (
+            "SYSTEM" if ctx and ctx.group(1).lower() == "localsystem" else ""
+        )
+        kind, name = "task", ev.get("TaskName")
+    elif ev.event_id == 4697:
+        runs, run_as = ev.get("ServiceFileName"), ev.get("ServiceAccount")
+        kind, name = "service", ev.get("ServiceName")
+    else:
+        return None
+    return Creation(
+        kind,
+        ev.computer,
+        name,
+        runs=runs.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&"),
+        run_as=run_as,
+        account=_account(ev.get("SubjectDomainName"), ev.get("SubjectUserName")),
+        time=ev.time,
+        events=[ev],
+    )
+
+
+def _from_registry(ev: HostEvent) -> Creation | None:
+    """A Sysmon 13 that sets a service's command or a Run key value. The Service Control
+    Manager's own write (services.exe, on every install) is left to DQ-HOST-010's 7045."""
+    if "sysmon" not in ev.channel.lower() or ev.get("EventType") not in ("SetValue", ""):
+        return None
+    m = AUTORUN_VALUE.search(ev.get("TargetObject"))
+    writer = _base(ev.get("Image"))
+    if m is None or writer == "services.exe":
+        return None
+    return Creation(
+        "service" if m.group(1) else "run-key",
+        ev.computer,
+        m.group(1) or m.group(4) or "",
+        runs=ev.get("Details"),
+        account=ev.get("User"),
+        creator=writer,
+        time=ev.time,
+        events=[ev],
+        via_wmi=writer == "wmiprvse.exe",
+    )
+
+
+_URL_REASON = "runs content from a URL"
+_HIDDEN_REASON = "a Run value with no visible name (hidden)"
+_WMI_REASON = "written through WMI (StdRegProv: a script or another host)"
+# reasons that make any second one high: no installer does these
+_STRONG = frozenset({_URL_REASON, _HIDDEN_REASON, _WMI_REASON})
+
+
+def _assess(c: Creation) -> tuple[Severity, list[str]]:
+    runs = c.runs.strip()
+    low = runs.lower()
+    first = _program(runs)
+    program = _base(first)
+    if program and "." not in program:
+        program += ".exe"  # 'cmd', 'mshta': found through the search path
+    why: list[str] = []
+    if _URL.search(low):
+        why.append(_URL_REASON)
+    if program in _LOADERS or program in SHELLS:
+        why.append(f"runs {program or 'a shell'} (a loader or shell)")
+    if _SCRIPT.search(first) or (program in _LOADERS and _SCRIPT.search(low)):
+        why.append("runs a script")
+    if _WRITABLE.search(low) or _ODD_BINARY.search(low):
+        why.append("runs from a temp, user or writable folder")
+    elif first and not re.search(r"[\\/%]", first) and program not in _LOADERS:
+        why.append("a bare program name")
+    if c.xml and not runs and _WRITABLE.search(c.xml):
+        why.append("defined by an XML file in a temp, user or writable folder")
+    # a task made by mshta or rundll32 is a loader's; cmd, PowerShell and msiexec (an
+    # installer registering its product's tasks) make them all day
+    if c.creator in _LOADERS and c.creator not in ("cmd.exe", "powershell.exe", "msiexec.exe"):
+        why.append(f"created by {c.creator}")
+    if c.kind == "run-key" and not c.name.strip("\x00 "):
+        why.append(_HIDDEN_REASON)
+    if c.via_wmi:
+        why.append(_WMI_REASON)
+    sev: Severity = "low"
+    if why:
+        sev = "medium"
+        system = _SYSTEM.match(c.run_as.strip()) is not None or (
+            c.kind == "service" and not c.run_as
+        )
+        if system:
+            why.append("runs as SYSTEM")
+        if (
+            len(why) >= 3
+            or (system and len(why) >= 2 and why[0] != "a bare program name")
+            or (len(why) >= 2 and any(r in _STRONG for r in why))
+        ):
+            sev = "high"
+    return sev, why
+
+
+class LocalPersistence(HostDetector):
+    """Scheduled tasks and services created on the host itself, from a local logon session
+    (schtasks.exe, at.exe, sc.exe create/config/failure, reg add ...\\Services\\X /v ImagePath,
+    Security 4698/4702/4697 in a session with no network logon): persistence or local
+    execution, reported as installation (T1053.005 for tasks, T1543.003 for services).
+
+    Severity by what the task or service runs: medium for a script, a loader or shell (mshta,
+    rundll32, powershell, cmd...), content from a URL, a program in a temp, user or other
+    writable folder, or a bare program name; high when two of those meet, or one of them runs
+    as SYSTEM (a SYSTEM task running C:\\Users\\...\\Temp\\x.cmd); low otherwise (an
+    administrator's task running a program from Program Files). Entries of the known-good list
+    (content/host/known-good.yaml: vendor updaters by task name and program path) are not
+    reported. A task or service made from a network logon is DQ-HOST-009/011's; one aimed at
+    another host (schtasks /s, sc \\\\host) is DQ-HOST-015's.
+
+    Misses: tasks made through the COM API or PowerShell's Register-ScheduledTask /
+    New-Service without a 4698/4697 (no creator command line); services written straight into
+    the registry by a program other than reg.exe (Sysmon 13 is not read).
+    False positives: administrators' maintenance tasks running scripts as SYSTEM; software
+    whose updater lives in ProgramData or AppData (add it to the known-good list).
+    """
+
+    id = "DQ-HOST-018"
+    title = "Task or service created on this host (persistence)"
+    stage = "installation"
+    attack = (*TASK_ATTACK, *SERVICE_ATTACK, *RUN_KEY_ATTACK, *WMI_ATTACK)
+    sources = ("evtx",)
+
+    def run(self, ctx: HostContext) -> list[Finding]:
+        out: list[Finding] = []
+        for h in ctx.hosts:
+            local = local_sessions(h.events)
+            made: dict[tuple[str, str, str], Creation] = {}
+            for p in processes(h.events):
+                c = _from_command(p)
+                if c is None:
+                    continue
+                key = (c.computer.lower(), c.kind, _key_name(c.name))
+                prev = made.setdefault(key, c)
+                if prev is not c:
+                    # changed again (sc config, then reg add ImagePath): the worst value counts
+                    if _rank(_assess(c)[0]) > _rank(_assess(prev)[0]):
+                        prev.runs, prev.run_as = c.runs, c.run_as or prev.run_as
+                    prev.events.append(p.event)
+                    prev.commands.append(p.command)
+            for ev in h.events:
+                session = (ev.computer.lower(), _logon_id(ev.get("SubjectLogonId")))
+                if ev.event_id == 13:
+                    reg = _from_registry(ev)
+                elif ev.event_id in (4698, 4702, 4697) and session in local:
+                    reg = _from_event(ev)
+                else:
+                    continue
+                if reg is None:
+                    continue
+                key = (reg.computer.lower(), reg.kind, _key_name(reg.name))
+                known = made.get(key)
+                if known is None:
+                    made[key] = reg
+                else:
+                    # the registration says what was stored; the command line who made it
+                    known.runs = reg.runs or known.runs
+                    known.run_as = reg.run_as or known.run_as
+                    known.name = reg.name or known.name
+                    known.via_wmi = known.via_wmi or reg.via_wmi
+                    known.events.append(ev)
+            for key, c in sorted(made.items(), key=lambda kv: kv[1].time):
+                if ctx.known_good.match(_key_name(c.name), _program(c.runs)) is not None:
+                    continue
+                out.append(self._emit(c, key, h.host))
+        return out
+
+    def _emit(self, c: Creation, key: tuple[str, str, str], host: str) -> Finding:
+        sev, why = _assess(c)
+        what = {"task": "task", "service": "service", "run-key": "Run key value"}[c.kind]
+        evs = sorted(c.events, key=lambda e: e.time)
+        f = self.finding(
+            key,
+            f"{what} {c.name or '?'} created or changed on this host"
+            + (f" by {c.account}" if c.account else "")
+            + (f": runs {c.runs[:120]}" if c.runs else f": from {c.xml}" if c.xml else "")
+            + (f" ({'; '.join(why)})" if why else ""),
+            sev,
+            {"low": 0.3, "medium": 0.5}.get(sev, 0.7),
+            c.computer or host,
+            evs[0].time,
+            evs[-1].time,
+            [Evidence(e.source, f"record {e.record_id}", f"event {e.event_id}") for e in evs[:10]],
+            {
+                "kind": c.kind,
+                "name": c.name or None,
+                "runs": c.runs[:1000] or None,
+                "task_xml": c.xml or None,
+                "run_as": c.run_as or None,
+                "account": c.account or None,
+                "creator": c.creator or None,
+                "command": (c.commands[0][:1000] if c.commands else None),
+                "reasons": "; ".join(why) or None,
+            },
+        )
+        return replace(f, attack=ATTACK_OF[c.kind] + (WMI_ATTACK if c.via_wmi else ()))
+
+
+def _rank(sev: Severity) -> int:
+    return ("info", "low", "medium", "high", "critical").index(sev)
+
+
+def _key_name(name: str) -> str:
+    return name.strip().strip('"').lstrip("\\").lower()
+
+
+_PROGRAM = re.compile(r'^"?([^"]*?\.(exe|com|bat|cmd|ps1|vbs|js|hta|dll|sys))(?=[\s"]|$)', re.I)
+
+
+def _program(runs: str) -> str:
+    """The program a command runs: a path with spaces needs no quotes in a task's Command."""
+    m = _PROGRAM.match(runs.strip())
+    if m:
+        return m.group(1)
+    args = _args(runs.strip())
+    return args[0] if args else ""
+
+
+def local_sessions(events: list[HostEvent]) -> set[tuple[str, str]]:
+    """Logon sessions that made tasks or services from this host's own programs and reached it
+    from nowhere else: no network logon, no share from another address."""
+    return {key for key, s in sessions(events).items() if is_local(s)}

