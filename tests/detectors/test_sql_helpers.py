@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from duqhunt.detectors.base import load_sql
+from duqhunt.detectors.net.beacon import C2_CONN_HOURS_SQL
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.sources.net.zeek_schema import canonical_schema
 
@@ -365,7 +366,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         eng.register_arrow("ip_class", _ip_class(internal, external))
         eng.register_arrow("c2_candidates", candidates)
         eng.register_arrow("c2_idle_srcs", pa.table({"src": pa.array([v], pa.string())}))
-        eng.register_arrow("c2_conn_hours", eng.query(load_sql(PKG, "c2_conn_hours.sql")))
+        eng.register_arrow("c2_conn_hours", eng.query(C2_CONN_HOURS_SQL))
         got = eng.query(load_sql(PKG, "c2_evidence.sql"), {"window_hours": 10.0}).to_pylist()
     finally:
         eng.close()
@@ -379,14 +380,17 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         "pair_hours",
         "idle_hours",
         "active_hours",
+        "conns",
+        "data_conns",
     )
     assert [(r["kind"], r["src"], r["dst"], *(r[k] for k in cols)) for r in got] == [
         # active hours of v: 1 and 5 (news), 6-10 (the shop)
-        ("ip", v, c2, 3, 5, 0, 0, 2, 3, 4, 3, 7),  # hours 0, 1, 2, 4; 1 is active
-        ("ip", v, n443, 0, 0, 1, 5, 0, 0, 3, 2, 7),  # hours 0, 1, 3
-        ("ip", w, c2, 0, 0, 0, 0, 0, 0, 1, 1, 0),
-        ("ip", w, quiet, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-        ("tls-sni", w, "mail.example.net", 0, 2, 0, 0, 0, 0, 3, 3, 0),  # hours 0, 3, 5
+        ("ip", v, c2, 3, 5, 0, 0, 2, 3, 4, 3, 7, 4, 4),  # hours 0, 1, 2, 4; 1 is active
+        # hours 0, 1, 3; the 443 session to which nothing came back carried no data
+        ("ip", v, n443, 0, 0, 1, 5, 0, 0, 3, 2, 7, 6, 5),
+        ("ip", w, c2, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1),
+        ("ip", w, quiet, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        ("tls-sni", w, "mail.example.net", 0, 2, 0, 0, 0, 0, 3, 3, 0, 0, 0),  # hours 0, 3, 5
     ]
 
 

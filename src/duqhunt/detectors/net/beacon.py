@@ -20,7 +20,7 @@ _PKG = __package__ or "duqhunt.detectors.net"
 _SQL = periodicity_sql(load_sql(_PKG, "beacon_sessions.sql"))
 _NAMES_SQL = load_sql(_PKG, "ip_names.sql")
 _EVIDENCE_SQL = load_sql(_PKG, "c2_evidence.sql")
-_CONN_HOURS_SQL = load_sql(_PKG, "c2_conn_hours.sql").replace(
+C2_CONN_HOURS_SQL = load_sql(_PKG, "c2_conn_hours.sql").replace(
     "{egress_session}", egress_session_sql().strip()
 )
 _PROXIES_SQL = load_sql(_PKG, "proxies.sql")
@@ -214,7 +214,7 @@ class BeaconDetector(Detector):
             ctx.engine.register_arrow(
                 "c2_idle_srcs", pa.table({"src": pa.array(idle_srcs, pa.string())})
             )
-            ctx.engine.register_arrow("c2_conn_hours", ctx.engine.query(_CONN_HOURS_SQL))
+            ctx.engine.register_arrow("c2_conn_hours", ctx.engine.query(C2_CONN_HOURS_SQL))
             facts = {
                 (f["kind"], f["src"], f["dst"]): f
                 for f in ctx.engine.query(
