@@ -12,7 +12,7 @@ from duqhunt.content import AllowList
 from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
 from duqhunt.detectors.net.c2rank import Context as RankContext
 from duqhunt.detectors.net.c2rank import Population, corroborated, mark_peer_ties, score_row
-from duqhunt.detectors.net.zones import egress_session_sql
+from duqhunt.detectors.net.zones import with_rules
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
 
@@ -20,9 +20,7 @@ _PKG = __package__ or "duqhunt.detectors.net"
 _SQL = periodicity_sql(load_sql(_PKG, "beacon_sessions.sql"))
 _NAMES_SQL = load_sql(_PKG, "ip_names.sql")
 _EVIDENCE_SQL = load_sql(_PKG, "c2_evidence.sql")
-C2_CONN_HOURS_SQL = load_sql(_PKG, "c2_conn_hours.sql").replace(
-    "{egress_session}", egress_session_sql().strip()
-)
+C2_CONN_HOURS_SQL = with_rules("c2_conn_hours.sql")
 _PROXIES_SQL = load_sql(_PKG, "proxies.sql")
 
 DEFAULTS: dict[str, int | float] = {

@@ -7,7 +7,7 @@ from typing import Any
 import pyarrow as pa
 
 from duqhunt.detectors.base import Detector, HuntContext, load_sql
-from duqhunt.detectors.net.zones import egress_session_sql
+from duqhunt.detectors.net.zones import with_rules
 from duqhunt.model import Evidence, Finding, finding_id
 
 _SHAPE = load_sql(__package__ or "duqhunt.detectors.net", "http_shape.sql")
@@ -15,13 +15,7 @@ _SHAPE = load_sql(__package__ or "duqhunt.detectors.net", "http_shape.sql")
 # blocked (a secure zone's hosts trying their C&C, or a public resolver, directly) all look
 # alike (a SYN every few hours, no payload) and would match any other blocked address
 DATA_SHARE_MIN = 0.5
-_DATA_SQL = f"""
-SELECT c.id_orig_h AS src, c.id_resp_h AS dst, COUNT(*) AS n,
-       SUM(CASE WHEN {egress_session_sql().strip()} THEN 1 ELSE 0 END) AS data_sessions
-FROM conn c
-JOIN new_c2_pairs p ON p.src = c.id_orig_h AND p.dst = c.id_resp_h
-GROUP BY c.id_orig_h, c.id_resp_h
-"""
+_DATA_SQL = with_rules("pair_data.sql")
 
 
 def _data_carrying(ctx: HuntContext, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:

@@ -48,7 +48,9 @@ def proxy_hosts_sql() -> str:
     return re.sub(r"\s+ORDER BY\s+ip\s*$", "", body.strip(), flags=re.IGNORECASE)
 
 
-def _with_rule(name: str) -> str:
+def with_rules(name: str) -> str:
+    """An SQL file of this package with the egress rule and the proxy list put in where it says
+    {egress_session} and {proxy_hosts}: one definition of each for every query that needs it."""
     return (
         load_sql(_PKG, name)
         .replace("{egress_session}", egress_session_sql().strip())
@@ -56,9 +58,9 @@ def _with_rule(name: str) -> str:
     )
 
 
-ZONES_SQL = _with_rule("zones.sql")
-BRIDGE_CORRELATION_SQL = _with_rule("bridge_correlation.sql")
-DIRECT_ATTEMPTS_SQL = _with_rule("direct_attempts.sql")
+ZONES_SQL = with_rules("zones.sql")
+BRIDGE_CORRELATION_SQL = with_rules("bridge_correlation.sql")
+DIRECT_ATTEMPTS_SQL = with_rules("direct_attempts.sql")
 
 
 def in_networks(ips: Iterable[object], nets: Sequence[Network]) -> list[bool]:
