@@ -34,16 +34,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from duqhunt.engines.base import Engine, NativeCopy, NativeIngestRejected, RemoteFile
+from duqhunt.engines.base import (
+    CASE_PARQUET_CODEC,
+    Engine,
+    NativeCopy,
+    NativeIngestRejected,
+    RemoteFile,
+)
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
 from duqhunt.sources.net.dialects import Recognition, recognise, split_export
 from duqhunt.sources.net.pcap import PcapConverter, PcapLimits
 from duqhunt.sources.net.zeek import (
+    GZIP_MAGIC,
+    DataLineCounter,
     Limits,
     ParseStats,
     ZeekLog,
-    count_tsv_data_lines,
     sniff,
 )
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
@@ -109,19 +116,42 @@ def _recognise_head(head: Path, limits: Limits) -> Recognition:
     return rec
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
+@dataclass(frozen=True, slots=True)
+class FileDigest:
+    """What one read of an input gives: its SHA-256 (the case's key for it; "" when not asked
+    for) and the data lines of a plain TSV log (None when not asked for, or for gzip data)."""
+
+    sha256: str
+    data_lines: int | None
+
+
+def digest_file(
+    path: Path, *, sha: bool = True, lines: bool = False, chunk_bytes: int = 1 << 24
+) -> FileDigest:
+    """Hash and/or count a file in one pass. hashlib releases the GIL on large chunks, so this
+    runs in a thread beside the engine's reader at little wall-time cost."""
+    h = hashlib.sha256() if sha else None
+    counter = DataLineCounter() if lines else None
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        first = True
+        while chunk := fh.read(chunk_bytes):
+            if h is not None:
+                h.update(chunk)
+            if counter is not None:
+                if first and chunk[:2] == GZIP_MAGIC:
+                    counter = None
+                    if h is None:
+                        break
+                else:
+                    counter.feed(chunk)
+            first = False
+    return FileDigest(
+        "" if h is None else h.hexdigest(), None if counter is None else counter.result()
+    )
 
 
-def _data_lines_or_none(path: Path) -> int | None:
-    try:
-        return count_tsv_data_lines(path)
-    except OSError:
-        return None
+def sha256_file(path: Path) -> str:
+    return digest_file(path).sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +235,7 @@ class _ParquetSink:
                 )
                 dest = self.staging / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(dest, self._schema, compression="zstd")
+                writer = pq.ParquetWriter(dest, self._schema, compression=CASE_PARQUET_CODEC)
                 self._writers[day] = writer
                 self.files[(self._segment, day)] = rel
             writer.write_table(part, row_group_size=self.row_group)
@@ -329,11 +359,20 @@ class CaseStore:
         ``key`` and ``source`` register a log derived from another input (a capture, an
         export) under that input's hash and path; ``log_type`` and ``type_key`` are what
         ``dialects.recognise`` found (see ZeekLog)."""
-        sha = key or sha256_file(path)
-        if self.is_ingested(sha):
-            return self._already(source or str(path), sha)
+        src = source or str(path)
+        sha: str | None = key
+        if sha is None and self._path_seen(src):
+            # most likely the same file hunted again: hash it first, and skip it if it is
+            sha = sha256_file(path)
+        if sha is not None and self.is_ingested(sha):
+            return self._already(src, sha)
         zlog = ZeekLog(path, limits, log_type=log_type, type_key=type_key)
-        return self._ingest_log(zlog, sha, source or str(path), limits or Limits())
+        # a path the case has not seen is hashed while the engine reads it (_ingest_log)
+        return self._ingest_log(zlog, sha, src, limits or Limits())
+
+    def _path_seen(self, path: str) -> bool:
+        row = self.con.execute("SELECT 1 FROM ingested WHERE path = ?", [path]).fetchone()
+        return row is not None
 
     def ingest_export(self, path: Path, fmt: str, limits: Limits | None = None) -> ExportResult:
         """An export (a SIEM's JSON or CSV, one or several log types, another dialect's names):
@@ -455,7 +494,7 @@ class CaseStore:
     def _ingest_log(
         self,
         zlog: ZeekLog,
-        sha: str,
+        sha: str | None,
         source: str,
         lim: Limits,
         *,
@@ -466,21 +505,25 @@ class CaseStore:
         driver: ``zlog``, or the local copy ``fetch`` makes of a remote file), move it into
         place and register it in one transaction.
 
-        The data lines of a local TSV log are counted (rows read must add up) in a second
-        thread while the engine reads the file: DuckDB releases the GIL and leaves part of a
-        core idle while it writes Parquet, so the count costs little wall time."""
+        In a second thread, while the engine reads the file, the log is hashed when ``sha`` is
+        None (a file whose content the case may already hold under another name is then
+        dropped after the read) and the data lines of a local TSV log are counted (rows read
+        must add up): DuckDB releases the GIL and leaves part of a core idle while it writes
+        Parquet, so both cost little wall time."""
         staging = self.telemetry / f".staging-{uuid.uuid4().hex}"
         notes: list[str] = []
         pool = ThreadPoolExecutor(1)
-        counting: Future[int | None] | None = None
-        if zlog.fmt == "tsv" and location is None:  # JSON and remote: their readers account
-            counting = pool.submit(_data_lines_or_none, zlog.path)
+        count = zlog.fmt == "tsv" and location is None  # JSON and remote: their readers account
+        digest: Future[FileDigest] | None = None
+        if sha is None or count:
+            digest = pool.submit(digest_file, zlog.path, sha=sha is None, lines=count)
+        key = sha[:16] if sha else uuid.uuid4().hex[:16]
 
         def lines() -> int | None:
-            return None if counting is None else counting.result()
+            return None if digest is None or not count else digest.result().data_lines
 
         try:
-            stats, why = self._native_ingest(zlog, staging, sha[:16], lim, source, location, lines)
+            stats, why = self._native_ingest(zlog, staging, key, lim, source, location, lines)
             unaccounted: str | None = None
             if stats is None:
                 if self.engine.reads_off_driver:
@@ -489,7 +532,7 @@ class CaseStore:
                         f"not by {self.engine.name} ({why})"
                     )
                 reader = zlog if fetch is None else fetch()
-                sink = _ParquetSink(staging, zlog.log_type, sha[:16])
+                sink = _ParquetSink(staging, zlog.log_type, key)
                 try:
                     stats = reader.read_into(sink)
                 finally:
@@ -499,9 +542,16 @@ class CaseStore:
                     stats.path = source
                 # (the engine's reader is checked in _native_ingest)
                 unaccounted = self._unaccounted(stats, lines(), location)
+            if sha is None:
+                assert digest is not None
+                sha = digest.result().sha256
+                if self.is_ingested(sha):  # the same content under another name
+                    return self._already(source, sha)
             moved: list[str] = []
             for src in sorted(staging.rglob("*.parquet")):
                 rel = src.relative_to(staging)
+                if not src.name.startswith(sha[:16]):  # files are named by the log's hash
+                    rel = rel.with_name(sha[:16] + src.name[len(key) :])
                 dest = self.telemetry / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dest)

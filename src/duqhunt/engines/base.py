@@ -20,6 +20,12 @@ import pyarrow as pa
 from duqhunt.errors import UsageError
 from duqhunt.sources.net.zeek import JsonPlan, TsvPlan
 
+# The codec of the case store's Parquet. Snappy, not zstd: on the 10M-row conn.log zstd (level
+# 1) cost DuckDB's ingest about 4.5 more CPU seconds (a sixth of it) for files a quarter
+# smaller (benchmarks/results-network.md); a case is written once and read on every hunt, and
+# snappy is also the faster to read.
+CASE_PARQUET_CODEC = "snappy"
+
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 
 Param = int | float | str | bool | None

@@ -13,7 +13,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from duqhunt.engines.base import NativeCopy, NativeIngestRejected, Param, RemoteStorage, bind
+from duqhunt.engines.base import (
+    CASE_PARQUET_CODEC,
+    NativeCopy,
+    NativeIngestRejected,
+    Param,
+    RemoteStorage,
+    bind,
+)
 from duqhunt.errors import UsageError
 from duqhunt.sources.net.zeek import JsonPlan, TsvColumn, TsvPlan
 
@@ -301,7 +308,7 @@ class DuckDBEngine:
         try:
             row: Any = self.con.execute(
                 f"COPY (SELECT *, {day} AS day FROM ({inner})) TO {_lit(str(dest))} "
-                f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARTITION_BY (day), "
+                f"(FORMAT parquet, COMPRESSION {CASE_PARQUET_CODEC}, PARTITION_BY (day), "
                 f"FILENAME_PATTERN {_lit(key + '-{i}')}, OVERWRITE_OR_IGNORE true)"
             ).fetchone()
             bad: Any = self.con.execute(

@@ -31,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from duqhunt.engines.base import (
+    CASE_PARQUET_CODEC,
     NativeCopy,
     NativeIngestRejected,
     Param,
@@ -60,7 +61,7 @@ _NEW_SESSION_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.sql.parquet.compression.codec": "zstd",
+    "spark.sql.parquet.compression.codec": CASE_PARQUET_CODEC,
 }
 # local mode only: few shuffle partitions suit one machine's small cases (Spark's 200 do not);
 # a cluster keeps its own defaults (see docs/scale.md, Partitioning)
@@ -624,7 +625,7 @@ class SparkEngine:
         staged = dest.parent / f".spark-{key}"
         try:
             out.withColumn("day", day).write.mode("overwrite").partitionBy("day").option(
-                "compression", "zstd"
+                "compression", CASE_PARQUET_CODEC
             ).parquet(str(staged))
             metrics = obs.get
             for name, (_, why) in rejects.items():

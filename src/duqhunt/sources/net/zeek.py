@@ -366,18 +366,6 @@ class DataLineCounter:
         return lines - self._comments - empty
 
 
-def count_tsv_data_lines(path: Path, chunk_bytes: int = 1 << 24) -> int | None:
-    """The data lines of a plain TSV log (DataLineCounter), None for gzip data."""
-    with open(path, "rb") as fh:
-        if fh.read(2) == GZIP_MAGIC:
-            return None
-        fh.seek(0)
-        counter = DataLineCounter()
-        while chunk := fh.read(chunk_bytes):
-            counter.feed(chunk)
-    return counter.result()
-
-
 _UNSAFE_NAME = re.compile(r"[^a-z0-9_]+")
 
 
