@@ -24,6 +24,9 @@ def load_sql(package: str, name: str) -> str:
     return resources.files(package).joinpath("sql", name).read_text(encoding="utf-8")
 
 
+COUNT_PASS_ONLY = "-- count pass only"
+
+
 def periodicity_sql(sessions_sql: str) -> str:
     """The periodicity scoring (sql/periodicity.sql) over a ``sessions`` relation given as SQL.
 
@@ -32,10 +35,16 @@ def periodicity_sql(sessions_sql: str) -> str:
     scores); the second read gets its own copy of the SQL, ``sessions_rescan``, because DuckDB
     materialises a CTE read twice (80M rows, about 7 GB, at 100M conn rows) where reading the
     Parquet again costs one more scan. Spark runs the same text.
+
+    Lines of the sessions SQL that end with ``-- count pass only`` are left out of the second
+    read: filters that the join to the counted pairs makes redundant there.
     """
     body = load_sql("duqhunt.detectors.net", "periodicity.sql")
     sessions = sessions_sql.strip()
-    return f"WITH sessions AS (\n{sessions}\n),\nsessions_rescan AS (\n{sessions}\n),\n{body}"
+    rescan = "\n".join(
+        line for line in sessions.splitlines() if not line.rstrip().endswith(COUNT_PASS_ONLY)
+    )
+    return f"WITH sessions AS (\n{sessions}\n),\nsessions_rescan AS (\n{rescan}\n),\n{body}"
 
 
 @dataclass(slots=True)

@@ -7,13 +7,17 @@
 -- to the client and that destination (port stripped; 'ip' when it is a bare IPv4 address,
 -- else 'http-host'), so a proxied C&C ranks with the infected host, not the proxy.
 
+-- The conn rows' direction test is needed only where pairs are counted: periodicity_sql drops
+-- the lines marked "count pass only" from the second read, whose rows are joined to pairs that
+-- passed it (an internal source and an external destination are properties of the addresses),
+-- which saves two lookups per conn row.
 SELECT 'ip' AS kind, c.id_orig_h AS src, c.id_resp_h AS dst, c.ts AS ts,
        CAST(COALESCE(c.orig_ip_bytes, c.orig_bytes, 0) AS DOUBLE) AS bytes,
        c.proto AS proto, c.id_resp_p AS port
 FROM conn c
-JOIN ip_class s ON s.ip = c.id_orig_h
-JOIN ip_class d ON d.ip = c.id_resp_h
-WHERE s.internal AND NOT d.internal AND c.ts IS NOT NULL
+WHERE c.ts IS NOT NULL
+  AND c.id_orig_h IN (SELECT ip FROM ip_class WHERE internal) -- count pass only
+  AND c.id_resp_h IN (SELECT ip FROM ip_class WHERE NOT internal) -- count pass only
 UNION ALL
 SELECT 'ip', h.id_orig_h, h.id_resp_h, h.ts, CAST(COALESCE(h.request_body_len, 0) AS DOUBLE),
        'tcp', h.id_resp_p

@@ -12,7 +12,12 @@ SELECT c.id_orig_h AS src, c.id_resp_h AS dst, CAST(FLOOR(c.ts / 3600.0) AS BIGI
        SUM(CASE WHEN c.id_resp_p = 443 THEN 1 ELSE 0 END) AS conns_443,
        SUM(CASE WHEN {egress_session} THEN 1 ELSE 0 END) AS data_conns,
        COUNT(*) AS conns
-FROM conn c
+FROM (
+    -- the few sources asked about first, so that the joins below see only their rows
+    SELECT * FROM conn
+    WHERE id_orig_h IN (SELECT src FROM c2_idle_srcs
+                        UNION ALL SELECT src FROM c2_candidates WHERE kind = 'ip')
+) c
 LEFT JOIN c2_idle_srcs s ON s.src = c.id_orig_h
 LEFT JOIN (SELECT DISTINCT src, dst FROM c2_candidates WHERE kind = 'ip') k
        ON k.src = c.id_orig_h AND k.dst = c.id_resp_h
