@@ -41,6 +41,9 @@ PACK = [
     ("md5", MD5.upper(), 0.6),
     ("sha1", SHA1, 0.6),
     ("sha256", SHA256, 0.6),
+    # compared as host, non-default port, path and query, without scheme or letter case
+    ("url", "HTTPS://Evil-URL.Test:443/news/Index.php?id=7", 0.9),
+    ("url", "http://evil-url.test:8080/gate", 0.9),
 ]
 
 
@@ -78,7 +81,12 @@ def _dns(i: int, src: str, query: str, answers: list[str] | None = None) -> dict
 
 
 def _http(
-    i: int, src: str, host: str, ua: str = "Mozilla/5.0 (X11; Linux x86_64)"
+    i: int,
+    src: str,
+    host: str,
+    ua: str = "Mozilla/5.0 (X11; Linux x86_64)",
+    uri: str = "/",
+    method: str = "GET",
 ) -> dict[str, Any]:
     return {
         "ts": T0 + 200 + i,
@@ -87,9 +95,9 @@ def _http(
         "id.orig_p": 51000 + i,
         "id.resp_h": "192.0.2.80",
         "id.resp_p": 80,
-        "method": "GET",
+        "method": method,
         "host": host,
-        "uri": "/",
+        "uri": uri,
         "user_agent": ua,
         "status_code": 200,
     }
@@ -160,6 +168,16 @@ def report(tmp_path: Path) -> ReportDocument:
         _http(4, "10.6.0.1", "www.unlisted.test", ua=UA),
         _http(5, "10.6.0.2", "www.unlisted.test", ua=UA + " extra"),
         _http(6, "10.6.0.3", "www.unlisted.test", ua=UA.lower()),
+        _http(7, "10.4.0.4", "evil.test:8080"),  # a Host with a port
+        _http(8, "10.4.0.5", "evil.test:443", uri="evil.test:443", method="CONNECT"),
+        _http(9, "10.4.0.6", "notevil.test:80"),
+        _http(10, "10.8.0.1", "evil-url.test", uri="/news/index.php?id=7"),
+        _http(11, "10.8.0.2", "evil-url.test", uri="/news/index.php?id=8"),  # another query
+        _http(12, "10.8.0.3", "evil-url.test:8080", uri="/gate"),
+        _http(13, "10.8.0.4", "evil-url.test", uri="/gate"),  # port 80, not 8080
+        # through a proxy: the absolute URI names host and path
+        _http(14, "10.8.0.5", "evil-url.test", uri="http://Evil-URL.test/news/index.php?id=7"),
+        _http(15, "10.8.0.6", "evil-url.test", uri="/news/index.php"),  # no query
     ]
     ssl = [
         _ssl(1, "10.5.0.1", "api.evil.test"),
@@ -242,6 +260,31 @@ def test_http_host_and_tls_sni_match_on_labels(report: ReportDocument) -> None:
         ("10.4.0.1", "http.log", "field host"),
         ("10.5.0.1", "ssl.log", "field server_name"),
     }
+
+
+def test_http_host_with_a_port_and_a_connect_target_match_the_name(
+    report: ReportDocument,
+) -> None:
+    assert _indicator(report, "10.4.0.4") == {"evil.test"}
+    assert _indicator(report, "10.4.0.5") == {"evil.test"}
+    assert "10.4.0.6" not in _by_host(report)  # notevil.test:80
+
+
+def test_url_indicator_matches_host_port_path_and_query(report: ReportDocument) -> None:
+    first, gate = (
+        "HTTPS://Evil-URL.Test:443/news/Index.php?id=7",
+        "http://evil-url.test:8080/gate",
+    )
+    assert _indicator(report, "10.8.0.1") == {first}  # scheme, default port and case aside
+    assert _indicator(report, "10.8.0.5") == {first}  # the absolute URI of a proxied request
+    assert _indicator(report, "10.8.0.3") == {gate}  # the listed non-default port
+    hosts = _by_host(report)
+    for other in ("10.8.0.2", "10.8.0.4", "10.8.0.6"):  # query, port or path differs
+        assert other not in hosts, other
+    found = [f for f in _ioc(report) if f.hosts == ["10.8.0.1"]]
+    assert found[0].severity == "high"  # a URL of confidence 0.9 names the C&C
+    assert found[0].title == f"10.8.0.1 requested known URL {first}"
+    assert found[0].evidence[0].locator.startswith("field uri")
 
 
 def test_address_matches_in_either_direction_and_exactly(report: ReportDocument) -> None:

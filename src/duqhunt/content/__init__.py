@@ -10,6 +10,7 @@ import ipaddress
 from importlib import resources
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import yaml
@@ -170,12 +171,35 @@ def builtin_allowlists() -> list[AllowList]:
     return [load_allowlist(p) for p in _builtin("allowlists")]
 
 
+def url_match_key(url: str) -> str:
+    """The form in which a URL indicator is compared with an HTTP request: host (lower case,
+    no trailing dot), a port only when it is not 80 or 443, the path ("/" when empty) and the
+    query, without scheme or fragment, all in lower case. http.log sees the request, not the
+    scheme a pack wrote down (an https URL is seen where TLS was opened by a proxy), and paths
+    are compared without letter case, so that a listed URL is never missed for its spelling.
+    ioc_match.sql builds the same key from a request's Host and URI."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text if "://" in text else "http://" + text)
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:  # a port that is not a number: compared as written
+        return text.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{netloc}{parts.path or '/'}{query}".lower()
+
+
 def ioc_table(packs: list[IocPack]) -> pa.Table:
-    """All indicators as one table for the engines (type, value, pack, source, confidence...)."""
+    """All indicators as one table for the engines (type, value, pack, source, confidence...,
+    and ``match_key``: the value as the SQL compares it, url_match_key for a URL)."""
     rows = [
         {
             "type": i.type,
             "value": i.value,
+            "match_key": url_match_key(i.value) if i.type == "url" else i.value,
             "pack": p.pack,
             "source": i.source,
             "confidence": i.confidence,
@@ -188,6 +212,7 @@ def ioc_table(packs: list[IocPack]) -> pa.Table:
         [
             ("type", pa.string()),
             ("value", pa.string()),
+            ("match_key", pa.string()),
             ("pack", pa.string()),
             ("source", pa.string()),
             ("confidence", pa.float64()),

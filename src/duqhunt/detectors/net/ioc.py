@@ -19,6 +19,8 @@ def _title(src: str, ioc_type: str, value: str) -> str:
         return f"{src} transferred a file named {value} (IOC pack)"
     if ioc_type in ("md5", "sha1", "sha256"):
         return f"{src} transferred a file with a listed {ioc_type} hash"
+    if ioc_type == "url":
+        return f"{src} requested known URL {value}"
     return f"{src} contacted known indicator {value}"
 
 
@@ -27,10 +29,12 @@ class IocMatchDetector(Detector):
     or hashes that match an indicator of a loaded IOC pack.
 
     Catches: any contact with listed C&C addresses or names, in either direction, including a
-    DNS answer that resolves to a listed address. A listed name also covers its subdomains
+    DNS answer that resolves to a listed address, an HTTP Host with a port (``evil.example:8080``)
+    or a proxy's CONNECT target, and HTTP requests for a listed URL (host, non-default port,
+    path and query, without scheme or letter case). A listed name also covers its subdomains
     (``evil.example`` matches ``www.evil.example``, never ``notevil.example``); names, file
     names and hashes compare without letter case, User-Agents exactly.
-    Severity: high for an address or name of confidence 0.8 or more, low below 0.5, medium
+    Severity: high for an address, name or URL of confidence 0.8 or more, low below 0.5, medium
     otherwise (a User-Agent, file name or hash alone is at most medium).
     Misses: indicators not in a pack; contact through a proxy that hides the destination; DNS
     over HTTPS.
@@ -66,7 +70,7 @@ class IocMatchDetector(Detector):
             last = max((h["last_ts"] for h in hits if h["last_ts"] is not None), default=None)
             ioc_type = hits[0]["ioc_type"]
             severity: Severity = (
-                "high" if best >= 0.8 and ioc_type in ("ip", "domain") else "medium"
+                "high" if best >= 0.8 and ioc_type in ("ip", "domain", "url") else "medium"
             )
             if best < 0.5:
                 severity = "low"
