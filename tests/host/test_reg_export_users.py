@@ -34,3 +34,23 @@ def test_same_as_current_user(tmp_path: Path) -> None:
     a = parse_reg_text(_export(tmp_path, f"HKEY_USERS\\{SID}"), 1 << 20)["NTUSER"].key(RUN)
     b = parse_reg_text(_export(tmp_path, "HKEY_CURRENT_USER"), 1 << 20)["NTUSER"].key(RUN)
     assert a == b
+
+
+def test_the_bare_sid_header_is_the_hives_root(tmp_path: Path) -> None:
+    # reg export HKU\<SID> starts with the hive's own key: its values belong to the root, and
+    # no key named after a piece of the SID appears
+    p = tmp_path / "user.reg"
+    p.write_text(
+        "Windows Registry Editor Version 5.00\r\n\r\n"
+        f"[HKEY_USERS\\{SID}]\r\n"
+        '"RootValue"="r"\r\n\r\n'
+        f"[HKEY_USERS\\{SID}\\{RUN}]\r\n"
+        '"Updater"="u.exe"\r\n',
+        encoding="utf-8",
+    )
+    hive = parse_reg_text(p, 1 << 20)["NTUSER"]
+    root = hive.key("")
+    assert root is not None and root.values == {"RootValue": "r"}
+    assert root.subkeys == ("Software",)
+    run = hive.key(RUN)
+    assert run is not None and run.values == {"Updater": "u.exe"}

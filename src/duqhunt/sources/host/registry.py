@@ -330,15 +330,13 @@ def parse_reg_text(
             if full.startswith("-"):
                 current = None
                 continue
-            low = full.lower() + "\\"
             current = None
-            if low.startswith("hkey_users\\") and low.count("\\") >= 2:
-                low = "hkey_current_user\\" + low.split("\\", 2)[2]
-                full = (
-                    "HKEY_CURRENT_USER\\" + full.split("\\", 2)[2]
-                    if full.count("\\") >= 2
-                    else full
-                )
+            parts = full.split("\\", 2)
+            if parts[0].lower() == "hkey_users" and len(parts) >= 2:
+                # a user's hive under its SID (reg export HKU\<SID>); the bare [HKEY_USERS\<SID>]
+                # header such an export starts with is that hive's root
+                full = "HKEY_CURRENT_USER" + ("\\" + parts[2] if len(parts) == 3 else "")
+            low = full.lower() + "\\"
             for prefix, hive_name in _HIVE_ROOTS:
                 if low.startswith(prefix) or low == prefix:
                     rest = full[len(prefix) :] if len(full) >= len(prefix) else ""
