@@ -452,7 +452,7 @@ def _deliver(
     `min_severity` filters the terminal summary only (it says how many it left out)."""
     from duqhunt.hunt import analysed_anything
     from duqhunt.render import render_summary, write_outputs
-    from duqhunt.render.text import at_least
+    from duqhunt.render.common import at_least
     from duqhunt.triage import without_benign
 
     paths = write_outputs(doc, out_dir, hide_benign=hide_benign)
@@ -558,8 +558,8 @@ def _cmd_intel(args: argparse.Namespace, err: Console, out: Console) -> int:
 
 def _cmd_report(args: argparse.Namespace, err: Console, out: Console) -> int:
     from duqhunt.render import load_report, render_html, render_json, render_jsonl, render_summary
+    from duqhunt.render.common import at_least, below_min_note
     from duqhunt.render.csvout import render_csv
-    from duqhunt.render.text import at_least, below_min_note
 
     filtered = ("text", "html", "csv")
     if args.min_severity and args.format not in filtered:

@@ -136,9 +136,9 @@ def create_app(
     source: CaseSource, token: str, analyst: str, *, loopback_only: bool = True
 ) -> FastAPI:
     """The web application over one case; ``token`` guards every request."""
-    from duqhunt.render.html import web_environment
+    from duqhunt.render.templating import environment
 
-    env = web_environment()
+    env = environment()
     csrf = _mac(token, "csrf")
     app = FastAPI(title="duqhunt", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_Guard, token=token, loopback_only=loopback_only)
