@@ -41,7 +41,7 @@ from markupsafe import Markup
 from duqhunt.errors import DuqhuntError
 from duqhunt.model.finding import SEVERITIES as SEVERITY_NAMES
 from duqhunt.model.finding import severity_rank
-from duqhunt.model.grouping import MAX_OCCURRENCES, summary_groups
+from duqhunt.model.grouping import MAX_OCCURRENCES, group_machine_count, summary_groups
 from duqhunt.model.report import Campaign, ReportDocument
 from duqhunt.render.common import (
     VERDICT_ORDER,
@@ -499,7 +499,9 @@ def _group_views(doc: ReportDocument, anchor: Mapping[str, int]) -> list[dict[st
     machines = {h.id: h for h in doc.hosts}
     views = []
     for g in summary_groups(doc):
-        hosts = [machine_label(machines[h]) for h in g.host_ids if h in machines] or g.hosts
+        hosts = [machine_label(machines[h]) for h in g.host_ids if h in machines]
+        if not machines:  # a report without hosts[]: the names its findings give
+            hosts = list(g.host_ids or g.hosts)
         views.append(
             {
                 "g": g,
@@ -508,7 +510,7 @@ def _group_views(doc: ReportDocument, anchor: Mapping[str, int]) -> list[dict[st
                 "more": len(g.finding_ids) - 1,
                 "hosts": hosts[:MAX_GROUP_HOSTS],
                 "hosts_more": max(0, len(hosts) - MAX_GROUP_HOSTS),
-                "hosts_total": len(hosts),
+                "hosts_total": group_machine_count(g, doc),
                 "first_seen_short": short_time(g.first_seen)[:16] if g.first_seen else None,
             }
         )

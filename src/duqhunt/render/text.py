@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from duqhunt.model.grouping import summary_groups
+from duqhunt.model.grouping import group_machine_count, summary_groups
 from duqhunt.model.report import ReportDocument
 from duqhunt.render.common import (
     below_min_note,
@@ -426,7 +426,7 @@ def _groups_table(doc: ReportDocument, compact: bool = False) -> Table:
         table.add_row(
             f"[{style}]{_m(g.severity)}[/]" if style else _m(g.severity),
             _m(_STAGE_SHORT.get(g.stage, g.stage)),
-            str(len(g.host_ids) or len(g.hosts)),  # machines, not their names and addresses
+            str(group_machine_count(g, doc)),
             title,
         )
     return table

@@ -27,6 +27,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
+from duqhunt.model.grouping import group_machine_count
 from duqhunt.model.report import FindingModel, ReportDocument
 from duqhunt.triage import MAX_NOTE, STATUSES, AllowRecord, allow_candidate, triage_model
 from duqhunt.web.case import (
@@ -152,6 +153,7 @@ def create_app(
             sorts=SORTS,
             quote=quote,
             machine_links=machine_links,
+            machine_count=lambda g: group_machine_count(g, doc),
             **ctx,
         )
         return HTMLResponse(html)
