@@ -7,7 +7,7 @@ hosts, title), so a new detector is grouped without code of its own.
    service installed, a logon session) turns a mass deployment into hundreds of findings that
    say the same thing. When STORM_MIN or more findings of one detector on the same hosts have
    the same severity, stage and title shape (below), they become one finding with ``count``
-   and ``occurrences`` (each repeat's id, time, evidence locator and title). The merged
+   and ``occurrences`` (each repeat's id, time, evidence locator, title and details). The merged
    finding keeps the id of its earliest occurrence (ties by id), so the same evidence gives
    the same id whatever order its events come in, and a verdict an analyst gave to that
    occurrence still applies. Fewer repeats stay separate findings: two beacons from one host
@@ -153,6 +153,7 @@ def _occurrence(f: FindingModel) -> list[OccurrenceModel]:
             source=ev.source if ev else "",
             locator=ev.locator if ev else "",
             title=f.title,
+            details=dict(f.details),
         )
     ]
 

@@ -15,8 +15,9 @@ from duqhunt.model.finding import Finding, iso_utc
 
 SCHEMA_VERSION = (
     # 1.1: host_timeline, verdicts; 1.2: findings[].triage, beacon/C&C ranking reasons;
-    # 1.3: hosts[] (one identity per machine), findings[].host_ids, timeline[]
-    "1.3"
+    # 1.3: hosts[] (one identity per machine), findings[].host_ids, timeline[];
+    # 1.4: findings[].occurrences[].details, campaign.beacons[] interval and size histograms
+    "1.4"
 )
 
 Role = Literal["patient-zero", "infected", "bridge", "relay", "c2"]
@@ -59,13 +60,16 @@ class TriageModel(_Frozen):
 
 class OccurrenceModel(_Frozen):
     """One repeat merged into a finding (see model/grouping.py): the id it had on its own, its
-    time, where its evidence is, and its own title."""
+    time, where its evidence is, its own title and its own details (what it alone says: the
+    destination of one beacon, the source of one move; the merged finding keeps only the
+    details all its repeats share)."""
 
     id: str
     time: str | None
     source: str
     locator: str
     title: str
+    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
 class FindingModel(_Frozen):
