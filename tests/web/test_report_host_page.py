@@ -88,3 +88,54 @@ def test_the_host_page_of_patient_zero(report: tuple[Path, dict[str, Any], Any])
         browser.close()
     assert errors == []
     assert fetched == []
+
+
+def test_the_beacon_histograms(report: tuple[Path, dict[str, Any], Any]) -> None:
+    """The strongest beacons' interval and size histograms: inline SVG styled by the page's
+    own stylesheet (the CSP lets nothing else in), one bar per bin with its count on hover,
+    drawn from report.json's campaign.beacons."""
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    html, truth, doc = report
+    shaped = [b for b in doc.campaign.beacons if b.interval_histogram is not None]
+    assert 1 <= len(shaped) <= 5
+    c2 = {c["ip"] for c in truth["c2"]}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        fetched: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "request",
+            lambda r: fetched.append(r.url) if not r.url.startswith(("file:", "data:")) else None,
+        )
+        page.goto(html.as_uri() + "#beacon-shapes")
+        figures = page.locator("figure.shape")
+        assert figures.count() == len(shaped)
+        first = figures.first
+        expect(first.locator("figcaption")).to_contain_text(
+            f"{shaped[0].src} \u2192 {shaped[0].dst}"
+        )
+        charts = first.locator("svg.hist")
+        assert charts.count() == 2
+        box = charts.first.bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 80
+        bars = charts.first.locator("rect.hb")
+        assert bars.count() == len(shaped[0].interval_histogram.counts)  # type: ignore[union-attr]
+        # styled by report.css: the CSP allowed the page's one stylesheet
+        fill = bars.first.evaluate("e => getComputedStyle(e).fill")
+        assert fill not in ("", "rgb(0, 0, 0)"), fill
+        heights = [bars.nth(i).evaluate("e => e.getBBox().height") for i in range(bars.count())]
+        tallest = heights.index(max(heights))
+        counts = shaped[0].interval_histogram.counts  # type: ignore[union-attr]
+        assert counts[tallest] == max(counts)
+        assert f": {max(counts)} of {sum(counts)} gaps" in bars.nth(tallest).inner_html()
+        assert any(b.dst in c2 for b in shaped), "a C&C of the simulation is shaped"
+        page.locator("div.shapes").screenshot(path=str(ARTIFACTS / "report-beacon-shapes.png"))
+        browser.close()
+    assert errors == []
+    assert fetched == []

@@ -131,6 +131,14 @@ class C2Model(_Frozen):
     why: list[str] = Field(default_factory=list)
 
 
+class HistogramModel(_Frozen):
+    """Counts over bins: bin i holds the values v with edges[i] <= v < edges[i + 1] (the last
+    bin also holds edges[-1]); one edge more than counts."""
+
+    edges: list[float]
+    counts: list[int]
+
+
 class BeaconModel(_Frozen):
     src: str
     dst: str
@@ -144,6 +152,11 @@ class BeaconModel(_Frozen):
     # score is the C&C ranking score; periodicity the regularity alone; why the reasons
     periodicity: float | None = Field(default=None, ge=0.0, le=1.0)
     why: list[str] = Field(default_factory=list)
+    # the shape behind interval_s and the median size, for the strongest C&C candidates only
+    # (campaign/beacon_shape.py): seconds between contacts (retries collapsed as the scoring
+    # does) and bytes sent per contact
+    interval_histogram: HistogramModel | None = None
+    size_histogram: HistogramModel | None = None
 
 
 class Campaign(_Frozen):

@@ -42,7 +42,7 @@ from duqhunt.errors import DuqhuntError
 from duqhunt.model.finding import SEVERITIES as SEVERITY_NAMES
 from duqhunt.model.finding import severity_rank
 from duqhunt.model.grouping import MAX_OCCURRENCES, group_machine_count, summary_groups
-from duqhunt.model.report import Campaign, ReportDocument
+from duqhunt.model.report import BeaconModel, Campaign, ReportDocument
 from duqhunt.render.common import (
     VERDICT_ORDER,
     below_min_note,
@@ -95,6 +95,7 @@ MAX_VERDICTS = 2000
 MAX_GROUP_HOSTS = 6
 MAX_HOST_TIMELINE = 300
 MAX_HOST_PAGES = 500
+MAX_BEACON_SHAPES = 5
 
 #: Finding sources in the order the chips list them (text.FINDING_SOURCES, then "other").
 SOURCE_ORDER = ("network", "host", "document", "other")
@@ -488,6 +489,30 @@ def _host_pages(doc: ReportDocument, finding_n: Mapping[str, int]) -> list[dict[
     return pages
 
 
+def _beacon_shapes(beacons: list[BeaconModel]) -> list[dict[str, Any]]:
+    """The interval and size histograms of the strongest beacons that have them (the report
+    holds them for the top few only, campaign/beacon_shape.py), as inline SVG."""
+    from duqhunt.render.histogram import interval_svg, size_svg
+
+    shapes = []
+    for b in beacons:
+        if b.interval_histogram is None and b.size_histogram is None:
+            continue
+        shapes.append(
+            {
+                "b": b,
+                "interval": format_interval(b.interval_s),
+                "intervals": interval_svg(b.interval_histogram, b.interval_s)
+                if b.interval_histogram
+                else None,
+                "sizes": size_svg(b.size_histogram) if b.size_histogram else None,
+            }
+        )
+        if len(shapes) >= MAX_BEACON_SHAPES:
+            break
+    return shapes
+
+
 def _source_counts(views: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     counts = Counter(str(v["source"]) for v in views)
     return {s: counts[s] for s in SOURCE_ORDER if counts.get(s)}
@@ -580,6 +605,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
             for b in beacons[:MAX_BEACONS]
         ],
         "beacons_total": len(beacons),
+        "beacon_shapes": _beacon_shapes(beacons),
         "edges": edges,
         "topology": build_topology(camp, doc.hosts),
         "inputs": doc.inputs[:MAX_INPUTS],
