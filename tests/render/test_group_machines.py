@@ -117,4 +117,6 @@ def test_terminal_html_and_serve_say_two_hosts(tmp_path: Path) -> None:
     app = create_app(CaseSource(tmp_path), token, "analyst")
     client = TestClient(app, base_url="http://127.0.0.1:8765")
     page = client.get("/", headers={"Authorization": f"Bearer {token}"}).text
-    assert re.search(r'<td class="num">2</td><td class="mono">DQ-NET-001</td>', page), page
+    # two hosts, and the group's first sighting in its own column
+    cells = r'<td class="num">2</td><td class="mono nowrap">2011-10-01 10:00</td>'
+    assert re.search(cells + r'<td class="mono">DQ-NET-001</td>', page), page

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from duqhunt.render.common import attack_url, visible
+from duqhunt.render.common import attack_url, short_time, visible
 
 __all__ = ["csp_hash", "environment"]
 
@@ -59,4 +59,5 @@ def environment() -> Environment:
     )
     env.filters["csp_hash"] = csp_hash
     env.filters["attack_url"] = attack_url
+    env.filters["short_time"] = lambda t: short_time(t)[:16] or None  # None shows as a dash
     return env
