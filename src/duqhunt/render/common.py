@@ -44,6 +44,7 @@ __all__ = [
     "field_number",
     "field_text",
     "finding_source",
+    "format_bytes",
     "format_interval",
     "format_score",
     "input_counts",
@@ -349,6 +350,16 @@ def format_interval(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f}h".replace(".0h", "h")
     return f"{seconds / 86400:.1f}d".replace(".0d", "d")
+
+
+def format_bytes(value: float) -> str:
+    """12 -> "12 B", 1536 -> "1.5 KB", 3e6 -> "2.9 MB"."""
+    if not math.isfinite(value):
+        return "-"
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{value:.0f} B"
 
 
 def format_score(score: float) -> str:

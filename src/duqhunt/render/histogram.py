@@ -10,32 +10,21 @@ count, which a browser shows on hover. A dashed line marks the reported median i
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 from markupsafe import Markup
 
 from duqhunt.model.report import HistogramModel
-from duqhunt.render.common import format_interval
+from duqhunt.render.common import format_bytes, format_interval
 
-__all__ = ["format_bytes", "histogram_svg"]
+__all__ = ["histogram_svg", "interval_svg", "size_svg"]
 
 _W = 300
 _H = 90
 _PAD_L = 34
 _PAD_B = 18
 _PAD_T = 16
-
-
-def format_bytes(value: float) -> str:
-    """12 -> "12 B", 1536 -> "1.5 KB", 3e6 -> "2.9 MB"."""
-    if not math.isfinite(value):
-        return "-"
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if value >= size:
-            return f"{value / size:.1f} {unit}".replace(".0 ", " ")
-    return f"{value:.0f} B"
 
 
 def _position(value: float, edges: list[float]) -> float | None:
