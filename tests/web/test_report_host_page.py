@@ -2,7 +2,9 @@
 simulated campaign with host triage folders is hunted, report.html is opened from disk at
 patient zero's page, and the page shows that one machine's name and address, its findings by
 stage (beacons, lateral moves, implant files), its timeline and its neighbours, with no other
-host page and no request leaving the file. Screenshots go to test-artifacts/web/."""
+host page and no request leaving the file; then the strongest beacons' interval and size
+histograms (inline SVG, styled by the page's own stylesheet). Screenshots go to
+test-artifacts/web/."""
 
 from __future__ import annotations
 
