@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -56,7 +57,21 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 MAX_INPUT_FILES = 100_000
 
-Progress = Callable[[str, int, int], None]
+
+class Progress(Protocol):
+    """Told how far a hunt is: `step` (ingest, detect, host, documents), `done` of `total`
+    (bytes for ingest, detectors for detect), and what it works on now (ingest: a file)."""
+
+    def __call__(self, step: str, done: int, total: int, detail: str = "", /) -> None: ...
+
+
+def _size(item: Path | RemoteFile) -> int:
+    if isinstance(item, RemoteFile):
+        return max(item.size, 0)
+    try:
+        return item.stat().st_size
+    except OSError:  # said when the file is read
+        return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -638,9 +653,13 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     ) as store:
         remote = _list_remote(store.engine, routed.remote)
         todo: list[Path | RemoteFile] = [*files, *remote]
-        for i, path in enumerate(todo):
+        # bytes, not files: one big conn.log among small logs is most of the wait
+        sizes = [_size(p) for p in todo]
+        total_bytes, done_bytes = sum(sizes), 0
+        for path, size in zip(todo, sizes, strict=True):
             if progress:
-                progress("ingest", i, len(todo))
+                progress("ingest", done_bytes, total_bytes, path.name)
+            done_bytes += size
             if isinstance(path, RemoteFile):
                 _ingest_remote(store, path, options, inputs, not_analysed, warnings)
                 continue
@@ -663,7 +682,7 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
                 continue
             _ingest_log_file(store, path, kind, options, inputs, not_analysed, warnings)
         if progress:
-            progress("ingest", len(todo), len(todo))
+            progress("ingest", total_bytes, total_bytes)
 
         span_stats: dict[str, int | float | str] = {}
         try:

@@ -26,8 +26,8 @@ from duqhunt.model.report import (
     TriageModel,
 )
 from duqhunt.render import load_report, render_html, render_json, render_summary
+from duqhunt.render.common import attack_url
 from duqhunt.render.csvout import render_csv
-from duqhunt.render.text import attack_url
 from duqhunt.simulate.campaign import SimConfig, simulate
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -19,7 +19,8 @@ from duqhunt.model.report import (
     ReportDocument,
 )
 from duqhunt.render import render_html
-from duqhunt.render.text import machine_labels, render_summary, stat_value
+from duqhunt.render.common import machine_labels, stat_value
+from duqhunt.render.text import render_summary
 from duqhunt.render.topology import build_topology
 
 WS223 = HostIdentityModel(

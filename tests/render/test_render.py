@@ -34,7 +34,7 @@ from duqhunt.render import (
     render_summary,
     write_outputs,
 )
-from duqhunt.render.text import format_interval
+from duqhunt.render.common import format_interval
 from duqhunt.render.topology import MAX_PER_COLUMN, build_topology
 
 XSS = "<script>alert(1)</script>"

@@ -25,9 +25,9 @@ from duqhunt.model.report import (
     ReportDocument,
 )
 from duqhunt.render import render_html, render_summary
+from duqhunt.render.common import finding_source, short_path, sorted_verdicts
 from duqhunt.render.html import MAX_TIMELINE
 from duqhunt.render.map import MAP_CSS
-from duqhunt.render.text import finding_source, short_path, sorted_verdicts
 from duqhunt.simulate import SimConfig, simulate
 from duqhunt.simulate.host import write_triage_folders
 

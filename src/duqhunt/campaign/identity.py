@@ -47,7 +47,7 @@ from duqhunt.model.report import (
     IdentityEvidenceModel,
     ReportDocument,
 )
-from duqhunt.render.text import finding_source
+from duqhunt.render.common import finding_source
 
 __all__ = [
     "HostIndex",

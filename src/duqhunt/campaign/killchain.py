@@ -30,7 +30,7 @@ from duqhunt.campaign.identity import HostIndex, with_identities
 from duqhunt.campaign.sightings import epoch
 from duqhunt.intel.attack import technique_title
 from duqhunt.model.report import FindingModel, ReportDocument
-from duqhunt.render.text import is_admin_move
+from duqhunt.render.common import is_admin_move
 
 __all__ = ["KILL_CHAIN", "campaign_graph", "kill_chain"]
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from duqhunt.campaign.beacon_shape import SHAPED, beacon_shapes
 from duqhunt.campaign.sightings import network_sightings, short_name
 from duqhunt.detectors.base import HuntContext
+from duqhunt.detectors.net.beacon import DEFAULTS as BEACON_DEFAULTS
 from duqhunt.detectors.net.c2rank import is_ipv4
 from duqhunt.model import Finding, iso_utc, severity_rank
 from duqhunt.model.report import BeaconModel, C2Model, Campaign, HostModel
@@ -30,6 +32,10 @@ def host_names(ctx: HuntContext) -> tuple[dict[str, str], dict[str, str]]:
 def _rows(ctx: HuntContext, key: str) -> list[dict[str, Any]]:
     table = ctx.shared.get(key)
     return table.to_pylist() if table is not None and table.num_rows else []
+
+
+def _pair(beacon: dict[str, Any]) -> tuple[str, str, str]:
+    return (str(beacon["kind"]), str(beacon["src"]), str(beacon["dst"]))
 
 
 def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
@@ -184,6 +190,8 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
         for ip, rs in sorted(roles.items())
     ]
     hosts += [HostModel(ip=ip, roles=["c2"]) for ip in sorted(c2)]
+    retry_gap = ctx.param("retry_gap_s", BEACON_DEFAULTS["retry_gap_s"])
+    shapes = beacon_shapes(ctx, [_pair(b) for b in beacon_rows[:SHAPED]], float(retry_gap or 0.0))
     return Campaign(
         hosts=hosts,
         c2=[
@@ -212,7 +220,10 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
                 last_seen=iso_utc(b["last_ts"]),
                 periodicity=round(min(1.0, max(0.0, float(b["periodicity"]))), 4),
                 why=list(b.get("why") or []),
+                interval_histogram=intervals,
+                size_histogram=sizes,
             )
             for b in beacon_rows[:TOP_BEACONS]
+            for intervals, sizes in [shapes.get(_pair(b), (None, None))]
         ],
     )

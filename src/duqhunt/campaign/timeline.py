@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from duqhunt.campaign.sightings import epoch
 from duqhunt.model.report import FindingModel, ReportDocument, TimelineEventModel
-from duqhunt.render.text import finding_source
+from duqhunt.render.common import finding_source
 
 if TYPE_CHECKING:
     from duqhunt.campaign.identity import HostIndex

@@ -17,12 +17,15 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
+from rich.text import Text
 
 from duqhunt import __version__
 from duqhunt.errors import ContentError, DuqhuntError, InputError, UsageError
@@ -413,25 +416,59 @@ def _cmd_hunt(args: argparse.Namespace, err: Console, out: Console) -> int:
     )
     show = not args.no_progress and not args.quiet
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
-        MofNCompleteColumn(),
+        _Amount(),
         TimeElapsedColumn(),
+        _Remaining(),
         console=err,
         transient=True,
         disable=not show,
     ) as bar:
         tasks: dict[str, TaskID] = {}
 
-        def progress(step: str, done: int, total: int) -> None:
+        def progress(step: str, done: int, total: int, detail: str = "", /) -> None:
             if step not in tasks:
-                tasks[step] = bar.add_task(step, total=total)
-            bar.update(tasks[step], completed=done, total=total)
+                tasks[step] = bar.add_task(step, total=total, bytes=step == "ingest")
+            text = f"{step} {_short_name(detail)}" if detail else step
+            bar.update(tasks[step], completed=done, total=total, description=text)
 
         doc = hunt(opts, progress)
     return _deliver(
         doc, args.out, err, out, hide_benign=args.hide_benign, min_severity=args.min_severity
     )
+
+
+def _short_name(name: str, width: int = 40) -> str:
+    """A file name for the progress line: printable, its end kept when too long."""
+    text = printable(name)
+    return text if len(text) <= width else "\u2026" + text[-(width - 1) :]
+
+
+class _Amount(ProgressColumn):
+    """Bytes read of all the input's bytes for ingest ("1.2/3.4 GB"), "M/N" for steps of
+    several parts, nothing for a single step (a host scan is one step: "0/1" says nothing)."""
+
+    def render(self, task: Task) -> Text:
+        total = int(task.total or 0)
+        done = int(task.completed)
+        if task.fields.get("bytes"):
+            from duqhunt.render.common import format_bytes
+
+            return Text(f"{format_bytes(done)}/{format_bytes(total)}", style="progress.download")
+        return Text(f"{done}/{total}" if total > 1 else "", style="progress.download")
+
+
+class _Remaining(ProgressColumn):
+    """The time left, for ingest only: the one step whose size is known up front."""
+
+    def render(self, task: Task) -> Text:
+        if not task.fields.get("bytes") or task.finished:
+            return Text("")
+        left = task.time_remaining
+        if left is None:
+            return Text("eta -:--:--", style="progress.remaining")
+        return Text(f"eta {TimeRemainingColumn().render(task).plain}", style="progress.remaining")
 
 
 def _now() -> str:
@@ -452,7 +489,7 @@ def _deliver(
     `min_severity` filters the terminal summary only (it says how many it left out)."""
     from duqhunt.hunt import analysed_anything
     from duqhunt.render import render_summary, write_outputs
-    from duqhunt.render.text import at_least
+    from duqhunt.render.common import at_least
     from duqhunt.triage import without_benign
 
     paths = write_outputs(doc, out_dir, hide_benign=hide_benign)
@@ -558,8 +595,8 @@ def _cmd_intel(args: argparse.Namespace, err: Console, out: Console) -> int:
 
 def _cmd_report(args: argparse.Namespace, err: Console, out: Console) -> int:
     from duqhunt.render import load_report, render_html, render_json, render_jsonl, render_summary
+    from duqhunt.render.common import at_least, below_min_note
     from duqhunt.render.csvout import render_csv
-    from duqhunt.render.text import at_least, below_min_note
 
     filtered = ("text", "html", "csv")
     if args.min_severity and args.format not in filtered:

@@ -9,15 +9,10 @@ ATT&CK names as an HTML fragment for the main report template.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from duqhunt.campaign.geo import InfraRow, VictimRow, group_victims, infrastructure_rows
@@ -26,8 +21,9 @@ from duqhunt.intel.attack import attack_techniques, technique_title
 from duqhunt.intel.geoip import GeoLookup
 from duqhunt.intel.pack import IntelPack, IntelSource, Sighting, resolve_intel_pack
 from duqhunt.model.report import ReportDocument
+from duqhunt.render.common import visible
 from duqhunt.render.map import MAP_CSS, MapPoint, country_anchor, country_name, world_map_svg
-from duqhunt.render.text import visible
+from duqhunt.render.templating import csp_hash, environment
 
 __all__ = [
     "IntelReport",
@@ -261,50 +257,20 @@ _STORY = """{% macro technique(tid) -%}
 </tbody>
 </table>
 {% endif %}
-</section>
-"""
-
-
-def _finalize(value: Any) -> Any:
-    if isinstance(value, Markup):
-        return value
-    if isinstance(value, str):
-        return visible(value)
-    if value is None:
-        return "\u2014"
-    return value
-
-
-@lru_cache(maxsize=1)
-def _env() -> Environment:
-    from duqhunt.render.text import attack_url
-
-    env = Environment(
-        autoescape=True,
-        undefined=StrictUndefined,
-        finalize=_finalize,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["attack_url"] = attack_url
-    return env
-
-
-def _csp_hash(text: str) -> str:
-    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+</section>"""  # no newline: report.html.j2 puts the fragment on a line
 
 
 def render_intel_html(report: IntelReport) -> str:
     """One self-contained HTML page of an intel report (no script, nothing loaded)."""
     title = f"duqhunt intel: {report.pack.title or report.pack.pack}"
     return (
-        _env()
+        environment()
         .from_string(_PAGE)
         .render(
             r=report,
             title=title,
             css=Markup(_CSS),
-            css_hash=_csp_hash(_CSS),
+            css_hash=csp_hash(_CSS),
             svg=Markup(report.map_svg),  # built by xml.etree: every string in it is escaped
             cname=_cname,
         )
@@ -354,5 +320,5 @@ def story_sections_html(doc: ReportDocument) -> Markup:
         }
         for t in tids
     ]
-    html = _env().from_string(_STORY).render(chain=chain, techniques=techniques)
+    html = environment().from_string(_STORY).render(chain=chain, techniques=techniques)
     return Markup(html)

@@ -7,7 +7,7 @@ hosts, title), so a new detector is grouped without code of its own.
    service installed, a logon session) turns a mass deployment into hundreds of findings that
    say the same thing. When STORM_MIN or more findings of one detector on the same hosts have
    the same severity, stage and title shape (below), they become one finding with ``count``
-   and ``occurrences`` (each repeat's id, time, evidence locator and title). The merged
+   and ``occurrences`` (each repeat's id, time, evidence locator, title and details). The merged
    finding keeps the id of its earliest occurrence (ties by id), so the same evidence gives
    the same id whatever order its events come in, and a verdict an analyst gave to that
    occurrence still applies. Fewer repeats stay separate findings: two beacons from one host
@@ -38,6 +38,7 @@ from duqhunt.model.report import (
     EvidenceModel,
     FindingGroupModel,
     FindingModel,
+    HostIdentityModel,
     OccurrenceModel,
     ReportDocument,
     SummaryModel,
@@ -49,6 +50,7 @@ __all__ = [
     "STORM_MIN",
     "group_findings",
     "group_hosts",
+    "group_machine_count",
     "merge_repeats",
     "summary_groups",
     "title_shape",
@@ -151,6 +153,7 @@ def _occurrence(f: FindingModel) -> list[OccurrenceModel]:
             source=ev.source if ev else "",
             locator=ev.locator if ev else "",
             title=f.title,
+            details=dict(f.details),
         )
     ]
 
@@ -232,10 +235,25 @@ def _group_id(key: tuple[str, str, str, str]) -> str:
     return f"{key[0]}-group-{digest}"
 
 
-def group_findings(findings: Iterable[FindingModel]) -> list[FindingGroupModel]:
+def _identified(findings: Sequence[FindingModel], hosts: Sequence[HostIdentityModel]) -> bool:
+    """Whether machines are known (hosts[], schema 1.3): then a group counts its host_ids."""
+    return bool(hosts) or any(f.host_ids for f in findings)
+
+
+def group_findings(
+    findings: Iterable[FindingModel], hosts: Iterable[HostIdentityModel] = ()
+) -> list[FindingGroupModel]:
     """Findings of one detector with one severity, stage and title shape, one group each,
     whatever their hosts; most severe first, then by kill-chain stage (KILL_CHAIN_ORDER), then
-    by hosts covered, confidence and occurrences. A group's title is its strongest finding's."""
+    by hosts covered, confidence and occurrences. A group's title is its strongest finding's.
+
+    A group's host_ids are the internal machines of its findings: a machine of `hosts` whose
+    zone is "external" (a C&C server, a scanner on the internet) is not one of the "N hosts"
+    an intrusion reached; its findings still name it (their own host_ids)."""
+    findings = list(findings)
+    machines = list(hosts)
+    identified = _identified(findings, machines)
+    outside = {h.id for h in machines if h.zone == "external"}
     acc: dict[tuple[str, str, str, str], list[FindingModel]] = {}
     for f in findings:
         acc.setdefault((f.detector, f.severity, f.stage, _shape(f)), []).append(f)
@@ -257,9 +275,13 @@ def group_findings(findings: Iterable[FindingModel]) -> list[FindingGroupModel]:
                 confidence=lead.confidence,
                 count=sum(m.count for m in members),
                 hosts=group_hosts(sorted(members, key=_time_key)),
-                host_ids=list(
-                    dict.fromkeys(h for m in sorted(members, key=_time_key) for h in m.host_ids)
-                ),
+                host_ids=[
+                    h
+                    for h in dict.fromkeys(
+                        h for m in sorted(members, key=_time_key) for h in m.host_ids
+                    )
+                    if h not in outside
+                ],
                 finding_ids=[m.id for m in members],
                 first_seen=min(firsts) if firsts else None,
                 last_seen=max(lasts) if lasts else None,
@@ -269,7 +291,7 @@ def group_findings(findings: Iterable[FindingModel]) -> list[FindingGroupModel]:
         key=lambda g: (
             -severity_rank(g.severity),
             _stage_rank(g.stage),
-            -(len(g.host_ids) or len(g.hosts)),  # machines, not their names and addresses
+            -(len(g.host_ids) if identified else len(g.hosts)),  # machines, not their names
             -g.confidence,
             -g.count,
             g.detector,
@@ -281,7 +303,14 @@ def group_findings(findings: Iterable[FindingModel]) -> list[FindingGroupModel]:
 
 def with_summary(doc: ReportDocument) -> ReportDocument:
     """`doc` with ``summary.groups`` computed from its findings (after any filter)."""
-    return doc.model_copy(update={"summary": SummaryModel(groups=group_findings(doc.findings))})
+    groups = group_findings(doc.findings, doc.hosts)
+    return doc.model_copy(update={"summary": SummaryModel(groups=groups)})
+
+
+def group_machine_count(g: FindingGroupModel, doc: ReportDocument) -> int:
+    """How many hosts a group covers, as every output shows it: its internal machines, or in
+    a report without machines (hosts[]) the names and addresses its findings give."""
+    return len(g.host_ids) if _identified(doc.findings, doc.hosts) else len(g.hosts)
 
 
 def summary_groups(doc: ReportDocument) -> list[FindingGroupModel]:
@@ -289,6 +318,14 @@ def summary_groups(doc: ReportDocument) -> list[FindingGroupModel]:
     groups existed, or whose findings were filtered since) computed from its findings."""
     ids = {f.id for f in doc.findings}
     listed = [i for g in doc.summary.groups for i in g.finding_ids]
-    if doc.summary.groups and len(listed) == len(ids) and set(listed) == ids:
+    outside = {h.id for h in doc.hosts if h.zone == "external"}
+    # a schema 1.3 report counted external machines among a group's hosts
+    counted_outside = any(h in outside for g in doc.summary.groups for h in g.host_ids)
+    if (
+        doc.summary.groups
+        and len(listed) == len(ids)
+        and set(listed) == ids
+        and not counted_outside
+    ):
         return list(doc.summary.groups)
-    return group_findings(doc.findings)
+    return group_findings(doc.findings, doc.hosts)

@@ -15,8 +15,9 @@ from duqhunt.model.finding import Finding, iso_utc
 
 SCHEMA_VERSION = (
     # 1.1: host_timeline, verdicts; 1.2: findings[].triage, beacon/C&C ranking reasons;
-    # 1.3: hosts[] (one identity per machine), findings[].host_ids, timeline[]
-    "1.3"
+    # 1.3: hosts[] (one identity per machine), findings[].host_ids, timeline[];
+    # 1.4: findings[].occurrences[].details, campaign.beacons[] interval and size histograms
+    "1.4"
 )
 
 Role = Literal["patient-zero", "infected", "bridge", "relay", "c2"]
@@ -59,13 +60,16 @@ class TriageModel(_Frozen):
 
 class OccurrenceModel(_Frozen):
     """One repeat merged into a finding (see model/grouping.py): the id it had on its own, its
-    time, where its evidence is, and its own title."""
+    time, where its evidence is, its own title and its own details (what it alone says: the
+    destination of one beacon, the source of one move; the merged finding keeps only the
+    details all its repeats share)."""
 
     id: str
     time: str | None
     source: str
     locator: str
     title: str
+    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
 class FindingModel(_Frozen):
@@ -127,6 +131,14 @@ class C2Model(_Frozen):
     why: list[str] = Field(default_factory=list)
 
 
+class HistogramModel(_Frozen):
+    """Counts over bins: bin i holds the values v with edges[i] <= v < edges[i + 1] (the last
+    bin also holds edges[-1]); one edge more than counts."""
+
+    edges: list[float]
+    counts: list[int]
+
+
 class BeaconModel(_Frozen):
     src: str
     dst: str
@@ -140,6 +152,11 @@ class BeaconModel(_Frozen):
     # score is the C&C ranking score; periodicity the regularity alone; why the reasons
     periodicity: float | None = Field(default=None, ge=0.0, le=1.0)
     why: list[str] = Field(default_factory=list)
+    # the shape behind interval_s and the median size, for the strongest C&C candidates only
+    # (campaign/beacon_shape.py): seconds between contacts (retries collapsed as the scoring
+    # does) and bytes sent per contact
+    interval_histogram: HistogramModel | None = None
+    size_histogram: HistogramModel | None = None
 
 
 class Campaign(_Frozen):

@@ -27,7 +27,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from duqhunt.model.report import FindingModel, HostIdentityModel, HostModel, ReportDocument
-from duqhunt.render.text import short_time, sorted_findings
+from duqhunt.render.common import short_time, sorted_findings
 
 __all__ = ["CSV_COLUMNS", "finding_count", "neutralise", "render_csv"]
 

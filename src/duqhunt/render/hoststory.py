@@ -22,7 +22,7 @@ from duqhunt.model.report import (
     ReportDocument,
     TimelineEventModel,
 )
-from duqhunt.render.text import field_text, format_interval
+from duqhunt.render.common import field_text, format_interval
 
 __all__ = ["Delay", "HostStory", "Neighbour", "host_stories"]
 

@@ -27,31 +27,24 @@ the document verdicts (most alarming first) get their own sections when the repo
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ipaddress
-import json
 import logging
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from duqhunt.errors import DuqhuntError
 from duqhunt.model.finding import SEVERITIES as SEVERITY_NAMES
 from duqhunt.model.finding import severity_rank
-from duqhunt.model.grouping import MAX_OCCURRENCES, summary_groups
-from duqhunt.model.report import Campaign, ReportDocument
-from duqhunt.render.map import MAP_CSS
-from duqhunt.render.text import (
+from duqhunt.model.grouping import MAX_OCCURRENCES, group_machine_count, summary_groups
+from duqhunt.model.report import BeaconModel, Campaign, ReportDocument
+from duqhunt.render.common import (
     VERDICT_ORDER,
-    attack_url,
     below_min_note,
     field_number,
     field_text,
@@ -76,9 +69,11 @@ from duqhunt.render.text import (
     sorted_verdicts,
     stage_counts,
     stat_value,
+    value_text,
     verdict_counts,
-    visible,
 )
+from duqhunt.render.map import MAP_CSS
+from duqhunt.render.templating import environment
 from duqhunt.render.topology import build_topology
 
 __all__ = ["render_html"]
@@ -100,6 +95,7 @@ MAX_VERDICTS = 2000
 MAX_GROUP_HOSTS = 6
 MAX_HOST_TIMELINE = 300
 MAX_HOST_PAGES = 500
+MAX_BEACON_SHAPES = 5
 
 #: Finding sources in the order the chips list them (text.FINDING_SOURCES, then "other").
 SOURCE_ORDER = ("network", "host", "document", "other")
@@ -107,67 +103,6 @@ SOURCE_ORDER = ("network", "host", "document", "other")
 _CHART_LABEL_W = 190
 _CHART_BAR_W = 320
 _CHART_ROW_H = 22
-
-
-def _finalize(value: Any) -> Any:
-    """Applied to every {{ expression }} before autoescaping. Markup (our own CSS/JS) passes."""
-    if isinstance(value, Markup):
-        return value
-    if isinstance(value, str):
-        return visible(value)
-    if value is None:
-        return "\u2014"
-    return value
-
-
-def _csp_hash(content: str) -> str:
-    digest = hashlib.sha256(str(content).encode("utf-8")).digest()
-    return "sha256-" + base64.b64encode(digest).decode("ascii")
-
-
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    """The one Jinja environment: the offline report's templates and the web app's."""
-    env = Environment(
-        loader=ChoiceLoader(
-            [
-                PackageLoader("duqhunt.render", "templates"),
-                PackageLoader("duqhunt.web", "templates"),
-            ]
-        ),
-        autoescape=True,
-        undefined=StrictUndefined,
-        finalize=_finalize,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["csp_hash"] = _csp_hash
-    env.filters["attack_url"] = attack_url
-    return env
-
-
-def web_environment() -> Environment:
-    """The environment `duqhunt serve` renders its pages with (the report's own)."""
-    return _environment()
-
-
-def _value_text(value: object) -> str:
-    """A free-form value (finding details, campaign edges) as one line of text."""
-    if value is None:
-        return "\u2014"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.6g}" if math.isfinite(value) else str(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list | tuple | set | frozenset):
-        return ", ".join(_value_text(v) for v in value)
-    try:
-        return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def _fraction(score: float, scale: float) -> float:
@@ -249,7 +184,7 @@ def _number_cell(value: float | None, spec: str = ".2f", suffix: str = "") -> _C
 
 def _count_cell(value: object, title: bool = True) -> _Cell:
     if isinstance(value, list | tuple):
-        items = [_value_text(v) for v in value]
+        items = [value_text(v) for v in value]
         return _Cell(
             str(len(items)),
             sort=str(len(items)),
@@ -257,14 +192,14 @@ def _count_cell(value: object, title: bool = True) -> _Cell:
             title=", ".join(items) if title and items else None,
         )
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return _Cell(_value_text(value), sort=repr(value), cls="num")
-    return _Cell(_value_text(value), cls="num")
+        return _Cell(value_text(value), sort=repr(value), cls="num")
+    return _Cell(value_text(value), cls="num")
 
 
 def _with_extras(item: Mapping[str, object], cells: list[_Cell], extras: list[str]) -> list[_Cell]:
     by_text = {str(k): v for k, v in item.items()}
     return cells + [
-        _Cell(_value_text(by_text[k]) if k in by_text else "", cls="wrap") for k in extras
+        _Cell(value_text(by_text[k]) if k in by_text else "", cls="wrap") for k in extras
     ]
 
 
@@ -356,8 +291,8 @@ _BRIDGE_KEYS = (
 
 def _chains_cell(value: object) -> _Cell:
     if not isinstance(value, list | tuple):
-        return _Cell(_value_text(value), cls="mono wrap")
-    chains = [_value_text(c) for c in value]
+        return _Cell(value_text(value), cls="mono wrap")
+    chains = [value_text(c) for c in value]
     more = len(chains) - MAX_CHAINS
     shown = chains[:MAX_CHAINS]
     return _Cell(
@@ -554,6 +489,30 @@ def _host_pages(doc: ReportDocument, finding_n: Mapping[str, int]) -> list[dict[
     return pages
 
 
+def _beacon_shapes(beacons: list[BeaconModel]) -> list[dict[str, Any]]:
+    """The interval and size histograms of the strongest beacons that have them (the report
+    holds them for the top few only, campaign/beacon_shape.py), as inline SVG."""
+    from duqhunt.render.histogram import interval_svg, size_svg
+
+    shapes = []
+    for b in beacons:
+        if b.interval_histogram is None and b.size_histogram is None:
+            continue
+        shapes.append(
+            {
+                "b": b,
+                "interval": format_interval(b.interval_s),
+                "intervals": interval_svg(b.interval_histogram, b.interval_s)
+                if b.interval_histogram
+                else None,
+                "sizes": size_svg(b.size_histogram) if b.size_histogram else None,
+            }
+        )
+        if len(shapes) >= MAX_BEACON_SHAPES:
+            break
+    return shapes
+
+
 def _source_counts(views: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     counts = Counter(str(v["source"]) for v in views)
     return {s: counts[s] for s in SOURCE_ORDER if counts.get(s)}
@@ -565,7 +524,9 @@ def _group_views(doc: ReportDocument, anchor: Mapping[str, int]) -> list[dict[st
     machines = {h.id: h for h in doc.hosts}
     views = []
     for g in summary_groups(doc):
-        hosts = [machine_label(machines[h]) for h in g.host_ids if h in machines] or g.hosts
+        hosts = [machine_label(machines[h]) for h in g.host_ids if h in machines]
+        if not machines:  # a report without hosts[]: the names its findings give
+            hosts = list(g.host_ids or g.hosts)
         views.append(
             {
                 "g": g,
@@ -574,7 +535,7 @@ def _group_views(doc: ReportDocument, anchor: Mapping[str, int]) -> list[dict[st
                 "more": len(g.finding_ids) - 1,
                 "hosts": hosts[:MAX_GROUP_HOSTS],
                 "hosts_more": max(0, len(hosts) - MAX_GROUP_HOSTS),
-                "hosts_total": len(hosts),
+                "hosts_total": group_machine_count(g, doc),
                 "first_seen_short": short_time(g.first_seen)[:16] if g.first_seen else None,
             }
         )
@@ -596,7 +557,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
             "rank": severity_rank(f.severity),
             "evidence": f.evidence[:MAX_EVIDENCE],
             "evidence_more": max(0, len(f.evidence) - MAX_EVIDENCE),
-            "details": [(k, _value_text(f.details[k])) for k in sorted(f.details)],
+            "details": [(k, value_text(f.details[k])) for k in sorted(f.details)],
             "first_seen_short": short_time(f.first_seen)[:16] if f.first_seen else None,
         }
         for i, f in enumerate(findings, start=1)
@@ -644,6 +605,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
             for b in beacons[:MAX_BEACONS]
         ],
         "beacons_total": len(beacons),
+        "beacon_shapes": _beacon_shapes(beacons),
         "edges": edges,
         "topology": build_topology(camp, doc.hosts),
         "inputs": doc.inputs[:MAX_INPUTS],
@@ -652,7 +614,7 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
         "not_analysed_more": max(0, len(doc.not_analysed) - MAX_NOT_ANALYSED),
         "warnings": doc.warnings[:MAX_WARNINGS],
         "warnings_more": max(0, len(doc.warnings) - MAX_WARNINGS),
-        "stats": [(k, _value_text(stat_value(k, doc.stats[k]))) for k in sorted(doc.stats)],
+        "stats": [(k, value_text(stat_value(k, doc.stats[k]))) for k in sorted(doc.stats)],
         "limits": {
             "evidence": MAX_EVIDENCE,
             "edges": MAX_EDGES,
@@ -675,5 +637,5 @@ def _context(doc: ReportDocument) -> dict[str, Any]:
 
 def render_html(doc: ReportDocument) -> str:
     """The report as one self-contained HTML page (UTF-8 text)."""
-    template = _environment().get_template(TEMPLATE)
+    template = environment().get_template(TEMPLATE)
     return template.render(**_context(doc))

@@ -27,7 +27,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from duqhunt.render.text import visible
+from duqhunt.render.common import visible
 
 __all__ = [
     "MAP_CSS",

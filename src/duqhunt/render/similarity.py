@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from duqhunt.render.html import web_environment
+from duqhunt.render.templating import environment
 
 WIDTH = 860
 MAX_NODES = 300
@@ -74,7 +74,7 @@ def similarity_svg(doc: dict[str, Any]) -> Markup | None:
 
 def render_similarity_html(doc: dict[str, Any]) -> str:
     return (
-        web_environment()
+        environment()
         .get_template("similarity.html.j2")
         .render(doc=doc, graph=similarity_svg(doc), max_nodes=MAX_NODES)
     )

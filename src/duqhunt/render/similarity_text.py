@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from duqhunt.render.text import visible
+from duqhunt.render.common import visible
 
 TOP = 15
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from duqhunt.model.report import Campaign, HostIdentityModel
-from duqhunt.render.text import is_admin_move, visible
+from duqhunt.render.common import is_admin_move, visible
 
 __all__ = ["MAX_DRAWN_EDGES", "MAX_PER_COLUMN", "Topology", "build_topology"]
 

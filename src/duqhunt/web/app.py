@@ -27,6 +27,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
+from duqhunt.model.grouping import group_machine_count
 from duqhunt.model.report import FindingModel, ReportDocument
 from duqhunt.triage import MAX_NOTE, STATUSES, AllowRecord, allow_candidate, triage_model
 from duqhunt.web.case import (
@@ -136,9 +137,9 @@ def create_app(
     source: CaseSource, token: str, analyst: str, *, loopback_only: bool = True
 ) -> FastAPI:
     """The web application over one case; ``token`` guards every request."""
-    from duqhunt.render.html import web_environment
+    from duqhunt.render.templating import environment
 
-    env = web_environment()
+    env = environment()
     csrf = _mac(token, "csrf")
     app = FastAPI(title="duqhunt", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_Guard, token=token, loopback_only=loopback_only)
@@ -152,6 +153,7 @@ def create_app(
             sorts=SORTS,
             quote=quote,
             machine_links=machine_links,
+            machine_count=lambda g: group_machine_count(g, doc),
             **ctx,
         )
         return HTMLResponse(html)
@@ -264,7 +266,7 @@ def create_app(
             pivots=pivots(f),
             related=source.related(doc, f),
             history=source.triage.history(f.id),
-            allowable=allow_candidate(f.detector, f.stage, f.details),
+            allowable=_allow_options(f),
             fmt_time=_fmt_time,
         )
 
@@ -453,7 +455,7 @@ def create_app(
             return JSONResponse({"error": f"no finding {finding_id!r}"}, status_code=404)
         if not (f.triage and f.triage.status == "benign"):
             return JSONResponse({"error": "mark the finding benign first"}, status_code=409)
-        cand = allow_candidate(f.detector, f.stage, f.details)
+        cand = allow_candidate(f.detector, f.stage, _details_of(f, finding_id))
         if cand is None:
             return JSONResponse(
                 {"error": "only beacons and admin tooling can be allow-listed"}, status_code=422
@@ -461,7 +463,7 @@ def create_app(
         applies_to, value, kind = cand
         return source.triage.add_allow(
             AllowRecord(
-                finding_id=f.id,
+                finding_id=finding_id,
                 applies_to=applies_to,
                 value=value,
                 value_kind=kind,
@@ -472,6 +474,30 @@ def create_app(
         )
 
     return app
+
+
+def _details_of(f: FindingModel, ident: str) -> dict[str, Any]:
+    """The details of the finding, or of one of its occurrences when `ident` is that
+    occurrence's id (a merged finding has its first occurrence's id): a merged event storm
+    keeps only the details its repeats share, and the one that differs (a beacon's
+    destination) is what an allow entry needs."""
+    for o in f.occurrences:
+        if o.id == ident:
+            return {**f.details, **o.details}
+    return dict(f.details)
+
+
+def _allow_options(f: FindingModel) -> list[tuple[str, tuple[str, str, str]]]:
+    """(finding or occurrence id, what a benign verdict can allow-list) for each different
+    thing the finding can allow: one for a single finding, one per destination or source among
+    a merged finding's occurrences."""
+    ids = [o.id for o in f.occurrences] or [f.id]
+    seen: dict[tuple[str, str], tuple[str, tuple[str, str, str]]] = {}
+    for ident in ids:
+        cand = allow_candidate(f.detector, f.stage, _details_of(f, ident))
+        if cand is not None:
+            seen.setdefault((cand[0], cand[1]), (ident, cand))
+    return list(seen.values())
 
 
 def _verdict_json(v: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
 from duqhunt.model.grouping import summary_groups
 from duqhunt.model.report import FindingGroupModel, FindingModel, HostModel, ReportDocument
-from duqhunt.render.text import machine_links as links_of
+from duqhunt.render.common import machine_links as links_of
 from duqhunt.triage import TriageStore, with_triage
 
 SORTS = ("severity", "time", "detector", "confidence", "title")
