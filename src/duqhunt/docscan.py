@@ -29,6 +29,7 @@ from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Evidence, Finding, finding_id, severity_rank
 from duqhunt.model.finding import Severity
 from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.safety import limit_memory as _limit_memory
 from duqhunt.safety import special_file
 from duqhunt.sources.office.cff import clear_memo as clear_memos
 from duqhunt.sources.office.limits import Budget, DocContent, builtin_content
@@ -379,25 +380,6 @@ DIED = (
     "not analysed: the analyser died (its worker process was killed or crashed, e.g. out of "
     "memory or a fault in a parser library); the other files were analysed"
 )
-
-
-def _limit_memory(extra: int) -> None:
-    """Cap this worker's address space at what it maps now plus ``extra``. Sizes are checked
-    before a parser runs; this is the backstop for a library that inflates past them (a
-    brotli or XML bomb): it fails with MemoryError inside the worker, the file is partial,
-    and the machine keeps its memory. Only in worker processes: the limit is per process."""
-    import resource
-
-    try:
-        with open("/proc/self/statm", encoding="ascii") as fh:
-            now = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        want = now + extra
-        if hard != resource.RLIM_INFINITY:
-            want = min(want, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
-    except (OSError, ValueError):  # no /proc (not Linux) or a limit the system refuses
-        log.debug("worker address-space limit not set", exc_info=True)
 
 
 def _init_worker(rule_paths: tuple[str, ...], started: Any = None, memory_bytes: int = 0) -> None:
