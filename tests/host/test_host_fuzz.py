@@ -43,7 +43,7 @@ from duqhunt.sources.host.jobfile import JobInfo, read_job
 from duqhunt.sources.host.pe import PeInfo, read_pe
 from duqhunt.sources.host.registry import HiveFacts, read_hive_file, read_reg_export
 from duqhunt.sources.host.walk import HostLimits
-from testsupport import cpu_bounded, fuzz_examples
+from testsupport import cpu_bounded, fuzz_examples, mutated
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "host"
 CPU_SECONDS = 10.0  # per example: far above what a sane parse of these small inputs needs
@@ -67,35 +67,6 @@ def result_or_input_error(fn: Callable[..., R], *args: Any) -> R | None:
     except InputError as exc:
         assert exc.reason and exc.path
         return None
-
-
-@st.composite
-def mutated(draw: st.DrawFn, seed: bytes, hot: int = 0) -> bytes:
-    """The seed with a few bytes or little-endian 16/32-bit fields overwritten, a few bytes
-    inserted or deleted, then maybe truncated. With ``hot``, most edits fall in the first
-    ``hot`` bytes (headers), where one wrong field changes the most."""
-    data = bytearray(seed)
-
-    def place() -> int:
-        top = len(data) if not hot or draw(st.integers(0, 3)) == 0 else min(hot, len(data))
-        return draw(st.integers(0, max(top - 1, 0)))
-
-    for _ in range(draw(st.integers(1, 8))):
-        at = place()
-        kind = draw(st.sampled_from(["byte", "u16", "u32", "insert", "delete"]))
-        if kind == "byte":
-            data[at : at + 1] = bytes([draw(st.integers(0, 255))])
-        elif kind == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=16))
-        elif kind == "delete":
-            del data[at : at + draw(st.integers(1, 64))]
-        else:
-            n = 2 if kind == "u16" else 4
-            v = draw(st.sampled_from([0, 1, 2, 0x7F, 0x80, 0xFF, 0xFFFF, 0xFFFFFFFF, len(data)]))
-            data[at : at + n] = (v & ((1 << (8 * n)) - 1)).to_bytes(n, "little")
-    if draw(st.integers(0, 4)) == 0:
-        data = data[: draw(st.integers(0, len(data)))]
-    return bytes(data)
 
 
 @pytest.fixture(scope="module")
