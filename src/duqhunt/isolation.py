@@ -113,7 +113,12 @@ class Sandbox:
         if conn is None:
             self._stop()
             conn = self._start()
-        conn.send((fn, args, cpu_seconds))
+        try:
+            conn.send((fn, args, cpu_seconds))
+        except OSError:  # the idle worker was killed from outside (the OOM killer): a new one
+            self._stop()
+            conn = self._start()
+            conn.send((fn, args, cpu_seconds))
         if not conn.poll(wall_seconds):
             self._stop()
             return Outcome(stopped=f"exceeded the hard limit of {wall_seconds:g} s (wall clock)")

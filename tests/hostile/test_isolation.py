@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 
 from duqhunt.errors import InputError
 from duqhunt.isolation import Sandbox
@@ -68,3 +69,25 @@ def test_a_parser_error_crosses_with_its_place_in_the_file() -> None:
         assert str(out.error) == "/evidence/At1.job, byte 12: cut short"
     finally:
         box.close()
+
+
+def test_an_idle_worker_killed_from_outside_is_replaced() -> None:
+    """The out-of-memory killer may take the worker between two files."""
+    box = Sandbox(0)
+    try:
+        pid = box.call(os.getpid, (), 5, 600).value
+        os.kill(pid, signal.SIGKILL)
+        while _state(pid) not in ("Z", "X", None):  # until the kernel has ended it
+            os.sched_yield()
+        out = box.call(os.getpid, (), 5, 600)
+        assert out.stopped is None and out.value != pid
+    finally:
+        box.close()
+
+
+def _state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
