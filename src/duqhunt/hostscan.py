@@ -805,6 +805,8 @@ def scan_host(
                     )
             h.host = _host_name(h, loose[0].path.parent.name or "unknown")
             hosts.append(h)
+        if run.sandbox is not None:  # every artefact is read: the readers' worker ends
+            run.sandbox.close()
         ctx = HostContext(
             tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma), good
         )
@@ -815,8 +817,6 @@ def scan_host(
             except (ValueError, KeyError, TypeError, IndexError) as exc:
                 log.exception("detector %s failed", det.id)
                 run.warnings.append(f"detector {det.id} failed: {exc}")
-    if run.sandbox is not None:
-        run.sandbox.close()
     findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
     stats: list[tuple[str, int | float]] = [
         ("host_scan_seconds", round(time.perf_counter() - t_start, 3)),

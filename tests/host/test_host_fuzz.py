@@ -92,7 +92,7 @@ def _no_detector_failed(res: HostScanResult) -> None:
 IN_WORKER = {"hard_seconds_per_file": CPU_SECONDS}
 
 
-def _no_reader_stopped(res: HostScanResult) -> None:
+def _no_reader_stopped(res: Any) -> None:  # the scan's result
     assert not [n for n in res.not_analysed if "hard limit" in n.reason], res.not_analysed
 
 
