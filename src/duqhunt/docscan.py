@@ -403,7 +403,7 @@ def _work(args: tuple[str, str | None]) -> _FileResult:
     try:
         return scan_file(Path(p), None, Path(ex) if ex else None, _WORKER_RULES)
     except MemoryError:  # past the worker's cap outside the parsers (reading the file, YARA)
-        return _stopped(p, out_of_memory())
+        return _stopped(p, f"not analysed: {out_of_memory()}")
 
 
 def out_of_memory() -> str:

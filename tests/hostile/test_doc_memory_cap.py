@@ -54,7 +54,9 @@ def test_one_file_past_the_memory_cap_with_any_number_of_jobs(
     out = tmp_path / "out"
     assert run_cli(["scan", str(src), "--out", str(out), "--jobs", jobs]) == 0
     doc = report(out)
-    reason = "exceeded the memory limit of 32 MiB of one file; its analysis was stopped"
+    reason = (
+        "not analysed: exceeded the memory limit of 32 MiB of one file; its analysis was stopped"
+    )
     assert doc["not_analysed"] == [{"path": str(big), "reason": reason}]
     status = {Path(i["path"]).name: i["status"] for i in doc["inputs"]}
     assert status == {"invitation.docx": "not-analysed", "lure.docx": "analysed"}
