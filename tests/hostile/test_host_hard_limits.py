@@ -83,6 +83,7 @@ def test_errors_of_an_isolated_reader_are_reported_as_before(tmp_path: Path) -> 
 def test_no_worker_outlives_the_scan(tmp_path: Path) -> None:
     p = tmp_path / "At1.job"
     p.write_bytes((HOST_DATA / "wintask.job").read_bytes())
+    before = set(multiprocessing.active_children())  # other tests' servers, if any
     res = scan_host([p])
     assert _status(res) == {"At1.job": "analysed"}
-    assert multiprocessing.active_children() == []
+    assert set(multiprocessing.active_children()) <= before
