@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -84,3 +85,32 @@ def cpu_bounded(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGPROF, old)
     used = time.process_time() - t0
     assert used < seconds, f"{used:.1f} s of CPU time, the bound is {seconds} s"
+
+
+@st.composite
+def mutated(draw: st.DrawFn, seed: bytes, hot: int = 0) -> bytes:
+    """The seed with a few bytes or little-endian 16/32-bit fields overwritten, a few bytes
+    inserted or deleted, then maybe truncated. With ``hot``, most edits fall in the first
+    ``hot`` bytes (headers), where one wrong field changes the most."""
+    data = bytearray(seed)
+
+    def place() -> int:
+        top = len(data) if not hot or draw(st.integers(0, 3)) == 0 else min(hot, len(data))
+        return draw(st.integers(0, max(top - 1, 0)))
+
+    for _ in range(draw(st.integers(1, 8))):
+        at = place()
+        kind = draw(st.sampled_from(["byte", "u16", "u32", "insert", "delete"]))
+        if kind == "byte":
+            data[at : at + 1] = bytes([draw(st.integers(0, 255))])
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+        elif kind == "delete":
+            del data[at : at + draw(st.integers(1, 64))]
+        else:
+            n = 2 if kind == "u16" else 4
+            v = draw(st.sampled_from([0, 1, 2, 0x7F, 0x80, 0xFF, 0xFFFF, 0xFFFFFFFF, len(data)]))
+            data[at : at + n] = (v & ((1 << (8 * n)) - 1)).to_bytes(n, "little")
+    if draw(st.integers(0, 4)) == 0:
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)

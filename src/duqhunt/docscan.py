@@ -1,7 +1,8 @@
 """Scan documents and fonts: files or folders in, findings and a verdict per file out.
 
 ``scan_documents`` is what ``duqhunt scan`` runs. Every file is analysed in isolation (in a
-worker process when jobs > 1) with limits on size, decompression, nesting, objects and time; a
+worker process whose address space is capped, one job or many) with limits on size,
+decompression, nesting, objects and time; a
 file that cannot be parsed becomes a finding, a warning and a not_analysed entry, never a crash.
 Nothing is executed or rendered; ``extract_dir`` receives decoded fonts and embedded objects
 under sanitised names and never outside the folder.
@@ -29,6 +30,7 @@ from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Evidence, Finding, finding_id, severity_rank
 from duqhunt.model.finding import Severity
 from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.safety import limit_memory as _limit_memory
 from duqhunt.safety import special_file
 from duqhunt.sources.office.cff import clear_memo as clear_memos
 from duqhunt.sources.office.limits import Budget, DocContent, builtin_content
@@ -285,9 +287,13 @@ def scan_file(
     except InputError as exc:  # budget/time limits propagate here
         walker.malformed(path.name, exc)
         not_analysed = f"partly analysed: {exc.reason}"
+    except MemoryError:
+        # past the worker's address-space cap inside a parser: what was found is kept
+        not_analysed = f"partly analysed: {out_of_memory()}"
+        failed = not_analysed
+        warnings.append(f"{src}: {not_analysed}")
     except (
         RecursionError,
-        MemoryError,
         ValueError,
         IndexError,
         KeyError,
@@ -381,25 +387,6 @@ DIED = (
 )
 
 
-def _limit_memory(extra: int) -> None:
-    """Cap this worker's address space at what it maps now plus ``extra``. Sizes are checked
-    before a parser runs; this is the backstop for a library that inflates past them (a
-    brotli or XML bomb): it fails with MemoryError inside the worker, the file is partial,
-    and the machine keeps its memory. Only in worker processes: the limit is per process."""
-    import resource
-
-    try:
-        with open("/proc/self/statm", encoding="ascii") as fh:
-            now = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        want = now + extra
-        if hard != resource.RLIM_INFINITY:
-            want = min(want, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
-    except (OSError, ValueError):  # no /proc (not Linux) or a limit the system refuses
-        log.debug("worker address-space limit not set", exc_info=True)
-
-
 def _init_worker(rule_paths: tuple[str, ...], started: Any = None, memory_bytes: int = 0) -> None:
     global _WORKER_RULES, _WORKER_STARTED
     if memory_bytes:
@@ -413,7 +400,16 @@ def _init_worker(rule_paths: tuple[str, ...], started: Any = None, memory_bytes:
 
 def _work(args: tuple[str, str | None]) -> _FileResult:
     p, ex = args
-    return scan_file(Path(p), None, Path(ex) if ex else None, _WORKER_RULES)
+    try:
+        return scan_file(Path(p), None, Path(ex) if ex else None, _WORKER_RULES)
+    except MemoryError:  # past the worker's cap outside the parsers (reading the file, YARA)
+        return _stopped(p, f"not analysed: {out_of_memory()}")
+
+
+def out_of_memory() -> str:
+    """The reason of a file whose analysis passed the memory cap of its worker."""
+    cap = builtin_content().limits.worker_memory_bytes
+    return f"exceeded the memory limit of {cap >> 20} MiB of one file; its analysis was stopped"
 
 
 def _work_at(item: tuple[int, str, str | None]) -> _FileResult:
@@ -438,14 +434,19 @@ def _work_chunk(items: list[tuple[int, str, str | None]]) -> list[tuple[int, _Fi
 
 
 def _died(path: str) -> _FileResult:
+    return _stopped(path, DIED)
+
+
+def _stopped(path: str, reason: str) -> _FileResult:
+    """A file whose analysis was stopped before it gave a result: nothing of it is known."""
     return _FileResult(
         path,
         "unknown",
         None,
         (),
-        FileVerdict(path, "unsupported", (DIED,)),
-        DIED,
-        (f"{path}: {DIED}",),
+        FileVerdict(path, "unsupported", (reason,)),
+        reason,
+        (f"{path}: {reason}",),
         0,
         0.0,
     )
@@ -520,8 +521,8 @@ def scan_documents(
 ) -> DocScanResult:
     """Scan files and folders (recursively). Bad options raise UsageError; bad files do not.
 
-    With more than one job, files are analysed in worker processes and a worker that dies
-    costs only its file (see _pool_scan)."""
+    Files are analysed in ``jobs`` worker processes (at most one per file), each with its
+    address space capped; a worker that dies costs only its file (see _pool_scan)."""
     files, skipped = collect_all(paths)
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -533,16 +534,16 @@ def scan_documents(
     clear_memos()  # per-scan memos start empty (forked workers inherit them empty)
     t0 = time.perf_counter()
     args = [(str(f), str(extract_dir) if extract_dir else None) for f in files]
-    results: list[_FileResult]
-    if n <= 1 or len(files) < 8:
-        _init_worker(rule_paths)
-        results = [_work(a) for a in args]
-    else:
-        # Workers are forked: what is loaded here first (the built-in content, the libraries
-        # the walk imports lazily) is not loaded again by every worker of every scan.
+    results: list[_FileResult] = []
+    if args:
+        # Always in worker processes, even one file with one job: only there is the address
+        # space capped (a parser library inflating a hostile part stops at the cap, not at the
+        # machine's memory) and a dead parser costs only its file. Workers are forked: what
+        # is loaded here first (the built-in content, the libraries the walk imports lazily)
+        # is not loaded again by every worker of every scan.
         builtin_content()
         preload()
-        results = _pool_scan(args, n, rule_paths)
+        results = _pool_scan(args, min(n, len(args)), rule_paths)
     elapsed = time.perf_counter() - t0
     findings: list[Finding] = []
     inputs: list[InputRecord] = []

@@ -8,9 +8,23 @@ bad artefact becomes a readable warning and a `not_analysed` entry instead of a 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DuqhuntError(Exception):
     """Root of every error duqhunt raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled as its arguments and attributes: a parser's error crosses from the worker
+        # process that read the file (duqhunt.isolation) whatever its __init__ takes
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[DuqhuntError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class UsageError(DuqhuntError):

@@ -49,6 +49,7 @@ from duqhunt.detectors.host.content import (
 )
 from duqhunt.detectors.host.sigma import SigmaQuery, builtin_sigma_files, load_sigma, rule_files
 from duqhunt.errors import ContentError, InputError, UsageError
+from duqhunt.isolation import Sandbox, call_apart
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import iso_utc
 from duqhunt.model.report import InputRecord, NotAnalysed
@@ -113,6 +114,7 @@ class _Run:
     evtx_records: int = 0
     evtx_seconds: float = 0.0
     wanted: frozenset[int] | None = WANTED  # event ids kept; None keeps every event
+    sandbox: Sandbox | None = None  # the worker of the isolated readers, started at first use
 
     def fail(self, path: str, reason: str, kind: str) -> None:
         self.not_analysed.append(NotAnalysed(path=path, reason=reason))
@@ -294,50 +296,86 @@ def _read_hive(run: _Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) ->
     )
 
 
+def _read_file(
+    run: _Run, h: HostArtefacts, f: FileEntry, deadline: Deadline, infs: set[str]
+) -> list[str]:
+    """Read one artefact into ``h`` and ``run``; what a limit left out of it."""
+    partly: list[str] = []
+    try:
+        if f.kind in ("evtx", "event-json"):
+            _read_events(run, f, h, deadline)
+        elif f.kind in ("hive", "reg-export"):
+            _read_hive(run, f, h, deadline)
+        elif f.kind == "job":
+            h.jobs.append((f, read_job(f.path)))
+            run.inputs.append(
+                InputRecord(path=str(f.path), kind="host-job", status="analysed", rows=1)
+            )
+        elif f.kind == "pnf":
+            with f.path.open("rb") as fh:
+                sample = fh.read(run.limits.entropy_sample_bytes)
+            h.pnf.append(PnfInfo(f, entropy(sample), f.rel_lower()[:-4] in infs))
+        elif f.kind == "pe":
+            pe = read_pe(f.path, run.limits.max_pe_bytes, deadline)
+            h.pe.append((f, pe))
+            run.warnings.extend(pe.warnings)
+            partly.extend(pe.partial)
+        elif f.kind == "image":
+            run.fail(
+                str(f.path),
+                "disk image inside a triage folder: pass it on its own",
+                "host-image",
+            )
+        elif (named := _NAMED_KINDS.get(f.path.suffix.lower())) is not None:
+            run.fail(
+                str(f.path),
+                "empty file (0 bytes): nothing to analyse"
+                if f.size == 0
+                else f"named like a {named} but not one by its content; not analysed",
+                "host-unknown",
+            )
+    except InputError as exc:
+        run.fail(str(f.path), _reason(exc), f"host-{f.kind}")
+    except OSError as exc:
+        run.fail(str(f.path), f"not readable: {exc.strerror or exc}", f"host-{f.kind}")
+    return partly
+
+
+# parsed by third-party libraries (pefile, the EVTX parser, python-registry and regipy) or in
+# binary structures a hostile file controls (.job): read in a worker process under hard limits
+ISOLATED_KINDS = frozenset({"pe", "evtx", "hive", "job"})
+
+
+def _read_isolated(
+    run: _Run, h: HostArtefacts, f: FileEntry, deadline: Deadline, infs: set[str]
+) -> list[str]:
+    """_read_file, in the worker for the kinds above: a reader stopped by a hard limit (a
+    call that never came back to look at its budget) leaves the file not analysed with the
+    reason, and the next file gets a new worker."""
+    lim = run.limits
+    if f.kind not in ISOLATED_KINDS or lim.hard_seconds_per_file <= 0:
+        return _read_file(run, h, f, deadline, infs)
+    if run.sandbox is None:
+        run.sandbox = Sandbox(lim.memory_per_file)
+    cpu = lim.hard_seconds_per_file
+    partly, stopped = call_apart(
+        run.sandbox, _read_file, (run, h), (f, deadline, infs), cpu, 2 * cpu + 60
+    )
+    if stopped is not None:
+        run.fail(str(f.path), f"not analysed: {stopped}; its reader was stopped", f"host-{f.kind}")
+        return []
+    return list(partly)
+
+
 def _analyse_files(run: _Run, h: HostArtefacts, files: list[FileEntry], rules: Any) -> None:
     infs = {f.rel_lower()[:-4] for f in files if f.kind == "inf"}
     for f in files:
         # every artefact has its own time budget (reader, then YARA); the readers stop at it
         # between structures and keep what they read, so the file is partly analysed
         deadline = Deadline(run.limits.seconds_per_file)
-        partly: list[str] = []  # what a limit left out of this file (events, hives: own entry)
-        try:
-            if f.kind in ("evtx", "event-json"):
-                _read_events(run, f, h, deadline)
-            elif f.kind in ("hive", "reg-export"):
-                _read_hive(run, f, h, deadline)
-            elif f.kind == "job":
-                h.jobs.append((f, read_job(f.path)))
-                run.inputs.append(
-                    InputRecord(path=str(f.path), kind="host-job", status="analysed", rows=1)
-                )
-            elif f.kind == "pnf":
-                with f.path.open("rb") as fh:
-                    sample = fh.read(run.limits.entropy_sample_bytes)
-                h.pnf.append(PnfInfo(f, entropy(sample), f.rel_lower()[:-4] in infs))
-            elif f.kind == "pe":
-                pe = read_pe(f.path, run.limits.max_pe_bytes, deadline)
-                h.pe.append((f, pe))
-                run.warnings.extend(pe.warnings)
-                partly.extend(pe.partial)
-            elif f.kind == "image":
-                run.fail(
-                    str(f.path),
-                    "disk image inside a triage folder: pass it on its own",
-                    "host-image",
-                )
-            elif (named := _NAMED_KINDS.get(f.path.suffix.lower())) is not None:
-                run.fail(
-                    str(f.path),
-                    "empty file (0 bytes): nothing to analyse"
-                    if f.size == 0
-                    else f"named like a {named} but not one by its content; not analysed",
-                    "host-unknown",
-                )
-        except InputError as exc:
-            run.fail(str(f.path), _reason(exc), f"host-{f.kind}")
-        except OSError as exc:
-            run.fail(str(f.path), f"not readable: {exc.strerror or exc}", f"host-{f.kind}")
+        # what a limit left out of this file (events, hives: own entry); the readers of
+        # third-party formats run in a worker process under hard limits (isolation)
+        partly = _read_isolated(run, h, f, deadline, infs)
         if (
             rules is not None
             and f.kind in ("pe", "pnf", "temp", "other", "job")
@@ -767,6 +805,8 @@ def scan_host(
                     )
             h.host = _host_name(h, loose[0].path.parent.name or "unknown")
             hosts.append(h)
+        if run.sandbox is not None:  # every artefact is read: the readers' worker ends
+            run.sandbox.close()
         ctx = HostContext(
             tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma), good
         )

@@ -4,17 +4,22 @@
 reader or never end), so that walkers open regular files only and list the rest as not
 analysed. ``printable`` escapes what a terminal would act on (ESC sequences, other control
 characters, bidirectional overrides) in text from input before it is printed anywhere.
-``Deadline`` is the time budget of one input, looked at by readers between structures.
+``Deadline`` is the time budget of one input, looked at by readers between structures;
+``limit_memory`` caps the address space of a worker process that runs a parser (the hard
+limits of one input: duqhunt.isolation, and the document workers of duqhunt.docscan).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _KINDS = (
     (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -82,3 +87,23 @@ class Deadline:
     @property
     def reason(self) -> str:
         return f"time budget of {self.seconds:g} s per file spent"
+
+
+def limit_memory(extra: int) -> None:
+    """Cap this process's address space at what it maps now plus ``extra``. Sizes are checked
+    before a parser runs; this is the backstop for a library that inflates past them (a
+    brotli or XML bomb): it fails with MemoryError inside the worker, the file is partial or
+    not analysed with the reason, and the machine keeps its memory. Only in worker processes:
+    the limit is per process, and the main one runs DuckDB and the web app."""
+    import resource
+
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            now = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        want = now + extra
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+    except (OSError, ValueError):  # no /proc (not Linux) or a limit the system refuses
+        log.debug("worker address-space limit not set", exc_info=True)

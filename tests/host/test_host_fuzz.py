@@ -43,7 +43,7 @@ from duqhunt.sources.host.jobfile import JobInfo, read_job
 from duqhunt.sources.host.pe import PeInfo, read_pe
 from duqhunt.sources.host.registry import HiveFacts, read_hive_file, read_reg_export
 from duqhunt.sources.host.walk import HostLimits
-from testsupport import cpu_bounded, fuzz_examples
+from testsupport import cpu_bounded, fuzz_examples, mutated
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "host"
 CPU_SECONDS = 10.0  # per example: far above what a sane parse of these small inputs needs
@@ -69,35 +69,6 @@ def result_or_input_error(fn: Callable[..., R], *args: Any) -> R | None:
         return None
 
 
-@st.composite
-def mutated(draw: st.DrawFn, seed: bytes, hot: int = 0) -> bytes:
-    """The seed with a few bytes or little-endian 16/32-bit fields overwritten, a few bytes
-    inserted or deleted, then maybe truncated. With ``hot``, most edits fall in the first
-    ``hot`` bytes (headers), where one wrong field changes the most."""
-    data = bytearray(seed)
-
-    def place() -> int:
-        top = len(data) if not hot or draw(st.integers(0, 3)) == 0 else min(hot, len(data))
-        return draw(st.integers(0, max(top - 1, 0)))
-
-    for _ in range(draw(st.integers(1, 8))):
-        at = place()
-        kind = draw(st.sampled_from(["byte", "u16", "u32", "insert", "delete"]))
-        if kind == "byte":
-            data[at : at + 1] = bytes([draw(st.integers(0, 255))])
-        elif kind == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=16))
-        elif kind == "delete":
-            del data[at : at + draw(st.integers(1, 64))]
-        else:
-            n = 2 if kind == "u16" else 4
-            v = draw(st.sampled_from([0, 1, 2, 0x7F, 0x80, 0xFF, 0xFFFF, 0xFFFFFFFF, len(data)]))
-            data[at : at + n] = (v & ((1 << (8 * n)) - 1)).to_bytes(n, "little")
-    if draw(st.integers(0, 4)) == 0:
-        data = data[: draw(st.integers(0, len(data)))]
-    return bytes(data)
-
-
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
@@ -113,6 +84,16 @@ def _time_ok(t: float | None) -> bool:
 
 def _no_detector_failed(res: HostScanResult) -> None:
     assert not [w for w in res.warnings if w.startswith("detector ")], res.warnings
+
+
+# the PE, EVTX, hive and .job readers run in a worker process, whose CPU time the bound of this
+# process does not see: the worker gets the same bound as its hard limit, and a reader it stops
+# fails the test
+IN_WORKER = {"hard_seconds_per_file": CPU_SECONDS}
+
+
+def _no_reader_stopped(res: Any) -> None:  # the scan's result
+    assert not [n for n in res.not_analysed if "hard limit" in n.reason], res.not_analysed
 
 
 # --- registry hives -------------------------------------------------------------------------
@@ -538,8 +519,9 @@ def test_triage_walk_fuzz(work: Path, entries: list[tuple[tuple[str, ...], str, 
         else:
             p.symlink_to(work / "nothing-here")
     with bounded():
-        res = scan_host([root], limits=HostLimits(max_files=12, max_depth=4))
+        res = scan_host([root], limits=HostLimits(max_files=12, max_depth=4, **IN_WORKER))
     _no_detector_failed(res)
+    _no_reader_stopped(res)
     assert all(n.reason and n.path for n in res.not_analysed)
     assert all(i.status in ("analysed", "partial", "not-analysed") for i in res.inputs)
 
@@ -595,8 +577,9 @@ def test_disk_image_fuzz(
     img = work / f"mutated-{fs}.raw"
     img.write_bytes(bytes(data))
     with bounded(30):
-        res = scan_host([img])
+        res = scan_host([img], limits=HostLimits(**IN_WORKER))
     _no_detector_failed(res)
+    _no_reader_stopped(res)
     assert any(i.path == str(img) for i in res.inputs) or any(
         n.path.startswith(str(img)) for n in res.not_analysed
     )

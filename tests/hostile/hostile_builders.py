@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import resource
+import struct
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from duqhunt.cli.main import main
+from duqhunt.simulate.host import build_inert_pe
 
 CONN_FIELDS = [
     "ts",
@@ -131,3 +134,35 @@ def run_cli_subprocess(
         timeout=guard_s,
         check=False,
     )
+
+
+SIZE = 1_100_000
+N_SECTIONS = 2048
+
+
+def crafted_pe(distinct: bool) -> bytes:
+    """Point 7 of issue #13: a 1.1 MB PE declaring 2,048 sections that each span the file (or,
+    ``distinct``, each start one 512-byte block further)."""
+    base = bytearray(build_inert_pe({"CompanyName": "Example"}, sections=(".text",)))
+    rng = random.Random(13)
+    data = base + bytearray(rng.randbytes(SIZE - len(base)))
+    table = 0x40 + 4 + 20 + 0xE0
+    struct.pack_into("<H", data, 0x46, N_SECTIONS)
+    for i in range(N_SECTIONS):
+        ptr = 0x200 * (i + 1) if distinct else 0x200
+        struct.pack_into(
+            "<8sIIIIIIHHI",
+            data,
+            table + 40 * i,
+            f".s{i}".encode(),
+            SIZE - ptr,
+            0x1000 * (i + 1),
+            SIZE - ptr,
+            ptr,
+            0,
+            0,
+            0,
+            0,
+            0x60000020,
+        )
+    return bytes(data)

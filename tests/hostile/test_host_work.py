@@ -5,51 +5,19 @@ work is measured in CPU seconds of this process (generous bound, no wall clock).
 
 from __future__ import annotations
 
-import random
-import struct
 from pathlib import Path
 
 import pytest
-from hostile_builders import cpu_seconds, report, run_cli
+from hostile_builders import N_SECTIONS, cpu_seconds, crafted_pe, report, run_cli
 
-from duqhunt.simulate.host import build_inert_pe
 from duqhunt.sources.host.pe import read_pe
-
-SIZE = 1_100_000
-N_SECTIONS = 2048
-
-
-def _crafted_pe(distinct: bool) -> bytes:
-    base = bytearray(build_inert_pe({"CompanyName": "Example"}, sections=(".text",)))
-    rng = random.Random(13)
-    data = base + bytearray(rng.randbytes(SIZE - len(base)))
-    table = 0x40 + 4 + 20 + 0xE0
-    struct.pack_into("<H", data, 0x46, N_SECTIONS)
-    for i in range(N_SECTIONS):
-        ptr = 0x200 * (i + 1) if distinct else 0x200
-        struct.pack_into(
-            "<8sIIIIIIHHI",
-            data,
-            table + 40 * i,
-            f".s{i}".encode(),
-            SIZE - ptr,
-            0x1000 * (i + 1),
-            SIZE - ptr,
-            ptr,
-            0,
-            0,
-            0,
-            0,
-            0x60000020,
-        )
-    return bytes(data)
 
 
 @pytest.mark.parametrize("distinct", [False, True])
 def test_many_sections_spanning_the_file_cost_bounded_work(tmp_path: Path, distinct: bool) -> None:
     path = tmp_path / "in" / "netp191.sys"
     path.parent.mkdir()
-    path.write_bytes(_crafted_pe(distinct))
+    path.write_bytes(crafted_pe(distinct))
     before = cpu_seconds()
     info = read_pe(path, 64 << 20)
     spent = cpu_seconds() - before

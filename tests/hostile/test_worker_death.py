@@ -5,7 +5,6 @@ is 'not analysed: the analyser died' and every other file is analysed."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -42,7 +41,6 @@ def test_scan_survives_a_dead_worker(
     assert set(status.values()) == {"analysed"}
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="hunt scans documents in-process on 1 core")
 def test_hunt_survives_a_dead_document_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

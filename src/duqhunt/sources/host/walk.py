@@ -41,6 +41,12 @@ class HostLimits:
     # time budget of one artefact (its reader, then YARA): a large but sound Security.evtx
     # reads in about a minute
     seconds_per_file: float = 300.0
+    # hard limits of one artefact's reader (PE, EVTX, hive, .job), enforced by running it in
+    # a worker process: CPU seconds (wall-clock: twice that and a minute), then it is killed
+    # wherever it is and the file is not analysed; 0 reads in this process, cooperatively only.
+    # Above seconds_per_file, so that the budget, which keeps what was read, normally ends it
+    hard_seconds_per_file: float = 600.0
+    memory_per_file: int = 4 << 30  # address space the worker may add to what it starts with
     max_subkeys_per_key: int = MAX_SUBKEYS
     max_values_per_key: int = MAX_VALUES
 

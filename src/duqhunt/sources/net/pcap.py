@@ -49,6 +49,7 @@ import duckdb
 import yaml
 
 from duqhunt.errors import InputError, UsageError
+from duqhunt.sources.net.zeek import Limits, bad_time_reason
 from duqhunt.sources.net.zeek_writer import write_zeek_tsv
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,9 @@ def find_tshark(explicit: str | Path | None = None) -> str:
 class PcapLimits:
     timeout_s: float = 3600.0  # per tshark pass
     max_app_rows: int = 50_000_000
+    # rows stamped outside the span the Zeek reader takes (see _plausible) are left out here,
+    # where the warning can name the capture; the parity harness keeps them, as Zeek does
+    drop_implausible_times: bool = True
 
 
 @dataclass(slots=True)
@@ -1059,6 +1063,28 @@ def _int(v: str | None) -> int | None:
             return None
 
 
+def _plausible(
+    rows: list[dict[str, object]], log_type: str, capture: Path
+) -> tuple[list[dict[str, object]], str | None]:
+    """The rows whose time the Zeek reader takes, and a warning naming the capture for the
+    rest: a packet stamped 1970 or 2106 (a damaged record header, a clock never set) would
+    otherwise be skipped on ingest with a warning naming the temporary log it was written to.
+    """
+    bounds = Limits().ts_bounds()
+    keep: list[dict[str, object]] = []
+    bad: list[str] = []
+    for r in rows:
+        ts = r.get("ts")
+        why = bad_time_reason("ts", float(str(ts)), bounds) if ts is not None else None
+        if why is None:
+            keep.append(r)
+        else:
+            bad.append(why)
+    if not bad:
+        return rows, None
+    return keep, (f"{capture}: {len(bad)} {log_type} row(s) not kept: {bad[0]} ({len(keep)} kept)")
+
+
 class PcapConverter:
     """Turns one capture into Zeek-schema TSV logs in ``workdir``."""
 
@@ -1100,7 +1126,13 @@ class PcapConverter:
                 c["id.resp_h"],
                 c["id.resp_p"],
             )
+        self._app_cut = False
         tables = self._app(pkt_file, uid_of, first_frames, payloads)
+        if self._app_cut:
+            warnings.append(
+                f"{self.capture}: more than {self.limits.max_app_rows} application-layer "
+                "packets; the rest are in conn only (no dns, http, ssl, smb... rows)"
+            )
         for c in conns:
             if c["uid"] in self._flip_uids:  # seen from the application layer: orig is the client
                 for a, b in _CONN_SIDES:
@@ -1113,7 +1145,14 @@ class PcapConverter:
                 c["service"] = ",".join(dict.fromkeys([kind, *keep]))
         tables["conn"] = conns
         logs: dict[str, Path] = {}
+        dropped = False
         for log_type, rows in tables.items():
+            why = None
+            if self.limits.drop_implausible_times:
+                rows, why = _plausible(rows, log_type, self.capture)
+            if why:
+                warnings.append(why)
+                dropped = True
             if not rows:
                 continue
             rows.sort(key=lambda r: (float(str(r.get("ts") or 0.0)), str(r.get("uid") or "")))
@@ -1121,7 +1160,11 @@ class PcapConverter:
             write_zeek_tsv(path, log_type, rows)
             logs[log_type] = path
         pkt_file.unlink(missing_ok=True)
-        complete = not any("exited with status" in w or "did not finish" in w for w in warnings)
+        complete = (
+            not dropped
+            and not self._app_cut
+            and not any("exited with status" in w or "did not finish" in w for w in warnings)
+        )
         return PcapResult(logs=logs, packets=packets, warnings=warnings, complete=complete)
 
     # -- conn ------------------------------------------------------------------------------
@@ -1327,6 +1370,7 @@ class PcapConverter:
         for frame_no, row in _rows(app_file, _FIELDS, _APP_LINE):
             count += 1
             if count > self.limits.max_app_rows:
+                self._app_cut = True
                 break
             ts = float(row.get("frame.time_epoch", "0") or 0)
             src = row.get("ip.src") or row.get("ipv6.src")
