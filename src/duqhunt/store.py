@@ -680,7 +680,9 @@ class CaseStore:
                 r = self.ingest_zeek(log_file, limits, key=f"{sha}:{log_type}", source=str(path))
                 rows += r.rows
                 skipped += r.skipped_rows
-                warnings += list(r.warnings)
+                # name the capture, not the temporary log the user never sees
+                derived = f"{path} ({log_type}.log decoded from it)"
+                warnings += [w.replace(str(log_file), derived) for w in r.warnings]
             self.con.execute(
                 "INSERT INTO ingested VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [

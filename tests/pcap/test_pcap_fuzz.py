@@ -326,3 +326,18 @@ def test_the_application_packet_limit_is_said(tmp_path: Path, tshark: str) -> No
         "(no dns, http, ssl, smb... rows)"
     ]
     assert _data_lines(cut.logs["conn"]) == 3 and _data_lines(cut.logs["dns"]) < 3
+
+
+def test_reader_warnings_of_a_decoded_log_name_the_capture(tmp_path: Path, tshark: str) -> None:
+    """Rows the Zeek reader skips in a log decoded from a capture (here: times the converter
+    was told to keep) are reported under the capture's name, never the temporary log's."""
+    from duqhunt.store import CaseStore
+
+    cap = tmp_path / "clock.pcap"
+    cap.write_bytes(_udp_dns_capture([0.0, 0.001, T0, T0 + 0.01]))
+    with CaseStore(tmp_path / "case.duckdb") as store:
+        res = store.ingest_pcap(cap, tshark, pcap_limits=PcapLimits(drop_implausible_times=False))
+    assert res.skipped_rows >= 1 and res.status == "partial"
+    skipped = [w for w in res.warnings if "plausible" in w]
+    assert skipped and all(w.startswith(f"{cap} (") for w in skipped), res.warnings
+    assert all(".pcap-" not in w for w in res.warnings), res.warnings
