@@ -14,7 +14,7 @@ from duqhunt.detectors.host.base import HostContext, HostDetector
 from duqhunt.detectors.host.events import EXEC_EXT, LOCAL_ADDRESSES, SHELLS, _logon_id
 from duqhunt.model import Evidence, Finding
 from duqhunt.model.finding import Severity, Stage
-from duqhunt.sources.host.eventlog import HostEvent
+from duqhunt.sources.host.eventlog import SYSTEM_FOLDERS, HostEvent
 
 
 def _base(path: str) -> str:
@@ -493,9 +493,7 @@ def _other_event(ev: HostEvent) -> tuple[Technique, Severity, str] | None:
 
 def _system_program(image: str) -> bool:
     low = image.lower()
-    return any(
-        d in low for d in ("\\windows\\system32\\", "\\windows\\syswow64\\", "\\program files")
-    )
+    return any(d in low for d in SYSTEM_FOLDERS)
 
 
 def _remotely_started(p: Process) -> bool:
