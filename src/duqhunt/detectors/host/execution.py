@@ -654,9 +654,12 @@ class ServedPipes(HostDetector):
     In the campaign the finding joins DQ-NET-006's relay edge of the same pair of machines, or
     is an edge of its own marked as host evidence (campaign/relays.py).
 
+    Sysmon 17 (pipe created) of the same pipe names the process that serves it (``server_image``
+    and an evidence line): Duqu's relay ran inside a system process it had injected.
+
     Misses: a relay pipe named like a Windows pipe; hosts without Sysmon pipe events and
-    without detailed file share auditing (5145); which process serves the pipe (Sysmon 17 is not
-    read).
+    without detailed file share auditing (5145); a Sysmon 17 alone (a pipe created that no
+    other host was seen to reach) is not reported.
     False positives: software that serves its own pipes to the network (backup agents, SQL Server
     named-pipe clients, management agents): add them to the standard list.
     """
@@ -673,6 +676,8 @@ class ServedPipes(HostDetector):
 
         standard = standard_pipes()
         seen: dict[tuple[str, str], list[HostEvent]] = defaultdict(list)
+        # Sysmon 17: the process that created (serves) each pipe
+        created: dict[tuple[str, str], list[HostEvent]] = defaultdict(list)
         stdio: set[tuple[str, str]] = set()
         # pipes the share audit shows reached from this host itself (SMB over loopback): a
         # Sysmon 18 of such a pipe, which names no client, is not evidence of another host
@@ -680,6 +685,12 @@ class ServedPipes(HostDetector):
         for h in ctx.hosts:
             for ev in h.events:
                 remote = True
+                if ev.event_id == 17 and "sysmon" in ev.channel.lower():
+                    name = normalise_pipe(ev.get("PipeName")).lstrip("\\")
+                    if name:
+                        key = (ev.computer.lower() or h.host.lower(), _STDIO_SUFFIX.sub("", name))
+                        created[key].append(ev)
+                    continue
                 if ev.event_id == 18 and "sysmon" in ev.channel.lower():
                     if ev.get("Image") != "System":
                         continue
@@ -713,6 +724,8 @@ class ServedPipes(HostDetector):
             )
             odd = random_looking(name) or bool(re.fullmatch(r"[0-9a-f]{16,}", name))
             first = evs[0]
+            makers = created.get((computer, name), [])
+            servers = sorted({e.get("Image") for e in makers if e.get("Image")})
             out.append(
                 self.finding(
                     (computer, name),
@@ -727,9 +740,19 @@ class ServedPipes(HostDetector):
                     [
                         Evidence(e.source, f"record {e.record_id}", f"event {e.event_id}: {name}")
                         for e in evs[:10]
+                    ]
+                    + [
+                        Evidence(
+                            e.source,
+                            f"record {e.record_id}",
+                            f"event 17: {name} created by {e.get('Image')}",
+                        )
+                        for e in makers[:2]
                     ],
                     {
                         "pipe": name,
+                        # the process that serves the pipe (Sysmon 17), when the log has it
+                        "server_image": ",".join(servers[:3]) or None,
                         "src": ",".join(sources) or None,
                         "connections": len(evs),
                         "random_name": odd,

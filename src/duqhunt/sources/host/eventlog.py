@@ -36,13 +36,29 @@ TASK_IDS = frozenset({106, 129, 200, 201})
 # Sysmon: process creation (1), file creation (11), a pipe connected over SMB (18, only those
 # whose image is the System process), a registry value set (13, only a service's ImagePath,
 # FailureCommand or ServiceDll and the Run keys: DQ-HOST-018), WMI consumer (20), network
-# connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement)
-SYSMON_IDS = frozenset({1, 3, 11, 13, 18, 20})
+# connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement),
+# a pipe created (17: which process serves a pipe DQ-HOST-017 reports; not the local-only
+# pipe families of LOCAL_PIPES), a thread started in another process (8) and a process
+# opening lsass.exe (10, only those: DQ-HOST-019)
+SYSMON_IDS = frozenset({1, 3, 8, 10, 11, 13, 17, 18, 20})
+# pipes programs create by the thousand for their own processes (browsers' IPC, PowerShell
+# hosts, .NET diagnostics); never what another host connects to
+LOCAL_PIPES = (
+    "\\\\mojo.", "\\\\chrome.", "\\\\crashpad_", "\\\\pshost.", "\\\\local\\\\",
+    "\\\\dotnet-diagnostic-", "\\\\cubeb-pipe-", "\\\\gecko-crash-server-pipe.",
+)  # fmt: skip
 POWERSHELL_IDS = frozenset({4103, 4104})
 WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
 WINRM_IDS = frozenset({91})
+# TerminalServices: RemoteConnectionManager 1149 (RDP authentication succeeded),
+# LocalSessionManager 21 (session logon) and 25 (reconnection): DQ-HOST-020. Sysmon reuses 21
+# and 25 for other events (WMI binding, process tampering), so the channel decides.
+RDP_IDS = frozenset({21, 25, 1149})
 CHANNEL_OF: dict[int, str] = {
     **dict.fromkeys(WINRM_IDS, "winrm"),
+    21: "localsessionmanager",
+    25: "localsessionmanager",
+    1149: "remoteconnectionmanager",
     **dict.fromkeys(SYSMON_IDS, "sysmon"),
     **dict.fromkeys(POWERSHELL_IDS, "powershell"),
     **dict.fromkeys(WMI_IDS, "wmi-activity"),
@@ -84,7 +100,16 @@ PROCESS_KEYWORDS = ("127.0.0.1\\\\", "computername", "gettypefrom")
 # logging on services: type 5 or 0). No detector reads them: the logon sessions of lateral
 # movement and pass-the-hash are those of accounts. Skipped before decoding.
 _WELL_KNOWN_TARGETS = tuple(f'"TargetLogonId":"{lid}"' for lid in ("0x3e7", "0x3e4", "0x3e5"))
-WANTED = SECURITY_IDS | SYSTEM_IDS | TASK_IDS | SYSMON_IDS | POWERSHELL_IDS | WMI_IDS | WINRM_IDS
+WANTED = (
+    SECURITY_IDS
+    | SYSTEM_IDS
+    | TASK_IDS
+    | SYSMON_IDS
+    | POWERSHELL_IDS
+    | WMI_IDS
+    | WINRM_IDS
+    | RDP_IDS
+)
 MAX_BAD_RECORDS = 10_000
 # Rust worker threads rendering records: one. Python takes the records one at a time and is
 # the slower side, so more threads only add CPU time (the package's own iteration costs up
@@ -422,6 +447,14 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return False
     if event_id == 18:
         return '"Image":"System"' in text
+    if event_id == 10:
+        start = text.find(_TARGET_IMAGE_KEY)
+        end = text.find('"', start + len(_TARGET_IMAGE_KEY)) if start >= 0 else -1
+        return start >= 0 and text[start:end].lower().endswith("\\\\lsass.exe")
+    if event_id == 17:
+        start = text.find(_PIPE_KEY)
+        name = text[start + len(_PIPE_KEY) : start + 64].lower() if start >= 0 else ""
+        return not name.startswith(LOCAL_PIPES)
     if event_id == 11:  # a file the System process wrote: what an SMB client sent
         return '"ProcessId":4,' in text or '"ProcessId":"4"' in text
     if event_id == 13:
@@ -431,6 +464,8 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
     return event_id != 1 or _process_needed(text)
 
 
+_PIPE_KEY = '"PipeName":"'
+_TARGET_IMAGE_KEY = '"TargetImage":"'
 _PORT_KEY = '"DestinationPort":'
 ADMIN_PORT_TEXT = frozenset({"135", "445", "5985", "5986"})
 
