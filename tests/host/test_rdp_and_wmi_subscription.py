@@ -68,3 +68,35 @@ def test_real_wmi_event_subscription_powerlurk() -> None:
     hits = _by(scan_host([DATA / "md_wmi_powerlurk_sysmon_19_20.evtx"]).findings, "DQ-HOST-015")
     assert [(f.severity, f.attack) for f in hits] == [("high", ("T1546.003",))]
     assert "cmd.exe /c echo" in hits[0].title
+
+
+def test_module_logging_remoting_to_another_host(tmp_path: Path) -> None:
+    """PowerShell 4103: Invoke-Command bound to ComputerName fs01 is remoting (medium, WinRM);
+    the same cmdlet bound to localhost, and a cmdlet that runs nothing remotely, are not."""
+    ps = "Microsoft-Windows-PowerShell/Operational"
+
+    def module(payload: str) -> str:
+        return event_line(
+            "2024-03-05T10:00:00Z", 4103, {"Payload": payload, "ContextInfo": ""}, channel=ps
+        )
+
+    lines = [
+        module(
+            'CommandInvocation(Invoke-Command): "Invoke-Command"\r\n'
+            'ParameterBinding(Invoke-Command): name="ComputerName"; value="fs01"\r\n'
+            'ParameterBinding(Invoke-Command): name="ScriptBlock"; value="whoami"\r\n'
+        ),
+        module(
+            'CommandInvocation(Invoke-Command): "Invoke-Command"\r\n'
+            'ParameterBinding(Invoke-Command): name="ComputerName"; value="localhost"\r\n'
+        ),
+        module(
+            'CommandInvocation(Get-Service): "Get-Service"\r\n'
+            'ParameterBinding(Get-Service): name="ComputerName"; value="fs01"\r\n'
+        ),
+    ]
+    p = tmp_path / "ps.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    hits = _by(scan_host([p]).findings, "DQ-HOST-015")
+    assert [(f.severity, f.attack) for f in hits] == [("medium", ("T1021.006",))]
+    assert "Invoke-Command run against fs01" in hits[0].title

@@ -11,7 +11,7 @@ from duqhunt.detectors.host.base import HostContext, HostDetector
 from duqhunt.detectors.host.events import SHELLS
 from duqhunt.detectors.host.execution import _base, _system_program
 from duqhunt.model import Evidence, Finding
-from duqhunt.model.finding import Severity
+from duqhunt.model.finding import Severity, Stage
 from duqhunt.sources.host.eventlog import HostEvent
 
 # PROCESS_VM_READ: the right that lets a process read another's memory (winnt.h); every LSASS
@@ -40,7 +40,8 @@ class ProcessTampering(HostDetector):
     comsvcs.dll MiniDump, PowerShell), or its call trace shows code outside any module
     (``UNKNOWN``) or a dump module (dbghelp/dbgcore/comsvcs); medium otherwise.
     Sysmon 8 (CreateRemoteThread): high when the thread starts outside any module (injected
-    code: no StartModule) or in lsass.exe; medium when the starting program lives outside the
+    code: no StartModule) or in lsass.exe (also T1003.001: rdrleakdiag and other dumpers
+    start a thread in LSASS); medium when the starting program lives outside the
     Windows and program folders; in-box programs starting threads in others (csrss.exe's
     console control routine) are not reported.
 
@@ -110,9 +111,13 @@ class ProcessTampering(HostDetector):
                         "event_id": ev.event_id,
                     },
                 )
-                attack = CREDENTIAL_ATTACK if ev.event_id == 10 else INJECTION_ATTACK
-                # credentials taken from LSASS are what the intruder spreads with
-                stage = "lateral-movement" if ev.event_id == 10 else "installation"
+                attack: tuple[str, ...] = INJECTION_ATTACK
+                stage: Stage = "installation"
+                if ev.event_id == 10:
+                    # credentials taken from LSASS are what the intruder spreads with
+                    attack, stage = CREDENTIAL_ATTACK, "lateral-movement"
+                elif target_name == "lsass.exe":
+                    attack = CREDENTIAL_ATTACK + INJECTION_ATTACK  # a dump from inside LSASS
                 out.append(replace(f, attack=attack, stage=stage))
         return out
 

@@ -121,6 +121,36 @@ def script_blocks(events: list[HostEvent]) -> list[tuple[HostEvent, str]]:
     return out
 
 
+_INVOCATION = re.compile(r"CommandInvocation\(([\w-]+)\)")
+_BINDING = re.compile(r'ParameterBinding\(([\w-]+)\): name="(\w+)"; value="([^"\r\n]*)"')
+LOCAL_TARGETS = frozenset({"", ".", "localhost", "127.0.0.1", "::1"})
+
+
+def module_invocations(events: list[HostEvent]) -> list[tuple[HostEvent, str, str]]:
+    """PowerShell module logging (4103): (event, cmdlet, computer) for each cmdlet invoked
+    with a ComputerName (or CimSession) bound to another host."""
+    out = []
+    for ev in events:
+        if ev.event_id != 4103 or "powershell" not in ev.channel.lower():
+            continue
+        payload = ev.get("Payload")
+        m = _INVOCATION.search(payload)
+        if m is None:
+            continue
+        for cmdlet, name, value in _BINDING.findall(payload):
+            target = value.strip().lower()
+            if (
+                cmdlet.lower() == m.group(1).lower()
+                and name.lower() in ("computername", "cimsession")
+                and target not in LOCAL_TARGETS
+                and target != ev.computer.lower().split(".")[0]
+                and target != ev.computer.lower()
+            ):
+                out.append((ev, m.group(1), value.strip()))
+                break
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Technique:
     label: str
@@ -266,7 +296,9 @@ class RemoteExecution(HostDetector):
     20 report permanent WMI event subscriptions; System 10016 a denied remote DCOM launch
     of MMC20/ShellWindows/ShellBrowserWindow; WinRM 91 a WinRM shell; Sysmon 11 by the System
     process a program written over SMB.
-    Source side: command lines and script blocks that aim at another host: wmic /node,
+    Source side: PowerShell module logging (4103) of Invoke-Command, New-PSSession,
+    Enter-PSSession, Invoke-WmiMethod or Invoke-CimMethod with a ComputerName or CimSession bound
+    to another host (medium); command lines and script blocks that aim at another host: wmic /node,
     Invoke-WmiMethod -ComputerName, DCOM objects created by ProgID/CLSID with a host name,
     Invoke-Command/Enter-PSSession -ComputerName, winrs -r, sc \\\\host create, PsExec \\\\host,
     schtasks /create /s, net use \\\\host\\C$.
@@ -302,6 +334,12 @@ class RemoteExecution(HostDetector):
                     if rx.search(text):
                         out.append(self._emit(ev, h.host, tech, sev, why, text[:400], None))
                         break
+            for ev, cmdlet, target in module_invocations(h.events):
+                remoting = MODULE_CMDLETS.get(cmdlet.lower())
+                if remoting is not None:
+                    why = f"{cmdlet} run against {target} (module logging 4103)"
+                    payload = ev.get("Payload")
+                    out.append(self._emit(ev, h.host, remoting, "medium", why, payload, None))
             for ev in h.events:
                 other = _other_event(ev)
                 if other is not None:
@@ -383,6 +421,14 @@ LATERAL_CLSIDS = frozenset(
         "{c08afd90-f2a1-11d1-8455-00a0c91f3880}",
     }
 )
+# cmdlets of PowerShell module logging (4103) that run something on the ComputerName given
+MODULE_CMDLETS: dict[str, Technique] = {
+    "invoke-command": WINRM,
+    "new-pssession": WINRM,
+    "enter-pssession": WINRM,
+    "invoke-wmimethod": WMI,
+    "invoke-cimmethod": WMI,
+}
 # programs whose explicit-credential logon (4648) to another host is remote execution
 EXPLICIT: dict[str, Technique] = {
     "wmic.exe": WMI,

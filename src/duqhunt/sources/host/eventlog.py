@@ -27,8 +27,9 @@ from duqhunt.safety import Deadline
 # Security: logons (4624 type/package/key length, 4648 explicit credentials), process creation
 # (4688), service and task changes, share access. System: service install/failure (7045, 7000,
 # 7009) and DCOM denials (10016). Not read, so skipped before decoding: 4625 (a brute-force
-# storm of failures), 4672 (privileges of every admin logon), Sysmon network, image-load,
-# process-access and most registry and network events (7, 10, 12, 14; 13 and 3 only as below).
+# storm of failures), 4672 (privileges of every admin logon), Sysmon image loads (7), registry
+# key and rename events (12, 14), WMI filters and bindings (19, 21: the consumer, 20, says what
+# runs), and the rest of the Sysmon ids below only as filtered there (3, 10, 11, 13, 17, 18).
 SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
 SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
 TASK_IDS = frozenset({106, 129, 200, 201})
@@ -47,6 +48,8 @@ LOCAL_PIPES = (
     "\\\\mojo.", "\\\\chrome.", "\\\\crashpad_", "\\\\pshost.", "\\\\local\\\\",
     "\\\\dotnet-diagnostic-", "\\\\cubeb-pipe-", "\\\\gecko-crash-server-pipe.",
 )  # fmt: skip
+# PowerShell: script blocks (4104) and module logging (4103, only those naming a ComputerName
+# or CimSession)
 POWERSHELL_IDS = frozenset({4103, 4104})
 WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
 WINRM_IDS = frozenset({91})
@@ -447,6 +450,8 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return False
     if event_id == 18:
         return '"Image":"System"' in text
+    if event_id == 4103:  # module logging: only a cmdlet bound to a computer (DQ-HOST-015)
+        return "ComputerName" in text or "CimSession" in text
     if event_id == 10:
         start = text.find(_TARGET_IMAGE_KEY)
         end = text.find('"', start + len(_TARGET_IMAGE_KEY)) if start >= 0 else -1
