@@ -99,3 +99,18 @@ def test_read_evtx_keeps_the_records_of_the_wanted_ids() -> None:
         if e.event_id == 4624 and e.get("TargetLogonId") not in ("0x3e7", "0x3e4", "0x3e5")
     ]
     assert [e for e in kept if e.event_id == 4624] == accounts
+
+
+def test_explicit_credentials_decoded_only_for_remote_execution_tools() -> None:
+    """4648 is read for wmic, sc, schtasks, PsExec and winrs (DQ-HOST-015); the logons every
+    desktop makes with explicit credentials (lsass.exe, consent.exe...) are skipped."""
+
+    def rec(process: str) -> str:
+        return (
+            '{"Event":{"System":{"EventID":4648,"Channel":"Security"},'
+            f'"EventData":{{"ProcessName":"{process}","TargetServerName":"fs01"}}}}}}'
+        )
+
+    assert _wanted_text(rec("C:\\\\Windows\\\\System32\\\\wbem\\\\WMIC.exe"), WANTED)
+    assert _wanted_text(rec("C:\\\\Tools\\\\PsExec64.exe"), WANTED)
+    assert not _wanted_text(rec("C:\\\\Windows\\\\System32\\\\lsass.exe"), WANTED)

@@ -443,6 +443,13 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return _process_needed(text, 4688)
     if event_id == 4624 and any(w in text for w in _WELL_KNOWN_TARGETS):
         return False
+    if event_id == 4648:  # explicit credentials: only a remote-execution tool's (DQ-HOST-015)
+        start = text.find(_PROCESS_NAME_KEY)
+        if start < 0:
+            return True
+        start += len(_PROCESS_NAME_KEY)
+        value = text[start : text.find('"', start)]
+        return value[value.rfind("\\") + 1 :].lower().removesuffix(".exe") in PROCESS_NAMES
     if event_id not in CHANNEL_OF:
         return True
     c = _CHANNEL_RE.search(text)
@@ -470,6 +477,7 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
 
 
 _PIPE_KEY = '"PipeName":"'
+_PROCESS_NAME_KEY = '"ProcessName":"'
 _TARGET_IMAGE_KEY = '"TargetImage":"'
 _PORT_KEY = '"DestinationPort":'
 ADMIN_PORT_TEXT = frozenset({"135", "445", "5985", "5986"})
