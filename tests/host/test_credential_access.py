@@ -100,11 +100,14 @@ def test_remote_threads(tmp_path: Path) -> None:
 
 
 def test_only_lsass_process_access_is_decoded() -> None:
-    def rec(target: str) -> str:
+    def rec(target: str, access: str = "0x1010") -> str:
         return (
             '{"Event":{"System":{"EventID":10,"Channel":"Microsoft-Windows-Sysmon/Operational"},'
-            f'"EventData":{{"SourceImage":"C:\\\\x.exe","TargetImage":"{target}"}}}}}}'
+            f'"EventData":{{"SourceImage":"C:\\\\x.exe","TargetImage":"{target}",'
+            f'"GrantedAccess":"{access}"}}}}}}'
         )
 
-    assert _wanted_text(rec("C:\\\\Windows\\\\system32\\\\LSASS.EXE"), WANTED)
+    lsass = "C:\\\\Windows\\\\system32\\\\LSASS.EXE"
+    assert _wanted_text(rec(lsass), WANTED)
+    assert not _wanted_text(rec(lsass, "0x1000"), WANTED)  # no PROCESS_VM_READ
     assert not _wanted_text(rec("C:\\\\Windows\\\\system32\\\\notepad.exe"), WANTED)

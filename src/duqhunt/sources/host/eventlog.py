@@ -462,7 +462,18 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
     if event_id == 10:
         start = text.find(_TARGET_IMAGE_KEY)
         end = text.find('"', start + len(_TARGET_IMAGE_KEY)) if start >= 0 else -1
-        return start >= 0 and text[start:end].lower().endswith("\\\\lsass.exe")
+        if start < 0 or not text[start:end].lower().endswith("\\\\lsass.exe"):
+            return False
+        # only a handle that can read memory (PROCESS_VM_READ, 0x10): svchost.exe opens LSASS
+        # for queries (0x1000) all day
+        start = text.find(_ACCESS_KEY)
+        if start < 0:
+            return True
+        start += len(_ACCESS_KEY)
+        try:
+            return bool(int(text[start : text.find('"', start)], 16) & 0x10)
+        except ValueError:
+            return True
     if event_id == 17:
         start = text.find(_PIPE_KEY)
         name = text[start + len(_PIPE_KEY) : start + 64].lower() if start >= 0 else ""
@@ -479,6 +490,7 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
 _PIPE_KEY = '"PipeName":"'
 _PROCESS_NAME_KEY = '"ProcessName":"'
 _TARGET_IMAGE_KEY = '"TargetImage":"'
+_ACCESS_KEY = '"GrantedAccess":"'
 _PORT_KEY = '"DestinationPort":'
 ADMIN_PORT_TEXT = frozenset({"135", "445", "5985", "5986"})
 
