@@ -51,7 +51,10 @@ LOCAL_PIPES = (
 # PowerShell: script blocks (4104) and module logging (4103, only those naming a ComputerName
 # or CimSession)
 POWERSHELL_IDS = frozenset({4103, 4104})
-WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
+# WMI-Activity: 5861, a permanent event consumer registered (DQ-HOST-015). Not 5857 (every
+# provider DLL load), 5858 (query errors) or 5859/5860 (temporary subscriptions, gone when the
+# script that made them exits): no detector reads them, so they are skipped before decoding.
+WMI_IDS = frozenset({5861})
 WINRM_IDS = frozenset({91})
 # TerminalServices: RemoteConnectionManager 1149 (RDP authentication succeeded),
 # LocalSessionManager 21 (session logon) and 25 (reconnection): DQ-HOST-020. Sysmon reuses 21
