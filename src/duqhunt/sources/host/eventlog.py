@@ -118,8 +118,8 @@ WANTED = (
 )
 MAX_BAD_RECORDS = 10_000
 # Rust worker threads rendering records: one. Python takes the records one at a time and is
-# the slower side, so more threads only add CPU time (the package's own iteration costs up
-# to 60 % more CPU with its default of one thread per core; benchmarks/evtx_rate.py).
+# the slower side; more threads measured no faster in CPU time (benchmarks/evtx_rate.py) and
+# would take a core from the other stages of a scan.
 EVTX_THREADS = 1
 _EVENT_ID_RE = re.compile(
     r'"EventID":\s*(?:\{(?:[^{}]|\{[^{}]*\})*?"#text":\s*)?"?(\d{1,10})(?!\d)'
