@@ -114,3 +114,18 @@ def test_explicit_credentials_decoded_only_for_remote_execution_tools() -> None:
     assert _wanted_text(rec("C:\\\\Windows\\\\System32\\\\wbem\\\\WMIC.exe"), WANTED)
     assert _wanted_text(rec("C:\\\\Tools\\\\PsExec64.exe"), WANTED)
     assert not _wanted_text(rec("C:\\\\Windows\\\\System32\\\\lsass.exe"), WANTED)
+
+
+def test_share_access_decoded_for_pipes_and_admin_shares_only() -> None:
+    """5145 is read on IPC$ and admin shares (ADMIN$, C$...); a file server's audit of its
+    users' files on plain shares (Users$, SYSVOL, Data) is skipped before decoding."""
+    from duqhunt.detectors.shares import share_kind
+
+    def rec(share: str) -> str:
+        return (
+            '{"Event":{"System":{"EventID":5145,"Channel":"Security"},'
+            f'"EventData":{{"ShareName":"\\\\\\\\*\\\\{share}","RelativeTargetName":"a.exe"}}}}}}'
+        )
+
+    for share in ("IPC$", "ADMIN$", "C$", "d$", "Users$", "SYSVOL", "Data", "print$"):
+        assert _wanted_text(rec(share), WANTED) == (share_kind(share) in ("admin", "ipc")), share

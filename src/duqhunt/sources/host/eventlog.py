@@ -446,6 +446,8 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return _process_needed(text, 4688)
     if event_id == 4624 and any(w in text for w in _WELL_KNOWN_TARGETS):
         return False
+    if event_id == 5145:
+        return _share_needed(text)
     if event_id == 4648:  # explicit credentials: only a remote-execution tool's (DQ-HOST-015)
         start = text.find(_PROCESS_NAME_KEY)
         if start < 0:
@@ -488,6 +490,26 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
     if event_id == 3:
         return _connection_needed(text)
     return event_id != 1 or _process_needed(text)
+
+
+_SHARE_KEY = '"ShareName":"'
+
+
+def _share_needed(text: str) -> bool:
+    """A 5145 (detailed file share access) on IPC$ (named pipes) or an admin share (ADMIN$, a
+    drive letter's C$...): what the host detectors read of it. A file server audits every file
+    its users open on its plain shares; those name no pipe and no admin share, and are skipped
+    (the one share classification is detectors/shares.py; this is its text form for IPC$ and
+    admin shares)."""
+    start = text.find(_SHARE_KEY)
+    if start < 0:
+        return True
+    start += len(_SHARE_KEY)
+    value = text[start : text.find('"', start)]
+    share = value[value.rfind("\\") + 1 :].upper()
+    return share in ("IPC$", "ADMIN$") or (
+        len(share) == 2 and share[0].isalpha() and share[1] == "$"
+    )
 
 
 _PIPE_KEY = '"PipeName":"'
