@@ -59,6 +59,7 @@ bench: $(STAMP) system-deps
 	$(PY) benchmarks/pcap_bench.py
 	ZEEK_GIT="$(ZEEK_GIT)" $(PY) benchmarks/zeek_parity.py --bench
 	$(PY) -m duqhunt.hostscan --bench tests/data/host
+	$(PY) benchmarks/evtx_rate.py
 	$(PY) benchmarks/docs_bench.py
 	$(PY) benchmarks/web_bench.py
 	$(PY) benchmarks/similarity_bench.py

@@ -54,6 +54,14 @@ FAMILY: dict[str, tuple[str, ...]] = {
     "winrm": ("T1021.006",),
     # a task or service made on the host itself (DQ-HOST-018): persistence, not movement
     "local-persistence": ("T1053", "T1543.003"),
+    # the rest of the issue's event types: LSASS read (Sysmon 10), injection (Sysmon 8), WMI
+    # event subscriptions (Sysmon 19-21), RDP (TerminalServices 1149/21/25, 4624 type 10),
+    # a pipe served to other hosts (Sysmon 17/18)
+    "credential-access": ("T1003",),
+    "injection": ("T1055",),
+    "wmi-persistence": ("T1546.003",),
+    "rdp": ("T1021.001",),
+    "named-pipe": ("T1090.001", "T1021.002"),
 }
 
 _LM = "Lateral Movement/"
@@ -62,6 +70,7 @@ _P = "TA0003-Persistence/T1543.003-Create or Modify System Process-Windows Servi
 _L = "TA0008-Lateral Movement/"
 _F = "EVTX_full_APT_attack_steps/"
 _ST = "T1053.005-Scheduled Task/"
+_CA = "Credential Access/"
 
 CORPUS: list[tuple[str, str, str]] = [
     # service execution (PsExec family, smbexec, RemCom, Tchopper, sc \\host)
@@ -213,6 +222,33 @@ CORPUS: list[tuple[str, str, str]] = [
     (SB, "Execution/exec_persist_rundll32_mshta_scheduledtask_sysmon_1_3_11.evtx",
      "local-persistence"),
     (SB, "AutomatedTestingTools/Malware/rundll32_cmd_schtask.evtx", "local-persistence"),
+    # LSASS memory read and code injection (Sysmon 10 and 8)
+    (SB, _CA + "sysmon_10_lsass_mimikatz_sekurlsa_logonpasswords.evtx", "credential-access"),
+    (SB, _CA + "sysmon_10_11_lsass_memdump.evtx", "credential-access"),
+    (SB, _CA + "sysmon_10_11_outlfank_dumpert_and_andrewspecial_memdump.evtx",
+     "credential-access"),
+    (SB, _CA + "sysmon_2x10_lsass_with_different_pid_RtlCreateProcessReflection.evtx",
+     "credential-access"),
+    (SB, _CA + "sysmon_3_10_Invoke-Mimikatz_hosted_Github.evtx", "credential-access"),
+    (SB, _CA + "sysmon_rdrleakdiag_lsass_dump.evtx", "credential-access"),
+    (SB, _CA + "sysmon_10_1_memdump_comsvcs_minidump.evtx", "credential-access"),
+    (MD, "TA0006-Credential Access/T1003-Credential dumping/ID10-Mimikatz LSASS process dump.evtx",
+     "credential-access"),
+    (SB, "Defense Evasion/de_unmanagedpowershell_psinject_sysmon_7_8_10.evtx", "injection"),
+    (SB, "Privilege Escalation/privesc_rotten_potato_from_webshell_metasploit_sysmon_1_8_3.evtx",
+     "injection"),
+    (SB, "Defense Evasion/apt10_jjs_sideloading_prochollowing_persist_as_service_sysmon_1_7_8_13"
+     ".evtx", "injection"),
+    # WMI event subscriptions
+    (SB, "Persistence/wmighost_sysmon_20_21_1.evtx", "wmi-persistence"),
+    (MD, "TA0003-Persistence/T1546-Event Triggered Execution/ID19-20-WMI registration via "
+     "PowerLurk.evtx", "wmi-persistence"),
+    # RDP between internal hosts
+    (MD, "TA0001-Initial access/T1078-Valid accounts/ID1149-RDP success logins to multiple "
+     "hosts.evtx", "rdp"),
+    (SB, _LM + "LM_sysmon_3_12_13_1_SharpRDP.evtx", "rdp"),
+    # a shell served over a named pipe to another host
+    (SB, _LM + "lm_sysmon_18_remshell_over_namedpipe.evtx", "named-pipe"),
 ]  # fmt: skip
 
 # ordinary logs of real machines (the files of omerbenamram/evtx's samples/ that are stored

@@ -27,7 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from duqhunt.campaign.relays import join_host_relays
+from duqhunt.campaign.relays import join_host_relays, relay_roles
 from duqhunt.campaign.sightings import (
     LOGON_PEER,
     Sighting,
@@ -543,7 +543,7 @@ def with_identities(
     findings = assign_host_ids(doc.findings, index)
     hosts = _with_finding_times(index.hosts, findings)
     index.hosts = hosts
-    campaign = join_host_relays(doc.campaign, findings, index)
+    campaign, hosts = relay_roles(join_host_relays(doc.campaign, findings, index), hosts)
     doc = doc.model_copy(update={"findings": findings, "hosts": hosts, "campaign": campaign})
     return doc.model_copy(update={"timeline": build_timeline(doc, index)})
 

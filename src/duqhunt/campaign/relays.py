@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 from duqhunt.campaign.sightings import epoch, ip_text
 from duqhunt.content import normalise_pipe
-from duqhunt.model.report import Campaign, FindingModel
+from duqhunt.model.report import Campaign, FindingModel, HostIdentityModel, HostModel, Role
 
 if TYPE_CHECKING:
     from duqhunt.campaign.identity import HostIndex
 
-__all__ = ["join_host_relays"]
+__all__ = ["join_host_relays", "relay_roles"]
 
 HOST_RELAY = "DQ-HOST-017"
 NET_RELAY = "DQ-NET-006"
@@ -159,3 +159,50 @@ def _address(index: HostIndex, f: FindingModel) -> str:
 
 def _text(v: object) -> str | None:
     return str(v) if v else None
+
+
+_ROLE_ORDER: tuple[Role, ...] = ("patient-zero", "infected", "relay", "bridge", "c2")
+
+
+def _with_roles(have: Sequence[Role], add: set[Role]) -> list[Role]:
+    return [r for r in _ROLE_ORDER if r in set(have) | add]
+
+
+def relay_roles(
+    camp: Campaign, identities: Sequence[HostIdentityModel]
+) -> tuple[Campaign, list[HostIdentityModel]]:
+    """Roles of the relays only a host saw: the machine that serves the pipe to others is a
+    relay (and infected), its client is infected, in campaign.hosts (by address) and on the
+    machine identities (by id). An edge the network saw too already gave its ends their roles
+    (DQ-NET-006/007: a serving host with egress of its own is a bridge, not a relay), so only
+    host-only edges add any."""
+    by_ip: dict[str, set[Role]] = {}
+    by_id: dict[str, set[Role]] = {}
+    for e in camp.relay_edges:
+        if e.get("sources") != ["host"]:
+            continue
+        ids = e.get("host_ids")
+        src_id, dst_id = ids if isinstance(ids, list) and len(ids) == 2 else (None, None)
+        for end, hid, roles in (
+            (e.get("dst"), dst_id, {"relay", "infected"}),
+            (e.get("src"), src_id, {"infected"}),
+        ):
+            ip = ip_text(str(end or ""))
+            if ip:
+                by_ip.setdefault(ip, set()).update(roles)  # type: ignore[arg-type]
+            if hid:
+                by_id.setdefault(str(hid), set()).update(roles)  # type: ignore[arg-type]
+    if not by_ip and not by_id:
+        return camp, list(identities)
+    hosts = [
+        h.model_copy(update={"roles": _with_roles(h.roles, by_ip.pop(h.ip))})
+        if h.ip in by_ip
+        else h
+        for h in camp.hosts
+    ]
+    hosts += [HostModel(ip=ip, roles=_with_roles([], roles)) for ip, roles in sorted(by_ip.items())]
+    out = [
+        h.model_copy(update={"roles": _with_roles(h.roles, by_id[h.id])}) if h.id in by_id else h
+        for h in identities
+    ]
+    return camp.model_copy(update={"hosts": hosts}), out

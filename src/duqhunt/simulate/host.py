@@ -5,7 +5,9 @@ volume with Duqu-like leftovers: an encrypted-looking .pnf without its .inf, a d
 version information claims JMicron (an inert PE: headers, zero-filled sections and version
 strings, no code), ~DQ temp files, a SYSTEM .reg export with the JmiNET3 service and its FILTER
 value, a SOFTWARE export without KB2639417 and with the CF1D marker, and a Security event
-export (JSON Lines) with the lateral movement the ground truth records. One clean host folder
+export (JSON Lines) with the lateral movement the ground truth records. A host that relays for
+others (the ``dst`` of a ground-truth relay edge) also has a Sysmon export with the pipe's
+creation (17) and its clients' connections (18), and the matching 5145 on IPC$. One clean host folder
 holds the ordinary counterparts. Everything is a function of the seed; nothing is executable.
 """
 
@@ -199,8 +201,77 @@ def _host_name(ip: str) -> str:
     return "WS-" + ip.replace(".", "-")
 
 
+def _served_pipe_events(
+    name: str, t0: float, served: list[dict[str, Any]], names: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """What a host that relays for others over a named pipe logs of it (the relay edges of the
+    ground truth whose ``dst`` it is): Sysmon 17 when the implant creates the pipe inside a
+    system process, and per client a Sysmon 18 (the System process connecting the SMB client)
+    and a Security 5145 on IPC$ with the client's address. Inert records, no payload."""
+    sysmon: list[str] = []
+    security: list[str] = []
+    channel = "Microsoft-Windows-Sysmon/Operational"
+    for pipe in sorted({str(e["pipe"]) for e in served}):
+        sysmon.append(
+            _event(
+                t0 + 60,
+                17,
+                name,
+                channel,
+                {
+                    "EventType": "CreatePipe",
+                    "PipeName": f"\\{pipe}",
+                    "Image": "C:\\Windows\\System32\\lsass.exe",
+                    "ProcessId": 512,
+                },
+            )
+        )
+    for i, e in enumerate(sorted(served, key=lambda e: (str(e["src"]), str(e["pipe"])))):
+        t = t0 + 3600 + 600 * i
+        client = str(e["src"])
+        account = (names.get(client) or _host_name(client)) + "$"
+        sysmon.append(
+            _event(
+                t,
+                18,
+                name,
+                channel,
+                {
+                    "EventType": "ConnectPipe",
+                    "PipeName": f"\\{e['pipe']}",
+                    "Image": "System",
+                    "ProcessId": 4,
+                },
+            )
+        )
+        security.append(
+            _event(
+                t,
+                5145,
+                name,
+                "Security",
+                {
+                    "SubjectLogonId": f"0x{0x5B000 + i * 13:x}",
+                    "SubjectUserName": account,
+                    "SubjectDomainName": "CORP",
+                    "ShareName": "\\\\*\\IPC$",
+                    "RelativeTargetName": str(e["pipe"]),
+                    "AccessMask": "0x3",  # ReadData and WriteData on the pipe
+                    "IpAddress": client,
+                },
+            )
+        )
+    return sysmon, security
+
+
 def write_infected(
-    root: Path, name: str, t0: float, rng: random.Random, moves: list[dict[str, Any]]
+    root: Path,
+    name: str,
+    t0: float,
+    rng: random.Random,
+    moves: list[dict[str, Any]],
+    served: list[dict[str, Any]] | None = None,
+    names: dict[str, str] | None = None,
 ) -> None:
     w = root / "Windows"
     _touch(w / "inf" / "netp191.pnf", rng.randbytes(24_000), t0 + 5)
@@ -322,8 +393,14 @@ def write_infected(
                 },
             )
         )
+    sysmon, pipes = _served_pipe_events(name, t0, served or [], names or {})
+    lines += pipes
     logs = w / "System32" / "winevt" / "Logs"
     logs.mkdir(parents=True, exist_ok=True)
+    if sysmon:
+        (logs / "Microsoft-Windows-Sysmon%4Operational.jsonl").write_text(
+            "\n".join(sysmon) + "\n", encoding="utf-8"
+        )
     (logs / "Security.jsonl").write_text(
         "\n".join(lines) + ("\n" if lines else ""), encoding="utf-8"
     )
@@ -395,8 +472,15 @@ def write_triage_folders(out_dir: Path, truth: dict[str, Any], seed: int) -> lis
         root = out_dir / f"host-{ip}"
         t0 = min((float(m["time"]) for m in moves_by_dst.get(ip, [])), default=start + 3600)
         # the computer name the network telemetry knows the host by (NTLM, Kerberos, DNS)
+        served = [e for e in truth.get("relay_edges") or [] if str(e.get("dst")) == ip]
         write_infected(
-            root, str(names.get(ip) or _host_name(ip)), t0, rng, moves_by_dst.get(ip, [])
+            root,
+            str(names.get(ip) or _host_name(ip)),
+            t0,
+            rng,
+            moves_by_dst.get(ip, []),
+            served,
+            {str(k): str(v) for k, v in names.items()},
         )
         written.append(root)
     clean = out_dir / "host-clean"

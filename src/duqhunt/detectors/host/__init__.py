@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from duqhunt.detectors.host.base import HostDetector
+from duqhunt.detectors.host.credentials import ProcessTampering
 from duqhunt.detectors.host.events import LateralMovementSessions, ScheduledTasks, ServiceInstalls
 from duqhunt.detectors.host.execution import AlternateCredentials, RemoteExecution, ServedPipes
 from duqhunt.detectors.host.family import CodeFamilies
@@ -14,6 +15,7 @@ from duqhunt.detectors.host.files import (
     VendorMasquerade,
 )
 from duqhunt.detectors.host.persistence import LocalPersistence
+from duqhunt.detectors.host.rdp import RdpLateralMovement
 from duqhunt.detectors.host.registry import DuquServices, FontPosture, ZoneMarker
 from duqhunt.detectors.host.sigma import SigmaMatches
 from duqhunt.detectors.host.yarascan import YaraMatches
@@ -40,6 +42,8 @@ def host_detectors() -> list[HostDetector]:
         AlternateCredentials(),
         ServedPipes(),
         LocalPersistence(),
+        ProcessTampering(),
+        RdpLateralMovement(),
     ]
 
 

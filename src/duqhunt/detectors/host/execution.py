@@ -14,7 +14,7 @@ from duqhunt.detectors.host.base import HostContext, HostDetector
 from duqhunt.detectors.host.events import EXEC_EXT, LOCAL_ADDRESSES, SHELLS, _logon_id
 from duqhunt.model import Evidence, Finding
 from duqhunt.model.finding import Severity, Stage
-from duqhunt.sources.host.eventlog import HostEvent
+from duqhunt.sources.host.eventlog import SYSTEM_FOLDERS, HostEvent
 
 
 def _base(path: str) -> str:
@@ -118,6 +118,36 @@ def script_blocks(events: list[HostEvent]) -> list[tuple[HostEvent, str]]:
     for blocks in parts.values():
         blocks.sort(key=lambda x: x[0])
         out.append((blocks[0][1], "".join(e.get("ScriptBlockText") for _, e in blocks)))
+    return out
+
+
+_INVOCATION = re.compile(r"CommandInvocation\(([\w-]+)\)")
+_BINDING = re.compile(r'ParameterBinding\(([\w-]+)\): name="(\w+)"; value="([^"\r\n]*)"')
+LOCAL_TARGETS = frozenset({"", ".", "localhost", "127.0.0.1", "::1"})
+
+
+def module_invocations(events: list[HostEvent]) -> list[tuple[HostEvent, str, str]]:
+    """PowerShell module logging (4103): (event, cmdlet, computer) for each cmdlet invoked
+    with a ComputerName (or CimSession) bound to another host."""
+    out = []
+    for ev in events:
+        if ev.event_id != 4103 or "powershell" not in ev.channel.lower():
+            continue
+        payload = ev.get("Payload")
+        m = _INVOCATION.search(payload)
+        if m is None:
+            continue
+        for cmdlet, name, value in _BINDING.findall(payload):
+            target = value.strip().lower()
+            if (
+                cmdlet.lower() == m.group(1).lower()
+                and name.lower() in ("computername", "cimsession")
+                and target not in LOCAL_TARGETS
+                and target != ev.computer.lower().split(".")[0]
+                and target != ev.computer.lower()
+            ):
+                out.append((ev, m.group(1), value.strip()))
+                break
     return out
 
 
@@ -266,7 +296,9 @@ class RemoteExecution(HostDetector):
     20 report permanent WMI event subscriptions; System 10016 a denied remote DCOM launch
     of MMC20/ShellWindows/ShellBrowserWindow; WinRM 91 a WinRM shell; Sysmon 11 by the System
     process a program written over SMB.
-    Source side: command lines and script blocks that aim at another host: wmic /node,
+    Source side: PowerShell module logging (4103) of Invoke-Command, New-PSSession,
+    Enter-PSSession, Invoke-WmiMethod or Invoke-CimMethod with a ComputerName or CimSession bound
+    to another host (medium); command lines and script blocks that aim at another host: wmic /node,
     Invoke-WmiMethod -ComputerName, DCOM objects created by ProgID/CLSID with a host name,
     Invoke-Command/Enter-PSSession -ComputerName, winrs -r, sc \\\\host create, PsExec \\\\host,
     schtasks /create /s, net use \\\\host\\C$.
@@ -302,6 +334,12 @@ class RemoteExecution(HostDetector):
                     if rx.search(text):
                         out.append(self._emit(ev, h.host, tech, sev, why, text[:400], None))
                         break
+            for ev, cmdlet, target in module_invocations(h.events):
+                remoting = MODULE_CMDLETS.get(cmdlet.lower())
+                if remoting is not None:
+                    why = f"{cmdlet} run against {target} (module logging 4103)"
+                    payload = ev.get("Payload")
+                    out.append(self._emit(ev, h.host, remoting, "medium", why, payload, None))
             for ev in h.events:
                 other = _other_event(ev)
                 if other is not None:
@@ -383,6 +421,14 @@ LATERAL_CLSIDS = frozenset(
         "{c08afd90-f2a1-11d1-8455-00a0c91f3880}",
     }
 )
+# cmdlets of PowerShell module logging (4103) that run something on the ComputerName given
+MODULE_CMDLETS: dict[str, Technique] = {
+    "invoke-command": WINRM,
+    "new-pssession": WINRM,
+    "enter-pssession": WINRM,
+    "invoke-wmimethod": WMI,
+    "invoke-cimmethod": WMI,
+}
 # programs whose explicit-credential logon (4648) to another host is remote execution
 EXPLICIT: dict[str, Technique] = {
     "wmic.exe": WMI,
@@ -493,9 +539,7 @@ def _other_event(ev: HostEvent) -> tuple[Technique, Severity, str] | None:
 
 def _system_program(image: str) -> bool:
     low = image.lower()
-    return any(
-        d in low for d in ("\\windows\\system32\\", "\\windows\\syswow64\\", "\\program files")
-    )
+    return any(d in low for d in SYSTEM_FOLDERS)
 
 
 def _remotely_started(p: Process) -> bool:
@@ -656,9 +700,12 @@ class ServedPipes(HostDetector):
     In the campaign the finding joins DQ-NET-006's relay edge of the same pair of machines, or
     is an edge of its own marked as host evidence (campaign/relays.py).
 
+    Sysmon 17 (pipe created) of the same pipe names the process that serves it (``server_image``
+    and an evidence line): Duqu's relay ran inside a system process it had injected.
+
     Misses: a relay pipe named like a Windows pipe; hosts without Sysmon pipe events and
-    without detailed file share auditing (5145); which process serves the pipe (Sysmon 17 is not
-    read).
+    without detailed file share auditing (5145); a Sysmon 17 alone (a pipe created that no
+    other host was seen to reach) is not reported.
     False positives: software that serves its own pipes to the network (backup agents, SQL Server
     named-pipe clients, management agents): add them to the standard list.
     """
@@ -675,6 +722,8 @@ class ServedPipes(HostDetector):
 
         standard = standard_pipes()
         seen: dict[tuple[str, str], list[HostEvent]] = defaultdict(list)
+        # Sysmon 17: the process that created (serves) each pipe
+        created: dict[tuple[str, str], list[HostEvent]] = defaultdict(list)
         stdio: set[tuple[str, str]] = set()
         # pipes the share audit shows reached from this host itself (SMB over loopback): a
         # Sysmon 18 of such a pipe, which names no client, is not evidence of another host
@@ -682,6 +731,12 @@ class ServedPipes(HostDetector):
         for h in ctx.hosts:
             for ev in h.events:
                 remote = True
+                if ev.event_id == 17 and "sysmon" in ev.channel.lower():
+                    name = normalise_pipe(ev.get("PipeName")).lstrip("\\")
+                    if name:
+                        key = (ev.computer.lower() or h.host.lower(), _STDIO_SUFFIX.sub("", name))
+                        created[key].append(ev)
+                    continue
                 if ev.event_id == 18 and "sysmon" in ev.channel.lower():
                     if ev.get("Image") != "System":
                         continue
@@ -715,6 +770,8 @@ class ServedPipes(HostDetector):
             )
             odd = random_looking(name) or bool(re.fullmatch(r"[0-9a-f]{16,}", name))
             first = evs[0]
+            makers = created.get((computer, name), [])
+            servers = sorted({e.get("Image") for e in makers if e.get("Image")})
             out.append(
                 self.finding(
                     (computer, name),
@@ -729,9 +786,19 @@ class ServedPipes(HostDetector):
                     [
                         Evidence(e.source, f"record {e.record_id}", f"event {e.event_id}: {name}")
                         for e in evs[:10]
+                    ]
+                    + [
+                        Evidence(
+                            e.source,
+                            f"record {e.record_id}",
+                            f"event 17: {name} created by {e.get('Image')}",
+                        )
+                        for e in makers[:2]
                     ],
                     {
                         "pipe": name,
+                        # the process that serves the pipe (Sysmon 17), when the log has it
+                        "server_image": ",".join(servers[:3]) or None,
                         "src": ",".join(sources) or None,
                         "connections": len(evs),
                         "random_name": odd,

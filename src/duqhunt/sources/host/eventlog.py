@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ from duqhunt.safety import Deadline
 # Security: logons (4624 type/package/key length, 4648 explicit credentials), process creation
 # (4688), service and task changes, share access. System: service install/failure (7045, 7000,
 # 7009) and DCOM denials (10016). Not read, so skipped before decoding: 4625 (a brute-force
-# storm of failures), 4672 (privileges of every admin logon), Sysmon network, image-load,
-# process-access and most registry and network events (7, 10, 12, 14; 13 and 3 only as below).
+# storm of failures), 4672 (privileges of every admin logon), Sysmon image loads (7), registry
+# key and rename events (12, 14), WMI filters and bindings (19, 21: the consumer, 20, says what
+# runs), and the rest of the Sysmon ids below only as filtered there (3, 10, 11, 13, 17, 18).
 SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
 SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
 TASK_IDS = frozenset({106, 129, 200, 201})
@@ -35,13 +37,34 @@ TASK_IDS = frozenset({106, 129, 200, 201})
 # Sysmon: process creation (1), file creation (11), a pipe connected over SMB (18, only those
 # whose image is the System process), a registry value set (13, only a service's ImagePath,
 # FailureCommand or ServiceDll and the Run keys: DQ-HOST-018), WMI consumer (20), network
-# connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement)
-SYSMON_IDS = frozenset({1, 3, 11, 13, 18, 20})
+# connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement),
+# a pipe created (17: which process serves a pipe DQ-HOST-017 reports; not the local-only
+# pipe families of LOCAL_PIPES), a thread started in another process (8) and a process
+# opening lsass.exe (10, only those: DQ-HOST-019)
+SYSMON_IDS = frozenset({1, 3, 8, 10, 11, 13, 17, 18, 20})
+# pipes programs create by the thousand for their own processes (browsers' IPC, PowerShell
+# hosts, .NET diagnostics); never what another host connects to
+LOCAL_PIPES = (
+    "\\\\mojo.", "\\\\chrome.", "\\\\crashpad_", "\\\\pshost.", "\\\\local\\\\",
+    "\\\\dotnet-diagnostic-", "\\\\cubeb-pipe-", "\\\\gecko-crash-server-pipe.",
+)  # fmt: skip
+# PowerShell: script blocks (4104) and module logging (4103, only those naming a ComputerName
+# or CimSession)
 POWERSHELL_IDS = frozenset({4103, 4104})
-WMI_IDS = frozenset({5857, 5858, 5859, 5860, 5861})
+# WMI-Activity: 5861, a permanent event consumer registered (DQ-HOST-015). Not 5857 (every
+# provider DLL load), 5858 (query errors) or 5859/5860 (temporary subscriptions, gone when the
+# script that made them exits): no detector reads them, so they are skipped before decoding.
+WMI_IDS = frozenset({5861})
 WINRM_IDS = frozenset({91})
+# TerminalServices: RemoteConnectionManager 1149 (RDP authentication succeeded),
+# LocalSessionManager 21 (session logon) and 25 (reconnection): DQ-HOST-020. Sysmon reuses 21
+# and 25 for other events (WMI binding, process tampering), so the channel decides.
+RDP_IDS = frozenset({21, 25, 1149})
 CHANNEL_OF: dict[int, str] = {
     **dict.fromkeys(WINRM_IDS, "winrm"),
+    21: "localsessionmanager",
+    25: "localsessionmanager",
+    1149: "remoteconnectionmanager",
     **dict.fromkeys(SYSMON_IDS, "sysmon"),
     **dict.fromkeys(POWERSHELL_IDS, "powershell"),
     **dict.fromkeys(WMI_IDS, "wmi-activity"),
@@ -71,6 +94,9 @@ SHELL_NAMES = frozenset(
         "calc", "whoami", "net", "net1", "certutil", "bitsadmin", "wmic", "notepad",
     }
 )  # fmt: skip
+# where Windows and installed programs live (lower case): a service program from elsewhere
+# is not one an installer put there
+SYSTEM_FOLDERS = ("\\windows\\system32\\", "\\windows\\syswow64\\", "\\program files")
 # PowerShell starts half the processes of an admin's or a test run's day: its command lines
 # count only with a remoting or DCOM keyword (lower case: the command line is lower-cased),
 # or a path on the host's own shares (``\\127.0.0.1\``, JSON-escaped in the record; a bare
@@ -80,8 +106,21 @@ PROCESS_KEYWORDS = ("127.0.0.1\\\\", "computername", "gettypefrom")
 # logging on services: type 5 or 0). No detector reads them: the logon sessions of lateral
 # movement and pass-the-hash are those of accounts. Skipped before decoding.
 _WELL_KNOWN_TARGETS = tuple(f'"TargetLogonId":"{lid}"' for lid in ("0x3e7", "0x3e4", "0x3e5"))
-WANTED = SECURITY_IDS | SYSTEM_IDS | TASK_IDS | SYSMON_IDS | POWERSHELL_IDS | WMI_IDS | WINRM_IDS
+WANTED = (
+    SECURITY_IDS
+    | SYSTEM_IDS
+    | TASK_IDS
+    | SYSMON_IDS
+    | POWERSHELL_IDS
+    | WMI_IDS
+    | WINRM_IDS
+    | RDP_IDS
+)
 MAX_BAD_RECORDS = 10_000
+# Rust worker threads rendering records: one. Python takes the records one at a time and is
+# the slower side; more threads measured no faster in CPU time (benchmarks/evtx_rate.py) and
+# would take a core from the other stages of a scan.
+EVTX_THREADS = 1
 _EVENT_ID_RE = re.compile(
     r'"EventID":\s*(?:\{(?:[^{}]|\{[^{}]*\})*?"#text":\s*)?"?(\d{1,10})(?!\d)'
 )
@@ -136,9 +175,12 @@ def evtx_shortfall(path: Path) -> str:
     file header's block size at offset 40 and number of chunks at 42, then 64 KiB chunks). A
     copy cut short (a failed transfer, a full disk) loses the records of the missing chunks;
     the parser stops quietly at the end, so the header is the only witness."""
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        head = fh.read(128)
+    fd = os.open(path, os.O_RDONLY)  # os calls, not a buffered file: read once per EVTX file
+    try:
+        size = os.fstat(fd).st_size
+        head = os.read(fd, 128)
+    finally:
+        os.close(fd)
     if len(head) < 44 or head[:8] != EVTX_SIGNATURE:
         return ""
     header_block = int.from_bytes(head[40:42], "little") or 0x1000
@@ -283,6 +325,104 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
     )
 
 
+_SCAN = json.JSONDecoder().raw_decode
+_SYSTEM_KEYS = ('"Channel":"', '"Computer":"', '"SystemTime":"')
+_EVENT_DATA = '"EventData":'
+
+
+def _system_text(head: str, key: str) -> str | None:
+    """A System string value as evtx writes it (``"Key":"value"``); None when absent or when
+    it holds an escape, which the full decoder handles."""
+    i = head.find(key)
+    if i < 0:
+        return None
+    i += len(key)
+    j = head.find('"', i)
+    value = head[i:j]
+    return None if j < 0 or "\\" in value else value
+
+
+def _evtx_time(text: str) -> float | None:
+    """evtx's SystemTime (``2021-04-21T09:40:32.342397Z``) to epoch seconds; other forms
+    through :func:`parse_time`."""
+    if len(text) == 27 and text[19] == "." and text[26] == "Z":
+        try:
+            t = datetime.fromisoformat(text[:26] + "+00:00").timestamp()
+        except ValueError:
+            return parse_time(text)
+        return t if MIN_TIME <= t < MAX_TIME else None
+    return parse_time(text)
+
+
+def _flat_cell(v: object) -> str:
+    """A flat EventData value as :func:`_flatten_data` writes it; TypeError for a nested one."""
+    if v is None:
+        return ""
+    if type(v) in _PLAIN:
+        return str(v)[:8192]
+    raise TypeError("nested value")
+
+
+def event_from_evtx_text(text: str, source: str, record_id: int) -> HostEvent | None:
+    """One evtx JSON record as an event, the same as ``event_from_json(json.loads(text))``.
+    The System block is read by string search and only the EventData object is decoded:
+    decoding the whole record costs three times what the evtx package spends rendering it.
+    Records of another shape (UserData, nested EventData, escaped System strings) take the
+    full decoder."""
+    k = text.find(_EVENT_DATA)
+    if k > 0:
+        head = text[:k]
+        channel, computer, systime = (_system_text(head, key) for key in _SYSTEM_KEYS)
+        m = _EVENT_ID_RE.search(head)
+        start = k + len(_EVENT_DATA)
+        if (
+            m is not None
+            and channel is not None
+            and computer is not None
+            and systime is not None
+            and text.startswith("{", start)
+            and '"UserData"' not in head
+        ):
+            try:
+                block, end = _SCAN(text, start)
+            except (ValueError, RecursionError):
+                block, end = None, 0
+            data: dict[str, str] | None = None
+            if isinstance(block, dict) and text[end:] == "}}":
+                try:  # one pass: a nested value (not the flat shape) raises and takes the slow path
+                    data = {
+                        key: v[:8192] if type(v) is str else _flat_cell(v)
+                        for key, v in block.items()
+                        if key[:1] != "#"
+                    }
+                    data.pop("Data", None)  # a list or object there is an exporter's shape
+                except TypeError:
+                    data = None
+            if data is not None:
+                t = _evtx_time(systime)
+                if t is None:
+                    return None
+                r = head.find('"EventRecordID":')
+                rid = record_id
+                if r >= 0:
+                    digits = (
+                        head[r + 16 : r + 40].split(",", 1)[0].split("}", 1)[0].strip().strip('"')
+                    )
+                    rid = int(digits) if digits.isdigit() else record_id
+                sid = _system_text(head, '"UserID":"')
+                return HostEvent(
+                    time=t,
+                    event_id=int(m.group(1)),
+                    channel=channel,
+                    computer=computer,
+                    record_id=rid,
+                    data=tuple(sorted(data.items())),
+                    source=source,
+                    user_sid=sid or None,
+                )
+    return event_from_json(json.loads(text), source, record_id)
+
+
 def wanted_event(event_id: int, channel: str, wanted: frozenset[int] | None) -> bool:
     """Whether a detector reads this event: its id is wanted and, for the ids several
     channels reuse (Sysmon 1 is also Application 1), it comes from the channel that means it."""
@@ -306,6 +446,15 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return _process_needed(text, 4688)
     if event_id == 4624 and any(w in text for w in _WELL_KNOWN_TARGETS):
         return False
+    if event_id == 5145:
+        return _share_needed(text)
+    if event_id == 4648:  # explicit credentials: only a remote-execution tool's (DQ-HOST-015)
+        start = text.find(_PROCESS_NAME_KEY)
+        if start < 0:
+            return True
+        start += len(_PROCESS_NAME_KEY)
+        value = text[start : text.find('"', start)]
+        return value[value.rfind("\\") + 1 :].lower().removesuffix(".exe") in PROCESS_NAMES
     if event_id not in CHANNEL_OF:
         return True
     c = _CHANNEL_RE.search(text)
@@ -313,6 +462,29 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return False
     if event_id == 18:
         return '"Image":"System"' in text
+    if event_id == 4103:  # module logging: only a cmdlet bound to a computer (DQ-HOST-015)
+        return "ComputerName" in text or "CimSession" in text
+    if event_id == 10:
+        start = text.find(_TARGET_IMAGE_KEY)
+        end = text.find('"', start + len(_TARGET_IMAGE_KEY)) if start >= 0 else -1
+        if start < 0 or not text[start:end].lower().endswith("\\\\lsass.exe"):
+            return False
+        # only a handle that can read memory (PROCESS_VM_READ, 0x10): svchost.exe opens LSASS
+        # for queries (0x1000) all day
+        start = text.find(_ACCESS_KEY)
+        if start < 0:
+            return True
+        start += len(_ACCESS_KEY)
+        try:
+            return bool(int(text[start : text.find('"', start)], 16) & 0x10)
+        except ValueError:
+            return True
+    if event_id == 17:
+        start = text.find(_PIPE_KEY)
+        name = text[start + len(_PIPE_KEY) : start + 64].lower() if start >= 0 else ""
+        return not name.startswith(LOCAL_PIPES)
+    if event_id == 11:  # a file the System process wrote: what an SMB client sent
+        return '"ProcessId":4,' in text or '"ProcessId":"4"' in text
     if event_id == 13:
         return _registry_needed(text)
     if event_id == 3:
@@ -320,6 +492,30 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
     return event_id != 1 or _process_needed(text)
 
 
+_SHARE_KEY = '"ShareName":"'
+
+
+def _share_needed(text: str) -> bool:
+    """A 5145 (detailed file share access) on IPC$ (named pipes) or an admin share (ADMIN$, a
+    drive letter's C$...): what the host detectors read of it. A file server audits every file
+    its users open on its plain shares; those name no pipe and no admin share, and are skipped
+    (the one share classification is detectors/shares.py; this is its text form for IPC$ and
+    admin shares)."""
+    start = text.find(_SHARE_KEY)
+    if start < 0:
+        return True
+    start += len(_SHARE_KEY)
+    value = text[start : text.find('"', start)]
+    share = value[value.rfind("\\") + 1 :].upper()
+    return share in ("IPC$", "ADMIN$") or (
+        len(share) == 2 and share[0].isalpha() and share[1] == "$"
+    )
+
+
+_PIPE_KEY = '"PipeName":"'
+_PROCESS_NAME_KEY = '"ProcessName":"'
+_TARGET_IMAGE_KEY = '"TargetImage":"'
+_ACCESS_KEY = '"GrantedAccess":"'
 _PORT_KEY = '"DestinationPort":'
 ADMIN_PORT_TEXT = frozenset({"135", "445", "5985", "5986"})
 
@@ -371,19 +567,27 @@ def _process_needed(text: str, event_id: int = 1) -> bool:
     finds and slices of the few fields that matter: a regular expression, or lower-casing
     the whole record, costs several times what the evtx package spends rendering it."""
     names = []
+    values = []
     for key in _IMAGE_KEYS.get(event_id, _IMAGE_KEYS[1]):
         start = text.find(key)
         if start < 0:
             names.append("")
+            values.append("")
             continue
         start += len(key)
         value = text[start : text.find('"', start)]
-        name = value[value.rfind("\\") + 1 :].lower().removesuffix(".exe")
-        if name in PROCESS_NAMES:
-            return True
-        names.append(name)
-    if names == ["", ""]:
+        values.append(value)
+        names.append(value[value.rfind("\\") + 1 :].lower().removesuffix(".exe"))
+    if names == ["", ""] or names[0] in PROCESS_NAMES:
         return True
+    if names[1] in PROCESS_NAMES:
+        if names[1] != "services":
+            return True
+        # services.exe starts every service: only a shell, or a program outside the system
+        # and program folders, is what DQ-HOST-015 reads of its children
+        image = values[0].lower().replace("\\\\", "\\")
+        if names[0] in SHELL_NAMES or not any(d in image for d in SYSTEM_FOLDERS):
+            return True
     if names[1] == "explorer" and names[0] in SHELL_NAMES:
         return True
     start = text.find(_COMMAND_KEY)
@@ -409,7 +613,7 @@ def read_evtx(
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise InputError(str(path), "the 'evtx' package is not installed") from exc
     try:
-        parser = evtx.PyEvtxParser(str(path))
+        parser = evtx.PyEvtxParser(str(path), number_of_threads=EVTX_THREADS)
     except (OSError, RuntimeError, ValueError) as exc:
         raise InputError(str(path), f"not a readable EVTX file: {exc}", offset=0) from exc
     events: list[HostEvent] = []
@@ -451,8 +655,7 @@ def read_evtx(
                     if not _wanted_text(text, wanted):
                         continue
                 try:
-                    obj = json.loads(text)
-                    ev = event_from_json(obj, source, int(rec.get("event_record_id") or 0))
+                    ev = event_from_evtx_text(text, source, int(rec.get("event_record_id") or 0))
                 except (ValueError, TypeError, RecursionError):  # nesting deeper than Python
                     skipped += 1
                     continue

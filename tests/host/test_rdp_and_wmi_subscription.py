@@ -1,0 +1,102 @@
+"""Remote Desktop between internal hosts (DQ-HOST-020) and a WMI event subscription (Sysmon
+19/20, DQ-HOST-015) on real samples of mdecrevoisier/EVTX-to-MITRE-Attack (CC0,
+tests/data/PROVENANCE.md), and synthetic exports for the address and fan-out rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from host_builders import event_line
+
+from duqhunt.hostscan import scan_host
+from duqhunt.model import Finding
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "host"
+LSM = "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational"
+
+
+def _by(findings: list[Finding], det: str) -> list[Finding]:
+    return [f for f in findings if f.detector == det]
+
+
+def test_real_rdp_logons_to_eleven_hosts() -> None:
+    """One account from 10.23.123.11 authenticated by RDP on eleven servers (1149)."""
+    (f,) = _by(scan_host([DATA / "md_rdp_logins_1149.evtx"]).findings, "DQ-HOST-020")
+    assert f.severity == "medium" and f.attack == ("T1021.001",)
+    d = dict(f.details)
+    assert d["src"] == "10.23.123.11" and d["account"] == "admmig" and d["target_count"] == 11
+    assert len(f.hosts) == 11 and "rootdc1.offsec.lan" in f.hosts
+
+
+def test_rdp_addresses_and_fan_out(tmp_path: Path) -> None:
+    """An internal source on fewer than three hosts is low; public and loopback sources (RDP
+    exposed to the internet, a tunnel's far end) and machine accounts are not reported; the
+    same source on three hosts through 4624 type 10 and LocalSessionManager 21 is medium."""
+    lines = [
+        event_line("2024-03-05T10:00:00Z", 21, {"User": "CORP\\bob", "Address": "10.1.0.5"},
+                   channel=LSM, computer="WS01"),
+        event_line("2024-03-05T10:00:00Z", 21, {"User": "CORP\\eve", "Address": "31.14.75.59"},
+                   channel=LSM, computer="WS01"),
+        event_line("2024-03-05T10:00:00Z", 25, {"User": "CORP\\eve", "Address": "127.0.0.1"},
+                   channel=LSM, computer="WS01"),
+        *(
+            event_line("2024-03-05T11:00:00Z", 4624,
+                       {"LogonType": "10", "IpAddress": "10.1.0.9", "TargetUserName": "adm"},
+                       computer=host)
+            for host in ("SRV1", "SRV2")
+        ),
+        event_line("2024-03-05T11:30:00Z", 21, {"User": "CORP\\adm", "Address": "10.1.0.9"},
+                   channel=LSM, computer="SRV3"),
+        # Sysmon's own event 21 (a WMI binding) is not a session logon
+        event_line("2024-03-05T11:30:00Z", 21, {"User": "CORP\\adm", "Address": "10.1.0.9"},
+                   channel="Microsoft-Windows-Sysmon/Operational", computer="SRV4"),
+    ]  # fmt: skip
+    p = tmp_path / "rdp.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    got = {
+        (dict(f.details)["src"], f.severity, f.hosts)
+        for f in _by(scan_host([p]).findings, "DQ-HOST-020")
+    }
+    assert got == {
+        ("10.1.0.5", "low", ("ws01",)),
+        ("10.1.0.9", "medium", ("srv1", "srv2", "srv3")),
+    }
+
+
+def test_real_wmi_event_subscription_powerlurk() -> None:
+    """PowerLurk registers filter "Evil" (Sysmon 19) and a command-line consumer (20)."""
+    hits = _by(scan_host([DATA / "md_wmi_powerlurk_sysmon_19_20.evtx"]).findings, "DQ-HOST-015")
+    assert [(f.severity, f.attack) for f in hits] == [("high", ("T1546.003",))]
+    assert "cmd.exe /c echo" in hits[0].title
+
+
+def test_module_logging_remoting_to_another_host(tmp_path: Path) -> None:
+    """PowerShell 4103: Invoke-Command bound to ComputerName fs01 is remoting (medium, WinRM);
+    the same cmdlet bound to localhost, and a cmdlet that runs nothing remotely, are not."""
+    ps = "Microsoft-Windows-PowerShell/Operational"
+
+    def module(payload: str) -> str:
+        return event_line(
+            "2024-03-05T10:00:00Z", 4103, {"Payload": payload, "ContextInfo": ""}, channel=ps
+        )
+
+    lines = [
+        module(
+            'CommandInvocation(Invoke-Command): "Invoke-Command"\r\n'
+            'ParameterBinding(Invoke-Command): name="ComputerName"; value="fs01"\r\n'
+            'ParameterBinding(Invoke-Command): name="ScriptBlock"; value="whoami"\r\n'
+        ),
+        module(
+            'CommandInvocation(Invoke-Command): "Invoke-Command"\r\n'
+            'ParameterBinding(Invoke-Command): name="ComputerName"; value="localhost"\r\n'
+        ),
+        module(
+            'CommandInvocation(Get-Service): "Get-Service"\r\n'
+            'ParameterBinding(Get-Service): name="ComputerName"; value="fs01"\r\n'
+        ),
+    ]
+    p = tmp_path / "ps.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    hits = _by(scan_host([p]).findings, "DQ-HOST-015")
+    assert [(f.severity, f.attack) for f in hits] == [("medium", ("T1021.006",))]
+    assert "Invoke-Command run against fs01" in hits[0].title
