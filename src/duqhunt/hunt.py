@@ -47,7 +47,9 @@ from duqhunt.model.report import (
 from duqhunt.safety import special_file
 from duqhunt.sources.net.dialects import recognise
 from duqhunt.sources.net.pcap import find_tshark, is_capture
-from duqhunt.sources.net.zeek import Limits, MixedLogTypes, sniff
+from duqhunt.sources.net.zeek import sniff
+from duqhunt.sources.net.zeek_json import MixedLogTypes
+from duqhunt.sources.net.zeek_limits import Limits
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
 from duqhunt.store import CaseStore, IngestResult
 from duqhunt.triage import TriageStore, with_triage

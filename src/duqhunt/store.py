@@ -45,15 +45,10 @@ from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
 from duqhunt.sources.net.dialects import Recognition, recognise, split_export
 from duqhunt.sources.net.pcap import PcapConverter, PcapLimits
-from duqhunt.sources.net.zeek import (
-    GZIP_MAGIC,
-    DataLineCounter,
-    Limits,
-    ParseStats,
-    ZeekLog,
-    sniff,
-)
+from duqhunt.sources.net.zeek import ZeekLog, sniff
+from duqhunt.sources.net.zeek_limits import Limits, ParseStats
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
+from duqhunt.sources.net.zeek_stream import GZIP_MAGIC, DataLineCounter
 
 log = logging.getLogger(__name__)
 

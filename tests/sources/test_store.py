@@ -16,7 +16,8 @@ import pytest
 
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
-from duqhunt.sources.net.zeek import BatchSink, Limits, ParseStats, ZeekLog
+from duqhunt.sources.net.zeek import BatchSink, ZeekLog
+from duqhunt.sources.net.zeek_limits import Limits, ParseStats
 from duqhunt.store import CaseStore, sha256_file
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "zeek" / "otrf_lsass_campaign_01"

@@ -29,7 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from duqhunt.errors import InputError
-from duqhunt.sources.net.zeek import Limits, ZeekLog
+from duqhunt.sources.net.zeek import ZeekLog
+from duqhunt.sources.net.zeek_limits import Limits
 from testsupport import fuzz_examples
 
 # pyarrow decodes an invalid CSV row to str before it calls the reader's invalid-row handler; a

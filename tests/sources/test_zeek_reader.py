@@ -21,7 +21,8 @@ import pytest
 
 from duqhunt.errors import InputError
 from duqhunt.sources.net import zeek
-from duqhunt.sources.net.zeek import Limits, ListSink, ZeekLog, guess_log_type, sniff
+from duqhunt.sources.net.zeek import ListSink, ZeekLog, guess_log_type, sniff
+from duqhunt.sources.net.zeek_limits import MAX_WARNINGS_PER_FILE, Limits
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "zeek" / "otrf_lsass_campaign_01"
 
@@ -862,7 +863,7 @@ def test_warnings_are_capped(tmp_path: Path) -> None:
     assert table.num_rows == 1
     assert zlog.stats.skipped_rows == 50
     warnings = zlog.stats.all_warnings()
-    assert len(warnings) == zeek.MAX_WARNINGS_PER_FILE + 1
+    assert len(warnings) == MAX_WARNINGS_PER_FILE + 1
     assert "30 more warnings" in warnings[-1]
     assert all(str(p) in w for w in warnings)
 
@@ -910,7 +911,8 @@ def test_gz_bomb_of_rows_stops_on_ratio(tmp_path: Path) -> None:
 _BOMB_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from duqhunt.sources.net.zeek import Limits, ZeekLog
+from duqhunt.sources.net.zeek_limits import Limits
+from duqhunt.sources.net.zeek import ZeekLog
 class Sink:
     rows = 0
     def write(self, t): self.rows += t.num_rows

@@ -40,7 +40,8 @@ from duqhunt.engines.base import (
     bind,
 )
 from duqhunt.errors import UsageError
-from duqhunt.sources.net.zeek import MAX_WARNINGS_PER_FILE, JsonPlan, TsvColumn, TsvPlan
+from duqhunt.sources.net.zeek import JsonPlan, TsvColumn, TsvPlan
+from duqhunt.sources.net.zeek_limits import MAX_WARNINGS_PER_FILE
 from duqhunt.sources.net.zeek_schema import arrow_type, canonical_name, container_inner
 
 try:  # the optional extra

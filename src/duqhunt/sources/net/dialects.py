@@ -33,17 +33,11 @@ from typing import Any, TextIO
 
 import yaml
 
-from duqhunt.sources.net.zeek import (
-    JSON_TYPE_KEYS,
-    LONG_LINE_MARK,
-    Limits,
-    ParseStats,
-    _GuardedStream,
-    _json_value,
-    _parse_header,
-    safe_log_type,
-)
+from duqhunt.sources.net.zeek import _parse_header, safe_log_type
+from duqhunt.sources.net.zeek_json import JSON_TYPE_KEYS, json_value
+from duqhunt.sources.net.zeek_limits import Limits, ParseStats
 from duqhunt.sources.net.zeek_schema import LOGS, canonical_name, container_inner
+from duqhunt.sources.net.zeek_stream import LONG_LINE_MARK, GuardedStream
 
 SAMPLE_LINES = 200
 MAX_DEPTH = 16  # ECS nests 4 or 5 deep
@@ -407,7 +401,7 @@ class Recognition:
 
 
 def _sample_lines(path: Path, limits: Limits, n: int = SAMPLE_LINES) -> list[bytes]:
-    stream = _GuardedStream(path, limits, strip_comments=False)
+    stream = GuardedStream(path, limits, strip_comments=False)
     try:
         out = []
         for _ in range(n):
@@ -447,7 +441,7 @@ def recognise(path: Path, fmt: str, limits: Limits | None = None) -> Recognition
 
 
 def _recognise_tsv(path: Path, lim: Limits) -> Recognition:
-    stream = _GuardedStream(path, lim, strip_comments=False)
+    stream = GuardedStream(path, lim, strip_comments=False)
     try:
         hdr = _parse_header(stream, path, lim)
     finally:
@@ -538,14 +532,14 @@ def _typed(rec: dict[str, Any], log_type: str, from_text: bool) -> dict[str, Any
             continue
         if from_text and isinstance(value, str) and container_inner(ztype) is not None:
             value = [v for v in value.split("\n") if v != ""]
-        out[key] = _json_value(value, ztype)
+        out[key] = json_value(value, ztype)
     return out
 
 
 def _csv_rows(
     path: Path, limits: Limits, limit: int | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    stream = _GuardedStream(path, limits, strip_comments=False)
+    stream = GuardedStream(path, limits, strip_comments=False)
     text: TextIO = io.TextIOWrapper(
         io.BufferedReader(stream), encoding="utf-8", errors="replace", newline=""
     )
@@ -582,7 +576,7 @@ def split_export(path: Path, fmt: str, workdir: Path, limits: Limits | None = No
             for line, row in _csv_rows(path, lim):
                 yield line, row, ""
             return
-        stream = _GuardedStream(path, lim, strip_comments=False)
+        stream = GuardedStream(path, lim, strip_comments=False)
         line = 0
         try:
             while True:

@@ -49,7 +49,7 @@ import duckdb
 import yaml
 
 from duqhunt.errors import InputError, UsageError
-from duqhunt.sources.net.zeek import Limits, bad_time_reason
+from duqhunt.sources.net.zeek_limits import Limits, bad_time_reason
 from duqhunt.sources.net.zeek_writer import write_zeek_tsv
 
 log = logging.getLogger(__name__)

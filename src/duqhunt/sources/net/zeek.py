@@ -13,21 +13,18 @@ A truncated or corrupt gzip stream keeps every complete line before the damage.
 
 Nothing here raises anything but ``InputError`` for a file that cannot be read at all (no
 ``#fields`` line, not a Zeek log); damage inside a readable file becomes warnings.
+
+Beside it: ``zeek_limits`` (the limits and per-file statistics every reader keeps),
+``zeek_stream`` (the guarded byte stream and the data-line count), ``zeek_json`` (JSON lines).
 """
 
 from __future__ import annotations
 
-import functools
-import io
 import json
 import logging
-import math
 import re
-import time
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +33,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from duqhunt.errors import InputError
+from duqhunt.sources.net.zeek_json import JSON_META, infer_ztype, json_log_type, read_json
+from duqhunt.sources.net.zeek_limits import Limits, ParseStats, bad_float_rows
 from duqhunt.sources.net.zeek_schema import (
     LOGS,
     arrow_type,
@@ -43,105 +42,11 @@ from duqhunt.sources.net.zeek_schema import (
     container_inner,
     known_types,
 )
+from duqhunt.sources.net.zeek_stream import GZIP_MAGIC, LONG_LINE_MARK, GuardedStream
 
 log = logging.getLogger(__name__)
 
-GZIP_MAGIC = b"\x1f\x8b"
-# stands in for a line longer than Limits.max_line_bytes, so readers can count and skip it
-LONG_LINE_MARK = b"\x00duqhunt-long-line\x00"
-MAX_WARNINGS_PER_FILE = 20
 _LOG_NAME = re.compile(r"^([A-Za-z0-9_\-]+?)(?:[._]\d|\.log|\.json|\.ndjson|\.gz|$)")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Guards against hostile input. Defaults suit real sensors; tests lower them."""
-
-    batch_rows: int = 262_144
-    max_line_bytes: int = 1 << 20
-    max_header_lines: int = 64
-    max_decompressed_bytes: int = 256 << 30
-    max_ratio: float = 400.0  # decompressed / compressed, checked once past ratio_floor_bytes
-    ratio_floor_bytes: int = 64 << 20
-    # the plausible span of a row's ``ts``: from 1990-01-01 to now + max_ts_ahead_s. A row
-    # outside it (or a NaN/Inf time) is a bad row, skipped with a warning naming its line
-    min_ts: float = 631_152_000.0
-    max_ts_ahead_s: float = 86_400.0
-
-    def ts_bounds(self) -> tuple[float, float]:
-        """(earliest, latest) plausible ``ts``, the latest taken from the clock now."""
-        return self.min_ts, time.time() + self.max_ts_ahead_s
-
-
-def bad_time_reason(name: str, value: float, bounds: tuple[float, float]) -> str | None:
-    """Why a float value is not one a row may carry (None if it may): a NaN or infinite
-    number anywhere, or a ``ts`` outside the plausible span."""
-    if not math.isfinite(value):
-        return f"column {name}: {value!r} is not a finite number"
-    if name == "ts" and not bounds[0] <= value <= bounds[1]:
-        return (
-            f"column ts: time {value!r} is outside the plausible span "
-            f"(1990-01-01 to one day from now)"
-        )
-    return None
-
-
-def _bad_float_rows(table: pa.Table, bounds: tuple[float, float]) -> dict[int, str]:
-    """Rows of a canonical table with a non-finite float or an implausible ``ts``."""
-    bad: dict[int, str] = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if not pa.types.is_floating(col.type):
-            continue
-        ok = pc.is_finite(col)
-        if name == "ts":
-            ok = pc.and_(
-                ok,
-                pc.and_(pc.greater_equal(col, bounds[0]), pc.less_equal(col, bounds[1])),
-            )
-        bad_mask = pc.invert(pc.fill_null(ok, True))
-        if not pc.any(bad_mask).as_py():
-            continue
-        for i in pc.indices_nonzero(bad_mask).to_pylist():
-            if i not in bad:
-                bad[i] = bad_time_reason(name, col[i].as_py(), bounds) or "bad number"
-    return bad
-
-
-@dataclass(slots=True)
-class ParseStats:
-    """What happened while reading one file. Filled in as the batches are consumed."""
-
-    path: str
-    log_type: str
-    fmt: str
-    rows: int = 0
-    skipped_rows: int = 0
-    truncated: bool = False
-    warnings: list[str] = field(default_factory=list)
-    suppressed_warnings: int = 0
-
-    def warn(self, message: str) -> None:
-        if len(self.warnings) < MAX_WARNINGS_PER_FILE:
-            self.warnings.append(message)
-            log.warning("%s", message)
-        else:
-            self.suppressed_warnings += 1
-
-    def bad_row(self, line: int, reason: str) -> None:
-        self.skipped_rows += 1
-        self.warn(f"{self.path}, line {line}: {reason}; row skipped")
-
-    def all_warnings(self) -> list[str]:
-        out = list(self.warnings)
-        if self.suppressed_warnings:
-            out.append(f"{self.path}: {self.suppressed_warnings} more warnings not shown")
-        return out
-
-
-class MixedLogTypes(InputError):
-    """A JSON log whose rows name several log types (a SIEM export of a whole sensor): read
-    it as an export, split by type (dialects.split_export)."""
 
 
 class _DirtyFile(Exception):
@@ -149,222 +54,7 @@ class _DirtyFile(Exception):
 
 
 # --------------------------------------------------------------------------------------------
-# opening, decompression guards and log type detection
-
-
-class _GuardedStream(io.RawIOBase):
-    """A binary stream over a plain or gzip file that stops cleanly at damage or limits.
-
-    On a decompression error or an exceeded limit it records why, drops the incomplete last
-    line and reports end of file, so that readers keep every complete line before the damage.
-    With ``strip_comments`` it also removes lines that start with ``#`` (Zeek's ``#close``).
-    """
-
-    def __init__(self, path: Path, limits: Limits, *, strip_comments: bool) -> None:
-        super().__init__()
-        self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
-        magic = self._raw.read(2)
-        self._raw.seek(0)
-        self.compressed = magic == GZIP_MAGIC
-        self._zlib = zlib.decompressobj(wbits=31) if self.compressed else None
-        self._in_bytes = 0
-        self._limits = limits
-        self._strip = strip_comments
-        # the header lines a stripping reader expects to see again (a concatenated log)
-        self.expected_header: set[bytes] | None = None
-        self._pending = b""  # processed bytes waiting to be handed out
-        self._carry = b""  # an incomplete line waiting for more data
-        self._eof = False
-        self.error: str | None = None
-        self.out_bytes = 0
-        self.comment_lines = 0
-        self.lines_emitted = 0
-        self.long_lines = 0
-        self.header_changed = False
-        self._skipping = False
-
-    def readable(self) -> bool:
-        return True
-
-    def _fill(self) -> None:
-        while not self._pending and not self._eof:
-            try:
-                chunk = self._read_chunk()
-            except (EOFError, OSError, zlib.error) as exc:
-                self.error = f"compressed data truncated or corrupt ({exc})"
-                self._carry = b""  # never hand out a partial line
-                self._eof = True
-                return
-            if not chunk:
-                self._eof = True
-                if self._carry:
-                    self._emit(self._carry + b"\n")
-                    self._carry = b""
-                return
-            self.out_bytes += len(chunk)
-            if self.out_bytes > self._limits.max_decompressed_bytes:
-                self.error = "decompressed size limit exceeded"
-                self._eof = True
-                self._carry = b""
-                return
-            if self.compressed and self.out_bytes > self._limits.ratio_floor_bytes:
-                consumed = max(1, self._in_bytes)
-                if self.out_bytes / consumed > self._limits.max_ratio:
-                    self.error = (
-                        f"decompression ratio above {self._limits.max_ratio:.0f}:1 "
-                        "(possible compression bomb)"
-                    )
-                    self._eof = True
-                    self._carry = b""
-                    return
-            buf = self._carry + chunk
-            if self._skipping:
-                nl = buf.find(b"\n")
-                if nl < 0:
-                    self._carry = b""
-                    continue
-                self._skipping = False
-                buf = buf[nl + 1 :]
-                self._emit(LONG_LINE_MARK + b"\n")
-            cut = buf.rfind(b"\n")
-            if cut < 0:
-                self._carry = buf
-                if len(buf) > self._limits.max_line_bytes:
-                    # a line longer than the limit: drop it up to its newline, then go on
-                    self._carry = b""
-                    self._skipping = True
-                continue
-            self._carry = buf[cut + 1 :]
-            if len(self._carry) > self._limits.max_line_bytes:
-                self._carry = b""
-                self._skipping = True
-            self._emit(buf[: cut + 1])
-
-    def _read_chunk(self) -> bytes:
-        """Up to about 1 MiB of (decompressed) data; b'' at a clean end of file.
-
-        Gzip is decoded here with zlib so that the data before a truncation or corruption is
-        kept (GzipFile drops a whole read buffer on error). Every member of a multi-member file
-        (concatenated rotations, bgzip blocks) is read; zero padding after the last is ignored.
-        """
-        if self._zlib is None:
-            return self._raw.read(1 << 20)
-        while True:
-            if self._zlib.eof:
-                data = self._zlib.unused_data
-                if not data:
-                    data = self._raw.read(1 << 18)
-                    self._in_bytes += len(data)
-                if not data or not data.strip(b"\x00"):
-                    if data:  # zero padding: the rest of the file must be zeros too
-                        while more := self._raw.read(1 << 18):
-                            if more.strip(b"\x00"):
-                                raise zlib.error("data after the zero padding of a gzip file")
-                    return b""
-                self._zlib = zlib.decompressobj(wbits=31)
-            elif self._zlib.unconsumed_tail:
-                data = self._zlib.unconsumed_tail
-            else:
-                data = self._raw.read(1 << 18)
-                self._in_bytes += len(data)
-                if not data:
-                    raise EOFError("compressed stream ends before its end marker")
-            out = self._zlib.decompress(data, 1 << 20)
-            if out:
-                return out
-
-    def _emit(self, lines: bytes) -> None:
-        self.lines_emitted += lines.count(b"\n")
-        if self._limits.max_line_bytes < (1 << 20) and lines:
-            # lines inside one chunk can exceed a limit smaller than the chunk: mark them
-            parts = lines.split(b"\n")
-            if max(map(len, parts)) > self._limits.max_line_bytes:
-                lim = self._limits.max_line_bytes
-                lines = b"\n".join(p if len(p) <= lim else LONG_LINE_MARK for p in parts)
-        if LONG_LINE_MARK in lines:
-            self.long_lines += lines.count(LONG_LINE_MARK)
-        if self._strip and (lines.startswith(b"#") or b"\n#" in lines):
-            kept = []
-            for ln in lines.splitlines(keepends=True):
-                if ln.startswith(b"#"):
-                    if ln.startswith((b"#fields", b"#types", b"#separator")) and (
-                        self.expected_header is None
-                        or ln.rstrip(b"\r\n") not in self.expected_header
-                    ):
-                        self.header_changed = True
-                    continue
-                kept.append(ln)
-            self.comment_lines += lines.count(b"\n") - len(kept)
-            lines = b"".join(kept)
-        self._pending += lines
-
-    def readinto(self, b: Any) -> int:
-        self._fill()
-        n = min(len(b), len(self._pending))
-        b[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def readline_raw(self) -> bytes:
-        """One line including its newline, b'' at the end (used for headers)."""
-        while b"\n" not in self._pending and not self._eof:
-            before = len(self._pending)
-            self._fill_more()
-            if len(self._pending) == before and self._eof:
-                break
-        idx = self._pending.find(b"\n")
-        if idx < 0:
-            line, self._pending = self._pending, b""
-            return line
-        line, self._pending = self._pending[: idx + 1], self._pending[idx + 1 :]
-        return line
-
-    def _fill_more(self) -> None:
-        saved, self._pending = self._pending, b""
-        self._fill()
-        self._pending = saved + self._pending
-
-    def close(self) -> None:
-        try:
-            self._raw.close()
-        finally:
-            super().close()
-
-
-_EMPTY_LINE = re.compile(rb"\n(?=(\r?\n))")  # a line end followed by an empty line's end
-
-
-class DataLineCounter:
-    """Counts the data lines of a plain TSV log fed in chunks: lines that are neither empty nor
-    a '#' line. Every reader must account for each of them as a row stored or a row skipped
-    (see CaseStore's row accounting). This runs over every ingested log, so it does no per-line
-    Python work: C-speed counts and searches per chunk; empty lines are rare, and only a chunk
-    that holds one is matched with a regex."""
-
-    __slots__ = ("_comments", "_empty", "_newlines", "_tail")
-
-    def __init__(self) -> None:
-        self._newlines = self._comments = self._empty = 0
-        self._tail = b"\n"  # the last bytes seen, as if a line ended just before the data
-
-    def feed(self, chunk: bytes) -> None:
-        tail = self._tail
-        self._newlines += chunk.count(b"\n")
-        self._comments += chunk.count(b"\n#") + (tail[-1:] == b"\n" and chunk[:1] == b"#")
-        edge = tail + chunk[:2]
-        if b"\n\n" in chunk or b"\n\r\n" in chunk or b"\n\n" in edge or b"\n\r\n" in edge:
-            buf = tail + chunk
-            # an empty line that ends inside the tail was counted with the chunk before
-            self._empty += sum(m.end(1) > len(tail) for m in _EMPTY_LINE.finditer(buf))
-        self._tail = (tail + chunk[-2:])[-2:]
-
-    def result(self) -> int:
-        lines, empty = self._newlines, self._empty
-        if self._tail[-1:] != b"\n":  # an unfinished last line
-            lines += 1
-            empty += self._tail == b"\n\r"
-        return lines - self._comments - empty
-
+# log type detection
 
 _UNSAFE_NAME = re.compile(r"[^a-z0-9_]+")
 
@@ -389,7 +79,7 @@ def guess_log_type(path: Path) -> str:
 
 
 def _more_lines(path: Path, limits: Limits) -> list[bytes]:
-    stream = _GuardedStream(path, limits, strip_comments=False)
+    stream = GuardedStream(path, limits, strip_comments=False)
     try:
         return [stream.readline_raw() for _ in range(limits.max_header_lines)]
     finally:
@@ -402,7 +92,7 @@ def sniff(path: Path, limits: Limits | None = None) -> str | None:
     JSON lines: the first line is a JSON object. TSV: a ``#fields`` line among the first
     header lines. A 0-byte file is not a log (it has nothing to analyse)."""
     lim = limits or Limits()
-    stream = _GuardedStream(path, lim, strip_comments=False)
+    stream = GuardedStream(path, lim, strip_comments=False)
     try:
         first = stream.readline_raw()
         head = [first]
@@ -573,7 +263,7 @@ def _header_value(raw: str, key: str, sep: str = "\t") -> str:
     return rest[1:] if rest[:1] in ("\t", " ") else rest
 
 
-def _parse_header(stream: _GuardedStream, path: Path, limits: Limits) -> _Header:
+def _parse_header(stream: GuardedStream, path: Path, limits: Limits) -> _Header:
     sep, set_sep, empty, unset = "\t", ",", "(empty)", "-"
     log_path: str | None = None
     fields: list[str] | None = None
@@ -794,7 +484,7 @@ class ZeekLog:
         declared = log_type
         log_type = guess_log_type(self.path)
         if fmt == "tsv":
-            stream = _GuardedStream(self.path, self.limits, strip_comments=False)
+            stream = GuardedStream(self.path, self.limits, strip_comments=False)
             try:
                 self._header = _parse_header(stream, self.path, self.limits)
             finally:
@@ -802,7 +492,7 @@ class ZeekLog:
             if self._header.path:
                 log_type = self._header.path
         else:
-            log_type = _json_log_type(self.path, self.limits) or log_type
+            log_type = json_log_type(self.path, self.limits) or log_type
         self.log_type = safe_log_type(declared or log_type)
         self.stats = ParseStats(str(self.path), self.log_type, fmt)
 
@@ -838,7 +528,7 @@ class ZeekLog:
         known = LOGS.get(self.log_type, [])
         names = {n for n, _ in known}
         extra: dict[str, str] = {}
-        stream = _GuardedStream(self.path, self.limits, strip_comments=False)
+        stream = GuardedStream(self.path, self.limits, strip_comments=False)
         try:
             for _ in range(sample_lines):
                 raw = stream.readline_raw()
@@ -853,9 +543,9 @@ class ZeekLog:
                 if not isinstance(obj, dict):
                     continue
                 for key, value in obj.items():
-                    if key in names or key in extra or key in _JSON_META or not key:
+                    if key in names or key in extra or key in JSON_META or not key:
                         continue
-                    extra[key] = _infer_ztype(value)
+                    extra[key] = infer_ztype(value)
         finally:
             stream.close()
         # a sensor that writes id_orig_h for id.orig_h (RockNSM): read the name it wrote
@@ -886,7 +576,7 @@ class ZeekLog:
         path starts again from the top, so a sink must be able to drop what it was given.
         """
         if self.fmt == "json":
-            reader = _read_json(self.path, self.log_type, self.limits, self.stats, self.type_key)
+            reader = read_json(self.path, self.log_type, self.limits, self.stats, self.type_key)
             for table in reader:
                 sink.write(table)
             return self.stats
@@ -930,7 +620,7 @@ class ZeekLog:
             return "skip"
 
         # the header lines start with '#', so the stripping stream drops them with #close
-        stream = _GuardedStream(self.path, self.limits, strip_comments=True)
+        stream = GuardedStream(self.path, self.limits, strip_comments=True)
         stream.expected_header = set(hdr.raw)
         try:
             try:
@@ -976,7 +666,7 @@ class ZeekLog:
 
     @staticmethod
     def _open_csv(
-        stream: _GuardedStream,
+        stream: GuardedStream,
         hdr: _Header,
         column_types: dict[str, pa.DataType],
         on_invalid: Callable[[Any], str],
@@ -1019,7 +709,7 @@ class ZeekLog:
             cols.append(col)
             names.append(canonical_name(name))
         out = pa.Table.from_arrays(cols, names=names)
-        bad_times = _bad_float_rows(out, self.limits.ts_bounds())
+        bad_times = bad_float_rows(out, self.limits.ts_bounds())
         if bad_times:
             raise _DirtyFile(next(iter(bad_times.values())))
         self.stats.rows += table.num_rows
@@ -1035,7 +725,7 @@ class ZeekLog:
 
         plan, names = make_plan()
         sep, unset = hdr.separator, hdr.unset_field
-        stream = _GuardedStream(self.path, self.limits, strip_comments=False)
+        stream = GuardedStream(self.path, self.limits, strip_comments=False)
         line_no = 0
         columns: list[list[str | None]] = [[] for _ in fields]
         line_nos: list[int] = []
@@ -1135,7 +825,7 @@ class ZeekLog:
                 bad.setdefault(i, f"column {name}: {reason}")
             arrays.append(arr)
         table = pa.Table.from_arrays(arrays, names=names)
-        for i, reason in _bad_float_rows(table, self.limits.ts_bounds()).items():
+        for i, reason in bad_float_rows(table, self.limits.ts_bounds()).items():
             bad.setdefault(i, reason)
         if bad:
             for i in sorted(bad):
@@ -1146,213 +836,3 @@ class ZeekLog:
             table = table.filter(pa.array(keep))
         self.stats.rows += table.num_rows
         return table
-
-
-# --------------------------------------------------------------------------------------------
-# JSON lines (Zeek's JSON writer, and the Corelight json-streaming dialect with _path/_write_ts)
-
-
-def _json_log_type(path: Path, limits: Limits) -> str | None:
-    stream = _GuardedStream(path, limits, strip_comments=False)
-    try:
-        first = stream.readline_raw()
-    finally:
-        stream.close()
-    try:
-        obj = json.loads(first)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    if isinstance(obj, dict):
-        for key in JSON_TYPE_KEYS:
-            p = obj.get(key)
-            if isinstance(p, str) and p:
-                return p
-    return None
-
-
-# the fields that name a JSON log's type (Corelight/json-streaming, RockNSM) and the metadata
-# fields beside them that are not Zeek fields
-JSON_TYPE_KEYS = ("_path", "@stream")
-_JSON_META = frozenset({"_path", "_write_ts", "_system_name", "@stream", "@system", "@proc"})
-
-
-def _to_epoch(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValueError("boolean where a time was expected")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if dt.tzinfo is None:
-            from datetime import UTC
-
-            dt = dt.replace(tzinfo=UTC)
-        return dt.timestamp()
-    raise ValueError(f"unexpected {type(value).__name__} where a time was expected")
-
-
-def _json_value(value: Any, ztype: str) -> Any:
-    inner = container_inner(ztype)
-    if inner is not None:
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            value = [value]
-        return [_json_value(v, inner) for v in value]
-    if value is None:
-        return None
-    if ztype in ("time", "interval", "double"):
-        if ztype == "time":
-            return _to_epoch(value)
-        if isinstance(value, bool):
-            raise ValueError("boolean where a number was expected")
-        return float(value)
-    if ztype in ("count", "int", "port"):
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"{value!r} is not an integer")
-        number = int(value)
-        if not -(2**63) <= number < 2**63:
-            raise ValueError(f"{value!r} is outside the 64-bit integer range")
-        return number
-    if ztype == "bool":
-        if isinstance(value, bool):
-            return value
-        if value in ("T", "F", "true", "false"):
-            return value in ("T", "true")
-        raise ValueError(f"{value!r} is not a boolean")
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def _infer_ztype(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, list):
-        return "vector[string]"
-    return "string"
-
-
-@functools.lru_cache(maxsize=256)
-def _row_type(named: str) -> str:
-    from duqhunt.sources.net.dialects import log_type_from_name
-
-    return log_type_from_name(named) or canonical_name(named.lower())
-
-
-def _read_json(
-    path: Path, log_type: str, limits: Limits, stats: ParseStats, type_key: str | None = None
-) -> Iterator[pa.Table]:
-    known = known_types(log_type)
-    types: dict[str, str] = {}
-    order: list[str] = []
-    rows: list[dict[str, Any]] = []
-    stream = _GuardedStream(path, limits, strip_comments=False)
-    line_no = 0
-    bounds = limits.ts_bounds()
-
-    def flush() -> pa.Table:
-        cols: dict[str, pa.Array] = {}
-        for name in order:
-            ztype = types[name]
-            vals = [r.get(name) for r in rows]
-            cols[canonical_name(name)] = pa.array(vals, type=arrow_type(ztype))
-        return pa.table(cols)
-
-    try:
-        while True:
-            raw = stream.readline_raw()
-            if not raw:
-                break
-            line_no += 1
-            if not raw.strip():
-                continue
-            if len(raw) > limits.max_line_bytes:
-                stats.bad_row(line_no, "line longer than the size limit")
-                continue
-            try:
-                obj = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                stats.bad_row(line_no, f"not valid JSON ({str(exc)[:80]})")
-                continue
-            except RecursionError:
-                stats.bad_row(line_no, "JSON nested deeper than the parser allows")
-                continue
-            if not isinstance(obj, dict):
-                stats.bad_row(line_no, "a JSON value that is not an object")
-                continue
-            if type_key is not None:
-                named = obj.get(type_key)
-                if isinstance(named, str) and _row_type(named) != log_type:
-                    raise MixedLogTypes(
-                        str(path),
-                        f"rows of several log types ({log_type!r}, then {named!r} in "
-                        f"{type_key}); a local file is split as an export",
-                        line=line_no,
-                    )
-            row: dict[str, Any] = {}
-            try:
-                for key, value in obj.items():
-                    if key in _JSON_META:
-                        continue
-                    if not isinstance(key, str) or not key:
-                        raise ValueError("empty field name")
-                    if key not in types:
-                        types[key] = known.get(key) or _infer_ztype(value)
-                        order.append(key)
-                    row[key] = _json_value(value, types[key])
-            except (ValueError, TypeError, OverflowError) as exc:
-                stats.bad_row(line_no, f"field {key!r}: {exc}")
-                continue
-            why = next(
-                (
-                    r
-                    for k, v in row.items()
-                    if isinstance(v, float)
-                    and (r := bad_time_reason(canonical_name(k), v, bounds)) is not None
-                ),
-                None,
-            )
-            if why is not None:
-                stats.bad_row(line_no, why)
-                continue
-            rows.append(row)
-            if len(rows) >= limits.batch_rows:
-                table = _safe_flush(flush, stats, line_no, len(rows))
-                if table is not None:
-                    stats.rows += table.num_rows
-                    yield table
-                rows = []
-        if rows:
-            table = _safe_flush(flush, stats, line_no, len(rows))
-            if table is not None:
-                stats.rows += table.num_rows
-                yield table
-        if stream.error:
-            stats.truncated = True
-            stats.warn(f"{path}, after line {line_no}: {stream.error}; the rest was not read")
-    finally:
-        stream.close()
-
-
-def _safe_flush(
-    flush: Callable[[], pa.Table], stats: ParseStats, line_no: int, n: int
-) -> pa.Table | None:
-    try:
-        return flush()
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-        # a field changed type between rows (a value inferred as int, later a string)
-        stats.skipped_rows += n
-        stats.warn(f"{stats.path}, up to line {line_no}: {n} rows with mixed types ({exc})")
-        return None
