@@ -21,7 +21,6 @@ from docs_builders import (
     word_streams,
 )
 
-from duqhunt.detectors.doc.catalogue import DOC_DETECTORS
 from duqhunt.docscan import is_document, scan_documents, scan_file
 from duqhunt.sources.office.eot import build_eot
 from duqhunt.sources.office.ttinstr import FontCodeState, scan_program
@@ -40,15 +39,6 @@ def _checks(res) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
             f"{f.severity}|{f.evidence[0].locator}|{f.evidence[0].summary}"
         )
     return out
-
-
-def test_detector_catalogue_conformance() -> None:
-    ids = [d.id for d in DOC_DETECTORS]
-    assert len(ids) == len(set(ids))
-    for d in DOC_DETECTORS:
-        assert d.id.startswith("DQ-DOC-")
-        assert d.stage in ("delivery", "exploitation")
-        assert d.__doc__ and "Misses" in d.__doc__ and "False positives" in d.__doc__
 
 
 def test_clean_font_is_clean(tmp_path: Path) -> None:

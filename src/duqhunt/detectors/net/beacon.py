@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from duqhunt.content import AllowList
-from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql, periodicity_sql
 from duqhunt.detectors.net.c2rank import Context as RankContext
 from duqhunt.detectors.net.c2rank import Population, corroborated, mark_peer_ties, score_row
 from duqhunt.detectors.net.zones import with_rules
@@ -63,7 +63,7 @@ def allow_reason(row: dict[str, Any], names: set[str], allowlists: list[AllowLis
     return None
 
 
-class BeaconDetector(Detector):
+class BeaconDetector(NetworkDetector):
     """Periodic contact from an internal host to one external destination (IP, HTTP Host or TLS
     SNI), ranked as a C&C candidate by periodicity corroborated by other evidence.
     Periodicity in [0, 1] comes from interval regularity (Bowley skew and median absolute
@@ -292,7 +292,7 @@ def _direct_attempts(ctx: HuntContext) -> dict[str, tuple[int, int]]:
     return tried_c2_candidates(ctx)
 
 
-def _finding(det: Detector, r: dict[str, Any], rank: int) -> Finding:
+def _finding(det: NetworkDetector, r: dict[str, Any], rank: int) -> Finding:
     label = {"ip": "", "http-host": " (HTTP Host)", "tls-sni": " (TLS SNI)"}[r["kind"]]
     score = float(r["c2_score"])
     severity: Severity

@@ -6,7 +6,7 @@ import math
 
 import pyarrow as pa
 
-from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 
 _JPEG = load_sql(__package__ or "duqhunt.detectors.net", "jpeg_post.sql")
@@ -14,7 +14,7 @@ _UA = load_sql(__package__ or "duqhunt.detectors.net", "rare_ua.sql")
 _PROXIES = load_sql(__package__ or "duqhunt.detectors.net", "proxies.sql")
 
 
-class DuquHttpDetector(Detector):
+class DuquHttpDetector(NetworkDetector):
     """Two request shapes of Duqu's HTTP C&C protocol, with or without any known indicator.
 
     Rule ``jpeg-post-bare-ip``: POST / to a Host that is a bare IP address, uploading a part

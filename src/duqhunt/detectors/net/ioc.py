@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
 
@@ -22,7 +22,7 @@ def _title(src: str, ioc_type: str, value: str) -> str:
     return f"{src} contacted known indicator {value}"
 
 
-class IocMatchDetector(Detector):
+class IocMatchDetector(NetworkDetector):
     """Connections, DNS queries and answers, HTTP hosts and User-Agents, TLS SNI and file names
     or hashes that match an indicator of a loaded IOC pack.
 

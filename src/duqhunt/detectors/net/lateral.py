@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
 from duqhunt.detectors.shares import expand_share_macros, share_name
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
@@ -106,7 +106,7 @@ def _signature(m: dict[str, Any]) -> str:
     return f"exec:{str(m['endpoint'] or '').lower()}|{how}"
 
 
-class LateralMovementDetector(Detector):
+class LateralMovementDetector(NetworkDetector):
     """A file written to an admin share (ADMIN$ or a drive letter C$, D$...; case-insensitive,
     one classification with the host side: ``detectors/shares.py``) followed on the same
     destination, within a window, by remote execution: service creation or start over svcctl,
@@ -522,7 +522,7 @@ def _account_spread(*, self_id: str, moves: list[dict[str, Any]]) -> list[Findin
     return out
 
 
-class AccountSpreadDetector(Detector):
+class AccountSpreadDetector(NetworkDetector):
     """One account used for remote execution (DQ-NET-005 moves) on three or more destinations,
     outside learned or allow-listed admin tooling: how a stolen domain admin account shows. The
     account's recognised tooling (an administrator's PsExec from his own workstation) does not

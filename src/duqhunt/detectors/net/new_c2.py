@@ -6,7 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
 from duqhunt.detectors.net.zones import with_rules
 from duqhunt.model import Evidence, Finding, finding_id
 
@@ -42,7 +42,7 @@ def _shape_key(s: dict[str, Any] | None) -> tuple[bool, bool, str | None]:
     return (posts_root, bare, ua)
 
 
-class NewC2Detector(Detector):
+class NewC2Detector(NetworkDetector):
     """An external destination in no IOC pack whose beacon profile, from one or more internal
     hosts, matches a known-bad beacon's: the median interval within a band around the known
     C&C's (default 0.6x-1.6x) and the same request shape (POST / to a bare IP, the same single

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from duqhunt.content import normalise_pipe, standard_pipes
-from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql, periodicity_sql
 from duqhunt.detectors.net.zones import BRIDGE_CORRELATION_SQL, DIRECT_ATTEMPTS_SQL
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 
@@ -128,7 +128,7 @@ def _tried_text(a: dict[str, Any]) -> str:
     )
 
 
-class RelayEdgeDetector(Detector):
+class RelayEdgeDetector(NetworkDetector):
     """A host with no internet access of its own (zone no-egress) that repeatedly opens SMB
     sessions to another internal host that is not a server, with small regular exchanges: the
     Duqu secure-zone relay over a named pipe on an infected workstation.
@@ -317,7 +317,7 @@ class RelayEdgeDetector(Detector):
         return findings
 
 
-class BridgeDetector(Detector):
+class BridgeDetector(NetworkDetector):
     """An egress host at the end of relay edges (DQ-NET-006; chains of no-egress relays are
     followed to any depth) whose own outbound connections to an external address follow the
     relayed sessions in time: the fraction of relayed sessions followed within a window (5 s
