@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 Detail = str | int | float | bool | None
 
 ID_PATTERN = re.compile(r"DQ-(NET|HOST|DOC)-\d{3}")
+# a detector id names its family; the report's readers tell sources apart by it
+PREFIXES: dict[str, str] = {"network": "DQ-NET-", "host": "DQ-HOST-", "document": "DQ-DOC-"}
+
+
+def family_of(detector_id: str) -> str | None:
+    """network, host or document for a detector id (any letter case), None for another."""
+    upper = detector_id.upper()
+    return next((fam for fam, pre in PREFIXES.items() if upper.startswith(pre)), None)
+
+
 ATTACK_PATTERN = re.compile(r"T\d{4}(\.\d{3})?")
 
 
@@ -57,13 +67,18 @@ class Detector(ABC):
         first: float | None,
         last: float | None,
         evidence: Iterable[Evidence] = (),
-        details: Mapping[str, Detail] | None = None,
+        details: Mapping[str, Detail] | Sequence[tuple[str, Detail]] | None = None,
+        *,
+        attack: Sequence[str] | None = None,
     ) -> Finding:
         """One finding of this detector, its id stable across runs (see ``finding_id``).
 
         ``hosts`` as one name is the host family's habit, one finding per host and thing: the
         host is then part of the id's key. As a sequence, the id comes from ``key`` alone.
         Confidence is clamped to [0, 1] and rounded to four places (as the report shows it).
+        ``details`` as a mapping are sorted by name; as pairs they keep the order given.
+        ``attack`` narrows the techniques to those this finding shows (a rule's own, or a
+        subset of the detector's).
         """
         if severity not in cls.severities:
             raise ValueError(f"{cls.id} gives severity {severity!r}, not in {cls.severities}")
@@ -77,14 +92,18 @@ class Detector(ABC):
             detector=cls.id,
             title=title,
             stage=cls.stage,
-            attack=cls.attack,
+            attack=cls.attack if attack is None else tuple(attack),
             severity=severity,
             confidence=round(min(1.0, max(0.0, confidence)), 4),
             hosts=host_tuple,
             first_seen=first,
             last_seen=last,
             evidence=tuple(evidence),
-            details=tuple(sorted((details or {}).items())),
+            details=(
+                tuple(sorted(details.items()))
+                if isinstance(details, Mapping)
+                else tuple(details or ())
+            ),
         )
 
 
@@ -108,8 +127,11 @@ class Registry(Generic[D]):
     left in the context)."""
 
     family: str  # network, host, document
-    prefix: str  # DQ-NET-, DQ-HOST-, DQ-DOC-
     classes: tuple[type[D], ...]
+
+    @property
+    def prefix(self) -> str:
+        return PREFIXES[self.family]
 
     def __iter__(self) -> Iterator[type[D]]:
         return iter(self.classes)

@@ -17,7 +17,6 @@ from duqhunt.detectors.net.relay import BridgeDetector, RelayEdgeDetector
 # its ranking, so they run after it.
 NETWORK_DETECTORS: Registry[NetworkDetector] = Registry(
     "network",
-    "DQ-NET-",
     (
         IocMatchDetector,
         DuquHttpDetector,

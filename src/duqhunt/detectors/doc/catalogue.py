@@ -290,7 +290,6 @@ class YaraMatch(DocDetector):
 
 DOC_DETECTORS: Registry[DocDetector] = Registry(
     "document",
-    "DQ-DOC-",
     (
         FontDirectory,
         FontChecksum,

@@ -22,7 +22,6 @@ from duqhunt.detectors.host.yarascan import YaraMatches
 # in id order; a new host detector is one more class here
 HOST_DETECTORS: Registry[HostDetector] = Registry(
     "host",
-    "DQ-HOST-",
     (
         OrphanPnf,
         DuquTempFiles,

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
-from duqhunt.model import Evidence, Finding, finding_id, iso_utc
+from duqhunt.model import Evidence, Finding, iso_utc
 from duqhunt.model.finding import Severity
 
 _SQL = load_sql(__package__ or "duqhunt.detectors.net", "ioc_match.sql")
@@ -84,19 +84,16 @@ class IocMatchDetector(NetworkDetector):
                 for h in hits
             )
             findings.append(
-                Finding(
-                    id=finding_id(self.id, src, value),
-                    detector=self.id,
-                    title=_title(src, ioc_type, value),
-                    stage="command-and-control",
-                    attack=self.attack,
-                    severity=severity,
-                    confidence=float(best),
-                    hosts=(src,),
-                    first_seen=first,
-                    last_seen=last,
-                    evidence=evidence,
-                    details=(
+                self.finding(
+                    (src, value),
+                    _title(src, ioc_type, value),
+                    severity,
+                    float(best),
+                    (src,),
+                    first,
+                    last,
+                    evidence,
+                    (
                         ("indicator", value),
                         ("indicator_type", ioc_type),
                         ("pack", hits[0]["pack"]),
