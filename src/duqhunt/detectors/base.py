@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from duqhunt.content import AllowList, IocPack
 from duqhunt.detectors.contract import ContextDetector
+from duqhunt.detectors.net.outputs import NetworkOutputs
 from duqhunt.engines.base import Engine, Param
 
 
@@ -44,7 +45,10 @@ class HuntContext:
     window: tuple[float, float] | None
     internal_hosts: int
     params: dict[str, Param] = field(default_factory=dict)
+    # intermediate tables detectors share (beacons, IOC hits, request shapes)
     shared: dict[str, pa.Table] = field(default_factory=dict)
+    # typed results the campaign layer reads too (moves, relay edges, bridges)
+    outputs: NetworkOutputs = field(default_factory=NetworkOutputs)
 
     def ioc_values(self, *types: str) -> set[str]:
         return {i.value for p in self.packs for i in p.indicators if i.type in types}

@@ -244,18 +244,16 @@ def _order(r: dict[str, Any]) -> tuple[float, float, str, str, str]:
 def _tied_hosts(ctx: HuntContext) -> dict[str, str]:
     """Hosts that took part in lateral movement or a relay edge, with a short reason."""
     out: dict[str, str] = {}
-    moves = ctx.shared.get("lateral_moves")
-    for m in moves.to_pylist() if moves is not None and moves.num_rows else []:
-        if m.get("admin_tool"):
+    for m in ctx.outputs.lateral_moves:
+        if not m.unexplained:
             continue
-        why = f"in lateral movement {m['src']} -> {m['dst']}"
-        out.setdefault(str(m["src"]), why)
-        out.setdefault(str(m["dst"]), why)
-    edges = ctx.shared.get("relay_edges")
-    for e in edges.to_pylist() if edges is not None and edges.num_rows else []:
-        why = f"in a relay edge {e['src']} -> {e['dst']}"
-        out.setdefault(str(e["dst"]), why)
-        out.setdefault(str(e["src"]), why)
+        why = f"in lateral movement {m.src} -> {m.dst}"
+        out.setdefault(m.src, why)
+        out.setdefault(m.dst, why)
+    for e in ctx.outputs.relay_edges:
+        why = f"in a relay edge {e.src} -> {e.dst}"
+        out.setdefault(e.dst, why)
+        out.setdefault(e.src, why)
     return out
 
 
