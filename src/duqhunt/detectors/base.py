@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from duqhunt.content import AllowList, IocPack
 from duqhunt.detectors.contract import ContextDetector
-from duqhunt.detectors.net.outputs import NetworkOutputs
+from duqhunt.detectors.outputs import NetworkOutputs
 from duqhunt.engines.base import Engine, Param
 
 

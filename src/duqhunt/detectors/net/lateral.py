@@ -8,7 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
-from duqhunt.detectors.net.outputs import LateralMove
+from duqhunt.detectors.outputs import LateralMove
 from duqhunt.detectors.shares import expand_share_macros, share_name
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity

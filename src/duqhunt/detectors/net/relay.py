@@ -9,8 +9,8 @@ import pyarrow as pa
 
 from duqhunt.content import normalise_pipe, standard_pipes
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql, periodicity_sql
-from duqhunt.detectors.net.outputs import Bridge, DirectAttempt, RelayEdge
 from duqhunt.detectors.net.zones import BRIDGE_CORRELATION_SQL, DIRECT_ATTEMPTS_SQL
+from duqhunt.detectors.outputs import Bridge, DirectAttempt, RelayEdge
 from duqhunt.model import Evidence, Finding, iso_utc
 
 _PKG = __package__ or "duqhunt.detectors.net"
