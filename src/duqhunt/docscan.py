@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from duqhunt.analysis import AnalysisResult, most_severe_first
 from duqhunt.detectors.doc.catalogue import STRUCTURAL_IDS, Emitter
-from duqhunt.detectors.doc.containers import Walker, preload, sniff
+from duqhunt.detectors.doc.containers import Walker, sniff
+from duqhunt.detectors.doc.parsergate import preload
 from duqhunt.errors import InputError, UsageError
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import Severity

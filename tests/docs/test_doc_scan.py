@@ -442,11 +442,11 @@ def test_docx_dde_precheck_agrees_with_msodde(
     reports is what the scan reports (inert DDE text: no real program)."""
     from oletools import msodde
 
-    from duqhunt.detectors.doc.containers import _msodde_finds_nothing_in_zip
+    from duqhunt.detectors.doc.parsergate import msodde_finds_nothing_in_zip
     from duqhunt.sources.office.limits import DocLimits
 
     data = _docx(document, extra)
-    assert _msodde_finds_nothing_in_zip(data, DocLimits()) is skipped
+    assert msodde_finds_nothing_in_zip(data, DocLimits()) is skipped
     res = _scan(tmp_path, f"{name}.docx", data)
     want = msodde.process_file(str(tmp_path / f"{name}.docx"), msodde.FIELD_FILTER_DDE).strip()
     got = _checks(res).get("DQ-DOC-012", [])
@@ -468,7 +468,7 @@ def test_doc_dde_precheck_agrees_with_msodde(
 ) -> None:
     from oletools import msodde
 
-    from duqhunt.detectors.doc.containers import _msodde_finds_nothing_in_ole
+    from duqhunt.detectors.doc.parsergate import msodde_finds_nothing_in_ole
 
     if text is None:
         data = make_cfb({"WordDocument": bytes(word_fib()), "Orphan": b"\x13DDE inert\x15"})
@@ -478,7 +478,7 @@ def test_doc_dde_precheck_agrees_with_msodde(
         data = data[:sib] + b"\xff\xff\xff\xff" + data[sib + 4 :]
     else:
         data = make_ole_doc(text)
-    assert _msodde_finds_nothing_in_ole(data) is skipped
+    assert msodde_finds_nothing_in_ole(data) is skipped
     res = _scan(tmp_path, f"{name}.doc", data)
     want = msodde.process_file(str(tmp_path / f"{name}.doc"), msodde.FIELD_FILTER_DDE).strip()
     got = _checks(res).get("DQ-DOC-012", [])
