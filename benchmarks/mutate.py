@@ -103,6 +103,8 @@ GROUPS: tuple[Group, ...] = (
         (
             "src/duqhunt/detectors/net/*",
             "src/duqhunt/detectors/base.py",
+            "src/duqhunt/detectors/contract.py",
+            "src/duqhunt/detectors/outputs.py",
             "src/duqhunt/detectors/registry.py",
         ),
         # the hunt-level tests on small hand-built logs; not tests/hunt/test_lateral_and_bridge.py

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from duqhunt.analysis import AnalysisResult, most_severe_first
 from duqhunt.detectors.doc.catalogue import STRUCTURAL_IDS, Emitter
-from duqhunt.detectors.doc.containers import Walker, preload, sniff
+from duqhunt.detectors.doc.containers import Walker, sniff
+from duqhunt.detectors.doc.parsergate import preload
 from duqhunt.errors import InputError, UsageError
-from duqhunt.model import Evidence, Finding, finding_id, severity_rank
+from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import Severity
-from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.model.report import FileVerdictModel, InputRecord, NotAnalysed
 from duqhunt.safety import limit_memory as _limit_memory
 from duqhunt.safety import special_file
 from duqhunt.sources.office.cff import clear_memo as clear_memos
@@ -97,16 +99,6 @@ class FileVerdict:
     path: str
     verdict: Verdict
     reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DocScanResult:
-    findings: tuple[Finding, ...]
-    inputs: tuple[InputRecord, ...]
-    not_analysed: tuple[NotAnalysed, ...]
-    warnings: tuple[str, ...]
-    verdicts: tuple[FileVerdict, ...]
-    stats: tuple[tuple[str, int | float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,7 +510,7 @@ def scan_documents(
     yara_rules: Sequence[Path] = (),
     jobs: int | None = None,
     extract_dir: Path | None = None,
-) -> DocScanResult:
+) -> AnalysisResult:
     """Scan files and folders (recursively). Bad options raise UsageError; bad files do not.
 
     Files are analysed in ``jobs`` worker processes (at most one per file), each with its
@@ -573,32 +565,23 @@ def scan_documents(
         )
         warnings.extend(r.warnings)
         verdicts.append(r.verdict)
-    findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
     total = sum(r.size for r in results)
-    stats: tuple[tuple[str, int | float], ...] = (
+    stats: tuple[tuple[str, int | float | str], ...] = (
         ("files", len(results)),
         ("bytes", total),
         ("seconds", round(elapsed, 3)),
         ("files_per_second", round(len(results) / elapsed, 1) if elapsed else 0.0),
         ("mb_per_second", round(total / 1e6 / elapsed, 2) if elapsed else 0.0),
     )
-    return DocScanResult(
-        tuple(findings), tuple(inputs), tuple(not_analysed), tuple(warnings), tuple(verdicts), stats
-    )
-
-
-def summary_finding(path: str, verdict: Verdict) -> Finding:
-    """(Unused by default) a finding for a verdict, for outputs that only read findings."""
-    return Finding(
-        id=finding_id("DQ-DOC-000", path),
-        detector="DQ-DOC-000",
-        title=f"Document verdict: {verdict}",
-        stage="delivery",
-        attack=(),
-        severity="info",
-        confidence=1.0,
-        hosts=(),
-        first_seen=None,
-        last_seen=None,
-        evidence=(Evidence(source=path, locator=path, summary=verdict),),
+    return AnalysisResult(
+        "document",
+        findings=tuple(most_severe_first(findings)),
+        inputs=tuple(inputs),
+        not_analysed=tuple(not_analysed),
+        warnings=tuple(warnings),
+        stats=stats,
+        verdicts=tuple(
+            FileVerdictModel(path=v.path, verdict=v.verdict, reasons=list(v.reasons))
+            for v in verdicts
+        ),
     )

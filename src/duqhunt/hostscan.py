@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from duqhunt.campaign.identity import with_identities
-from duqhunt.campaign.sightings import Sighting, artefact_sightings
+from duqhunt.analysis import AnalysisResult, build_report, most_severe_first
+from duqhunt.campaign.sightings import artefact_sightings
+from duqhunt.detectors.contract import run_detectors
 from duqhunt.detectors.host import host_detectors
 from duqhunt.detectors.host.base import HostArtefacts, HostContext, PnfInfo, YaraHit
 from duqhunt.detectors.host.content import (
@@ -50,9 +51,9 @@ from duqhunt.detectors.host.content import (
 from duqhunt.detectors.host.sigma import SigmaQuery, builtin_sigma_files, load_sigma, rule_files
 from duqhunt.errors import ContentError, InputError, UsageError
 from duqhunt.isolation import Sandbox, call_apart
-from duqhunt.model import Finding, severity_rank
+from duqhunt.model import Finding
 from duqhunt.model.finding import iso_utc
-from duqhunt.model.report import InputRecord, NotAnalysed
+from duqhunt.model.report import InputRecord, NotAnalysed, ReportDocument
 from duqhunt.safety import Deadline, special_file
 from duqhunt.sources.host.eventlog import WANTED, EventLogRead, read_event_json, read_evtx
 from duqhunt.sources.host.jobfile import read_job
@@ -70,24 +71,12 @@ from duqhunt.sources.host.walk import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HostLimits", "HostScanResult", "is_host_evidence", "scan_host"]
+__all__ = ["HostLimits", "is_host_evidence", "scan_host"]
 
 IMAGE_EXTRA_MESSAGE = (
     "disk images need the optional 'image' extra: pip install 'duqhunt[image]' "
     "(dissect.target, AGPL-3.0); or mount the image and pass the mount point"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class HostScanResult:
-    findings: tuple[Finding, ...]
-    inputs: tuple[InputRecord, ...]
-    not_analysed: tuple[NotAnalysed, ...]
-    warnings: tuple[str, ...]
-    timeline: tuple[dict[str, str | None], ...]
-    stats: tuple[tuple[str, int | float], ...] = ()
-    # the names and addresses each host's own evidence gives it (campaign/identity.py)
-    sightings: tuple[Sighting, ...] = ()
 
 
 def is_host_evidence(path: Path) -> bool:
@@ -599,7 +588,7 @@ def _open_image(run: _Run, path: Path, tmp: Path) -> list[Path]:
     return outs
 
 
-def _unmap_image_paths(result: HostScanResult, copies: dict[str, str]) -> HostScanResult:
+def _unmap_image_paths(result: AnalysisResult, copies: dict[str, str]) -> AnalysisResult:
     """Name files copied out of an image as ``IMAGE::path/in/volume`` (the copies are gone)."""
     if not copies:
         return result
@@ -700,7 +689,7 @@ def scan_host(
     limits: HostLimits | None = None,
     pack: Path | None = None,
     known_good: Sequence[Path] = (),
-) -> HostScanResult:
+) -> AnalysisResult:
     """Scan triage folders, mounted volumes, loose artefacts and (with the extra) disk images.
 
     ``sigma_rules`` are Sigma rule files or folders of them, run (DQ-HOST-013) with the
@@ -810,22 +799,22 @@ def scan_host(
         ctx = HostContext(
             tuple(hosts), host_pack, builtin_cert_pack(), time.time(), tuple(sigma), good
         )
-        findings: list[Finding] = []
-        for det in host_detectors():
-            try:
-                findings.extend(det.run(ctx))
-            except (ValueError, KeyError, TypeError, IndexError) as exc:
-                log.exception("detector %s failed", det.id)
-                run.warnings.append(f"detector {det.id} failed: {exc}")
-    findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
-    stats: list[tuple[str, int | float]] = [
+        # hostile artefacts parse into odd values: such an error costs one detector's findings
+        detected = run_detectors(
+            host_detectors(), ctx, (ValueError, KeyError, TypeError, IndexError)
+        )
+        run.warnings.extend(detected.warnings)
+        run.not_analysed.extend(detected.not_analysed)
+    findings = most_severe_first(detected.findings)
+    stats: list[tuple[str, int | float | str]] = [
         ("host_scan_seconds", round(time.perf_counter() - t_start, 3)),
         ("host_evtx_records", run.evtx_records),
         ("host_evtx_seconds", round(run.evtx_seconds, 3)),
         ("host_files", sum(len(h.files) for h in hosts)),
         ("host_count", len(hosts)),
     ]
-    result = HostScanResult(
+    result = AnalysisResult(
+        "host",
         findings=tuple(findings),
         inputs=tuple(run.inputs),
         not_analysed=tuple(run.not_analysed),
@@ -837,28 +826,9 @@ def scan_host(
     return _unmap_image_paths(result, copies)
 
 
-def host_report(result: HostScanResult, started: str, finished: str) -> Any:
-    """A ReportDocument for ``duqhunt host`` (the timeline is included once the model has a
-    ``host_timeline`` field; see the integration notes)."""
-    from duqhunt import __version__
-    from duqhunt.model.report import FindingModel, ReportDocument
-
-    extra: dict[str, Any] = {}
-    if "host_timeline" in ReportDocument.model_fields:
-        extra["host_timeline"] = list(result.timeline)
-    doc = ReportDocument(
-        tool_version=__version__,
-        started=started,
-        finished=finished,
-        engine="host",
-        inputs=list(result.inputs),
-        not_analysed=list(result.not_analysed),
-        warnings=list(result.warnings),
-        findings=[FindingModel.from_finding(f) for f in result.findings],
-        stats=dict(result.stats),
-        **extra,
-    )
-    return with_identities(doc, result.sightings)
+def host_report(result: AnalysisResult, started: str, finished: str) -> ReportDocument:
+    """The report document of ``duqhunt host``."""
+    return build_report([result], started=started, finished=finished, engine="host")
 
 
 def _bench(paths: list[Path]) -> None:  # pragma: no cover - a manual benchmark

@@ -6,7 +6,6 @@ import ipaddress
 import logging
 import math
 import os
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,8 +15,7 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 
-from duqhunt import __version__
-from duqhunt.campaign.identity import with_identities
+from duqhunt.analysis import AnalysisResult, build_report, most_severe_first
 from duqhunt.campaign.network import build_campaign
 from duqhunt.campaign.sightings import Sighting, logon_addresses, network_sightings
 from duqhunt.content import (
@@ -30,20 +28,15 @@ from duqhunt.content import (
     load_ioc_pack,
 )
 from duqhunt.detectors.base import HuntContext
+from duqhunt.detectors.contract import PREFIXES, run_detectors
 from duqhunt.detectors.net.zones import Network, in_networks, internal_hint, zones_table
 from duqhunt.detectors.registry import all_detectors, known_params
 from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri, sql_literal
 from duqhunt.errors import DuqhuntError, InputError, UsageError
 from duqhunt.intel.sightings import sightings_from_report, store_sightings
 from duqhunt.model import Finding, severity_rank
-from duqhunt.model.grouping import merge_repeats, with_summary
-from duqhunt.model.report import (
-    FileVerdictModel,
-    FindingModel,
-    InputRecord,
-    NotAnalysed,
-    ReportDocument,
-)
+from duqhunt.model.grouping import merge_repeats
+from duqhunt.model.report import FindingModel, InputRecord, NotAnalysed, ReportDocument
 from duqhunt.safety import special_file
 from duqhunt.sources.net.dialects import recognise
 from duqhunt.sources.net.pcap import find_tshark, is_capture
@@ -594,14 +587,6 @@ def _make_engine(options: HuntOptions) -> Engine | None:
     raise UsageError(f"--engine {options.engine!r}: choose duckdb or spark")
 
 
-def family_stats(family: str, stats: Iterable[tuple[str, int | float]]) -> dict[str, int | float]:
-    """An analyser's stats under its family's prefix (``host_files``, ``doc_seconds``), once:
-    the host scan names its own stats for its stand-alone report, the document scan does not,
-    and the hunt's report must not care which."""
-    prefix = f"{family}_"
-    return {k if k.startswith(prefix) else prefix + k: v for k, v in stats}
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -615,8 +600,6 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
     started = _now()
     nets = parse_networks(options.internal)
     declared = parse_networks(options.no_egress, "--no-egress")
-    # a declared secure zone is internal by definition, whatever --internal says
-    classify = (*nets, *(n for n in declared if not _covered(n, nets)))
     check_params(options.params)
     if options.threads is not None and options.threads < 1:
         raise UsageError(f"--threads {options.threads}: at least 1")
@@ -632,20 +615,13 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         )
     if options.spark_conf and options.engine != "spark":
         raise UsageError("--spark-conf needs --engine spark")
-    files = routed.files
     case_path = options.case or (options.out or Path(".")) / "case.duckdb"
     triage = TriageStore.for_case(case_path)
     case_allow = triage.allowlist()  # benign verdicts an analyst turned into allow entries
     if case_allow is not None:
         allows.append(case_allow)
 
-    inputs: list[InputRecord] = []
-    not_analysed: list[NotAnalysed] = []
-    warnings: list[str] = []
-    for path_s, why in routed.skipped:
-        not_analysed.append(NotAnalysed(path=path_s, reason=why))
-        inputs.append(InputRecord(path=path_s, kind="unknown", status="not-analysed"))
-        warnings.append(f"{path_s}: {why}")
+    results: list[AnalysisResult] = [_skipped_result(routed.skipped)]
     with CaseStore(
         case_path,
         threads=options.threads,
@@ -653,164 +629,43 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         memory_limit=options.memory_limit,
         temp_limit=options.temp_limit,
     ) as store:
-        remote = _list_remote(store.engine, routed.remote)
-        todo: list[Path | RemoteFile] = [*files, *remote]
-        # bytes, not files: one big conn.log among small logs is most of the wait
-        sizes = [_size(p) for p in todo]
-        total_bytes, done_bytes = sum(sizes), 0
-        for path, size in zip(todo, sizes, strict=True):
-            if progress:
-                progress("ingest", done_bytes, total_bytes, path.name)
-            done_bytes += size
-            if isinstance(path, RemoteFile):
-                _ingest_remote(store, path, options, inputs, not_analysed, warnings)
-                continue
-            if is_capture(path):
-                _ingest_capture(store, path, options, inputs, not_analysed, warnings)
-                continue
-            try:
-                kind = sniff(path, options.limits)
-            except OSError as exc:
-                not_analysed.append(NotAnalysed(path=str(path), reason=f"cannot read: {exc}"))
-                inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
-                continue
-            if kind is None:
-                reason = (
-                    "not a recognised evidence type (expected Zeek TSV or JSON logs, "
-                    "a SIEM export of them (JSON lines or CSV), pcap or pcapng)"
-                )
-                not_analysed.append(NotAnalysed(path=str(path), reason=reason))
-                inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
-                continue
-            _ingest_log_file(store, path, kind, options, inputs, not_analysed, warnings)
-        if progress:
-            progress("ingest", total_bytes, total_bytes)
-
-        span_stats: dict[str, int | float | str] = {}
-        try:
-            engine = _prepare_span(store, options.limits, warnings, span_stats)
-            ip_class = _classify_ips(lambda q: engine.query(q), classify)
-            engine.register_arrow("ip_class", ip_class)
-            engine.register_arrow("ioc", ioc_table(packs))
-            zones = zones_table(engine, declared)
-            engine.register_arrow("zones", zones)
-            hint = internal_hint(engine, ip_class, nets)
-            if hint:
-                warnings.append(hint)
-            win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM conn").to_pylist()[0]
-            if win["lo"] is None:
-                win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM http").to_pylist()[0]
-            window = (float(win["lo"]), float(win["hi"])) if win["lo"] is not None else None
-            # hosts with internet access of their own (zones.sql), the beacon prevalence base
-            internal_hosts = sum(1 for z in zones.column("zone").to_pylist() if z == "egress")
-        except (duckdb.Error, pa.ArrowException, *store.engine.errors) as exc:
-            # e.g. out of memory or spill space: nothing ingested is lost, the case keeps it
-            raise DuqhuntError(
-                f"the hunt stopped before the detectors ran: {exc}. The case keeps everything "
-                "ingested so far; hunt it again (with a larger --memory-limit/--temp-limit if "
-                "DuckDB ran out of memory or disk)"
-            ) from None
-        ctx = HuntContext(
-            engine=engine,
-            internal=nets,
-            packs=packs,
-            allowlists=allows,
-            window=window,
-            internal_hosts=int(internal_hosts or 0),
-            params=dict(options.params),
+        network, ctx, zones = _analyse_network(
+            store, routed, options, _Scope(nets, declared, packs, allows), progress
         )
-        findings: list[Finding] = []
-        timings: dict[str, float] = {}
-        detectors = all_detectors()
-        # a detector's failure is a warning, on any engine (DuckDB, Arrow, Spark/Py4J errors)
-        caught = (duckdb.Error, pa.ArrowException, ValueError, KeyError, *engine.errors)
-        for j, det in enumerate(detectors):
-            if progress:
-                progress("detect", j, len(detectors))
-            t0 = time.perf_counter()
-            try:
-                findings.extend(det.run(ctx))
-            except caught as exc:
-                log.exception("detector %s failed", det.id)
-                warnings.append(f"detector {det.id} failed: {exc}")
-            timings[det.id] = round(time.perf_counter() - t0, 3)
-        if progress:
-            progress("detect", len(detectors), len(detectors))
-
-        host_timeline: list[dict[str, str | None]] = []
-        sightings: list[Sighting] = []
+        results.append(network)
+        host_sightings: list[Sighting] = []
         if routed.host:
             if progress:
                 progress("host", 0, 1)
             from duqhunt.hostscan import scan_host
 
             host_res = scan_host(routed.host, yara_rules=options.yara, sigma_rules=options.sigma)
-            findings.extend(host_res.findings)
-            inputs.extend(host_res.inputs)
-            not_analysed.extend(host_res.not_analysed)
-            warnings.extend(host_res.warnings)
-            host_timeline = list(host_res.timeline)
-            sightings = list(host_res.sightings)
-            host_stats = family_stats("host", host_res.stats)
+            results.append(host_res)
+            host_sightings = list(host_res.sightings)
             if progress:
                 progress("host", 1, 1)
-        else:
-            host_stats = {}
-        verdicts: list[FileVerdictModel] = []
         if routed.documents:
             if progress:
                 progress("documents", 0, 1)
             from duqhunt.docscan import scan_documents
 
-            doc_res = scan_documents(routed.documents, yara_rules=options.yara)
-            findings.extend(doc_res.findings)
-            inputs.extend(doc_res.inputs)
-            not_analysed.extend(doc_res.not_analysed)
-            warnings.extend(doc_res.warnings)
-            verdicts = [
-                FileVerdictModel(path=v.path, verdict=v.verdict, reasons=list(v.reasons))
-                for v in doc_res.verdicts
-            ]
-            host_stats.update(family_stats("doc", doc_res.stats))
+            results.append(scan_documents(routed.documents, yara_rules=options.yara))
             if progress:
                 progress("documents", 1, 1)
-        findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
-        campaign = build_campaign(findings, ctx)
-        rows_by_log = store.ingested_rows()
-        beacon_stats = ctx.shared.get("beacon_stats")
-        stats: dict[str, int | float | str] = {
-            f"rows_{k}": v for k, v in sorted(rows_by_log.items())
-        }
-        if beacon_stats is not None and beacon_stats.num_rows:
-            stats["beacons_scored"] = int(beacon_stats.column("scored")[0].as_py())
-            stats["beacons_suppressed"] = int(beacon_stats.column("suppressed")[0].as_py())
-        stats["internal_hosts_with_egress"] = ctx.internal_hosts
-        stats.update(span_stats)
-        stats.update(host_stats)
-        for det_id, secs in timings.items():
-            stats[f"seconds_{det_id}"] = secs
-        if window:
-            stats["window_start"] = window[0]
-            stats["window_end"] = window[1]
-        doc = ReportDocument(
-            tool_version=__version__,
+        findings = most_severe_first(f for r in results for f in r.findings)
+        doc = build_report(
+            results,
             started=started,
             finished=_now(),
-            case=str(case_path),
             engine=options.engine,
+            case=str(case_path),
             internal_networks=[str(n) for n in nets],
-            inputs=inputs,
-            not_analysed=not_analysed,
-            warnings=warnings,
-            host_timeline=host_timeline,
-            verdicts=verdicts,
             findings=with_triage(merge_repeats(_with_earlier(store, findings)), triage.current()),
-            campaign=campaign,
-            stats=stats,
+            campaign=build_campaign(findings, ctx),
+            sightings=logon_addresses(ctx, host_sightings),
+            zones=_zone_map(zones),
+            summary=True,
         )
-        sightings += logon_addresses(ctx, sightings)
-        doc = with_identities(doc, [*network_sightings(ctx), *sightings], _zone_map(zones))
-        doc = with_summary(doc)
         # the case keeps findings without verdicts: triage lives in its own file, current at
         # every read
         store.save_findings(
@@ -822,6 +677,146 @@ def hunt(options: HuntOptions, progress: Progress | None = None) -> ReportDocume
         store_sightings(store, sightings_from_report(doc), origin="hunt")
         store.save_run(doc.started, doc.finished, doc.model_dump_json())
     return doc
+
+
+def _skipped_result(skipped: Sequence[tuple[str, str]]) -> AnalysisResult:
+    """What routing found but did not open (FIFOs, devices, unreadable folders, symlinks)."""
+    return AnalysisResult(
+        "input",
+        inputs=tuple(
+            InputRecord(path=p, kind="unknown", status="not-analysed") for p, _ in skipped
+        ),
+        not_analysed=tuple(NotAnalysed(path=p, reason=why) for p, why in skipped),
+        warnings=tuple(f"{p}: {why}" for p, why in skipped),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What the network detectors are told about the network and what is known of it."""
+
+    internal: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    no_egress: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    packs: list[IocPack]
+    allowlists: list[AllowList]
+
+
+def _analyse_network(
+    store: CaseStore,
+    routed: RoutedInputs,
+    options: HuntOptions,
+    scope: _Scope,
+    progress: Progress | None,
+) -> tuple[AnalysisResult, HuntContext, pa.Table]:
+    """Ingest the network evidence into the case, then run the network detectors over
+    everything the case holds. Returns the result, the detectors' context (the campaign layer
+    reads what they shared) and the zones of the internal addresses."""
+    nets, declared = scope.internal, scope.no_egress
+    # a declared secure zone is internal by definition, whatever --internal says
+    classify = (*nets, *(n for n in declared if not _covered(n, nets)))
+    inputs: list[InputRecord] = []
+    not_analysed: list[NotAnalysed] = []
+    warnings: list[str] = []
+    remote = _list_remote(store.engine, routed.remote)
+    todo: list[Path | RemoteFile] = [*routed.files, *remote]
+    # bytes, not files: one big conn.log among small logs is most of the wait
+    sizes = [_size(p) for p in todo]
+    total_bytes, done_bytes = sum(sizes), 0
+    for path, size in zip(todo, sizes, strict=True):
+        if progress:
+            progress("ingest", done_bytes, total_bytes, path.name)
+        done_bytes += size
+        if isinstance(path, RemoteFile):
+            _ingest_remote(store, path, options, inputs, not_analysed, warnings)
+            continue
+        if is_capture(path):
+            _ingest_capture(store, path, options, inputs, not_analysed, warnings)
+            continue
+        try:
+            kind = sniff(path, options.limits)
+        except OSError as exc:
+            not_analysed.append(NotAnalysed(path=str(path), reason=f"cannot read: {exc}"))
+            inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
+            continue
+        if kind is None:
+            reason = (
+                "not a recognised evidence type (expected Zeek TSV or JSON logs, "
+                "a SIEM export of them (JSON lines or CSV), pcap or pcapng)"
+            )
+            not_analysed.append(NotAnalysed(path=str(path), reason=reason))
+            inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
+            continue
+        _ingest_log_file(store, path, kind, options, inputs, not_analysed, warnings)
+    if progress:
+        progress("ingest", total_bytes, total_bytes)
+
+    span_stats: dict[str, int | float | str] = {}
+    try:
+        engine = _prepare_span(store, options.limits, warnings, span_stats)
+        ip_class = _classify_ips(lambda q: engine.query(q), classify)
+        engine.register_arrow("ip_class", ip_class)
+        engine.register_arrow("ioc", ioc_table(scope.packs))
+        zones = zones_table(engine, declared)
+        engine.register_arrow("zones", zones)
+        hint = internal_hint(engine, ip_class, nets)
+        if hint:
+            warnings.append(hint)
+        win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM conn").to_pylist()[0]
+        if win["lo"] is None:
+            win = engine.query("SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM http").to_pylist()[0]
+        window = (float(win["lo"]), float(win["hi"])) if win["lo"] is not None else None
+        # hosts with internet access of their own (zones.sql), the beacon prevalence base
+        internal_hosts = sum(1 for z in zones.column("zone").to_pylist() if z == "egress")
+    except (duckdb.Error, pa.ArrowException, *store.engine.errors) as exc:
+        # e.g. out of memory or spill space: nothing ingested is lost, the case keeps it
+        raise DuqhuntError(
+            f"the hunt stopped before the detectors ran: {exc}. The case keeps everything "
+            "ingested so far; hunt it again (with a larger --memory-limit/--temp-limit if "
+            "DuckDB ran out of memory or disk)"
+        ) from None
+    ctx = HuntContext(
+        engine=engine,
+        internal=nets,
+        packs=scope.packs,
+        allowlists=scope.allowlists,
+        window=window,
+        internal_hosts=int(internal_hosts or 0),
+        params=dict(options.params),
+    )
+    # a detector's failure costs only its findings, on any engine (DuckDB, Arrow, Spark/Py4J)
+    caught = (duckdb.Error, pa.ArrowException, ValueError, KeyError, *engine.errors)
+    run = run_detectors(
+        all_detectors(),
+        ctx,
+        caught,
+        (lambda i, n: progress("detect", i, n)) if progress else None,
+    )
+    warnings.extend(run.warnings)
+    not_analysed.extend(run.not_analysed)
+    stats: dict[str, int | float | str] = {
+        f"rows_{k}": v for k, v in sorted(store.ingested_rows().items())
+    }
+    beacon_stats = ctx.shared.get("beacon_stats")
+    if beacon_stats is not None and beacon_stats.num_rows:
+        stats["beacons_scored"] = int(beacon_stats.column("scored")[0].as_py())
+        stats["beacons_suppressed"] = int(beacon_stats.column("suppressed")[0].as_py())
+    stats["internal_hosts_with_egress"] = ctx.internal_hosts
+    stats.update(span_stats)
+    for det_id, secs in run.seconds.items():
+        stats[f"seconds_{det_id}"] = secs
+    if window:
+        stats["window_start"] = window[0]
+        stats["window_end"] = window[1]
+    result = AnalysisResult(
+        "network",
+        findings=tuple(run.findings),
+        inputs=tuple(inputs),
+        not_analysed=tuple(not_analysed),
+        warnings=tuple(warnings),
+        stats=tuple(stats.items()),
+        sightings=tuple(network_sightings(ctx)),
+    )
+    return result, ctx, zones
 
 
 def _zone_map(zones: pa.Table) -> dict[str, str]:
@@ -842,7 +837,7 @@ def _with_earlier(store: CaseStore, findings: list[Finding]) -> list[FindingMode
     ids = {f.id for f in current}
     earlier = [
         FindingModel.model_validate_json(doc)
-        for doc in store.stored_findings(("DQ-HOST-", "DQ-DOC-"), ids)
+        for doc in store.stored_findings((PREFIXES["host"], PREFIXES["document"]), ids)
     ]
     merged = current + earlier
     merged.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))

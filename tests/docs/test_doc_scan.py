@@ -21,7 +21,6 @@ from docs_builders import (
     word_streams,
 )
 
-from duqhunt.detectors.doc.catalogue import DOC_DETECTORS
 from duqhunt.docscan import is_document, scan_documents, scan_file
 from duqhunt.sources.office.eot import build_eot
 from duqhunt.sources.office.ttinstr import FontCodeState, scan_program
@@ -40,15 +39,6 @@ def _checks(res) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
             f"{f.severity}|{f.evidence[0].locator}|{f.evidence[0].summary}"
         )
     return out
-
-
-def test_detector_catalogue_conformance() -> None:
-    ids = [d.id for d in DOC_DETECTORS]
-    assert len(ids) == len(set(ids))
-    for d in DOC_DETECTORS:
-        assert d.id.startswith("DQ-DOC-")
-        assert d.stage in ("delivery", "exploitation")
-        assert d.__doc__ and "Misses" in d.__doc__ and "False positives" in d.__doc__
 
 
 def test_clean_font_is_clean(tmp_path: Path) -> None:
@@ -452,11 +442,11 @@ def test_docx_dde_precheck_agrees_with_msodde(
     reports is what the scan reports (inert DDE text: no real program)."""
     from oletools import msodde
 
-    from duqhunt.detectors.doc.containers import _msodde_finds_nothing_in_zip
+    from duqhunt.detectors.doc.parsergate import msodde_finds_nothing_in_zip
     from duqhunt.sources.office.limits import DocLimits
 
     data = _docx(document, extra)
-    assert _msodde_finds_nothing_in_zip(data, DocLimits()) is skipped
+    assert msodde_finds_nothing_in_zip(data, DocLimits()) is skipped
     res = _scan(tmp_path, f"{name}.docx", data)
     want = msodde.process_file(str(tmp_path / f"{name}.docx"), msodde.FIELD_FILTER_DDE).strip()
     got = _checks(res).get("DQ-DOC-012", [])
@@ -478,7 +468,7 @@ def test_doc_dde_precheck_agrees_with_msodde(
 ) -> None:
     from oletools import msodde
 
-    from duqhunt.detectors.doc.containers import _msodde_finds_nothing_in_ole
+    from duqhunt.detectors.doc.parsergate import msodde_finds_nothing_in_ole
 
     if text is None:
         data = make_cfb({"WordDocument": bytes(word_fib()), "Orphan": b"\x13DDE inert\x15"})
@@ -488,7 +478,7 @@ def test_doc_dde_precheck_agrees_with_msodde(
         data = data[:sib] + b"\xff\xff\xff\xff" + data[sib + 4 :]
     else:
         data = make_ole_doc(text)
-    assert _msodde_finds_nothing_in_ole(data) is skipped
+    assert msodde_finds_nothing_in_ole(data) is skipped
     res = _scan(tmp_path, f"{name}.doc", data)
     want = msodde.process_file(str(tmp_path / f"{name}.doc"), msodde.FIELD_FILTER_DDE).strip()
     got = _checks(res).get("DQ-DOC-012", [])

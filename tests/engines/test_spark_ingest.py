@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import pytest
 
-from duqhunt.detectors.base import Detector, HuntContext
+from duqhunt.detectors.base import HuntContext, NetworkDetector
 from duqhunt.detectors.registry import all_detectors
 from duqhunt.errors import UsageError
 from duqhunt.hunt import HuntOptions, hunt
@@ -120,7 +120,7 @@ def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path, spark_
     assert any("driver" in w for w in spark[0].warnings)
 
 
-class _RuntimeFailure(Detector):
+class _RuntimeFailure(NetworkDetector):
     id: ClassVar[str] = "DQ-TEST-901"
     stage: ClassVar[str] = "lateral-movement"
     attack: ClassVar[tuple[str, ...]] = ()

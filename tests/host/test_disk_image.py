@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from host_builders import TRUTH, fat_image, ntfs_grow, ntfs_image
 
-from duqhunt.hostscan import HostLimits, HostScanResult, scan_host
+from duqhunt.analysis import AnalysisResult
+from duqhunt.hostscan import HostLimits, scan_host
 from duqhunt.simulate.host import write_triage_folders
 
 pytest.importorskip("dissect.target", reason="the optional 'image' extra (dissect.target)")
@@ -29,7 +30,7 @@ def _image(fs: str, folder: Path, img: Path) -> None:
     (fat_image if fs == "fat" else ntfs_image)(folder, img)
 
 
-def _key(res: HostScanResult) -> set[tuple[str, str, str]]:
+def _key(res: AnalysisResult) -> set[tuple[str, str, str]]:
     return {(f.detector, f.severity, f.title.lower()) for f in res.findings}
 
 
@@ -107,7 +108,7 @@ def test_files_above_the_limits_are_copied_in_part(tmp_path: Path) -> None:
     temp = {dict(f.details)["pattern"]: f for f in res.findings if f.detector == "DQ-HOST-002"}
     assert temp["~dq*.tmp"].severity == "high"
 
-    def refused(r: HostScanResult, prefix: str) -> set[tuple[str, str]]:
+    def refused(r: AnalysisResult, prefix: str) -> set[tuple[str, str]]:
         return {(n.path.removeprefix(prefix), n.reason) for n in r.not_analysed}
 
     assert refused(res, f"{img}::") == refused(direct, f"{folder}/")

@@ -35,8 +35,9 @@ from host_builders import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from duqhunt.analysis import AnalysisResult
 from duqhunt.errors import InputError
-from duqhunt.hostscan import HostScanResult, scan_host
+from duqhunt.hostscan import scan_host
 from duqhunt.simulate.host import build_inert_pe, reg_export, write_triage_folders
 from duqhunt.sources.host.eventlog import EventLogRead, read_event_json, read_evtx
 from duqhunt.sources.host.jobfile import JobInfo, read_job
@@ -82,7 +83,7 @@ def _time_ok(t: float | None) -> bool:
     return t is None or (math.isfinite(t) and MIN_TIME <= t < MAX_TIME)
 
 
-def _no_detector_failed(res: HostScanResult) -> None:
+def _no_detector_failed(res: AnalysisResult) -> None:
     assert not [w for w in res.warnings if w.startswith("detector ")], res.warnings
 
 

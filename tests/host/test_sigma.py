@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from duqhunt.analysis import AnalysisResult
 from duqhunt.detectors.host.sigma import builtin_sigma_files, load_sigma
 from duqhunt.errors import UsageError
-from duqhunt.hostscan import HostScanResult, scan_host
+from duqhunt.hostscan import scan_host
 from duqhunt.model import Finding
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "host"
@@ -41,7 +42,7 @@ level: low
 """
 
 
-def _sigma(res: HostScanResult) -> dict[str, Finding]:
+def _sigma(res: AnalysisResult) -> dict[str, Finding]:
     return {
         str(dict(f.details)["rule_title"]): f for f in res.findings if f.detector == "DQ-HOST-013"
     }

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from host_builders import build_hive, system_hive_tree
 
-from duqhunt.hostscan import HostLimits, HostScanResult, scan_host
+from duqhunt.analysis import AnalysisResult
+from duqhunt.hostscan import HostLimits, scan_host
 from duqhunt.simulate.host import build_inert_pe, reg_export
 
 HOST_DATA = Path(__file__).resolve().parents[1] / "data" / "host"
@@ -41,7 +42,7 @@ def _triage(root: Path) -> dict[str, Path]:
     return files
 
 
-def _partly(res: HostScanResult) -> dict[str, str]:
+def _partly(res: AnalysisResult) -> dict[str, str]:
     return {Path(n.path).name: n.reason for n in res.not_analysed}
 
 
@@ -136,7 +137,7 @@ def test_keys_with_endless_subkey_or_value_lists_are_cut_and_reported(tmp_path: 
     assert len(found) == 2 and all("JmiNET3" in f.title for f in found), found
 
 
-def reasons_of(res: HostScanResult, root: Path) -> str:
+def reasons_of(res: AnalysisResult, root: Path) -> str:
     return {n.path: n.reason for n in res.not_analysed}[
         str(root / "Windows" / "System32" / "config" / "SYSTEM")
     ]

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from rich.console import Console
 
-from duqhunt.hunt import family_stats
+from duqhunt.analysis import family_stats
 from duqhunt.model.report import (
     BeaconModel,
     C2Model,

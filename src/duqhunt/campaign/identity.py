@@ -38,6 +38,7 @@ from duqhunt.campaign.sightings import (
     short_name,
 )
 from duqhunt.campaign.timeline import build_timeline
+from duqhunt.detectors.contract import family_of
 from duqhunt.model.finding import iso_utc
 from duqhunt.model.report import (
     FindingModel,
@@ -497,7 +498,7 @@ def assign_host_ids(findings: Iterable[FindingModel], index: HostIndex) -> list[
             for hid in index.lookup(label, first, last):
                 if hid not in ids:
                     ids.append(hid)
-        if not f.hosts and f.detector.upper().startswith("DQ-DOC-"):
+        if not f.hosts and family_of(f.detector) == "document":
             path = _document_path(f)
             ids = _document_hosts(path, index) if path else []
         out.append(f.model_copy(update={"host_ids": ids}) if ids != f.host_ids else f)

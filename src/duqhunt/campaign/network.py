@@ -7,13 +7,18 @@ from typing import Any
 from duqhunt.campaign.beacon_shape import SHAPED, beacon_shapes
 from duqhunt.campaign.sightings import network_sightings, short_name
 from duqhunt.detectors.base import HuntContext
+from duqhunt.detectors.contract import family_of
 from duqhunt.detectors.net.beacon import DEFAULTS as BEACON_DEFAULTS
+from duqhunt.detectors.net.beacon import BeaconDetector
 from duqhunt.detectors.net.c2rank import is_ipv4
+from duqhunt.detectors.net.duqu_http import DuquHttpDetector
+from duqhunt.detectors.net.ioc import IocMatchDetector
+from duqhunt.detectors.net.new_c2 import NewC2Detector
+from duqhunt.detectors.net.relay import BridgeDetector
 from duqhunt.model import Finding, iso_utc, severity_rank
 from duqhunt.model.report import BeaconModel, C2Model, Campaign, HostModel
 
 TOP_BEACONS = 50
-_OPTIONAL_BRIDGE_KEYS = ("tried_directly", "c2_tried_directly")
 
 
 def host_names(ctx: HuntContext) -> tuple[dict[str, str], dict[str, str]]:
@@ -27,11 +32,6 @@ def host_names(ctx: HuntContext) -> tuple[dict[str, str], dict[str, str]]:
         by_ip.setdefault(s.ip, s.name)
         by_name.setdefault(s.name, s.ip)
     return by_ip, by_name
-
-
-def _rows(ctx: HuntContext, key: str) -> list[dict[str, Any]]:
-    table = ctx.shared.get(key)
-    return table.to_pylist() if table is not None and table.num_rows else []
 
 
 def _pair(beacon: dict[str, Any]) -> tuple[str, str, str]:
@@ -69,23 +69,23 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
     if hits is not None:
         for h in hits.to_pylist():
             if h["ioc_type"] == "ip" and h["ioc_value"] in ioc_ips:
-                add_c2(h["ioc_value"], float(h["confidence"]), True, "DQ-NET-001")
+                add_c2(h["ioc_value"], float(h["confidence"]), True, IocMatchDetector.id)
                 if h["field"] in ("id.resp_h", "host", "answers", "user_agent"):
                     infected.add(str(h["src"]))
             elif h["ioc_type"] in ("user-agent", "domain"):
                 infected.add(str(h["src"]))
     for f in findings:
         details = dict(f.details)
-        if f.detector == "DQ-NET-004":
-            add_c2(str(details["candidate"]), float(f.confidence), False, "DQ-NET-004")
+        if f.detector == NewC2Detector.id:
+            add_c2(str(details["candidate"]), float(f.confidence), False, NewC2Detector.id)
             infected.update(f.hosts)
         elif (
-            f.detector == "DQ-NET-003"
+            f.detector == DuquHttpDetector.id
             and details.get("rule") == "jpeg-post-bare-ip"
             and f.severity == "high"
         ):
             dst = str(details["dst"])
-            add_c2(dst, float(f.confidence), dst in ioc_ips, "DQ-NET-003")
+            add_c2(dst, float(f.confidence), dst in ioc_ips, DuquHttpDetector.id)
             infected.update(f.hosts)
     # beacons: a corroborated C&C candidate names a C&C (the ranking, DQ-NET-002); a beacon
     # to a C&C named by any detector marks its source infected
@@ -96,7 +96,7 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
                 dst,
                 float(b["c2_score"]),
                 bool(b["known_ioc"]),
-                "DQ-NET-002",
+                BeaconDetector.id,
                 (b.get("names") or [None])[0],
                 list(b.get("why") or []),
             )
@@ -109,76 +109,40 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
     except Exception:
         zones = {}
     roles: dict[str, set[str]] = {ip: {"infected"} for ip in infected}
-    moves = _rows(ctx, "lateral_moves")
-    lateral: list[dict[str, object]] = []
-    moves = [m for m in moves if not str(m.get("admin_tool") or "").startswith("not a move")]
+    out = ctx.outputs
+    moves = [m for m in out.lateral_moves if m.is_move]
     for m in moves:
-        lateral.append(
-            {
-                "src": m["src"],
-                "dst": m["dst"],
-                "time": iso_utc(m["write_ts"] if m["write_ts"] is not None else m["exec_ts"]),
-                "method": m["method"] or "write-only",
-                "share": m["share"],
-                "file": m["file"],
-                "account": m["account"],
-                "admin_tool": m.get("admin_tool"),
-            }
-        )
-        if not m.get("admin_tool") and (m["exec_ts"] is not None or m["executable"]):
-            roles.setdefault(m["src"], set()).add("infected")
-            roles.setdefault(m["dst"], set()).add("infected")
-    edges = _rows(ctx, "relay_edges")
-    relay_edges = [
-        {
-            "src": e["src"],
-            "dst": e["dst"],
-            "pipe": e["pipe"],
-            "first_seen": iso_utc(e["first_ts"]),
-            "last_seen": iso_utc(e["last_ts"]),
-            "score": e["score"],
-        }
-        for e in edges
-    ]
-    for e in edges:
-        roles.setdefault(e["src"], set()).add("infected")
-    for r in _rows(ctx, "relay_hosts"):
-        roles.setdefault(r["ip"], set()).update({"relay", "infected"})
-    # keys a bridge carries only when the hosts behind it tried the internet directly
-    bridges = [
-        {k: v for k, v in b.items() if k not in _OPTIONAL_BRIDGE_KEYS or v}
-        for b in _rows(ctx, "bridges")
-    ]
-    for b in bridges:
-        roles.setdefault(b["ip"], set()).update({"bridge", "infected"})
-        if b.get("c2"):
-            add_c2(
-                str(b["c2"]),
-                0.9 if b.get("correlation") else 0.7,
-                str(b["c2"]) in ioc_ips,
-                "DQ-NET-007",
-            )
+        if m.unexplained and (m.exec_ts is not None or m.executable):
+            roles.setdefault(m.src, set()).add("infected")
+            roles.setdefault(m.dst, set()).add("infected")
+    for e in out.relay_edges:
+        roles.setdefault(e.src, set()).add("infected")
+    for relay in out.relay_hosts:
+        roles.setdefault(relay, set()).update({"relay", "infected"})
+    for br in out.bridges:
+        roles.setdefault(br.ip, set()).update({"bridge", "infected"})
+        if br.c2:
+            add_c2(br.c2, 0.9 if br.correlation else 0.7, br.c2 in ioc_ips, BridgeDetector.id)
         # what the relayed hosts tried directly, the bridge reaches and few egress hosts do:
         # a C&C candidate even when the time correlation named another address
-        for t in b.get("tried_directly") or []:
-            dst = str(t["dst"])
-            add_c2(dst, 0.6, dst in ioc_ips, "DQ-NET-007")
+        for t in br.tried_directly:
+            add_c2(t.dst, 0.6, t.dst in ioc_ips, BridgeDetector.id)
     # patient zero: an infected host that spread to others, was never a move's target, and
     # talks to a C&C itself
-    move_dsts = {m["dst"] for m in moves if not m.get("admin_tool")}
-    move_srcs = {m["src"] for m in moves if not m.get("admin_tool")}
+    move_dsts = {m.dst for m in moves if m.unexplained}
+    move_srcs = {m.src for m in moves if m.unexplained}
     for ip in sorted(move_srcs - move_dsts):
         if ip in infected:
             roles.setdefault(ip, set()).add("patient-zero")
     # merge hosts seen by name in their own evidence (EVTX, hives) with their IPs
     names_by_ip, ip_by_name = host_names(ctx)
     for f in findings:
-        if not f.detector.startswith("DQ-HOST-") or severity_rank(f.severity) < 3:
+        if family_of(f.detector) != "host" or severity_rank(f.severity) < 3:
             continue
         for h in f.hosts:
-            ip = ip_by_name.get(short_name(h))
-            if ip:
-                roles.setdefault(ip, set()).add("infected")
+            addr = ip_by_name.get(short_name(h))
+            if addr:
+                roles.setdefault(addr, set()).add("infected")
     order = ["patient-zero", "infected", "relay", "bridge", "c2"]
     hosts = [
         HostModel(
@@ -205,9 +169,9 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
             )
             for ip, e in sorted(c2.items(), key=lambda kv: (-kv[1]["score"], kv[0]))
         ],
-        lateral_moves=lateral,
-        relay_edges=relay_edges,
-        bridges=bridges,
+        lateral_moves=[m.report_entry() for m in moves],
+        relay_edges=[e.report_entry() for e in out.relay_edges],
+        bridges=[b.report_entry() for b in out.bridges],
         beacons=[
             BeaconModel(
                 src=str(b["src"]),

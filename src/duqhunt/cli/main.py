@@ -30,7 +30,6 @@ from rich.text import Text
 from duqhunt import __version__
 from duqhunt.errors import ContentError, DuqhuntError, InputError, UsageError
 from duqhunt.intel.cli import INTEL_FORMATS, add_intel_parser
-from duqhunt.model import severity_rank
 from duqhunt.model.finding import SEVERITIES
 from duqhunt.model.report import ReportDocument
 from duqhunt.safety import printable
@@ -520,29 +519,14 @@ def _cmd_host(args: argparse.Namespace, err: Console, out: Console) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace, err: Console, out: Console) -> int:
+    from duqhunt.analysis import build_report
     from duqhunt.docscan import scan_documents
-    from duqhunt.model.report import FileVerdictModel, FindingModel
 
     started = _now()
     res = scan_documents(
         list(args.paths), yara_rules=tuple(args.yara), jobs=args.jobs, extract_dir=args.extract
     )
-    findings = sorted(res.findings, key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))
-    doc = ReportDocument(
-        tool_version=__version__,
-        started=started,
-        finished=_now(),
-        engine="none",
-        inputs=list(res.inputs),
-        not_analysed=list(res.not_analysed),
-        warnings=list(res.warnings),
-        findings=[FindingModel.from_finding(f) for f in findings],
-        verdicts=[
-            FileVerdictModel(path=v.path, verdict=v.verdict, reasons=list(v.reasons))
-            for v in res.verdicts
-        ],
-        stats=dict(res.stats),
-    )
+    doc = build_report([res], started=started, finished=_now(), engine="none", identities=False)
     return _deliver(doc, args.out, err, out)
 
 

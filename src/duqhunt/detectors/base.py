@@ -1,22 +1,18 @@
-"""The detector contract: class-level metadata, one ``run`` that turns a hunt context into findings.
-
-Every detector has a stable id (``DQ-NET-002``; never reused), the kill-chain stage it speaks
-to, its ATT&CK technique ids, and a docstring that says what it catches, what it misses and its
-known false positives (a conformance test checks all of this for every registered detector).
-"""
+"""The network family of the detector contract (:mod:`duqhunt.detectors.contract`): the hunt
+context network detectors run over, and the SQL helpers they share."""
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import ClassVar
 
 import pyarrow as pa
 
 from duqhunt.content import AllowList, IocPack
+from duqhunt.detectors.contract import ContextDetector
+from duqhunt.detectors.outputs import NetworkOutputs
 from duqhunt.engines.base import Engine, Param
-from duqhunt.model import Finding
 
 
 def load_sql(package: str, name: str) -> str:
@@ -58,7 +54,10 @@ class HuntContext:
     window: tuple[float, float] | None
     internal_hosts: int
     params: dict[str, Param] = field(default_factory=dict)
+    # intermediate tables detectors share (beacons, IOC hits, request shapes)
     shared: dict[str, pa.Table] = field(default_factory=dict)
+    # typed results the campaign layer reads too (moves, relay edges, bridges)
+    outputs: NetworkOutputs = field(default_factory=NetworkOutputs)
 
     def ioc_values(self, *types: str) -> set[str]:
         return {i.value for p in self.packs for i in p.indicators if i.type in types}
@@ -67,14 +66,5 @@ class HuntContext:
         return self.params.get(name, default)
 
 
-class Detector:
-    """Base class. Subclasses set the class attributes and implement ``run``."""
-
-    id: ClassVar[str]
-    title: ClassVar[str]
-    stage: ClassVar[str]
-    attack: ClassVar[tuple[str, ...]]
-    sources: ClassVar[tuple[str, ...]]  # log types read
-
-    def run(self, ctx: HuntContext) -> list[Finding]:
-        raise NotImplementedError
+class NetworkDetector(ContextDetector[HuntContext]):
+    """A network detector (DQ-NET-nnn): SQL over the canonical tables of the case."""

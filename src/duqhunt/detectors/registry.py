@@ -1,8 +1,10 @@
-"""All detectors, in the order they run (later ones may read what earlier ones shared)."""
+"""The network detectors in the order they run (later ones read what earlier ones shared), and
+every family's registry in one place."""
 
 from __future__ import annotations
 
-from duqhunt.detectors.base import Detector
+from duqhunt.detectors.base import NetworkDetector
+from duqhunt.detectors.contract import Detector, Registry
 from duqhunt.detectors.net.beacon import BeaconDetector
 from duqhunt.detectors.net.duqu_http import DuquHttpDetector
 from duqhunt.detectors.net.ioc import IocMatchDetector
@@ -13,15 +15,18 @@ from duqhunt.detectors.net.relay import BridgeDetector, RelayEdgeDetector
 # DQ-NET-002 ranks C&C candidates with what the request-shape (003), lateral-movement (005,
 # 008) and relay (006) detectors found, so it runs after them; 004 and the bridges (007) read
 # its ranking, so they run after it.
-NETWORK_DETECTORS: tuple[type[Detector], ...] = (
-    IocMatchDetector,
-    DuquHttpDetector,
-    LateralMovementDetector,
-    AccountSpreadDetector,
-    RelayEdgeDetector,
-    BeaconDetector,
-    NewC2Detector,
-    BridgeDetector,
+NETWORK_DETECTORS: Registry[NetworkDetector] = Registry(
+    "network",
+    (
+        IocMatchDetector,
+        DuquHttpDetector,
+        LateralMovementDetector,
+        AccountSpreadDetector,
+        RelayEdgeDetector,
+        BeaconDetector,
+        NewC2Detector,
+        BridgeDetector,
+    ),
 )
 
 
@@ -45,16 +50,20 @@ def known_params() -> dict[str, float]:
     return {**{k: float(v) for k, v in DEFAULTS.items()}, **RELAY_DEFAULTS, **_OTHER_PARAMS}
 
 
-def all_detectors() -> list[Detector]:
-    return [cls() for cls in NETWORK_DETECTORS]
+def all_detectors() -> list[NetworkDetector]:
+    """Every network detector, fresh for one hunt, in the order they run."""
+    return NETWORK_DETECTORS.create()
+
+
+def families() -> tuple[Registry[Detector], ...]:
+    """Every family's registry: network, host, document. Host and document detectors are
+    imported here only, so importing the network registry stays light."""
+    from duqhunt.detectors.doc import DOC_DETECTORS
+    from duqhunt.detectors.host import HOST_DETECTORS
+
+    return (NETWORK_DETECTORS, HOST_DETECTORS, DOC_DETECTORS)
 
 
 def all_stages() -> set[str]:
     """Every kill-chain stage some registered detector (network, host or document) speaks to."""
-    from duqhunt.detectors.doc import DOC_DETECTORS
-    from duqhunt.detectors.host import host_detectors
-
-    stages = {str(d.stage) for d in all_detectors()}
-    stages |= {str(d.stage) for d in host_detectors()}
-    stages |= {str(d.stage) for d in DOC_DETECTORS}
-    return stages
+    return {str(d.stage) for family in families() for d in family}

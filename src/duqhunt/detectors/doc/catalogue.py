@@ -11,17 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from duqhunt.detectors.contract import Detector, Registry
 from duqhunt.model import Evidence, Finding, finding_id, severity_rank
-from duqhunt.model.finding import Severity, Stage
+from duqhunt.model.finding import Severity
 
 
-class DocDetector:
-    """Base class of the document detectors (metadata only; checks live in fontcheck/containers)."""
+class DocDetector(Detector):
+    """A document detector (DQ-DOC-nnn): metadata only; the checks in fontcheck/containers cite
+    it through ``Emitter.emit``."""
 
-    id: ClassVar[str]
-    title: ClassVar[str]
-    stage: ClassVar[Stage]
-    attack: ClassVar[tuple[str, ...]]
     sources: ClassVar[tuple[str, ...]] = ("document",)
     structural: ClassVar[bool] = False  # a finding of this detector means "malformed"
 
@@ -287,26 +285,30 @@ class YaraMatch(DocDetector):
     title = "YARA rule match"
     stage = "delivery"
     attack = ()
+    attack_from_rules = True
 
 
-DOC_DETECTORS: tuple[type[DocDetector], ...] = (
-    FontDirectory,
-    FontChecksum,
-    FontTables,
-    FontBytecode,
-    FontForeignBytes,
-    FontShellcode,
-    EmbeddedPE,
-    DuquFontTraits,
-    FontOutlines,
-    EmbeddedFont,
-    Macros,
-    DDE,
-    EmbeddedObject,
-    ExternalReference,
-    Encrypted,
-    MalformedContainer,
-    YaraMatch,
+DOC_DETECTORS: Registry[DocDetector] = Registry(
+    "document",
+    (
+        FontDirectory,
+        FontChecksum,
+        FontTables,
+        FontBytecode,
+        FontForeignBytes,
+        FontShellcode,
+        EmbeddedPE,
+        DuquFontTraits,
+        FontOutlines,
+        EmbeddedFont,
+        Macros,
+        DDE,
+        EmbeddedObject,
+        ExternalReference,
+        Encrypted,
+        MalformedContainer,
+        YaraMatch,
+    ),
 )
 STRUCTURAL_IDS = frozenset(d.id for d in DOC_DETECTORS if d.structural)
 
@@ -344,19 +346,16 @@ class Emitter:
             return
         self._seen.add(fid)
         self.findings.append(
-            Finding(
-                id=fid,
-                detector=det.id,
-                title=title or det.title,
-                stage=det.stage,
-                attack=det.attack,
-                severity=severity,
-                confidence=confidence,
-                hosts=(),
-                first_seen=None,
-                last_seen=None,
-                evidence=(Evidence(source=self.source, locator=locator, summary=summary),),
-                details=tuple(sorted((details or {}).items())),
+            det.finding(
+                (self.identity or self.source, locator, key or summary),
+                title or det.title,
+                severity,
+                confidence,
+                (),
+                None,
+                None,
+                (Evidence(source=self.source, locator=locator, summary=summary),),
+                details,
             )
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from duqhunt.detectors.contract import Registry
 from duqhunt.detectors.host.base import HostDetector
 from duqhunt.detectors.host.credentials import ProcessTampering
 from duqhunt.detectors.host.events import LateralMovementSessions, ScheduledTasks, ServiceInstalls
@@ -20,31 +21,37 @@ from duqhunt.detectors.host.registry import DuquServices, FontPosture, ZoneMarke
 from duqhunt.detectors.host.sigma import SigmaMatches
 from duqhunt.detectors.host.yarascan import YaraMatches
 
+# in id order; a new host detector is one more class here
+HOST_DETECTORS: Registry[HostDetector] = Registry(
+    "host",
+    (
+        OrphanPnf,
+        DuquTempFiles,
+        VendorMasquerade,
+        RevokedSigner,
+        PeAnomalies,
+        DuquServices,
+        ZoneMarker,
+        FontPosture,
+        LateralMovementSessions,
+        ServiceInstalls,
+        ScheduledTasks,
+        YaraMatches,
+        SigmaMatches,
+        CodeFamilies,
+        RemoteExecution,
+        AlternateCredentials,
+        ServedPipes,
+        LocalPersistence,
+        ProcessTampering,
+        RdpLateralMovement,
+    ),
+)
+
 
 def host_detectors() -> list[HostDetector]:
-    """Every host detector, in id order."""
-    return [
-        OrphanPnf(),
-        DuquTempFiles(),
-        VendorMasquerade(),
-        RevokedSigner(),
-        PeAnomalies(),
-        DuquServices(),
-        ZoneMarker(),
-        FontPosture(),
-        LateralMovementSessions(),
-        ServiceInstalls(),
-        ScheduledTasks(),
-        YaraMatches(),
-        SigmaMatches(),
-        CodeFamilies(),
-        RemoteExecution(),
-        AlternateCredentials(),
-        ServedPipes(),
-        LocalPersistence(),
-        ProcessTampering(),
-        RdpLateralMovement(),
-    ]
+    """Every host detector, in id order, fresh for one scan."""
+    return HOST_DETECTORS.create()
 
 
-__all__ = ["HostDetector", "host_detectors"]
+__all__ = ["HOST_DETECTORS", "HostDetector", "host_detectors"]

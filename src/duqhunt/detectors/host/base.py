@@ -1,14 +1,13 @@
-"""The host detector contract: the same class-level metadata as network detectors
-(:mod:`duqhunt.detectors.base`), one ``run`` over the artefacts of the hosts in a scan."""
+"""The host family of the detector contract (:mod:`duqhunt.detectors.contract`): the artefacts
+parsed per host and the context host detectors run over."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
+from duqhunt.detectors.contract import ContextDetector
 from duqhunt.detectors.host.content import CertPack, HostPack, KnownGood, builtin_known_good
-from duqhunt.model import Evidence, Finding, finding_id
-from duqhunt.model.finding import Severity, Stage
 from duqhunt.sources.host.eventlog import HostEvent
 from duqhunt.sources.host.jobfile import JobInfo
 from duqhunt.sources.host.pe import PeInfo
@@ -62,44 +61,9 @@ class HostContext:
     known_good: KnownGood = field(default_factory=builtin_known_good)
 
 
-class HostDetector:
-    """Base class: subclasses set the metadata and implement ``run``."""
-
-    id: ClassVar[str]
-    title: ClassVar[str]
-    stage: ClassVar[Stage]
-    attack: ClassVar[tuple[str, ...]]
-    sources: ClassVar[tuple[str, ...]]
-
-    def run(self, ctx: HostContext) -> list[Finding]:
-        raise NotImplementedError
-
-    def finding(
-        self,
-        key: tuple[object, ...],
-        title: str,
-        severity: Severity,
-        confidence: float,
-        host: str,
-        first: float | None,
-        last: float | None,
-        evidence: list[Evidence],
-        details: dict[str, str | int | float | bool | None],
-    ) -> Finding:
-        return Finding(
-            id=finding_id(self.id, host, *key),
-            detector=self.id,
-            title=title,
-            stage=self.stage,
-            attack=self.attack,
-            severity=severity,
-            confidence=round(min(1.0, max(0.0, confidence)), 4),
-            hosts=(host,),
-            first_seen=first,
-            last_seen=last,
-            evidence=tuple(evidence),
-            details=tuple(sorted(details.items())),
-        )
+class HostDetector(ContextDetector[HostContext]):
+    """A host detector (DQ-HOST-nnn). Its findings are per host: ``self.finding(key, title,
+    severity, confidence, host, first, last, evidence, details)`` keys the id by the host."""
 
 
 def windows_path(rel: str) -> str:

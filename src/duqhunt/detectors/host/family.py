@@ -6,7 +6,7 @@ import logging
 from pathlib import Path, PurePosixPath
 
 from duqhunt.detectors.host.base import HostContext, HostDetector, windows_path
-from duqhunt.model import Evidence, Finding, finding_id
+from duqhunt.model import Evidence, Finding
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +60,15 @@ class CodeFamilies(HostDetector):
             kind = "driver" if drivers else "executable"
             shares = c["shares"]
             findings.append(
-                Finding(
-                    id=finding_id(self.id, *sorted(members)),
-                    detector=self.id,
-                    title=f"One {kind} family on {len(hosts)} hosts under {len(names)} names",
-                    stage=self.stage,
-                    attack=self.attack,
-                    severity="high" if drivers else "medium",
-                    confidence=0.8 if drivers else 0.6,
-                    hosts=tuple(hosts),
-                    first_seen=None,
-                    last_seen=None,
-                    evidence=tuple(
+                self.finding(
+                    tuple(sorted(members)),
+                    f"One {kind} family on {len(hosts)} hosts under {len(names)} names",
+                    "high" if drivers else "medium",
+                    0.8 if drivers else 0.6,
+                    tuple(hosts),
+                    None,
+                    None,
+                    tuple(
                         Evidence(
                             source="duqhunt similar",
                             locator=f"{owners[m][0]}: {owners[m][1]}",
@@ -79,7 +76,7 @@ class CodeFamilies(HostDetector):
                         )
                         for m in members[:50]
                     ),
-                    details=(
+                    (
                         ("names", ", ".join(names[:20])),
                         ("files", len(members)),
                         ("hosts", len(hosts)),

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from duqhunt.content import AllowList
-from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql, periodicity_sql
 from duqhunt.detectors.net.c2rank import Context as RankContext
 from duqhunt.detectors.net.c2rank import Population, corroborated, mark_peer_ties, score_row
 from duqhunt.detectors.net.zones import with_rules
@@ -63,7 +63,7 @@ def allow_reason(row: dict[str, Any], names: set[str], allowlists: list[AllowLis
     return None
 
 
-class BeaconDetector(Detector):
+class BeaconDetector(NetworkDetector):
     """Periodic contact from an internal host to one external destination (IP, HTTP Host or TLS
     SNI), ranked as a C&C candidate by periodicity corroborated by other evidence.
     Periodicity in [0, 1] comes from interval regularity (Bowley skew and median absolute
@@ -244,18 +244,16 @@ def _order(r: dict[str, Any]) -> tuple[float, float, str, str, str]:
 def _tied_hosts(ctx: HuntContext) -> dict[str, str]:
     """Hosts that took part in lateral movement or a relay edge, with a short reason."""
     out: dict[str, str] = {}
-    moves = ctx.shared.get("lateral_moves")
-    for m in moves.to_pylist() if moves is not None and moves.num_rows else []:
-        if m.get("admin_tool"):
+    for m in ctx.outputs.lateral_moves:
+        if not m.unexplained:
             continue
-        why = f"in lateral movement {m['src']} -> {m['dst']}"
-        out.setdefault(str(m["src"]), why)
-        out.setdefault(str(m["dst"]), why)
-    edges = ctx.shared.get("relay_edges")
-    for e in edges.to_pylist() if edges is not None and edges.num_rows else []:
-        why = f"in a relay edge {e['src']} -> {e['dst']}"
-        out.setdefault(str(e["dst"]), why)
-        out.setdefault(str(e["src"]), why)
+        why = f"in lateral movement {m.src} -> {m.dst}"
+        out.setdefault(m.src, why)
+        out.setdefault(m.dst, why)
+    for e in ctx.outputs.relay_edges:
+        why = f"in a relay edge {e.src} -> {e.dst}"
+        out.setdefault(e.dst, why)
+        out.setdefault(e.src, why)
     return out
 
 
@@ -292,7 +290,7 @@ def _direct_attempts(ctx: HuntContext) -> dict[str, tuple[int, int]]:
     return tried_c2_candidates(ctx)
 
 
-def _finding(det: Detector, r: dict[str, Any], rank: int) -> Finding:
+def _finding(det: NetworkDetector, r: dict[str, Any], rank: int) -> Finding:
     label = {"ip": "", "http-host": " (HTTP Host)", "tls-sni": " (TLS SNI)"}[r["kind"]]
     score = float(r["c2_score"])
     severity: Severity

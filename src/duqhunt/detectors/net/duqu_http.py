@@ -6,15 +6,15 @@ import math
 
 import pyarrow as pa
 
-from duqhunt.detectors.base import Detector, HuntContext, load_sql
-from duqhunt.model import Evidence, Finding, finding_id, iso_utc
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
+from duqhunt.model import Evidence, Finding, iso_utc
 
 _JPEG = load_sql(__package__ or "duqhunt.detectors.net", "jpeg_post.sql")
 _UA = load_sql(__package__ or "duqhunt.detectors.net", "rare_ua.sql")
 _PROXIES = load_sql(__package__ or "duqhunt.detectors.net", "proxies.sql")
 
 
-class DuquHttpDetector(Detector):
+class DuquHttpDetector(NetworkDetector):
     """Two request shapes of Duqu's HTTP C&C protocol, with or without any known indicator.
 
     Rule ``jpeg-post-bare-ip``: POST / to a Host that is a bare IP address, uploading a part
@@ -62,18 +62,15 @@ class DuquHttpDetector(Detector):
             n_up = len(uploaders[str(r["dst"])])
             common = r["dst"] in shared_upload
             findings.append(
-                Finding(
-                    id=finding_id(self.id, "jpeg-post-bare-ip", r["src"], r["dst"]),
-                    detector=self.id,
-                    title=f"{r['src']} uploads JPEG data by POST / to bare IP {r['dst']}",
-                    stage="command-and-control",
-                    attack=("T1071.001", "T1001.002"),
-                    severity="low" if common else "high",
-                    confidence=0.3 if common else (0.8 if r["uploads"] >= 3 else 0.6),
-                    hosts=(r["src"],),
-                    first_seen=r["first_ts"],
-                    last_seen=r["last_ts"],
-                    evidence=(
+                self.finding(
+                    ("jpeg-post-bare-ip", r["src"], r["dst"]),
+                    f"{r['src']} uploads JPEG data by POST / to bare IP {r['dst']}",
+                    "low" if common else "high",
+                    0.3 if common else (0.8 if r["uploads"] >= 3 else 0.6),
+                    (r["src"],),
+                    r["first_ts"],
+                    r["last_ts"],
+                    (
                         Evidence(
                             source="http.log",
                             locator=f"uid {r['example_uid']}",
@@ -92,13 +89,14 @@ class DuquHttpDetector(Detector):
                             ),
                         ),
                     ),
-                    details=(
+                    (
                         ("rule", "jpeg-post-bare-ip"),
                         ("dst", r["dst"]),
                         ("uploads", int(r["uploads"])),
                         ("bytes_up", int(r["bytes_up"] or 0)),
                         ("uploaders", n_up),
                     ),
+                    attack=("T1071.001", "T1001.002"),
                 )
             )
         rare_hosts = max(2, int(0.02 * max(ctx.internal_hosts, 1)))
@@ -112,18 +110,15 @@ class DuquHttpDetector(Detector):
         ctx.shared["rare_ua"] = ua
         for r in ua.to_pylist():
             findings.append(
-                Finding(
-                    id=finding_id(self.id, "rare-user-agent", r["src"], r["user_agent"]),
-                    detector=self.id,
-                    title=f"{r['src']} sends a rare second User-Agent to {r['dsts']} destination(s)",
-                    stage="command-and-control",
-                    attack=("T1071.001",),
-                    severity="medium",
-                    confidence=0.6,
-                    hosts=(r["src"],),
-                    first_seen=r["first_ts"],
-                    last_seen=r["last_ts"],
-                    evidence=(
+                self.finding(
+                    ("rare-user-agent", r["src"], r["user_agent"]),
+                    f"{r['src']} sends a rare second User-Agent to {r['dsts']} destination(s)",
+                    "medium",
+                    0.6,
+                    (r["src"],),
+                    r["first_ts"],
+                    r["last_ts"],
+                    (
                         Evidence(
                             source="http.log",
                             locator=f"uid {r['example_uid']}",
@@ -134,12 +129,13 @@ class DuquHttpDetector(Detector):
                             ),
                         ),
                     ),
-                    details=(
+                    (
                         ("rule", "rare-user-agent"),
                         ("user_agent", r["user_agent"]),
                         ("requests", int(r["n"])),
                         ("ua_hosts", int(r["ua_hosts"])),
                     ),
+                    attack=("T1071.001",),
                 )
             )
         return findings

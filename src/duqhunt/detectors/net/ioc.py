@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from duqhunt.detectors.base import Detector, HuntContext, load_sql
-from duqhunt.model import Evidence, Finding, finding_id, iso_utc
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
+from duqhunt.model import Evidence, Finding, iso_utc
 from duqhunt.model.finding import Severity
 
 _SQL = load_sql(__package__ or "duqhunt.detectors.net", "ioc_match.sql")
@@ -24,7 +24,7 @@ def _title(src: str, ioc_type: str, value: str) -> str:
     return f"{src} contacted known indicator {value}"
 
 
-class IocMatchDetector(Detector):
+class IocMatchDetector(NetworkDetector):
     """Connections, DNS queries and answers, HTTP hosts and User-Agents, TLS SNI and file names
     or hashes that match an indicator of a loaded IOC pack.
 
@@ -88,19 +88,16 @@ class IocMatchDetector(Detector):
                 for h in hits
             )
             findings.append(
-                Finding(
-                    id=finding_id(self.id, src, value),
-                    detector=self.id,
-                    title=_title(src, ioc_type, value),
-                    stage="command-and-control",
-                    attack=self.attack,
-                    severity=severity,
-                    confidence=float(best),
-                    hosts=(src,),
-                    first_seen=first,
-                    last_seen=last,
-                    evidence=evidence,
-                    details=(
+                self.finding(
+                    (src, value),
+                    _title(src, ioc_type, value),
+                    severity,
+                    float(best),
+                    (src,),
+                    first,
+                    last,
+                    evidence,
+                    (
                         ("indicator", value),
                         ("indicator_type", ioc_type),
                         ("pack", hits[0]["pack"]),

@@ -7,9 +7,8 @@ import re
 from collections import defaultdict
 from typing import Any
 
-import pyarrow as pa
-
-from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
+from duqhunt.detectors.outputs import LateralMove
 from duqhunt.detectors.shares import expand_share_macros, share_name
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
@@ -106,7 +105,7 @@ def _signature(m: dict[str, Any]) -> str:
     return f"exec:{str(m['endpoint'] or '').lower()}|{how}"
 
 
-class LateralMovementDetector(Detector):
+class LateralMovementDetector(NetworkDetector):
     """A file written to an admin share (ADMIN$ or a drive letter C$, D$...; case-insensitive,
     one classification with the host side: ``detectors/shares.py``) followed on the same
     destination, within a window, by remote execution: service creation or start over svcctl,
@@ -210,7 +209,7 @@ class LateralMovementDetector(Detector):
             findings.append(self._move_finding(m, severity))
         for g in groups:
             findings.append(self._tooling_finding(g))
-        ctx.shared["lateral_moves"] = pa.Table.from_pylist(moves) if moves else pa.table({})
+        ctx.outputs.lateral_moves = tuple(LateralMove.from_row(m) for m in moves)
         findings += _account_spread(self_id="DQ-NET-008", moves=moves)
         return findings
 
@@ -254,19 +253,16 @@ class LateralMovementDetector(Detector):
                 )
             )
         t = m["write_ts"] if m["write_ts"] is not None else m["exec_ts"]
-        return Finding(
-            id=finding_id(self.id, m["src"], m["dst"], m["write_uid"] or m["exec_uid"]),
-            detector=self.id,
-            title=title,
-            stage="lateral-movement",
-            attack=tuple(attack),
-            severity=severity,
-            confidence=0.9 if severity == "high" else (0.6 if severity == "medium" else 0.3),
-            hosts=(m["src"], m["dst"]),
-            first_seen=t,
-            last_seen=m["exec_ts"] if m["exec_ts"] is not None else t,
-            evidence=tuple(evidence),
-            details=(
+        return self.finding(
+            (m["src"], m["dst"], m["write_uid"] or m["exec_uid"]),
+            title,
+            severity,
+            0.9 if severity == "high" else (0.6 if severity == "medium" else 0.3),
+            (m["src"], m["dst"]),
+            t,
+            m["exec_ts"] if m["exec_ts"] is not None else t,
+            tuple(evidence),
+            (
                 ("src", m["src"]),
                 ("dst", m["dst"]),
                 ("method", m["method"]),
@@ -275,6 +271,7 @@ class LateralMovementDetector(Detector):
                 ("account", m["account"]),
                 ("admin_tool", None),
             ),
+            attack=tuple(attack),
         )
 
     def _tooling_finding(self, g: dict[str, Any]) -> Finding:
@@ -291,19 +288,16 @@ class LateralMovementDetector(Detector):
             attack.append("T1570")
         if str(first["endpoint"] or "").lower() in ATTACK_BY_ENDPOINT:
             attack.append(ATTACK_BY_ENDPOINT[str(first["endpoint"]).lower()])
-        return Finding(
-            id=finding_id(self.id, "tooling", g["src"], g["account"] or "", g["signature"]),
-            detector=self.id,
-            title=f"Admin tooling: {g['src']} ran {what} {how} on {len(dsts)} host(s)"
+        return self.finding(
+            ("tooling", g["src"], g["account"] or "", g["signature"]),
+            f"Admin tooling: {g['src']} ran {what} {how} on {len(dsts)} host(s)"
             + (f" as {g['account']}" if g["account"] else ""),
-            stage="lateral-movement",
-            attack=tuple(attack),
-            severity="low",
-            confidence=0.3,
-            hosts=(g["src"], *dsts),
-            first_seen=min(times),
-            last_seen=max(times),
-            evidence=(
+            "low",
+            0.3,
+            (g["src"], *dsts),
+            min(times),
+            max(times),
+            (
                 Evidence(
                     source="duqhunt",
                     locator="admin tooling",
@@ -315,7 +309,7 @@ class LateralMovementDetector(Detector):
                     summary="targets: " + ", ".join(dsts[:50]) + (" ..." if len(dsts) > 50 else ""),
                 ),
             ),
-            details=(
+            (
                 ("src", g["src"]),
                 ("file", first["file"]),
                 ("method", first["method"]),
@@ -326,6 +320,7 @@ class LateralMovementDetector(Detector):
                 ("moves", len(ms)),
                 ("target_list", ", ".join(dsts)),
             ),
+            attack=tuple(attack),
         )
 
 
@@ -522,7 +517,7 @@ def _account_spread(*, self_id: str, moves: list[dict[str, Any]]) -> list[Findin
     return out
 
 
-class AccountSpreadDetector(Detector):
+class AccountSpreadDetector(NetworkDetector):
     """One account used for remote execution (DQ-NET-005 moves) on three or more destinations,
     outside learned or allow-listed admin tooling: how a stolen domain admin account shows. The
     account's recognised tooling (an administrator's PsExec from his own workstation) does not

@@ -6,9 +6,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from duqhunt.detectors.base import Detector, HuntContext, load_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
 from duqhunt.detectors.net.zones import with_rules
-from duqhunt.model import Evidence, Finding, finding_id
+from duqhunt.model import Evidence, Finding
 
 _SHAPE = load_sql(__package__ or "duqhunt.detectors.net", "http_shape.sql")
 # a beacon describes a C&C's protocol only when its contacts carried data: attempts a firewall
@@ -42,7 +42,7 @@ def _shape_key(s: dict[str, Any] | None) -> tuple[bool, bool, str | None]:
     return (posts_root, bare, ua)
 
 
-class NewC2Detector(Detector):
+class NewC2Detector(NetworkDetector):
     """An external destination in no IOC pack whose beacon profile, from one or more internal
     hosts, matches a known-bad beacon's: the median interval within a band around the known
     C&C's (default 0.6x-1.6x) and the same request shape (POST / to a bare IP, the same single
@@ -112,18 +112,15 @@ class NewC2Detector(Detector):
                 seen.add(dst)
                 basis = "same HTTP request shape" if same_http else "similar upload size"
                 findings.append(
-                    Finding(
-                        id=finding_id(self.id, dst),
-                        detector=self.id,
-                        title=f"{dst} looks like a new C&C server (profile of {ref['dst']})",
-                        stage="command-and-control",
-                        attack=self.attack,
-                        severity="high",
-                        confidence=round(min(0.9, 0.5 + 0.4 * float(cand["periodicity"])), 4),
-                        hosts=(str(cand["src"]),),
-                        first_seen=cand["first_ts"],
-                        last_seen=cand["last_ts"],
-                        evidence=(
+                    self.finding(
+                        (dst,),
+                        f"{dst} looks like a new C&C server (profile of {ref['dst']})",
+                        "high",
+                        round(min(0.9, 0.5 + 0.4 * float(cand["periodicity"])), 4),
+                        (str(cand["src"]),),
+                        cand["first_ts"],
+                        cand["last_ts"],
+                        (
                             Evidence(
                                 source="conn.log",
                                 locator=f"{cand['src']} -> {dst}",
@@ -135,7 +132,7 @@ class NewC2Detector(Detector):
                                 ),
                             ),
                         ),
-                        details=(
+                        (
                             ("candidate", dst),
                             ("reference_c2", str(ref["dst"])),
                             ("interval_ratio", round(ratio, 3)),

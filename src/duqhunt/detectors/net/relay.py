@@ -8,9 +8,10 @@ from typing import Any
 import pyarrow as pa
 
 from duqhunt.content import normalise_pipe, standard_pipes
-from duqhunt.detectors.base import Detector, HuntContext, load_sql, periodicity_sql
+from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql, periodicity_sql
 from duqhunt.detectors.net.zones import BRIDGE_CORRELATION_SQL, DIRECT_ATTEMPTS_SQL
-from duqhunt.model import Evidence, Finding, finding_id, iso_utc
+from duqhunt.detectors.outputs import Bridge, DirectAttempt, RelayEdge
+from duqhunt.model import Evidence, Finding, iso_utc
 
 _PKG = __package__ or "duqhunt.detectors.net"
 _RELAY = periodicity_sql(load_sql(_PKG, "relay_sessions.sql"))
@@ -128,7 +129,7 @@ def _tried_text(a: dict[str, Any]) -> str:
     )
 
 
-class RelayEdgeDetector(Detector):
+class RelayEdgeDetector(NetworkDetector):
     """A host with no internet access of its own (zone no-egress) that repeatedly opens SMB
     sessions to another internal host that is not a server, with small regular exchanges: the
     Duqu secure-zone relay over a named pipe on an infected workstation.
@@ -235,10 +236,16 @@ class RelayEdgeDetector(Detector):
             )
         edges.sort(key=lambda e: (-e["score"], e["src"], e["dst"]))
         attempts = direct_attempts(ctx) if edges else {}
-        ctx.shared["relay_edges"] = (
-            pa.Table.from_pylist(edges)
-            if edges
-            else pa.table({"src": pa.array([], pa.string()), "dst": pa.array([], pa.string())})
+        ctx.outputs.relay_edges = tuple(
+            RelayEdge(
+                src=str(e["src"]),
+                dst=str(e["dst"]),
+                pipe=e["pipe"],
+                first_ts=float(e["first_ts"]),
+                last_ts=float(e["last_ts"]),
+                score=e["score"],
+            )
+            for e in edges
         )
         findings = []
         for e in edges:
@@ -268,18 +275,15 @@ class RelayEdgeDetector(Detector):
                 else ()
             )
             findings.append(
-                Finding(
-                    id=finding_id(self.id, e["src"], e["dst"]),
-                    detector=self.id,
-                    title=f"No-egress host {e['src']} relays through {e['dst']} over SMB ({pipe_text})",
-                    stage="internal-relay",
-                    attack=self.attack,
-                    severity="high" if e["score"] >= 0.75 else "medium",
-                    confidence=e["score"],
-                    hosts=(e["src"], e["dst"]),
-                    first_seen=e["first_ts"],
-                    last_seen=e["last_ts"],
-                    evidence=(
+                self.finding(
+                    (e["src"], e["dst"]),
+                    f"No-egress host {e['src']} relays through {e['dst']} over SMB ({pipe_text})",
+                    "high" if e["score"] >= 0.75 else "medium",
+                    e["score"],
+                    (e["src"], e["dst"]),
+                    e["first_ts"],
+                    e["last_ts"],
+                    (
                         Evidence(
                             source="conn.log",
                             locator=f"{e['src']} -> {e['dst']}:445, {iso_utc(e['first_ts'])} to {iso_utc(e['last_ts'])}",
@@ -303,7 +307,7 @@ class RelayEdgeDetector(Detector):
                         ),
                         *extra,
                     ),
-                    details=(
+                    (
                         ("src", e["src"]),
                         ("dst", e["dst"]),
                         ("pipe", e["pipe"]),
@@ -317,7 +321,7 @@ class RelayEdgeDetector(Detector):
         return findings
 
 
-class BridgeDetector(Detector):
+class BridgeDetector(NetworkDetector):
     """An egress host at the end of relay edges (DQ-NET-006; chains of no-egress relays are
     followed to any depth) whose own outbound connections to an external address follow the
     relayed sessions in time: the fraction of relayed sessions followed within a window (5 s
@@ -424,23 +428,22 @@ class BridgeDetector(Detector):
         return out
 
     def run(self, ctx: HuntContext) -> list[Finding]:
-        edges_t = ctx.shared.get("relay_edges")
-        if edges_t is None or edges_t.num_rows == 0 or ctx.window is None:
+        edges = ctx.outputs.relay_edges
+        if not edges or ctx.window is None:
             return []
-        edges = edges_t.to_pylist()
         zones = {
             r["ip"]: r["zone"] for r in ctx.engine.query("SELECT ip, zone FROM zones").to_pylist()
         }
         # follow chains: no-egress -> (no-egress relay ->)* egress bridge
-        out_edges: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        out_edges: dict[str, list[RelayEdge]] = defaultdict(list)
         for e in edges:
-            out_edges[e["src"]].append(e)
+            out_edges[e.src].append(e)
         chains: dict[str, list[list[str]]] = defaultdict(list)
         relays: set[str] = set()
 
         def walk(node: str, path: list[str]) -> None:
             for e in out_edges.get(node, []):
-                nxt = e["dst"]
+                nxt = e.dst
                 if nxt in path:
                     continue
                 if zones.get(nxt) == "egress":
@@ -449,20 +452,16 @@ class BridgeDetector(Detector):
                     relays.add(nxt)
                     walk(nxt, [*path, nxt])
 
-        heads = sorted({e["src"] for e in edges} - {e["dst"] for e in edges}) or sorted(
-            {e["src"] for e in edges}
+        heads = sorted({e.src for e in edges} - {e.dst for e in edges}) or sorted(
+            {e.src for e in edges}
         )
         for head in heads:
             walk(head, [head])
         direct = (
             pa.Table.from_pylist(
-                [
-                    {"src": e["src"], "dst": e["dst"]}
-                    for e in edges
-                    if zones.get(e["dst"]) == "egress"
-                ]
+                [{"src": e.src, "dst": e.dst} for e in edges if zones.get(e.dst) == "egress"]
             )
-            if any(zones.get(e["dst"]) == "egress" for e in edges)
+            if any(zones.get(e.dst) == "egress" for e in edges)
             else None
         )
         corr: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -479,7 +478,7 @@ class BridgeDetector(Detector):
         beacons = ctx.shared.get("beacons")
         beacon_rows = beacons.to_pylist() if beacons is not None and beacons.num_rows else []
         tried = self._tried(ctx, chains)
-        bridges: list[dict[str, Any]] = []
+        bridges: list[Bridge] = []
         findings: list[Finding] = []
         for bridge in sorted(chains):
             best = None
@@ -512,31 +511,31 @@ class BridgeDetector(Detector):
             chain_texts = [" -> ".join(c) for c in chains[bridge]]
             correlation = round(float(best["fraction"]), 4) if best else None
             lift_r = round(float(best["lift"]), 1) if best else None
-            info: dict[str, Any] = {
-                "ip": bridge,
-                "c2": c2,
-                "served": served,
-                "chains": [" -> ".join(c) for c in chains[bridge]],
-                "correlation": round(float(best["fraction"]), 4) if best else None,
-                "baseline": round(float(best["baseline"]), 6) if best else None,
-                "lift": round(best["lift"], 1) if best else None,
-                "relayed_sessions": int(best["relayed"]) if best else None,
-                "window_s": best["window"] if best else None,
-                "beacons": own_dsts[:5],
-                # present only when the hosts behind the bridge tried the internet directly
-                "tried_directly": [
-                    {
-                        "dst": a["dst"],
-                        "attempts": a["n"],
-                        "hosts": a["hosts"],
-                        "first_seen": iso_utc(a["first_ts"]),
-                        "last_seen": iso_utc(a["last_ts"]),
-                    }
-                    for a in named[:5]
-                ],
-                "c2_tried_directly": c2_tried is not None,
-            }
-            bridges.append(info)
+            bridges.append(
+                Bridge(
+                    ip=bridge,
+                    c2=c2,
+                    served=tuple(served),
+                    chains=tuple(chain_texts),
+                    correlation=correlation,
+                    baseline=round(float(best["baseline"]), 6) if best else None,
+                    lift=round(best["lift"], 1) if best else None,
+                    relayed_sessions=int(best["relayed"]) if best else None,
+                    window_s=best["window"] if best else None,
+                    beacons=tuple(own_dsts[:5]),
+                    tried_directly=tuple(
+                        DirectAttempt(
+                            dst=a["dst"],
+                            attempts=a["n"],
+                            hosts=a["hosts"],
+                            first_seen=iso_utc(a["first_ts"]),
+                            last_seen=iso_utc(a["last_ts"]),
+                        )
+                        for a in named[:5]
+                    ),
+                    c2_tried_directly=c2_tried is not None,
+                )
+            )
             corr_text = (
                 f"{best['matched']} of {best['relayed']} relayed sessions ({best['fraction']:.0%}) "
                 f"followed within {best['window']:.0f} s by a connection to {best['ext']} "
@@ -590,30 +589,23 @@ class BridgeDetector(Detector):
                 details.append(("c2_tried_directly", c2_tried is not None))
                 details.append(("direct_attempts", sum(int(a["n"]) for a in attempted)))
             findings.append(
-                Finding(
-                    id=finding_id(self.id, bridge),
-                    detector=self.id,
-                    title=f"{bridge} bridges {len(served)} no-egress host(s) to {c2}"
+                self.finding(
+                    (bridge,),
+                    f"{bridge} bridges {len(served)} no-egress host(s) to {c2}"
                     + (
                         f" (tried directly by {c2_tried['hosts']} of them)"
                         if c2_tried is not None
                         else ""
                     ),
-                    stage="internal-relay",
-                    attack=self.attack,
-                    severity="critical" if correlated or c2_tried is not None else "high",
-                    confidence=round(confidence, 4),
-                    hosts=(bridge, *served),
-                    first_seen=min(
-                        e["first_ts"] for e in edges if e["dst"] == bridge or e["src"] in served
-                    ),
-                    last_seen=max(
-                        e["last_ts"] for e in edges if e["dst"] == bridge or e["src"] in served
-                    ),
-                    evidence=tuple(evidence),
-                    details=tuple(details),
+                    "critical" if correlated or c2_tried is not None else "high",
+                    round(confidence, 4),
+                    (bridge, *served),
+                    min(e.first_ts for e in edges if e.dst == bridge or e.src in served),
+                    max(e.last_ts for e in edges if e.dst == bridge or e.src in served),
+                    tuple(evidence),
+                    tuple(details),
                 )
             )
-        ctx.shared["bridges"] = pa.Table.from_pylist(bridges) if bridges else pa.table({})
-        ctx.shared["relay_hosts"] = pa.table({"ip": pa.array(sorted(relays), pa.string())})
+        ctx.outputs.bridges = tuple(bridges)
+        ctx.outputs.relay_hosts = tuple(sorted(relays))
         return findings
