@@ -398,6 +398,8 @@ def test_relay_over_netbios_port_139_is_found_with_every_session_counted(
     for s in t["secure"]:
         assert relays[s].details["dst"] == t["bridge"]
         assert relays[s].details["sessions"] == t["sessions"][s]
+        # the evidence names the port the sessions used, not SMB's usual 445
+        assert relays[s].evidence[0].locator.startswith(f"{s} -> {t['bridge']}:139, ")
     assert [b["ip"] for b in doc.campaign.bridges] == [t["bridge"]]
 
 

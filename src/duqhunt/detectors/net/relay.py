@@ -232,6 +232,8 @@ class RelayEdgeDetector(NetworkDetector):
                     "odd_pipes": sorted(info["odd"]),
                     "dst_clients": clients.get(r["dst"], 0),
                     "dst_is_server": is_server,
+                    # 445 (SMB direct) or 139 (over NetBIOS), as the sessions were seen
+                    "ports": "/".join(str(x) for x in sorted({r["port_min"], r["port_max"]})),
                 }
             )
         edges.sort(key=lambda e: (-e["score"], e["src"], e["dst"]))
@@ -286,7 +288,7 @@ class RelayEdgeDetector(NetworkDetector):
                     (
                         Evidence(
                             source="conn.log",
-                            locator=f"{e['src']} -> {e['dst']}:445, {iso_utc(e['first_ts'])} to {iso_utc(e['last_ts'])}",
+                            locator=f"{e['src']} -> {e['dst']}:{e['ports']}, {iso_utc(e['first_ts'])} to {iso_utc(e['last_ts'])}",
                             summary=(
                                 f"{e['sessions']} SMB sessions every ~{e['interval_s']:.0f} s "
                                 f"(periodicity {e['periodicity']:.2f}); {outside}; "
