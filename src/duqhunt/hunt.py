@@ -28,13 +28,14 @@ from duqhunt.content import (
     load_ioc_pack,
 )
 from duqhunt.detectors.base import HuntContext
-from duqhunt.detectors.contract import PREFIXES, run_detectors
+from duqhunt.detectors.contract import run_detectors
 from duqhunt.detectors.net.zones import Network, in_networks, internal_hint, zones_table
 from duqhunt.detectors.registry import all_detectors, known_params
 from duqhunt.engines.base import Engine, Param, RemoteFile, is_uri, sql_literal
 from duqhunt.errors import DuqhuntError, InputError, UsageError
 from duqhunt.intel.sightings import sightings_from_report, store_sightings
 from duqhunt.model import Finding, severity_rank
+from duqhunt.model.finding import DETECTOR_PREFIXES
 from duqhunt.model.grouping import merge_repeats
 from duqhunt.model.report import FindingModel, InputRecord, NotAnalysed, ReportDocument
 from duqhunt.safety import special_file
@@ -837,7 +838,9 @@ def _with_earlier(store: CaseStore, findings: list[Finding]) -> list[FindingMode
     ids = {f.id for f in current}
     earlier = [
         FindingModel.model_validate_json(doc)
-        for doc in store.stored_findings((PREFIXES["host"], PREFIXES["document"]), ids)
+        for doc in store.stored_findings(
+            (DETECTOR_PREFIXES["host"], DETECTOR_PREFIXES["document"]), ids
+        )
     ]
     merged = current + earlier
     merged.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.id))

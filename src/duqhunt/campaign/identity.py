@@ -38,8 +38,7 @@ from duqhunt.campaign.sightings import (
     short_name,
 )
 from duqhunt.campaign.timeline import build_timeline
-from duqhunt.detectors.contract import family_of
-from duqhunt.model.finding import iso_utc
+from duqhunt.model.finding import family_of, iso_utc
 from duqhunt.model.report import (
     FindingModel,
     HostAddressModel,

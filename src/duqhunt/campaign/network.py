@@ -7,7 +7,6 @@ from typing import Any
 from duqhunt.campaign.beacon_shape import SHAPED, beacon_shapes
 from duqhunt.campaign.sightings import network_sightings, short_name
 from duqhunt.detectors.base import HuntContext
-from duqhunt.detectors.contract import family_of
 from duqhunt.detectors.net.beacon import DEFAULTS as BEACON_DEFAULTS
 from duqhunt.detectors.net.beacon import BeaconDetector
 from duqhunt.detectors.net.c2rank import is_ipv4
@@ -16,6 +15,7 @@ from duqhunt.detectors.net.ioc import IocMatchDetector
 from duqhunt.detectors.net.new_c2 import NewC2Detector
 from duqhunt.detectors.net.relay import BridgeDetector
 from duqhunt.model import Finding, iso_utc, severity_rank
+from duqhunt.model.finding import family_of
 from duqhunt.model.report import BeaconModel, C2Model, Campaign, HostModel
 
 TOP_BEACONS = 50

@@ -21,7 +21,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
-from duqhunt.model.finding import SEVERITIES, Evidence, Finding, Severity, Stage, finding_id
+from duqhunt.model.finding import DETECTOR_PREFIXES as PREFIXES
+from duqhunt.model.finding import (
+    SEVERITIES,
+    Evidence,
+    Finding,
+    Severity,
+    Stage,
+    finding_id,
+)
 from duqhunt.model.report import NotAnalysed
 
 log = logging.getLogger(__name__)
@@ -29,16 +37,6 @@ log = logging.getLogger(__name__)
 Detail = str | int | float | bool | None
 
 ID_PATTERN = re.compile(r"DQ-(NET|HOST|DOC)-\d{3}")
-# a detector id names its family; the report's readers tell sources apart by it
-PREFIXES: dict[str, str] = {"network": "DQ-NET-", "host": "DQ-HOST-", "document": "DQ-DOC-"}
-
-
-def family_of(detector_id: str) -> str | None:
-    """network, host or document for a detector id (any letter case), None for another."""
-    upper = detector_id.upper()
-    return next((fam for fam, pre in PREFIXES.items() if upper.startswith(pre)), None)
-
-
 ATTACK_PATTERN = re.compile(r"T\d{4}(\.\d{3})?")
 
 

@@ -29,6 +29,21 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+# a detector id names its family; the detectors' registries and the report's readers (which
+# tell a finding's source apart by it) read this one table
+DETECTOR_PREFIXES: dict[str, str] = {
+    "network": "DQ-NET-",
+    "host": "DQ-HOST-",
+    "document": "DQ-DOC-",
+}
+
+
+def family_of(detector_id: str) -> str | None:
+    """network, host or document for a detector id (any letter case), None for another."""
+    upper = detector_id.upper()
+    return next((fam for fam, pre in DETECTOR_PREFIXES.items() if upper.startswith(pre)), None)
+
+
 def finding_id(detector: str, *key: object) -> str:
     """A finding id that is stable across runs for the same evidence.
 

@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from duqhunt.model.finding import SEVERITIES, STAGES, iso_utc, severity_rank
+from duqhunt.model.finding import SEVERITIES, STAGES, family_of, iso_utc, severity_rank
 from duqhunt.model.grouping import with_summary
 from duqhunt.model.report import (
     BeaconModel,
@@ -33,7 +33,6 @@ from duqhunt.safety import printable
 
 __all__ = [
     "BELOW_MIN_STAT",
-    "FINDING_SOURCES",
     "MIN_SEVERITY_STAT",
     "SEVERITY_ORDER",
     "TIME_STATS",
@@ -82,13 +81,6 @@ VERDICT_ORDER: tuple[str, ...] = (
     "encrypted",
     "unsupported",
     "clean",
-)
-
-#: Where a finding came from, by its detector id prefix; anything else is "other".
-FINDING_SOURCES: tuple[tuple[str, str], ...] = (
-    ("DQ-NET-", "network"),
-    ("DQ-HOST-", "host"),
-    ("DQ-DOC-", "document"),
 )
 
 #: stats keys `at_least` sets: the severity asked for and how many findings were left out.
@@ -167,10 +159,9 @@ def sorted_findings(findings: Iterable[FindingModel]) -> list[FindingModel]:
 def finding_source(finding: FindingModel) -> str:
     """ "network", "host", "document" (from the detector id prefix) or "other"."""
     for ident in (finding.detector, finding.id):
-        upper = ident.upper()
-        for prefix, source in FINDING_SOURCES:
-            if upper.startswith(prefix):
-                return source
+        family = family_of(ident)
+        if family is not None:
+            return family
     return "other"
 
 

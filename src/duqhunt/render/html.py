@@ -97,7 +97,7 @@ MAX_HOST_TIMELINE = 300
 MAX_HOST_PAGES = 500
 MAX_BEACON_SHAPES = 5
 
-#: Finding sources in the order the chips list them (text.FINDING_SOURCES, then "other").
+#: Finding sources in the order the chips list them (model.finding.DETECTOR_PREFIXES, then "other").
 SOURCE_ORDER = ("network", "host", "document", "other")
 
 _CHART_LABEL_W = 190
