@@ -342,7 +342,11 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
             f"pytest_add_cli_args_test_selection = {json.dumps(_existing(g.tests))}",
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]',
             "use_git_change_detection = false",
-            "timeout_multiplier = 5.0",
+            # mutmut's per-mutant bound is a wall clock of (estimate + 1 s) x this (and twice
+            # that in CPU seconds); the estimate is the stats run's wall time, so a mutant run
+            # while the machine is busier than during the stats run can be cut short. A
+            # timeout is therefore retried (_retry_timeouts) before it counts.
+            "timeout_multiplier = 10.0",
             "",
         ]
     )
@@ -432,6 +436,56 @@ def _run_group(gdir: Path, names: list[str], jobs: int, deadline: float) -> None
         log.close()
 
 
+TIMEOUT_TRIES = 2  # a mutant counts as hanging when it timed out this many times
+
+
+def _timeout_tries(gdir: Path) -> dict[str, int]:
+    path = gdir / "timeout-tries.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _retry_timeouts(gdir: Path, g: Group, names: list[str], jobs: int, deadline: float) -> None:
+    """Run the mutants that timed out again until they time out TIMEOUT_TRIES times or reach
+    another verdict. mutmut's bound is partly wall clock, so on a shared machine a first
+    timeout may be the load, not the mutant: counted as killed it would inflate the score, and
+    a mutant that survives its retry is a survivor."""
+    tries = _timeout_tries(gdir)
+    for _ in range(TIMEOUT_TRIES):
+        codes = _mutants_of(gdir, g)
+        again = [
+            n
+            for n in names
+            if codes[n][1] is not None
+            and STATUS.get(codes[n][1]) == "timeout"
+            and tries.get(n, 0) + 1 < TIMEOUT_TRIES
+        ]
+        if not again or deadline - time.monotonic() <= 60:
+            return
+        for n in again:
+            tries[n] = tries.get(n, 0) + 1
+        (gdir / "timeout-tries.json").write_text(json.dumps(tries, indent=1, sort_keys=True))
+        _reset_codes(gdir, set(again))
+        _log(f"{g.name}: {len(again)} timed-out mutants run again")
+        _run_group(gdir, again, jobs, deadline)
+
+
+def _reset_codes(gdir: Path, names: set[str]) -> None:
+    """Forget mutmut's verdict for these mutants (it runs them again on the next call)."""
+    for meta in (gdir / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
+        hit = names & codes.keys()
+        for n in hit:
+            codes[n] = None
+        if hit:
+            meta.write_text(json.dumps(data))
+
+
+def _timeout_status(gdir: Path, name: str) -> str:
+    """'timeout' once the mutant timed out on every try, else 'retry' (to run again)."""
+    return "timeout" if _timeout_tries(gdir).get(name, 0) + 1 >= TIMEOUT_TRIES else "retry"
+
+
 def _mutmut_diff(gdir: Path, name: str) -> str:
     res = subprocess.run(
         [str(BIN / "mutmut"), "show", name], cwd=gdir, capture_output=True, text=True, check=False
@@ -500,19 +554,21 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
         # functions, a clean run) that is lost if it is stopped early
         for g in groups:
             todo = [n for n in chosen[g.name] if all_names[g.name][n][1] is None]
-            if not todo:
-                continue
-            if deadline - time.monotonic() <= 60:
+            if todo and deadline - time.monotonic() <= 60:
                 _log(f"{g.name}: no time left, {len(todo)} mutants not run")
                 continue
-            _log(f"{g.name}: {len(todo)} mutants to run")
-            _run_group(prepared[g.name], todo, args.jobs, deadline)
+            if todo:
+                _log(f"{g.name}: {len(todo)} mutants to run")
+                _run_group(prepared[g.name], todo, args.jobs, deadline)
+            _retry_timeouts(prepared[g.name], g, chosen[g.name], args.jobs, deadline)
             all_names[g.name] = _mutants_of(prepared[g.name], g)
     out: list[Mutant] = []
     for g in groups:
         for n in chosen[g.name]:
             path, code = all_names[g.name][n]
             status = "not run" if code is None else STATUS.get(code, "suspicious")
+            if status == "timeout":
+                status = _timeout_status(prepared[g.name], n)
             m = Mutant("py", g.package, n, path, status)
             if status in ("survived", "suspicious", "timeout"):
                 m.diff = _mutmut_diff(prepared[g.name], n)
@@ -825,7 +881,7 @@ def _score(ms: list[Mutant]) -> Score:
             s.survived += 1
         elif m.status == "no tests":
             s.no_tests += 1
-        elif m.status == "not run":
+        elif m.status in ("not run", "retry"):
             s.not_run += 1
         else:
             s.other += 1
@@ -858,8 +914,10 @@ def write_report(
         f" at niceness {args.nice}.",
         f"Date: {now}.",
         "",
-        "How to read it: *killed* = a test failed on the mutant; a *timeout* counts as killed"
-        " (the mutant hung a test); *no tests* = no test of the group reached the mutated function"
+        "How to read it: *killed* = a test failed on the mutant; *timeout* = the mutant hung a"
+        f" test on each of {TIMEOUT_TRIES} tries (counted as killed; a first timeout on a busy"
+        " machine may be the load, so it is run again and counted as *not run* until then);"
+        " *no tests* = no test of the group reached the mutated function"
         " (counted as not killed); *not run* = the time bound stopped the run first (not in the"
         " score). Score = (killed + timeout) / (killed + timeout + survived + no tests)."
         " The Python figures are a deterministic sample per package (seed above) of the full"
@@ -890,7 +948,7 @@ def write_report(
         "|---|---|---|---|---|---|",
     ]
     for m in [*py, *sql]:
-        if m.status in ("killed", "timeout", "not run"):
+        if m.status in ("killed", "timeout", "not run", "retry"):
             continue
         r = reasons.get(m.id) or reasons.get(m.name) or {}
         reason = r.get("reason", "unexamined")
