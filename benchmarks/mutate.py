@@ -79,10 +79,17 @@ GROUPS: tuple[Group, ...] = (
         "detectors-host",
         "detectors",
         ("src/duqhunt/detectors/host/*",),
+        # every tests/host file that runs a detector on hand-built events or files; not the
+        # fuzz, disk-image and EVTX-reader tests (they speak for sources/host)
         (
             "tests/host/test_host_scan.py",
             "tests/host/test_sigma.py",
             "tests/host/test_temp_files_behaviour.py",
+            "tests/host/test_onward_connections.py",
+            "tests/host/test_local_persistence.py",
+            "tests/host/test_share_access.py",
+            "tests/host/test_served_pipe_edges.py",
+            "tests/host/test_jobfile_spec.py",
         ),
     ),
     Group(
