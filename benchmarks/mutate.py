@@ -89,7 +89,7 @@ GROUPS: tuple[Group, ...] = (
             "tests/host/test_local_persistence.py",
             "tests/host/test_share_access.py",
             "tests/host/test_served_pipe_edges.py",
-            "tests/host/test_jobfile_spec.py",
+            "tests/host/test_host_breadth.py",
         ),
     ),
     Group(
