@@ -164,6 +164,21 @@ def test_tshark_crash_keeps_decoded_output(tmp_path: Path) -> None:
     assert "conn" in res.logs
 
 
+def test_tshark_root_banner_is_no_warning_but_its_other_messages_are(tmp_path: Path) -> None:
+    """tshark run by root prints 'Running as user "root" and group "root". This could be
+    dangerous.' on stderr for every capture: not something about the capture, so no warning;
+    any other message it prints (one of its own expert warnings here) is passed on."""
+    banner = 'echo \'Running as user "root" and group "root". This could be dangerous.\' >&2'
+    fake = _fake_tshark(tmp_path, f'{banner}; REAL "$@"')
+    res = PcapConverter(PCAPS / "zeek__smb1.pcap", fake, tmp_path / "w").convert()
+    assert res.complete and "conn" in res.logs
+    assert not [w for w in res.warnings if "Running as user" in w], res.warnings
+    noisy = _fake_tshark(tmp_path, f'{banner}; echo "appears to be damaged" >&2; REAL "$@"')
+    res = PcapConverter(PCAPS / "zeek__smb1.pcap", noisy, tmp_path / "w2").convert()
+    assert [w for w in res.warnings if "tshark: appears to be damaged" in w], res.warnings
+    assert not [w for w in res.warnings if "Running as user" in w], res.warnings
+
+
 def test_tshark_timeout_is_a_warning(tmp_path: Path) -> None:
     fake = _fake_tshark(tmp_path, "sleep 5")
     res = PcapConverter(
