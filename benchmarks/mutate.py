@@ -338,6 +338,16 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
                     codes[name] = None
             meta.write_text(json.dumps(data))
         tstamp.write_text(tests_fp)
+    # tests/pcap/test_zeek_parity.py loads benchmarks/zeek_parity.py (its harness): without a
+    # copy beside the tests the group's test collection fails and no mutant runs
+    for dest in (gdir, gdir / "mutants"):
+        if dest.exists():
+            shutil.copytree(
+                ROOT / "benchmarks",
+                dest / "benchmarks",
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.json"),
+            )
     # the config is written every run: a changed test list is seen by mutmut's own config
     # fingerprint, which re-runs its stats and the verdicts that depend on them
     cfg = "\n".join(
@@ -345,6 +355,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
             "",
             "[tool.mutmut]",
             'source_paths = ["src"]',
+            'also_copy = ["benchmarks"]',
             f"only_mutate = {json.dumps(list(g.modules))}",
             f"pytest_add_cli_args_test_selection = {json.dumps(_existing(g.tests))}",
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]',
