@@ -457,6 +457,10 @@ def _run_group(gdir: Path, names: list[str], jobs: int, deadline: float) -> None
 TIMEOUT_TRIES = 2  # a mutant counts as hanging when it timed out this many times
 
 
+def _is_timeout(code: int | None) -> bool:
+    return code is not None and STATUS.get(code) == "timeout"
+
+
 def _timeout_tries(gdir: Path) -> dict[str, int]:
     path = gdir / "timeout-tries.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -471,11 +475,7 @@ def _retry_timeouts(gdir: Path, g: Group, names: list[str], jobs: int, deadline:
     for _ in range(TIMEOUT_TRIES):
         codes = _mutants_of(gdir, g)
         again = [
-            n
-            for n in names
-            if codes[n][1] is not None
-            and STATUS.get(codes[n][1]) == "timeout"
-            and tries.get(n, 0) + 1 < TIMEOUT_TRIES
+            n for n in names if _is_timeout(codes[n][1]) and tries.get(n, 0) + 1 < TIMEOUT_TRIES
         ]
         if not again or deadline - time.monotonic() <= 60:
             return
@@ -567,17 +567,28 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
             gn, n = item.split("\t")
             chosen[gn].append(n)
     if not args.report_only:
-        # one group after the other, cheapest tests first (GROUPS order), each up to the
-        # deadline: a group pays a fixed cost first (a run of its tests to map tests to
-        # functions, a clean run) that is lost if it is stopped early
+        # one group after the other, cheapest tests first (GROUPS order). Each gets an even
+        # share of the time left (what one does not use passes to the next), so a slow group
+        # cannot keep every later package from a score; a second round then gives whatever is
+        # left to the groups that did not finish. A group stopped in its first test run loses
+        # it (mutmut keeps the map of tests only once the run is complete), so a budget much
+        # shorter than the groups' test runs reaches fewer groups rather than all of them.
+        for rnd in (1, 2):
+            pending = [
+                g for g in groups if any(all_names[g.name][n][1] is None for n in chosen[g.name])
+            ]
+            for k, g in enumerate(pending):
+                todo = [n for n in chosen[g.name] if all_names[g.name][n][1] is None]
+                left = deadline - time.monotonic()
+                if left <= 60:
+                    _log(f"{g.name}: no time left, {len(todo)} mutants not run")
+                    continue
+                until = deadline if rnd == 2 else time.monotonic() + left / (len(pending) - k)
+                mins = (until - time.monotonic()) / 60
+                _log(f"{g.name}: {len(todo)} mutants to run (round {rnd}, {mins:.0f} min)")
+                _run_group(prepared[g.name], todo, args.jobs, until)
+                all_names[g.name] = _mutants_of(prepared[g.name], g)
         for g in groups:
-            todo = [n for n in chosen[g.name] if all_names[g.name][n][1] is None]
-            if todo and deadline - time.monotonic() <= 60:
-                _log(f"{g.name}: no time left, {len(todo)} mutants not run")
-                continue
-            if todo:
-                _log(f"{g.name}: {len(todo)} mutants to run")
-                _run_group(prepared[g.name], todo, args.jobs, deadline)
             _retry_timeouts(prepared[g.name], g, chosen[g.name], args.jobs, deadline)
             all_names[g.name] = _mutants_of(prepared[g.name], g)
     out: list[Mutant] = []
@@ -707,9 +718,9 @@ def sql_mutants(path: Path) -> list[SqlMutant]:
             num = float(v) if "." in v else int(v)
             # PERCENTILE_CONT fractions and LAG/ROUND arguments are constants too; keep them
             for alt in (num + 1, num - 1, num * 2):
-                s = repr(round(alt, 6)) if isinstance(alt, float) else str(alt)
-                if s != v:
-                    add("constant", t.start(), t.end(), s)
+                text = repr(round(alt, 6)) if isinstance(alt, float) else str(alt)
+                if text != v:
+                    add("constant", t.start(), t.end(), text)
     # dropped terms: the top-level AND terms of each WHERE / HAVING / ON condition
     for i, t in enumerate(toks):
         if t.lastgroup != "word" or t.group().upper() not in ("WHERE", "HAVING", "ON"):
