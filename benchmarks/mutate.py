@@ -717,8 +717,8 @@ def sql_mutants(path: Path) -> list[SqlMutant]:
         elif g == "number":
             num = float(v) if "." in v else int(v)
             # PERCENTILE_CONT fractions and LAG/ROUND arguments are constants too; keep them
-            for alt in (num + 1, num - 1, num * 2):
-                text = repr(round(alt, 6)) if isinstance(alt, float) else str(alt)
+            for changed in (num + 1, num - 1, num * 2):
+                text = repr(round(changed, 6)) if isinstance(changed, float) else str(changed)
                 if text != v:
                     add("constant", t.start(), t.end(), text)
     # dropped terms: the top-level AND terms of each WHERE / HAVING / ON condition
