@@ -494,3 +494,24 @@ def test_doc_dde_precheck_agrees_with_msodde(
     got = _checks(res).get("DQ-DOC-012", [])
     assert got == ([f"high|{name}.doc|DDE link: {want[:200]!r}"] if want else [])
     assert bool(want) is (name != "clean")
+
+
+def _biff(rtype: int, body: bytes) -> bytes:
+    return struct.pack("<HH", rtype, len(body)) + body
+
+
+def test_excel_workbook_with_filepass_is_encrypted_and_without_it_is_not(tmp_path: Path) -> None:
+    """MS-XLS: a BIFF8 Workbook stream whose BOF (0x0809) is followed by a FILEPASS record
+    (0x002F; here XOR obfuscation, wEncryptionType 0, with a key and verifier) is encrypted: the
+    scan says so (DQ-DOC-015, verdict "encrypted") and reads no further. The same stream without
+    FILEPASS is a plain workbook."""
+    bof = _biff(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0x0DBB, 0x07CC, 0, 0x0006))
+    filepass = _biff(0x002F, struct.pack("<HHH", 0, 0x1234, 0x5678))
+    eof = _biff(0x000A, b"")
+    enc = _scan(tmp_path, "locked.xls", make_cfb({"Workbook": bof + filepass + eof}))
+    assert enc.verdict.verdict == "encrypted" and enc.kind == "ole-encrypted"
+    assert _checks(enc)["DQ-DOC-015"] == [
+        "info|locked.xls|document is encrypted; contents not analysed"
+    ]
+    plain = _scan(tmp_path, "open.xls", make_cfb({"Workbook": bof + eof}))
+    assert plain.verdict.verdict == "clean" and "DQ-DOC-015" not in _checks(plain)
