@@ -275,3 +275,22 @@ def test_cff_memo_gives_the_same_report_and_keeps_no_stopped_walk() -> None:
             check_cff(fan, 4, Budget("t", DocLimits()), "t", cff2=True)
     assert len(cff._MEMO) == 1
     cff.clear_memo()
+
+
+def test_name_table_reads_the_records_it_holds_when_it_declares_more(tmp_path: Path) -> None:
+    """OpenType 'name': a 6-byte header (format, count, storageOffset) then count 12-byte
+    NameRecords. A table that declares 100 records but holds 2 (and their strings) is reported
+    once, and exactly the 2 records that fit are read: their strings are inside the table, so
+    nothing else is said (a 34-byte table: a third record would start at byte 30 and need 42)."""
+    strings = b"AbAb"
+    raw = struct.pack(">HHH", 0, 100, 30)
+    raw += struct.pack(">6H", 1, 0, 0, 1, 2, 0) + struct.pack(">6H", 1, 0, 0, 4, 2, 2) + strings
+    found = _findings(tmp_path, "names.ttf", replace_table(layout_font(), "name", raw))
+    assert [f for f in found if f[0] != "DQ-DOC-002"] == [  # DQ-DOC-002: the stale checksum
+        (
+            "DQ-DOC-003",
+            "medium",
+            "names.ttf, table name, offset 0x2",
+            "name table declares 100 records, which run past the table",
+        )
+    ]
