@@ -294,3 +294,27 @@ def test_name_table_reads_the_records_it_holds_when_it_declares_more(tmp_path: P
             "name table declares 100 records, which run past the table",
         )
     ]
+
+
+def _with_tables(total: int) -> bytes:
+    """The layout font with empty 4-byte tables added (zero checksum, correct) up to ``total``."""
+    from duqhunt.sources.office.fonts import build_sfnt
+
+    base = layout_font()
+    num = struct.unpack_from(">H", base, 4)[0]
+    tables = []
+    for k in range(num):
+        tag, cs, off, ln = struct.unpack_from(">4sIII", base, 12 + 16 * k)
+        tables.append((tag, cs, base[off : off + ln]))
+    tables += [(f"z{k:03d}".encode(), 0, bytes(4)) for k in range(total - num)]
+    return build_sfnt(base[:4], tables)
+
+
+def test_table_count_limit_is_200(tmp_path: Path) -> None:
+    """docs/detectors.md DQ-DOC-001 ("impossible table counts"): 200 tables is the most a font
+    may declare without a finding; 201 is reported, at the table directory. Every table is in
+    bounds with a right checksum, so nothing else is said."""
+    assert _findings(tmp_path, "t200.ttf", _with_tables(200)) == []
+    assert _findings(tmp_path, "t201.ttf", _with_tables(201)) == [
+        ("DQ-DOC-001", "medium", "t201.ttf, table directory", "font declares 201 tables")
+    ]
