@@ -318,3 +318,17 @@ def test_table_count_limit_is_200(tmp_path: Path) -> None:
     assert _findings(tmp_path, "t201.ttf", _with_tables(201)) == [
         ("DQ-DOC-001", "medium", "t201.ttf, table directory", "font declares 201 tables")
     ]
+
+
+@pytest.mark.parametrize(("tag", "header"), [("cmap", 4), ("name", 6)])
+def test_table_shorter_than_its_header(tmp_path: Path, tag: str, header: int) -> None:
+    """OpenType: 'cmap' starts with version and numTables (4 bytes), 'name' with format, count
+    and storageOffset (6 bytes). One byte short of that is a medium DQ-DOC-003 at the table;
+    the bare header (no subtables, no records) is a valid, empty table."""
+    short = replace_table(layout_font(), tag, bytes(header - 1))
+    whole = replace_table(layout_font(), tag, struct.pack(">HHH", 0, 0, 6)[:header])
+    tables = [f for f in _findings(tmp_path, "short.ttf", short) if f[0] != "DQ-DOC-002"]
+    assert tables == [
+        ("DQ-DOC-003", "medium", f"short.ttf, table {tag}", f"{tag} table shorter than its header")
+    ]
+    assert [f for f in _findings(tmp_path, "whole.ttf", whole) if f[0] != "DQ-DOC-002"] == []
