@@ -542,20 +542,29 @@ class Mutant:
 
 
 def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mutant]:
-    groups = [
-        g
-        for g in GROUPS
-        if g.package in args.packages and (not args.groups or g.name in args.groups)
-    ]
+    # --groups picks the groups that run; the sample is still drawn over every group of the
+    # package whose mutants exist, so slices run one group at a time add up to one sample (the
+    # other groups' kept results are reported as they are)
+    groups: list[Group] = []
     prepared: dict[str, Path] = {}
     all_names: dict[str, dict[str, tuple[str, int | None]]] = {}
-    for g in groups:
-        gdir = _prepare_group(work, g, keep=args.report_only)
-        if not args.report_only:
-            _log(f"{g.name}: generating mutants")
-            _generate(gdir, args.jobs, g)
+    for g in GROUPS:
+        if g.package not in args.packages:
+            continue
+        runs = not args.groups or g.name in args.groups
+        if runs:
+            gdir = _prepare_group(work, g, keep=args.report_only)
+            if not args.report_only:
+                _log(f"{g.name}: generating mutants")
+                _generate(gdir, args.jobs, g)
+        else:
+            gdir = _group_dir(work, g)
+            if not (gdir / "generated.txt").exists():
+                continue
+        groups.append(g)
         prepared[g.name] = gdir
         all_names[g.name] = _mutants_of(gdir, g) if (gdir / "mutants").exists() else {}
+    running = [g for g in groups if not args.groups or g.name in args.groups]
     # the sample: per package, over the package's groups together
     chosen: dict[str, list[str]] = {g.name: [] for g in groups}
     for pkg in args.packages:
@@ -575,7 +584,7 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
         # shorter than the groups' test runs reaches fewer groups rather than all of them.
         for rnd in (1, 2):
             pending = [
-                g for g in groups if any(all_names[g.name][n][1] is None for n in chosen[g.name])
+                g for g in running if any(all_names[g.name][n][1] is None for n in chosen[g.name])
             ]
             for k, g in enumerate(pending):
                 todo = [n for n in chosen[g.name] if all_names[g.name][n][1] is None]
@@ -588,7 +597,7 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
                 _log(f"{g.name}: {len(todo)} mutants to run (round {rnd}, {mins:.0f} min)")
                 _run_group(prepared[g.name], todo, args.jobs, until)
                 all_names[g.name] = _mutants_of(prepared[g.name], g)
-        for g in groups:
+        for g in running:
             _retry_timeouts(prepared[g.name], g, chosen[g.name], args.jobs, deadline)
             all_names[g.name] = _mutants_of(prepared[g.name], g)
     out: list[Mutant] = []
@@ -1014,7 +1023,8 @@ def main(argv: list[str] | None = None) -> int:
         "--groups",
         nargs="+",
         choices=[g.name for g in GROUPS],
-        help="only these module groups (a package's sample is then drawn from them alone)",
+        help="run only these module groups (the sample is still drawn over all generated groups"
+        " of the package; the others' kept results are reported)",
     )
     args = ap.parse_args(argv)
     NICE["level"] = args.nice
@@ -1036,9 +1046,7 @@ def main(argv: list[str] | None = None) -> int:
         py = python_run(args, args.work, end)
         for g in GROUPS:
             gdir = _group_dir(args.work, g)
-            if args.groups and g.name not in args.groups:
-                continue
-            if g.package in args.packages and (gdir / "mutants").exists():
+            if g.package in args.packages and (gdir / "generated.txt").exists():
                 populations[g.package] = populations.get(g.package, 0) + len(_mutants_of(gdir, g))
     if sql_thread is not None:
         sql_thread.join()
