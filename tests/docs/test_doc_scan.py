@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import struct
+import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from docs_builders import (
     make_rtf,
     make_word_doc,
     malformed_dexter,
+    odttf,
     word_fib,
     word_streams,
 )
@@ -515,3 +519,25 @@ def test_excel_workbook_with_filepass_is_encrypted_and_without_it_is_not(tmp_pat
     ]
     plain = _scan(tmp_path, "open.xls", make_cfb({"Workbook": bof + eof}))
     assert plain.verdict.verdict == "clean" and "DQ-DOC-015" not in _checks(plain)
+
+
+def test_xps_font_part_named_by_its_guid_is_deobfuscated_and_analysed(tmp_path: Path) -> None:
+    """XPS (ECMA-388) keeps an embedded font as an obfuscated part named by its GUID, with no
+    Word relationship pointing at it: the key comes from the part name. The Duqu font inside is
+    found there like in a .docx."""
+    guid = uuid.UUID("0b5a6c1e-2d3f-4a5b-8c7d-9e0f1a2b3c4d")
+    part = f"Documents/1/Resources/Fonts/{str(guid).upper()}.odttf"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/'
+            '2006/content-types"><Default Extension="odttf" ContentType="application/'
+            'vnd.ms-package.obfuscated-opentype"/></Types>',
+        )
+        z.writestr(part, odttf(malformed_dexter(), guid))
+    res = _scan(tmp_path, "doc.xps", buf.getvalue())
+    c = _checks(res)
+    assert any(f"doc.xps/{part}, table fpgm" in x for x in c["DQ-DOC-004"]), c
+    assert any("'Dexter Regular' matches the Duqu installer font" in x for x in c["DQ-DOC-008"])
+    assert res.verdict.verdict == "malicious"
