@@ -344,3 +344,22 @@ def test_table_shorter_than_its_header(tmp_path: Path, tag: str, header: int) ->
         ("DQ-DOC-003", "medium", f"short.ttf, table {tag}", f"{tag} table shorter than its header")
     ]
     assert [f for f in _findings(tmp_path, "whole.ttf", whole) if f[0] != "DQ-DOC-002"] == []
+
+
+def test_cmap_subtable_length_past_the_table(tmp_path: Path) -> None:
+    """OpenType cmap: each subtable states its length (format 4: u16 at +2; format 12: u32 at
+    +4). A format 4 subtable claiming 1000 bytes in a 42-byte table runs past it; a format 12
+    subtable of 16 bytes (no groups) ending exactly at the table's end does not."""
+    raw = struct.pack(">HH", 0, 2) + struct.pack(">HHI", 3, 1, 20) + struct.pack(">HHI", 3, 10, 26)
+    raw += struct.pack(">HHH", 4, 1000, 0)  # format, length, language
+    raw += struct.pack(">HHIII", 12, 0, 16, 0, 0)  # format, reserved, length, language, groups
+    assert len(raw) == 42
+    found = _findings(tmp_path, "c.ttf", replace_table(layout_font(), "cmap", raw))
+    assert [f for f in found if f[0] != "DQ-DOC-002"] == [
+        (
+            "DQ-DOC-003",
+            "medium",
+            "c.ttf, table cmap, subtable 0, offset 0x14",
+            "cmap format 4 subtable of 1000 bytes runs past the table",
+        )
+    ]
