@@ -275,16 +275,19 @@ def test_cff_memo_gives_the_same_report_and_keeps_no_stopped_walk() -> None:
     from duqhunt.sources.office import cff
     from duqhunt.sources.office.otbase import WorkLimit
 
+    # the per-file clock far out: the step limit ends the walk, and under load (or mutmut's
+    # trampolines in cff.py) the 30 s default could fire first and fail the test
+    limits = DocLimits(seconds_per_file=3600.0)
     cff.clear_memo()
     raw = raw_cff2(charstrings=[b"", b"\x8b" * 514, SQUARE_CS, SQUARE_CS])
-    first = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
-    again = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
+    first = check_cff(raw, 4, Budget("t", limits), "t", cff2=True)
+    again = check_cff(raw, 4, Budget("t", limits), "t", cff2=True)
     assert first == again and first.issues is not again.issues and len(first.issues) == 1
     calls = [bytes([139 + (i + 1) - 107, 0x1D]) * 40 for i in range(5)] + [b""]
     fan = raw_cff2(charstrings=[b"", bytes([139 - 107, 0x1D]), SQUARE_CS, SQUARE_CS], gsubrs=calls)
     for _ in range(2):
         with pytest.raises(WorkLimit):
-            check_cff(fan, 4, Budget("t", DocLimits()), "t", cff2=True)
+            check_cff(fan, 4, Budget("t", limits), "t", cff2=True)
     assert len(cff._MEMO) == 1
     cff.clear_memo()
 
