@@ -366,3 +366,18 @@ def test_cmap_subtable_length_past_the_table(tmp_path: Path) -> None:
             "cmap format 4 subtable of 1000 bytes runs past the table",
         )
     ]
+
+
+def test_pfb_type1_segments(tmp_path: Path) -> None:
+    """A PFB (Adobe Type 1, binary: segments of 0x80, a type, a 4-byte little-endian length,
+    then the data; 0x80 0x03 ends the file) is a Type 1 font: clean when its segments fit,
+    also when the last one ends exactly at the end of the file without the end marker; a
+    segment whose length runs past the end is reported."""
+    body = b"%!PS-AdobeFont-1.0: Inert 001.000\n"
+    seg = b"\x80\x01" + struct.pack("<I", len(body)) + body
+    assert _findings(tmp_path, "a.pfb", seg + b"\x80\x03") == []
+    assert _findings(tmp_path, "b.pfb", seg) == []
+    cut = b"\x80\x01" + struct.pack("<I", 1000) + body
+    assert _findings(tmp_path, "c.pfb", cut) == [
+        ("DQ-DOC-009", "medium", "c.pfb, offset 0x0", "PFB segment of 1000 bytes runs past the end")
+    ]
