@@ -381,3 +381,17 @@ def test_pfb_type1_segments(tmp_path: Path) -> None:
     assert _findings(tmp_path, "c.pfb", cut) == [
         ("DQ-DOC-009", "medium", "c.pfb, offset 0x0", "PFB segment of 1000 bytes runs past the end")
     ]
+
+
+def test_cff2_major_version_other_than_2_is_a_header_fault(tmp_path: Path) -> None:
+    """OpenType CFF2: the header's majorVersion is 2. Version 3 is reported at the table's first
+    byte, and the finding's check names the part of the table at fault: the header."""
+    raw = bytearray(raw_cff2())
+    assert raw[0] == 2
+    raw[0] = 3
+    p = tmp_path / "v3.otf"
+    p.write_bytes(replace_table(cff2_font(), "CFF2", bytes(raw)))
+    (f,) = [f for f in scan_file(p).findings if f.detector == "DQ-DOC-009"]
+    assert (f.severity, f.evidence[0].locator) == ("medium", "v3.otf, table CFF2, offset 0x0")
+    assert f.evidence[0].summary == "CFF2 major version 3 unexpected"
+    assert dict(f.details)["check"] == "header"
