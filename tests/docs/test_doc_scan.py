@@ -541,3 +541,20 @@ def test_xps_font_part_named_by_its_guid_is_deobfuscated_and_analysed(tmp_path: 
     assert any(f"doc.xps/{part}, table fpgm" in x for x in c["DQ-DOC-004"]), c
     assert any("'Dexter Regular' matches the Duqu installer font" in x for x in c["DQ-DOC-008"])
     assert res.verdict.verdict == "malicious"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        bytes([0xB0, 9, 0x20, 0x21, 0x2B]),  # PUSHB[0] 9, DUP, POP, CALL
+        bytes([0xB1, 1, 9, 0x23, 0x21, 0x2B]),  # PUSHB[1] 1 9, SWAP, POP, CALL
+    ],
+)
+def test_dup_and_swap_keep_the_values_they_move(code: bytes) -> None:
+    """TrueType: DUP (0x20) pushes a copy of the top element, SWAP (0x23) exchanges the top two.
+    The value left under the top after either is still known: POP then CALL calls function 9,
+    outside maxp.maxFunctionDefs=4."""
+    st = FontCodeState(max_function_defs=4, max_stack=8, max_storage=1)
+    got = [(i.kind, i.message) for i in scan_program(code, "glyph", st)]
+    assert [k for k, _ in got] == ["function-limit"], got
+    assert "CALL of function 9" in got[0][1]
