@@ -395,3 +395,24 @@ def test_cff2_major_version_other_than_2_is_a_header_fault(tmp_path: Path) -> No
     assert (f.severity, f.evidence[0].locator) == ("medium", "v3.otf, table CFF2, offset 0x0")
     assert f.evidence[0].summary == "CFF2 major version 3 unexpected"
     assert dict(f.details)["check"] == "header"
+
+
+@pytest.mark.parametrize(
+    ("field", "what"),
+    [(6, "GDEF AttachList"), (8, "GDEF LigCaretList"), (10, "GDEF MarkAttachClassDef")],
+)
+def test_gdef_subtable_offsets_into_the_header(tmp_path: Path, field: int, what: str) -> None:
+    """OpenType GDEF 1.0: a 12-byte header of version and four Offset16 fields (GlyphClassDef
+    at 4, AttachList at 6, LigCaretList at 8, MarkAttachClassDef at 10). Each offset that
+    points back into the header is reported at its own field."""
+    data = layout_font()
+    off, _ln = table_span(data, "GDEF")
+    assert struct.unpack_from(">HH", data, off) == (1, 0)
+    bad = patch(data, off + field, struct.pack(">H", 4))
+    found = _findings(tmp_path, "gdef.ttf", bad)
+    assert _flagged(
+        found,
+        "DQ-DOC-003",
+        f"table GDEF, offset 0x{field:x}",
+        f"{what} offset 0x4 points inside the 12-byte header",
+    ), found
