@@ -608,7 +608,7 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
             if status == "timeout":
                 status = _timeout_status(prepared[g.name], n)
             m = Mutant("py", g.package, n, path, status)
-            if status in ("survived", "suspicious", "timeout"):
+            if status in ("survived", "suspicious", "timeout", "retry", "no tests"):
                 m.diff = _mutmut_diff(prepared[g.name], n)
                 m.line = _diff_line(ROOT / path, m.diff)
                 body = [ln for ln in m.diff.splitlines()[2:] if ln[:1] in "+-"]
