@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 from duqhunt.detectors.registry import all_detectors
@@ -70,7 +69,7 @@ def build_enterprise(
     new_c2: str | None = None,
     retries: bool = True,
     seed: int = 1,
-    extra_http: Sequence[dict[str, object]] = (),
+    extra_http: list[dict[str, object]] | None = None,
 ) -> None:
     """Background browsing from 40 hosts, NTP to an external pool, and optionally a Duqu-style
     beacon (HTTP POST / with a JPEG part, the Duqu UA) from 10.1.0.5 to ``c2``."""
@@ -170,7 +169,7 @@ def build_enterprise(
                     "user_agent": MODERN_UA,
                 }
             )
-    for row in extra_http:
+    for row in extra_http or []:
         http.append(row)
         conn.append(
             _conn(
