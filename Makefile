@@ -65,7 +65,9 @@ bench: $(STAMP) system-deps
 	$(PY) benchmarks/similarity_bench.py
 
 # Mutation score of detectors/, sources/, model/ (mutmut, sampled) and of the detector SQL (our
-# own mutator), bounded in time; writes benchmarks/results-mutation.md. Resumes from build/mutate.
+# own mutator), bounded in time (45 min; each module group gets its share, so every package is
+# reached); writes benchmarks/results-mutation.md. Resumes from build/mutate: run it again to
+# extend a score, or slice it: MUTATE_ARGS="--groups sources-net --budget-min 30".
 MUTATE_ARGS ?=
 mutate: $(STAMP)
 	nice -n 10 $(PY) benchmarks/mutate.py $(MUTATE_ARGS)

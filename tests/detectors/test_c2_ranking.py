@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from duqhunt.detectors.net.c2rank import SPREAD_FLOOR, Population
+from duqhunt.detectors.net.c2rank import SPREAD_FLOOR, Context, Population, score_row
 from duqhunt.hunt import HuntOptions, hunt
 from duqhunt.model.report import ReportDocument
 from duqhunt.sources.net.zeek_writer import write_zeek_tsv
@@ -310,3 +310,36 @@ def test_clean_network_with_regular_services_is_quiet(tmp_path: Path) -> None:
     high = [f.title for f in doc.findings if f.severity in ("high", "critical")]
     assert len(high) <= 5, high
     assert doc.campaign.c2 == []
+
+
+def test_evidence_is_capped_at_one_so_the_score_stays_in_its_range() -> None:
+    """docs/detectors.md: evidence = min(1, sum(weight x component)); c2_score = spread x (0.4 x
+    periodicity + 0.6 x evidence). A known IOC (1.0) reached from a tied source, bare IP and new
+    destination sums well over 1; the score of a perfectly periodic, rare pair is then exactly 1
+    (0.4 + 0.6), and with half the periodicity 0.8, never more."""
+    dst, src = "198.51.100.7", "10.1.0.9"
+    ctx = Context(
+        window_start=T0,
+        population=Population.of(100),
+        tied_hosts={src: "lateral movement 10.1.0.5 -> 10.1.0.9"},
+        shapes={},
+        direct_attempts={},
+        proxies={},
+    )
+    for periodicity, want in ((1.0, 1.0), (0.5, 0.8)):
+        row: dict[str, Any] = {
+            "src": src,
+            "dst": dst,
+            "kind": "ip",
+            "n": 100,
+            "periodicity": periodicity,
+            "interval_s": 600.0,
+            "dst_first_ts": T0 + 6 * HOUR,
+            "names": [],
+            "sources": 1,
+            "known_ioc": True,
+        }
+        score_row(row, ctx, None)
+        assert row["c2_parts"]["known_ioc"] == row["c2_parts"]["tied"] == 1.0
+        assert row["evidence"] == 1.0
+        assert row["c2_score"] == pytest.approx(want)

@@ -350,7 +350,8 @@ def test_push_wave_is_one_low_admin_tooling_finding(tmp_path: Path) -> None:
     assert f.details["targets"] == 200 and f.details["moves"] == 200
     assert set(str(f.details["target_list"]).split(", ")) == set(dsts)
     assert f.title.startswith("Admin tooling: 10.0.1.31 ran ")
-    assert "on 200 host(s) as CORP\\svc_swdeploy" in f.title
+    # the runner is started through the Service Control Manager (svcctl), and the title says so
+    assert " as a service on 200 host(s) as CORP\\svc_swdeploy" in f.title
     assert _lateral(doc, "DQ-NET-008") == []
     # every move stays in the campaign, marked as tooling
     assert len(doc.campaign.lateral_moves) == 200

@@ -66,6 +66,7 @@ def build_enterprise(
     new_c2: str | None = None,
     retries: bool = True,
     seed: int = 1,
+    extra_http: list[dict[str, object]] | None = None,
 ) -> None:
     """Background browsing from 40 hosts, NTP to an external pool, and optionally a Duqu-style
     beacon (HTTP POST / with a JPEG part, the Duqu UA) from 10.1.0.5 to ``c2``."""
@@ -165,6 +166,18 @@ def build_enterprise(
                     "user_agent": MODERN_UA,
                 }
             )
+    for row in extra_http or []:
+        http.append(row)
+        conn.append(
+            _conn(
+                float(row["ts"]),  # type: ignore[arg-type]
+                str(row["id.orig_h"]),
+                str(row["id.resp_h"]),
+                80,
+                out=2000,
+                uid=str(row["uid"]),
+            )
+        )
     conn.sort(key=lambda r: float(r["ts"]))  # type: ignore[arg-type]
     http.sort(key=lambda r: float(r["ts"]))  # type: ignore[arg-type]
     write_zeek_tsv(folder / "conn.log", "conn", conn)
@@ -234,3 +247,40 @@ def test_new_c2_needs_a_known_reference(tmp_path: Path, run_hunt) -> None:  # ty
     assert not _by_detector(doc, "DQ-NET-004")
     # the request shape alone still makes it a C&C candidate
     assert "198.18.7.77" in {c.ip for c in doc.campaign.c2}
+
+
+def _jpeg_upload(i: int, src: str, dst: str, host: str) -> dict[str, object]:
+    return {
+        "ts": T0 + 3600 + i * 1800,
+        "uid": f"J{src[-1]}{i}",
+        "id.orig_h": src,
+        "id.orig_p": 50003,
+        "id.resp_h": dst,
+        "id.resp_p": 80,
+        "method": "POST",
+        "host": host,
+        "uri": "/",
+        "user_agent": MODERN_UA,
+        "request_body_len": 2000,
+        "status_code": 200,
+        "orig_mime_types": ["image/jpeg"],
+        "orig_filenames": ["IMG_0001.jpg"],
+        "orig_fuids": [f"FJ{src[-1]}{i}"],
+    }
+
+
+def test_jpeg_post_rule_wants_a_bare_address_in_the_host_header(tmp_path: Path, run_hunt) -> None:  # type: ignore[no-untyped-def]
+    """DQ-NET-003 jpeg-post-bare-ip (docs/detectors.md): a JPEG POSTed to / of a bare IP, the
+    Host header an address (no name looked up). The same upload to a site by its name (a photo
+    service) is the look-alike that must not match; IPv6 literals in brackets are addresses."""
+    uploads = [
+        *(_jpeg_upload(i, "10.1.0.7", "93.184.1.50", "photos.example.com") for i in range(20)),
+        *(_jpeg_upload(i, "10.1.0.8", "93.184.1.51", "93.184.1.51") for i in range(20)),
+        *(_jpeg_upload(i, "10.1.0.9", "93.184.1.52", "[2001:db8::1]:8080") for i in range(20)),
+    ]
+    build_enterprise(tmp_path / "logs", c2=None, extra_http=uploads)
+    doc = run_hunt(tmp_path / "logs")
+    rules = {(f.details["rule"], f.hosts[0]) for f in _by_detector(doc, "DQ-NET-003")}
+    assert ("jpeg-post-bare-ip", "10.1.0.8") in rules
+    assert ("jpeg-post-bare-ip", "10.1.0.9") in rules
+    assert ("jpeg-post-bare-ip", "10.1.0.7") not in rules

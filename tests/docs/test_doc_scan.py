@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import struct
+import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from docs_builders import (
     make_rtf,
     make_word_doc,
     malformed_dexter,
+    odttf,
     word_fib,
     word_streams,
 )
@@ -484,3 +488,63 @@ def test_doc_dde_precheck_agrees_with_msodde(
     got = _checks(res).get("DQ-DOC-012", [])
     assert got == ([f"high|{name}.doc|DDE link: {want[:200]!r}"] if want else [])
     assert bool(want) is (name != "clean")
+
+
+def _biff(rtype: int, body: bytes) -> bytes:
+    return struct.pack("<HH", rtype, len(body)) + body
+
+
+def test_excel_workbook_with_filepass_is_encrypted_and_without_it_is_not(tmp_path: Path) -> None:
+    """MS-XLS: a BIFF8 Workbook stream whose BOF (0x0809) is followed by a FILEPASS record
+    (0x002F; here XOR obfuscation, wEncryptionType 0, with a key and verifier) is encrypted: the
+    scan says so (DQ-DOC-015, verdict "encrypted") and reads no further. The same stream without
+    FILEPASS is a plain workbook."""
+    bof = _biff(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0x0DBB, 0x07CC, 0, 0x0006))
+    filepass = _biff(0x002F, struct.pack("<HHH", 0, 0x1234, 0x5678))
+    eof = _biff(0x000A, b"")
+    enc = _scan(tmp_path, "locked.xls", make_cfb({"Workbook": bof + filepass + eof}))
+    assert enc.verdict.verdict == "encrypted" and enc.kind == "ole-encrypted"
+    assert _checks(enc)["DQ-DOC-015"] == [
+        "info|locked.xls|document is encrypted; contents not analysed"
+    ]
+    plain = _scan(tmp_path, "open.xls", make_cfb({"Workbook": bof + eof}))
+    assert plain.verdict.verdict == "clean" and "DQ-DOC-015" not in _checks(plain)
+
+
+def test_xps_font_part_named_by_its_guid_is_deobfuscated_and_analysed(tmp_path: Path) -> None:
+    """XPS (ECMA-388) keeps an embedded font as an obfuscated part named by its GUID, with no
+    Word relationship pointing at it: the key comes from the part name. The Duqu font inside is
+    found there like in a .docx."""
+    guid = uuid.UUID("0b5a6c1e-2d3f-4a5b-8c7d-9e0f1a2b3c4d")
+    part = f"Documents/1/Resources/Fonts/{str(guid).upper()}.odttf"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/'
+            '2006/content-types"><Default Extension="odttf" ContentType="application/'
+            'vnd.ms-package.obfuscated-opentype"/></Types>',
+        )
+        z.writestr(part, odttf(malformed_dexter(), guid))
+    res = _scan(tmp_path, "doc.xps", buf.getvalue())
+    c = _checks(res)
+    assert any(f"doc.xps/{part}, table fpgm" in x for x in c["DQ-DOC-004"]), c
+    assert any("'Dexter Regular' matches the Duqu installer font" in x for x in c["DQ-DOC-008"])
+    assert res.verdict.verdict == "malicious"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        bytes([0xB0, 9, 0x20, 0x21, 0x2B]),  # PUSHB[0] 9, DUP, POP, CALL
+        bytes([0xB1, 1, 9, 0x23, 0x21, 0x2B]),  # PUSHB[1] 1 9, SWAP, POP, CALL
+    ],
+)
+def test_dup_and_swap_keep_the_values_they_move(code: bytes) -> None:
+    """TrueType: DUP (0x20) pushes a copy of the top element, SWAP (0x23) exchanges the top two.
+    The value left under the top after either is still known: POP then CALL calls function 9,
+    outside maxp.maxFunctionDefs=4."""
+    st = FontCodeState(max_function_defs=4, max_stack=8, max_storage=1)
+    got = [(i.kind, i.message) for i in scan_program(code, "glyph", st)]
+    assert [k for k, _ in got] == ["function-limit"], got
+    assert "CALL of function 9" in got[0][1]

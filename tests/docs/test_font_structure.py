@@ -4,6 +4,7 @@ clean fonts must not be. Fonts are inert and built with fontTools in code."""
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from font_struct_builders import (
 
 from duqhunt.docscan import scan_file
 from duqhunt.sources.office.cff import check_cff
-from duqhunt.sources.office.limits import Budget, DocLimits
+from duqhunt.sources.office.limits import Budget, DocLimits, builtin_content
 from duqhunt.sources.office.otlayout import GdefInfo, check_layout
 
 ABOVE_INFO = ("low", "medium", "high")
@@ -250,7 +251,18 @@ def test_exponential_subroutines_hit_the_work_limit(tmp_path: Path) -> None:
     calls = [bytes([139 + (i + 1) - 107, 0x1D]) * 40 for i in range(5)] + [b""]
     cs = bytes([139 - 107, 0x1D])  # callgsubr 0
     raw = raw_cff2(charstrings=[b"", cs, SQUARE_CS, SQUARE_CS], gsubrs=calls)
-    found = _findings(tmp_path, "fan.otf", replace_table(cff2_font(), "CFF2", raw))
+    # the per-file deadline far out: under load (or mutmut's trampolines) the 30 s clock could
+    # fire first, and this test is about the step counter, which does not depend on the clock
+    p = tmp_path / "fan.otf"
+    p.write_bytes(replace_table(cff2_font(), "CFF2", raw))
+    content = builtin_content()
+    content = dataclasses.replace(
+        content, limits=dataclasses.replace(content.limits, seconds_per_file=3600.0)
+    )
+    found = [
+        (f.detector, f.severity, f.evidence[0].locator, f.evidence[0].summary)
+        for f in scan_file(p, content).findings
+    ]
     limit = DocLimits().max_struct_steps
     assert _flagged(found, "DQ-DOC-009", "table CFF2", "not fully checked"), found
     stopped = [s for d, _, _, s in found if d == "DQ-DOC-009" and "not fully checked" in s]
@@ -263,15 +275,144 @@ def test_cff_memo_gives_the_same_report_and_keeps_no_stopped_walk() -> None:
     from duqhunt.sources.office import cff
     from duqhunt.sources.office.otbase import WorkLimit
 
+    # the per-file clock far out: the step limit ends the walk, and under load (or mutmut's
+    # trampolines in cff.py) the 30 s default could fire first and fail the test
+    limits = DocLimits(seconds_per_file=3600.0)
     cff.clear_memo()
     raw = raw_cff2(charstrings=[b"", b"\x8b" * 514, SQUARE_CS, SQUARE_CS])
-    first = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
-    again = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
+    first = check_cff(raw, 4, Budget("t", limits), "t", cff2=True)
+    again = check_cff(raw, 4, Budget("t", limits), "t", cff2=True)
     assert first == again and first.issues is not again.issues and len(first.issues) == 1
     calls = [bytes([139 + (i + 1) - 107, 0x1D]) * 40 for i in range(5)] + [b""]
     fan = raw_cff2(charstrings=[b"", bytes([139 - 107, 0x1D]), SQUARE_CS, SQUARE_CS], gsubrs=calls)
     for _ in range(2):
         with pytest.raises(WorkLimit):
-            check_cff(fan, 4, Budget("t", DocLimits()), "t", cff2=True)
+            check_cff(fan, 4, Budget("t", limits), "t", cff2=True)
     assert len(cff._MEMO) == 1
     cff.clear_memo()
+
+
+def test_name_table_reads_the_records_it_holds_when_it_declares_more(tmp_path: Path) -> None:
+    """OpenType 'name': a 6-byte header (format, count, storageOffset) then count 12-byte
+    NameRecords. A table that declares 100 records but holds 2 (and their strings) is reported
+    once, and exactly the 2 records that fit are read: their strings are inside the table, so
+    nothing else is said (a 34-byte table: a third record would start at byte 30 and need 42)."""
+    strings = b"AbAb"
+    raw = struct.pack(">HHH", 0, 100, 30)
+    raw += struct.pack(">6H", 1, 0, 0, 1, 2, 0) + struct.pack(">6H", 1, 0, 0, 4, 2, 2) + strings
+    found = _findings(tmp_path, "names.ttf", replace_table(layout_font(), "name", raw))
+    assert [f for f in found if f[0] != "DQ-DOC-002"] == [  # DQ-DOC-002: the stale checksum
+        (
+            "DQ-DOC-003",
+            "medium",
+            "names.ttf, table name, offset 0x2",
+            "name table declares 100 records, which run past the table",
+        )
+    ]
+
+
+def _with_tables(total: int) -> bytes:
+    """The layout font with empty 4-byte tables added (zero checksum, correct) up to ``total``."""
+    from duqhunt.sources.office.fonts import build_sfnt
+
+    base = layout_font()
+    num = struct.unpack_from(">H", base, 4)[0]
+    tables = []
+    for k in range(num):
+        tag, cs, off, ln = struct.unpack_from(">4sIII", base, 12 + 16 * k)
+        tables.append((tag, cs, base[off : off + ln]))
+    tables += [(f"z{k:03d}".encode(), 0, bytes(4)) for k in range(total - num)]
+    return build_sfnt(base[:4], tables)
+
+
+def test_table_count_limit_is_200(tmp_path: Path) -> None:
+    """docs/detectors.md DQ-DOC-001 ("impossible table counts"): 200 tables is the most a font
+    may declare without a finding; 201 is reported, at the table directory. Every table is in
+    bounds with a right checksum, so nothing else is said."""
+    assert _findings(tmp_path, "t200.ttf", _with_tables(200)) == []
+    assert _findings(tmp_path, "t201.ttf", _with_tables(201)) == [
+        ("DQ-DOC-001", "medium", "t201.ttf, table directory", "font declares 201 tables")
+    ]
+
+
+@pytest.mark.parametrize(("tag", "header"), [("cmap", 4), ("name", 6)])
+def test_table_shorter_than_its_header(tmp_path: Path, tag: str, header: int) -> None:
+    """OpenType: 'cmap' starts with version and numTables (4 bytes), 'name' with format, count
+    and storageOffset (6 bytes). One byte short of that is a medium DQ-DOC-003 at the table;
+    the bare header (no subtables, no records) is a valid, empty table."""
+    short = replace_table(layout_font(), tag, bytes(header - 1))
+    whole = replace_table(layout_font(), tag, struct.pack(">HHH", 0, 0, 6)[:header])
+    tables = [f for f in _findings(tmp_path, "short.ttf", short) if f[0] != "DQ-DOC-002"]
+    assert tables == [
+        ("DQ-DOC-003", "medium", f"short.ttf, table {tag}", f"{tag} table shorter than its header")
+    ]
+    assert [f for f in _findings(tmp_path, "whole.ttf", whole) if f[0] != "DQ-DOC-002"] == []
+
+
+def test_cmap_subtable_length_past_the_table(tmp_path: Path) -> None:
+    """OpenType cmap: each subtable states its length (format 4: u16 at +2; format 12: u32 at
+    +4). A format 4 subtable claiming 1000 bytes in a 42-byte table runs past it; a format 12
+    subtable of 16 bytes (no groups) ending exactly at the table's end does not."""
+    raw = struct.pack(">HH", 0, 2) + struct.pack(">HHI", 3, 1, 20) + struct.pack(">HHI", 3, 10, 26)
+    raw += struct.pack(">HHH", 4, 1000, 0)  # format, length, language
+    raw += struct.pack(">HHIII", 12, 0, 16, 0, 0)  # format, reserved, length, language, groups
+    assert len(raw) == 42
+    found = _findings(tmp_path, "c.ttf", replace_table(layout_font(), "cmap", raw))
+    assert [f for f in found if f[0] != "DQ-DOC-002"] == [
+        (
+            "DQ-DOC-003",
+            "medium",
+            "c.ttf, table cmap, subtable 0, offset 0x14",
+            "cmap format 4 subtable of 1000 bytes runs past the table",
+        )
+    ]
+
+
+def test_pfb_type1_segments(tmp_path: Path) -> None:
+    """A PFB (Adobe Type 1, binary: segments of 0x80, a type, a 4-byte little-endian length,
+    then the data; 0x80 0x03 ends the file) is a Type 1 font: clean when its segments fit,
+    also when the last one ends exactly at the end of the file without the end marker; a
+    segment whose length runs past the end is reported."""
+    body = b"%!PS-AdobeFont-1.0: Inert 001.000\n"
+    seg = b"\x80\x01" + struct.pack("<I", len(body)) + body
+    assert _findings(tmp_path, "a.pfb", seg + b"\x80\x03") == []
+    assert _findings(tmp_path, "b.pfb", seg) == []
+    cut = b"\x80\x01" + struct.pack("<I", 1000) + body
+    assert _findings(tmp_path, "c.pfb", cut) == [
+        ("DQ-DOC-009", "medium", "c.pfb, offset 0x0", "PFB segment of 1000 bytes runs past the end")
+    ]
+
+
+def test_cff2_major_version_other_than_2_is_a_header_fault(tmp_path: Path) -> None:
+    """OpenType CFF2: the header's majorVersion is 2. Version 3 is reported at the table's first
+    byte, and the finding's check names the part of the table at fault: the header."""
+    raw = bytearray(raw_cff2())
+    assert raw[0] == 2
+    raw[0] = 3
+    p = tmp_path / "v3.otf"
+    p.write_bytes(replace_table(cff2_font(), "CFF2", bytes(raw)))
+    (f,) = [f for f in scan_file(p).findings if f.detector == "DQ-DOC-009"]
+    assert (f.severity, f.evidence[0].locator) == ("medium", "v3.otf, table CFF2, offset 0x0")
+    assert f.evidence[0].summary == "CFF2 major version 3 unexpected"
+    assert dict(f.details)["check"] == "header"
+
+
+@pytest.mark.parametrize(
+    ("field", "what"),
+    [(6, "GDEF AttachList"), (8, "GDEF LigCaretList"), (10, "GDEF MarkAttachClassDef")],
+)
+def test_gdef_subtable_offsets_into_the_header(tmp_path: Path, field: int, what: str) -> None:
+    """OpenType GDEF 1.0: a 12-byte header of version and four Offset16 fields (GlyphClassDef
+    at 4, AttachList at 6, LigCaretList at 8, MarkAttachClassDef at 10). Each offset that
+    points back into the header is reported at its own field."""
+    data = layout_font()
+    off, _ln = table_span(data, "GDEF")
+    assert struct.unpack_from(">HH", data, off) == (1, 0)
+    bad = patch(data, off + field, struct.pack(">H", 4))
+    found = _findings(tmp_path, "gdef.ttf", bad)
+    assert _flagged(
+        found,
+        "DQ-DOC-003",
+        f"table GDEF, offset 0x{field:x}",
+        f"{what} offset 0x4 points inside the 12-byte header",
+    ), found

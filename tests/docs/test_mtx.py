@@ -322,3 +322,19 @@ def test_random_blocks_fail_soft(blob: bytes) -> None:
     data = b"\x03" + bytes(3) + (10).to_bytes(3, "big") * 2 + blob
     with contextlib.suppress(InputError):
         mtx.decode_mtx(data, "t", "t", budget=_budget(max_member_bytes=1 << 20))
+
+
+def test_hdmx_widths_at_the_ends_of_their_byte_round_trip() -> None:
+    """hdmx widths are one byte (OpenType hdmx: uint8 widths): 0 and 255 are both widths a font
+    may hold, so MTX's surprise-coded widths decode to them, the extremes included."""
+    font = TTFont(io.BytesIO(rich_font()))
+    names = font.getGlyphOrder()
+    rec = {n: font["hdmx"].hdmx[17][n] for n in names}
+    rec[names[0]], rec[names[1]] = 255, 0
+    font["hdmx"].hdmx[17] = rec
+    buf = io.BytesIO()
+    font.save(buf)
+    src = buf.getvalue()
+    out = TTFont(io.BytesIO(mtx.decode_mtx(mtx_font(src), "t", "t")))
+    assert out["hdmx"].hdmx[17][names[0]] == 255 and out["hdmx"].hdmx[17][names[1]] == 0
+    assert out["hdmx"].hdmx == TTFont(io.BytesIO(src))["hdmx"].hdmx

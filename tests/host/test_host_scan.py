@@ -373,3 +373,17 @@ def test_reg_export_round_trip(tmp_path: Path) -> None:
     assert k is not None and k.values == {"Current": 2, "Blob": b"\x01\x02", "S": 'a"b\\c'}
     assert h.key("") is not None and h.key("")
     _ = datetime.now(UTC)
+
+
+def test_pe_compile_time_is_reported_in_utc_iso_8601(tmp_path: Path) -> None:
+    """The PE header's TimeDateStamp is seconds since 1970 UTC (PE format spec); the finding gives
+    it as ISO 8601 with the Z suffix the report uses for every UTC time, and names a compile time
+    before 2000 as an oddity with that date."""
+    inf = tmp_path / "h" / "Windows" / "inf"
+    inf.mkdir(parents=True)
+    stamp = int(datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+    (inf / "oem9.dll").write_bytes(build_inert_pe({}, timestamp=stamp, driver=False))
+    res = scan_host([tmp_path / "h"])
+    f = {_d(f)["file"]: f for f in _by(res, "DQ-HOST-005")}["Windows\\inf\\oem9.dll"]
+    assert _d(f)["compile_time"] == "1999-12-31T23:59:59Z"
+    assert "compile time before 2000 (1999-12-31T23:59:59Z)" in str(_d(f)["oddities"])

@@ -43,6 +43,8 @@ def test_real_local_system_task_running_a_script_is_persistence() -> None:
     assert f.severity == "high", f.title
     d = _d(f)
     assert d["runs"] == "C:\\tools\\shell.cmd" and d["name"] == "\\eviltask"
+    # the account it runs as, from the 4698's task XML: S-1-5-18, the well-known SID of SYSTEM
+    assert d["run_as"] == "S-1-5-18"
     assert "runs a script" in str(d["reasons"]) and "SYSTEM" in str(d["reasons"])
     # the 4688 and the 4698 are one finding
     assert {e.summary for e in f.evidence} == {"event 4688", "event 4698"}
@@ -57,6 +59,7 @@ def test_real_local_service_running_a_shell() -> None:
     f = hits[0]
     assert f.attack == ("T1543.003",) and f.severity == "high"
     assert str(_d(f)["runs"]).startswith("cmd.exe /k tscon")
+    assert _d(f)["run_as"] == "LocalSystem"  # 4697's ServiceAccount
     assert [x for x in res.findings if x.stage == "lateral-movement"] == []
 
 

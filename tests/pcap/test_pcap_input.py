@@ -164,6 +164,21 @@ def test_tshark_crash_keeps_decoded_output(tmp_path: Path) -> None:
     assert "conn" in res.logs
 
 
+def test_tshark_root_banner_is_no_warning_but_its_other_messages_are(tmp_path: Path) -> None:
+    """tshark run by root prints 'Running as user "root" and group "root". This could be
+    dangerous.' on stderr for every capture: not something about the capture, so no warning;
+    any other message it prints (one of its own expert warnings here) is passed on."""
+    banner = 'echo \'Running as user "root" and group "root". This could be dangerous.\' >&2'
+    fake = _fake_tshark(tmp_path, f'{banner}; REAL "$@"')
+    res = PcapConverter(PCAPS / "zeek__smb1.pcap", fake, tmp_path / "w").convert()
+    assert res.complete and "conn" in res.logs
+    assert not [w for w in res.warnings if "Running as user" in w], res.warnings
+    noisy = _fake_tshark(tmp_path, f'{banner}; echo "appears to be damaged" >&2; REAL "$@"')
+    res = PcapConverter(PCAPS / "zeek__smb1.pcap", noisy, tmp_path / "w2").convert()
+    assert [w for w in res.warnings if "tshark: appears to be damaged" in w], res.warnings
+    assert not [w for w in res.warnings if "Running as user" in w], res.warnings
+
+
 def test_tshark_timeout_is_a_warning(tmp_path: Path) -> None:
     fake = _fake_tshark(tmp_path, "sleep 5")
     res = PcapConverter(
@@ -187,3 +202,76 @@ def test_explicit_bad_tshark_path_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert rc == 2
     assert os.path.exists(PCAPS / "zeek__smb1.pcap")
+
+
+def _tcp_capture(path: Path, client: bytes, server: bytes) -> None:
+    """A pcap (link type RAW) of one TCP session to port 80: handshake, one segment each way,
+    the close. Checksums are zero (tshark does not check them by default)."""
+    cip, sip, cport = bytes([10, 0, 0, 5]), bytes([192, 0, 2, 80]), 49200
+    frames: list[bytes] = []
+    seq = {True: 1000, False: 5000}  # client side, server side
+
+    def seg(from_client: bool, flags: int, data: bytes = b"") -> None:
+        src, dst = (cip, sip) if from_client else (sip, cip)
+        sp, dp = (cport, 80) if from_client else (80, cport)
+        ack = seq[not from_client] if flags & 0x10 else 0
+        tcp = struct.pack(">HHIIBBHHH", sp, dp, seq[from_client], ack, 5 << 4, flags, 65535, 0, 0)
+        ip = struct.pack(
+            ">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(data), len(frames), 0, 64, 6, 0, src, dst
+        )
+        frames.append(ip + tcp + data)
+        seq[from_client] += len(data) + (1 if flags & 0x03 else 0)
+
+    seg(True, 0x02)  # SYN
+    seg(False, 0x12)  # SYN ACK
+    seg(True, 0x10)
+    seg(True, 0x18, client)
+    seg(False, 0x18, server)
+    seg(True, 0x11)  # FIN ACK
+    seg(False, 0x11)
+    seg(True, 0x10)
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
+    for i, pkt in enumerate(frames):
+        out += struct.pack("<IIII", 1318550400, i * 1000, len(pkt), len(pkt)) + pkt
+    path.write_bytes(out)
+
+
+def _tsv_rows(path: Path) -> list[dict[str, str]]:
+    fields: list[str] = []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.startswith("#fields"):
+            fields = line.split("\t")[1:]
+        elif line and not line.startswith("#"):
+            rows.append(dict(zip(fields, line.split("\t"), strict=True)))
+    return rows
+
+
+def test_multipart_upload_file_names_from_content_disposition(tmp_path: Path) -> None:
+    """A form upload names each file in its part's Content-Disposition (RFC 7578 section 4.2:
+    form-data; name=...; filename=...; RFC 6266: parameters separated by ';', spaces around
+    it optional, a quoted value may hold spaces). http.log's orig_filenames lists them in
+    order."""
+    body = (
+        b"--XyZ\r\n"
+        b'Content-Disposition: form-data; name="a"; filename="holiday photo.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n"
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\r\n"
+        b"--XyZ\r\n"
+        b'Content-Disposition: form-data;name="b";filename="notes.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\n"
+        b"hello\r\n"
+        b"--XyZ--\r\n"
+    )
+    request = (
+        b"POST /upload HTTP/1.1\r\nHost: files.example\r\n"
+        b"Content-Type: multipart/form-data; boundary=XyZ\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+    cap = tmp_path / "upload.pcap"
+    _tcp_capture(cap, request, reply)
+    res = PcapConverter(cap, find_tshark(), tmp_path / "w").convert()
+    (row,) = _tsv_rows(res.logs["http"])
+    assert row["method"] == "POST" and row["uri"] == "/upload"
+    assert row["orig_filenames"] == "holiday photo.jpg,notes.txt"

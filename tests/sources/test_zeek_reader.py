@@ -1060,3 +1060,17 @@ def test_set_escapes_per_the_zeek_ascii_writer(
     table, zlog = read(write(tmp_path, "conn.log", zeek_tsv(CONN_FIELDS, rows)))
     assert zlog.stats.skipped_rows == 0, zlog.stats.warnings
     assert table.column("tunnel_parents").to_pylist() == [want for _, want in ESCAPED_SETS]
+
+
+def test_implausible_ts_rows_are_skipped_with_their_line(tmp_path: Path) -> None:
+    """A row whose ts is before 1990 (here one day after the epoch: a zeroed clock) is no row of
+    a capture: it is skipped with its line and the reason, and the other rows are kept. The
+    file is otherwise clean, so this is found after the fast reader converted it."""
+    rows = [conn_row(0), conn_row(1), conn_row(2, ts="86400.000000"), conn_row(3)]
+    p = write(tmp_path, "conn.log", zeek_tsv(CONN_FIELDS, rows))
+    table, zlog = read(p)
+    assert table.column("uid").to_pylist() == ["C0", "C1", "C3"]
+    assert zlog.stats.skipped_rows == 1
+    head = sum(1 for ln in p.read_text().splitlines() if ln.startswith("#") and "#close" not in ln)
+    assert_warns_at(zlog, p, head + 3)
+    assert any("outside the plausible span" in w for w in zlog.stats.all_warnings())
