@@ -277,6 +277,9 @@ def test_jpeg_post_rule_wants_a_bare_address_in_the_host_header(tmp_path: Path, 
         *(_jpeg_upload(i, "10.1.0.7", "93.184.1.50", "photos.example.com") for i in range(20)),
         *(_jpeg_upload(i, "10.1.0.8", "93.184.1.51", "93.184.1.51") for i in range(20)),
         *(_jpeg_upload(i, "10.1.0.9", "93.184.1.52", "[2001:db8::1]:8080") for i in range(20)),
+        # a name spelt only with hex letters is still a name
+        *(_jpeg_upload(i, "10.1.0.10", "93.184.1.53", "face.be") for i in range(20)),
+        *(_jpeg_upload(i, "10.1.0.11", "93.184.1.54", "93.184.1.54:8080") for i in range(20)),
     ]
     build_enterprise(tmp_path / "logs", c2=None, extra_http=uploads)
     doc = run_hunt(tmp_path / "logs")
@@ -284,3 +287,5 @@ def test_jpeg_post_rule_wants_a_bare_address_in_the_host_header(tmp_path: Path, 
     assert ("jpeg-post-bare-ip", "10.1.0.8") in rules
     assert ("jpeg-post-bare-ip", "10.1.0.9") in rules
     assert ("jpeg-post-bare-ip", "10.1.0.7") not in rules
+    assert ("jpeg-post-bare-ip", "10.1.0.10") not in rules
+    assert ("jpeg-post-bare-ip", "10.1.0.11") in rules

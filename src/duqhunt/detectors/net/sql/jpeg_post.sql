@@ -23,7 +23,10 @@ FROM (
     JOIN ip_class d ON d.ip = h.id_resp_h
     WHERE UPPER(h.method) = 'POST'
       AND LOWER(h.mime) = 'image/jpeg'
-      AND (h.host IS NULL OR h.host = '' OR TRANSLATE(h.host, '0123456789.:[]abcdef', '') = '')
+      -- a bare address: IPv4 (with or without a port), or IPv6 (two colons or more, hex)
+      AND (h.host IS NULL OR h.host = ''
+           OR (TRANSLATE(h.host, '0123456789.:', '') = '' AND h.host NOT LIKE '%:%:%')
+           OR (h.host LIKE '%:%:%' AND TRANSLATE(LOWER(h.host), '0123456789abcdef.:[]', '') = ''))
       AND (
           (NOT d.internal AND (h.uri = '/' OR h.uri LIKE '/?%'))
           OR (d.internal AND h.host IS NOT NULL
