@@ -35,8 +35,8 @@ SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
 TASK_IDS = frozenset({106, 129, 200, 201})
 # ids that other channels reuse for unrelated events: kept only from the channel named here
 # Sysmon: process creation (1), file creation (11), a pipe connected over SMB (18, only those
-# whose image is the System process), a registry value set (13, only a service's ImagePath,
-# FailureCommand or ServiceDll and the Run keys: DQ-HOST-018), WMI consumer (20), network
+# whose image is the System process), a registry value set (13, only the autostart values of
+# AUTORUN_VALUE: DQ-HOST-018), WMI consumer (20), network
 # connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement),
 # a pipe created (17: which process serves a pipe DQ-HOST-017 reports; not the local-only
 # pipe families of LOCAL_PIPES), a thread started in another process (8) and a process
@@ -535,17 +535,23 @@ def _connection_needed(text: str) -> bool:
 
 
 _TARGET_KEY = '"TargetObject":"'
-# registry values that say what runs at boot or logon (sources of DQ-HOST-018)
+# registry values that say what runs at boot, at logon or instead of another program (sources
+# of DQ-HOST-018): a service's command, a Run/RunOnce value, Winlogon's Userinit and Shell, an
+# Image File Execution Options Debugger (runs in place of the program named) and a
+# SilentProcessExit MonitorProcess (runs when that program exits). One named group says which.
 AUTORUN_VALUE = re.compile(
-    r"\\services\\([^\\]+)\\(imagepath|failurecommand|parameters\\servicedll)$"
-    r"|\\currentversion\\(run|runonce|runservices|runservicesonce)\\([^\\]*)$",
+    r"\\services\\(?P<service>[^\\]+)\\(imagepath|failurecommand|parameters\\servicedll)$"
+    r"|\\currentversion\\(run|runonce|runservices|runservicesonce)\\(?P<run>[^\\]*)$"
+    r"|\\windows nt\\currentversion\\winlogon\\(?P<winlogon>userinit|shell)$"
+    r"|\\image file execution options\\(?P<ifeo>[^\\]+)\\debugger$"
+    r"|\\silentprocessexit\\(?P<exit>[^\\]+)\\monitorprocess$",
     re.I,
 )
 
 
 def _registry_needed(text: str) -> bool:
-    """A Sysmon 13 whose TargetObject is a service's command or a Run key value (the JSON
-    text escapes each backslash)."""
+    """A Sysmon 13 whose TargetObject is an autostart value of AUTORUN_VALUE (the JSON text
+    escapes each backslash)."""
     start = text.find(_TARGET_KEY)
     if start < 0:
         return False
