@@ -27,9 +27,10 @@ from duqhunt.safety import Deadline
 # Security: logons (4624 type/package/key length, 4648 explicit credentials), process creation
 # (4688), service and task changes, share access. System: service install/failure (7045, 7000,
 # 7009) and DCOM denials (10016). Not read, so skipped before decoding: 4625 (a brute-force
-# storm of failures), 4672 (privileges of every admin logon), Sysmon image loads (7), registry
-# key and rename events (12, 14), WMI filters and bindings (19, 21: the consumer, 20, says what
-# runs), and the rest of the Sysmon ids below only as filtered there (3, 10, 11, 13, 17, 18).
+# storm of failures), 4672 (privileges of every admin logon), Sysmon image loads (7: see
+# docs/detectors.md, DQ-HOST-019), registry key and rename events (12, 14: a key created or
+# renamed runs nothing until a value is set, which 13 reports), and the rest of the Sysmon ids
+# below only as filtered there (3, 10, 11, 13, 17, 18).
 SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
 SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
 TASK_IDS = frozenset({106, 129, 200, 201})
@@ -40,8 +41,9 @@ TASK_IDS = frozenset({106, 129, 200, 201})
 # connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement),
 # a pipe created (17: which process serves a pipe DQ-HOST-017 reports; not the local-only
 # pipe families of LOCAL_PIPES), a thread started in another process (8) and a process
-# opening lsass.exe (10, only those: DQ-HOST-019)
-SYSMON_IDS = frozenset({1, 3, 8, 10, 11, 13, 17, 18, 20})
+# opening lsass.exe (10, only those: DQ-HOST-019); a WMI event filter (19), consumer (20) and
+# the binding that joins them (21): one WMI subscription finding (DQ-HOST-015)
+SYSMON_IDS = frozenset({1, 3, 8, 10, 11, 13, 17, 18, 19, 20, 21})
 # pipes programs create by the thousand for their own processes (browsers' IPC, PowerShell
 # hosts, .NET diagnostics); never what another host connects to
 LOCAL_PIPES = (
@@ -51,24 +53,31 @@ LOCAL_PIPES = (
 # PowerShell: script blocks (4104) and module logging (4103, only those naming a ComputerName
 # or CimSession)
 POWERSHELL_IDS = frozenset({4103, 4104})
-# WMI-Activity: 5861, a permanent event consumer registered (DQ-HOST-015). Not 5857 (every
-# provider DLL load), 5858 (query errors) or 5859/5860 (temporary subscriptions, gone when the
-# script that made them exits): no detector reads them, so they are skipped before decoding.
-WMI_IDS = frozenset({5861})
+# WMI-Activity: 5861, a permanent event consumer bound to a filter; 5860, a temporary
+# subscription (lives while the program that made it runs: a watcher, not persistence); 5857
+# only for the ActiveScript consumer's host (scrcons.exe: a script consumer ran). All joined
+# into DQ-HOST-015's WMI subscription finding. Not the other 5857 (every provider a WMI query
+# loads), 5858 (query errors, thousands a day) or 5859 (an event provider's own filters).
+WMI_IDS = frozenset({5857, 5860, 5861})
 WINRM_IDS = frozenset({91})
 # TerminalServices: RemoteConnectionManager 1149 (RDP authentication succeeded),
 # LocalSessionManager 21 (session logon) and 25 (reconnection): DQ-HOST-020. Sysmon reuses 21
-# and 25 for other events (WMI binding, process tampering), so the channel decides.
+# and 25 for other events (21: a WMI binding; 25: process tampering), so the channel decides.
 RDP_IDS = frozenset({21, 25, 1149})
-CHANNEL_OF: dict[int, str] = {
-    **dict.fromkeys(WINRM_IDS, "winrm"),
-    21: "localsessionmanager",
-    25: "localsessionmanager",
-    1149: "remoteconnectionmanager",
-    **dict.fromkeys(SYSMON_IDS, "sysmon"),
-    **dict.fromkeys(POWERSHELL_IDS, "powershell"),
-    **dict.fromkeys(WMI_IDS, "wmi-activity"),
-}
+_CHANNELS: tuple[tuple[str, frozenset[int]], ...] = (
+    ("winrm", WINRM_IDS),
+    ("localsessionmanager", frozenset({21, 25})),
+    ("remoteconnectionmanager", frozenset({1149})),
+    ("sysmon", SYSMON_IDS),
+    ("powershell", POWERSHELL_IDS),
+    ("wmi-activity", WMI_IDS),
+)
+# the channels (lower-case parts of the channel name) each of these ids is read from; an id
+# listed for two channels (21) is read from both and from no other
+CHANNEL_OF: dict[int, tuple[str, ...]] = {}
+for _channel, _ids in _CHANNELS:
+    for _id in _ids:
+        CHANNEL_OF[_id] = (*CHANNEL_OF.get(_id, ()), _channel)
 # Process starts are most of a Sysmon log; a detector needs only those that involve a remote-
 # execution host process, a program that creates services or tasks, or a command-line keyword
 # of DQ-HOST-015 (detectors/host/execution.py: PARENTS, COMMAND_RULES; sessions() in events.py:
@@ -297,6 +306,10 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
     tc = system.get("TimeCreated")
     if isinstance(tc, dict):
         tc = _attribute(tc, "SystemTime")
+    if tc is None and ev is obj:
+        # a flat record as Logstash/Elastic and nxlog ship it (the OTRF Security-Datasets):
+        # ``@timestamp`` in UTC; their ``EventTime`` is the collector's local time, not used
+        tc = obj.get("@timestamp")
     t = parse_time(tc)
     if t is None:
         return None
@@ -308,7 +321,7 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
     if ev is obj and "EventData" not in obj:  # a flat record
         skip = {"EventID", "TimeCreated", "Computer", "Channel", "EventRecordID", "System"}
         data.update({k: _scalar(v) for k, v in obj.items() if k not in skip})
-    rid = system.get("EventRecordID", record_id)
+    rid = system.get("EventRecordID", system.get("RecordNumber", record_id))
     try:
         rid = int(_scalar(rid))
     except ValueError:
@@ -317,7 +330,7 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
         time=t,
         event_id=event_id,
         channel=_scalar(system.get("Channel")),
-        computer=_scalar(system.get("Computer")),
+        computer=_scalar(system.get("Computer") or system.get("Hostname")),
         record_id=rid,
         data=tuple(sorted(data.items())),
         source=source,
@@ -431,7 +444,10 @@ def wanted_event(event_id: int, channel: str, wanted: frozenset[int] | None) -> 
     if event_id not in wanted:
         return False
     need = CHANNEL_OF.get(event_id)
-    return need is None or need in channel.lower()
+    if need is None:
+        return True
+    low = channel.lower()
+    return any(n in low for n in need)
 
 
 def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
@@ -462,6 +478,8 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return False
     if event_id == 18:
         return '"Image":"System"' in text
+    if event_id == 5857:  # a WMI provider loaded: only the ActiveScript consumer's host
+        return "scrcons.exe" in text.lower()
     if event_id == 4103:  # module logging: only a cmdlet bound to a computer (DQ-HOST-015)
         return "ComputerName" in text or "CimSession" in text
     if event_id == 10:
