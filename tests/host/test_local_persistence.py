@@ -376,3 +376,19 @@ def test_winlogon_and_exit_monitor_values(tmp_path: Path) -> None:
         ("winlogon", "Shell", "high", ("T1547.004",)),
         ("ifeo", "notepad.exe", "high", ("T1546.012",)),
     }
+
+
+def test_real_empire_run_key_and_defender_tray_value() -> None:
+    """OTRF's Empire Run key persistence (nxlog JSON, tests/data/PROVENANCE.md): PowerShell
+    writes Run\\Updater running a hidden, encoded PowerShell read back from the registry: high.
+    Defender's MsMpEng.exe writing its tray program into Run\\WindowsDefender is known good;
+    Winlogon's other values (LastLogOffEndTimePerfCounter, ShutdownFlags) are not autostarts."""
+    hits = _by(
+        scan_host([DATA / "otrf_empire_run_key_sysmon_13_lsass_7.json"]).findings, "DQ-HOST-018"
+    )
+    assert len(hits) == 1, [f.title for f in hits]
+    f = hits[0]
+    d = _d(f)
+    assert f.severity == "high" and f.attack == ("T1547.001",)
+    assert d["name"] == "Updater" and d["creator"] == "powershell.exe"
+    assert "hidden window or an encoded command" in str(d["reasons"])

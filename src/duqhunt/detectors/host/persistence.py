@@ -236,9 +236,20 @@ _WMI_REASON = "written through WMI (StdRegProv: a script or another host)"
 _LOGON_SCREEN_REASON = "an accessibility program of the logon screen (runs as SYSTEM before logon)"
 _WINLOGON_REASON = "Winlogon's Userinit or Shell changed from Windows' own (runs at every logon)"
 _IFEO_REASON = "a debugger or exit monitor of another program (runs in its place or when it exits)"
+_HIDDEN_PS_REASON = "PowerShell with a hidden window or an encoded command"
+# powershell -w hidden, -WindowStyle Hidden, -enc, -EncodedCommand, -ec: what a launcher hides
+_HIDDEN_PS = re.compile(r"\s-(w|win|windowstyle)\s+hid|\s-(e|ec|enc|encodedcommand)\s", re.I)
 # reasons that make any second one high: no installer does these
 _STRONG = frozenset(
-    {_URL_REASON, _HIDDEN_REASON, _WMI_REASON, _LOGON_SCREEN_REASON, _WINLOGON_REASON, _IFEO_REASON}
+    {
+        _URL_REASON,
+        _HIDDEN_REASON,
+        _WMI_REASON,
+        _LOGON_SCREEN_REASON,
+        _WINLOGON_REASON,
+        _IFEO_REASON,
+        _HIDDEN_PS_REASON,
+    }
 )
 
 
@@ -261,6 +272,8 @@ def _assess(c: Creation) -> tuple[Severity, list[str]]:
         why.append(_URL_REASON)
     if program in _LOADERS or program in SHELLS:
         why.append(f"runs {program or 'a shell'} (a loader or shell)")
+    if "powershell" in low and _HIDDEN_PS.search(low):
+        why.append(_HIDDEN_PS_REASON)
     if _SCRIPT.search(first) or (program in _LOADERS and _SCRIPT.search(low)):
         why.append("runs a script")
     if _WRITABLE.search(low) or _ODD_BINARY.search(low):
