@@ -27,8 +27,8 @@ from duqhunt.safety import Deadline
 # Security: logons (4624 type/package/key length, 4648 explicit credentials), process creation
 # (4688), service and task changes, share access. System: service install/failure (7045, 7000,
 # 7009) and DCOM denials (10016). Not read, so skipped before decoding: 4625 (a brute-force
-# storm of failures), 4672 (privileges of every admin logon), Sysmon image loads (7: see
-# docs/detectors.md, DQ-HOST-019), registry key and rename events (12, 14: a key created or
+# storm of failures), 4672 (privileges of every admin logon), registry key and rename events
+# (12, 14: a key created or
 # renamed runs nothing until a value is set, which 13 reports), and the rest of the Sysmon ids
 # below only as filtered there (3, 10, 11, 13, 17, 18).
 SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
@@ -41,9 +41,12 @@ TASK_IDS = frozenset({106, 129, 200, 201})
 # connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement),
 # a pipe created (17: which process serves a pipe DQ-HOST-017 reports; not the local-only
 # pipe families of LOCAL_PIPES), a thread started in another process (8) and a process
-# opening lsass.exe (10, only those: DQ-HOST-019); a WMI event filter (19), consumer (20) and
-# the binding that joins them (21): one WMI subscription finding (DQ-HOST-015)
-SYSMON_IDS = frozenset({1, 3, 8, 10, 11, 13, 17, 18, 19, 20, 21})
+# opening lsass.exe (10, only those: DQ-HOST-019); a module loaded (7) only into lsass.exe (an
+# SSP or password filter from elsewhere, LSASS loading a dump module: DQ-HOST-019; the image
+# loads of every other process are most of a verbose Sysmon log and stay undecoded); a WMI
+# event filter (19), consumer (20) and the binding that joins them (21): one WMI subscription
+# finding (DQ-HOST-015)
+SYSMON_IDS = frozenset({1, 3, 7, 8, 10, 11, 13, 17, 18, 19, 20, 21})
 # pipes programs create by the thousand for their own processes (browsers' IPC, PowerShell
 # hosts, .NET diagnostics); never what another host connects to
 LOCAL_PIPES = (
@@ -497,6 +500,10 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
             return bool(int(text[start : text.find('"', start)], 16) & 0x10)
         except ValueError:
             return True
+    if event_id == 7:  # an image load: only into lsass.exe
+        start = text.find(_LOADER_KEY)
+        end = text.find('"', start + len(_LOADER_KEY)) if start >= 0 else -1
+        return start >= 0 and text[start:end].lower().endswith("\\\\lsass.exe")
     if event_id == 17:
         start = text.find(_PIPE_KEY)
         name = text[start + len(_PIPE_KEY) : start + 64].lower() if start >= 0 else ""
@@ -533,6 +540,7 @@ def _share_needed(text: str) -> bool:
 _PIPE_KEY = '"PipeName":"'
 _PROCESS_NAME_KEY = '"ProcessName":"'
 _TARGET_IMAGE_KEY = '"TargetImage":"'
+_LOADER_KEY = '"Image":"'
 _ACCESS_KEY = '"GrantedAccess":"'
 _PORT_KEY = '"DestinationPort":'
 ADMIN_PORT_TEXT = frozenset({"135", "445", "5985", "5986"})
