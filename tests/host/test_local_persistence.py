@@ -392,3 +392,43 @@ def test_real_empire_run_key_and_defender_tray_value() -> None:
     assert f.severity == "high" and f.attack == ("T1547.001",)
     assert d["name"] == "Updater" and d["creator"] == "powershell.exe"
     assert "hidden window or an encoded command" in str(d["reasons"])
+
+
+def test_real_sysmon_13_of_the_service_manager_is_an_install() -> None:
+    """mimidrv's install seen only as the Service Control Manager's Sysmon 13 (ImagePath
+    `\\??\\C:\\TOOLS\\...\\mimidrv.sys`, no 7045 in the log): DQ-HOST-010 reads it as a kernel
+    driver installed from outside System32\\drivers; DQ-HOST-018 leaves services.exe's writes to it."""
+    res = scan_host([DATA / "md_mimidrv_service_sysmon_13.evtx"])
+    (f,) = _by(res.findings, "DQ-HOST-010")
+    d = _d(f)
+    assert f.severity == "medium" and d["service"] == "mimidrv" and d["kernel"] is True
+    assert (
+        str(d["image_path"]).lower() == "c:\\tools\\security_tool\\mimikatz-fev-2020\\mimidrv.sys"
+    )
+    assert d["event_id"] == 13
+    assert not _by(res.findings, "DQ-HOST-018")
+
+
+def test_service_manager_write_of_a_logged_install_is_not_a_second_one(tmp_path: Path) -> None:
+    """When the 7045 of the service is in the logs, its Sysmon 13 adds no second finding."""
+    lines = [
+        event_line(
+            "2024-03-05T10:00:00Z",
+            7045,
+            {
+                "ServiceName": "evil",
+                "ImagePath": "C:\\Users\\Public\\evil.exe",
+                "ServiceType": "user mode service",
+            },
+            channel="System",
+        ),
+        _regset(
+            "2024-03-05T10:00:00Z",
+            "C:\\Windows\\system32\\services.exe",
+            "HKLM\\System\\CurrentControlSet\\Services\\evil\\ImagePath",
+            "C:\\Users\\Public\\evil.exe",
+            rec=2,
+        ),
+    ]
+    hits = _by(_scan(tmp_path, lines), "DQ-HOST-010")
+    assert [_d(f)["event_id"] for f in hits] == [7045]
