@@ -453,12 +453,14 @@ def wanted_event(event_id: int, channel: str, wanted: frozenset[int] | None) -> 
     return any(n in low for n in need)
 
 
-def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
-    """:func:`wanted_event` on a record's JSON text, before decoding it."""
-    m = _EVENT_ID_RE.search(text)
-    if m is None:
-        return False
-    event_id = int(m.group(1))
+def _wanted_text(text: str, wanted: frozenset[int], event_id: int | None = None) -> bool:
+    """:func:`wanted_event` on a record's JSON text, before decoding it (``event_id``: the id
+    the caller already found in it, not searched again)."""
+    if event_id is None:
+        m = _EVENT_ID_RE.search(text)
+        if m is None:
+            return False
+        event_id = int(m.group(1))
     if event_id not in wanted:
         return False
     if event_id == 4688 and '"ParentProcessName"' in text:
@@ -476,6 +478,13 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return value[value.rfind("\\") + 1 :].lower().removesuffix(".exe") in PROCESS_NAMES
     if event_id not in CHANNEL_OF:
         return True
+    if event_id == 7:
+        # an image load: only into lsass.exe. Looked at before the channel: a verbose Sysmon
+        # log holds thousands, and a plain find costs less than the channel's search
+        start = text.find(_LOADER_KEY)
+        end = text.find('"', start + len(_LOADER_KEY)) if start >= 0 else -1
+        if start < 0 or not text[start:end].lower().endswith("\\\\lsass.exe"):
+            return False
     c = _CHANNEL_RE.search(text)
     if c is None or not wanted_event(event_id, c.group(1), wanted):
         return False
@@ -500,10 +509,6 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
             return bool(int(text[start : text.find('"', start)], 16) & 0x10)
         except ValueError:
             return True
-    if event_id == 7:  # an image load: only into lsass.exe
-        start = text.find(_LOADER_KEY)
-        end = text.find('"', start + len(_LOADER_KEY)) if start >= 0 else -1
-        return start >= 0 and text[start:end].lower().endswith("\\\\lsass.exe")
     if event_id == 17:
         start = text.find(_PIPE_KEY)
         name = text[start + len(_PIPE_KEY) : start + 64].lower() if start >= 0 else ""
@@ -682,9 +687,10 @@ def read_evtx(
                 if wanted is not None:
                     # the id first: most records of a log are ids no detector reads
                     m = search(text)
-                    if m is None or int(m.group(1)) not in wanted:
+                    if m is None:
                         continue
-                    if not _wanted_text(text, wanted):
+                    event_id = int(m.group(1))
+                    if event_id not in wanted or not _wanted_text(text, wanted, event_id):
                         continue
                 try:
                     ev = event_from_evtx_text(text, source, int(rec.get("event_record_id") or 0))
