@@ -119,7 +119,11 @@ def test_real_wmi_subscription_joined_across_sysmon_and_wmi_activity() -> None:
     assert d["consumer"] == "WSUS_RP5ZB" and d["filter"] == "WSUS_QQTJ7"
     assert d["consumer_type"] == "script" and "Win32_LogonSession" in str(d["query"])
     assert d["event_ids"] == "19,21,5857,5861"
-    assert sum("scrcons" in e.summary for e in sub.evidence) == 2
+    # the scrcons.exe start, not the CIMWin32 provider's 5857 beside it
+    assert [e.summary for e in sub.evidence].count(
+        "event 5857: WMI ActiveScript consumer host started (scrcons.exe, 5857)"
+    ) == 1
+    assert sub.hosts == ("WORKSTATION6.theshire.local",)
     tmp = by_tech["WMI temporary event subscription"]
     assert tmp.severity == "low" and dict(tmp.details)["client_machine"] == "WORKSTATION5"
 
@@ -167,3 +171,31 @@ def test_wmi_event_ids_are_read_per_channel(tmp_path: Path) -> None:
     (f,) = _by(scan_host([p]).findings, "DQ-HOST-015")
     assert dict(f.details)["consumer"] == "c1" and f.severity == "high"
     assert not _by(scan_host([p]).findings, "DQ-HOST-020")
+
+
+def test_temporary_subscription_from_another_machine_is_medium(tmp_path: Path) -> None:
+    """WMI-Activity 5860 in the field names of an EVTX (Operation_TemporaryEssStarted): made by
+    another machine, medium; made on the host itself, low; a logging consumer's binding (5861,
+    Windows' SCM Event Log Consumer) runs nothing and is not reported."""
+    wmi = "Microsoft-Windows-WMI-Activity/Operational"
+    lines = [
+        event_line("2024-03-05T10:00:00Z", 5860,
+                   {"NamespaceName": "//./root/CIMV2", "Query": "SELECT * FROM __InstanceCreationEvent",
+                    "User": "CORP\\adm", "processid": "1234", "MachineName": "WS09",
+                    "PossibleCause": "Temporary"}, channel=wmi, computer="WS01.corp", record=1),
+        event_line("2024-03-05T10:00:01Z", 5860,
+                   {"NamespaceName": "//./root/CIMV2", "Query": "SELECT * FROM Win32_ProcessStartTrace",
+                    "User": "NT AUTHORITY\\SYSTEM", "processid": "99", "MachineName": "WS01",
+                    "PossibleCause": "Temporary"}, channel=wmi, computer="WS01.corp", record=2),
+        event_line("2024-03-05T10:00:02Z", 5861,
+                   {"Namespace": "//./root/subscription", "ESS": "SCM Event Log Filter",
+                    "CONSUMER": 'NTEventLogEventConsumer="SCM Event Log Consumer"',
+                    "PossibleCause": "Binding"}, channel=wmi, computer="WS01.corp", record=3),
+    ]  # fmt: skip
+    p = tmp_path / "wmi.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    got = {
+        (dict(f.details)["client_machine"], f.severity)
+        for f in _by(scan_host([p]).findings, "DQ-HOST-015")
+    }
+    assert got == {("WS09", "medium"), ("WS01", "low")}

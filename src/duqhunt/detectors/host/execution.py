@@ -556,7 +556,10 @@ def wmi_subscriptions(events: list[HostEvent]) -> list[Subscription]:
                 s.runs = rm.group(1)
             s.add(ev, f"binding of {c.group(2)} (WMI-Activity 5861)")
         elif "wmi-activity" in channel and ev.event_id == 5857:
-            scripts[ev.computer.lower()].append(ev)
+            # a provider started: only the ActiveScript consumer's host says a script ran (a
+            # JSON export is not filtered before decoding, as an EVTX is)
+            if "scrcons.exe" in " ".join(_wmi_fields(ev).values()).lower():
+                scripts[ev.computer.lower()].append(ev)
         elif "wmi-activity" in channel and ev.event_id == 5860:
             fields = _wmi_fields(ev)
             query = fields.get("Query") or fields.get("NotificationQuery", "")
