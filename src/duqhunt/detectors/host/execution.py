@@ -292,8 +292,10 @@ class RemoteExecution(HostDetector):
     (WinRM), PSEXESVC/RemComSvc/PAExec (service), services.exe running cmd or PowerShell
     directly (smbexec), sqlservr.exe (xp_cmdshell) and w3wp.exe (web shell); and impacket's
     output redirection to ``\\\\127.0.0.1\\ADMIN$\\__<epoch>``. A 4688 without a parent image
-    (before Windows 10) gets it from the creator's process id. WMI-Activity 5861 and Sysmon
-    20 report permanent WMI event subscriptions; System 10016 a denied remote DCOM launch
+    (before Windows 10) gets it from the creator's process id. A WMI event subscription
+    is one finding per consumer joining Sysmon 19/20/21 and WMI-Activity 5861 (and 5857 of
+    scrcons.exe: a script consumer ran), high for a command-line or script consumer; a
+    temporary subscription (5860) is low, medium from another machine; System 10016 a denied remote DCOM launch
     of MMC20/ShellWindows/ShellBrowserWindow; WinRM 91 a WinRM shell; Sysmon 11 by the System
     process a program written over SMB.
     Source side: PowerShell module logging (4103) of Invoke-Command, New-PSSession,
