@@ -199,3 +199,20 @@ def test_temporary_subscription_from_another_machine_is_medium(tmp_path: Path) -
         for f in _by(scan_host([p]).findings, "DQ-HOST-015")
     }
     assert got == {("WS09", "medium"), ("WS01", "low")}
+
+
+def test_windows_own_bvt_consumer_is_quiet_only_with_its_script(tmp_path: Path) -> None:
+    sysmon = "Microsoft-Windows-Sysmon/Operational"
+
+    def consumer(computer: str, runs: str) -> str:
+        data = {"Operation": "Created", "Name": ' "BVTConsumer"', "Type": "Command Line",
+                "Destination": f' "{runs}"'}  # fmt: skip
+        return event_line("2024-03-05T10:00:00Z", 20, data, channel=sysmon, computer=computer)
+
+    p = tmp_path / "bvt.jsonl"
+    p.write_text(
+        consumer("WS01", "cscript KernCap.vbs") + "\n" + consumer("WS02", "cmd.exe /c x") + "\n",
+        encoding="utf-8",
+    )
+    (f,) = _by(scan_host([p]).findings, "DQ-HOST-015")
+    assert f.hosts == ("WS02",) and f.severity == "high"

@@ -582,8 +582,10 @@ def wmi_subscriptions(events: list[HostEvent]) -> list[Subscription]:
     for (computer, name), s in subs.items():
         kind = s.kind.lower()
         runs_something = kind in ("command line", "script") or kind in _RUNNING_CONSUMERS
-        if not runs_something or name in _BUILTIN_CONSUMERS:
+        if not runs_something:
             continue
+        if name in _BUILTIN_CONSUMERS and s.runs.lower().endswith("kerncap.vbs"):
+            continue  # Windows' own, and only while it runs Windows' own script
         flt = bound.get((computer, name), s.consumer)
         for ev in filters.get((computer, flt.lower()), []):
             s.query = s.query or _clean(ev.get("Query"))
