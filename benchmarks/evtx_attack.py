@@ -62,6 +62,9 @@ FAMILY: dict[str, tuple[str, ...]] = {
     "wmi-persistence": ("T1546.003",),
     "rdp": ("T1021.001",),
     "named-pipe": ("T1090.001", "T1021.002"),
+    # autostart registry values set on the host (Sysmon 13: Run keys, Winlogon, IFEO Debugger,
+    # SilentProcessExit, services' ImagePath): DQ-HOST-018
+    "autostart-registry": ("T1547", "T1546.012", "T1543.003"),
 }
 
 _LM = "Lateral Movement/"
@@ -249,6 +252,23 @@ CORPUS: list[tuple[str, str, str]] = [
     (SB, _LM + "LM_sysmon_3_12_13_1_SharpRDP.evtx", "rdp"),
     # a shell served over a named pipe to another host
     (SB, _LM + "lm_sysmon_18_remshell_over_namedpipe.evtx", "named-pipe"),
+    # issue 15, branch evtx3: Sysmon 13 autostart values, Sysmon 19/21 bindings, Sysmon 7 in LSASS
+    (SB, "Persistence/sysmon_13_1_persistence_via_winlogon_shell.evtx", "autostart-registry"),
+    (SB, "Persistence/persistence_SilentProcessExit_ImageHijack_sysmon_13_1.evtx",
+     "autostart-registry"),
+    (SB, "Persistence/evasion_persis_hidden_run_keyvalue_sysmon_13.evtx", "autostart-registry"),
+    (SB, "AutomatedTestingTools/Malware/sideloading_injection_persistence_run_key.evtx",
+     "autostart-registry"),
+    (SB, "AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+     "autostart-registry"),
+    (MD, "TA0004-Privilege Escalation/T1546-Image File Execution Options Injection/ID12,13-Stickey "
+     "key registry update.evtx", "autostart-registry"),
+    (MD, _P + "ID13-New service for Mimikatz.evtx", "autostart-registry"),
+    (MD, "TA0005-Defense Evasion/T1112-Modify registry/ID11,13-SMBexec service registration.evtx",
+     "autostart-registry"),
+    (SB, "Persistence/sysmon_20_21_1_CommandLineEventConsumer.evtx", "wmi-persistence"),
+    (SB, _LM + "LM_ImageLoad_NFSH_Sysmon_7.evtx", "credential-access"),
+    (SB, "Defense Evasion/DE_BYOV_Zam64_CA_Memdump_sysmon_7_10.evtx", "credential-access"),
 ]  # fmt: skip
 
 # ordinary logs of real machines (the files of omerbenamram/evtx's samples/ that are stored

@@ -111,3 +111,53 @@ def test_only_lsass_process_access_is_decoded() -> None:
     assert _wanted_text(rec(lsass), WANTED)
     assert not _wanted_text(rec(lsass, "0x1000"), WANTED)  # no PROCESS_VM_READ
     assert not _wanted_text(rec("C:\\\\Windows\\\\system32\\\\notepad.exe"), WANTED)
+
+
+# --- modules loaded into LSASS (Sysmon 7) ------------------------------------------------------
+
+
+def _load(module: str, signed: str = "true", image: str = LSASS, rec: int = 1) -> str:
+    return event_line(
+        "2024-03-05T10:00:00Z",
+        7,
+        {"Image": image, "ImageLoaded": module, "Signed": signed, "Signature": "x"},
+        channel=SYSMON,
+        record=rec,
+    )
+
+
+def test_modules_loaded_into_lsass(tmp_path: Path) -> None:
+    """A DLL from a share (an SSP or password filter) is high; LSASS loading dbgcore.dll (a
+    dump of itself) and an unsigned module in System32 are medium; a signed System32 module,
+    and any module loaded by another process, are not reported."""
+    lines = [
+        _load("\\\\10.0.0.9\\shared\\lsadb.dll", "false", rec=1),
+        _load("C:\\Windows\\System32\\dbgcore.dll", rec=2),
+        _load("C:\\Windows\\System32\\evilssp.dll", "false", rec=3),
+        _load("C:\\Windows\\System32\\msv1_0.dll", rec=4),
+        _load("C:\\Users\\Public\\wwlib.dll", "false", image="C:\\ProgramData\\cv.exe", rec=5),
+    ]
+    got = {(f.title.split()[0], f.severity, f.attack) for f in _scan(tmp_path, lines)}
+    assert got == {
+        ("lsadb.dll", "high", ("T1547.005", "T1003.001")),
+        ("dbgcore.dll", "medium", ("T1003.001",)),
+        ("evilssp.dll", "medium", ("T1547.005", "T1003.001")),
+    }
+
+
+def test_only_image_loads_into_lsass_are_decoded() -> None:
+    def rec(image: str) -> str:
+        return (
+            '{"Event":{"System":{"EventID":7,"Channel":"Microsoft-Windows-Sysmon/Operational"},'
+            f'"EventData":{{"Image":"{image}","ImageLoaded":"C:\\\\x.dll"}}}}}}'
+        )
+
+    assert _wanted_text(rec("C:\\\\Windows\\\\System32\\\\lsass.exe"), WANTED)
+    assert not _wanted_text(rec("C:\\\\Windows\\\\System32\\\\svchost.exe"), WANTED)
+
+
+def test_real_lsass_module_loads_of_a_normal_boot_are_quiet() -> None:
+    """Twelve Sysmon 7 of lsass.exe loading signed System32 modules, from OTRF's Empire Run key
+    dataset (tests/data/PROVENANCE.md): nothing for DQ-HOST-019."""
+    res = scan_host([DATA / "otrf_empire_run_key_sysmon_13_lsass_7.json"])
+    assert not _hits(res.findings)

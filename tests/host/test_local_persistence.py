@@ -326,3 +326,112 @@ def test_registry_events_filtered_before_decoding() -> None:
     # the EVTX reader sees the record's JSON without spaces after the colons
     assert _wanted_text(run.replace('": ', '":'), WANTED)
     assert not _wanted_text(other.replace('": ', '":'), WANTED)
+
+
+# --- autostart values beyond services and Run keys (Winlogon, IFEO, SilentProcessExit) -------
+
+NT = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\"
+
+
+def test_real_sticky_keys_debugger_is_high() -> None:
+    """reg.exe setting cmd.exe as the IFEO Debugger of sethc.exe (Sysmon 12 creates the key, 13
+    sets the value): a SYSTEM shell at the logon screen."""
+    hits = _by(
+        scan_host([DATA / "md_ifeo_sethc_debugger_sysmon_12_13.evtx"]).findings, "DQ-HOST-018"
+    )
+    assert len(hits) == 1, [f.title for f in hits]
+    f = hits[0]
+    assert f.severity == "high" and f.attack == ("T1546.012",)
+    d = _d(f)
+    assert d["kind"] == "ifeo" and d["name"] == "sethc.exe" and d["creator"] == "reg.exe"
+    assert str(d["runs"]).lower() == "c:\\windows\\system32\\cmd.exe"
+    assert "logon screen" in str(d["reasons"])
+
+
+def test_winlogon_and_exit_monitor_values(tmp_path: Path) -> None:
+    """A Winlogon Shell that starts a program from AppData before explorer.exe is high; Windows
+    writing back its own Userinit and Shell is quiet; a SilentProcessExit MonitorProcess is
+    reported; Process Explorer as Task Manager's debugger is known good; an IFEO value that is
+    not a Debugger (GlobalFlag) is not read."""
+    hku = "HKU\\S-1-5-21-1-2-3-1000\\Software\\Microsoft\\Windows NT\\CurrentVersion\\"
+    lines = [
+        _regset("2024-03-05T10:00:00Z", "C:\\Users\\bob\\Downloads\\a.exe", hku + "Winlogon\\Shell",
+                '"C:\\Users\\bob\\AppData\\Roaming\\x\\b.exe",explorer.exe', rec=1),
+        _regset("2024-03-05T10:00:01Z", "C:\\Windows\\system32\\svchost.exe",
+                NT + "Winlogon\\Userinit", "C:\\Windows\\system32\\userinit.exe,", rec=2),
+        _regset("2024-03-05T10:00:02Z", "C:\\Windows\\system32\\svchost.exe",
+                NT + "Winlogon\\Shell", "explorer.exe", rec=3),
+        _regset("2024-03-05T10:00:03Z", "C:\\Windows\\system32\\reg.exe",
+                NT + "SilentProcessExit\\notepad.exe\\MonitorProcess", "C:\\windows\\temp\\e.exe",
+                rec=4),
+        _regset("2024-03-05T10:00:04Z", "C:\\Windows\\system32\\reg.exe",
+                NT + "Image File Execution Options\\notepad.exe\\GlobalFlag", "DWORD (0x00000200)",
+                rec=5),
+        _regset("2024-03-05T10:00:05Z", "C:\\Tools\\procexp64.exe",
+                NT + "Image File Execution Options\\taskmgr.exe\\Debugger",
+                '"C:\\Tools\\procexp64.exe"', rec=6),
+    ]  # fmt: skip
+    got = {
+        (_d(f)["kind"], _d(f)["name"], f.severity, f.attack)
+        for f in _by(_scan(tmp_path, lines), "DQ-HOST-018")
+    }
+    assert got == {
+        ("winlogon", "Shell", "high", ("T1547.004",)),
+        ("ifeo", "notepad.exe", "high", ("T1546.012",)),
+    }
+
+
+def test_real_empire_run_key_and_defender_tray_value() -> None:
+    """OTRF's Empire Run key persistence (nxlog JSON, tests/data/PROVENANCE.md): PowerShell
+    writes Run\\Updater running a hidden, encoded PowerShell read back from the registry: high.
+    Defender's MsMpEng.exe writing its tray program into Run\\WindowsDefender is known good;
+    Winlogon's other values (LastLogOffEndTimePerfCounter, ShutdownFlags) are not autostarts."""
+    hits = _by(
+        scan_host([DATA / "otrf_empire_run_key_sysmon_13_lsass_7.json"]).findings, "DQ-HOST-018"
+    )
+    assert len(hits) == 1, [f.title for f in hits]
+    f = hits[0]
+    d = _d(f)
+    assert f.severity == "high" and f.attack == ("T1547.001",)
+    assert d["name"] == "Updater" and d["creator"] == "powershell.exe"
+    assert "hidden window or an encoded command" in str(d["reasons"])
+
+
+def test_real_sysmon_13_of_the_service_manager_is_an_install() -> None:
+    """mimidrv's install seen only as the Service Control Manager's Sysmon 13 (ImagePath
+    `\\??\\C:\\TOOLS\\...\\mimidrv.sys`, no 7045 in the log): DQ-HOST-010 reads it as a kernel
+    driver installed from outside System32\\drivers; DQ-HOST-018 leaves services.exe's writes to it."""
+    res = scan_host([DATA / "md_mimidrv_service_sysmon_13.evtx"])
+    (f,) = _by(res.findings, "DQ-HOST-010")
+    d = _d(f)
+    assert f.severity == "medium" and d["service"] == "mimidrv" and d["kernel"] is True
+    assert (
+        str(d["image_path"]).lower() == "c:\\tools\\security_tool\\mimikatz-fev-2020\\mimidrv.sys"
+    )
+    assert d["event_id"] == 13
+    assert not _by(res.findings, "DQ-HOST-018")
+
+
+def test_service_manager_write_of_a_logged_install_is_not_a_second_one(tmp_path: Path) -> None:
+    """When the 7045 of the service is in the logs, its Sysmon 13 adds no second finding."""
+    lines = [
+        event_line(
+            "2024-03-05T10:00:00Z",
+            7045,
+            {
+                "ServiceName": "evil",
+                "ImagePath": "C:\\Users\\Public\\evil.exe",
+                "ServiceType": "user mode service",
+            },
+            channel="System",
+        ),
+        _regset(
+            "2024-03-05T10:00:00Z",
+            "C:\\Windows\\system32\\services.exe",
+            "HKLM\\System\\CurrentControlSet\\Services\\evil\\ImagePath",
+            "C:\\Users\\Public\\evil.exe",
+            rec=2,
+        ),
+    ]
+    hits = _by(_scan(tmp_path, lines), "DQ-HOST-010")
+    assert [_d(f)["event_id"] for f in hits] == [7045]

@@ -100,3 +100,119 @@ def test_module_logging_remoting_to_another_host(tmp_path: Path) -> None:
     hits = _by(scan_host([p]).findings, "DQ-HOST-015")
     assert [(f.severity, f.attack) for f in hits] == [("medium", ("T1021.006",))]
     assert "Invoke-Command run against fs01" in hits[0].title
+
+
+OTRF_WMI = DATA / "otrf_wmi_subscription_activescript_5861_sysmon_19_21.json"
+
+
+def test_real_wmi_subscription_joined_across_sysmon_and_wmi_activity() -> None:
+    """Covenant's remote ActiveScript subscription (OTRF Security-Datasets, nxlog JSON): Sysmon
+    19/20/21, WMI-Activity 5861 and the 5857 of scrcons.exe make one finding naming the
+    consumer, its filter and query; the CIMWin32 5857 beside them is not read; a SYSTEM
+    temporary subscription (5860) made on the host itself is low."""
+    hits = _by(scan_host([OTRF_WMI]).findings, "DQ-HOST-015")
+    by_tech = {dict(f.details)["technique"]: f for f in hits}
+    assert set(by_tech) == {"WMI event subscription", "WMI temporary event subscription"}
+    sub = by_tech["WMI event subscription"]
+    d = dict(sub.details)
+    assert sub.severity == "high" and sub.attack == ("T1546.003",)
+    assert d["consumer"] == "WSUS_RP5ZB" and d["filter"] == "WSUS_QQTJ7"
+    assert d["consumer_type"] == "script" and "Win32_LogonSession" in str(d["query"])
+    assert d["event_ids"] == "19,21,5857,5861"
+    # the scrcons.exe start, not the CIMWin32 provider's 5857 beside it
+    assert [e.summary for e in sub.evidence].count(
+        "event 5857: WMI ActiveScript consumer host started (scrcons.exe, 5857)"
+    ) == 1
+    assert sub.hosts == ("WORKSTATION6.theshire.local",)
+    tmp = by_tech["WMI temporary event subscription"]
+    assert tmp.severity == "low" and dict(tmp.details)["client_machine"] == "WORKSTATION5"
+
+
+def test_real_powerlurk_filter_joins_its_consumer() -> None:
+    """PowerLurk's filter (19) and consumer (20) of the same name, no binding event: one finding
+    with the filter's query."""
+    (f,) = [
+        f
+        for f in _by(
+            scan_host([DATA / "md_wmi_powerlurk_sysmon_19_20.evtx"]).findings, "DQ-HOST-015"
+        )
+        if "subscription" in str(dict(f.details)["technique"])
+    ]
+    d = dict(f.details)
+    assert f.severity == "high" and d["consumer"] == "Evil" and d["filter"] == "Evil"
+    assert "notepad.exe" in str(d["query"]) and d["event_ids"] == "19,20"
+
+
+def test_wmi_event_ids_are_read_per_channel(tmp_path: Path) -> None:
+    """Sysmon 21 is a WMI binding, LocalSessionManager 21 a session logon; System 19 (Windows
+    Update) is neither: each id is read only from the channel that means it."""
+    from duqhunt.sources.host.eventlog import WANTED, wanted_event
+
+    assert wanted_event(21, "Microsoft-Windows-Sysmon/Operational", WANTED)
+    assert wanted_event(21, LSM, WANTED)
+    assert not wanted_event(21, "System", WANTED)
+    assert wanted_event(19, "Microsoft-Windows-Sysmon/Operational", WANTED)
+    assert not wanted_event(19, "System", WANTED)
+    assert wanted_event(5860, "Microsoft-Windows-WMI-Activity/Operational", WANTED)
+    assert not wanted_event(5858, "Microsoft-Windows-WMI-Activity/Operational", WANTED)
+    binding = event_line(
+        "2024-03-05T10:00:00Z",
+        21,
+        {
+            "Operation": "Created",
+            "Consumer": ' "CommandLineEventConsumer.Name=\\"c1\\""',
+            "Filter": ' "__EventFilter.Name=\\"f1\\""',
+        },
+        channel="Microsoft-Windows-Sysmon/Operational",
+        computer="WS01",
+    )
+    p = tmp_path / "binding.jsonl"
+    p.write_text(binding + "\n", encoding="utf-8")
+    (f,) = _by(scan_host([p]).findings, "DQ-HOST-015")
+    assert dict(f.details)["consumer"] == "c1" and f.severity == "high"
+    assert not _by(scan_host([p]).findings, "DQ-HOST-020")
+
+
+def test_temporary_subscription_from_another_machine_is_medium(tmp_path: Path) -> None:
+    """WMI-Activity 5860 in the field names of an EVTX (Operation_TemporaryEssStarted): made by
+    another machine, medium; made on the host itself, low; a logging consumer's binding (5861,
+    Windows' SCM Event Log Consumer) runs nothing and is not reported."""
+    wmi = "Microsoft-Windows-WMI-Activity/Operational"
+    lines = [
+        event_line("2024-03-05T10:00:00Z", 5860,
+                   {"NamespaceName": "//./root/CIMV2", "Query": "SELECT * FROM __InstanceCreationEvent",
+                    "User": "CORP\\adm", "processid": "1234", "MachineName": "WS09",
+                    "PossibleCause": "Temporary"}, channel=wmi, computer="WS01.corp", record=1),
+        event_line("2024-03-05T10:00:01Z", 5860,
+                   {"NamespaceName": "//./root/CIMV2", "Query": "SELECT * FROM Win32_ProcessStartTrace",
+                    "User": "NT AUTHORITY\\SYSTEM", "processid": "99", "MachineName": "WS01",
+                    "PossibleCause": "Temporary"}, channel=wmi, computer="WS01.corp", record=2),
+        event_line("2024-03-05T10:00:02Z", 5861,
+                   {"Namespace": "//./root/subscription", "ESS": "SCM Event Log Filter",
+                    "CONSUMER": 'NTEventLogEventConsumer="SCM Event Log Consumer"',
+                    "PossibleCause": "Binding"}, channel=wmi, computer="WS01.corp", record=3),
+    ]  # fmt: skip
+    p = tmp_path / "wmi.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    got = {
+        (dict(f.details)["client_machine"], f.severity)
+        for f in _by(scan_host([p]).findings, "DQ-HOST-015")
+    }
+    assert got == {("WS09", "medium"), ("WS01", "low")}
+
+
+def test_windows_own_bvt_consumer_is_quiet_only_with_its_script(tmp_path: Path) -> None:
+    sysmon = "Microsoft-Windows-Sysmon/Operational"
+
+    def consumer(computer: str, runs: str) -> str:
+        data = {"Operation": "Created", "Name": ' "BVTConsumer"', "Type": "Command Line",
+                "Destination": f' "{runs}"'}  # fmt: skip
+        return event_line("2024-03-05T10:00:00Z", 20, data, channel=sysmon, computer=computer)
+
+    p = tmp_path / "bvt.jsonl"
+    p.write_text(
+        consumer("WS01", "cscript KernCap.vbs") + "\n" + consumer("WS02", "cmd.exe /c x") + "\n",
+        encoding="utf-8",
+    )
+    (f,) = _by(scan_host([p]).findings, "DQ-HOST-015")
+    assert f.hosts == ("WS02",) and f.severity == "high"

@@ -1,5 +1,6 @@
 """Credential access and code injection in Sysmon process events: LSASS memory opened for
-reading (Sysmon 10) and threads started in another process (Sysmon 8). Duqu's loader injected
+reading (Sysmon 10), threads started in another process (Sysmon 8) and modules loaded into
+LSASS (Sysmon 7). Duqu's loader injected
 its main module into system processes (lsass.exe among them) and its infostealer took
 credentials; mimikatz and every LSASS dumper leave the same traces."""
 
@@ -21,6 +22,9 @@ PROCESS_VM_READ = 0x10
 _DUMP_MODULES = ("dbghelp.dll", "dbgcore.dll", "comsvcs.dll")
 CREDENTIAL_ATTACK = ("T1003.001",)
 INJECTION_ATTACK = ("T1055",)
+# a DLL LSASS loads from outside Windows' and programs' folders: a security support provider
+# or password filter an intruder registered (mimilib.dll), or a module injected into it
+SSP_ATTACK = ("T1547.005", "T1003.001")
 
 
 def _access(ev: HostEvent) -> int:
@@ -49,9 +53,16 @@ class ProcessTampering(HostDetector):
     known-good.yaml, ``--known-good``): an entry whose ``services`` holds the target program
     (``lsass.exe``) and whose ``images`` match the accessing program's path
     quiets it (Defender, Sysmon, VMware Tools, WMI's provider host, Process Monitor).
+    Sysmon 7 (image loaded), read only for lsass.exe: high for a module from outside the
+    Windows and program folders (a share, a user or temp folder: an SSP or password filter
+    such as mimilib.dll, or injected code; T1547.005), medium for an unsigned module
+    elsewhere and for dbghelp.dll/dbgcore.dll (LSASS writing a dump of itself, as driver-based
+    and silent-process-exit dumpers make it do). The known-good list quiets a vendor's LSA
+    plugin the same way (``services: [lsass.exe]``, ``images``: the module's path).
     Misses: access masks without VM_READ (a handle duplicated later); dumps through a driver
     or from a snapshot (no process access is logged); LSASS dumped by a process of the same
-    name and path as a known-good one.
+    name and path as a known-good one; a malicious SSP signed and placed in System32; image
+    loads into any other process (DLL side-loading and hijacks: not read, for speed and noise).
     False positives: EDR, backup and monitoring agents not on the known-good list; password
     managers and SSO agents that query LSASS.
     """
@@ -59,7 +70,7 @@ class ProcessTampering(HostDetector):
     id = "DQ-HOST-019"
     title = "LSASS memory read or thread started in another process"
     stage = "installation"
-    attack = ("T1003.001", "T1055")
+    attack = ("T1003.001", "T1055", "T1547.005")
     sources = ("evtx",)
 
     def run(self, ctx: HostContext) -> list[Finding]:
@@ -67,13 +78,22 @@ class ProcessTampering(HostDetector):
         for h in ctx.hosts:
             seen: set[tuple[str, ...]] = set()
             for ev in sorted(h.events, key=lambda e: e.time):
-                if "sysmon" not in ev.channel.lower() or ev.event_id not in (8, 10):
+                if "sysmon" not in ev.channel.lower() or ev.event_id not in (7, 8, 10):
                     continue
-                source, target = ev.get("SourceImage"), ev.get("TargetImage")
+                if ev.event_id == 7:
+                    # the module is the "source" acting on the process it was loaded into
+                    source, target = ev.get("ImageLoaded"), ev.get("Image")
+                else:
+                    source, target = ev.get("SourceImage"), ev.get("TargetImage")
                 target_name = _base(target)
                 if ctx.known_good.match(target_name, source) is not None:
                     continue
-                hit = _lsass_read(ev) if ev.event_id == 10 else _remote_thread(ev)
+                if ev.event_id == 7:
+                    hit = _lsass_module(ev)
+                elif ev.event_id == 10:
+                    hit = _lsass_read(ev)
+                else:
+                    hit = _remote_thread(ev)
                 if hit is None:
                     continue
                 sev, why = hit
@@ -97,6 +117,8 @@ class ProcessTampering(HostDetector):
                             + (
                                 f"access {ev.get('GrantedAccess')}"
                                 if ev.event_id == 10
+                                else f"signed {ev.get('Signed') or '?'} {ev.get('Signature')}"
+                                if ev.event_id == 7
                                 else f"start {ev.get('StartModule') or 'outside any module'}"
                             ),
                         )
@@ -107,13 +129,17 @@ class ProcessTampering(HostDetector):
                         "granted_access": ev.get("GrantedAccess") or None,
                         "start_module": ev.get("StartModule") or None,
                         "call_trace": ev.get("CallTrace")[:500] or None,
-                        "account": ev.get("SourceUser") or None,
+                        "account": ev.get("SourceUser") or ev.get("User") or None,
+                        "signed": ev.get("Signed") or None,
                         "event_id": ev.event_id,
                     },
                 )
                 attack: tuple[str, ...] = INJECTION_ATTACK
                 stage: Stage = "installation"
-                if ev.event_id == 10:
+                if ev.event_id == 7:
+                    dump = _base(source) in _DUMP_MODULES
+                    attack = CREDENTIAL_ATTACK if dump else SSP_ATTACK
+                elif ev.event_id == 10:
                     # credentials taken from LSASS are what the intruder spreads with
                     attack, stage = CREDENTIAL_ATTACK, "lateral-movement"
                 elif target_name == "lsass.exe":
@@ -136,6 +162,21 @@ def _lsass_read(ev: HostEvent) -> tuple[Severity, str] | None:
     if any(m in trace for m in _DUMP_MODULES):
         return "high", "dumped the memory of"
     return "medium", "read the memory of"
+
+
+def _lsass_module(ev: HostEvent) -> tuple[Severity, str] | None:
+    if _base(ev.get("Image")) != "lsass.exe":
+        return None
+    module = ev.get("ImageLoaded")
+    if not module:
+        return None
+    if not _system_program(module) or module.startswith("\\\\"):
+        return "high", "loaded from outside the Windows and program folders into"
+    if _base(module) in _DUMP_MODULES:
+        return "medium", "(a memory dump module) loaded into"
+    if ev.get("Signed").strip().lower() == "false":
+        return "medium", "(unsigned) loaded into"
+    return None
 
 
 def _remote_thread(ev: HostEvent) -> tuple[Severity, str] | None:

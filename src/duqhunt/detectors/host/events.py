@@ -7,14 +7,14 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from duqhunt.detectors.host.base import HostContext, HostDetector, windows_path
 from duqhunt.detectors.host.registry import normal_driver_path
 from duqhunt.detectors.shares import is_admin_share, share_kind, share_name
 from duqhunt.model import Evidence, Finding
 from duqhunt.model.finding import Severity
-from duqhunt.sources.host.eventlog import SHELL_NAMES, HostEvent
+from duqhunt.sources.host.eventlog import AUTORUN_VALUE, SHELL_NAMES, HostEvent
 
 EXEC_EXT = (".exe", ".dll", ".sys", ".bat", ".cmd", ".ps1", ".vbs", ".scr", ".pnf", ".job")
 SHELLS = frozenset(f"{n}.exe" for n in SHELL_NAMES)
@@ -318,8 +318,44 @@ def _is_kernel(ev: HostEvent) -> bool:
     return "kernel" in t or "file system" in t or t in ("0x1", "0x2", "1", "2")
 
 
+def service_installs(events: list[HostEvent]) -> list[HostEvent]:
+    """Service installs in time order: System 7045 and Security 4697, and for a service with
+    neither in the logs the Service Control Manager's own registry write of its ImagePath
+    (Sysmon 13 by services.exe: on a host whose System log was not collected, the install as
+    Sysmon saw it), given the 7045 field names (``ServiceName``, ``ImagePath``; a ``\\??\\``
+    path, which loses the prefix, or a .sys file as a kernel driver). Sysmon writes ``%``
+    doubled: one is kept."""
+    installs = [e for e in events if e.event_id in (7045, 4697)]
+    named = {(e.computer.lower(), e.get("ServiceName").lower()) for e in installs}
+    for ev in events:
+        if ev.event_id != 13 or "sysmon" not in ev.channel.lower():
+            continue
+        if not ev.get("Image").lower().endswith("\\services.exe"):
+            continue
+        m = AUTORUN_VALUE.search(ev.get("TargetObject"))
+        if m is None or m.group("service") is None or not m.group(0).lower().endswith("imagepath"):
+            continue
+        name = m.group("service")
+        if (ev.computer.lower(), name.lower()) in named:
+            continue
+        path = ev.get("Details").replace("%%", "%")
+        low = path.lower().strip('"')
+        kernel = low.startswith("\\??\\") or low.endswith(".sys")
+        if kernel:  # the NT namespace prefix a driver's ImagePath holds; 7045 shows the path
+            path = path.removeprefix("\\??\\")
+        data = {
+            **dict(ev.data),
+            "ServiceName": name,
+            "ImagePath": path,
+            "ServiceType": "kernel mode driver" if kernel else "",
+        }
+        installs.append(replace(ev, data=tuple(sorted(data.items()))))
+    return sorted(installs, key=lambda e: e.time)
+
+
 class ServiceInstalls(HostDetector):
-    """Services installed (System 7045, Security 4697) that look like remote execution or an
+    """Services installed (System 7045, Security 4697; for a service with neither, the Service
+    Control Manager's Sysmon 13 of its ImagePath) that look like remote execution or an
     implant: remote-execution tool names (PSEXESVC, PAExec...), random-looking names,
     binaries straight in the Windows folder, in temp folders or on shares, command lines run
     through cmd /c, kernel drivers from outside System32\\drivers, Duqu driver names.
@@ -342,9 +378,7 @@ class ServiceInstalls(HostDetector):
         duqu_drivers = {f.name.lower(): f.confidence for f in ctx.pack.files if f.kind == "driver"}
         for h in ctx.hosts:
             seen: set[tuple[str, str, str]] = set()
-            for ev in sorted(
-                (e for e in h.events if e.event_id in (7045, 4697)), key=lambda e: e.time
-            ):
+            for ev in service_installs(h.events):
                 name = ev.get("ServiceName")
                 path = ev.get("ImagePath") or ev.get("ServiceFileName")
                 key = (ev.computer.lower(), name.lower(), path.lower())

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from duqhunt.detectors.host.base import HostContext, HostDetector
 from duqhunt.detectors.host.events import EXEC_EXT, LOCAL_ADDRESSES, SHELLS, _logon_id
@@ -292,8 +292,10 @@ class RemoteExecution(HostDetector):
     (WinRM), PSEXESVC/RemComSvc/PAExec (service), services.exe running cmd or PowerShell
     directly (smbexec), sqlservr.exe (xp_cmdshell) and w3wp.exe (web shell); and impacket's
     output redirection to ``\\\\127.0.0.1\\ADMIN$\\__<epoch>``. A 4688 without a parent image
-    (before Windows 10) gets it from the creator's process id. WMI-Activity 5861 and Sysmon
-    20 report permanent WMI event subscriptions; System 10016 a denied remote DCOM launch
+    (before Windows 10) gets it from the creator's process id. A WMI event subscription
+    is one finding per consumer joining Sysmon 19/20/21 and WMI-Activity 5861 (and 5857 of
+    scrcons.exe: a script consumer ran), high for a command-line or script consumer; a
+    temporary subscription (5860) is low, medium from another machine; System 10016 a denied remote DCOM launch
     of MMC20/ShellWindows/ShellBrowserWindow; WinRM 91 a WinRM shell; Sysmon 11 by the System
     process a program written over SMB.
     Source side: PowerShell module logging (4103) of Invoke-Command, New-PSSession,
@@ -347,7 +349,35 @@ class RemoteExecution(HostDetector):
                     out.append(self._emit(ev, h.host, tech, sev, why, "", None))
             for ev, p, tech, sev, why in onward_connections(h.events):
                 out.append(self._emit(ev, h.host, tech, sev, why, p.command, p))
+            for sub in wmi_subscriptions(h.events):
+                out.append(self._emit_subscription(sub, h.host))
         return out
+
+    def _emit_subscription(self, sub: Subscription, host: str) -> Finding:
+        first = sub.events[0]
+        tech = WMI_PERSIST if sub.permanent else WMI_TEMPORARY
+        f = self._emit(first, host, tech, sub.severity, sub.why, sub.runs, None)
+        details = dict(f.details)
+        details.update(
+            {
+                "consumer": sub.consumer or None,
+                "consumer_type": sub.kind or None,
+                "filter": sub.filter_name or None,
+                "query": sub.query[:1000] or None,
+                "client_machine": sub.client or None,
+                "event_ids": ",".join(sorted({str(e.event_id) for e in sub.events})),
+            }
+        )
+        evidence = [
+            Evidence(e.source, f"record {e.record_id}", f"event {e.event_id}: WMI {what}")
+            for e, what in zip(sub.events[:10], sub.roles[:10], strict=True)
+        ]
+        return replace(
+            f,
+            evidence=tuple(evidence),
+            details=tuple(sorted(details.items())),
+            last_seen=max(e.time for e in sub.events),
+        )
 
     def _process(self, p: Process) -> tuple[Technique, Severity, str] | None:
         for _, rx, tech, sev, why in COMMAND_RULES:
@@ -410,6 +440,172 @@ class RemoteExecution(HostDetector):
         )
         # the finding carries the technique's own ATT&CK ids and stage, not the detector's union
         return replace(f, attack=tech.attack, stage=tech.stage)
+
+
+WMI_TEMPORARY = Technique("WMI temporary event subscription", ("T1047",), "installation")
+# consumer classes that run something: a command line or a script (the other standard ones log,
+# mail or write an event: what Windows' own SCM Event Log Consumer is)
+_RUNNING_CONSUMERS = {
+    "commandlineeventconsumer": "command line",
+    "activescripteventconsumer": "script",
+}
+_CONSUMER_REF = re.compile(r"(\w+EventConsumer)(?:\.Name)?\s*=\s*\\?\"([^\"\\]+)", re.I)
+_FILTER_REF = re.compile(r"__EventFilter(?:\.Name)?\s*=\s*\\?\"([^\"\\]+)", re.I)
+_MESSAGE_FIELD = re.compile(r"(?:^|[;,]\s*)(\w+) = (.*?)(?=;|,\s*\w+ = |$)", re.S)
+
+
+def _clean(v: str) -> str:
+    """Sysmon quotes WMI names and doubles backslashes (`` "x"``): the plain value."""
+    return v.strip().strip('"').replace("\\\\", "\\")
+
+
+def _wmi_fields(ev: HostEvent) -> dict[str, str]:
+    """An event's fields; for an export that kept only the rendered message (nxlog's
+    ``Message``), the ``Key = value;`` pairs WMI-Activity writes there."""
+    fields = dict(ev.data)
+    for key, value in _MESSAGE_FIELD.findall(fields.get("Message", "")):
+        fields.setdefault(key, value.strip())
+    return fields
+
+
+@dataclass(slots=True)
+class Subscription:
+    """One WMI event subscription: its consumer, filter and binding as Sysmon 19/20/21 and
+    WMI-Activity 5861 report them, a 5857 of the script consumer's host, or one temporary
+    subscription (5860)."""
+
+    computer: str
+    consumer: str = ""
+    kind: str = ""  # command line / script / another consumer class
+    runs: str = ""
+    filter_name: str = ""
+    query: str = ""
+    client: str = ""
+    permanent: bool = True
+    severity: Severity = "high"
+    why: str = ""
+    events: list[HostEvent] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+
+    def add(self, ev: HostEvent, role: str) -> None:
+        self.events.append(ev)
+        self.roles.append(role)
+
+
+# Windows' own permanent subscription of older releases: BVTConsumer runs KernCap.vbs (a
+# kernel capture script shipped in System32) on a performance filter
+_BUILTIN_CONSUMERS = frozenset({"bvtconsumer"})
+
+
+def wmi_subscriptions(events: list[HostEvent]) -> list[Subscription]:
+    """WMI event subscriptions, one per computer and consumer: the consumer (Sysmon 20; the
+    consumer class and name of a binding, Sysmon 21 or WMI-Activity 5861), its filter and query
+    (Sysmon 19, joined through the binding or by the same name) and the 5857 of scrcons.exe
+    (an ActiveScript consumer ran). Only consumers that run a command line or script are
+    kept: high. A temporary subscription (5860) is one of its own: low, medium when another
+    machine made it."""
+    subs: dict[tuple[str, str], Subscription] = {}
+    filters: dict[tuple[str, str], list[HostEvent]] = defaultdict(list)
+    bound: dict[tuple[str, str], str] = {}  # (computer, consumer) -> filter name
+    scripts: dict[str, list[HostEvent]] = defaultdict(list)
+    temporary: list[Subscription] = []
+
+    def sub_of(ev: HostEvent, name: str) -> Subscription:
+        key = (ev.computer.lower(), name.lower())
+        if key not in subs:
+            subs[key] = Subscription(ev.computer, consumer=name)
+        return subs[key]
+
+    for ev in sorted(events, key=lambda e: (e.time, e.record_id)):
+        channel = ev.channel.lower()
+        if "sysmon" in channel and ev.event_id in (19, 20, 21):
+            if ev.event_id == 19:
+                filters[(ev.computer.lower(), _clean(ev.get("Name")).lower())].append(ev)
+                continue
+            if ev.event_id == 20:
+                name = _clean(ev.get("Name"))
+                kind = ev.get("Type").strip().lower()
+                s = sub_of(ev, name)
+                s.kind = s.kind or kind
+                s.runs = s.runs or _clean(ev.get("Destination"))
+                s.add(ev, f"consumer {name} ({ev.get('Operation').strip().lower() or 'seen'})")
+                continue
+            c = _CONSUMER_REF.search(ev.get("Consumer"))
+            fm = _FILTER_REF.search(ev.get("Filter"))
+            if c is None:
+                continue
+            s = sub_of(ev, c.group(2))
+            s.kind = s.kind or _RUNNING_CONSUMERS.get(c.group(1).lower(), c.group(1))
+            if fm:
+                bound[(ev.computer.lower(), c.group(2).lower())] = fm.group(1)
+            s.add(ev, f"binding of {c.group(2)} to filter {fm.group(1) if fm else '?'}")
+        elif "wmi-activity" in channel and ev.event_id == 5861:
+            fields = _wmi_fields(ev)
+            text = " ".join(fields.values())
+            c = _CONSUMER_REF.search(fields.get("CONSUMER") or fields.get("Consumer") or text)
+            if c is None:
+                continue
+            s = sub_of(ev, c.group(2))
+            s.kind = s.kind or _RUNNING_CONSUMERS.get(c.group(1).lower(), c.group(1))
+            flt = (fields.get("ESS") or fields.get("Eventfilter") or "").split(" (")[0].strip()
+            if flt:
+                bound.setdefault((ev.computer.lower(), c.group(2).lower()), flt)
+            qm = re.search(r'Query = "([^"]*)"', text)
+            if qm and not s.query:
+                s.query = qm.group(1)
+            rm = re.search(r'(?:CommandLineTemplate|ScriptText) = "((?:\\"|[^"])*)"', text)
+            if rm and not s.runs:
+                s.runs = rm.group(1)
+            s.add(ev, f"binding of {c.group(2)} (WMI-Activity 5861)")
+        elif "wmi-activity" in channel and ev.event_id == 5857:
+            # a provider started: only the ActiveScript consumer's host says a script ran (a
+            # JSON export is not filtered before decoding, as an EVTX is)
+            if "scrcons.exe" in " ".join(_wmi_fields(ev).values()).lower():
+                scripts[ev.computer.lower()].append(ev)
+        elif "wmi-activity" in channel and ev.event_id == 5860:
+            fields = _wmi_fields(ev)
+            query = fields.get("Query") or fields.get("NotificationQuery", "")
+            client = (fields.get("MachineName") or fields.get("ClientMachine") or "").strip()
+            user = fields.get("User") or fields.get("UserName", "")
+            short = ev.computer.lower().split(".")[0]
+            remote = bool(client) and client.lower().split(".")[0] not in (short, "localhost", ".")
+            t = Subscription(ev.computer, query=query, client=client, permanent=False)
+            t.severity = "medium" if remote else "low"
+            t.why = (
+                f"temporary WMI event subscription by {user or '?'}"
+                + (f" from {client}" if remote else "")
+                + f": {query[:160]} (runs while its program runs)"
+            )
+            t.add(ev, "temporary subscription (WMI-Activity 5860)")
+            temporary.append(t)
+    out = []
+    for (computer, name), s in subs.items():
+        kind = s.kind.lower()
+        runs_something = kind in ("command line", "script") or kind in _RUNNING_CONSUMERS
+        if not runs_something:
+            continue
+        if name in _BUILTIN_CONSUMERS and s.runs.lower().endswith("kerncap.vbs"):
+            continue  # Windows' own, and only while it runs Windows' own script
+        flt = bound.get((computer, name), s.consumer)
+        for ev in filters.get((computer, flt.lower()), []):
+            s.query = s.query or _clean(ev.get("Query"))
+            s.add(ev, f"filter {flt}")
+        s.filter_name = (
+            flt if (computer, flt.lower()) in filters or (computer, name) in bound else ""
+        )
+        if kind in ("script", "activescripteventconsumer"):
+            for ev in scripts.get(computer, []):
+                s.add(ev, "ActiveScript consumer host started (scrcons.exe, 5857)")
+        order = sorted(
+            zip(s.events, s.roles, strict=True), key=lambda x: (x[0].time, x[0].record_id)
+        )
+        s.events = [e for e, _ in order]
+        s.roles = [r for _, r in order]
+        s.why = f"WMI event consumer {s.consumer} ({s.kind}) runs {s.runs[:120] or '?'}" + (
+            f" on {s.query[:120]}" if s.query else ""
+        )
+        out.append(s)
+    return out + temporary
 
 
 # CLSIDs of the DCOM objects used to run commands on another host (MMC20.Application,
@@ -491,19 +687,7 @@ def _shell_after_logon(
 def _other_event(ev: HostEvent) -> tuple[Technique, Severity, str] | None:
     """Technique, severity and reason for the non-process events of remote execution."""
     channel = ev.channel.lower()
-    if ev.event_id == 5861 and "wmi-activity" in channel:
-        text = " ".join(v for _, v in ev.data).lower()
-        if "commandlineeventconsumer" in text or "activescripteventconsumer" in text:
-            return (
-                WMI_PERSIST,
-                "high",
-                "permanent WMI event consumer registered (WMI-Activity 5861)",
-            )
-    elif ev.event_id == 20 and "sysmon" in channel:
-        dest = ev.get("Destination")
-        if dest:
-            return WMI_PERSIST, "high", f"WMI consumer {ev.get('Name')} runs {dest[:120]}"
-    elif ev.event_id == 10016 and channel == "system":
+    if ev.event_id == 10016 and channel == "system":
         if ev.get("param2").lower() == "remote" and ev.get("param4").lower() in LATERAL_CLSIDS:
             src = ev.get("param9")
             return (

@@ -25,8 +25,35 @@ from duqhunt.sources.host.eventlog import AUTORUN_VALUE, HostEvent
 TASK_ATTACK = ("T1053.005",)
 SERVICE_ATTACK = ("T1543.003",)
 RUN_KEY_ATTACK = ("T1547.001",)
+WINLOGON_ATTACK = ("T1547.004",)
+IFEO_ATTACK = ("T1546.012",)
 WMI_ATTACK = ("T1047",)
-ATTACK_OF = {"task": TASK_ATTACK, "service": SERVICE_ATTACK, "run-key": RUN_KEY_ATTACK}
+ATTACK_OF = {
+    "task": TASK_ATTACK,
+    "service": SERVICE_ATTACK,
+    "run-key": RUN_KEY_ATTACK,
+    "winlogon": WINLOGON_ATTACK,
+    "ifeo": IFEO_ATTACK,
+}
+# what each kind of autostart is called in a finding's title
+WHAT = {
+    "task": "task",
+    "service": "service",
+    "run-key": "Run key value",
+    "winlogon": "Winlogon value",
+    "ifeo": "Image File Execution Options hijack of",
+}
+# Winlogon's own values (lower case, spaces and a trailing comma aside): Windows and Group
+# Policy write them back on updates; only another value is a change
+_WINLOGON_DEFAULT = frozenset(
+    {"c:\\windows\\system32\\userinit.exe", "userinit.exe", "explorer.exe", "explorer"}
+)
+# programs the logon screen starts as SYSTEM before anyone logs on (sticky keys, utility
+# manager...): a debugger set for one of them is a SYSTEM shell at the logon screen
+_ACCESSIBILITY = frozenset(
+    f"{n}.exe"
+    for n in ("sethc", "utilman", "osk", "magnify", "narrator", "displayswitch", "atbroker")
+)
 # folders a user or any process can write: a SYSTEM task or a service running from one is
 # a privilege an attacker gave himself, not an installer's work
 _WRITABLE = re.compile(
@@ -57,7 +84,7 @@ class Creation:
     """One task or service made on this host, from its creator's command line, its
     registration event, or both."""
 
-    kind: str  # task / service / run-key
+    kind: str  # task / service / run-key / winlogon / ifeo
     computer: str
     name: str
     runs: str = ""
@@ -169,19 +196,32 @@ def _from_event(ev: HostEvent) -> Creation | None:
 
 
 def _from_registry(ev: HostEvent) -> Creation | None:
-    """A Sysmon 13 that sets a service's command or a Run key value. The Service Control
-    Manager's own write (services.exe, on every install) is left to DQ-HOST-010's 7045."""
+    """A Sysmon 13 that sets an autostart value (eventlog.AUTORUN_VALUE). The Service Control
+    Manager's own write (services.exe, on every install) is left to DQ-HOST-010's 7045;
+    Winlogon's default Userinit and Shell, which Windows writes back, are no change."""
     if "sysmon" not in ev.channel.lower() or ev.get("EventType") not in ("SetValue", ""):
         return None
     m = AUTORUN_VALUE.search(ev.get("TargetObject"))
     writer = _base(ev.get("Image"))
     if m is None or writer == "services.exe":
         return None
+    runs = ev.get("Details")
+    groups = m.groupdict()
+    if groups["winlogon"] is not None:
+        kind, name = "winlogon", groups["winlogon"]
+        if runs.strip().strip('"').rstrip(", ").lower() in _WINLOGON_DEFAULT:
+            return None
+    elif groups["ifeo"] is not None or groups["exit"] is not None:
+        kind, name = "ifeo", groups["ifeo"] or groups["exit"] or ""
+    elif groups["service"] is not None:
+        kind, name = "service", groups["service"]
+    else:
+        kind, name = "run-key", groups["run"] or ""
     return Creation(
-        "service" if m.group(1) else "run-key",
+        kind,
         ev.computer,
-        m.group(1) or m.group(4) or "",
-        runs=ev.get("Details"),
+        name,
+        runs=runs,
         account=ev.get("User"),
         creator=writer,
         time=ev.time,
@@ -193,8 +233,24 @@ def _from_registry(ev: HostEvent) -> Creation | None:
 _URL_REASON = "runs content from a URL"
 _HIDDEN_REASON = "a Run value with no visible name (hidden)"
 _WMI_REASON = "written through WMI (StdRegProv: a script or another host)"
+_LOGON_SCREEN_REASON = "an accessibility program of the logon screen (runs as SYSTEM before logon)"
+_WINLOGON_REASON = "Winlogon's Userinit or Shell changed from Windows' own (runs at every logon)"
+_IFEO_REASON = "a debugger or exit monitor of another program (runs in its place or when it exits)"
+_HIDDEN_PS_REASON = "PowerShell with a hidden window or an encoded command"
+# powershell -w hidden, -WindowStyle Hidden, -enc, -EncodedCommand, -ec: what a launcher hides
+_HIDDEN_PS = re.compile(r"\s-(w|win|windowstyle)\s+hid|\s-(e|ec|enc|encodedcommand)\s", re.I)
 # reasons that make any second one high: no installer does these
-_STRONG = frozenset({_URL_REASON, _HIDDEN_REASON, _WMI_REASON})
+_STRONG = frozenset(
+    {
+        _URL_REASON,
+        _HIDDEN_REASON,
+        _WMI_REASON,
+        _LOGON_SCREEN_REASON,
+        _WINLOGON_REASON,
+        _IFEO_REASON,
+        _HIDDEN_PS_REASON,
+    }
+)
 
 
 def _assess(c: Creation) -> tuple[Severity, list[str]]:
@@ -205,10 +261,19 @@ def _assess(c: Creation) -> tuple[Severity, list[str]]:
     if program and "." not in program:
         program += ".exe"  # 'cmd', 'mshta': found through the search path
     why: list[str] = []
+    if c.kind == "ifeo":
+        # a debugger (or exit monitor) of another program: an installer has no reason to set one
+        why.append(_IFEO_REASON)
+        if c.name.lower() in _ACCESSIBILITY:
+            why.append(_LOGON_SCREEN_REASON)
+    elif c.kind == "winlogon":
+        why.append(_WINLOGON_REASON)
     if _URL.search(low):
         why.append(_URL_REASON)
     if program in _LOADERS or program in SHELLS:
         why.append(f"runs {program or 'a shell'} (a loader or shell)")
+    if "powershell" in low and _HIDDEN_PS.search(low):
+        why.append(_HIDDEN_PS_REASON)
     if _SCRIPT.search(first) or (program in _LOADERS and _SCRIPT.search(low)):
         why.append("runs a script")
     if _WRITABLE.search(low) or _ODD_BINARY.search(low):
@@ -243,31 +308,49 @@ def _assess(c: Creation) -> tuple[Severity, list[str]]:
 
 
 class LocalPersistence(HostDetector):
-    """Scheduled tasks and services created on the host itself, from a local logon session
-    (schtasks.exe, at.exe, sc.exe create/config/failure, reg add ...\\Services\\X /v ImagePath,
-    Security 4698/4702/4697 in a session with no network logon): persistence or local
-    execution, reported as installation (T1053.005 for tasks, T1543.003 for services).
+    """Scheduled tasks, services and autostart registry values created on the host itself, from
+    a local logon session (schtasks.exe, at.exe, sc.exe create/config/failure, reg add
+    ...\\Services\\X /v ImagePath, Security 4698/4702/4697 in a session with no network logon)
+    or by any program (Sysmon 13: a service's ImagePath, FailureCommand or ServiceDll, a
+    Run/RunOnce value, Winlogon Userinit or Shell, an Image File Execution Options Debugger, a
+    SilentProcessExit MonitorProcess): persistence or local execution, reported as installation
+    (T1053.005 tasks, T1543.003 services, T1547.001 Run keys, T1547.004 Winlogon, T1546.012
+    IFEO and SilentProcessExit).
 
     Severity by what the task or service runs: medium for a script, a loader or shell (mshta,
     rundll32, powershell, cmd...), content from a URL, a program in a temp, user or other
     writable folder, or a bare program name; high when two of those meet, or one of them runs
     as SYSTEM (a SYSTEM task running C:\\Users\\...\\Temp\\x.cmd); low otherwise (an
-    administrator's task running a program from Program Files). Entries of the known-good list
-    (content/host/known-good.yaml: vendor updaters by task name and program path) are not
-    reported. A task or service made from a network logon is DQ-HOST-009/011's; one aimed at
-    another host (schtasks /s, sc \\\\host) is DQ-HOST-015's.
+    administrator's task running a program from Program Files). An IFEO Debugger or exit
+    monitor is medium at least (no installer sets one), high with any other reason or for an
+    accessibility program of the logon screen (sethc.exe, utilman.exe...: a SYSTEM shell before
+    logon); a Winlogon Userinit or Shell other than Windows' own is medium, high with another
+    reason. Entries of the known-good list (content/host/known-good.yaml: vendor updaters by
+    task name and program path, Process Explorer as Task Manager's debugger) are not reported.
+    A task or service made from a network logon is DQ-HOST-009/011's; one aimed at another
+    host (schtasks /s, sc \\\\host) is DQ-HOST-015's.
 
     Misses: tasks made through the COM API or PowerShell's Register-ScheduledTask /
-    New-Service without a 4698/4697 (no creator command line); services written straight into
-    the registry by a program other than reg.exe (Sysmon 13 is not read).
+    New-Service without a 4698/4697 (no creator command line); autostart values written with
+    no Sysmon 13 (registry auditing 4657 is not read), or in places not listed (AppInit_DLLs,
+    COM hijacks, Startup folder paths, Active Setup); a key created or renamed (Sysmon 12, 14)
+    without its value being set.
     False positives: administrators' maintenance tasks running scripts as SYSTEM; software
-    whose updater lives in ProgramData or AppData (add it to the known-good list).
+    whose updater lives in ProgramData or AppData, or whose Run value does (add it to the
+    known-good list); developers' IFEO debuggers (add the debugger to the known-good list).
     """
 
     id = "DQ-HOST-018"
-    title = "Task or service created on this host (persistence)"
+    title = "Task, service or autostart value created on this host (persistence)"
     stage = "installation"
-    attack = (*TASK_ATTACK, *SERVICE_ATTACK, *RUN_KEY_ATTACK, *WMI_ATTACK)
+    attack = (
+        *TASK_ATTACK,
+        *SERVICE_ATTACK,
+        *RUN_KEY_ATTACK,
+        *WINLOGON_ATTACK,
+        *IFEO_ATTACK,
+        *WMI_ATTACK,
+    )
     sources = ("evtx",)
 
     def run(self, ctx: HostContext) -> list[Finding]:
@@ -316,7 +399,7 @@ class LocalPersistence(HostDetector):
 
     def _emit(self, c: Creation, key: tuple[str, str, str], host: str) -> Finding:
         sev, why = _assess(c)
-        what = {"task": "task", "service": "service", "run-key": "Run key value"}[c.kind]
+        what = WHAT[c.kind]
         evs = sorted(c.events, key=lambda e: e.time)
         f = self.finding(
             key,

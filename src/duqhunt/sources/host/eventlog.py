@@ -27,21 +27,26 @@ from duqhunt.safety import Deadline
 # Security: logons (4624 type/package/key length, 4648 explicit credentials), process creation
 # (4688), service and task changes, share access. System: service install/failure (7045, 7000,
 # 7009) and DCOM denials (10016). Not read, so skipped before decoding: 4625 (a brute-force
-# storm of failures), 4672 (privileges of every admin logon), Sysmon image loads (7), registry
-# key and rename events (12, 14), WMI filters and bindings (19, 21: the consumer, 20, says what
-# runs), and the rest of the Sysmon ids below only as filtered there (3, 10, 11, 13, 17, 18).
+# storm of failures), 4672 (privileges of every admin logon), registry key and rename events
+# (12, 14: a key created or
+# renamed runs nothing until a value is set, which 13 reports), and the rest of the Sysmon ids
+# below only as filtered there (3, 10, 11, 13, 17, 18).
 SECURITY_IDS = frozenset({4624, 4648, 4688, 4697, 4698, 4702, 5140, 5142, 5145})
 SYSTEM_IDS = frozenset({7000, 7009, 7045, 10016})
 TASK_IDS = frozenset({106, 129, 200, 201})
 # ids that other channels reuse for unrelated events: kept only from the channel named here
 # Sysmon: process creation (1), file creation (11), a pipe connected over SMB (18, only those
-# whose image is the System process), a registry value set (13, only a service's ImagePath,
-# FailureCommand or ServiceDll and the Run keys: DQ-HOST-018), WMI consumer (20), network
+# whose image is the System process), a registry value set (13, only the autostart values of
+# AUTORUN_VALUE: DQ-HOST-018), WMI consumer (20), network
 # connection (3, only outbound to an SMB, RPC or WinRM port: DQ-HOST-015's onward movement),
 # a pipe created (17: which process serves a pipe DQ-HOST-017 reports; not the local-only
 # pipe families of LOCAL_PIPES), a thread started in another process (8) and a process
-# opening lsass.exe (10, only those: DQ-HOST-019)
-SYSMON_IDS = frozenset({1, 3, 8, 10, 11, 13, 17, 18, 20})
+# opening lsass.exe (10, only those: DQ-HOST-019); a module loaded (7) only into lsass.exe (an
+# SSP or password filter from elsewhere, LSASS loading a dump module: DQ-HOST-019; the image
+# loads of every other process are most of a verbose Sysmon log and stay undecoded); a WMI
+# event filter (19), consumer (20) and the binding that joins them (21): one WMI subscription
+# finding (DQ-HOST-015)
+SYSMON_IDS = frozenset({1, 3, 7, 8, 10, 11, 13, 17, 18, 19, 20, 21})
 # pipes programs create by the thousand for their own processes (browsers' IPC, PowerShell
 # hosts, .NET diagnostics); never what another host connects to
 LOCAL_PIPES = (
@@ -51,24 +56,31 @@ LOCAL_PIPES = (
 # PowerShell: script blocks (4104) and module logging (4103, only those naming a ComputerName
 # or CimSession)
 POWERSHELL_IDS = frozenset({4103, 4104})
-# WMI-Activity: 5861, a permanent event consumer registered (DQ-HOST-015). Not 5857 (every
-# provider DLL load), 5858 (query errors) or 5859/5860 (temporary subscriptions, gone when the
-# script that made them exits): no detector reads them, so they are skipped before decoding.
-WMI_IDS = frozenset({5861})
+# WMI-Activity: 5861, a permanent event consumer bound to a filter; 5860, a temporary
+# subscription (lives while the program that made it runs: a watcher, not persistence); 5857
+# only for the ActiveScript consumer's host (scrcons.exe: a script consumer ran). All joined
+# into DQ-HOST-015's WMI subscription finding. Not the other 5857 (every provider a WMI query
+# loads), 5858 (query errors, thousands a day) or 5859 (an event provider's own filters).
+WMI_IDS = frozenset({5857, 5860, 5861})
 WINRM_IDS = frozenset({91})
 # TerminalServices: RemoteConnectionManager 1149 (RDP authentication succeeded),
 # LocalSessionManager 21 (session logon) and 25 (reconnection): DQ-HOST-020. Sysmon reuses 21
-# and 25 for other events (WMI binding, process tampering), so the channel decides.
+# and 25 for other events (21: a WMI binding; 25: process tampering), so the channel decides.
 RDP_IDS = frozenset({21, 25, 1149})
-CHANNEL_OF: dict[int, str] = {
-    **dict.fromkeys(WINRM_IDS, "winrm"),
-    21: "localsessionmanager",
-    25: "localsessionmanager",
-    1149: "remoteconnectionmanager",
-    **dict.fromkeys(SYSMON_IDS, "sysmon"),
-    **dict.fromkeys(POWERSHELL_IDS, "powershell"),
-    **dict.fromkeys(WMI_IDS, "wmi-activity"),
-}
+_CHANNELS: tuple[tuple[str, frozenset[int]], ...] = (
+    ("winrm", WINRM_IDS),
+    ("localsessionmanager", frozenset({21, 25})),
+    ("remoteconnectionmanager", frozenset({1149})),
+    ("sysmon", SYSMON_IDS),
+    ("powershell", POWERSHELL_IDS),
+    ("wmi-activity", WMI_IDS),
+)
+# the channels (lower-case parts of the channel name) each of these ids is read from; an id
+# listed for two channels (21) is read from both and from no other
+CHANNEL_OF: dict[int, tuple[str, ...]] = {}
+for _channel, _ids in _CHANNELS:
+    for _id in _ids:
+        CHANNEL_OF[_id] = (*CHANNEL_OF.get(_id, ()), _channel)
 # Process starts are most of a Sysmon log; a detector needs only those that involve a remote-
 # execution host process, a program that creates services or tasks, or a command-line keyword
 # of DQ-HOST-015 (detectors/host/execution.py: PARENTS, COMMAND_RULES; sessions() in events.py:
@@ -297,6 +309,10 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
     tc = system.get("TimeCreated")
     if isinstance(tc, dict):
         tc = _attribute(tc, "SystemTime")
+    if tc is None and ev is obj:
+        # a flat record as Logstash/Elastic and nxlog ship it (the OTRF Security-Datasets):
+        # ``@timestamp`` in UTC; their ``EventTime`` is the collector's local time, not used
+        tc = obj.get("@timestamp")
     t = parse_time(tc)
     if t is None:
         return None
@@ -308,7 +324,7 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
     if ev is obj and "EventData" not in obj:  # a flat record
         skip = {"EventID", "TimeCreated", "Computer", "Channel", "EventRecordID", "System"}
         data.update({k: _scalar(v) for k, v in obj.items() if k not in skip})
-    rid = system.get("EventRecordID", record_id)
+    rid = system.get("EventRecordID", system.get("RecordNumber", record_id))
     try:
         rid = int(_scalar(rid))
     except ValueError:
@@ -317,7 +333,7 @@ def event_from_json(obj: Any, source: str, record_id: int = 0) -> HostEvent | No
         time=t,
         event_id=event_id,
         channel=_scalar(system.get("Channel")),
-        computer=_scalar(system.get("Computer")),
+        computer=_scalar(system.get("Computer") or system.get("Hostname")),
         record_id=rid,
         data=tuple(sorted(data.items())),
         source=source,
@@ -431,15 +447,20 @@ def wanted_event(event_id: int, channel: str, wanted: frozenset[int] | None) -> 
     if event_id not in wanted:
         return False
     need = CHANNEL_OF.get(event_id)
-    return need is None or need in channel.lower()
+    if need is None:
+        return True
+    low = channel.lower()
+    return any(n in low for n in need)
 
 
-def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
-    """:func:`wanted_event` on a record's JSON text, before decoding it."""
-    m = _EVENT_ID_RE.search(text)
-    if m is None:
-        return False
-    event_id = int(m.group(1))
+def _wanted_text(text: str, wanted: frozenset[int], event_id: int | None = None) -> bool:
+    """:func:`wanted_event` on a record's JSON text, before decoding it (``event_id``: the id
+    the caller already found in it, not searched again)."""
+    if event_id is None:
+        m = _EVENT_ID_RE.search(text)
+        if m is None:
+            return False
+        event_id = int(m.group(1))
     if event_id not in wanted:
         return False
     if event_id == 4688 and '"ParentProcessName"' in text:
@@ -457,11 +478,20 @@ def _wanted_text(text: str, wanted: frozenset[int]) -> bool:
         return value[value.rfind("\\") + 1 :].lower().removesuffix(".exe") in PROCESS_NAMES
     if event_id not in CHANNEL_OF:
         return True
+    if event_id == 7:
+        # an image load: only into lsass.exe. Looked at before the channel: a verbose Sysmon
+        # log holds thousands, and a plain find costs less than the channel's search
+        start = text.find(_LOADER_KEY)
+        end = text.find('"', start + len(_LOADER_KEY)) if start >= 0 else -1
+        if start < 0 or not text[start:end].lower().endswith("\\\\lsass.exe"):
+            return False
     c = _CHANNEL_RE.search(text)
     if c is None or not wanted_event(event_id, c.group(1), wanted):
         return False
     if event_id == 18:
         return '"Image":"System"' in text
+    if event_id == 5857:  # a WMI provider loaded: only the ActiveScript consumer's host
+        return "scrcons.exe" in text.lower()
     if event_id == 4103:  # module logging: only a cmdlet bound to a computer (DQ-HOST-015)
         return "ComputerName" in text or "CimSession" in text
     if event_id == 10:
@@ -515,6 +545,7 @@ def _share_needed(text: str) -> bool:
 _PIPE_KEY = '"PipeName":"'
 _PROCESS_NAME_KEY = '"ProcessName":"'
 _TARGET_IMAGE_KEY = '"TargetImage":"'
+_LOADER_KEY = '"Image":"'
 _ACCESS_KEY = '"GrantedAccess":"'
 _PORT_KEY = '"DestinationPort":'
 ADMIN_PORT_TEXT = frozenset({"135", "445", "5985", "5986"})
@@ -535,17 +566,23 @@ def _connection_needed(text: str) -> bool:
 
 
 _TARGET_KEY = '"TargetObject":"'
-# registry values that say what runs at boot or logon (sources of DQ-HOST-018)
+# registry values that say what runs at boot, at logon or instead of another program (sources
+# of DQ-HOST-018): a service's command, a Run/RunOnce value, Winlogon's Userinit and Shell, an
+# Image File Execution Options Debugger (runs in place of the program named) and a
+# SilentProcessExit MonitorProcess (runs when that program exits). One named group says which.
 AUTORUN_VALUE = re.compile(
-    r"\\services\\([^\\]+)\\(imagepath|failurecommand|parameters\\servicedll)$"
-    r"|\\currentversion\\(run|runonce|runservices|runservicesonce)\\([^\\]*)$",
+    r"\\services\\(?P<service>[^\\]+)\\(imagepath|failurecommand|parameters\\servicedll)$"
+    r"|\\currentversion\\(run|runonce|runservices|runservicesonce)\\(?P<run>[^\\]*)$"
+    r"|\\windows nt\\currentversion\\winlogon\\(?P<winlogon>userinit|shell)$"
+    r"|\\image file execution options\\(?P<ifeo>[^\\]+)\\debugger$"
+    r"|\\silentprocessexit\\(?P<exit>[^\\]+)\\monitorprocess$",
     re.I,
 )
 
 
 def _registry_needed(text: str) -> bool:
-    """A Sysmon 13 whose TargetObject is a service's command or a Run key value (the JSON
-    text escapes each backslash)."""
+    """A Sysmon 13 whose TargetObject is an autostart value of AUTORUN_VALUE (the JSON text
+    escapes each backslash)."""
     start = text.find(_TARGET_KEY)
     if start < 0:
         return False
@@ -650,9 +687,10 @@ def read_evtx(
                 if wanted is not None:
                     # the id first: most records of a log are ids no detector reads
                     m = search(text)
-                    if m is None or int(m.group(1)) not in wanted:
+                    if m is None:
                         continue
-                    if not _wanted_text(text, wanted):
+                    event_id = int(m.group(1))
+                    if event_id not in wanted or not _wanted_text(text, wanted, event_id):
                         continue
                 try:
                     ev = event_from_evtx_text(text, source, int(rec.get("event_record_id") or 0))

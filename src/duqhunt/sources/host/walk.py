@@ -7,6 +7,7 @@ reported, not raised.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import stat
@@ -107,8 +108,13 @@ def classify(path: Path, head: bytes | None = None) -> str:
         return "temp"
     if head.startswith(b"MZ"):
         return "pe"
-    if suffix in (".json", ".jsonl", ".ndjson") and _looks_like_event_json(head):
-        return "event-json"
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        if len(head) >= 64 and b'"EventID"' not in head:
+            # a shipper's flat record (nxlog, Logstash) names EventID after its own fields
+            with contextlib.suppress(OSError):
+                head = _head(path, 4096)
+        if _looks_like_event_json(head):
+            return "event-json"
     if name in HIVE_NAMES:
         return "hive"
     return "other"
