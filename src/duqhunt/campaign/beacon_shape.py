@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from duqhunt.detectors.base import HuntContext, load_sql
+from duqhunt.detectors.base import HuntContext, load_sql, rescan_sql
 from duqhunt.model.report import HistogramModel
 
 __all__ = ["BINS", "SHAPED", "beacon_shapes", "histogram"]
@@ -37,7 +37,8 @@ SHAPED = 5
 #: Bins per histogram.
 BINS = 20
 
-_SESSIONS = load_sql("duqhunt.detectors.net", "beacon_sessions.sql").strip()
+# the pairs are scored ones, so the read joined to them needs no direction test per conn row
+_SESSIONS = rescan_sql(load_sql("duqhunt.detectors.net", "beacon_sessions.sql"))
 _CONTACTS_SQL = f"""WITH sessions AS (
 {_SESSIONS}
 )

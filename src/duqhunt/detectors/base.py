@@ -37,10 +37,18 @@ def periodicity_sql(sessions_sql: str) -> str:
     """
     body = load_sql("duqhunt.detectors.net", "periodicity.sql")
     sessions = sessions_sql.strip()
-    rescan = "\n".join(
-        line for line in sessions.splitlines() if not line.rstrip().endswith(COUNT_PASS_ONLY)
-    )
+    rescan = rescan_sql(sessions)
     return f"WITH sessions AS (\n{sessions}\n),\nsessions_rescan AS (\n{rescan}\n),\n{body}"
+
+
+def rescan_sql(sessions_sql: str) -> str:
+    """The sessions SQL for a read that joins its rows to pairs already counted: the lines
+    marked ``-- count pass only`` left out (see periodicity_sql)."""
+    return "\n".join(
+        line
+        for line in sessions_sql.strip().splitlines()
+        if not line.rstrip().endswith(COUNT_PASS_ONLY)
+    )
 
 
 @dataclass(slots=True)
