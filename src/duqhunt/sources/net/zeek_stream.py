@@ -41,7 +41,6 @@ class GuardedStream(io.RawIOBase):
         self._eof = False
         self.error: str | None = None
         self.out_bytes = 0
-        self.comment_lines = 0
         self.lines_emitted = 0
         self.long_lines = 0
         self.header_changed = False
@@ -158,7 +157,6 @@ class GuardedStream(io.RawIOBase):
                         self.header_changed = True
                     continue
                 kept.append(ln)
-            self.comment_lines += lines.count(b"\n") - len(kept)
             lines = b"".join(kept)
         self._pending += lines
 
