@@ -42,7 +42,7 @@ test: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
 # make fuzz: only the property tests (Hypothesis), with a new random seed each run and
-# FUZZ_FACTOR (tests/testsupport.py) times the examples: about 10 minutes on 2 cores, bounded by
+# FUZZ_FACTOR (tests/testsupport.py) times the examples: about 14 minutes on 2 cores, bounded by
 # the number of examples, not by time. A failure prints the example and a seed to replay it.
 fuzz: $(STAMP) system-deps
 	DUQHUNT_HYPOTHESIS=fuzz $(PY) -m pytest -q -m hypothesis
