@@ -247,6 +247,49 @@ def test_file_written_over_smb_and_bare_service_image(tmp_path: Path) -> None:
     assert "bare program name" in str(_d(svc[0])["reasons"])
 
 
+def test_service_binary_in_a_users_profile_is_suspicious(tmp_path: Path) -> None:
+    """A service runs as SYSTEM; no installer puts its binary in one user's Desktop or AppData
+    (APT10's jjs.exe ran as a service from \\Users\\IEUser\\Desktop\\info.rar\\). The Public
+    and Default profiles are not one user's; Program Files is where services belong; a kernel
+    driver keeps its own path rule (one reason, not two)."""
+    images = {
+        "HxUpdate": '"C:\\Users\\IEUser\\Desktop\\info.rar\\jjs.exe"',
+        "AppSvc": "C:\\Users\\bob\\AppData\\Roaming\\upd\\svc.exe",
+        "Vendor": '"C:\\Program Files\\Vendor\\svc.exe" -service',
+        "PublicSvc": "C:\\Users\\Public\\Documents\\svc.exe",
+        "DefaultSvc": "C:\\Users\\Default\\AppData\\x\\svc.exe",
+        "Mnemo": "C:\\Users\\bob\\Desktop\\mnemosyne.sys",
+        "Pathfinder": "C:\\Users\\bob\\AppData\\Local\\Temp\\pathfinder.exe",
+    }
+    lines = [
+        event_line(
+            f"2024-03-05T10:00:0{i}Z",
+            7045,
+            {
+                "ServiceName": name,
+                "ImagePath": image,
+                "ServiceType": "kernel mode driver"
+                if image.endswith(".sys")
+                else "user mode service",
+            },
+            channel="System",
+        )
+        for i, (name, image) in enumerate(images.items())
+    ]
+    got = {str(_d(f)["service"]): f for f in _by(_scan_lines(tmp_path, lines), "DQ-HOST-010")}
+    for name in ("HxUpdate", "AppSvc"):
+        assert got[name].severity == "medium", name
+        assert _d(got[name])["reasons"] == "binary in a user's profile folder"
+    assert "Vendor" not in got and "DefaultSvc" not in got
+    # Public has the shared-folder rule of its own, not this one
+    assert "user's profile" not in str(_d(got["PublicSvc"])["reasons"])
+    assert _d(got["Mnemo"])["reasons"] == "kernel driver outside System32\\drivers"
+    assert got["Mnemo"].severity == "medium"
+    # a profile's Temp folder is one fact with one reason (the temp rule), so it stays medium
+    assert "user's profile" not in str(_d(got["Pathfinder"])["reasons"])
+    assert got["Pathfinder"].severity == "medium", _d(got["Pathfinder"])["reasons"]
+
+
 def test_known_good_installs_quiet_but_lookalikes_are_not(tmp_path: Path) -> None:
     defender = (
         "C:\\ProgramData\\Microsoft\\Windows Defender\\Definition Updates\\"

@@ -313,6 +313,16 @@ _ODD_BINARY = re.compile(
 )
 
 
+# A service runs as SYSTEM at boot; installers put its binary under Program Files or the
+# Windows folder, never in one user's profile. A binary in someone's Desktop, Downloads,
+# Documents or AppData is what an operator unpacked by hand (APT10's jjs.exe from
+# \Users\<name>\Desktop\info.rar\). Public's profile and temp folders have their own rule.
+_USER_PROFILE_BINARY = re.compile(
+    r"\\users\\(?!public\\|default\\)[^\\]+\\(desktop|downloads|documents|appdata|music|pictures|videos)\\",
+    re.I,
+)
+
+
 def _is_kernel(ev: HostEvent) -> bool:
     t = ev.get("ServiceType").lower()
     return "kernel" in t or "file system" in t or t in ("0x1", "0x2", "1", "2")
@@ -406,10 +416,16 @@ class ServiceInstalls(HostDetector):
                     sev = max(sev, "medium", key=_rank)
                     if (fname.split() or [""])[0] in SHELLS:
                         why.append("the service runs a shell or system tool")
-                if _ODD_BINARY.search(low_path):
+                odd = _ODD_BINARY.search(low_path) is not None
+                if odd:
                     why.append(
                         "binary in the Windows folder, a temp folder, a share or run via cmd"
                     )
+                    sev = max(sev, "medium", key=_rank)
+                if not kernel and not odd and _USER_PROFILE_BINARY.search(low_path):
+                    # one fact, one reason: a profile's Temp folder is the rule above; drivers
+                    # from odd folders have the driver rule below
+                    why.append("binary in a user's profile folder")
                     sev = max(sev, "medium", key=_rank)
                 if kernel and not normal_driver_path(path):
                     in_pf = "\\program files" in low_path
