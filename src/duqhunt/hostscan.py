@@ -5,7 +5,8 @@ and loose artefacts (SYSTEM/SOFTWARE/NTUSER hives and .reg exports, *.evtx and J
 exports, *.job, drivers and other PE files, .pnf files), runs the host detectors (DQ-HOST-nnn)
 and returns findings, the inputs, what was not analysed and a host timeline. Raw/E01/VMDK
 images are opened through dissect.target when the optional ``image`` extra is installed
-(AGPL-3.0, never a core dependency; see hostimage.py).
+(AGPL-3.0, never a core dependency; see hostimage.py), in a worker process under the hard
+limits of one image (``HostLimits.hard_seconds_per_image``, ``memory_per_file``).
 
 Fail soft per artefact: a corrupt hive, an EVTX with a bad chunk, an unreadable file or a
 symlink loop becomes a warning and a ``not_analysed`` entry. Symlinks are never followed out
@@ -348,6 +349,28 @@ def _read_isolated(
     return list(partly)
 
 
+def _open_image_isolated(run: _Run, path: Path, tmp: Path) -> list[Path]:
+    """open_image, in the readers' worker under the hard limits of a whole image (dissect's
+    volume, filesystem and registry parsers are third-party code a damaged image controls,
+    with no budget of their own): an image reader stopped there leaves the image not
+    analysed with the reason, and nothing it copied out is scanned. A worker of its own,
+    ended with the image: what dissect keeps loaded does not count against the memory cap
+    of the readers' worker."""
+    lim = run.limits
+    if lim.hard_seconds_per_image <= 0:
+        return open_image(run, path, tmp)
+    box = Sandbox(lim.memory_per_file)
+    cpu = lim.hard_seconds_per_image
+    try:
+        outs, stopped = call_apart(box, open_image, (run,), (path, tmp), cpu, 2 * cpu + 60)
+    finally:
+        box.close()
+    if stopped is not None:
+        run.fail(str(path), f"not analysed: {stopped}; the image reader was stopped", "host-image")
+        return []
+    return list(outs)
+
+
 def _analyse_files(run: _Run, h: HostArtefacts, files: list[FileEntry], rules: Any) -> None:
     infs = {f.rel_lower()[:-4] for f in files if f.kind == "inf"}
     for f in files:
@@ -544,7 +567,7 @@ def scan_host(
                 run.fail(str(p), f"not readable: {exc.strerror or exc}", "host-unknown")
                 continue
             if entry.kind == "image":
-                outs = open_image(run, p, Path(tmpdir))
+                outs = _open_image_isolated(run, p, Path(tmpdir))
                 copies.update((str(o), str(p)) for o in outs)
                 roots.extend(outs)
             elif entry.kind == "other":
