@@ -22,7 +22,6 @@ the wall time of a full ``scan_host`` over the given paths.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import struct
 import tempfile
@@ -52,7 +51,7 @@ from duqhunt.isolation import Sandbox, call_apart
 from duqhunt.model import Finding
 from duqhunt.model.finding import iso_utc
 from duqhunt.model.report import InputRecord, NotAnalysed, ReportDocument
-from duqhunt.safety import Deadline, special_file
+from duqhunt.safety import Deadline, digest_file, special_file
 from duqhunt.sources.host.eventlog import WANTED, EventLogRead, read_event_json, read_evtx
 from duqhunt.sources.host.jobfile import read_job
 from duqhunt.sources.host.pe import entropy, read_pe
@@ -115,14 +114,7 @@ def _reason(exc: InputError) -> str:
     return f"{where}: {exc.reason}" if where else exc.reason
 
 
-def _sha256(path: Path, limit: int = 256 << 20) -> str | None:
-    if path.stat().st_size > limit:
-        return None
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+MAX_HASH_BYTES = 256 << 20  # an artefact larger than this is listed without its SHA-256
 
 
 def _compile_yara(user_rules: Sequence[Path]) -> Any:
@@ -221,7 +213,7 @@ def _read_events(run: _Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) 
         InputRecord(
             path=str(f.path),
             kind=kind,
-            sha256=_sha256(f.path),
+            sha256=digest_file(f.path, max_bytes=MAX_HASH_BYTES).sha256 or None,
             status="partial" if partial else "analysed",
             log_type="evtx" if f.kind == "evtx" else "event-json",
             rows=res.records,
@@ -270,7 +262,7 @@ def _read_hive(run: _Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) ->
         InputRecord(
             path=str(f.path),
             kind=kind,
-            sha256=_sha256(f.path),
+            sha256=digest_file(f.path, max_bytes=MAX_HASH_BYTES).sha256 or None,
             status="partial" if warns else "analysed",
             log_type=",".join(x.kind for x in all_facts) or None,
             rows=rows,
