@@ -9,7 +9,7 @@ and EVTX samples of tests/data/host, inert PEs and a SYSTEM hive built in code),
 with ``HostLimits(hard_seconds_per_file=0)`` (read in this process, the cooperative budget
 only) and with the default limits (one worker for the whole scan). Documents: a few small
 files analysed one after the other in this process (what ``scan --jobs 1`` did) and in a
-pool of one capped worker (what it does now).
+capped worker (scan_documents with jobs=1: the CPU limit and memory cap per file).
 
 CPU seconds count this process and its children (the workers), user + system: on a shared
 machine the wall time carries the other jobs' load, the CPU time much less. Runs alternate
@@ -95,11 +95,11 @@ def main() -> None:
         docs.mkdir()
         for i in range(args.docs):
             (docs / f"d{i}.docx").write_bytes(make_docx(malformed_dexter()))
-        doc_args = [(str(p), None) for p in sorted(docs.iterdir())]
+        limits = docscan.builtin_content().limits
+        doc_args = [(str(p), None, (), limits) for p in sorted(docs.iterdir())]
         inline_limits = HostLimits(hard_seconds_per_file=0)
         scan_host([tmp / "PC"], limits=inline_limits)  # imports and caches warm
-        docscan._init_worker(())
-        [docscan._work(a) for a in doc_args]
+        [docscan._work(*a) for a in doc_args]
 
         runs: dict[str, list[tuple[float, float]]] = {
             k: [] for k in ("host-inline", "host-isolated", "docs-inline", "docs-worker")
@@ -113,8 +113,8 @@ def main() -> None:
             b = scan_host([tmp / "PC"])
             assert [i.status for i in a.inputs] == [i.status for i in b.inputs]
             assert len(a.findings) == len(b.findings)
-            runs["docs-inline"].append(measure(lambda: [docscan._work(x) for x in doc_args]))
-            runs["docs-worker"].append(measure(lambda: docscan._pool_scan(doc_args, 1, ())))
+            runs["docs-inline"].append(measure(lambda: [docscan._work(*x) for x in doc_args]))
+            runs["docs-worker"].append(measure(lambda: docscan.scan_documents([docs], jobs=1)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     load1 = os.getloadavg()

@@ -1,8 +1,8 @@
 """Scan documents and fonts: files or folders in, findings and a verdict per file out.
 
 ``scan_documents`` is what ``duqhunt scan`` runs. Every file is analysed in isolation (in a
-worker process whose address space is capped, one job or many) with limits on size,
-decompression, nesting, objects and time; a
+worker process whose address space and CPU time per file are capped, one job or many) with
+limits on size, decompression, nesting, objects and time; a
 file that cannot be parsed becomes a finding, a warning and a not_analysed entry, never a crash.
 Nothing is executed or rendered; ``extract_dir`` receives decoded fonts and embedded objects
 under sanitised names and never outside the folder.
@@ -10,6 +10,7 @@ under sanitised names and never outside the folder.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
@@ -18,8 +19,6 @@ import re
 import signal
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,13 +28,13 @@ from duqhunt.detectors.doc.catalogue import STRUCTURAL_IDS, Emitter
 from duqhunt.detectors.doc.containers import Walker, sniff
 from duqhunt.detectors.doc.parsergate import preload
 from duqhunt.errors import InputError, UsageError
+from duqhunt.isolation import Outcome, run_all
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import Severity
 from duqhunt.model.report import FileVerdictModel, InputRecord, NotAnalysed
-from duqhunt.safety import limit_memory as _limit_memory
 from duqhunt.safety import special_file
 from duqhunt.sources.office.cff import clear_memo as clear_memos
-from duqhunt.sources.office.limits import Budget, DocContent, builtin_content
+from duqhunt.sources.office.limits import Budget, DocContent, DocLimits, builtin_content
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +280,7 @@ def scan_file(
         not_analysed = f"partly analysed: {exc.reason}"
     except MemoryError:
         # past the worker's address-space cap inside a parser: what was found is kept
-        not_analysed = f"partly analysed: {out_of_memory()}"
+        not_analysed = f"partly analysed: {out_of_memory(lim)}"
         failed = not_analysed
         warnings.append(f"{src}: {not_analysed}")
     except (
@@ -368,8 +367,7 @@ def _compile_yara(paths: Sequence[Path]) -> Any:
         raise UsageError(f"--yara: rules do not compile: {exc}") from None
 
 
-_WORKER_RULES: Any = None
-_WORKER_STARTED: Any = None  # shared bytes, one per file: 1 once a worker has started it
+_WORKER_RULES: tuple[tuple[str, ...], Any] | None = None  # in a worker: (rule files, compiled)
 # Tests only (with DUQHUNT_TEST set): a worker that starts a file of this name kills itself
 # with SIGKILL, as the kernel's out-of-memory killer or a crash in a C extension would
 _TEST_KILL_ON = "DUQHUNT_TEST_KILL_WORKER_ON"
@@ -379,54 +377,51 @@ DIED = (
 )
 
 
-def _init_worker(rule_paths: tuple[str, ...], started: Any = None, memory_bytes: int = 0) -> None:
-    global _WORKER_RULES, _WORKER_STARTED
-    if memory_bytes:
-        _limit_memory(memory_bytes)
-    logging.getLogger("olevba").setLevel(logging.CRITICAL)
-    for name in ("oletools", "olefile", "fontTools", "msodde", "rtfobj", "oleobj"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    _WORKER_RULES = _compile_yara([Path(p) for p in rule_paths]) if rule_paths else None
-    _WORKER_STARTED = started
-
-
-def _work(args: tuple[str, str | None]) -> _FileResult:
-    p, ex = args
-    try:
-        return scan_file(Path(p), None, Path(ex) if ex else None, _WORKER_RULES)
-    except MemoryError:  # past the worker's cap outside the parsers (reading the file, YARA)
-        return _stopped(p, f"not analysed: {out_of_memory()}")
-
-
-def out_of_memory() -> str:
-    """The reason of a file whose analysis passed the memory cap of its worker."""
-    cap = builtin_content().limits.worker_memory_bytes
-    return f"exceeded the memory limit of {cap >> 20} MiB of one file; its analysis was stopped"
-
-
-def _work_at(item: tuple[int, str, str | None]) -> _FileResult:
-    """One file in a worker process, marked started (1) then finished (2); see _pool_scan."""
-    i, p, ex = item
-    if _WORKER_STARTED is not None:
-        _WORKER_STARTED[i] = 1
+def _work(p: str, ex: str | None, rule_paths: tuple[str, ...], limits: DocLimits) -> _FileResult:
+    """One file, in a worker process (see scan_documents); the YARA rules are compiled once
+    per worker, at its first file."""
+    global _WORKER_RULES
+    if _WORKER_RULES is None or _WORKER_RULES[0] != rule_paths:
+        for name in ("olevba", "oletools", "olefile", "fontTools", "msodde", "rtfobj", "oleobj"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        rules = _compile_yara([Path(r) for r in rule_paths]) if rule_paths else None
+        _WORKER_RULES = (rule_paths, rules)
     if (
         os.environ.get("DUQHUNT_TEST")
         and os.environ.get(_TEST_KILL_ON) == Path(p).name
         and multiprocessing.parent_process() is not None
     ):
         os.kill(os.getpid(), signal.SIGKILL)
-    result = _work((p, ex))
-    if _WORKER_STARTED is not None:
-        _WORKER_STARTED[i] = 2
-    return result
+    content = builtin_content()
+    if content.limits != limits:
+        content = dataclasses.replace(content, limits=limits)
+    try:
+        return scan_file(Path(p), content, Path(ex) if ex else None, _WORKER_RULES[1])
+    except MemoryError:  # past the worker's cap outside the parsers (reading the file, YARA)
+        return _stopped(p, f"not analysed: {out_of_memory(limits)}")
 
 
-def _work_chunk(items: list[tuple[int, str, str | None]]) -> list[tuple[int, _FileResult]]:
-    return [(item[0], _work_at(item)) for item in items]
+def out_of_memory(limits: DocLimits) -> str:
+    """The reason of a file whose analysis passed the memory cap of its worker."""
+    cap = limits.worker_memory_bytes
+    return f"exceeded the memory limit of {cap >> 20} MiB of one file; its analysis was stopped"
 
 
-def _died(path: str) -> _FileResult:
-    return _stopped(path, DIED)
+def _settled(path: str, out: Outcome, limits: DocLimits) -> _FileResult:
+    """The result of one file from what its worker gave: its result, or why it has none."""
+    if out.stopped is None and out.error is None:
+        result: _FileResult = out.value
+        return result
+    if out.error is not None:  # a parser bug past scan_file's own net costs this file only
+        reason = f"analysis failed: {type(out.error).__name__}: {out.error}"
+    elif out.cause in ("cpu", "wall"):
+        reason = f"not analysed: {out.stopped}; its analysis was stopped"
+    elif out.cause == "memory":
+        reason = f"not analysed: {out_of_memory(limits)}"
+    else:
+        reason = DIED
+    log.warning("%s: %s", path, reason)
+    return _stopped(path, reason)
 
 
 def _stopped(path: str, reason: str) -> _FileResult:
@@ -444,80 +439,27 @@ def _stopped(path: str, reason: str) -> _FileResult:
     )
 
 
-def _pool_scan(
-    args: list[tuple[str, str | None]], n: int, rule_paths: tuple[str, ...]
-) -> list[_FileResult]:
-    """Every file in a pool of ``n`` worker processes that survives a worker's death.
-
-    Files go to the workers in chunks; a worker marks each file as started, then finished, in
-    shared memory. When a worker dies (killed for memory, a crash in a C extension) the pool
-    breaks: the results returned are kept, the files started but not finished are each run
-    again alone in a pool of one (the one that kills its worker again is 'not analysed: the
-    analyser died'), and the rest go to a new pool. Each break settles at least one file, so
-    the scan always ends."""
-    ctx = multiprocessing.get_context()
-    started = ctx.Array("b", len(args), lock=False)
-    results: dict[int, _FileResult] = {}
-    pending = list(range(len(args)))
-    while pending:
-        for i in pending:
-            started[i] = 0
-        broken = False
-        with ProcessPoolExecutor(
-            max_workers=min(n, len(pending)),
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(rule_paths, started, builtin_content().limits.worker_memory_bytes),
-        ) as ex:
-            size = max(1, len(pending) // (n * 8))
-            chunks = [pending[k : k + size] for k in range(0, len(pending), size)]
-            futures = [ex.submit(_work_chunk, [(i, *args[i]) for i in chunk]) for chunk in chunks]
-            for fut in as_completed(futures):
-                try:
-                    results.update(fut.result())
-                except BrokenProcessPool:
-                    broken = True
-        pending = [i for i in pending if i not in results]
-        if not broken:
-            break
-        suspects = [i for i in pending if started[i] == 1] or pending[:1]
-        for i in suspects:
-            alone = _alone(args[i], rule_paths)
-            if alone is None:
-                alone = _died(args[i][0])
-                log.warning("%s: %s", args[i][0], DIED)
-            results[i] = alone
-        pending = [i for i in pending if i not in results]
-    return [results[i] for i in range(len(args))]
-
-
-def _alone(arg: tuple[str, str | None], rule_paths: tuple[str, ...]) -> _FileResult | None:
-    """One file in a pool of its own: its result, or None if it killed the worker again."""
-    with ProcessPoolExecutor(
-        max_workers=1,
-        initializer=_init_worker,
-        initargs=(rule_paths, None, builtin_content().limits.worker_memory_bytes),
-    ) as ex:
-        try:
-            return ex.submit(_work_at, (0, *arg)).result()
-        except BrokenProcessPool:
-            return None
-
-
 def scan_documents(
     paths: Sequence[Path],
     *,
     yara_rules: Sequence[Path] = (),
     jobs: int | None = None,
     extract_dir: Path | None = None,
+    limits: DocLimits | None = None,
 ) -> AnalysisResult:
     """Scan files and folders (recursively). Bad options raise UsageError; bad files do not.
 
-    Files are analysed in ``jobs`` worker processes (at most one per file), each with its
-    address space capped; a worker that dies costs only its file (see _pool_scan)."""
+    Files are analysed in ``jobs`` worker processes (at most one per file), one file at a
+    time each, under the hard limits of duqhunt.isolation: an address space capped at
+    ``limits.worker_memory_bytes`` more than at the worker's start, and
+    ``limits.hard_seconds_per_file`` of CPU time per file (wall clock: twice that and a
+    minute). A worker stopped by a limit or killed (out of memory, a crash in a C extension)
+    costs only its file, which is not analysed with the reason; the next file gets a new
+    worker. ``limits`` defaults to those of the built-in content."""
     files, skipped = collect_all(paths)
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    lim = limits or builtin_content().limits
     rule_paths = tuple(str(p) for p in yara_rules)
     _compile_yara(list(yara_rules))  # fail early on bad rules
     if extract_dir is not None:
@@ -535,7 +477,16 @@ def scan_documents(
         # is not loaded again by every worker of every scan.
         builtin_content()
         preload()
-        results = _pool_scan(args, min(n, len(args)), rule_paths)
+        cpu = lim.hard_seconds_per_file
+        outcomes = run_all(
+            _work,
+            [(p, ex, rule_paths, lim) for p, ex in args],
+            min(n, len(args)),
+            lim.worker_memory_bytes,
+            cpu,
+            2 * cpu + 60 if cpu > 0 else None,
+        )
+        results = [_settled(a[0], o, lim) for a, o in zip(args, outcomes, strict=True)]
     elapsed = time.perf_counter() - t0
     findings: list[Finding] = []
     inputs: list[InputRecord] = []

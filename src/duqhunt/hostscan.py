@@ -5,7 +5,8 @@ and loose artefacts (SYSTEM/SOFTWARE/NTUSER hives and .reg exports, *.evtx and J
 exports, *.job, drivers and other PE files, .pnf files), runs the host detectors (DQ-HOST-nnn)
 and returns findings, the inputs, what was not analysed and a host timeline. Raw/E01/VMDK
 images are opened through dissect.target when the optional ``image`` extra is installed
-(AGPL-3.0, never a core dependency; see hostimage.py).
+(AGPL-3.0, never a core dependency; see hostimage.py), in a worker process under the hard
+limits of one image (``HostLimits.hard_seconds_per_image``, ``memory_per_file``).
 
 Fail soft per artefact: a corrupt hive, an EVTX with a bad chunk, an unreadable file or a
 symlink loop becomes a warning and a ``not_analysed`` entry. Symlinks are never followed out
@@ -21,7 +22,6 @@ the wall time of a full ``scan_host`` over the given paths.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import struct
 import tempfile
@@ -51,7 +51,7 @@ from duqhunt.isolation import Sandbox, call_apart
 from duqhunt.model import Finding
 from duqhunt.model.finding import iso_utc
 from duqhunt.model.report import InputRecord, NotAnalysed, ReportDocument
-from duqhunt.safety import Deadline, special_file
+from duqhunt.safety import Deadline, digest_file, special_file
 from duqhunt.sources.host.eventlog import WANTED, EventLogRead, read_event_json, read_evtx
 from duqhunt.sources.host.jobfile import read_job
 from duqhunt.sources.host.pe import entropy, read_pe
@@ -114,14 +114,7 @@ def _reason(exc: InputError) -> str:
     return f"{where}: {exc.reason}" if where else exc.reason
 
 
-def _sha256(path: Path, limit: int = 256 << 20) -> str | None:
-    if path.stat().st_size > limit:
-        return None
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+MAX_HASH_BYTES = 256 << 20  # an artefact larger than this is listed without its SHA-256
 
 
 def _compile_yara(user_rules: Sequence[Path]) -> Any:
@@ -220,7 +213,7 @@ def _read_events(run: _Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) 
         InputRecord(
             path=str(f.path),
             kind=kind,
-            sha256=_sha256(f.path),
+            sha256=digest_file(f.path, max_bytes=MAX_HASH_BYTES).sha256 or None,
             status="partial" if partial else "analysed",
             log_type="evtx" if f.kind == "evtx" else "event-json",
             rows=res.records,
@@ -269,7 +262,7 @@ def _read_hive(run: _Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) ->
         InputRecord(
             path=str(f.path),
             kind=kind,
-            sha256=_sha256(f.path),
+            sha256=digest_file(f.path, max_bytes=MAX_HASH_BYTES).sha256 or None,
             status="partial" if warns else "analysed",
             log_type=",".join(x.kind for x in all_facts) or None,
             rows=rows,
@@ -346,6 +339,28 @@ def _read_isolated(
         run.fail(str(f.path), f"not analysed: {stopped}; its reader was stopped", f"host-{f.kind}")
         return []
     return list(partly)
+
+
+def _open_image_isolated(run: _Run, path: Path, tmp: Path) -> list[Path]:
+    """open_image, in the readers' worker under the hard limits of a whole image (dissect's
+    volume, filesystem and registry parsers are third-party code a damaged image controls,
+    with no budget of their own): an image reader stopped there leaves the image not
+    analysed with the reason, and nothing it copied out is scanned. A worker of its own,
+    ended with the image: what dissect keeps loaded does not count against the memory cap
+    of the readers' worker."""
+    lim = run.limits
+    if lim.hard_seconds_per_image <= 0:
+        return open_image(run, path, tmp)
+    box = Sandbox(lim.memory_per_file)
+    cpu = lim.hard_seconds_per_image
+    try:
+        outs, stopped = call_apart(box, open_image, (run,), (path, tmp), cpu, 2 * cpu + 60)
+    finally:
+        box.close()
+    if stopped is not None:
+        run.fail(str(path), f"not analysed: {stopped}; the image reader was stopped", "host-image")
+        return []
+    return list(outs)
 
 
 def _analyse_files(run: _Run, h: HostArtefacts, files: list[FileEntry], rules: Any) -> None:
@@ -544,7 +559,7 @@ def scan_host(
                 run.fail(str(p), f"not readable: {exc.strerror or exc}", "host-unknown")
                 continue
             if entry.kind == "image":
-                outs = open_image(run, p, Path(tmpdir))
+                outs = _open_image_isolated(run, p, Path(tmpdir))
                 copies.update((str(o), str(p)) for o in outs)
                 roots.extend(outs)
             elif entry.kind == "other":

@@ -10,19 +10,25 @@ however busy its C or Rust code is) before each call; the parent waits for the a
 most a wall-clock backstop (for a call blocked without spending CPU) and kills the worker
 then. A stopped worker is replaced by a new one for the next call. One worker serves every
 call of a run, so a folder of many small files costs one process start, not one per file.
+
+The host scan reads its artefacts one after the other in one ``Sandbox``; ``run_all`` runs a
+list of calls in several sandboxes at once (the document scan: one call per file, as many
+workers as jobs), with the same limits per call.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import multiprocessing
 import multiprocessing.connection
 import signal
+import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from duqhunt.safety import limit_memory
 
@@ -30,11 +36,13 @@ from duqhunt.safety import limit_memory
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a call in the worker gave: its value, the exception it raised (to raise again in
-    the caller), or why the worker was stopped before it answered (``stopped``)."""
+    the caller), or why the worker was stopped before it answered (``stopped``, and as a word
+    in ``cause``: the CPU-time, wall-clock or memory limit, or a worker that died)."""
 
     value: Any = None
     error: BaseException | None = None
     stopped: str | None = None
+    cause: Literal["cpu", "wall", "memory", "died"] | None = None
 
 
 def _serve(conn: multiprocessing.connection.Connection, memory_bytes: int) -> None:
@@ -104,11 +112,10 @@ class Sandbox:
         _end(proc, conn)
         return int(proc.exitcode) if proc.exitcode is not None else None
 
-    def call(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], cpu_seconds: float, wall_seconds: float
-    ) -> Outcome:
-        """``fn(*args)`` in the worker (``fn`` and ``args`` are pickled: module-level names,
-        plain data) within ``cpu_seconds`` of CPU time and ``wall_seconds`` of waiting."""
+    def send(self, fn: Callable[..., Any], args: tuple[Any, ...], cpu_seconds: float) -> None:
+        """Hand ``fn(*args)`` to the worker (started, or replaced if it is gone) without
+        waiting; ``answer`` reads the outcome once ``conn`` is readable. ``fn`` and ``args``
+        are pickled: module-level names, plain data."""
         conn = self._conn if self._proc is not None and self._proc.is_alive() else None
         if conn is None:
             self._stop()
@@ -117,32 +124,110 @@ class Sandbox:
             conn.send((fn, args, cpu_seconds))
         except OSError:  # the idle worker was killed from outside (the OOM killer): a new one
             self._stop()
-            conn = self._start()
-            conn.send((fn, args, cpu_seconds))
-        if not conn.poll(wall_seconds):
-            self._stop()
-            return Outcome(stopped=f"exceeded the hard limit of {wall_seconds:g} s (wall clock)")
+            self._start().send((fn, args, cpu_seconds))
+
+    @property
+    def conn(self) -> multiprocessing.connection.Connection:
+        """The pipe the answer of the call sent comes back on (for connection.wait)."""
+        assert self._conn is not None, "no call sent"
+        return self._conn
+
+    def answer(self, cpu_seconds: float) -> Outcome:
+        """The outcome of the call sent, waiting for it if need be (no wall-clock limit: see
+        ``call`` and ``run_all``)."""
         try:
-            kind, payload = conn.recv()
+            kind, payload = self.conn.recv()
         except (EOFError, OSError):
-            return Outcome(stopped=self._why_died(self._stop(), cpu_seconds))
+            return self._why_died(self._stop(), cpu_seconds)
         if kind == "value":
             return Outcome(value=payload)
         if kind == "error":
             return Outcome(error=payload)
         # a MemoryError leaves the worker's heap in whatever state the parser left it
         self._stop()
-        return Outcome(stopped=f"exceeded the memory limit of {self.memory_bytes >> 20} MiB")
+        return Outcome(
+            stopped=f"exceeded the memory limit of {self.memory_bytes >> 20} MiB", cause="memory"
+        )
 
-    def _why_died(self, code: int | None, cpu_seconds: float) -> str:
+    def overrun(self, wall_seconds: float) -> Outcome:
+        """Kill the worker of a call that did not answer within ``wall_seconds``."""
+        self._stop()
+        return Outcome(
+            stopped=f"exceeded the hard limit of {wall_seconds:g} s (wall clock)", cause="wall"
+        )
+
+    def call(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], cpu_seconds: float, wall_seconds: float
+    ) -> Outcome:
+        """``fn(*args)`` in the worker within ``cpu_seconds`` of CPU time and
+        ``wall_seconds`` of waiting."""
+        self.send(fn, args, cpu_seconds)
+        if not self.conn.poll(wall_seconds):
+            return self.overrun(wall_seconds)
+        return self.answer(cpu_seconds)
+
+    def _why_died(self, code: int | None, cpu_seconds: float) -> Outcome:
         if code == -signal.SIGPROF:
-            return f"exceeded the hard limit of {cpu_seconds:g} s of CPU time"
+            return Outcome(
+                stopped=f"exceeded the hard limit of {cpu_seconds:g} s of CPU time", cause="cpu"
+            )
         if code == -signal.SIGKILL:
-            return "its reader was killed (SIGKILL: out of memory, or by another process)"
-        return f"its reader's process ended unexpectedly (exit status {code})"
+            why = "its reader was killed (SIGKILL: out of memory, or by another process)"
+        else:
+            why = f"its reader's process ended unexpectedly (exit status {code})"
+        return Outcome(stopped=why, cause="died")
 
     def close(self) -> None:
         self._stop()
+
+
+def run_all(
+    fn: Callable[..., Any],
+    calls: Sequence[tuple[Any, ...]],
+    workers: int,
+    memory_bytes: int,
+    cpu_seconds: float,
+    wall_seconds: float | None,
+) -> list[Outcome]:
+    """``fn(*args)`` for every ``args`` of ``calls``, each under the hard limits of
+    ``Sandbox.call``, in up to ``workers`` sandboxes at once; the outcomes in the order of
+    ``calls``. Each worker runs one call at a time, so a worker killed (by a limit, the OOM
+    killer, a crash in a C extension) costs only the call it was running, and the next call
+    it gets starts a new worker. ``wall_seconds`` None: no wall-clock backstop."""
+    boxes = [Sandbox(memory_bytes) for _ in range(max(1, min(workers, len(calls))))]
+    idle = list(boxes)
+    busy: dict[Any, tuple[Sandbox, int, float]] = {}  # conn -> (its box, call index, deadline)
+    out: list[Outcome | None] = [None] * len(calls)
+    todo = iter(range(len(calls)))
+    try:
+        while True:
+            while idle and (i := next(todo, None)) is not None:
+                box = idle.pop()
+                box.send(fn, calls[i], cpu_seconds)
+                ends = time.monotonic() + wall_seconds if wall_seconds is not None else math.inf
+                busy[box.conn] = (box, i, ends)
+            if not busy:
+                break
+            soonest = min(ends for _, _, ends in busy.values())
+            wait = None if soonest == math.inf else max(0.0, soonest - time.monotonic())
+            ready = multiprocessing.connection.wait(list(busy), wait)
+            now = time.monotonic()
+            for conn in list(busy):
+                box, i, ends = busy[conn]
+                if conn in ready:
+                    out[i] = box.answer(cpu_seconds)
+                elif now >= ends and wall_seconds is not None:
+                    out[i] = box.overrun(wall_seconds)
+                else:
+                    continue
+                del busy[conn]
+                idle.append(box)
+    finally:  # also on Ctrl-C: the workers ignore SIGINT, so they are killed here
+        for box in boxes:
+            box.close()
+    done = [o for o in out if o is not None]
+    assert len(done) == len(calls), "every call has its outcome"
+    return done
 
 
 def _end(proc: Any, conn: multiprocessing.connection.Connection | None) -> None:

@@ -7,10 +7,13 @@ characters, bidirectional overrides) in text from input before it is printed any
 ``Deadline`` is the time budget of one input, looked at by readers between structures;
 ``limit_memory`` caps the address space of a worker process that runs a parser (the hard
 limits of one input: duqhunt.isolation, and the document workers of duqhunt.docscan).
+``digest_file`` hashes an input (and counts a log's data lines) in one read: the case's key
+of a log, the SHA-256 of a host artefact.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -107,3 +110,59 @@ def limit_memory(extra: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (want, hard))
     except (OSError, ValueError):  # no /proc (not Linux) or a limit the system refuses
         log.debug("worker address-space limit not set", exc_info=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FileDigest:
+    """What one read of an input gives: its SHA-256 (the case's key for it; "" when not asked
+    for, or the file is over the size asked for) and the data lines of a plain TSV log (None
+    when not asked for, or for gzip data)."""
+
+    sha256: str
+    data_lines: int | None
+
+
+def digest_file(
+    path: Path,
+    *,
+    sha: bool = True,
+    lines: bool = False,
+    max_bytes: int | None = None,
+    chunk_bytes: int = 1 << 24,
+) -> FileDigest:
+    """Hash and/or count the data lines of a file in one pass; a file over ``max_bytes`` is
+    not read (sha256 ""). hashlib releases the GIL on large chunks, so this runs in a thread
+    beside the engine's reader at little wall-time cost, and its error is seen only when the
+    reader is done: an OSError names the file and says it came from this read."""
+    # imported here: every analyser imports this module, and the log reader brings pyarrow
+    from duqhunt.sources.net.zeek_stream import GZIP_MAGIC, DataLineCounter
+
+    h = hashlib.sha256() if sha else None
+    counter = DataLineCounter() if lines else None
+    try:
+        if max_bytes is not None and os.stat(path).st_size > max_bytes:
+            return FileDigest("", None)
+        with open(path, "rb") as fh:
+            first = True
+            while chunk := fh.read(chunk_bytes):
+                if h is not None:
+                    h.update(chunk)
+                if counter is not None:
+                    if first and chunk[:2] == GZIP_MAGIC:
+                        counter = None
+                        if h is None:
+                            break
+                    else:
+                        counter.feed(chunk)
+                first = False
+    except OSError as exc:
+        what = "hashing" if sha else "counting the lines of"
+        why = f"{exc.strerror or exc} (while {what} the file)"
+        raise OSError(exc.errno, why, str(path)) from exc
+    return FileDigest(
+        "" if h is None else h.hexdigest(), None if counter is None else counter.result()
+    )
+
+
+def sha256_file(path: Path) -> str:
+    return digest_file(path).sha256

@@ -43,12 +43,12 @@ from duqhunt.engines.base import (
 )
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
+from duqhunt.safety import FileDigest, digest_file, sha256_file
 from duqhunt.sources.net.dialects import Recognition, recognise, split_export
 from duqhunt.sources.net.pcap import PcapConverter, PcapLimits
 from duqhunt.sources.net.zeek import ZeekLog, sniff
 from duqhunt.sources.net.zeek_limits import Limits, ParseStats
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
-from duqhunt.sources.net.zeek_stream import GZIP_MAGIC, DataLineCounter
 
 log = logging.getLogger(__name__)
 
@@ -109,44 +109,6 @@ def _recognise_head(head: Path, limits: Limits) -> Recognition:
             f"unknown log type (fields seen: {', '.join(rec.fields_seen) or 'none'})",
         )
     return rec
-
-
-@dataclass(frozen=True, slots=True)
-class FileDigest:
-    """What one read of an input gives: its SHA-256 (the case's key for it; "" when not asked
-    for) and the data lines of a plain TSV log (None when not asked for, or for gzip data)."""
-
-    sha256: str
-    data_lines: int | None
-
-
-def digest_file(
-    path: Path, *, sha: bool = True, lines: bool = False, chunk_bytes: int = 1 << 24
-) -> FileDigest:
-    """Hash and/or count a file in one pass. hashlib releases the GIL on large chunks, so this
-    runs in a thread beside the engine's reader at little wall-time cost."""
-    h = hashlib.sha256() if sha else None
-    counter = DataLineCounter() if lines else None
-    with open(path, "rb") as fh:
-        first = True
-        while chunk := fh.read(chunk_bytes):
-            if h is not None:
-                h.update(chunk)
-            if counter is not None:
-                if first and chunk[:2] == GZIP_MAGIC:
-                    counter = None
-                    if h is None:
-                        break
-                else:
-                    counter.feed(chunk)
-            first = False
-    return FileDigest(
-        "" if h is None else h.hexdigest(), None if counter is None else counter.result()
-    )
-
-
-def sha256_file(path: Path) -> str:
-    return digest_file(path).sha256
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from host_builders import TRUTH, fat_image, ntfs_grow, ntfs_image
+from host_builders import TRUTH, fat_image, job_bytes, ntfs_grow, ntfs_image
 
 from duqhunt.analysis import AnalysisResult
 from duqhunt.hostscan import HostLimits, scan_host
@@ -115,3 +115,33 @@ def test_files_above_the_limits_are_copied_in_part(tmp_path: Path) -> None:
     assert ("Windows/System32/drivers/jminet7.sys", "larger than 1024 bytes, not parsed") in (
         refused(res, f"{img}::")
     )
+
+
+def test_an_image_reader_past_its_cpu_limit_is_stopped_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    """dissect.target opens the image and copies its artefacts out in a worker process under
+    a hard CPU-time limit per image (its parsers have no budget of their own): past it the
+    worker is killed, the image is not analysed with the reason, nothing copied out of it is
+    scanned, and the other inputs are. Outcomes only: opening this NTFS image and copying its
+    files out takes some 0.12 s of CPU even with dissect already loaded (over two seconds
+    when the worker loads it), twelve times the 0.01 s limit set here."""
+    folder = write_triage_folders(tmp_path / "triage", TRUTH, seed=7)[0]
+    img = tmp_path / "disk.raw"
+    _image("ntfs", folder, img)
+    job = tmp_path / "At1.job"
+    job.write_bytes(job_bytes("C:\\Windows\\system32\\cmd.exe", "/c ver", "EXAMPLE\\admin"))
+
+    res = scan_host([img, job], limits=HostLimits(hard_seconds_per_image=0.01))
+
+    want = (
+        "not analysed: exceeded the hard limit of 0.01 s of CPU time; the image reader was stopped"
+    )
+    assert [(n.path, n.reason) for n in res.not_analysed] == [(str(img), want)]
+    assert {(i.path, i.kind, i.status) for i in res.inputs} == {
+        (str(img), "host-image", "not-analysed"),
+        (str(job), "host-job", "analysed"),
+    }
+    assert f"{img}: {want}" in res.warnings
+    assert dict(res.stats)["host_files"] == 1  # the .job alone
+    assert not any(e.source.startswith(str(img)) for f in res.findings for e in f.evidence)

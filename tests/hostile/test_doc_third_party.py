@@ -106,8 +106,8 @@ def test_a_worker_cannot_map_more_than_its_memory_budget() -> None:
     process (which the parser calls turn into a partial file), not the machine's memory."""
     code = (
         "import resource\n"
-        "from duqhunt.docscan import _limit_memory\n"
-        "_limit_memory(256 << 20)\n"
+        "from duqhunt.safety import limit_memory\n"
+        "limit_memory(256 << 20)\n"
         "soft, _ = resource.getrlimit(resource.RLIMIT_AS)\n"
         "assert soft != resource.RLIM_INFINITY\n"
         "small = bytearray(16 << 20)\n"

@@ -7,12 +7,14 @@ limits are far below what the calls would need (forever)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import signal
+from typing import Any
 
 from duqhunt.errors import InputError
-from duqhunt.isolation import Sandbox
+from duqhunt.isolation import Sandbox, run_all
 
 CATASTROPHIC = (r"(a+)+$", "a" * 64 + "b")  # 2**64 ways to fail the match
 
@@ -91,3 +93,54 @@ def _state(pid: int) -> str | None:
             return fh.read().rsplit(")", 1)[1].split()[0]
     except OSError:
         return None
+
+
+def test_calls_in_several_workers_cost_only_their_own_call() -> None:
+    """run_all (the document scan's workers): a call past its CPU limit and a call that ends
+    its process are stopped with the reason; every other call is answered, in order, by a
+    worker started afresh where one was lost; no worker is left running."""
+    before = set(multiprocessing.active_children())
+    calls = [
+        ("len", "abc"),
+        ("match", *CATASTROPHIC),
+        ("len", "de"),
+        ("exit", 3),
+        ("len", "f"),
+        ("raise",),
+    ]
+    out = run_all(_each, calls, 2, 0, 0.2, 600)
+    assert [o.value for o in out] == [3, None, 2, None, 1, None]
+    assert (out[1].stopped, out[1].cause) == ("exceeded the hard limit of 0.2 s of CPU time", "cpu")
+    assert (out[3].stopped, out[3].cause) == (
+        "its reader's process ended unexpectedly (exit status 3)",
+        "died",
+    )
+    assert isinstance(out[5].error, InputError) and out[5].stopped is None
+    assert set(multiprocessing.active_children()) <= before
+
+
+def test_a_blocked_call_among_several_is_stopped_by_the_wall_clock_backstop() -> None:
+    r, w = os.pipe()  # the workers inherit both ends: the read never sees data nor EOF
+    try:
+        out = run_all(_each, [("read", r), ("len", "abc"), ("len", "de")], 2, 0, 600, 1)
+        assert (out[0].stopped, out[0].cause) == (
+            "exceeded the hard limit of 1 s (wall clock)",
+            "wall",
+        )
+        assert [o.value for o in out[1:]] == [3, 2]
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def _each(what: str, *args: Any) -> Any:
+    """One call of the run_all tests."""
+    if what == "len":
+        return len(args[0])
+    if what == "match":
+        return re.match(*args)
+    if what == "exit":
+        os._exit(args[0])
+    if what == "read":
+        return os.read(args[0], 1)
+    raise InputError("/evidence/x.doc", "cut short")

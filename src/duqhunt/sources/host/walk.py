@@ -48,6 +48,10 @@ class HostLimits:
     # Above seconds_per_file, so that the budget, which keeps what was read, normally ends it
     hard_seconds_per_file: float = 600.0
     memory_per_file: int = 4 << 30  # address space the worker may add to what it starts with
+    # CPU seconds of copying the artefacts out of one disk image (dissect.target opens the
+    # image and walks its volume in the same worker, under memory_per_file; wall clock:
+    # twice that and a minute); 0 opens images in this process. An image is many files
+    hard_seconds_per_image: float = 3600.0
     max_subkeys_per_key: int = MAX_SUBKEYS
     max_values_per_key: int = MAX_VALUES
 

@@ -33,6 +33,12 @@ class DocLimits:
     # address space a worker process may add to what it holds when it starts: a parser
     # library inflating a hostile part fails with MemoryError (the file is then partial)
     worker_memory_bytes: int = 2 << 30
+    # CPU seconds one file may use in its worker (wall clock: twice that and a minute), then
+    # the worker is killed wherever it is (a call inside a C extension that never comes back
+    # to look at seconds_per_file) and the file is not analysed; 0: no such limit. Above
+    # seconds_per_file, so that the cooperative budget, which keeps what was found, normally
+    # ends an analysis first
+    hard_seconds_per_file: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
