@@ -22,7 +22,6 @@ from duqhunt.model.grouping import with_summary
 from duqhunt.model.report import (
     Campaign,
     FileVerdictModel,
-    FindingModel,
     InputRecord,
     NotAnalysed,
     ReportDocument,
@@ -77,7 +76,7 @@ def build_report(
     engine: str,
     case: str | None = None,
     internal_networks: Sequence[str] = (),
-    findings: Sequence[FindingModel] | None = None,
+    findings: Sequence[Finding] | None = None,
     campaign: Campaign | None = None,
     sightings: Iterable[Sighting] = (),
     zones: Mapping[str, str] | None = None,
@@ -96,10 +95,7 @@ def build_report(
     for r in results:
         stats.update(family_stats(STAT_PREFIX[r.family].rstrip("_"), r.stats))
     if findings is None:
-        findings = [
-            FindingModel.from_finding(f)
-            for f in most_severe_first(f for r in results for f in r.findings)
-        ]
+        findings = most_severe_first(f for r in results for f in r.findings)
     doc = ReportDocument(
         tool_version=__version__,
         started=started,

@@ -195,9 +195,10 @@ def unmap_image_paths(result: AnalysisResult, copies: dict[str, str]) -> Analysi
         return text
 
     findings = tuple(
-        dataclasses.replace(
-            f,
-            evidence=tuple(dataclasses.replace(e, source=un(e.source)) for e in f.evidence),
+        f.model_copy(
+            update={
+                "evidence": tuple(e.model_copy(update={"source": un(e.source)}) for e in f.evidence)
+            }
         )
         for f in result.findings
     )

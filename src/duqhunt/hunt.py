@@ -37,7 +37,7 @@ from duqhunt.intel.sightings import sightings_from_report, store_sightings
 from duqhunt.model import Finding, severity_rank
 from duqhunt.model.finding import DETECTOR_PREFIXES
 from duqhunt.model.grouping import merge_repeats
-from duqhunt.model.report import FindingModel, InputRecord, NotAnalysed, ReportDocument
+from duqhunt.model.report import InputRecord, NotAnalysed, ReportDocument
 from duqhunt.safety import special_file
 from duqhunt.sources.net.dialects import recognise
 from duqhunt.sources.net.pcap import find_tshark, is_capture
@@ -830,14 +830,14 @@ def _zone_map(zones: pa.Table) -> dict[str, str]:
     }
 
 
-def _with_earlier(store: CaseStore, findings: list[Finding]) -> list[FindingModel]:
+def _with_earlier(store: CaseStore, findings: list[Finding]) -> list[Finding]:
     """This run's findings, plus the host and document findings of earlier runs of the case:
     the store keeps network telemetry and re-analyses it, but host and document evidence is
     only kept as findings, so a later run with new evidence still reports the whole case."""
-    current = [FindingModel.from_finding(f) for f in findings]
+    current = list(findings)
     ids = {f.id for f in current}
     earlier = [
-        FindingModel.model_validate_json(doc)
+        Finding.model_validate_json(doc)
         for doc in store.stored_findings(
             (DETECTOR_PREFIXES["host"], DETECTOR_PREFIXES["document"]), ids
         )

@@ -30,9 +30,9 @@ from typing import Literal, cast
 
 from duqhunt.content import AllowEntry, AllowList
 from duqhunt.errors import UsageError
-from duqhunt.model.finding import iso_utc
+from duqhunt.model.finding import Finding, TriageModel, iso_utc
 from duqhunt.model.grouping import with_summary
-from duqhunt.model.report import FindingModel, ReportDocument, TriageModel
+from duqhunt.model.report import ReportDocument
 
 Status = Literal["new", "investigating", "confirmed", "benign"]
 STATUSES: tuple[Status, ...] = ("new", "investigating", "confirmed", "benign")
@@ -234,9 +234,7 @@ def _value(text: str) -> tuple[str, Literal["cidr", "domain"]]:
     return f"{ip}/{ip.max_prefixlen}", "cidr"
 
 
-def with_triage(
-    findings: list[FindingModel], verdicts: Mapping[str, Verdict]
-) -> list[FindingModel]:
+def with_triage(findings: list[Finding], verdicts: Mapping[str, Verdict]) -> list[Finding]:
     """The findings with each one's current verdict (``triage``) set from ``verdicts``. A
     finding merged from repeats (an event storm) has its own id, the id of its first
     occurrence; without a verdict on it, the latest verdict on any of its occurrences (given

@@ -13,7 +13,7 @@ from duqhunt.detectors.contract import ATTACK_PATTERN, ID_PATTERN, ContextDetect
 from duqhunt.detectors.registry import families
 from duqhunt.intel.attack import attack_techniques
 from duqhunt.model import STAGES, Evidence
-from duqhunt.model.report import FindingModel, ReportDocument
+from duqhunt.model.report import ReportDocument
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL = [(family.family, family.prefix, cls) for family in families() for cls in family]
@@ -77,9 +77,10 @@ def test_finding_helper_output_fits_the_report_schema(
         tool_version="0",
         started="2026-01-01T00:00:00Z",
         finished="2026-01-01T00:00:01Z",
-        findings=[FindingModel.from_finding(f) for f in (per_host, multi)],
+        findings=[per_host, multi],
     )
     again = ReportDocument.model_validate_json(doc.model_dump_json())
+    assert again.findings == [per_host, multi]  # the report carries the findings as built
     assert again.findings[0].first_seen == "2001-09-09T01:46:40.000Z"
     assert [f.id for f in again.findings] == [per_host.id, multi.id]
 

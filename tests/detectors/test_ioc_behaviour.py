@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from duqhunt.hunt import HuntOptions, hunt
-from duqhunt.model.report import FindingModel, ReportDocument
+from duqhunt.model.finding import Finding
+from duqhunt.model.report import ReportDocument
 from duqhunt.sources.net.zeek_writer import write_zeek_tsv
 
 T0 = 1_600_000_000.0
@@ -211,12 +212,12 @@ def report(tmp_path: Path) -> ReportDocument:
     return hunt(opts)
 
 
-def _ioc(doc: ReportDocument) -> list[FindingModel]:
+def _ioc(doc: ReportDocument) -> list[Finding]:
     return [f for f in doc.findings if f.detector == "DQ-NET-001"]
 
 
-def _by_host(doc: ReportDocument) -> dict[str, list[FindingModel]]:
-    out: dict[str, list[FindingModel]] = {}
+def _by_host(doc: ReportDocument) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
     for f in _ioc(doc):
         for h in f.hosts:
             out.setdefault(h, []).append(f)
@@ -281,7 +282,7 @@ def test_url_indicator_matches_host_port_path_and_query(report: ReportDocument) 
     hosts = _by_host(report)
     for other in ("10.8.0.2", "10.8.0.4", "10.8.0.6"):  # query, port or path differs
         assert other not in hosts, other
-    found = [f for f in _ioc(report) if f.hosts == ["10.8.0.1"]]
+    found = [f for f in _ioc(report) if f.hosts == ("10.8.0.1",)]
     assert found[0].severity == "high"  # a URL of confidence 0.9 names the C&C
     assert found[0].title == f"10.8.0.1 requested known URL {first}"
     assert found[0].evidence[0].locator.startswith("field uri")
@@ -348,4 +349,6 @@ def test_severity_thresholds(report: ReportDocument, host: str, severity: str) -
 def test_one_finding_per_host_and_indicator(report: ReportDocument) -> None:
     keys = [(f.hosts[0], f.details["indicator"]) for f in _ioc(report)]
     assert len(keys) == len(set(keys))
-    assert all(f.stage == "command-and-control" and f.attack == ["T1071.001"] for f in _ioc(report))
+    assert all(
+        f.stage == "command-and-control" and f.attack == ("T1071.001",) for f in _ioc(report)
+    )

@@ -213,7 +213,7 @@ def test_ioc_and_duqu_http_shapes(tmp_path: Path, run_hunt) -> None:  # type: ig
     build_enterprise(tmp_path / "logs")
     doc = run_hunt(tmp_path / "logs")
     ioc = _by_detector(doc, "DQ-NET-001")
-    assert any(f.details["indicator"] == "206.183.111.97" and f.hosts == ["10.1.0.5"] for f in ioc)
+    assert any(f.details["indicator"] == "206.183.111.97" and f.hosts == ("10.1.0.5",) for f in ioc)
     assert any(f.details["indicator_type"] == "user-agent" for f in ioc)
     shapes = _by_detector(doc, "DQ-NET-003")
     rules = {(f.details["rule"], f.hosts[0]) for f in shapes}

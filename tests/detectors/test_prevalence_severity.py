@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from duqhunt.hunt import HuntOptions, hunt
-from duqhunt.model.report import FindingModel, ReportDocument
+from duqhunt.model.finding import Finding
+from duqhunt.model.report import ReportDocument
 from duqhunt.sources.net.zeek_writer import write_zeek_tsv
 
 T0 = 1_600_000_000.0
@@ -108,8 +109,8 @@ def _hunt(
     )
 
 
-def _beacons(doc: ReportDocument) -> dict[str, list[FindingModel]]:
-    out: dict[str, list[FindingModel]] = {}
+def _beacons(doc: ReportDocument) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
     for f in doc.findings:
         if f.detector == "DQ-NET-002":
             out.setdefault(str(f.details["dst"]), []).append(f)
@@ -130,7 +131,7 @@ def forty(tmp_path: Path) -> ReportDocument:
     return _hunt(tmp_path, 40, contacts, sni)
 
 
-def _only(found: dict[str, list[FindingModel]], dst: str, hosts: int) -> list[FindingModel]:
+def _only(found: dict[str, list[Finding]], dst: str, hosts: int) -> list[Finding]:
     fs = found.get(dst, [])
     assert len(fs) == hosts, (dst, [f.hosts for f in fs])
     return fs

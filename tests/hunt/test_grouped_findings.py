@@ -19,7 +19,7 @@ import pytest
 
 from duqhunt.hostscan import scan_host
 from duqhunt.hunt import HuntOptions, hunt
-from duqhunt.model.finding import STAGES, finding_id, severity_rank
+from duqhunt.model.finding import STAGES, Evidence, Finding, finding_id, severity_rank
 from duqhunt.model.grouping import (
     KILL_CHAIN_ORDER,
     MAX_OCCURRENCES,
@@ -28,7 +28,7 @@ from duqhunt.model.grouping import (
     merge_repeats,
     title_shape,
 )
-from duqhunt.model.report import EvidenceModel, FindingModel, ReportDocument
+from duqhunt.model.report import ReportDocument
 from duqhunt.render import write_outputs
 from duqhunt.render.csvout import render_csv
 from duqhunt.triage import TriageStore, with_triage
@@ -168,7 +168,7 @@ def test_a_mass_deployment_is_at_most_five_findings(
             assert f.first_seen == f.occurrences[0].time
             assert "\u2026" in f.title  # the per-run service name is the part that varies
     merged = max(services, key=lambda f: f.count)
-    assert merged.hosts == ["FILESRV01"]
+    assert merged.hosts == ("FILESRV01",)
     assert merged.title.startswith("service \u2026 installed:")
     # the detector's own id scheme: host and natural key of the first event
     first = merged.occurrences[0]
@@ -251,8 +251,8 @@ def _f(
     stage: str = "installation",
     n: int = 0,
     confidence: float = 0.7,
-) -> FindingModel:
-    return FindingModel(
+) -> Finding:
+    return Finding(
         id=finding_id(detector, *hosts, title, n),
         detector=detector,
         title=title,
@@ -263,9 +263,7 @@ def _f(
         hosts=hosts,
         first_seen=f"2011-10-14T10:{n:02d}:00.000Z",
         last_seen=f"2011-10-14T10:{n:02d}:30.000Z",
-        evidence=[
-            EvidenceModel(source=f"{hosts[0]}/System.evtx", locator=f"record {n}", summary="")
-        ],
+        evidence=[Evidence(source=f"{hosts[0]}/System.evtx", locator=f"record {n}", summary="")],
     )
 
 

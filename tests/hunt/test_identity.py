@@ -17,15 +17,8 @@ from duqhunt.campaign.identity import resolve_identities, with_identities
 from duqhunt.campaign.sightings import Sighting, short_name
 from duqhunt.cli.main import main
 from duqhunt.hunt import HuntOptions, hunt
-from duqhunt.model.finding import iso_utc
-from duqhunt.model.report import (
-    SCHEMA_VERSION,
-    Campaign,
-    EvidenceModel,
-    FindingModel,
-    HostModel,
-    ReportDocument,
-)
+from duqhunt.model.finding import Evidence, Finding, iso_utc
+from duqhunt.model.report import SCHEMA_VERSION, Campaign, HostModel, ReportDocument
 from duqhunt.render import load_report, render_html
 from duqhunt.render.hoststory import host_stories
 from duqhunt.sources.net.zeek_writer import write_zeek_tsv
@@ -247,10 +240,10 @@ def _finding(fid: str, detector: str, stage: str, hosts: list[str], t: float | N
         "hosts": hosts,
         "first_seen": iso_utc(t),
         "last_seen": iso_utc(t),
-        "evidence": [EvidenceModel(source="s", locator="l", summary="x")],
+        "evidence": [Evidence(source="s", locator="l", summary="x")],
     }
     data.update(kw)
-    return FindingModel.model_validate(data)
+    return Finding.model_validate(data)
 
 
 def _story_doc() -> ReportDocument:
@@ -271,7 +264,7 @@ def _story_doc() -> ReportDocument:
                 ["WS7"],
                 T0 + 2 * day,
                 evidence=[
-                    EvidenceModel(
+                    Evidence(
                         source="SYSTEM", locator="ControlSet001\\Services\\JmiNET3", summary="x"
                     )
                 ],
@@ -283,7 +276,7 @@ def _story_doc() -> ReportDocument:
                 [],
                 T0,
                 evidence=[
-                    EvidenceModel(source="/cases/WS7/Downloads/lure.docx", locator="l", summary="x")
+                    Evidence(source="/cases/WS7/Downloads/lure.docx", locator="l", summary="x")
                 ],
             ),
             _finding("DQ-NET-002-0", "DQ-NET-002", "command-and-control", ["10.1.0.7"], T0 + day),

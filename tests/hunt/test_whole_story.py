@@ -99,7 +99,7 @@ def test_one_report_tells_the_whole_story(sim: tuple[Path, dict[str, Any]], tmp_
     assert {f.hosts[0] for f in mine} >= {pz, name}  # named both ways by the detectors
     moves = {(m["src"], m["dst"]) for m in truth["lateral_moves"] if m["src"] == pz}
     assert moves and all(
-        any(f.detector == "DQ-NET-005" and f.hosts[:2] == [s, d] for f in mine) for s, d in moves
+        any(f.detector == "DQ-NET-005" and f.hosts[:2] == (s, d) for f in mine) for s, d in moves
     )
     beacons = {p["dst"] for p in truth["beacon_pairs"] if p["src"] == pz}
     assert beacons and all(

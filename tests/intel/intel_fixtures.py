@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from duqhunt.model.finding import Evidence, Finding
 from duqhunt.model.report import (
     BeaconModel,
     C2Model,
     Campaign,
-    EvidenceModel,
-    FindingModel,
     HostModel,
     InputRecord,
     ReportDocument,
@@ -16,8 +15,8 @@ from duqhunt.model.report import (
 
 def _finding(
     fid: str, stage: str, attack: list[str], hosts: list[str], **details: object
-) -> FindingModel:
-    return FindingModel(
+) -> Finding:
+    return Finding(
         id=fid,
         detector=fid.split("-x")[0],
         title=f"{stage} finding",
@@ -28,7 +27,7 @@ def _finding(
         hosts=hosts,
         first_seen="2011-10-14T10:00:00.000Z",
         last_seen="2011-10-15T10:00:00.000Z",
-        evidence=[EvidenceModel(source="conn.log", locator="row 1", summary=f"{stage} evidence")],
+        evidence=[Evidence(source="conn.log", locator="row 1", summary=f"{stage} evidence")],
         details=details,  # type: ignore[arg-type]
     )
 

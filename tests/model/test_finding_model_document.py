@@ -1,37 +1,47 @@
-"""The Finding type and its report form, from the README's "The report document": a finding
-carries id, detector, title, stage, attack[], severity (info..critical), confidence (0..1),
-hosts[], first_seen and last_seen as ISO-8601 UTC, evidence[{source, locator, summary}] and
-details{}; the report form carries every one of them (a saved report re-renders without
-re-analysis, so nothing may be lost on the way). Finding ids are left to their own tests."""
+"""The Finding type, from the README's "The report document": a finding carries id, detector,
+title, stage, attack[], severity (info..critical), confidence (0..1), hosts[], first_seen and
+last_seen as ISO-8601 UTC, evidence[{source, locator, summary}] and details{}. Detectors build
+it (Detector.finding, from epoch seconds) and report.json carries it as built, so a saved
+report re-renders without re-analysis and nothing may be lost on the way. Finding ids are left
+to their own tests."""
 
 from __future__ import annotations
 
 import pytest
 
+from duqhunt.detectors.net.ioc import IocMatchDetector
 from duqhunt.model import SEVERITIES, STAGES, Evidence, Finding, iso_utc, severity_rank
-from duqhunt.model.report import FindingModel, ReportDocument
+from duqhunt.model.report import ReportDocument
+
+EVIDENCE = (
+    Evidence(source="conn.log", locator="field id.resp_h, uid C1", summary="3 match(es)"),
+    Evidence(source="dns.log", locator="field answers, uid D1", summary="1 match(es)"),
+)
 
 
-def _finding(**kw: object) -> Finding:
+def _built(**kw: object) -> Finding:
+    """A finding as a detector builds it (epoch seconds in, ISO strings kept)."""
     base: dict[str, object] = {
-        "id": "DQ-NET-001-0123456789abcdef",
-        "detector": "DQ-NET-001",
+        "key": ("203.0.113.7",),
         "title": "10.0.0.5 contacted known indicator 203.0.113.7",
-        "stage": "command-and-control",
-        "attack": ("T1071.001", "T1573"),
         "severity": "high",
         "confidence": 0.9,
         "hosts": ("10.0.0.5", "10.0.0.6"),
-        "first_seen": 1318550400.25,
-        "last_seen": 1318636800.5,
-        "evidence": (
-            Evidence("conn.log", "field id.resp_h, uid C1", "3 match(es)"),
-            Evidence("dns.log", "field answers, uid D1", "1 match(es)"),
-        ),
-        "details": (("indicator", "203.0.113.7"), ("matches", 4), ("known", True), ("x", None)),
+        "first": 1318550400.25,
+        "last": 1318636800.5,
+        "evidence": EVIDENCE,
+        "details": [("indicator", "203.0.113.7"), ("matches", 4), ("known", True), ("x", None)],
+        "attack": ("T1071.001", "T1573"),
     }
     base.update(kw)
-    return Finding(**base)  # type: ignore[arg-type]
+    return IocMatchDetector.finding(**base)  # type: ignore[arg-type]
+
+
+def _finding(**kw: object) -> Finding:
+    """A finding given field by field (as a saved report gives it back)."""
+    base = _built().model_dump()
+    base.update(kw)
+    return Finding(**base)
 
 
 def test_iso_utc_is_millisecond_utc_with_z() -> None:
@@ -42,15 +52,15 @@ def test_iso_utc_is_millisecond_utc_with_z() -> None:
     assert iso_utc(1700000000) == "2023-11-14T22:13:20.000Z"
 
 
-def test_report_form_carries_every_field() -> None:
-    f = _finding()
-    m = FindingModel.from_finding(f)
-    assert m.id == f.id and m.detector == f.detector and m.title == f.title
+def test_a_built_finding_carries_every_field() -> None:
+    m = _built()
+    assert m.id.startswith("DQ-NET-001-") and m.detector == "DQ-NET-001"
+    assert m.title == "10.0.0.5 contacted known indicator 203.0.113.7"
     assert m.stage == "command-and-control"
-    assert m.attack == ["T1071.001", "T1573"]
+    assert m.attack == ("T1071.001", "T1573")
     assert m.severity == "high"
     assert m.confidence == 0.9
-    assert m.hosts == ["10.0.0.5", "10.0.0.6"]
+    assert m.hosts == ("10.0.0.5", "10.0.0.6")
     assert m.first_seen == "2011-10-14T00:00:00.250Z"
     assert m.last_seen == "2011-10-15T00:00:00.500Z"
     assert [(e.source, e.locator, e.summary) for e in m.evidence] == [
@@ -58,19 +68,21 @@ def test_report_form_carries_every_field() -> None:
         ("dns.log", "field answers, uid D1", "1 match(es)"),
     ]
     assert m.details == {"indicator": "203.0.113.7", "matches": 4, "known": True, "x": None}
+    # what the report adds later starts empty
+    assert m.triage is None and m.count == 1 and m.occurrences == [] and m.host_ids == []
 
 
-def test_report_form_without_times_and_evidence() -> None:
-    m = FindingModel.from_finding(
-        _finding(first_seen=None, last_seen=None, evidence=(), details=())
-    )
+def test_a_finding_without_times_and_evidence() -> None:
+    m = _built(first=None, last=None, evidence=(), details=None)
     assert m.first_seen is None and m.last_seen is None
-    assert m.evidence == [] and m.details == {}
+    assert m.evidence == () and m.details == {}
 
 
 def test_confidence_is_kept_to_four_places() -> None:
-    assert FindingModel.from_finding(_finding(confidence=0.123456)).confidence == 0.1235
-    assert FindingModel.from_finding(_finding(confidence=1.0)).confidence == 1.0
+    assert _built(confidence=0.123456).confidence == 0.1235
+    assert _built(confidence=1.0).confidence == 1.0
+    # however the finding is made: a detector may build one field by field
+    assert _finding(confidence=0.987654).confidence == 0.9877
 
 
 def test_report_document_round_trips_through_json() -> None:
@@ -78,10 +90,11 @@ def test_report_document_round_trips_through_json() -> None:
         tool_version="0.1.0",
         started="2011-10-14T00:00:00.000Z",
         finished="2011-10-14T00:01:00.000Z",
-        findings=[FindingModel.from_finding(_finding())],
+        findings=[_built()],
     )
     again = ReportDocument.model_validate_json(doc.model_dump_json())
     assert again == doc
+    assert again.findings[0] == _built()
     assert again.findings[0].last_seen == "2011-10-15T00:00:00.500Z"
 
 

@@ -17,14 +17,8 @@ from rich.console import Console
 
 from duqhunt.cli.main import _deliver
 from duqhunt.hunt import HuntOptions, hunt
-from duqhunt.model.report import (
-    Campaign,
-    EvidenceModel,
-    FindingModel,
-    HostModel,
-    ReportDocument,
-    TriageModel,
-)
+from duqhunt.model.finding import Evidence, Finding, TriageModel
+from duqhunt.model.report import Campaign, HostModel, ReportDocument
 from duqhunt.render import load_report, render_html, render_json, render_summary
 from duqhunt.render.common import attack_url
 from duqhunt.render.csvout import render_csv
@@ -60,8 +54,8 @@ def _finding(
     triage: TriageModel | None = None,
     attack: tuple[str, ...] = ("T1071.001",),
     first: str | None = "2011-10-14T11:09:00Z",
-) -> FindingModel:
-    return FindingModel(
+) -> Finding:
+    return Finding(
         id=ident,
         detector="DQ-NET-005",
         title=title,
@@ -72,13 +66,13 @@ def _finding(
         hosts=list(hosts),
         first_seen=first,
         last_seen="2011-10-14T15:02:30Z" if first else None,
-        evidence=[EvidenceModel(source="smb_files.log", locator="row 1", summary="write")],
+        evidence=[Evidence(source="smb_files.log", locator="row 1", summary="write")],
         details=details or {},
         triage=triage,
     )
 
 
-def _doc(findings: list[FindingModel]) -> ReportDocument:
+def _doc(findings: list[Finding]) -> ReportDocument:
     return ReportDocument(
         tool_version="test",
         started="2011-10-14T00:00:00Z",

@@ -15,11 +15,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from rich.console import Console
 
+from duqhunt.model.finding import Evidence, Finding
 from duqhunt.model.grouping import group_machine_count, summary_groups, with_summary
 from duqhunt.model.report import (
-    EvidenceModel,
     FindingGroupModel,
-    FindingModel,
     HostAddressModel,
     HostIdentityModel,
     ReportDocument,
@@ -38,8 +37,8 @@ def _machine(hid: str, name: str | None, ip: str, zone: str) -> HostIdentityMode
     )
 
 
-def _finding(n: int, ws: str, ws_id: str) -> FindingModel:
-    return FindingModel(
+def _finding(n: int, ws: str, ws_id: str) -> Finding:
+    return Finding(
         id=f"DQ-NET-001-{n:016x}",
         detector="DQ-NET-001",
         title=f"{C2} connected in to {ws} (known C&C)",
@@ -50,7 +49,7 @@ def _finding(n: int, ws: str, ws_id: str) -> FindingModel:
         hosts=[C2, ws],
         first_seen=f"2011-10-0{n}T10:00:00.000Z",
         last_seen=f"2011-10-0{n}T10:00:00.000Z",
-        evidence=[EvidenceModel(source="conn.log", locator=f"line {n}", summary="inbound")],
+        evidence=[Evidence(source="conn.log", locator=f"line {n}", summary="inbound")],
         host_ids=["host-c2", ws_id],
     )
 

@@ -7,12 +7,11 @@ import xml.etree.ElementTree as ET
 from rich.console import Console
 
 from duqhunt.analysis import family_stats
+from duqhunt.model.finding import Evidence, Finding
 from duqhunt.model.report import (
     BeaconModel,
     C2Model,
     Campaign,
-    EvidenceModel,
-    FindingModel,
     HostAddressModel,
     HostIdentityModel,
     HostModel,
@@ -30,8 +29,8 @@ WS223 = HostIdentityModel(
 )
 
 
-def _finding(n: int, hosts: list[str], host_ids: list[str]) -> FindingModel:
-    return FindingModel(
+def _finding(n: int, hosts: list[str], host_ids: list[str]) -> Finding:
+    return Finding(
         id=f"DQ-NET-005-{n:016x}",
         detector="DQ-NET-005",
         title=f"lateral move number {n}",
@@ -43,11 +42,11 @@ def _finding(n: int, hosts: list[str], host_ids: list[str]) -> FindingModel:
         attack=["T1021.002"],
         first_seen="2011-10-14T10:00:00.000Z",
         last_seen=None,
-        evidence=[EvidenceModel(source="smb_files.log", locator="row 1", summary="s")],
+        evidence=[Evidence(source="smb_files.log", locator="row 1", summary="s")],
     )
 
 
-def _doc(findings: list[FindingModel], **kw: object) -> ReportDocument:
+def _doc(findings: list[Finding], **kw: object) -> ReportDocument:
     return ReportDocument.model_validate(
         {
             "tool_version": "test",

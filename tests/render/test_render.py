@@ -15,12 +15,11 @@ import pytest
 from rich.console import Console
 
 from duqhunt.errors import InputError
+from duqhunt.model.finding import Evidence, Finding
 from duqhunt.model.report import (
     BeaconModel,
     C2Model,
     Campaign,
-    EvidenceModel,
-    FindingModel,
     HostModel,
     InputRecord,
     NotAnalysed,
@@ -49,7 +48,7 @@ def _finding(
     confidence: float = 0.5,
     stage: str = "command-and-control",
     **kw: object,
-) -> FindingModel:
+) -> Finding:
     data: dict[str, object] = {
         "id": f"DQ-NET-004-{n:016x}",
         "detector": "DQ-NET-004",
@@ -61,13 +60,11 @@ def _finding(
         "hosts": [BRIDGE_IP],
         "first_seen": "2011-10-01T10:00:00.000Z",
         "last_seen": "2011-10-03T10:00:00.000Z",
-        "evidence": [
-            EvidenceModel(source="http.log", locator=f"row {n}", summary="GET /index.php")
-        ],
+        "evidence": [Evidence(source="http.log", locator=f"row {n}", summary="GET /index.php")],
         "details": {},
     }
     data.update(kw)
-    return FindingModel.model_validate(data)
+    return Finding.model_validate(data)
 
 
 def _doc(**overrides: object) -> ReportDocument:
@@ -79,12 +76,12 @@ def _doc(**overrides: object) -> ReportDocument:
             title=f"Beacon with hostile user agent {XSS}",
             hosts=[BRIDGE_IP, f"evil{XSS}.example"],
             evidence=[
-                EvidenceModel(
+                Evidence(
                     source="http.log",
                     locator="row 17",
                     summary=f"user_agent={XSS} uri=https://evil.example/pic.jpg",
                 ),
-                EvidenceModel(
+                Evidence(
                     source="conn.log", locator='uid "C1"', summary="jitter 3%, 1440 connections"
                 ),
             ],
@@ -576,7 +573,7 @@ def test_jsonl_one_finding_per_line() -> None:
         record = json.loads(line)
         assert record.pop("report_started") == doc.started
         assert record.pop("tool_version") == doc.tool_version
-        assert FindingModel.model_validate(record) == finding
+        assert Finding.model_validate(record) == finding
     assert render_jsonl(_doc(findings=[])) == ""
 
 

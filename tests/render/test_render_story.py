@@ -16,14 +16,8 @@ import pytest
 from rich.console import Console
 
 from duqhunt.hunt import HuntOptions, hunt
-from duqhunt.model.report import (
-    C2Model,
-    Campaign,
-    EvidenceModel,
-    FileVerdictModel,
-    FindingModel,
-    ReportDocument,
-)
+from duqhunt.model.finding import Evidence, Finding
+from duqhunt.model.report import C2Model, Campaign, FileVerdictModel, ReportDocument
 from duqhunt.render import render_html, render_summary
 from duqhunt.render.common import finding_source, short_path, sorted_verdicts
 from duqhunt.render.html import MAX_TIMELINE
@@ -73,7 +67,7 @@ def _empty(**kw: object) -> ReportDocument:
     return ReportDocument.model_validate(data)
 
 
-def _finding(detector: str, n: int = 1, **kw: object) -> FindingModel:
+def _finding(detector: str, n: int = 1, **kw: object) -> Finding:
     data: dict[str, object] = {
         "id": f"{detector}-{n:016x}",
         "detector": detector,
@@ -85,10 +79,10 @@ def _finding(detector: str, n: int = 1, **kw: object) -> FindingModel:
         "hosts": ["10.1.0.15"],
         "first_seen": None,
         "last_seen": None,
-        "evidence": [EvidenceModel(source="x", locator="y", summary="z")],
+        "evidence": [Evidence(source="x", locator="y", summary="z")],
     }
     data.update(kw)
-    return FindingModel.model_validate(data)
+    return Finding.model_validate(data)
 
 
 def _section(html: str, section_id: str) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from duqhunt.hunt import HuntOptions, hunt
-from duqhunt.model.report import Campaign, FindingModel, HostModel, ReportDocument
+from duqhunt.model.finding import Finding
+from duqhunt.model.report import Campaign, HostModel, ReportDocument
 from duqhunt.render import write_outputs
 from duqhunt.simulate.campaign import SimConfig, simulate
 
@@ -39,7 +40,7 @@ def fresh_case(hunted_case: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Pa
 def write_case(tmp_path: Path) -> Callable[..., Path]:
     """Write a report document into a case folder, as a hunt would."""
 
-    def _write(findings: list[FindingModel], hosts: list[HostModel] | None = None) -> Path:
+    def _write(findings: list[Finding], hosts: list[HostModel] | None = None) -> Path:
         out = tmp_path / "case"
         doc = ReportDocument(
             tool_version="test",

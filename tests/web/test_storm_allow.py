@@ -14,8 +14,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from duqhunt.model.finding import Evidence, Finding
 from duqhunt.model.grouping import merge_repeats
-from duqhunt.model.report import EvidenceModel, FindingModel, ReportDocument
+from duqhunt.model.report import ReportDocument
 from duqhunt.render import load_report, render_json
 from duqhunt.triage import TriageStore
 from duqhunt.web.app import create_app
@@ -25,8 +26,8 @@ TOKEN = "test-token-0123456789abcdef"
 DSTS = [f"198.51.100.{n}" for n in range(10, 15)]
 
 
-def _beacon(n: int, dst: str) -> FindingModel:
-    return FindingModel(
+def _beacon(n: int, dst: str) -> Finding:
+    return Finding(
         id=f"DQ-NET-002-{n:016x}",
         detector="DQ-NET-002",
         title=f"10.1.0.7 beacons to {dst} every ~5m",
@@ -37,12 +38,12 @@ def _beacon(n: int, dst: str) -> FindingModel:
         hosts=["10.1.0.7"],
         first_seen=f"2011-10-1{n}T10:00:00.000Z",
         last_seen=f"2011-10-1{n}T11:00:00.000Z",
-        evidence=[EvidenceModel(source="conn.log", locator=f"10.1.0.7 -> {dst}", summary="")],
+        evidence=[Evidence(source="conn.log", locator=f"10.1.0.7 -> {dst}", summary="")],
         details={"rank": n + 1, "kind": "ip", "dst": dst, "score": 0.6},
     )
 
 
-def _case(tmp_path: Path) -> tuple[Path, FindingModel]:
+def _case(tmp_path: Path) -> tuple[Path, Finding]:
     (merged,) = merge_repeats([_beacon(n, d) for n, d in enumerate(DSTS)])
     doc = ReportDocument(
         tool_version="0.1.0",

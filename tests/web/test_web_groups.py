@@ -11,8 +11,8 @@ from pathlib import Path
 from test_web_api import client
 from web_fixtures import finding
 
+from duqhunt.model.finding import Evidence
 from duqhunt.model.grouping import merge_repeats
-from duqhunt.model.report import EvidenceModel
 
 
 def _case(write_case: Callable[..., Path]) -> tuple[Path, list[str], str]:
@@ -39,7 +39,7 @@ def _case(write_case: Callable[..., Path]) -> tuple[Path, list[str], str]:
             stage="lateral-movement",
             severity="medium",
             hosts=["FILESRV01"],
-            evidence=[EvidenceModel(source="System.evtx", locator=f"record {n}", summary="7045")],
+            evidence=[Evidence(source="System.evtx", locator=f"record {n}", summary="7045")],
         )
         for n in range(12)
     ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from duqhunt.model.report import EvidenceModel, FindingModel
+from duqhunt.model.finding import Evidence, Finding
 
 TOKEN = "test-token-0123456789abcdef"
 
 
-def finding(n: int, **kw: object) -> FindingModel:
+def finding(n: int, **kw: object) -> Finding:
     base: dict[str, object] = {
         "id": f"DQ-NET-002-{n:016x}",
         "detector": "DQ-NET-002",
@@ -19,8 +19,8 @@ def finding(n: int, **kw: object) -> FindingModel:
         "hosts": [f"10.1.{n // 250}.{n % 250}"],
         "first_seen": f"2011-10-14T{n % 24:02d}:00:00.000Z",
         "last_seen": None,
-        "evidence": [EvidenceModel(source="conn.log", locator=f"uid C{n:016d}", summary="s")],
+        "evidence": [Evidence(source="conn.log", locator=f"uid C{n:016d}", summary="s")],
         "details": {"dst": f"203.0.113.{n % 200}", "kind": "ip"},
     }
     base.update(kw)
-    return FindingModel.model_validate(base)
+    return Finding.model_validate(base)

@@ -38,9 +38,8 @@ from duqhunt.campaign.sightings import (
     short_name,
 )
 from duqhunt.campaign.timeline import build_timeline
-from duqhunt.model.finding import family_of, iso_utc
+from duqhunt.model.finding import Finding, family_of, iso_utc
 from duqhunt.model.report import (
-    FindingModel,
     HostAddressModel,
     HostIdentityModel,
     IdentityConflictModel,
@@ -465,7 +464,7 @@ def _host(
 # -- findings and the timeline ----------------------------------------------------------------
 
 
-def _document_path(f: FindingModel) -> str | None:
+def _document_path(f: Finding) -> str | None:
     for e in f.evidence:
         if e.source:
             return e.source
@@ -486,7 +485,7 @@ def _document_hosts(path: str, index: HostIndex) -> list[str]:
     return found
 
 
-def assign_host_ids(findings: Iterable[FindingModel], index: HostIndex) -> list[FindingModel]:
+def assign_host_ids(findings: Iterable[Finding], index: HostIndex) -> list[Finding]:
     """Every finding with the ids of the machines it is about: its hosts (names or addresses,
     at the finding's time), or for a document finding the machine it was found on."""
     out = []
@@ -549,7 +548,7 @@ def with_identities(
 
 
 def _with_finding_times(
-    hosts: list[HostIdentityModel], findings: Sequence[FindingModel]
+    hosts: list[HostIdentityModel], findings: Sequence[Finding]
 ) -> list[HostIdentityModel]:
     """First and last seen of each machine over its identity evidence and its findings."""
     span: dict[str, list[str]] = defaultdict(list)

@@ -29,7 +29,8 @@ from typing import Any
 from duqhunt.campaign.identity import HostIndex, with_identities
 from duqhunt.campaign.sightings import epoch
 from duqhunt.intel.attack import technique_title
-from duqhunt.model.report import FindingModel, ReportDocument
+from duqhunt.model.finding import Finding
+from duqhunt.model.report import ReportDocument
 from duqhunt.render.common import is_admin_move
 
 __all__ = ["KILL_CHAIN", "campaign_graph", "kill_chain"]
@@ -162,7 +163,7 @@ def _campaign_evidence(doc: ReportDocument) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _span(findings: list[FindingModel]) -> tuple[str | None, str | None]:
+def _span(findings: list[Finding]) -> tuple[str | None, str | None]:
     firsts = [f.first_seen for f in findings if f.first_seen]
     lasts = [f.last_seen for f in findings if f.last_seen]
     return (min(firsts) if firsts else None, max(lasts) if lasts else None)

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from duqhunt.campaign.sightings import epoch, ip_text
 from duqhunt.content import normalise_pipe
-from duqhunt.model.report import Campaign, FindingModel, HostIdentityModel, HostModel, Role
+from duqhunt.model.finding import Finding
+from duqhunt.model.report import Campaign, HostIdentityModel, HostModel, Role
 
 if TYPE_CHECKING:
     from duqhunt.campaign.identity import HostIndex
@@ -41,19 +42,19 @@ def _pipe(name: object) -> str:
     return normalise_pipe(str(name or "")).lstrip("\\")
 
 
-def _clients(f: FindingModel) -> list[str]:
+def _clients(f: Finding) -> list[str]:
     raw = f.details.get("src")
     return [ip for part in str(raw or "").split(",") if (ip := ip_text(part.strip()))]
 
 
-def _host_lines(f: FindingModel) -> list[str]:
+def _host_lines(f: Finding) -> list[str]:
     where = f.hosts[0] if f.hosts else "?"
     return [
         f"host {where}: {e.source} {e.locator}: {e.summary}" for e in f.evidence[:MAX_HOST_EVIDENCE]
     ]
 
 
-def _net_lines(edge: dict[str, object], findings: Sequence[FindingModel]) -> tuple[list[str], str]:
+def _net_lines(edge: dict[str, object], findings: Sequence[Finding]) -> tuple[list[str], str]:
     for f in findings:
         if f.detector == NET_RELAY and list(f.hosts[:2]) == [edge.get("src"), edge.get("dst")]:
             return [f"network: {e.source} {e.locator}: {e.summary}" for e in f.evidence[:2]], f.id
@@ -61,9 +62,7 @@ def _net_lines(edge: dict[str, object], findings: Sequence[FindingModel]) -> tup
     return [line], ""
 
 
-def join_host_relays(
-    camp: Campaign, findings: Sequence[FindingModel], index: HostIndex
-) -> Campaign:
+def join_host_relays(camp: Campaign, findings: Sequence[Finding], index: HostIndex) -> Campaign:
     """The campaign with the host side of every relay joined to its network edge, and an edge
     for each relay only the host saw."""
     hosts = [f for f in findings if f.detector == HOST_RELAY]
@@ -92,7 +91,7 @@ def join_host_relays(
         )
         for e in edges
     ]
-    joined: dict[int, list[FindingModel]] = {}
+    joined: dict[int, list[Finding]] = {}
     host_only: list[dict[str, object]] = []
     for f in hosts:
         server = set(f.host_ids)
@@ -147,7 +146,7 @@ def join_host_relays(
     return camp.model_copy(update={"relay_edges": out + host_only + kept})
 
 
-def _address(index: HostIndex, f: FindingModel) -> str:
+def _address(index: HostIndex, f: Finding) -> str:
     """The serving machine as the network edges name theirs (an address) when its identity
     has one, else as its own logs name it."""
     for hid in f.host_ids:

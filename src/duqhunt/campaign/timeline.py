@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from duqhunt.campaign.sightings import epoch
-from duqhunt.model.report import FindingModel, ReportDocument, TimelineEventModel
+from duqhunt.model.finding import Finding
+from duqhunt.model.report import ReportDocument, TimelineEventModel
 from duqhunt.render.common import finding_source
 
 if TYPE_CHECKING:
@@ -25,9 +26,9 @@ class _Artefacts:
     locator) or a service (a locator ending in ``Services\\<name>``); the first (the most
     severe, in report order) wins."""
 
-    def __init__(self, findings: Iterable[FindingModel]) -> None:
-        self.files: dict[str, FindingModel] = {}
-        self.services: dict[str, FindingModel] = {}
+    def __init__(self, findings: Iterable[Finding]) -> None:
+        self.files: dict[str, Finding] = {}
+        self.services: dict[str, Finding] = {}
         for f in findings:
             for e in f.evidence:
                 loc = _norm_path(e.locator)
@@ -36,7 +37,7 @@ class _Artefacts:
                 if head and name and "/" not in name:
                     self.services.setdefault(name, f)
 
-    def about(self, event: Mapping[str, str | None]) -> FindingModel | None:
+    def about(self, event: Mapping[str, str | None]) -> Finding | None:
         """The finding about the artefact a host-timeline event records."""
         what = event.get("what") or ""
         if event.get("kind") == "service":
@@ -49,7 +50,7 @@ def build_timeline(doc: ReportDocument, index: HostIndex) -> list[TimelineEventM
     first sighting) and each host-artefact event (linked to the finding about that artefact,
     whose stage it takes; unlinked ones are context without a stage)."""
     events: list[TimelineEventModel] = []
-    by_host: dict[str, list[FindingModel]] = defaultdict(list)
+    by_host: dict[str, list[Finding]] = defaultdict(list)
     artefacts: dict[str, _Artefacts] = {}
     for f in doc.findings:
         for hid in f.host_ids:

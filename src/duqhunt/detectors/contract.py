@@ -24,17 +24,18 @@ from typing import ClassVar, Generic, TypeVar
 from duqhunt.model.finding import DETECTOR_PREFIXES as PREFIXES
 from duqhunt.model.finding import (
     SEVERITIES,
+    Detail,
     Evidence,
     Finding,
     Severity,
     Stage,
     finding_id,
+    iso_utc,
 )
 from duqhunt.model.report import NotAnalysed
 
 log = logging.getLogger(__name__)
 
-Detail = str | int | float | bool | None
 
 ID_PATTERN = re.compile(r"DQ-(NET|HOST|DOC)-\d{3}")
 ATTACK_PATTERN = re.compile(r"T\d{4}(\.\d{3})?")
@@ -73,7 +74,8 @@ class Detector(ABC):
 
         ``hosts`` as one name is the host family's habit, one finding per host and thing: the
         host is then part of the id's key. As a sequence, the id comes from ``key`` alone.
-        Confidence is clamped to [0, 1] and rounded to four places (as the report shows it).
+        Confidence is clamped to [0, 1] (the finding keeps it to four places); ``first`` and
+        ``last`` are epoch seconds (UTC), the finding keeps them as ISO-8601 strings.
         ``details`` as a mapping are sorted by name; as pairs they keep the order given.
         ``attack`` narrows the techniques to those this finding shows (a rule's own, or a
         subset of the detector's).
@@ -92,15 +94,13 @@ class Detector(ABC):
             stage=cls.stage,
             attack=cls.attack if attack is None else tuple(attack),
             severity=severity,
-            confidence=round(min(1.0, max(0.0, confidence)), 4),
+            confidence=min(1.0, max(0.0, confidence)),
             hosts=host_tuple,
-            first_seen=first,
-            last_seen=last,
+            first_seen=iso_utc(first),
+            last_seen=iso_utc(last),
             evidence=tuple(evidence),
-            details=(
-                tuple(sorted(details.items()))
-                if isinstance(details, Mapping)
-                else tuple(details or ())
+            details=dict(
+                sorted(details.items()) if isinstance(details, Mapping) else details or ()
             ),
         )
 

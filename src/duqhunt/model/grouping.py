@@ -33,16 +33,8 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 
-from duqhunt.model.finding import severity_rank
-from duqhunt.model.report import (
-    EvidenceModel,
-    FindingGroupModel,
-    FindingModel,
-    HostIdentityModel,
-    OccurrenceModel,
-    ReportDocument,
-    SummaryModel,
-)
+from duqhunt.model.finding import Evidence, Finding, OccurrenceModel, severity_rank
+from duqhunt.model.report import FindingGroupModel, HostIdentityModel, ReportDocument, SummaryModel
 
 __all__ = [
     "KILL_CHAIN_ORDER",
@@ -123,15 +115,15 @@ def title_shape(title: str, hosts: Iterable[str] = ()) -> str:
     )
 
 
-def _shape(f: FindingModel) -> str:
+def _shape(f: Finding) -> str:
     return title_shape(f.title, f.hosts)
 
 
-def _time_key(f: FindingModel) -> tuple[bool, str, str]:
+def _time_key(f: Finding) -> tuple[bool, str, str]:
     return (f.first_seen is None, f.first_seen or "", f.id)
 
 
-def _merged_title(members: Sequence[FindingModel]) -> str:
+def _merged_title(members: Sequence[Finding]) -> str:
     """The members' common title: tokens that differ between them become "…"."""
     rows = [_shape_tokens(m.title, m.hosts) for m in members]
     words = []
@@ -142,7 +134,7 @@ def _merged_title(members: Sequence[FindingModel]) -> str:
     return " ".join(words)
 
 
-def _occurrence(f: FindingModel) -> list[OccurrenceModel]:
+def _occurrence(f: Finding) -> list[OccurrenceModel]:
     if f.occurrences:
         return list(f.occurrences)
     ev = f.evidence[0] if f.evidence else None
@@ -158,14 +150,14 @@ def _occurrence(f: FindingModel) -> list[OccurrenceModel]:
     ]
 
 
-def _merge(members: list[FindingModel]) -> FindingModel:
+def _merge(members: list[Finding]) -> Finding:
     members = sorted(members, key=_time_key)
     first = members[0]
     occurrences = sorted(
         (o for m in members for o in _occurrence(m)),
         key=lambda o: (o.time is None, o.time or "", o.id),
     )
-    evidence: list[EvidenceModel] = []
+    evidence: list[Evidence] = []
     seen = set()
     for m in members:
         for e in m.evidence:
@@ -179,7 +171,7 @@ def _merge(members: list[FindingModel]) -> FindingModel:
         for k, v in first.details.items()
         if all(m.details.get(k, object()) == v for m in members)
     }
-    attack = list(dict.fromkeys(a for m in members for a in m.attack))
+    attack = tuple(dict.fromkeys(a for m in members for a in m.attack))
     firsts = [m.first_seen for m in members if m.first_seen]
     lasts = [m.last_seen for m in members if m.last_seen]
     return first.model_copy(
@@ -189,7 +181,7 @@ def _merge(members: list[FindingModel]) -> FindingModel:
             "confidence": max(m.confidence for m in members),
             "first_seen": min(firsts) if firsts else None,
             "last_seen": max(lasts) if lasts else None,
-            "evidence": evidence,
+            "evidence": tuple(evidence),
             "details": details,
             "count": sum(m.count for m in members),
             "occurrences": occurrences,
@@ -197,17 +189,15 @@ def _merge(members: list[FindingModel]) -> FindingModel:
     )
 
 
-def merge_repeats(
-    findings: Sequence[FindingModel], storm_min: int = STORM_MIN
-) -> list[FindingModel]:
+def merge_repeats(findings: Sequence[Finding], storm_min: int = STORM_MIN) -> list[Finding]:
     """`findings` with every event storm (``storm_min`` or more findings of one detector, on
     the same hosts, with one severity, stage and title shape) merged into one finding; order
     kept (a merged finding takes its first member's place)."""
-    buckets: dict[tuple[object, ...], list[FindingModel]] = {}
+    buckets: dict[tuple[object, ...], list[Finding]] = {}
     for f in findings:
         key = (f.detector, f.severity, f.stage, tuple(sorted(f.hosts)), _shape(f))
         buckets.setdefault(key, []).append(f)
-    merged: dict[str, FindingModel] = {}
+    merged: dict[str, Finding] = {}
     dropped: set[str] = set()
     for members in buckets.values():
         # a finding merged by an earlier run of the case counts with all its repeats
@@ -219,7 +209,7 @@ def merge_repeats(
     return [merged.get(f.id, f) for f in findings if f.id not in dropped]
 
 
-def group_hosts(findings: Iterable[FindingModel]) -> list[str]:
+def group_hosts(findings: Iterable[Finding]) -> list[str]:
     """The hosts a group covers, each once, in the order given (a group passes its findings
     oldest first). The one place that says how a group names its machines: host names and
     addresses as the findings give them."""
@@ -235,13 +225,13 @@ def _group_id(key: tuple[str, str, str, str]) -> str:
     return f"{key[0]}-group-{digest}"
 
 
-def _identified(findings: Sequence[FindingModel], hosts: Sequence[HostIdentityModel]) -> bool:
+def _identified(findings: Sequence[Finding], hosts: Sequence[HostIdentityModel]) -> bool:
     """Whether machines are known (hosts[], schema 1.3): then a group counts its host_ids."""
     return bool(hosts) or any(f.host_ids for f in findings)
 
 
 def group_findings(
-    findings: Iterable[FindingModel], hosts: Iterable[HostIdentityModel] = ()
+    findings: Iterable[Finding], hosts: Iterable[HostIdentityModel] = ()
 ) -> list[FindingGroupModel]:
     """Findings of one detector with one severity, stage and title shape, one group each,
     whatever their hosts; most severe first, then by kill-chain stage (KILL_CHAIN_ORDER), then
@@ -254,7 +244,7 @@ def group_findings(
     machines = list(hosts)
     identified = _identified(findings, machines)
     outside = {h.id for h in machines if h.zone == "external"}
-    acc: dict[tuple[str, str, str, str], list[FindingModel]] = {}
+    acc: dict[tuple[str, str, str, str], list[Finding]] = {}
     for f in findings:
         acc.setdefault((f.detector, f.severity, f.stage, _shape(f)), []).append(f)
     groups = []

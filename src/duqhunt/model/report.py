@@ -1,7 +1,8 @@
 """The report document: one frozen, versioned document behind every output.
 
 report.json is this model serialised. Text, JSON Lines, HTML (and later STIX and MISP) render
-from it, so a saved report re-renders without re-analysis. Bump SCHEMA_VERSION on any change
+from it, so a saved report re-renders without re-analysis. Its findings are the Finding type
+detectors build (model/finding.py), carried as they are. Bump SCHEMA_VERSION on any change
 that removes or retypes a field; adding an optional field is a minor bump.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from duqhunt.model.finding import Finding, iso_utc
+from duqhunt.model.finding import Finding
+from duqhunt.model.frozen import Frozen
 
 SCHEMA_VERSION = (
     # 1.1: host_timeline, verdicts; 1.2: findings[].triage, beacon/C&C ranking reasons;
@@ -24,11 +26,7 @@ Role = Literal["patient-zero", "infected", "bridge", "relay", "c2"]
 Zone = Literal["egress", "no-egress"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class InputRecord(_Frozen):
+class InputRecord(Frozen):
     path: str
     kind: str
     sha256: str | None = None
@@ -38,91 +36,19 @@ class InputRecord(_Frozen):
     skipped_rows: int = 0
 
 
-class NotAnalysed(_Frozen):
+class NotAnalysed(Frozen):
     path: str
     reason: str
 
 
-class EvidenceModel(_Frozen):
-    source: str
-    locator: str
-    summary: str
-
-
-class TriageModel(_Frozen):
-    """An analyst's current verdict on a finding (duqhunt serve, kept in the case)."""
-
-    status: Literal["new", "investigating", "confirmed", "benign"]
-    note: str = ""
-    analyst: str
-    time: str
-
-
-class OccurrenceModel(_Frozen):
-    """One repeat merged into a finding (see model/grouping.py): the id it had on its own, its
-    time, where its evidence is, its own title and its own details (what it alone says: the
-    destination of one beacon, the source of one move; the merged finding keeps only the
-    details all its repeats share)."""
-
-    id: str
-    time: str | None
-    source: str
-    locator: str
-    title: str
-    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
-
-
-class FindingModel(_Frozen):
-    id: str
-    detector: str
-    title: str
-    stage: str
-    attack: list[str]
-    severity: Literal["info", "low", "medium", "high", "critical"]
-    confidence: float = Field(ge=0.0, le=1.0)
-    hosts: list[str]
-    first_seen: str | None
-    last_seen: str | None
-    evidence: list[EvidenceModel]
-    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
-    triage: TriageModel | None = None
-    # repeats of one thing merged into this finding (an event storm): count is how many, and
-    # occurrences lists them (capped in report.json, every one in findings.jsonl); a finding
-    # that reports one thing once has count 1 and no occurrences
-    count: int = Field(default=1, ge=1)
-    occurrences: list[OccurrenceModel] = Field(default_factory=list)
-    # the machines (hosts[].id) the finding is about; see campaign/identity.py
-    host_ids: list[str] = Field(default_factory=list)
-
-    @classmethod
-    def from_finding(cls, f: Finding) -> FindingModel:
-        return cls(
-            id=f.id,
-            detector=f.detector,
-            title=f.title,
-            stage=f.stage,
-            attack=list(f.attack),
-            severity=f.severity,
-            confidence=round(f.confidence, 4),
-            hosts=list(f.hosts),
-            first_seen=iso_utc(f.first_seen),
-            last_seen=iso_utc(f.last_seen),
-            evidence=[
-                EvidenceModel(source=e.source, locator=e.locator, summary=e.summary)
-                for e in f.evidence
-            ],
-            details=dict(f.details),
-        )
-
-
-class HostModel(_Frozen):
+class HostModel(Frozen):
     ip: str
     name: str | None = None
     roles: list[Role] = Field(default_factory=list)
     zone: Zone | None = None
 
 
-class C2Model(_Frozen):
+class C2Model(Frozen):
     ip: str
     domain: str | None = None
     score: float = Field(ge=0.0, le=1.0)
@@ -131,7 +57,7 @@ class C2Model(_Frozen):
     why: list[str] = Field(default_factory=list)
 
 
-class HistogramModel(_Frozen):
+class HistogramModel(Frozen):
     """Counts over bins: bin i holds the values v with edges[i] <= v < edges[i + 1] (the last
     bin also holds edges[-1]); one edge more than counts."""
 
@@ -139,7 +65,7 @@ class HistogramModel(_Frozen):
     counts: list[int]
 
 
-class BeaconModel(_Frozen):
+class BeaconModel(Frozen):
     src: str
     dst: str
     kind: Literal["ip", "http-host", "tls-sni"] = "ip"
@@ -159,7 +85,7 @@ class BeaconModel(_Frozen):
     size_histogram: HistogramModel | None = None
 
 
-class Campaign(_Frozen):
+class Campaign(Frozen):
     hosts: list[HostModel] = Field(default_factory=list)
     c2: list[C2Model] = Field(default_factory=list)
     beacons: list[BeaconModel] = Field(default_factory=list)
@@ -168,7 +94,7 @@ class Campaign(_Frozen):
     bridges: list[dict[str, object]] = Field(default_factory=list)
 
 
-class HostAddressModel(_Frozen):
+class HostAddressModel(Frozen):
     """One address a machine had, over the time the evidence shows it (DHCP, several NICs)."""
 
     ip: str
@@ -177,7 +103,7 @@ class HostAddressModel(_Frozen):
     via: list[str] = Field(default_factory=list)
 
 
-class IdentityEvidenceModel(_Frozen):
+class IdentityEvidenceModel(Frozen):
     """One observation that ties a name or an address to a machine."""
 
     via: str  # ntlm, kerberos, dhcp, dns, hive, hive-interface, evtx, triage-folder, document...
@@ -189,7 +115,7 @@ class IdentityEvidenceModel(_Frozen):
     count: int = 1
 
 
-class IdentityConflictModel(_Frozen):
+class IdentityConflictModel(Frozen):
     """Evidence that disagrees about a machine, kept as seen rather than guessed away."""
 
     kind: Literal["ip", "name"]
@@ -198,7 +124,7 @@ class IdentityConflictModel(_Frozen):
     detail: str
 
 
-class HostIdentityModel(_Frozen):
+class HostIdentityModel(Frozen):
     """One machine: every name and address the evidence gives it, and its part in the campaign."""
 
     id: str
@@ -213,7 +139,7 @@ class HostIdentityModel(_Frozen):
     conflicts: list[IdentityConflictModel] = Field(default_factory=list)
 
 
-class TimelineEventModel(_Frozen):
+class TimelineEventModel(Frozen):
     """One dated event of the case, from any source, on one machine (host_id None: none)."""
 
     time: str
@@ -225,7 +151,7 @@ class TimelineEventModel(_Frozen):
     summary: str
 
 
-class FileVerdictModel(_Frozen):
+class FileVerdictModel(Frozen):
     """The document scanner's verdict on one file."""
 
     path: str
@@ -235,7 +161,7 @@ class FileVerdictModel(_Frozen):
     reasons: list[str] = Field(default_factory=list)
 
 
-class FindingGroupModel(_Frozen):
+class FindingGroupModel(Frozen):
     """Findings of one detector that say the same thing (same severity, stage and title shape)
     on any number of hosts: one line of the summary (see model/grouping.py)."""
 
@@ -256,13 +182,13 @@ class FindingGroupModel(_Frozen):
     last_seen: str | None = None
 
 
-class SummaryModel(_Frozen):
+class SummaryModel(Frozen):
     """What every output shows first: the finding groups, most important first."""
 
     groups: list[FindingGroupModel] = Field(default_factory=list)
 
 
-class ReportDocument(_Frozen):
+class ReportDocument(Frozen):
     schema_version: str = SCHEMA_VERSION
     tool: str = "duqhunt"
     tool_version: str
@@ -274,7 +200,7 @@ class ReportDocument(_Frozen):
     inputs: list[InputRecord] = Field(default_factory=list)
     not_analysed: list[NotAnalysed] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    findings: list[FindingModel] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
     campaign: Campaign = Field(default_factory=Campaign)
     host_timeline: list[dict[str, str | None]] = Field(default_factory=list)
     verdicts: list[FileVerdictModel] = Field(default_factory=list)

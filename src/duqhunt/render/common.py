@@ -19,13 +19,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from duqhunt.model.finding import SEVERITIES, STAGES, family_of, iso_utc, severity_rank
+from duqhunt.model.finding import SEVERITIES, STAGES, Finding, family_of, iso_utc, severity_rank
 from duqhunt.model.grouping import with_summary
 from duqhunt.model.report import (
     BeaconModel,
     C2Model,
     FileVerdictModel,
-    FindingModel,
     HostIdentityModel,
     ReportDocument,
 )
@@ -148,7 +147,7 @@ def visible(value: object) -> str:
     return printable(value)
 
 
-def sorted_findings(findings: Iterable[FindingModel]) -> list[FindingModel]:
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Severity descending, then confidence descending; ties broken by detector, title, id."""
     return sorted(
         findings,
@@ -156,7 +155,7 @@ def sorted_findings(findings: Iterable[FindingModel]) -> list[FindingModel]:
     )
 
 
-def finding_source(finding: FindingModel) -> str:
+def finding_source(finding: Finding) -> str:
     """ "network", "host", "document" (from the detector id prefix) or "other"."""
     for ident in (finding.detector, finding.id):
         family = family_of(ident)
@@ -300,13 +299,13 @@ def short_time(value: object) -> str:
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
 
-def severity_counts(findings: Iterable[FindingModel]) -> dict[str, int]:
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
     """Count per severity, every severity present, most severe first."""
     counts: Counter[str] = Counter(f.severity for f in findings)
     return {s: counts.get(s, 0) for s in SEVERITY_ORDER}
 
 
-def stage_counts(findings: Iterable[FindingModel]) -> dict[str, int]:
+def stage_counts(findings: Iterable[Finding]) -> dict[str, int]:
     """Count per stage in kill-chain order (every known stage present, even at 0).
 
     Stages outside the known vocabulary (a report from a newer duqhunt) follow, sorted.
@@ -368,9 +367,7 @@ def machine_label(h: HostIdentityModel, seen: Iterable[str] = ()) -> str:
     return name or ip or h.id
 
 
-def machine_links(
-    f: FindingModel, machines: Mapping[str, HostIdentityModel]
-) -> list[tuple[str, str]]:
+def machine_links(f: Finding, machines: Mapping[str, HostIdentityModel]) -> list[tuple[str, str]]:
     """(host id, `machine_label`) of each machine a finding is about (host_ids, schema 1.3)."""
     return [
         (hid, machine_label(machines[hid], f.hosts) if hid in machines else hid)
@@ -378,7 +375,7 @@ def machine_links(
     ]
 
 
-def machine_labels(f: FindingModel, machines: Mapping[str, HostIdentityModel]) -> list[str]:
+def machine_labels(f: Finding, machines: Mapping[str, HostIdentityModel]) -> list[str]:
     """The machines a finding is about, each once, as `machine_label`; a finding without
     host_ids (an older report) gives its own names and addresses."""
     labels = list(dict.fromkeys(label for _, label in machine_links(f, machines)))

@@ -26,7 +26,8 @@ import io
 import ipaddress
 from collections.abc import Iterable
 
-from duqhunt.model.report import FindingModel, HostIdentityModel, HostModel, ReportDocument
+from duqhunt.model.finding import Finding
+from duqhunt.model.report import HostIdentityModel, HostModel, ReportDocument
 from duqhunt.render.common import short_time, sorted_findings
 
 __all__ = ["CSV_COLUMNS", "finding_count", "neutralise", "render_csv"]
@@ -75,7 +76,7 @@ def neutralise(value: str) -> str:
     return "'" + value if value[:1] in _FORMULA_START else value
 
 
-def finding_count(finding: FindingModel) -> int:
+def finding_count(finding: Finding) -> int:
     """How many times the finding's one thing was seen: the number of repeats merged into it
     (an event storm, see model/grouping.py), else the first whole-number detail among
     COUNT_KEYS (booleans are not counts), else 1."""
@@ -124,7 +125,7 @@ class _HostIndex:
         return list(names), list(ips)
 
 
-def _machines(f: FindingModel, hosts: dict[str, HostIdentityModel]) -> tuple[list[str], list[str]]:
+def _machines(f: Finding, hosts: dict[str, HostIdentityModel]) -> tuple[list[str], list[str]]:
     """(names, addresses) of a finding: its machines' names (hosts[], schema 1.3), its own
     addresses (a machine may have had others at other times), else its machines' addresses."""
     names: dict[str, None] = {}
@@ -138,7 +139,7 @@ def _machines(f: FindingModel, hosts: dict[str, HostIdentityModel]) -> tuple[lis
     return list(names), list(ips or theirs)
 
 
-def _row(f: FindingModel, index: _HostIndex, hosts: dict[str, HostIdentityModel]) -> list[str]:
+def _row(f: Finding, index: _HostIndex, hosts: dict[str, HostIdentityModel]) -> list[str]:
     names, ips = _machines(f, hosts) if f.host_ids else index.split(f.hosts)
     return [
         f.severity,

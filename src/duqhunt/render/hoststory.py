@@ -15,13 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from duqhunt.model.finding import STAGES, severity_rank
-from duqhunt.model.report import (
-    FindingModel,
-    HostIdentityModel,
-    ReportDocument,
-    TimelineEventModel,
-)
+from duqhunt.model.finding import STAGES, Finding, severity_rank
+from duqhunt.model.report import HostIdentityModel, ReportDocument, TimelineEventModel
 from duqhunt.render.common import field_text, format_interval
 
 __all__ = ["Delay", "HostStory", "Neighbour", "host_stories"]
@@ -53,8 +48,8 @@ class Delay:
 @dataclass(slots=True)
 class HostStory:
     host: HostIdentityModel
-    findings: list[FindingModel] = field(default_factory=list)
-    by_stage: list[tuple[str, list[FindingModel]]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    by_stage: list[tuple[str, list[Finding]]] = field(default_factory=list)
     timeline: list[TimelineEventModel] = field(default_factory=list)
     neighbours: list[Neighbour] = field(default_factory=list)
     delays: list[Delay] = field(default_factory=list)
@@ -180,7 +175,7 @@ def host_stories(doc: ReportDocument) -> list[HostStory]:
             stories[e.host_id].timeline.append(e)
     neighbours = _neighbours(doc)
     for hid, s in stories.items():
-        stages: dict[str, list[FindingModel]] = defaultdict(list)
+        stages: dict[str, list[Finding]] = defaultdict(list)
         for f in s.findings:
             stages[f.stage].append(f)
         s.by_stage = [(st, stages[st]) for st in STAGES if stages.get(st)]

@@ -27,8 +27,9 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
+from duqhunt.model.finding import Finding
 from duqhunt.model.grouping import group_machine_count
-from duqhunt.model.report import FindingModel, ReportDocument
+from duqhunt.model.report import ReportDocument
 from duqhunt.triage import MAX_NOTE, STATUSES, AllowRecord, allow_candidate, triage_model
 from duqhunt.web.case import (
     SORTS,
@@ -476,7 +477,7 @@ def create_app(
     return app
 
 
-def _details_of(f: FindingModel, ident: str) -> dict[str, Any]:
+def _details_of(f: Finding, ident: str) -> dict[str, Any]:
     """The details of the finding, or of one of its occurrences when `ident` is that
     occurrence's id (a merged finding has its first occurrence's id): a merged event storm
     keeps only the details its repeats share, and the one that differs (a beacon's
@@ -487,7 +488,7 @@ def _details_of(f: FindingModel, ident: str) -> dict[str, Any]:
     return dict(f.details)
 
 
-def _allow_options(f: FindingModel) -> list[tuple[str, tuple[str, str, str]]]:
+def _allow_options(f: Finding) -> list[tuple[str, tuple[str, str, str]]]:
     """(finding or occurrence id, what a benign verdict can allow-list) for each different
     thing the finding can allow: one for a single finding, one per destination or source among
     a merged finding's occurrences."""
@@ -535,7 +536,7 @@ def _offline_csp() -> str:
     return "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 
-def severity_of(f: FindingModel) -> int:
+def severity_of(f: Finding) -> int:
     return severity_rank(f.severity)
 
 

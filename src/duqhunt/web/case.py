@@ -19,8 +19,9 @@ from typing import Any
 
 from duqhunt.errors import UsageError
 from duqhunt.model import severity_rank
+from duqhunt.model.finding import Finding
 from duqhunt.model.grouping import summary_groups
-from duqhunt.model.report import FindingGroupModel, FindingModel, HostModel, ReportDocument
+from duqhunt.model.report import FindingGroupModel, HostModel, ReportDocument
 from duqhunt.render.common import machine_links as links_of
 from duqhunt.triage import TriageStore, with_triage
 
@@ -51,7 +52,7 @@ class FindingQuery:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    items: list[FindingModel]
+    items: list[Finding]
     total: int
     page: int
     per_page: int
@@ -149,7 +150,7 @@ class CaseSource:
         return merged
 
     # -- queries ------------------------------------------------------------------------------
-    def finding(self, doc: ReportDocument, finding_id: str) -> FindingModel | None:
+    def finding(self, doc: ReportDocument, finding_id: str) -> Finding | None:
         """The finding with this id, or the one an occurrence with this id was merged into
         (an event storm: a link to one of its events, made before they were merged, still
         leads to it)."""
@@ -187,7 +188,7 @@ class CaseSource:
         )
         if not findings and not timeline and entry is None:
             return None
-        stages: dict[str, list[FindingModel]] = {}
+        stages: dict[str, list[Finding]] = {}
         for f in findings:
             stages.setdefault(f.stage, []).append(f)
         events = [
@@ -238,7 +239,7 @@ class CaseSource:
         rows.sort(key=lambda r: (-r["worst"], -r["findings"], r["id"]))
         return rows
 
-    def related(self, doc: ReportDocument, f: FindingModel, limit: int = 20) -> list[FindingModel]:
+    def related(self, doc: ReportDocument, f: Finding, limit: int = 20) -> list[Finding]:
         hosts = set(f.hosts)
         values = {str(v) for k, v in f.details.items() if k in ("src", "dst") and v}
         out = [
@@ -309,7 +310,7 @@ def group_of(doc: ReportDocument, group_id: str) -> FindingGroupModel | None:
     return next((g for g in groups(doc) if g.id == group_id), None)
 
 
-def pivots(f: FindingModel) -> dict[str, list[str]]:
+def pivots(f: Finding) -> dict[str, list[str]]:
     """Zeek connection uids and EVTX record ids named in a finding's evidence and details."""
     texts = [e.locator for e in f.evidence] + [e.summary for e in f.evidence]
     texts += [str(v) for v in f.details.values() if v is not None]
@@ -337,14 +338,14 @@ def machine_ids(doc: ReportDocument, label: str) -> set[str]:
     }
 
 
-def machine_links(doc: ReportDocument, f: FindingModel) -> list[tuple[str, str]]:
+def machine_links(doc: ReportDocument, f: Finding) -> list[tuple[str, str]]:
     """(host page, label) for each machine a finding is about, once each: its hosts[] id and
     best name with address (schema 1.3), else each name or address the finding gives."""
     machines = {h.id: h for h in doc.hosts}
     return (machines and links_of(f, machines)) or [(h, h) for h in f.hosts]
 
 
-def _about(f: FindingModel, label: str, aliases: set[str], doc: ReportDocument) -> bool:
+def _about(f: Finding, label: str, aliases: set[str], doc: ReportDocument) -> bool:
     """A finding is about a host: by the machines it names (hosts[], schema 1.3; a disputed
     address names every machine that held it), else by name or address."""
     ids = machine_ids(doc, label)
@@ -369,7 +370,7 @@ def host_aliases(doc: ReportDocument, host_id: str) -> set[str]:
 
 
 def _matches(
-    f: FindingModel, q: FindingQuery, doc: ReportDocument, members: frozenset[str] | None
+    f: Finding, q: FindingQuery, doc: ReportDocument, members: frozenset[str] | None
 ) -> bool:
     if members is not None and f.id not in members:
         return False

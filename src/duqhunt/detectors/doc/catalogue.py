@@ -17,8 +17,8 @@ from duqhunt.model.finding import Severity
 
 
 class DocDetector(Detector):
-    """A document detector (DQ-DOC-nnn): metadata only; the checks in fontcheck/containers cite
-    it through ``Emitter.emit``."""
+    """A document detector (DQ-DOC-nnn): metadata only; the checks in fontcheck and the
+    container walks cite it through ``Emitter.emit``."""
 
     sources: ClassVar[tuple[str, ...]] = ("document",)
     structural: ClassVar[bool] = False  # a finding of this detector means "malformed"

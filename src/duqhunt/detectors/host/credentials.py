@@ -6,8 +6,6 @@ credentials; mimikatz and every LSASS dumper leave the same traces."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from duqhunt.detectors.host.base import HostContext, HostDetector
 from duqhunt.detectors.host.events import SHELLS
 from duqhunt.detectors.host.execution import _base, _system_program
@@ -111,9 +109,9 @@ class ProcessTampering(HostDetector):
                     ev.time,
                     [
                         Evidence(
-                            ev.source,
-                            f"record {ev.record_id}",
-                            f"event {ev.event_id}: {source} -> {target} "
+                            source=ev.source,
+                            locator=f"record {ev.record_id}",
+                            summary=f"event {ev.event_id}: {source} -> {target} "
                             + (
                                 f"access {ev.get('GrantedAccess')}"
                                 if ev.event_id == 10
@@ -144,7 +142,7 @@ class ProcessTampering(HostDetector):
                     attack, stage = CREDENTIAL_ATTACK, "lateral-movement"
                 elif target_name == "lsass.exe":
                     attack = CREDENTIAL_ATTACK + INJECTION_ATTACK  # a dump from inside LSASS
-                out.append(replace(f, attack=attack, stage=stage))
+                out.append(f.model_copy(update={"attack": attack, "stage": stage}))
         return out
 
 

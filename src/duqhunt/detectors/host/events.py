@@ -261,7 +261,11 @@ class LateralMovementSessions(HostDetector):
                         min(times),
                         max(times),
                         [
-                            Evidence(e.source, f"record {e.record_id}", f"event {e.event_id}")
+                            Evidence(
+                                source=e.source,
+                                locator=f"record {e.record_id}",
+                                summary=f"event {e.event_id}",
+                            )
                             for e in evs[:12]
                         ],
                         {
@@ -450,7 +454,9 @@ class ServiceInstalls(HostDetector):
                         ev.time,
                         [
                             Evidence(
-                                ev.source, f"record {ev.record_id}", f"event {ev.event_id}: {path}"
+                                source=ev.source,
+                                locator=f"record {ev.record_id}",
+                                summary=f"event {ev.event_id}: {path}",
                             )
                         ],
                         {
@@ -490,7 +496,13 @@ class ServiceInstalls(HostDetector):
                     ev.computer or host,
                     ev.time,
                     ev.time,
-                    [Evidence(ev.source, f"record {ev.record_id}", f"event {ev.event_id}: {name}")],
+                    [
+                        Evidence(
+                            source=ev.source,
+                            locator=f"record {ev.record_id}",
+                            summary=f"event {ev.event_id}: {name}",
+                        )
+                    ],
                     {
                         "service": name,
                         "reasons": "random-looking name, failed start",
@@ -564,7 +576,13 @@ class ScheduledTasks(HostDetector):
                         ev.computer or h.host,
                         ev.time,
                         ev.time,
-                        [Evidence(ev.source, f"record {ev.record_id}", f"event {ev.event_id}")],
+                        [
+                            Evidence(
+                                source=ev.source,
+                                locator=f"record {ev.record_id}",
+                                summary=f"event {ev.event_id}",
+                            )
+                        ],
                         {
                             "task": name,
                             "command": command or None,
@@ -594,9 +612,9 @@ class ScheduledTasks(HostDetector):
                         job.last_run or f.mtime,
                         [
                             Evidence(
-                                str(f.path),
-                                windows_path(f.rel),
-                                f"{job.application} {job.parameters}",
+                                source=str(f.path),
+                                locator=windows_path(f.rel),
+                                summary=f"{job.application} {job.parameters}",
                             )
                         ],
                         {

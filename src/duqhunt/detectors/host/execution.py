@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from duqhunt.detectors.host.base import HostContext, HostDetector
 from duqhunt.detectors.host.events import EXEC_EXT, LOCAL_ADDRESSES, SHELLS, _logon_id
-from duqhunt.model import Evidence, Finding
+from duqhunt.model import Evidence, Finding, iso_utc
 from duqhunt.model.finding import Severity, Stage
 from duqhunt.sources.host.eventlog import SYSTEM_FOLDERS, HostEvent
 
@@ -369,14 +369,19 @@ class RemoteExecution(HostDetector):
             }
         )
         evidence = [
-            Evidence(e.source, f"record {e.record_id}", f"event {e.event_id}: WMI {what}")
+            Evidence(
+                source=e.source,
+                locator=f"record {e.record_id}",
+                summary=f"event {e.event_id}: WMI {what}",
+            )
             for e, what in zip(sub.events[:10], sub.roles[:10], strict=True)
         ]
-        return replace(
-            f,
-            evidence=tuple(evidence),
-            details=tuple(sorted(details.items())),
-            last_seen=max(e.time for e in sub.events),
+        return f.model_copy(
+            update={
+                "evidence": tuple(evidence),
+                "details": dict(sorted(details.items())),
+                "last_seen": iso_utc(max(e.time for e in sub.events)),
+            }
         )
 
     def _process(self, p: Process) -> tuple[Technique, Severity, str] | None:
@@ -424,7 +429,9 @@ class RemoteExecution(HostDetector):
             ev.time,
             [
                 Evidence(
-                    ev.source, f"record {ev.record_id}", f"event {ev.event_id}: {command[:300]}"
+                    source=ev.source,
+                    locator=f"record {ev.record_id}",
+                    summary=f"event {ev.event_id}: {command[:300]}",
                 )
             ],
             {
@@ -439,7 +446,7 @@ class RemoteExecution(HostDetector):
             },
         )
         # the finding carries the technique's own ATT&CK ids and stage, not the detector's union
-        return replace(f, attack=tech.attack, stage=tech.stage)
+        return f.model_copy(update={"attack": tech.attack, "stage": tech.stage})
 
 
 WMI_TEMPORARY = Technique("WMI temporary event subscription", ("T1047",), "installation")
@@ -831,7 +838,13 @@ class AlternateCredentials(HostDetector):
                         ev.computer or h.host,
                         ev.time,
                         ev.time,
-                        [Evidence(ev.source, f"record {ev.record_id}", f"event 4624: {why}")],
+                        [
+                            Evidence(
+                                source=ev.source,
+                                locator=f"record {ev.record_id}",
+                                summary=f"event 4624: {why}",
+                            )
+                        ],
                         {
                             "account": account,
                             "src": src,
@@ -968,14 +981,18 @@ class ServedPipes(HostDetector):
                     first.time,
                     evs[-1].time,
                     [
-                        Evidence(e.source, f"record {e.record_id}", f"event {e.event_id}: {name}")
+                        Evidence(
+                            source=e.source,
+                            locator=f"record {e.record_id}",
+                            summary=f"event {e.event_id}: {name}",
+                        )
                         for e in evs[:10]
                     ]
                     + [
                         Evidence(
-                            e.source,
-                            f"record {e.record_id}",
-                            f"event 17: {name} created by {e.get('Image')}",
+                            source=e.source,
+                            locator=f"record {e.record_id}",
+                            summary=f"event 17: {name} created by {e.get('Image')}",
                         )
                         for e in makers[:2]
                     ],

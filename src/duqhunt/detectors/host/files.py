@@ -83,7 +83,13 @@ class OrphanPnf(HostDetector):
                         h.host,
                         p.file.mtime,
                         p.file.mtime,
-                        [Evidence(str(p.file.path), windows_path(p.file.rel), ", ".join(why))],
+                        [
+                            Evidence(
+                                source=str(p.file.path),
+                                locator=windows_path(p.file.rel),
+                                summary=", ".join(why),
+                            )
+                        ],
                         {
                             "file": windows_path(p.file.rel),
                             "entropy": round(p.entropy, 3),
@@ -131,7 +137,11 @@ class DuquTempFiles(HostDetector):
                         min(times),
                         max(times),
                         [
-                            Evidence(str(f.path), windows_path(f.rel), f"{f.size} bytes")
+                            Evidence(
+                                source=str(f.path),
+                                locator=windows_path(f.rel),
+                                summary=f"{f.size} bytes",
+                            )
                             for f in hits[:20]
                         ],
                         {
@@ -220,9 +230,9 @@ class VendorMasquerade(HostDetector):
                         f.mtime,
                         [
                             Evidence(
-                                str(f.path),
-                                windows_path(f.rel),
-                                f"CompanyName={pe.version_get('CompanyName')!r} "
+                                source=str(f.path),
+                                locator=windows_path(f.rel),
+                                summary=f"CompanyName={pe.version_get('CompanyName')!r} "
                                 f"FileDescription={pe.version_get('FileDescription')!r}",
                             )
                         ],
@@ -308,9 +318,9 @@ class RevokedSigner(HostDetector):
                                 f.mtime,
                                 [
                                     Evidence(
-                                        str(f.path),
-                                        windows_path(f.rel),
-                                        f"certificate {cert.subject}",
+                                        source=str(f.path),
+                                        locator=windows_path(f.rel),
+                                        summary=f"certificate {cert.subject}",
                                     )
                                 ],
                                 {
@@ -427,7 +437,13 @@ class PeAnomalies(HostDetector):
                         h.host,
                         f.mtime,
                         f.mtime,
-                        [Evidence(str(f.path), windows_path(f.rel), "; ".join(odd))],
+                        [
+                            Evidence(
+                                source=str(f.path),
+                                locator=windows_path(f.rel),
+                                summary="; ".join(odd),
+                            )
+                        ],
                         {
                             "file": windows_path(f.rel),
                             "oddities": "; ".join(odd),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from duqhunt.detectors.host.base import HostContext, HostDetector
 from duqhunt.detectors.host.events import (
@@ -412,7 +412,12 @@ class LocalPersistence(HostDetector):
             c.computer or host,
             evs[0].time,
             evs[-1].time,
-            [Evidence(e.source, f"record {e.record_id}", f"event {e.event_id}") for e in evs[:10]],
+            [
+                Evidence(
+                    source=e.source, locator=f"record {e.record_id}", summary=f"event {e.event_id}"
+                )
+                for e in evs[:10]
+            ],
             {
                 "kind": c.kind,
                 "name": c.name or None,
@@ -425,7 +430,9 @@ class LocalPersistence(HostDetector):
                 "reasons": "; ".join(why) or None,
             },
         )
-        return replace(f, attack=ATTACK_OF[c.kind] + (WMI_ATTACK if c.via_wmi else ()))
+        return f.model_copy(
+            update={"attack": ATTACK_OF[c.kind] + (WMI_ATTACK if c.via_wmi else ())}
+        )
 
 
 def _rank(sev: Severity) -> int:

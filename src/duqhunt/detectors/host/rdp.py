@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from dataclasses import replace
 
 from duqhunt.detectors.host.base import HostContext, HostDetector
 from duqhunt.model import Evidence, Finding
@@ -88,7 +87,11 @@ class RdpLateralMovement(HostDetector):
                 first.time,
                 evs[-1][0].time,
                 [
-                    Evidence(e.source, f"record {e.record_id}", f"event {e.event_id} on {t}")
+                    Evidence(
+                        source=e.source,
+                        locator=f"record {e.record_id}",
+                        summary=f"event {e.event_id} on {t}",
+                    )
                     for e, t in evs[:12]
                 ],
                 {
@@ -100,5 +103,5 @@ class RdpLateralMovement(HostDetector):
                     "method": "rdp",
                 },
             )
-            out.append(replace(f, hosts=tuple(targets)))
+            out.append(f.model_copy(update={"hosts": tuple(targets)}))
         return out

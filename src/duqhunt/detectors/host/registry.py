@@ -98,7 +98,9 @@ class DuquServices(HostDetector):
                             s.last_write,
                             [
                                 Evidence(
-                                    str(hf_file.path), s.key_path, f"ImagePath={s.image_path!r}"
+                                    source=str(hf_file.path),
+                                    locator=s.key_path,
+                                    summary=f"ImagePath={s.image_path!r}",
                                 )
                             ],
                             {
@@ -146,7 +148,13 @@ class ZoneMarker(HostDetector):
                             h.host,
                             z.last_write,
                             z.last_write,
-                            [Evidence(str(hf_file.path), f"{z.key}\\{z.value}", f"{z.size} bytes")],
+                            [
+                                Evidence(
+                                    source=str(hf_file.path),
+                                    locator=f"{z.key}\\{z.value}",
+                                    summary=f"{z.size} bytes",
+                                )
+                            ],
                             {
                                 "hive": hf.kind,
                                 "key": z.key,
@@ -209,9 +217,9 @@ class FontPosture(HostDetector):
                         None,
                         [
                             Evidence(
-                                str(f.path),
-                                "Component Based Servicing\\Packages; HotFix; Updates",
-                                state,
+                                source=str(f.path),
+                                locator="Component Based Servicing\\Packages; HotFix; Updates",
+                                summary=state,
                             )
                         ],
                         {

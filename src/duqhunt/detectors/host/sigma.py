@@ -423,10 +423,10 @@ class SigmaMatches(HostDetector):
                     severity=q.severity,
                     confidence=CONFIDENCE[q.severity],
                     hosts=(host,),
-                    first_seen=min(times),
-                    last_seen=max(times),
+                    first_seen=iso_utc(min(times)),
+                    last_seen=iso_utc(max(times)),
                     evidence=tuple(evidence),
-                    details=tuple(sorted(details.items())),
+                    details=dict(sorted(details.items())),
                 )
             )
         return out

@@ -49,9 +49,9 @@ class YaraMatches(HostDetector):
                         hit.file.mtime,
                         [
                             Evidence(
-                                str(hit.file.path),
-                                windows_path(hit.file.rel),
-                                ", ".join(hit.strings[:5]),
+                                source=str(hit.file.path),
+                                locator=windows_path(hit.file.rel),
+                                summary=", ".join(hit.strings[:5]),
                             )
                         ],
                         {

@@ -502,8 +502,8 @@ def _account_spread(*, self_id: str, moves: list[dict[str, Any]]) -> list[Findin
                 severity="high",
                 confidence=0.8,
                 hosts=tuple(srcs + [d for d in dsts if d not in srcs]),
-                first_seen=min(times),
-                last_seen=max(times),
+                first_seen=iso_utc(min(times)),
+                last_seen=iso_utc(max(times)),
                 evidence=(
                     Evidence(
                         source="ntlm.log/kerberos.log + dce_rpc.log",
@@ -511,7 +511,7 @@ def _account_spread(*, self_id: str, moves: list[dict[str, Any]]) -> list[Findin
                         summary=f"from {', '.join(srcs)} to {', '.join(dsts[:20])}",
                     ),
                 ),
-                details=(("account", account), ("destinations", len(dsts))),
+                details={"account": account, "destinations": len(dsts)},
             )
         )
     return out
