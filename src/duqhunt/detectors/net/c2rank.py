@@ -24,8 +24,8 @@ shape          0.35  the strongest known-bad request shape of the pair: a JPEG P
                      443 without TLS 0.8; POST / to a bare IP Host 0.6; a rare second
                      User-Agent (DQ-NET-003) 0.6; TLS without SNI 0.6
 direct         0.35  hosts without egress tried to reach the destination directly
-                     (``ctx.shared["direct_attempts"]``: dst -> attempts, from the zone
-                     analysis when it provides it)
+                     (the zone analysis' blocked attempts, ``ctx.outputs.blocked_attempts``:
+                     dst -> attempts, for addresses few egress hosts reach)
 known_ioc      1.00  the destination is in a loaded IOC pack
 =============  ====  =================================================================
 
