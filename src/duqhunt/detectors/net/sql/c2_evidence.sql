@@ -20,20 +20,16 @@ WITH cand_src AS (
     SELECT DISTINCT src FROM c2_candidates
 ),
 http_t AS (
-    SELECT h.id_orig_h AS src, h.ts AS ts, UPPER(h.method) AS method, h.uri AS uri,
-           LOWER(h.host) AS host,
-           LOWER(CASE WHEN h.host LIKE '%:%' AND h.host NOT LIKE '%:%:%' AND h.host NOT LIKE '%]%'
-                      THEN SUBSTRING(h.host, 1, INSTR(h.host, ':') - 1)
-                      ELSE h.host END) AS target
-    FROM http h
+    SELECT h.id_orig_h AS src, h.ts AS ts, UPPER(h.method) AS method, h.path AS path,
+           h.host_name AS target
+    FROM http_named h
     JOIN cand_src s ON s.src = h.id_orig_h
-    WHERE h.host IS NOT NULL AND h.host <> '' AND h.ts IS NOT NULL
+    WHERE h.host_name IS NOT NULL AND h.ts IS NOT NULL
 ),
 pair_http AS (
     SELECT k.kind, k.src, k.dst,
            SUM(CASE WHEN t.method = 'POST'
-                     AND (t.uri = '/' OR t.uri LIKE '/?%'
-                          OR LOWER(t.uri) = CONCAT('http://', t.host, '/'))
+                     AND (t.path = '/' OR t.path LIKE '/?%')
                      AND TRANSLATE(t.target, '0123456789.', '') = ''
                     THEN 1 ELSE 0 END) AS post_root_bare,
            COUNT(*) AS http_n
