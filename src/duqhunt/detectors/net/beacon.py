@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from typing import Any
 
@@ -54,13 +53,8 @@ def allow_reason(row: dict[str, Any], names: set[str], allowlists: list[AllowLis
                     candidates.add(str(row["dst"]))
                 if any(_domain_match(n, entry.domains) for n in candidates):
                     return f"{allow.name}: {entry.name}"
-            if entry.cidrs and row["kind"] == "ip":
-                try:
-                    addr = ipaddress.ip_address(str(row["dst"]))
-                except ValueError:
-                    continue
-                if any(addr in ipaddress.ip_network(c, strict=False) for c in entry.cidrs):
-                    return f"{allow.name}: {entry.name}"
+            if row["kind"] == "ip" and entry.covers(str(row["dst"])):
+                return f"{allow.name}: {entry.name}"
     return None
 
 

@@ -44,15 +44,9 @@ def looks_executable(file: str | None, mime: str | None) -> bool:
 
 
 def _admin_allowed(ctx: HuntContext, src: str) -> str | None:
-    try:
-        addr = ipaddress.ip_address(src)
-    except ValueError:
-        return None
     for allow in ctx.allowlists:
         for entry in allow.entries:
-            if "lateral" not in entry.applies_to:
-                continue
-            if any(addr in ipaddress.ip_network(c, strict=False) for c in entry.cidrs):
+            if "lateral" in entry.applies_to and entry.covers(src):
                 return f"{allow.name}: {entry.name}"
     return None
 
