@@ -6,7 +6,8 @@
 --   conns_443       443/tcp connections of the pair
 --   conns           connections of the pair (kind 'ip')
 --   data_conns      of those, the ones that carried data (egress_session.sql)
---   nosni           TLS sessions of the pair without a server name
+--   nosni           TLS sessions of the pair without a host name in SNI: none, or an IP
+--                   literal (RFC 6066 3 allows host names only)
 --   ssl_n           TLS sessions of the pair
 --   pair_hours      distinct clock hours with a contact of the pair
 --   idle_hours      of those, hours in which the source host had no user activity
@@ -47,7 +48,10 @@ pair_conn AS (
 ),
 pair_ssl AS (
     SELECT k.kind, k.src, k.dst,
-           SUM(CASE WHEN t.server_name IS NULL OR t.server_name = '' THEN 1 ELSE 0 END) AS nosni,
+           SUM(CASE WHEN t.server_name IS NULL OR t.server_name = ''
+                          OR TRANSLATE(t.server_name, '0123456789.', '') = ''
+                          OR t.server_name LIKE '%:%'
+                    THEN 1 ELSE 0 END) AS nosni,
            COUNT(*) AS ssl_n
     FROM c2_candidates k
     JOIN ssl t ON t.id_orig_h = k.src AND t.id_resp_h = k.dst
