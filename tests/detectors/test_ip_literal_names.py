@@ -97,3 +97,33 @@ def test_tls_with_an_ip_literal_sni_counts_as_tls_without_a_server_name() -> Non
     finally:
         eng.close()
     assert (facts["nosni"], facts["ssl_n"]) == (3, 3)
+
+
+def test_beacon_pairs_are_keyed_by_names_never_by_an_address_written_as_one() -> None:
+    """beacon_sessions.sql: an IP-literal SNI or a Host that is the address itself (port or
+    not) makes no 'tls-sni'/'http-host' pair beside the 'ip' pair of the same sessions; a
+    port and a root dot are no part of the name a pair is keyed by."""
+    eng = _engine()
+    try:
+        eng.register_arrow(
+            "ip_class",
+            pa.table({"ip": [SRC, PROXY, C2, CDN], "internal": [True, True, False, False]}),
+        )
+        eng.register_arrow(
+            "http",
+            _log(
+                "http",
+                [
+                    _row(5, C2, method="GET", uri="/", host=f"{C2}:8443", trans_depth=1),
+                    _row(9, CDN, method="GET", uri="/", host="Static.Example.NET.:8080"),
+                ],
+            ),
+        )
+        eng.create_derived_views()
+        got = eng.query(load_sql(PKG, "beacon_sessions.sql")).to_pylist()
+    finally:
+        eng.close()
+    assert sorted((r["kind"], r["dst"]) for r in got if r["kind"] != "ip") == [
+        ("http-host", "static.example.net"),
+        ("tls-sni", "cdn.example.net"),
+    ]

@@ -1,7 +1,8 @@
 -- DQ-NET-002 input: one row per contact from an internal source to an external destination
 -- (a connection, or a further HTTP request on a kept-alive connection, trans_depth > 1):
--- (kind, src, dst, ts, bytes, proto, port). kind: 'ip' (conn.log), 'http-host' (http.log Host)
--- or 'tls-sni' (ssl.log SNI). Scored by periodicity.sql.
+-- (kind, src, dst, ts, bytes, proto, port). kind: 'ip' (conn.log), 'http-host' (http.log Host,
+-- as http_named parses it: no port, no root dot) or 'tls-sni' (ssl.log SNI). Scored by
+-- periodicity.sql.
 -- Through an explicit web proxy the client's request to the proxy (an internal address) names
 -- the destination: a CONNECT target or an absolute URI's host (http_named, engines/views.py).
 -- Those requests are attributed to the client and that destination (port stripped; 'ip' when
@@ -27,20 +28,23 @@ JOIN ip_class s ON s.ip = h.id_orig_h
 JOIN ip_class d ON d.ip = h.id_resp_h
 WHERE s.internal AND NOT d.internal AND h.ts IS NOT NULL AND h.trans_depth > 1
 UNION ALL
-SELECT 'http-host', h.id_orig_h, LOWER(h.host), h.ts,
+SELECT 'http-host', h.id_orig_h, h.host_name, h.ts,
        CAST(COALESCE(h.request_body_len, 0) AS DOUBLE), 'tcp', h.id_resp_p
-FROM http h
+FROM http_named h
 JOIN ip_class s ON s.ip = h.id_orig_h
 JOIN ip_class d ON d.ip = h.id_resp_h
 WHERE s.internal AND NOT d.internal AND h.ts IS NOT NULL
-  AND h.host IS NOT NULL AND h.host <> '' AND h.host <> h.id_resp_h
+  AND h.host_name IS NOT NULL AND h.host_name <> h.id_resp_h
 UNION ALL
-SELECT 'tls-sni', t.id_orig_h, LOWER(t.server_name), t.ts, CAST(0 AS DOUBLE), 'tcp', t.id_resp_p
+-- an address written as SNI names nothing (RFC 6066 3): its sessions are the 'ip' pair's
+SELECT 'tls-sni', t.id_orig_h, LOWER(TRIM(TRAILING '.' FROM t.server_name)), t.ts,
+       CAST(0 AS DOUBLE), 'tcp', t.id_resp_p
 FROM ssl t
 JOIN ip_class s ON s.ip = t.id_orig_h
 JOIN ip_class d ON d.ip = t.id_resp_h
 WHERE s.internal AND NOT d.internal AND t.ts IS NOT NULL
   AND t.server_name IS NOT NULL AND t.server_name <> ''
+  AND TRANSLATE(t.server_name, '0123456789.', '') <> '' AND t.server_name NOT LIKE '%:%'
 UNION ALL
 SELECT CASE WHEN TRANSLATE(p.target, '0123456789.', '') = '' THEN 'ip' ELSE 'http-host' END,
        p.src, p.target, p.ts, p.bytes, 'tcp', p.port
