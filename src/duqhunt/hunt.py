@@ -711,7 +711,7 @@ def _analyse_network(
 ) -> tuple[AnalysisResult, HuntContext, pa.Table]:
     """Ingest the network evidence into the case, then run the network detectors over
     everything the case holds. Returns the result, the detectors' context (the campaign layer
-    reads what they shared) and the zones of the internal addresses."""
+    reads their typed outputs) and the zones of the internal addresses."""
     nets, declared = scope.internal, scope.no_egress
     # a declared secure zone is internal by definition, whatever --internal says
     classify = (*nets, *(n for n in declared if not _covered(n, nets)))
@@ -797,10 +797,9 @@ def _analyse_network(
     stats: dict[str, int | float | str] = {
         f"rows_{k}": v for k, v in sorted(store.ingested_rows().items())
     }
-    beacon_stats = ctx.shared.get("beacon_stats")
-    if beacon_stats is not None and beacon_stats.num_rows:
-        stats["beacons_scored"] = int(beacon_stats.column("scored")[0].as_py())
-        stats["beacons_suppressed"] = int(beacon_stats.column("suppressed")[0].as_py())
+    if ctx.outputs.beacons_scored is not None:
+        stats["beacons_scored"] = ctx.outputs.beacons_scored
+        stats["beacons_suppressed"] = ctx.outputs.beacons_suppressed
     stats["internal_hosts_with_egress"] = ctx.internal_hosts
     stats.update(span_stats)
     for det_id, secs in run.seconds.items():

@@ -36,6 +36,7 @@ PACK = [
     ("ip", "203.0.113.69", 0.49),  # just under: low
     ("ip", "198.51.100.200", 0.9),  # seen only as the originator of an inbound connection
     ("ip", "198.51.100.201", 0.9),  # seen only in a DNS answer
+    ("ip", "2001:db8::66", 0.9),  # seen only as an IP literal in an HTTP Host
     ("domain", "EVIL.Test.", 0.9),  # packs are normalised: lower case, no root dot
     ("user-agent", UA, 0.95),  # not an address or a name: medium however confident
     ("filename", "dqtest.pnf", 0.6),
@@ -179,6 +180,10 @@ def report(tmp_path: Path) -> ReportDocument:
         # through a proxy: the absolute URI names host and path
         _http(14, "10.8.0.5", "evil-url.test", uri="http://Evil-URL.test/news/index.php?id=7"),
         _http(15, "10.8.0.6", "evil-url.test", uri="/news/index.php"),  # no query
+        _http(16, "10.4.0.7", "Evil.Test.:8080"),  # a root dot and a port
+        _http(17, "10.4.0.8", "[2001:DB8::66]:8443"),  # an IPv6 literal with a port
+        # CONNECT names its target in the request line; the Host header is left out here
+        _http(18, "10.4.0.9", "", uri="evil.test:443", method="CONNECT"),
     ]
     ssl = [
         _ssl(1, "10.5.0.1", "api.evil.test"),
@@ -269,6 +274,16 @@ def test_http_host_with_a_port_and_a_connect_target_match_the_name(
     assert _indicator(report, "10.4.0.4") == {"evil.test"}
     assert _indicator(report, "10.4.0.5") == {"evil.test"}
     assert "10.4.0.6" not in _by_host(report)  # notevil.test:80
+
+
+def test_http_host_root_dot_ip_literal_and_connect_request_line_match(
+    report: ReportDocument,
+) -> None:
+    """RFC 9110 7.2 / RFC 3986 3.2.2: a Host is host[:port], an IPv6 address in brackets; a
+    name with its root dot is the same name; CONNECT's request-target is the authority."""
+    assert _indicator(report, "10.4.0.7") == {"evil.test"}
+    assert _indicator(report, "10.4.0.8") == {"2001:db8::66"}
+    assert _indicator(report, "10.4.0.9") == {"evil.test"}
 
 
 def test_url_indicator_matches_host_port_path_and_query(report: ReportDocument) -> None:

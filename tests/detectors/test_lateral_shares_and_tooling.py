@@ -644,19 +644,23 @@ def test_a_source_mapping_admin_shares_on_five_hosts_a_day_is_learned_tooling(
 
 
 def _lateral_rows(logs: dict[str, list[dict[str, Any]]]) -> list[tuple[Any, ...]]:
-    from duqhunt.detectors.base import load_sql
-    from duqhunt.detectors.shares import expand_share_macros
+    from duqhunt.detectors.net.lateral import LATERAL_SQL
     from duqhunt.sources.net.zeek_schema import canonical_schema
 
     eng = DuckDBEngine()
     try:
-        for kind in ("smb_files", "files", "dce_rpc", "ntlm", "kerberos", "dns", "http"):
+        for kind in ("smb_files", "files", "dce_rpc", "ntlm", "kerberos", "dns", "http", "dhcp"):
             schema = canonical_schema(kind)
             rows = [{f.name: r.get(f.name) for f in schema} for r in logs.get(kind, [])]
             eng.register_arrow(kind, pa.Table.from_pylist(rows, schema=schema))
+        # no internal addresses: host names (for Kerberos tickets) are not part of these cases
+        eng.register_arrow(
+            "ip_class",
+            pa.table({"ip": pa.array([], pa.string()), "internal": pa.array([], pa.bool_())}),
+        )
         eng.create_derived_views()
         got = eng.query(
-            expand_share_macros(load_sql("duqhunt.detectors.net", "lateral.sql")),
+            LATERAL_SQL,
             {"exec_window_s": 600.0, "lead_s": 5.0},
         ).to_pylist()
     finally:
@@ -858,3 +862,35 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
         (a, "10.0.2.7", t, "admin", "svc.exe", w, None, None, None, None, None),
         (a, "10.0.2.9", None, None, None, None, t + 5, "task", "NetrJobAdd", None, None),
     ]
+
+
+def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path) -> None:
+    """PsExec over Kerberos-authenticated SMB: no NTLM on the session, and kerberos.log holds the
+    source's service ticket request to the DC (another connection), not the session's account.
+    The move's account is the client of the source's latest ticket for the destination's
+    service (cifs/NAME, NAME a machine account the destination itself logs on as); a ticket
+    for another host, or older than a service ticket lives (10 h), names none."""
+    net = Net()
+    src = "10.1.0.5"
+    for n in (9, 11, 12, 13):  # the destinations' own machine tickets name them
+        net.kerberos(T0 - 5 * 3600, f"10.1.0.{n}", f"WS{n:02d}$/CORP.LOCAL", "krbtgt/CORP.LOCAL")
+    net.kerberos(T0 - 60, src, "anagy/CORP.LOCAL", "cifs/ws09.corp.local")
+    net.kerberos(T0 - 30, src, "adm_jsmith/CORP.LOCAL", "cifs/WS09.corp.local")  # the latest
+    net.kerberos(T0 + 100 - 11 * 3600, src, "adm_jsmith/CORP.LOCAL", "cifs/WS11.corp.local")
+    net.kerberos(T0 + 150, src, "adm_jsmith/CORP.LOCAL", "cifs/WS13.corp.local")
+    for k, n in enumerate((9, 11, 12)):
+        net.session(
+            T0 + 100 * k,
+            src,
+            f"10.1.0.{n}",
+            share=f"{B}{B}10.1.0.{n}{B}ADMIN$",
+            files=("PSEXESVC.exe",),
+            execute=True,
+        )
+    doc = _hunt(tmp_path, net)
+    accounts = {m["dst"]: m["account"] for m in doc.campaign.lateral_moves}
+    assert accounts == {
+        "10.1.0.9": "adm_jsmith/CORP.LOCAL",
+        "10.1.0.11": None,  # its ticket is 11 h old
+        "10.1.0.12": None,  # a ticket for WS13 names no account on WS12
+    }

@@ -25,9 +25,18 @@ def _query(sql: str, tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
     try:
         for name, table in tables.items():
             eng.register_arrow(name, table)
+        _derived_views(eng, set(tables))
         return eng.query(sql).to_pylist()
     finally:
         eng.close()
+
+
+def _derived_views(eng: DuckDBEngine, have: set[str]) -> None:
+    """The engine's derived views (http_named...) over the logs registered, the others empty."""
+    for kind in ("dns", "files", "http"):
+        if kind not in have:
+            eng.register_arrow(kind, canonical_schema(kind).empty_table())
+    eng.create_derived_views()
 
 
 def _log(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
@@ -363,6 +372,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         eng.register_arrow("conn", _log("conn", conn))
         eng.register_arrow("http", _log("http", http))
         eng.register_arrow("ssl", _log("ssl", ssl))
+        _derived_views(eng, {"http"})
         eng.register_arrow("ip_class", _ip_class(internal, external))
         eng.register_arrow("c2_candidates", candidates)
         eng.register_arrow("c2_idle_srcs", pa.table({"src": pa.array([v], pa.string())}))
@@ -448,6 +458,7 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
     try:
         eng.register_arrow("conn", _log("conn", conn))
         eng.register_arrow("http", _log("http", http))
+        _derived_views(eng, {"http"})
         eng.register_arrow("ip_class", _ip_class(internal, [c2, wu, "203.0.113.9"]))
         # 10.1.0.7 relays through another bridge, and uses this one's file share: not relayed
         edges = {"src": [s1, s2, "10.1.0.7"], "dst": [bridge, bridge, "10.1.0.6"]}

@@ -121,7 +121,10 @@ def _engine(rows: list[Row]) -> DuckDBEngine:
     eng = DuckDBEngine()
     eng.register_arrow("conn", pa.Table.from_pylist(rows, schema=conn_schema))
     # no web proxy in these rows: an empty http log, as a hunt registers every analysed log
-    eng.register_arrow("http", canonical_schema("http").empty_table())
+    # (and the engine's derived views over them)
+    for kind in ("http", "dns", "files"):
+        eng.register_arrow(kind, canonical_schema(kind).empty_table())
+    eng.create_derived_views()
     ips = sorted({str(r[k]) for r in rows for k in ("id_orig_h", "id_resp_h")} | {"10.50.0.10"})
     eng.register_arrow(
         "ip_class",

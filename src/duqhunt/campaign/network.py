@@ -34,11 +34,9 @@ def host_names(ctx: HuntContext) -> tuple[dict[str, str], dict[str, str]]:
     return by_ip, by_name
 
 
-def _pair(beacon: dict[str, Any]) -> tuple[str, str, str]:
-    return (str(beacon["kind"]), str(beacon["src"]), str(beacon["dst"]))
-
-
 def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
+    """The campaign from the network detectors' typed outputs (``ctx.outputs``); of the
+    findings only the host ones are read, to mark hosts named in their own evidence."""
     ioc_ips = ctx.ioc_values("ip")
     c2: dict[str, dict[str, Any]] = {}
 
@@ -60,47 +58,36 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
         if why and not entry["why"]:
             entry["why"] = list(why)
 
-    beacons = ctx.shared.get("beacons")
-    beacon_rows: list[dict[str, Any]] = (
-        beacons.to_pylist() if beacons is not None and beacons.num_rows else []
-    )
-    hits = ctx.shared.get("ioc_hits")
+    out = ctx.outputs
     infected: set[str] = set()
-    if hits is not None:
-        for h in hits.to_pylist():
-            if h["ioc_type"] == "ip" and h["ioc_value"] in ioc_ips:
-                add_c2(h["ioc_value"], float(h["confidence"]), True, IocMatchDetector.id)
-                if h["field"] in ("id.resp_h", "host", "answers", "user_agent"):
-                    infected.add(str(h["src"]))
-            elif h["ioc_type"] in ("user-agent", "domain"):
-                infected.add(str(h["src"]))
-    for f in findings:
-        details = dict(f.details)
-        if f.detector == NewC2Detector.id:
-            add_c2(str(details["candidate"]), float(f.confidence), False, NewC2Detector.id)
-            infected.update(f.hosts)
-        elif (
-            f.detector == DuquHttpDetector.id
-            and details.get("rule") == "jpeg-post-bare-ip"
-            and f.severity == "high"
-        ):
-            dst = str(details["dst"])
-            add_c2(dst, float(f.confidence), dst in ioc_ips, DuquHttpDetector.id)
-            infected.update(f.hosts)
+    for hit in out.ioc_hits:
+        if hit.ioc_type == "ip" and hit.ioc_value in ioc_ips:
+            add_c2(hit.ioc_value, hit.confidence, True, IocMatchDetector.id)
+            if hit.field in ("id.resp_h", "host", "answers", "user_agent"):
+                infected.add(hit.src)
+        elif hit.ioc_type in ("user-agent", "domain"):
+            infected.add(hit.src)
+    for n in out.new_c2:
+        add_c2(n.dst, n.confidence, False, NewC2Detector.id)
+        infected.add(n.src)
+    # an upload service many hosts post JPEGs to (IP cameras) names no C&C
+    for j in out.jpeg_posts:
+        if not j.shared_upload:
+            add_c2(j.dst, j.confidence, j.dst in ioc_ips, DuquHttpDetector.id)
+            infected.add(j.src)
     # beacons: a corroborated C&C candidate names a C&C (the ranking, DQ-NET-002); a beacon
     # to a C&C named by any detector marks its source infected
-    for b in beacon_rows:
-        dst = str(b["dst"])
-        if (b["kind"] == "ip" or is_ipv4(dst)) and (dst in c2 or b.get("c2_candidate")):
+    for b in out.beacons:
+        if (b.kind == "ip" or is_ipv4(b.dst)) and (b.dst in c2 or b.c2_candidate):
             add_c2(
-                dst,
-                float(b["c2_score"]),
-                bool(b["known_ioc"]),
+                b.dst,
+                b.score,
+                b.known_ioc,
                 BeaconDetector.id,
-                (b.get("names") or [None])[0],
-                list(b.get("why") or []),
+                b.names[0] if b.names else None,
+                list(b.why),
             )
-            infected.add(str(b["src"]))
+            infected.add(b.src)
     zones: dict[str, str] = {}
     try:
         zones = {
@@ -109,7 +96,6 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
     except Exception:
         zones = {}
     roles: dict[str, set[str]] = {ip: {"infected"} for ip in infected}
-    out = ctx.outputs
     moves = [m for m in out.lateral_moves if m.is_move]
     for m in moves:
         if m.unexplained and (m.exec_ts is not None or m.executable):
@@ -155,7 +141,7 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
     ]
     hosts += [HostModel(ip=ip, roles=["c2"]) for ip in sorted(c2)]
     retry_gap = ctx.param("retry_gap_s", BEACON_DEFAULTS["retry_gap_s"])
-    shapes = beacon_shapes(ctx, [_pair(b) for b in beacon_rows[:SHAPED]], float(retry_gap or 0.0))
+    shapes = beacon_shapes(ctx, [b.pair for b in out.beacons[:SHAPED]], float(retry_gap or 0.0))
     return Campaign(
         hosts=hosts,
         c2=[
@@ -174,20 +160,20 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
         bridges=[b.report_entry() for b in out.bridges],
         beacons=[
             BeaconModel(
-                src=str(b["src"]),
-                dst=str(b["dst"]),
-                kind=b["kind"],
-                score=round(min(1.0, max(0.0, float(b["c2_score"]))), 4),
-                interval_s=round(float(b["interval_s"] or 0.0), 2),
-                count=int(b["n"]),
-                first_seen=iso_utc(b["first_ts"]),
-                last_seen=iso_utc(b["last_ts"]),
-                periodicity=round(min(1.0, max(0.0, float(b["periodicity"]))), 4),
-                why=list(b.get("why") or []),
+                src=b.src,
+                dst=b.dst,
+                kind=b.kind,
+                score=round(min(1.0, max(0.0, b.score)), 4),
+                interval_s=round(b.interval_s or 0.0, 2),
+                count=b.count,
+                first_seen=iso_utc(b.first_ts),
+                last_seen=iso_utc(b.last_ts),
+                periodicity=round(min(1.0, max(0.0, b.periodicity)), 4),
+                why=list(b.why),
                 interval_histogram=intervals,
                 size_histogram=sizes,
             )
-            for b in beacon_rows[:TOP_BEACONS]
-            for intervals, sizes in [shapes.get(_pair(b), (None, None))]
+            for b in out.beacons[:TOP_BEACONS]
+            for intervals, sizes in [shapes.get(b.pair, (None, None))]
         ],
     )

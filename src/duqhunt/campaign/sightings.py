@@ -87,35 +87,43 @@ class Sighting:
 
 # -- sightings from evidence ------------------------------------------------------------------
 
-_NAMES_KEY = "host_names"
-
 
 def network_sightings(ctx: HuntContext) -> list[Sighting]:
     """Names of internal addresses from NTLM, DHCP, Kerberos and internal DNS (host_names.sql),
-    best first per address; the query runs once per hunt (kept in ``ctx.shared``)."""
+    best first per address; the query runs once per hunt (kept in ``ctx.outputs``)."""
     from duqhunt.detectors.base import load_sql
+    from duqhunt.detectors.outputs import HostName
 
-    table = ctx.shared.get(_NAMES_KEY)
-    if table is None:
+    if ctx.outputs.host_names is None:
         try:
-            table = ctx.engine.query(load_sql("duqhunt.detectors.net", "host_names.sql"))
+            rows = ctx.engine.query(load_sql("duqhunt.detectors.net", "host_names.sql"))
         except Exception:  # a case without the logs the query reads: no names, no failure
             return []
-        ctx.shared[_NAMES_KEY] = table
+        ctx.outputs.host_names = tuple(
+            HostName(
+                ip=str(r["ip"]),
+                name=str(r["name"] or ""),
+                via=str(r["via"]),
+                first_ts=r.get("first_ts"),
+                last_ts=r.get("last_ts"),
+                seen=int(r.get("seen") or 1),
+            )
+            for r in rows.to_pylist()
+        )
     out = []
-    for r in table.to_pylist():
-        name = short_name(str(r["name"] or ""))
+    for h in ctx.outputs.host_names:
+        name = short_name(h.name)
         if not name:
             continue
         out.append(
             Sighting(
-                via=str(r["via"]),
+                via=h.via,
                 name=name,
-                ip=str(r["ip"]),
-                first=r.get("first_ts"),
-                last=r.get("last_ts"),
-                count=int(r.get("seen") or 1),
-                where=f"{r['via']} log",
+                ip=h.ip,
+                first=h.first_ts,
+                last=h.last_ts,
+                count=h.seen,
+                where=f"{h.via} log",
             )
         )
     return out

@@ -7,6 +7,7 @@ file and the entry, and stops the run: a user who passed a pack wants to know it
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,24 @@ class AllowEntry(BaseModel):
     ports: list[int] = Field(default_factory=list)
     # what the entry suppresses or lowers: beacon ranking (default) and/or lateral movement
     applies_to: list[Literal["beacon", "lateral"]] = Field(default_factory=_beacon_only)
+
+    def covers(self, ip: str) -> bool:
+        """Whether the address is in one of the entry's networks (False for a value that is
+        not an address). Detectors ask this per row: the networks are parsed once."""
+        if not self.cidrs:
+            return False
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr in net for net in _networks(tuple(self.cidrs)))
+
+
+@lru_cache(maxsize=1024)
+def _networks(
+    cidrs: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
 class AllowList(BaseModel):

@@ -7,8 +7,6 @@ import ipaddress
 from dataclasses import dataclass, field
 from importlib import resources
 
-import pyarrow as pa
-
 from duqhunt.content import AllowList, IocPack
 from duqhunt.detectors.contract import ContextDetector
 from duqhunt.detectors.outputs import NetworkOutputs
@@ -53,7 +51,8 @@ def rescan_sql(sessions_sql: str) -> str:
 
 @dataclass(slots=True)
 class HuntContext:
-    """What detectors share in one hunt. Detectors may add results for later ones (``shared``)."""
+    """What detectors share in one hunt: what they found for later ones and for the campaign
+    goes into ``outputs``, typed (detectors/outputs.py)."""
 
     engine: Engine
     internal: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
@@ -62,9 +61,6 @@ class HuntContext:
     window: tuple[float, float] | None
     internal_hosts: int
     params: dict[str, Param] = field(default_factory=dict)
-    # intermediate tables detectors share (beacons, IOC hits, request shapes)
-    shared: dict[str, pa.Table] = field(default_factory=dict)
-    # typed results the campaign layer reads too (moves, relay edges, bridges)
     outputs: NetworkOutputs = field(default_factory=NetworkOutputs)
 
     def ioc_values(self, *types: str) -> set[str]:

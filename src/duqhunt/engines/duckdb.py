@@ -21,6 +21,7 @@ from duqhunt.engines.base import (
     RemoteStorage,
     bind,
 )
+from duqhunt.engines.views import PORTABLE_VIEWS
 from duqhunt.errors import UsageError
 from duqhunt.sources.net.zeek import JsonPlan, TsvColumn, TsvPlan
 
@@ -41,7 +42,8 @@ def _duck_type(t: pa.DataType) -> str:
     return "VARCHAR"
 
 
-# Dialect-specific views: the one place list columns are exploded.
+# Dialect-specific views: the one place list columns are exploded. Created after the portable
+# views (engines/views.py), which http_orig_mime reads.
 DERIVED_VIEWS: dict[str, str] = {
     "dns_answers": (
         "SELECT ts, uid, id_orig_h, id_resp_h, query, UNNEST(answers) AS answer "
@@ -54,8 +56,8 @@ DERIVED_VIEWS: dict[str, str] = {
     ),
     "http_orig_mime": (
         "SELECT ts, uid, id_orig_h, id_resp_h, id_resp_p, method, host, uri, user_agent, "
-        "request_body_len, UNNEST(orig_mime_types) AS mime "
-        "FROM http WHERE orig_mime_types IS NOT NULL"
+        "request_body_len, proxy_form, host_name, path, UNNEST(orig_mime_types) AS mime "
+        "FROM http_named WHERE orig_mime_types IS NOT NULL"
     ),
 }
 
@@ -181,7 +183,7 @@ class DuckDBEngine:
         )
 
     def create_derived_views(self) -> None:
-        for name, sql in DERIVED_VIEWS.items():
+        for name, sql in {**PORTABLE_VIEWS, **DERIVED_VIEWS}.items():
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {_ident(name)} AS {sql}")
 
     def query(self, sql: str, params: Mapping[str, Param] | None = None) -> pa.Table:

@@ -39,6 +39,7 @@ from duqhunt.engines.base import (
     RemoteStorage,
     bind,
 )
+from duqhunt.engines.views import PORTABLE_VIEWS
 from duqhunt.errors import UsageError
 from duqhunt.sources.net.zeek import JsonPlan, TsvColumn, TsvPlan
 from duqhunt.sources.net.zeek_limits import MAX_WARNINGS_PER_FILE
@@ -363,7 +364,10 @@ class SparkEngine:
         df.createOrReplaceTempView(view)
 
     def create_derived_views(self) -> None:
-        """The dialect-specific views (list columns exploded), as DuckDB's DERIVED_VIEWS."""
+        """The portable views (engines/views.py), then the dialect-specific ones (list columns
+        exploded), as DuckDB's DERIVED_VIEWS."""
+        for name, sql in PORTABLE_VIEWS.items():
+            self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
         self.spark.sql(
             "CREATE OR REPLACE TEMP VIEW dns_answers AS "
             "SELECT ts, uid, id_orig_h, id_resp_h, query, explode(answers) AS answer "
@@ -372,8 +376,8 @@ class SparkEngine:
         self.spark.sql(
             "CREATE OR REPLACE TEMP VIEW http_orig_mime AS "
             "SELECT ts, uid, id_orig_h, id_resp_h, id_resp_p, method, host, uri, user_agent, "
-            "request_body_len, explode(orig_mime_types) AS mime "
-            "FROM http WHERE orig_mime_types IS NOT NULL"
+            "request_body_len, proxy_form, host_name, path, explode(orig_mime_types) AS mime "
+            "FROM http_named WHERE orig_mime_types IS NOT NULL"
         )
         files: DataFrame = self.spark.table("files")
         exploded = files.withColumn("__conn_uid", F.explode_outer("conn_uids"))

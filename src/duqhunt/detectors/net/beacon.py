@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from typing import Any
 
@@ -13,6 +12,7 @@ from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql, perio
 from duqhunt.detectors.net.c2rank import Context as RankContext
 from duqhunt.detectors.net.c2rank import Population, corroborated, mark_peer_ties, score_row
 from duqhunt.detectors.net.zones import with_rules
+from duqhunt.detectors.outputs import Beacon
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
 
@@ -53,13 +53,8 @@ def allow_reason(row: dict[str, Any], names: set[str], allowlists: list[AllowLis
                     candidates.add(str(row["dst"]))
                 if any(_domain_match(n, entry.domains) for n in candidates):
                     return f"{allow.name}: {entry.name}"
-            if entry.cidrs and row["kind"] == "ip":
-                try:
-                    addr = ipaddress.ip_address(str(row["dst"]))
-                except ValueError:
-                    continue
-                if any(addr in ipaddress.ip_network(c, strict=False) for c in entry.cidrs):
-                    return f"{allow.name}: {entry.name}"
+            if row["kind"] == "ip" and entry.covers(str(row["dst"])):
+                return f"{allow.name}: {entry.name}"
     return None
 
 
@@ -88,8 +83,8 @@ class BeaconDetector(NetworkDetector):
     (0.30), a bare IP no name points at (0.15), contact hours while the host's user is idle
     (0.15), a source tied to lateral movement or a relay (0.25), a known-bad request shape
     (JPEG POST / to a bare IP, an IOC or rare User-Agent, a custom protocol on 443 without TLS,
-    TLS without SNI; 0.35), direct attempts from no-egress hosts (0.35, from
-    ``ctx.shared["direct_attempts"]``) and a known indicator (1.0); evidence is capped at 1.
+    TLS without SNI; 0.35), direct attempts from no-egress hosts (0.35, from the zone
+    analysis) and a known indicator (1.0); evidence is capped at 1.
     A web proxy's own pairs count half: requests through an explicit proxy (CONNECT or an
     absolute URI to an internal address) are attributed to the client and the destination
     they name. Each beacon entry and finding lists why it ranks where it does.
@@ -156,8 +151,9 @@ class BeaconDetector(NetworkDetector):
                 kept.append(r)
         population = max(ctx.internal_hosts, max((int(r["population"]) for r in rows), default=0))
         kept = self._rank(ctx, kept, Population.of(population), float(window_s))
-        ctx.shared["beacons"] = pa.Table.from_pylist(kept) if kept else pa.table({})
-        ctx.shared["beacon_stats"] = pa.table({"scored": [len(rows)], "suppressed": [suppressed]})
+        ctx.outputs.beacons = tuple(Beacon.from_row(r) for r in kept)
+        ctx.outputs.beacons_scored = len(rows)
+        ctx.outputs.beacons_suppressed = suppressed
         report = float(params["report_score"] or 0.5)
         findings = []
         for rank, r in enumerate(kept, start=1):
@@ -265,19 +261,17 @@ def _known_shapes(ctx: HuntContext) -> dict[tuple[str, str], tuple[float, str]]:
         if key not in out or out[key][0] < score:
             out[key] = (score, why)
 
-    hits = ctx.shared.get("ioc_hits")
-    for h in hits.to_pylist() if hits is not None and hits.num_rows else []:
-        if h["ioc_type"] == "user-agent":
-            offer((str(h["src"]), str(h["dst"])), 1.0, "User-Agent from an IOC pack")
-    jpeg = ctx.shared.get("jpeg_posts")
-    for j in jpeg.to_pylist() if jpeg is not None and jpeg.num_rows else []:
-        offer((str(j["src"]), str(j["dst"])), 1.0, "JPEG POST / to a bare IP (DQ-NET-003)")
-    rare = ctx.shared.get("rare_ua")
-    for u in rare.to_pylist() if rare is not None and rare.num_rows else []:
+    for h in ctx.outputs.ioc_hits:
+        if h.ioc_type == "user-agent":
+            offer((h.src, h.dst), 1.0, "User-Agent from an IOC pack")
+    for j in ctx.outputs.jpeg_posts:
+        if not j.shared_upload:  # an upload service (cameras) is no request shape of a C&C
+            offer((j.src, j.dst), 1.0, "JPEG POST / to a bare IP (DQ-NET-003)")
+    for u in ctx.outputs.rare_user_agents:
         offer(
-            (str(u["src"]), str(u["example_dst"]).lower()),
+            (u.src, u.example_dst.lower()),
             0.6,
-            f"rare second User-Agent {u['user_agent']!r} (DQ-NET-003)",
+            f"rare second User-Agent {u.user_agent!r} (DQ-NET-003)",
         )
     return out
 

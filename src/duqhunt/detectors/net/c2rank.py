@@ -11,7 +11,7 @@ first_seen     0.30  the destination's first contact from any internal host came
                      than 1.5 intervals + 10 min into the window (services that run all
                      the time show up within one interval of the window's start)
 bare_ip        0.15  the destination is an address no DNS answer, TLS SNI or HTTP Host
-                     ever named
+                     ever named (an IP literal written as SNI or Host names nothing)
 idle           0.15  share of the pair's contact hours in which its source host had no
                      user activity (no contact with an external address that is neither
                      routine for it nor a candidate), when the host has a user at all
@@ -22,10 +22,11 @@ tied           0.25  1 when the source host took part in lateral movement (DQ-NE
 shape          0.35  the strongest known-bad request shape of the pair: a JPEG POST / to a
                      bare IP (DQ-NET-003) or an IOC User-Agent 1.0; a custom protocol on
                      443 without TLS 0.8; POST / to a bare IP Host 0.6; a rare second
-                     User-Agent (DQ-NET-003) 0.6; TLS without SNI 0.6
+                     User-Agent (DQ-NET-003) 0.6; TLS without a host name in SNI (none, or
+                     an IP literal, which RFC 6066 does not allow) 0.6
 direct         0.35  hosts without egress tried to reach the destination directly
-                     (``ctx.shared["direct_attempts"]``: dst -> attempts, from the zone
-                     analysis when it provides it)
+                     (the zone analysis' blocked attempts, ``ctx.outputs.blocked_attempts``:
+                     dst -> attempts, for addresses few egress hosts reach)
 known_ioc      1.00  the destination is in a loaded IOC pack
 =============  ====  =================================================================
 
@@ -135,7 +136,11 @@ def protocol_shape(facts: Mapping[str, Any] | None) -> tuple[float, str] | None:
         offer(0.6, f"POST / to a bare-IP Host ({posts} of {http_n} requests)")
     ssl_n, nosni = int(facts.get("ssl_n") or 0), int(facts.get("nosni") or 0)
     if ssl_n and nosni / ssl_n >= 0.5:
-        offer(0.6, f"TLS without a server name (SNI) in {nosni} of {ssl_n} sessions")
+        offer(
+            0.6,
+            f"TLS without a server name (SNI, or an address in its place) in {nosni} of "
+            f"{ssl_n} sessions",
+        )
     return best
 
 

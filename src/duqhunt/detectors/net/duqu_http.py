@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-import pyarrow as pa
-
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
+from duqhunt.detectors.outputs import JpegPost, RareUserAgent
 from duqhunt.model import Evidence, Finding, iso_utc
 
 _JPEG = load_sql(__package__ or "duqhunt.detectors.net", "jpeg_post.sql")
@@ -53,20 +52,20 @@ class DuquHttpDetector(NetworkDetector):
             uploaders.setdefault(str(r["dst"]), set()).add(str(r["src"]))
         rare = max(3, math.ceil(0.01 * max(ctx.internal_hosts, 1)))
         shared_upload = {d for d, srcs in uploaders.items() if len(srcs) > rare}
-        ctx.shared["jpeg_posts"] = (
-            pa.Table.from_pylist([r for r in rows if r["dst"] not in shared_upload])
-            if rows
-            else pa.table({})
-        )
+        posts: list[JpegPost] = []
         for r in rows:
             n_up = len(uploaders[str(r["dst"])])
             common = r["dst"] in shared_upload
+            confidence = 0.3 if common else (0.8 if r["uploads"] >= 3 else 0.6)
+            posts.append(
+                JpegPost(str(r["src"]), str(r["dst"]), int(r["uploads"]), confidence, common)
+            )
             findings.append(
                 self.finding(
                     ("jpeg-post-bare-ip", r["src"], r["dst"]),
                     f"{r['src']} uploads JPEG data by POST / to bare IP {r['dst']}",
                     "low" if common else "high",
-                    0.3 if common else (0.8 if r["uploads"] >= 3 else 0.6),
+                    confidence,
                     (r["src"],),
                     r["first_ts"],
                     r["last_ts"],
@@ -107,8 +106,8 @@ class DuquHttpDetector(NetworkDetector):
                 "max_dsts": int(ctx.param("rare_ua_max_dsts", 3) or 3),
             },
         )
-        ctx.shared["rare_ua"] = ua
-        for r in ua.to_pylist():
+        ua_rows = ua.to_pylist()
+        for r in ua_rows:
             findings.append(
                 self.finding(
                     ("rare-user-agent", r["src"], r["user_agent"]),
@@ -138,4 +137,9 @@ class DuquHttpDetector(NetworkDetector):
                     attack=("T1071.001",),
                 )
             )
+        ctx.outputs.jpeg_posts = tuple(posts)
+        ctx.outputs.rare_user_agents = tuple(
+            RareUserAgent(str(r["src"]), str(r["user_agent"]), str(r["example_dst"]))
+            for r in ua_rows
+        )
         return findings

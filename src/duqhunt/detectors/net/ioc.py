@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
+from duqhunt.detectors.outputs import IocHit
 from duqhunt.model import Evidence, Finding, iso_utc
 from duqhunt.model.finding import Severity
 
@@ -29,11 +30,13 @@ class IocMatchDetector(NetworkDetector):
     or hashes that match an indicator of a loaded IOC pack.
 
     Catches: any contact with listed C&C addresses or names, in either direction, including a
-    DNS answer that resolves to a listed address, an HTTP Host with a port (``evil.example:8080``)
-    or a proxy's CONNECT target, and HTTP requests for a listed URL (host, non-default port,
-    path and query, without scheme or letter case). A listed name also covers its subdomains
-    (``evil.example`` matches ``www.evil.example``, never ``notevil.example``); names, file
-    names and hashes compare without letter case, User-Agents exactly.
+    DNS answer that resolves to a listed address, an HTTP Host with a port
+    (``evil.example:8080``), a trailing dot or in IP-literal brackets (``[2001:db8::1]:8443``),
+    a proxy's CONNECT target or absolute-URI host (the engines' http_named view), and HTTP
+    requests for a listed URL (host, non-default port, path and query, without scheme or
+    letter case). A listed name also covers its subdomains (``evil.example`` matches
+    ``www.evil.example``, never ``notevil.example``); names, file names and hashes compare without
+    letter case, User-Agents exactly.
     Severity: high for an address, name or URL of confidence 0.8 or more, low below 0.5, medium
     otherwise (a User-Agent, file name or hash alone is at most medium).
     Misses: indicators not in a pack; contact through a proxy that hides the destination; DNS
@@ -52,9 +55,8 @@ class IocMatchDetector(NetworkDetector):
     def run(self, ctx: HuntContext) -> list[Finding]:
         if not ctx.packs:
             return []
-        table = ctx.engine.query(_SQL)
-        ctx.shared["ioc_hits"] = table
-        rows = table.to_pylist()
+        rows = ctx.engine.query(_SQL).to_pylist()
+        ctx.outputs.ioc_hits = tuple(IocHit.from_row(r) for r in rows)
         grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for r in rows:
             grouped[(r["src"], r["ioc_value"])].append(r)

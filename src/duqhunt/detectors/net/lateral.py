@@ -14,7 +14,11 @@ from duqhunt.model import Evidence, Finding, finding_id, iso_utc
 from duqhunt.model.finding import Severity
 
 _PKG = __package__ or "duqhunt.detectors.net"
-_SQL = expand_share_macros(load_sql(_PKG, "lateral.sql"))
+# the candidate moves (lateral.sql), with the host names that resolve a Kerberos ticket's
+# service to its destination
+LATERAL_SQL = expand_share_macros(load_sql(_PKG, "lateral.sql")).replace(
+    "{host_names}", load_sql(_PKG, "host_names.sql")
+)
 _ADMIN_SQL = expand_share_macros(load_sql(_PKG, "admin_sources.sql"))
 _HOME_SQL = expand_share_macros(load_sql(_PKG, "account_home.sql"))
 
@@ -44,15 +48,9 @@ def looks_executable(file: str | None, mime: str | None) -> bool:
 
 
 def _admin_allowed(ctx: HuntContext, src: str) -> str | None:
-    try:
-        addr = ipaddress.ip_address(src)
-    except ValueError:
-        return None
     for allow in ctx.allowlists:
         for entry in allow.entries:
-            if "lateral" not in entry.applies_to:
-                continue
-            if any(addr in ipaddress.ip_network(c, strict=False) for c in entry.cidrs):
+            if "lateral" in entry.applies_to and entry.covers(src):
                 return f"{allow.name}: {entry.name}"
     return None
 
@@ -111,7 +109,10 @@ class LateralMovementDetector(NetworkDetector):
     destination, within a window, by remote execution: service creation or start over svcctl,
     an At job over atsvc, a task over ITaskSchedulerService (SchRpcRegisterTask, SchRpcRun),
     over a named pipe or plain TCP RPC. Each move is {src, dst, time, method, share, file,
-    account}; the account comes from ntlm.log or kerberos.log on the same connection. IPC$ is
+    account}; the account comes from ntlm.log or kerberos.log on the same connection, else (a
+    Kerberos-authenticated session, whose client name is encrypted) from the source's latest
+    service ticket for the destination (cifs/, host/ or RPCSS/NAME in kerberos.log, NAME one of
+    the destination's names) in the 10 h before the move. IPC$ is
     the pipe share, never a write target; other shares, hidden or not (Users$, Home$,
     Profiles$, SYSVOL, NETLOGON), are file shares: a write there is a move only when an
     execution from the same source follows on the same host.
@@ -145,8 +146,9 @@ class LateralMovementDetector(NetworkDetector):
     intruder who copies a tooling group exactly (same source, account and binary) is counted
     in that group's low finding (its target list shows the extra host).
     False positives: one-off administration (a single PsExec to one or two hosts, once, or with
-    an account not visible on the connection: Kerberos-authenticated SMB sessions carry no
-    account in these logs), a new deployment tool in its first small wave.
+    an account neither the connection nor a ticket shows: a Kerberos session whose ticket
+    request the sensor did not see, or whose destination has no known name), a new deployment
+    tool in its first small wave.
     """
 
     id = "DQ-NET-005"
@@ -157,7 +159,7 @@ class LateralMovementDetector(NetworkDetector):
 
     def run(self, ctx: HuntContext) -> list[Finding]:
         rows = ctx.engine.query(
-            _SQL,
+            LATERAL_SQL,
             {
                 "exec_window_s": float(ctx.param("lateral_exec_window_s", 600.0) or 600.0),
                 "lead_s": 5.0,
@@ -451,6 +453,7 @@ def _group_moves(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "endpoint": None,
                 "named_pipe": None,
                 "account": r["write_account"] or r["exec_account"],
+                "ticket_account": r["ticket_account"],
             }
         if r["file"] and r["file"] not in g["files"]:
             g["files"].append(r["file"])
@@ -470,6 +473,9 @@ def _group_moves(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             g["account"] = g["account"] or r["exec_account"]
     moves = []
     for g in groups.values():
+        # a Kerberos session names no account on the connection: the source's ticket for the
+        # destination does
+        g["account"] = g["account"] or g.pop("ticket_account")
         exe = [f for f in g["files"] if looks_executable(f, None)]
         g["file"] = (exe or g["files"] or [None])[0]
         moves.append(g)
@@ -524,8 +530,9 @@ class AccountSpreadDetector(NetworkDetector):
     count; its use from another host does.
 
     Emitted by the lateral-movement detector's run (it needs its moves); this class carries the
-    metadata. Misses: accounts not visible in ntlm.log/kerberos.log (Kerberos over TCP 88 to the
-    DC is not tied to the SMB session). False positives: a help-desk account used by hand.
+    metadata. Misses: accounts neither the session (NTLM) nor the source's ticket requests (TGS
+    for the destination's service, when the KDC's traffic is logged and the destination has a
+    known name) show. False positives: a help-desk account used by hand.
     """
 
     id = "DQ-NET-008"

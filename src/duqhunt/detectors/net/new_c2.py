@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
 from duqhunt.detectors.net.zones import with_rules
+from duqhunt.detectors.outputs import Beacon, NewC2
 from duqhunt.model import Evidence, Finding
 
 _SHAPE = load_sql(__package__ or "duqhunt.detectors.net", "http_shape.sql")
@@ -18,9 +19,9 @@ DATA_SHARE_MIN = 0.5
 _DATA_SQL = with_rules("pair_data.sql")
 
 
-def _data_carrying(ctx: HuntContext, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+def _data_carrying(ctx: HuntContext, rows: list[Beacon]) -> set[tuple[str, str]]:
     """The (src, dst) beacon pairs whose contacts mostly carried data (egress_session.sql)."""
-    pairs = sorted({(str(r["src"]), str(r["dst"])) for r in rows})
+    pairs = sorted({(r.src, r.dst) for r in rows})
     ctx.engine.register_arrow(
         "new_c2_pairs",
         pa.table({"src": [p[0] for p in pairs], "dst": [p[1] for p in pairs]}),
@@ -65,34 +66,32 @@ class NewC2Detector(NetworkDetector):
     sources = ("conn", "http")
 
     def run(self, ctx: HuntContext) -> list[Finding]:
-        beacons = ctx.shared.get("beacons")
-        if beacons is None or beacons.num_rows == 0:
-            return []
-        rows = [r for r in beacons.to_pylist() if r["kind"] == "ip"]
-        known = [r for r in rows if r["known_ioc"]]
+        rows = [b for b in ctx.outputs.beacons if b.kind == "ip"]
+        known = [r for r in rows if r.known_ioc]
         if not known:
             return []
         carried = _data_carrying(ctx, rows)
-        known = [r for r in known if (str(r["src"]), str(r["dst"])) in carried]
-        rows = [r for r in rows if (str(r["src"]), str(r["dst"])) in carried]
+        known = [r for r in known if (r.src, r.dst) in carried]
+        rows = [r for r in rows if (r.src, r.dst) in carried]
         shapes = {(s["src"], s["dst"]): s for s in ctx.engine.query(_SHAPE).to_pylist()}
         ioc_ips = ctx.ioc_values("ip")
         lo = float(ctx.param("new_c2_band_low", 0.6) or 0.6)
         hi = float(ctx.param("new_c2_band_high", 1.6) or 1.6)
         findings: list[Finding] = []
+        found: list[NewC2] = []
         seen: set[str] = set()
         for cand in rows:
-            dst = str(cand["dst"])
-            if cand["known_ioc"] or dst in ioc_ips or cand["periodicity"] < 0.6:
+            dst = cand.dst
+            if cand.known_ioc or dst in ioc_ips or cand.periodicity < 0.6:
                 continue
-            cshape = _shape_key(shapes.get((cand["src"], dst)))
+            cshape = _shape_key(shapes.get((cand.src, dst)))
             for ref in known:
-                if not ref["interval_s"] or not cand["interval_s"]:
+                if not ref.interval_s or not cand.interval_s:
                     continue
-                ratio = float(cand["interval_s"]) / float(ref["interval_s"])
+                ratio = cand.interval_s / ref.interval_s
                 if not lo <= ratio <= hi:
                     continue
-                rshape = _shape_key(shapes.get((ref["src"], str(ref["dst"]))))
+                rshape = _shape_key(shapes.get((ref.src, ref.dst)))
                 same_http = (
                     cshape[0]
                     and rshape[0]
@@ -100,9 +99,7 @@ class NewC2Detector(NetworkDetector):
                     and (cshape[2] is None or cshape[2] == rshape[2])
                 )
                 size_ratio = (
-                    float(cand["bytes_median"] or 0) / float(ref["bytes_median"])
-                    if ref["bytes_median"]
-                    else 0.0
+                    (cand.bytes_median or 0.0) / ref.bytes_median if ref.bytes_median else 0.0
                 )
                 same_size = rshape == (False, False, None) and 0.67 <= size_ratio <= 1.5
                 if not (same_http or same_size):
@@ -111,35 +108,38 @@ class NewC2Detector(NetworkDetector):
                     break
                 seen.add(dst)
                 basis = "same HTTP request shape" if same_http else "similar upload size"
+                confidence = round(min(0.9, 0.5 + 0.4 * cand.periodicity), 4)
+                found.append(NewC2(dst, cand.src, ref.dst, confidence))
                 findings.append(
                     self.finding(
                         (dst,),
-                        f"{dst} looks like a new C&C server (profile of {ref['dst']})",
+                        f"{dst} looks like a new C&C server (profile of {ref.dst})",
                         "high",
-                        round(min(0.9, 0.5 + 0.4 * float(cand["periodicity"])), 4),
-                        (str(cand["src"]),),
-                        cand["first_ts"],
-                        cand["last_ts"],
+                        confidence,
+                        (cand.src,),
+                        cand.first_ts,
+                        cand.last_ts,
                         (
                             Evidence(
                                 source="conn.log",
-                                locator=f"{cand['src']} -> {dst}",
+                                locator=f"{cand.src} -> {dst}",
                                 summary=(
-                                    f"beacon every ~{cand['interval_s']:.0f} s (known C&C "
-                                    f"{ref['dst']}: ~{ref['interval_s']:.0f} s, ratio {ratio:.2f}), "
-                                    f"{basis}, periodicity {cand['periodicity']:.2f}, "
-                                    f"C&C rank score {cand['c2_score']:.2f}"
+                                    f"beacon every ~{cand.interval_s:.0f} s (known C&C "
+                                    f"{ref.dst}: ~{ref.interval_s:.0f} s, ratio {ratio:.2f}), "
+                                    f"{basis}, periodicity {cand.periodicity:.2f}, "
+                                    f"C&C rank score {cand.score:.2f}"
                                 ),
                             ),
                         ),
                         (
                             ("candidate", dst),
-                            ("reference_c2", str(ref["dst"])),
+                            ("reference_c2", ref.dst),
                             ("interval_ratio", round(ratio, 3)),
                             ("basis", basis),
-                            ("beacon_score", round(float(cand["periodicity"]), 4)),
+                            ("beacon_score", round(cand.periodicity, 4)),
                         ),
                     )
                 )
                 break
+        ctx.outputs.new_c2 = tuple(found)
         return findings

@@ -10,7 +10,7 @@ import pyarrow as pa
 from duqhunt.content import normalise_pipe, standard_pipes
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql, periodicity_sql
 from duqhunt.detectors.net.zones import BRIDGE_CORRELATION_SQL, DIRECT_ATTEMPTS_SQL
-from duqhunt.detectors.outputs import Bridge, DirectAttempt, RelayEdge
+from duqhunt.detectors.outputs import BlockedAttempts, Bridge, DirectAttempt, RelayEdge
 from duqhunt.model import Evidence, Finding, iso_utc
 
 _PKG = __package__ or "duqhunt.detectors.net"
@@ -32,18 +32,18 @@ RARE_EGRESS_HOSTS_SHARE = 0.05
 REPEAT_SPAN_S = 3600.0
 
 
-def direct_attempts(ctx: HuntContext) -> dict[str, list[dict[str, Any]]]:
+def direct_attempts(ctx: HuntContext) -> dict[str, list[BlockedAttempts]]:
     """No-egress host -> its outbound rows to external addresses per destination, most first
-    (sql/direct_attempts.sql); computed once per hunt and shared."""
-    table = ctx.shared.get("direct_attempts")
-    if table is None:
-        table = ctx.engine.query(DIRECT_ATTEMPTS_SQL)
-        ctx.shared["direct_attempts"] = table
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in table.to_pylist():
-        out[str(r["src"])].append(r)
+    (sql/direct_attempts.sql); computed once per hunt and kept in ``ctx.outputs``."""
+    if ctx.outputs.blocked_attempts is None:
+        ctx.outputs.blocked_attempts = tuple(
+            BlockedAttempts.from_row(r) for r in ctx.engine.query(DIRECT_ATTEMPTS_SQL).to_pylist()
+        )
+    out: dict[str, list[BlockedAttempts]] = defaultdict(list)
+    for r in ctx.outputs.blocked_attempts:
+        out[r.src].append(r)
     for rows in out.values():
-        rows.sort(key=lambda r: (-int(r["n"]), str(r["dst"])))
+        rows.sort(key=lambda r: (-r.n, r.dst))
     return out
 
 
@@ -56,24 +56,18 @@ def tried_c2_candidates(ctx: HuntContext) -> dict[str, tuple[int, int]]:
     acc: dict[str, dict[str, Any]] = {}
     for src, rows in direct_attempts(ctx).items():
         for r in rows:
-            blocked = int(r["n"]) - int(r["data_sessions"])
+            blocked = r.blocked
             # the relay or bridge reaches its C&C: an address no egress host contacts at all
             # (a public resolver a secure-zone host falls back to) names no C&C
-            if blocked <= 0 or not 1 <= int(r["egress_hosts"]) <= rare_max:
+            if blocked <= 0 or not 1 <= r.egress_hosts <= rare_max:
                 continue
             a = acc.setdefault(
-                str(r["dst"]),
-                {
-                    "n": 0,
-                    "hosts": set(),
-                    "first": float(r["first_ts"]),
-                    "last": float(r["last_ts"]),
-                },
+                r.dst, {"n": 0, "hosts": set(), "first": r.first_ts, "last": r.last_ts}
             )
             a["n"] += blocked
             a["hosts"].add(src)
-            a["first"] = min(a["first"], float(r["first_ts"]))
-            a["last"] = max(a["last"], float(r["last_ts"]))
+            a["first"] = min(a["first"], r.first_ts)
+            a["last"] = max(a["last"], r.last_ts)
     return {
         dst: (int(a["n"]), len(a["hosts"]))
         for dst, a in acc.items()
@@ -86,19 +80,14 @@ def _rare_max(ctx: HuntContext) -> float:
     return max(RARE_EGRESS_HOSTS_MIN, RARE_EGRESS_HOSTS_SHARE * ctx.internal_hosts)
 
 
-def _attempt_text(rows: list[dict[str, Any]], rare_max: float, limit: int = 3) -> str:
+def _attempt_text(rows: list[BlockedAttempts], rare_max: float, limit: int = 3) -> str:
     """'206.183.111.97 x14 (80-443, 2011-10-14T10:02:11Z to ...)' for the top destinations."""
     parts = []
     for r in rows[:limit]:
-        ports = (
-            str(r["min_port"])
-            if r["min_port"] == r["max_port"]
-            else f"{r['min_port']}-{r['max_port']}"
-        )
-        rare = " (few egress hosts reach it)" if int(r["egress_hosts"]) <= rare_max else ""
+        ports = str(r.min_port) if r.min_port == r.max_port else f"{r.min_port}-{r.max_port}"
+        rare = " (few egress hosts reach it)" if r.egress_hosts <= rare_max else ""
         parts.append(
-            f"{r['dst']}:{ports} x{int(r['n'])} "
-            f"({iso_utc(r['first_ts'])} to {iso_utc(r['last_ts'])}){rare}"
+            f"{r.dst}:{ports} x{r.n} ({iso_utc(r.first_ts)} to {iso_utc(r.last_ts)}){rare}"
         )
     more = len(rows) - limit
     return "; ".join(parts) + (f"; +{more} more address(es)" if more > 0 else "")
@@ -255,13 +244,13 @@ class RelayEdgeDetector(NetworkDetector):
             # the addresses few egress hosts reach (a C&C) before the common ones (updates)
             tried = sorted(
                 attempts.get(e["src"], []),
-                key=lambda r: (int(r["egress_hosts"]) > _rare_max(ctx), -int(r["n"]), r["dst"]),
+                key=lambda r: (r.egress_hosts > _rare_max(ctx), -r.n, r.dst),
             )
-            blocked = sum(int(r["n"]) - int(r["data_sessions"]) for r in tried)
+            blocked = sum(r.blocked for r in tried)
             outside = (
                 f"{e['src']} has no external session that carried data"
                 + (f" ({blocked} blocked attempt(s) to {len(tried)} address(es))" if tried else "")
-                if not any(int(r["data_sessions"]) for r in tried)
+                if not any(r.data_sessions for r in tried)
                 else f"{e['src']} is in a declared no-egress network"
             )
             extra = (
@@ -380,29 +369,29 @@ class BridgeDetector(NetworkDetector):
             slot: dict[str, dict[str, Any]] = {}
             for h in behind:
                 for r in per_host.get(h, []):
-                    blocked = int(r["n"]) - int(r["data_sessions"])
+                    blocked = r.blocked
                     if blocked <= 0:
                         continue
                     a = slot.setdefault(
-                        str(r["dst"]),
+                        r.dst,
                         {
-                            "dst": str(r["dst"]),
+                            "dst": r.dst,
                             "n": 0,
                             "srcs": set(),
-                            "first_ts": r["first_ts"],
-                            "last_ts": r["last_ts"],
-                            "min_port": r["min_port"],
-                            "max_port": r["max_port"],
-                            "rare": int(r["egress_hosts"]) <= rare_max,
+                            "first_ts": r.first_ts,
+                            "last_ts": r.last_ts,
+                            "min_port": r.min_port,
+                            "max_port": r.max_port,
+                            "rare": r.egress_hosts <= rare_max,
                             "bridge_reaches": False,
                         },
                     )
                     a["n"] += blocked
                     a["srcs"].add(h)
-                    a["first_ts"] = min(a["first_ts"], r["first_ts"])
-                    a["last_ts"] = max(a["last_ts"], r["last_ts"])
-                    a["min_port"] = min(a["min_port"], r["min_port"])
-                    a["max_port"] = max(a["max_port"], r["max_port"])
+                    a["first_ts"] = min(a["first_ts"], r.first_ts)
+                    a["last_ts"] = max(a["last_ts"], r.last_ts)
+                    a["min_port"] = min(a["min_port"], r.min_port)
+                    a["max_port"] = max(a["max_port"], r.max_port)
             if slot:
                 merged[bridge] = slot
         if not merged:
@@ -477,8 +466,6 @@ class BridgeDetector(NetworkDetector):
                     {"corr_window_s": w, "window_s": max(ctx.window[1] - ctx.window[0], 1.0)},
                 ).to_pylist():
                     corr[r["bridge"]].append({**r, "window": w})
-        beacons = ctx.shared.get("beacons")
-        beacon_rows = beacons.to_pylist() if beacons is not None and beacons.num_rows else []
         tried = self._tried(ctx, chains)
         bridges: list[Bridge] = []
         findings: list[Finding] = []
@@ -493,7 +480,7 @@ class BridgeDetector(NetworkDetector):
                 )
                 if best is None or key > best["key"]:
                     best = {**r, "lift": lift, "key": key}
-            own = [b for b in beacon_rows if b["src"] == bridge and b["kind"] == "ip"]
+            own = [b for b in ctx.outputs.beacons if b.src == bridge and b.kind == "ip"]
             correlated = best is not None and best["fraction"] >= 0.5 and best["lift"] >= 3.0
             attempted = tried.get(bridge, [])
             # addresses the hosts behind the bridge tried directly that the bridge reaches and
@@ -501,7 +488,7 @@ class BridgeDetector(NetworkDetector):
             named = [a for a in attempted if _names_c2(a)]
             if not correlated and not own and not named:
                 continue
-            own_dsts = [str(b["dst"]) for b in own]
+            own_dsts = [b.dst for b in own]
             if best is not None and best["fraction"] >= 0.5:
                 c2 = best["ext"]
             elif named:

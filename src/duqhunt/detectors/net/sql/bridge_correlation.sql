@@ -20,14 +20,9 @@ outbound AS (
     FROM conn c
     JOIN ({proxy_hosts}) px ON px.ip = c.id_resp_h
     LEFT JOIN (
-        SELECT h.uid,
-               MIN(CASE WHEN POSITION(':' IN h.host) > 0
-                        THEN SUBSTRING(h.host, 1, POSITION(':' IN h.host) - 1)
-                        ELSE h.host END) AS target
-        FROM http h
-        WHERE h.host IS NOT NULL AND h.host <> ''
-          AND (UPPER(h.method) = 'CONNECT' OR LOWER(h.uri) LIKE 'http://%'
-               OR LOWER(h.uri) LIKE 'https://%')
+        SELECT h.uid, MIN(h.host_name) AS target
+        FROM http_named h
+        WHERE h.proxy_form = 1 AND h.host_name IS NOT NULL
         GROUP BY h.uid
     ) t ON t.uid = c.uid
     WHERE c.id_orig_h IN (SELECT DISTINCT dst FROM relay_edges)

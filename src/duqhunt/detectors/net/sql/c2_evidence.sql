@@ -6,7 +6,8 @@
 --   conns_443       443/tcp connections of the pair
 --   conns           connections of the pair (kind 'ip')
 --   data_conns      of those, the ones that carried data (egress_session.sql)
---   nosni           TLS sessions of the pair without a server name
+--   nosni           TLS sessions of the pair without a host name in SNI: none, or an IP
+--                   literal (RFC 6066 3 allows host names only)
 --   ssl_n           TLS sessions of the pair
 --   pair_hours      distinct clock hours with a contact of the pair
 --   idle_hours      of those, hours in which the source host had no user activity
@@ -20,20 +21,16 @@ WITH cand_src AS (
     SELECT DISTINCT src FROM c2_candidates
 ),
 http_t AS (
-    SELECT h.id_orig_h AS src, h.ts AS ts, UPPER(h.method) AS method, h.uri AS uri,
-           LOWER(h.host) AS host,
-           LOWER(CASE WHEN h.host LIKE '%:%' AND h.host NOT LIKE '%:%:%' AND h.host NOT LIKE '%]%'
-                      THEN SUBSTRING(h.host, 1, INSTR(h.host, ':') - 1)
-                      ELSE h.host END) AS target
-    FROM http h
+    SELECT h.id_orig_h AS src, h.ts AS ts, UPPER(h.method) AS method, h.path AS path,
+           h.host_name AS target
+    FROM http_named h
     JOIN cand_src s ON s.src = h.id_orig_h
-    WHERE h.host IS NOT NULL AND h.host <> '' AND h.ts IS NOT NULL
+    WHERE h.host_name IS NOT NULL AND h.ts IS NOT NULL
 ),
 pair_http AS (
     SELECT k.kind, k.src, k.dst,
            SUM(CASE WHEN t.method = 'POST'
-                     AND (t.uri = '/' OR t.uri LIKE '/?%'
-                          OR LOWER(t.uri) = CONCAT('http://', t.host, '/'))
+                     AND (t.path = '/' OR t.path LIKE '/?%')
                      AND TRANSLATE(t.target, '0123456789.', '') = ''
                     THEN 1 ELSE 0 END) AS post_root_bare,
            COUNT(*) AS http_n
@@ -51,7 +48,10 @@ pair_conn AS (
 ),
 pair_ssl AS (
     SELECT k.kind, k.src, k.dst,
-           SUM(CASE WHEN t.server_name IS NULL OR t.server_name = '' THEN 1 ELSE 0 END) AS nosni,
+           SUM(CASE WHEN t.server_name IS NULL OR t.server_name = ''
+                          OR TRANSLATE(t.server_name, '0123456789.', '') = ''
+                          OR t.server_name LIKE '%:%'
+                    THEN 1 ELSE 0 END) AS nosni,
            COUNT(*) AS ssl_n
     FROM c2_candidates k
     JOIN ssl t ON t.id_orig_h = k.src AND t.id_resp_h = k.dst

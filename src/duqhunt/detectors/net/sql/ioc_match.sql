@@ -1,48 +1,11 @@
 -- DQ-NET-001 known-indicator matches, portable SQL. Reads the `ioc` table (type, value,
 -- match_key, pack, source, confidence, description) built from the IOC packs; one row per (log,
 -- field, source host, destination, indicator) with counts and times.
--- An HTTP request's host is its Host header, or the authority of an absolute URI (a request to
--- a proxy), without the port and a trailing dot; its URL key is content.url_match_key's form:
--- host, a port other than 80 and 443, path and query, in lower case.
-WITH http_req AS (
-    SELECT h.uid, h.ts, h.id_orig_h, h.id_resp_h, h.user_agent, h.host, h.uri,
-           CASE WHEN LOWER(h.uri) LIKE 'http://%' OR LOWER(h.uri) LIKE 'https://%'
-                THEN SUBSTRING(h.uri, INSTR(h.uri, '://') + 3) END AS abs_rest
-    FROM http h
-),
-http_parts AS (
-    SELECT r.uid, r.ts, r.id_orig_h, r.id_resp_h, r.user_agent, r.host,
-           CASE WHEN r.abs_rest IS NULL THEN r.host
-                WHEN INSTR(r.abs_rest, '/') > 0
-                    THEN SUBSTRING(r.abs_rest, 1, INSTR(r.abs_rest, '/') - 1)
-                ELSE r.abs_rest END AS authority,
-           CASE WHEN r.abs_rest IS NULL THEN r.uri
-                WHEN INSTR(r.abs_rest, '/') > 0 THEN SUBSTRING(r.abs_rest, INSTR(r.abs_rest, '/'))
-                ELSE '/' END AS path
-    FROM http_req r
-),
-http_hosts AS (
-    SELECT p.*,
-           CASE WHEN p.authority LIKE '%:%' AND p.authority NOT LIKE '%:%:%'
-                     AND p.authority NOT LIKE '%]%'
-                THEN SUBSTRING(p.authority, 1, INSTR(p.authority, ':') - 1)
-                ELSE p.authority END AS bare_host,
-           CASE WHEN p.authority LIKE '%:%' AND p.authority NOT LIKE '%:%:%'
-                     AND p.authority NOT LIKE '%]%'
-                THEN SUBSTRING(p.authority, INSTR(p.authority, ':') + 1) END AS host_port
-    FROM http_parts p
-),
-http_named AS (
-    SELECT q.uid, q.ts, q.id_orig_h, q.id_resp_h, q.user_agent, q.host,
-           LOWER(TRIM(TRAILING '.' FROM q.bare_host)) AS host_name,
-           CASE WHEN q.path IS NULL OR q.bare_host IS NULL OR q.bare_host = '' THEN NULL
-                ELSE LOWER(CONCAT(TRIM(TRAILING '.' FROM q.bare_host),
-                                  CASE WHEN q.host_port IS NULL OR q.host_port IN ('80', '443')
-                                       THEN '' ELSE CONCAT(':', q.host_port) END,
-                                  q.path)) END AS url_key
-    FROM http_hosts q
-),
-hits AS (
+-- An HTTP request's host, port and URL key come from the engines' http_named view (engines/
+-- views.py): the Host header, a CONNECT target or an absolute URI's authority (a request to a
+-- proxy), without port, IP-literal brackets or trailing dot; the URL key is
+-- content.url_match_key's form.
+WITH hits AS (
     SELECT 'conn' AS log, 'id.resp_h' AS field, c.uid AS uid, c.ts AS ts,
            c.id_orig_h AS src, c.id_resp_h AS dst, i.type AS ioc_type, i.value AS ioc_value
     FROM conn c JOIN ioc i ON i.type = 'ip' AND i.value = c.id_resp_h

@@ -1,0 +1,26 @@
+"""An allow-list entry's networks (content.AllowEntry.covers): what DQ-NET-002 (a beacon's
+destination) and DQ-NET-005 (an admin tool's source) ask of every row."""
+
+from __future__ import annotations
+
+from duqhunt.content import AllowEntry
+
+
+def test_covers_addresses_in_its_networks_only() -> None:
+    entry = AllowEntry(
+        name="backup",
+        reason="nightly backup agent",
+        cidrs=["10.20.0.0/16", "203.0.113.7", "2001:db8:5::/48", "192.0.2.1/24"],
+    )
+    assert entry.covers("10.20.255.1")
+    assert not entry.covers("10.21.0.1")
+    assert entry.covers("203.0.113.7") and not entry.covers("203.0.113.8")  # one address
+    assert entry.covers("2001:db8:5::99") and not entry.covers("2001:db8:6::1")
+    assert entry.covers("192.0.2.200")  # a network written with host bits set
+    # a name or an empty value is no address: not covered, no error
+    assert not entry.covers("backup.example.com") and not entry.covers("")
+
+
+def test_an_entry_without_networks_covers_nothing() -> None:
+    entry = AllowEntry(name="ntp", reason="time", domains=["pool.ntp.org"])
+    assert not entry.covers("10.0.0.1")
