@@ -90,6 +90,8 @@ GROUPS: tuple[Group, ...] = (
             "tests/host/test_share_access.py",
             "tests/host/test_served_pipe_edges.py",
             "tests/host/test_host_breadth.py",
+            "tests/host/test_credential_access.py",
+            "tests/host/test_rdp_and_wmi_subscription.py",
         ),
     ),
     Group(
@@ -113,6 +115,9 @@ GROUPS: tuple[Group, ...] = (
             "src/duqhunt/detectors/contract.py",
             "src/duqhunt/detectors/outputs.py",
             "src/duqhunt/detectors/registry.py",
+            # the one SMB share classification (Python and SQL) that lateral.sql and the
+            # host share-access detectors both use
+            "src/duqhunt/detectors/shares.py",
         ),
         # the hunt-level tests on small hand-built logs; not tests/hunt/test_lateral_and_bridge.py
         # (five simulated campaigns, six minutes: it reaches every function of the package, so
@@ -121,13 +126,18 @@ GROUPS: tuple[Group, ...] = (
             "tests/detectors",
             "tests/hunt/test_host_names.py",
             "tests/hunt/test_zones_and_blocked_egress.py",
+            "tests/host/test_share_access.py",
         ),
     ),
     Group(
         "detectors-doc",
         "detectors",
         ("src/duqhunt/detectors/doc/*",),
-        ("tests/docs/test_doc_scan.py", "tests/docs/test_font_structure.py"),
+        (
+            "tests/docs/test_doc_scan.py",
+            "tests/docs/test_font_structure.py",
+            "tests/docs/test_font_spec.py",
+        ),
     ),
     Group(
         "sources-office",
@@ -136,6 +146,7 @@ GROUPS: tuple[Group, ...] = (
         (
             "tests/docs/test_doc_scan.py",
             "tests/docs/test_font_structure.py",
+            "tests/docs/test_font_spec.py",
             "tests/docs/test_mtx.py",
             "tests/docs/test_font_fuzz.py",
         ),
@@ -661,10 +672,13 @@ class SqlMutant:
     replacement: str
     original: str
 
+    column: int = 0  # of the start on its line: one operator can occur twice on a line
+
     @property
     def id(self) -> str:
         return "s-" + _short(
             f"{self.file}\n{self.kind}\n{self.original}\n{self.replacement}\n{self.line}"
+            f"\n{self.column}"
         )
 
     def apply(self, text: str) -> str:
@@ -682,9 +696,15 @@ def sql_mutants(path: Path) -> list[SqlMutant]:
     every = list(_TOKEN.finditer(text))
     toks = [m for m in every if m.lastgroup not in ("comment", "string")]
     out: list[SqlMutant] = []
+    seen: set[tuple[int, int, str]] = set()
 
     def add(kind: str, start: int, end: int, repl: str) -> None:
-        out.append(SqlMutant(rel, _line_of(text, start), kind, start, end, repl, text[start:end]))
+        if (start, end, repl) in seen:
+            return  # the constant 1 gives 2 both as +1 and as x2: one mutant
+        seen.add((start, end, repl))
+        column = start - (text.rfind("\n", 0, start) + 1)
+        line = _line_of(text, start)
+        out.append(SqlMutant(rel, line, kind, start, end, repl, text[start:end], column))
 
     # a LIKE suffix pattern loses its label boundary: '%.' -> '%' (evil.com matches notevil.com)
     for t in every:
@@ -729,9 +749,10 @@ def sql_mutants(path: Path) -> list[SqlMutant]:
             num = float(v) if "." in v else int(v)
             # PERCENTILE_CONT fractions and LAG/ROUND arguments are constants too; keep them
             for changed in (num + 1, num - 1, num * 2):
-                text = repr(round(changed, 6)) if isinstance(changed, float) else str(changed)
-                if text != v:
-                    add("constant", t.start(), t.end(), text)
+                # not ``text``: that is the file, which add() and the dropped terms below read
+                lit = repr(round(changed, 6)) if isinstance(changed, float) else str(changed)
+                if lit != v:
+                    add("constant", t.start(), t.end(), lit)
     # dropped terms: the top-level AND terms of each WHERE / HAVING / ON condition
     for i, t in enumerate(toks):
         if t.lastgroup != "word" or t.group().upper() not in ("WHERE", "HAVING", "ON"):
