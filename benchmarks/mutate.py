@@ -178,7 +178,10 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
     "http_shape.sql": (_HELPERS, _NET, _C2),
     "smb_clients.sql": (_HELPERS, *_ZONES),
     "jpeg_post.sql": (_NET,),
-    "rare_ua.sql": (_NET,),
+    "rare_ua.sql": (
+        f"{_HELPERS}::test_rare_ua_flags_an_internal_host_sending_a_rare_second_user_agent_to_few_places",
+        _NET,
+    ),
     "proxies.sql": (_HELPERS, _NET, _C2, *_ZONES),
     "bridge_correlation.sql": (_HELPERS, *_ZONES),
     "host_names.sql": ("tests/hunt/test_host_names.py",),
@@ -187,7 +190,12 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
         "::test_lateral_sql_pairs_writes_and_executions_as_its_header_says",
         *_LATERAL,
     ),
-    **{name: _LATERAL for name in ("admin_sources.sql", "account_home.sql")},
+    "admin_sources.sql": (
+        "tests/detectors/test_lateral_shares_and_tooling.py"
+        "::test_admin_sources_sql_learns_sources_busy_on_at_least_half_their_days",
+        *_LATERAL,
+    ),
+    "account_home.sql": _LATERAL,
     **{
         name: _ZONES
         for name in (

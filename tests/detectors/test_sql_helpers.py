@@ -453,8 +453,16 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         edges = {"src": [s1, s2, "10.1.0.7"], "dst": [bridge, bridge, "10.1.0.6"]}
         eng.register_arrow("relay_edges", pa.table(edges))
         got = eng.query(BRIDGE_CORRELATION_SQL, {"corr_window_s": 5.0, "window_s": 10000.0})
+        # a short observation window: chance's share is a share, at most all sessions
+        short = eng.query(BRIDGE_CORRELATION_SQL, {"corr_window_s": 5.0, "window_s": 10.0})
     finally:
         eng.close()
+    assert [(r["ext"], r["baseline"]) for r in short.to_pylist()] == [
+        (c2, 1.0),  # 6 x 5 / 10 = 3, capped
+        (proxy, 1.0),
+        ("203.0.113.9", 0.5),
+        ("evil.example.net", 0.5),
+    ]
     assert [
         (
             r["bridge"],
@@ -512,3 +520,44 @@ def test_proxies_are_internal_hosts_that_internal_clients_send_proxy_requests_to
         },
     )
     assert got == [{"ip": proxy, "clients": 2}]
+
+
+def test_rare_ua_flags_an_internal_host_sending_a_rare_second_user_agent_to_few_places() -> None:
+    """rare_ua.sql (DQ-NET-003 "rare-user-agent"): an internal host with at least two
+    User-Agents, one of which is seen on at most :rare_ua_hosts hosts of the whole log and
+    reaches at most :max_dsts destinations, fewer than the host's main one. A host with one
+    User-Agent, a rare one reaching more places, an external host, a common one and the empty
+    User-Agent are not reported."""
+    rare_ff = "Mozilla/5.0 (Windows; U; Windows NT 5.1; en-US; rv:1.9.2.9) Gecko Firefox/3.6.9"
+    tools, paired = "curl/7.1 (rare, four places)", "Updater/2.0 (two hosts)"
+    rows: list[dict[str, Any]] = []
+
+    def browse(src: str, ua: str, dsts: int, tag: str = "site") -> None:
+        for i in range(dsts):
+            rows.append(_req(src, f"203.0.113.{i + 1}", "GET", "/", f"{tag}{i}.example", ua))
+
+    for src in ("10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9", "203.0.113.200"):
+        browse(src, UA_B, 5)  # everyone's browser, to five sites
+    browse("10.1.0.5", rare_ff, 1, "c2-")  # the Duqu shape: reported
+    browse("10.1.0.6", tools, 4, "repo")  # rare but to four places: not
+    browse("10.1.0.7", rare_ff.replace("3.6.9", "3.6.8"), 3, "c2-")  # three places: reported
+    browse("10.1.0.8", paired, 1, "upd")  # on two hosts, the limit: reported on both
+    browse("10.1.0.9", paired, 1, "upd")
+    browse("203.0.113.200", rare_ff, 1, "c2-")  # an external client: not
+    browse("10.1.0.10", UA_A, 2)  # one User-Agent only: nothing to compare with
+    browse("10.1.0.11", UA_B, 2)  # the main UA reaches two, the rare one as many: not fewer
+    browse("10.1.0.11", "Odd/1.0", 2, "odd")
+    browse("10.1.0.12", UA_B, 5)
+    browse("10.1.0.12", "", 1, "blank")  # an empty User-Agent is no User-Agent
+    internal = [f"10.1.0.{i}" for i in range(5, 13)]
+    got = _query(
+        load_sql(PKG, "rare_ua.sql").replace(":rare_ua_hosts", "2").replace(":max_dsts", "3"),
+        {"http": _log("http", rows), "ip_class": _ip_class(internal, ["203.0.113.200"])},
+    )
+    assert [(r["src"], r["user_agent"], r["dsts"], r["main_dsts"], r["uas"]) for r in got] == [
+        ("10.1.0.5", rare_ff, 1, 5, 2),
+        ("10.1.0.7", rare_ff.replace("3.6.9", "3.6.8"), 3, 5, 2),
+        ("10.1.0.8", paired, 1, 5, 2),
+        ("10.1.0.9", paired, 1, 5, 2),
+    ]
+    assert [r["ua_hosts"] for r in got] == [2, 1, 2, 2]  # rare_ff: 10.1.0.5 and the outsider
