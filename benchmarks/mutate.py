@@ -177,7 +177,10 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
     "ip_names.sql": (_PREV, _NET, _C2),
     "http_shape.sql": (_HELPERS, _NET, _C2),
     "smb_clients.sql": (_HELPERS, *_ZONES),
-    "jpeg_post.sql": (_NET,),
+    "jpeg_post.sql": (
+        f"{_HELPERS}::test_jpeg_post_counts_bare_address_uploads_and_the_ones_a_proxy_forwards",
+        _NET,
+    ),
     "rare_ua.sql": (
         f"{_HELPERS}::test_rare_ua_flags_an_internal_host_sending_a_rare_second_user_agent_to_few_places",
         _NET,

@@ -561,3 +561,61 @@ def test_rare_ua_flags_an_internal_host_sending_a_rare_second_user_agent_to_few_
         ("10.1.0.9", paired, 1, 5, 2),
     ]
     assert [r["ua_hosts"] for r in got] == [2, 1, 2, 2]  # rare_ff: 10.1.0.5 and the outsider
+
+
+def test_jpeg_post_counts_bare_address_uploads_and_the_ones_a_proxy_forwards() -> None:
+    """jpeg_post.sql (DQ-NET-003 "jpeg-post-bare-ip"): a JPEG POSTed to / (or /?query) of an
+    external address named by a bare address. Sent to an internal explicit proxy, the request
+    line is absolute (http://<Host>/) and the destination is the address it names. Another
+    path, another MIME type, a GET, an internal target behind the proxy and a plain request to
+    the proxy itself are not counted."""
+    from duqhunt.engines.duckdb import DERIVED_VIEWS
+
+    proxy, c2, c2b, c2c = "10.0.0.60", "198.51.100.8", "198.51.100.9", "198.51.100.10"
+
+    def up(
+        src: str,
+        dst: str,
+        uri: str,
+        host: str,
+        uid: str,
+        mime: str = "image/jpeg",
+        method: str = "POST",
+    ) -> dict[str, Any]:
+        return {
+            **_req(src, dst, method, uri, host, UA_A),
+            "uid": uid,
+            "orig_mime_types": [mime],
+            "request_body_len": 1000,
+        }
+
+    rows = [
+        up("10.0.0.5", C2, "/", C2, "A1"),
+        up("10.0.0.5", C2, "/?k=1", C2, "A2"),
+        up("10.0.0.5", C2, "/", C2, "A2"),  # a second upload in the same session
+        up("10.0.0.5", proxy, f"http://{c2}/", c2, "P1"),
+        up("10.0.0.6", proxy, f"http://{c2b}/upload.php", c2b, "P2"),  # not the root
+        up("10.0.0.6", proxy, f"http://{c2c}:8080/?id=7", f"{c2c}:8080", "P3"),
+        up("10.0.0.7", C2, "/", C2, "B1", mime="image/png"),
+        up("10.0.0.7", C2, "/", C2, "B2", method="GET"),
+        up("10.0.0.7", C2, "/photo", C2, "B3"),
+        up("10.0.0.8", proxy, "http://10.0.0.9/", "10.0.0.9", "B4"),  # an internal target
+        up("10.0.0.8", proxy, "/", proxy, "B5"),  # to the proxy itself, not through it
+    ]
+    eng = DuckDBEngine()
+    try:
+        eng.register_arrow("http", _log("http", rows))
+        internal = ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9", proxy]
+        eng.register_arrow("ip_class", _ip_class(internal, [C2, c2, c2b, c2c]))
+        eng.con.execute(f"CREATE TEMP VIEW http_orig_mime AS {DERIVED_VIEWS['http_orig_mime']}")
+        got = eng.query(load_sql(PKG, "jpeg_post.sql")).to_pylist()
+    finally:
+        eng.close()
+    assert [
+        (r["src"], r["dst"], r["sessions"], r["uploads"], r["bytes_up"], r["via_proxy"])
+        for r in got
+    ] == [
+        ("10.0.0.5", C2, 2, 3, 3000, 0),
+        ("10.0.0.5", c2, 1, 1, 1000, 1),
+        ("10.0.0.6", c2c, 1, 1, 1000, 1),
+    ]
