@@ -771,6 +771,7 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
     IPC$, other protocols and other RPC operations never do. The account is NTLM's (domain\\user)
     or Kerberos's client on the same connection."""
     a, t = "10.1.0.99", T0
+    other = "10.2.0.5"  # sorts after a: a source test turned into >= would let it in
     admin = f"{B}{B}SRV{B}ADMIN$"
     logs: dict[str, list[dict[str, Any]]] = {
         "smb_files": [
@@ -786,6 +787,8 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             _smbf(t, "U5", a, "10.0.1.21", "SMB::FILE_WRITE", f"{B}{B}FS{B}Users$", "u\\b.exe"),
             # 5b: a task 10 s before a file-share write (more than the 5 s lead): not a move
             _smbf(t, "U5B", a, "10.0.1.22", "SMB::FILE_WRITE", f"{B}{B}FS{B}Home$", "u\\c.exe"),
+            # 5c: a file-share write, and a task on that host from another source: not a move
+            _smbf(t, "U5C", a, "10.0.1.23", "SMB::FILE_WRITE", f"{B}{B}FS{B}Home$", "u\\d.exe"),
             # 6: the execution 5 s before the write is logged still pairs; 10 s before does not
             _smbf(t, "U6", a, "10.0.2.6", "SMB::FILE_WRITE", "D$", "svc.exe"),
             _smbf(t, "U7", a, "10.0.2.7", "SMB::FILE_WRITE", "D$", "svc.exe"),
@@ -834,6 +837,9 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             _rpc(t + 600, "E4", a, "10.0.1.20", "SchRpcRegisterTask", "ITaskSchedulerService"),
             _rpc(t + 660, "E5", a, "10.0.1.21", "SchRpcRegisterTask", "ITaskSchedulerService"),
             _rpc(t - 10, "E5B", a, "10.0.1.22", "SchRpcRegisterTask", "ITaskSchedulerService"),
+            _rpc(
+                t + 5, "E5C", "10.2.0.5", "10.0.1.23", "SchRpcRegisterTask", "ITaskSchedulerService"
+            ),
             _rpc(t - 5, "E6", a, "10.0.2.6", "StartServiceW"),
             _rpc(t - 10, "E7", a, "10.0.2.7", "StartServiceW"),
             _rpc(t + 5, "E9", a, "10.0.2.9", "NetrJobAdd", "atsvc"),  # nothing written
@@ -911,4 +917,17 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
         (a, "10.0.2.7", None, None, None, None, t - 10, "service", "StartServiceW", None, None),
         (a, "10.0.2.7", t, "admin", "svc.exe", w, None, None, None, None, None),
         (a, "10.0.2.9", None, None, None, None, t + 5, "task", "NetrJobAdd", None, None),
+        (
+            other,
+            "10.0.1.23",
+            None,
+            None,
+            None,
+            None,
+            t + 5,
+            "task",
+            "SchRpcRegisterTask",
+            None,
+            None,
+        ),
     ]
