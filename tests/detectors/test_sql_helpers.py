@@ -336,6 +336,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         s(0, v, c2, None),
         s(0, v, c2, ""),
         s(0, v, c2, "cdn.example.com"),
+        s(0, "10.0.0.7", c2, None),  # a host that is no candidate's source: nobody's session
         s(0, w, "203.0.113.5", "Mail.Example.NET"),
         s(3, w, "203.0.113.5", "mail.example.net"),
         s(None, w, "203.0.113.5", "mail.example.net"),
