@@ -174,7 +174,12 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
     "beacon_sessions.sql": (_HELPERS, _PREV, _NET, _C2),
     "c2_evidence.sql": (_HELPERS, _PREV, _NET, _C2),
     "c2_conn_hours.sql": (_HELPERS, _PREV, _NET, _C2),
-    "ip_names.sql": (_PREV, _NET, _C2),
+    "ip_names.sql": (
+        f"{_HELPERS}::test_ip_names_collect_dns_sni_and_http_host_names_of_an_address",
+        _PREV,
+        _NET,
+        _C2,
+    ),
     "http_shape.sql": (_HELPERS, _NET, _C2),
     "smb_clients.sql": (_HELPERS, *_ZONES),
     "jpeg_post.sql": (
@@ -187,7 +192,10 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
     ),
     "proxies.sql": (_HELPERS, _NET, _C2, *_ZONES),
     "bridge_correlation.sql": (_HELPERS, *_ZONES),
-    "host_names.sql": ("tests/hunt/test_host_names.py",),
+    "host_names.sql": (
+        f"{_HELPERS}::test_host_names_take_kerberos_machine_accounts_and_not_user_principals",
+        "tests/hunt/test_host_names.py",
+    ),
     "lateral.sql": (
         "tests/detectors/test_lateral_shares_and_tooling.py"
         "::test_lateral_sql_pairs_writes_and_executions_as_its_header_says",

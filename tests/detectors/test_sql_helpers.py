@@ -622,3 +622,79 @@ def test_jpeg_post_counts_bare_address_uploads_and_the_ones_a_proxy_forwards() -
         ("10.0.0.5", c2, 1, 1, 1000, 1),
         ("10.0.0.6", c2c, 1, 1, 1000, 1),
     ]
+
+
+def _with_dns_answers(tables: dict[str, pa.Table], sql: str) -> list[dict[str, Any]]:
+    """Run ``sql`` with the engine's own dns_answers view (one row per DNS answer)."""
+    from duqhunt.engines.duckdb import DERIVED_VIEWS
+
+    eng = DuckDBEngine()
+    try:
+        for name, table in tables.items():
+            eng.register_arrow(name, table)
+        eng.con.execute(f"CREATE TEMP VIEW dns_answers AS {DERIVED_VIEWS['dns_answers']}")
+        return eng.query(sql).to_pylist()
+    finally:
+        eng.close()
+
+
+def test_host_names_take_kerberos_machine_accounts_and_not_user_principals() -> None:
+    """host_names.sql, rank 3: a host that asks for tickets as a machine account
+    ("WS223$/REALM") is named by the account without its "$"; a user principal (no "$/"), an
+    account that is only "$/REALM" and a machine account asking from outside name nothing."""
+    realm = "CORP.EXAMPLE"
+
+    def krb(ts: float, ip: str, client: str | None) -> dict[str, Any]:
+        return {"ts": ts, "uid": "K", "id_orig_h": ip, "id_resp_h": "10.0.0.2", "client": client}
+
+    kerberos = [
+        krb(10.0, "10.0.0.21", f"ws223$/{realm}"),
+        krb(20.0, "10.0.0.21", f"WS223$/{realm}"),  # the same account in other case
+        krb(15.0, "10.0.0.22", f"alice/{realm}"),  # a user
+        krb(16.0, "10.0.0.23", f"$/{realm}"),  # no name before the "$"
+        krb(17.0, "10.0.0.24", None),
+        krb(18.0, "198.51.100.7", f"EVIL$/{realm}"),  # not an internal address
+    ]
+    empty = {k: _log(k, []) for k in ("ntlm", "dhcp", "dns")}
+    got = _with_dns_answers(
+        {
+            **empty,
+            "kerberos": _log("kerberos", kerberos),
+            "ip_class": _ip_class([f"10.0.0.{i}" for i in range(21, 25)], ["198.51.100.7"]),
+        },
+        load_sql(PKG, "host_names.sql"),
+    )
+    assert [(r["ip"], r["name"], r["via"], r["rank"], r["seen"]) for r in got] == [
+        ("10.0.0.21", "WS223", "kerberos", 3, 2),
+    ]
+    assert (got[0]["first_ts"], got[0]["last_ts"]) == (10.0, 20.0)
+
+
+def test_ip_names_collect_dns_sni_and_http_host_names_of_an_address() -> None:
+    """ip_names.sql: the names an address is known by: DNS answers, TLS server names and HTTP
+    Host headers, in lower case. An empty name, and a Host that is the address itself, are no
+    names; a name may start with a digit."""
+    ip, other = "93.184.216.34", "203.0.113.9"
+    dns = [
+        {"ts": 1.0, "uid": "D", "query": "WWW.Example.COM", "answers": [ip, other]},
+        {"ts": 2.0, "uid": "D", "query": None, "answers": [ip]},
+    ]
+    ssl = [
+        {"ts": 1.0, "uid": "S", "id_resp_h": ip, "server_name": "Cdn.Example.net"},
+        {"ts": 2.0, "uid": "S", "id_resp_h": ip, "server_name": ""},
+    ]
+    http = [
+        {"ts": 1.0, "uid": "H", "id_resp_h": ip, "host": "1drv.example"},  # sorts before ip
+        {"ts": 2.0, "uid": "H", "id_resp_h": ip, "host": ip},  # the address, no name
+        {"ts": 3.0, "uid": "H", "id_resp_h": ip, "host": ""},
+    ]
+    got = _with_dns_answers(
+        {"dns": _log("dns", dns), "ssl": _log("ssl", ssl), "http": _log("http", http)},
+        load_sql(PKG, "ip_names.sql"),
+    )
+    assert sorted((r["ip"], r["name"], r["via"]) for r in got) == [
+        (other, "www.example.com", "dns"),
+        (ip, "1drv.example", "http"),
+        (ip, "cdn.example.net", "sni"),
+        (ip, "www.example.com", "dns"),
+    ]
