@@ -206,7 +206,11 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
         "::test_admin_sources_sql_learns_sources_busy_on_at_least_half_their_days",
         *_LATERAL,
     ),
-    "account_home.sql": _LATERAL,
+    "account_home.sql": (
+        "tests/detectors/test_lateral_shares_and_tooling.py"
+        "::test_account_home_sql_keeps_ordinary_logons_and_leaves_out_the_moves",
+        *_LATERAL,
+    ),
     **{
         name: _ZONES
         for name in (

@@ -763,6 +763,52 @@ def test_admin_sources_sql_learns_sources_busy_on_at_least_half_their_days() -> 
     ]
 
 
+def test_account_home_sql_keeps_ordinary_logons_and_leaves_out_the_moves() -> None:
+    """account_home.sql: the accounts that log on from each host (NTLM username, Kerberos
+    client) with the first time seen, leaving out connections that carried a remote execution
+    request or mapped an admin share. A connection that mapped IPC$ or a file share is ordinary
+    work and counts."""
+    from duqhunt.detectors.base import load_sql
+    from duqhunt.detectors.shares import expand_share_macros
+    from duqhunt.sources.net.zeek_schema import canonical_schema
+
+    ws, t = "10.1.0.30", T0
+    logs: dict[str, list[dict[str, Any]]] = {
+        "ntlm": [
+            {**_id(t, "N1", ws, "10.0.2.1"), "username": "jsmith"},  # IPC$: ordinary
+            {**_id(t + 1, "N2", ws, "10.0.2.2"), "username": "jsmith"},  # a file share
+            {**_id(t + 2, "N3", ws, "10.0.2.3"), "username": "adm_jsmith"},  # mapped C$
+            {**_id(t + 3, "N4", ws, "10.0.2.4"), "username": "adm_other"},  # created a service
+            {**_id(t + 4, "N5", ws, "10.0.2.5"), "username": ""},
+        ],
+        "kerberos": [
+            {**_id(t - 5, "K1", ws, "10.0.0.2"), "client": "jsmith/CORP.LOCAL"},
+            {**_id(t + 6, "K2", ws, "10.0.0.2"), "client": None},
+        ],
+        "smb_mapping": [
+            {**_id(t, "N1", ws, "10.0.2.1"), "path": f"{B}{B}SRV1{B}IPC$"},
+            {**_id(t + 1, "N2", ws, "10.0.2.2"), "path": f"{B}{B}FS{B}Users$"},
+            {**_id(t + 2, "N3", ws, "10.0.2.3"), "path": f"{B}{B}SRV3{B}C$"},
+        ],
+        "dce_rpc": [_rpc(t + 3, "N4", ws, "10.0.2.4", "CreateServiceW")],
+    }
+    eng = DuckDBEngine()
+    try:
+        for kind, rows in logs.items():
+            schema = canonical_schema(kind)
+            table = [{f.name: r.get(f.name) for f in schema} for r in rows]
+            eng.register_arrow(kind, pa.Table.from_pylist(table, schema=schema))
+        got = eng.query(
+            expand_share_macros(load_sql("duqhunt.detectors.net", "account_home.sql"))
+        ).to_pylist()
+    finally:
+        eng.close()
+    assert [(r["src"], r["account"], r["first_ts"]) for r in got] == [
+        (ws, "jsmith", t),
+        (ws, "jsmith/CORP.LOCAL", t - 5),
+    ]
+
+
 def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
     """A write is an smb_files FILE_WRITE row or a files.log SMB transfer the client sent
     (matched to its FILE_OPEN by connection and name); it pairs with a service or task
