@@ -467,18 +467,33 @@ def _sample(names: list[str], n: int, seed: int, key: str) -> list[str]:
     return sorted(names[:n])
 
 
-def _run_group(gdir: Path, names: list[str], jobs: int, deadline: float) -> None:
+def _run_group(
+    gdir: Path, names: list[str], jobs: int, deadline: float, hard: float | None = None
+) -> None:
+    """Run mutmut on these mutants until ``deadline`` (the group's share of the time). A group
+    still in its first test run (the stats that map tests to functions) at its deadline runs
+    on to ``hard`` (the whole run's bound) or until the stats are written: mutmut keeps them
+    only once complete, so stopping there would throw the group's whole share away."""
     left = deadline - time.monotonic()
-    if not names or left <= 30:
+    hard = deadline if hard is None else max(hard, deadline)
+    if not names or hard - time.monotonic() <= 30:
         return
     cmd = [*_nice(), str(BIN / "mutmut"), "run", "--max-children", str(jobs), *names]
     log = (gdir / "mutmut-run.log").open("a")
     proc = subprocess.Popen(
         cmd, cwd=gdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
+    stats = gdir / "mutants" / "mutmut-stats.json"
     try:
-        proc.wait(timeout=left)
+        proc.wait(timeout=max(left, 1))
     except subprocess.TimeoutExpired:
+        while not stats.exists() and time.monotonic() < hard - 5:
+            try:
+                proc.wait(timeout=min(10, hard - time.monotonic()))
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    if proc.poll() is None:
         _log(f"{gdir.name}: time bound reached, stopping mutmut (finished mutants are kept)")
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -486,8 +501,7 @@ def _run_group(gdir: Path, names: list[str], jobs: int, deadline: float) -> None
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    finally:
-        log.close()
+    log.close()
 
 
 TIMEOUT_TRIES = 2  # a mutant counts as hanging when it timed out this many times
@@ -615,9 +629,10 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
         # one group after the other, cheapest tests first (GROUPS order). Each gets an even
         # share of the time left (what one does not use passes to the next), so a slow group
         # cannot keep every later package from a score; a second round then gives whatever is
-        # left to the groups that did not finish. A group stopped in its first test run loses
-        # it (mutmut keeps the map of tests only once the run is complete), so a budget much
-        # shorter than the groups' test runs reaches fewer groups rather than all of them.
+        # left to the groups that did not finish. A group still in its first test run at the
+        # end of its share runs on until that run is complete (mutmut keeps the map of tests
+        # only then), so a budget much shorter than the groups' test runs reaches fewer groups
+        # rather than none.
         for rnd in (1, 2):
             pending = [
                 g for g in running if any(all_names[g.name][n][1] is None for n in chosen[g.name])
@@ -631,7 +646,7 @@ def python_run(args: argparse.Namespace, work: Path, deadline: float) -> list[Mu
                 until = deadline if rnd == 2 else time.monotonic() + left / (len(pending) - k)
                 mins = (until - time.monotonic()) / 60
                 _log(f"{g.name}: {len(todo)} mutants to run (round {rnd}, {mins:.0f} min)")
-                _run_group(prepared[g.name], todo, args.jobs, until)
+                _run_group(prepared[g.name], todo, args.jobs, until, deadline)
                 all_names[g.name] = _mutants_of(prepared[g.name], g)
         for g in running:
             _retry_timeouts(prepared[g.name], g, chosen[g.name], args.jobs, deadline)
