@@ -171,6 +171,8 @@ def report(tmp_path: Path) -> ReportDocument:
         _http(7, "10.4.0.4", "evil.test:8080"),  # a Host with a port
         _http(8, "10.4.0.5", "evil.test:443", uri="evil.test:443", method="CONNECT"),
         _http(9, "10.4.0.6", "notevil.test:80"),
+        # a proxied request whose absolute URI has no path at all (RFC 9112 absolute-form)
+        _http(16, "10.4.0.7", "www.evil.test", uri="http://www.evil.test"),
         _http(10, "10.8.0.1", "evil-url.test", uri="/news/index.php?id=7"),
         _http(11, "10.8.0.2", "evil-url.test", uri="/news/index.php?id=8"),  # another query
         _http(12, "10.8.0.3", "evil-url.test:8080", uri="/gate"),
@@ -268,6 +270,7 @@ def test_http_host_with_a_port_and_a_connect_target_match_the_name(
     assert _indicator(report, "10.4.0.4") == {"evil.test"}
     assert _indicator(report, "10.4.0.5") == {"evil.test"}
     assert "10.4.0.6" not in _by_host(report)  # notevil.test:80
+    assert _indicator(report, "10.4.0.7") == {"evil.test"}  # absolute URI without a path
 
 
 def test_url_indicator_matches_host_port_path_and_query(report: ReportDocument) -> None:
