@@ -228,9 +228,12 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
             "relay_sessions.sql",
             "zones.sql",
             "egress_session.sql",
-            "direct_attempts.sql",
         )
     },
+    "direct_attempts.sql": (
+        f"{_HELPERS}::test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside",
+        *_ZONES,
+    ),
 }
 SQL_TEST_FILTER = "not spark"
 

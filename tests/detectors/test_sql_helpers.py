@@ -698,3 +698,51 @@ def test_ip_names_collect_dns_sni_and_http_host_names_of_an_address() -> None:
         (ip, "cdn.example.net", "sni"),
         (ip, "www.example.com", "dns"),
     ]
+
+
+def test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside() -> None:
+    """direct_attempts.sql: per no-egress host and external address, its connections (those
+    without data are blocked attempts), with how many egress hosts reach the same address.
+    An egress host's own connections, internal destinations and rows without a time are not
+    attempts."""
+    from duqhunt.detectors.net.zones import DIRECT_ATTEMPTS_SQL
+
+    inside, egress, c2 = "10.9.0.5", "10.1.0.5", "198.51.100.7"
+
+    def c(ts: float | None, src: str, dst: str, state: str, data: int = 0) -> dict[str, Any]:
+        return {
+            "ts": ts,
+            "uid": "C",
+            "id_orig_h": src,
+            "id_orig_p": 50000,
+            "id_resp_h": dst,
+            "id_resp_p": 443,
+            "proto": "tcp",
+            "conn_state": state,
+            "orig_bytes": data,
+            "resp_bytes": data,
+        }
+
+    conn = [
+        c(10.0, inside, c2, "S0"),
+        c(20.0, inside, c2, "REJ"),
+        c(30.0, inside, c2, "SF", 500),  # one got through
+        c(None, inside, c2, "S0"),  # no time: not counted
+        c(40.0, inside, "10.0.0.9", "S0"),  # internal
+        c(50.0, egress, c2, "SF", 900),  # the egress host: reach, not an attempt
+        c(60.0, egress, "203.0.113.5", "S0"),
+    ]
+    zones = pa.table({"ip": [inside, egress], "zone": ["no-egress", "egress"]})
+    got = _query(
+        DIRECT_ATTEMPTS_SQL,
+        {
+            "conn": _log("conn", conn),
+            "zones": zones,
+            "ip_class": _ip_class([inside, egress, "10.0.0.9"], [c2, "203.0.113.5"]),
+        },
+    )
+    assert [
+        (r["src"], r["dst"], r["n"], r["data_sessions"], r["rejected"], r["egress_hosts"])
+        for r in got
+    ] == [(inside, c2, 3, 1, 1, 1)]
+    assert (got[0]["first_ts"], got[0]["last_ts"]) == (10.0, 30.0)
