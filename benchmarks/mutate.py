@@ -82,7 +82,8 @@ GROUPS: tuple[Group, ...] = (
         "model",
         "model",
         ("src/duqhunt/model/*",),
-        ("tests/model", "tests/render"),
+        # test_grouped_findings.py: model/grouping.py on findings built in the tests
+        ("tests/model", "tests/render", "tests/hunt/test_grouped_findings.py"),
         ("tests/render/test_report_only.py::test_every_renderer_reads_only_report_json",),
     ),
     Group(
