@@ -193,6 +193,7 @@ def report(tmp_path: Path) -> ReportDocument:
         _file(4, "10.7.0.4", "a.bin", "a" * 32, sha1=SHA1.upper()),
         _file(5, "10.7.0.5", "b.bin", "b" * 32, sha256=SHA256),
         _file(6, "10.7.0.6", "c.bin", "c" * 32),  # no listed name or hash
+        _file(7, "10.7.0.7", "d.bin", "0" * 32),  # a hash that sorts before the listed one
     ]
     write_zeek_tsv(logs / "conn.log", "conn", conn)
     write_zeek_tsv(logs / "dns.log", "dns", dns)
@@ -326,6 +327,7 @@ def test_file_name_and_hash(report: ReportDocument) -> None:
     (f,) = _by_host(report)["10.7.0.5"]
     assert (f.details["indicator_type"], f.details["indicator"]) == ("sha256", SHA256)
     assert "10.7.0.6" not in _by_host(report)
+    assert "10.7.0.7" not in _by_host(report)  # hashes match exactly, not by order
 
 
 @pytest.mark.parametrize(
