@@ -173,6 +173,8 @@ def report(tmp_path: Path) -> ReportDocument:
         _http(7, "10.4.0.4", "evil.test:8080"),  # a Host with a port
         _http(8, "10.4.0.5", "evil.test:443", uri="evil.test:443", method="CONNECT"),
         _http(9, "10.4.0.6", "notevil.test:80"),
+        # a proxied request whose absolute URI has no path at all (RFC 9112 absolute-form)
+        _http(16, "10.4.0.7", "www.evil.test", uri="http://www.evil.test"),
         _http(10, "10.8.0.1", "evil-url.test", uri="/news/index.php?id=7"),
         _http(11, "10.8.0.2", "evil-url.test", uri="/news/index.php?id=8"),  # another query
         _http(12, "10.8.0.3", "evil-url.test:8080", uri="/gate"),
@@ -197,6 +199,7 @@ def report(tmp_path: Path) -> ReportDocument:
         _file(4, "10.7.0.4", "a.bin", "a" * 32, sha1=SHA1.upper()),
         _file(5, "10.7.0.5", "b.bin", "b" * 32, sha256=SHA256),
         _file(6, "10.7.0.6", "c.bin", "c" * 32),  # no listed name or hash
+        _file(7, "10.7.0.7", "d.bin", "0" * 32),  # a hash that sorts before the listed one
     ]
     write_zeek_tsv(logs / "conn.log", "conn", conn)
     write_zeek_tsv(logs / "dns.log", "dns", dns)
@@ -274,6 +277,7 @@ def test_http_host_with_a_port_and_a_connect_target_match_the_name(
     assert _indicator(report, "10.4.0.4") == {"evil.test"}
     assert _indicator(report, "10.4.0.5") == {"evil.test"}
     assert "10.4.0.6" not in _by_host(report)  # notevil.test:80
+    assert _indicator(report, "10.4.0.7") == {"evil.test"}  # absolute URI without a path
 
 
 def test_http_host_root_dot_ip_literal_and_connect_request_line_match(
@@ -339,6 +343,7 @@ def test_file_name_and_hash(report: ReportDocument) -> None:
     (f,) = _by_host(report)["10.7.0.5"]
     assert (f.details["indicator_type"], f.details["indicator"]) == ("sha256", SHA256)
     assert "10.7.0.6" not in _by_host(report)
+    assert "10.7.0.7" not in _by_host(report)  # hashes match exactly, not by order
 
 
 @pytest.mark.parametrize(

@@ -717,6 +717,102 @@ def _rpc(
     }
 
 
+def test_admin_sources_sql_learns_sources_busy_on_at_least_half_their_days() -> None:
+    """admin_sources.sql: per source, the days it mapped admin shares (ADMIN$, C$...) and how
+    many of them reached the day's share of internal hosts (here 0.2 x 20 = 4 hosts); a source
+    is admin tooling when at least half its days did and its busiest day reached 5 hosts.
+    Other shares, a host mapped twice in a day, and a busy day short of 5 hosts do not count."""
+    from duqhunt.detectors.base import load_sql
+    from duqhunt.detectors.shares import expand_share_macros
+    from duqhunt.sources.net.zeek_schema import canonical_schema
+
+    day = 86400.0
+    d0 = T0 - T0 % day  # midnight UTC: the SQL's days are UTC days
+    rows: list[dict[str, Any]] = []
+
+    def maps(src: str, on_day: int, hosts: int, share: str = "C$") -> None:
+        for i in range(hosts):
+            dst = f"10.1.{on_day}.{10 + i}"
+            rows.append(
+                {**_id(d0 + on_day * day + 60 + i, f"M{len(rows)}", src, dst), "path": share}
+            )
+
+    maps("10.0.1.41", 0, 5)  # busy on 1 of 3 days: not tooling
+    maps("10.0.1.41", 1, 3)
+    maps("10.0.1.41", 2, 3)
+    maps("10.0.1.42", 0, 5, f"{B}{B}*{B}ADMIN$")  # busy on 1 of 2 days: half is enough
+    maps("10.0.1.42", 1, 3, "D$")
+    maps("10.0.1.43", 0, 4)  # busy every day at 4 hosts, never 5: not tooling
+    maps("10.0.1.43", 1, 4)
+    maps("10.0.1.44", 0, 6, "IPC$")  # pipes and a file share are no admin shares
+    maps("10.0.1.44", 1, 6, f"{B}{B}FS{B}Users$")
+    maps("10.0.1.45", 0, 5)  # five hosts, one of them mapped again: four distinct
+    rows[-1]["id_resp_h"] = rows[-2]["id_resp_h"]
+    maps("10.0.1.46", 3, 6, "c$")  # one day, six hosts, share names in any case
+
+    schema = canonical_schema("smb_mapping")
+    eng = DuckDBEngine()
+    try:
+        table = [{f.name: r.get(f.name) for f in schema} for r in rows]
+        eng.register_arrow("smb_mapping", pa.Table.from_pylist(table, schema=schema))
+        got = eng.query(
+            expand_share_macros(load_sql("duqhunt.detectors.net", "admin_sources.sql")),
+            {"internal_hosts": 20.0, "admin_share": 0.2, "min_days_share": 0.5},
+        ).to_pylist()
+    finally:
+        eng.close()
+    assert sorted((r["src"], r["days"], r["busy_days"], r["max_dsts"]) for r in got) == [
+        ("10.0.1.42", 2, 1, 5),
+        ("10.0.1.46", 1, 1, 6),
+    ]
+
+
+def test_account_home_sql_keeps_ordinary_logons_and_leaves_out_the_moves() -> None:
+    """account_home.sql: the accounts that log on from each host (NTLM username, Kerberos
+    client) with the first time seen, leaving out connections that carried a remote execution
+    request or mapped an admin share. A connection that mapped IPC$ or a file share is ordinary
+    work and counts."""
+    from duqhunt.detectors.base import load_sql
+    from duqhunt.detectors.shares import expand_share_macros
+    from duqhunt.sources.net.zeek_schema import canonical_schema
+
+    ws, t = "10.1.0.30", T0
+    logs: dict[str, list[dict[str, Any]]] = {
+        "ntlm": [
+            {**_id(t, "N1", ws, "10.0.2.1"), "username": "jsmith"},  # IPC$: ordinary
+            {**_id(t + 1, "N2", ws, "10.0.2.2"), "username": "jsmith"},  # a file share
+            {**_id(t + 2, "N3", ws, "10.0.2.3"), "username": "adm_jsmith"},  # mapped C$
+            {**_id(t + 3, "N4", ws, "10.0.2.4"), "username": "adm_other"},  # created a service
+            {**_id(t + 4, "N5", ws, "10.0.2.5"), "username": ""},
+        ],
+        "kerberos": [
+            {**_id(t - 5, "K1", ws, "10.0.0.2"), "client": "jsmith/CORP.LOCAL"},
+            {**_id(t + 6, "K2", ws, "10.0.0.2"), "client": None},
+        ],
+        "smb_mapping": [
+            {**_id(t, "N1", ws, "10.0.2.1"), "path": f"{B}{B}SRV1{B}IPC$"},
+            {**_id(t + 1, "N2", ws, "10.0.2.2"), "path": f"{B}{B}FS{B}Users$"},
+            {**_id(t + 2, "N3", ws, "10.0.2.3"), "path": f"{B}{B}SRV3{B}C$"},
+        ],
+        "dce_rpc": [_rpc(t + 3, "N4", ws, "10.0.2.4", "CreateServiceW")],
+    }
+    eng = DuckDBEngine()
+    try:
+        for kind, rows in logs.items():
+            schema = canonical_schema(kind)
+            table = [{f.name: r.get(f.name) for f in schema} for r in rows]
+            eng.register_arrow(kind, pa.Table.from_pylist(table, schema=schema))
+        got = eng.query(
+            expand_share_macros(load_sql("duqhunt.detectors.net", "account_home.sql"))
+        ).to_pylist()
+    finally:
+        eng.close()
+    assert [(r["src"], r["account"], r["first_ts"]) for r in got] == [
+        (ws, "jsmith", t),
+        (ws, "jsmith/CORP.LOCAL", t - 5),
+    ]
+
+
 def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
     """A write is an smb_files FILE_WRITE row or a files.log SMB transfer the client sent
     (matched to its FILE_OPEN by connection and name); it pairs with a service or task
@@ -725,6 +821,7 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
     IPC$, other protocols and other RPC operations never do. The account is NTLM's (domain\\user)
     or Kerberos's client on the same connection."""
     a, t = "10.1.0.99", T0
+    other = "10.2.0.5"  # sorts after a: a source test turned into >= would let it in
     admin = f"{B}{B}SRV{B}ADMIN$"
     logs: dict[str, list[dict[str, Any]]] = {
         "smb_files": [
@@ -738,6 +835,10 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             # 4: a file share written to, a task 10 min later: a move (and at 11 min: not)
             _smbf(t, "U4", a, "10.0.1.20", "SMB::FILE_WRITE", f"{B}{B}FS{B}Users$", "u\\a.exe"),
             _smbf(t, "U5", a, "10.0.1.21", "SMB::FILE_WRITE", f"{B}{B}FS{B}Users$", "u\\b.exe"),
+            # 5b: a task 10 s before a file-share write (more than the 5 s lead): not a move
+            _smbf(t, "U5B", a, "10.0.1.22", "SMB::FILE_WRITE", f"{B}{B}FS{B}Home$", "u\\c.exe"),
+            # 5c: a file-share write, and a task on that host from another source: not a move
+            _smbf(t, "U5C", a, "10.0.1.23", "SMB::FILE_WRITE", f"{B}{B}FS{B}Home$", "u\\d.exe"),
             # 6: the execution 5 s before the write is logged still pairs; 10 s before does not
             _smbf(t, "U6", a, "10.0.2.6", "SMB::FILE_WRITE", "D$", "svc.exe"),
             _smbf(t, "U7", a, "10.0.2.7", "SMB::FILE_WRITE", "D$", "svc.exe"),
@@ -785,6 +886,10 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             _rpc(t + 8, "E2", a, "10.0.2.2", "CreateServiceWOW64W"),
             _rpc(t + 600, "E4", a, "10.0.1.20", "SchRpcRegisterTask", "ITaskSchedulerService"),
             _rpc(t + 660, "E5", a, "10.0.1.21", "SchRpcRegisterTask", "ITaskSchedulerService"),
+            _rpc(t - 10, "E5B", a, "10.0.1.22", "SchRpcRegisterTask", "ITaskSchedulerService"),
+            _rpc(
+                t + 5, "E5C", "10.2.0.5", "10.0.1.23", "SchRpcRegisterTask", "ITaskSchedulerService"
+            ),
             _rpc(t - 5, "E6", a, "10.0.2.6", "StartServiceW"),
             _rpc(t - 10, "E7", a, "10.0.2.7", "StartServiceW"),
             _rpc(t + 5, "E9", a, "10.0.2.9", "NetrJobAdd", "atsvc"),  # nothing written
@@ -831,6 +936,7 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             None,
         ),
         (a, "10.0.1.21", None, None, None, None, t + 660, "task", "SchRpcRegisterTask", None, None),
+        (a, "10.0.1.22", None, None, None, None, t - 10, "task", "SchRpcRegisterTask", None, None),
         (
             a,
             "10.0.2.1",
@@ -861,6 +967,19 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
         (a, "10.0.2.7", None, None, None, None, t - 10, "service", "StartServiceW", None, None),
         (a, "10.0.2.7", t, "admin", "svc.exe", w, None, None, None, None, None),
         (a, "10.0.2.9", None, None, None, None, t + 5, "task", "NetrJobAdd", None, None),
+        (
+            other,
+            "10.0.1.23",
+            None,
+            None,
+            None,
+            None,
+            t + 5,
+            "task",
+            "SchRpcRegisterTask",
+            None,
+            None,
+        ),
     ]
 
 

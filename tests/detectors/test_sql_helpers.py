@@ -310,7 +310,8 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         c(3, v, n443, 8443),
         # the user at v: a news site in hours 1 and 5, a shop in hours 6-10 (5 of 10 hours: not
         # routine); an agent's server in hours 0-5 (6 of 10: routine) and NTP every hour
-        *(c(h, v, "93.184.216.34", 443, service="ssl") for h in (1, 5)),
+        # (the news site's address sorts before the candidates': only an equal one is theirs)
+        *(c(h, v, "104.16.0.1", 443, service="ssl") for h in (1, 5)),
         *(c(h, v, "203.0.113.80", 443, service="ssl") for h in range(6, 11)),
         *(c(h, v, "198.51.100.50", 443, service="ssl") for h in range(6)),
         *(c(h, v, "198.51.100.123", 123, proto="udp") for h in range(10)),
@@ -344,6 +345,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         s(0, v, c2, None),
         s(0, v, c2, ""),
         s(0, v, c2, "cdn.example.com"),
+        s(0, "10.0.0.7", c2, None),  # a host that is no candidate's source: nobody's session
         s(0, w, "203.0.113.5", "Mail.Example.NET"),
         s(3, w, "203.0.113.5", "mail.example.net"),
         s(None, w, "203.0.113.5", "mail.example.net"),
@@ -361,6 +363,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         c2,
         n443,
         quiet,
+        "104.16.0.1",
         "93.184.216.34",
         "203.0.113.80",
         "198.51.100.50",
@@ -464,8 +467,16 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         edges = {"src": [s1, s2, "10.1.0.7"], "dst": [bridge, bridge, "10.1.0.6"]}
         eng.register_arrow("relay_edges", pa.table(edges))
         got = eng.query(BRIDGE_CORRELATION_SQL, {"corr_window_s": 5.0, "window_s": 10000.0})
+        # a short observation window: chance's share is a share, at most all sessions
+        short = eng.query(BRIDGE_CORRELATION_SQL, {"corr_window_s": 5.0, "window_s": 10.0})
     finally:
         eng.close()
+    assert [(r["ext"], r["baseline"]) for r in short.to_pylist()] == [
+        (c2, 1.0),  # 6 x 5 / 10 = 3, capped
+        (proxy, 1.0),
+        ("203.0.113.9", 0.5),
+        ("evil.example.net", 0.5),
+    ]
     assert [
         (
             r["bridge"],
@@ -523,3 +534,226 @@ def test_proxies_are_internal_hosts_that_internal_clients_send_proxy_requests_to
         },
     )
     assert got == [{"ip": proxy, "clients": 2}]
+
+
+def test_rare_ua_flags_an_internal_host_sending_a_rare_second_user_agent_to_few_places() -> None:
+    """rare_ua.sql (DQ-NET-003 "rare-user-agent"): an internal host with at least two
+    User-Agents, one of which is seen on at most :rare_ua_hosts hosts of the whole log and
+    reaches at most :max_dsts destinations, fewer than the host's main one. A host with one
+    User-Agent, a rare one reaching more places, an external host, a common one and the empty
+    User-Agent are not reported."""
+    rare_ff = "Mozilla/5.0 (Windows; U; Windows NT 5.1; en-US; rv:1.9.2.9) Gecko Firefox/3.6.9"
+    tools, paired = "curl/7.1 (rare, four places)", "Updater/2.0 (two hosts)"
+    rows: list[dict[str, Any]] = []
+
+    def browse(src: str, ua: str, dsts: int, tag: str = "site") -> None:
+        for i in range(dsts):
+            rows.append(_req(src, f"203.0.113.{i + 1}", "GET", "/", f"{tag}{i}.example", ua))
+
+    for src in ("10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9", "203.0.113.200"):
+        browse(src, UA_B, 5)  # everyone's browser, to five sites
+    browse("10.1.0.5", rare_ff, 1, "c2-")  # the Duqu shape: reported
+    browse("10.1.0.6", tools, 4, "repo")  # rare but to four places: not
+    browse("10.1.0.7", rare_ff.replace("3.6.9", "3.6.8"), 3, "c2-")  # three places: reported
+    browse("10.1.0.8", paired, 1, "upd")  # on two hosts, the limit: reported on both
+    browse("10.1.0.9", paired, 1, "upd")
+    browse("203.0.113.200", rare_ff, 1, "c2-")  # an external client: not
+    browse("10.1.0.10", UA_A, 2)  # one User-Agent only: nothing to compare with
+    browse("10.1.0.11", UA_B, 2)  # the main UA reaches two, the rare one as many: not fewer
+    browse("10.1.0.11", "Odd/1.0", 2, "odd")
+    browse("10.1.0.12", UA_B, 5)
+    browse("10.1.0.12", "", 1, "blank")  # an empty User-Agent is no User-Agent
+    internal = [f"10.1.0.{i}" for i in range(5, 13)]
+    got = _query(
+        load_sql(PKG, "rare_ua.sql").replace(":rare_ua_hosts", "2").replace(":max_dsts", "3"),
+        {"http": _log("http", rows), "ip_class": _ip_class(internal, ["203.0.113.200"])},
+    )
+    assert [(r["src"], r["user_agent"], r["dsts"], r["main_dsts"], r["uas"]) for r in got] == [
+        ("10.1.0.5", rare_ff, 1, 5, 2),
+        ("10.1.0.7", rare_ff.replace("3.6.9", "3.6.8"), 3, 5, 2),
+        ("10.1.0.8", paired, 1, 5, 2),
+        ("10.1.0.9", paired, 1, 5, 2),
+    ]
+    assert [r["ua_hosts"] for r in got] == [2, 1, 2, 2]  # rare_ff: 10.1.0.5 and the outsider
+
+
+def test_jpeg_post_counts_bare_address_uploads_and_the_ones_a_proxy_forwards() -> None:
+    """jpeg_post.sql (DQ-NET-003 "jpeg-post-bare-ip"): a JPEG POSTed to / (or /?query) of an
+    external address named by a bare address. Sent to an internal explicit proxy, the request
+    line is absolute (http://<Host>/) and the destination is the address it names. Another
+    path, another MIME type, a GET, an internal target behind the proxy and a plain request to
+    the proxy itself are not counted."""
+    from duqhunt.engines.duckdb import DERIVED_VIEWS
+
+    proxy, c2, c2b, c2c = "10.0.0.60", "198.51.100.8", "198.51.100.9", "198.51.100.10"
+
+    def up(
+        src: str,
+        dst: str,
+        uri: str,
+        host: str,
+        uid: str,
+        mime: str = "image/jpeg",
+        method: str = "POST",
+    ) -> dict[str, Any]:
+        return {
+            **_req(src, dst, method, uri, host, UA_A),
+            "uid": uid,
+            "orig_mime_types": [mime],
+            "request_body_len": 1000,
+        }
+
+    rows = [
+        up("10.0.0.5", C2, "/", C2, "A1"),
+        up("10.0.0.5", C2, "/?k=1", C2, "A2"),
+        up("10.0.0.5", C2, "/", C2, "A2"),  # a second upload in the same session
+        up("10.0.0.5", proxy, f"http://{c2}/", c2, "P1"),
+        up("10.0.0.6", proxy, f"http://{c2b}/upload.php", c2b, "P2"),  # not the root
+        up("10.0.0.6", proxy, f"http://{c2c}:8080/?id=7", f"{c2c}:8080", "P3"),
+        up("10.0.0.7", C2, "/", C2, "B1", mime="image/png"),
+        up("10.0.0.7", C2, "/", C2, "B2", method="GET"),
+        up("10.0.0.7", C2, "/photo", C2, "B3"),
+        up("10.0.0.8", proxy, "http://10.0.0.9/", "10.0.0.9", "B4"),  # an internal target
+        up("10.0.0.8", proxy, "/", proxy, "B5"),  # to the proxy itself, not through it
+    ]
+    eng = DuckDBEngine()
+    try:
+        eng.register_arrow("http", _log("http", rows))
+        internal = ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9", proxy]
+        eng.register_arrow("ip_class", _ip_class(internal, [C2, c2, c2b, c2c]))
+        eng.con.execute(f"CREATE TEMP VIEW http_orig_mime AS {DERIVED_VIEWS['http_orig_mime']}")
+        got = eng.query(load_sql(PKG, "jpeg_post.sql")).to_pylist()
+    finally:
+        eng.close()
+    assert [
+        (r["src"], r["dst"], r["sessions"], r["uploads"], r["bytes_up"], r["via_proxy"])
+        for r in got
+    ] == [
+        ("10.0.0.5", C2, 2, 3, 3000, 0),
+        ("10.0.0.5", c2, 1, 1, 1000, 1),
+        ("10.0.0.6", c2c, 1, 1, 1000, 1),
+    ]
+
+
+def _with_dns_answers(tables: dict[str, pa.Table], sql: str) -> list[dict[str, Any]]:
+    """Run ``sql`` with the engine's own dns_answers view (one row per DNS answer)."""
+    from duqhunt.engines.duckdb import DERIVED_VIEWS
+
+    eng = DuckDBEngine()
+    try:
+        for name, table in tables.items():
+            eng.register_arrow(name, table)
+        eng.con.execute(f"CREATE TEMP VIEW dns_answers AS {DERIVED_VIEWS['dns_answers']}")
+        return eng.query(sql).to_pylist()
+    finally:
+        eng.close()
+
+
+def test_host_names_take_kerberos_machine_accounts_and_not_user_principals() -> None:
+    """host_names.sql, rank 3: a host that asks for tickets as a machine account
+    ("WS223$/REALM") is named by the account without its "$"; a user principal (no "$/"), an
+    account that is only "$/REALM" and a machine account asking from outside name nothing."""
+    realm = "CORP.EXAMPLE"
+
+    def krb(ts: float, ip: str, client: str | None) -> dict[str, Any]:
+        return {"ts": ts, "uid": "K", "id_orig_h": ip, "id_resp_h": "10.0.0.2", "client": client}
+
+    kerberos = [
+        krb(10.0, "10.0.0.21", f"ws223$/{realm}"),
+        krb(20.0, "10.0.0.21", f"WS223$/{realm}"),  # the same account in other case
+        krb(15.0, "10.0.0.22", f"alice/{realm}"),  # a user
+        krb(16.0, "10.0.0.23", f"$/{realm}"),  # no name before the "$"
+        krb(17.0, "10.0.0.24", None),
+        krb(18.0, "198.51.100.7", f"EVIL$/{realm}"),  # not an internal address
+    ]
+    empty = {k: _log(k, []) for k in ("ntlm", "dhcp", "dns")}
+    got = _with_dns_answers(
+        {
+            **empty,
+            "kerberos": _log("kerberos", kerberos),
+            "ip_class": _ip_class([f"10.0.0.{i}" for i in range(21, 25)], ["198.51.100.7"]),
+        },
+        load_sql(PKG, "host_names.sql"),
+    )
+    assert [(r["ip"], r["name"], r["via"], r["rank"], r["seen"]) for r in got] == [
+        ("10.0.0.21", "WS223", "kerberos", 3, 2),
+    ]
+    assert (got[0]["first_ts"], got[0]["last_ts"]) == (10.0, 20.0)
+
+
+def test_ip_names_collect_dns_sni_and_http_host_names_of_an_address() -> None:
+    """ip_names.sql: the names an address is known by: DNS answers, TLS server names and HTTP
+    Host headers, in lower case. An empty name, and a Host that is the address itself, are no
+    names; a name may start with a digit."""
+    ip, other = "93.184.216.34", "203.0.113.9"
+    dns = [
+        {"ts": 1.0, "uid": "D", "query": "WWW.Example.COM", "answers": [ip, other]},
+        {"ts": 2.0, "uid": "D", "query": None, "answers": [ip]},
+    ]
+    ssl = [
+        {"ts": 1.0, "uid": "S", "id_resp_h": ip, "server_name": "Cdn.Example.net"},
+        {"ts": 2.0, "uid": "S", "id_resp_h": ip, "server_name": ""},
+    ]
+    http = [
+        {"ts": 1.0, "uid": "H", "id_resp_h": ip, "host": "1drv.example"},  # sorts before ip
+        {"ts": 2.0, "uid": "H", "id_resp_h": ip, "host": ip},  # the address, no name
+        {"ts": 3.0, "uid": "H", "id_resp_h": ip, "host": ""},
+    ]
+    got = _with_dns_answers(
+        {"dns": _log("dns", dns), "ssl": _log("ssl", ssl), "http": _log("http", http)},
+        load_sql(PKG, "ip_names.sql"),
+    )
+    assert sorted((r["ip"], r["name"], r["via"]) for r in got) == [
+        (other, "www.example.com", "dns"),
+        (ip, "1drv.example", "http"),
+        (ip, "cdn.example.net", "sni"),
+        (ip, "www.example.com", "dns"),
+    ]
+
+
+def test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside() -> None:
+    """direct_attempts.sql: per no-egress host and external address, its connections (those
+    without data are blocked attempts), with how many egress hosts reach the same address.
+    An egress host's own connections, internal destinations and rows without a time are not
+    attempts."""
+    from duqhunt.detectors.net.zones import DIRECT_ATTEMPTS_SQL
+
+    inside, egress, c2 = "10.9.0.5", "10.1.0.5", "198.51.100.7"
+
+    def c(ts: float | None, src: str, dst: str, state: str, data: int = 0) -> dict[str, Any]:
+        return {
+            "ts": ts,
+            "uid": "C",
+            "id_orig_h": src,
+            "id_orig_p": 50000,
+            "id_resp_h": dst,
+            "id_resp_p": 443,
+            "proto": "tcp",
+            "conn_state": state,
+            "orig_bytes": data,
+            "resp_bytes": data,
+        }
+
+    conn = [
+        c(10.0, inside, c2, "S0"),
+        c(20.0, inside, c2, "REJ"),
+        c(30.0, inside, c2, "SF", 500),  # one got through
+        c(None, inside, c2, "S0"),  # no time: not counted
+        c(40.0, inside, "10.0.0.9", "S0"),  # internal
+        c(50.0, egress, c2, "SF", 900),  # the egress host: reach, not an attempt
+        c(60.0, egress, "203.0.113.5", "S0"),
+    ]
+    zones = pa.table({"ip": [inside, egress], "zone": ["no-egress", "egress"]})
+    got = _query(
+        DIRECT_ATTEMPTS_SQL,
+        {
+            "conn": _log("conn", conn),
+            "zones": zones,
+            "ip_class": _ip_class([inside, egress, "10.0.0.9"], [c2, "203.0.113.5"]),
+        },
+    )
+    assert [
+        (r["src"], r["dst"], r["n"], r["data_sessions"], r["rejected"], r["egress_hosts"])
+        for r in got
+    ] == [(inside, c2, 3, 1, 1, 1)]
+    assert (got[0]["first_ts"], got[0]["last_ts"]) == (10.0, 30.0)

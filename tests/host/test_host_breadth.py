@@ -524,3 +524,21 @@ def test_pipes_served_to_other_hosts(tmp_path: Path) -> None:
         "mshome_relay": ("medium", "10.1.0.16"),
     }
     assert {f.stage for f in hits} == {"internal-relay"}
+
+
+def test_random_looking_names_by_the_heuristic_documented_in_events() -> None:
+    """events.random_looking (service and pipe names): hex of 6+ with digits and letters; else
+    at least 6 characters of high entropy that either have almost no vowels, or mix digits with
+    letters whose case changes twice within a few characters. Words, short names, and a name
+    with a digit but only one change of case are not random."""
+    from duqhunt.detectors.host.events import random_looking
+
+    assert random_looking("5bbe8cc8")  # hex
+    assert random_looking("xKq3vBzt")  # no vowels
+    assert random_looking("aB3eCiOu")  # vowels enough, but digits and case flipping twice
+    assert not random_looking("aBc3eiou")  # one change of case only
+    assert not random_looking("Ae3iou")  # a digit among vowels, no change of case
+    assert not random_looking("gH3gHgH")  # case flips, but few distinct characters
+    assert not random_looking("Spooler")
+    assert not random_looking("xKq")  # too short
+    assert not random_looking("svc-host-01")  # not alphanumeric

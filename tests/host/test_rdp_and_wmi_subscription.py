@@ -170,6 +170,8 @@ def test_wmi_event_ids_are_read_per_channel(tmp_path: Path) -> None:
     p.write_text(binding + "\n", encoding="utf-8")
     (f,) = _by(scan_host([p]).findings, "DQ-HOST-015")
     assert dict(f.details)["consumer"] == "c1" and f.severity == "high"
+    # the kind a binding names, in the words Sysmon 20's Type gives it ("Command Line")
+    assert dict(f.details)["consumer_type"] == "command line"
     assert not _by(scan_host([p]).findings, "DQ-HOST-020")
 
 

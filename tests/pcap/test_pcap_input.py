@@ -275,3 +275,46 @@ def test_multipart_upload_file_names_from_content_disposition(tmp_path: Path) ->
     (row,) = _tsv_rows(res.logs["http"])
     assert row["method"] == "POST" and row["uri"] == "/upload"
     assert row["orig_filenames"] == "holiday photo.jpg,notes.txt"
+    assert row["status_code"] == "200"
+
+
+def _upload(tmp_path: Path, parts: list[tuple[str, bytes]]) -> dict[str, str]:
+    """http.log's row of one multipart/form-data POST holding these (file name, content)."""
+    body = b""
+    for name, data in parts:
+        body += (
+            b'--B0undary\r\nContent-Disposition: form-data; name="f"; filename="'
+            + name.encode()
+            + b'"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            + data
+            + b"\r\n"
+        )
+    body += b"--B0undary--\r\n"
+    request = (
+        b"POST /up HTTP/1.1\r\nHost: 192.0.2.80\r\n"
+        b"Content-Type: multipart/form-data; boundary=B0undary\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    cap = tmp_path / "up.pcap"
+    _tcp_capture(cap, request, b"HTTP/1.1 204 No Content\r\n\r\n")
+    (row,) = _tsv_rows(PcapConverter(cap, find_tshark(), tmp_path / "w").convert().logs["http"])
+    return row
+
+
+def test_multipart_parts_are_typed_by_their_content_not_their_header(tmp_path: Path) -> None:
+    """Zeek types each uploaded part by its content (file analysis), never by the part's
+    Content-Type: orig_mime_types lists one type per part, in order."""
+    row = _upload(tmp_path, [("a.bin", b"GIF89a\x01\x02"), ("b.bin", b"%PDF-1.4 x")])
+    assert row["orig_mime_types"] == "image/gif,application/pdf"
+    assert row["status_code"] == "204"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tshark prints http.file_data as text: bytes over 0x7f come out as U+FFFD and the "
+    "body ends at the first NUL, so a binary part (a JPEG) cannot be typed from it",
+)
+def test_a_jpeg_part_of_a_multipart_upload_is_typed_image_jpeg(tmp_path: Path) -> None:
+    """The Duqu C&C shape (DQ-NET-003 jpeg-post-bare-ip) from a capture: a JPEG part."""
+    row = _upload(tmp_path, [("p.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01")])
+    assert row["orig_mime_types"] == "image/jpeg"

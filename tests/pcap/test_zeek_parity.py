@@ -148,6 +148,17 @@ def test_flow_turned_round_when_the_capture_starts_at_the_response(outdir: str) 
     assert conn[0]["id.orig_h"] == "10.20.1.31"
 
 
+def test_tls_version_and_cipher_are_the_ones_zeek_names(outdir: str) -> None:
+    """ssl.log's version and cipher (not detector fields, so not in the row agreement above):
+    the server's chosen version in Zeek's spelling (TLSv12), and the chosen cipher suite."""
+    base = _rows((ZEEK / "baseline" / "ssl.dhe" / "ssl.log").read_text())
+    ours = _rows(_converted("ssl.dhe", outdir)["ssl"])
+    assert [(r["version"], r["cipher"]) for r in ours] == [
+        (r["version"], r["cipher"]) for r in base
+    ]
+    assert ours[0]["version"] == "TLSv12"
+
+
 def test_http_by_content_names_the_service(outdir: str) -> None:
     conn = _rows(_converted("ssh.http-port-22", outdir)["conn"])
     http = _rows(_converted("ssh.http-port-22", outdir)["http"])

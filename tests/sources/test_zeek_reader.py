@@ -567,6 +567,22 @@ def test_json_deep_nesting_is_a_bad_row(tmp_path: Path, where: str) -> None:
     assert table.num_rows == (1 if where == "first" else 2)
 
 
+def test_json_line_that_is_not_an_object_is_a_bad_row_and_says_so(tmp_path: Path) -> None:
+    """Zeek's JSON logs hold one object per line; an array, a string or a number on a line is
+    no row: skipped, and the warning names the file, the line and what was wrong."""
+    text = "\n".join(
+        [json.dumps({"ts": T0, "uid": "C1"}), "[1, 2]", '"text"', "7", json.dumps({"ts": T0})]
+    )
+    p = write(tmp_path, "conn.json", text + "\n")
+    table, zlog = read(p)
+    assert table.num_rows == 2
+    assert zlog.stats.skipped_rows == 3
+    for line in (2, 3, 4):
+        assert any(
+            f"line {line}:" in w and "not an object" in w for w in zlog.stats.all_warnings()
+        ), (line, zlog.stats.all_warnings())
+
+
 def test_json_out_of_range_count_skips_only_its_row(tmp_path: Path) -> None:
     rows = [
         {"_path": "conn", "ts": T0, "orig_bytes": 5},
