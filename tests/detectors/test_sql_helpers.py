@@ -583,8 +583,6 @@ def test_jpeg_post_counts_bare_address_uploads_and_the_ones_a_proxy_forwards() -
     line is absolute (http://<Host>/) and the destination is the address it names. Another
     path, another MIME type, a GET, an internal target behind the proxy and a plain request to
     the proxy itself are not counted."""
-    from duqhunt.engines.duckdb import DERIVED_VIEWS
-
     proxy, c2, c2b, c2c = "10.0.0.60", "198.51.100.8", "198.51.100.9", "198.51.100.10"
 
     def up(
@@ -621,7 +619,7 @@ def test_jpeg_post_counts_bare_address_uploads_and_the_ones_a_proxy_forwards() -
         eng.register_arrow("http", _log("http", rows))
         internal = ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9", proxy]
         eng.register_arrow("ip_class", _ip_class(internal, [C2, c2, c2b, c2c]))
-        eng.con.execute(f"CREATE TEMP VIEW http_orig_mime AS {DERIVED_VIEWS['http_orig_mime']}")
+        _derived_views(eng, {"http", "ip_class"})
         got = eng.query(load_sql(PKG, "jpeg_post.sql")).to_pylist()
     finally:
         eng.close()
@@ -636,17 +634,8 @@ def test_jpeg_post_counts_bare_address_uploads_and_the_ones_a_proxy_forwards() -
 
 
 def _with_dns_answers(tables: dict[str, pa.Table], sql: str) -> list[dict[str, Any]]:
-    """Run ``sql`` with the engine's own dns_answers view (one row per DNS answer)."""
-    from duqhunt.engines.duckdb import DERIVED_VIEWS
-
-    eng = DuckDBEngine()
-    try:
-        for name, table in tables.items():
-            eng.register_arrow(name, table)
-        eng.con.execute(f"CREATE TEMP VIEW dns_answers AS {DERIVED_VIEWS['dns_answers']}")
-        return eng.query(sql).to_pylist()
-    finally:
-        eng.close()
+    """Run ``sql`` with the engine's own views (dns_answers: one row per DNS answer)."""
+    return _query(sql, tables)
 
 
 def test_host_names_take_kerberos_machine_accounts_and_not_user_principals() -> None:
