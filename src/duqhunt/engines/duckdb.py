@@ -60,6 +60,11 @@ DERIVED_VIEWS: dict[str, str] = {
 }
 
 
+# key64(a, b): a 64-bit key of two values, for grouping by integers where the text is long
+# (sql/periodicity.sql); the same name is a function on Spark (engines/spark.py)
+KEY64_MACRO = "CREATE OR REPLACE TEMP MACRO key64(a, b) AS hash(a, b)"
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -148,6 +153,7 @@ class DuckDBEngine:
             except duckdb.Error as exc:
                 raise UsageError(f"{flag} {value!r}: {exc}") from None
         self._arrow: dict[str, pa.Table] = {}
+        self.con.execute(KEY64_MACRO)
 
     def register_parquet(
         self, view: str, files: list[str], schema: pa.Schema, where: str | None = None
