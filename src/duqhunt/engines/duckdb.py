@@ -69,12 +69,19 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _has_backslash(path: Path) -> bool:
-    """A memchr-speed scan: most logs (conn, dns) never contain a backslash."""
+def _has_backslash(path: Path, skip_lines: int = 0) -> bool:
+    """A memchr-speed scan past the first ``skip_lines`` lines (the header, whose
+    ``#separator \\x09`` line every Zeek TSV log has): most logs (conn, dns) never contain a
+    backslash in their rows, and then the written Parquet need not be read back."""
     with open(path, "rb") as fh:
         try:
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                return mm.find(b"\\") >= 0
+                pos = 0
+                for _ in range(skip_lines):
+                    pos = mm.find(b"\n", pos) + 1
+                    if pos == 0:  # the header is the whole file
+                        return False
+                return mm.find(b"\\", pos) >= 0
         except ValueError:  # empty
             return False
 
@@ -254,7 +261,7 @@ class DuckDBEngine:
 
         dest.mkdir(parents=True, exist_ok=True)
         rows = self._copy_pass(plan, source, dest, key, day, decode=False)
-        if not rows or not text_cols or not _has_backslash(plan.path):
+        if not rows or not text_cols or not _has_backslash(plan.path, plan.header_lines):
             return NativeCopy(rows)
         # a backslash anywhere in the output: Zeek escaped something. Doubled backslashes
         # (Windows paths in SMB logs) are decoded here in a second pass; \xHH escapes and
