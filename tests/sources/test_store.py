@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from duqhunt.engines.duckdb import DuckDBEngine
+from duqhunt.engines.duckdb import DuckDBEngine, _has_backslash
 from duqhunt.errors import InputError, UsageError
 from duqhunt.sources.net.zeek import BatchSink, ZeekLog
 from duqhunt.sources.net.zeek_limits import Limits, ParseStats
@@ -491,6 +491,17 @@ def test_store_keeps_what_the_reader_reads(tmp_path: Path, case: Path, name: str
         cols = ", ".join(f'"{c}"' for c in expected.column_names)
         got = st.prepare_engine().query(f"SELECT {cols} FROM conn ORDER BY ts, uid")
     assert got.to_pylist() == expected.to_pylist()
+
+
+def test_backslash_scan_reads_the_rows_not_the_header(tmp_path: Path) -> None:
+    """Every Zeek TSV header says ``#separator \\x09``: only a backslash in a row (a Zeek
+    escape) sends the Parquet the native reader wrote back for a second look."""
+    for name, escaped in (("clean", False), ("escapes", True)):
+        p = write(tmp_path / f"{name}.log", PARITY_CASES[name])
+        plan = ZeekLog(p).tsv_plan()
+        assert plan is not None
+        assert _has_backslash(p)  # the header's own
+        assert _has_backslash(p, plan.header_lines) is escaped, name
 
 
 def test_store_truncated_gz(tmp_path: Path, case: Path) -> None:

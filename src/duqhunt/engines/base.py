@@ -2,7 +2,8 @@
 
 Detectors are SQL files in a subset both DuckDB and Spark SQL run unchanged (window functions
 with LAG, PERCENTILE_CONT ... WITHIN GROUP, MEDIAN, STDDEV_SAMP, joins, CASE; no ``::`` casts,
-no approximate quantiles, no ASOF joins, no recursive CTEs, no list functions). Parameters are
+no approximate quantiles, no ASOF joins, no recursive CTEs, no list functions; ``key64(a, b)``,
+a 64-bit hash key of two strings, is defined by each engine with its own hash). Parameters are
 written ``:name`` in the file; an engine binds them its own way. Anything dialect-specific
 (exploding a list column) lives in an engine's view definitions, never in a detector file.
 """

@@ -62,16 +62,28 @@ DERIVED_VIEWS: dict[str, str] = {
 }
 
 
+# key64(a, b): a 64-bit key of two values, for grouping by integers where the text is long
+# (sql/periodicity.sql); the same name is a function on Spark (engines/spark.py)
+KEY64_MACRO = "CREATE OR REPLACE TEMP MACRO key64(a, b) AS hash(a, b)"
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _has_backslash(path: Path) -> bool:
-    """A memchr-speed scan: most logs (conn, dns) never contain a backslash."""
+def _has_backslash(path: Path, skip_lines: int = 0) -> bool:
+    """A memchr-speed scan past the first ``skip_lines`` lines (the header, whose
+    ``#separator \\x09`` line every Zeek TSV log has): most logs (conn, dns) never contain a
+    backslash in their rows, and then the written Parquet need not be read back."""
     with open(path, "rb") as fh:
         try:
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                return mm.find(b"\\") >= 0
+                pos = 0
+                for _ in range(skip_lines):
+                    pos = mm.find(b"\n", pos) + 1
+                    if pos == 0:  # the header is the whole file
+                        return False
+                return mm.find(b"\\", pos) >= 0
         except ValueError:  # empty
             return False
 
@@ -150,6 +162,7 @@ class DuckDBEngine:
             except duckdb.Error as exc:
                 raise UsageError(f"{flag} {value!r}: {exc}") from None
         self._arrow: dict[str, pa.Table] = {}
+        self.con.execute(KEY64_MACRO)
 
     def register_parquet(
         self, view: str, files: list[str], schema: pa.Schema, where: str | None = None
@@ -250,7 +263,7 @@ class DuckDBEngine:
 
         dest.mkdir(parents=True, exist_ok=True)
         rows = self._copy_pass(plan, source, dest, key, day, decode=False)
-        if not rows or not text_cols or not _has_backslash(plan.path):
+        if not rows or not text_cols or not _has_backslash(plan.path, plan.header_lines):
             return NativeCopy(rows)
         # a backslash anywhere in the output: Zeek escaped something. Doubled backslashes
         # (Windows paths in SMB logs) are decoded here in a second pass; \xHH escapes and

@@ -255,6 +255,14 @@ def _quiet_log4j() -> str:
     return str(resources.files("duqhunt.content").joinpath("spark", "log4j2.properties"))
 
 
+# key64(a, b): DuckDB's macro of that name (engines/duckdb.py) with Spark's 64-bit hash; a SQL
+# function, so Spark inlines it as an expression (no Python worker)
+KEY64_FUNCTION = (
+    "CREATE OR REPLACE TEMPORARY FUNCTION key64(a STRING, b STRING) RETURNS BIGINT "
+    "RETURN xxhash64(a, b)"
+)
+
+
 class SparkEngine:
     """Runs detector SQL on a SparkSession (local mode by default, or the running session)."""
 
@@ -318,6 +326,7 @@ class SparkEngine:
             raise UsageError(f"--spark-conf {_TZ}: duqhunt needs UTC (days are UTC days)")
         self.errors = (PySparkException, Py4JError)
         self.storage = HadoopStorage(self.spark)
+        self.spark.sql(KEY64_FUNCTION)
         # tests share one JVM across hunts: DUQHUNT_SPARK_KEEP_SESSION=1 keeps it running
         self._stop = (
             self._created and stop_on_close and os.environ.get("DUQHUNT_SPARK_KEEP_SESSION") != "1"

@@ -16,43 +16,51 @@
 -- (the destination's first contact by any internal source, for first-seen evidence) and
 -- `population` (the internal sources over all pairs, for prevalence where egress goes through
 -- a proxy and hosts with egress of their own are few).
--- Shaped for memory (benchmarks/results-spark.md, 100M conn rows): the sessions are counted
--- once per pair (prevalence is read from those counts: one src per pair row), the scored pairs
--- get a BIGINT id, and the windows and aggregates are keyed by that id, so no sort or hash
--- table carries the three VARCHAR keys (DuckDB spilled tens of GB sorting by them).
+-- Shaped for memory and time (benchmarks/results-spark.md at 100M conn rows,
+-- benchmarks/results-network.md at 10M): no sort or hash table over all pairs carries the
+-- VARCHAR keys. Pairs are counted by two 64-bit keys, key64(src, '') and key64(kind, dst)
+-- (each engine's own hash, defined beside its connection: engines/duckdb.py, spark.py), so the
+-- largest hash table (one entry per pair, millions at scale) holds integers; the scored pairs
+-- get a BIGINT id, and the windows and aggregates are keyed by that id. Names come back from
+-- the rows of the scored pairs only. Two addresses (or two destinations) would have to share
+-- a 64-bit key to be confused: at a million distinct ones, a chance of about 3 in 10^8.
+keyed AS (
+    SELECT key64(src, '') AS src_key, key64(kind, dst) AS dst_key, ts FROM sessions
+),
 pair_counts AS (
-    SELECT kind, src, dst, COUNT(*) AS contacts, MIN(ts) AS pair_first_ts
-    FROM sessions GROUP BY kind, src, dst
+    SELECT src_key, dst_key, COUNT(*) AS contacts, MIN(ts) AS pair_first_ts
+    FROM keyed GROUP BY src_key, dst_key
 ),
 prevalence AS (
-    SELECT kind, dst, COUNT(src) AS sources, MIN(pair_first_ts) AS dst_first_ts
-    FROM pair_counts GROUP BY kind, dst
+    SELECT dst_key, COUNT(*) AS sources, MIN(pair_first_ts) AS dst_first_ts
+    FROM pair_counts GROUP BY dst_key
 ),
 population AS (
-    SELECT COUNT(DISTINCT src) AS population FROM pair_counts
+    SELECT COUNT(DISTINCT src_key) AS population FROM pair_counts
 ),
 pairs AS (
-    SELECT kind, src, dst, ROW_NUMBER() OVER (ORDER BY kind, src, dst) AS pair
+    SELECT src_key, dst_key, ROW_NUMBER() OVER (ORDER BY src_key, dst_key) AS pair
     FROM pair_counts
     WHERE contacts >= :min_conns
 ),
 ordered AS (
-    SELECT p.pair, s.ts, s.bytes, s.proto, s.port,
+    SELECT p.pair, s.kind, s.src, s.dst, s.ts, s.bytes, s.proto, s.port,
            s.ts - LAG(s.ts) OVER (PARTITION BY p.pair ORDER BY s.ts) AS gap
     FROM sessions_rescan s
-    JOIN pairs p ON p.kind = s.kind AND p.src = s.src AND p.dst = s.dst
+    JOIN pairs p ON p.src_key = key64(s.src, '') AND p.dst_key = key64(s.kind, s.dst)
 ),
 kept AS (
-    SELECT pair, ts, bytes, proto, port FROM ordered
+    SELECT pair, kind, src, dst, ts, bytes, proto, port FROM ordered
     WHERE gap IS NULL OR gap >= :retry_gap_s
 ),
 deltas AS (
-    SELECT pair, ts, bytes, proto, port,
+    SELECT pair, kind, src, dst, ts, bytes, proto, port,
            ts - LAG(ts) OVER (PARTITION BY pair ORDER BY ts) AS delta
     FROM kept
 ),
 stats AS (
     SELECT pair,
+           MIN(kind) AS kind, MIN(src) AS src, MIN(dst) AS dst,
            COUNT(*) AS n,
            MIN(ts) AS first_ts,
            MAX(ts) AS last_ts,
@@ -78,7 +86,7 @@ spread AS (
     GROUP BY d.pair
 ),
 parts AS (
-    SELECT p.kind, p.src, p.dst, s.n, s.first_ts, s.last_ts,
+    SELECT s.kind, s.src, s.dst, s.n, s.first_ts, s.last_ts,
            s.proto_min, s.proto_max, s.port_min, s.port_max,
            s.t_q1, s.t_q2, s.t_q3, s.b_q2, m.t_mad, m.b_mad, m.bins_hit, v.sources,
            v.dst_first_ts, u.population,
@@ -91,7 +99,7 @@ parts AS (
     FROM stats s
     JOIN spread m ON m.pair = s.pair
     JOIN pairs p ON p.pair = s.pair
-    JOIN prevalence v ON v.kind = p.kind AND v.dst = p.dst
+    JOIN prevalence v ON v.dst_key = p.dst_key
     CROSS JOIN population u
 ),
 scores AS (
