@@ -6,7 +6,9 @@ import ipaddress
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +58,8 @@ MAX_INPUT_FILES = 100_000
 
 class Progress(Protocol):
     """Told how far a hunt is: `step` (ingest, detect, host, documents), `done` of `total`
-    (bytes for ingest, detectors for detect), and what it works on now (ingest: a file)."""
+    (bytes for ingest, detectors for detect), and what it works on now (ingest: a file).
+    Inside a big log, ingest is also told from a second thread (see _progress_within)."""
 
     def __call__(self, step: str, done: int, total: int, detail: str = "", /) -> None: ...
 
@@ -702,6 +705,41 @@ class _Scope:
     allowlists: list[AllowList]
 
 
+# a log smaller than this is read in about a second or less: its progress moves per file
+PROGRESS_WITHIN_BYTES = 16 << 20
+PROGRESS_TICK_S = 0.5
+
+
+@contextmanager
+def _progress_within(
+    progress: Progress | None, store: CaseStore, done: int, size: int, total: int, name: str
+) -> Iterator[None]:
+    """Moves the ingest bar inside one big log: while it is read, a thread asks the store how
+    far its reader has got (bytes of the file, or the engine's own measure) and reports that
+    share of the file's size. The bar never moves back (the exact reader starts a file again
+    when the engine's reader hands it over)."""
+    if progress is None or size < PROGRESS_WITHIN_BYTES:
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        shown = done
+        while not stop.wait(PROGRESS_TICK_S):
+            fraction = store.read_fraction()
+            if fraction is not None and done + int(fraction * size) > shown:
+                shown = done + int(fraction * size)
+                progress("ingest", shown, total, name)
+
+    ticker = threading.Thread(target=tick, name="ingest-progress", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        ticker.join()
+
+
 def _analyse_network(
     store: CaseStore,
     routed: RoutedInputs,
@@ -726,9 +764,11 @@ def _analyse_network(
     for path, size in zip(todo, sizes, strict=True):
         if progress:
             progress("ingest", done_bytes, total_bytes, path.name)
+        within = _progress_within(progress, store, done_bytes, size, total_bytes, path.name)
         done_bytes += size
         if isinstance(path, RemoteFile):
-            _ingest_remote(store, path, options, inputs, not_analysed, warnings)
+            with within:
+                _ingest_remote(store, path, options, inputs, not_analysed, warnings)
             continue
         if is_capture(path):
             _ingest_capture(store, path, options, inputs, not_analysed, warnings)
@@ -747,7 +787,8 @@ def _analyse_network(
             not_analysed.append(NotAnalysed(path=str(path), reason=reason))
             inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
             continue
-        _ingest_log_file(store, path, kind, options, inputs, not_analysed, warnings)
+        with within:
+            _ingest_log_file(store, path, kind, options, inputs, not_analysed, warnings)
     if progress:
         progress("ingest", total_bytes, total_bytes)
 

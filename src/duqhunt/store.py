@@ -263,7 +263,16 @@ class CaseStore:
                 self.con, threads=threads, memory_limit=memory_limit, temp_limit=temp_limit
             )
         )
+        # what read_fraction asks while a log is read (the engine's reader, or the exact one's)
+        self._reading: Callable[[], float | None] | None = None
         self._clean_orphans()
+
+    def read_fraction(self) -> float | None:
+        """How far the log being ingested now has been read, 0..1, or None (nothing is being
+        read, or its reader cannot tell). Safe to call from another thread: a progress display
+        inside one big file."""
+        reading = self._reading
+        return reading() if reading is not None else None
 
     def __enter__(self) -> CaseStore:
         return self
@@ -480,6 +489,7 @@ class CaseStore:
             return None if digest is None or not count else digest.result().data_lines
 
         try:
+            self._reading = self.engine.query_fraction
             stats, why = self._native_ingest(zlog, staging, key, lim, source, location, lines)
             unaccounted: str | None = None
             if stats is None:
@@ -489,6 +499,7 @@ class CaseStore:
                         f"not by {self.engine.name} ({why})"
                     )
                 reader = zlog if fetch is None else fetch()
+                self._reading = reader.meter.fraction
                 sink = _ParquetSink(staging, zlog.log_type, key)
                 try:
                     stats = reader.read_into(sink)
@@ -543,6 +554,7 @@ class CaseStore:
                     (self.telemetry / rel_s).unlink(missing_ok=True)
                 raise
         finally:
+            self._reading = None
             pool.shutdown(cancel_futures=True)
             shutil.rmtree(staging, ignore_errors=True)
         return IngestResult(

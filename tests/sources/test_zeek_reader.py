@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
 import subprocess
 import sys
@@ -1090,3 +1091,65 @@ def test_implausible_ts_rows_are_skipped_with_their_line(tmp_path: Path) -> None
     head = sum(1 for ln in p.read_text().splitlines() if ln.startswith("#") and "#close" not in ln)
     assert_warns_at(zlog, p, head + 3)
     assert any("outside the plausible span" in w for w in zlog.stats.all_warnings())
+
+
+class _FractionSink(ListSink):
+    """Notes, at every table the reader hands over, how far the reader says it has got."""
+
+    def __init__(self, zlog: ZeekLog) -> None:
+        super().__init__()
+        self.zlog = zlog
+        self.seen: list[float | None] = []
+
+    def write(self, table: pa.Table) -> None:
+        super().write(table)
+        self.seen.append(self.zlog.meter.fraction())
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_read_meter_counts_the_file_bytes_read_inside_one_big_log(
+    tmp_path: Path, exact_only: None, compressed: bool
+) -> None:
+    """Progress inside one file: the meter counts the bytes of the file the reader has taken
+    (the compressed bytes of a gzip log: a 1.3 MB log whose uids do not compress is about
+    more than one of the stream's 256 KiB reads), so it moves between the tables of a big log, never
+    back, and stands at the whole file when the log is read."""
+    rnd = random.Random(7)
+    text = zeek_tsv(CONN_FIELDS, [conn_row(i, uid=rnd.randbytes(12).hex()) for i in range(12_000)])
+    data = gzip.compress(text.encode(), compresslevel=1) if compressed else text.encode()
+    assert len(data) > (1 << 18 if compressed else 1 << 20)  # more than one read of the stream
+    path = write(tmp_path, "conn.log.gz" if compressed else "conn.log", data)
+    zlog = ZeekLog(path, Limits(batch_rows=1_000))
+    assert zlog.meter.fraction() == 0.0
+    sink = _FractionSink(zlog)
+    zlog.read_into(sink)
+    assert sink.table().num_rows == 12_000
+    seen = [f for f in sink.seen if f is not None]
+    assert len(seen) == len(sink.seen) >= 10
+    assert seen == sorted(seen)
+    assert any(0.0 < f < 1.0 for f in seen), seen  # it moved before the whole file was read
+    assert zlog.meter.done == len(data) and zlog.meter.fraction() == 1.0
+
+
+def test_read_meter_of_the_fast_reader_ends_at_the_whole_file(tmp_path: Path) -> None:
+    text = conn_log(20_000)
+    path = write(tmp_path, "conn.log", text)
+    zlog = ZeekLog(path)
+    zlog.read_into(ListSink())
+    assert zlog.meter.done == len(text.encode()) and zlog.meter.fraction() == 1.0
+
+
+def test_read_meter_of_a_json_log(tmp_path: Path) -> None:
+    rows = [
+        json.dumps({"ts": T0 + i, "uid": f"C{i}", "id.orig_h": "10.0.0.1", "id.resp_h": "10.0.0.2"})
+        for i in range(15_000)
+    ]
+    text = "\n".join(rows) + "\n"
+    assert len(text) > 1 << 20  # more than one read of the stream
+    path = write(tmp_path, "conn.json", text)
+    zlog = ZeekLog(path, Limits(batch_rows=1_000))
+    sink = _FractionSink(zlog)
+    zlog.read_into(sink)
+    seen = [f for f in sink.seen if f is not None]
+    assert seen == sorted(seen) and any(0.0 < f < 1.0 for f in seen), seen
+    assert zlog.meter.fraction() == 1.0

@@ -150,4 +150,8 @@ class Engine(Protocol):
     ) -> NativeCopy:
         """Read a JSON-lines log likewise; NativeIngestRejected hands it to the exact reader."""
 
+    def query_fraction(self) -> float | None:
+        """How far the statement running now (from another thread) has got, 0..1, or None
+        when nothing runs or the engine cannot tell: progress inside one big file."""
+
     def close(self) -> None: ...

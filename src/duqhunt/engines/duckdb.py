@@ -163,6 +163,9 @@ class DuckDBEngine:
                 raise UsageError(f"{flag} {value!r}: {exc}") from None
         self._arrow: dict[str, pa.Table] = {}
         self.con.execute(KEY64_MACRO)
+        # query_progress() reports nothing unless the progress bar is on; it never prints
+        self.con.execute("SET enable_progress_bar = true")
+        self.con.execute("SET enable_progress_bar_print = false")
 
     def register_parquet(
         self, view: str, files: list[str], schema: pa.Schema, where: str | None = None
@@ -340,6 +343,10 @@ class DuckDBEngine:
             if text.startswith(("#fields", "#types")):
                 raise NativeIngestRejected(f"line {line}: a second header block")
         return int(row[0]) if row else 0
+
+    def query_fraction(self) -> float | None:
+        done = float(self.con.query_progress())
+        return min(1.0, done / 100.0) if done >= 0 else None
 
     def close(self) -> None:
         for view in list(self._arrow):

@@ -397,6 +397,18 @@ class SparkEngine:
         table: pa.Table = self.spark.sql(bind(sql, params or {})).toArrow()
         return table
 
+    def query_fraction(self) -> float | None:
+        """The tasks finished out of those of the stages running now (a big file is read as
+        several tasks, one per split)."""
+        tracker = self.spark.sparkContext.statusTracker()
+        done = total = 0
+        for stage in tracker.getActiveStageIds():
+            info = tracker.getStageInfo(stage)
+            if info is not None:
+                done += info.numCompletedTasks
+                total += info.numTasks
+        return done / total if total else None
+
     def close(self) -> None:
         if self._stop:
             self.spark.stop()

@@ -42,7 +42,7 @@ from duqhunt.sources.net.zeek_schema import (
     container_inner,
     known_types,
 )
-from duqhunt.sources.net.zeek_stream import GZIP_MAGIC, LONG_LINE_MARK, GuardedStream
+from duqhunt.sources.net.zeek_stream import GZIP_MAGIC, LONG_LINE_MARK, GuardedStream, ReadMeter
 
 log = logging.getLogger(__name__)
 
@@ -495,6 +495,8 @@ class ZeekLog:
             log_type = json_log_type(self.path, self.limits) or log_type
         self.log_type = safe_log_type(declared or log_type)
         self.stats = ParseStats(str(self.path), self.log_type, fmt)
+        # how far read_into has got, for a progress display in another thread
+        self.meter = ReadMeter(self.path.stat().st_size)
 
     def tsv_plan(self) -> TsvPlan | None:
         """The plan for an engine-native reader, or None (JSON, or a header it cannot take)."""
@@ -576,7 +578,9 @@ class ZeekLog:
         path starts again from the top, so a sink must be able to drop what it was given.
         """
         if self.fmt == "json":
-            reader = read_json(self.path, self.log_type, self.limits, self.stats, self.type_key)
+            reader = read_json(
+                self.path, self.log_type, self.limits, self.stats, self.type_key, self.meter
+            )
             for table in reader:
                 sink.write(table)
             return self.stats
@@ -620,7 +624,7 @@ class ZeekLog:
             return "skip"
 
         # the header lines start with '#', so the stripping stream drops them with #close
-        stream = GuardedStream(self.path, self.limits, strip_comments=True)
+        stream = GuardedStream(self.path, self.limits, strip_comments=True, meter=self.meter)
         stream.expected_header = set(hdr.raw)
         try:
             try:
@@ -725,7 +729,7 @@ class ZeekLog:
 
         plan, names = make_plan()
         sep, unset = hdr.separator, hdr.unset_field
-        stream = GuardedStream(self.path, self.limits, strip_comments=False)
+        stream = GuardedStream(self.path, self.limits, strip_comments=False, meter=self.meter)
         line_no = 0
         columns: list[list[str | None]] = [[] for _ in fields]
         line_nos: list[int] = []

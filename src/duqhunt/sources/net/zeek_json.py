@@ -16,7 +16,7 @@ import pyarrow as pa
 from duqhunt.errors import InputError
 from duqhunt.sources.net.zeek_limits import Limits, ParseStats, bad_time_reason
 from duqhunt.sources.net.zeek_schema import arrow_type, canonical_name, container_inner, known_types
-from duqhunt.sources.net.zeek_stream import GuardedStream
+from duqhunt.sources.net.zeek_stream import GuardedStream, ReadMeter
 
 
 class MixedLogTypes(InputError):
@@ -124,13 +124,18 @@ def _row_type(named: str) -> str:
 
 
 def read_json(
-    path: Path, log_type: str, limits: Limits, stats: ParseStats, type_key: str | None = None
+    path: Path,
+    log_type: str,
+    limits: Limits,
+    stats: ParseStats,
+    type_key: str | None = None,
+    meter: ReadMeter | None = None,
 ) -> Iterator[pa.Table]:
     known = known_types(log_type)
     types: dict[str, str] = {}
     order: list[str] = []
     rows: list[dict[str, Any]] = []
-    stream = GuardedStream(path, limits, strip_comments=False)
+    stream = GuardedStream(path, limits, strip_comments=False, meter=meter)
     line_no = 0
     bounds = limits.ts_bounds()
 

@@ -16,6 +16,22 @@ GZIP_MAGIC = b"\x1f\x8b"
 LONG_LINE_MARK = b"\x00duqhunt-long-line\x00"
 
 
+class ReadMeter:
+    """How far a reader has got through one file: bytes of the file read (the compressed bytes
+    of a gzip log) out of its size, for a progress display inside a big file. The reading
+    thread writes ``done``; a display in another thread only reads it (one int: no lock)."""
+
+    __slots__ = ("done", "total")
+
+    def __init__(self, total: int) -> None:
+        self.done = 0
+        self.total = total
+
+    def fraction(self) -> float | None:
+        """0..1, or None when the size is unknown (0)."""
+        return min(1.0, self.done / self.total) if self.total > 0 else None
+
+
 class GuardedStream(io.RawIOBase):
     """A binary stream over a plain or gzip file that stops cleanly at damage or limits.
 
@@ -24,11 +40,18 @@ class GuardedStream(io.RawIOBase):
     With ``strip_comments`` it also removes lines that start with ``#`` (Zeek's ``#close``).
     """
 
-    def __init__(self, path: Path, limits: Limits, *, strip_comments: bool) -> None:
+    def __init__(
+        self, path: Path, limits: Limits, *, strip_comments: bool, meter: ReadMeter | None = None
+    ) -> None:
+        """``meter``: counts the bytes of the file this stream reads (from 0: a reader that
+        starts again from the top starts the count again)."""
         super().__init__()
         self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
         magic = self._raw.read(2)
         self._raw.seek(0)
+        self._meter = meter
+        if meter is not None:
+            meter.done = 0
         self.compressed = magic == GZIP_MAGIC
         self._zlib = zlib.decompressobj(wbits=31) if self.compressed else None
         self._in_bytes = 0
@@ -111,16 +134,16 @@ class GuardedStream(io.RawIOBase):
         (concatenated rotations, bgzip blocks) is read; zero padding after the last is ignored.
         """
         if self._zlib is None:
-            return self._raw.read(1 << 20)
+            return self._read_raw(1 << 20)
         while True:
             if self._zlib.eof:
                 data = self._zlib.unused_data
                 if not data:
-                    data = self._raw.read(1 << 18)
+                    data = self._read_raw(1 << 18)
                     self._in_bytes += len(data)
                 if not data or not data.strip(b"\x00"):
                     if data:  # zero padding: the rest of the file must be zeros too
-                        while more := self._raw.read(1 << 18):
+                        while more := self._read_raw(1 << 18):
                             if more.strip(b"\x00"):
                                 raise zlib.error("data after the zero padding of a gzip file")
                     return b""
@@ -128,13 +151,19 @@ class GuardedStream(io.RawIOBase):
             elif self._zlib.unconsumed_tail:
                 data = self._zlib.unconsumed_tail
             else:
-                data = self._raw.read(1 << 18)
+                data = self._read_raw(1 << 18)
                 self._in_bytes += len(data)
                 if not data:
                     raise EOFError("compressed stream ends before its end marker")
             out = self._zlib.decompress(data, 1 << 20)
             if out:
                 return out
+
+    def _read_raw(self, size: int) -> bytes:
+        data = self._raw.read(size)
+        if self._meter is not None:
+            self._meter.done += len(data)
+        return data
 
     def _emit(self, lines: bytes) -> None:
         self.lines_emitted += lines.count(b"\n")
