@@ -163,6 +163,11 @@ def test_spark_conf_and_an_attached_session(spark_env: None) -> None:
 
     first = SparkEngine()  # starts the shared local session, or attaches to it
     spark = first.spark
+    first.query("SELECT 1 AS one")
+    # Spark's status tracker hears of stages asynchronously: just after a query its stage may
+    # still be listed, all tasks done. The answer is nothing, or a share
+    done = first.query_fraction()
+    assert done is None or 0.0 <= done <= 1.0
     spark.conf.set("spark.sql.shuffle.partitions", "13")
     try:
         eng = SparkEngine(conf={"spark.sql.files.maxPartitionBytes": "64m"})

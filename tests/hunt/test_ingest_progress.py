@@ -18,9 +18,7 @@ MiB = 1 << 20
 
 def test_nothing_is_being_read_outside_an_ingest(tmp_path: Path) -> None:
     log = tmp_path / "conn.log"
-    log.write_text(
-        "#separator \\x09\n#fields\tts\tuid\n#types\ttime\tstring\n1318586400.0\tC1\n"
-    )
+    log.write_text("#separator \\x09\n#fields\tts\tuid\n#types\ttime\tstring\n1318586400.0\tC1\n")
     with CaseStore(tmp_path / "case.duckdb") as store:
         assert store.read_fraction() is None
         assert store.engine.query_fraction() is None  # no statement runs
