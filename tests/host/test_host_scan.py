@@ -152,7 +152,7 @@ def test_vendor_claims_are_rated_by_how_many_oddities_they_show(tmp_path: Path) 
     assert "not used by that vendor" in str(_d(vend[f"{at}jmvss.sys"])["oddities"])
     for file, f in vend.items():
         (ev,) = f.evidence
-        assert Path(ev.source) == drivers / file.rsplit("\\", 1)[1]
+        assert Path(ev.source) == drivers / str(file).rsplit("\\", 1)[1]
         assert ev.locator == file
 
 
