@@ -222,11 +222,14 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
         "::test_account_home_sql_keeps_ordinary_logons_and_leaves_out_the_moves",
         *_LATERAL,
     ),
+    "relay_sessions.sql": (
+        f"{_HELPERS}::test_relay_sessions_are_the_smb_sessions_no_egress_hosts_open_to_internal_hosts",
+        *_ZONES,
+    ),
     **{
         name: _ZONES
         for name in (
             "pipes.sql",
-            "relay_sessions.sql",
             "zones.sql",
             "egress_session.sql",
         )

@@ -153,6 +153,43 @@ def test_smb_clients_counts_distinct_internal_clients_on_139_and_445() -> None:
     assert {r["ip"]: r["clients"] for r in got} == {fs: 5, ws: 1}
 
 
+def test_relay_sessions_are_the_smb_sessions_no_egress_hosts_open_to_internal_hosts() -> None:
+    """relay_sessions.sql, DQ-NET-006's input: a periodicity.sql session row for every SMB
+    session (445 or 139) from a no-egress host to an internal host (`zones`), its bytes what the
+    originator sent: orig_ip_bytes, orig_bytes where the log has no IP byte count, 0 where it
+    has neither (a byte count is never negative). Egress sources, other ports, destinations
+    outside `zones` and rows without a time are not sessions."""
+    inside, egress, bridge, c2 = "10.9.0.5", "10.1.0.5", "10.1.0.7", "198.51.100.7"
+
+    def c(
+        ts: float | None, src: str, dst: str, port: int, ip_bytes: int | None, payload: int | None
+    ) -> dict[str, Any]:
+        return {
+            **_smb(src, dst, port),
+            "ts": ts,
+            "orig_ip_bytes": ip_bytes,
+            "orig_bytes": payload,
+        }
+
+    conn = [
+        c(10.0, inside, bridge, 445, 420, 300),
+        c(20.0, inside, bridge, 139, None, 300),  # no IP byte count: the payload
+        c(30.0, inside, bridge, 445, None, None),  # no byte count at all
+        c(40.0, inside, bridge, 3389, 420, 300),  # not SMB
+        c(50.0, inside, c2, 445, 420, 300),  # not a host of the zones
+        c(None, inside, bridge, 445, 420, 300),  # no time
+        c(60.0, egress, bridge, 445, 420, 300),  # a source with egress of its own
+    ]
+    zones = pa.table({"ip": [inside, egress, bridge], "zone": ["no-egress", "egress", "egress"]})
+    got = _query(load_sql(PKG, "relay_sessions.sql"), {"conn": _log("conn", conn), "zones": zones})
+    row = {"kind": "smb", "src": inside, "dst": bridge, "proto": "tcp"}
+    assert sorted(got, key=lambda r: r["ts"]) == [
+        {**row, "ts": 10.0, "bytes": 420.0, "port": 445},
+        {**row, "ts": 20.0, "bytes": 300.0, "port": 139},
+        {**row, "ts": 30.0, "bytes": 0.0, "port": 445},
+    ]
+
+
 def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
     """beacon_sessions.sql, DQ-NET-002's input: every connection from an internal source to an
     external address ('ip'), a further request on a kept-alive HTTP connection ('ip' again), the

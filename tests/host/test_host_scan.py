@@ -125,6 +125,82 @@ def test_revoked_certificate_and_pe_anomalies(tmp_path: Path) -> None:
     assert vend and "Duqu driver file name" in str(_d(vend[0])["oddities"])
 
 
+def test_vendor_claims_are_rated_by_how_many_oddities_they_show(tmp_path: Path) -> None:
+    """DQ-HOST-003 (docs/detectors.md): one oddity gives low, two medium, three high; the
+    evidence is the driver file read and its place on the host."""
+    drivers = tmp_path / "h" / "Windows" / "System32" / "drivers"
+    drivers.mkdir(parents=True)
+    jmicron = {"CompanyName": "JMicron Technology Corp.", "FileDescription": "JMicron driver"}
+    # (file name, OriginalFilename): every one unsigned, the first named as JMicron names its
+    # drivers (jmb*.sys), the second with another original name, the third not a JMicron name
+    for name, orig in (
+        ("jmb38x.sys", "jmb38x.sys"),
+        ("jmb39x.sys", "jmbus.sys"),
+        ("jmvss.sys", "jmvsnap.sys"),
+    ):
+        (drivers / name).write_bytes(build_inert_pe({**jmicron, "OriginalFilename": orig}))
+    res = scan_host([tmp_path / "h"])
+    vend = {_d(f)["file"]: f for f in _by(res, "DQ-HOST-003")}
+    at = "Windows\\System32\\drivers\\"
+    assert {k: f.severity for k, f in vend.items()} == {
+        f"{at}jmb38x.sys": "low",
+        f"{at}jmb39x.sys": "medium",
+        f"{at}jmvss.sys": "high",
+    }
+    assert "unsigned" in str(_d(vend[f"{at}jmb38x.sys"])["oddities"])
+    assert "jmbus.sys" in str(_d(vend[f"{at}jmb39x.sys"])["oddities"])
+    assert "not used by that vendor" in str(_d(vend[f"{at}jmvss.sys"])["oddities"])
+    for file, f in vend.items():
+        (ev,) = f.evidence
+        assert Path(ev.source) == drivers / str(file).rsplit("\\", 1)[1]
+        assert ev.locator == file
+
+
+def test_duqu_service_signs_together_are_at_least_as_sure_as_each_alone(tmp_path: Path) -> None:
+    """DQ-HOST-006: each sign a service shows comes with the confidence the host pack gives it
+    (content/host/duqu-host.yaml); a finding that names two signs is no less sure than the
+    strongest of them, and the signs together are critical."""
+    from duqhunt.detectors.host.content import builtin_host_pack
+
+    pack = builtin_host_pack()
+    name_conf = {s.name: s.confidence for s in pack.services}["cmi4432"]
+    filter_conf = {v.name: v.confidence for v in pack.service_values}["FILTER"]
+    cfg = tmp_path / "h" / "Windows" / "System32" / "config"
+    cfg.mkdir(parents=True)
+    sys_key = "HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001"
+    kernel = {"Type": 1, "Start": 1}
+    (cfg / "SYSTEM.reg").write_text(
+        reg_export(
+            {
+                # the Duqu service name and its FILTER value, ImagePath in the usual folder
+                f"{sys_key}\\Services\\cmi4432": {
+                    "ImagePath": "\\SystemRoot\\System32\\drivers\\cmaudio.sys",
+                    **kernel,
+                    "FILTER": b"\x01" * 64,
+                },
+                # the FILTER value alone
+                f"{sys_key}\\Services\\vsnap": {
+                    "ImagePath": "\\SystemRoot\\System32\\drivers\\vsnap.sys",
+                    **kernel,
+                    "FILTER": b"\x02" * 64,
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    res = scan_host([tmp_path / "h"])
+    svc = {_d(f)["service"]: f for f in _by(res, "DQ-HOST-006")}
+    assert set(svc) == {"cmi4432", "vsnap"}
+    both, alone = svc["cmi4432"], svc["vsnap"]
+    assert _d(both)["reasons"] == (
+        "Duqu service name cmi4432; FILTER value under a driver's service key"
+    )
+    assert _d(alone)["reasons"] == "FILTER value under a driver's service key"
+    assert both.severity == "critical"
+    assert both.confidence >= max(name_conf, filter_conf)
+    assert alone.confidence >= filter_conf
+
+
 def test_scheduled_tasks_from_events_and_job_files(tmp_path: Path) -> None:
     root = tmp_path / "h"
     tasks = root / "Windows" / "Tasks"

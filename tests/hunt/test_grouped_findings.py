@@ -313,11 +313,27 @@ def test_a_few_repeats_stay_findings_a_storm_becomes_one() -> None:
     assert one.first_seen == many[0].first_seen and one.last_seen == many[-1].last_seen
     # merging twice changes nothing (a report re-rendered, a case hunted again)
     assert merge_repeats([one]) == [one]
-    # a storm merged by an earlier run takes in one more repeat, keeping its id
-    (more,) = merge_repeats(
-        [one, _f("DQ-HOST-010", "service x9y installed: odd", ["SRV"], n=STORM_MIN + 1)]
-    )
+    # a storm merged by an earlier run takes in one more repeat, keeping its id and the
+    # occurrences it had: it counts with all its repeats, each still listed
+    later = _f("DQ-HOST-010", "service x9y installed: odd", ["SRV"], n=STORM_MIN + 1)
+    (more,) = merge_repeats([one, later])
     assert more.count == STORM_MIN + 1 and more.id == one.id
+    assert [o.id for o in more.occurrences] == [*(o.id for o in one.occurrences), later.id]
+
+
+def test_each_occurrence_says_where_its_own_evidence_is() -> None:
+    """An occurrence is one repeat's id, time, evidence locator, title and details (module
+    docstring, OccurrenceModel): the source and locator are those of that repeat's evidence,
+    not the merged finding's; a repeat without evidence points nowhere."""
+    many = [
+        _f("DQ-HOST-010", f"service x{i}y installed: odd", ["SRV"], n=i) for i in range(STORM_MIN)
+    ]
+    bare = many[-1].model_copy(update={"evidence": ()})
+    (one,) = merge_repeats([*many[:-1], bare])
+    assert [(o.id, o.source, o.locator) for o in one.occurrences] == [
+        *((f.id, "SRV/System.evtx", f"record {n}") for n, f in enumerate(many[:-1])),
+        (bare.id, "", ""),
+    ]
 
 
 def test_groups_are_ordered_by_severity_then_kill_chain_then_hosts() -> None:

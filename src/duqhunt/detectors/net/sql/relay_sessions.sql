@@ -1,5 +1,5 @@
 -- DQ-NET-006 input: SMB sessions (445/139) from a no-egress host to another internal host, as
--- periodicity.sql sessions. Reads the `zones` table (ip, zone).
+-- periodicity.sql sessions (bytes: orig_ip_bytes, else orig_bytes, else 0). Reads zones (ip, zone).
 SELECT 'smb' AS kind, c.id_orig_h AS src, c.id_resp_h AS dst, c.ts AS ts,
        CAST(COALESCE(c.orig_ip_bytes, c.orig_bytes, 0) AS DOUBLE) AS bytes,
        c.proto AS proto, c.id_resp_p AS port
