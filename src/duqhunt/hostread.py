@@ -64,6 +64,13 @@ class Run:
         self.inputs.append(InputRecord(path=path, kind=kind, status="not-analysed"))
         self.warnings.append(f"{path}: {reason}")
 
+    def fail_read(self, path: str, exc: InputError | OSError, kind: str) -> None:
+        """A file its reader refused (the reason with its place in the file) or could not read."""
+        reason = (
+            _reason(exc) if isinstance(exc, InputError) else f"not readable: {exc.strerror or exc}"
+        )
+        self.fail(path, reason, kind)
+
     def partly(self, path: str, whats: Sequence[str]) -> None:
         """The file was read, but a limit, its time budget or damage left ``whats`` out."""
         reason = "partly analysed: " + "; ".join(whats)
@@ -137,11 +144,8 @@ def _read_events(run: Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) -
             res = read_event_json(
                 f.path, lim.max_events_per_log, lim.max_json_bytes, run.wanted, deadline
             )
-    except InputError as exc:
-        run.fail(str(f.path), _reason(exc), kind)
-        return
-    except OSError as exc:
-        run.fail(str(f.path), f"not readable: {exc.strerror or exc}", kind)
+    except (InputError, OSError) as exc:
+        run.fail_read(str(f.path), exc, kind)
         return
     if f.kind == "evtx":
         run.evtx_records += res.records
@@ -186,11 +190,8 @@ def _read_hive(run: Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) -> 
             # one note per cut, however many hives of the export it cut
             warns = list(dict.fromkeys(f"{f.path}: {n}" for x in all_facts for n in x.notes))
             run.warnings.extend(warns)
-    except InputError as exc:
-        run.fail(str(f.path), _reason(exc), kind)
-        return
-    except OSError as exc:
-        run.fail(str(f.path), f"not readable: {exc.strerror or exc}", kind)
+    except (InputError, OSError) as exc:
+        run.fail_read(str(f.path), exc, kind)
         return
     short = _short_of_header(f)
     if short:
@@ -253,10 +254,8 @@ def _read_file(
                 else f"named like a {named} but not one by its content; not analysed",
                 "host-unknown",
             )
-    except InputError as exc:
-        run.fail(str(f.path), _reason(exc), f"host-{f.kind}")
-    except OSError as exc:
-        run.fail(str(f.path), f"not readable: {exc.strerror or exc}", f"host-{f.kind}")
+    except (InputError, OSError) as exc:
+        run.fail_read(str(f.path), exc, f"host-{f.kind}")
     return partly
 
 
