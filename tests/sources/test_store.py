@@ -136,6 +136,16 @@ def test_partition_layout_real_conn(case: Path) -> None:
     assert pq.read_metadata(tele / next(iter(files))).num_rows == 112
 
 
+def test_native_copy_restores_the_flush_setting(case: Path) -> None:
+    # the smaller partitioned-write flush threshold is the ingest's own (peak memory); the
+    # connection's later queries see DuckDB's setting as it was
+    with CaseStore(case) as st:
+        q = "SELECT current_setting('partitioned_write_flush_threshold')"
+        before = st.con.execute(q).fetchone()
+        assert st.ingest_zeek(REAL / "conn.log").rows == 112
+        assert st.con.execute(q).fetchone() == before
+
+
 def test_partition_layout_by_day(tmp_path: Path, case: Path, ingest_path: str) -> None:
     rows = [
         (f"{T0:.6f}", "C1"),

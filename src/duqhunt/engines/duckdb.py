@@ -67,6 +67,13 @@ DERIVED_VIEWS: dict[str, str] = {
 KEY64_MACRO = "CREATE OR REPLACE TEMP MACRO key64(a, b) AS hash(a, b)"
 
 
+# Rows a thread of a PARTITION_BY copy buffers before it flushes them to the day files. DuckDB's
+# default (524,288) held 2.7-3.0 GB of peak RSS while a 10M-row conn.log was written; 131,072
+# holds 1.65-1.95 GB and faults fewer pages in (sys time -2 to -3 s) for a few more, smaller
+# row groups; smaller values cost user time (benchmarks/results-network.md).
+PARTITION_FLUSH_ROWS = 131072
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -320,6 +327,9 @@ class DuckDBEngine:
         rejects = f"__rejects_{key}"
         exprs = [f"{_column_expr(c, plan, decode)} AS {_ident(c.name)}" for c in plan.columns]
         inner = f"SELECT {', '.join(exprs)} FROM {source(rejects)}"
+        setting = "partitioned_write_flush_threshold"
+        was: Any = self.con.execute(f"SELECT current_setting('{setting}')").fetchone()
+        self.con.execute(f"SET {setting} = {PARTITION_FLUSH_ROWS}")
         try:
             row: Any = self.con.execute(
                 f"COPY (SELECT *, {day} AS day FROM ({inner})) TO {_lit(str(dest))} "
@@ -332,6 +342,7 @@ class DuckDBEngine:
         except duckdb.Error as exc:
             raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
         finally:
+            self.con.execute(f"SET {setting} = {int(was[0])}")
             self._drop_rejects(rejects)
         for line, text in bad:
             text = str(text or "")
