@@ -154,12 +154,10 @@ def test_day_folders_named_as_duckdb_dates_them(tmp_path: Path) -> None:
     (tmp_path / "day=-1").mkdir()
     _name_days(tmp_path)
     con = DuckDBEngine().con
-    want = [
-        con.execute(
-            f"SELECT strftime(make_timestamp({n} * 86400000000), '%Y-%m-%d')"
-        ).fetchone()[0]  # type: ignore[index]
-        for n in days
-    ]
+    want = []
+    for n in days:
+        row = con.execute(f"SELECT strftime(make_timestamp({n} * 86400000000), '%Y-%m-%d')")
+        want.append(row.fetchall()[0][0])
     got = sorted(p.name for p in tmp_path.iterdir())
     assert got == sorted([f"day={d}" for d in want] + ["day=unknown"])
 
