@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from duqhunt.engines.duckdb import DuckDBEngine, _has_backslash
+from duqhunt.engines.duckdb import DuckDBEngine, _has_backslash, _name_days
 from duqhunt.errors import InputError, UsageError
 from duqhunt.sources.net.zeek import BatchSink, ZeekLog
 from duqhunt.sources.net.zeek_limits import Limits, ParseStats
@@ -134,6 +134,32 @@ def test_partition_layout_real_conn(case: Path) -> None:
     assert files == {f"log=conn/day=2023-08-16/{res.sha256[:16]}-0.parquet"}
     tele = case.with_name("case.telemetry")
     assert pq.read_metadata(tele / next(iter(files))).num_rows == 112
+
+
+def test_native_copy_restores_the_flush_setting(case: Path) -> None:
+    # the smaller partitioned-write flush threshold is the ingest's own (peak memory); the
+    # connection's later queries see DuckDB's setting as it was
+    with CaseStore(case) as st:
+        q = "SELECT current_setting('partitioned_write_flush_threshold')"
+        before = st.con.execute(q).fetchone()
+        assert st.ingest_zeek(REAL / "conn.log").rows == 112
+        assert st.con.execute(q).fetchone() == before
+
+
+def test_day_folders_named_as_duckdb_dates_them(tmp_path: Path) -> None:
+    # the copy partitions by a day number; the folders get the names strftime gave before
+    days = [0, 1, 365, 10956, 11016, 19676, 20000, 47452]  # 1970 .. 2099, leap days
+    for n in days:
+        (tmp_path / f"day={n}").mkdir()
+    (tmp_path / "day=-1").mkdir()
+    _name_days(tmp_path)
+    con = DuckDBEngine().con
+    want = []
+    for n in days:
+        row = con.execute(f"SELECT strftime(make_timestamp({n} * 86400000000), '%Y-%m-%d')")
+        want.append(row.fetchall()[0][0])
+    got = sorted(p.name for p in tmp_path.iterdir())
+    assert got == sorted([f"day={d}" for d in want] + ["day=unknown"])
 
 
 def test_partition_layout_by_day(tmp_path: Path, case: Path, ingest_path: str) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import mmap
 import shutil
 from collections.abc import Callable, Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,26 @@ DERIVED_VIEWS: dict[str, str] = {
 # key64(a, b): a 64-bit key of two values, for grouping by integers where the text is long
 # (sql/periodicity.sql); the same name is a function on Spark (engines/spark.py)
 KEY64_MACRO = "CREATE OR REPLACE TEMP MACRO key64(a, b) AS hash(a, b)"
+
+
+# Rows a thread of a PARTITION_BY copy buffers before it flushes them to the day files. DuckDB's
+# default (524,288) held 2.7-3.0 GB of peak RSS while a 10M-row conn.log was written; 131,072
+# holds 1.65-1.95 GB and faults fewer pages in (sys time -2 to -3 s) for a few more, smaller
+# row groups; smaller values cost user time (benchmarks/results-network.md).
+PARTITION_FLUSH_ROWS = 131072
+
+
+_DAY_US = 86_400_000_000
+EPOCH_DATE = date(1970, 1, 1)
+
+
+def _name_days(dest: Path) -> None:
+    """``day=<days since 1970>`` folders of a partitioned copy renamed ``day=YYYY-MM-DD``
+    (``day=-1``: ``day=unknown``), the case's layout."""
+    for folder in dest.glob("day=*"):
+        n = int(folder.name[len("day=") :])
+        name = "unknown" if n < 0 else (EPOCH_DATE + timedelta(days=n)).isoformat()
+        folder.rename(folder.with_name(f"day={name}"))
 
 
 def _lit(text: str) -> str:
@@ -241,12 +262,14 @@ class DuckDBEngine:
         ts = next(
             (c for c in plan.columns if c.name == "ts" and pa.types.is_floating(c.arrow_type)), None
         )
+        # the day as a number (days since 1970 of the microsecond time, as make_timestamp
+        # would date it; -1 for no or an implausible time): formatting a date string per row
+        # cost ~0.8 CPU s per 10M rows; _name_days renames the few folders afterwards
         day = (
-            "CASE WHEN ts >= 0 AND ts < 4.1e9 THEN "
-            "strftime(make_timestamp(CAST(floor(ts * 1000000) AS BIGINT)), '%Y-%m-%d') "
-            "ELSE 'unknown' END"
+            f"CASE WHEN ts >= 0 AND ts < 4.1e9 THEN "
+            f"CAST(floor(ts * 1000000) AS BIGINT) // {_DAY_US} ELSE -1 END"
             if ts is not None
-            else "'unknown'"
+            else "-1"
         )
         text_cols = [
             c
@@ -323,6 +346,9 @@ class DuckDBEngine:
         rejects = f"__rejects_{key}"
         exprs = [f"{_column_expr(c, plan, decode)} AS {_ident(c.name)}" for c in plan.columns]
         inner = f"SELECT {', '.join(exprs)} FROM {source(rejects)}"
+        setting = "partitioned_write_flush_threshold"
+        was: Any = self.con.execute(f"SELECT current_setting('{setting}')").fetchone()
+        self.con.execute(f"SET {setting} = {PARTITION_FLUSH_ROWS}")
         try:
             row: Any = self.con.execute(
                 f"COPY (SELECT *, {day} AS day FROM ({inner})) TO {_lit(str(dest))} "
@@ -335,6 +361,7 @@ class DuckDBEngine:
         except duckdb.Error as exc:
             raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
         finally:
+            self.con.execute(f"SET {setting} = {int(was[0])}")
             self._drop_rejects(rejects)
         for line, text in bad:
             text = str(text or "")
@@ -342,6 +369,7 @@ class DuckDBEngine:
                 raise NativeIngestRejected(f"line {line}: a row the strict reader refused")
             if text.startswith(("#fields", "#types")):
                 raise NativeIngestRejected(f"line {line}: a second header block")
+        _name_days(dest)
         return int(row[0]) if row else 0
 
     def query_fraction(self) -> float | None:
