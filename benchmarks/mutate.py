@@ -10,7 +10,8 @@ Two mutation runs, one report (benchmarks/results-mutation.md):
   (thousands for 14k lines), so a deterministic sample (``--sample`` per package, ``--seed``)
   is tested; results are kept in the work folders, so a second run with the same seed resumes
   (a tested mutant is not tested again unless its module changed; after a change of the tests
-  the survivors are tested again).
+  the survivors are tested again, and the map of tests is made again unless tests were only
+  added).
 * SQL: our own mutator for src/duqhunt/detectors/net/sql/*.sql. One change at a time on a copy
   of the package: a comparison operator (<, <=, >, >=, =, <>) swapped, AND <-> OR, a numeric
   constant +1, -1 or x2, one term of a WHERE/HAVING/ON conjunction dropped. Each mutant runs the
@@ -28,6 +29,7 @@ benchmarks/mutation-reasons.yaml ("equivalent" or "accepted gap"; "unexamined" w
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
 import fnmatch
 import hashlib
@@ -288,6 +290,34 @@ def _tree_hash(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
+def _test_parts(base: Path) -> dict[str, str]:
+    """A hash of each test function (``file::name``, decorators included, line numbers not)
+    and of the rest of each file under ``base`` (``file``: helpers, fixtures, imports, data)."""
+    out: dict[str, str] = {}
+    for p in sorted(base.rglob("*")):
+        if not p.is_file() or "__pycache__" in p.parts:
+            continue
+        rel = str(p.relative_to(ROOT))
+        if p.suffix != ".py":
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+            continue
+        rest = hashlib.sha256()
+        for node in ast.parse(p.read_text(encoding="utf-8")).body:
+            name = getattr(node, "name", "")
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and name.lower().startswith("test"):
+                out[f"{rel}::{name}"] = _short(ast.dump(node))
+            else:
+                rest.update(ast.dump(node).encode())
+        out[rel] = rest.hexdigest()
+    return out
+
+
+def _only_added(old: dict[str, str], new: dict[str, str]) -> bool:
+    """True when the tests changed only by new test functions or new files: every test and
+    every file's rest that the old map knew is unchanged (a removed test is fine too)."""
+    return all(new.get(k) == v for k, v in old.items() if k in new or "::" not in k)
+
+
 def _short(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
 
@@ -358,6 +388,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
     src_fp = f"{_mutmut_version()}|{g.modules}"
     tests_fp = _tree_hash([ROOT / "tests"])
     stamp, tstamp = gdir / "fingerprint.txt", gdir / "tests-fingerprint.txt"
+    tmap = gdir / "tests-map.json"  # _test_parts of the tests the map was made from
     if stamp.exists() and stamp.read_text() == src_fp:
         _sync_sources(gdir, g)
     else:
@@ -375,14 +406,22 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
             (gdir / "shared").symlink_to(shared)
         stamp.write_text(src_fp)
         tstamp.write_text(tests_fp)
+        tmap.write_text(json.dumps(_test_parts(ROOT / "tests")))
     if tstamp.read_text() != tests_fp:
         _log(f"{g.name}: tests changed, copying them and re-running survivors")
         for dest in (gdir / "tests", gdir / "mutants" / "tests"):
             if dest.parent.exists():
                 shutil.copytree(ROOT / "tests", dest, dirs_exist_ok=True)
-        # mutmut re-maps only tests with new names; a changed test keeps its old map, so the
-        # map is made again (one run of the group's tests)
-        (gdir / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+        # mutmut maps new test names itself (a run of only those tests); a changed test or
+        # helper keeps its old map, so then the whole map is made again (one run of the
+        # group's tests)
+        parts = _test_parts(ROOT / "tests")
+        old = json.loads(tmap.read_text()) if tmap.exists() else None
+        if old is None or not _only_added(old, parts):
+            (gdir / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+        else:
+            _log(f"{g.name}: only new tests, mutmut maps them to the code they reach")
+        tmap.write_text(json.dumps(parts))
         for meta in (gdir / "mutants").rglob("*.py.meta"):
             data = json.loads(meta.read_text())
             codes = data["exit_code_by_key"]
