@@ -291,8 +291,10 @@ def _tree_hash(paths: Iterable[Path]) -> str:
 
 
 def _test_parts(base: Path) -> dict[str, str]:
-    """A hash of each test function (``file::name``, decorators included, line numbers not)
-    and of the rest of each file under ``base`` (``file``: helpers, fixtures, imports, data)."""
+    """The parts of the files under ``base``, each with a hash: every top-level function or
+    class (``file::name``: tests, fixtures, helpers; decorators included, line numbers not),
+    import and assignment of a Python file, the rest of that file (``file``), and every other
+    file whole."""
     out: dict[str, str] = {}
     for p in sorted(base.rglob("*")):
         if not p.is_file() or "__pycache__" in p.parts:
@@ -303,18 +305,24 @@ def _test_parts(base: Path) -> dict[str, str]:
             continue
         rest = hashlib.sha256()
         for node in ast.parse(p.read_text(encoding="utf-8")).body:
-            name = getattr(node, "name", "")
-            if isinstance(node, ast.FunctionDef | ast.ClassDef) and name.lower().startswith("test"):
-                out[f"{rel}::{name}"] = _short(ast.dump(node))
+            text = ast.dump(node)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                out[f"{rel}::{node.name}"] = _short(text)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                out[f"{rel}::{text}"] = "import"
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                out[f"{rel}::=" + ",".join(ast.dump(t) for t in targets)] = _short(text)
             else:
-                rest.update(ast.dump(node).encode())
+                rest.update(text.encode())
         out[rel] = rest.hexdigest()
     return out
 
 
 def _only_added(old: dict[str, str], new: dict[str, str]) -> bool:
-    """True when the tests changed only by new test functions or new files: every test and
-    every file's rest that the old map knew is unchanged (a removed test is fine too)."""
+    """True when the tests changed only by additions (new test functions, helpers, imports,
+    files): every part the old map knew is there unchanged, or was a part of a Python file
+    that is gone (a removed test)."""
     return all(new.get(k) == v for k, v in old.items() if k in new or "::" not in k)
 
 
@@ -430,8 +438,10 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
                     codes[name] = None
             meta.write_text(json.dumps(data))
         tstamp.write_text(tests_fp)
-    # tests/pcap/test_zeek_parity.py loads benchmarks/zeek_parity.py (its harness): without a
-    # copy beside the tests the group's test collection fails and no mutant runs
+    # tests/pcap/test_zeek_parity.py loads benchmarks/zeek_parity.py (its harness), and
+    # tests/detectors/test_conformance.py reads docs/detectors.md: without a copy beside the
+    # tests the group's stats run fails and no mutant runs (detectors-net got no verdict in
+    # four passes that way)
     for dest in (gdir, gdir / "mutants"):
         if dest.exists():
             shutil.copytree(
@@ -440,6 +450,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
                 dirs_exist_ok=True,
                 ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.json"),
             )
+            shutil.copytree(ROOT / "docs", dest / "docs", dirs_exist_ok=True)
     # the config is written every run: a changed test list is seen by mutmut's own config
     # fingerprint, which re-runs its stats and the verdicts that depend on them
     cfg = "\n".join(
@@ -447,7 +458,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
             "",
             "[tool.mutmut]",
             'source_paths = ["src"]',
-            'also_copy = ["benchmarks"]',
+            'also_copy = ["benchmarks", "docs"]',
             f"only_mutate = {json.dumps(list(g.modules))}",
             f"pytest_add_cli_args_test_selection = {json.dumps(_existing(g.tests))}",
             "pytest_add_cli_args = "

@@ -140,6 +140,15 @@ def cff2_font() -> bytes:
     return _save(fb.font)
 
 
+def colr_font_with(paints: dict[str, dict[str, object]]) -> bytes:
+    """A TrueType font with a COLRv1 table of these base glyph paints (fontTools' paint
+    dictionaries) and a one-colour palette."""
+    fb = _ttf()
+    fb.setupCPAL([[(1.0, 0.0, 0.0, 1.0)]])
+    fb.setupCOLR(paints, version=1)
+    return _save(fb.font)
+
+
 def colr_font(*, cycle: bool = False) -> bytes:
     """A TrueType font with a COLRv1 table: A paints two layers; with ``cycle`` the second
     layer is PaintColrGlyph(A), so A's paint graph reaches itself again."""

@@ -548,3 +548,36 @@ def test_dup_and_swap_keep_the_values_they_move(code: bytes) -> None:
     got = [(i.kind, i.message) for i in scan_program(code, "glyph", st)]
     assert [k for k, _ in got] == ["function-limit"], got
     assert "CALL of function 9" in got[0][1]
+
+
+def _zip_with_flags(members: dict[str, tuple[bytes, int]]) -> bytes:
+    """A zip of stored members, each with these general purpose bit flags set in its local
+    and central directory headers (APPNOTE 4.4.4: bit 0 = encrypted, bits 1-2 = compression
+    options, meaningless for stored data)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, (data, _flags) in members.items():
+            zf.writestr(name, data)
+    raw = bytearray(buf.getvalue())
+    for name, (_data, flags) in members.items():
+        enc = name.encode()
+        for sig, flag_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+            at = 0
+            while True:
+                at = raw.index(sig, at)
+                if raw[at + name_at : at + name_at + len(enc)] == enc:
+                    struct.pack_into("<H", raw, at + flag_at, flags)
+                    break
+                at += 4
+    return bytes(raw)
+
+
+def test_zip_member_encryption_is_read_from_flag_bit_0(tmp_path: Path) -> None:
+    """A member with general purpose bit 0 is encrypted: not analysed, and the scan says so;
+    bit 1 (a compression option) says nothing about encryption: that member is analysed."""
+    pe = b"MZ" + bytes(58) + struct.pack("<I", 64) + b"PE\x00\x00" + bytes(200)
+    data = _zip_with_flags({"locked.bin": (pe, 0x1), "open.bin": (pe, 0x2)})
+    checks = _checks(_scan(tmp_path, "two.zip", data))
+    encrypted = [c for cs in checks.values() for c in cs if "is encrypted" in c]
+    assert encrypted == ["info|two.zip/locked.bin|zip member is encrypted; not analysed"]
+    assert not any("locked.bin" in c for cs in checks.values() for c in cs if c not in encrypted)

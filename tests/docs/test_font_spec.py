@@ -24,8 +24,10 @@ from fontTools.ttLib.tables.ttProgram import Program
 
 from duqhunt.detectors.doc.catalogue import Emitter
 from duqhunt.detectors.doc.fontcheck import analyse_font
+from duqhunt.errors import InputError
 from duqhunt.sources.office.eot import parse_eot
-from duqhunt.sources.office.limits import Budget, DocLimits, builtin_content
+from duqhunt.sources.office.limits import Budget, DocLimits, builtin_content, parse_content
+from duqhunt.sources.office.mtx import _triplets
 from duqhunt.sources.office.ttinstr import FontCodeState, scan_program
 
 PUSHB0, PUSHW0, NPUSHB, NPUSHW = 0xB0, 0xB8, 0x40, 0x41
@@ -207,3 +209,82 @@ def test_maxp_function_limit_read_from_the_font(limit: int) -> None:
             f"FDEF {limit} at 0x2 is beyond maxp.maxFunctionDefs={limit}",
         )
     ]
+
+
+def test_eot_name_past_the_end_says_where_in_the_document() -> None:
+    """An EOT FamilyName whose NameSize runs past the data is refused, and the error names
+    the place in the document (the part the font came from) and the offset of the name."""
+    full = eot_from_spec(UNDEFINED_OPCODE_FONT, 0, xor_key=None)
+    cut = bytearray(full[:84])  # header to FamilyName's size field, then nothing
+    struct.pack_into("<I", cut, 0, len(cut))  # EOTSize
+    struct.pack_into("<I", cut, 4, 1)  # FontDataSize (not 0, not above EOTSize)
+    struct.pack_into("<H", cut, 82, 200)  # FamilyNameSize: 200 bytes, none there
+    with pytest.raises(InputError) as err:
+        parse_eot(bytes(cut), "a.docx", "word/fonts/font1.odttf")
+    assert err.value.path == "a.docx" and err.value.offset == 84
+    assert (
+        err.value.reason == "word/fonts/font1.odttf: EOT FamilyName of 200 bytes runs past the end"
+    )
+
+
+# --- Type 1 fonts and the shellcode traits of the built-in content ------------------------
+
+
+def _type1(body: bytes) -> bytes:
+    """A PFA (Type 1 font program in text form, Adobe Type 1 Font Format chapter 2)."""
+    head = b"%!PS-AdobeFont-1.0: SpecTest 001\n/FontName /SpecTest def\n/FontType 1 def\n"
+    return head + body + b"\ncurrentfile closefile\n"
+
+
+def test_type1_multiple_master_marker_is_flagged() -> None:
+    """A Type 1 Multiple Master font (BlendDesignPositions, Adobe Technical Note 5015) is
+    flagged medium: the legacy font-driver attack surface; a plain Type 1 font is not."""
+
+    def mm(found: list[tuple[str, str, str, str]]) -> list[tuple[str, str]]:
+        return [(s, text) for _d, s, _loc, text in found if "Multiple Master" in text]
+
+    assert mm(_findings(_type1(b"/Notice (plain) readonly def"))) == []
+    assert mm(_findings(_type1(b"/BlendDesignPositions [[0] [1]] def"))) == [
+        (
+            "medium",
+            "Type 1 Multiple Master marker '/BlendDesignPositions' (legacy font-driver attack"
+            " surface)",
+        )
+    ]
+
+
+def test_an_api_hash_in_font_data_is_a_shellcode_trait() -> None:
+    """The ror13 hash of kernel32!LoadLibraryA (0xEC0E4E8E, Metasploit's block_api), as the
+    4 little-endian bytes shellcode pushes, is one shellcode trait (medium)."""
+    found = _findings(_type1(b"(" + bytes.fromhex("8e4e0eec") + b") pop"))
+    sc = [(s, text) for _d, s, _loc, text in found if "shellcode trait" in text]
+    assert len(sc) == 1 and sc[0][0] == "medium"
+    assert sc[0][1].startswith("1 shellcode trait(s): LoadLibraryA (ror13) at 0x")
+
+
+def test_content_without_nop_bytes_looks_for_the_x86_nop() -> None:
+    """A content file whose nop_run gives no bytes looks for runs of 0x90 (x86 NOP)."""
+    from importlib import resources
+
+    import yaml
+
+    ref = resources.files("duqhunt.content").joinpath("doc", "traits.yaml")
+    data = yaml.safe_load(ref.read_text(encoding="utf-8"))
+    del data["shellcode"]["nop_run"]["bytes"]
+    assert parse_content(data, "t").nop_bytes == (0x90,)
+
+
+# --- MTX: the triplet encoding table --------------------------------------------------------
+
+
+def test_mtx_triplet_table_starts_as_the_spec() -> None:
+    """MicroType Express 5.11 (the same table WOFF2 took over): flags 0-9 are one byte of y
+    (dy 0, 256, 512, 768, 1024), flags 10-19 one byte of x; even flags negative, odd positive.
+    Each row: (bytes, xbits, ybits, dx, dy, xsign, ysign)."""
+    rows = _triplets()
+    assert len(rows) == 128
+    y = [(1, 0, 8, 0, 256 * (f // 2), 0, 1 if f % 2 else -1) for f in range(10)]
+    assert rows[:10] == y
+    assert rows[2] == (1, 0, 8, 0, 256, 0, -1) and rows[3] == (1, 0, 8, 0, 256, 0, 1)
+    assert rows[10:20] == [(b, y_, x_, dy, dx, ys, xs) for b, x_, y_, dx, dy, xs, ys in y]
+    assert rows[84] == (2, 8, 8, 1, 1, -1, -1) and rows[127] == (4, 16, 16, 0, 0, 1, 1)
