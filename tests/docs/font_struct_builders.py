@@ -67,6 +67,23 @@ def layout_font() -> bytes:
     return _save(fb.font)
 
 
+MARK_SET_FEA = """
+languagesystem DFLT dflt;
+@marks = [C];
+table GDEF { GlyphClassDef [A B], , @marks, ; } GDEF;
+lookup L { lookupflag UseMarkFilteringSet @marks; sub A B by C; } L;
+feature liga { lookup L; } liga;
+"""
+
+
+def mark_set_font() -> bytes:
+    """A TrueType font whose GDEF is version 1.2 with a MarkGlyphSetsDef (one mark set, used
+    by a lookup's UseMarkFilteringSet flag)."""
+    fb = _ttf()
+    addOpenTypeFeaturesFromString(fb.font, MARK_SET_FEA)
+    return _save(fb.font)
+
+
 SQUARE_CS = bytes.fromhex("8b16f888f88807")  # 0 hmoveto 500 500 vlineto-style square
 
 

@@ -27,6 +27,7 @@ from docs_builders import (
 
 from duqhunt.docscan import is_document, scan_documents, scan_file
 from duqhunt.sources.office.eot import build_eot
+from duqhunt.sources.office.ole import ppt_font_records
 from duqhunt.sources.office.ttinstr import FontCodeState, scan_program
 
 
@@ -581,3 +582,14 @@ def test_zip_member_encryption_is_read_from_flag_bit_0(tmp_path: Path) -> None:
     encrypted = [c for cs in checks.values() for c in cs if "is encrypted" in c]
     assert encrypted == ["info|two.zip/locked.bin|zip member is encrypted; not analysed"]
     assert not any("locked.bin" in c for cs in checks.values() for c in cs if c not in encrypted)
+
+
+def test_ppt_font_records_are_found_by_their_record_header() -> None:
+    """MS-PPT RecordHeader (recVer/recInstance u16, recType u16, recLen u32): a
+    RT_FontEmbedDataBlob (0x0FB8) record whose body is an EOT (MagicNumber 'LP' at 34) is
+    found at its header's offset; another record type is not."""
+    body = bytes(34) + b"LP" + bytes(64)
+    font = struct.pack("<HHI", 0x0000, 0x0FB8, len(body)) + body
+    other = struct.pack("<HHI", 0x000F, 0x0FB9, len(body)) + body
+    stream = bytes(10) + font + other + bytes(4)
+    assert ppt_font_records(stream) == [10]

@@ -15,6 +15,7 @@ from font_struct_builders import (
     colr_font,
     colr_font_with,
     layout_font,
+    mark_set_font,
     patch,
     raw_cff2,
     replace_table,
@@ -26,7 +27,8 @@ from fontTools.ttLib.tables import otTables as ot
 from duqhunt.docscan import scan_file
 from duqhunt.sources.office.cff import check_cff
 from duqhunt.sources.office.limits import Budget, DocLimits, builtin_content
-from duqhunt.sources.office.otlayout import GdefInfo, check_layout
+from duqhunt.sources.office.otbase import Steps
+from duqhunt.sources.office.otlayout import GdefInfo, _Walk, check_layout
 
 ABOVE_INFO = ("low", "medium", "high")
 
@@ -518,3 +520,33 @@ def test_gsub_langsys_fault_names_its_script_and_language(tmp_path: Path) -> Non
     found = _findings(tmp_path, "langsys.ttf", bad)
     text = "GSUB Script 'DFLT' LangSys 'default' required feature 99 of 1"
     assert _flagged(found, "DQ-DOC-003", "table GSUB", text), found
+
+
+def test_gdef_mark_glyph_sets_format_other_than_1_is_flagged(tmp_path: Path) -> None:
+    """GDEF 1.2's MarkGlyphSetsDef has one format, 1; another is flagged at the table."""
+    data = mark_set_font()
+    off, _ln = table_span(data, "GDEF")
+    assert data[off : off + 4] == b"\x00\x01\x00\x02"  # GDEF 1.2
+    sets = struct.unpack_from(">H", data, off + 12)[0]  # markGlyphSetsDefOffset
+    assert not [f for f in _findings(tmp_path, "marks.ttf", data) if f[1] in ABOVE_INFO]
+    bad = patch(data, off + sets, b"\x00\x02")
+    found = _findings(tmp_path, "marks2.ttf", bad)
+    assert _flagged(
+        found, "DQ-DOC-003", f"table GDEF, offset 0x{sets:x}", "MarkGlyphSetsDef format 2 unknown"
+    ), found
+
+
+def test_coverage_format_2_start_indexes_count_the_glyphs_before() -> None:
+    """Coverage format 2 (OpenType common table formats): each RangeRecord's
+    startCoverageIndex is the number of glyphs in the ranges before it."""
+
+    def issues(ranges: list[tuple[int, int, int]]) -> list[str]:
+        raw = struct.pack(">HH", 2, len(ranges)) + b"".join(struct.pack(">HHH", *r) for r in ranges)
+        w = _Walk("GSUB", raw, 10, Steps(Budget("t", DocLimits()), "t", len(raw)))
+        w.coverage(0, "test")
+        return [i.message for i in w.issues]
+
+    assert issues([(1, 2, 0), (4, 6, 2), (8, 8, 5)]) == []
+    assert issues([(1, 2, 0), (4, 6, 3)]) == [
+        "test Coverage range 1 startCoverageIndex 3, expected 2"
+    ]
