@@ -538,6 +538,31 @@ def _sample(names: list[str], n: int, seed: int, key: str) -> list[str]:
     return sorted(names[:n])
 
 
+# `mutmut run`, less one redundant pass: mutmut runs the mutants' tests once without a mutant
+# ("clean tests") on every call, to check they pass. Right after a full stats run that check is
+# done already (the stats run fails when a test fails), and on two loaded cores it cost as long
+# as the stats run itself, so it is skipped then; after stats loaded from an earlier run (or
+# only new tests mapped) the clean run goes ahead as mutmut does it.
+_MUTMUT_RUN = """
+import sys
+import mutmut.__main__ as m
+full = []
+_stats, _get = m.run_stats_collection, m.get_mutant_runner
+def _run_stats(runner, tests=None):
+    _stats(runner, tests)
+    if tests is None:
+        full.append(True)
+def _runner(n):
+    r = _get(n)
+    clean = r.run_clean_tests
+    r.run_clean_tests = lambda tests: 0 if full else clean(tests)
+    return r
+m.run_stats_collection, m.get_mutant_runner = _run_stats, _runner
+sys.argv = ["mutmut", *sys.argv[1:]]
+sys.exit(m.cli())
+"""
+
+
 def _run_group(
     gdir: Path, names: list[str], jobs: int, deadline: float, hard: float | None = None
 ) -> None:
@@ -549,7 +574,8 @@ def _run_group(
     hard = deadline if hard is None else max(hard, deadline)
     if not names or hard - time.monotonic() <= 30:
         return
-    cmd = [*_nice(), str(BIN / "mutmut"), "run", "--max-children", str(jobs), *names]
+    cmd = [*_nice(), sys.executable, "-c", _MUTMUT_RUN, "run", "--max-children", str(jobs)]
+    cmd += names
     log = (gdir / "mutmut-run.log").open("a")
     proc = subprocess.Popen(
         cmd, cwd=gdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

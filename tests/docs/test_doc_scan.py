@@ -593,3 +593,24 @@ def test_ppt_font_records_are_found_by_their_record_header() -> None:
     other = struct.pack("<HHI", 0x000F, 0x0FB9, len(body)) + body
     stream = bytes(10) + font + other + bytes(4)
     assert ppt_font_records(stream) == [10]
+
+
+def test_docx_field_that_is_not_dde_is_not_reported_as_dde(tmp_path: Path) -> None:
+    """msodde runs on a package with any field (w:instrText), but only a DDE/DDEAUTO field is
+    a DDE link: a PAGE field is not reported."""
+    from duqhunt.detectors.doc.parsergate import msodde_finds_nothing_in_zip
+    from duqhunt.sources.office.limits import DocLimits
+
+    body = _DDE_BODY.replace(b"DDEAUTO inert-app topic", b" PAGE ")
+    data = _docx(b"<w:document " + _W + b">" + body + b"</w:document>")
+    assert not msodde_finds_nothing_in_zip(data, DocLimits())  # msodde reads it
+    assert "DQ-DOC-012" not in _checks(_scan(tmp_path, "page.docx", data))
+
+
+def test_font_parts_of_a_presentation_are_analysed(tmp_path: Path) -> None:
+    """PowerPoint keeps embedded fonts as parts under ppt/fonts/ (.fntdata): each is analysed
+    as a font, its findings located in that part."""
+    document = b"<w:document " + _W + b"><w:body><w:p/></w:body></w:document>"
+    data = _docx(document, {"ppt/fonts/font1.fntdata": malformed_dexter()})
+    c = _checks(_scan(tmp_path, "deck.pptx", data))
+    assert any("deck.pptx/ppt/fonts/font1.fntdata, table fpgm" in x for x in c["DQ-DOC-004"]), c

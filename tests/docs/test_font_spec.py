@@ -288,3 +288,72 @@ def test_mtx_triplet_table_starts_as_the_spec() -> None:
     assert rows[2] == (1, 0, 8, 0, 256, 0, -1) and rows[3] == (1, 0, 8, 0, 256, 0, 1)
     assert rows[10:20] == [(b, y_, x_, dy, dx, ys, xs) for b, x_, y_, dx, dy, xs, ys in y]
     assert rows[84] == (2, 8, 8, 1, 1, -1, -1) and rows[127] == (4, 16, 16, 0, 0, 1, 1)
+
+
+def test_eot_whose_font_data_is_not_a_font_is_scanned_as_bytes() -> None:
+    """EOT FontData that is no sfnt is flagged (medium), and its bytes are still scanned for
+    shellcode traits: here a run of 64 x86 NOPs (0x90)."""
+    eot = eot_from_spec(b"\x90" * 80 + bytes(16), 0, xor_key=None)
+    found = _findings(eot)
+    assert ("medium", "EOT font data is not an sfnt font") in [(s, t) for _d, s, _l, t in found]
+    nops = [loc for _d, _s, loc, text in found if "run of 0x90 bytes" in text]
+    assert nops == ["spec (EOT font data), EOT data, offset 0x0"], found
+
+
+# --- glyf: maxp limits and composite glyph instructions ------------------------------------
+
+
+def _two_glyph_font(glyph: object) -> bytes:
+    """.notdef, A (two squares: two contours) and B (given), maxp as fontTools computes it."""
+    pen = TTGlyphPen(None)
+    for x in (0, 300):
+        pen.moveTo((x, 0))
+        pen.lineTo((x, 200))
+        pen.lineTo((x + 200, 200))
+        pen.lineTo((x + 200, 0))
+        pen.closePath()
+    fb = FontBuilder(1000, isTTF=True)
+    fb.setupGlyphOrder([".notdef", "A", "B"])
+    fb.setupCharacterMap({65: "A", 66: "B"})
+    fb.setupGlyf({".notdef": TTGlyphPen(None).glyph(), "A": pen.glyph(), "B": glyph})
+    fb.setupHorizontalMetrics({g: (500, 0) for g in (".notdef", "A", "B")})
+    fb.setupHorizontalHeader(ascent=800, descent=-200)
+    fb.setupNameTable({"familyName": "Spec Test", "styleName": "Regular"})
+    fb.setupOS2()
+    fb.setupPost()
+    buf = io.BytesIO()
+    fb.font.save(buf)
+    return buf.getvalue()
+
+
+def _table(data: bytes, tag: bytes) -> int:
+    n = struct.unpack_from(">H", data, 4)[0]
+    for k in range(n):
+        t, _cs, off, _ln = struct.unpack_from(">4sIII", data, 12 + 16 * k)
+        if t == tag:
+            return int(off)
+    raise KeyError(tag)
+
+
+def test_glyph_over_maxp_max_contours_is_named_by_its_index() -> None:
+    """maxp.maxContours (offset 8 of maxp 1.0) below a glyph's numberOfContours: the finding
+    names that glyph (A, index 1, two contours)."""
+    data = bytearray(_two_glyph_font(TTGlyphPen(None).glyph()))
+    struct.pack_into(">H", data, _table(bytes(data), b"maxp") + 8, 1)
+    found = [(loc, text) for _d, _s, loc, text in _findings(bytes(data)) if "contours" in text]
+    assert found == [("spec, table glyf, glyph 1", "glyph 1 has 2 contours, maxp.maxContours is 1")]
+
+
+def test_composite_glyph_instructions_past_the_glyph_are_flagged() -> None:
+    """A composite glyph with WE_HAVE_INSTRUCTIONS (0x100) ends with instructionLength and
+    the instructions; a length past the glyph's end is flagged and names the glyph (B, 2)."""
+    pen = TTGlyphPen({"A": None})  # the glyph set only needs to know A
+    pen.addComponent("A", (1, 0, 0, 1, 0, 0))
+    composite = pen.glyph()
+    composite.program = Program()
+    composite.program.fromBytecode(bytes([PUSHB0, 1, POP]))
+    data = bytearray(_two_glyph_font(composite))
+    at = bytes(data).index(bytes([0, 3, PUSHB0, 1, POP]))
+    struct.pack_into(">H", data, at, 0x7FFF)
+    found = [text for _d, _s, _loc, text in _findings(bytes(data)) if "instructionLength" in text]
+    assert found == ["composite glyph 2 instructionLength 32767 runs past the glyph"]
