@@ -614,3 +614,23 @@ def test_font_parts_of_a_presentation_are_analysed(tmp_path: Path) -> None:
     data = _docx(document, {"ppt/fonts/font1.fntdata": malformed_dexter()})
     c = _checks(_scan(tmp_path, "deck.pptx", data))
     assert any("deck.pptx/ppt/fonts/font1.fntdata, table fpgm" in x for x in c["DQ-DOC-004"]), c
+
+
+def _ole1_embedded(cls: bytes, native: bytes) -> bytes:
+    """An OLE 1.0 EmbeddedObject ([MS-OLEDS] 2.2.4): OLEVersion, FormatID 2 (embedded),
+    ClassName, empty TopicName and ItemName, NativeDataSize, NativeData."""
+    name = cls + b"\x00"
+    head = struct.pack("<III", 0x00000501, 2, len(name)) + name + struct.pack("<II", 0, 0)
+    return head + struct.pack("<I", len(native)) + native
+
+
+@pytest.mark.parametrize("native", [b"", b"abcd"])
+def test_rtf_ole_object_says_its_class_and_native_data_size(tmp_path: Path, native: bytes) -> None:
+    """An RTF \\object's \\objdata holds an OLE 1.0 object: the finding names its class and
+    NativeDataSize (0 for an empty one)."""
+    objdata = _ole1_embedded(b"Paint.Picture", native).hex().encode()
+    rtf = b"{\\rtf1{\\object\\objemb{\\*\\objclass Paint.Picture}{\\*\\objdata " + objdata + b"}}}"
+    c = _checks(_scan(tmp_path, "ole.rtf", rtf))
+    assert [x.split("|")[2] for x in c["DQ-DOC-013"]] == [
+        f"embedded OLE object class 'Paint.Picture' ({len(native)} bytes)"
+    ]
