@@ -550,3 +550,24 @@ def test_coverage_format_2_start_indexes_count_the_glyphs_before() -> None:
     assert issues([(1, 2, 0), (4, 6, 3)]) == [
         "test Coverage range 1 startCoverageIndex 3, expected 2"
     ]
+
+
+def test_cff2_empty_variation_store_is_no_fault() -> None:
+    """The CFF2 Top DICT's vstore operator (24) points at the VariationStore, a u16 length
+    then an ItemVariationStore: length 0 is an empty store (no regions), whatever bytes
+    follow it; a length whose store runs past the table is a fault."""
+
+    def num(v: int) -> bytes:
+        return b"\x1d" + struct.pack(">i", v)
+
+    at = len(raw_cff2(top_extra=num(0) + bytes([24])))  # the store goes at the table's end
+
+    def issues(store: bytes) -> list[str]:
+        raw = raw_cff2(top_extra=num(at) + bytes([24])) + store
+        rep = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
+        return [i.message for i in rep.issues]
+
+    assert issues(b"\x00\x00" + b"\xff" * 16) == []
+    assert issues(b"\x00\x40" + b"\xff" * 16) == [
+        "CFF2 VariationStore of 64 bytes runs past the table"
+    ]
