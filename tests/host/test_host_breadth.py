@@ -542,3 +542,24 @@ def test_random_looking_names_by_the_heuristic_documented_in_events() -> None:
     assert not random_looking("Spooler")
     assert not random_looking("xKq")  # too short
     assert not random_looking("svc-host-01")  # not alphanumeric
+
+
+def test_a_driver_is_known_by_its_service_type_in_every_export_form(tmp_path: Path) -> None:
+    """7045 gives ServiceType as text ("kernel mode driver", "file system driver"); 4697 gives
+    the SERVICE_TYPE number in hex (0x1 kernel driver, 0x2 file system driver) and some
+    exports write it in decimal. Each form marks a driver; a user-mode service (0x10) is not
+    one."""
+    forms = ["kernel mode driver", "file system driver", "0x1", "0x2", "1", "2"]
+    forms += ["user mode service", "0x10"]
+    lines = [
+        event_line(
+            "2024-03-05T10:00:00Z",
+            7045,
+            {"ServiceName": f"Drv{i}", "ImagePath": f"D:\\drv\\d{i}.sys", "ServiceType": t},
+            channel="System",
+        )
+        for i, t in enumerate(forms)
+    ]
+    found = _by(_scan_lines(tmp_path, lines), "DQ-HOST-010")
+    got = {str(_d(f)["service"]): _d(f)["kernel"] for f in found}
+    assert got == {f"Drv{i}": i < 6 for i in range(len(forms))}
