@@ -51,6 +51,7 @@ def test_real_dcom_mmc20_target_and_source_sides() -> None:
     dcom = [f for f in _by(target, "DQ-HOST-015") if f.attack == ("T1021.003",)]
     assert [f.severity for f in dcom] == ["medium"]
     assert "mmc.exe started by DCOM" in dcom[0].title
+    assert _d(dcom[0])["reasons"] == "mmc.exe started by DCOM (-Embedding): MMC20.Application"
     # the monitoring agent's cscript under MonitoringHost.exe in the same log is not remote
     assert all("cscript" not in f.title for f in _by(target, "DQ-HOST-015"))
     # the first NTLM logon of the attacker has no session key
