@@ -564,3 +564,31 @@ def test_a_driver_is_known_by_its_service_type_in_every_export_form(tmp_path: Pa
     found = _by(_scan_lines(tmp_path, lines), "DQ-HOST-010")
     got = {str(_d(f)["service"]): _d(f)["kernel"] for f in found}
     assert got == {f"Drv{i}": i < 6 for i in range(len(forms))}
+
+
+def test_mshta_started_with_embedding_is_dcom_lethalhta(tmp_path: Path) -> None:
+    """mshta.exe with -Embedding is the HTA COM server started over DCOM (the LethalHTA
+    technique): high, with that reason; mshta.exe opening a file by hand is not remote."""
+
+    def start(cmd: str, pid: str) -> str:
+        return event_line(
+            "2024-03-05T10:00:00Z",
+            1,
+            {
+                "Image": "C:\\Windows\\System32\\mshta.exe",
+                "CommandLine": cmd,
+                "ParentImage": "C:\\Windows\\System32\\svchost.exe",
+                "User": "CORP\\adm",
+                "ProcessId": pid,
+            },
+            channel=SYSMON,
+        )
+
+    lines = [
+        start("C:\\Windows\\System32\\mshta.exe -Embedding", "4242"),
+        start('"C:\\Windows\\System32\\mshta.exe" "C:\\Users\\a\\help.hta"', "4343"),
+    ]
+    hits = _by(_scan_lines(tmp_path, lines), "DQ-HOST-015")
+    assert [(f.severity, _d(f)["reasons"]) for f in hits] == [
+        ("high", "mshta.exe started by DCOM (-Embedding): LethalHTA")
+    ]
