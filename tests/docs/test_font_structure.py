@@ -571,3 +571,13 @@ def test_cff2_empty_variation_store_is_no_fault() -> None:
     assert issues(b"\x00\x40" + b"\xff" * 16) == [
         "CFF2 VariationStore of 64 bytes runs past the table"
     ]
+
+
+def test_cff2_reserved_charstring_operator_is_its_own_check() -> None:
+    """A reserved charstring operator (11, return, is no CFF2 operator) is reported as the
+    charstring check 'cs-reserved', the key its findings are told apart by."""
+    raw = raw_cff2(charstrings=[b"", b"\x8b\x8b\x0b", SQUARE_CS, SQUARE_CS])
+    rep = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
+    assert [(i.check, "reserved operator 11" in i.message) for i in rep.issues] == [
+        ("cs-reserved", True)
+    ]
