@@ -592,3 +592,42 @@ def test_mshta_started_with_embedding_is_dcom_lethalhta(tmp_path: Path) -> None:
     assert [(f.severity, _d(f)["reasons"]) for f in hits] == [
         ("high", "mshta.exe started by DCOM (-Embedding): LethalHTA")
     ]
+
+
+def test_a_shell_after_a_local_or_anonymous_logon_is_not_dcom(tmp_path: Path) -> None:
+    """The DCOM ShellWindows rule needs a network logon of an account from another machine:
+    a type 3 logon from the host itself (127.0.0.1, ::1, '-') or an ANONYMOUS LOGON null
+    session from another address is no such logon, and the user's prompt after it stays
+    quiet."""
+
+    def logon(user: str, ip: str) -> str:
+        return event_line(
+            "2024-03-05T10:00:00Z",
+            4624,
+            {"LogonType": "3", "TargetLogonId": "0x91", "TargetUserName": user, "IpAddress": ip},
+        )
+
+    shell = event_line(
+        "2024-03-05T10:00:30Z",
+        1,
+        {
+            "Image": "C:\\Windows\\System32\\cmd.exe",
+            "CommandLine": "cmd.exe /c whoami",
+            "ParentImage": "C:\\Windows\\explorer.exe",
+            "User": "WS07\\alice",
+        },
+        channel=SYSMON,
+    )
+    for user, ip in (
+        ("adm", "127.0.0.1"),
+        ("adm", "::1"),
+        ("adm", "-"),
+        ("ANONYMOUS LOGON", "10.9.0.5"),
+    ):
+        sub = tmp_path / f"{user}-{ip}".replace(":", "_").replace(" ", "_")
+        sub.mkdir()
+        assert _by(_scan_lines(sub, [logon(user, ip), shell]), "DQ-HOST-015") == [], (user, ip)
+    # the same prompt after adm's logon from another machine is the rule's case
+    other = tmp_path / "other"
+    other.mkdir()
+    assert len(_by(_scan_lines(other, [logon("adm", "10.9.0.5"), shell]), "DQ-HOST-015")) == 1
