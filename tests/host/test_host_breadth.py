@@ -564,6 +564,27 @@ def test_a_driver_is_known_by_its_service_type_in_every_export_form(tmp_path: Pa
     found = _by(_scan_lines(tmp_path, lines), "DQ-HOST-010")
     got = {str(_d(f)["service"]): _d(f)["kernel"] for f in found}
     assert got == {f"Drv{i}": i < 6 for i in range(len(forms))}
+    reasons = {str(_d(f)["service"]): (f.severity, _d(f)["reasons"]) for f in found}
+    assert reasons["Drv0"] == ("medium", "kernel driver outside System32\\drivers")
+    assert reasons["Drv6"] == ("low", "service binary on a non-system drive")
+
+
+def test_a_duqu_driver_stays_critical_whatever_else_it_shows(tmp_path: Path) -> None:
+    """The severity of a service install is the highest its reasons give: a Duqu driver
+    (critical) under a random-looking service name (medium) stays critical."""
+    line = event_line(
+        "2024-03-05T10:00:00Z",
+        7045,
+        {
+            "ServiceName": "qXzTkWvBmN",
+            "ImagePath": "\\SystemRoot\\System32\\Drivers\\jminet7.sys",
+            "ServiceType": "kernel mode driver",
+        },
+        channel="System",
+    )
+    (f,) = _by(_scan_lines(tmp_path, [line]), "DQ-HOST-010")
+    assert "random-looking service name" in str(_d(f)["reasons"])
+    assert "Duqu driver jminet7.sys" in str(_d(f)["reasons"]) and f.severity == "critical"
 
 
 def test_mshta_started_with_embedding_is_dcom_lethalhta(tmp_path: Path) -> None:
