@@ -283,8 +283,9 @@ def _tree_hash(paths: Iterable[Path]) -> str:
     for base in paths:
         files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
         for p in files:
-            if "__pycache__" in p.parts:
-                continue
+            inner = p.relative_to(base).parts if p != base else ()
+            if "__pycache__" in p.parts or any(x.startswith(".") for x in inner):
+                continue  # caches (a .mypy_cache of a type check run in tests/) are no tests
             h.update(str(p.relative_to(ROOT)).encode())
             h.update(p.read_bytes())
     return h.hexdigest()
@@ -299,6 +300,8 @@ def _test_parts(base: Path) -> dict[str, str]:
     for p in sorted(base.rglob("*")):
         if not p.is_file() or "__pycache__" in p.parts:
             continue
+        if any(x.startswith(".") for x in p.relative_to(base).parts):
+            continue  # caches (.mypy_cache, .pytest_cache) are no tests
         rel = str(p.relative_to(ROOT))
         if p.suffix != ".py":
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
@@ -406,7 +409,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
         gdir.mkdir(parents=True)
         shutil.copytree(SRC, gdir / "src", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(
-            ROOT / "tests", gdir / "tests", ignore=shutil.ignore_patterns("__pycache__")
+            ROOT / "tests", gdir / "tests", ignore=shutil.ignore_patterns("__pycache__", ".*")
         )
         # tests/conftest.py finds the shared public data two levels above tests/ (mutants/..)
         shared = ROOT.parent / "shared"
@@ -419,7 +422,12 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
         _log(f"{g.name}: tests changed, copying them and re-running survivors")
         for dest in (gdir / "tests", gdir / "mutants" / "tests"):
             if dest.parent.exists():
-                shutil.copytree(ROOT / "tests", dest, dirs_exist_ok=True)
+                shutil.copytree(
+                    ROOT / "tests",
+                    dest,
+                    dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".*"),
+                )
         # mutmut maps new test names itself (a run of only those tests); a changed test or
         # helper keeps its old map, so then the whole map is made again (one run of the
         # group's tests)
