@@ -3,6 +3,10 @@ document (RFC 9112 for an HTTP message head)."""
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
 from duqhunt.sources.net.pcap import _http_head
 
 
@@ -18,3 +22,21 @@ def test_http_head_is_the_start_line_and_the_fields_before_the_empty_line() -> N
     }
     lf = b"HTTP/1.1 200 OK\nServer: x\nSERVER: y\n\nX-Not: body"
     assert _http_head(lf) == {"": "HTTP/1.1 200 OK", "server": "x"}
+
+
+def test_cipher_suite_names_are_ianas_from_tsharks_value_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ssl.log names the chosen cipher suite as IANA's TLS Cipher Suites registry does (and
+    Zeek logs it): 0xC02F is TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 0x1301 TLS_AES_128_GCM_SHA256.
+    The table is read once from tshark (-G values); read afresh here."""
+    from duqhunt.sources.net import pcap
+
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        pytest.skip("tshark is not installed")
+    monkeypatch.setattr(pcap, "_TSHARK_FOR_VALUES", tshark)
+    monkeypatch.setattr(pcap, "_CIPHERS", None)
+    names = pcap._cipher_names()
+    assert names[0xC02F] == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    assert names[0x1301] == "TLS_AES_128_GCM_SHA256"
