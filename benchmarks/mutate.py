@@ -324,8 +324,10 @@ def _test_parts(base: Path) -> dict[str, str]:
 
 def _only_added(old: dict[str, str], new: dict[str, str]) -> bool:
     """True when the tests changed only by additions (new test functions, helpers, imports,
-    files): every part the old map knew is there unchanged, or was a part of a Python file
-    that is gone (a removed test)."""
+    files other than a conftest.py): every part the old map knew is there unchanged, or was a
+    part of a Python file that is gone (a removed test)."""
+    if any(k.split("::")[0].endswith("conftest.py") for k in new.keys() - old.keys()):
+        return False  # a new fixture in a conftest.py can change what every test reaches
     return all(new.get(k) == v for k, v in old.items() if k in new or "::" not in k)
 
 
