@@ -357,3 +357,43 @@ def test_composite_glyph_instructions_past_the_glyph_are_flagged() -> None:
     struct.pack_into(">H", data, at, 0x7FFF)
     found = [text for _d, _s, _loc, text in _findings(bytes(data)) if "instructionLength" in text]
     assert found == ["composite glyph 2 instructionLength 32767 runs past the glyph"]
+
+
+def _rename_table(data: bytes, tag: bytes, new: bytes) -> bytes:
+    """The font with one table directory entry's tag replaced (the table is then unknown)."""
+    out = bytearray(data)
+    n = struct.unpack_from(">H", data, 4)[0]
+    for k in range(n):
+        if data[12 + 16 * k : 16 + 16 * k] == tag:
+            out[12 + 16 * k : 16 + 16 * k] = new
+            return bytes(out)
+    raise KeyError(tag)
+
+
+def test_without_head_the_glyphs_are_not_read_by_a_guessed_loca_format() -> None:
+    """head.indexToLocFormat says whether loca holds 16- or 32-bit offsets: a font without a
+    head table gives no format, and its glyphs are not read through a guessed one."""
+    data = _two_glyph_font(TTGlyphPen(None).glyph())
+    assert not [f for f in _findings(data) if "loca" in f[3] or "glyph" in f[3]]
+    found = _findings(_rename_table(data, b"head", b"hea0"))
+    assert not [f for f in found if "loca" in f[3] or "glyph " in f[3]], found
+
+
+def test_without_hhea_the_font_is_still_analysed() -> None:
+    """A font without an hhea table: the horizontal metrics checks have nothing to read and the
+    rest of the analysis goes on (the glyph program is still checked)."""
+    data = tt_font(bytes([0x28]))  # an undefined opcode in fpgm
+    found = _findings(_rename_table(data, b"hhea", b"hhe0"))
+    assert any("undefined opcode 0x28" in text for _d, _s, _l, text in found), found
+
+
+def test_a_few_bytes_after_the_last_table_are_padding_not_trailing_data() -> None:
+    """Tables are padded to 4-byte boundaries: up to gap_tolerance (3) bytes after the last
+    table are padding, more are trailing data (flagged with their offset)."""
+    data = tt_font()
+
+    def trailing(extra: bytes) -> list[str]:
+        return [t for _d, _s, _l, t in _findings(data + extra) if "trailing data" in t]
+
+    assert trailing(b"\x01\x02\x03") == []
+    assert trailing(b"\x01\x02\x03\x04\x05\x06\x07\x08") != []
