@@ -336,6 +336,51 @@ def test_each_occurrence_says_where_its_own_evidence_is() -> None:
     ]
 
 
+def test_a_storm_keeps_what_its_repeats_agree_on() -> None:
+    """A merged storm says only what is true of all its repeats (grouping.py _merge): details
+    every repeat has with one value stay, details that differ go; its confidence is that of the
+    surest repeat, wherever that repeat falls in time; one piece of evidence (source and
+    locator) is listed once however many repeats cite it."""
+    many = [
+        _f("DQ-HOST-010", f"service x{i}y installed: odd", ["SRV"], n=i, confidence=0.6)
+        for i in range(STORM_MIN)
+    ]
+    many = [
+        f.model_copy(update={"details": {"share": "ADMIN$", "service": f"x{n}y"}})
+        for n, f in enumerate(many)
+    ]
+    # the surest repeat is neither the first nor the last in time
+    many[2] = many[2].model_copy(update={"confidence": 0.95})
+    # two repeats cite the same record: listed once
+    many[4] = many[4].model_copy(update={"evidence": many[3].evidence})
+    (one,) = merge_repeats(many)
+    assert one.details == {"share": "ADMIN$"}
+    assert one.confidence == 0.95
+    assert [(e.source, e.locator) for e in one.evidence] == [
+        ("SRV/System.evtx", f"record {n}") for n in range(4)
+    ]
+
+
+def test_a_storm_lists_at_most_max_occurrences_pieces_of_evidence() -> None:
+    """The merged finding's evidence stops at MAX_OCCURRENCES distinct pieces, the oldest
+    first; its count and occurrences still hold every repeat."""
+    many = [
+        _f(
+            "DQ-HOST-010", f"service x{i}y installed: odd", ["SRV"], n=i % 60, confidence=0.6
+        ).model_copy(
+            update={
+                "evidence": (Evidence(source="SRV/System.evtx", locator=f"record {i}", summary=""),)
+            }
+        )
+        for i in range(MAX_OCCURRENCES + 3)
+    ]
+    (one,) = merge_repeats(many)
+    assert one.count == MAX_OCCURRENCES + 3
+    assert len(one.occurrences) == MAX_OCCURRENCES + 3
+    assert len(one.evidence) == MAX_OCCURRENCES
+    assert len({(e.source, e.locator) for e in one.evidence}) == MAX_OCCURRENCES
+
+
 def test_groups_are_ordered_by_severity_then_kill_chain_then_hosts() -> None:
     findings = [
         _f("DQ-HOST-008", "MS11-087: not installed", ["A"], severity="medium", stage="posture"),
