@@ -296,6 +296,20 @@ def test_the_same_artefact_on_eleven_hosts_is_one_group() -> None:
     assert merge_repeats([*same, other]) == [*same, other]
 
 
+def test_a_group_id_names_its_detector_and_what_it_groups_not_its_hosts() -> None:
+    """A group's id is its detector, "-group-" and 16 hex digits of what makes the group (the
+    same form as finding ids): the same on more hosts or in another order, so a verdict given
+    to a group on one run still finds it on the next; another severity is another group."""
+    hosts = [f"WS{100 + i}" for i in range(4)]
+    same = [_f("DQ-HOST-006", "service JmiNET3: Duqu service name", [h]) for h in hosts]
+    (g,) = group_findings(same[:3])
+    assert re.fullmatch(r"DQ-HOST-006-group-[0-9a-f]{16}", g.id), g.id
+    assert [x.id for x in group_findings(list(reversed(same)))] == [g.id]
+    other = _f("DQ-HOST-006", same[0].title, ["WS999"], severity="medium")
+    ids = [x.id for x in group_findings([*same, other])]
+    assert ids[0] == g.id and len(set(ids)) == 2
+
+
 def test_a_few_repeats_stay_findings_a_storm_becomes_one() -> None:
     """Two beacons from one host to two servers are two things; STORM_MIN alike ones are one."""
     few = [
