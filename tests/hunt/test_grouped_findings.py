@@ -310,6 +310,24 @@ def test_a_group_id_names_its_detector_and_what_it_groups_not_its_hosts() -> Non
     assert ids[0] == g.id and len(set(ids)) == 2
 
 
+def test_punctuation_around_a_value_stays_in_the_shape() -> None:
+    """Quotes, brackets and trailing punctuation belong to the wording, the value inside them
+    is masked (grouping.py _split)."""
+    assert title_shape('image "a1.dll" (x64) loaded; [c:\\t] done.') == (
+        'image "\u2026" (\u2026) loaded; [\u2026] done.'
+    )
+
+
+def test_a_group_spans_its_findings_first_and_last_times() -> None:
+    hosts = [f"WS{100 + i}" for i in range(3)]
+    members = [
+        _f("DQ-HOST-006", "service JmiNET3: Duqu service name", [h], n=n)
+        for n, h in zip((7, 3, 5), hosts, strict=True)
+    ]
+    (g,) = group_findings(members)
+    assert (g.first_seen, g.last_seen) == (members[1].first_seen, members[0].last_seen)
+
+
 def test_a_few_repeats_stay_findings_a_storm_becomes_one() -> None:
     """Two beacons from one host to two servers are two things; STORM_MIN alike ones are one."""
     few = [
