@@ -10,7 +10,8 @@ Two mutation runs, one report (benchmarks/results-mutation.md):
   (thousands for 14k lines), so a deterministic sample (``--sample`` per package, ``--seed``)
   is tested; results are kept in the work folders, so a second run with the same seed resumes
   (a tested mutant is not tested again unless its module changed; after a change of the tests
-  the survivors are tested again).
+  the survivors are tested again, and the map of tests is made again unless tests were only
+  added).
 * SQL: our own mutator for src/duqhunt/detectors/net/sql/*.sql. One change at a time on a copy
   of the package: a comparison operator (<, <=, >, >=, =, <>) swapped, AND <-> OR, a numeric
   constant +1, -1 or x2, one term of a WHERE/HAVING/ON conjunction dropped. Each mutant runs the
@@ -28,6 +29,7 @@ benchmarks/mutation-reasons.yaml ("equivalent" or "accepted gap"; "unexamined" w
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
 import fnmatch
 import hashlib
@@ -281,11 +283,52 @@ def _tree_hash(paths: Iterable[Path]) -> str:
     for base in paths:
         files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
         for p in files:
-            if "__pycache__" in p.parts:
-                continue
+            inner = p.relative_to(base).parts if p != base else ()
+            if "__pycache__" in p.parts or any(x.startswith(".") for x in inner):
+                continue  # caches (a .mypy_cache of a type check run in tests/) are no tests
             h.update(str(p.relative_to(ROOT)).encode())
             h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def _test_parts(base: Path) -> dict[str, str]:
+    """The parts of the files under ``base``, each with a hash: every top-level function or
+    class (``file::name``: tests, fixtures, helpers; decorators included, line numbers not),
+    import and assignment of a Python file, the rest of that file (``file``), and every other
+    file whole."""
+    out: dict[str, str] = {}
+    for p in sorted(base.rglob("*")):
+        if not p.is_file() or "__pycache__" in p.parts:
+            continue
+        if any(x.startswith(".") for x in p.relative_to(base).parts):
+            continue  # caches (.mypy_cache, .pytest_cache) are no tests
+        rel = str(p.relative_to(ROOT))
+        if p.suffix != ".py":
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+            continue
+        rest = hashlib.sha256()
+        for node in ast.parse(p.read_text(encoding="utf-8")).body:
+            text = ast.dump(node)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                out[f"{rel}::{node.name}"] = _short(text)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                out[f"{rel}::{text}"] = "import"
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                out[f"{rel}::=" + ",".join(ast.dump(t) for t in targets)] = _short(text)
+            else:
+                rest.update(text.encode())
+        out[rel] = rest.hexdigest()
+    return out
+
+
+def _only_added(old: dict[str, str], new: dict[str, str]) -> bool:
+    """True when the tests changed only by additions (new test functions, helpers, imports,
+    files other than a conftest.py): every part the old map knew is there unchanged, or was a
+    part of a Python file that is gone (a removed test)."""
+    if any(k.split("::")[0].endswith("conftest.py") for k in new.keys() - old.keys()):
+        return False  # a new fixture in a conftest.py can change what every test reaches
+    return all(new.get(k) == v for k, v in old.items() if k in new or "::" not in k)
 
 
 def _short(text: str) -> str:
@@ -358,6 +401,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
     src_fp = f"{_mutmut_version()}|{g.modules}"
     tests_fp = _tree_hash([ROOT / "tests"])
     stamp, tstamp = gdir / "fingerprint.txt", gdir / "tests-fingerprint.txt"
+    tmap = gdir / "tests-map.json"  # _test_parts of the tests the map was made from
     if stamp.exists() and stamp.read_text() == src_fp:
         _sync_sources(gdir, g)
     else:
@@ -367,7 +411,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
         gdir.mkdir(parents=True)
         shutil.copytree(SRC, gdir / "src", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(
-            ROOT / "tests", gdir / "tests", ignore=shutil.ignore_patterns("__pycache__")
+            ROOT / "tests", gdir / "tests", ignore=shutil.ignore_patterns("__pycache__", ".*")
         )
         # tests/conftest.py finds the shared public data two levels above tests/ (mutants/..)
         shared = ROOT.parent / "shared"
@@ -375,14 +419,27 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
             (gdir / "shared").symlink_to(shared)
         stamp.write_text(src_fp)
         tstamp.write_text(tests_fp)
+        tmap.write_text(json.dumps(_test_parts(ROOT / "tests")))
     if tstamp.read_text() != tests_fp:
         _log(f"{g.name}: tests changed, copying them and re-running survivors")
         for dest in (gdir / "tests", gdir / "mutants" / "tests"):
             if dest.parent.exists():
-                shutil.copytree(ROOT / "tests", dest, dirs_exist_ok=True)
-        # mutmut re-maps only tests with new names; a changed test keeps its old map, so the
-        # map is made again (one run of the group's tests)
-        (gdir / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+                shutil.copytree(
+                    ROOT / "tests",
+                    dest,
+                    dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".*"),
+                )
+        # mutmut maps new test names itself (a run of only those tests); a changed test or
+        # helper keeps its old map, so then the whole map is made again (one run of the
+        # group's tests)
+        parts = _test_parts(ROOT / "tests")
+        old = json.loads(tmap.read_text()) if tmap.exists() else None
+        if old is None or not _only_added(old, parts):
+            (gdir / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+        else:
+            _log(f"{g.name}: only new tests, mutmut maps them to the code they reach")
+        tmap.write_text(json.dumps(parts))
         for meta in (gdir / "mutants").rglob("*.py.meta"):
             data = json.loads(meta.read_text())
             codes = data["exit_code_by_key"]
@@ -391,8 +448,10 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
                     codes[name] = None
             meta.write_text(json.dumps(data))
         tstamp.write_text(tests_fp)
-    # tests/pcap/test_zeek_parity.py loads benchmarks/zeek_parity.py (its harness): without a
-    # copy beside the tests the group's test collection fails and no mutant runs
+    # tests/pcap/test_zeek_parity.py loads benchmarks/zeek_parity.py (its harness), and
+    # tests/detectors/test_conformance.py reads docs/detectors.md: without a copy beside the
+    # tests the group's stats run fails and no mutant runs (detectors-net got no verdict in
+    # four passes that way)
     for dest in (gdir, gdir / "mutants"):
         if dest.exists():
             shutil.copytree(
@@ -401,6 +460,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
                 dirs_exist_ok=True,
                 ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.json"),
             )
+            shutil.copytree(ROOT / "docs", dest / "docs", dirs_exist_ok=True)
     # the config is written every run: a changed test list is seen by mutmut's own config
     # fingerprint, which re-runs its stats and the verdicts that depend on them
     cfg = "\n".join(
@@ -408,7 +468,7 @@ def _prepare_group(work: Path, g: Group, keep: bool = False) -> Path:
             "",
             "[tool.mutmut]",
             'source_paths = ["src"]',
-            'also_copy = ["benchmarks"]',
+            'also_copy = ["benchmarks", "docs"]',
             f"only_mutate = {json.dumps(list(g.modules))}",
             f"pytest_add_cli_args_test_selection = {json.dumps(_existing(g.tests))}",
             "pytest_add_cli_args = "
@@ -488,6 +548,31 @@ def _sample(names: list[str], n: int, seed: int, key: str) -> list[str]:
     return sorted(names[:n])
 
 
+# `mutmut run`, less one redundant pass: mutmut runs the mutants' tests once without a mutant
+# ("clean tests") on every call, to check they pass. Right after a full stats run that check is
+# done already (the stats run fails when a test fails), and on two loaded cores it cost as long
+# as the stats run itself, so it is skipped then; after stats loaded from an earlier run (or
+# only new tests mapped) the clean run goes ahead as mutmut does it.
+_MUTMUT_RUN = """
+import sys
+import mutmut.__main__ as m
+full = []
+_stats, _get = m.run_stats_collection, m.get_mutant_runner
+def _run_stats(runner, tests=None):
+    _stats(runner, tests)
+    if tests is None:
+        full.append(True)
+def _runner(n):
+    r = _get(n)
+    clean = r.run_clean_tests
+    r.run_clean_tests = lambda tests: 0 if full else clean(tests)
+    return r
+m.run_stats_collection, m.get_mutant_runner = _run_stats, _runner
+sys.argv = ["mutmut", *sys.argv[1:]]
+sys.exit(m.cli())
+"""
+
+
 def _run_group(
     gdir: Path, names: list[str], jobs: int, deadline: float, hard: float | None = None
 ) -> None:
@@ -499,7 +584,8 @@ def _run_group(
     hard = deadline if hard is None else max(hard, deadline)
     if not names or hard - time.monotonic() <= 30:
         return
-    cmd = [*_nice(), str(BIN / "mutmut"), "run", "--max-children", str(jobs), *names]
+    cmd = [*_nice(), sys.executable, "-c", _MUTMUT_RUN, "run", "--max-children", str(jobs)]
+    cmd += names
     log = (gdir / "mutmut-run.log").open("a")
     proc = subprocess.Popen(
         cmd, cwd=gdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -343,3 +343,12 @@ def test_evidence_is_capped_at_one_so_the_score_stays_in_its_range() -> None:
         assert row["c2_parts"]["known_ioc"] == row["c2_parts"]["tied"] == 1.0
         assert row["evidence"] == 1.0
         assert row["c2_score"] == pytest.approx(want)
+
+
+def test_an_address_literal_is_four_decimal_octets() -> None:
+    """A dotted-quad IPv4 literal (RFC 791 notation): four decimal numbers below 256."""
+    from duqhunt.detectors.net.c2rank import is_ipv4
+
+    assert is_ipv4("206.183.111.97") and is_ipv4("0.0.0.0") and is_ipv4("255.255.255.255")
+    for not_one in ("1.2.3", "1.2.3.4.5", "256.1.1.1", "evil.test", "1.2.3.x", ""):
+        assert not is_ipv4(not_one), not_one

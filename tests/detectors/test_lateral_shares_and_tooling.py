@@ -1013,3 +1013,19 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
         "10.1.0.11": None,  # its ticket is 11 h old
         "10.1.0.12": None,  # a ticket for WS13 names no account on WS12
     }
+
+
+def test_push_wave_started_as_scheduled_tasks_says_so(tmp_path: Path) -> None:
+    """The same push wave started over ITaskSchedulerService (MS-TSCH SchRpcRegisterTask then
+    SchRpcRun on the atsvc pipe) instead of svcctl: the tooling title says "as a scheduled
+    task"."""
+    net = Net()
+    _push_wave(net)
+    for k, row in enumerate(net.rows["dce_rpc"]):
+        row.update(
+            named_pipe="\\pipe\\atsvc",
+            endpoint="ITaskSchedulerService",
+            operation=("SchRpcRegisterTask", "SchRpcRun", "SchRpcRun")[k % 3],
+        )
+    (f,) = _lateral(_hunt(tmp_path, net))
+    assert " as a scheduled task on 200 host(s) as CORP\\svc_swdeploy" in f.title, f.title

@@ -67,6 +67,23 @@ def layout_font() -> bytes:
     return _save(fb.font)
 
 
+MARK_SET_FEA = """
+languagesystem DFLT dflt;
+@marks = [C];
+table GDEF { GlyphClassDef [A B], , @marks, ; } GDEF;
+lookup L { lookupflag UseMarkFilteringSet @marks; sub A B by C; } L;
+feature liga { lookup L; } liga;
+"""
+
+
+def mark_set_font() -> bytes:
+    """A TrueType font whose GDEF is version 1.2 with a MarkGlyphSetsDef (one mark set, used
+    by a lookup's UseMarkFilteringSet flag)."""
+    fb = _ttf()
+    addOpenTypeFeaturesFromString(fb.font, MARK_SET_FEA)
+    return _save(fb.font)
+
+
 SQUARE_CS = bytes.fromhex("8b16f888f88807")  # 0 hmoveto 500 500 vlineto-style square
 
 
@@ -137,6 +154,15 @@ def cff2_font() -> bytes:
     fb.setupCFF2(cs)
     _common(fb)
     fb.setupMaxp()
+    return _save(fb.font)
+
+
+def colr_font_with(paints: dict[str, dict[str, object]]) -> bytes:
+    """A TrueType font with a COLRv1 table of these base glyph paints (fontTools' paint
+    dictionaries) and a one-colour palette."""
+    fb = _ttf()
+    fb.setupCPAL([[(1.0, 0.0, 0.0, 1.0)]])
+    fb.setupCOLR(paints, version=1)
     return _save(fb.font)
 
 

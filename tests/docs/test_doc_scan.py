@@ -27,6 +27,7 @@ from docs_builders import (
 
 from duqhunt.docscan import is_document, scan_documents, scan_file
 from duqhunt.sources.office.eot import build_eot
+from duqhunt.sources.office.ole import ppt_font_records
 from duqhunt.sources.office.ttinstr import FontCodeState, scan_program
 
 
@@ -548,3 +549,88 @@ def test_dup_and_swap_keep_the_values_they_move(code: bytes) -> None:
     got = [(i.kind, i.message) for i in scan_program(code, "glyph", st)]
     assert [k for k, _ in got] == ["function-limit"], got
     assert "CALL of function 9" in got[0][1]
+
+
+def _zip_with_flags(members: dict[str, tuple[bytes, int]]) -> bytes:
+    """A zip of stored members, each with these general purpose bit flags set in its local
+    and central directory headers (APPNOTE 4.4.4: bit 0 = encrypted, bits 1-2 = compression
+    options, meaningless for stored data)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, (data, _flags) in members.items():
+            zf.writestr(name, data)
+    raw = bytearray(buf.getvalue())
+    for name, (_data, flags) in members.items():
+        enc = name.encode()
+        for sig, flag_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+            at = 0
+            while True:
+                at = raw.index(sig, at)
+                if raw[at + name_at : at + name_at + len(enc)] == enc:
+                    struct.pack_into("<H", raw, at + flag_at, flags)
+                    break
+                at += 4
+    return bytes(raw)
+
+
+def test_zip_member_encryption_is_read_from_flag_bit_0(tmp_path: Path) -> None:
+    """A member with general purpose bit 0 is encrypted: not analysed, and the scan says so;
+    bit 1 (a compression option) says nothing about encryption: that member is analysed."""
+    pe = b"MZ" + bytes(58) + struct.pack("<I", 64) + b"PE\x00\x00" + bytes(200)
+    data = _zip_with_flags({"locked.bin": (pe, 0x1), "open.bin": (pe, 0x2)})
+    checks = _checks(_scan(tmp_path, "two.zip", data))
+    encrypted = [c for cs in checks.values() for c in cs if "is encrypted" in c]
+    assert encrypted == ["info|two.zip/locked.bin|zip member is encrypted; not analysed"]
+    assert not any("locked.bin" in c for cs in checks.values() for c in cs if c not in encrypted)
+
+
+def test_ppt_font_records_are_found_by_their_record_header() -> None:
+    """MS-PPT RecordHeader (recVer/recInstance u16, recType u16, recLen u32): a
+    RT_FontEmbedDataBlob (0x0FB8) record whose body is an EOT (MagicNumber 'LP' at 34) is
+    found at its header's offset; another record type is not."""
+    body = bytes(34) + b"LP" + bytes(64)
+    font = struct.pack("<HHI", 0x0000, 0x0FB8, len(body)) + body
+    other = struct.pack("<HHI", 0x000F, 0x0FB9, len(body)) + body
+    stream = bytes(10) + font + other + bytes(4)
+    assert ppt_font_records(stream) == [10]
+
+
+def test_docx_field_that_is_not_dde_is_not_reported_as_dde(tmp_path: Path) -> None:
+    """msodde runs on a package with any field (w:instrText), but only a DDE/DDEAUTO field is
+    a DDE link: a PAGE field is not reported."""
+    from duqhunt.detectors.doc.parsergate import msodde_finds_nothing_in_zip
+    from duqhunt.sources.office.limits import DocLimits
+
+    body = _DDE_BODY.replace(b"DDEAUTO inert-app topic", b" PAGE ")
+    data = _docx(b"<w:document " + _W + b">" + body + b"</w:document>")
+    assert not msodde_finds_nothing_in_zip(data, DocLimits())  # msodde reads it
+    assert "DQ-DOC-012" not in _checks(_scan(tmp_path, "page.docx", data))
+
+
+def test_font_parts_of_a_presentation_are_analysed(tmp_path: Path) -> None:
+    """PowerPoint keeps embedded fonts as parts under ppt/fonts/ (.fntdata): each is analysed
+    as a font, its findings located in that part."""
+    document = b"<w:document " + _W + b"><w:body><w:p/></w:body></w:document>"
+    data = _docx(document, {"ppt/fonts/font1.fntdata": malformed_dexter()})
+    c = _checks(_scan(tmp_path, "deck.pptx", data))
+    assert any("deck.pptx/ppt/fonts/font1.fntdata, table fpgm" in x for x in c["DQ-DOC-004"]), c
+
+
+def _ole1_embedded(cls: bytes, native: bytes) -> bytes:
+    """An OLE 1.0 EmbeddedObject ([MS-OLEDS] 2.2.4): OLEVersion, FormatID 2 (embedded),
+    ClassName, empty TopicName and ItemName, NativeDataSize, NativeData."""
+    name = cls + b"\x00"
+    head = struct.pack("<III", 0x00000501, 2, len(name)) + name + struct.pack("<II", 0, 0)
+    return head + struct.pack("<I", len(native)) + native
+
+
+@pytest.mark.parametrize("native", [b"", b"abcd"])
+def test_rtf_ole_object_says_its_class_and_native_data_size(tmp_path: Path, native: bytes) -> None:
+    """An RTF \\object's \\objdata holds an OLE 1.0 object: the finding names its class and
+    NativeDataSize (0 for an empty one)."""
+    objdata = _ole1_embedded(b"Paint.Picture", native).hex().encode()
+    rtf = b"{\\rtf1{\\object\\objemb{\\*\\objclass Paint.Picture}{\\*\\objdata " + objdata + b"}}}"
+    c = _checks(_scan(tmp_path, "ole.rtf", rtf))
+    assert [x.split("|")[2] for x in c["DQ-DOC-013"]] == [
+        f"embedded OLE object class 'Paint.Picture' ({len(native)} bytes)"
+    ]

@@ -24,8 +24,10 @@ from fontTools.ttLib.tables.ttProgram import Program
 
 from duqhunt.detectors.doc.catalogue import Emitter
 from duqhunt.detectors.doc.fontcheck import analyse_font
+from duqhunt.errors import InputError
 from duqhunt.sources.office.eot import parse_eot
-from duqhunt.sources.office.limits import Budget, DocLimits, builtin_content
+from duqhunt.sources.office.limits import Budget, DocLimits, builtin_content, parse_content
+from duqhunt.sources.office.mtx import _triplets
 from duqhunt.sources.office.ttinstr import FontCodeState, scan_program
 
 PUSHB0, PUSHW0, NPUSHB, NPUSHW = 0xB0, 0xB8, 0x40, 0x41
@@ -207,3 +209,191 @@ def test_maxp_function_limit_read_from_the_font(limit: int) -> None:
             f"FDEF {limit} at 0x2 is beyond maxp.maxFunctionDefs={limit}",
         )
     ]
+
+
+def test_eot_name_past_the_end_says_where_in_the_document() -> None:
+    """An EOT FamilyName whose NameSize runs past the data is refused, and the error names
+    the place in the document (the part the font came from) and the offset of the name."""
+    full = eot_from_spec(UNDEFINED_OPCODE_FONT, 0, xor_key=None)
+    cut = bytearray(full[:84])  # header to FamilyName's size field, then nothing
+    struct.pack_into("<I", cut, 0, len(cut))  # EOTSize
+    struct.pack_into("<I", cut, 4, 1)  # FontDataSize (not 0, not above EOTSize)
+    struct.pack_into("<H", cut, 82, 200)  # FamilyNameSize: 200 bytes, none there
+    with pytest.raises(InputError) as err:
+        parse_eot(bytes(cut), "a.docx", "word/fonts/font1.odttf")
+    assert err.value.path == "a.docx" and err.value.offset == 84
+    assert (
+        err.value.reason == "word/fonts/font1.odttf: EOT FamilyName of 200 bytes runs past the end"
+    )
+
+
+# --- Type 1 fonts and the shellcode traits of the built-in content ------------------------
+
+
+def _type1(body: bytes) -> bytes:
+    """A PFA (Type 1 font program in text form, Adobe Type 1 Font Format chapter 2)."""
+    head = b"%!PS-AdobeFont-1.0: SpecTest 001\n/FontName /SpecTest def\n/FontType 1 def\n"
+    return head + body + b"\ncurrentfile closefile\n"
+
+
+def test_type1_multiple_master_marker_is_flagged() -> None:
+    """A Type 1 Multiple Master font (BlendDesignPositions, Adobe Technical Note 5015) is
+    flagged medium: the legacy font-driver attack surface; a plain Type 1 font is not."""
+
+    def mm(found: list[tuple[str, str, str, str]]) -> list[tuple[str, str]]:
+        return [(s, text) for _d, s, _loc, text in found if "Multiple Master" in text]
+
+    assert mm(_findings(_type1(b"/Notice (plain) readonly def"))) == []
+    assert mm(_findings(_type1(b"/BlendDesignPositions [[0] [1]] def"))) == [
+        (
+            "medium",
+            "Type 1 Multiple Master marker '/BlendDesignPositions' (legacy font-driver attack"
+            " surface)",
+        )
+    ]
+
+
+def test_an_api_hash_in_font_data_is_a_shellcode_trait() -> None:
+    """The ror13 hash of kernel32!LoadLibraryA (0xEC0E4E8E, Metasploit's block_api), as the
+    4 little-endian bytes shellcode pushes, is one shellcode trait (medium)."""
+    found = _findings(_type1(b"(" + bytes.fromhex("8e4e0eec") + b") pop"))
+    sc = [(s, text) for _d, s, _loc, text in found if "shellcode trait" in text]
+    assert len(sc) == 1 and sc[0][0] == "medium"
+    assert sc[0][1].startswith("1 shellcode trait(s): LoadLibraryA (ror13) at 0x")
+
+
+def test_content_without_nop_bytes_looks_for_the_x86_nop() -> None:
+    """A content file whose nop_run gives no bytes looks for runs of 0x90 (x86 NOP)."""
+    from importlib import resources
+
+    import yaml
+
+    ref = resources.files("duqhunt.content").joinpath("doc", "traits.yaml")
+    data = yaml.safe_load(ref.read_text(encoding="utf-8"))
+    del data["shellcode"]["nop_run"]["bytes"]
+    assert parse_content(data, "t").nop_bytes == (0x90,)
+
+
+# --- MTX: the triplet encoding table --------------------------------------------------------
+
+
+def test_mtx_triplet_table_starts_as_the_spec() -> None:
+    """MicroType Express 5.11 (the same table WOFF2 took over): flags 0-9 are one byte of y
+    (dy 0, 256, 512, 768, 1024), flags 10-19 one byte of x; even flags negative, odd positive.
+    Each row: (bytes, xbits, ybits, dx, dy, xsign, ysign)."""
+    rows = _triplets()
+    assert len(rows) == 128
+    y = [(1, 0, 8, 0, 256 * (f // 2), 0, 1 if f % 2 else -1) for f in range(10)]
+    assert rows[:10] == y
+    assert rows[2] == (1, 0, 8, 0, 256, 0, -1) and rows[3] == (1, 0, 8, 0, 256, 0, 1)
+    assert rows[10:20] == [(b, y_, x_, dy, dx, ys, xs) for b, x_, y_, dx, dy, xs, ys in y]
+    assert rows[84] == (2, 8, 8, 1, 1, -1, -1) and rows[127] == (4, 16, 16, 0, 0, 1, 1)
+
+
+def test_eot_whose_font_data_is_not_a_font_is_scanned_as_bytes() -> None:
+    """EOT FontData that is no sfnt is flagged (medium), and its bytes are still scanned for
+    shellcode traits: here a run of 64 x86 NOPs (0x90)."""
+    eot = eot_from_spec(b"\x90" * 80 + bytes(16), 0, xor_key=None)
+    found = _findings(eot)
+    assert ("medium", "EOT font data is not an sfnt font") in [(s, t) for _d, s, _l, t in found]
+    nops = [loc for _d, _s, loc, text in found if "run of 0x90 bytes" in text]
+    assert nops == ["spec (EOT font data), EOT data, offset 0x0"], found
+
+
+# --- glyf: maxp limits and composite glyph instructions ------------------------------------
+
+
+def _two_glyph_font(glyph: object) -> bytes:
+    """.notdef, A (two squares: two contours) and B (given), maxp as fontTools computes it."""
+    pen = TTGlyphPen(None)
+    for x in (0, 300):
+        pen.moveTo((x, 0))
+        pen.lineTo((x, 200))
+        pen.lineTo((x + 200, 200))
+        pen.lineTo((x + 200, 0))
+        pen.closePath()
+    fb = FontBuilder(1000, isTTF=True)
+    fb.setupGlyphOrder([".notdef", "A", "B"])
+    fb.setupCharacterMap({65: "A", 66: "B"})
+    fb.setupGlyf({".notdef": TTGlyphPen(None).glyph(), "A": pen.glyph(), "B": glyph})
+    fb.setupHorizontalMetrics({g: (500, 0) for g in (".notdef", "A", "B")})
+    fb.setupHorizontalHeader(ascent=800, descent=-200)
+    fb.setupNameTable({"familyName": "Spec Test", "styleName": "Regular"})
+    fb.setupOS2()
+    fb.setupPost()
+    buf = io.BytesIO()
+    fb.font.save(buf)
+    return buf.getvalue()
+
+
+def _table(data: bytes, tag: bytes) -> int:
+    n = struct.unpack_from(">H", data, 4)[0]
+    for k in range(n):
+        t, _cs, off, _ln = struct.unpack_from(">4sIII", data, 12 + 16 * k)
+        if t == tag:
+            return int(off)
+    raise KeyError(tag)
+
+
+def test_glyph_over_maxp_max_contours_is_named_by_its_index() -> None:
+    """maxp.maxContours (offset 8 of maxp 1.0) below a glyph's numberOfContours: the finding
+    names that glyph (A, index 1, two contours)."""
+    data = bytearray(_two_glyph_font(TTGlyphPen(None).glyph()))
+    struct.pack_into(">H", data, _table(bytes(data), b"maxp") + 8, 1)
+    found = [(loc, text) for _d, _s, loc, text in _findings(bytes(data)) if "contours" in text]
+    assert found == [("spec, table glyf, glyph 1", "glyph 1 has 2 contours, maxp.maxContours is 1")]
+
+
+def test_composite_glyph_instructions_past_the_glyph_are_flagged() -> None:
+    """A composite glyph with WE_HAVE_INSTRUCTIONS (0x100) ends with instructionLength and
+    the instructions; a length past the glyph's end is flagged and names the glyph (B, 2)."""
+    pen = TTGlyphPen({"A": None})  # the glyph set only needs to know A
+    pen.addComponent("A", (1, 0, 0, 1, 0, 0))
+    composite = pen.glyph()
+    composite.program = Program()
+    composite.program.fromBytecode(bytes([PUSHB0, 1, POP]))
+    data = bytearray(_two_glyph_font(composite))
+    at = bytes(data).index(bytes([0, 3, PUSHB0, 1, POP]))
+    struct.pack_into(">H", data, at, 0x7FFF)
+    found = [text for _d, _s, _loc, text in _findings(bytes(data)) if "instructionLength" in text]
+    assert found == ["composite glyph 2 instructionLength 32767 runs past the glyph"]
+
+
+def _rename_table(data: bytes, tag: bytes, new: bytes) -> bytes:
+    """The font with one table directory entry's tag replaced (the table is then unknown)."""
+    out = bytearray(data)
+    n = struct.unpack_from(">H", data, 4)[0]
+    for k in range(n):
+        if data[12 + 16 * k : 16 + 16 * k] == tag:
+            out[12 + 16 * k : 16 + 16 * k] = new
+            return bytes(out)
+    raise KeyError(tag)
+
+
+def test_without_head_the_glyphs_are_not_read_by_a_guessed_loca_format() -> None:
+    """head.indexToLocFormat says whether loca holds 16- or 32-bit offsets: a font without a
+    head table gives no format, and its glyphs are not read through a guessed one."""
+    data = _two_glyph_font(TTGlyphPen(None).glyph())
+    assert not [f for f in _findings(data) if "loca" in f[3] or "glyph" in f[3]]
+    found = _findings(_rename_table(data, b"head", b"hea0"))
+    assert not [f for f in found if "loca" in f[3] or "glyph " in f[3]], found
+
+
+def test_without_hhea_the_font_is_still_analysed() -> None:
+    """A font without an hhea table: the horizontal metrics checks have nothing to read and the
+    rest of the analysis goes on (the glyph program is still checked)."""
+    data = tt_font(bytes([0x28]))  # an undefined opcode in fpgm
+    found = _findings(_rename_table(data, b"hhea", b"hhe0"))
+    assert any("undefined opcode 0x28" in text for _d, _s, _l, text in found), found
+
+
+def test_a_few_bytes_after_the_last_table_are_padding_not_trailing_data() -> None:
+    """Tables are padded to 4-byte boundaries: up to gap_tolerance (3) bytes after the last
+    table are padding, more are trailing data (flagged with their offset)."""
+    data = tt_font()
+
+    def trailing(extra: bytes) -> list[str]:
+        return [t for _d, _s, _l, t in _findings(data + extra) if "trailing data" in t]
+
+    assert trailing(b"\x01\x02\x03") == []
+    assert trailing(b"\x01\x02\x03\x04\x05\x06\x07\x08") != []

@@ -13,18 +13,22 @@ from font_struct_builders import (
     SQUARE_CS,
     cff2_font,
     colr_font,
+    colr_font_with,
     layout_font,
+    mark_set_font,
     patch,
     raw_cff2,
     replace_table,
     table_span,
     woff,
 )
+from fontTools.ttLib.tables import otTables as ot
 
 from duqhunt.docscan import scan_file
 from duqhunt.sources.office.cff import check_cff
 from duqhunt.sources.office.limits import Budget, DocLimits, builtin_content
-from duqhunt.sources.office.otlayout import GdefInfo, check_layout
+from duqhunt.sources.office.otbase import Steps
+from duqhunt.sources.office.otlayout import GdefInfo, _Walk, check_layout
 
 ABOVE_INFO = ("low", "medium", "high")
 
@@ -416,3 +420,164 @@ def test_gdef_subtable_offsets_into_the_header(tmp_path: Path, field: int, what:
         f"table GDEF, offset 0x{field:x}",
         f"{what} offset 0x4 points inside the 12-byte header",
     ), found
+
+
+# --- COLRv1 paints by the OpenType 1.9 COLR chapter ------------------------------------------
+
+_SOLID = {"Format": ot.PaintFormat.PaintSolid, "PaletteIndex": 0, "Alpha": 1.0}
+
+
+def _glyph_paint(glyph: str) -> dict[str, object]:
+    return {"Format": ot.PaintFormat.PaintGlyph, "Paint": _SOLID, "Glyph": glyph}
+
+
+def _colr_of(paint: dict[str, object]) -> tuple[bytes, int, bytes]:
+    """A font whose glyph A has this paint: (font, COLR offset, COLR table)."""
+    data = colr_font_with({"A": paint})
+    off, ln = table_span(data, "COLR")
+    return data, off, data[off : off + ln]
+
+
+def _colr_findings(found: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str]]:
+    return [f for f in found if "table COLR" in f[2]]
+
+
+def test_colr_composite_modes_end_at_27(tmp_path: Path) -> None:
+    """CompositeMode runs from 0 (clear) to 27 (HSL luminosity): 27 is a mode, 28 is not
+    (flagged, low)."""
+    paint = {
+        "Format": ot.PaintFormat.PaintComposite,
+        "SourcePaint": _glyph_paint("B"),
+        "CompositeMode": ot.CompositeMode.HSL_LUMINOSITY,
+        "BackdropPaint": _glyph_paint("C"),
+    }
+    data, off, table = _colr_of(paint)
+    (at,) = [i for i in range(34, len(table) - 4) if table[i] == 32 and table[i + 4] == 27]
+    assert not _colr_findings(_findings(tmp_path, "mode27.ttf", data))
+    bad = patch(data, off + at + 4, b"\x1c")
+    found = _colr_findings(_findings(tmp_path, "mode28.ttf", bad))
+    assert [(f[1], "composite mode 28 unknown" in f[3]) for f in found] == [("low", True)]
+
+
+def test_colr_glyph_without_a_base_paint_is_a_low_finding(tmp_path: Path) -> None:
+    """PaintColrGlyph names a glyph that must have a BaseGlyphPaintRecord; one without is
+    flagged (low: a renderer draws nothing for it)."""
+    paint = {
+        "Format": ot.PaintFormat.PaintColrLayers,
+        "Layers": [_glyph_paint("B"), {"Format": ot.PaintFormat.PaintColrGlyph, "Glyph": "C"}],
+    }
+    data, _off, _table = _colr_of(paint)
+    found = _colr_findings(_findings(tmp_path, "colrglyph.ttf", data))
+    assert [(f[1], "has no BaseGlyphPaintRecord" in f[3]) for f in found] == [("low", True)]
+
+
+def test_colr_transform_past_the_table_names_the_affine(tmp_path: Path) -> None:
+    """PaintTransform (format 12) holds an Offset24 to its Affine2x3 (24 bytes); one that
+    points past the table is flagged and names the Affine2x3."""
+    paint = {
+        "Format": ot.PaintFormat.PaintTransform,
+        "Paint": _glyph_paint("B"),
+        "Transform": {"xx": 1.0, "yx": 0.0, "xy": 0.0, "yy": 1.0, "dx": 0.0, "dy": 0.0},
+    }
+    data, off, table = _colr_of(paint)
+    (at,) = [i for i in range(34, len(table)) if table[i] == 12]
+    bad = patch(data, off + at + 4, b"\x00\xff\xf0")  # transform offset far past the end
+    found = _colr_findings(_findings(tmp_path, "affine.ttf", bad))
+    assert found and all("Affine2x3" in f[3] for f in found), found
+
+
+def test_colr_clip_list_offset_outside_the_table_is_at_its_field(tmp_path: Path) -> None:
+    """The COLRv1 header's clipListOffset is the Offset32 at byte 22: an offset past the
+    table is flagged at that field."""
+    data, off, table = _colr_of(_glyph_paint("B"))
+    bad = patch(data, off + 22, struct.pack(">I", len(table) + 64))
+    found = _findings(tmp_path, "clip.ttf", bad)
+    assert _flagged(found, "DQ-DOC-009", "table COLR, offset 0x16", "ClipList offset"), found
+
+
+# --- layout: the ScriptList and LangSys records -----------------------------------------------
+
+
+def test_gsub_script_list_count_past_the_table(tmp_path: Path) -> None:
+    """ScriptList is scriptCount then 6-byte ScriptRecords: a count whose records run past
+    the table is flagged as such."""
+    data = layout_font()
+    off, _ln = table_span(data, "GSUB")
+    sl = off + struct.unpack_from(">H", data, off + 4)[0]
+    bad = patch(data, sl, b"\x0f\xff")
+    found = _findings(tmp_path, "scripts.ttf", bad)
+    assert _flagged(found, "DQ-DOC-003", "table GSUB", "ScriptList of 4095 records"), found
+
+
+def test_gsub_langsys_fault_names_its_script_and_language(tmp_path: Path) -> None:
+    """A LangSys whose requiredFeatureIndex (not 0xFFFF) is past the FeatureList is flagged
+    and named by its script and language system (fontTools shares one LangSys between DFLT
+    and latn here: it is checked, and named, once, under the first script)."""
+    data = layout_font()
+    script = _script_table(data, "GSUB", b"DFLT")
+    dflt = struct.unpack_from(">H", data, script)[0]
+    bad = patch(data, script + dflt + 2, b"\x00\x63")  # required feature 99
+    found = _findings(tmp_path, "langsys.ttf", bad)
+    text = "GSUB Script 'DFLT' LangSys 'default' required feature 99 of 1"
+    assert _flagged(found, "DQ-DOC-003", "table GSUB", text), found
+
+
+def test_gdef_mark_glyph_sets_format_other_than_1_is_flagged(tmp_path: Path) -> None:
+    """GDEF 1.2's MarkGlyphSetsDef has one format, 1; another is flagged at the table."""
+    data = mark_set_font()
+    off, _ln = table_span(data, "GDEF")
+    assert data[off : off + 4] == b"\x00\x01\x00\x02"  # GDEF 1.2
+    sets = struct.unpack_from(">H", data, off + 12)[0]  # markGlyphSetsDefOffset
+    assert not [f for f in _findings(tmp_path, "marks.ttf", data) if f[1] in ABOVE_INFO]
+    bad = patch(data, off + sets, b"\x00\x02")
+    found = _findings(tmp_path, "marks2.ttf", bad)
+    assert _flagged(
+        found, "DQ-DOC-003", f"table GDEF, offset 0x{sets:x}", "MarkGlyphSetsDef format 2 unknown"
+    ), found
+
+
+def test_coverage_format_2_start_indexes_count_the_glyphs_before() -> None:
+    """Coverage format 2 (OpenType common table formats): each RangeRecord's
+    startCoverageIndex is the number of glyphs in the ranges before it."""
+
+    def issues(ranges: list[tuple[int, int, int]]) -> list[str]:
+        raw = struct.pack(">HH", 2, len(ranges)) + b"".join(struct.pack(">HHH", *r) for r in ranges)
+        w = _Walk("GSUB", raw, 10, Steps(Budget("t", DocLimits()), "t", len(raw)))
+        w.coverage(0, "test")
+        return [i.message for i in w.issues]
+
+    assert issues([(1, 2, 0), (4, 6, 2), (8, 8, 5)]) == []
+    assert issues([(1, 2, 0), (4, 6, 3)]) == [
+        "test Coverage range 1 startCoverageIndex 3, expected 2"
+    ]
+
+
+def test_cff2_empty_variation_store_is_no_fault() -> None:
+    """The CFF2 Top DICT's vstore operator (24) points at the VariationStore, a u16 length
+    then an ItemVariationStore: length 0 is an empty store (no regions), whatever bytes
+    follow it; a length whose store runs past the table is a fault."""
+
+    def num(v: int) -> bytes:
+        return b"\x1d" + struct.pack(">i", v)
+
+    at = len(raw_cff2(top_extra=num(0) + bytes([24])))  # the store goes at the table's end
+
+    def issues(store: bytes) -> list[str]:
+        raw = raw_cff2(top_extra=num(at) + bytes([24])) + store
+        rep = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
+        return [i.message for i in rep.issues]
+
+    assert issues(b"\x00\x00" + b"\xff" * 16) == []
+    assert issues(b"\x00\x40" + b"\xff" * 16) == [
+        "CFF2 VariationStore of 64 bytes runs past the table"
+    ]
+
+
+def test_cff2_reserved_charstring_operator_is_its_own_check() -> None:
+    """A reserved charstring operator (11, return, is no CFF2 operator) is reported as the
+    charstring check 'cs-reserved', the key its findings are told apart by."""
+    raw = raw_cff2(charstrings=[b"", b"\x8b\x8b\x0b", SQUARE_CS, SQUARE_CS])
+    rep = check_cff(raw, 4, Budget("t", DocLimits()), "t", cff2=True)
+    assert [(i.check, "reserved operator 11" in i.message) for i in rep.issues] == [
+        ("cs-reserved", True)
+    ]

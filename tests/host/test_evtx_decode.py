@@ -51,6 +51,9 @@ def _record(event_data: str, system_extra: str = "", tail: str = "") -> str:
         _record('"UserData":{"Wrapper":{"A":"x","B":"y"}}'),  # UserData: the slow path
         _record('"EventData":{"A":"x"}', ',"Extra":"a\\\\b"'),  # an escaped System string
         _record('"EventData":{"A":"x"}', tail=',"RenderingInfo":{"Message":"m"}'),
+        # a block after EventData that the full decoder reads (a merged or hand-edited export):
+        # the fast decoder must hand the record back rather than drop the UserData fields
+        _record('"EventData":{"A":"x"}', tail=',"UserData":{"Wrapper":{"B":"y"}}'),
         _record('"EventData":null'),
     ],
 )

@@ -51,6 +51,7 @@ def test_real_dcom_mmc20_target_and_source_sides() -> None:
     dcom = [f for f in _by(target, "DQ-HOST-015") if f.attack == ("T1021.003",)]
     assert [f.severity for f in dcom] == ["medium"]
     assert "mmc.exe started by DCOM" in dcom[0].title
+    assert _d(dcom[0])["reasons"] == "mmc.exe started by DCOM (-Embedding): MMC20.Application"
     # the monitoring agent's cscript under MonitoringHost.exe in the same log is not remote
     assert all("cscript" not in f.title for f in _by(target, "DQ-HOST-015"))
     # the first NTLM logon of the attacker has no session key
@@ -542,3 +543,112 @@ def test_random_looking_names_by_the_heuristic_documented_in_events() -> None:
     assert not random_looking("Spooler")
     assert not random_looking("xKq")  # too short
     assert not random_looking("svc-host-01")  # not alphanumeric
+
+
+def test_a_driver_is_known_by_its_service_type_in_every_export_form(tmp_path: Path) -> None:
+    """7045 gives ServiceType as text ("kernel mode driver", "file system driver"); 4697 gives
+    the SERVICE_TYPE number in hex (0x1 kernel driver, 0x2 file system driver) and some
+    exports write it in decimal. Each form marks a driver; a user-mode service (0x10) is not
+    one."""
+    forms = ["kernel mode driver", "file system driver", "0x1", "0x2", "1", "2"]
+    forms += ["user mode service", "0x10"]
+    lines = [
+        event_line(
+            "2024-03-05T10:00:00Z",
+            7045,
+            {"ServiceName": f"Drv{i}", "ImagePath": f"D:\\drv\\d{i}.sys", "ServiceType": t},
+            channel="System",
+        )
+        for i, t in enumerate(forms)
+    ]
+    found = _by(_scan_lines(tmp_path, lines), "DQ-HOST-010")
+    got = {str(_d(f)["service"]): _d(f)["kernel"] for f in found}
+    assert got == {f"Drv{i}": i < 6 for i in range(len(forms))}
+    reasons = {str(_d(f)["service"]): (f.severity, _d(f)["reasons"]) for f in found}
+    assert reasons["Drv0"] == ("medium", "kernel driver outside System32\\drivers")
+    assert reasons["Drv6"] == ("low", "service binary on a non-system drive")
+
+
+def test_a_duqu_driver_stays_critical_whatever_else_it_shows(tmp_path: Path) -> None:
+    """The severity of a service install is the highest its reasons give: a Duqu driver
+    (critical) under a random-looking service name (medium) stays critical."""
+    line = event_line(
+        "2024-03-05T10:00:00Z",
+        7045,
+        {
+            "ServiceName": "qXzTkWvBmN",
+            "ImagePath": "\\SystemRoot\\System32\\Drivers\\jminet7.sys",
+            "ServiceType": "kernel mode driver",
+        },
+        channel="System",
+    )
+    (f,) = _by(_scan_lines(tmp_path, [line]), "DQ-HOST-010")
+    assert "random-looking service name" in str(_d(f)["reasons"])
+    assert "Duqu driver jminet7.sys" in str(_d(f)["reasons"]) and f.severity == "critical"
+
+
+def test_mshta_started_with_embedding_is_dcom_lethalhta(tmp_path: Path) -> None:
+    """mshta.exe with -Embedding is the HTA COM server started over DCOM (the LethalHTA
+    technique): high, with that reason; mshta.exe opening a file by hand is not remote."""
+
+    def start(cmd: str, pid: str) -> str:
+        return event_line(
+            "2024-03-05T10:00:00Z",
+            1,
+            {
+                "Image": "C:\\Windows\\System32\\mshta.exe",
+                "CommandLine": cmd,
+                "ParentImage": "C:\\Windows\\System32\\svchost.exe",
+                "User": "CORP\\adm",
+                "ProcessId": pid,
+            },
+            channel=SYSMON,
+        )
+
+    lines = [
+        start("C:\\Windows\\System32\\mshta.exe -Embedding", "4242"),
+        start('"C:\\Windows\\System32\\mshta.exe" "C:\\Users\\a\\help.hta"', "4343"),
+    ]
+    hits = _by(_scan_lines(tmp_path, lines), "DQ-HOST-015")
+    assert [(f.severity, _d(f)["reasons"]) for f in hits] == [
+        ("high", "mshta.exe started by DCOM (-Embedding): LethalHTA")
+    ]
+
+
+def test_a_shell_after_a_local_or_anonymous_logon_is_not_dcom(tmp_path: Path) -> None:
+    """The DCOM ShellWindows rule needs a network logon of an account from another machine:
+    a type 3 logon from the host itself (127.0.0.1, ::1, '-') or an ANONYMOUS LOGON null
+    session from another address is no such logon, and the user's prompt after it stays
+    quiet."""
+
+    def logon(user: str, ip: str) -> str:
+        return event_line(
+            "2024-03-05T10:00:00Z",
+            4624,
+            {"LogonType": "3", "TargetLogonId": "0x91", "TargetUserName": user, "IpAddress": ip},
+        )
+
+    shell = event_line(
+        "2024-03-05T10:00:30Z",
+        1,
+        {
+            "Image": "C:\\Windows\\System32\\cmd.exe",
+            "CommandLine": "cmd.exe /c whoami",
+            "ParentImage": "C:\\Windows\\explorer.exe",
+            "User": "WS07\\alice",
+        },
+        channel=SYSMON,
+    )
+    for user, ip in (
+        ("adm", "127.0.0.1"),
+        ("adm", "::1"),
+        ("adm", "-"),
+        ("ANONYMOUS LOGON", "10.9.0.5"),
+    ):
+        sub = tmp_path / f"{user}-{ip}".replace(":", "_").replace(" ", "_")
+        sub.mkdir()
+        assert _by(_scan_lines(sub, [logon(user, ip), shell]), "DQ-HOST-015") == [], (user, ip)
+    # the same prompt after adm's logon from another machine is the rule's case
+    other = tmp_path / "other"
+    other.mkdir()
+    assert len(_by(_scan_lines(other, [logon("adm", "10.9.0.5"), shell]), "DQ-HOST-015")) == 1

@@ -412,6 +412,23 @@ def test_user_yara_rules(tmp_path: Path) -> None:
     assert hits and hits[0].severity == "low" and _d(hits[0])["rule"] == "marker_test"
 
 
+def test_user_yara_rule_confidence_meta(tmp_path: Path) -> None:
+    """docs/detectors.md (DQ-HOST-012): a user rule's confidence is its ``confidence`` meta,
+    else 0.5."""
+    rules = tmp_path / "mine.yar"
+    rules.write_text(
+        'rule sure_test { meta: confidence = "0.9" strings: $a = "INERT-MARKER-42" condition: $a }\n'
+        'rule plain_test { strings: $a = "INERT-MARKER-42" condition: $a }\n',
+        encoding="utf-8",
+    )
+    root = tmp_path / "h" / "Windows" / "Temp"
+    root.mkdir(parents=True)
+    (root / "notes.txt").write_bytes(b"xx INERT-MARKER-42 xx")
+    res = scan_host([tmp_path / "h"], yara_rules=[rules])
+    got = {_d(f)["rule"]: (f.severity, f.confidence) for f in _by(res, "DQ-HOST-012")}
+    assert got == {"sure_test": ("medium", 0.9), "plain_test": ("medium", 0.5)}
+
+
 def test_is_host_evidence(tmp_path: Path) -> None:
     assert is_host_evidence(DATA / "md_psexec_service_7045.evtx")
     assert is_host_evidence(DATA / "wintask.job")

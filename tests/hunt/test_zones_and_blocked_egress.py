@@ -450,6 +450,7 @@ def test_internal_hint_when_traffic_is_in_another_private_range(
     wrong = hunt_logs(tmp_path / "lab", internal=("10.0.0.0/8",))
     hints = [w for w in wrong.warnings if w.startswith("--internal")]
     assert len(hints) == 1 and "172.17.0.0/16" in hints[0] and "10.0.0.0/8" in hints[0]
+    assert hints[0].endswith("if a lab or a second site uses that range, add it with --internal.")
     console = Console(record=True, width=200)
     render_summary(wrong, console)
     assert "Check: --internal" in console.export_text()  # shown in full, not just counted

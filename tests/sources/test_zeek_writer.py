@@ -254,6 +254,25 @@ def test_json_lines(tmp_path: Path) -> None:
     assert "username" not in obj and "referrer" not in obj
     assert obj["uri"] == "/\\xff"
     assert list(obj)[:4] == ["ts", "uid", "id.orig_h", "id.orig_p"]
+    # compact, as Zeek's JSON writer writes a record: no space after ',' or ':'
+    assert path.read_text(encoding="utf-8").startswith(
+        '{"ts":1318550400.25,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":50000,'
+    )
     gz = tmp_path / "http.log.gz"
     write_zeek_json(gz, "http", rows, gzip=True)
     assert gzip.decompress(gz.read_bytes()) == path.read_bytes()
+
+
+def test_a_json_field_the_schema_does_not_know_gets_zeek_type_names() -> None:
+    """A field outside the log's schema is typed from its JSON value with Zeek's type names
+    (bool, int, double, vector[string], string), as a #types line would name them."""
+    from duqhunt.sources.net.zeek_json import infer_ztype
+
+    assert [infer_ztype(v) for v in (True, 5, 2.5, ["a"], "x", None)] == [
+        "bool",
+        "int",
+        "double",
+        "vector[string]",
+        "string",
+        "string",
+    ]

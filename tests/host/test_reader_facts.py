@@ -1,0 +1,146 @@
+"""The host readers called directly, on inputs built from their formats' documents: a hive's
+kind, a service's values, a .reg export's deletion keys, a PE file's section table and size
+limit, the event records of JSON exports.
+
+The host scan runs these readers in a worker process (isolation.py), so a test through
+``scan_host`` is not credited to them by the mutation tool (it records which test reaches
+which function in the test's own process): what a reader must return is asserted here, in
+the test's process."""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from host_builders import HiveKey, build_hive, system_hive_tree
+
+from duqhunt.errors import InputError
+from duqhunt.simulate.host import build_inert_pe
+from duqhunt.sources.host.eventlog import event_from_json
+from duqhunt.sources.host.pe import read_pe
+from duqhunt.sources.host.registry import read_hive_file, read_reg_export
+
+# --- binary hives: the kind of a hive whatever its file is called ---------------------------
+
+
+def _software_tree() -> HiveKey:
+    cv: HiveKey = ({"ProductName": "Windows 7 Professional", "CurrentBuild": "7601"}, {})
+    nt: HiveKey = ({}, {"CurrentVersion": cv})
+    return ({}, {"Microsoft": ({}, {"Windows NT": nt})})
+
+
+def test_a_hive_is_known_by_its_keys_when_its_file_name_says_nothing(tmp_path: Path) -> None:
+    """Triage tools rename hives (``hive1.dat``): a hive with a Select key is a SYSTEM hive
+    (only SYSTEM has Select: the control sets), one with Microsoft\\Windows NT\\CurrentVersion
+    is a SOFTWARE hive; their facts are read as such."""
+    system = tmp_path / "hive1.dat"
+    system.write_bytes(build_hive(system_hive_tree()))
+    software = tmp_path / "hive2.dat"
+    software.write_bytes(build_hive(_software_tree(), name="SOFTWARE"))
+
+    sys_facts, _ = read_hive_file(system, 1 << 20)
+    assert sys_facts.kind == "SYSTEM" and sys_facts.computer_name == "WS-10-1-0-29"
+    soft_facts, _ = read_hive_file(software, 1 << 20)
+    assert soft_facts.kind == "SOFTWARE"
+    assert soft_facts.product == "Windows 7 Professional" and not soft_facts.services
+
+
+def test_a_service_keeps_its_display_name(tmp_path: Path) -> None:
+    """Services\\<name>\\DisplayName (REG_SZ) is the service's display name."""
+    p = tmp_path / "SYSTEM"
+    p.write_bytes(build_hive(system_hive_tree()))
+    facts, _ = read_hive_file(p, 1 << 20)
+    by_name = {s.name: s for s in facts.services}
+    assert by_name["Tcpip"].display_name == "TCP/IP Protocol Driver"
+    assert by_name["JmiNET3"].display_name == ""  # the Duqu service writes none
+
+
+# --- .reg exports -------------------------------------------------------------------------
+
+
+def test_a_deletion_key_in_a_reg_export_does_not_end_the_export(tmp_path: Path) -> None:
+    """In a .reg file ``[-KEY]`` deletes a key (regedit's format); it says nothing about the
+    host's state, and the keys after it are read as usual."""
+    text = (
+        "Windows Registry Editor Version 5.00\r\n\r\n"
+        "[-HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Old]\r\n\r\n"
+        "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\JmiNET3]\r\n"
+        '"ImagePath"="\\\\SystemRoot\\\\System32\\\\Drivers\\\\jminet7.sys"\r\n'
+        '"Type"=dword:00000001\r\n'
+        '"Start"=dword:00000001\r\n'
+    )
+    p = tmp_path / "services.reg"
+    p.write_text(text, encoding="utf-8")
+    (facts,) = read_reg_export(p, 1 << 20)
+    assert facts.kind == "SYSTEM"
+    assert [s.name for s in facts.services] == ["JmiNET3"]
+    svc = facts.services[0]
+    assert svc.image_path == "\\SystemRoot\\System32\\Drivers\\jminet7.sys" and svc.kernel
+
+
+# --- PE files -----------------------------------------------------------------------------
+
+
+def test_pe_sections_are_read_from_the_section_table(tmp_path: Path) -> None:
+    """Each IMAGE_SECTION_HEADER gives a section: its name, SizeOfRawData, and whether it is
+    both IMAGE_SCN_MEM_EXECUTE (0x20000000) and IMAGE_SCN_MEM_WRITE (0x80000000)."""
+    import pefile
+
+    data = bytearray(build_inert_pe({}, sections=(".text", "x\x01yz", ".rsrc")))
+    # make the second section writable and executable in the bytes (pefile finds the table)
+    header = pefile.PE(data=bytes(data), fast_load=True).sections[1].get_file_offset()
+    struct.pack_into("<I", data, header + 36, 0xE0000020)  # Characteristics: code, R, W, X
+    p = tmp_path / "x.sys"
+    p.write_bytes(bytes(data))
+    info = read_pe(p, 1 << 20)
+    assert [s.name for s in info.sections] == [".text", "x\x01yz", ".rsrc"]
+    assert [s.writable_executable for s in info.sections] == [False, True, False]
+    assert all(s.size == 0x200 for s in info.sections[:2])
+    assert info.sections[0].entropy == 0.0  # zero-filled
+
+
+def test_pe_over_the_size_limit_names_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "big.sys"
+    p.write_bytes(build_inert_pe({}))
+    with pytest.raises(InputError) as err:
+        read_pe(p, p.stat().st_size - 1)
+    assert err.value.path == str(p) and "larger than" in err.value.reason
+
+
+# --- event records in JSON ----------------------------------------------------------------
+
+
+def test_a_record_without_the_event_wrapper_keeps_only_its_event_data() -> None:
+    """The evtx JSON shape without its outer ``Event`` object (System and EventData at the
+    top): the event's fields are EventData's, not the System block or EventData itself."""
+    rec = {
+        "System": {
+            "EventID": 4624,
+            "TimeCreated": {"#attributes": {"SystemTime": "2021-04-21T09:40:32.342397Z"}},
+            "Channel": "Security",
+            "Computer": "PC1",
+        },
+        "EventData": {"TargetUserName": "bob", "LogonType": 3},
+    }
+    ev = event_from_json(rec, "f")
+    assert ev is not None and ev.event_id == 4624 and ev.computer == "PC1"
+    assert dict(ev.data) == {"TargetUserName": "bob", "LogonType": "3"}
+
+
+def test_a_flat_record_keeps_its_fields_and_not_the_system_ones() -> None:
+    """A flat record (nxlog, Logstash): every top-level field is an event field except the
+    System ones the event carries itself (EventID, TimeCreated, Computer, Channel...)."""
+    rec = {
+        "EventID": 4624,
+        "TimeCreated": "2021-04-21T09:40:32Z",
+        "Computer": "PC1",
+        "Channel": "Security",
+        "EventRecordID": 9,
+        "TargetUserName": "bob",
+    }
+    ev = event_from_json(rec, "f")
+    assert ev is not None and ev.record_id == 9 and ev.channel == "Security"
+    assert ev.time == datetime(2021, 4, 21, 9, 40, 32, tzinfo=UTC).timestamp()
+    assert dict(ev.data) == {"TargetUserName": "bob"}
