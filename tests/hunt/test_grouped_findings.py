@@ -296,6 +296,38 @@ def test_the_same_artefact_on_eleven_hosts_is_one_group() -> None:
     assert merge_repeats([*same, other]) == [*same, other]
 
 
+def test_a_group_id_names_its_detector_and_what_it_groups_not_its_hosts() -> None:
+    """A group's id is its detector, "-group-" and 16 hex digits of what makes the group (the
+    same form as finding ids): the same on more hosts or in another order, so a verdict given
+    to a group on one run still finds it on the next; another severity is another group."""
+    hosts = [f"WS{100 + i}" for i in range(4)]
+    same = [_f("DQ-HOST-006", "service JmiNET3: Duqu service name", [h]) for h in hosts]
+    (g,) = group_findings(same[:3])
+    assert re.fullmatch(r"DQ-HOST-006-group-[0-9a-f]{16}", g.id), g.id
+    assert [x.id for x in group_findings(list(reversed(same)))] == [g.id]
+    other = _f("DQ-HOST-006", same[0].title, ["WS999"], severity="medium")
+    ids = [x.id for x in group_findings([*same, other])]
+    assert ids[0] == g.id and len(set(ids)) == 2
+
+
+def test_punctuation_around_a_value_stays_in_the_shape() -> None:
+    """Quotes, brackets and trailing punctuation belong to the wording, the value inside them
+    is masked (grouping.py _split)."""
+    assert title_shape('image "a1.dll" (x64) loaded; [c:\\t] done.') == (
+        'image "\u2026" (\u2026) loaded; [\u2026] done.'
+    )
+
+
+def test_a_group_spans_its_findings_first_and_last_times() -> None:
+    hosts = [f"WS{100 + i}" for i in range(3)]
+    members = [
+        _f("DQ-HOST-006", "service JmiNET3: Duqu service name", [h], n=n)
+        for n, h in zip((7, 3, 5), hosts, strict=True)
+    ]
+    (g,) = group_findings(members)
+    assert (g.first_seen, g.last_seen) == (members[1].first_seen, members[0].last_seen)
+
+
 def test_a_few_repeats_stay_findings_a_storm_becomes_one() -> None:
     """Two beacons from one host to two servers are two things; STORM_MIN alike ones are one."""
     few = [
@@ -334,6 +366,51 @@ def test_each_occurrence_says_where_its_own_evidence_is() -> None:
         *((f.id, "SRV/System.evtx", f"record {n}") for n, f in enumerate(many[:-1])),
         (bare.id, "", ""),
     ]
+
+
+def test_a_storm_keeps_what_its_repeats_agree_on() -> None:
+    """A merged storm says only what is true of all its repeats (grouping.py _merge): details
+    every repeat has with one value stay, details that differ go; its confidence is that of the
+    surest repeat, wherever that repeat falls in time; one piece of evidence (source and
+    locator) is listed once however many repeats cite it."""
+    many = [
+        _f("DQ-HOST-010", f"service x{i}y installed: odd", ["SRV"], n=i, confidence=0.6)
+        for i in range(STORM_MIN)
+    ]
+    many = [
+        f.model_copy(update={"details": {"share": "ADMIN$", "service": f"x{n}y"}})
+        for n, f in enumerate(many)
+    ]
+    # the surest repeat is neither the first nor the last in time
+    many[2] = many[2].model_copy(update={"confidence": 0.95})
+    # two repeats cite the same record: listed once
+    many[4] = many[4].model_copy(update={"evidence": many[3].evidence})
+    (one,) = merge_repeats(many)
+    assert one.details == {"share": "ADMIN$"}
+    assert one.confidence == 0.95
+    assert [(e.source, e.locator) for e in one.evidence] == [
+        ("SRV/System.evtx", f"record {n}") for n in range(4)
+    ]
+
+
+def test_a_storm_lists_at_most_max_occurrences_pieces_of_evidence() -> None:
+    """The merged finding's evidence stops at MAX_OCCURRENCES distinct pieces, the oldest
+    first; its count and occurrences still hold every repeat."""
+    many = [
+        _f(
+            "DQ-HOST-010", f"service x{i}y installed: odd", ["SRV"], n=i % 60, confidence=0.6
+        ).model_copy(
+            update={
+                "evidence": (Evidence(source="SRV/System.evtx", locator=f"record {i}", summary=""),)
+            }
+        )
+        for i in range(MAX_OCCURRENCES + 3)
+    ]
+    (one,) = merge_repeats(many)
+    assert one.count == MAX_OCCURRENCES + 3
+    assert len(one.occurrences) == MAX_OCCURRENCES + 3
+    assert len(one.evidence) == MAX_OCCURRENCES
+    assert len({(e.source, e.locator) for e in one.evidence}) == MAX_OCCURRENCES
 
 
 def test_groups_are_ordered_by_severity_then_kill_chain_then_hosts() -> None:

@@ -4,6 +4,7 @@ like a standard Windows pipe, low-and-slow intervals of hours, and a clean run."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,28 @@ def _run(tmp_path: Path, seed: int, cfg: dict[str, Any]) -> tuple[ReportDocument
     return doc, truth
 
 
+Run = Callable[[int, dict[str, Any]], tuple[ReportDocument, dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """Each simulated campaign simulated and hunted once for the module: the default one is
+    read by two tests (a run takes about a minute)."""
+    done: dict[str, tuple[ReportDocument, dict[str, Any]]] = {}
+
+    def run(seed: int, cfg: dict[str, Any]) -> tuple[ReportDocument, dict[str, Any]]:
+        key = repr((seed, sorted(cfg.items())))
+        if key not in done:
+            done[key] = _run(tmp_path_factory.mktemp("campaign"), seed, cfg)
+        return done[key]
+
+    return run
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_every_move_relay_edge_and_bridge_found(tmp_path: Path, name: str) -> None:
+def test_every_move_relay_edge_and_bridge_found(runs: Run, name: str) -> None:
     seed, cfg = SCENARIOS[name]
-    doc, truth = _run(tmp_path, seed, cfg)
+    doc, truth = runs(seed, cfg)
     camp = doc.campaign
 
     found_moves = {
@@ -81,8 +100,8 @@ def test_every_move_relay_edge_and_bridge_found(tmp_path: Path, name: str) -> No
         assert all(e["pipe"] for e in camp.relay_edges)
 
 
-def test_admin_tooling_is_low_never_dropped(tmp_path: Path) -> None:
-    doc, truth = _run(tmp_path, 7, {})
+def test_admin_tooling_is_low_never_dropped(runs: Run) -> None:
+    doc, truth = runs(*SCENARIOS["default"])
     mgmt = {a["src"] for a in truth["admin_tooling"]}
     tool_moves = [m for m in doc.campaign.lateral_moves if m["src"] in mgmt]
     assert tool_moves and all(m["admin_tool"] for m in tool_moves)
