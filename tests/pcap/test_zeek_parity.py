@@ -216,6 +216,25 @@ def test_capture_starting_at_the_syn_ack_keeps_the_client_as_originator(
     assert (row["orig_bytes"], row["resp_bytes"]) == (whole["orig_bytes"], whole["resp_bytes"])
 
 
+def test_a_lone_syn_is_an_attempt_without_bytes(tmp_path: Path) -> None:
+    """Zeek's conn.log for a SYN that got no answer (conn_state S0, "connection attempt seen,
+    no reply"; history S): no payload either way, so orig_bytes and resp_bytes are 0, and one
+    packet from the originator, none back."""
+    cut = tmp_path / "lone-syn.pcap"
+    data = (ZEEK / "connect-with-smtp.pcap").read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    first_len = int.from_bytes(data[24 + 8 : 24 + 12], "little")
+    cut.write_bytes(data[: 24 + 16 + first_len])
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(cut, tshark, tmp_path / "out").convert()
+    (row,) = _rows(res.logs["conn"].read_text())
+    assert (row["id.orig_h"], row["id.resp_p"]) == ("79.26.245.236", "8240")
+    assert (row["conn_state"], row["history"]) == ("S0", "S")
+    assert (row["orig_bytes"], row["resp_bytes"]) == ("0", "0")
+    assert (row["orig_pkts"], row["resp_pkts"]) == ("1", "0")
+
+
 def test_rst_after_both_fins_is_sf_and_retransmissions_count_once(outdir: str) -> None:
     # ssl/dhe.pcap: its connections close with FINs both ways and then a RST, and one
     # segment is retransmitted
