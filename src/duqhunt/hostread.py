@@ -76,6 +76,31 @@ class Run:
         reason = "partly analysed: " + "; ".join(whats)
         self.not_analysed.append(NotAnalysed(path=path, reason=reason))
 
+    def read(
+        self,
+        path: Path,
+        kind: str,
+        whats: Sequence[str],
+        log_type: str | None,
+        rows: int,
+        skipped_rows: int = 0,
+    ) -> None:
+        """A file its reader read: an input with its SHA-256, "partial" (and a not-analysed
+        entry saying what, see ``partly``) when ``whats`` names what was left out."""
+        if whats:
+            self.partly(str(path), whats)
+        self.inputs.append(
+            InputRecord(
+                path=str(path),
+                kind=kind,
+                sha256=digest_file(path, max_bytes=MAX_HASH_BYTES).sha256 or None,
+                status="partial" if whats else "analysed",
+                log_type=log_type,
+                rows=rows,
+                skipped_rows=skipped_rows,
+            )
+        )
+
 
 def _reason(exc: InputError) -> str:
     """The reason with its place in the file, without repeating the path."""
@@ -152,23 +177,11 @@ def _read_events(run: Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) -
         run.evtx_seconds += time.perf_counter() - t0
     h.events.extend(res.events)
     run.warnings.extend(res.warnings)
-    partial = bool(res.skipped or res.truncated or res.damaged)
-    if partial:
-        whats = [f"{res.skipped} bad record(s) skipped"] if res.skipped else []
-        whats += [res.damaged] if res.damaged else []
-        whats += [res.stopped or "truncated at the limit"] if res.truncated else []
-        run.partly(str(f.path), whats)
-    run.inputs.append(
-        InputRecord(
-            path=str(f.path),
-            kind=kind,
-            sha256=digest_file(f.path, max_bytes=MAX_HASH_BYTES).sha256 or None,
-            status="partial" if partial else "analysed",
-            log_type="evtx" if f.kind == "evtx" else "event-json",
-            rows=res.records,
-            skipped_rows=res.skipped,
-        )
-    )
+    whats = [f"{res.skipped} bad record(s) skipped"] if res.skipped else []
+    whats += [res.damaged] if res.damaged else []
+    whats += [res.stopped or "truncated at the limit"] if res.truncated else []
+    log_type = "evtx" if f.kind == "evtx" else "event-json"
+    run.read(f.path, kind, whats, log_type, res.records, res.skipped)
 
 
 def _read_hive(run: Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) -> None:
@@ -197,23 +210,13 @@ def _read_hive(run: Run, f: FileEntry, h: HostArtefacts, deadline: Deadline) -> 
     if short:
         warns = [*warns, f"{f.path}: {short}"]
         run.warnings.append(f"{f.path}: {short}")
-    if warns:
-        run.partly(str(f.path), [w.removeprefix(f"{f.path}: ") for w in warns])
     for facts in all_facts:
         h.hives.append((f, facts))
         if facts.kind == "SOFTWARE":
             h.software_hive_seen = True
     rows = sum(len(x.services) + len(x.zone_values) + len(x.kbs) for x in all_facts)
-    run.inputs.append(
-        InputRecord(
-            path=str(f.path),
-            kind=kind,
-            sha256=digest_file(f.path, max_bytes=MAX_HASH_BYTES).sha256 or None,
-            status="partial" if warns else "analysed",
-            log_type=",".join(x.kind for x in all_facts) or None,
-            rows=rows,
-        )
-    )
+    whats = [w.removeprefix(f"{f.path}: ") for w in warns]
+    run.read(f.path, kind, whats, ",".join(x.kind for x in all_facts) or None, rows)
 
 
 def _read_file(
