@@ -398,16 +398,22 @@ def test_missing_input_and_bad_yara_stop_the_run(tmp_path: Path) -> None:
         scan_host([tmp_path], yara_rules=[bad])
 
 
-def test_user_yara_rules(tmp_path: Path) -> None:
+def _scan_marker_with_rules(tmp_path: Path, rules_text: str) -> AnalysisResult:
+    """A triage folder holding one inert marker file, scanned with ``rules_text`` as the user's
+    YARA rules."""
     rules = tmp_path / "mine.yar"
-    rules.write_text(
-        'rule marker_test { meta: severity = "low" strings: $a = "INERT-MARKER-42" condition: $a }',
-        encoding="utf-8",
-    )
+    rules.write_text(rules_text, encoding="utf-8")
     root = tmp_path / "h" / "Windows" / "Temp"
     root.mkdir(parents=True)
     (root / "notes.txt").write_bytes(b"xx INERT-MARKER-42 xx")
-    res = scan_host([tmp_path / "h"], yara_rules=[rules])
+    return scan_host([tmp_path / "h"], yara_rules=[rules])
+
+
+def test_user_yara_rules(tmp_path: Path) -> None:
+    res = _scan_marker_with_rules(
+        tmp_path,
+        'rule marker_test { meta: severity = "low" strings: $a = "INERT-MARKER-42" condition: $a }',
+    )
     hits = _by(res, "DQ-HOST-012")
     assert hits and hits[0].severity == "low" and _d(hits[0])["rule"] == "marker_test"
 
@@ -415,16 +421,11 @@ def test_user_yara_rules(tmp_path: Path) -> None:
 def test_user_yara_rule_confidence_meta(tmp_path: Path) -> None:
     """docs/detectors.md (DQ-HOST-012): a user rule's confidence is its ``confidence`` meta,
     else 0.5."""
-    rules = tmp_path / "mine.yar"
-    rules.write_text(
+    res = _scan_marker_with_rules(
+        tmp_path,
         'rule sure_test { meta: confidence = "0.9" strings: $a = "INERT-MARKER-42" condition: $a }\n'
         'rule plain_test { strings: $a = "INERT-MARKER-42" condition: $a }\n',
-        encoding="utf-8",
     )
-    root = tmp_path / "h" / "Windows" / "Temp"
-    root.mkdir(parents=True)
-    (root / "notes.txt").write_bytes(b"xx INERT-MARKER-42 xx")
-    res = scan_host([tmp_path / "h"], yara_rules=[rules])
     got = {_d(f)["rule"]: (f.severity, f.confidence) for f in _by(res, "DQ-HOST-012")}
     assert got == {"sure_test": ("medium", 0.9), "plain_test": ("medium", 0.5)}
 
