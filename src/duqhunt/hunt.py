@@ -764,10 +764,10 @@ def _analyse_network(
     for path, size in zip(todo, sizes, strict=True):
         if progress:
             progress("ingest", done_bytes, total_bytes, path.name)
-        within = _progress_within(progress, store, done_bytes, size, total_bytes, path.name)
+        start = done_bytes
         done_bytes += size
         if isinstance(path, RemoteFile):
-            with within:
+            with _progress_within(progress, store, start, size, total_bytes, path.name):
                 _ingest_remote(store, path, options, inputs, not_analysed, warnings)
             continue
         if is_capture(path):
@@ -787,7 +787,7 @@ def _analyse_network(
             not_analysed.append(NotAnalysed(path=str(path), reason=reason))
             inputs.append(InputRecord(path=str(path), kind="unknown", status="not-analysed"))
             continue
-        with within:
+        with _progress_within(progress, store, start, size, total_bytes, path.name):
             _ingest_log_file(store, path, kind, options, inputs, not_analysed, warnings)
     if progress:
         progress("ingest", total_bytes, total_bytes)
