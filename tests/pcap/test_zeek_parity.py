@@ -92,7 +92,9 @@ FULL = [
     ("ssh.http-port-22", "http", "HTTP on the SSH port, found by content"),
     ("ssl.dhe", "ssl", "an ssl row without SNI"),
     ("krb.tgs", "kerberos", "kerberos from captures"),
+    ("krb.kinit", "kerberos", "a TGS-REQ names its body's service, not its TGT's in the padata"),
     ("http.http-connect", "conn", "conn bytes without retransmissions, several services"),
+    ("krb.krb-service-name", "conn", "begun at the SYN-ACK: the originator's ACK establishes it"),
 ]
 
 
@@ -101,6 +103,15 @@ def test_baseline_rows_agree(test: str, log: str, why: str, outdir: str) -> None
     score = _score(test, log, outdir)
     assert score.rows > 0  # type: ignore[attr-defined]
     assert score.agree == score.rows, (why, score.misses)  # type: ignore[attr-defined]
+
+
+def test_smb_file_times_are_the_create_responses(outdir: str) -> None:
+    """smb_files' four times.* come from the CREATE response's timestamps (MS-SMB2 2.2.14), each
+    from its own field: every baseline row's times agree, not just the detector fields."""
+    score = _score("smb.smb2-create-delete-on-close", "smb_files", outdir)
+    for name in ("times.modified", "times.accessed", "times.created", "times.changed"):
+        same, rows = score.fields[name]  # type: ignore[attr-defined]
+        assert rows > 0 and same == rows, (name, same, rows)
 
 
 def test_dns_answers_and_ttls_line_up(outdir: str) -> None:
@@ -233,6 +244,32 @@ def test_a_lone_syn_is_an_attempt_without_bytes(tmp_path: Path) -> None:
     assert (row["conn_state"], row["history"]) == ("S0", "S")
     assert (row["orig_bytes"], row["resp_bytes"]) == ("0", "0")
     assert (row["orig_pkts"], row["resp_pkts"]) == ("1", "0")
+
+
+def test_a_lone_syn_ack_is_midstream_traffic_not_an_established_connection(
+    tmp_path: Path,
+) -> None:
+    """A SYN-ACK with nothing before or after it: Zeek turns the roles round (history ^h) and,
+    as no originator packet ever acknowledged it, logs OTH, not S1 (Zeek's opt.basic baseline
+    for wikipedia.pcap has such a row: OTH, ^h, 0 packets from the originator, 1 back). The
+    whole trace, where the client's ACK follows, is S1 (test_baseline_rows_agree)."""
+    cut = tmp_path / "lone-syn-ack.pcap"
+    data = (ZEEK / "optional-service-name.pcap").read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    first_len = int.from_bytes(data[24 + 8 : 24 + 12], "little")
+    cut.write_bytes(data[: 24 + 16 + first_len])
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(cut, tshark, tmp_path / "out").convert()
+    (row,) = _rows(res.logs["conn"].read_text())
+    # the SYN-ACK came from the KDC: it is the responder
+    assert (row["id.orig_h"], row["id.resp_h"], row["id.resp_p"]) == (
+        "192.168.202.110",
+        "192.168.229.251",
+        "88",
+    )
+    assert (row["conn_state"], row["history"]) == ("OTH", "^h")
+    assert (row["orig_pkts"], row["resp_pkts"]) == ("0", "1")
 
 
 def test_rst_after_both_fins_is_sf_and_retransmissions_count_once(outdir: str) -> None:

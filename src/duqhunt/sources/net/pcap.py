@@ -442,6 +442,7 @@ _APP_FIELDS = [
     "kerberos.msg_type",
     "kerberos.CNameString",
     "kerberos.SNameString",
+    "kerberos.sname_string",
     "kerberos.realm",
     "kerberos.crealm",
     "kerberos.from",
@@ -652,7 +653,13 @@ def _conn_state(r: dict[str, Any]) -> tuple[str, str]:
 
     o_syn = r["o_S"] is not None
     r_synack = r["r_H"] is not None
-    os_ = side("o", o_syn and r_synack, int(r["orig_pkts"]))
+    # without its SYN, the originator is established by an ACK it sends after the SYN-ACK
+    # (Zeek takes the SYN as missed); anything it sent before leaves it partial
+    o_first = min((r[f"o_{c}"] for c in "SADFRT" if r[f"o_{c}"] is not None), default=None)
+    acked = (
+        r_synack and o_first is not None and o_first > r["r_H"] and o_first in (r["o_A"], r["o_D"])
+    )
+    os_ = side("o", r_synack and (o_syn or acked), int(r["orig_pkts"]))
     rs_ = side("r", r_synack, int(r["resp_pkts"]))
     if os_ in ("OPEN", "PARTIAL") and o_syn and not r_synack:
         os_ = "SYN_SENT"  # data without an answer leaves Zeek's originator in SYN_SENT
@@ -753,16 +760,37 @@ def _cipher_names() -> dict[int, str]:
     return _CIPHERS
 
 
-def _abs_time(v: str | None) -> float | None:
-    """tshark prints Kerberos times as 'Jan 19, 2015 22:54:59.000000000 UTC'."""
+def _abs_parts(v: str | None) -> tuple[int, str] | None:
+    """tshark prints absolute times as 'Jan 19, 2015 22:54:59.000000000 UTC': the whole
+    seconds since 1970 and the digits of the fraction."""
     if not v:
         return None
     try:
         head, _, frac = v.replace(" UTC", "").partition(".")
         dt = datetime.strptime(head, "%b %d, %Y %H:%M:%S").replace(tzinfo=UTC)
-        return dt.timestamp() + (float("0." + frac) if frac.isdigit() else 0.0)
     except ValueError:
         return None
+    return int(dt.timestamp()), frac if frac.isdigit() else ""
+
+
+def _abs_time(v: str | None) -> float | None:
+    """A Kerberos time as tshark prints it, in seconds since 1970."""
+    parts = _abs_parts(v)
+    return None if parts is None else parts[0] + (float("0." + parts[1]) if parts[1] else 0.0)
+
+
+_FILETIME_EPOCH = 11644473600  # seconds from 1601-01-01 (FILETIME's zero) to 1970-01-01
+
+
+def _filetime(v: str | None) -> float | None:
+    """An SMB FILETIME (100 ns units since 1601) as Zeek turns it into a time: the count as a
+    double divided by 10^7, less the seconds to 1970. The double holds the count to about
+    2 microseconds today, and Zeek's logged times carry that rounding."""
+    parts = _abs_parts(v)
+    if parts is None:
+        return None
+    ticks = (parts[0] + _FILETIME_EPOCH) * 10_000_000 + int((parts[1] + "0" * 7)[:7])
+    return float(ticks) / 10_000_000.0 - float(_FILETIME_EPOCH)
 
 
 _CONN_SIDES = (
@@ -1044,6 +1072,16 @@ def _began(row: dict[str, str], frame_no: int) -> int:
 def _multi(row: dict[str, str], name: str) -> list[str]:
     v = row.get(name)
     return v.split(AGG) if v else []
+
+
+def _last_sname(row: dict[str, str]) -> list[str]:
+    """The components of a packet's last server name (sname_string counts each name's): a
+    TGS-REQ carries its TGT's sname in the padata before the request body's own."""
+    names = _multi(row, "kerberos.SNameString")
+    counts = [n for n in (_int(v) for v in _multi(row, "kerberos.sname_string")) if n]
+    if counts and sum(counts) == len(names):
+        return names[len(names) - counts[-1] :]
+    return names
 
 
 def _first(row: dict[str, str], name: str) -> str | None:
@@ -1668,7 +1706,7 @@ class PcapConverter:
         rec = krb.get(uid)
         if rec is not None and rec.get("_done"):
             return
-        snames = _multi(row, "kerberos.SNameString")
+        snames = _last_sname(row)
         cnames = _multi(row, "kerberos.CNameString")
         realms = _multi(row, "kerberos.realm")
         etypes = [e for e in (_int(v) for v in _multi(row, "kerberos.etype")) if e is not None]
@@ -1886,10 +1924,10 @@ class PcapConverter:
                 assert isinstance(rb, dict)
                 info: dict[str, object] = {
                     "size": _int(_first(row, "smb2.eof")),
-                    "times.modified": _abs_time(_first(row, "smb2.last_write.time")),
-                    "times.accessed": _abs_time(_first(row, "smb2.last_access.time")),
-                    "times.created": _abs_time(_first(row, "smb2.create.time")),
-                    "times.changed": _abs_time(_first(row, "smb2.last_change.time")),
+                    "times.modified": _filetime(_first(row, "smb2.last_write.time")),
+                    "times.accessed": _filetime(_first(row, "smb2.last_access.time")),
+                    "times.created": _filetime(_first(row, "smb2.create.time")),
+                    "times.changed": _filetime(_first(row, "smb2.last_change.time")),
                 }
                 self._smb_info[(stream, fids[0])] = info
                 action = _open_action(req["tree"])
