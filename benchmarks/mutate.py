@@ -231,11 +231,14 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
     **{
         name: _ZONES
         for name in (
-            "pipes.sql",
             "zones.sql",
             "egress_session.sql",
         )
     },
+    "pipes.sql": (
+        f"{_HELPERS}::test_pipes_are_the_named_pipes_and_ipc_connects_of_no_egress_hosts",
+        *_ZONES,
+    ),
     "direct_attempts.sql": (
         f"{_HELPERS}::test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside",
         *_ZONES,

@@ -46,6 +46,10 @@ PACK = [
     # compared as host, non-default port, path and query, without scheme or letter case
     ("url", "HTTPS://Evil-URL.Test:443/news/Index.php?id=7", 0.9),
     ("url", "http://evil-url.test:8080/gate", 0.9),
+    # feeds list a C&C address as a URL too: it is matched as a URL (host and path of a
+    # request), and the address matches stay the "ip" indicator's
+    ("url", "198.51.100.200", 0.4),
+    ("url", "203.0.113.66", 0.4),
 ]
 
 
@@ -309,12 +313,16 @@ def test_url_indicator_matches_host_port_path_and_query(report: ReportDocument) 
 
 def test_address_matches_in_either_direction_and_exactly(report: ReportDocument) -> None:
     assert _indicator(report, "10.1.0.1") == {"203.0.113.66"}
+    (out,) = _by_host(report)["10.1.0.1"]
+    assert (out.details["indicator_type"], out.confidence) == ("ip", 0.8)
+    assert [e.locator.split(",")[0] for e in out.evidence] == ["field id.resp_h"]
     assert "10.1.0.5" not in _by_host(report)  # 203.0.113.6 is not 203.0.113.66
     # an inbound connection from a listed address is reported for the internal host it reached
     (f,) = _by_host(report)["10.2.0.9"]
     assert f.details["indicator"] == "198.51.100.200"
+    assert (f.details["indicator_type"], f.confidence) == ("ip", 0.9)
     assert f.details["destinations"] == "198.51.100.200"
-    assert f.evidence[0].locator.startswith("field id.orig_h")
+    assert [e.locator.split(",")[0] for e in f.evidence] == ["field id.orig_h"]
 
 
 def test_dns_answer_resolving_to_a_listed_address(report: ReportDocument) -> None:

@@ -988,7 +988,8 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
     source's service ticket request to the DC (another connection), not the session's account.
     The move's account is the client of the source's latest ticket for the destination's
     service (cifs/NAME, NAME a machine account the destination itself logs on as); a ticket
-    for another host, or older than a service ticket lives (10 h), names none."""
+    for another host or another service (HTTP/NAME), or older than a service ticket lives
+    (10 h), names none."""
     net = Net()
     src = "10.1.0.5"
     for n in (9, 11, 12, 13):  # the destinations' own machine tickets name them
@@ -997,6 +998,7 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
     net.kerberos(T0 - 30, src, "adm_jsmith/CORP.LOCAL", "cifs/WS09.corp.local")  # the latest
     net.kerberos(T0 + 100 - 11 * 3600, src, "adm_jsmith/CORP.LOCAL", "cifs/WS11.corp.local")
     net.kerberos(T0 + 150, src, "adm_jsmith/CORP.LOCAL", "cifs/WS13.corp.local")
+    net.kerberos(T0 + 160, src, "bweb/CORP.LOCAL", "HTTP/ws12.corp.local")  # not for SMB
     for k, n in enumerate((9, 11, 12)):
         net.session(
             T0 + 100 * k,
@@ -1011,7 +1013,7 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
     assert accounts == {
         "10.1.0.9": "adm_jsmith/CORP.LOCAL",
         "10.1.0.11": None,  # its ticket is 11 h old
-        "10.1.0.12": None,  # a ticket for WS13 names no account on WS12
+        "10.1.0.12": None,  # a ticket for WS13, or for WS12's web server, names no account
     }
 
 

@@ -344,6 +344,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         c(1, v, n443, 443, resp_bytes=0),  # nothing came back
         c(3, v, n443, 443, service="ssl,http"),
         c(3, v, n443, 443, orig_bytes=None, resp_bytes=50),
+        c(3, v, n443, 443, orig_bytes=1, resp_bytes=1),  # one byte each way is data
         c(3, v, n443, 8443),
         # the user at v: a news site in hours 1 and 5, a shop in hours 6-10 (5 of 10 hours: not
         # routine); an agent's server in hours 0-5 (6 of 10: routine) and NTP every hour
@@ -437,7 +438,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         # active hours of v: 1 and 5 (news), 6-10 (the shop)
         ("ip", v, c2, 3, 5, 0, 0, 2, 3, 4, 3, 7, 4, 4),  # hours 0, 1, 2, 4; 1 is active
         # hours 0, 1, 3; the 443 session to which nothing came back carried no data
-        ("ip", v, n443, 0, 0, 1, 5, 0, 0, 3, 2, 7, 6, 5),
+        ("ip", v, n443, 0, 0, 2, 6, 0, 0, 3, 2, 7, 7, 6),
         ("ip", w, c2, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1),
         ("ip", w, quiet, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
         ("tls-sni", w, "mail.example.net", 0, 2, 0, 0, 0, 0, 3, 3, 0, 0, 0),  # hours 0, 3, 5
@@ -744,7 +745,8 @@ def test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside() -> 
     attempts."""
     from duqhunt.detectors.net.zones import DIRECT_ATTEMPTS_SQL
 
-    inside, egress, c2 = "10.9.0.5", "10.1.0.5", "198.51.100.7"
+    # egress hosts on both sides of the no-egress one in address order
+    inside, egress, above, c2 = "10.9.0.5", "10.1.0.5", "10.9.0.50", "198.51.100.7"
 
     def c(ts: float | None, src: str, dst: str, state: str, data: int = 0) -> dict[str, Any]:
         return {
@@ -768,14 +770,15 @@ def test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside() -> 
         c(40.0, inside, "10.0.0.9", "S0"),  # internal
         c(50.0, egress, c2, "SF", 900),  # the egress host: reach, not an attempt
         c(60.0, egress, "203.0.113.5", "S0"),
+        c(70.0, above, "203.0.113.5", "S0"),
     ]
-    zones = pa.table({"ip": [inside, egress], "zone": ["no-egress", "egress"]})
+    zones = pa.table({"ip": [inside, egress, above], "zone": ["no-egress", "egress", "egress"]})
     got = _query(
         DIRECT_ATTEMPTS_SQL,
         {
             "conn": _log("conn", conn),
             "zones": zones,
-            "ip_class": _ip_class([inside, egress, "10.0.0.9"], [c2, "203.0.113.5"]),
+            "ip_class": _ip_class([inside, egress, above, "10.0.0.9"], [c2, "203.0.113.5"]),
         },
     )
     assert [
@@ -783,3 +786,55 @@ def test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside() -> 
         for r in got
     ] == [(inside, c2, 3, 1, 1, 1)]
     assert (got[0]["first_ts"], got[0]["last_ts"]) == (10.0, 30.0)
+
+
+def test_pipes_are_the_named_pipes_and_ipc_connects_of_no_egress_hosts() -> None:
+    """pipes.sql, the relay detector's pipe evidence: per no-egress source, destination and pipe,
+    the PIPE_OPEN rows of smb_files, the named pipes of dce_rpc and the IPC$ tree connects of
+    smb_mapping, each counted with its first and last time. Egress hosts (one whose address sorts
+    below the no-egress host's, one above), file opens, rows without a pipe name and other
+    shares are not pipes."""
+    low, inside, high, srv = "10.1.0.5", "10.5.0.5", "10.9.0.5", "10.0.0.2"
+    zones = pa.table(
+        {"ip": [low, inside, high, srv], "zone": ["egress", "no-egress", "egress", "egress"]}
+    )
+
+    def f(ts: float, src: str, action: str, name: str | None) -> dict[str, Any]:
+        return {"ts": ts, "id_orig_h": src, "id_resp_h": srv, "action": action, "name": name}
+
+    def d(ts: float, src: str, pipe: str | None) -> dict[str, Any]:
+        return {"ts": ts, "id_orig_h": src, "id_resp_h": srv, "named_pipe": pipe}
+
+    def m(ts: float, src: str, path: str) -> dict[str, Any]:
+        return {"ts": ts, "id_orig_h": src, "id_resp_h": srv, "path": path}
+
+    smb_files, dce_rpc, smb_mapping = [], [], []
+    for src in (low, inside, high):
+        smb_files += [
+            f(10.0, src, "SMB::PIPE_OPEN", "\\pipe\\x"),
+            f(12.0, src, "SMB::PIPE_OPEN", "\\pipe\\x"),
+        ]
+        dce_rpc += [d(20.0, src, "\\pipe\\srvsvc")]
+        smb_mapping += [m(30.0, src, f"\\\\{srv}\\IPC$"), m(31.0, src, f"\\\\{srv}\\ipc$")]
+    smb_files += [
+        f(14.0, inside, "SMB::FILE_OPEN", "report.docx"),
+        f(15.0, inside, "SMB::PIPE_OPEN", None),
+    ]
+    dce_rpc += [d(21.0, inside, None)]
+    smb_mapping += [m(32.0, inside, f"\\\\{srv}\\C$")]
+    got = _query(
+        load_sql(PKG, "pipes.sql"),
+        {
+            "zones": zones,
+            "smb_files": _log("smb_files", smb_files),
+            "dce_rpc": _log("dce_rpc", dce_rpc),
+            "smb_mapping": _log("smb_mapping", smb_mapping),
+        },
+    )
+    assert sorted(
+        (r["src"], r["dst"], r["pipe"], r["n"], r["first_ts"], r["last_ts"], r["via"]) for r in got
+    ) == [
+        (inside, srv, "IPC$", 2, 30.0, 31.0, "smb_mapping"),
+        (inside, srv, "\\pipe\\srvsvc", 1, 20.0, 20.0, "dce_rpc"),
+        (inside, srv, "\\pipe\\x", 2, 10.0, 12.0, "smb_files"),
+    ]
