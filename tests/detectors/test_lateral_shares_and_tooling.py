@@ -842,6 +842,8 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             # 6: the execution 5 s before the write is logged still pairs; 10 s before does not
             _smbf(t, "U6", a, "10.0.2.6", "SMB::FILE_WRITE", "D$", "svc.exe"),
             _smbf(t, "U7", a, "10.0.2.7", "SMB::FILE_WRITE", "D$", "svc.exe"),
+            # 10: an admin-share write, and a service created 700 s later: two rows, not a pair
+            _smbf(t, "U10", a, "10.0.2.10", "SMB::FILE_WRITE", "C$", "late.exe"),
             # 9: a print job to a printer share is no file written, whatever runs after it
             _smbf(t, "U9", a, "10.0.2.9", "SMB::PRINT_WRITE", f"{B}{B}PRN01{B}HPLaser", "job"),
             # 8: a pipe written through IPC$ is no move
@@ -890,6 +892,7 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             _rpc(
                 t + 5, "E5C", "10.2.0.5", "10.0.1.23", "SchRpcRegisterTask", "ITaskSchedulerService"
             ),
+            _rpc(t + 700, "E10", a, "10.0.2.10", "CreateServiceW"),
             _rpc(t - 5, "E6", a, "10.0.2.6", "StartServiceW"),
             _rpc(t - 10, "E7", a, "10.0.2.7", "StartServiceW"),
             _rpc(t + 5, "E9", a, "10.0.2.9", "NetrJobAdd", "atsvc"),  # nothing written
@@ -950,6 +953,8 @@ def test_lateral_sql_pairs_writes_and_executions_as_its_header_says() -> None:
             "CORP\\adm_x",
             "adm_y",
         ),
+        (a, "10.0.2.10", t, "admin", "late.exe", w, None, None, None, None, None),
+        (a, "10.0.2.10", None, None, None, None, t + 700, "service", "CreateServiceW", None, None),
         (
             a,
             "10.0.2.2",
@@ -994,7 +999,7 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
     src = "10.1.0.5"
     for n in (9, 11, 12, 13):  # the destinations' own machine tickets name them
         net.kerberos(T0 - 5 * 3600, f"10.1.0.{n}", f"WS{n:02d}$/CORP.LOCAL", "krbtgt/CORP.LOCAL")
-    net.kerberos(T0 - 60, src, "anagy/CORP.LOCAL", "cifs/ws09.corp.local")
+    net.kerberos(T0 - 60, src, "abaker/CORP.LOCAL", "cifs/ws09.corp.local")  # sorts first
     net.kerberos(T0 - 30, src, "adm_jsmith/CORP.LOCAL", "cifs/WS09.corp.local")  # the latest
     net.kerberos(T0 + 100 - 11 * 3600, src, "adm_jsmith/CORP.LOCAL", "cifs/WS11.corp.local")
     net.kerberos(T0 + 150, src, "adm_jsmith/CORP.LOCAL", "cifs/WS13.corp.local")

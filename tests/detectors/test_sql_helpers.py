@@ -679,7 +679,8 @@ def _with_dns_answers(tables: dict[str, pa.Table], sql: str) -> list[dict[str, A
 def test_host_names_take_kerberos_machine_accounts_and_not_user_principals() -> None:
     """host_names.sql, rank 3: a host that asks for tickets as a machine account
     ("WS223$/REALM") is named by the account without its "$"; a user principal (no "$/"), an
-    account that is only "$/REALM" and a machine account asking from outside name nothing."""
+    account that is only "$/REALM" and a machine account asking from outside name nothing.
+    Rank 4: a DNS answer that is an internal address."""
     realm = "CORP.EXAMPLE"
 
     def krb(ts: float, ip: str, client: str | None) -> dict[str, Any]:
@@ -693,10 +694,22 @@ def test_host_names_take_kerberos_machine_accounts_and_not_user_principals() -> 
         krb(17.0, "10.0.0.24", None),
         krb(18.0, "198.51.100.7", f"EVIL$/{realm}"),  # not an internal address
     ]
-    empty = {k: _log(k, []) for k in ("ntlm", "dhcp", "dns")}
+
+    def dns(ts: float, query: str, answers: list[str]) -> dict[str, Any]:
+        return {"ts": ts, "uid": "D", "id_orig_h": "10.0.0.21", "query": query, "answers": answers}
+
+    # rank 4: a DNS answer names an internal address (the addresses of the class table only;
+    # one that sorts before them and one after, an external one, name nothing)
+    answers = [
+        dns(30.0, "fs01.corp.example", ["10.0.0.22"]),
+        dns(31.0, "old.corp.example", ["10.0.0.1"]),
+        dns(32.0, "evil.example", ["198.51.100.7"]),
+    ]
+    empty = {k: _log(k, []) for k in ("ntlm", "dhcp")}
     got = _with_dns_answers(
         {
             **empty,
+            "dns": _log("dns", answers),
             "kerberos": _log("kerberos", kerberos),
             "ip_class": _ip_class([f"10.0.0.{i}" for i in range(21, 25)], ["198.51.100.7"]),
         },
@@ -704,6 +717,7 @@ def test_host_names_take_kerberos_machine_accounts_and_not_user_principals() -> 
     )
     assert [(r["ip"], r["name"], r["via"], r["rank"], r["seen"]) for r in got] == [
         ("10.0.0.21", "WS223", "kerberos", 3, 2),
+        ("10.0.0.22", "FS01.CORP.EXAMPLE", "dns", 4, 1),
     ]
     assert (got[0]["first_ts"], got[0]["last_ts"]) == (10.0, 20.0)
 
