@@ -246,6 +246,44 @@ def test_a_lone_syn_is_an_attempt_without_bytes(tmp_path: Path) -> None:
     assert (row["orig_pkts"], row["resp_pkts"]) == ("1", "0")
 
 
+def _first_frames(name: str, n: int, dest: Path) -> Path:
+    """The first n packets of a committed classic pcap (little-endian), as a capture cut short
+    there: the global header, then each record's 16-byte header and its captured bytes."""
+    data = (ZEEK / name).read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    end = 24
+    for _ in range(n):
+        end += 16 + int.from_bytes(data[end + 8 : end + 12], "little")
+    dest.write_bytes(data[:end])
+    return dest
+
+
+@pytest.mark.parametrize(
+    ("trace", "frames", "state", "fin"),
+    [
+        # the client's FIN (frame 26) before the server's: closed by the originator only
+        ("http-single-conn-22.pcap", 26, "S2", "F"),
+        # the server's FIN (frame 27) first: closed by the responder only
+        ("connect-with-smtp.pcap", 27, "S3", "f"),
+    ],
+    ids=["S2", "S3"],
+)
+def test_a_connection_closed_by_one_side_only(
+    tmp_path: Path, trace: str, frames: int, state: str, fin: str
+) -> None:
+    """Zeek's conn_state (base/protocols/conn/main.zeek) for an established connection whose
+    capture ends after one side's FIN: S2 when the originator closed (the responder still
+    open), S3 when the responder did. The history holds that side's FIN letter only."""
+    cut = _first_frames(trace, frames, tmp_path / "cut.pcap")
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(cut, tshark, tmp_path / "out", KEEP_TIMES).convert()
+    (row,) = _rows(res.logs["conn"].read_text())
+    assert row["conn_state"] == state
+    assert row["history"].startswith("ShA") and fin in row["history"]
+    assert fin.swapcase() not in row["history"]  # the other side never closed
+
+
 def test_a_lone_syn_ack_is_midstream_traffic_not_an_established_connection(
     tmp_path: Path,
 ) -> None:

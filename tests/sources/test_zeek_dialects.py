@@ -811,3 +811,30 @@ def test_split_export_never_raises_but_input_error(
     for log_type, out in res.logs.items():
         table = ZeekLog(out, log_type=log_type).read_table()
         assert table.num_rows == res.rows[log_type]
+
+
+def test_a_field_of_unknown_type_keeps_its_object_as_sorted_json_text(tmp_path: Path) -> None:
+    """A field the schema does not know (an exporter's own enrichment) is kept as text: an
+    object's members become dotted names, and a list becomes its JSON text with each object's
+    keys sorted, so one record always gives the same text whatever order the exporter wrote
+    the keys in."""
+    path = tmp_path / "conn_20200430.json"
+    row = {
+        "ts": 1_588_204_800.5,
+        "uid": "CdialectA",
+        "id.orig_h": "10.0.0.5",
+        "id.orig_p": 49152,
+        "id.resp_h": "198.51.100.7",
+        "id.resp_p": 443,
+        "proto": "tcp",
+        "geo": {"resp": {"country": "BE", "city": "Brussels"}},
+        "rules": [{"sid": 2019, "name": "beacon"}, {"sid": 7}],
+        "site": "HQ",
+    }
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    res = split_export(path, "json", tmp_path / "work")
+    (out,) = res.logs.values()
+    (written,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert (written["geo.resp.country"], written["geo.resp.city"]) == ("BE", "Brussels")
+    assert written["rules"] == '[{"name": "beacon", "sid": 2019}, {"sid": 7}]'
+    assert written["site"] == "HQ"
