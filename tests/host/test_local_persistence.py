@@ -435,3 +435,30 @@ def test_service_manager_write_of_a_logged_install_is_not_a_second_one(tmp_path:
     ]
     hits = _by(_scan(tmp_path, lines), "DQ-HOST-010")
     assert [_d(f)["event_id"] for f in hits] == [7045]
+
+
+def test_pipe_and_wmi_events_filtered_before_decoding() -> None:
+    """Sysmon 18 (a pipe connected) is decoded only when the connecting image is "System", the
+    server side of a pipe opened over SMB (DQ-HOST-017); every WMI filter (19) is decoded:
+    DQ-HOST-015 joins it with the consumer (20) and the binding (21) into one subscription."""
+    from duqhunt.sources.host.eventlog import WANTED, _wanted_text
+
+    t = "2024-03-05T10:00:00Z"
+    pipe = {"EventType": "ConnectPipe", "PipeName": "\\srvsvc"}
+    remote = event_line(t, 18, {**pipe, "Image": "System"}, channel=SYSMON)
+    local = event_line(t, 18, {**pipe, "Image": "C:\\x\\client.exe"}, channel=SYSMON)
+    wmi = {"EventType": "WmiFilterEvent", "Operation": "Created", "Name": "f", "Query": "q"}
+    filt = event_line(t, 19, wmi, channel=SYSMON)
+    assert _wanted_text(remote.replace('": ', '":'), WANTED)
+    assert not _wanted_text(local.replace('": ', '":'), WANTED)
+    assert _wanted_text(filt.replace('": ', '":'), WANTED)
+
+
+def test_a_process_start_without_image_names_is_kept() -> None:
+    """The process prefilter drops only what it can read as uninteresting: a process start
+    whose record names neither image nor parent (an exporter that renamed the fields) is
+    decoded and left to the detectors."""
+    from duqhunt.sources.host.eventlog import _process_needed
+
+    assert _process_needed('{"ProcessId":"4","CommandLine":"x"}')
+    assert _process_needed('{"ProcessId":"0x4"}', 4688)
