@@ -47,6 +47,21 @@ def test_a_hive_is_known_by_its_keys_when_its_file_name_says_nothing(tmp_path: P
     assert soft_facts.product == "Windows 7 Professional" and not soft_facts.services
 
 
+def test_a_user_hive_is_known_by_its_name_or_by_its_keys(tmp_path: Path) -> None:
+    """A hive file called NTUSER.DAT is a user's hive even with no Software\\Microsoft key (a
+    new profile's); a renamed one is known by that key; a hive with neither is "other"."""
+    bare = tmp_path / "NTUSER.DAT"
+    bare.write_bytes(build_hive(({}, {"Environment": ({"TEMP": "x"}, {})}), name="NTUSER.DAT"))
+    keyed = tmp_path / "hive3.dat"
+    ms: HiveKey = ({}, {"Microsoft": ({}, {"Windows": ({}, {})})})
+    keyed.write_bytes(build_hive(({}, {"Software": ms}), name="NTUSER.DAT"))
+    other = tmp_path / "hive4.dat"
+    other.write_bytes(build_hive(({}, {"Environment": ({"TEMP": "x"}, {})}), name="X"))
+    assert read_hive_file(bare, 1 << 20)[0].kind == "NTUSER"
+    assert read_hive_file(keyed, 1 << 20)[0].kind == "NTUSER"
+    assert read_hive_file(other, 1 << 20)[0].kind == "other"
+
+
 def test_a_service_keeps_its_display_name(tmp_path: Path) -> None:
     """Services\\<name>\\DisplayName (REG_SZ) is the service's display name."""
     p = tmp_path / "SYSTEM"
