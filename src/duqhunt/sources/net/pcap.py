@@ -367,6 +367,8 @@ _APP_FIELDS = [
     "dns.flags.recdesired",
     "dns.flags.recavail",
     "dns.flags.z",
+    "dns.flags.authenticated",
+    "dns.flags.checkdisable",
     "dns.qry.class",
     "dns.count.queries",
     "dns.count.answers",
@@ -387,6 +389,8 @@ _APP_FIELDS = [
     "http.user_agent",
     "http.content_length",
     "http.response.code",
+    "http.response.version",
+    "http.response.phrase",
     "http.content_type",
     "tcp.segment",  # the frames a reassembled message began in: when a reply started
     "http.file_data",
@@ -1532,7 +1536,14 @@ class PcapConverter:
         began = _began(row, frame_no)
         lengths = _multi(row, "http.content_length")
         bodies = _multi(row, "http.file_data")
-        for i, code_text in enumerate(_multi(row, "http.response.code")):
+        codes = _multi(row, "http.response.code")
+        # the reply's status line (Zeek logs the reply's version and reason phrase); with
+        # several replies in a packet, only when every one of them gave both
+        versions = _multi(row, "http.response.version")
+        phrases = _multi(row, "http.response.phrase")
+        if len(versions) != len(codes) or len(phrases) != len(codes):
+            versions = phrases = []
+        for i, code_text in enumerate(codes):
             code = _int(code_text)
             if code is not None and 100 <= code < 200 and code != 101:
                 if waiting:
@@ -1550,6 +1561,9 @@ class PcapConverter:
                 out["http"].append(target)
                 self._http_orphans.setdefault(uid, target)
             target["status_code"] = code
+            if versions:
+                target["version"] = versions[i].removeprefix("HTTP/")
+                target["status_msg"] = phrases[i]
             target["response_body_len"] = _int(lengths[i] if i < len(lengths) else None) or 0
             body_text = bodies[i] if i < len(bodies) else None
             if target["response_body_len"] or body_text:
@@ -1818,7 +1832,11 @@ class PcapConverter:
                 "AA": False,
                 "TC": bool(_flag(row, "dns.flags.truncated")),
                 "RA": False,
-                "Z": 1 if _flag(row, "dns.flags.z") else 0,
+                # the header's three bits after RA as one number, as Zeek reads them: the
+                # reserved bit, then AD and CD (RFC 4035 3.2)
+                "Z": 4 * bool(_flag(row, "dns.flags.z"))
+                + 2 * bool(_flag(row, "dns.flags.authenticated"))
+                + bool(_flag(row, "dns.flags.checkdisable")),
                 "rejected": False,
             }
             name = _first(row, "dns.qry.name")
