@@ -346,6 +346,30 @@ def test_a_connection_closed_by_one_side_only(
     assert fin.swapcase() not in row["history"]  # the other side never closed
 
 
+def test_a_delete_through_set_info_is_a_file_delete(tmp_path: Path) -> None:
+    """SMB2 SET_INFO of the file class (MS-SMB2 2.2.39 InfoType SMB2_0_INFO_FILE) with
+    FileDispositionInformation (MS-FSCC 2.4.11) deletes the file when it is closed: Zeek logs
+    SMB::FILE_DELETE with the file's name and size. The first rows of Zeek's baseline for
+    smb3_multichannel.pcap (the capture cut after that SET_INFO; duqhunt's own first read and
+    write rows aside)."""
+    trace = ROOT / "tests" / "data" / "pcap" / "zeek__smb3_multichannel_first136.pcapng"
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(trace, tshark, tmp_path / "out", KEEP_TIMES).convert()
+    rows = _rows(res.logs["smb_files"].read_text())
+    got = [
+        (r["action"], r["name"], r["size"])
+        for r in rows
+        if r["action"] not in ("SMB::FILE_READ", "SMB::FILE_WRITE")
+    ]
+    assert got == [
+        ("SMB::FILE_OPEN", "<share_root>", "4096"),
+        ("SMB::FILE_OPEN", "00bfsvc.exe", "77824"),
+        ("SMB::FILE_OPEN", "00bfsvc.enc", "0"),
+        ("SMB::FILE_DELETE", "00bfsvc.exe", "77824"),
+    ]
+
+
 def test_a_lone_syn_ack_is_midstream_traffic_not_an_established_connection(
     tmp_path: Path,
 ) -> None:
