@@ -228,13 +228,11 @@ SQL_TESTS_BY_FILE: dict[str, tuple[str, ...]] = {
         f"{_HELPERS}::test_relay_sessions_are_the_smb_sessions_no_egress_hosts_open_to_internal_hosts",
         *_ZONES,
     ),
-    **{
-        name: _ZONES
-        for name in (
-            "zones.sql",
-            "egress_session.sql",
-        )
-    },
+    "zones.sql": _ZONES,
+    "egress_session.sql": (
+        f"{_HELPERS}::test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside",
+        *_ZONES,
+    ),
     "pipes.sql": (
         f"{_HELPERS}::test_pipes_are_the_named_pipes_and_ipc_connects_of_no_egress_hosts",
         *_ZONES,

@@ -992,19 +992,23 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
     """PsExec over Kerberos-authenticated SMB: no NTLM on the session, and kerberos.log holds the
     source's service ticket request to the DC (another connection), not the session's account.
     The move's account is the client of the source's latest ticket for the destination's
-    service (cifs/NAME, NAME a machine account the destination itself logs on as); a ticket
+    service (cifs/, host/ or rpcss/NAME, NAME a machine account the destination itself logs on
+    as); a ticket
     for another host or another service (HTTP/NAME), or older than a service ticket lives
     (10 h), names none."""
     net = Net()
     src = "10.1.0.5"
-    for n in (9, 11, 12, 13):  # the destinations' own machine tickets name them
+    for n in (9, 11, 12, 13, 14, 15):  # the destinations' own machine tickets name them
         net.kerberos(T0 - 5 * 3600, f"10.1.0.{n}", f"WS{n:02d}$/CORP.LOCAL", "krbtgt/CORP.LOCAL")
     net.kerberos(T0 - 60, src, "abaker/CORP.LOCAL", "cifs/ws09.corp.local")  # sorts first
     net.kerberos(T0 - 30, src, "adm_jsmith/CORP.LOCAL", "cifs/WS09.corp.local")  # the latest
     net.kerberos(T0 + 100 - 11 * 3600, src, "adm_jsmith/CORP.LOCAL", "cifs/WS11.corp.local")
     net.kerberos(T0 + 150, src, "adm_jsmith/CORP.LOCAL", "cifs/WS13.corp.local")
     net.kerberos(T0 + 160, src, "bweb/CORP.LOCAL", "HTTP/ws12.corp.local")  # not for SMB
-    for k, n in enumerate((9, 11, 12)):
+    # the other services an SMB session or a remote service call authenticates to
+    net.kerberos(T0 + 290, src, "cjones/CORP.LOCAL", "host/ws14.corp.local")
+    net.kerberos(T0 + 390, src, "dlee/CORP.LOCAL", "RPCSS/WS15.corp.local")
+    for k, n in enumerate((9, 11, 12, 14, 15)):
         net.session(
             T0 + 100 * k,
             src,
@@ -1019,6 +1023,8 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
         "10.1.0.9": "adm_jsmith/CORP.LOCAL",
         "10.1.0.11": None,  # its ticket is 11 h old
         "10.1.0.12": None,  # a ticket for WS13, or for WS12's web server, names no account
+        "10.1.0.14": "cjones/CORP.LOCAL",
+        "10.1.0.15": "dlee/CORP.LOCAL",
     }
 
 

@@ -58,6 +58,9 @@ def _sessions() -> list[Row]:
     # a heartbeat with constant interval and size (the quartiles coincide)
     for k in range(50):
         add("ip", "10.0.0.7", "203.0.113.9", T0 + k * 300.0, 512.0)
+    # a keep-alive of 200 or 201 bytes: the size quartiles one byte apart (a skew of its own)
+    for k in range(20):
+        add("ip", "10.0.0.11", "203.0.113.13", T0 + k * 600.0, 200.0 + (k % 10 >= 7))
     # requests whose Host header names that address, sent elsewhere: the same text as a
     # destination, another kind, scored apart
     for k in range(12):

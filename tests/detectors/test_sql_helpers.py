@@ -240,6 +240,7 @@ def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
         h(t + 14, c2, 1, None),
         h(None, c2, 2, "update.example.com"),
         h(t + 15, "10.0.0.9", 1, "intranet", uri="/x"),  # internal, not a proxy request
+        h(t + 15.5, "10.0.0.9", 2, "intranet", uri="/y"),  # kept alive, internal all the same
         h(t + 15, "10.0.0.9", 1, "dav.corp", method="CHECKOUT", uri="/doc"),  # WebDAV inside
         h(t + 16, src, 1, "www.example.com", s="203.0.113.5"),  # inbound
         h(t + 17, c2, 2, "www.example.com", s="203.0.113.5"),  # transit
@@ -480,10 +481,12 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         c(4000.0, bridge, c2, 443),  # in the same instant as a relayed session: it follows
         c(5000.0, bridge, wu, 443),  # never after a relayed session
         c(1001.0, bridge, "10.0.1.20", 445),  # internal: not a way out
+        c(1001.5, bridge, "fd00::20", 445),  # internal too (an address sorting after all)
         c(2001.0, bridge, proxy, 8080, "UP1"),  # CONNECT evil.example.net:443
         c(3002.0, bridge, proxy, 8080, "UP2"),  # GET http://203.0.113.9/x
         c(4001.0, bridge, proxy, 8080, "UP3"),  # no request logged: the proxy itself
         c(2003.0, bridge, proxy, 8080, "UP4"),  # a request without a Host: the proxy too
+        c(3003.0, bridge, proxy, 8080, "UP5"),  # the proxy's own page: the proxy
     ]
 
     def h(uid: str, method: str, uri: str, host: str) -> dict[str, Any]:
@@ -493,8 +496,9 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         h("UP1", "CONNECT", "evil.example.net:443", "evil.example.net:443"),
         h("UP2", "GET", "http://203.0.113.9/x", "203.0.113.9"),
         h("UP4", "CONNECT", ":443", ""),
+        h("UP5", "GET", "/status", "proxy.corp.example"),  # origin form: no target named
     ]
-    internal = [bridge, proxy, s1, s2, "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.0.1.20"]
+    internal = [bridge, proxy, s1, s2, "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.0.1.20", "fd00::20"]
     eng = DuckDBEngine()
     try:
         eng.register_arrow("conn", _log("conn", conn))
@@ -528,7 +532,7 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         for r in got.to_pylist()
     ] == [
         (bridge, c2, 4, 5, 6, 0.8, 6 * 5.0 / 10000.0),
-        (bridge, proxy, 2, 5, 2, 0.4, 2 * 5.0 / 10000.0),
+        (bridge, proxy, 3, 5, 3, 0.6, 3 * 5.0 / 10000.0),
         (bridge, "203.0.113.9", 1, 5, 1, 0.2, 5.0 / 10000.0),
         (bridge, "evil.example.net", 1, 5, 1, 0.2, 5.0 / 10000.0),
     ]
@@ -780,6 +784,8 @@ def test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside() -> 
         c(10.0, inside, c2, "S0"),
         c(20.0, inside, c2, "REJ"),
         c(30.0, inside, c2, "SF", 500),  # one got through
+        # a sensor that saw one direction only: one byte back is a session that reached it
+        {**c(35.0, inside, c2, "SF"), "orig_bytes": 0, "resp_bytes": 1},
         c(None, inside, c2, "S0"),  # no time: not counted
         c(40.0, inside, "10.0.0.9", "S0"),  # internal
         c(50.0, egress, c2, "SF", 900),  # the egress host: reach, not an attempt
@@ -798,8 +804,8 @@ def test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside() -> 
     assert [
         (r["src"], r["dst"], r["n"], r["data_sessions"], r["rejected"], r["egress_hosts"])
         for r in got
-    ] == [(inside, c2, 3, 1, 1, 1)]
-    assert (got[0]["first_ts"], got[0]["last_ts"]) == (10.0, 30.0)
+    ] == [(inside, c2, 4, 2, 1, 1)]
+    assert (got[0]["first_ts"], got[0]["last_ts"]) == (10.0, 35.0)
 
 
 def test_pipes_are_the_named_pipes_and_ipc_connects_of_no_egress_hosts() -> None:
