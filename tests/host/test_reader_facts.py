@@ -14,13 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from host_builders import HiveKey, build_hive, system_hive_tree
+from host_builders import HiveKey, build_hive, job_bytes, system_hive_tree
 
 from duqhunt.errors import InputError
+from duqhunt.safety import Deadline
 from duqhunt.simulate.host import build_inert_pe
-from duqhunt.sources.host.eventlog import event_from_json
-from duqhunt.sources.host.pe import read_pe
-from duqhunt.sources.host.registry import read_hive_file, read_reg_export
+from duqhunt.sources.host.eventlog import event_from_json, read_event_json
+from duqhunt.sources.host.jobfile import read_job
+from duqhunt.sources.host.pe import _certificates, _raw_version_strings, read_pe
+from duqhunt.sources.host.registry import _reg_value, read_hive_file, read_reg_export
 
 # --- binary hives: the kind of a hive whatever its file is called ---------------------------
 
@@ -159,3 +161,109 @@ def test_a_flat_record_keeps_its_fields_and_not_the_system_ones() -> None:
     assert ev is not None and ev.record_id == 9 and ev.channel == "Security"
     assert ev.time == datetime(2021, 4, 21, 9, 40, 32, tzinfo=UTC).timestamp()
     assert dict(ev.data) == {"TargetUserName": "bob"}
+
+
+def test_a_list_valued_event_field_is_its_items_joined_by_commas() -> None:
+    """An exporter that writes a field as a JSON array (several values of one name): the
+    event field is the items in order, joined by commas."""
+    rec = {
+        "System": {
+            "EventID": 4624,
+            "TimeCreated": {"#attributes": {"SystemTime": "2021-04-21T09:40:32.342397Z"}},
+            "Channel": "Security",
+            "Computer": "PC1",
+        },
+        "EventData": {"TargetUserName": "bob", "Privileges": ["SeDebug", "SeTcb"]},
+    }
+    ev = event_from_json(rec, "f")
+    assert ev is not None and dict(ev.data)["Privileges"] == "SeDebug,SeTcb"
+
+
+def test_a_json_file_without_an_event_names_itself(tmp_path: Path) -> None:
+    p = tmp_path / "export.json"
+    p.write_text('{"hello": "world"}\n', encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_event_json(p, 1000, 1 << 20)
+    assert str(p) in str(err.value) and "no line is an event" in str(err.value)
+
+
+def test_a_job_file_keeps_its_path(tmp_path: Path) -> None:
+    """The facts of a .job file name the file they came from (the report's evidence)."""
+    p = tmp_path / "At7.job"
+    p.write_bytes(job_bytes("a.exe", "", "CORP\\admin"))
+    assert read_job(p).path == str(p)
+
+
+def test_reg_export_hex_dword_and_qword_are_little_endian() -> None:
+    """regedit writes REG_DWORD as dword:, but a value of type 4 or 11 written as hex(4): or
+    hex(b): holds its bytes in little-endian order (MS-RRP / winnt.h REG_DWORD, REG_QWORD)."""
+    assert _reg_value("hex(4):02,00,00,00") == 2
+    assert _reg_value("hex(b):01,02,00,00,00,00,00,00") == 0x0201
+    assert _reg_value("hex(4):02,00,00") == b"\x02\x00\x00"  # not four bytes: left as bytes
+
+
+def test_past_the_deadline_section_entropy_is_sampled_and_said(tmp_path: Path) -> None:
+    """Once the file's time budget is spent, each section's entropy is measured on its first
+    bytes only, and the PE's facts say how many were (partly analysed, not silently)."""
+    p = tmp_path / "x.sys"
+    p.write_bytes(build_inert_pe({}, sections=(".text", ".rdata", ".rsrc")))
+    info = read_pe(p, 1 << 20, Deadline(0.0))
+    assert [s.name for s in info.sections] == [".text", ".rdata", ".rsrc"]
+    assert any("entropy of 3 of 3 sections" in w for w in info.partial), info.partial
+
+
+def _ed25519_pkcs7(org: str) -> bytes:
+    """A certs-only PKCS#7 blob whose bytes depend on ``org`` alone (Ed25519 signs
+    deterministically; the key, serial and dates are fixed)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from cryptography.x509.oid import NameOID
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)])
+    issuer = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test CA")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(datetime(2011, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2012, 1, 1, tzinfo=UTC))
+        .sign(key, None)
+    )
+    return pkcs7.serialize_certificates([cert], serialization.Encoding.DER)
+
+
+def test_each_entry_of_the_certificate_table_is_read() -> None:
+    """The attribute certificate table (PE format, "The Attribute Certificate Table") holds
+    WIN_CERTIFICATE entries one after another, each starting on an 8-byte boundary: an entry
+    whose dwLength is already a multiple of 8 is followed directly by the next."""
+    # each letter of the name adds one byte: one of eight lengths is a multiple of 8
+    first = next(
+        p7 for k in range(8) if (8 + len(p7 := _ed25519_pkcs7("Org A" + "a" * k))) % 8 == 0
+    )
+    second = _ed25519_pkcs7("Org B")
+
+    def entry(p7: bytes) -> bytes:
+        raw = struct.pack("<IHH", 8 + len(p7), 0x0200, 2) + p7
+        return raw + b"\0" * (-len(raw) % 8)
+
+    _, certs = _certificates(entry(first) + entry(second))
+    assert [c.organisation[:5] for c in certs] == ["Org A", "Org B"]
+
+
+def test_version_strings_are_read_up_to_their_terminator() -> None:
+    """Where pefile cannot walk the resources, a version string is found by its UTF-16 key
+    (a VS_VERSIONINFO String, on a 32-bit boundary: wLength, wValueLength, wType, the key and
+    its NUL, padding to 32 bits, the value and its NUL) and ends at its NUL."""
+    data = bytearray()
+    for key, value in (("CompanyName", "Microsoft"), ("ProductName", "Windows")):
+        data += b"\0" * (-len(data) % 4)
+        data += struct.pack("<3H", 0, len(value) + 1, 1) + key.encode("utf-16-le") + b"\0\0"
+        data += b"\0" * (-len(data) % 4)
+        data += value.encode("utf-16-le") + b"\0\0"
+    got = _raw_version_strings(bytes(data))
+    assert (got["CompanyName"], got["ProductName"]) == ("Microsoft", "Windows")
