@@ -998,7 +998,7 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
     (10 h), names none."""
     net = Net()
     src = "10.1.0.5"
-    for n in (9, 11, 12, 13, 14, 15):  # the destinations' own machine tickets name them
+    for n in (9, 11, 12, 13, 14, 15, 16):  # the destinations' own machine tickets name them
         net.kerberos(T0 - 5 * 3600, f"10.1.0.{n}", f"WS{n:02d}$/CORP.LOCAL", "krbtgt/CORP.LOCAL")
     net.kerberos(T0 - 60, src, "abaker/CORP.LOCAL", "cifs/ws09.corp.local")  # sorts first
     net.kerberos(T0 - 30, src, "adm_jsmith/CORP.LOCAL", "cifs/WS09.corp.local")  # the latest
@@ -1008,6 +1008,16 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
     # the other services an SMB session or a remote service call authenticates to
     net.kerberos(T0 + 290, src, "cjones/CORP.LOCAL", "host/ws14.corp.local")
     net.kerberos(T0 + 390, src, "dlee/CORP.LOCAL", "RPCSS/WS15.corp.local")
+    # WS16 at the same instant as WS09: each move keeps its own destination's ticket
+    net.kerberos(T0 - 20, src, "eve/CORP.LOCAL", "cifs/WS16.corp.local")
+    net.session(
+        T0,
+        src,
+        "10.1.0.16",
+        share=f"{B}{B}10.1.0.16{B}ADMIN$",
+        files=("PSEXESVC.exe",),
+        execute=True,
+    )
     for k, n in enumerate((9, 11, 12, 14, 15)):
         net.session(
             T0 + 100 * k,
@@ -1025,6 +1035,7 @@ def test_kerberos_session_takes_the_account_of_the_sources_ticket(tmp_path: Path
         "10.1.0.12": None,  # a ticket for WS13, or for WS12's web server, names no account
         "10.1.0.14": "cjones/CORP.LOCAL",
         "10.1.0.15": "dlee/CORP.LOCAL",
+        "10.1.0.16": "eve/CORP.LOCAL",
     }
 
 

@@ -384,6 +384,8 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
         s(0, v, c2, None),
         s(0, v, c2, ""),
         s(0, v, c2, "cdn.example.com"),
+        s(0, v, c2, "198.51.100.7"),  # an address as SNI names no server (RFC 6066 3)
+        s(0, v, c2, "2001:db8::7"),
         s(0, "10.0.0.7", c2, None),  # a host that is no candidate's source: nobody's session
         s(0, w, "203.0.113.5", "Mail.Example.NET"),
         s(3, w, "203.0.113.5", "mail.example.net"),
@@ -437,7 +439,7 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
     )
     assert [(r["kind"], r["src"], r["dst"], *(r[k] for k in cols)) for r in got] == [
         # active hours of v: 1 and 5 (news), 6-10 (the shop)
-        ("ip", v, c2, 3, 5, 0, 0, 2, 3, 4, 3, 7, 4, 4),  # hours 0, 1, 2, 4; 1 is active
+        ("ip", v, c2, 3, 5, 0, 0, 4, 5, 4, 3, 7, 4, 4),  # hours 0, 1, 2, 4; 1 is active
         # hours 0, 1, 3; the 443 session to which nothing came back carried no data
         ("ip", v, n443, 0, 0, 2, 6, 0, 0, 3, 2, 7, 7, 6),
         ("ip", w, c2, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1),
@@ -487,6 +489,9 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         c(4001.0, bridge, proxy, 8080, "UP3"),  # no request logged: the proxy itself
         c(2003.0, bridge, proxy, 8080, "UP4"),  # a request without a Host: the proxy too
         c(3003.0, bridge, proxy, 8080, "UP5"),  # the proxy's own page: the proxy
+        # a second bridge (its address sorts before the first's), counted on its own
+        c(6000.0, s2, "10.1.0.4", 445),
+        c(6001.0, "10.1.0.4", c2, 443),
     ]
 
     def h(uid: str, method: str, uri: str, host: str) -> dict[str, Any]:
@@ -498,7 +503,8 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         h("UP4", "CONNECT", ":443", ""),
         h("UP5", "GET", "/status", "proxy.corp.example"),  # origin form: no target named
     ]
-    internal = [bridge, proxy, s1, s2, "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.0.1.20", "fd00::20"]
+    internal = [bridge, proxy, s1, s2, "10.1.0.4", "10.1.0.6", "10.1.0.7", "10.1.0.8"]
+    internal += ["10.0.1.20", "fd00::20"]
     eng = DuckDBEngine()
     try:
         eng.register_arrow("conn", _log("conn", conn))
@@ -506,18 +512,19 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         _derived_views(eng, {"http"})
         eng.register_arrow("ip_class", _ip_class(internal, [c2, wu, "203.0.113.9"]))
         # 10.1.0.7 relays through another bridge, and uses this one's file share: not relayed
-        edges = {"src": [s1, s2, "10.1.0.7"], "dst": [bridge, bridge, "10.1.0.6"]}
+        edges = {"src": [s1, s2, "10.1.0.7", s2], "dst": [bridge, bridge, "10.1.0.6", "10.1.0.4"]}
         eng.register_arrow("relay_edges", pa.table(edges))
         got = eng.query(BRIDGE_CORRELATION_SQL, {"corr_window_s": 5.0, "window_s": 10000.0})
         # a short observation window: chance's share is a share, at most all sessions
         short = eng.query(BRIDGE_CORRELATION_SQL, {"corr_window_s": 5.0, "window_s": 10.0})
     finally:
         eng.close()
-    assert [(r["ext"], r["baseline"]) for r in short.to_pylist()] == [
-        (c2, 1.0),  # 6 x 5 / 10 = 3, capped
-        (proxy, 1.0),
-        ("203.0.113.9", 0.5),
-        ("evil.example.net", 0.5),
+    assert [(r["bridge"], r["ext"], r["baseline"]) for r in short.to_pylist()] == [
+        ("10.1.0.4", c2, 0.5),
+        (bridge, c2, 1.0),  # 6 x 5 / 10 = 3, capped
+        (bridge, proxy, 1.0),
+        (bridge, "203.0.113.9", 0.5),
+        (bridge, "evil.example.net", 0.5),
     ]
     assert [
         (
@@ -531,6 +538,7 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
         )
         for r in got.to_pylist()
     ] == [
+        ("10.1.0.4", c2, 1, 1, 1, 1.0, 5.0 / 10000.0),
         (bridge, c2, 4, 5, 6, 0.8, 6 * 5.0 / 10000.0),
         (bridge, proxy, 3, 5, 3, 0.6, 3 * 5.0 / 10000.0),
         (bridge, "203.0.113.9", 1, 5, 1, 0.2, 5.0 / 10000.0),
