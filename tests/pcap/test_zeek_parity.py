@@ -12,6 +12,7 @@ import importlib.util
 import json
 import shutil
 import sys
+from collections.abc import Container
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -263,21 +264,12 @@ def test_not_a_capture_when_gzip_holds_something_else(tmp_path: Path) -> None:
     assert not is_capture(gz)
 
 
-def _drop_first_packet(src: Path, dst: Path) -> None:
-    """The same capture without its first packet (classic little-endian pcap)."""
-    data = src.read_bytes()
-    assert data[:4] == b"\xd4\xc3\xb2\xa1"
-    first_len = int.from_bytes(data[24 + 8 : 24 + 12], "little")
-    dst.write_bytes(data[:24] + data[24 + 16 + first_len :])
-
-
 def test_capture_starting_at_the_syn_ack_keeps_the_client_as_originator(
     tmp_path: Path, outdir: str
 ) -> None:
     # the HTTP CONNECT trace without its SYN: the server's SYN-ACK (from port 8240, on no
     # list of server ports) comes first; Zeek's rule turns the flow round (history ^)
-    cut = tmp_path / "from-syn-ack.pcap"
-    _drop_first_packet(ZEEK / "connect-with-smtp.pcap", cut)
+    cut = _frames("connect-with-smtp.pcap", range(2, 1 << 31), tmp_path / "from-syn-ack.pcap")
     tshark = shutil.which("tshark")
     assert tshark
     res = PcapConverter(cut, tshark, tmp_path / "out").convert()
@@ -293,11 +285,7 @@ def test_a_lone_syn_is_an_attempt_without_bytes(tmp_path: Path) -> None:
     """Zeek's conn.log for a SYN that got no answer (conn_state S0, "connection attempt seen,
     no reply"; history S): no payload either way, so orig_bytes and resp_bytes are 0, and one
     packet from the originator, none back."""
-    cut = tmp_path / "lone-syn.pcap"
-    data = (ZEEK / "connect-with-smtp.pcap").read_bytes()
-    assert data[:4] == b"\xd4\xc3\xb2\xa1"
-    first_len = int.from_bytes(data[24 + 8 : 24 + 12], "little")
-    cut.write_bytes(data[: 24 + 16 + first_len])
+    cut = _frames("connect-with-smtp.pcap", [1], tmp_path / "lone-syn.pcap")
     tshark = shutil.which("tshark")
     assert tshark
     res = PcapConverter(cut, tshark, tmp_path / "out").convert()
@@ -308,15 +296,19 @@ def test_a_lone_syn_is_an_attempt_without_bytes(tmp_path: Path) -> None:
     assert (row["orig_pkts"], row["resp_pkts"]) == ("1", "0")
 
 
-def _first_frames(name: str, n: int, dest: Path) -> Path:
-    """The first n packets of a committed classic pcap (little-endian), as a capture cut short
-    there: the global header, then each record's 16-byte header and its captured bytes."""
+def _frames(name: str, keep: Container[int], dest: Path) -> Path:
+    """The packets of a committed classic pcap (little-endian) numbered in ``keep`` (from 1),
+    as a capture of its own: the global header, then each kept record's 16-byte header and its
+    captured bytes."""
     data = (ZEEK / name).read_bytes()
     assert data[:4] == b"\xd4\xc3\xb2\xa1"
-    end = 24
-    for _ in range(n):
-        end += 16 + int.from_bytes(data[end + 8 : end + 12], "little")
-    dest.write_bytes(data[:end])
+    out, pos, n = bytearray(data[:24]), 24, 1
+    while pos < len(data):
+        end = pos + 16 + int.from_bytes(data[pos + 8 : pos + 12], "little")
+        if n in keep:
+            out += data[pos:end]
+        pos, n = end, n + 1
+    dest.write_bytes(bytes(out))
     return dest
 
 
@@ -336,7 +328,7 @@ def test_a_connection_closed_by_one_side_only(
     """Zeek's conn_state (base/protocols/conn/main.zeek) for an established connection whose
     capture ends after one side's FIN: S2 when the originator closed (the responder still
     open), S3 when the responder did. The history holds that side's FIN letter only."""
-    cut = _first_frames(trace, frames, tmp_path / "cut.pcap")
+    cut = _frames(trace, range(1, frames + 1), tmp_path / "cut.pcap")
     tshark = shutil.which("tshark")
     assert tshark
     res = PcapConverter(cut, tshark, tmp_path / "out", KEEP_TIMES).convert()
@@ -370,6 +362,28 @@ def test_a_delete_through_set_info_is_a_file_delete(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("keep", "state"),
+    [
+        # the handshake and the data, then the server's RST (its FIN and the client's left out)
+        ([*range(1, 17), 22], "RSTR"),
+        # the server's SYN-ACK and its RST only: the originator never sent a packet
+        ([2, 22], "RSTRH"),
+    ],
+    ids=["RSTR", "RSTRH"],
+)
+def test_a_reset_by_the_responder(tmp_path: Path, keep: list[int], state: str) -> None:
+    """Zeek's conn_state for a responder's RST: RSTR after an established connection, RSTRH
+    when the originator was never seen (Zeek: "responder sent a SYN ACK followed by a RST, we
+    never saw a SYN from the (purported) originator"). Packets of ssl/dhe.pcap."""
+    cut = _frames("dhe.pcap", keep, tmp_path / "cut.pcap")
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(cut, tshark, tmp_path / "out", KEEP_TIMES).convert()
+    (row,) = _rows(res.logs["conn"].read_text())
+    assert row["conn_state"] == state
+
+
 def test_a_lone_syn_ack_is_midstream_traffic_not_an_established_connection(
     tmp_path: Path,
 ) -> None:
@@ -377,11 +391,7 @@ def test_a_lone_syn_ack_is_midstream_traffic_not_an_established_connection(
     as no originator packet ever acknowledged it, logs OTH, not S1 (Zeek's opt.basic baseline
     for wikipedia.pcap has such a row: OTH, ^h, 0 packets from the originator, 1 back). The
     whole trace, where the client's ACK follows, is S1 (test_baseline_rows_agree)."""
-    cut = tmp_path / "lone-syn-ack.pcap"
-    data = (ZEEK / "optional-service-name.pcap").read_bytes()
-    assert data[:4] == b"\xd4\xc3\xb2\xa1"
-    first_len = int.from_bytes(data[24 + 8 : 24 + 12], "little")
-    cut.write_bytes(data[: 24 + 16 + first_len])
+    cut = _frames("optional-service-name.pcap", [1], tmp_path / "lone-syn-ack.pcap")
     tshark = shutil.which("tshark")
     assert tshark
     res = PcapConverter(cut, tshark, tmp_path / "out").convert()

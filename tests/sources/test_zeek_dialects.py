@@ -838,3 +838,32 @@ def test_a_field_of_unknown_type_keeps_its_object_as_sorted_json_text(tmp_path: 
     assert (written["geo.resp.country"], written["geo.resp.city"]) == ("BE", "Brussels")
     assert written["rules"] == '[{"name": "beacon", "sid": 2019}, {"sid": 7}]'
     assert written["site"] == "HQ"
+
+
+def test_one_exported_name_for_two_zeek_fields_goes_by_the_value_shape(tmp_path: Path) -> None:
+    """ECS exports put a connection's uid and a file's connection uids under one name
+    (log.id.uid): a list goes to the field whose type is a container (files.log conn_uids),
+    a single value to uid."""
+    ts = "2020-04-30T00:08:02.361Z"
+    files = {
+        "@timestamp": ts,
+        "event": {"dataset": "zeek.files", "module": "zeek"},
+        "log": {"id": {"uid": ["CA1", "CB2"]}},
+        "zeek": {"files": {"fuid": "F1", "source": "HTTP"}},
+    }
+    conn = {
+        "@timestamp": ts,
+        "event": {"dataset": "zeek.connection", "module": "zeek"},
+        "log": {"id": {"uid": "CC3"}},
+        "source": {"ip": "10.0.1.4", "port": 60597},
+        "destination": {"ip": "192.168.0.5", "port": 1234},
+    }
+    path = tmp_path / "export.ndjson"
+    path.write_text(json.dumps(files) + "\n" + json.dumps(conn) + "\n", encoding="utf-8")
+    res = split_export(path, "json", tmp_path / "work")
+    written = {
+        lt: json.loads(p.read_text(encoding="utf-8").splitlines()[0])
+        for lt, p in res.logs.items()
+    }
+    assert written["files"]["conn_uids"] == ["CA1", "CB2"] and "uid" not in written["files"]
+    assert written["conn"]["uid"] == "CC3"
