@@ -397,3 +397,24 @@ def test_a_few_bytes_after_the_last_table_are_padding_not_trailing_data() -> Non
 
     assert trailing(b"\x01\x02\x03") == []
     assert trailing(b"\x01\x02\x03\x04\x05\x06\x07\x08") != []
+
+
+# --- font collections ---------------------------------------------------------------------
+
+
+def test_each_font_of_a_collection_is_analysed_at_its_own_offset() -> None:
+    """A TrueType collection (OpenType spec, "Font Collections": a TTC header, then each font's
+    table directory at its offset): every font is read from its own directory, so a bad font
+    program in the second font is found and located as font 1, and the first font, sound,
+    gives none."""
+    from fontTools.ttLib import TTCollection, TTFont
+
+    sound = TTFont(io.BytesIO(tt_font()))
+    bad = TTFont(io.BytesIO(tt_font(bytes([PUSHB0, 9, FDEF, ENDF]), maxFunctionDefs=4)))
+    ttc = TTCollection()
+    ttc.fonts = [sound, bad]
+    buf = io.BytesIO()
+    ttc.save(buf)
+    got = _findings(buf.getvalue())
+    assert got, "the second font's FDEF 9 over maxFunctionDefs 4 is not found"
+    assert all("font 1" in loc for _, _, loc, _ in got), got

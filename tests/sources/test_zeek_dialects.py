@@ -862,8 +862,7 @@ def test_one_exported_name_for_two_zeek_fields_goes_by_the_value_shape(tmp_path:
     path.write_text(json.dumps(files) + "\n" + json.dumps(conn) + "\n", encoding="utf-8")
     res = split_export(path, "json", tmp_path / "work")
     written = {
-        lt: json.loads(p.read_text(encoding="utf-8").splitlines()[0])
-        for lt, p in res.logs.items()
+        lt: json.loads(p.read_text(encoding="utf-8").splitlines()[0]) for lt, p in res.logs.items()
     }
     assert written["files"]["conn_uids"] == ["CA1", "CB2"] and "uid" not in written["files"]
     assert written["conn"]["uid"] == "CC3"
