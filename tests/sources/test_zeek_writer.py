@@ -276,3 +276,21 @@ def test_a_json_field_the_schema_does_not_know_gets_zeek_type_names() -> None:
         "string",
         "string",
     ]
+
+
+def test_container_elements_are_written_as_their_own_type(tmp_path: Path) -> None:
+    """Zeek writes each element of a set or vector as a value of the element type: dns.log's
+    TTLs (vector[interval]) with six decimals, as a single interval would be."""
+    path = tmp_path / "dns.log"
+    row = {
+        "ts": 1318550400.5,
+        "uid": "D1",
+        "answers": ["10.0.0.1", "a.example"],
+        "TTLs": [30.0, 0.5],
+    }
+    write_zeek_tsv(path, "dns", [row], open_ts=1318550400.0)
+    fields, _, _, _ = _read(path)
+    line = next(ln for ln in path.read_text(encoding="utf-8").splitlines() if ln[:1] != "#")
+    cells = dict(zip(fields, line.split("\t"), strict=True))
+    assert cells["TTLs"] == "30.000000,0.500000"
+    assert cells["answers"] == "10.0.0.1,a.example"
