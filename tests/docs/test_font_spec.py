@@ -418,3 +418,84 @@ def test_each_font_of_a_collection_is_analysed_at_its_own_offset() -> None:
     got = _findings(buf.getvalue())
     assert got, "the second font's FDEF 9 over maxFunctionDefs 4 is not found"
     assert all("font 1" in loc for _, _, loc, _ in got), got
+
+
+# --- WOFF2 (W3C WOFF2: header, table directory, 255UInt16, UIntBase128) ---------------------
+
+
+def _woff2(font: bytes) -> bytes:
+    from fontTools.ttLib import TTFont
+
+    f = TTFont(io.BytesIO(font))
+    f.flavor = "woff2"
+    buf = io.BytesIO()
+    f.save(buf)
+    return buf.getvalue()
+
+
+def test_a_woff2_font_decodes_to_its_tables() -> None:
+    """The table directory's UIntBase128 lengths (5.2) say how many bytes the brotli stream
+    inflates to; a font fontTools compressed decodes back to the same tables."""
+    from fontTools.ttLib import TTFont
+
+    from duqhunt.sources.office.fonts import woff2_to_sfnt
+
+    font = tt_font(bytes([PUSHB0, 1, FDEF, ENDF]), maxFunctionDefs=4)
+    sfnt = woff2_to_sfnt(_woff2(font), Budget("spec", DocLimits()), "spec")
+    back, orig = TTFont(io.BytesIO(sfnt)), TTFont(io.BytesIO(font))
+    # the directory as fontTools reads it: each table's stored length (transformed glyf and
+    # loca: transformLength) adds up to what the stream inflates to
+    from fontTools.ttLib.woff2 import WOFF2Reader
+
+    from duqhunt.sources.office.fonts import woff2_stream
+
+    data = _woff2(font)
+    reader = WOFF2Reader(io.BytesIO(data))
+    start, length, want = woff2_stream(data)
+    assert want == sum(e.length for e in reader.tables.values())
+    assert start + length <= len(data) and length == reader.totalCompressedSize
+    assert sorted(back.keys()) == sorted(orig.keys())
+    assert back["fpgm"].program.getBytecode() == bytes([PUSHB0, 1, FDEF, ENDF])
+    assert back.getGlyphOrder() == orig.getGlyphOrder()
+
+
+def test_a_woff2_header_with_its_reserved_field_set_is_reported() -> None:
+    """WOFF2 5.1: the header's reserved field (offset 14) must be 0."""
+    from duqhunt.sources.office.fonts import woff2_layout
+
+    data = bytearray(_woff2(tt_font()))
+    assert woff2_layout(bytes(data)) == []
+    struct.pack_into(">H", data, 14, 7)
+    (issue,) = woff2_layout(bytes(data))
+    assert (issue.check, issue.offset) == ("reserved", 14) and "is 7" in issue.message
+
+
+def test_255uint16_forms() -> None:
+    """W3C WOFF2 4.1, 255UInt16: a byte below 253 is the value; 253 then two bytes big-endian;
+    255 then one byte plus 253; 254 then one byte plus 506."""
+    from duqhunt.sources.office.fonts import _uint255
+
+    assert _uint255(bytes([9, 252, 9]), 1) == (252, 2)
+    assert _uint255(bytes([9, 253, 0x01, 0x02, 9]), 1) == (258, 4)
+    assert _uint255(bytes([9, 255, 7, 9]), 1) == (260, 3)
+    assert _uint255(bytes([9, 254, 7, 9]), 1) == (513, 3)
+
+
+def test_without_woff2_support_the_font_is_not_decoded_and_the_error_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fontTools decodes WOFF2 with brotli; when that module cannot be imported the font is an
+    input error naming the file and the missing dependency, not a crash."""
+    import sys
+
+    import fontTools.ttLib
+
+    from duqhunt.sources.office.fonts import woff2_to_sfnt
+
+    data = _woff2(tt_font())
+    monkeypatch.setitem(sys.modules, "fontTools.ttLib.woff2", None)
+    monkeypatch.delattr(fontTools.ttLib, "woff2", raising=False)
+    with pytest.raises(InputError) as err:
+        woff2_to_sfnt(data, Budget("doc.docx", DocLimits()), "word/fonts/font1.odttf")
+    text = str(err.value)
+    assert "doc.docx" in text and "font1.odttf" in text and "brotli" in text
