@@ -634,3 +634,25 @@ def test_rtf_ole_object_says_its_class_and_native_data_size(tmp_path: Path, nati
     assert [x.split("|")[2] for x in c["DQ-DOC-013"]] == [
         f"embedded OLE object class 'Paint.Picture' ({len(native)} bytes)"
     ]
+
+
+def test_relationships_are_read_as_opc_writes_them() -> None:
+    """ECMA-376 Part 2 (OPC) 9.3: each Relationship has an Id, a Type URI (its last segment
+    names the kind), a Target and TargetMode External for a target outside the package. One
+    without an Id (not valid OPC) is kept with an empty id: nothing can reference it."""
+    from duqhunt.sources.office.ooxml import parse_rels
+
+    xml = (
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        b'<Relationship Id="rId7" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'relationships/attachedTemplate" Target="http://198.51.100.7/t.dotm" TargetMode="External"/>'
+        b'<Relationship Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        b'font" Target="fonts/font1.odttf"/>'
+        b"</Relationships>"
+    )
+    rels = parse_rels(xml, "word/_rels/settings.xml.rels", "d.docx")
+    assert [(r.rid, r.type, r.target, r.external) for r in rels] == [
+        ("rId7", "attachedTemplate", "http://198.51.100.7/t.dotm", True),
+        ("", "font", "fonts/font1.odttf", False),
+    ]

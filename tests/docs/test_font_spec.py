@@ -278,7 +278,8 @@ def test_content_without_nop_bytes_looks_for_the_x86_nop() -> None:
 
 
 def test_mtx_triplet_table_starts_as_the_spec() -> None:
-    """MicroType Express 5.11 (the same table WOFF2 took over): flags 0-9 are one byte of y
+    """MicroType Express 5.11 (the same table WOFF2 took over, W3C WOFF2 5.2's triplet table):
+    flags 0-9 are one byte of y
     (dy 0, 256, 512, 768, 1024), flags 10-19 one byte of x; even flags negative, odd positive.
     Each row: (bytes, xbits, ybits, dx, dy, xsign, ysign)."""
     rows = _triplets()
@@ -287,6 +288,11 @@ def test_mtx_triplet_table_starts_as_the_spec() -> None:
     assert rows[:10] == y
     assert rows[2] == (1, 0, 8, 0, 256, 0, -1) and rows[3] == (1, 0, 8, 0, 256, 0, 1)
     assert rows[10:20] == [(b, y_, x_, dy, dx, ys, xs) for b, x_, y_, dx, dy, xs, ys in y]
+    # flags 20-83: four bits each way, dx 1, 17, 33, 49 in blocks of 16 flags, dy the same in
+    # blocks of 4 within them, the four sign pairs in turn
+    assert rows[20] == (1, 4, 4, 1, 1, -1, -1) and rows[23] == (1, 4, 4, 1, 1, 1, 1)
+    assert rows[24] == (1, 4, 4, 1, 17, -1, -1) and rows[36] == (1, 4, 4, 17, 1, -1, -1)
+    assert rows[83] == (1, 4, 4, 49, 49, 1, 1)
     assert rows[84] == (2, 8, 8, 1, 1, -1, -1) and rows[127] == (4, 16, 16, 0, 0, 1, 1)
 
 

@@ -581,3 +581,18 @@ def test_cff2_reserved_charstring_operator_is_its_own_check() -> None:
     assert [(i.check, "reserved operator 11" in i.message) for i in rep.issues] == [
         ("cs-reserved", True)
     ]
+
+
+def test_layout_versions_1_0_and_1_1_are_known_and_1_2_is_not() -> None:
+    """OpenType GSUB/GPOS: version 1.0 has a 10-byte header, 1.1 adds a 32-bit
+    FeatureVariations offset (NULL here); any other version is reported, and nothing past it
+    is read."""
+    for minor in (0, 1):
+        hdr = 10 if minor == 0 else 14
+        raw = struct.pack(">HHHHH", 1, minor, hdr, hdr + 2, hdr + 4)
+        raw += (struct.pack(">I", 0) if minor else b"") + struct.pack(">HHH", 0, 0, 0)
+        budget = Budget("t", DocLimits())
+        assert check_layout("GSUB", raw, 4, GdefInfo(), budget, "t") == [], minor
+    raw = struct.pack(">HHHHHI", 1, 2, 14, 16, 18, 0) + struct.pack(">HHH", 0, 0, 0)
+    (issue,) = check_layout("GPOS", raw, 4, GdefInfo(), Budget("t", DocLimits()), "t")
+    assert (issue.check, issue.offset) == ("version", 0) and "1.2" in issue.message
