@@ -505,3 +505,52 @@ def test_without_woff2_support_the_font_is_not_decoded_and_the_error_says_why(
         woff2_to_sfnt(data, Budget("doc.docx", DocLimits()), "word/fonts/font1.odttf")
     text = str(err.value)
     assert "doc.docx" in text and "font1.odttf" in text and "brotli" in text
+
+
+# --- CFF (Type 2 charstrings, Adobe TN 5177) ------------------------------------------------
+
+
+def _otf(glyph_program: list[object] | None = None, subrs: list[list[object]] = ()) -> bytes:
+    """A CFF-flavoured OpenType font from fontTools' FontBuilder: one triangle glyph "A",
+    drawn by the pen or by ``glyph_program`` (a Type 2 program), with local ``subrs``."""
+    from fontTools.cffLib import SubrsIndex
+    from fontTools.misc.psCharStrings import T2CharString
+    from fontTools.pens.t2CharStringPen import T2CharStringPen
+
+    fb = FontBuilder(1000, isTTF=False)
+    fb.setupGlyphOrder([".notdef", "A"])
+    fb.setupCharacterMap({65: "A"})
+    pen = T2CharStringPen(500, None)
+    pen.moveTo((100, 0))
+    pen.lineTo((400, 0))
+    pen.lineTo((250, 700))
+    pen.closePath()
+    empty = T2CharStringPen(500, None).getCharString()
+    fb.setupCFF("Spec", {"FullName": "Spec"}, {".notdef": empty, "A": pen.getCharString()}, {})
+    fb.setupHorizontalMetrics({".notdef": (500, 0), "A": (500, 100)})
+    fb.setupHorizontalHeader(ascent=800, descent=-200)
+    fb.setupNameTable({"familyName": "Spec", "styleName": "Regular"})
+    fb.setupOS2()
+    fb.setupPost()
+    top = fb.font["CFF "].cff.topDictIndex[0]
+    if subrs:
+        index = SubrsIndex()
+        for prog in subrs:
+            s = T2CharString(program=prog)
+            s.private = top.Private
+            index.append(s)
+        top.Private.Subrs = index
+    if glyph_program is not None:
+        top.CharStrings["A"].program = glyph_program
+    buf = io.BytesIO()
+    fb.font.save(buf)
+    return buf.getvalue()
+
+
+def test_a_sound_cff_font_with_a_local_subroutine_has_no_finding() -> None:
+    """callsubr (10) runs local subroutine n + bias (107 for fewer than 1240 subroutines);
+    return (11) goes back to the caller, which carries on to its endchar (14). Nothing in
+    such a glyph is a finding."""
+    assert _findings(_otf()) == []
+    glyph = [500, 100, 0, "rmoveto", -107, "callsubr", -150, 700, "rlineto", "endchar"]
+    assert _findings(_otf(glyph, [[300, 0, "rlineto", "return"]])) == []

@@ -596,3 +596,17 @@ def test_layout_versions_1_0_and_1_1_are_known_and_1_2_is_not() -> None:
     raw = struct.pack(">HHHHHI", 1, 2, 14, 16, 18, 0) + struct.pack(">HHH", 0, 0, 0)
     (issue,) = check_layout("GPOS", raw, 4, GdefInfo(), Budget("t", DocLimits()), "t")
     assert (issue.check, issue.offset) == ("version", 0) and "1.2" in issue.message
+
+
+def test_each_langsys_record_is_named_by_its_own_tag() -> None:
+    """OpenType ScriptList: a Script table's LangSysRecords are 6 bytes each (a 4-byte tag,
+    then a 16-bit offset); an offset past the table is reported under its own record's tag."""
+    raw = struct.pack(">HHHHH", 1, 0, 10, 40, 42)  # GSUB 1.0: ScriptList, FeatureList, LookupList
+    raw += struct.pack(">H4sH", 1, b"latn", 8)  # ScriptList at 10: one script, at 18
+    raw += struct.pack(">HH", 0, 2)  # the script: no DefaultLangSys, two LangSys records
+    raw += struct.pack(">4sH4sH", b"DEU ", 16, b"TRK ", 0x7000)  # DEU at 34; TRK past the end
+    raw += struct.pack(">HHH", 0, 0xFFFF, 0)  # DEU's LangSys: no features
+    raw += struct.pack(">HH", 0, 0)  # FeatureList and LookupList: empty
+    issues = check_layout("GSUB", raw, 4, GdefInfo(), Budget("t", DocLimits()), "t")
+    assert [i.message for i in issues if "LangSys" in i.message] != []
+    assert all("'TRK '" in i.message for i in issues if "LangSys" in i.message), issues
