@@ -610,3 +610,25 @@ def test_each_langsys_record_is_named_by_its_own_tag() -> None:
     issues = check_layout("GSUB", raw, 4, GdefInfo(), Budget("t", DocLimits()), "t")
     assert [i.message for i in issues if "LangSys" in i.message] != []
     assert all("'TRK '" in i.message for i in issues if "LangSys" in i.message), issues
+
+
+def test_gdef_attach_list_entries_are_each_read() -> None:
+    """OpenType GDEF AttachList: a Coverage offset, a glyph count, then one offset per covered
+    glyph to an AttachPoint table (a point count, then the point indices). A sound list gives
+    no issue; an entry whose points run past the table is reported as that entry."""
+    from duqhunt.sources.office.otlayout import check_gdef
+
+    def gdef(second_count: int) -> bytes:
+        raw = struct.pack(">HHHHHH", 1, 0, 0, 12, 0, 0)  # GDEF 1.0, AttachList at 12
+        raw += struct.pack(">HHHH", 18, 2, 8, 12)  # Coverage at +18, entries at +8 and +12
+        raw += struct.pack(">HH", 1, 3)  # entry 0: one point, index 3
+        raw += struct.pack(">HHH", second_count, 1, 2)  # entry 1: its points
+        raw += struct.pack(">HHHH", 1, 2, 1, 2)  # Coverage format 1: glyphs 1 and 2
+        return raw
+
+    issues, _ = check_gdef(gdef(2), 4, Budget("t", DocLimits()), "t")
+    assert issues == []
+    issues, _ = check_gdef(gdef(100), 4, Budget("t", DocLimits()), "t")
+    assert [i.message for i in issues] == [
+        "GDEF AttachList entry 1 of 100 values runs past the table"
+    ]
