@@ -338,3 +338,25 @@ def test_hdmx_widths_at_the_ends_of_their_byte_round_trip() -> None:
     out = TTFont(io.BytesIO(mtx.decode_mtx(mtx_font(src), "t", "t")))
     assert out["hdmx"].hdmx[17][names[0]] == 255 and out["hdmx"].hdmx[17][names[1]] == 0
     assert out["hdmx"].hdmx == TTFont(io.BytesIO(src))["hdmx"].hdmx
+
+
+def test_a_font_without_outlines_round_trips() -> None:
+    """MTX's table directory holds whatever tables the font has: without glyf and loca (a
+    font whose glyphs are bitmaps or elsewhere) the other tables come back as they were, and
+    no loca is made up."""
+    hdr, push, code = ctf_blocks(make_font())
+    n = struct.unpack_from(">H", hdr, 4)[0]
+    entries = [struct.unpack_from(">4sIII", hdr, 12 + 16 * i) for i in range(n)]
+    kept = {t.decode("latin-1"): hdr[o : o + ln] for t, _c, o, ln in entries}
+    kept = {t: v for t, v in kept.items() if t not in ("glyf", "loca")}
+    tags = sorted(kept)
+    out = bytearray(struct.pack(">IHHHH", 0x00010000, len(tags), 0, 0, 0))
+    body, base = bytearray(), 12 + 16 * len(tags)
+    for t in tags:
+        out += t.encode("latin-1") + struct.pack(">III", 0, base + len(body), len(kept[t]))
+        body += kept[t] + bytes(-len(kept[t]) % 4)
+    back = mtx.decode_mtx(pack_mtx((bytes(out + body), push, code)), "t", "t")
+    font = TTFont(io.BytesIO(back))
+    assert "glyf" not in font.reader.tables and "loca" not in font.reader.tables
+    for tag in ("cmap", "name", "maxp"):
+        assert font.reader[tag] == kept[tag], tag
