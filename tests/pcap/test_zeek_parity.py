@@ -72,6 +72,14 @@ def _rows(text: str) -> list[dict[str, str]]:
     return list(HARNESS.parse_tsv(text)[2])
 
 
+def _log_rows(capture: Path, out: Path, log: str) -> list[dict[str, str]]:
+    """One log's rows of a capture converted (every time kept, as Zeek logs it)."""
+    tshark = shutil.which("tshark")
+    assert tshark
+    res = PcapConverter(capture, tshark, out, KEEP_TIMES).convert()
+    return _rows(res.logs[log].read_text())
+
+
 # (test, log, the class of difference it guards): every baseline row agrees on the detector fields
 FULL = [
     ("dce-rpc.context", "dce_rpc", "drsuapi named, named pipe from the bind_ack"),
@@ -270,10 +278,7 @@ def test_capture_starting_at_the_syn_ack_keeps_the_client_as_originator(
     # the HTTP CONNECT trace without its SYN: the server's SYN-ACK (from port 8240, on no
     # list of server ports) comes first; Zeek's rule turns the flow round (history ^)
     cut = _frames("connect-with-smtp.pcap", range(2, 1 << 31), tmp_path / "from-syn-ack.pcap")
-    tshark = shutil.which("tshark")
-    assert tshark
-    res = PcapConverter(cut, tshark, tmp_path / "out").convert()
-    (row,) = _rows(res.logs["conn"].read_text())
+    (row,) = _log_rows(cut, tmp_path / "out", "conn")
     whole = _rows(_converted("http.http-connect", outdir)["conn"])[0]
     assert (row["id.orig_h"], row["id.orig_p"]) == ("79.26.245.236", "3378")
     assert (row["id.resp_h"], row["id.resp_p"]) == ("254.228.86.79", "8240")
@@ -286,10 +291,7 @@ def test_a_lone_syn_is_an_attempt_without_bytes(tmp_path: Path) -> None:
     no reply"; history S): no payload either way, so orig_bytes and resp_bytes are 0, and one
     packet from the originator, none back."""
     cut = _frames("connect-with-smtp.pcap", [1], tmp_path / "lone-syn.pcap")
-    tshark = shutil.which("tshark")
-    assert tshark
-    res = PcapConverter(cut, tshark, tmp_path / "out").convert()
-    (row,) = _rows(res.logs["conn"].read_text())
+    (row,) = _log_rows(cut, tmp_path / "out", "conn")
     assert (row["id.orig_h"], row["id.resp_p"]) == ("79.26.245.236", "8240")
     assert (row["conn_state"], row["history"]) == ("S0", "S")
     assert (row["orig_bytes"], row["resp_bytes"]) == ("0", "0")
@@ -329,10 +331,7 @@ def test_a_connection_closed_by_one_side_only(
     capture ends after one side's FIN: S2 when the originator closed (the responder still
     open), S3 when the responder did. The history holds that side's FIN letter only."""
     cut = _frames(trace, range(1, frames + 1), tmp_path / "cut.pcap")
-    tshark = shutil.which("tshark")
-    assert tshark
-    res = PcapConverter(cut, tshark, tmp_path / "out", KEEP_TIMES).convert()
-    (row,) = _rows(res.logs["conn"].read_text())
+    (row,) = _log_rows(cut, tmp_path / "out", "conn")
     assert row["conn_state"] == state
     assert row["history"].startswith("ShA") and fin in row["history"]
     assert fin.swapcase() not in row["history"]  # the other side never closed
@@ -345,10 +344,7 @@ def test_a_delete_through_set_info_is_a_file_delete(tmp_path: Path) -> None:
     smb3_multichannel.pcap (the capture cut after that SET_INFO; duqhunt's own first read and
     write rows aside)."""
     trace = ROOT / "tests" / "data" / "pcap" / "zeek__smb3_multichannel_first136.pcapng"
-    tshark = shutil.which("tshark")
-    assert tshark
-    res = PcapConverter(trace, tshark, tmp_path / "out", KEEP_TIMES).convert()
-    rows = _rows(res.logs["smb_files"].read_text())
+    rows = _log_rows(trace, tmp_path / "out", "smb_files")
     got = [
         (r["action"], r["name"], r["size"])
         for r in rows
@@ -377,10 +373,7 @@ def test_a_reset_by_the_responder(tmp_path: Path, keep: list[int], state: str) -
     when the originator was never seen (Zeek: "responder sent a SYN ACK followed by a RST, we
     never saw a SYN from the (purported) originator"). Packets of ssl/dhe.pcap."""
     cut = _frames("dhe.pcap", keep, tmp_path / "cut.pcap")
-    tshark = shutil.which("tshark")
-    assert tshark
-    res = PcapConverter(cut, tshark, tmp_path / "out", KEEP_TIMES).convert()
-    (row,) = _rows(res.logs["conn"].read_text())
+    (row,) = _log_rows(cut, tmp_path / "out", "conn")
     assert row["conn_state"] == state
 
 
@@ -392,10 +385,7 @@ def test_a_lone_syn_ack_is_midstream_traffic_not_an_established_connection(
     for wikipedia.pcap has such a row: OTH, ^h, 0 packets from the originator, 1 back). The
     whole trace, where the client's ACK follows, is S1 (test_baseline_rows_agree)."""
     cut = _frames("optional-service-name.pcap", [1], tmp_path / "lone-syn-ack.pcap")
-    tshark = shutil.which("tshark")
-    assert tshark
-    res = PcapConverter(cut, tshark, tmp_path / "out").convert()
-    (row,) = _rows(res.logs["conn"].read_text())
+    (row,) = _log_rows(cut, tmp_path / "out", "conn")
     # the SYN-ACK came from the KDC: it is the responder
     assert (row["id.orig_h"], row["id.resp_h"], row["id.resp_p"]) == (
         "192.168.202.110",
