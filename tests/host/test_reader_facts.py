@@ -129,16 +129,20 @@ def test_pe_over_the_size_limit_names_the_file(tmp_path: Path) -> None:
 # --- event records in JSON ----------------------------------------------------------------
 
 
+# the System block of an evtx JSON record (a logon on PC1)
+_SYSTEM_4624 = {
+    "EventID": 4624,
+    "TimeCreated": {"#attributes": {"SystemTime": "2021-04-21T09:40:32.342397Z"}},
+    "Channel": "Security",
+    "Computer": "PC1",
+}
+
+
 def test_a_record_without_the_event_wrapper_keeps_only_its_event_data() -> None:
     """The evtx JSON shape without its outer ``Event`` object (System and EventData at the
     top): the event's fields are EventData's, not the System block or EventData itself."""
     rec = {
-        "System": {
-            "EventID": 4624,
-            "TimeCreated": {"#attributes": {"SystemTime": "2021-04-21T09:40:32.342397Z"}},
-            "Channel": "Security",
-            "Computer": "PC1",
-        },
+        "System": _SYSTEM_4624,
         "EventData": {"TargetUserName": "bob", "LogonType": 3},
     }
     ev = event_from_json(rec, "f")
@@ -167,12 +171,7 @@ def test_a_list_valued_event_field_is_its_items_joined_by_commas() -> None:
     """An exporter that writes a field as a JSON array (several values of one name): the
     event field is the items in order, joined by commas."""
     rec = {
-        "System": {
-            "EventID": 4624,
-            "TimeCreated": {"#attributes": {"SystemTime": "2021-04-21T09:40:32.342397Z"}},
-            "Channel": "Security",
-            "Computer": "PC1",
-        },
+        "System": _SYSTEM_4624,
         "EventData": {"TargetUserName": "bob", "Privileges": ["SeDebug", "SeTcb"]},
     }
     ev = event_from_json(rec, "f")
