@@ -411,6 +411,11 @@ def ctf_blocks(sfnt: bytes, *, bbox_every: int = 0) -> tuple[bytes, bytes, bytes
             tables[tag] = font.reader[tag]
     tables["glyf"] = bytes(g)
     tables["loca"] = b""
+    return ctf_block1(tables), bytes(p), bytes(c)
+
+
+def ctf_block1(tables: dict[str, bytes]) -> bytes:
+    """Block 1: a table directory (checksums 0) and the tables, each padded to 4 bytes."""
     tags = sorted(tables)
     hdr = bytearray(struct.pack(">IHHHH", 0x00010000, len(tags), 0, 0, 0))
     body = bytearray()
@@ -418,7 +423,7 @@ def ctf_blocks(sfnt: bytes, *, bbox_every: int = 0) -> tuple[bytes, bytes, bytes
     for t in tags:
         hdr += t.encode("latin-1") + struct.pack(">III", 0, base + len(body), len(tables[t]))
         body += tables[t] + bytes(-len(tables[t]) % 4)
-    return bytes(hdr + body), bytes(p), bytes(c)
+    return bytes(hdr + body)
 
 
 def pack_mtx(blocks: tuple[bytes, bytes, bytes], *, rle: bool = False, version: int = 3) -> bytes:
