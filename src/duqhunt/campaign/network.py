@@ -11,6 +11,7 @@ from duqhunt.detectors.net.beacon import DEFAULTS as BEACON_DEFAULTS
 from duqhunt.detectors.net.beacon import BeaconDetector
 from duqhunt.detectors.net.c2rank import is_ipv4
 from duqhunt.detectors.net.duqu_http import DuquHttpDetector
+from duqhunt.detectors.net.interactive import InteractiveSessionDetector
 from duqhunt.detectors.net.ioc import IocMatchDetector
 from duqhunt.detectors.net.new_c2 import NewC2Detector
 from duqhunt.detectors.net.relay import BridgeDetector
@@ -70,6 +71,9 @@ def build_campaign(findings: list[Finding], ctx: HuntContext) -> Campaign:
     for n in out.new_c2:
         add_c2(n.dst, n.confidence, False, NewC2Detector.id)
         infected.add(n.src)
+    for i in out.interactive:
+        add_c2(i.dst, i.confidence, i.dst in ioc_ips, InteractiveSessionDetector.id)
+        infected.add(i.src)
     # an upload service many hosts post JPEGs to (IP cameras) names no C&C
     for j in out.jpeg_posts:
         if not j.shared_upload:

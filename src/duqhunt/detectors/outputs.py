@@ -302,6 +302,17 @@ class Bridge:
 
 
 @dataclass(frozen=True, slots=True)
+class InteractiveSession:
+    """A long session to an external address nothing names and few reach (DQ-NET-010)."""
+
+    src: str
+    dst: str
+    first_ts: float
+    longest_s: float
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
 class HostName:
     """A name one kind of network evidence gives an internal address (sql/host_names.sql)."""
 
@@ -327,6 +338,7 @@ class NetworkOutputs:
     beacons_scored: int | None = None  # None: the ranking did not run (no time window)
     beacons_suppressed: int = 0
     new_c2: tuple[NewC2, ...] = ()
+    interactive: tuple[InteractiveSession, ...] = ()
     # no-egress hosts' outbound rows per destination; None until the zone analysis ran (once
     # per hunt, for whichever of the relay detector and the ranking asks first)
     blocked_attempts: tuple[BlockedAttempts, ...] | None = None

@@ -7,14 +7,17 @@ from duqhunt.detectors.base import NetworkDetector
 from duqhunt.detectors.contract import Detector, Registry
 from duqhunt.detectors.net.beacon import BeaconDetector
 from duqhunt.detectors.net.duqu_http import DuquHttpDetector
+from duqhunt.detectors.net.interactive import InteractiveSessionDetector
 from duqhunt.detectors.net.ioc import IocMatchDetector
 from duqhunt.detectors.net.lateral import AccountSpreadDetector, LateralMovementDetector
 from duqhunt.detectors.net.new_c2 import NewC2Detector
 from duqhunt.detectors.net.relay import BridgeDetector, RelayEdgeDetector
+from duqhunt.detectors.net.remote_admin import RemoteAdminBeforeBeaconDetector
 
 # DQ-NET-002 ranks C&C candidates with what the request-shape (003), lateral-movement (005,
 # 008) and relay (006) detectors found, so it runs after them; 004 and the bridges (007) read
-# its ranking, so they run after it.
+# its ranking, so they run after it, as does 009 (remote administration around a C&C beacon).
+# 010 (interactive sessions) reads nothing the others share.
 NETWORK_DETECTORS: Registry[NetworkDetector] = Registry(
     "network",
     (
@@ -26,6 +29,8 @@ NETWORK_DETECTORS: Registry[NetworkDetector] = Registry(
         BeaconDetector,
         NewC2Detector,
         BridgeDetector,
+        RemoteAdminBeforeBeaconDetector,
+        InteractiveSessionDetector,
     ),
 )
 
@@ -39,15 +44,23 @@ _OTHER_PARAMS: dict[str, float] = {
     "rare_ua_max_dsts": 3.0,  # duqu_http.py
     "new_c2_band_low": 0.6,  # new_c2.py
     "new_c2_band_high": 1.6,  # new_c2.py
+    "remote_admin_window_s": 3600.0,  # remote_admin.py
+    "remote_admin_max_sources": 3.0,  # remote_admin.py
 }
 
 
 def known_params() -> dict[str, float]:
     """Every ``--param`` name a network detector reads, with its default."""
     from duqhunt.detectors.net.beacon import DEFAULTS
+    from duqhunt.detectors.net.interactive import INTERACTIVE_DEFAULTS
     from duqhunt.detectors.net.relay import RELAY_DEFAULTS
 
-    return {**{k: float(v) for k, v in DEFAULTS.items()}, **RELAY_DEFAULTS, **_OTHER_PARAMS}
+    return {
+        **{k: float(v) for k, v in DEFAULTS.items()},
+        **RELAY_DEFAULTS,
+        **INTERACTIVE_DEFAULTS,
+        **_OTHER_PARAMS,
+    }
 
 
 def all_detectors() -> list[NetworkDetector]:

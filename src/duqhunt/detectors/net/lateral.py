@@ -141,8 +141,8 @@ class LateralMovementDetector(NetworkDetector):
     lateral moves marked ``admin_tool``. Anything outside a group (a new source, a new binary
     name, an account never seen doing it) stands out at its own severity.
 
-    Misses: execution over WMI, WinRM or DCOM (not in these logs); SMB3 encrypted sessions
-    (no file names); moves whose write and execution are further apart than the window; an
+    Misses: execution over WMI, WinRM or DCOM (not in these logs; DQ-NET-009 reports such
+    sessions when a C&C beacon explains them); SMB3 encrypted sessions (no file names); moves whose write and execution are further apart than the window; an
     intruder who copies a tooling group exactly (same source, account and binary) is counted
     in that group's low finding (its target list shows the extra host).
     False positives: one-off administration (a single PsExec to one or two hosts, once, or with
