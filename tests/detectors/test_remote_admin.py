@@ -127,7 +127,7 @@ def test_winrm_to_a_host_minutes_before_its_beacon_is_the_install() -> None:
     ]
     assert "2 WinRM session(s)" in next(e.summary for e in f.evidence if e.locator.endswith("5985"))
     assert ctx.outputs.lateral_moves == (
-        LateralMove(ADMIN, TARGET, None, T0 - 440.0, "SMB session/WinRM", None, None, None, False),
+        LateralMove(ADMIN, TARGET, None, T0 - 440.0, "SMB session, WinRM", None, None, None, False),
     )
 
 
@@ -176,7 +176,7 @@ def test_a_beaconing_host_administering_another_is_spreading() -> None:
     ]
     assert findings[0].severity == "high"
     assert dict(findings[0].details)["direction"] == "from"
-    assert [m.method for m in ctx.outputs.lateral_moves] == ["RDP/RPC/DCOM"]
+    assert [m.method for m in ctx.outputs.lateral_moves] == ["RDP, RPC/DCOM"]
 
 
 def test_smb_sessions_alone_before_a_beacon_are_medium() -> None:

@@ -117,7 +117,7 @@ class RemoteAdminBeforeBeaconDetector(NetworkDetector):
         for (src, dst, how), sessions in sorted(groups.items()):
             findings.append(self._finding(src, dst, how, sessions, first))
             protos = sorted({PROTOCOLS[int(r["port"])][0] for r in sessions})
-            method = "/".join(p if p in _ADMIN_ONLY else "SMB session" for p in protos)
+            method = ", ".join(p if p in _ADMIN_ONLY else "SMB session" for p in protos)
             start = min(float(r["first_ts"]) for r in sessions)
             moves.append(LateralMove(src, dst, None, start, method, None, None, None, False))
         ctx.outputs.lateral_moves = (*ctx.outputs.lateral_moves, *moves)
