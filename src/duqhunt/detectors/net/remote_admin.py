@@ -1,4 +1,5 @@
-"""DQ-NET-009: a remote administration session to a host shortly before it began a C&C beacon."""
+"""DQ-NET-009: remote administration around a C&C beacon (to a host shortly before its beacon
+began, or from a beaconing host to another)."""
 
 from __future__ import annotations
 
@@ -115,10 +116,10 @@ class RemoteAdminBeforeBeaconDetector(NetworkDetector):
         findings: list[Finding] = []
         moves: list[LateralMove] = []
         for (src, dst, how), sessions in sorted(groups.items()):
-            findings.append(self._finding(src, dst, how, sessions, first))
-            protos = sorted({PROTOCOLS[int(r["port"])][0] for r in sessions})
+            beacon = first[dst] if how == "before" else first[src]
+            finding, protos, start = self._finding(src, dst, how, sessions, beacon)
+            findings.append(finding)
             method = ", ".join(p if p in _ADMIN_ONLY else "SMB session" for p in protos)
-            start = min(float(r["first_ts"]) for r in sessions)
             moves.append(LateralMove(src, dst, None, start, method, None, None, None, False))
         ctx.outputs.lateral_moves = (*ctx.outputs.lateral_moves, *moves)
         return findings
@@ -129,28 +130,27 @@ class RemoteAdminBeforeBeaconDetector(NetworkDetector):
         dst: str,
         how: str,
         sessions: list[dict[str, Any]],
-        first: dict[str, Beacon],
-    ) -> Finding:
+        beacon: Beacon,
+    ) -> tuple[Finding, list[str], float]:
+        """The finding of one (source, destination, direction), its protocols and its first
+        session's time."""
         protos = sorted({PROTOCOLS[int(r["port"])][0] for r in sessions})
         admin = bool(set(protos) & _ADMIN_ONLY)
         start = min(float(r["first_ts"]) for r in sessions)
-        end = max(float(r["last_ts"]) for r in sessions)
+        lead = beacon.first_ts - start
         if how == "before":
-            beacon = first[dst]
             title = (
                 f"Remote administration of {dst} from {src} ({', '.join(protos)}) in the "
-                f"{_minutes(beacon.first_ts - start)} before {dst} began beaconing to {beacon.dst}"
+                f"{_minutes(lead)} before {dst} began beaconing to {beacon.dst}"
             )
-            lead = beacon.first_ts - start
             first_seen, last_seen = start, beacon.first_ts
         else:
-            beacon = first[src]
             title = (
                 f"{src}, beaconing to {beacon.dst}, administered {dst} ({', '.join(protos)}) "
-                f"{_minutes(start - beacon.first_ts)} after its beacon began"
+                f"{_minutes(-lead)} after its beacon began"
             )
-            lead = beacon.first_ts - start
-            first_seen, last_seen = beacon.first_ts, end
+            first_seen = beacon.first_ts
+            last_seen = max(float(r["last_ts"]) for r in sessions)
         evidence = [
             Evidence(
                 source="conn.log",
@@ -174,7 +174,7 @@ class RemoteAdminBeforeBeaconDetector(NetworkDetector):
                 ),
             )
         )
-        return self.finding(
+        finding = self.finding(
             (src, dst, how),
             title,
             "high" if admin else "medium",
@@ -192,3 +192,4 @@ class RemoteAdminBeforeBeaconDetector(NetworkDetector):
             ),
             attack=sorted({PROTOCOLS[int(r["port"])][1] for r in sessions}),
         )
+        return finding, protos, start
