@@ -1,6 +1,7 @@
 """Helpers the tests import (tests/ is on the path: pytest puts the folder of the top conftest
 there): the Hypothesis profiles, how many examples a property test runs, the real public data
-beside the repository (../shared/data), and a CPU-time bound for parsers of hostile input."""
+beside the repository (../shared/data), a CPU-time bound for parsers of hostile input, and
+the tables detector tests register (a Zeek log's rows in the canonical schema, ip_class)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from duqhunt.sources.net.zeek_schema import canonical_schema
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -114,3 +119,21 @@ def mutated(draw: st.DrawFn, seed: bytes, hot: int = 0) -> bytes:
     if draw(st.integers(0, 4)) == 0:
         data = data[: draw(st.integers(0, len(data)))]
     return bytes(data)
+
+
+def zeek_table(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows of a Zeek log in the canonical schema (columns not given are null)."""
+    schema = canonical_schema(kind)
+    return pa.Table.from_pylist(
+        [{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema
+    )
+
+
+def ip_class_table(internal: list[str], external: list[str]) -> pa.Table:
+    """The ``ip_class`` relation the hunt registers: these addresses, internal or not."""
+    return pa.table(
+        {
+            "ip": pa.array(internal + external, pa.string()),
+            "internal": pa.array([True] * len(internal) + [False] * len(external), pa.bool_()),
+        }
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from duqhunt.content import AllowEntry, AllowList, Indicator, IocPack
@@ -18,6 +17,7 @@ from duqhunt.detectors.net.interactive import InteractiveSessionDetector
 from duqhunt.detectors.outputs import InteractiveSession
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.sources.net.zeek_schema import canonical_schema
+from testsupport import ip_class_table, zeek_table
 
 T0 = 1_692_161_643.5
 VICTIM, C2, CDN = "192.168.1.41", "10.0.5.13", "203.0.113.80"
@@ -60,13 +60,6 @@ def _answer(query: str, answer: str) -> dict[str, Any]:
     }
 
 
-def _log(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
-    schema = canonical_schema(kind)
-    return pa.Table.from_pylist(
-        [{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema
-    )
-
-
 def _run(
     conn: list[dict[str, Any]],
     dns: list[dict[str, Any]] = (),  # type: ignore[assignment]
@@ -76,25 +69,17 @@ def _run(
     **params: float,
 ) -> tuple[list[Any], HuntContext]:
     eng = DuckDBEngine()
-    eng.register_arrow("conn", _log("conn", conn))
+    eng.register_arrow("conn", zeek_table("conn", conn))
     # the victim's everyday lookups: the sensor logs DNS answers
     everyday = [] if no_dns else [_answer("www.example.org", "203.0.113.250")]
-    eng.register_arrow("dns", _log("dns", [*everyday, *dns]))
+    eng.register_arrow("dns", zeek_table("dns", [*everyday, *dns]))
     for kind in ("http", "ssl", "files"):
         eng.register_arrow(kind, canonical_schema(kind).empty_table())
     eng.create_derived_views()
     seen = {r["id_orig_h"] for r in conn} | {r["id_resp_h"] for r in conn}
     internal = sorted(ip for ip in seen | {VICTIM, *OTHERS} if ip.startswith("192.168."))
     external = sorted(seen - set(internal))
-    eng.register_arrow(
-        "ip_class",
-        pa.table(
-            {
-                "ip": internal + external,
-                "internal": [True] * len(internal) + [False] * len(external),
-            }
-        ),
-    )
+    eng.register_arrow("ip_class", ip_class_table(internal, external))
     ctx = HuntContext(
         engine=eng,
         internal=(),

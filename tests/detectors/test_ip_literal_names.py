@@ -16,16 +16,10 @@ from duqhunt.detectors.base import load_sql
 from duqhunt.detectors.net.beacon import C2_CONN_HOURS_SQL
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.sources.net.zeek_schema import canonical_schema
+from testsupport import zeek_table
 
 PKG = "duqhunt.detectors.net"
 C2, CDN, PROXY, SRC = "192.0.2.4", "198.51.100.20", "10.0.0.60", "10.0.1.6"
-
-
-def _log(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
-    schema = canonical_schema(kind)
-    return pa.Table.from_pylist(
-        [{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema
-    )
 
 
 def _row(i: int, dst: str, **kw: Any) -> dict[str, Any]:
@@ -61,9 +55,9 @@ def _engine() -> DuckDBEngine:
             "answers": [CDN],
         }
     ]
-    eng.register_arrow("ssl", _log("ssl", ssl))
-    eng.register_arrow("http", _log("http", http))
-    eng.register_arrow("dns", _log("dns", dns))
+    eng.register_arrow("ssl", zeek_table("ssl", ssl))
+    eng.register_arrow("http", zeek_table("http", http))
+    eng.register_arrow("dns", zeek_table("dns", dns))
     eng.register_arrow("files", canonical_schema("files").empty_table())
     eng.register_arrow("conn", canonical_schema("conn").empty_table())
     eng.create_derived_views()
@@ -111,7 +105,7 @@ def test_beacon_pairs_are_keyed_by_names_never_by_an_address_written_as_one() ->
         )
         eng.register_arrow(
             "http",
-            _log(
+            zeek_table(
                 "http",
                 [
                     _row(5, C2, method="GET", uri="/", host=f"{C2}:8443", trans_depth=1),

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from duqhunt.detectors.base import HuntContext
 from duqhunt.detectors.net.remote_admin import RemoteAdminBeforeBeaconDetector
 from duqhunt.detectors.outputs import Beacon, LateralMove
 from duqhunt.engines.duckdb import DuckDBEngine
-from duqhunt.sources.net.zeek_schema import canonical_schema
+from testsupport import ip_class_table, zeek_table
 
 T0 = 1_588_206_000.0  # the beacon's first contact
 C2 = "192.0.2.4"
@@ -69,21 +68,9 @@ def _run(
     moves: tuple[LateralMove, ...] = (),
     **params: float,
 ) -> tuple[list[Any], HuntContext]:
-    schema = canonical_schema("conn")
-    conn = pa.Table.from_pylist(
-        [{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema
-    )
     eng = DuckDBEngine()
-    eng.register_arrow("conn", conn)
-    eng.register_arrow(
-        "ip_class",
-        pa.table(
-            {
-                "ip": [*INTERNAL, C2, *OUTSIDE],
-                "internal": [True] * len(INTERNAL) + [False] * (1 + len(OUTSIDE)),
-            },
-        ),
-    )
+    eng.register_arrow("conn", zeek_table("conn", rows))
+    eng.register_arrow("ip_class", ip_class_table(INTERNAL, [C2, *OUTSIDE]))
     ctx = HuntContext(
         engine=eng,
         internal=(),

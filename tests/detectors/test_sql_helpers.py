@@ -13,6 +13,7 @@ from duqhunt.detectors.base import load_sql
 from duqhunt.detectors.net.beacon import C2_CONN_HOURS_SQL
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.sources.net.zeek_schema import canonical_schema
+from testsupport import ip_class_table, zeek_table
 
 PKG = "duqhunt.detectors.net"
 C2 = "198.51.100.7"
@@ -37,23 +38,6 @@ def _derived_views(eng: DuckDBEngine, have: set[str]) -> None:
         if kind not in have:
             eng.register_arrow(kind, canonical_schema(kind).empty_table())
     eng.create_derived_views()
-
-
-def _log(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows of a Zeek log in the canonical schema (columns not given are null)."""
-    schema = canonical_schema(kind)
-    return pa.Table.from_pylist(
-        [{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema
-    )
-
-
-def _ip_class(internal: list[str], external: list[str]) -> pa.Table:
-    return pa.table(
-        {
-            "ip": pa.array(internal + external, pa.string()),
-            "internal": pa.array([True] * len(internal) + [False] * len(external), pa.bool_()),
-        }
-    )
 
 
 def _req(src: str, dst: str, method: str, uri: str, host: str | None, ua: str) -> dict[str, Any]:
@@ -89,8 +73,8 @@ def test_http_shape_counts_posts_root_uris_and_bare_address_hosts_per_pair() -> 
     got = _query(
         load_sql(PKG, "http_shape.sql"),
         {
-            "http": _log("http", rows),
-            "ip_class": _ip_class(["10.0.0.5", "10.0.0.6", "10.0.0.9"], [C2, "203.0.113.5"]),
+            "http": zeek_table("http", rows),
+            "ip_class": ip_class_table(["10.0.0.5", "10.0.0.6", "10.0.0.9"], [C2, "203.0.113.5"]),
         },
     )
     by_pair = {(r["src"], r["dst"]): r for r in got}
@@ -142,8 +126,8 @@ def test_smb_clients_counts_distinct_internal_clients_on_139_and_445() -> None:
     got = _query(
         load_sql(PKG, "smb_clients.sql"),
         {
-            "conn": _log("conn", rows),
-            "ip_class": _ip_class(
+            "conn": zeek_table("conn", rows),
+            "ip_class": ip_class_table(
                 [fs, ws, "10.50.0.10", "10.1.0.30", "10.1.0.31"]
                 + [f"10.1.0.{10 + i}" for i in range(4)],
                 ["203.0.113.9"],
@@ -181,7 +165,9 @@ def test_relay_sessions_are_the_smb_sessions_no_egress_hosts_open_to_internal_ho
         c(60.0, egress, bridge, 445, 420, 300),  # a source with egress of its own
     ]
     zones = pa.table({"ip": [inside, egress, bridge], "zone": ["no-egress", "egress", "egress"]})
-    got = _query(load_sql(PKG, "relay_sessions.sql"), {"conn": _log("conn", conn), "zones": zones})
+    got = _query(
+        load_sql(PKG, "relay_sessions.sql"), {"conn": zeek_table("conn", conn), "zones": zones}
+    )
     row = {"kind": "smb", "src": inside, "dst": bridge, "proto": "tcp"}
     assert sorted(got, key=lambda r: r["ts"]) == [
         {**row, "ts": 10.0, "bytes": 420.0, "port": 445},
@@ -283,10 +269,10 @@ def test_beacon_sessions_one_row_per_contact_from_inside_out() -> None:
     got = _query(
         load_sql(PKG, "beacon_sessions.sql"),
         {
-            "conn": _log("conn", conn),
-            "http": _log("http", http),
-            "ssl": _log("ssl", ssl),
-            "ip_class": _ip_class(internal, external),
+            "conn": zeek_table("conn", conn),
+            "http": zeek_table("http", http),
+            "ssl": zeek_table("ssl", ssl),
+            "ip_class": ip_class_table(internal, external),
         },
     )
     rows = sorted(
@@ -413,11 +399,11 @@ def test_c2_evidence_counts_shapes_and_idle_hours_as_its_header_says() -> None:
     ]
     eng = DuckDBEngine()
     try:
-        eng.register_arrow("conn", _log("conn", conn))
-        eng.register_arrow("http", _log("http", http))
-        eng.register_arrow("ssl", _log("ssl", ssl))
+        eng.register_arrow("conn", zeek_table("conn", conn))
+        eng.register_arrow("http", zeek_table("http", http))
+        eng.register_arrow("ssl", zeek_table("ssl", ssl))
         _derived_views(eng, {"http"})
-        eng.register_arrow("ip_class", _ip_class(internal, external))
+        eng.register_arrow("ip_class", ip_class_table(internal, external))
         eng.register_arrow("c2_candidates", candidates)
         eng.register_arrow("c2_idle_srcs", pa.table({"src": pa.array([v], pa.string())}))
         eng.register_arrow("c2_conn_hours", eng.query(C2_CONN_HOURS_SQL))
@@ -507,10 +493,10 @@ def test_bridge_correlation_counts_relayed_sessions_followed_by_each_way_out() -
     internal += ["10.0.1.20", "fd00::20"]
     eng = DuckDBEngine()
     try:
-        eng.register_arrow("conn", _log("conn", conn))
-        eng.register_arrow("http", _log("http", http))
+        eng.register_arrow("conn", zeek_table("conn", conn))
+        eng.register_arrow("http", zeek_table("http", http))
         _derived_views(eng, {"http"})
-        eng.register_arrow("ip_class", _ip_class(internal, [c2, wu, "203.0.113.9"]))
+        eng.register_arrow("ip_class", ip_class_table(internal, [c2, wu, "203.0.113.9"]))
         # 10.1.0.7 relays through another bridge, and uses this one's file share: not relayed
         edges = {"src": [s1, s2, "10.1.0.7", s2], "dst": [bridge, bridge, "10.1.0.6", "10.1.0.4"]}
         eng.register_arrow("relay_edges", pa.table(edges))
@@ -579,8 +565,8 @@ def test_proxies_are_internal_hosts_that_internal_clients_send_proxy_requests_to
     got = _query(
         load_sql(PKG, "proxies.sql"),
         {
-            "http": _log("http", http),
-            "ip_class": _ip_class(internal, ["203.0.113.50", "1.0.0.2", "198.51.100.3"]),
+            "http": zeek_table("http", http),
+            "ip_class": ip_class_table(internal, ["203.0.113.50", "1.0.0.2", "198.51.100.3"]),
         },
     )
     assert got == [{"ip": proxy, "clients": 2}]
@@ -616,7 +602,7 @@ def test_rare_ua_flags_an_internal_host_sending_a_rare_second_user_agent_to_few_
     internal = [f"10.1.0.{i}" for i in range(5, 13)]
     got = _query(
         load_sql(PKG, "rare_ua.sql").replace(":rare_ua_hosts", "2").replace(":max_dsts", "3"),
-        {"http": _log("http", rows), "ip_class": _ip_class(internal, ["203.0.113.200"])},
+        {"http": zeek_table("http", rows), "ip_class": ip_class_table(internal, ["203.0.113.200"])},
     )
     assert [(r["src"], r["user_agent"], r["dsts"], r["main_dsts"], r["uas"]) for r in got] == [
         ("10.1.0.5", rare_ff, 1, 5, 2),
@@ -666,9 +652,9 @@ def test_jpeg_post_counts_bare_address_uploads_and_the_ones_a_proxy_forwards() -
     ]
     eng = DuckDBEngine()
     try:
-        eng.register_arrow("http", _log("http", rows))
+        eng.register_arrow("http", zeek_table("http", rows))
         internal = ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9", proxy]
-        eng.register_arrow("ip_class", _ip_class(internal, [C2, c2, c2b, c2c]))
+        eng.register_arrow("ip_class", ip_class_table(internal, [C2, c2, c2b, c2c]))
         _derived_views(eng, {"http", "ip_class"})
         got = eng.query(load_sql(PKG, "jpeg_post.sql")).to_pylist()
     finally:
@@ -717,13 +703,13 @@ def test_host_names_take_kerberos_machine_accounts_and_not_user_principals() -> 
         dns(31.0, "old.corp.example", ["10.0.0.1"]),
         dns(32.0, "evil.example", ["198.51.100.7"]),
     ]
-    empty = {k: _log(k, []) for k in ("ntlm", "dhcp")}
+    empty = {k: zeek_table(k, []) for k in ("ntlm", "dhcp")}
     got = _with_dns_answers(
         {
             **empty,
-            "dns": _log("dns", answers),
-            "kerberos": _log("kerberos", kerberos),
-            "ip_class": _ip_class([f"10.0.0.{i}" for i in range(21, 25)], ["198.51.100.7"]),
+            "dns": zeek_table("dns", answers),
+            "kerberos": zeek_table("kerberos", kerberos),
+            "ip_class": ip_class_table([f"10.0.0.{i}" for i in range(21, 25)], ["198.51.100.7"]),
         },
         load_sql(PKG, "host_names.sql"),
     )
@@ -753,7 +739,11 @@ def test_ip_names_collect_dns_sni_and_http_host_names_of_an_address() -> None:
         {"ts": 3.0, "uid": "H", "id_resp_h": ip, "host": ""},
     ]
     got = _with_dns_answers(
-        {"dns": _log("dns", dns), "ssl": _log("ssl", ssl), "http": _log("http", http)},
+        {
+            "dns": zeek_table("dns", dns),
+            "ssl": zeek_table("ssl", ssl),
+            "http": zeek_table("http", http),
+        },
         load_sql(PKG, "ip_names.sql"),
     )
     assert sorted((r["ip"], r["name"], r["via"]) for r in got) == [
@@ -804,9 +794,9 @@ def test_direct_attempts_are_what_no_egress_hosts_originate_to_the_outside() -> 
     got = _query(
         DIRECT_ATTEMPTS_SQL,
         {
-            "conn": _log("conn", conn),
+            "conn": zeek_table("conn", conn),
             "zones": zones,
-            "ip_class": _ip_class([inside, egress, above, "10.0.0.9"], [c2, "203.0.113.5"]),
+            "ip_class": ip_class_table([inside, egress, above, "10.0.0.9"], [c2, "203.0.113.5"]),
         },
     )
     assert [
@@ -854,9 +844,9 @@ def test_pipes_are_the_named_pipes_and_ipc_connects_of_no_egress_hosts() -> None
         load_sql(PKG, "pipes.sql"),
         {
             "zones": zones,
-            "smb_files": _log("smb_files", smb_files),
-            "dce_rpc": _log("dce_rpc", dce_rpc),
-            "smb_mapping": _log("smb_mapping", smb_mapping),
+            "smb_files": zeek_table("smb_files", smb_files),
+            "dce_rpc": zeek_table("dce_rpc", dce_rpc),
+            "smb_mapping": zeek_table("smb_mapping", smb_mapping),
         },
     )
     assert sorted(
