@@ -1,5 +1,6 @@
 """An allow-list entry's networks (content.AllowEntry.covers): what DQ-NET-002 (a beacon's
-destination) and DQ-NET-005 (an admin tool's source) ask of every row."""
+destination), DQ-NET-005 (an admin tool's source) and DQ-NET-010 (an interactive session's
+destination) ask of every row, the last two through content.allow_entry_covering."""
 
 from __future__ import annotations
 
@@ -24,3 +25,37 @@ def test_covers_addresses_in_its_networks_only() -> None:
 def test_an_entry_without_networks_covers_nothing() -> None:
     entry = AllowEntry(name="ntp", reason="time", domains=["pool.ntp.org"])
     assert not entry.covers("10.0.0.1")
+
+
+def test_allow_entry_covering_names_the_first_entry_for_the_scope() -> None:
+    from duqhunt.content import AllowList, allow_entry_covering
+
+    lists = [
+        AllowList(
+            name="site",
+            entries=[
+                AllowEntry(name="ntp", reason="time", domains=["pool.ntp.org"]),
+                AllowEntry(name="lab", reason="lab C&C", cidrs=["10.0.5.0/24"]),
+                AllowEntry(
+                    name="sccm", reason="deploys", cidrs=["10.0.5.7"], applies_to=["lateral"]
+                ),
+            ],
+        ),
+        AllowList(
+            name="case",
+            entries=[
+                AllowEntry(
+                    name="both",
+                    reason="analyst",
+                    cidrs=["10.0.6.0/24"],
+                    applies_to=["beacon", "lateral"],
+                )
+            ],
+        ),
+    ]
+    assert allow_entry_covering(lists, "10.0.5.7", "beacon") == "site: lab"
+    assert allow_entry_covering(lists, "10.0.5.7", "lateral") == "site: sccm"
+    assert allow_entry_covering(lists, "10.0.5.8", "lateral") is None  # lab: beacon only
+    assert allow_entry_covering(lists, "10.0.6.1", "lateral") == "case: both"
+    assert allow_entry_covering(lists, "10.0.7.1", "beacon") is None
+    assert allow_entry_covering(lists, "pool.ntp.org", "beacon") is None

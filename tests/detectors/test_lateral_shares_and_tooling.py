@@ -289,6 +289,31 @@ def test_admin_share_writes_then_execution_are_high_on_every_spelling(tmp_path: 
     assert shares == {"C$", "D$", "ADMIN$"}
 
 
+@pytest.mark.parametrize(("applies_to", "severity"), [("[lateral]", "low"), ("[beacon]", "high")])
+def test_an_allow_entry_for_lateral_movement_makes_a_sources_moves_tooling(
+    tmp_path: Path, applies_to: str, severity: str
+) -> None:
+    """An entry with ``applies_to: [lateral]`` covering the source turns its moves into admin
+    tooling (one low finding); an entry for the beacon ranking leaves them standing out."""
+    net = Net()
+    net.session(T0, "10.1.0.99", "10.0.2.10", share="ADMIN$", files=("psexesvc.exe",), execute=True)
+    allow = tmp_path / "allow.yaml"
+    allow.write_text(
+        "name: site\nentries:\n  - name: deploy server\n    reason: pushes agents\n"
+        f"    cidrs: [10.1.0.99]\n    applies_to: {applies_to}\n",
+        encoding="utf-8",
+    )
+    doc = hunt(
+        HuntOptions(
+            inputs=(net.write(tmp_path / "zeek"),),
+            out=tmp_path / "out",
+            threads=2,
+            allowlists=(allow,),
+        )
+    )
+    assert [f.severity for f in _lateral(doc)] == [severity]
+
+
 def test_a_write_nothing_executes_is_at_most_low(tmp_path: Path) -> None:
     net = Net()
     # an executable dropped on C$ and never started

@@ -7,6 +7,7 @@ file and the entry, and stops the run: a user who passed a pack wants to know it
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -99,6 +100,18 @@ class AllowList(BaseModel):
 
     name: str
     entries: list[AllowEntry]
+
+
+def allow_entry_covering(
+    allowlists: Iterable[AllowList], ip: str, scope: Literal["beacon", "lateral"]
+) -> str | None:
+    """``list: entry`` of the first allow-list entry for ``scope`` (its ``applies_to``) whose
+    networks cover ``ip``, or None."""
+    for allow in allowlists:
+        for entry in allow.entries:
+            if scope in entry.applies_to and entry.covers(ip):
+                return f"{allow.name}: {entry.name}"
+    return None
 
 
 def load_yaml(path: Path, max_bytes: int = MAX_PACK_BYTES) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from duqhunt.content import allow_entry_covering
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
 from duqhunt.detectors.outputs import InteractiveSession
 from duqhunt.model import Evidence, Finding, iso_utc
@@ -91,7 +92,7 @@ class InteractiveSessionDetector(NetworkDetector):
                 int(r["named"])
                 or int(r["sources"]) > params["interactive_max_sources"]
                 or data < params["interactive_min_bytes"]
-                or self._allowed(ctx, dst)
+                or allow_entry_covering(ctx.allowlists, dst, "beacon")
             ):
                 continue
             longest = float(r["longest_s"])
@@ -132,11 +133,3 @@ class InteractiveSessionDetector(NetworkDetector):
             )
         ctx.outputs.interactive = tuple(found)
         return findings
-
-    @staticmethod
-    def _allowed(ctx: HuntContext, dst: str) -> bool:
-        return any(
-            "beacon" in entry.applies_to and entry.covers(dst)
-            for allow in ctx.allowlists
-            for entry in allow.entries
-        )

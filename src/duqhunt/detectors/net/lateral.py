@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from duqhunt.content import allow_entry_covering
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql
 from duqhunt.detectors.outputs import LateralMove
 from duqhunt.detectors.shares import expand_share_macros, share_name
@@ -45,14 +46,6 @@ def looks_executable(file: str | None, mime: str | None) -> bool:
     if mime and "dosexec" in mime.lower():
         return True
     return bool(file) and str(file).lower().endswith(EXECUTABLE_SUFFIXES)
-
-
-def _admin_allowed(ctx: HuntContext, src: str) -> str | None:
-    for allow in ctx.allowlists:
-        for entry in allow.entries:
-            if "lateral" in entry.applies_to and entry.covers(src):
-                return f"{allow.name}: {entry.name}"
-    return None
 
 
 _PRIVILEGED = re.compile(
@@ -189,7 +182,11 @@ class LateralMovementDetector(NetworkDetector):
                 )
                 for src, a in admin.items()
             },
-            allowed={m["src"]: a for m in moves if (a := _admin_allowed(ctx, m["src"]))},
+            allowed={
+                m["src"]: a
+                for m in moves
+                if (a := allow_entry_covering(ctx.allowlists, m["src"], "lateral"))
+            },
             home=home,
             many=int(ctx.param("admin_tool_many_targets", 10) or 10),
             several=int(ctx.param("admin_tool_min_targets", 3) or 3),
