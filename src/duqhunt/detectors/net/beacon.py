@@ -10,7 +10,13 @@ import pyarrow as pa
 from duqhunt.content import AllowList
 from duqhunt.detectors.base import HuntContext, NetworkDetector, load_sql, periodicity_sql
 from duqhunt.detectors.net.c2rank import Context as RankContext
-from duqhunt.detectors.net.c2rank import Population, corroborated, mark_peer_ties, score_row
+from duqhunt.detectors.net.c2rank import (
+    Population,
+    corroborated,
+    human_interval,
+    mark_peer_ties,
+    score_row,
+)
 from duqhunt.detectors.net.zones import with_rules
 from duqhunt.detectors.outputs import Beacon
 from duqhunt.model import Evidence, Finding, finding_id, iso_utc
@@ -348,10 +354,4 @@ def _finding(det: NetworkDetector, r: dict[str, Any], rank: int) -> Finding:
 
 
 def _fmt_interval(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 120:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds:.0f} s"
+    return "?" if seconds is None else human_interval(seconds)

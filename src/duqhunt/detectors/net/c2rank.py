@@ -109,7 +109,8 @@ def is_ipv4(value: str) -> bool:
     return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
 
 
-def _interval(seconds: float) -> str:
+def human_interval(seconds: float) -> str:
+    """90 -> "90 s", 300 -> "5 min", 5400 -> "1.5 h": a time span in a finding's words."""
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 120:
@@ -151,14 +152,14 @@ def score_row(row: dict[str, Any], ctx: Context, facts: Mapping[str, Any] | None
     interval = float(row.get("interval_s") or 0.0)
     parts: dict[str, float] = dict.fromkeys(WEIGHTS, 0.0)
     why: list[str] = [
-        f"periodicity {periodicity:.2f} ({int(row['n'])} contacts every ~{_interval(interval)})"
+        f"periodicity {periodicity:.2f} ({int(row['n'])} contacts every ~{human_interval(interval)})"
     ]
     dst_first = row.get("dst_first_ts")
     if dst_first is not None:
         delay = float(dst_first) - ctx.window_start
         if delay > 1.5 * interval + 600.0:
             parts["first_seen"] = 1.0
-            why.append(f"first seen {_interval(delay)} into the window (new destination)")
+            why.append(f"first seen {human_interval(delay)} into the window (new destination)")
     names = row.get("names") or []
     if (kind == "ip" and not names) or (kind != "ip" and is_ipv4(dst)):
         parts["bare_ip"] = 1.0
