@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from duqhunt.engines.duckdb import DuckDBEngine, _has_backslash, _name_days
+from duqhunt.engines.duckdb import DuckDBEngine, _has_backslash, day_folder, day_name
 from duqhunt.errors import InputError, UsageError
 from duqhunt.sources.net.zeek import BatchSink, ZeekLog
 from duqhunt.sources.net.zeek_limits import Limits, ParseStats
@@ -136,30 +136,115 @@ def test_partition_layout_real_conn(case: Path) -> None:
     assert pq.read_metadata(tele / next(iter(files))).num_rows == 112
 
 
-def test_native_copy_restores_the_flush_setting(case: Path) -> None:
-    # the smaller partitioned-write flush threshold is the ingest's own (peak memory); the
-    # connection's later queries see DuckDB's setting as it was
-    with CaseStore(case) as st:
-        q = "SELECT current_setting('partitioned_write_flush_threshold')"
-        before = st.con.execute(q).fetchone()
-        assert st.ingest_zeek(REAL / "conn.log").rows == 112
-        assert st.con.execute(q).fetchone() == before
-
-
-def test_day_folders_named_as_duckdb_dates_them(tmp_path: Path) -> None:
-    # the copy partitions by a day number; the folders get the names strftime gave before
+def test_day_names_as_duckdb_dates_them() -> None:
+    # a row's day is the UTC day of its microsecond time, as DuckDB's make_timestamp dates it
+    # (the exact reader and Spark date rows the same way)
     days = [0, 1, 365, 10956, 11016, 19676, 20000, 47452]  # 1970 .. 2099, leap days
-    for n in days:
-        (tmp_path / f"day={n}").mkdir()
-    (tmp_path / "day=-1").mkdir()
-    _name_days(tmp_path)
     con = DuckDBEngine().con
-    want = []
     for n in days:
-        row = con.execute(f"SELECT strftime(make_timestamp({n} * 86400000000), '%Y-%m-%d')")
-        want.append(row.fetchall()[0][0])
-    got = sorted(p.name for p in tmp_path.iterdir())
-    assert got == sorted([f"day={d}" for d in want] + ["day=unknown"])
+        for ts in (
+            n * 86400.0,
+            n * 86400.0 + 43200.5,
+            n * 86400.0 + 86399.999999,
+            n * 86400.0 - 1e-6,
+        ):
+            row = con.execute(
+                "SELECT strftime(make_timestamp(CAST(floor(? * 1000000) AS BIGINT)), '%Y-%m-%d')",
+                [ts],
+            ).fetchall()
+            assert day_name(ts) == row[0][0], ts
+
+
+def test_day_folder_names_a_day_a_range_or_unknown() -> None:
+    assert day_folder(T0, T0 + 3600) == "day=2011-10-14"
+    assert day_folder(T0, T0 + 86400 * 1.5) == "day=2011-10-14..2011-10-15"
+    assert day_folder(T0 - 86400 * 3, T0) == "day=2011-10-11..2011-10-14"
+    assert day_folder(None, None) == "day=unknown"
+    assert day_folder(T0, None) == "day=unknown"
+
+
+def _flat_file(con: Any, path: Path, times: Sequence[float | None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = ", ".join(
+        f"({i}, {'NULL' if t is None else repr(t)}::DOUBLE)" for i, t in enumerate(times)
+    )
+    con.execute(
+        f"COPY (SELECT i AS n, ts FROM (VALUES {values}) v(i, ts) ORDER BY i) TO '{path}' "
+        "(FORMAT parquet)"
+    )
+
+
+def test_native_files_placed_by_the_days_of_their_rows(tmp_path: Path) -> None:
+    # the native copy writes a log in its order, in files of ~128 MB; each file goes to the
+    # folder of the days its rows span, and rows without a time always end in day=unknown
+    eng = DuckDBEngine()
+    flat, dest = tmp_path / "log=conn" / ".flat", tmp_path / "log=conn"
+    midnight = 1318636800.0  # 2011-10-15T00:00:00Z
+    files = {
+        "k-0": [T0, T0 + 60, midnight - 1e-6],  # one day, to its last microsecond
+        "k-1": [midnight - 1, midnight, midnight + 86400 * 2],  # three days
+        "k-2": [None, midnight + 10, None, midnight + 20],  # timed and untimed rows
+        "k-3": [None, None],  # no time at all
+        "k-10": [midnight + 5],  # the highest number: the split's parts come after it
+    }
+    for name, times in files.items():
+        _flat_file(eng.con, flat / f"{name}.parquet", times)
+    eng._place_by_day(flat, dest, "k", timed=True)
+    assert not flat.exists()
+    got = {
+        p.relative_to(dest).as_posix(): eng.con.execute(
+            f"SELECT list(n ORDER BY n), list(ts ORDER BY n) FROM read_parquet('{p}')"
+        ).fetchall()[0]
+        for p in dest.rglob("*.parquet")
+    }
+    assert got == {
+        "day=2011-10-14/k-0.parquet": ([0, 1, 2], files["k-0"]),
+        "day=2011-10-14..2011-10-17/k-1.parquet": ([0, 1, 2], files["k-1"]),
+        "day=2011-10-15/k-11.parquet": ([1, 3], [midnight + 10, midnight + 20]),
+        "day=unknown/k-12.parquet": ([0, 2], [None, None]),
+        "day=unknown/k-3.parquet": ([0, 1], [None, None]),
+        "day=2011-10-15/k-10.parquet": ([0], [midnight + 5]),
+    }
+    # a file without rows (what DuckDB writes for a log without any) is dropped
+    _flat_file(eng.con, flat / "k-0.parquet", [T0])
+    eng.con.execute(f"COPY (SELECT 1.0 AS ts WHERE false) TO '{flat / 'k-1.parquet'}'")
+    (dest / "again").mkdir()
+    eng._place_by_day(flat, dest / "again", "k", timed=True)
+    assert sorted(p.relative_to(dest).as_posix() for p in (dest / "again").rglob("*.parquet")) == [
+        "again/day=2011-10-14/k-0.parquet"
+    ]
+    # a log without a float ts: every file is day=unknown, whatever its columns hold
+    untimed = tmp_path / "untimed"
+    _flat_file(eng.con, untimed / ".flat" / "u-0.parquet", [T0])
+    eng._place_by_day(untimed / ".flat", untimed, "u", timed=False)
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("untimed/**/*.parquet")] == [
+        "untimed/day=unknown/u-0.parquet"
+    ]
+
+
+def test_native_copy_keeps_the_log_order(tmp_path: Path, case: Path) -> None:
+    # rows out of time order (Zeek writes a connection when it ends) stay in the log's order
+    times = [T0 + 50, T0 + 10, T0 + 40, T0 + 20, T0 + 30] * 40
+    p = write(
+        tmp_path / "conn.log", conn_text([(f"{t:.6f}", f"C{i}") for i, t in enumerate(times)])
+    )
+    with CaseStore(case) as st:
+        res = st.ingest_zeek(p)
+    assert res.rows == len(times)
+    (only,) = parquet_files(case)
+    assert only == f"log=conn/day=2011-10-14/{res.sha256[:16]}-0.parquet"
+    table = pq.read_table(case.with_name("case.telemetry") / only)
+    assert table.column("uid").to_pylist() == [f"C{i}" for i in range(len(times))]
+
+
+def test_a_log_without_rows_writes_no_file(tmp_path: Path, case: Path, ingest_path: str) -> None:
+    p = write(tmp_path / "conn.log", conn_text([]))
+    with CaseStore(case) as st:
+        res = st.ingest_zeek(p)
+        assert (res.status, res.rows) == ("analysed", 0)
+        assert count(st, "conn") == 0
+        assert [r[5] for r in registry(st)] == ["[]"]
+    assert parquet_files(case) == set()
 
 
 def test_partition_layout_by_day(tmp_path: Path, case: Path, ingest_path: str) -> None:
@@ -175,7 +260,10 @@ def test_partition_layout_by_day(tmp_path: Path, case: Path, ingest_path: str) -
         assert res.rows == 4
         assert count(st, "conn") == 4
     days = sorted(f.split("/")[1] for f in parquet_files(case))
-    assert days == ["day=2011-10-14", "day=2011-10-15", "day=unknown"]
+    if ingest_path == "native":  # one file in the log's order, its untimed row split off
+        assert days == ["day=2011-10-14..2011-10-15", "day=unknown"]
+    else:  # the exact reader writes each day's rows apart
+        assert days == ["day=2011-10-14", "day=2011-10-15", "day=unknown"]
     assert all(f.startswith("log=conn/") for f in parquet_files(case))
 
 

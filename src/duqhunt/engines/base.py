@@ -142,8 +142,9 @@ class Engine(Protocol):
         """Dialect-specific views over the logs (lists exploded): dns_answers, files_conn..."""
 
     def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> NativeCopy:
-        """Read a TSV log with the engine's own parallel reader into day-partitioned Parquet
-        under ``dest``; raise NativeIngestRejected to hand it to the exact reader."""
+        """Read a TSV log with the engine's own parallel reader into Parquet in day folders
+        under ``dest`` (docs/scale.md, On-disk layout); raise NativeIngestRejected to hand it
+        to the exact reader."""
 
     def copy_zeek_json(
         self, plan: JsonPlan, dest: Path, key: str, max_line_bytes: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import mmap
 import shutil
 from collections.abc import Callable, Mapping
@@ -68,24 +69,30 @@ DERIVED_VIEWS: dict[str, str] = {
 KEY64_MACRO = "CREATE OR REPLACE TEMP MACRO key64(a, b) AS hash(a, b)"
 
 
-# Rows a thread of a PARTITION_BY copy buffers before it flushes them to the day files. DuckDB's
-# default (524,288) held 2.7-3.0 GB of peak RSS while a 10M-row conn.log was written; 131,072
-# holds 1.65-1.95 GB and faults fewer pages in (sys time -2 to -3 s) for a few more, smaller
-# row groups; smaller values cost user time (benchmarks/results-network.md).
-PARTITION_FLUSH_ROWS = 131072
-
+# The native copy writes a log in its own order into files of about this size (DuckDB's
+# FILE_SIZE_BYTES), then moves each file into the day folder its rows' times name
+# (_place_by_day). Partitioning every row by day in the copy instead (PARTITION_BY) cost about
+# 10 of 50 CPU s of a whole 10M-row hunt (benchmarks/results-network.md); a file's day range
+# comes from its Parquet statistics for free.
+NATIVE_FILE_BYTES = 128 * 1024 * 1024
 
 _DAY_US = 86_400_000_000
 EPOCH_DATE = date(1970, 1, 1)
 
 
-def _name_days(dest: Path) -> None:
-    """``day=<days since 1970>`` folders of a partitioned copy renamed ``day=YYYY-MM-DD``
-    (``day=-1``: ``day=unknown``), the case's layout."""
-    for folder in dest.glob("day=*"):
-        n = int(folder.name[len("day=") :])
-        name = "unknown" if n < 0 else (EPOCH_DATE + timedelta(days=n)).isoformat()
-        folder.rename(folder.with_name(f"day={name}"))
+def day_name(ts: float) -> str:
+    """The UTC day of an epoch time as the case's folders name it (``YYYY-MM-DD``), dated from
+    the microsecond time as DuckDB's ``make_timestamp`` would date it."""
+    return (EPOCH_DATE + timedelta(days=math.floor(ts * 1_000_000) // _DAY_US)).isoformat()
+
+
+def day_folder(first: float | None, last: float | None) -> str:
+    """``day=YYYY-MM-DD`` for rows within one UTC day, ``day=YYYY-MM-DD..YYYY-MM-DD`` for rows
+    from the first day to the last, ``day=unknown`` for rows without a time."""
+    if first is None or last is None:
+        return "day=unknown"
+    a, b = day_name(first), day_name(last)
+    return f"day={a}" if a == b else f"day={a}..{b}"
 
 
 def _lit(text: str) -> str:
@@ -237,8 +244,10 @@ class DuckDBEngine:
         raise NativeIngestRejected("JSON logs are read by the exact reader")
 
     def copy_zeek_tsv(self, plan: TsvPlan, dest: Path, key: str, max_line_bytes: int) -> NativeCopy:
-        """Read a clean Zeek TSV log with DuckDB's parallel CSV reader straight into Parquet
-        partitioned by day under ``dest`` (``day=YYYY-MM-DD/<key>-<n>.parquet``).
+        """Read a clean Zeek TSV log with DuckDB's parallel CSV reader straight into Parquet in
+        the log's order under ``dest``, each file in the folder of the days its rows span
+        (``day=YYYY-MM-DD/<key>-<n>.parquet``, ``day=YYYY-MM-DD..YYYY-MM-DD/`` for a file
+        across midnight, ``day=unknown/`` for rows without a time).
 
         Strict: a row DuckDB refuses (wrong field count, a value that does not convert, bytes
         that are not UTF-8, a line over the size limit), a second header block, a backslash
@@ -251,7 +260,7 @@ class DuckDBEngine:
             # the guarded Python stream enforces the decompression size and ratio limits
             raise NativeIngestRejected("compressed input is read through the guarded stream")
         if any(c.name == "day" for c in plan.columns):
-            raise NativeIngestRejected("a column named 'day' clashes with the partition column")
+            raise NativeIngestRejected("a column named 'day' clashes with the day folders")
         raw_types = []
         for col in plan.columns:
             t = col.arrow_type
@@ -259,18 +268,8 @@ class DuckDBEngine:
             raw_types.append(
                 f"{_lit(col.zeek_name)}: {_lit(_duck_type(t) if native else 'VARCHAR')}"
             )
-        ts = next(
-            (c for c in plan.columns if c.name == "ts" and pa.types.is_floating(c.arrow_type)), None
-        )
-        # the day as a number (days since 1970 of the microsecond time, as make_timestamp
-        # would date it; -1 for no or an implausible time): formatting a date string per row
-        # cost ~0.8 CPU s per 10M rows; _name_days renames the few folders afterwards
-        day = (
-            f"CASE WHEN ts >= 0 AND ts < 4.1e9 THEN "
-            f"CAST(floor(ts * 1000000) AS BIGINT) // {_DAY_US} ELSE -1 END"
-            if ts is not None
-            else "-1"
-        )
+        # the rows' day folders come from the written files' statistics of a float ts
+        timed = any(c.name == "ts" and pa.types.is_floating(c.arrow_type) for c in plan.columns)
         text_cols = [
             c
             for c in plan.columns
@@ -288,7 +287,7 @@ class DuckDBEngine:
             )
 
         dest.mkdir(parents=True, exist_ok=True)
-        rows = self._copy_pass(plan, source, dest, key, day, decode=False)
+        rows = self._copy_pass(plan, source, dest, key, timed, decode=False)
         if not rows or not text_cols or not _has_backslash(plan.path, plan.header_lines):
             return NativeCopy(rows)
         # a backslash anywhere in the output: Zeek escaped something. Doubled backslashes
@@ -327,7 +326,7 @@ class DuckDBEngine:
             raise NativeIngestRejected("values with \\xHH escapes or stray backslashes")
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True, exist_ok=True)
-        return NativeCopy(self._copy_pass(plan, source, dest, key, day, decode=True))
+        return NativeCopy(self._copy_pass(plan, source, dest, key, timed, decode=True))
 
     def _drop_rejects(self, rejects: str) -> None:
         self.con.execute(f"DROP TABLE IF EXISTS {_ident(rejects)}")
@@ -339,21 +338,20 @@ class DuckDBEngine:
         source: Callable[[str], str],
         dest: Path,
         key: str,
-        day: str,
+        timed: bool,
         *,
         decode: bool,
     ) -> int:
+        """One COPY of the log into Parquet in the log's order, files of about
+        NATIVE_FILE_BYTES, each then moved into its day folder (_place_by_day)."""
         rejects = f"__rejects_{key}"
         exprs = [f"{_column_expr(c, plan, decode)} AS {_ident(c.name)}" for c in plan.columns]
-        inner = f"SELECT {', '.join(exprs)} FROM {source(rejects)}"
-        setting = "partitioned_write_flush_threshold"
-        was: Any = self.con.execute(f"SELECT current_setting('{setting}')").fetchone()
-        self.con.execute(f"SET {setting} = {PARTITION_FLUSH_ROWS}")
+        flat = dest / ".flat"
         try:
             row: Any = self.con.execute(
-                f"COPY (SELECT *, {day} AS day FROM ({inner})) TO {_lit(str(dest))} "
-                f"(FORMAT parquet, COMPRESSION {CASE_PARQUET_CODEC}, PARTITION_BY (day), "
-                f"FILENAME_PATTERN {_lit(key + '-{i}')}, OVERWRITE_OR_IGNORE true)"
+                f"COPY (SELECT {', '.join(exprs)} FROM {source(rejects)}) "
+                f"TO {_lit(str(flat))} (FORMAT parquet, COMPRESSION {CASE_PARQUET_CODEC}, "
+                f"FILE_SIZE_BYTES {int(NATIVE_FILE_BYTES)}, FILENAME_PATTERN {_lit(key + '-{i}')})"
             ).fetchone()
             bad: Any = self.con.execute(
                 f"SELECT line, csv_line FROM {_ident(rejects)} ORDER BY line"
@@ -361,7 +359,6 @@ class DuckDBEngine:
         except duckdb.Error as exc:
             raise NativeIngestRejected(str(exc).splitlines()[0][:300]) from None
         finally:
-            self.con.execute(f"SET {setting} = {int(was[0])}")
             self._drop_rejects(rejects)
         for line, text in bad:
             text = str(text or "")
@@ -369,8 +366,61 @@ class DuckDBEngine:
                 raise NativeIngestRejected(f"line {line}: a row the strict reader refused")
             if text.startswith(("#fields", "#types")):
                 raise NativeIngestRejected(f"line {line}: a second header block")
-        _name_days(dest)
+        self._place_by_day(flat, dest, key, timed)
         return int(row[0]) if row else 0
+
+    def _place_by_day(self, flat: Path, dest: Path, key: str, timed: bool) -> None:
+        """Move each file the copy wrote under ``flat`` into ``dest/<day folder>``
+        (day_folder): the range of its rows' ``ts`` from its Parquet statistics. A file that
+        holds rows with and without a time is split, so ``day=unknown`` holds exactly the rows
+        without one, as in the other ingest paths."""
+        files = sorted(flat.glob("*.parquet"))
+        # parts of a split file are numbered after the copy's own <key>-<i> files
+        n = 1 + max((int(f.stem.rsplit("-", 1)[1]) for f in files), default=-1)
+        if files:  # a log without rows: DuckDB still writes one empty file
+            listing = ", ".join(_lit(str(f)) for f in files)
+            for name, rows in self.con.execute(
+                f"SELECT file_name, num_rows FROM parquet_file_metadata([{listing}])"
+            ).fetchall():
+                if not rows:
+                    Path(name).unlink()
+                    files.remove(Path(name))
+        spans: dict[Path, tuple[float | None, float | None, int, int]] = {}
+        if timed and files:
+            listing = ", ".join(_lit(str(f)) for f in files)
+            for name, lo, hi, nulls, rows, complete in self.con.execute(
+                "SELECT file_name, MIN(TRY_CAST(stats_min_value AS DOUBLE)), "
+                "MAX(TRY_CAST(stats_max_value AS DOUBLE)), SUM(stats_null_count), "
+                "SUM(row_group_num_rows), "
+                "BOOL_AND(stats_null_count IS NOT NULL AND (stats_min_value IS NOT NULL "
+                "OR stats_null_count = row_group_num_rows)) "
+                f"FROM parquet_metadata([{listing}]) WHERE path_in_schema = 'ts' GROUP BY 1"
+            ).fetchall():
+                if not complete:  # no statistics written: read the times themselves
+                    lo, hi, nulls, rows = self.con.execute(
+                        "SELECT MIN(ts), MAX(ts), COUNT(*) - COUNT(ts), COUNT(*) "
+                        f"FROM read_parquet({_lit(str(name))})"
+                    ).fetchone() or (None, None, 0, 0)
+                spans[Path(name)] = (lo, hi, int(nulls or 0), int(rows or 0))
+        for f in files:
+            lo, hi, nulls, rows = spans.get(f, (None, None, 0, 0))
+            folder = dest / day_folder(lo, hi)
+            folder.mkdir(exist_ok=True)
+            if lo is None or not nulls:
+                f.rename(folder / f.name)
+                continue
+            # rows with and without a time: the untimed ones go to day=unknown
+            unknown = dest / day_folder(None, None)
+            unknown.mkdir(exist_ok=True)
+            for where, to in (("ts IS NOT NULL", folder), ("ts IS NULL", unknown)):
+                self.con.execute(
+                    f"COPY (SELECT * FROM read_parquet({_lit(str(f))}) WHERE {where}) "
+                    f"TO {_lit(str(to / f'{key}-{n}.parquet'))} "
+                    f"(FORMAT parquet, COMPRESSION {CASE_PARQUET_CODEC})"
+                )
+                n += 1
+            f.unlink()
+        shutil.rmtree(flat, ignore_errors=True)
 
     def query_fraction(self) -> float | None:
         done = float(self.con.query_progress())
