@@ -189,8 +189,17 @@ def test_native_files_placed_by_the_days_of_their_rows(tmp_path: Path) -> None:
     }
     for name, times in files.items():
         _flat_file(eng.con, flat / f"{name}.parquet", times)
+    # a writer that keeps no statistics: the times are read from the rows
+    pq.write_table(
+        pa.table({"n": pa.array([0, 1], pa.int32()), "ts": [midnight + 86400 * 3, None]}),
+        flat / "k-4.parquet",
+        write_statistics=False,
+    )
     eng._place_by_day(flat, dest, "k", timed=True)
     assert not flat.exists()
+    # every file keeps the copy's columns (the split reads its file without taking the
+    # log=conn folder for a column)
+    assert {tuple(pq.read_schema(p).names) for p in dest.rglob("*.parquet")} == {("n", "ts")}
     got = {
         p.relative_to(dest).as_posix(): eng.con.execute(
             f"SELECT list(n ORDER BY n), list(ts ORDER BY n) FROM read_parquet('{p}')"
@@ -204,6 +213,8 @@ def test_native_files_placed_by_the_days_of_their_rows(tmp_path: Path) -> None:
         "day=unknown/k-12.parquet": ([0, 2], [None, None]),
         "day=unknown/k-3.parquet": ([0, 1], [None, None]),
         "day=2011-10-15/k-10.parquet": ([0], [midnight + 5]),
+        "day=2011-10-18/k-13.parquet": ([0], [midnight + 86400 * 3]),
+        "day=unknown/k-14.parquet": ([1], [None]),
     }
     # a file without rows (what DuckDB writes for a log without any) is dropped
     _flat_file(eng.con, flat / "k-0.parquet", [T0])
@@ -527,6 +538,11 @@ def test_findings_upsert(case: Path) -> None:
         st.save_findings([("f1", "DQ-NET-001", '{"v": 2}')])
         rows = st.con.execute("SELECT id, doc FROM findings ORDER BY id").fetchall()
         assert rows == [("f1", '{"v": 2}'), ("f2", "{}")]
+        # an id twice in one batch keeps its last row, as one upsert after another would
+        st.save_findings([("f3", "DQ-NET-003", "a"), ("f3", "DQ-NET-004", "b"), ("f1", "X", "c")])
+        st.save_findings([])
+        rows = st.con.execute("SELECT id, detector, doc FROM findings ORDER BY id").fetchall()
+        assert rows == [("f1", "X", "c"), ("f2", "DQ-NET-002", "{}"), ("f3", "DQ-NET-004", "b")]
 
 
 # ------------------------------------------------------------------------------------------

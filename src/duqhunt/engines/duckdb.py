@@ -385,37 +385,37 @@ class DuckDBEngine:
                 if not rows:
                     Path(name).unlink()
                     files.remove(Path(name))
-        spans: dict[Path, tuple[float | None, float | None, int, int]] = {}
+        spans: dict[Path, tuple[float | None, float | None, int]] = {}
         if timed and files:
             listing = ", ".join(_lit(str(f)) for f in files)
-            for name, lo, hi, nulls, rows, complete in self.con.execute(
+            for name, lo, hi, nulls, complete in self.con.execute(
                 "SELECT file_name, MIN(TRY_CAST(stats_min_value AS DOUBLE)), "
                 "MAX(TRY_CAST(stats_max_value AS DOUBLE)), SUM(stats_null_count), "
-                "SUM(row_group_num_rows), "
                 "BOOL_AND(stats_null_count IS NOT NULL AND (stats_min_value IS NOT NULL "
                 "OR stats_null_count = row_group_num_rows)) "
                 f"FROM parquet_metadata([{listing}]) WHERE path_in_schema = 'ts' GROUP BY 1"
             ).fetchall():
                 if not complete:  # no statistics written: read the times themselves
-                    lo, hi, nulls, rows = self.con.execute(
-                        "SELECT MIN(ts), MAX(ts), COUNT(*) - COUNT(ts), COUNT(*) "
-                        f"FROM read_parquet({_lit(str(name))})"
-                    ).fetchone() or (None, None, 0, 0)
-                spans[Path(name)] = (lo, hi, int(nulls or 0), int(rows or 0))
+                    lo, hi, nulls = self.con.execute(
+                        "SELECT MIN(ts), MAX(ts), COUNT(*) - COUNT(ts) "
+                        f"FROM read_parquet({_lit(str(name))}, hive_partitioning = false)"
+                    ).fetchone() or (None, None, 0)
+                spans[Path(name)] = (lo, hi, int(nulls or 0))
         for f in files:
-            lo, hi, nulls, rows = spans.get(f, (None, None, 0, 0))
+            lo, hi, nulls = spans.get(f, (None, None, 0))
             folder = dest / day_folder(lo, hi)
             folder.mkdir(exist_ok=True)
             if lo is None or not nulls:
                 f.rename(folder / f.name)
                 continue
-            # rows with and without a time: the untimed ones go to day=unknown
+            # rows with and without a time: the untimed ones go to day=unknown (the folders
+            # of the path are not columns: no hive partitioning)
             unknown = dest / day_folder(None, None)
             unknown.mkdir(exist_ok=True)
             for where, to in (("ts IS NOT NULL", folder), ("ts IS NULL", unknown)):
                 self.con.execute(
-                    f"COPY (SELECT * FROM read_parquet({_lit(str(f))}) WHERE {where}) "
-                    f"TO {_lit(str(to / f'{key}-{n}.parquet'))} "
+                    f"COPY (SELECT * FROM read_parquet({_lit(str(f))}, hive_partitioning = false) "
+                    f"WHERE {where}) TO {_lit(str(to / f'{key}-{n}.parquet'))} "
                     f"(FORMAT parquet, COMPRESSION {CASE_PARQUET_CODEC})"
                 )
                 n += 1
