@@ -708,15 +708,29 @@ class CaseStore:
 
     # -- findings and runs -------------------------------------------------------------------
     def save_findings(self, docs: list[tuple[str, str, str]]) -> None:
-        """Upsert (id, detector, json) rows: a re-run updates, never duplicates."""
+        """Upsert (id, detector, json) rows: a re-run updates, never duplicates (an id given
+        twice keeps its last row). One INSERT from an Arrow table: ``executemany`` cost about
+        2.5 ms a row (0.5 s for a 10M-row hunt's 195 findings)."""
         now = time.time()
+        last = {fid: (det, doc) for fid, det, doc in docs}
+        batch = pa.table(
+            {
+                "id": pa.array(list(last), pa.string()),
+                "detector": pa.array([d for d, _ in last.values()], pa.string()),
+                "doc": pa.array([j for _, j in last.values()], pa.string()),
+                "updated_at": pa.array([now] * len(last), pa.float64()),
+            }
+        )
         self.con.execute("BEGIN TRANSACTION")
         try:
-            if docs:
-                self.con.executemany(
-                    "INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?)",
-                    [[fid, det, doc, now] for fid, det, doc in docs],
-                )
+            if last:
+                self.con.register("__findings_batch", batch)
+                try:
+                    self.con.execute(
+                        "INSERT OR REPLACE INTO findings SELECT * FROM __findings_batch"
+                    )
+                finally:
+                    self.con.unregister("__findings_batch")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
