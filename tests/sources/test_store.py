@@ -258,6 +258,37 @@ def test_a_log_without_rows_writes_no_file(tmp_path: Path, case: Path, ingest_pa
     assert parquet_files(case) == set()
 
 
+def test_native_copy_writes_addresses_as_dictionaries(tmp_path: Path, case: Path) -> None:
+    # 20,000 distinct destinations in one row group: past DuckDB's default dictionary limit
+    # (6,144 values), within the ingest's own (NATIVE_DICTIONARY_LIMIT), so the detectors read
+    # the addresses as a dictionary
+    rows = [
+        "\t".join(
+            [
+                f"{T0 + i:.6f}",
+                f"C{i}",
+                "10.0.0.1",
+                "4000",
+                f"198.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                "443",
+                "tcp",
+                "10",
+            ]
+        )
+        for i in range(20000)
+    ]
+    text = conn_text([]).replace("#close", "\n".join(rows) + "\n#close")
+    p = write(tmp_path / "conn.log", text)
+    with CaseStore(case) as st:
+        assert st.ingest_zeek(p).rows == 20000
+    (only,) = parquet_files(case)
+    meta = pq.read_metadata(case.with_name("case.telemetry") / only)
+    names = meta.schema.names
+    for rg in range(meta.num_row_groups):
+        enc = {names[c]: meta.row_group(rg).column(c).encodings for c in range(meta.num_columns)}
+        assert any("DICTIONARY" in e for e in enc["id_resp_h"]), enc["id_resp_h"]
+
+
 def test_partition_layout_by_day(tmp_path: Path, case: Path, ingest_path: str) -> None:
     rows = [
         (f"{T0:.6f}", "C1"),

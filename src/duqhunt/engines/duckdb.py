@@ -76,6 +76,14 @@ KEY64_MACRO = "CREATE OR REPLACE TEMP MACRO key64(a, b) AS hash(a, b)"
 # comes from its Parquet statistics for free.
 NATIVE_FILE_BYTES = 128 * 1024 * 1024
 
+# Distinct values a column chunk may hold and still be dictionary-encoded (DuckDB's default is
+# 6,144: a row group of 122,880 rows / 20). Addresses and ports exceed it on any busy network
+# (the benchmark's id_resp_h holds ~40,000 per row group) and were written PLAIN: every
+# detector then decoded and hashed 10M strings per read. At 65,536 they are dictionaries; the
+# ingest costs no more, and the detectors of a 10M-row hunt ~3.5 CPU s less
+# (benchmarks/results-network.md). Columns with more distinct values (uid, ts) stay PLAIN.
+NATIVE_DICTIONARY_LIMIT = 65536
+
 _DAY_US = 86_400_000_000
 EPOCH_DATE = date(1970, 1, 1)
 
@@ -351,7 +359,8 @@ class DuckDBEngine:
             row: Any = self.con.execute(
                 f"COPY (SELECT {', '.join(exprs)} FROM {source(rejects)}) "
                 f"TO {_lit(str(flat))} (FORMAT parquet, COMPRESSION {CASE_PARQUET_CODEC}, "
-                f"FILE_SIZE_BYTES {int(NATIVE_FILE_BYTES)}, FILENAME_PATTERN {_lit(key + '-{i}')})"
+                f"FILE_SIZE_BYTES {int(NATIVE_FILE_BYTES)}, FILENAME_PATTERN {_lit(key + '-{i}')}, "
+                f"DICTIONARY_SIZE_LIMIT {int(NATIVE_DICTIONARY_LIMIT)})"
             ).fetchone()
             bad: Any = self.con.execute(
                 f"SELECT line, csv_line FROM {_ident(rejects)} ORDER BY line"
