@@ -289,6 +289,32 @@ def test_native_copy_writes_addresses_as_dictionaries(tmp_path: Path, case: Path
         assert any("DICTIONARY" in e for e in enc["id_resp_h"]), enc["id_resp_h"]
 
 
+def test_a_field_named_like_a_folder_keeps_its_values(
+    tmp_path: Path, case: Path, ingest_path: str
+) -> None:
+    # the telemetry folders (log=conn/day=...) are not columns: a sensor's own field named
+    # 'log' read back as 'conn' while DuckDB took the folders for hive partitions
+    fields = [*FIELDS, ("log", "string")]
+    head = conn_text([]).split("#fields")[0]
+    text = (
+        head
+        + "#fields\t"
+        + "\t".join(n for n, _ in fields)
+        + "\n#types\t"
+        + "\t".join(t for _, t in fields)
+        + "\n"
+        + "\t".join(
+            [f"{T0:.6f}", "C1", "10.0.0.1", "4000", "10.0.0.2", "80", "tcp", "10", "sensor-a"]
+        )
+        + "\n#close\t2011-10-14-11-00-00\n"
+    )
+    p = write(tmp_path / "conn.log", text)
+    with CaseStore(case) as st:
+        assert st.ingest_zeek(p).rows == 1
+        got = st.prepare_engine().query("SELECT uid, log FROM conn").to_pylist()
+    assert got == [{"uid": "C1", "log": "sensor-a"}]
+
+
 def test_partition_layout_by_day(tmp_path: Path, case: Path, ingest_path: str) -> None:
     rows = [
         (f"{T0:.6f}", "C1"),

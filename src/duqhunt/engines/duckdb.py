@@ -223,7 +223,7 @@ class DuckDBEngine:
         file_list = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         self.con.execute(
             f"CREATE OR REPLACE TEMP VIEW {_ident(view)} AS SELECT {', '.join(cols)} "
-            f"FROM read_parquet([{file_list}], union_by_name = true)"
+            f"FROM read_parquet([{file_list}], union_by_name = true, hive_partitioning = false)"
             + (f" WHERE {where}" if where else "")
         )
 
@@ -314,7 +314,7 @@ class DuckDBEngine:
             if pa.types.is_list(c.arrow_type)
         ]
         hit: Any = self.con.execute(
-            f"SELECT COUNT(*) FROM read_parquet([{listing}]) WHERE {' OR '.join(checks)}"
+            f"SELECT COUNT(*) FROM read_parquet([{listing}], hive_partitioning = false) WHERE {' OR '.join(checks)}"
         ).fetchone()
         if not hit or not hit[0]:
             return NativeCopy(rows)
