@@ -263,21 +263,19 @@ def test_native_copy_writes_addresses_as_dictionaries(tmp_path: Path, case: Path
     # (6,144 values), within the ingest's own (NATIVE_DICTIONARY_LIMIT), so the detectors read
     # the addresses as a dictionary
     rows = [
-        "\t".join(
-            [
-                f"{T0 + i:.6f}",
-                f"C{i}",
-                "10.0.0.1",
-                "4000",
-                f"198.{i // 65536}.{i // 256 % 256}.{i % 256}",
-                "443",
-                "tcp",
-                "10",
-            ]
-        )
+        [
+            f"{T0 + i:.6f}",
+            f"C{i}",
+            "10.0.0.1",
+            "4000",
+            f"198.0.{i // 256}.{i % 256}",
+            "443",
+            "tcp",
+            "10",
+        ]
         for i in range(20000)
     ]
-    text = conn_text([]).replace("#close", "\n".join(rows) + "\n#close")
+    text = ptext(rows, FIELDS)
     p = write(tmp_path / "conn.log", text)
     with CaseStore(case) as st:
         assert st.ingest_zeek(p).rows == 20000
@@ -294,20 +292,8 @@ def test_a_field_named_like_a_folder_keeps_its_values(
 ) -> None:
     # the telemetry folders (log=conn/day=...) are not columns: a sensor's own field named
     # 'log' read back as 'conn' while DuckDB took the folders for hive partitions
-    fields = [*FIELDS, ("log", "string")]
-    head = conn_text([]).split("#fields")[0]
-    text = (
-        head
-        + "#fields\t"
-        + "\t".join(n for n, _ in fields)
-        + "\n#types\t"
-        + "\t".join(t for _, t in fields)
-        + "\n"
-        + "\t".join(
-            [f"{T0:.6f}", "C1", "10.0.0.1", "4000", "10.0.0.2", "80", "tcp", "10", "sensor-a"]
-        )
-        + "\n#close\t2011-10-14-11-00-00\n"
-    )
+    row = [f"{T0:.6f}", "C1", "10.0.0.1", "4000", "10.0.0.2", "80", "tcp", "10", "sensor-a"]
+    text = ptext([row], [*FIELDS, ("log", "string")])
     p = write(tmp_path / "conn.log", text)
     with CaseStore(case) as st:
         assert st.ingest_zeek(p).rows == 1
