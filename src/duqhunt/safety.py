@@ -7,7 +7,7 @@ characters, bidirectional overrides) in text from input before it is printed any
 ``Deadline`` is the time budget of one input, looked at by readers between structures;
 ``limit_memory`` caps the address space of a worker process that runs a parser (the hard
 limits of one input: duqhunt.isolation, and the document workers of duqhunt.docscan).
-``digest_file`` hashes an input (and counts a log's data lines) in one read: the case's key
+``digest_file`` hashes an input (and counts a log's lines that are not '#' lines) in one read: the case's key
 of a log, the SHA-256 of a host artefact.
 """
 
@@ -115,11 +115,12 @@ def limit_memory(extra: int) -> None:
 @dataclass(frozen=True, slots=True)
 class FileDigest:
     """What one read of an input gives: its SHA-256 (the case's key for it; "" when not asked
-    for, or the file is over the size asked for) and the data lines of a plain TSV log (None
-    when not asked for, or for gzip data)."""
+    for, or the file is over the size asked for) and the lines of a plain TSV log that are not
+    '#' lines, its data lines and any empty ones (None when not asked for, or for gzip data;
+    see LineCounter and count_empty_lines)."""
 
     sha256: str
-    data_lines: int | None
+    lines: int | None
 
 
 def digest_file(
@@ -130,15 +131,15 @@ def digest_file(
     max_bytes: int | None = None,
     chunk_bytes: int = 1 << 24,
 ) -> FileDigest:
-    """Hash and/or count the data lines of a file in one pass; a file over ``max_bytes`` is
+    """Hash and/or count the lines that are not '#' lines of a file in one pass; a file over ``max_bytes`` is
     not read (sha256 ""). hashlib releases the GIL on large chunks, so this runs in a thread
     beside the engine's reader at little wall-time cost, and its error is seen only when the
     reader is done: an OSError names the file and says it came from this read."""
     # imported here: every analyser imports this module, and the log reader brings pyarrow
-    from duqhunt.sources.net.zeek_stream import GZIP_MAGIC, DataLineCounter
+    from duqhunt.sources.net.zeek_stream import GZIP_MAGIC, LineCounter
 
     h = hashlib.sha256() if sha else None
-    counter = DataLineCounter() if lines else None
+    counter = LineCounter() if lines else None
     try:
         if max_bytes is not None and os.stat(path).st_size > max_bytes:
             return FileDigest("", None)

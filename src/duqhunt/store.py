@@ -49,6 +49,7 @@ from duqhunt.sources.net.pcap import PcapConverter, PcapLimits
 from duqhunt.sources.net.zeek import ZeekLog, sniff
 from duqhunt.sources.net.zeek_limits import Limits, ParseStats
 from duqhunt.sources.net.zeek_schema import ANALYSED_LOGS, canonical_schema
+from duqhunt.sources.net.zeek_stream import count_empty_lines
 
 log = logging.getLogger(__name__)
 
@@ -473,8 +474,8 @@ class CaseStore:
 
         In a second thread, while the engine reads the file, the log is hashed when ``sha`` is
         None (a file whose content the case may already hold under another name is then
-        dropped after the read) and the data lines of a local TSV log are counted (rows read
-        must add up): DuckDB releases the GIL and leaves part of a core idle while it writes
+        dropped after the read) and the lines of a local TSV log are counted (rows read must add
+        up): DuckDB releases the GIL and leaves part of a core idle while it writes
         Parquet, so both cost little wall time."""
         staging = self.telemetry / f".staging-{uuid.uuid4().hex}"
         notes: list[str] = []
@@ -486,7 +487,7 @@ class CaseStore:
         key = sha[:16] if sha else uuid.uuid4().hex[:16]
 
         def lines() -> int | None:
-            return None if digest is None or not count else digest.result().data_lines
+            return None if digest is None or not count else digest.result().lines
 
         try:
             self._reading = self.engine.query_fraction
@@ -509,7 +510,7 @@ class CaseStore:
                     stats.warnings = [w.replace(str(reader.path), source) for w in stats.warnings]
                     stats.path = source
                 # (the engine's reader is checked in _native_ingest)
-                unaccounted = self._unaccounted(stats, lines(), location)
+                unaccounted = self._unaccounted(stats, lines(), zlog.path, location)
             if sha is None:
                 assert digest is not None
                 sha = digest.result().sha256
@@ -600,7 +601,7 @@ class CaseStore:
         stats = ParseStats(source, zlog.log_type, zlog.fmt)
         stats.rows = res.rows
         stats.skipped_rows = res.skipped_rows
-        if self._unaccounted(stats, lines(), location):
+        if self._unaccounted(stats, lines(), zlog.path, location):
             # the engine's reader lost lines without saying so (DuckDB drops a line over its
             # buffer size, ~32 MB): the exact reader reads the file and names every bad line
             log.info("%s: exact reader (the engine's reader lost lines)", source)
@@ -612,16 +613,26 @@ class CaseStore:
         return stats, ""
 
     @staticmethod
-    def _unaccounted(stats: ParseStats, lines: int | None, location: str | None) -> str | None:
+    def _unaccounted(
+        stats: ParseStats, lines: int | None, path: Path, location: str | None
+    ) -> str | None:
         """Why the rows read do not add up (rows stored + rows skipped must equal the data
-        lines of the file), or None. Checked for local plain TSV logs (``lines`` counted), the
-        files an engine's own reader reads; a gzip log is read through the guarded stream,
-        which counts each line it hands out."""
-        if lines is None or location is not None or stats.rows + stats.skipped_rows == lines:
+        lines of the file), or None. Checked for local plain TSV logs (``lines`` counted: the
+        lines that are not '#' lines, LineCounter), the files an engine's own reader reads; a
+        gzip log is read through the guarded stream, which counts each line it hands out. No
+        reader stores or skips an empty line; they are rare and counted only when the rows do
+        not add up to ``lines`` (count_empty_lines reads the file again)."""
+        if lines is None or location is not None:
+            return None
+        got = stats.rows + stats.skipped_rows
+        if got == lines:
+            return None
+        data = lines - count_empty_lines(path)
+        if got == data:
             return None
         return (
             f"{stats.path}: rows read do not add up: {stats.rows} stored + "
-            f"{stats.skipped_rows} skipped, but the file has {lines} data lines"
+            f"{stats.skipped_rows} skipped, but the file has {data} data lines"
         )
 
     def ingest_pcap(
