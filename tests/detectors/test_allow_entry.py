@@ -1,6 +1,7 @@
 """An allow-list entry's networks (content.AllowEntry.covers): what DQ-NET-002 (a beacon's
-destination), DQ-NET-005 (an admin tool's source) and DQ-NET-010 (an interactive session's
-destination) ask of every row, the last two through content.allow_entry_covering."""
+destination, beacon.allow_reason), DQ-NET-005 (an admin tool's source) and DQ-NET-010 (an
+interactive session's destination) ask of every row, the last two through
+content.allow_entry_covering; each asks only the entries for its scope (``applies_to``)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,34 @@ def test_allow_entry_covering_names_the_first_entry_for_the_scope() -> None:
     assert allow_entry_covering(lists, "10.0.6.1", "lateral") == "case: both"
     assert allow_entry_covering(lists, "10.0.7.1", "beacon") is None
     assert allow_entry_covering(lists, "pool.ntp.org", "beacon") is None
+
+
+def test_a_beacon_is_suppressed_by_entries_for_the_c2_ranking_only() -> None:
+    """An entry for lateral movement alone (``applies_to: [lateral]``) names administrators'
+    sources: whatever its networks, ports or names, it does not stop a beacon being ranked."""
+    from duqhunt.content import AllowList
+    from duqhunt.detectors.net.beacon import allow_reason
+
+    row = {
+        "kind": "ip",
+        "dst": "203.0.113.9",
+        "proto_min": "udp",
+        "proto_max": "udp",
+        "port_min": 123,
+        "port_max": 123,
+    }
+    names = {"time.example.org"}
+    kinds: list[dict[str, object]] = [
+        {"cidrs": ["203.0.113.0/24"]},
+        {"proto": "udp", "ports": [123]},
+        {"domains": ["example.org"]},
+    ]
+    for fields in kinds:
+        for scope, want in (
+            (["lateral"], None),
+            (["beacon"], "site: e"),
+            (["beacon", "lateral"], "site: e"),
+        ):
+            entry = AllowEntry(name="e", reason="r", applies_to=scope, **fields)  # type: ignore[arg-type]
+            got = allow_reason(row, names, [AllowList(name="site", entries=[entry])])
+            assert got == want, (fields, scope)

@@ -45,9 +45,13 @@ def _domain_match(name: str, suffixes: list[str]) -> bool:
 
 
 def allow_reason(row: dict[str, Any], names: set[str], allowlists: list[AllowList]) -> str | None:
-    """The allow-list entry that suppresses this beacon, or None."""
+    """The allow-list entry that suppresses this beacon, or None. Only entries for the C&C
+    ranking count (``applies_to`` holds ``beacon``, the default): an entry for lateral movement
+    alone names administrators' sources, not destinations to stop ranking."""
     for allow in allowlists:
         for entry in allow.entries:
+            if "beacon" not in entry.applies_to:
+                continue
             if entry.ports and entry.proto:
                 same_port = row["port_min"] == row["port_max"] and row["port_min"] in entry.ports
                 same_proto = row["proto_min"] == row["proto_max"] == entry.proto
