@@ -76,7 +76,7 @@ DESCRIBE = {
     "detect": "hunt() again on the same case (detectors only)",
 }
 INGEST_GOAL = 1.5  # ingest time within this factor of the floor
-HUNT_GOAL_S = 60.0  # whole hunt of the default 10M rows
+HUNT_GOAL_S = 20.0  # whole hunt of the default 10M rows (issue #12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,9 +276,17 @@ def _goals(rows: int, results: dict[str, dict[str, Any]]) -> tuple[list[str], fl
             if rows == 10_000_000
             else f" (the goal is for 10,000,000 rows; this run had {rows:,})"
         )
+        runs = results["hunt"].get("all_seconds", [])
+        # this machine's speed varies by up to a third for the same work: say how many runs
+        # met the goal, not only the fastest
+        spread = (
+            f"; {sum(r < HUNT_GOAL_S for r in runs)} of {len(runs)} runs under it"
+            if len(runs) > 1
+            else ""
+        )
         lines.append(
             f"- whole hunt {secs:.1f} s (goal: under {HUNT_GOAL_S:.0f} s){note}: "
-            f"**{'holds' if ok else 'missed'}**"
+            f"**{'holds' if ok else 'missed'}**{spread}"
         )
     return lines, ratio
 
