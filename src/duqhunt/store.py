@@ -36,10 +36,13 @@ import pyarrow.parquet as pq
 
 from duqhunt.engines.base import (
     CASE_PARQUET_CODEC,
+    UNKNOWN_DAY,
     Engine,
     NativeCopy,
     NativeIngestRejected,
     RemoteFile,
+    day_indexes,
+    day_of,
 )
 from duqhunt.engines.duckdb import DuckDBEngine
 from duqhunt.errors import InputError, UsageError
@@ -169,20 +172,11 @@ class _ParquetSink:
             else:
                 table = conformed
         if "ts" in table.column_names and pa.types.is_floating(table.column("ts").type):
-            ts = table.column("ts")
-            valid = pc.fill_null(pc.and_(pc.greater_equal(ts, 0.0), pc.less(ts, 4.1e9)), False)
-            day_idx = pc.if_else(
-                valid, pc.floor(pc.divide(pc.if_else(valid, ts, 0.0), 86400.0)), -1.0
-            )
-            day_idx = pc.cast(day_idx, pa.int64())
+            day_idx = day_indexes(table.column("ts"))
         else:
             day_idx = pa.array([-1] * table.num_rows, pa.int64())
         for idx in pc.unique(day_idx).to_pylist():
-            day = (
-                datetime.fromtimestamp(idx * 86400, tz=UTC).strftime("%Y-%m-%d")
-                if idx >= 0
-                else "unknown"
-            )
+            day = day_of(idx) if idx >= 0 else UNKNOWN_DAY
             part = table.filter(pc.equal(day_idx, idx))
             writer = self._writers.get(day)
             if writer is None:

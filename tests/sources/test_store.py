@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from duqhunt.engines.duckdb import DuckDBEngine, _has_backslash, day_folder, day_name
+from duqhunt.engines.base import day_folder, day_indexes, day_name, day_of
+from duqhunt.engines.duckdb import DuckDBEngine, _has_backslash
 from duqhunt.errors import InputError, UsageError
 from duqhunt.sources.net.zeek import BatchSink, ZeekLog
 from duqhunt.sources.net.zeek_limits import Limits, ParseStats
@@ -153,6 +154,11 @@ def test_day_names_as_duckdb_dates_them() -> None:
                 [ts],
             ).fetchall()
             assert day_name(ts) == row[0][0], ts
+            # the exact reader's sink dates its rows by the same rule, a column at a time
+            (idx,) = day_indexes(pa.array([ts])).to_pylist()
+            assert (day_of(idx) if ts >= 0 else idx) == (row[0][0] if ts >= 0 else -1), ts
+    # no time, or one outside [0, DAY_TS_MAX): day=unknown
+    assert day_indexes(pa.array([None, -1.0, 4.1e9], pa.float64())).to_pylist() == [-1, -1, -1]
 
 
 def test_day_folder_names_a_day_a_range_or_unknown() -> None:

@@ -10,13 +10,16 @@ written ``:name`` in the file; an engine binds them its own way. Anything dialec
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from duqhunt.errors import UsageError
 from duqhunt.sources.net.zeek import JsonPlan, TsvPlan
@@ -26,6 +29,44 @@ from duqhunt.sources.net.zeek import JsonPlan, TsvPlan
 # smaller (benchmarks/results-network.md); a case is written once and read on every hunt, and
 # snappy is also the faster to read.
 CASE_PARQUET_CODEC = "snappy"
+
+# The day folders of the case's telemetry (log=<type>/day=<day>/), one rule for every ingest
+# path (DuckDB's copy, the exact reader's sink, Spark): a row's day is the UTC day of its
+# microsecond time, as DuckDB's make_timestamp and Spark's timestamp_seconds date it. Rows
+# without a time, or with one outside [0, DAY_TS_MAX), are in day=unknown.
+DAY_US = 86_400_000_000
+DAY_TS_MAX = 4.1e9
+UNKNOWN_DAY = "unknown"
+EPOCH_DATE = date(1970, 1, 1)
+
+
+def day_of(index: int) -> str:
+    """``YYYY-MM-DD`` of a day index (days since 1970-01-01)."""
+    return (EPOCH_DATE + timedelta(days=index)).isoformat()
+
+
+def day_name(ts: float) -> str:
+    """The UTC day of an epoch time as the case's folders name it (``YYYY-MM-DD``)."""
+    return day_of(math.floor(ts * 1_000_000) // DAY_US)
+
+
+def day_indexes(ts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The day index (day_of) of each time, as day_name dates it; -1 for a missing time or
+    one outside [0, DAY_TS_MAX)."""
+    valid = pc.fill_null(pc.and_(pc.greater_equal(ts, 0.0), pc.less(ts, DAY_TS_MAX)), False)
+    micros = pc.cast(pc.floor(pc.multiply(pc.if_else(valid, ts, 0.0), 1_000_000.0)), pa.int64())
+    # integer division: the times are not negative here, so it is the floor
+    return pc.if_else(valid, pc.divide(micros, DAY_US), -1)
+
+
+def day_folder(first: float | None, last: float | None) -> str:
+    """``day=YYYY-MM-DD`` for rows within one UTC day, ``day=YYYY-MM-DD..YYYY-MM-DD`` for rows
+    from the first day to the last, ``day=unknown`` for rows without a time."""
+    if first is None or last is None:
+        return f"day={UNKNOWN_DAY}"
+    a, b = day_name(first), day_name(last)
+    return f"day={a}" if a == b else f"day={a}..{b}"
+
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import mmap
 import shutil
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from duqhunt.engines.base import (
     Param,
     RemoteStorage,
     bind,
+    day_folder,
 )
 from duqhunt.engines.views import PORTABLE_VIEWS
 from duqhunt.errors import UsageError
@@ -83,24 +82,6 @@ NATIVE_FILE_BYTES = 128 * 1024 * 1024
 # ingest costs no more, and the detectors of a 10M-row hunt ~3.5 CPU s less
 # (benchmarks/results-network.md). Columns with more distinct values (uid, ts) stay PLAIN.
 NATIVE_DICTIONARY_LIMIT = 65536
-
-_DAY_US = 86_400_000_000
-EPOCH_DATE = date(1970, 1, 1)
-
-
-def day_name(ts: float) -> str:
-    """The UTC day of an epoch time as the case's folders name it (``YYYY-MM-DD``), dated from
-    the microsecond time as DuckDB's ``make_timestamp`` would date it."""
-    return (EPOCH_DATE + timedelta(days=math.floor(ts * 1_000_000) // _DAY_US)).isoformat()
-
-
-def day_folder(first: float | None, last: float | None) -> str:
-    """``day=YYYY-MM-DD`` for rows within one UTC day, ``day=YYYY-MM-DD..YYYY-MM-DD`` for rows
-    from the first day to the last, ``day=unknown`` for rows without a time."""
-    if first is None or last is None:
-        return "day=unknown"
-    a, b = day_name(first), day_name(last)
-    return f"day={a}" if a == b else f"day={a}..{b}"
 
 
 def _lit(text: str) -> str:

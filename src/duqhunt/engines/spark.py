@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from duqhunt.engines.base import (
     CASE_PARQUET_CODEC,
+    DAY_TS_MAX,
     NativeCopy,
     NativeIngestRejected,
     Param,
@@ -643,7 +644,7 @@ class SparkEngine:
         out = observed.filter(data & ~bad).select(*columns)
         if "ts" in out.columns and isinstance(out.schema["ts"].dataType, T.DoubleType):
             day = F.when(
-                (F.col("ts") >= 0) & (F.col("ts") < 4.1e9),
+                (F.col("ts") >= 0) & (F.col("ts") < DAY_TS_MAX),
                 F.date_format(F.timestamp_seconds(F.col("ts")), "yyyy-MM-dd"),
             ).otherwise(F.lit("unknown"))
         else:
