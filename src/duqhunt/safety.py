@@ -7,8 +7,8 @@ characters, bidirectional overrides) in text from input before it is printed any
 ``Deadline`` is the time budget of one input, looked at by readers between structures;
 ``limit_memory`` caps the address space of a worker process that runs a parser (the hard
 limits of one input: duqhunt.isolation, and the document workers of duqhunt.docscan).
-``digest_file`` hashes an input (and counts a log's lines that are not '#' lines) in one read: the case's key
-of a log, the SHA-256 of a host artefact.
+``digest_file`` hashes an input (and counts a log's lines that are not '#' lines) in one
+read: the case's key of a log, the SHA-256 of a host artefact.
 """
 
 from __future__ import annotations
@@ -131,10 +131,10 @@ def digest_file(
     max_bytes: int | None = None,
     chunk_bytes: int = 1 << 24,
 ) -> FileDigest:
-    """Hash and/or count the lines that are not '#' lines of a file in one pass; a file over ``max_bytes`` is
-    not read (sha256 ""). hashlib releases the GIL on large chunks, so this runs in a thread
-    beside the engine's reader at little wall-time cost, and its error is seen only when the
-    reader is done: an OSError names the file and says it came from this read."""
+    """Hash and/or count the lines that are not '#' lines of a file in one pass; a file over
+    ``max_bytes`` is not read (sha256 ""). hashlib releases the GIL on large chunks, so this
+    runs in a thread beside the engine's reader at little wall-time cost, and its error is seen
+    only when the reader is done: an OSError names the file and says it came from this read."""
     # imported here: every analyser imports this module, and the log reader brings pyarrow
     from duqhunt.sources.net.zeek_stream import GZIP_MAGIC, LineCounter
 

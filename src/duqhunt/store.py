@@ -469,8 +469,8 @@ class CaseStore:
         In a second thread, while the engine reads the file, the log is hashed when ``sha`` is
         None (a file whose content the case may already hold under another name is then
         dropped after the read) and the lines of a local TSV log are counted (rows read must add
-        up): DuckDB releases the GIL and leaves part of a core idle while it writes
-        Parquet, so both cost little wall time."""
+        up): DuckDB releases the GIL and leaves part of a core idle while it writes Parquet, so
+        both cost little wall time."""
         staging = self.telemetry / f".staging-{uuid.uuid4().hex}"
         notes: list[str] = []
         pool = ThreadPoolExecutor(1)
