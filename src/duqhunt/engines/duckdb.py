@@ -89,6 +89,11 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# _has_backslash searches this many bytes per call: a call holds the GIL, and the scan runs in
+# a thread beside the copy, so the thread that starts the copy must not wait long for it
+_SCAN_WINDOW = 8 << 20
+
+
 def _has_backslash(path: Path, skip_lines: int = 0) -> bool:
     """A memchr-speed scan past the first ``skip_lines`` lines (the header, whose
     ``#separator \\x09`` line every Zeek TSV log has): most logs (conn, dns) never contain a
@@ -101,7 +106,11 @@ def _has_backslash(path: Path, skip_lines: int = 0) -> bool:
                     pos = mm.find(b"\n", pos) + 1
                     if pos == 0:  # the header is the whole file
                         return False
-                return mm.find(b"\\", pos) >= 0
+                while pos < len(mm):
+                    if mm.find(b"\\", pos, pos + _SCAN_WINDOW) >= 0:
+                        return True
+                    pos += _SCAN_WINDOW
+                return False
         except ValueError:  # empty
             return False
 
