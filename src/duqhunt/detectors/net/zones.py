@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from duqhunt.detectors.base import load_sql
 from duqhunt.engines.base import Engine
@@ -63,39 +63,42 @@ BRIDGE_CORRELATION_SQL = with_rules("bridge_correlation.sql")
 DIRECT_ATTEMPTS_SQL = with_rules("direct_attempts.sql")
 
 
+# A dotted quad as inet_pton reads one: four decimal numbers 0-255 without leading zeros
+# (RE2's $ is the end of the text, so a trailing newline or NUL does not match)
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
+
+
 def in_networks(ips: Iterable[object], nets: Sequence[Network]) -> list[bool]:
     """For each address (text as the logs hold it), whether it lies in one of ``nets``; not an
     address (None, a name, '-') is False. Every distinct address of a case passes here (100k
-    and more at scale), so IPv4 text is parsed by the C parser to an integer and compared with
-    (network, mask) pairs; only IPv6 goes through ipaddress."""
-    v4 = [
-        (int(n.network_address), int(n.netmask))
-        for n in nets
-        if isinstance(n, ipaddress.IPv4Network)
-    ]
+    and more at scale, before the detectors, on one thread), so dotted quads are matched,
+    split and masked a column at a time (pyarrow compute, ~20x a per-address loop); only the
+    rest (IPv6, and text that is no address) goes through ipaddress one by one."""
+    values = list(ips)
+    text = pa.array([ip if isinstance(ip, str) else None for ip in values], pa.string())
+    quad = pc.fill_null(pc.match_substring_regex(text, _DOTTED_QUAD), False)
+    octets = pc.split_pattern(pc.if_else(quad, text, "0.0.0.0"), ".")
+    number = pa.array([0] * len(values), pa.int64())
+    for i in range(4):
+        octet = pc.cast(pc.list_element(octets, i), pa.int64())
+        number = pc.add(pc.multiply(number, 256), octet)
+    hit = pa.array([False] * len(values), pa.bool_())
+    for n in nets:
+        if isinstance(n, ipaddress.IPv4Network):
+            inside = pc.equal(pc.bit_wise_and(number, int(n.netmask)), int(n.network_address))
+            hit = pc.or_(hit, inside)
+    out: list[bool] = pc.and_(hit, quad).to_pylist()
     v6 = [n for n in nets if isinstance(n, ipaddress.IPv6Network)]
-    out: list[bool] = []
-    for ip in ips:
-        if not isinstance(ip, str):
-            out.append(False)
-            continue
-        try:
-            # inet_pton takes only dotted quads (inet_aton would take '10.1' and '0x0a.1')
-            value = int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
-        except OSError:
-            value = -1
-        except ValueError:  # an embedded NUL
-            out.append(False)
-            continue
-        if value >= 0:
-            out.append(any(value & mask == net for net, mask in v4))
+    for i, is_quad in enumerate(quad.to_pylist()):
+        ip = values[i]
+        if is_quad or not isinstance(ip, str) or not v6:
             continue
         try:
             addr = ipaddress.ip_address(ip)
         except ValueError:
-            out.append(False)
             continue
-        out.append(isinstance(addr, ipaddress.IPv6Address) and any(addr in n for n in v6))
+        out[i] = isinstance(addr, ipaddress.IPv6Address) and any(addr in n for n in v6)
     return out
 
 
