@@ -15,6 +15,7 @@ so an interrupted ingest leaves the store exactly as it was before that file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -483,9 +484,17 @@ class CaseStore:
         def lines() -> int | None:
             return None if digest is None or not count else digest.result().lines
 
+        # a second read of the file, at most once per ingest, and only if the rows do not add up
+        empty_lines = functools.cache(lambda: count_empty_lines(zlog.path))
+
+        def rows_unaccounted(stats: ParseStats) -> str | None:
+            return self._unaccounted(stats, lines(), empty_lines, location)
+
         try:
             self._reading = self.engine.query_fraction
-            stats, why = self._native_ingest(zlog, staging, key, lim, source, location, lines)
+            stats, why = self._native_ingest(
+                zlog, staging, key, lim, source, location, rows_unaccounted
+            )
             unaccounted: str | None = None
             if stats is None:
                 if self.engine.reads_off_driver:
@@ -504,7 +513,7 @@ class CaseStore:
                     stats.warnings = [w.replace(str(reader.path), source) for w in stats.warnings]
                     stats.path = source
                 # (the engine's reader is checked in _native_ingest)
-                unaccounted = self._unaccounted(stats, lines(), zlog.path, location)
+                unaccounted = rows_unaccounted(stats)
             if sha is None:
                 assert digest is not None
                 sha = digest.result().sha256
@@ -571,7 +580,7 @@ class CaseStore:
         limits: Limits,
         source: str,
         location: str | None,
-        lines: Callable[[], int | None],
+        rows_unaccounted: Callable[[ParseStats], str | None],
     ) -> tuple[ParseStats | None, str]:
         """The engine's own parallel reader; (None, why) to use the exact reader."""
         dest = staging / f"log={zlog.log_type}"
@@ -595,7 +604,7 @@ class CaseStore:
         stats = ParseStats(source, zlog.log_type, zlog.fmt)
         stats.rows = res.rows
         stats.skipped_rows = res.skipped_rows
-        if self._unaccounted(stats, lines(), zlog.path, location):
+        if rows_unaccounted(stats):
             # the engine's reader lost lines without saying so (DuckDB drops a line over its
             # buffer size, ~32 MB): the exact reader reads the file and names every bad line
             log.info("%s: exact reader (the engine's reader lost lines)", source)
@@ -608,20 +617,20 @@ class CaseStore:
 
     @staticmethod
     def _unaccounted(
-        stats: ParseStats, lines: int | None, path: Path, location: str | None
+        stats: ParseStats, lines: int | None, empty_lines: Callable[[], int], location: str | None
     ) -> str | None:
         """Why the rows read do not add up (rows stored + rows skipped must equal the data
         lines of the file), or None. Checked for local plain TSV logs (``lines`` counted: the
         lines that are not '#' lines, LineCounter), the files an engine's own reader reads; a
         gzip log is read through the guarded stream, which counts each line it hands out. No
         reader stores or skips an empty line; they are rare and counted only when the rows do
-        not add up to ``lines`` (count_empty_lines reads the file again)."""
+        not add up to ``lines`` (``empty_lines``: count_empty_lines reads the file again)."""
         if lines is None or location is not None:
             return None
         got = stats.rows + stats.skipped_rows
         if got == lines:
             return None
-        data = lines - count_empty_lines(path)
+        data = lines - empty_lines()
         if got == data:
             return None
         return (
