@@ -33,6 +33,7 @@ import pyarrow as pa
 from duqhunt.engines.base import (
     CASE_PARQUET_CODEC,
     DAY_TS_MAX,
+    UNKNOWN_DAY,
     NativeCopy,
     NativeIngestRejected,
     Param,
@@ -646,9 +647,9 @@ class SparkEngine:
             day = F.when(
                 (F.col("ts") >= 0) & (F.col("ts") < DAY_TS_MAX),
                 F.date_format(F.timestamp_seconds(F.col("ts")), "yyyy-MM-dd"),
-            ).otherwise(F.lit("unknown"))
+            ).otherwise(F.lit(UNKNOWN_DAY))
         else:
-            day = F.lit("unknown")
+            day = F.lit(UNKNOWN_DAY)
         staged = dest.parent / f".spark-{key}"
         try:
             out.withColumn("day", day).write.mode("overwrite").partitionBy("day").option(

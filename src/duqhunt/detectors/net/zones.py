@@ -90,9 +90,11 @@ def in_networks(ips: Iterable[object], nets: Sequence[Network]) -> list[bool]:
             hit = pc.or_(hit, inside)
     out: list[bool] = pc.and_(hit, quad).to_pylist()
     v6 = [n for n in nets if isinstance(n, ipaddress.IPv6Network)]
+    if not v6:  # only an IPv6 address could be in one of the rest
+        return out
     for i, is_quad in enumerate(quad.to_pylist()):
         ip = values[i]
-        if is_quad or not isinstance(ip, str) or not v6:
+        if is_quad or not isinstance(ip, str):
             continue
         try:
             addr = ipaddress.ip_address(ip)
